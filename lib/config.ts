@@ -1,0 +1,106 @@
+/**
+ * Configuration from environment variables, validated with zod.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { LogLevel } from "./logging.ts";
+
+const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    (value) => value === undefined || value === "" ? fallback : Number(value),
+    z.number().int().min(min).max(max),
+  );
+
+const SCHEMA = z.object({
+  PORT: int(8000, 0, 65_535),
+  HOSTNAME: z.string().min(1).default("127.0.0.1"),
+  LOG_FILE: z.string().min(1).default("log.txt"),
+  DEAD_LETTER_FILE: z.string().min(1).default("dead-letter.jsonl"),
+  SEND_DELAY_MS: int(0, 0),
+  MAX_CONCURRENCY: int(256, 1),
+  MAX_PENDING: int(100_000, 1),
+  TASK_TIMEOUT_MS: int(30_000, 1),
+  TASK_RETRIES: int(2, 0, 100),
+  SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
+  BODY_TIMEOUT_MS: int(10_000, 1),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warning", "error", "fatal"]).default("info"),
+  LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
+});
+
+/** The environment variables posthaste reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(SCHEMA.shape);
+
+/** The server's configuration. */
+export interface Config {
+  /** Listening port; 0 picks a free one. */
+  readonly port: number;
+  /** Listening address. */
+  readonly hostname: string;
+  /** Where notification lines are appended. */
+  readonly logFile: string;
+  /** Where dead letters are appended as JSON lines. */
+  readonly deadLetterFile: string;
+  /** Simulated mail-server latency inside the task. */
+  readonly sendDelayMs: number;
+  /** Tasks running at once across all groups. */
+  readonly maxConcurrency: number;
+  /** Tasks accepted but not finished before new work is refused. */
+  readonly maxPending: number;
+  /** Default per-task timeout. */
+  readonly taskTimeoutMs: number;
+  /** Default retries after the first attempt. */
+  readonly taskRetries: number;
+  /** How long SIGTERM/SIGINT waits for tasks. */
+  readonly shutdownTimeoutMs: number;
+  /** How long a request body may take to arrive. */
+  readonly bodyTimeoutMs: number;
+  /** Lowest level of the server's own logs. */
+  readonly logLevel: LogLevel;
+  /** Format of the server's own logs. */
+  readonly logFormat: "json" | "pretty";
+}
+
+/**
+ * Reads and validates the configuration.
+ *
+ * @param get Looks up one variable, e.g. `(name) => Deno.env.get(name)`.
+ * @returns The configuration, defaults filled in.
+ * @throws {RangeError} Naming every variable that is invalid.
+ *
+ * @example
+ * ```ts
+ * import { readConfig } from "./mod.ts";
+ * import { equal, throws } from "node:assert/strict";
+ *
+ * equal(readConfig(() => undefined).port, 8000);
+ * equal(readConfig((name) => name === "PORT" ? "0" : undefined).port, 0);
+ * throws(() => readConfig((name) => name === "PORT" ? "http" : undefined), /PORT/);
+ * ```
+ */
+export function readConfig(get: (name: string) => string | undefined): Config {
+  const env = Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, get(name)]));
+  const result = SCHEMA.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) =>
+      `${issue.path.join(".")} (${JSON.stringify(env[String(issue.path[0])])}): ${issue.message}`
+    );
+    throw new RangeError(`Cannot read configuration: ${problems.join("; ")}`);
+  }
+  const c = result.data;
+  return {
+    port: c.PORT,
+    hostname: c.HOSTNAME,
+    logFile: c.LOG_FILE,
+    deadLetterFile: c.DEAD_LETTER_FILE,
+    sendDelayMs: c.SEND_DELAY_MS,
+    maxConcurrency: c.MAX_CONCURRENCY,
+    maxPending: c.MAX_PENDING,
+    taskTimeoutMs: c.TASK_TIMEOUT_MS,
+    taskRetries: c.TASK_RETRIES,
+    shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
+    bodyTimeoutMs: c.BODY_TIMEOUT_MS,
+    logLevel: c.LOG_LEVEL,
+    logFormat: c.LOG_FORMAT,
+  };
+}

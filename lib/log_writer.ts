@@ -1,0 +1,164 @@
+/**
+ * An append-only line writer that coalesces concurrent appends.
+ *
+ * @module
+ */
+import { escapeLine } from "./escape_line.ts";
+
+/** Where a {@linkcode LogWriter} writes: a `Deno.FsFile` or anything alike. */
+export interface WriteTarget {
+  /** Writes some of `p`, resolving to how many bytes were written. */
+  write(p: Uint8Array): Promise<number>;
+  /** Releases the target. */
+  close(): void;
+}
+
+/** Counters of what a {@linkcode LogWriter} has written, for metrics. */
+export interface LogWriterStats {
+  /** Lines written. */
+  lines: number;
+  /** Bytes written. */
+  bytes: number;
+  /** Write batches (each one or more `write` calls for many lines). */
+  batches: number;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Appends lines to one file handle, opened once for the writer's life.
+ *
+ * Appends made while a write is in flight are joined into the next single
+ * write, so a burst of N appends costs about two writes, not N. Each line is
+ * escaped with {@linkcode escapeLine} and terminated with `\n`, so one append
+ * is always exactly one whole line: lines never interleave or tear, whatever
+ * their length, because only this writer writes and it writes batches one
+ * after another, looping over partial writes.
+ *
+ * @example Appending lines and closing with `await using`
+ * ```ts
+ * import { LogWriter } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * {
+ *   await using log = await LogWriter.open(path);
+ *   await Promise.all([log.append("first"), log.append("second\nline")]);
+ * }
+ * equal(await Deno.readTextFile(path), "first\nsecond\\nline\n");
+ * await Deno.remove(path);
+ * ```
+ */
+export class LogWriter implements AsyncDisposable {
+  #target: WriteTarget;
+  #queue: string[] = [];
+  #queued: PromiseWithResolvers<void> | undefined;
+  #last: Promise<void> = Promise.resolve();
+  #writing = false;
+  #closed: Promise<void> | undefined;
+  #stats: LogWriterStats = { lines: 0, bytes: 0, batches: 0 };
+
+  /**
+   * Opens `path` for appending (creating it if missing) and returns a writer
+   * that owns the handle until {@linkcode LogWriter.close}.
+   *
+   * @param path The file to append to.
+   * @returns A writer for `path`.
+   * @throws {Deno.errors.PermissionDenied} Without write access to `path`.
+   */
+  static async open(path: string | URL): Promise<LogWriter> {
+    return new LogWriter(await Deno.open(path, { append: true, create: true }));
+  }
+
+  /**
+   * Wraps an already opened target; {@linkcode LogWriter.open} is the usual way in.
+   *
+   * @param target Where batches are written; the writer closes it on close.
+   */
+  constructor(target: WriteTarget) {
+    this.#target = target;
+  }
+
+  /** What has been written so far. */
+  get stats(): Readonly<LogWriterStats> {
+    return this.#stats;
+  }
+
+  /**
+   * Appends `text` as one line (escaped, newline-terminated).
+   *
+   * @param text The line's content; it may hold any characters.
+   * @returns A promise that resolves once the line's bytes are written, and
+   * rejects if that write failed.
+   * @throws {Error} If the writer is closed (as a rejection).
+   */
+  append(text: string): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("Cannot append: log writer is closed"));
+    this.#queue.push(escapeLine(text));
+    if (this.#queued === undefined) {
+      this.#queued = Promise.withResolvers<void>();
+      // Callers await their own append; this only keeps a failed batch that
+      // nobody awaits from becoming an unhandled rejection.
+      this.#queued.promise.catch(() => {});
+      this.#last = this.#queued.promise;
+      if (!this.#writing) {
+        this.#writing = true;
+        // A microtask lets every append of the current tick join this batch.
+        queueMicrotask(() => this.#drainQueue());
+      }
+    }
+    return this.#queued.promise;
+  }
+
+  /**
+   * Waits until every line appended so far is written.
+   *
+   * @returns A promise that rejects if the last batch failed to write.
+   */
+  flush(): Promise<void> {
+    return this.#last;
+  }
+
+  /**
+   * Flushes, then closes the file handle. Later appends reject; calling
+   * close again returns the same promise.
+   *
+   * @returns A promise that resolves once the handle is closed.
+   */
+  close(): Promise<void> {
+    this.#closed ??= this.#last.catch(() => {}).then(() => this.#target.close());
+    return this.#closed;
+  }
+
+  /** Same as {@linkcode LogWriter.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #drainQueue(): Promise<void> {
+    while (this.#queued !== undefined) {
+      const lines = this.#queue;
+      const batch = this.#queued;
+      this.#queue = [];
+      this.#queued = undefined;
+      try {
+        const bytes = encoder.encode(lines.join("\n") + "\n");
+        await this.#writeAll(bytes);
+        this.#stats.lines += lines.length;
+        this.#stats.bytes += bytes.length;
+        this.#stats.batches++;
+        batch.resolve();
+      } catch (error) {
+        batch.reject(error);
+      }
+    }
+    this.#writing = false;
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      offset += await this.#target.write(offset === 0 ? bytes : bytes.subarray(offset));
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The server's own logs, through LogTape.
+ *
+ * @module
+ */
+import {
+  configure,
+  getJsonLinesFormatter,
+  getTextFormatter,
+  type LogRecord,
+  type Sink,
+} from "@logtape/logtape";
+import { escapeLine } from "./escape_line.ts";
+
+/** The levels of the server's own logs, lowest first. */
+export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
+
+/**
+ * What posthaste logs through: messages with `{placeholders}` filled from
+ * structured properties. A LogTape `Logger` fits; tests can inject their own.
+ */
+export interface StructuredLogger {
+  /** Logs at info level. */
+  info(message: string, properties: Record<string, unknown>): void;
+  /** Logs at warning level. */
+  warn(message: string, properties: Record<string, unknown>): void;
+  /** Logs at error level. */
+  error(message: string, properties: Record<string, unknown>): void;
+}
+
+/** Options for {@linkcode configureLogging}. */
+export interface LoggingOptions {
+  /** Lowest level written. @default {"info"} */
+  level?: LogLevel;
+  /** `json`: one JSON object per line; `pretty`: human-readable text. @default {"json"} */
+  format?: "json" | "pretty";
+  /** Where formatted lines go. @default {a synchronous writer to stderr} */
+  write?: (line: string) => void;
+}
+
+const encoder = new TextEncoder();
+
+function writeStderr(line: string): void {
+  // Synchronous, so that records written just before `Deno.exit` are not lost.
+  const bytes = encoder.encode(line);
+  for (let offset = 0; offset < bytes.length;) {
+    offset += Deno.stderr.writeSync(bytes.subarray(offset));
+  }
+}
+
+// Each record is exactly one line: JSON escapes control characters itself
+// (U+2028/U+2029 too, here); the pretty format goes through escapeLine.
+function lineFormatter(format: "json" | "pretty"): (record: LogRecord) => string {
+  if (format === "json") {
+    const json = getJsonLinesFormatter({ properties: "flatten" });
+    return (record) =>
+      json(record).replace(/[\u2028\u2029]/g, (c) => c === "\u2028" ? "\\u2028" : "\\u2029");
+  }
+  const text = getTextFormatter();
+  return (record) => escapeLine(text(record).replace(/\n$/, "")) + "\n";
+}
+
+/**
+ * Configures LogTape for the server: the `posthaste` category at `level`,
+ * written by one sink in `format`.
+ *
+ * @param options Level, format and destination.
+ * @returns A promise that resolves once LogTape is configured.
+ *
+ * @example
+ * ```ts
+ * import { configureLogging } from "./mod.ts";
+ * import { getLogger, reset } from "@logtape/logtape";
+ * import { match } from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * await configureLogging({ write: (line) => void lines.push(line) });
+ * getLogger(["posthaste"]).info("hello {who}", { who: "ada" });
+ * match(lines[0] ?? "", /"message":"hello \\"ada\\""/);
+ * await reset();
+ * ```
+ */
+export async function configureLogging(options: LoggingOptions = {}): Promise<void> {
+  const { level = "info", format = "json", write = writeStderr } = options;
+  const formatter = lineFormatter(format);
+  const sink: Sink = (record) => write(formatter(record));
+  await configure({
+    reset: true,
+    sinks: { main: sink },
+    loggers: [
+      { category: ["posthaste"], lowestLevel: level, sinks: ["main"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["main"] },
+    ],
+  });
+}

@@ -1,0 +1,44 @@
+/**
+ * posthaste: a Deno HTTP server with a typed background-task runner.
+ *
+ * Answer the request now; run the slow work right after the response is
+ * delivered, in order, with timeouts that abort, retries, limits and drain.
+ *
+ * @example A route that leaves a task behind
+ * ```ts
+ * import { TaskGroup, TaskRunner } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * await using runner = new TaskRunner();
+ * const lines: string[] = [];
+ * const group = new TaskGroup().add((line: string) => void lines.push(line), "hello");
+ * runner.submit(group);
+ * await runner.idle();
+ * equal(lines[0], "hello");
+ * ```
+ *
+ * @module
+ */
+export * from "./admission_error.ts";
+export * from "./backoff.ts";
+export * from "./clock.ts";
+export * from "./dead_letter.ts";
+export * from "./escape_line.ts";
+export * from "./fifo.ts";
+export * from "./log_writer.ts";
+export * from "./runner.ts";
+export * from "./runner_options.ts";
+export * from "./runner_stats.ts";
+export * from "./task.ts";
+export * from "./task_group.ts";
+export * from "./timeout_queue.ts";
+export * from "./app.ts";
+export * from "./body.ts";
+export * from "./config.ts";
+export * from "./delay.ts";
+export * from "./http_error.ts";
+export * from "./logging.ts";
+export * from "./notification.ts";
+export * from "./notification_input.ts";
+export * from "./router.ts";
+export * from "./server.ts";

@@ -1,0 +1,85 @@
+/**
+ * The demo service: `POST /send-notification/{email}`.
+ *
+ * @module
+ */
+import { delay } from "./delay.ts";
+import { parseEmail, parseMessage } from "./notification_input.ts";
+import { type Route, route } from "./router.ts";
+import { defineTask, type TaskDefinition } from "./task.ts";
+
+/** Where notification lines go: a {@linkcode LogWriter} or anything alike. */
+export interface LineSink {
+  /** Appends one line; resolves once it is written. */
+  append(line: string): Promise<void>;
+}
+
+/** Options for {@linkcode notificationTask} and {@linkcode notificationRoutes}. */
+export interface NotificationOptions {
+  /** Where notification lines are appended. */
+  log: LineSink;
+  /** Simulated mail-server latency inside the task, in milliseconds (abortable). @default {0} */
+  sendDelayMs?: number;
+  /** Milliseconds a request body may take to arrive. @default {10000} */
+  bodyTimeout?: number;
+}
+
+/**
+ * The `send-notification` task: waits `sendDelayMs` (aborted by the task's
+ * signal), then appends `notification for {email}: {message}` to the log.
+ *
+ * @param options The log sink and the simulated delay.
+ * @returns The task definition.
+ *
+ * @example
+ * ```ts
+ * import { notificationTask, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * const task = notificationTask({ log: { append: async (line) => void lines.push(line) } });
+ * await using runner = new TaskRunner();
+ * runner.submit(new TaskGroup().add(task, "ada@example.com", "hi"));
+ * await runner.idle();
+ * deepEqual(lines, ["notification for ada@example.com: hi"]);
+ * ```
+ */
+export function notificationTask(options: NotificationOptions): TaskDefinition<[string, string]> {
+  const { log, sendDelayMs = 0 } = options;
+  return defineTask("send-notification", async function (email: string, message: string) {
+    if (sendDelayMs > 0) await delay(sendDelayMs, { signal: this.signal });
+    this.signal.throwIfAborted();
+    await log.append(`notification for ${email}: ${message}`);
+  });
+}
+
+/**
+ * The route table of the demo service.
+ *
+ * @param options The log sink, the simulated delay and the body deadline.
+ * @returns The routes.
+ *
+ * @example
+ * ```ts
+ * import { notificationRoutes } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const routes = notificationRoutes({ log: { append: async () => {} } });
+ * equal(routes[0]?.method, "POST");
+ * ```
+ */
+export function notificationRoutes(options: NotificationOptions): Route[] {
+  const task = notificationTask(options);
+  const bodyOptions = { timeout: options.bodyTimeout ?? 10_000 };
+  return [
+    route("POST", "/send-notification/:email", async (request, { params, group }) => {
+      const email = parseEmail(params.email ?? "");
+      const message = await parseMessage(request, bodyOptions);
+      group.add(task, email, message);
+      return Response.json(
+        { message: "Notification sent in the background", id: group.id },
+        { status: 202 },
+      );
+    }),
+  ];
+}

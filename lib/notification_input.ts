@@ -1,0 +1,106 @@
+/**
+ * Validation of the notification endpoint's input, with zod.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { readBody, type ReadBodyOptions } from "./body.ts";
+import { HttpError } from "./http_error.ts";
+
+/** The message used when the request has no body or no `message`. */
+export const DEFAULT_MESSAGE = "some notification";
+
+const EMAIL = z.email().max(254);
+const BODY = z.strictObject({ message: z.string().max(1_000).optional() });
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return "invalid input";
+  return issue.path.length === 0 ? issue.message : `${issue.path.join(".")}: ${issue.message}`;
+}
+
+/**
+ * Decodes and validates the email path segment.
+ *
+ * @param raw The segment as it stands in the URL (percent-encoded).
+ * @returns The email address.
+ * @throws {HttpError} 422 `invalid_email` if it is not an address, is over
+ * 254 characters, holds control characters or is badly percent-encoded.
+ *
+ * @example
+ * ```ts
+ * import { parseEmail } from "./mod.ts";
+ * import { equal, throws } from "node:assert/strict";
+ *
+ * equal(parseEmail("ada%40example.com"), "ada@example.com");
+ * throws(() => parseEmail("ada%40example.com%0A"));
+ * ```
+ */
+export function parseEmail(raw: string): string {
+  let email: string;
+  try {
+    email = decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(422, "invalid_email", "Email is not valid percent-encoding");
+  }
+  const result = EMAIL.safeParse(email);
+  if (!result.success) throw new HttpError(422, "invalid_email", firstIssue(result.error));
+  return result.data;
+}
+
+function isJson(contentType: string): boolean {
+  const mediaType = contentType.split(";", 1)[0]?.trim().toLowerCase();
+  return mediaType === "application/json";
+}
+
+/**
+ * Reads the optional JSON body `{"message": string}` (at most 1,000
+ * characters; no other keys).
+ *
+ * @param request The request.
+ * @param options Body size limit and read deadline.
+ * @returns The message, or {@linkcode DEFAULT_MESSAGE} if there is no body.
+ * @throws {HttpError} 415 `unsupported_media_type`, 413, 408, 400
+ * `invalid_body` (not UTF-8 JSON) or 422 `invalid_message`.
+ *
+ * @example
+ * ```ts
+ * import { parseMessage } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const request = new Request("http://x/", {
+ *   method: "POST",
+ *   headers: { "content-type": "application/json" },
+ *   body: JSON.stringify({ message: "hi" }),
+ * });
+ * equal(await parseMessage(request), "hi");
+ * ```
+ */
+export async function parseMessage(
+  request: Request,
+  options: ReadBodyOptions = {},
+): Promise<string> {
+  if (request.body === null || request.headers.get("content-length") === "0") {
+    return DEFAULT_MESSAGE;
+  }
+  const contentType = request.headers.get("content-type");
+  const unsupported = new HttpError(
+    415,
+    "unsupported_media_type",
+    "Request body must be application/json",
+  );
+  if (contentType !== null && !isJson(contentType)) throw unsupported;
+  const bytes = await readBody(request, options);
+  if (bytes.length === 0) return DEFAULT_MESSAGE;
+  if (contentType === null) throw unsupported;
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(bytes));
+  } catch {
+    throw new HttpError(400, "invalid_body", "Request body is not valid UTF-8 JSON");
+  }
+  const result = BODY.safeParse(json);
+  if (!result.success) throw new HttpError(422, "invalid_message", firstIssue(result.error));
+  return result.data.message ?? DEFAULT_MESSAGE;
+}

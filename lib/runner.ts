@@ -1,0 +1,342 @@
+/**
+ * The process-wide runner: ordered groups, a global concurrency limit, a
+ * bounded backlog, timeouts that abort, retries, dead letters and drain.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { StructuredLogger } from "./logging.ts";
+import { positiveInteger, type TaskRunnerOptions } from "./runner_options.ts";
+import { backoffDelay } from "./backoff.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { type DeadLetter, deadLetterOf, sendDeadLetter } from "./dead_letter.ts";
+import { Fifo } from "./fifo.ts";
+import { AdmissionError } from "./admission_error.ts";
+import { RunnerStats } from "./runner_stats.ts";
+import { TimeoutQueue } from "./timeout_queue.ts";
+import type { TaskOptions } from "./task.ts";
+import { nextTask, type TaskEntry, type TaskGroup } from "./task_group.ts";
+
+/** Options for {@linkcode TaskRunner.submit}. */
+export interface SubmitOptions {
+  /** Start the group only once this settles, e.g. `info.completed`. */
+  after?: Promise<unknown>;
+}
+
+/** Options for {@linkcode TaskRunner.drain}. */
+export interface DrainOptions {
+  /** When it aborts, drain stops waiting: running tasks are aborted and every unfinished task is abandoned. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs {@linkcode TaskGroup}s: each group's tasks in order, many groups at
+ * once up to `maxConcurrency`. Every task runs even if an earlier one failed;
+ * each attempt gets a signal that aborts at its timeout; failed attempts are
+ * retried with backoff; what finally fails goes to the dead letters.
+ *
+ * @example Running a group and waiting for it
+ * ```ts
+ * import { TaskGroup, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const seen: string[] = [];
+ * await using runner = new TaskRunner({ retries: 0 });
+ * const group = new TaskGroup()
+ *   .add((word: string) => void seen.push(word), "first")
+ *   .add(() => { throw new Error("boom"); })
+ *   .add(async (word: string) => void seen.push(word), "third");
+ * runner.submit(group);
+ * await group.settled();
+ * deepEqual(seen, ["first", "third"]);
+ * deepEqual(group.tasks.map((task) => task.state), ["done", "failed", "done"]);
+ * ```
+ */
+export class TaskRunner implements AsyncDisposable {
+  #maxConcurrency: number;
+  #maxPending: number;
+  #defaults: Required<TaskOptions>;
+  #deadLetter: ((record: DeadLetter) => unknown) | undefined;
+  #clock: Clock;
+  #logger: StructuredLogger;
+
+  #timeouts: TimeoutQueue;
+  #ready = new Fifo<TaskEntry>();
+  /** First tasks of groups whose response is not delivered yet. */
+  #waiting = new Set<TaskEntry>();
+  #active = new Map<TaskEntry, AbortController>();
+  #backoff = new Map<TaskEntry, unknown>();
+  #pending = 0;
+  #draining = false;
+  #idle: (() => void)[] = [];
+  /** Counters of what the runner has done. */
+  readonly stats: RunnerStats = new RunnerStats();
+
+  /**
+   * Makes a runner; it needs no start and holds no timers while idle.
+   *
+   * @param options Limits, defaults for task options, and injected sinks.
+   * @throws {RangeError} If a limit is not a positive integer.
+   */
+  constructor(options: TaskRunnerOptions = {}) {
+    const {
+      maxConcurrency = 256,
+      maxPending = 100_000,
+      timeout = 30_000,
+      retries = 2,
+      retryDelay = 100,
+      maxRetryDelay = 10_000,
+    } = options;
+    this.#maxConcurrency = positiveInteger("maxConcurrency", maxConcurrency);
+    this.#maxPending = positiveInteger("maxPending", maxPending);
+    positiveInteger("timeout", timeout);
+    this.#defaults = { timeout, retries, retryDelay, maxRetryDelay };
+    this.#deadLetter = options.deadLetter;
+    this.#clock = options.clock ?? systemClock;
+    this.#timeouts = new TimeoutQueue(this.#clock);
+    this.#logger = options.logger ?? getLogger(["posthaste", "runner"]);
+  }
+
+  /** Tasks accepted and not yet finished. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Tasks running now. */
+  get running(): number {
+    return this.#active.size;
+  }
+
+  /** Whether {@linkcode TaskRunner.drain} has begun; no group is accepted then. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Accepts all of a group's tasks or none of them. Accepted tasks start once
+   * `options.after` settles (resolved or rejected), else at once.
+   *
+   * @param group The tasks to run, in order; it cannot grow afterwards.
+   * @param options When to start.
+   * @throws {AdmissionError} If the backlog is full or the runner is draining;
+   * nothing of the group is accepted then.
+   * @throws {Error} If the group was submitted before.
+   */
+  submit(group: TaskGroup, options: SubmitOptions = {}): void {
+    if (group.started) {
+      throw new Error(`Cannot submit group "${group.id}": it was submitted already`);
+    }
+    if (this.#draining) throw new AdmissionError("draining", this.#pending, this.#maxPending);
+    if (this.#pending + group.size > this.#maxPending) {
+      throw new AdmissionError("backlog_full", this.#pending, this.#maxPending);
+    }
+    const first = group[nextTask]();
+    if (first === undefined) return;
+    this.#pending += group.size;
+    const { after } = options;
+    if (after === undefined) return this.#enqueue(first);
+    this.#waiting.add(first);
+    const start = (): void => {
+      if (this.#waiting.delete(first)) this.#enqueue(first);
+    };
+    after.then(start, (error) => {
+      this.#logger.warn(
+        "Client went away before response {groupId} was delivered; its {tasks} tasks run anyway",
+        { groupId: group.id, tasks: group.size, error: String(error) },
+      );
+      start();
+    });
+  }
+
+  /**
+   * Waits until no accepted task is left unfinished.
+   *
+   * @returns A promise that resolves when the runner is idle.
+   */
+  idle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /**
+   * Stops accepting groups and waits for every accepted task. When
+   * `options.signal` aborts first, running tasks' signals abort and every
+   * unfinished task is abandoned to the dead letters with reason `shutdown`.
+   *
+   * @param options A deadline signal, e.g. `AbortSignal.timeout(30_000)`.
+   * @returns How many tasks were abandoned (0 when everything finished).
+   */
+  async drain(options: DrainOptions = {}): Promise<{ abandoned: number }> {
+    this.#draining = true;
+    const { signal } = options;
+    if (signal === undefined) {
+      await this.idle();
+      return { abandoned: 0 };
+    }
+    if (!signal.aborted && this.#pending > 0) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      const onAbort = (): void => resolve();
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        await Promise.race([this.idle(), promise]);
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    }
+    return { abandoned: this.#abandonAll() };
+  }
+
+  /** Drains without a deadline, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.drain();
+  }
+
+  #enqueue(entry: TaskEntry): void {
+    this.#ready.push(entry);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#active.size < this.#maxConcurrency) {
+      const entry = this.#ready.shift();
+      if (entry === undefined) return;
+      this.#run(entry);
+    }
+  }
+
+  /**
+   * Starts one attempt. A task that returns no promise finishes right here,
+   * with no timer, listener or promise; the caller's loop runs the next one.
+   */
+  #run(entry: TaskEntry): void {
+    const { group } = entry;
+    const controller = new AbortController();
+    entry.state = "running";
+    if (++entry.attempts === 1) {
+      entry.startedAt = this.#clock.now();
+      this.stats.started++;
+    }
+    let result: unknown;
+    try {
+      result = entry.fn.apply({
+        signal: controller.signal,
+        attempt: entry.attempts,
+        id: `${group.id}/${entry.index}`,
+        groupId: group.id,
+        name: entry.name,
+      }, entry.args);
+    } catch (error) {
+      return this.#attemptFailed(entry, error);
+    }
+    if (!isThenable(result)) return this.#finish(entry, "done");
+
+    this.#active.set(entry, controller);
+    const timeout = entry.options?.timeout ?? this.#defaults.timeout;
+    const deadline = this.#timeouts.add(timeout, () => {
+      controller.abort(new DOMException(`Task timed out after ${timeout} ms`, "TimeoutError"));
+    });
+    let settled = false;
+    const settle = (failed: boolean, error?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      controller.signal.removeEventListener("abort", onAbort);
+      this.#timeouts.remove(deadline);
+      this.#active.delete(entry);
+      // Shutdown gave up on this task while it ran; it is already reported.
+      if (entry.state === "abandoned") return;
+      if (failed) this.#attemptFailed(entry, error);
+      else this.#finish(entry, "done");
+      this.#pump();
+    };
+    // A task that ignores its signal still ends its attempt at the deadline.
+    const onAbort = (): void => settle(true, controller.signal.reason);
+    controller.signal.addEventListener("abort", onAbort, { once: true });
+    result.then(() => settle(false), (error: unknown) => settle(true, error));
+  }
+
+  #attemptFailed(entry: TaskEntry, error: unknown): void {
+    const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+    if (timedOut) this.stats.timedOut++;
+    entry.error = error instanceof Error ? error.message : String(error);
+    const { retries, retryDelay, maxRetryDelay } = { ...this.#defaults, ...entry.options };
+    const willRetry = entry.attempts <= retries;
+    this.#logger.error(
+      "Task {taskName} attempt {attempt} {outcome}: {error}",
+      {
+        ...this.#ids(entry),
+        attempt: entry.attempts,
+        outcome: timedOut ? "timed out" : "failed",
+        error,
+        willRetry,
+      },
+    );
+    if (!willRetry) return this.#finish(entry, "failed");
+    this.stats.retried++;
+    entry.state = "retrying";
+    const delay = backoffDelay(entry.attempts, retryDelay, maxRetryDelay);
+    this.#backoff.set(
+      entry,
+      this.#clock.setTimeout(() => {
+        this.#backoff.delete(entry);
+        this.#enqueue(entry);
+      }, delay),
+    );
+  }
+
+  /** Records a final state, then queues the group's next task (or abandons the rest). */
+  #finish(entry: TaskEntry, state: "done" | "failed" | "abandoned"): void {
+    this.#settle(entry, state);
+    let next = entry.group[nextTask]();
+    if (state === "abandoned") {
+      for (; next !== undefined; next = entry.group[nextTask]()) this.#settle(next, "abandoned");
+    } else if (next !== undefined) {
+      this.#ready.push(next);
+    }
+    if (this.#pending === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
+  }
+
+  #settle(entry: TaskEntry, state: "done" | "failed" | "abandoned"): void {
+    entry.state = state;
+    entry.durationMs = entry.attempts === 0 ? 0 : this.#clock.now() - entry.startedAt;
+    this.#pending--;
+    this.stats.record(state, entry.name, entry.durationMs);
+    if (state === "done" || this.#deadLetter === undefined) return;
+    const record = deadLetterOf(
+      entry,
+      state === "failed" ? "failed" : "shutdown",
+      this.#clock.now(),
+    );
+    sendDeadLetter(this.#deadLetter, record, this.#logger);
+  }
+
+  #abandonAll(): number {
+    const before = this.stats.abandoned;
+    const reason = new DOMException("Shutdown deadline passed", "AbortError");
+    const running = [...this.#active];
+    this.#active.clear();
+    // Marked abandoned before the abort, so the attempt's own settling ignores it.
+    for (const [entry] of running) this.#finish(entry, "abandoned");
+    for (const [, controller] of running) controller.abort(reason);
+    for (const [entry, timer] of this.#backoff) {
+      this.#clock.clearTimeout(timer);
+      this.#finish(entry, "abandoned");
+    }
+    this.#backoff.clear();
+    for (let entry = this.#ready.shift(); entry !== undefined; entry = this.#ready.shift()) {
+      this.#finish(entry, "abandoned");
+    }
+    for (const entry of this.#waiting) this.#finish(entry, "abandoned");
+    this.#waiting.clear();
+    return this.stats.abandoned - before;
+  }
+
+  #ids(entry: TaskEntry): Record<string, string> {
+    const groupId = entry.group.id;
+    return { groupId, taskId: `${groupId}/${entry.index}`, taskName: entry.name };
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === "object" || typeof value === "function") && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
+}

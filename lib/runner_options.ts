@@ -1,0 +1,53 @@
+/**
+ * Options of the task runner, and their validation.
+ *
+ * @module
+ */
+import type { Clock } from "./clock.ts";
+import type { DeadLetter } from "./dead_letter.ts";
+import type { StructuredLogger } from "./logging.ts";
+
+/** Options for {@linkcode TaskRunner}. */
+export interface TaskRunnerOptions {
+  /** Tasks running at once, across all groups. @default {256} */
+  maxConcurrency?: number;
+  /** Tasks accepted but not finished; a group that would pass it is refused. @default {100000} */
+  maxPending?: number;
+  /** Default per-attempt timeout in milliseconds. @default {30000} */
+  timeout?: number;
+  /** Default retries after the first attempt. @default {2} */
+  retries?: number;
+  /** Default base retry delay in milliseconds. @default {100} */
+  retryDelay?: number;
+  /** Default upper bound of a retry delay in milliseconds. @default {10000} */
+  maxRetryDelay?: number;
+  /** Where a task goes when its last attempt failed or shutdown abandoned it. @default {a log record only} */
+  deadLetter?: (record: DeadLetter) => unknown;
+  /** Time source for timeouts and backoff. @default {systemClock} */
+  clock?: Clock;
+  /** The runner's own log. @default {getLogger(["posthaste", "runner"])} */
+  logger?: StructuredLogger;
+}
+
+/**
+ * Checks a limit given to {@linkcode TaskRunner}.
+ *
+ * @param name The option's name, for the message.
+ * @param value Its value.
+ * @returns The value.
+ * @throws {RangeError} If it is not a positive integer.
+ *
+ * @example
+ * ```ts
+ * import { positiveInteger } from "./mod.ts";
+ * import { throws } from "node:assert/strict";
+ *
+ * throws(() => positiveInteger("maxConcurrency", 0), RangeError);
+ * ```
+ */
+export function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(`Cannot create runner: ${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}

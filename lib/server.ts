@@ -1,0 +1,102 @@
+/**
+ * The request handler: route, run the handler, hand its tasks to the runner.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { StructuredLogger } from "./logging.ts";
+import { AdmissionError } from "./admission_error.ts";
+import { HttpError } from "./http_error.ts";
+import { matchRoute, type Route } from "./router.ts";
+import type { TaskRunner } from "./runner.ts";
+import { TaskGroup } from "./task_group.ts";
+
+/** Options for {@linkcode createHandler}. */
+export interface HandlerOptions {
+  /** The route table. */
+  routes: readonly Route[];
+  /** Runs each request's tasks after its response is delivered. */
+  runner: TaskRunner;
+  /** Where handler bugs are logged. @default {getLogger(["posthaste", "http"])} */
+  logger?: StructuredLogger;
+  /** Seconds a client should wait after a 503. @default {1} */
+  retryAfter?: number;
+}
+
+/**
+ * Makes the `Deno.serve` handler. Each request gets a fresh
+ * {@linkcode TaskGroup}; once the route handler returned its response, the
+ * group is offered to the runner (all of it or nothing: a full backlog turns
+ * the answer into 503 with `Retry-After`) and starts when
+ * `info.completed` settles, so no task delays the response. Handler
+ * exceptions answer 500 `internal_error` with no stack to the client, and the
+ * group of a failed request is dropped.
+ *
+ * @param options Routes, runner and logger.
+ * @returns A handler for `Deno.serve`.
+ *
+ * @example Answering with a real server
+ * ```ts
+ * import { createHandler, route, TaskRunner } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * await using runner = new TaskRunner();
+ * let ran = false;
+ * const handler = createHandler({
+ *   runner,
+ *   routes: [route("POST", "/work", (_request, { group }) => {
+ *     group.add(() => { ran = true; });
+ *     return new Response(null, { status: 202 });
+ *   })],
+ * });
+ * await using server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler);
+ * const response = await fetch(`http://127.0.0.1:${server.addr.port}/work`, { method: "POST" });
+ * equal(response.status, 202);
+ * await runner.idle();
+ * equal(ran, true);
+ * ```
+ */
+export function createHandler(options: HandlerOptions): Deno.ServeHandler {
+  const { routes, runner, logger = getLogger(["posthaste", "http"]), retryAfter = 1 } = options;
+
+  const fail = (error: unknown, request: Request, group: TaskGroup): Response => {
+    if (error instanceof HttpError) return error.toResponse();
+    logger.error("Handler failed for {method} {url} (request {requestId}): {error}", {
+      method: request.method,
+      url: request.url,
+      requestId: group.id,
+      error,
+      stack: error instanceof Error ? error.stack : undefined,
+    });
+    return new HttpError(500, "internal_error", "The server failed to handle the request")
+      .toResponse();
+  };
+
+  const admit = (response: Response, group: TaskGroup, info: Deno.ServeHandlerInfo): Response => {
+    if (group.size === 0) return response;
+    try {
+      runner.submit(group, { after: info.completed });
+      return response;
+    } catch (error) {
+      if (!(error instanceof AdmissionError)) throw error;
+      const code = error.reason === "draining" ? "shutting_down" : "backlog_full";
+      return new HttpError(503, code, error.message, { "retry-after": String(retryAfter) })
+        .toResponse();
+    }
+  };
+
+  return (request, info) => {
+    const group = new TaskGroup();
+    try {
+      const { route, params } = matchRoute(routes, request);
+      const result = route.handler(request, { params, group });
+      if (result instanceof Response) return admit(result, group, info);
+      return result.then(
+        (response) => admit(response, group, info),
+        (error) => fail(error, request, group),
+      );
+    } catch (error) {
+      return fail(error, request, group);
+    }
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * Task functions, their context and named task definitions.
+ *
+ * @module
+ */
+
+/**
+ * What a running task can reach through `this`, without it taking a place
+ * among the task's typed arguments.
+ */
+export interface TaskContext {
+  /** Aborts at the attempt's timeout or when shutdown gives up waiting. */
+  readonly signal: AbortSignal;
+  /** The attempt number, starting at 1. */
+  readonly attempt: number;
+  /** A stable id for the task (`<group id>/<index>`), for idempotent effects. */
+  readonly id: string;
+  /** The id of the task's group (the request's id). */
+  readonly groupId: string;
+  /** The task's name. */
+  readonly name: string;
+}
+
+/**
+ * A background task: any sync or async function. It may declare
+ * `this: TaskContext` to read its signal and attempt number.
+ */
+export type TaskFunction<A extends unknown[]> = (this: TaskContext, ...args: A) => unknown;
+
+/** Per-task behaviour; each field falls back to the runner's default. */
+export interface TaskOptions {
+  /**
+   * Milliseconds before an attempt's signal aborts and the attempt counts as
+   * failed (timed out).
+   *
+   * @default {30000} (the runner's `timeout`)
+   */
+  readonly timeout?: number;
+  /**
+   * Attempts after the first one.
+   *
+   * @default {2} (the runner's `retries`)
+   */
+  readonly retries?: number;
+  /**
+   * Base delay in milliseconds before the first retry; it doubles each retry.
+   *
+   * @default {100} (the runner's `retryDelay`)
+   */
+  readonly retryDelay?: number;
+  /**
+   * Upper bound in milliseconds for any one retry delay.
+   *
+   * @default {10000} (the runner's `maxRetryDelay`)
+   */
+  readonly maxRetryDelay?: number;
+}
+
+/** A JSON value: what a defined task's arguments may be. */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | readonly JsonValue[]
+  | { readonly [key: string]: JsonValue };
+
+/** A named task with options, made by {@linkcode defineTask}. */
+export interface TaskDefinition<A extends unknown[]> {
+  /** The task's name: reported in logs and dead letters. */
+  readonly name: string;
+  /** The function to run. */
+  readonly fn: TaskFunction<A>;
+  /** Options that override the runner's defaults. */
+  readonly options: TaskOptions;
+}
+
+/** What {@linkcode TaskGroup.add} accepts: a plain function or a definition. */
+export type Task<A extends unknown[]> = TaskFunction<A> | TaskDefinition<A>;
+
+/**
+ * Defines a named task with options. Its arguments must be JSON values
+ * (a function or a `Date` argument fails `deno check`), so a definition can
+ * be written to a journal and found again by name.
+ *
+ * @param name A stable name, unique within the application.
+ * @param fn The function to run.
+ * @param options Timeout and retry behaviour for this task.
+ * @returns The definition, to pass to {@linkcode TaskGroup.add}.
+ * @throws {TypeError} If `name` is empty.
+ *
+ * @example Defining a task with a timeout
+ * ```ts
+ * import { defineTask, TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const greet = defineTask("greet", function (name: string) {
+ *   return `hello ${name} (attempt ${this.attempt})`;
+ * }, { timeout: 1_000 });
+ * const group = new TaskGroup().add(greet, "ada");
+ * equal(group.size, 1);
+ * ```
+ */
+export function defineTask<A extends JsonValue[]>(
+  name: string,
+  fn: TaskFunction<A>,
+  options: TaskOptions = {},
+): TaskDefinition<A> {
+  if (name === "") throw new TypeError("Cannot define task: name is empty");
+  return { name, fn, options };
+}

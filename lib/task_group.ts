@@ -1,0 +1,199 @@
+/**
+ * The ordered list of tasks one request leaves behind.
+ *
+ * @module
+ */
+import type { Task, TaskFunction, TaskOptions } from "./task.ts";
+
+/** Where a task is in its life. */
+export type TaskState = "queued" | "running" | "retrying" | "done" | "failed" | "abandoned";
+
+/** Where a group is: derived from its tasks' states. */
+export type GroupState = "queued" | "running" | "done" | "failed" | "abandoned";
+
+/** One task of a group, as the runner keeps it up to date. */
+export interface TaskRecord {
+  /** The task's name: a definition's name, else the function's name. */
+  readonly name: string;
+  /** The arguments it runs with. */
+  readonly args: readonly unknown[];
+  /** Where it is in its life. */
+  readonly state: TaskState;
+  /** Attempts started so far. */
+  readonly attempts: number;
+  /** When the first attempt started (clock milliseconds); meaningless while `attempts` is 0. */
+  readonly startedAt: number;
+  /** Milliseconds from the first attempt's start to the final outcome, 0 before. */
+  readonly durationMs: number;
+  /** The last attempt's error message, if it failed. */
+  readonly error: string | undefined;
+}
+
+/** A {@linkcode TaskRecord} as the runner writes it, with what it needs to run it. */
+export interface TaskEntry {
+  /** The group the task belongs to. */
+  readonly group: TaskGroup;
+  /** Its position in the group, from 0. */
+  readonly index: number;
+  /** See {@linkcode TaskRecord.name}. */
+  readonly name: string;
+  /** The function to run. */
+  readonly fn: TaskFunction<unknown[]>;
+  /** Options from its definition, if it has one. */
+  readonly options: TaskOptions | undefined;
+  /** See {@linkcode TaskRecord.args}. */
+  readonly args: unknown[];
+  /** See {@linkcode TaskRecord.state}. */
+  state: TaskState;
+  /** See {@linkcode TaskRecord.attempts}. */
+  attempts: number;
+  /** See {@linkcode TaskRecord.startedAt}. */
+  startedAt: number;
+  /** See {@linkcode TaskRecord.durationMs}. */
+  durationMs: number;
+  /** See {@linkcode TaskRecord.error}. */
+  error: string | undefined;
+}
+
+/** Options for {@linkcode TaskGroup}. */
+export interface TaskGroupOptions {
+  /**
+   * The group's id (the request id).
+   *
+   * @default {crypto.randomUUID()}
+   */
+  id?: string;
+}
+
+/** The runner's hook into a group: the next queued task, or `undefined` once none is left. */
+export const nextTask: unique symbol = Symbol("posthaste.nextTask");
+
+const FINAL = new Set<TaskState>(["done", "failed", "abandoned"]);
+
+/**
+ * An ordered list of background tasks, typically one per request. Arguments
+ * are checked against the task's parameters at compile time. A runner runs
+ * the tasks one after another, in the order added, and every task runs even
+ * when an earlier one failed.
+ *
+ * @example Adding typed tasks
+ * ```ts
+ * import { TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const sent: string[] = [];
+ * const send = (email: string, times: number) => void sent.push(email.repeat(times));
+ * const group = new TaskGroup().add(send, "a@example.com", 1);
+ * // group.add(send, "a@example.com", "1"); // fails `deno check`
+ * equal(group.size, 1);
+ * equal(group.state, "queued");
+ * ```
+ */
+export class TaskGroup {
+  /** The group's id; also the id in the 202 answer. */
+  readonly id: string;
+  #entries: TaskEntry[] = [];
+  #cursor = 0;
+  #settled: PromiseWithResolvers<void> | undefined;
+  #finished = false;
+
+  /**
+   * Makes an empty group.
+   *
+   * @param options The group's id.
+   */
+  constructor(options: TaskGroupOptions = {}) {
+    this.id = options.id ?? crypto.randomUUID();
+  }
+
+  /**
+   * Adds a task to run after the ones already added.
+   *
+   * @param task A function (sync or async) or a {@linkcode defineTask} definition.
+   * @param args Its arguments, type-checked against its parameters.
+   * @returns This group, to chain calls.
+   * @throws {Error} If the group has already been handed to a runner.
+   */
+  add<A extends unknown[]>(task: Task<A>, ...args: NoInfer<A>): this {
+    if (this.started) {
+      throw new Error(`Cannot add task: group "${this.id}" has already started`);
+    }
+    const definition = typeof task === "function" ? undefined : task;
+    const fn = (definition?.fn ?? task) as TaskFunction<unknown[]>;
+    this.#entries.push({
+      group: this,
+      index: this.#entries.length,
+      name: definition?.name ?? (fn.name || "anonymous"),
+      fn,
+      options: definition?.options,
+      args,
+      state: "queued",
+      attempts: 0,
+      startedAt: 0,
+      durationMs: 0,
+      error: undefined,
+    });
+    return this;
+  }
+
+  /** Whether a runner has taken the group; it cannot grow or be submitted again then. */
+  get started(): boolean {
+    return this.#cursor > 0 || this.#finished;
+  }
+
+  /** How many tasks the group holds. */
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /** The tasks, in order, with their current state. */
+  get tasks(): readonly TaskRecord[] {
+    return this.#entries;
+  }
+
+  /** The group's state, derived from its tasks. */
+  get state(): GroupState {
+    let final = 0, started = false, failed = false, abandoned = false;
+    for (const { state } of this.#entries) {
+      started ||= state !== "queued";
+      if (!FINAL.has(state)) continue;
+      final++;
+      failed ||= state === "failed";
+      abandoned ||= state === "abandoned";
+    }
+    if (final < this.#entries.length) return started ? "running" : "queued";
+    return abandoned ? "abandoned" : failed ? "failed" : "done";
+  }
+
+  /**
+   * Waits until every task reached a final state (done, failed or abandoned).
+   *
+   * @returns A promise that resolves with this group.
+   */
+  async settled(): Promise<this> {
+    if (!this.#finished && this.#entries.length > 0) {
+      this.#settled ??= Promise.withResolvers<void>();
+      await this.#settled.promise;
+    }
+    return this;
+  }
+
+  /**
+   * For runners: returns the next queued task, or `undefined` once the group
+   * has none left, which settles it.
+   *
+   * @returns The next task to run.
+   */
+  [nextTask](): TaskEntry | undefined {
+    const entry = this.#entries[this.#cursor];
+    if (entry !== undefined) {
+      this.#cursor++;
+      return entry;
+    }
+    if (!this.#finished) {
+      this.#finished = true;
+      this.#settled?.resolve();
+    }
+    return undefined;
+  }
+}

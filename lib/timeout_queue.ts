@@ -1,0 +1,121 @@
+/**
+ * Many timeouts on few timers.
+ *
+ * @module
+ */
+import { type Clock, systemClock } from "./clock.ts";
+
+/** A pending timeout, as returned by {@linkcode TimeoutQueue.add}. */
+export interface TimeoutHandle {
+  /** Clock time at which it fires. */
+  readonly deadline: number;
+}
+
+interface Node extends TimeoutHandle {
+  readonly bucket: Bucket;
+  readonly onTimeout: () => void;
+  prev: Node | undefined;
+  next: Node | undefined;
+}
+
+interface Bucket {
+  readonly ms: number;
+  head: Node | undefined;
+  tail: Node | undefined;
+  timer: unknown;
+}
+
+/**
+ * Timeouts grouped by duration: within one duration, deadlines are added in
+ * time order, so each duration needs only one armed timer, for its earliest
+ * deadline. Adding and removing cost O(1) and touch no timer in the common
+ * case; a real timer costs microseconds, which is more than a whole task.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutQueue } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const queue = new TimeoutQueue();
+ * let fired = 0;
+ * const kept = queue.add(5, () => fired++);
+ * queue.remove(queue.add(5, () => fired++));
+ * await new Promise((resolve) => setTimeout(resolve, 20));
+ * equal(fired, 1);
+ * equal(kept.deadline > 0, true);
+ * ```
+ */
+export class TimeoutQueue {
+  #clock: Clock;
+  #buckets = new Map<number, Bucket>();
+
+  /**
+   * Makes an empty queue.
+   *
+   * @param clock The time source and timers.
+   */
+  constructor(clock: Clock = systemClock) {
+    this.#clock = clock;
+  }
+
+  /**
+   * Calls `onTimeout` once `ms` milliseconds have passed, unless removed first.
+   *
+   * @param ms Milliseconds from now.
+   * @param onTimeout Called at most once.
+   * @returns A handle for {@linkcode TimeoutQueue.remove}.
+   */
+  add(ms: number, onTimeout: () => void): TimeoutHandle {
+    let bucket = this.#buckets.get(ms);
+    if (bucket === undefined) {
+      bucket = { ms, head: undefined, tail: undefined, timer: undefined };
+      this.#buckets.set(ms, bucket);
+    }
+    const node: Node = {
+      deadline: this.#clock.now() + ms,
+      bucket,
+      onTimeout,
+      prev: bucket.tail,
+      next: undefined,
+    };
+    if (bucket.tail) bucket.tail.next = node;
+    else bucket.head = node;
+    bucket.tail = node;
+    if (bucket.timer === undefined) this.#arm(bucket, ms);
+    return node;
+  }
+
+  /**
+   * Cancels a timeout; removing one that fired or was removed does nothing.
+   *
+   * @param handle What {@linkcode TimeoutQueue.add} returned.
+   */
+  remove(handle: TimeoutHandle): void {
+    const node = handle as Node;
+    const { bucket } = node;
+    if (node.prev === undefined && bucket.head !== node) return;
+    if (node.prev) node.prev.next = node.next;
+    else bucket.head = node.next;
+    if (node.next) node.next.prev = node.prev;
+    else bucket.tail = node.prev;
+    node.prev = node.next = undefined;
+    // The bucket's timer stays armed; when it fires early it re-arms for the
+    // new head, which is cheaper than re-arming on every removal.
+  }
+
+  #arm(bucket: Bucket, ms: number): void {
+    bucket.timer = this.#clock.setTimeout(() => this.#fire(bucket), Math.max(0, ms));
+  }
+
+  #fire(bucket: Bucket): void {
+    bucket.timer = undefined;
+    const now = this.#clock.now();
+    for (let node = bucket.head; node !== undefined && node.deadline <= now; node = bucket.head) {
+      this.remove(node);
+      node.onTimeout();
+    }
+    if (bucket.timer !== undefined) return; // a callback added to this bucket and armed it
+    if (bucket.head) this.#arm(bucket, bucket.head.deadline - now);
+    else this.#buckets.delete(bucket.ms);
+  }
+}

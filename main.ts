@@ -1,0 +1,31 @@
+/**
+ * Starts the posthaste notification service: reads configuration, builds the
+ * app, serves, and shuts down gracefully on SIGINT/SIGTERM (a second signal
+ * gives up waiting for tasks).
+ *
+ * @module
+ */
+import { CONFIG_VARIABLES, configureLogging, createApp, readConfig } from "./lib/mod.ts";
+
+const config = readConfig((name) =>
+  CONFIG_VARIABLES.includes(name) ? Deno.env.get(name) : undefined
+);
+await configureLogging({ level: config.logLevel, format: config.logFormat });
+const app = await createApp(config);
+const server = Deno.serve({
+  hostname: config.hostname,
+  port: config.port,
+  onListen: ({ hostname, port }) => {
+    const text = `posthaste listening on http://${hostname}:${port}/\n`;
+    Deno.stdout.writeSync(new TextEncoder().encode(text));
+  },
+}, app.handler);
+
+const giveUp = new AbortController();
+let stopping: Promise<void> | undefined;
+const onSignal = (): void => {
+  if (stopping) return giveUp.abort();
+  stopping = app.shutdown(server, { signal: giveUp.signal }).then((code) => Deno.exit(code));
+};
+Deno.addSignalListener("SIGINT", onSignal);
+Deno.addSignalListener("SIGTERM", onSignal);

@@ -1,0 +1,167 @@
+// Shared test helpers: a fake clock, temp files, a real server on port 0,
+// and a spawned `main.ts` process.
+import FakeTimers from "@sinonjs/fake-timers";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
+import { type App, type Clock, createApp, readConfig } from "../lib/mod.ts";
+
+/** A fake clock the runner accepts, plus the controls to move it. */
+export interface FakeClock extends Clock {
+  tickAsync(ms: number): Promise<number>;
+  runAllAsync(): Promise<number>;
+}
+
+export function fakeClock(): FakeClock {
+  const clock = FakeTimers.createClock(0);
+  return {
+    now: () => clock.now,
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    clearTimeout: (handle) => clock.clearTimeout(handle as FakeTimers.TimerId),
+    tickAsync: (ms) => clock.tickAsync(ms),
+    runAllAsync: () => clock.runAllAsync(),
+  };
+}
+
+/** A temp directory removed by `await using`. */
+export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "posthaste_test_" });
+  return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
+}
+
+export function lines(text: string): string[] {
+  return text === "" ? [] : text.replace(/\n$/, "").split("\n");
+}
+
+/** The app on a real `Deno.serve` at port 0, its files in a temp dir. */
+export interface TestServer extends AsyncDisposable {
+  app: App;
+  url: string;
+  dir: string;
+  logText(): Promise<string>;
+}
+
+export async function startApp(env: Record<string, string> = {}): Promise<TestServer> {
+  const dir = await Deno.makeTempDir({ prefix: "posthaste_app_" });
+  const vars: Record<string, string> = {
+    LOG_FILE: `${dir}/log.txt`,
+    DEAD_LETTER_FILE: `${dir}/dead-letter.jsonl`,
+    ...env,
+  };
+  const app = await createApp(readConfig((name) => vars[name]));
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.handler);
+  return {
+    app,
+    dir,
+    url: `http://127.0.0.1:${server.addr.port}`,
+    async logText() {
+      await app.runner.idle();
+      await app.log.flush();
+      return await Deno.readTextFile(`${dir}/log.txt`);
+    },
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+      await app[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** `main.ts` running as a child process with exact permissions. */
+export interface ServerProcess extends AsyncDisposable {
+  url: string;
+  child: Deno.ChildProcess;
+  /** Everything the child wrote to stderr, once it exited. */
+  status(): Promise<{ code: number; stderr: string }>;
+}
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const ENV = [
+  "PORT",
+  "HOSTNAME",
+  "LOG_FILE",
+  "DEAD_LETTER_FILE",
+  "SEND_DELAY_MS",
+  "MAX_CONCURRENCY",
+  "MAX_PENDING",
+  "TASK_TIMEOUT_MS",
+  "TASK_RETRIES",
+  "SHUTDOWN_TIMEOUT_MS",
+  "BODY_TIMEOUT_MS",
+  "LOG_LEVEL",
+  "LOG_FORMAT",
+];
+
+/** The permissions process tests grant: loopback, the temp dir, the config variables. */
+export function serverPermissions(dir: string): string[] {
+  return [
+    "--allow-net=127.0.0.1",
+    `--allow-read=${dir}`,
+    `--allow-write=${dir}`,
+    `--allow-env=${ENV.join(",")}`,
+  ];
+}
+
+/** Spawns `main.ts` (or a compiled `binary`) with its files in `dir`, and waits until it listens. */
+export async function spawnServer(
+  dir: string,
+  env: Record<string, string>,
+  binary?: string,
+): Promise<ServerProcess> {
+  const child = new Deno.Command(binary ?? Deno.execPath(), {
+    args: binary ? [] : ["run", ...serverPermissions(dir), MAIN],
+    env: {
+      PORT: "0",
+      LOG_FILE: `${dir}/log.txt`,
+      DEAD_LETTER_FILE: `${dir}/dead-letter.jsonl`,
+      NO_COLOR: "1",
+      ...env,
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`Cannot start server: it exited before listening\n${await stderr}`);
+    seen += value;
+    url = /listening on (http:\/\/\S+?)\/?\n/.exec(seen)?.[1];
+  }
+  const rest = (async () => {
+    while (!(await reader.read()).done);
+  })();
+  const status = async (): Promise<{ code: number; stderr: string }> => {
+    const { code } = await child.status;
+    await rest;
+    return { code, stderr: await stderr };
+  };
+  return {
+    url,
+    child,
+    status,
+    async [Symbol.asyncDispose]() {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already exited
+      }
+      await status();
+    },
+  };
+}
+
+/** Captures LogTape records for the test's duration; `await using` resets LogTape. */
+export async function captureLogs(): Promise<{ records: LogRecord[] } & AsyncDisposable> {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { capture: (record) => void records.push(record) },
+    loggers: [
+      { category: ["posthaste"], lowestLevel: "debug", sinks: ["capture"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+  return { records, [Symbol.asyncDispose]: () => reset() };
+}

@@ -1,0 +1,61 @@
+// Raw-socket tests: what a slow or oversized client gets.
+import { equal, match } from "node:assert/strict";
+import { startApp } from "./_helpers.ts";
+
+const encoder = new TextEncoder();
+
+/** Reads the response head (status line and headers) from a raw connection. */
+async function readHead(conn: Deno.Conn): Promise<string> {
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes("\r\n\r\n")) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    text += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  return text;
+}
+
+Deno.test("a chunked body over 16 KiB is answered 413 before it is complete", async () => {
+  await using server = await startApp();
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: Number(new URL(server.url).port),
+  });
+  try {
+    await conn.write(encoder.encode(
+      "POST /send-notification/a@example.com HTTP/1.1\r\nhost: x\r\n" +
+        "content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+    ));
+    const chunk = "x".repeat(4096);
+    for (let i = 0; i < 5; i++) {
+      await conn.write(encoder.encode(`${chunk.length.toString(16)}\r\n${chunk}\r\n`));
+    }
+    // The terminating chunk is never sent: the answer must not wait for it.
+    const head = await readHead(conn);
+    match(head, /^HTTP\/1\.1 413 /);
+    match(head, /content-type: application\/json/i);
+  } finally {
+    conn.close();
+  }
+  equal(await server.logText(), "");
+});
+
+Deno.test("a body sent too slowly is answered 408", async () => {
+  await using server = await startApp({ BODY_TIMEOUT_MS: "200" });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: Number(new URL(server.url).port),
+  });
+  try {
+    await conn.write(encoder.encode(
+      "POST /send-notification/a@example.com HTTP/1.1\r\nhost: x\r\n" +
+        "content-type: application/json\r\ncontent-length: 40\r\n\r\n{",
+    ));
+    // The other 39 bytes never come.
+    match(await readHead(conn), /^HTTP\/1\.1 408 /);
+  } finally {
+    conn.close();
+  }
+  equal(await server.logText(), "");
+});

@@ -1,0 +1,50 @@
+import { deepEqual, equal, throws } from "node:assert/strict";
+import { readConfig } from "../lib/mod.ts";
+
+Deno.test("readConfig() fills in the documented defaults", () => {
+  deepEqual(readConfig(() => undefined), {
+    port: 8000,
+    hostname: "127.0.0.1",
+    logFile: "log.txt",
+    deadLetterFile: "dead-letter.jsonl",
+    sendDelayMs: 0,
+    maxConcurrency: 256,
+    maxPending: 100_000,
+    taskTimeoutMs: 30_000,
+    taskRetries: 2,
+    shutdownTimeoutMs: 30_000,
+    bodyTimeoutMs: 10_000,
+    logLevel: "info",
+    logFormat: "json",
+  });
+});
+
+Deno.test("readConfig() reads every variable", () => {
+  const env: Record<string, string> = {
+    PORT: "0",
+    SEND_DELAY_MS: "250",
+    LOG_FORMAT: "pretty",
+    TASK_RETRIES: "0",
+  };
+  const config = readConfig((name) => env[name]);
+  deepEqual([config.port, config.sendDelayMs, config.logFormat, config.taskRetries], [
+    0,
+    250,
+    "pretty",
+    0,
+  ]);
+});
+
+Deno.test("readConfig() names every invalid variable", () => {
+  const env: Record<string, string> = {
+    PORT: "70000",
+    MAX_CONCURRENCY: "0",
+    LOG_LEVEL: "loud",
+    TASK_TIMEOUT_MS: "1.5",
+  };
+  throws(() => readConfig((name) => env[name]), (error: Error) => {
+    equal(error.name, "RangeError");
+    for (const name of Object.keys(env)) equal(error.message.includes(name), true, name);
+    return true;
+  });
+});

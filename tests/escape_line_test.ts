@@ -1,0 +1,26 @@
+import { equal, ok } from "node:assert/strict";
+import fc from "fast-check";
+import { escapeLine } from "../lib/mod.ts";
+
+Deno.test("escapeLine() escapes CR, LF, tab, controls, DEL, U+2028/9 and backslash", () => {
+  equal(escapeLine("a\r\nb"), "a\\r\\nb");
+  equal(escapeLine("\x1b[31mred\x1b[0m"), "\\x1b[31mred\\x1b[0m");
+  equal(escapeLine("\0\x7f\x85"), "\\x00\\x7f\\x85");
+  equal(escapeLine("x\u2028y\u2029z"), "x\\u2028y\\u2029z");
+  equal(escapeLine("C:\\path\\n"), "C:\\\\path\\\\n");
+  equal(escapeLine("tab\there"), "tab\\there");
+});
+
+Deno.test("escapeLine() replaces lone surrogates and keeps valid pairs", () => {
+  equal(escapeLine("a\ud800b"), "a\ufffdb");
+  equal(escapeLine("emoji 😀"), "emoji 😀");
+});
+
+Deno.test("escapeLine() output never holds a line break or control character", () => {
+  fc.assert(fc.property(fc.string({ unit: "binary" }), (text) => {
+    const escaped = escapeLine(text);
+    // deno-lint-ignore no-control-regex -- asserting their absence
+    ok(!/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(escaped));
+    ok(escaped.isWellFormed());
+  }));
+});

@@ -1,0 +1,43 @@
+import { equal, ok } from "node:assert/strict";
+import { getLogger, reset } from "@logtape/logtape";
+import { configureLogging } from "../lib/mod.ts";
+
+const hostile = "a\nb\r\u2028c\x1b[2J";
+
+Deno.test("configureLogging(): JSON lines, one per record, even with hostile text", async () => {
+  const lines: string[] = [];
+  await configureLogging({ write: (line) => void lines.push(line) });
+  try {
+    getLogger(["posthaste", "test"]).warn("user said {text}", { text: hostile, requestId: "r1" });
+    getLogger(["posthaste", "test"]).debug("not at info level");
+  } finally {
+    await reset();
+  }
+  equal(lines.length, 1);
+  const line = lines[0] ?? "";
+  equal(line.indexOf("\n"), line.length - 1);
+  // deno-lint-ignore no-control-regex -- asserting their absence
+  ok(!/[\r\u2028\x1b]/.test(line));
+  const record = JSON.parse(line);
+  equal(record.level, "WARN");
+  equal(record.text, hostile);
+  equal(record.requestId, "r1");
+});
+
+Deno.test("configureLogging(): pretty format escapes hostile text too", async () => {
+  const lines: string[] = [];
+  await configureLogging({
+    format: "pretty",
+    level: "debug",
+    write: (line) => void lines.push(line),
+  });
+  try {
+    getLogger(["posthaste"]).debug(`user said ${hostile}`);
+  } finally {
+    await reset();
+  }
+  equal(lines.length, 1);
+  // deno-lint-ignore no-control-regex -- asserting their absence
+  ok(!/[\r\u2028\x1b]/.test(lines[0] ?? ""));
+  equal(lines[0]?.split("\n").length, 2);
+});

@@ -1,0 +1,89 @@
+// Process tests: `main.ts` as a child process, real requests, real signals.
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { lines, spawnServer, tempDir } from "./_helpers.ts";
+
+async function post(url: string, count: number): Promise<number[]> {
+  return await Promise.all(Array.from({ length: count }, async (_, i) => {
+    const response = await fetch(`${url}/send-notification/user${i}@example.com`, {
+      method: "POST",
+    });
+    await response.body?.cancel();
+    return response.status;
+  }));
+}
+
+function expected(count: number): string[] {
+  return Array.from(
+    { length: count },
+    (_, i) => `notification for user${i}@example.com: some notification`,
+  )
+    .sort();
+}
+
+Deno.test("main.ts: SIGTERM right after 100 requests runs every task and exits 0", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer(dir.path, { SEND_DELAY_MS: "300" });
+  deepEqual(new Set(await post(server.url, 100)), new Set([202]));
+  server.child.kill("SIGTERM");
+  const { code } = await server.status();
+  equal(code, 0);
+  deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)).sort(), expected(100));
+});
+
+Deno.test("main.ts: tasks past SHUTDOWN_TIMEOUT_MS are abandoned to dead letters, exit non-zero", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer(dir.path, {
+    SEND_DELAY_MS: "5000",
+    SHUTDOWN_TIMEOUT_MS: "500",
+  });
+  deepEqual(new Set(await post(server.url, 20)), new Set([202]));
+  const signalledAt = performance.now();
+  server.child.kill("SIGTERM");
+  const { code } = await server.status();
+  const took = performance.now() - signalledAt;
+  ok(code !== 0, `exit code ${code}`);
+  ok(took < 3_000, `exited ${Math.round(took)} ms after SIGTERM`);
+  const letters = lines(await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`)).map((line) =>
+    JSON.parse(line)
+  );
+  equal(letters.length, 20);
+  ok(letters.every((l) => l.reason === "shutdown" && l.task === "send-notification"));
+  deepEqual(
+    letters.map((l) => l.args[0]).sort(),
+    Array.from({ length: 20 }, (_, i) => `user${i}@example.com`).sort(),
+  );
+  equal(await Deno.readTextFile(`${dir.path}/log.txt`), "", "no line written, none torn");
+});
+
+Deno.test("main.ts: tasks that finish within SHUTDOWN_TIMEOUT_MS all write, exit 0", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer(dir.path, {
+    SEND_DELAY_MS: "100",
+    SHUTDOWN_TIMEOUT_MS: "500",
+  });
+  deepEqual(new Set(await post(server.url, 20)), new Set([202]));
+  server.child.kill("SIGTERM");
+  equal((await server.status()).code, 0);
+  deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)).sort(), expected(20));
+  equal(await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`), "");
+});
+
+Deno.test("main.ts: a second signal stops waiting at once, after writing dead letters", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer(dir.path, { SEND_DELAY_MS: "60000" });
+  deepEqual(await post(server.url, 5), [202, 202, 202, 202, 202]);
+  server.child.kill("SIGTERM");
+  server.child.kill("SIGINT");
+  const { code } = await server.status();
+  equal(code, 1);
+  equal(lines(await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`)).length, 5);
+});
+
+Deno.test("main.ts: invalid configuration fails at start with a clear message", async () => {
+  await using dir = await tempDir();
+  const error = await spawnServer(dir.path, { MAX_CONCURRENCY: "zero" }).then(
+    () => undefined,
+    (error: Error) => error,
+  );
+  ok(error?.message.includes("Cannot read configuration: MAX_CONCURRENCY"), error?.message);
+});

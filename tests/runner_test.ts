@@ -1,0 +1,288 @@
+import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
+import {
+  AdmissionError,
+  type DeadLetter,
+  defineTask,
+  type TaskContext,
+  TaskGroup,
+  TaskRunner,
+} from "../lib/mod.ts";
+import { captureLogs, fakeClock } from "./_helpers.ts";
+
+Deno.test("TaskRunner runs a group's tasks in order, sync and async", async () => {
+  const seen: string[] = [];
+  await using runner = new TaskRunner();
+  const group = new TaskGroup()
+    .add(async (x: string) => {
+      await Promise.resolve();
+      seen.push(x);
+    }, "a")
+    .add((x: string) => void seen.push(x), "b")
+    .add((x: string) => Promise.resolve().then(() => void seen.push(x)), "c");
+  runner.submit(group);
+  await group.settled();
+  deepEqual(seen, ["a", "b", "c"]);
+  equal(group.state, "done");
+});
+
+Deno.test("TaskRunner reports a throwing task with name, error and stack, and runs the next", async () => {
+  await using logs = await captureLogs();
+  const seen: string[] = [];
+  await using runner = new TaskRunner({ retries: 0 });
+  const group = new TaskGroup()
+    .add(function explode() {
+      throw new Error("boom");
+    })
+    .add((x: string) => void seen.push(x), "after");
+  runner.submit(group);
+  await group.settled();
+  deepEqual(seen, ["after"]);
+  deepEqual(group.tasks.map((t) => [t.name, t.state, t.error]), [
+    ["explode", "failed", "boom"],
+    ["anonymous", "done", undefined],
+  ]);
+  equal(group.state, "failed");
+  const record = logs.records.find((r) => r.properties.taskName === "explode");
+  ok(record);
+  const error = record.properties.error as Error;
+  equal(error.message, "boom");
+  match(error.stack ?? "", /explode/);
+});
+
+Deno.test("TaskRunner: a timeout aborts the task's signal with a TimeoutError", async () => {
+  const clock = fakeClock();
+  await using runner = new TaskRunner({ clock, retries: 0 });
+  const aborted: { reason?: unknown } = {};
+  const started = Promise.withResolvers<void>();
+  const wait = defineTask("wait", function (this: TaskContext) {
+    started.resolve();
+    return new Promise<void>((_, reject) =>
+      this.signal.addEventListener("abort", () => {
+        aborted.reason = this.signal.reason;
+        reject(this.signal.reason);
+      })
+    );
+  }, { timeout: 100 });
+  const group = new TaskGroup().add(wait);
+  runner.submit(group);
+  await started.promise;
+  await clock.tickAsync(99);
+  equal("reason" in aborted, false, "not aborted before the deadline");
+  await clock.tickAsync(1);
+  await group.settled();
+  ok(aborted.reason instanceof DOMException);
+  equal(aborted.reason.name, "TimeoutError");
+  equal(group.tasks[0]?.state, "failed");
+  equal(runner.stats.timedOut, 1);
+});
+
+Deno.test("TaskRunner: a task that ignores its signal is reported timed out and the group goes on", async () => {
+  const clock = fakeClock();
+  await using logs = await captureLogs();
+  await using runner = new TaskRunner({ clock, retries: 0, timeout: 50 });
+  const seen: string[] = [];
+  const group = new TaskGroup()
+    .add(function stuck() {
+      return new Promise(() => {});
+    })
+    .add(() => void seen.push("next"));
+  runner.submit(group);
+  await clock.tickAsync(50);
+  await group.settled();
+  deepEqual(seen, ["next"]);
+  match(group.tasks[0]?.error ?? "", /timed out after 50 ms/);
+  ok(
+    logs.records.some((r) =>
+      r.properties.taskName === "stuck" && r.properties.outcome === "timed out"
+    ),
+  );
+});
+
+Deno.test("TaskRunner retries with exponential backoff and jitter, then dead-letters", async () => {
+  const clock = fakeClock();
+  await using logs = await captureLogs();
+  const letters: DeadLetter[] = [];
+  await using runner = new TaskRunner({ clock, deadLetter: (r) => void letters.push(r) });
+  const attempts: number[] = [];
+  const times: number[] = [];
+  const flaky = defineTask("flaky", function (this: TaskContext, email: string) {
+    attempts.push(this.attempt);
+    times.push(clock.now());
+    throw new Error(`cannot reach ${email}`);
+  }, { retries: 3, retryDelay: 100, maxRetryDelay: 250 });
+  const group = new TaskGroup({ id: "req-1" }).add(flaky, "ada@example.com");
+  runner.submit(group);
+  await clock.runAllAsync();
+  await group.settled();
+  deepEqual(attempts, [1, 2, 3, 4]);
+  // Retry n waits between half and all of min(250, 100 * 2^(n-1)).
+  const gaps = times.slice(1).map((time, i) => time - (times[i] as number));
+  for (const [i, ceiling] of [100, 200, 250].entries()) {
+    const gap = gaps[i] as number;
+    ok(gap >= ceiling / 2 && gap <= ceiling, `retry ${i + 1} waited ${gap} ms, ceiling ${ceiling}`);
+  }
+  equal(runner.stats.retried, 3);
+  equal(letters.length, 1);
+  const letter = letters[0] as DeadLetter;
+  deepEqual(
+    { ...letter, startedAt: typeof letter.startedAt, endedAt: typeof letter.endedAt },
+    {
+      reason: "failed",
+      task: "flaky",
+      taskId: "req-1/0",
+      groupId: "req-1",
+      args: ["ada@example.com"],
+      attempts: 4,
+      error: "cannot reach ada@example.com",
+      startedAt: "string",
+      endedAt: "string",
+    },
+  );
+  deepEqual(
+    logs.records.filter((r) => r.properties.taskName === "flaky").map((r) => r.properties.attempt),
+    [1, 2, 3, 4],
+  );
+});
+
+Deno.test("TaskRunner: a task that succeeds on a retry is done", async () => {
+  const clock = fakeClock();
+  await using runner = new TaskRunner({ clock, retryDelay: 10 });
+  const group = new TaskGroup().add(function (this: TaskContext) {
+    if (this.attempt < 2) throw new Error("once");
+  });
+  runner.submit(group);
+  await clock.runAllAsync();
+  await group.settled();
+  deepEqual([group.state, group.tasks[0]?.attempts], ["done", 2]);
+});
+
+Deno.test("TaskRunner never runs more than maxConcurrency tasks at once", async () => {
+  await using runner = new TaskRunner({ maxConcurrency: 3 });
+  const gate = Promise.withResolvers<void>();
+  let running = 0, most = 0, finished = 0;
+  const gated = async (): Promise<void> => {
+    most = Math.max(most, ++running);
+    await gate.promise;
+    running--;
+    finished++;
+  };
+  for (let i = 0; i < 10; i++) runner.submit(new TaskGroup().add(gated).add(gated));
+  await Promise.resolve();
+  equal(runner.running, 3);
+  equal(runner.pending, 20);
+  gate.resolve();
+  await runner.idle();
+  equal(most, 3);
+  equal(finished, 20);
+});
+
+Deno.test("TaskRunner holds no timer for queued tasks", async () => {
+  const clock = fakeClock();
+  const counting = { ...clock, timers: 0 };
+  counting.setTimeout = (fn, ms) => {
+    counting.timers++;
+    return clock.setTimeout(fn, ms);
+  };
+  await using runner = new TaskRunner({ clock: counting, maxConcurrency: 1 });
+  const gate = Promise.withResolvers<void>();
+  for (let i = 0; i < 1_000; i++) runner.submit(new TaskGroup().add(() => gate.promise));
+  await Promise.resolve();
+  equal(counting.timers, 1);
+  gate.resolve();
+  await runner.idle();
+});
+
+Deno.test("TaskRunner refuses a whole group when the backlog would overflow", () => {
+  const runner = new TaskRunner({ maxPending: 5 });
+  const ran: number[] = [];
+  const gate = Promise.withResolvers<void>();
+  runner.submit(new TaskGroup().add(() => gate.promise).add(() => {}).add(() => {}));
+  const second = new TaskGroup().add(() => void ran.push(1)).add(() => void ran.push(2)).add(
+    () => {},
+  );
+  throws(() => runner.submit(second), AdmissionError);
+  equal(runner.pending, 3);
+  deepEqual(ran, []);
+  equal(second.state, "queued");
+  gate.resolve();
+  return runner.idle();
+});
+
+Deno.test("TaskRunner starts a group only after `after` settles, even if it rejects", async () => {
+  await using logs = await captureLogs();
+  await using runner = new TaskRunner();
+  const delivered = Promise.withResolvers<void>();
+  const seen: string[] = [];
+  const group = new TaskGroup().add(() => void seen.push("ran"));
+  runner.submit(group, { after: delivered.promise });
+  await Promise.resolve();
+  deepEqual(seen, []);
+  equal(group.state, "queued");
+  delivered.reject(new Error("connection reset"));
+  await group.settled();
+  deepEqual(seen, ["ran"]);
+  ok(logs.records.some((r) => String(r.rawMessage).startsWith("Client went away")));
+});
+
+Deno.test("TaskRunner.drain() waits for work; then refuses new groups", async () => {
+  await using runner = new TaskRunner();
+  const gate = Promise.withResolvers<void>();
+  let done = false;
+  runner.submit(new TaskGroup().add(async () => {
+    await gate.promise;
+    done = true;
+  }));
+  const drained = runner.drain();
+  throws(() => runner.submit(new TaskGroup().add(() => {})), { reason: "draining" });
+  gate.resolve();
+  deepEqual(await drained, { abandoned: 0 });
+  equal(done, true);
+});
+
+Deno.test("TaskRunner.drain({ signal }) aborts running tasks and abandons the rest at the deadline", async () => {
+  const letters: DeadLetter[] = [];
+  const runner = new TaskRunner({ maxConcurrency: 1, deadLetter: (r) => void letters.push(r) });
+  const started = Promise.withResolvers<void>();
+  let aborted = false;
+  const hang = function (this: TaskContext): Promise<void> {
+    started.resolve();
+    this.signal.addEventListener("abort", () => aborted = true);
+    return new Promise(() => {});
+  };
+  const first = new TaskGroup({ id: "g1" }).add(hang).add(() => {});
+  const second = new TaskGroup({ id: "g2" }).add(() => {});
+  const undelivered = new TaskGroup({ id: "g3" }).add(() => {});
+  runner.submit(first);
+  runner.submit(second);
+  runner.submit(undelivered, { after: new Promise(() => {}) });
+  await started.promise;
+  const deadline = new AbortController();
+  const drained = runner.drain({ signal: deadline.signal });
+  deadline.abort();
+  deepEqual(await drained, { abandoned: 4 });
+  equal(aborted, true);
+  equal(runner.pending, 0);
+  deepEqual(letters.map((l) => [l.taskId, l.reason]).sort(), [
+    ["g1/0", "shutdown"],
+    ["g1/1", "shutdown"],
+    ["g2/0", "shutdown"],
+    ["g3/0", "shutdown"],
+  ]);
+  deepEqual([first.state, second.state, undelivered.state], [
+    "abandoned",
+    "abandoned",
+    "abandoned",
+  ]);
+});
+
+Deno.test("TaskRunner refuses a group submitted twice", async () => {
+  await using runner = new TaskRunner();
+  const group = new TaskGroup().add(() => {});
+  runner.submit(group);
+  throws(() => runner.submit(group), /Cannot submit group .* submitted already/);
+});
+
+Deno.test("TaskRunner rejects bad limits with RangeError", () => {
+  throws(() => new TaskRunner({ maxConcurrency: 0 }), RangeError);
+  throws(() => new TaskRunner({ maxPending: 1.5 }), /Cannot create runner: maxPending/);
+});

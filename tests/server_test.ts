@@ -1,0 +1,134 @@
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import {
+  createHandler,
+  LogWriter,
+  type Route,
+  route,
+  type TaskGroup,
+  TaskRunner,
+} from "../lib/mod.ts";
+import { captureLogs, lines, tempDir } from "./_helpers.ts";
+
+function serve(
+  routes: Route[],
+  runner: TaskRunner,
+): { server: Deno.HttpServer<Deno.NetAddr>; url: string } {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    createHandler({ routes, runner }),
+  );
+  return { server, url: `http://127.0.0.1:${server.addr.port}` };
+}
+
+Deno.test("server answers before a slow task finishes; the line appears after", async () => {
+  await using dir = await tempDir();
+  await using log = await LogWriter.open(`${dir.path}/log.txt`);
+  await using runner = new TaskRunner();
+  const gate = Promise.withResolvers<void>();
+  const started = Promise.withResolvers<void>();
+  const { server, url } = serve([
+    route("POST", "/slow", (_request, { group }) => {
+      group.add(async (line: string) => {
+        started.resolve();
+        await gate.promise;
+        await log.append(line);
+      }, "slow work done");
+      return Response.json({ id: group.id }, { status: 202 });
+    }),
+  ], runner);
+  await using _server = server;
+
+  const response = await fetch(`${url}/slow`, { method: "POST" });
+  equal(response.status, 202);
+  await response.body?.cancel();
+  await started.promise;
+  equal(await Deno.readTextFile(`${dir.path}/log.txt`), "", "no line before the task finishes");
+  gate.resolve();
+  await runner.idle();
+  await log.flush();
+  deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), ["slow work done"]);
+});
+
+Deno.test("server answers 503 with Retry-After when the backlog is full, and runs nothing of it", async () => {
+  await using runner = new TaskRunner({ maxPending: 2 });
+  const gate = Promise.withResolvers<void>();
+  const ran: string[] = [];
+  const { server, url } = serve([
+    route("POST", "/work/:name", (_request, { params, group }) => {
+      const name = params.name ?? "";
+      group.add(async () => {
+        ran.push(`${name} first`);
+        await gate.promise;
+      }).add(() => void ran.push(`${name} second`));
+      return new Response(null, { status: 202 });
+    }),
+  ], runner);
+  await using _server = server;
+
+  equal((await fetch(`${url}/work/a`, { method: "POST" })).status, 202);
+  const refused = await fetch(`${url}/work/b`, { method: "POST" });
+  equal(refused.status, 503);
+  equal(refused.headers.get("retry-after"), "1");
+  equal(refused.headers.get("content-type"), "application/json");
+  equal((await refused.json()).error, "backlog_full");
+  gate.resolve();
+  await runner.idle();
+  deepEqual(ran, ["a first", "a second"]);
+});
+
+Deno.test("server answers a handler bug with 500 internal_error and logs the stack", async () => {
+  await using logs = await captureLogs();
+  await using runner = new TaskRunner();
+  let added: TaskGroup | undefined;
+  const { server, url } = serve([
+    route("POST", "/bug", (_request, { group }) => {
+      added = group.add(() => {});
+      throw new Error("secret detail");
+    }),
+    route("POST", "/async-bug", () => Promise.reject(new Error("async secret"))),
+  ], runner);
+  await using _server = server;
+
+  for (const path of ["/bug", "/async-bug"]) {
+    const response = await fetch(`${url}${path}`, { method: "POST" });
+    equal(response.status, 500);
+    const text = await response.text();
+    deepEqual(JSON.parse(text), {
+      error: "internal_error",
+      detail: "The server failed to handle the request",
+    });
+    ok(!text.includes("secret"), "no detail of the bug reaches the client");
+  }
+  equal(added?.state, "queued", "a failed request's tasks are not run");
+  equal(runner.pending, 0);
+  const record = logs.records.find((r) => String(r.rawMessage).startsWith("Handler failed"));
+  match(String(record?.properties.stack), /secret detail/);
+});
+
+Deno.test("server still runs the tasks of a client that went away before delivery", async () => {
+  await using runner = new TaskRunner();
+  const handlerReached = Promise.withResolvers<void>();
+  const clientGone = Promise.withResolvers<void>();
+  const groupSeen = Promise.withResolvers<TaskGroup>();
+  const { server } = serve([
+    route("POST", "/bye", async (_request, { group }) => {
+      handlerReached.resolve();
+      await clientGone.promise;
+      group.add(() => {});
+      groupSeen.resolve(group);
+      return new Response("x".repeat(1 << 20), { status: 202 });
+    }),
+  ], runner);
+  await using _server = server;
+
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  await conn.write(new TextEncoder().encode(
+    "POST /bye HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n",
+  ));
+  await handlerReached.promise;
+  conn.close();
+  clientGone.resolve();
+  const group = await groupSeen.promise;
+  await group.settled();
+  equal(group.state, "done");
+});

@@ -1,0 +1,60 @@
+import { deepEqual, equal, throws } from "node:assert/strict";
+import { defineTask, type TaskContext, TaskGroup, TaskRunner } from "../lib/mod.ts";
+
+Deno.test("TaskGroup.add() type-checks arguments against the task's parameters", () => {
+  const send = (email: string, retries: number): string => email.repeat(retries);
+  const optional = (email: string, note?: string): string => email + (note ?? "");
+  const withContext = function (this: TaskContext, id: number): number {
+    return id + this.attempt;
+  };
+  const group = new TaskGroup()
+    .add(send, "a@example.com", 1)
+    .add(optional, "a@example.com")
+    .add(withContext, 1)
+    .add(async () => {});
+
+  // @ts-expect-error a string where a number is expected
+  group.add(send, "a@example.com", "1");
+  // @ts-expect-error a missing argument
+  group.add(send, "a@example.com");
+  // @ts-expect-error an extra argument
+  group.add(send, "a@example.com", 1, true);
+  // @ts-expect-error `this` is the task context, not a caller's argument
+  group.add(withContext, { attempt: 1 }, 1);
+
+  const defined = defineTask("defined", (email: string, tags: string[]) => `${email}${tags}`);
+  group.add(defined, "a@example.com", ["x"]);
+  // @ts-expect-error wrong type for a defined task
+  group.add(defined, "a@example.com", [1]);
+  // @ts-expect-error a defined task's arguments must be JSON values, not functions
+  defineTask("fn-arg", (callback: () => void) => callback());
+  // @ts-expect-error a defined task's arguments must be JSON values, not dates
+  defineTask("date-arg", (when: Date) => when.getTime());
+
+  equal(group.size, 10); // the expected errors still run
+});
+
+Deno.test("TaskGroup names tasks and derives its state", async () => {
+  const group = new TaskGroup({ id: "req" })
+    .add(function named() {})
+    .add(defineTask("defined", () => {}))
+    .add(() => {});
+  deepEqual(group.tasks.map((t) => t.name), ["named", "defined", "anonymous"]);
+  equal(group.id, "req");
+  equal(group.state, "queued");
+  await using runner = new TaskRunner();
+  runner.submit(group);
+  await group.settled();
+  equal(group.state, "done");
+  throws(() => group.add(() => {}), /Cannot add task: group "req" has already started/);
+});
+
+Deno.test("TaskGroup.settled() resolves at once for an empty group", async () => {
+  const group = new TaskGroup();
+  equal(await group.settled(), group);
+  equal(group.state, "done");
+});
+
+Deno.test("defineTask() refuses an empty name", () => {
+  throws(() => defineTask("", () => {}), TypeError);
+});

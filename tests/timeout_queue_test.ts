@@ -1,0 +1,56 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { TimeoutQueue } from "../lib/mod.ts";
+import { fakeClock } from "./_helpers.ts";
+
+Deno.test("TimeoutQueue fires each timeout exactly at its deadline", async () => {
+  const clock = fakeClock();
+  const queue = new TimeoutQueue(clock);
+  const fired: string[] = [];
+  queue.add(100, () => fired.push("a@100"));
+  await clock.tickAsync(30);
+  queue.add(100, () => fired.push("b@130"));
+  queue.add(50, () => fired.push("c@80"));
+  await clock.tickAsync(49);
+  deepEqual(fired, []);
+  await clock.tickAsync(1);
+  deepEqual(fired, ["c@80"]);
+  await clock.tickAsync(19);
+  deepEqual(fired, ["c@80"]);
+  await clock.tickAsync(1);
+  deepEqual(fired, ["c@80", "a@100"]);
+  await clock.tickAsync(30);
+  deepEqual(fired, ["c@80", "a@100", "b@130"]);
+});
+
+Deno.test("TimeoutQueue.remove() cancels any timeout, head, middle or tail, once", async () => {
+  const clock = fakeClock();
+  const queue = new TimeoutQueue(clock);
+  const fired: number[] = [];
+  const handles = [0, 1, 2, 3].map((i) => queue.add(10, () => fired.push(i)));
+  queue.remove(handles[0]!);
+  queue.remove(handles[2]!);
+  queue.remove(handles[2]!);
+  await clock.tickAsync(10);
+  deepEqual(fired, [1, 3]);
+  queue.remove(handles[1]!); // already fired: nothing happens
+  queue.add(10, () => fired.push(4));
+  await clock.tickAsync(10);
+  deepEqual(fired, [1, 3, 4]);
+});
+
+Deno.test("TimeoutQueue uses one timer per duration, however many timeouts", async () => {
+  const clock = fakeClock();
+  let timers = 0;
+  const queue = new TimeoutQueue({
+    ...clock,
+    setTimeout: (fn, ms) => {
+      timers++;
+      return clock.setTimeout(fn, ms);
+    },
+  });
+  const handles = Array.from({ length: 1_000 }, () => queue.add(30_000, () => {}));
+  for (const handle of handles) queue.remove(handle);
+  equal(timers, 1);
+  await clock.runAllAsync();
+  equal(timers, 1, "an empty bucket does not re-arm");
+});
