@@ -4,6 +4,10 @@
  * @module
  */
 import { HttpError } from "./http_error.ts";
+import { TimeoutQueue } from "./timeout_queue.ts";
+
+// Body deadlines share timers: one per distinct timeout, not one per request.
+const sharedTimeouts = new TimeoutQueue();
 
 /** Options for {@linkcode readBody}. */
 export interface ReadBodyOptions {
@@ -11,6 +15,8 @@ export interface ReadBodyOptions {
   limit?: number;
   /** Milliseconds the whole body may take to arrive; slower is answered 408. @default {10000} */
   timeout?: number;
+  /** Where the deadline is kept. @default {a queue shared by all body reads} */
+  timeouts?: TimeoutQueue;
 }
 
 /**
@@ -39,17 +45,17 @@ export async function readBody(
   request: Request,
   options: ReadBodyOptions = {},
 ): Promise<Uint8Array> {
-  const { limit = 16_384, timeout = 10_000 } = options;
+  const { limit = 16_384, timeout = 10_000, timeouts = sharedTimeouts } = options;
   const tooLarge = (): HttpError =>
     new HttpError(413, "payload_too_large", `Request body is larger than ${limit} bytes`);
   if (Number(request.headers.get("content-length") ?? 0) > limit) throw tooLarge();
   if (request.body === null) return new Uint8Array();
   const reader = request.body.getReader();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const deadline = timeouts.add(timeout, () => {
     timedOut = true;
     reader.cancel().catch(() => {});
-  }, timeout);
+  });
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
@@ -67,7 +73,7 @@ export async function readBody(
       chunks.push(value);
     }
   } finally {
-    clearTimeout(timer);
+    timeouts.remove(deadline);
   }
   if (chunks.length === 1) return chunks[0] as Uint8Array;
   const body = new Uint8Array(total);

@@ -49,6 +49,12 @@ export function parseEmail(raw: string): string {
   return result.data;
 }
 
+// Only an explicit `content-length: 0` proves there is no body: requests
+// built in-process, and HTTP/2 requests, may carry a body without one.
+function hasBody(request: Request): boolean {
+  return request.body !== null && request.headers.get("content-length") !== "0";
+}
+
 function isJson(contentType: string): boolean {
   const mediaType = contentType.split(";", 1)[0]?.trim().toLowerCase();
   return mediaType === "application/json";
@@ -60,7 +66,8 @@ function isJson(contentType: string): boolean {
  *
  * @param request The request.
  * @param options Body size limit and read deadline.
- * @returns The message, or {@linkcode DEFAULT_MESSAGE} if there is no body.
+ * @returns The message, or {@linkcode DEFAULT_MESSAGE} if there is no body;
+ * synchronously when there is no body to read.
  * @throws {HttpError} 415 `unsupported_media_type`, 413, 408, 400
  * `invalid_body` (not UTF-8 JSON) or 422 `invalid_message`.
  *
@@ -77,30 +84,26 @@ function isJson(contentType: string): boolean {
  * equal(await parseMessage(request), "hi");
  * ```
  */
-export async function parseMessage(
+export function parseMessage(
   request: Request,
   options: ReadBodyOptions = {},
-): Promise<string> {
-  if (request.body === null || request.headers.get("content-length") === "0") {
-    return DEFAULT_MESSAGE;
-  }
+): string | Promise<string> {
+  if (!hasBody(request)) return DEFAULT_MESSAGE;
   const contentType = request.headers.get("content-type");
-  const unsupported = new HttpError(
-    415,
-    "unsupported_media_type",
-    "Request body must be application/json",
-  );
-  if (contentType !== null && !isJson(contentType)) throw unsupported;
-  const bytes = await readBody(request, options);
-  if (bytes.length === 0) return DEFAULT_MESSAGE;
-  if (contentType === null) throw unsupported;
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(bytes));
-  } catch {
-    throw new HttpError(400, "invalid_body", "Request body is not valid UTF-8 JSON");
-  }
-  const result = BODY.safeParse(json);
-  if (!result.success) throw new HttpError(422, "invalid_message", firstIssue(result.error));
-  return result.data.message ?? DEFAULT_MESSAGE;
+  const unsupported = (): HttpError =>
+    new HttpError(415, "unsupported_media_type", "Request body must be application/json");
+  if (contentType !== null && !isJson(contentType)) throw unsupported();
+  return readBody(request, options).then((bytes) => {
+    if (bytes.length === 0) return DEFAULT_MESSAGE;
+    if (contentType === null) throw unsupported();
+    let json: unknown;
+    try {
+      json = JSON.parse(decoder.decode(bytes));
+    } catch {
+      throw new HttpError(400, "invalid_body", "Request body is not valid UTF-8 JSON");
+    }
+    const result = BODY.safeParse(json);
+    if (!result.success) throw new HttpError(422, "invalid_message", firstIssue(result.error));
+    return result.data.message ?? DEFAULT_MESSAGE;
+  });
 }

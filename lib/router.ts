@@ -57,8 +57,56 @@ export function route(method: string, pathname: string, handler: RouteHandler): 
   return { method: method.toUpperCase(), pattern: new URLPattern({ pathname }), handler };
 }
 
+// URLPattern.exec keeps a cache keyed by its input, and under load every URL
+// is new (an email per request), so each lookup misses: measured, it halves a
+// server's request rate. Patterns made only of literal segments and `:name`
+// parameters are compiled to a RegExp over the raw path instead; any path
+// that URL parsing could change (dot segments, `%2e`, unusual characters)
+// still goes through URLPattern, so results are the same either way.
+interface Compiled {
+  readonly route: Route;
+  readonly regex: RegExp | undefined;
+  readonly names: readonly string[];
+}
+
+const LITERAL = /^[A-Za-z0-9\-._~!$&',;=@]*$/;
+const PARAM = /^:([A-Za-z_$][\w$]*)$/;
+const SAFE_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)|%2e/i;
+const compiledTables = new WeakMap<readonly Route[], readonly Compiled[]>();
+
+function compile(route: Route): Compiled {
+  const { pattern } = route;
+  const others = [pattern.protocol, pattern.username, pattern.password, pattern.hostname];
+  if ([...others, pattern.port, pattern.search, pattern.hash].some((part) => part !== "*")) {
+    return { route, regex: undefined, names: [] };
+  }
+  const names: string[] = [];
+  let source = "^";
+  for (const segment of pattern.pathname.split("/").slice(1)) {
+    const param = PARAM.exec(segment);
+    if (param) {
+      names.push(param[1] as string);
+      source += "/([^/]+)";
+    } else if (LITERAL.test(segment)) {
+      source += "/" + segment.replace(/[.$]/g, "\\$&");
+    } else {
+      return { route, regex: undefined, names: [] };
+    }
+  }
+  return { route, regex: new RegExp(source + "$"), names };
+}
+
+function rawPath(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  const query = url.indexOf("?", start);
+  return url.slice(start, query === -1 ? url.length : query);
+}
+
 /**
- * Finds the first route whose pattern and method match the request.
+ * Finds the first route whose pattern and method match the request. The
+ * route table is compiled on first use; treat it as immutable afterwards.
  *
  * @param routes The route table, in priority order.
  * @param request The request.
@@ -78,18 +126,32 @@ export function route(method: string, pathname: string, handler: RouteHandler): 
  */
 export function matchRoute(routes: readonly Route[], request: Request): RouteMatch {
   const { method, url } = request;
+  let table = compiledTables.get(routes);
+  if (table === undefined) {
+    table = routes.map(compile);
+    compiledTables.set(routes, table);
+  }
+  const path = rawPath(url);
+  const fast = SAFE_PATH.test(path) && !DOT_SEGMENT.test(path);
   let allow: string[] | undefined;
-  for (const candidate of routes) {
-    const match = candidate.pattern.exec(url);
-    if (match === null) continue;
+  for (const { route: candidate, regex, names } of table) {
+    let params: Record<string, string | undefined>;
+    if (fast && regex !== undefined) {
+      const match = regex.exec(path);
+      if (match === null) continue;
+      params = {};
+      for (let i = 0; i < names.length; i++) params[names[i] as string] = match[i + 1];
+    } else {
+      const match = candidate.pattern.exec(url);
+      if (match === null) continue;
+      params = match.pathname.groups;
+    }
     if (candidate.method === method || (method === "HEAD" && candidate.method === "GET")) {
-      return { route: candidate, params: match.pathname.groups };
+      return { route: candidate, params };
     }
     (allow ??= []).push(candidate.method);
   }
-  if (allow === undefined) {
-    throw new HttpError(404, "not_found", `No route for ${new URL(url).pathname}`);
-  }
+  if (allow === undefined) throw new HttpError(404, "not_found", `No route for ${path}`);
   throw new HttpError(
     405,
     "method_not_allowed",

@@ -5,6 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { Attempt } from "./_attempt.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { positiveInteger, type TaskRunnerOptions } from "./runner_options.ts";
 import { backoffDelay } from "./backoff.ts";
@@ -64,7 +65,7 @@ export class TaskRunner implements AsyncDisposable {
   #ready = new Fifo<TaskEntry>();
   /** First tasks of groups whose response is not delivered yet. */
   #waiting = new Set<TaskEntry>();
-  #active = new Map<TaskEntry, AbortController>();
+  #active = new Map<TaskEntry, Attempt>();
   #backoff = new Map<TaskEntry, unknown>();
   #pending = 0;
   #draining = false;
@@ -209,37 +210,27 @@ export class TaskRunner implements AsyncDisposable {
    * with no timer, listener or promise; the caller's loop runs the next one.
    */
   #run(entry: TaskEntry): void {
-    const { group } = entry;
-    const controller = new AbortController();
     entry.state = "running";
     if (++entry.attempts === 1) {
       entry.startedAt = this.#clock.now();
       this.stats.started++;
     }
+    const attempt = new Attempt(entry);
     let result: unknown;
     try {
-      result = entry.fn.apply({
-        signal: controller.signal,
-        attempt: entry.attempts,
-        id: `${group.id}/${entry.index}`,
-        groupId: group.id,
-        name: entry.name,
-      }, entry.args);
+      result = entry.fn.apply(attempt, entry.args);
     } catch (error) {
       return this.#attemptFailed(entry, error);
     }
     if (!isThenable(result)) return this.#finish(entry, "done");
 
-    this.#active.set(entry, controller);
+    this.#active.set(entry, attempt);
     const timeout = entry.options?.timeout ?? this.#defaults.timeout;
+    // A task that ignores its signal still ends its attempt at the deadline.
     const deadline = this.#timeouts.add(timeout, () => {
-      controller.abort(new DOMException(`Task timed out after ${timeout} ms`, "TimeoutError"));
+      attempt.abort(new DOMException(`Task timed out after ${timeout} ms`, "TimeoutError"));
     });
-    let settled = false;
-    const settle = (failed: boolean, error?: unknown): void => {
-      if (settled) return;
-      settled = true;
-      controller.signal.removeEventListener("abort", onAbort);
+    attempt.watch(result, (failed, error) => {
       this.#timeouts.remove(deadline);
       this.#active.delete(entry);
       // Shutdown gave up on this task while it ran; it is already reported.
@@ -247,11 +238,7 @@ export class TaskRunner implements AsyncDisposable {
       if (failed) this.#attemptFailed(entry, error);
       else this.#finish(entry, "done");
       this.#pump();
-    };
-    // A task that ignores its signal still ends its attempt at the deadline.
-    const onAbort = (): void => settle(true, controller.signal.reason);
-    controller.signal.addEventListener("abort", onAbort, { once: true });
-    result.then(() => settle(false), (error: unknown) => settle(true, error));
+    });
   }
 
   #attemptFailed(entry: TaskEntry, error: unknown): void {
@@ -316,7 +303,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#active.clear();
     // Marked abandoned before the abort, so the attempt's own settling ignores it.
     for (const [entry] of running) this.#finish(entry, "abandoned");
-    for (const [, controller] of running) controller.abort(reason);
+    for (const [, attempt] of running) attempt.abort(reason);
     for (const [entry, timer] of this.#backoff) {
       this.#clock.clearTimeout(timer);
       this.#finish(entry, "abandoned");

@@ -1,5 +1,6 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { HttpError, matchRoute, route } from "../lib/mod.ts";
+import fc from "fast-check";
+import { HttpError, matchRoute, type Route, route } from "../lib/mod.ts";
 
 const ok = (): Response => new Response("ok");
 const routes = [
@@ -38,4 +39,54 @@ Deno.test("matchRoute() throws 405 with Allow listing every method of the path",
     equal(error.code, "method_not_allowed");
     deepEqual(error.headers, { allow: "GET, DELETE" });
   }
+});
+
+Deno.test("property: the compiled fast path matches exactly what URLPattern matches", () => {
+  const table = [
+    route("POST", "/send-notification/:email", ok),
+    route("GET", "/tasks/:id/attempts/:n", ok),
+    route("GET", "/healthz", ok),
+  ];
+  const segment = fc.oneof(
+    fc.constantFrom(
+      "send-notification",
+      "tasks",
+      "attempts",
+      "healthz",
+      ".",
+      "..",
+      "%2e%2E",
+      "",
+      "a.b",
+    ),
+    fc.string({ unit: "grapheme-ascii", maxLength: 12 }).map((s) => s.replace(/[?#]/g, "")),
+    fc.string({ maxLength: 6 }).map((s) => encodeURIComponent(s)),
+  );
+  fc.assert(
+    fc.property(fc.array(segment, { maxLength: 5 }), (segments) => {
+      const url = `http://127.0.0.1:8000/${segments.join("/")}?q=1`;
+      let request: Request;
+      try {
+        request = new Request(url, { method: "GET" });
+      } catch {
+        return; // not a URL at all
+      }
+      const viaPattern = table.find((r) => r.pattern.test(url));
+      let viaRouter: Route | undefined;
+      let params: Record<string, string | undefined> = {};
+      try {
+        const found = matchRoute(table, request);
+        viaRouter = found.route;
+        params = { ...found.params };
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        if (error.status === 405) viaRouter = table.find((r) => r.pattern.test(url));
+      }
+      equal(viaRouter, viaPattern, url);
+      if (viaRouter && viaRouter.method === "GET") {
+        deepEqual(params, { ...viaRouter.pattern.exec(url)?.pathname.groups }, url);
+      }
+    }),
+    { numRuns: 2_000 },
+  );
 });

@@ -1,0 +1,279 @@
+// deno-lint-ignore-file no-console -- a command-line benchmark that reports on stdout
+/**
+ * The load benchmark: in one run, a bare `Deno.serve` baseline and posthaste
+ * under the same `wrk` load (server pinned to core 0, wrk to core 1),
+ * alternating A/B/A/B, then medians and ratios. Needs `wrk` and `taskset`
+ * (`apt-get install wrk`). Run: `deno task load` (LOAD_SECONDS sets each run's length).
+ *
+ * @module
+ */
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const SECONDS = Number(Deno.env.get("LOAD_SECONDS") ?? 5);
+const ROUNDS = 2;
+const PENDING_TASKS = 100_000;
+
+interface Server {
+  url: string;
+  pid: number;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+}
+
+async function startServer(script: string, env: Record<string, string> = {}): Promise<Server> {
+  const dir = await Deno.makeTempDir({ prefix: "posthaste_load_" });
+  const child = new Deno.Command("taskset", {
+    args: [
+      "-c",
+      "0",
+      Deno.execPath(),
+      "run",
+      "--allow-net=127.0.0.1",
+      `--allow-read=${dir}`,
+      `--allow-write=${dir}`,
+      "--allow-env",
+      `${ROOT}${script}`,
+    ],
+    env: { PORT: "0", LOG_FILE: `${dir}/log.txt`, DEAD_LETTER_FILE: `${dir}/dl.jsonl`, ...env },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`Cannot start ${script}: it exited`);
+    seen += value;
+    url = /listening on (http:\/\/\S+?)\/?\n/.exec(seen)?.[1];
+  }
+  void (async () => {
+    while (!(await reader.read()).done);
+  })();
+  return {
+    url,
+    pid: child.pid,
+    dir,
+    async stop() {
+      child.kill("SIGKILL");
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+function ms(text: string): number {
+  const match = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!match) return NaN;
+  const value = Number(match[1]);
+  return match[2] === "us" ? value / 1_000 : match[2] === "s" ? value * 1_000 : value;
+}
+
+async function wrk(url: string, seconds = SECONDS): Promise<WrkResult> {
+  const { stdout } = await new Deno.Command("taskset", {
+    args: [
+      "-c",
+      "1",
+      "wrk",
+      "-t1",
+      "-c64",
+      `-d${seconds}s`,
+      "--latency",
+      "-s",
+      `${ROOT}bench/post.lua`,
+      url,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const text = new TextDecoder().decode(stdout);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]),
+    p50: ms(/50%\s+(\S+)/.exec(text)?.[1] ?? ""),
+    p99: ms(/99%\s+(\S+)/.exec(text)?.[1] ?? ""),
+    requests: Number(/(\d+) requests in/.exec(text)?.[1]),
+    errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0),
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? sorted[mid] as number
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+async function lineCount(path: string): Promise<number> {
+  try {
+    const bytes = await Deno.readFile(path);
+    let count = 0;
+    for (const byte of bytes) if (byte === 10) count++;
+    return count;
+  } catch {
+    return 0;
+  }
+}
+
+/** Milliseconds until the log holds at least `lines` lines (polled: this is a benchmark). */
+async function waitForLines(path: string, lines: number, limitMs = 60_000): Promise<number> {
+  const start = performance.now();
+  while ((await lineCount(path)) < lines) {
+    if (performance.now() - start > limitMs) return Infinity;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return performance.now() - start;
+}
+
+async function rssKiB(pid: number): Promise<number> {
+  // `ps`, because Deno grants /proc only with --allow-all.
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "rss=", "-p", String(pid)],
+    stdout: "piped",
+  })
+    .output();
+  return Number(new TextDecoder().decode(stdout).trim());
+}
+
+async function postMany(url: string, count: number, concurrency = 64): Promise<number> {
+  let next = 0, accepted = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      const i = next++;
+      const response = await fetch(`${url}/send-notification/mem${i}@example.com`, {
+        method: "POST",
+      });
+      await response.body?.cancel();
+      if (response.status === 202) accepted++;
+    }
+  }));
+  return accepted;
+}
+
+const rows: string[] = [];
+const row = (...cells: (string | number)[]): void => {
+  const line = `| ${cells.join(" | ")} |`;
+  rows.push(line);
+  console.log(line);
+};
+const fixed = (n: number, digits = 2): string => n.toFixed(digits);
+
+console.log(`load: ${SECONDS} s per run, wrk -t1 -c64, server on core 0, wrk on core 1\n`);
+console.log("| scenario | server | req/s (median) | p50 ms | p99 ms | note |");
+console.log("|---|---|---|---|---|---|");
+
+// Scenario 1: one log line per request, no delay.
+const bare = await startServer("bench/bare_server.ts");
+const posthaste = await startServer("main.ts");
+const naive = await startServer("bench/naive_server.ts");
+await wrk(bare.url, 1);
+const warm = await wrk(posthaste.url, 1);
+let accepted = warm.requests - warm.errors;
+const s1 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[] };
+for (let round = 0; round < ROUNDS; round++) {
+  s1.bare.push(await wrk(bare.url));
+  const result = await wrk(posthaste.url);
+  s1.posthaste.push(result);
+  accepted += result.requests - result.errors;
+  await waitForLines(`${posthaste.dir}/log.txt`, accepted);
+}
+const naiveResult = await wrk(naive.url);
+const s1Bare = median(s1.bare.map((r) => r.rps));
+const s1Posthaste = median(s1.posthaste.map((r) => r.rps));
+row(
+  "1 no delay",
+  "bare Deno.serve",
+  fixed(s1Bare, 0),
+  fixed(median(s1.bare.map((r) => r.p50))),
+  fixed(median(s1.bare.map((r) => r.p99))),
+  "baseline",
+);
+row(
+  "1 no delay",
+  "posthaste",
+  fixed(s1Posthaste, 0),
+  fixed(median(s1.posthaste.map((r) => r.p50))),
+  fixed(median(s1.posthaste.map((r) => r.p99))),
+  `${fixed(s1Posthaste / s1Bare)}x bare; ${s1.posthaste.reduce((n, r) => n + r.errors, 0)} non-202`,
+);
+row(
+  "1 no delay",
+  "naive writeTextFile",
+  fixed(naiveResult.rps, 0),
+  fixed(naiveResult.p50),
+  fixed(naiveResult.p99),
+  `${fixed(naiveResult.rps / s1Bare)}x bare (one run)`,
+);
+await Promise.all([posthaste.stop(), naive.stop()]);
+
+// Scenario 2: SEND_DELAY_MS=1000; an I/O-bound task needs a concurrency limit above the backlog.
+const delayed = await startServer("main.ts", {
+  SEND_DELAY_MS: "1000",
+  MAX_CONCURRENCY: "1000000",
+  MAX_PENDING: "1000000",
+});
+const s2 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[], drainMs: [] as number[] };
+accepted = 0;
+for (let round = 0; round < ROUNDS; round++) {
+  s2.bare.push(await wrk(bare.url));
+  const result = await wrk(delayed.url);
+  s2.posthaste.push(result);
+  accepted += result.requests - result.errors;
+  s2.drainMs.push(await waitForLines(`${delayed.dir}/log.txt`, accepted));
+}
+const s2BareP99 = median(s2.bare.map((r) => r.p99));
+const s2P99 = median(s2.posthaste.map((r) => r.p99));
+const s2Drain = median(s2.drainMs) / 1_000;
+row(
+  "2 SEND_DELAY_MS=1000",
+  "bare Deno.serve",
+  fixed(median(s2.bare.map((r) => r.rps)), 0),
+  fixed(median(s2.bare.map((r) => r.p50))),
+  fixed(s2BareP99),
+  "baseline",
+);
+row(
+  "2 SEND_DELAY_MS=1000",
+  "posthaste",
+  fixed(median(s2.posthaste.map((r) => r.rps)), 0),
+  fixed(median(s2.posthaste.map((r) => r.p50))),
+  fixed(s2P99),
+  `p99 ${fixed(s2P99 / s2BareP99)}x bare; all lines ${fixed(s2Drain)} s after load`,
+);
+await Promise.all([delayed.stop(), bare.stop()]);
+
+// Scenario 3: 100,000 pending tasks (delay far longer than the run).
+const holding = await startServer("main.ts", { SEND_DELAY_MS: "600000", MAX_PENDING: "200000" });
+await postMany(holding.url, 2_000);
+const before = await rssKiB(holding.pid);
+const held = await postMany(holding.url, PENDING_TASKS);
+await new Promise((resolve) => setTimeout(resolve, 2_000)); // let the heap settle before reading RSS
+const after = await rssKiB(holding.pid);
+const perTask = ((after - before) * 1024) / held;
+row(
+  "3 100k pending",
+  "posthaste",
+  "-",
+  "-",
+  "-",
+  `${held} accepted; RSS ${fixed(before / 1024, 1)} → ${fixed(after / 1024, 1)} MiB; ${
+    fixed(perTask, 0)
+  } B/task`,
+);
+await holding.stop();
+
+console.log(
+  `\nsummary: s1 req/s posthaste/bare ${fixed(s1Posthaste / s1Bare)} (target ≥ 0.90); ` +
+    `s2 p99 posthaste/bare ${fixed(s2P99 / s2BareP99)} (≤ 1.5); ` +
+    `s2 lines done ${fixed(s2Drain)} s after load (≤ 2); ` +
+    `s3 ${fixed(perTask / 1024)} KiB per pending task (≤ 1); ` +
+    `naive/bare ${fixed(naiveResult.rps / s1Bare)}`,
+);

@@ -1,0 +1,67 @@
+// One attempt of one task: the `this` a task sees, and the race between the
+// task's promise and its abort. Internal to the runner.
+import type { TaskContext } from "./task.ts";
+import type { TaskEntry } from "./task_group.ts";
+
+/** Called once with the attempt's outcome. */
+export type AttemptDone = (failed: boolean, error?: unknown) => void;
+
+/**
+ * The task context of one attempt. The `AbortController` is made only if
+ * the task reads `signal`: most tasks never do, and under load every
+ * allocation shows up as garbage-collection time.
+ */
+export class Attempt implements TaskContext {
+  readonly attempt: number;
+  #entry: TaskEntry;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+  #done: AttemptDone | undefined;
+
+  constructor(entry: TaskEntry) {
+    this.#entry = entry;
+    this.attempt = entry.attempts;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  get id(): string {
+    return `${this.#entry.group.id}/${this.#entry.index}`;
+  }
+
+  get groupId(): string {
+    return this.#entry.group.id;
+  }
+
+  get name(): string {
+    return this.#entry.name;
+  }
+
+  /** Settles with the task's promise, or with the abort reason if that comes first. */
+  watch(result: PromiseLike<unknown>, done: AttemptDone): void {
+    this.#done = done;
+    result.then(() => this.#settle(false), (error: unknown) => this.#settle(true, error));
+  }
+
+  /** Aborts the signal and ends the attempt as failed, even if the task ignores it. */
+  abort(reason: unknown): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.#settle(true, reason);
+  }
+
+  #settle(failed: boolean, error?: unknown): void {
+    const done = this.#done;
+    this.#done = undefined;
+    done?.(failed, error);
+  }
+}
