@@ -6,9 +6,11 @@
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config.ts";
 import { deadLetterLine } from "./dead_letter.ts";
+import { GroupRegistry } from "./group_registry.ts";
 import { LogWriter } from "./log_writer.ts";
+import { Metrics } from "./metrics.ts";
 import { notificationRoutes } from "./notification.ts";
-import { type Route, route } from "./router.ts";
+import { opsRoutes } from "./ops_routes.ts";
 import { TaskRunner } from "./runner.ts";
 import { createHandler } from "./server.ts";
 
@@ -28,26 +30,21 @@ export interface App extends AsyncDisposable {
   readonly log: LogWriter;
   /** The dead-letter file. */
   readonly deadLetters: LogWriter;
+  /** Task groups by id, for `GET /tasks/{id}`. */
+  readonly registry: GroupRegistry;
+  /** What `GET /metrics` renders. */
+  readonly metrics: Metrics;
+  /** Requests being handled now (their tasks not yet handed to the runner). */
+  readonly inFlight: number;
   /**
-   * Stops the server accepting connections and lets in-flight responses
-   * finish, then waits for every accepted task until `shutdownTimeoutMs` (or
-   * `options.signal`) ends the wait, abandoning what is unfinished; then
-   * flushes and closes the files.
+   * Turns health to 503 and refuses new work (503 `shutting_down`), lets
+   * requests already in the handler finish, waits for every accepted task
+   * until `shutdownTimeoutMs` (or `options.signal`) ends the wait, abandoning
+   * what is unfinished, then closes the listener and flushes the files.
    *
    * @returns The exit code: 0 if every task finished, 1 if any was abandoned.
    */
   shutdown(server: { shutdown(): Promise<void> }, options?: ShutdownOptions): Promise<number>;
-}
-
-function healthRoute(runner: TaskRunner): Route {
-  return route(
-    "GET",
-    "/healthz",
-    () =>
-      runner.draining
-        ? Response.json({ status: "draining" }, { status: 503 })
-        : Response.json({ status: "ok" }),
-  );
 }
 
 /**
@@ -76,31 +73,78 @@ export async function createApp(config: Config): Promise<App> {
   const logger = getLogger(["posthaste", "app"]);
   const log = await LogWriter.open(config.logFile);
   const deadLetters = await LogWriter.open(config.deadLetterFile);
+  const registry = new GroupRegistry({
+    maxFinished: config.statusRetentionCount,
+    retentionMs: config.statusRetentionMs,
+  });
   const runner = new TaskRunner({
     maxConcurrency: config.maxConcurrency,
     maxPending: config.maxPending,
     timeout: config.taskTimeoutMs,
     retries: config.taskRetries,
     deadLetter: (record) => deadLetters.append(deadLetterLine(record)),
+    onGroupAccepted: (group) => registry.track(group),
+    onGroupSettled: (group) => registry.settled(group),
   });
+  const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
+  let draining = false;
   const routes = [
     ...notificationRoutes({
       log,
       sendDelayMs: config.sendDelayMs,
       bodyTimeout: config.bodyTimeoutMs,
     }),
-    healthRoute(runner),
+    ...opsRoutes({ draining: () => draining, registry, metrics }),
   ];
+  const inner = createHandler({
+    routes,
+    runner,
+    onResponse: (route, status) => metrics.request(route, status),
+    accepting: () => !draining,
+  });
+  // Requests in the handler: their tasks are accepted even after draining
+  // began, so the runner drains only once they are answered.
+  let inFlight = 0;
+  let quiet: PromiseWithResolvers<void> | undefined;
+  const done = (): void => {
+    if (--inFlight === 0) quiet?.resolve();
+  };
+  const handler: Deno.ServeHandler = (request, info) => {
+    inFlight++;
+    let response: Response | Promise<Response>;
+    try {
+      response = inner(request, info);
+    } catch (error) {
+      done();
+      throw error;
+    }
+    if (response instanceof Response) {
+      done();
+      return response;
+    }
+    return response.finally(done);
+  };
+  const requestsAnswered = (): Promise<void> => {
+    if (inFlight === 0) return Promise.resolve();
+    quiet ??= Promise.withResolvers<void>();
+    return quiet.promise;
+  };
   const closeFiles = async (): Promise<void> => {
     await Promise.allSettled([log.close(), deadLetters.close()]);
   };
 
   return {
-    handler: createHandler({ routes, runner }),
+    handler,
     runner,
     log,
     deadLetters,
+    registry,
+    metrics,
+    get inFlight() {
+      return inFlight;
+    },
     async shutdown(server, options = {}) {
+      draining = true;
       const signals = [AbortSignal.timeout(config.shutdownTimeoutMs)];
       if (options.signal) signals.push(options.signal);
       const deadline = AbortSignal.any(signals);
@@ -111,9 +155,12 @@ export async function createApp(config: Config): Promise<App> {
       const gaveUp = new Promise<void>((resolve) =>
         deadline.addEventListener("abort", () => resolve(), { once: true })
       );
-      const drained = runner.drain({ signal: deadline });
-      await Promise.race([server.shutdown(), gaveUp]);
-      const { abandoned } = await drained;
+      // Requests already in the handler may still add tasks: the runner
+      // drains once they are answered. The listener stays open meanwhile,
+      // so health checks see 503 draining and new work gets 503 shutting_down.
+      await Promise.race([requestsAnswered(), gaveUp]);
+      const { abandoned } = await runner.drain({ signal: deadline });
+      if (!deadline.aborted) await Promise.race([server.shutdown(), gaveUp]);
       await closeFiles();
       if (abandoned > 0) {
         logger.error("Shutdown abandoned {abandoned} tasks; see {file}", {

@@ -24,6 +24,8 @@ const SCHEMA = z.object({
   TASK_RETRIES: int(2, 0, 100),
   SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
   BODY_TIMEOUT_MS: int(10_000, 1),
+  STATUS_RETENTION_MS: int(600_000, 0),
+  STATUS_RETENTION_COUNT: int(10_000, 0),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warning", "error", "fatal"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
 });
@@ -55,6 +57,10 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** How long a request body may take to arrive. */
   readonly bodyTimeoutMs: number;
+  /** How long a finished group's status stays visible. */
+  readonly statusRetentionMs: number;
+  /** How many finished groups' statuses stay visible at most. */
+  readonly statusRetentionCount: number;
   /** Lowest level of the server's own logs. */
   readonly logLevel: LogLevel;
   /** Format of the server's own logs. */
@@ -100,6 +106,8 @@ export function readConfig(get: (name: string) => string | undefined): Config {
     taskRetries: c.TASK_RETRIES,
     shutdownTimeoutMs: c.SHUTDOWN_TIMEOUT_MS,
     bodyTimeoutMs: c.BODY_TIMEOUT_MS,
+    statusRetentionMs: c.STATUS_RETENTION_MS,
+    statusRetentionCount: c.STATUS_RETENTION_COUNT,
     logLevel: c.LOG_LEVEL,
     logFormat: c.LOG_FORMAT,
   };

@@ -78,7 +78,7 @@ export function notificationRoutes(options: NotificationOptions): Route[] {
         group.add(task, email, message);
         return Response.json(
           { message: "Notification sent in the background", id: group.id },
-          { status: 202 },
+          { status: 202, headers: { location: `/tasks/${group.id}` } },
         );
       };
       // Most requests carry no body: answer them without a promise.

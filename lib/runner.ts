@@ -58,6 +58,8 @@ export class TaskRunner implements AsyncDisposable {
   #maxPending: number;
   #defaults: Required<TaskOptions>;
   #deadLetter: ((record: DeadLetter) => unknown) | undefined;
+  #onGroupAccepted: ((group: TaskGroup) => void) | undefined;
+  #onGroupSettled: ((group: TaskGroup) => void) | undefined;
   #clock: Clock;
   #logger: StructuredLogger;
 
@@ -93,6 +95,8 @@ export class TaskRunner implements AsyncDisposable {
     positiveInteger("timeout", timeout);
     this.#defaults = { timeout, retries, retryDelay, maxRetryDelay };
     this.#deadLetter = options.deadLetter;
+    this.#onGroupAccepted = options.onGroupAccepted;
+    this.#onGroupSettled = options.onGroupSettled;
     this.#clock = options.clock ?? systemClock;
     this.#timeouts = new TimeoutQueue(this.#clock);
     this.#logger = options.logger ?? getLogger(["posthaste", "runner"]);
@@ -134,6 +138,7 @@ export class TaskRunner implements AsyncDisposable {
     const first = group[nextTask]();
     if (first === undefined) return;
     this.#pending += group.size;
+    this.#onGroupAccepted?.(group);
     const { after } = options;
     if (after === undefined) return this.#enqueue(first);
     this.#waiting.add(first);
@@ -273,12 +278,13 @@ export class TaskRunner implements AsyncDisposable {
   /** Records a final state, then queues the group's next task (or abandons the rest). */
   #finish(entry: TaskEntry, state: "done" | "failed" | "abandoned"): void {
     this.#settle(entry, state);
-    let next = entry.group[nextTask]();
+    const { group } = entry;
+    let next = group[nextTask]();
     if (state === "abandoned") {
-      for (; next !== undefined; next = entry.group[nextTask]()) this.#settle(next, "abandoned");
-    } else if (next !== undefined) {
-      this.#ready.push(next);
+      for (; next !== undefined; next = group[nextTask]()) this.#settle(next, "abandoned");
     }
+    if (next !== undefined) this.#ready.push(next);
+    else this.#onGroupSettled?.(group);
     if (this.#pending === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
   }
 
@@ -319,7 +325,12 @@ export class TaskRunner implements AsyncDisposable {
 
   #ids(entry: TaskEntry): Record<string, string> {
     const groupId = entry.group.id;
-    return { groupId, taskId: `${groupId}/${entry.index}`, taskName: entry.name };
+    return {
+      requestId: groupId,
+      groupId,
+      taskId: `${groupId}/${entry.index}`,
+      taskName: entry.name,
+    };
   }
 }
 

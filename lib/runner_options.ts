@@ -6,6 +6,7 @@
 import type { Clock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
+import type { TaskGroup } from "./task_group.ts";
 
 /** Options for {@linkcode TaskRunner}. */
 export interface TaskRunnerOptions {
@@ -23,6 +24,10 @@ export interface TaskRunnerOptions {
   maxRetryDelay?: number;
   /** Where a task goes when its last attempt failed or shutdown abandoned it. @default {a log record only} */
   deadLetter?: (record: DeadLetter) => unknown;
+  /** Called once per accepted group, before any of its tasks runs. @default {nothing} */
+  onGroupAccepted?: (group: TaskGroup) => void;
+  /** Called once per group when its last task reached a final state. @default {nothing} */
+  onGroupSettled?: (group: TaskGroup) => void;
   /** Time source for timeouts and backoff. @default {systemClock} */
   clock?: Clock;
   /** The runner's own log. @default {getLogger(["posthaste", "runner"])} */

@@ -21,6 +21,19 @@ export interface HandlerOptions {
   logger?: StructuredLogger;
   /** Seconds a client should wait after a 503. @default {1} */
   retryAfter?: number;
+  /**
+   * Called once per answered request with the matched route's pattern (or
+   * `unmatched`) and the status, e.g. for metrics.
+   * @default {nothing}
+   */
+  onResponse?: (route: string, status: number) => void;
+  /**
+   * Whether new work is accepted. A request that arrives while this is false
+   * and adds tasks is answered 503 `shutting_down`; requests that arrived
+   * before still have their tasks accepted.
+   * @default {always true}
+   */
+  accepting?: () => boolean;
 }
 
 /**
@@ -57,7 +70,14 @@ export interface HandlerOptions {
  * ```
  */
 export function createHandler(options: HandlerOptions): Deno.ServeHandler {
-  const { routes, runner, logger = getLogger(["posthaste", "http"]), retryAfter = 1 } = options;
+  const {
+    routes,
+    runner,
+    logger = getLogger(["posthaste", "http"]),
+    retryAfter = 1,
+    onResponse = () => {},
+    accepting = () => true,
+  } = options;
 
   const fail = (error: unknown, request: Request, group: TaskGroup): Response => {
     if (error instanceof HttpError) return error.toResponse();
@@ -72,31 +92,47 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       .toResponse();
   };
 
-  const admit = (response: Response, group: TaskGroup, info: Deno.ServeHandlerInfo): Response => {
+  const refuse = (code: string, detail: string): Response =>
+    new HttpError(503, code, detail, { "retry-after": String(retryAfter) }).toResponse();
+
+  const admit = (
+    response: Response,
+    group: TaskGroup,
+    info: Deno.ServeHandlerInfo,
+    arrivedAccepting: boolean,
+  ): Response => {
     if (group.size === 0) return response;
+    if (!arrivedAccepting) {
+      return refuse("shutting_down", "Cannot accept tasks: server is shutting down");
+    }
     try {
       runner.submit(group, { after: info.completed });
       return response;
     } catch (error) {
       if (!(error instanceof AdmissionError)) throw error;
-      const code = error.reason === "draining" ? "shutting_down" : "backlog_full";
-      return new HttpError(503, code, error.message, { "retry-after": String(retryAfter) })
-        .toResponse();
+      return refuse(error.reason === "draining" ? "shutting_down" : "backlog_full", error.message);
     }
   };
 
   return (request, info) => {
     const group = new TaskGroup();
+    const arrivedAccepting = accepting();
+    let label = "unmatched";
+    const answer = (response: Response): Response => {
+      onResponse(label, response.status);
+      return response;
+    };
     try {
       const { route, params } = matchRoute(routes, request);
+      label = route.pattern.pathname;
       const result = route.handler(request, { params, group });
-      if (result instanceof Response) return admit(result, group, info);
+      if (result instanceof Response) return answer(admit(result, group, info, arrivedAccepting));
       return result.then(
-        (response) => admit(response, group, info),
-        (error) => fail(error, request, group),
+        (response) => answer(admit(response, group, info, arrivedAccepting)),
+        (error) => answer(fail(error, request, group)),
       );
     } catch (error) {
-      return fail(error, request, group);
+      return answer(fail(error, request, group));
     }
   };
 }

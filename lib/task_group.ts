@@ -55,6 +55,22 @@ export interface TaskEntry {
   error: string | undefined;
 }
 
+/** A group's status as JSON, from {@linkcode TaskGroup.toJSON}. */
+export interface GroupStatus {
+  /** The group's id. */
+  readonly id: string;
+  /** The group's state. */
+  readonly state: GroupState;
+  /** Each task's name, state, attempts, duration and last error message. */
+  readonly tasks: readonly {
+    readonly name: string;
+    readonly state: TaskState;
+    readonly attempts: number;
+    readonly durationMs: number;
+    readonly error: string | null;
+  }[];
+}
+
 /** Options for {@linkcode TaskGroup}. */
 export interface TaskGroupOptions {
   /**
@@ -179,12 +195,36 @@ export class TaskGroup {
   }
 
   /**
+   * The group's status, as `GET /tasks/{id}` answers it. Arguments are left
+   * out: they may hold personal data.
+   *
+   * @returns The id, state and each task's name, state, attempts, duration
+   * and last error.
+   */
+  toJSON(): GroupStatus {
+    return {
+      id: this.id,
+      state: this.state,
+      tasks: this.#entries.map(({ name, state, attempts, durationMs, error }) => ({
+        name,
+        state,
+        attempts,
+        durationMs,
+        error: error ?? null,
+      })),
+    };
+  }
+
+  /**
    * For runners: returns the next queued task, or `undefined` once the group
    * has none left, which settles it.
    *
    * @returns The next task to run.
    */
   [nextTask](): TaskEntry | undefined {
+    // A pending group can wait long: drop the spare capacity V8 gave the
+    // array on its first push (17 slots for one task).
+    if (this.#cursor === 0) this.#entries = this.#entries.slice();
     const entry = this.#entries[this.#cursor];
     if (entry !== undefined) {
       this.#cursor++;

@@ -71,6 +71,8 @@ export interface ServerProcess extends AsyncDisposable {
   child: Deno.ChildProcess;
   /** Everything the child wrote to stderr, once it exited. */
   status(): Promise<{ code: number; stderr: string }>;
+  /** Resolves once the child's stderr so far matches `pattern`. */
+  stderrMatches(pattern: RegExp): Promise<void>;
 }
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -86,6 +88,8 @@ const ENV = [
   "TASK_RETRIES",
   "SHUTDOWN_TIMEOUT_MS",
   "BODY_TIMEOUT_MS",
+  "STATUS_RETENTION_MS",
+  "STATUS_RETENTION_COUNT",
   "LOG_LEVEL",
   "LOG_FORMAT",
 ];
@@ -119,7 +123,18 @@ export async function spawnServer(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stderr = new Response(child.stderr).text();
+  let stderrText = "";
+  const stderrWaiters: { pattern: RegExp; resolve: () => void }[] = [];
+  const stderr = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      stderrText += chunk;
+      for (const waiter of stderrWaiters.splice(0)) {
+        if (waiter.pattern.test(stderrText)) waiter.resolve();
+        else stderrWaiters.push(waiter);
+      }
+    }
+    return stderrText;
+  })();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   let url: string | undefined;
@@ -137,10 +152,17 @@ export async function spawnServer(
     await rest;
     return { code, stderr: await stderr };
   };
+  const stderrMatches = (pattern: RegExp): Promise<void> => {
+    if (pattern.test(stderrText)) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    stderrWaiters.push({ pattern, resolve });
+    return promise;
+  };
   return {
     url,
     child,
     status,
+    stderrMatches,
     async [Symbol.asyncDispose]() {
       try {
         child.kill("SIGKILL");

@@ -30,9 +30,72 @@ Deno.test("the JSON body's message is used, and hostile text stays on one line",
 Deno.test("GET /healthz answers ok, and 503 draining once shutdown began", async () => {
   await using server = await startApp();
   deepEqual(await (await fetch(`${server.url}/healthz`)).json(), { status: "ok" });
-  const drained = server.app.runner.drain();
+  const stopServing = Promise.withResolvers<void>();
+  const exitCode = server.app.shutdown({ shutdown: () => stopServing.promise });
   const response = await fetch(`${server.url}/healthz`);
   equal(response.status, 503);
   deepEqual(await response.json(), { status: "draining" });
-  await drained;
+  stopServing.resolve();
+  equal(await exitCode, 0);
+});
+
+Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status", async () => {
+  await using server = await startApp();
+  const response = await fetch(`${server.url}/send-notification/foo@example.com`, {
+    method: "POST",
+  });
+  const { id } = await response.json();
+  equal(response.headers.get("location"), `/tasks/${id}`);
+  await server.logText();
+  const status = await (await fetch(`${server.url}${response.headers.get("location")}`)).json();
+  deepEqual(status, {
+    id,
+    state: "done",
+    tasks: [{
+      name: "send-notification",
+      state: "done",
+      attempts: 1,
+      durationMs: status.tasks[0].durationMs,
+      error: null,
+    }],
+  });
+  const unknown = await fetch(`${server.url}/tasks/nope`);
+  equal(unknown.status, 404);
+  equal((await unknown.json()).error, "not_found");
+});
+
+Deno.test("a request in flight when shutdown begins still gets its 202 and its task runs", async () => {
+  await using server = await startApp();
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: Number(new URL(server.url).port),
+  });
+  const encoder = new TextEncoder();
+  const body = JSON.stringify({ message: "just in time" });
+  try {
+    await conn.write(encoder.encode(
+      "POST /send-notification/early@example.com HTTP/1.1\r\nhost: x\r\n" +
+        `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${
+          body.slice(0, 5)
+        }`,
+    ));
+    // Wait (a condition, not a time) until the handler is reading the body.
+    while (server.app.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    const stopServing = Promise.withResolvers<void>();
+    const exitCode = server.app.shutdown({ shutdown: () => stopServing.promise });
+    await conn.write(encoder.encode(body.slice(5)));
+    const buffer = new Uint8Array(4096);
+    const n = await conn.read(buffer);
+    equal(
+      new TextDecoder().decode(buffer.subarray(0, n ?? 0)).split("\r\n")[0],
+      "HTTP/1.1 202 Accepted",
+    );
+    stopServing.resolve();
+    equal(await exitCode, 0);
+  } finally {
+    conn.close();
+  }
+  deepEqual(lines(await Deno.readTextFile(`${server.dir}/log.txt`)), [
+    "notification for early@example.com: just in time",
+  ]);
 });

@@ -14,6 +14,8 @@ Deno.test("readConfig() fills in the documented defaults", () => {
     taskRetries: 2,
     shutdownTimeoutMs: 30_000,
     bodyTimeoutMs: 10_000,
+    statusRetentionMs: 600_000,
+    statusRetentionCount: 10_000,
     logLevel: "info",
     logFormat: "json",
   });

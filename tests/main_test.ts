@@ -87,3 +87,22 @@ Deno.test("main.ts: invalid configuration fails at start with a clear message", 
   );
   ok(error?.message.includes("Cannot read configuration: MAX_CONCURRENCY"), error?.message);
 });
+
+Deno.test("main.ts: while tasks drain, /healthz answers 503 and new work 503 shutting_down", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer(dir.path, { SEND_DELAY_MS: "1000" });
+  deepEqual(await post(server.url, 1), [202]);
+  server.child.kill("SIGTERM");
+  await server.stderrMatches(/Shutting down/);
+  const health = await fetch(`${server.url}/healthz`);
+  equal(health.status, 503);
+  deepEqual(await health.json(), { status: "draining" });
+  const work = await fetch(`${server.url}/send-notification/late@example.com`, { method: "POST" });
+  equal(work.status, 503);
+  equal(work.headers.get("retry-after"), "1");
+  equal((await work.json()).error, "shutting_down");
+  equal((await server.status()).code, 0);
+  deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), [
+    "notification for user0@example.com: some notification",
+  ]);
+});

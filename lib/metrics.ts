@@ -1,0 +1,175 @@
+/**
+ * Prometheus metrics in the text exposition format (version 0.0.4).
+ *
+ * @module
+ */
+import type { LogWriterStats } from "./log_writer.ts";
+import type { TaskRunner } from "./runner.ts";
+
+/** Upper bounds (seconds) of the task duration histogram's buckets. */
+export const DURATION_BUCKETS: readonly number[] = [
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+];
+
+interface Histogram {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`);
+}
+
+function labels(pairs: Record<string, string>): string {
+  const text = Object.entries(pairs).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
+  return text === "" ? "" : `{${text}}`;
+}
+
+/**
+ * Counts requests and task durations and renders them, with the runner's
+ * counters and the log writers' statistics, as Prometheus text.
+ *
+ * @example
+ * ```ts
+ * import { Metrics, TaskRunner } from "./mod.ts";
+ * import { match } from "node:assert/strict";
+ *
+ * const runner = new TaskRunner();
+ * const metrics = new Metrics(runner);
+ * metrics.request("/healthz", 200);
+ * match(metrics.render(), /posthaste_http_requests_total\{route="\/healthz",status="200"\} 1/);
+ * ```
+ */
+export class Metrics {
+  #runner: TaskRunner;
+  #logs: Record<string, { readonly stats: Readonly<LogWriterStats> }>;
+  #requests = new Map<string, { route: string; status: string; count: number }>();
+  #durations = new Map<string, Histogram>();
+
+  /**
+   * Observes a runner and, by name, some log writers.
+   *
+   * @param runner Its counters and gauges are exported; its task durations observed.
+   * @param logs Log writers to export, by file label (e.g. `{ notifications: log }`).
+   */
+  constructor(
+    runner: TaskRunner,
+    logs: Record<string, { readonly stats: Readonly<LogWriterStats> }> = {},
+  ) {
+    this.#runner = runner;
+    this.#logs = logs;
+    runner.stats.observe((state, name, durationMs) => {
+      if (state !== "abandoned") this.#observeDuration(name, durationMs / 1_000);
+    });
+  }
+
+  /**
+   * Counts one answered request.
+   *
+   * @param route The matched route's pattern, or `unmatched`.
+   * @param status The response status.
+   */
+  request(route: string, status: number): void {
+    const key = `${route} ${status}`;
+    const entry = this.#requests.get(key);
+    if (entry) entry.count++;
+    else this.#requests.set(key, { route, status: String(status), count: 1 });
+  }
+
+  /**
+   * Renders every metric.
+   *
+   * @returns The exposition text; serve it as `text/plain; version=0.0.4`.
+   */
+  render(): string {
+    const out: string[] = [];
+    const family = (name: string, type: string, help: string): void => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    };
+    family(
+      "posthaste_http_requests_total",
+      "counter",
+      "HTTP requests answered, by route and status.",
+    );
+    for (const { route, status, count } of this.#requests.values()) {
+      out.push(`posthaste_http_requests_total${labels({ route, status })} ${count}`);
+    }
+    const { stats } = this.#runner;
+    const counters: [string, number, string][] = [
+      ["started", stats.started, "Tasks whose first attempt started."],
+      ["succeeded", stats.succeeded, "Tasks that succeeded."],
+      ["failed", stats.failed, "Tasks whose last attempt failed."],
+      ["retried", stats.retried, "Retries scheduled."],
+      ["timed_out", stats.timedOut, "Attempts that timed out."],
+      ["abandoned", stats.abandoned, "Tasks abandoned at shutdown."],
+    ];
+    for (const [name, value, help] of counters) {
+      family(`posthaste_tasks_${name}_total`, "counter", help);
+      out.push(`posthaste_tasks_${name}_total ${value}`);
+    }
+    family("posthaste_tasks_pending", "gauge", "Tasks accepted and not finished.");
+    out.push(`posthaste_tasks_pending ${this.#runner.pending}`);
+    family("posthaste_tasks_running", "gauge", "Tasks running now.");
+    out.push(`posthaste_tasks_running ${this.#runner.running}`);
+    family(
+      "posthaste_task_duration_seconds",
+      "histogram",
+      "Task duration, first attempt to outcome.",
+    );
+    for (const [task, histogram] of this.#durations) {
+      let cumulative = 0;
+      DURATION_BUCKETS.forEach((le, i) => {
+        cumulative += histogram.counts[i] ?? 0;
+        out.push(
+          `posthaste_task_duration_seconds_bucket${labels({ task, le: String(le) })} ${cumulative}`,
+        );
+      });
+      out.push(
+        `posthaste_task_duration_seconds_bucket${labels({ task, le: "+Inf" })} ${histogram.count}`,
+      );
+      out.push(`posthaste_task_duration_seconds_sum${labels({ task })} ${histogram.sum}`);
+      out.push(`posthaste_task_duration_seconds_count${labels({ task })} ${histogram.count}`);
+    }
+    const logFamilies: [string, keyof LogWriterStats, string][] = [
+      ["posthaste_log_lines_total", "lines", "Lines written."],
+      ["posthaste_log_bytes_total", "bytes", "Bytes written."],
+      [
+        "posthaste_log_write_batches_total",
+        "batches",
+        "Write batches (one or more writes for many lines).",
+      ],
+    ];
+    for (const [name, field, help] of logFamilies) {
+      family(name, "counter", help);
+      for (const [file, writer] of Object.entries(this.#logs)) {
+        out.push(`${name}${labels({ file })} ${writer.stats[field]}`);
+      }
+    }
+    return out.join("\n") + "\n";
+  }
+
+  #observeDuration(task: string, seconds: number): void {
+    let histogram = this.#durations.get(task);
+    if (histogram === undefined) {
+      histogram = { counts: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.#durations.set(task, histogram);
+    }
+    const bucket = DURATION_BUCKETS.findIndex((le) => seconds <= le);
+    if (bucket !== -1) histogram.counts[bucket] = (histogram.counts[bucket] ?? 0) + 1;
+    histogram.sum += seconds;
+    histogram.count++;
+  }
+}

@@ -1,0 +1,88 @@
+// /metrics: valid Prometheus text, and exact deltas for a scripted series of requests.
+import { equal, ok } from "node:assert/strict";
+import { startApp } from "./_helpers.ts";
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const SAMPLE =
+  /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})? (\S+)$/;
+
+/** Parses exposition text, checking its rules; returns samples keyed by `name{labels}`. */
+function parse(text: string): Map<string, number> {
+  ok(text.endsWith("\n"), "ends with a newline");
+  const types = new Map<string, string>();
+  const samples = new Map<string, number>();
+  for (const line of text.slice(0, -1).split("\n")) {
+    if (line.startsWith("# HELP ")) continue;
+    if (line.startsWith("# TYPE ")) {
+      const [name, type] = line.slice(7).split(" ");
+      ok(NAME.test(name ?? ""), `family name ${name}`);
+      ok(["counter", "gauge", "histogram"].includes(type ?? ""), `type ${type}`);
+      ok(!types.has(name ?? ""), `one TYPE per family: ${name}`);
+      types.set(name ?? "", type ?? "");
+      continue;
+    }
+    const match = SAMPLE.exec(line);
+    ok(match, `sample syntax: ${line}`);
+    const [, name = "", labelText = "", value = ""] = match;
+    const family = name.replace(/_(bucket|sum|count)$/, "");
+    const type = types.get(name) ?? types.get(family);
+    ok(type, `sample after its TYPE: ${line}`);
+    if (type === "counter") ok(name.endsWith("_total"), `counter named _total: ${name}`);
+    ok(!Number.isNaN(Number(value)), `numeric value: ${line}`);
+    samples.set(`${name}{${labelText}}`, Number(value));
+  }
+  // Histogram buckets are cumulative and end at +Inf, which equals _count.
+  for (const [key, count] of samples) {
+    const match = /^(\w+)_count\{(.*)\}$/.exec(key);
+    if (!match || types.get(match[1] ?? "") !== "histogram") continue;
+    const buckets = [...samples].filter(([k]) =>
+      k.startsWith(`${match[1]}_bucket{${match[2]},le=`)
+    );
+    for (let i = 1; i < buckets.length; i++) ok(buckets[i]![1] >= buckets[i - 1]![1], "cumulative");
+    equal(buckets.at(-1)?.[0].includes('le="+Inf"'), true);
+    equal(buckets.at(-1)?.[1], count);
+  }
+  return samples;
+}
+
+Deno.test("GET /metrics is Prometheus text and moves by exactly the expected amounts", async () => {
+  await using server = await startApp();
+  const scrape = async (): Promise<Map<string, number>> => {
+    const response = await fetch(`${server.url}/metrics`);
+    equal(response.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    return parse(await response.text());
+  };
+  await server.logText();
+  const before = await scrape();
+  const post = (path: string) =>
+    fetch(`${server.url}${path}`, { method: "POST" }).then((r) => r.body?.cancel());
+  await Promise.all([
+    post("/send-notification/a@example.com"),
+    post("/send-notification/b@example.com"),
+    post("/send-notification/c@example.com"),
+    post("/send-notification/not-an-email"),
+    post("/send-notification/%0A"),
+    post("/nowhere"),
+  ]);
+  await server.logText();
+  const after = await scrape();
+  const delta = (key: string): number => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+
+  equal(delta('posthaste_http_requests_total{route="/send-notification/:email",status="202"}'), 3);
+  equal(delta('posthaste_http_requests_total{route="/send-notification/:email",status="422"}'), 2);
+  equal(delta('posthaste_http_requests_total{route="unmatched",status="404"}'), 1);
+  equal(
+    delta('posthaste_http_requests_total{route="/metrics",status="200"}'),
+    1,
+    "the first scrape",
+  );
+  equal(delta("posthaste_tasks_started_total{}"), 3);
+  equal(delta("posthaste_tasks_succeeded_total{}"), 3);
+  equal(delta("posthaste_tasks_failed_total{}"), 0);
+  equal(after.get("posthaste_tasks_pending{}"), 0);
+  equal(after.get("posthaste_tasks_running{}"), 0);
+  equal(delta('posthaste_task_duration_seconds_count{task="send-notification"}'), 3);
+  equal(delta('posthaste_log_lines_total{file="notifications"}'), 3);
+  ok(delta('posthaste_log_bytes_total{file="notifications"}') > 0);
+  ok(delta('posthaste_log_write_batches_total{file="notifications"}') >= 1);
+});

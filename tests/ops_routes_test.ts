@@ -1,0 +1,71 @@
+// GET /tasks/{id} through a real server: queued and running while gated, then done or failed.
+import { deepEqual, equal } from "node:assert/strict";
+import {
+  createHandler,
+  GroupRegistry,
+  Metrics,
+  opsRoutes,
+  route,
+  type TaskContext,
+  TaskRunner,
+} from "../lib/mod.ts";
+
+Deno.test("GET /tasks/{id} follows a group from queued to running to done, and shows failures", async () => {
+  const registry = new GroupRegistry();
+  await using runner = new TaskRunner({
+    retries: 0,
+    maxConcurrency: 1,
+    onGroupAccepted: (group) => registry.track(group),
+    onGroupSettled: (group) => registry.settled(group),
+  });
+  const gates = new Map<string, PromiseWithResolvers<void>>();
+  const started = new Map<string, PromiseWithResolvers<void>>();
+  const gated = async function (this: TaskContext, name: string): Promise<void> {
+    started.get(name)?.resolve();
+    await gates.get(name)?.promise;
+  };
+  const handler = createHandler({
+    runner,
+    routes: [
+      route("POST", "/work/:name", (_request, { params, group }) => {
+        const name = params.name ?? "";
+        gates.set(name, Promise.withResolvers());
+        started.set(name, Promise.withResolvers());
+        group.add(gated, name).add(function explode() {
+          if (name === "bad") throw new Error(`bad input for ${name}`);
+        });
+        return Response.json({ id: group.id }, { status: 202 });
+      }),
+      ...opsRoutes({ draining: () => false, registry, metrics: new Metrics(runner) }),
+    ],
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const url = `http://127.0.0.1:${server.addr.port}`;
+  const post = async (name: string): Promise<string> =>
+    (await (await fetch(`${url}/work/${name}`, { method: "POST" })).json()).id;
+  const status = async (id: string) => await (await fetch(`${url}/tasks/${id}`)).json();
+
+  const first = await post("good");
+  await started.get("good")?.promise;
+  const second = await post("bad"); // waits: concurrency is 1
+  deepEqual((await status(first)).tasks.map((t: { state: string }) => t.state), [
+    "running",
+    "queued",
+  ]);
+  equal((await status(first)).state, "running");
+  equal((await status(second)).state, "queued");
+
+  gates.get("good")?.resolve();
+  gates.get("bad")?.resolve();
+  await runner.idle();
+  equal((await status(first)).state, "done");
+  const failed = await status(second);
+  equal(failed.state, "failed");
+  deepEqual(failed.tasks[1], {
+    name: "explode",
+    state: "failed",
+    attempts: 1,
+    durationMs: failed.tasks[1].durationMs,
+    error: "bad input for bad",
+  });
+});
