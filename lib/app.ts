@@ -13,6 +13,7 @@ import { notificationRoutes } from "./notification.ts";
 import { opsRoutes } from "./ops_routes.ts";
 import { TaskRunner } from "./runner.ts";
 import { createHandler } from "./server.ts";
+import { recordingTracer } from "./task_tracing.ts";
 
 /** Options for {@linkcode App.shutdown}. */
 export interface ShutdownOptions {
@@ -85,6 +86,7 @@ export async function createApp(config: Config): Promise<App> {
     deadLetter: (record) => deadLetters.append(deadLetterLine(record)),
     onGroupAccepted: (group) => registry.track(group),
     onGroupSettled: (group) => registry.settled(group),
+    tracer: recordingTracer(),
   });
   const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
   let draining = false;

@@ -32,6 +32,7 @@ export * from "./runner_options.ts";
 export * from "./runner_stats.ts";
 export * from "./task.ts";
 export * from "./task_group.ts";
+export * from "./task_tracing.ts";
 export * from "./timeout_queue.ts";
 export * from "./app.ts";
 export * from "./body.ts";

@@ -15,6 +15,13 @@ import { Fifo } from "./fifo.ts";
 import { AdmissionError } from "./admission_error.ts";
 import { RunnerStats } from "./runner_stats.ts";
 import { TimeoutQueue } from "./timeout_queue.ts";
+import {
+  type AttemptOutcome,
+  endAttemptSpan,
+  startAttemptSpan,
+  type TaskSpan,
+  type TaskTracer,
+} from "./task_tracing.ts";
 import type { TaskOptions } from "./task.ts";
 import { nextTask, type TaskEntry, type TaskGroup } from "./task_group.ts";
 
@@ -61,6 +68,7 @@ export class TaskRunner implements AsyncDisposable {
   #onGroupAccepted: ((group: TaskGroup) => void) | undefined;
   #onGroupSettled: ((group: TaskGroup) => void) | undefined;
   #clock: Clock;
+  #tracer: TaskTracer | undefined;
   #logger: StructuredLogger;
 
   #timeouts: TimeoutQueue;
@@ -98,6 +106,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#onGroupAccepted = options.onGroupAccepted;
     this.#onGroupSettled = options.onGroupSettled;
     this.#clock = options.clock ?? systemClock;
+    this.#tracer = options.tracer;
     this.#timeouts = new TimeoutQueue(this.#clock);
     this.#logger = options.logger ?? getLogger(["posthaste", "runner"]);
   }
@@ -221,13 +230,18 @@ export class TaskRunner implements AsyncDisposable {
       this.stats.started++;
     }
     const attempt = new Attempt(entry);
+    const span = this.#tracer && startAttemptSpan(this.#tracer, entry);
     let result: unknown;
     try {
       result = entry.fn.apply(attempt, entry.args);
     } catch (error) {
+      this.#endSpan(span, error);
       return this.#attemptFailed(entry, error);
     }
-    if (!isThenable(result)) return this.#finish(entry, "done");
+    if (!isThenable(result)) {
+      this.#endSpan(span);
+      return this.#finish(entry, "done");
+    }
 
     this.#active.set(entry, attempt);
     const timeout = entry.options?.timeout ?? this.#defaults.timeout;
@@ -239,11 +253,22 @@ export class TaskRunner implements AsyncDisposable {
       this.#timeouts.remove(deadline);
       this.#active.delete(entry);
       // Shutdown gave up on this task while it ran; it is already reported.
-      if (entry.state === "abandoned") return;
+      if (entry.state === "abandoned") return this.#endSpan(span, error, "abandoned");
+      this.#endSpan(span, failed ? error : undefined, failed ? undefined : "succeeded");
       if (failed) this.#attemptFailed(entry, error);
       else this.#finish(entry, "done");
       this.#pump();
     });
+  }
+
+  #endSpan(span: TaskSpan | undefined, error?: unknown, outcome?: AttemptOutcome): void {
+    if (span === undefined) return;
+    const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+    endAttemptSpan(
+      span,
+      outcome ?? (error === undefined ? "succeeded" : timedOut ? "timed_out" : "failed"),
+      error,
+    );
   }
 
   #attemptFailed(entry: TaskEntry, error: unknown): void {

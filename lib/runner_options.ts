@@ -7,6 +7,7 @@ import type { Clock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
 import type { TaskGroup } from "./task_group.ts";
+import type { TaskTracer } from "./task_tracing.ts";
 
 /** Options for {@linkcode TaskRunner}. */
 export interface TaskRunnerOptions {
@@ -28,6 +29,8 @@ export interface TaskRunnerOptions {
   onGroupAccepted?: (group: TaskGroup) => void;
   /** Called once per group when its last task reached a final state. @default {nothing} */
   onGroupSettled?: (group: TaskGroup) => void;
+  /** Traces each attempt as a span in its request's trace. @default {no spans} */
+  tracer?: TaskTracer | undefined;
   /** Time source for timeouts and backoff. @default {systemClock} */
   clock?: Clock;
   /** The runner's own log. @default {getLogger(["posthaste", "runner"])} */

@@ -4,6 +4,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { context } from "@opentelemetry/api";
 import type { StructuredLogger } from "./logging.ts";
 import { AdmissionError } from "./admission_error.ts";
 import { HttpError } from "./http_error.ts";
@@ -115,7 +116,8 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
   };
 
   return (request, info) => {
-    const group = new TaskGroup();
+    // The request's span is the active context here; task spans join its trace.
+    const group = new TaskGroup({ traceContext: context.active() });
     const arrivedAccepting = accepting();
     let label = "unmatched";
     const answer = (response: Response): Response => {

@@ -79,6 +79,12 @@ export interface TaskGroupOptions {
    * @default {crypto.randomUUID()}
    */
   id?: string;
+  /**
+   * The OpenTelemetry context the group was made in (the request's), so task
+   * spans join its trace.
+   * @default {undefined} (task spans, if any, start new traces)
+   */
+  traceContext?: object;
 }
 
 /** The runner's hook into a group: the next queued task, or `undefined` once none is left. */
@@ -108,6 +114,8 @@ const FINAL = new Set<TaskState>(["done", "failed", "abandoned"]);
 export class TaskGroup {
   /** The group's id; also the id in the 202 answer. */
   readonly id: string;
+  /** The OpenTelemetry context task spans are children of. */
+  readonly traceContext: object | undefined;
   #entries: TaskEntry[] = [];
   #cursor = 0;
   #settled: PromiseWithResolvers<void> | undefined;
@@ -120,6 +128,7 @@ export class TaskGroup {
    */
   constructor(options: TaskGroupOptions = {}) {
     this.id = options.id ?? crypto.randomUUID();
+    this.traceContext = options.traceContext;
   }
 
   /**

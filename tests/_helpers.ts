@@ -69,8 +69,8 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestSe
 export interface ServerProcess extends AsyncDisposable {
   url: string;
   child: Deno.ChildProcess;
-  /** Everything the child wrote to stderr, once it exited. */
-  status(): Promise<{ code: number; stderr: string }>;
+  /** The exit code and everything the child wrote, once it exited. */
+  status(): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Resolves once the child's stderr so far matches `pattern`. */
   stderrMatches(pattern: RegExp): Promise<void>;
 }
@@ -145,12 +145,14 @@ export async function spawnServer(
     url = /listening on (http:\/\/\S+?)\/?\n/.exec(seen)?.[1];
   }
   const rest = (async () => {
-    while (!(await reader.read()).done);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      seen += chunk.value;
+    }
   })();
-  const status = async (): Promise<{ code: number; stderr: string }> => {
+  const status = async (): Promise<{ code: number; stdout: string; stderr: string }> => {
     const { code } = await child.status;
     await rest;
-    return { code, stderr: await stderr };
+    return { code, stdout: seen, stderr: await stderr };
   };
   const stderrMatches = (pattern: RegExp): Promise<void> => {
     if (pattern.test(stderrText)) return Promise.resolve();

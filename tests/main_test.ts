@@ -106,3 +106,30 @@ Deno.test("main.ts: while tasks drain, /healthz answers 503 and new work 503 shu
     "notification for user0@example.com: some notification",
   ]);
 });
+
+Deno.test("main.ts with OTEL_DENO=true: the task's span joins the request's trace", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer(dir.path, {
+    OTEL_DENO: "true",
+    OTEL_EXPORTER_OTLP_PROTOCOL: "console",
+    OTEL_DENO_CONSOLE: "ignore",
+  });
+  deepEqual(await post(server.url, 1), [202]);
+  server.child.kill("SIGTERM");
+  const { code, stdout, stderr } = await server.status();
+  equal(code, 0);
+  const output = stdout + stderr;
+  const spanLine = /^SPAN (.+?) \[([0-9a-f]{32})\/([0-9a-f]{16})\]/;
+  const spans = output.split("SPAN ").slice(1).map((block) => {
+    const [, name = "", traceId = "", spanId = ""] = spanLine.exec(`SPAN ${block}`) ?? [];
+    return { name, traceId, spanId, parent: /parent: ([0-9a-f]{16})/.exec(block)?.[1], block };
+  });
+  const request = spans.find((s) => s.name === "POST");
+  const task = spans.find((s) => s.name === "task send-notification");
+  ok(request, `a request span in:\n${output.slice(0, 2_000)}`);
+  ok(task, "a task span");
+  equal(task.traceId, request.traceId);
+  equal(task.parent, request.spanId);
+  ok(task.block.includes("posthaste.task.outcome: succeeded"), task.block);
+  ok(task.block.includes("posthaste.task.attempt: 1"), task.block);
+});

@@ -1,0 +1,45 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { defineTask, TaskGroup, TaskRunner } from "../lib/mod.ts";
+import { fakeClock } from "./_helpers.ts";
+
+Deno.test("each attempt is a span in the request's trace, with name, attempt and outcome", async () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const tracer = provider.getTracer("test");
+  const request = tracer.startSpan("POST /send-notification/:email");
+  request.end(); // as in Deno: the request span ends when the response goes out
+  const traceContext = trace.setSpan(ROOT_CONTEXT, request);
+
+  const clock = fakeClock();
+  await using runner = new TaskRunner({ tracer, clock, retries: 0 });
+  const group = new TaskGroup({ id: "req-1", traceContext })
+    .add(function send() {})
+    .add(function flaky() {
+      throw new Error("smtp down");
+    })
+    .add(defineTask("slow", () => new Promise(() => {}), { timeout: 10 }));
+  runner.submit(group);
+  await clock.tickAsync(10);
+  await group.settled();
+
+  const spans = exporter.getFinishedSpans().filter((s) => s.name.startsWith("task "));
+  deepEqual(spans.map((s) => [s.name, s.attributes["posthaste.task.outcome"]]), [
+    ["task send", "succeeded"],
+    ["task flaky", "failed"],
+    ["task slow", "timed_out"],
+  ]);
+  for (const span of spans) {
+    equal(span.spanContext().traceId, request.spanContext().traceId);
+    equal(span.parentSpanContext?.spanId, request.spanContext().spanId);
+    equal(span.attributes["posthaste.group.id"], "req-1");
+    equal(span.attributes["posthaste.task.attempt"], 1);
+  }
+  deepEqual(spans.map((s) => s.attributes["posthaste.task.id"]), ["req-1/0", "req-1/1", "req-1/2"]);
+  equal(spans[1]?.status.message, "smtp down");
+});
