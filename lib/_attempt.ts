@@ -1,7 +1,13 @@
-// One attempt of one task: the `this` a task sees, and the race between the
-// task's promise and its abort. Internal to the runner.
+// One attempt of one task: the `this` a task sees, the race between the
+// task's promise and its abort, and its span. Internal to the runner.
 import type { TaskContext } from "./task.ts";
 import type { TaskEntry } from "./task_group.ts";
+import {
+  endAttemptSpan,
+  startAttemptSpan,
+  type TaskSpan,
+  type TaskTracer,
+} from "./task_tracing.ts";
 
 /** Called once with the attempt's outcome. */
 export type AttemptDone = (failed: boolean, error?: unknown) => void;
@@ -18,10 +24,12 @@ export class Attempt implements TaskContext {
   #aborted = false;
   #reason: unknown;
   #done: AttemptDone | undefined;
+  #span: TaskSpan | undefined;
 
-  constructor(entry: TaskEntry) {
+  constructor(entry: TaskEntry, tracer: TaskTracer | undefined) {
     this.#entry = entry;
     this.attempt = entry.attempts;
+    this.#span = tracer && startAttemptSpan(tracer, entry);
   }
 
   get signal(): AbortSignal {
@@ -44,6 +52,25 @@ export class Attempt implements TaskContext {
     return this.#entry.name;
   }
 
+  /** Calls the task with this attempt as `this`. */
+  call(): unknown {
+    return this.#entry.fn.apply(this, this.#entry.args);
+  }
+
+  /** Ends the attempt's span, if it is traced. */
+  end(failed: boolean, error?: unknown, abandoned = false): void {
+    if (this.#span === undefined) return;
+    const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+    const outcome = abandoned
+      ? "abandoned"
+      : !failed
+      ? "succeeded"
+      : timedOut
+      ? "timed_out"
+      : "failed";
+    endAttemptSpan(this.#span, outcome, error);
+  }
+
   /** Settles with the task's promise, or with the abort reason if that comes first. */
   watch(result: PromiseLike<unknown>, done: AttemptDone): void {
     this.#done = done;
@@ -64,4 +91,10 @@ export class Attempt implements TaskContext {
     this.#done = undefined;
     done?.(failed, error);
   }
+}
+
+/** Whether a task's return value is a promise (or any thenable) to wait for. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === "object" || typeof value === "function") && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
 }

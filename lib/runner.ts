@@ -5,37 +5,23 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { Attempt } from "./_attempt.ts";
+import { Attempt, isThenable } from "./_attempt.ts";
 import type { StructuredLogger } from "./logging.ts";
-import { positiveInteger, type TaskRunnerOptions } from "./runner_options.ts";
+import {
+  type DrainOptions,
+  positiveInteger,
+  type SubmitOptions,
+  type TaskRunnerOptions,
+} from "./runner_options.ts";
 import { backoffDelay } from "./backoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { type DeadLetter, deadLetterOf, sendDeadLetter } from "./dead_letter.ts";
+import { deadLetterOf, sendDeadLetter } from "./dead_letter.ts";
 import { Fifo } from "./fifo.ts";
 import { AdmissionError } from "./admission_error.ts";
 import { RunnerStats } from "./runner_stats.ts";
 import { TimeoutQueue } from "./timeout_queue.ts";
-import {
-  type AttemptOutcome,
-  endAttemptSpan,
-  startAttemptSpan,
-  type TaskSpan,
-  type TaskTracer,
-} from "./task_tracing.ts";
 import type { TaskOptions } from "./task.ts";
 import { nextTask, type TaskEntry, type TaskGroup } from "./task_group.ts";
-
-/** Options for {@linkcode TaskRunner.submit}. */
-export interface SubmitOptions {
-  /** Start the group only once this settles, e.g. `info.completed`. */
-  after?: Promise<unknown>;
-}
-
-/** Options for {@linkcode TaskRunner.drain}. */
-export interface DrainOptions {
-  /** When it aborts, drain stops waiting: running tasks are aborted and every unfinished task is abandoned. */
-  signal?: AbortSignal;
-}
 
 /**
  * Runs {@linkcode TaskGroup}s: each group's tasks in order, many groups at
@@ -64,11 +50,9 @@ export class TaskRunner implements AsyncDisposable {
   #maxConcurrency: number;
   #maxPending: number;
   #defaults: Required<TaskOptions>;
-  #deadLetter: ((record: DeadLetter) => unknown) | undefined;
-  #onGroupAccepted: ((group: TaskGroup) => void) | undefined;
-  #onGroupSettled: ((group: TaskGroup) => void) | undefined;
+  /** Hooks and sinks, read where they are used. */
+  #options: TaskRunnerOptions;
   #clock: Clock;
-  #tracer: TaskTracer | undefined;
   #logger: StructuredLogger;
 
   #timeouts: TimeoutQueue;
@@ -102,11 +86,8 @@ export class TaskRunner implements AsyncDisposable {
     this.#maxPending = positiveInteger("maxPending", maxPending);
     positiveInteger("timeout", timeout);
     this.#defaults = { timeout, retries, retryDelay, maxRetryDelay };
-    this.#deadLetter = options.deadLetter;
-    this.#onGroupAccepted = options.onGroupAccepted;
-    this.#onGroupSettled = options.onGroupSettled;
+    this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#tracer = options.tracer;
     this.#timeouts = new TimeoutQueue(this.#clock);
     this.#logger = options.logger ?? getLogger(["posthaste", "runner"]);
   }
@@ -147,7 +128,7 @@ export class TaskRunner implements AsyncDisposable {
     const first = group[nextTask]();
     if (first === undefined) return;
     this.#pending += group.size;
-    this.#onGroupAccepted?.(group);
+    this.#options.onGroupAccepted?.(group);
     const { after } = options;
     if (after === undefined) return this.#enqueue(first);
     this.#waiting.add(first);
@@ -229,17 +210,16 @@ export class TaskRunner implements AsyncDisposable {
       entry.startedAt = this.#clock.now();
       this.stats.started++;
     }
-    const attempt = new Attempt(entry);
-    const span = this.#tracer && startAttemptSpan(this.#tracer, entry);
+    const attempt = new Attempt(entry, this.#options.tracer);
     let result: unknown;
     try {
-      result = entry.fn.apply(attempt, entry.args);
+      result = attempt.call();
     } catch (error) {
-      this.#endSpan(span, error);
+      attempt.end(true, error);
       return this.#attemptFailed(entry, error);
     }
     if (!isThenable(result)) {
-      this.#endSpan(span);
+      attempt.end(false);
       return this.#finish(entry, "done");
     }
 
@@ -253,22 +233,13 @@ export class TaskRunner implements AsyncDisposable {
       this.#timeouts.remove(deadline);
       this.#active.delete(entry);
       // Shutdown gave up on this task while it ran; it is already reported.
-      if (entry.state === "abandoned") return this.#endSpan(span, error, "abandoned");
-      this.#endSpan(span, failed ? error : undefined, failed ? undefined : "succeeded");
+      const abandoned = entry.state === "abandoned";
+      attempt.end(failed, error, abandoned);
+      if (abandoned) return;
       if (failed) this.#attemptFailed(entry, error);
       else this.#finish(entry, "done");
       this.#pump();
     });
-  }
-
-  #endSpan(span: TaskSpan | undefined, error?: unknown, outcome?: AttemptOutcome): void {
-    if (span === undefined) return;
-    const timedOut = error instanceof DOMException && error.name === "TimeoutError";
-    endAttemptSpan(
-      span,
-      outcome ?? (error === undefined ? "succeeded" : timedOut ? "timed_out" : "failed"),
-      error,
-    );
   }
 
   #attemptFailed(entry: TaskEntry, error: unknown): void {
@@ -309,7 +280,7 @@ export class TaskRunner implements AsyncDisposable {
       for (; next !== undefined; next = group[nextTask]()) this.#settle(next, "abandoned");
     }
     if (next !== undefined) this.#ready.push(next);
-    else this.#onGroupSettled?.(group);
+    else this.#options.onGroupSettled?.(group);
     if (this.#pending === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
   }
 
@@ -318,13 +289,14 @@ export class TaskRunner implements AsyncDisposable {
     entry.durationMs = entry.attempts === 0 ? 0 : this.#clock.now() - entry.startedAt;
     this.#pending--;
     this.stats.record(state, entry.name, entry.durationMs);
-    if (state === "done" || this.#deadLetter === undefined) return;
+    const { deadLetter } = this.#options;
+    if (state === "done" || deadLetter === undefined) return;
     const record = deadLetterOf(
       entry,
       state === "failed" ? "failed" : "shutdown",
       this.#clock.now(),
     );
-    sendDeadLetter(this.#deadLetter, record, this.#logger);
+    sendDeadLetter(deadLetter, record, this.#logger);
   }
 
   #abandonAll(): number {
@@ -357,9 +329,4 @@ export class TaskRunner implements AsyncDisposable {
       taskName: entry.name,
     };
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === "object" || typeof value === "function") && value !== null &&
-    typeof (value as { then?: unknown }).then === "function";
 }

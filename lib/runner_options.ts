@@ -1,5 +1,5 @@
 /**
- * Options of the task runner, and their validation.
+ * Options of the task runner and its methods, and their validation.
  *
  * @module
  */
@@ -58,4 +58,16 @@ export function positiveInteger(name: string, value: number): number {
     throw new RangeError(`Cannot create runner: ${name} must be a positive integer, got ${value}`);
   }
   return value;
+}
+
+/** Options for {@linkcode TaskRunner.submit}. */
+export interface SubmitOptions {
+  /** Start the group only once this settles, e.g. `info.completed`. */
+  after?: Promise<unknown>;
+}
+
+/** Options for {@linkcode TaskRunner.drain}. */
+export interface DrainOptions {
+  /** When it aborts, drain stops waiting: running tasks are aborted and every unfinished task is abandoned. */
+  signal?: AbortSignal;
 }
