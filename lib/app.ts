@@ -11,9 +11,11 @@ import { LogWriter } from "./log_writer.ts";
 import { Metrics } from "./metrics.ts";
 import { notificationRoutes } from "./notification.ts";
 import { opsRoutes } from "./ops_routes.ts";
+import { reportRoutes } from "./reports.ts";
 import { TaskRunner } from "./runner.ts";
 import { createHandler } from "./server.ts";
 import { recordingTracer } from "./task_tracing.ts";
+import { WorkerPool } from "./worker_pool.ts";
 
 /** Options for {@linkcode App.shutdown}. */
 export interface ShutdownOptions {
@@ -90,12 +92,14 @@ export async function createApp(config: Config): Promise<App> {
   });
   const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
   let draining = false;
+  const pool = config.workers > 0 ? new WorkerPool({ size: config.workers }) : undefined;
   const routes = [
     ...notificationRoutes({
       log,
       sendDelayMs: config.sendDelayMs,
       bodyTimeout: config.bodyTimeoutMs,
     }),
+    ...reportRoutes({ log, pool, workMs: config.reportWorkMs }),
     ...opsRoutes({ draining: () => draining, registry, metrics }),
   ];
   const inner = createHandler({
@@ -132,7 +136,7 @@ export async function createApp(config: Config): Promise<App> {
     return quiet.promise;
   };
   const closeFiles = async (): Promise<void> => {
-    await Promise.allSettled([log.close(), deadLetters.close()]);
+    await Promise.allSettled([pool?.close(), log.close(), deadLetters.close()]);
   };
 
   return {

@@ -26,6 +26,8 @@ const SCHEMA = z.object({
   BODY_TIMEOUT_MS: int(10_000, 1),
   STATUS_RETENTION_MS: int(600_000, 0),
   STATUS_RETENTION_COUNT: int(10_000, 0),
+  WORKERS: int(Math.max(1, navigator.hardwareConcurrency - 1), 0, 1_024),
+  REPORT_WORK_MS: int(50, 0),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warning", "error", "fatal"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
 });
@@ -61,6 +63,10 @@ export interface Config {
   readonly statusRetentionMs: number;
   /** How many finished groups' statuses stay visible at most. */
   readonly statusRetentionCount: number;
+  /** Worker threads for CPU-bound tasks; 0 runs them on the event loop. */
+  readonly workers: number;
+  /** Milliseconds of CPU work per `/reports` task. */
+  readonly reportWorkMs: number;
   /** Lowest level of the server's own logs. */
   readonly logLevel: LogLevel;
   /** Format of the server's own logs. */
@@ -108,6 +114,8 @@ export function readConfig(get: (name: string) => string | undefined): Config {
     bodyTimeoutMs: c.BODY_TIMEOUT_MS,
     statusRetentionMs: c.STATUS_RETENTION_MS,
     statusRetentionCount: c.STATUS_RETENTION_COUNT,
+    workers: c.WORKERS,
+    reportWorkMs: c.REPORT_WORK_MS,
     logLevel: c.LOG_LEVEL,
     logFormat: c.LOG_FORMAT,
   };

@@ -249,11 +249,12 @@ export class TaskRunner implements AsyncDisposable {
     const { retries, retryDelay, maxRetryDelay } = { ...this.#defaults, ...entry.options };
     const willRetry = entry.attempts <= retries;
     this.#logger.error(
-      "Task {taskName} attempt {attempt} {outcome}: {error}",
+      "Task {taskName} attempt {attempt} {outcome}: {errorMessage}",
       {
         ...this.#ids(entry),
         attempt: entry.attempts,
         outcome: timedOut ? "timed out" : "failed",
+        errorMessage: entry.error,
         error,
         willRetry,
       },

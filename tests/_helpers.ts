@@ -76,6 +76,9 @@ export interface ServerProcess extends AsyncDisposable {
 }
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+// Workers read their own scripts: the server may read exactly these.
+const WORKER_MODULES = ["../lib/_worker_host.ts", "../lib/report_work.ts"]
+  .map((path) => new URL(path, import.meta.url).pathname).join(",");
 const ENV = [
   "PORT",
   "HOSTNAME",
@@ -90,6 +93,8 @@ const ENV = [
   "BODY_TIMEOUT_MS",
   "STATUS_RETENTION_MS",
   "STATUS_RETENTION_COUNT",
+  "WORKERS",
+  "REPORT_WORK_MS",
   "LOG_LEVEL",
   "LOG_FORMAT",
 ];
@@ -98,7 +103,7 @@ const ENV = [
 export function serverPermissions(dir: string): string[] {
   return [
     "--allow-net=127.0.0.1",
-    `--allow-read=${dir}`,
+    `--allow-read=${dir},${WORKER_MODULES}`,
     `--allow-write=${dir}`,
     `--allow-env=${ENV.join(",")}`,
   ];

@@ -14,7 +14,17 @@ Deno.test({
     await using dir = await tempDir();
     const output = `${dir.path}/posthaste`;
     const build = await new Deno.Command(Deno.execPath(), {
-      args: ["compile", ...serverPermissions(dir.path), "--output", output, "main.ts"],
+      args: [
+        "compile",
+        ...serverPermissions(dir.path),
+        "--include",
+        "lib/_worker_host.ts",
+        "--include",
+        "lib/report_work.ts",
+        "--output",
+        output,
+        "main.ts",
+      ],
       cwd: new URL("..", import.meta.url).pathname,
       stdout: "piped",
       stderr: "piped",

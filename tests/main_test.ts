@@ -133,3 +133,16 @@ Deno.test("main.ts with OTEL_DENO=true: the task's span joins the request's trac
   ok(task.block.includes("posthaste.task.outcome: succeeded"), task.block);
   ok(task.block.includes("posthaste.task.attempt: 1"), task.block);
 });
+
+Deno.test("main.ts: a report runs in a worker with the server's own permissions", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer(dir.path, { WORKERS: "1", REPORT_WORK_MS: "5" });
+  const response = await fetch(`${server.url}/reports`, { method: "POST" });
+  equal(response.status, 202);
+  const { id } = await response.json();
+  server.child.kill("SIGTERM");
+  const { code, stderr } = await server.status();
+  equal(code, 0, stderr);
+  const written = lines(await Deno.readTextFile(`${dir.path}/log.txt`));
+  ok(written[0]?.startsWith(`report ${id}: `), written.join("\n") + stderr);
+});

@@ -1,0 +1,56 @@
+/**
+ * The CPU-bound demo: `POST /reports`.
+ *
+ * @module
+ */
+import type { LineSink } from "./notification.ts";
+import { buildReport } from "./report_work.ts";
+import { type Route, route } from "./router.ts";
+import { defineTask, type TaskContext } from "./task.ts";
+import type { WorkerPool } from "./worker_pool.ts";
+
+const REPORT_WORK = new URL("./report_work.ts", import.meta.url);
+
+/** Options for {@linkcode reportRoutes}. */
+export interface ReportOptions {
+  /** Where `report {id}: {result}` lines go. */
+  log: LineSink;
+  /** Runs the work off the event loop; without one it runs on it. @default {undefined} */
+  pool?: WorkerPool | undefined;
+  /** Milliseconds of CPU work per report. @default {50} */
+  workMs?: number;
+}
+
+/**
+ * `POST /reports`: answers 202 with the report's id at once; a task then
+ * computes the report in a worker and appends `report {id}: {result}`.
+ *
+ * @param options The log, the pool and the amount of work.
+ * @returns The routes.
+ *
+ * @example
+ * ```ts
+ * import { reportRoutes } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(reportRoutes({ log: { append: async () => {} } })[0]?.pattern.pathname, "/reports");
+ * ```
+ */
+export function reportRoutes(options: ReportOptions): Route[] {
+  const { log, pool, workMs = 50 } = options;
+  const report = defineTask("build-report", async function (this: TaskContext, id: string) {
+    const result = pool
+      ? await pool.run<string>(REPORT_WORK, "buildReport", [id, workMs], { signal: this.signal })
+      : buildReport(id, workMs);
+    await log.append(`report ${id}: ${result}`);
+  });
+  return [
+    route("POST", "/reports", (_request, { group }) => {
+      group.add(report, group.id);
+      return Response.json({ message: "Report queued", id: group.id }, {
+        status: 202,
+        headers: { location: `/tasks/${group.id}` },
+      });
+    }),
+  ];
+}

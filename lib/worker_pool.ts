@@ -1,0 +1,261 @@
+/**
+ * A pool of Web Workers for CPU-bound tasks, so they do not stall requests.
+ *
+ * @module
+ */
+import { defineTask, type TaskContext, type TaskDefinition, type TaskOptions } from "./task.ts";
+
+/** A value `postMessage` can copy to a worker and back (structured clone). */
+export type Cloneable =
+  | string
+  | number
+  | boolean
+  | null
+  | undefined
+  | bigint
+  | Date
+  | RegExp
+  | ArrayBuffer
+  | ArrayBufferView
+  | readonly Cloneable[]
+  | ReadonlyMap<Cloneable, Cloneable>
+  | ReadonlySet<Cloneable>
+  | { readonly [key: string]: Cloneable };
+
+/** Any function; {@linkcode WorkerModule} checks it can run in a worker. */
+export type WorkerFunction = (...args: never[]) => unknown;
+
+/**
+ * `T` if `F`'s arguments and result are structured-cloneable, else an
+ * error message type, so that a bad worker function fails `deno check`.
+ */
+export type WorkerModule<F extends WorkerFunction, T> = Parameters<F> extends Cloneable[]
+  ? Awaited<ReturnType<F>> extends Cloneable ? T
+  : "Cannot run in a worker: the result must be structured-cloneable"
+  : "Cannot run in a worker: the arguments must be structured-cloneable";
+
+/** Options for {@linkcode WorkerPool}. */
+export interface WorkerPoolOptions {
+  /** Workers at most; they start on first use and are reused. @default {max(1, cores - 1)} */
+  size?: number;
+}
+
+/** Options for {@linkcode WorkerPool.run}. */
+export interface RunOptions {
+  /** Aborting it drops a queued job, or terminates the worker running it. */
+  signal?: AbortSignal;
+}
+
+interface Job {
+  readonly id: number;
+  readonly module: string;
+  readonly name: string;
+  readonly args: readonly unknown[];
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  onAbort?: () => void;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  job: Job | undefined;
+}
+
+const HOST = new URL("./_worker_host.ts", import.meta.url).href;
+
+/**
+ * Runs exported functions of modules in Web Workers, one job per worker at a
+ * time. Workers inherit the server's permissions (never more). A worker that
+ * throws, calls `self.close()` or is terminated on abort fails only its job
+ * and is replaced when next needed.
+ *
+ * @example Running a function in a worker
+ * ```ts
+ * import { WorkerPool } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * await using pool = new WorkerPool({ size: 1 });
+ * const module = new URL("../tests/fixtures/worker_tasks.ts", import.meta.url);
+ * equal(await pool.run(module, "square", [7]), 49);
+ * ```
+ */
+export class WorkerPool implements AsyncDisposable {
+  #size: number;
+  #slots: Slot[] = [];
+  #queue: Job[] = [];
+  #nextId = 0;
+  #closed = false;
+
+  /**
+   * Makes a pool; no worker starts until the first job.
+   *
+   * @param options The pool's size.
+   * @throws {RangeError} If `size` is not a positive integer.
+   */
+  constructor(options: WorkerPoolOptions = {}) {
+    const { size = Math.max(1, navigator.hardwareConcurrency - 1) } = options;
+    if (!Number.isInteger(size) || size < 1) {
+      throw new RangeError(
+        `Cannot create worker pool: size must be a positive integer, got ${size}`,
+      );
+    }
+    this.#size = size;
+  }
+
+  /** Workers started and alive. */
+  get workers(): number {
+    return this.#slots.length;
+  }
+
+  /**
+   * Runs `module`'s export `name` with `args` in a worker.
+   *
+   * @param module The module's URL (typically `new URL("./x.ts", import.meta.url)`).
+   * @param name The exported function's name.
+   * @param args Its arguments (structured-cloned).
+   * @param options The abort signal.
+   * @returns Its result (structured-cloned).
+   * @throws {Error} What the function threw (name, message and stack kept),
+   * or the signal's reason.
+   */
+  run<R = unknown>(
+    module: URL | string,
+    name: string,
+    args: readonly unknown[],
+    options: RunOptions = {},
+  ): Promise<R> {
+    const { signal } = options;
+    if (this.#closed) return Promise.reject(new Error("Cannot run worker task: pool is closed"));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const { promise, resolve, reject } = Promise.withResolvers<R>();
+    const job: Job = {
+      id: this.#nextId++,
+      module: String(module),
+      name,
+      args,
+      resolve: resolve as (value: unknown) => void,
+      reject,
+      signal,
+    };
+    if (signal) {
+      job.onAbort = () => this.#abort(job, signal.reason);
+      signal.addEventListener("abort", job.onAbort, { once: true });
+    }
+    this.#queue.push(job);
+    this.#dispatch();
+    return promise;
+  }
+
+  /**
+   * Defines a task that runs `module`'s export `name` in this pool; its
+   * arguments are typed from `F`, e.g. `typeof import("./report.ts").build`.
+   *
+   * @param taskName The task's name.
+   * @param module The module's URL.
+   * @param name The exported function's name.
+   * @param options Timeout and retries; at the timeout the worker is terminated.
+   * @returns A definition to add to a group.
+   */
+  define<F extends WorkerFunction>(
+    taskName: string,
+    module: WorkerModule<F, URL | string>,
+    name: string,
+    options: TaskOptions = {},
+  ): TaskDefinition<Parameters<F>> {
+    const url = module as URL | string;
+    const run = (pool: WorkerPool) =>
+      function (this: TaskContext, ...args: unknown[]): Promise<unknown> {
+        return pool.run(url, name, args, { signal: this.signal });
+      };
+    // The arguments are checked through F; the definition is JSON-free by design.
+    return defineTask(taskName, run(this) as never, options) as unknown as TaskDefinition<
+      Parameters<F>
+    >;
+  }
+
+  /** Terminates every worker; queued and running jobs reject. */
+  close(): Promise<void> {
+    this.#closed = true;
+    const error = new Error("Cannot finish worker task: pool is closed");
+    for (const job of this.#queue.splice(0)) this.#settle(job, error, false);
+    for (const slot of this.#slots.splice(0)) {
+      slot.worker.terminate();
+      if (slot.job) this.#settle(slot.job, error, false);
+    }
+    return Promise.resolve();
+  }
+
+  /** Same as {@linkcode WorkerPool.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length > 0) {
+      let slot = this.#slots.find((s) => s.job === undefined);
+      if (slot === undefined && this.#slots.length < this.#size) slot = this.#spawn();
+      if (slot === undefined) return;
+      const job = this.#queue.shift() as Job;
+      slot.job = job;
+      slot.worker.postMessage({ id: job.id, module: job.module, name: job.name, args: job.args });
+    }
+  }
+
+  #spawn(): Slot {
+    const worker = new Worker(HOST, { type: "module" });
+    const slot: Slot = { worker, job: undefined };
+    worker.onmessage = ({ data }: MessageEvent) => {
+      const job = slot.job;
+      if (job === undefined || data.id !== job.id) return;
+      slot.job = undefined;
+      if (data.ok) this.#settle(job, data.value, true);
+      else if (data.closed) {
+        this.#drop(slot);
+        this.#settle(job, new Error(`Worker task "${job.name}" closed its worker`), false);
+      } else {
+        const error = Object.assign(new Error(data.error.message), data.error);
+        this.#settle(job, error, false);
+      }
+      this.#dispatch();
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#drop(slot);
+      const job = slot.job;
+      slot.job = undefined;
+      if (job) {
+        this.#settle(
+          job,
+          new Error(`Worker crashed running "${job.name}": ${event.message}`),
+          false,
+        );
+      }
+      this.#dispatch();
+    };
+    this.#slots.push(slot);
+    return slot;
+  }
+
+  #abort(job: Job, reason: unknown): void {
+    const queued = this.#queue.indexOf(job);
+    if (queued !== -1) this.#queue.splice(queued, 1);
+    const slot = this.#slots.find((s) => s.job === job);
+    // A CPU-bound function cannot see a signal: terminating is the only way to stop it.
+    if (slot) this.#drop(slot);
+    this.#settle(job, reason, false);
+    this.#dispatch();
+  }
+
+  #drop(slot: Slot): void {
+    slot.worker.terminate();
+    const index = this.#slots.indexOf(slot);
+    if (index !== -1) this.#slots.splice(index, 1);
+  }
+
+  #settle(job: Job, value: unknown, ok: boolean): void {
+    if (job.onAbort) job.signal?.removeEventListener("abort", job.onAbort);
+    if (ok) job.resolve(value);
+    else job.reject(value);
+  }
+}

@@ -1,0 +1,68 @@
+import { deepEqual, equal, match, rejects, throws } from "node:assert/strict";
+import { TaskGroup, TaskRunner, WorkerPool } from "../lib/mod.ts";
+import type * as Tasks from "./fixtures/worker_tasks.ts";
+
+const MODULE = new URL("./fixtures/worker_tasks.ts", import.meta.url);
+
+Deno.test("WorkerPool runs a function in a worker (another global scope) and returns its result", async () => {
+  await using pool = new WorkerPool({ size: 2 });
+  equal(pool.workers, 0, "workers start lazily");
+  equal(await pool.run(MODULE, "square", [12]), 144);
+  match(await pool.run<string>(MODULE, "scope", []), /^function:/);
+  equal(typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope, "undefined");
+  equal(pool.workers, 1, "one worker reused for jobs one after another");
+  deepEqual(await Promise.all([1, 2, 3].map((n) => pool.run(MODULE, "square", [n]))), [1, 4, 9]);
+  equal(pool.workers, 2);
+});
+
+Deno.test("WorkerPool: a throwing task or one that closes its worker fails only itself", async () => {
+  await using pool = new WorkerPool({ size: 1 });
+  await rejects(pool.run(MODULE, "fail", ["bad input"]), (error: Error) => {
+    equal(error.message, "bad input");
+    match(error.stack ?? "", /worker_tasks\.ts/);
+    return true;
+  });
+  equal(await pool.run(MODULE, "square", [3]), 9);
+  await rejects(pool.run(MODULE, "closeSelf", []), /closed its worker/);
+  equal(await pool.run(MODULE, "square", [4]), 16, "the pool replaced the worker");
+  await rejects(pool.run(MODULE, "crashLater", []), /Worker crashed running "crashLater"/);
+  equal(await pool.run(MODULE, "square", [5]), 25);
+  await rejects(pool.run(MODULE, "missing", []), /has no function "missing"/);
+});
+
+Deno.test("WorkerPool: a timeout terminates a worker stuck in an infinite loop; the next task runs", async () => {
+  await using pool = new WorkerPool({ size: 1 });
+  await using runner = new TaskRunner({ retries: 0 });
+  const spin = pool.define<typeof Tasks.spin>("spin", MODULE, "spin", { timeout: 200 });
+  const square = pool.define<typeof Tasks.square>("square", MODULE, "square");
+  const group = new TaskGroup().add(spin).add(square, 6);
+  runner.submit(group);
+  await group.settled();
+  deepEqual(group.tasks.map((t) => [t.name, t.state]), [["spin", "failed"], ["square", "done"]]);
+  match(group.tasks[0]?.error ?? "", /timed out after 200 ms/);
+});
+
+Deno.test("WorkerPool.define() types arguments from the worker function", () => {
+  const pool = new WorkerPool({ size: 1 });
+  const square = pool.define<typeof Tasks.square>("square", MODULE, "square");
+  new TaskGroup().add(square, 2);
+  // @ts-expect-error a string where the worker function takes a number
+  new TaskGroup().add(square, "2");
+  // @ts-expect-error a function cannot be cloned to a worker
+  pool.define<(callback: () => void) => number>("bad", MODULE, "square");
+  // @ts-expect-error nor can a function be returned from one
+  pool.define<() => () => void>("bad", MODULE, "square");
+  throws(() => new WorkerPool({ size: 0 }), RangeError);
+});
+
+Deno.test("WorkerPool: an aborted queued job never runs; close() rejects what is left", async () => {
+  const pool = new WorkerPool({ size: 1 });
+  const busy = pool.run(MODULE, "spin", []);
+  const controller = new AbortController();
+  const queued = pool.run(MODULE, "square", [2], { signal: controller.signal });
+  controller.abort(new Error("not needed"));
+  await rejects(queued, /not needed/);
+  await pool.close();
+  await rejects(busy, /pool is closed/);
+  await rejects(pool.run(MODULE, "square", [2]), /pool is closed/);
+});
