@@ -10,6 +10,8 @@
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const SECONDS = Number(Deno.env.get("LOAD_SECONDS") ?? 5);
+const SCENARIOS = (Deno.env.get("LOAD_SCENARIOS") ?? "1,2,3,4").split(",");
+const run = (scenario: string): boolean => SCENARIOS.includes(scenario);
 const ROUNDS = 2;
 const PENDING_TASKS = 100_000;
 
@@ -28,16 +30,20 @@ interface WrkResult {
   errors: number;
 }
 
-async function startServer(script: string, env: Record<string, string> = {}): Promise<Server> {
+async function startServer(
+  script: string,
+  env: Record<string, string> = {},
+  cores = "0",
+): Promise<Server> {
   const dir = await Deno.makeTempDir({ prefix: "posthaste_load_" });
   const child = new Deno.Command("taskset", {
     args: [
       "-c",
-      "0",
+      cores,
       Deno.execPath(),
       "run",
       "--allow-net=127.0.0.1",
-      `--allow-read=${dir}`,
+      `--allow-read=${dir},${ROOT}lib/_worker_host.ts,${ROOT}lib/report_work.ts`,
       `--allow-write=${dir}`,
       "--allow-env",
       `${ROOT}${script}`,
@@ -170,110 +176,188 @@ console.log(`load: ${SECONDS} s per run, wrk -t1 -c64, server on core 0, wrk on 
 console.log("| scenario | server | req/s (median) | p50 ms | p99 ms | note |");
 console.log("|---|---|---|---|---|---|");
 
-// Scenario 1: one log line per request, no delay.
+const summary: string[] = [];
 const bare = await startServer("bench/bare_server.ts");
-const posthaste = await startServer("main.ts");
-const naive = await startServer("bench/naive_server.ts");
-await wrk(bare.url, 1);
-const warm = await wrk(posthaste.url, 1);
-let accepted = warm.requests - warm.errors;
-const s1 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[] };
-for (let round = 0; round < ROUNDS; round++) {
-  s1.bare.push(await wrk(bare.url));
-  const result = await wrk(posthaste.url);
-  s1.posthaste.push(result);
-  accepted += result.requests - result.errors;
-  await waitForLines(`${posthaste.dir}/log.txt`, accepted);
+
+if (run("1")) {
+  // Scenario 1: one log line per request, no delay.
+  const posthaste = await startServer("main.ts");
+  const naive = await startServer("bench/naive_server.ts");
+  await wrk(bare.url, 1);
+  const warm = await wrk(posthaste.url, 1);
+  let accepted = warm.requests - warm.errors;
+  const s1 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[] };
+  for (let round = 0; round < ROUNDS; round++) {
+    s1.bare.push(await wrk(bare.url));
+    const result = await wrk(posthaste.url);
+    s1.posthaste.push(result);
+    accepted += result.requests - result.errors;
+    await waitForLines(`${posthaste.dir}/log.txt`, accepted);
+  }
+  const naiveResult = await wrk(naive.url);
+  const s1Bare = median(s1.bare.map((r) => r.rps));
+  const s1Posthaste = median(s1.posthaste.map((r) => r.rps));
+  row(
+    "1 no delay",
+    "bare Deno.serve",
+    fixed(s1Bare, 0),
+    fixed(median(s1.bare.map((r) => r.p50))),
+    fixed(median(s1.bare.map((r) => r.p99))),
+    "baseline",
+  );
+  row(
+    "1 no delay",
+    "posthaste",
+    fixed(s1Posthaste, 0),
+    fixed(median(s1.posthaste.map((r) => r.p50))),
+    fixed(median(s1.posthaste.map((r) => r.p99))),
+    `${fixed(s1Posthaste / s1Bare)}x bare; ${
+      s1.posthaste.reduce((n, r) => n + r.errors, 0)
+    } non-202`,
+  );
+  row(
+    "1 no delay",
+    "naive writeTextFile",
+    fixed(naiveResult.rps, 0),
+    fixed(naiveResult.p50),
+    fixed(naiveResult.p99),
+    `${fixed(naiveResult.rps / s1Bare)}x bare (one run)`,
+  );
+  await Promise.all([posthaste.stop(), naive.stop()]);
+  summary.push(
+    `s1 req/s posthaste/bare ${fixed(s1Posthaste / s1Bare)} (target ≥ 0.90); naive/bare ${
+      fixed(naiveResult.rps / s1Bare)
+    }`,
+  );
 }
-const naiveResult = await wrk(naive.url);
-const s1Bare = median(s1.bare.map((r) => r.rps));
-const s1Posthaste = median(s1.posthaste.map((r) => r.rps));
-row(
-  "1 no delay",
-  "bare Deno.serve",
-  fixed(s1Bare, 0),
-  fixed(median(s1.bare.map((r) => r.p50))),
-  fixed(median(s1.bare.map((r) => r.p99))),
-  "baseline",
-);
-row(
-  "1 no delay",
-  "posthaste",
-  fixed(s1Posthaste, 0),
-  fixed(median(s1.posthaste.map((r) => r.p50))),
-  fixed(median(s1.posthaste.map((r) => r.p99))),
-  `${fixed(s1Posthaste / s1Bare)}x bare; ${s1.posthaste.reduce((n, r) => n + r.errors, 0)} non-202`,
-);
-row(
-  "1 no delay",
-  "naive writeTextFile",
-  fixed(naiveResult.rps, 0),
-  fixed(naiveResult.p50),
-  fixed(naiveResult.p99),
-  `${fixed(naiveResult.rps / s1Bare)}x bare (one run)`,
-);
-await Promise.all([posthaste.stop(), naive.stop()]);
 
-// Scenario 2: SEND_DELAY_MS=1000; an I/O-bound task needs a concurrency limit above the backlog.
-const delayed = await startServer("main.ts", {
-  SEND_DELAY_MS: "1000",
-  MAX_CONCURRENCY: "1000000",
-  MAX_PENDING: "1000000",
-});
-const s2 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[], drainMs: [] as number[] };
-accepted = 0;
-for (let round = 0; round < ROUNDS; round++) {
-  s2.bare.push(await wrk(bare.url));
-  const result = await wrk(delayed.url);
-  s2.posthaste.push(result);
-  accepted += result.requests - result.errors;
-  s2.drainMs.push(await waitForLines(`${delayed.dir}/log.txt`, accepted));
+if (run("2")) {
+  // Scenario 2: SEND_DELAY_MS=1000; an I/O-bound task needs a concurrency limit above the backlog.
+  const delayed = await startServer("main.ts", {
+    SEND_DELAY_MS: "1000",
+    MAX_CONCURRENCY: "1000000",
+    MAX_PENDING: "1000000",
+  });
+  const s2 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[], drainMs: [] as number[] };
+  let accepted = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    s2.bare.push(await wrk(bare.url));
+    const result = await wrk(delayed.url);
+    s2.posthaste.push(result);
+    accepted += result.requests - result.errors;
+    s2.drainMs.push(await waitForLines(`${delayed.dir}/log.txt`, accepted));
+  }
+  const s2BareP99 = median(s2.bare.map((r) => r.p99));
+  const s2P99 = median(s2.posthaste.map((r) => r.p99));
+  const s2Drain = median(s2.drainMs) / 1_000;
+  row(
+    "2 SEND_DELAY_MS=1000",
+    "bare Deno.serve",
+    fixed(median(s2.bare.map((r) => r.rps)), 0),
+    fixed(median(s2.bare.map((r) => r.p50))),
+    fixed(s2BareP99),
+    "baseline",
+  );
+  row(
+    "2 SEND_DELAY_MS=1000",
+    "posthaste",
+    fixed(median(s2.posthaste.map((r) => r.rps)), 0),
+    fixed(median(s2.posthaste.map((r) => r.p50))),
+    fixed(s2P99),
+    `p99 ${fixed(s2P99 / s2BareP99)}x bare; all lines ${fixed(s2Drain)} s after load`,
+  );
+  await delayed.stop();
+  summary.push(
+    `s2 p99 posthaste/bare ${fixed(s2P99 / s2BareP99)} (≤ 1.5); s2 lines done ${
+      fixed(s2Drain)
+    } s after load (≤ 2)`,
+  );
 }
-const s2BareP99 = median(s2.bare.map((r) => r.p99));
-const s2P99 = median(s2.posthaste.map((r) => r.p99));
-const s2Drain = median(s2.drainMs) / 1_000;
-row(
-  "2 SEND_DELAY_MS=1000",
-  "bare Deno.serve",
-  fixed(median(s2.bare.map((r) => r.rps)), 0),
-  fixed(median(s2.bare.map((r) => r.p50))),
-  fixed(s2BareP99),
-  "baseline",
-);
-row(
-  "2 SEND_DELAY_MS=1000",
-  "posthaste",
-  fixed(median(s2.posthaste.map((r) => r.rps)), 0),
-  fixed(median(s2.posthaste.map((r) => r.p50))),
-  fixed(s2P99),
-  `p99 ${fixed(s2P99 / s2BareP99)}x bare; all lines ${fixed(s2Drain)} s after load`,
-);
-await Promise.all([delayed.stop(), bare.stop()]);
 
-// Scenario 3: 100,000 pending tasks (delay far longer than the run).
-const holding = await startServer("main.ts", { SEND_DELAY_MS: "600000", MAX_PENDING: "200000" });
-await postMany(holding.url, 2_000);
-const before = await rssKiB(holding.pid);
-const held = await postMany(holding.url, PENDING_TASKS);
-await new Promise((resolve) => setTimeout(resolve, 2_000)); // let the heap settle before reading RSS
-const after = await rssKiB(holding.pid);
-const perTask = ((after - before) * 1024) / held;
-row(
-  "3 100k pending",
-  "posthaste",
-  "-",
-  "-",
-  "-",
-  `${held} accepted; RSS ${fixed(before / 1024, 1)} → ${fixed(after / 1024, 1)} MiB; ${
-    fixed(perTask, 0)
-  } B/task`,
-);
-await holding.stop();
+if (run("3")) {
+  // Scenario 3: 100,000 pending tasks (delay far longer than the run).
+  const holding = await startServer("main.ts", { SEND_DELAY_MS: "600000", MAX_PENDING: "200000" });
+  await postMany(holding.url, 2_000);
+  const before = await rssKiB(holding.pid);
+  const held = await postMany(holding.url, PENDING_TASKS);
+  await new Promise((resolve) => setTimeout(resolve, 2_000)); // let the heap settle before reading RSS
+  const after = await rssKiB(holding.pid);
+  const perTask = ((after - before) * 1024) / held;
+  row(
+    "3 100k pending",
+    "posthaste",
+    "-",
+    "-",
+    "-",
+    `${held} accepted; RSS ${fixed(before / 1024, 1)} → ${fixed(after / 1024, 1)} MiB; ${
+      fixed(perTask, 0)
+    } B/task`,
+  );
+  await holding.stop();
+  summary.push(`s3 ${fixed(perTask / 1024)} KiB per pending task by RSS (≤ 1)`);
+}
 
-console.log(
-  `\nsummary: s1 req/s posthaste/bare ${fixed(s1Posthaste / s1Bare)} (target ≥ 0.90); ` +
-    `s2 p99 posthaste/bare ${fixed(s2P99 / s2BareP99)} (≤ 1.5); ` +
-    `s2 lines done ${fixed(s2Drain)} s after load (≤ 2); ` +
-    `s3 ${fixed(perTask / 1024)} KiB per pending task (≤ 1); ` +
-    `naive/bare ${fixed(naiveResult.rps / s1Bare)}`,
-);
+if (run("4")) {
+  // Scenario 4: /healthz latency while 20 reports of 50 ms of CPU each run;
+  // the server is not pinned, so a worker can use the other core.
+  const p99: Record<string, number> = {};
+  for (const workers of ["1", "0"]) {
+    const server = await startServer("main.ts", { WORKERS: workers, REPORT_WORK_MS: "50" }, "0,1");
+    // A health check is a modest-rate probe, not a flood: one GET every 5 ms,
+    // sent on schedule whether or not earlier ones answered (open loop), so a
+    // stalled event loop shows in every request that waited on it.
+    const health = async (): Promise<number> => {
+      const probes: Promise<number>[] = [];
+      const until = performance.now() + 2_000;
+      while (performance.now() < until) {
+        const start = performance.now();
+        probes.push(
+          fetch(`${server.url}/healthz`).then(async (response) => {
+            await response.body?.cancel();
+            return performance.now() - start;
+          }),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const latencies = (await Promise.all(probes)).sort((a, b) => a - b);
+      return latencies[Math.floor(latencies.length * 0.99)] ?? NaN;
+    };
+    // One report first: a worker starts on first use, a one-time cost measured apart.
+    const firstStart = performance.now();
+    await (await fetch(`${server.url}/reports`, { method: "POST" })).body?.cancel();
+    await waitForLines(`${server.dir}/log.txt`, 1);
+    const firstReportMs = performance.now() - firstStart;
+    const idle = await health();
+    // The reports go in while the probe runs, so that all their work falls in its window.
+    const measuring = health();
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the probe is under way
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        await (await fetch(`${server.url}/reports`, { method: "POST" })).body?.cancel();
+      }),
+    );
+    const busy = await measuring;
+    await waitForLines(`${server.dir}/log.txt`, 21);
+    const where = workers === "1" ? "worker pool (WORKERS=1)" : "event loop (WORKERS=0)";
+    p99[workers] = busy / idle;
+    row(
+      "4 20 reports x 50 ms",
+      where,
+      "-",
+      "-",
+      fixed(busy),
+      `/healthz p99 ${fixed(busy / idle)}x its idle p99 (${fixed(idle)} ms); first report ${
+        fixed(firstReportMs, 0)
+      } ms`,
+    );
+    await server.stop();
+  }
+  summary.push(
+    `s4 /healthz p99 busy/idle ${fixed(p99["1"] ?? NaN)} with workers (≤ 2), ${
+      fixed(p99["0"] ?? NaN)
+    } on the event loop`,
+  );
+}
+
+await bare.stop();
+console.log(`\nsummary: ${summary.join("; ")}`);
