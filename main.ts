@@ -12,15 +12,9 @@ const config = readConfig((name) =>
 );
 await configureLogging({ level: config.logLevel, format: config.logFormat });
 const app = await createApp(config);
-const server = Deno.serve({
-  hostname: config.hostname,
-  port: config.port,
-  onListen: ({ hostname, port }) => {
-    const text = `posthaste listening on http://${hostname}:${port}/\n`;
-    Deno.stdout.writeSync(new TextEncoder().encode(text));
-  },
-}, app.handler);
 
+// Listeners first, so that no signal can arrive after the server listens but
+// before it is handled; a signal's callback runs after `server` is assigned.
 const giveUp = new AbortController();
 let stopping: Promise<void> | undefined;
 const onSignal = (): void => {
@@ -29,3 +23,12 @@ const onSignal = (): void => {
 };
 Deno.addSignalListener("SIGINT", onSignal);
 Deno.addSignalListener("SIGTERM", onSignal);
+
+const server = Deno.serve({
+  hostname: config.hostname,
+  port: config.port,
+  onListen: ({ hostname, port }) => {
+    const text = `posthaste listening on http://${hostname}:${port}/\n`;
+    Deno.stdout.writeSync(new TextEncoder().encode(text));
+  },
+}, app.handler);

@@ -9,10 +9,14 @@ import { deadLetterLine } from "./dead_letter.ts";
 import { GroupRegistry } from "./group_registry.ts";
 import { LogWriter } from "./log_writer.ts";
 import { Metrics } from "./metrics.ts";
-import { notificationRoutes } from "./notification.ts";
+import { notificationRoutes, notificationTask } from "./notification.ts";
 import { opsRoutes } from "./ops_routes.ts";
 import { reportRoutes } from "./reports.ts";
+import { recoverTasks } from "./recovery.ts";
+import { reportTask } from "./reports.ts";
 import { TaskRunner } from "./runner.ts";
+import { SqliteTaskStore } from "./sqlite_task_store.ts";
+import type { TaskDefinition } from "./task.ts";
 import { createHandler } from "./server.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
@@ -76,6 +80,8 @@ export async function createApp(config: Config): Promise<App> {
   const logger = getLogger(["posthaste", "app"]);
   const log = await LogWriter.open(config.logFile);
   const deadLetters = await LogWriter.open(config.deadLetterFile);
+  // Durable mode: open (and check) the journal before anything is served.
+  const store = config.taskStore === undefined ? undefined : SqliteTaskStore.open(config.taskStore);
   const registry = new GroupRegistry({
     maxFinished: config.statusRetentionCount,
     retentionMs: config.statusRetentionMs,
@@ -85,7 +91,12 @@ export async function createApp(config: Config): Promise<App> {
     maxPending: config.maxPending,
     timeout: config.taskTimeoutMs,
     retries: config.taskRetries,
-    deadLetter: (record) => deadLetters.append(deadLetterLine(record)),
+    // Durable mode keeps tasks abandoned at shutdown in the journal: they are not lost.
+    deadLetter: (record) =>
+      store && record.reason === "shutdown"
+        ? undefined
+        : deadLetters.append(deadLetterLine(record)),
+    journal: store,
     onGroupAccepted: (group) => registry.track(group),
     onGroupSettled: (group) => registry.settled(group),
     tracer: recordingTracer(),
@@ -93,20 +104,23 @@ export async function createApp(config: Config): Promise<App> {
   const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
   let draining = false;
   const pool = config.workers > 0 ? new WorkerPool({ size: config.workers }) : undefined;
+  const notifications = { log, sendDelayMs: config.sendDelayMs, bodyTimeout: config.bodyTimeoutMs };
+  const reports = { log, pool, workMs: config.reportWorkMs };
   const routes = [
-    ...notificationRoutes({
-      log,
-      sendDelayMs: config.sendDelayMs,
-      bodyTimeout: config.bodyTimeoutMs,
+    ...notificationRoutes(notifications),
+    ...reportRoutes(reports),
+    ...opsRoutes({
+      draining: () => draining,
+      status: (id) => registry.get(id)?.toJSON() ?? store?.status(id),
+      metrics,
     }),
-    ...reportRoutes({ log, pool, workMs: config.reportWorkMs }),
-    ...opsRoutes({ draining: () => draining, registry, metrics }),
   ];
   const inner = createHandler({
     routes,
     runner,
     onResponse: (route, status) => metrics.request(route, status),
     accepting: () => !draining,
+    journal: store,
   });
   // Requests in the handler: their tasks are accepted even after draining
   // began, so the runner drains only once they are answered.
@@ -137,7 +151,27 @@ export async function createApp(config: Config): Promise<App> {
   };
   const closeFiles = async (): Promise<void> => {
     await Promise.allSettled([pool?.close(), log.close(), deadLetters.close()]);
+    store?.close();
   };
+
+  if (store) {
+    const definitions = new Map<string, TaskDefinition<never[]>>(
+      [notificationTask(notifications), reportTask(reports)].map((d) => [d.name, d as never]),
+    );
+    const recovered = recoverTasks({
+      store,
+      definitions,
+      runner,
+      deadLetter: (record) => deadLetters.append(deadLetterLine(record)),
+    });
+    logger.info(
+      "Journal {file}: {resumed} unfinished tasks resumed, {deadLettered} dead-lettered",
+      {
+        file: config.taskStore,
+        ...recovered,
+      },
+    );
+  }
 
   return {
     handler,

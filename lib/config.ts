@@ -26,6 +26,9 @@ const SCHEMA = z.object({
   BODY_TIMEOUT_MS: int(10_000, 1),
   STATUS_RETENTION_MS: int(600_000, 0),
   STATUS_RETENTION_COUNT: int(10_000, 0),
+  TASK_STORE: z.string().regex(/^(memory|sqlite:.+)$/, "must be memory or sqlite:<file>").default(
+    "memory",
+  ),
   WORKERS: int(Math.max(1, navigator.hardwareConcurrency - 1), 0, 1_024),
   REPORT_WORK_MS: int(50, 0),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warning", "error", "fatal"]).default("info"),
@@ -63,6 +66,8 @@ export interface Config {
   readonly statusRetentionMs: number;
   /** How many finished groups' statuses stay visible at most. */
   readonly statusRetentionCount: number;
+  /** The journal file in durable mode (`TASK_STORE=sqlite:<file>`), else undefined. */
+  readonly taskStore: string | undefined;
   /** Worker threads for CPU-bound tasks; 0 runs them on the event loop. */
   readonly workers: number;
   /** Milliseconds of CPU work per `/reports` task. */
@@ -114,6 +119,7 @@ export function readConfig(get: (name: string) => string | undefined): Config {
     bodyTimeoutMs: c.BODY_TIMEOUT_MS,
     statusRetentionMs: c.STATUS_RETENTION_MS,
     statusRetentionCount: c.STATUS_RETENTION_COUNT,
+    taskStore: c.TASK_STORE === "memory" ? undefined : c.TASK_STORE.slice("sqlite:".length),
     workers: c.WORKERS,
     reportWorkMs: c.REPORT_WORK_MS,
     logLevel: c.LOG_LEVEL,

@@ -8,8 +8,12 @@ import type { TaskEntry } from "./task_group.ts";
 
 /** One task that failed its last attempt or was abandoned at shutdown. */
 export interface DeadLetter {
-  /** `failed`: every attempt failed; `shutdown`: the drain deadline passed first. */
-  readonly reason: "failed" | "shutdown";
+  /**
+   * `failed`: every attempt failed; `shutdown`: the drain deadline passed
+   * first; `crash_loop`: the process died during too many of its attempts;
+   * `unknown_task`: after a restart, no task is defined with its name.
+   */
+  readonly reason: "failed" | "shutdown" | "crash_loop" | "unknown_task";
   /** The task's name. */
   readonly task: string;
   /** The task's stable id. */

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GroupRegistry } from "./group_registry.ts";
+import type { GroupStatus } from "./task_group.ts";
 import { HttpError } from "./http_error.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Route, route } from "./router.ts";
@@ -12,8 +12,8 @@ import { type Route, route } from "./router.ts";
 export interface OpsOptions {
   /** Whether shutdown has begun: health answers 503 then. */
   draining: () => boolean;
-  /** Where task groups are found by id. */
-  registry: GroupRegistry;
+  /** Finds a group's status by id (the registry, then the journal). */
+  status: (id: string) => GroupStatus | undefined;
   /** What `/metrics` renders. */
   metrics: Metrics;
 }
@@ -22,25 +22,25 @@ export interface OpsOptions {
  * `GET /healthz` (200 `ok`, 503 `draining`), `GET /tasks/:id` (the group's
  * status, 404 if unknown) and `GET /metrics` (Prometheus text).
  *
- * @param options The drain flag, the registry and the metrics.
+ * @param options The drain flag, the status lookup and the metrics.
  * @returns The routes.
  *
  * @example
  * ```ts
- * import { GroupRegistry, Metrics, opsRoutes, TaskRunner } from "./mod.ts";
+ * import { Metrics, opsRoutes, TaskRunner } from "./mod.ts";
  * import { equal } from "node:assert/strict";
  *
  * const runner = new TaskRunner();
  * const routes = opsRoutes({
  *   draining: () => false,
- *   registry: new GroupRegistry(),
+ *   status: () => undefined,
  *   metrics: new Metrics(runner),
  * });
  * equal(routes.map((r) => r.pattern.pathname).join(" "), "/healthz /tasks/:id /metrics");
  * ```
  */
 export function opsRoutes(options: OpsOptions): Route[] {
-  const { draining, registry, metrics } = options;
+  const { draining, status, metrics } = options;
   return [
     route(
       "GET",
@@ -52,11 +52,11 @@ export function opsRoutes(options: OpsOptions): Route[] {
     ),
     route("GET", "/tasks/:id", (_request, { params }) => {
       const id = params.id ?? "";
-      const group = registry.get(id);
-      if (group === undefined) {
+      const found = status(id);
+      if (found === undefined) {
         throw new HttpError(404, "not_found", `No task group ${JSON.stringify(id)} is known`);
       }
-      return Response.json(group);
+      return Response.json(found);
     }),
     route("GET", "/metrics", () =>
       new Response(metrics.render(), {

@@ -6,7 +6,7 @@
 import type { LineSink } from "./notification.ts";
 import { buildReport } from "./report_work.ts";
 import { type Route, route } from "./router.ts";
-import { defineTask, type TaskContext } from "./task.ts";
+import { defineTask, type TaskContext, type TaskDefinition } from "./task.ts";
 import type { WorkerPool } from "./worker_pool.ts";
 
 const REPORT_WORK = new URL("./report_work.ts", import.meta.url);
@@ -19,6 +19,31 @@ export interface ReportOptions {
   pool?: WorkerPool | undefined;
   /** Milliseconds of CPU work per report. @default {50} */
   workMs?: number;
+}
+
+/**
+ * The `build-report` task: computes a report in the pool (or on the event
+ * loop without one) and appends `report {id}: {result}`.
+ *
+ * @param options The log, the pool and the amount of work.
+ * @returns The task definition.
+ *
+ * @example
+ * ```ts
+ * import { reportTask } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(reportTask({ log: { append: async () => {} } }).name, "build-report");
+ * ```
+ */
+export function reportTask(options: ReportOptions): TaskDefinition<[string]> {
+  const { log, pool, workMs = 50 } = options;
+  return defineTask("build-report", async function (this: TaskContext, id: string) {
+    const result = pool
+      ? await pool.run<string>(REPORT_WORK, "buildReport", [id, workMs], { signal: this.signal })
+      : buildReport(id, workMs);
+    await log.append(`report ${id}: ${result}`);
+  });
 }
 
 /**
@@ -37,13 +62,7 @@ export interface ReportOptions {
  * ```
  */
 export function reportRoutes(options: ReportOptions): Route[] {
-  const { log, pool, workMs = 50 } = options;
-  const report = defineTask("build-report", async function (this: TaskContext, id: string) {
-    const result = pool
-      ? await pool.run<string>(REPORT_WORK, "buildReport", [id, workMs], { signal: this.signal })
-      : buildReport(id, workMs);
-    await log.append(`report ${id}: ${result}`);
-  });
+  const report = reportTask(options);
   return [
     route("POST", "/reports", (_request, { group }) => {
       group.add(report, group.id);

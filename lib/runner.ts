@@ -60,6 +60,8 @@ export class TaskRunner implements AsyncDisposable {
   /** First tasks of groups whose response is not delivered yet. */
   #waiting = new Set<TaskEntry>();
   #active = new Map<TaskEntry, Attempt>();
+  /** Attempts waiting for their start to be journaled; they hold a slot. */
+  #journaling = new Set<TaskEntry>();
   #backoff = new Map<TaskEntry, unknown>();
   #pending = 0;
   #draining = false;
@@ -99,7 +101,7 @@ export class TaskRunner implements AsyncDisposable {
 
   /** Tasks running now. */
   get running(): number {
-    return this.#active.size;
+    return this.#active.size + this.#journaling.size;
   }
 
   /** Whether {@linkcode TaskRunner.drain} has begun; no group is accepted then. */
@@ -129,19 +131,24 @@ export class TaskRunner implements AsyncDisposable {
     if (first === undefined) return;
     this.#pending += group.size;
     this.#options.onGroupAccepted?.(group);
-    const { after } = options;
-    if (after === undefined) return this.#enqueue(first);
+    const { after, commit } = options;
+    if (after === undefined && commit === undefined) return this.#enqueue(first);
     this.#waiting.add(first);
     const start = (): void => {
       if (this.#waiting.delete(first)) this.#enqueue(first);
     };
-    after.then(start, (error) => {
-      this.#logger.warn(
-        "Client went away before response {groupId} was delivered; its {tasks} tasks run anyway",
-        { groupId: group.id, tasks: group.size, error: String(error) },
-      );
-      start();
-    });
+    const deliver = (): void => {
+      if (after === undefined) return start();
+      after.then(start, (error) => {
+        this.#logger.warn(
+          "Client went away before response {groupId} was delivered; its {tasks} tasks run anyway",
+          { groupId: group.id, tasks: group.size, error: String(error) },
+        );
+        start();
+      });
+    };
+    if (commit === undefined) deliver();
+    else commit.then(deliver, () => this.#drop(first));
   }
 
   /**
@@ -193,7 +200,7 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   #pump(): void {
-    while (this.#active.size < this.#maxConcurrency) {
+    while (this.running < this.#maxConcurrency) {
       const entry = this.#ready.shift();
       if (entry === undefined) return;
       this.#run(entry);
@@ -210,6 +217,31 @@ export class TaskRunner implements AsyncDisposable {
       entry.startedAt = this.#clock.now();
       this.stats.started++;
     }
+    const { journal } = this.#options;
+    if (journal === undefined) return this.#call(entry);
+    // Durable: the attempt runs only once its start is journaled, so that a
+    // crash during it is counted at restart (the crash-loop guard).
+    this.#journaling.add(entry);
+    journal.attempt(entry).then(
+      () => {
+        if (!this.#journaled(entry)) return;
+        this.#call(entry);
+        this.#pump(); // outside the pump loop now: a sync task's successor must be started here
+      },
+      (error) => {
+        if (!this.#journaled(entry)) return;
+        this.#attemptFailed(entry, error);
+        this.#pump();
+      },
+    );
+  }
+
+  #journaled(entry: TaskEntry): boolean {
+    this.#journaling.delete(entry);
+    return entry.state !== "abandoned";
+  }
+
+  #call(entry: TaskEntry): void {
     const attempt = new Attempt(entry, this.#options.tracer);
     let result: unknown;
     try {
@@ -263,6 +295,7 @@ export class TaskRunner implements AsyncDisposable {
     this.stats.retried++;
     entry.state = "retrying";
     const delay = backoffDelay(entry.attempts, retryDelay, maxRetryDelay);
+    this.#options.journal?.record(entry, this.#clock.now() + delay);
     this.#backoff.set(
       entry,
       this.#clock.setTimeout(() => {
@@ -290,6 +323,7 @@ export class TaskRunner implements AsyncDisposable {
     entry.durationMs = entry.attempts === 0 ? 0 : this.#clock.now() - entry.startedAt;
     this.#pending--;
     this.stats.record(state, entry.name, entry.durationMs);
+    this.#options.journal?.record(entry);
     const { deadLetter } = this.#options;
     if (state === "done" || deadLetter === undefined) return;
     const record = deadLetterOf(
@@ -318,7 +352,25 @@ export class TaskRunner implements AsyncDisposable {
     }
     for (const entry of this.#waiting) this.#finish(entry, "abandoned");
     this.#waiting.clear();
+    for (const entry of this.#journaling) this.#finish(entry, "abandoned");
+    this.#journaling.clear();
     return this.stats.abandoned - before;
+  }
+
+  /** A group whose journal commit failed: its client got no 202, so it never existed. */
+  #drop(first: TaskEntry): void {
+    if (!this.#waiting.delete(first)) return;
+    const { group } = first;
+    for (let entry = first; entry !== undefined; entry = group[nextTask]() as TaskEntry) {
+      entry.state = "abandoned";
+      this.#pending--;
+    }
+    this.#options.onGroupSettled?.(group);
+    if (this.#pending === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
+  }
+
+  #checkIdle(): void {
+    if (this.#pending === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
   }
 
   #ids(entry: TaskEntry): Record<string, string> {

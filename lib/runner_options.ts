@@ -7,6 +7,7 @@ import type { Clock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
 import type { TaskGroup } from "./task_group.ts";
+import type { TaskStore } from "./task_store.ts";
 import type { TaskTracer } from "./task_tracing.ts";
 
 /** Options for {@linkcode TaskRunner}. */
@@ -29,6 +30,11 @@ export interface TaskRunnerOptions {
   onGroupAccepted?: (group: TaskGroup) => void;
   /** Called once per group when its last task reached a final state. @default {nothing} */
   onGroupSettled?: (group: TaskGroup) => void;
+  /**
+   * A durable journal: each attempt starts once its start is journaled, and
+   * outcomes and retry times are recorded. @default {none (memory only)}
+   */
+  journal?: Pick<TaskStore, "attempt" | "record"> | undefined;
   /** Traces each attempt as a span in its request's trace. @default {no spans} */
   tracer?: TaskTracer | undefined;
   /** Time source for timeouts and backoff. @default {systemClock} */
@@ -64,6 +70,11 @@ export function positiveInteger(name: string, value: number): number {
 export interface SubmitOptions {
   /** Start the group only once this settles, e.g. `info.completed`. */
   after?: Promise<unknown>;
+  /**
+   * The group's journal commit: the group starts only after it resolves, and
+   * is dropped (as if never accepted) if it rejects.
+   */
+  commit?: Promise<unknown>;
 }
 
 /** Options for {@linkcode TaskRunner.drain}. */

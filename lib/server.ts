@@ -10,6 +10,7 @@ import { AdmissionError } from "./admission_error.ts";
 import { HttpError } from "./http_error.ts";
 import { matchRoute, type Route } from "./router.ts";
 import type { TaskRunner } from "./runner.ts";
+import type { TaskStore } from "./task_store.ts";
 import { TaskGroup } from "./task_group.ts";
 
 /** Options for {@linkcode createHandler}. */
@@ -35,6 +36,13 @@ export interface HandlerOptions {
    * @default {always true}
    */
   accepting?: () => boolean;
+  /**
+   * A durable journal: the response is sent only once the group is committed
+   * to it; if the commit fails the answer is 503 `journal_unavailable` and
+   * none of the tasks runs.
+   * @default {none (memory only)}
+   */
+  journal?: Pick<TaskStore, "enqueue"> | undefined;
 }
 
 /**
@@ -78,6 +86,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     retryAfter = 1,
     onResponse = () => {},
     accepting = () => true,
+    journal,
   } = options;
 
   const fail = (error: unknown, request: Request, group: TaskGroup): Response => {
@@ -101,18 +110,35 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     group: TaskGroup,
     info: Deno.ServeHandlerInfo,
     arrivedAccepting: boolean,
-  ): Response => {
+  ): Response | Promise<Response> => {
     if (group.size === 0) return response;
     if (!arrivedAccepting) {
       return refuse("shutting_down", "Cannot accept tasks: server is shutting down");
     }
+    const committed = journal && Promise.withResolvers<void>();
     try {
-      runner.submit(group, { after: info.completed });
-      return response;
+      runner.submit(group, {
+        after: info.completed,
+        ...(committed && { commit: committed.promise }),
+      });
     } catch (error) {
       if (!(error instanceof AdmissionError)) throw error;
       return refuse(error.reason === "draining" ? "shutting_down" : "backlog_full", error.message);
     }
+    if (journal === undefined || committed === undefined) return response;
+    // The 202 goes out only once the group is durable.
+    committed.promise.catch(() => {});
+    return journal.enqueue(group).then(
+      () => {
+        committed.resolve();
+        return response;
+      },
+      (error) => {
+        committed.reject(error);
+        logger.error("Cannot journal request {requestId}: {error}", { requestId: group.id, error });
+        return refuse("journal_unavailable", "Cannot accept tasks: the task journal failed");
+      },
+    );
   };
 
   return (request, info) => {
@@ -128,11 +154,12 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       const { route, params } = matchRoute(routes, request);
       label = route.pattern.pathname;
       const result = route.handler(request, { params, group });
-      if (result instanceof Response) return answer(admit(result, group, info, arrivedAccepting));
-      return result.then(
-        (response) => answer(admit(response, group, info, arrivedAccepting)),
-        (error) => answer(fail(error, request, group)),
-      );
+      const settle = (response: Response): Response | Promise<Response> => {
+        const admitted = admit(response, group, info, arrivedAccepting);
+        return admitted instanceof Response ? answer(admitted) : admitted.then(answer);
+      };
+      if (result instanceof Response) return settle(result);
+      return result.then(settle, (error) => answer(fail(error, request, group)));
     } catch (error) {
       return answer(fail(error, request, group));
     }

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Task, TaskFunction, TaskOptions } from "./task.ts";
+import type { Task, TaskDefinition, TaskFunction, TaskOptions } from "./task.ts";
 
 /** Where a task is in its life. */
 export type TaskState = "queued" | "running" | "retrying" | "done" | "failed" | "abandoned";
@@ -87,6 +87,9 @@ export interface TaskGroupOptions {
   traceContext?: object;
 }
 
+/** Recovery's hook into a group: re-add a journaled task with its original index. */
+export const restoreTask: unique symbol = Symbol("posthaste.restoreTask");
+
 /** The runner's hook into a group: the next queued task, or `undefined` once none is left. */
 export const nextTask: unique symbol = Symbol("posthaste.nextTask");
 
@@ -164,6 +167,29 @@ export class TaskGroup {
   /** Whether a runner has taken the group; it cannot grow or be submitted again then. */
   get started(): boolean {
     return this.#cursor > 0 || this.#finished;
+  }
+
+  /**
+   * For recovery from a journal: adds a task with the index and attempts it
+   * had before the restart, so that its id and retry count carry on.
+   *
+   * @param task The task's definition.
+   * @param args Its journaled arguments.
+   * @param index Its original position in the group.
+   * @param attempts Attempts it started before.
+   * @returns This group.
+   */
+  [restoreTask](
+    task: TaskDefinition<unknown[]>,
+    args: unknown[],
+    index: number,
+    attempts: number,
+  ): this {
+    this.add(task, ...args);
+    const entry = this.#entries[this.#entries.length - 1] as { index: number; attempts: number };
+    entry.index = index;
+    entry.attempts = attempts;
+    return this;
   }
 
   /** How many tasks the group holds. */

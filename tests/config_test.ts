@@ -16,6 +16,7 @@ Deno.test("readConfig() fills in the documented defaults", () => {
     bodyTimeoutMs: 10_000,
     statusRetentionMs: 600_000,
     statusRetentionCount: 10_000,
+    taskStore: undefined,
     workers: Math.max(1, navigator.hardwareConcurrency - 1),
     reportWorkMs: 50,
     logLevel: "info",

@@ -36,7 +36,11 @@ Deno.test("GET /tasks/{id} follows a group from queued to running to done, and s
         });
         return Response.json({ id: group.id }, { status: 202 });
       }),
-      ...opsRoutes({ draining: () => false, registry, metrics: new Metrics(runner) }),
+      ...opsRoutes({
+        draining: () => false,
+        status: (id) => registry.get(id)?.toJSON(),
+        metrics: new Metrics(runner),
+      }),
     ],
   });
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);

@@ -1,0 +1,50 @@
+/**
+ * The interface of a durable task journal. SQLite implements it today
+ * ({@linkcode SqliteTaskStore}); a PostgreSQL store (claims with
+ * `FOR UPDATE SKIP LOCKED`, several servers sharing one queue) can implement
+ * it without changing the runner.
+ *
+ * @module
+ */
+import type { JsonValue } from "./task.ts";
+import type { GroupStatus, TaskEntry, TaskGroup } from "./task_group.ts";
+
+/** An unfinished task found in the journal at start-up. */
+export interface StoredTask {
+  /** Its stable id, `<group id>/<index>`. */
+  readonly id: string;
+  /** Its group's id. */
+  readonly groupId: string;
+  /** Its position in the group. */
+  readonly index: number;
+  /** The definition's name. */
+  readonly name: string;
+  /** Its arguments. */
+  readonly args: JsonValue[];
+  /** Attempts started before the restart. */
+  readonly attempts: number;
+  /** Clock time before which it must not run again (a retry's backoff), or 0. */
+  readonly nextAt: number;
+  /** Attempts during which the process died. */
+  readonly crashes: number;
+  /** Whether it crashed the process too often and was moved to the dead letters. */
+  readonly quarantined: boolean;
+}
+
+/** What the runner and server need from a durable journal. */
+export interface TaskStore {
+  /** Journals a group's tasks; resolves once they are durable. */
+  enqueue(group: TaskGroup): Promise<void>;
+  /** Marks an attempt as started; resolves once durable (the attempt waits for it). */
+  attempt(entry: TaskEntry): Promise<void>;
+  /** Records an outcome, or a retry not before `nextAt`; durability may lag. */
+  record(entry: TaskEntry, nextAt?: number): void;
+  /** Returns unfinished tasks in group order, counting crashes and quarantining crash loops. */
+  recover(crashLimit?: number): StoredTask[];
+  /** Marks a task failed without running it (e.g. its definition is gone). */
+  fail(taskId: string, error: string): void;
+  /** A group's status as the journal knows it. */
+  status(groupId: string): GroupStatus | undefined;
+  /** Commits what is pending and closes. */
+  close(): void;
+}

@@ -1,0 +1,159 @@
+import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
+import {
+  createHandler,
+  type DeadLetter,
+  defineTask,
+  recoverTasks,
+  route,
+  SqliteTaskStore,
+  type TaskContext,
+  TaskGroup,
+  TaskRunner,
+} from "../lib/mod.ts";
+import { tempDir } from "./_helpers.ts";
+
+const send = defineTask("send", (to: string) => void to);
+
+Deno.test("SqliteTaskStore: a 202 is sent only after the commit; a failed commit answers 503 and runs nothing", async () => {
+  await using runner = new TaskRunner();
+  const gate = Promise.withResolvers<void>();
+  const committing = Promise.withResolvers<void>();
+  let fail = false;
+  let ran = 0;
+  const task = defineTask("count", () => void ran++);
+  const handler = createHandler({
+    runner,
+    journal: {
+      enqueue: async () => {
+        committing.resolve();
+        await gate.promise;
+        if (fail) throw new Error("disk full");
+      },
+    },
+    routes: [
+      route("POST", "/work", (_request, { group }) => {
+        group.add(task);
+        return new Response(null, { status: 202 });
+      }),
+      route("GET", "/ping", () => new Response("pong")),
+    ],
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const url = `http://127.0.0.1:${server.addr.port}/work`;
+  let answered = false;
+  const first = fetch(url, { method: "POST" }).then((r) => {
+    answered = true;
+    return r;
+  });
+  await committing.promise;
+  // A whole round trip through the same server: an early 202 would be here by now.
+  equal(await (await fetch(`http://127.0.0.1:${server.addr.port}/ping`)).text(), "pong");
+  equal(answered, false, "no 202 before the commit");
+  gate.resolve();
+  equal((await first).status, 202);
+  fail = true;
+  const refused = await fetch(url, { method: "POST" });
+  equal(refused.status, 503);
+  equal((await refused.json()).error, "journal_unavailable");
+  await runner.idle();
+  equal(ran, 1, "only the committed request's task ran");
+});
+
+Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const attempts: [string, number][] = [];
+  const flaky = defineTask("flaky", function (this: TaskContext, to: string) {
+    attempts.push([this.id, this.attempt]);
+    if (this.attempt === 1) throw new Error(`cannot reach ${to}`);
+  }, { retries: 3, retryDelay: 400, maxRetryDelay: 400 });
+  {
+    const store = SqliteTaskStore.open(path);
+    const runner = new TaskRunner({ journal: store });
+    const group = new TaskGroup({ id: "g1" }).add(send, "first").add(flaky, "ada");
+    await store.enqueue(group);
+    runner.submit(group);
+    while (group.tasks[1]?.state !== "retrying") await new Promise((r) => setTimeout(r, 5));
+    store.close(); // the process dies during the backoff
+    void runner;
+  }
+  const store = SqliteTaskStore.open(path);
+  const recovered = store.recover();
+  deepEqual(recovered.map((t) => [t.id, t.attempts]), [["g1/1", 1]]);
+  ok(recovered[0]!.nextAt > Date.now() + 100, "the retry is still in the future");
+  const runner = new TaskRunner({ journal: store });
+  const letters: DeadLetter[] = [];
+  const result = recoverTasks({
+    store: { recover: () => recovered, fail: (id, error) => store.fail(id, error) },
+    definitions: new Map([["send", send], ["flaky", flaky]] as never),
+    runner,
+    deadLetter: (r) => void letters.push(r),
+  });
+  deepEqual(result, { resumed: 1, deadLettered: 0 });
+  equal(attempts.length, 1, "not retried before its backoff ends");
+  await runner.idle();
+  deepEqual(attempts, [["g1/1", 1], ["g1/1", 2]]);
+  store.close();
+  using reopened = SqliteTaskStore.open(path);
+  equal(reopened.status("g1")?.state, "done");
+  deepEqual(reopened.recover(), []);
+});
+
+Deno.test("SqliteTaskStore: a task that crashes the process 3 times is quarantined", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const group = new TaskGroup({ id: "boom" }).add(send, "x");
+  {
+    using store = SqliteTaskStore.open(path);
+    await store.enqueue(group);
+  }
+  const letters: DeadLetter[] = [];
+  // Starts 1 to 3 each crash during the attempt; start 4 finds 3 crashes.
+  for (let start = 1; start <= 4; start++) {
+    using store = SqliteTaskStore.open(path);
+    const runner = new TaskRunner({
+      journal: { attempt: (entry) => store.attempt(entry), record: () => {} },
+    });
+    const hang = defineTask("send", () => new Promise(() => {})); // runs until the "crash"
+    const result = recoverTasks({
+      store,
+      definitions: new Map([["send", hang]] as never),
+      runner,
+      deadLetter: (r) => void letters.push(r),
+    });
+    if (start < 4) {
+      deepEqual(result, { resumed: 1, deadLettered: 0 });
+      while (runner.running === 0 || store.status("boom")?.tasks[0]?.state !== "running") {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } else {
+      deepEqual(result, { resumed: 0, deadLettered: 1 });
+    }
+  }
+  equal(letters.length, 1);
+  equal(letters[0]?.reason, "crash_loop");
+  equal(letters[0]?.taskId, "boom/0");
+  using store = SqliteTaskStore.open(path);
+  equal(store.status("boom")?.state, "failed");
+  match(store.status("boom")?.tasks[0]?.error ?? "", /crashed during 3 attempts/);
+});
+
+Deno.test("SqliteTaskStore refuses a foreign or damaged file with a clear error naming it", async () => {
+  await using dir = await tempDir();
+  const text = `${dir.path}/notes.txt`;
+  await Deno.writeTextFile(text, "not a database ".repeat(200));
+  throws(() => SqliteTaskStore.open(text), (error: Error) => {
+    match(error.message, /^Cannot open task journal ".*notes\.txt": file is not a database/);
+    return true;
+  });
+  const other = `${dir.path}/other.db`;
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(other);
+  db.exec("CREATE TABLE users (id INTEGER)");
+  db.close();
+  throws(
+    () => SqliteTaskStore.open(other),
+    /Cannot open task journal ".*other\.db": it is not a posthaste journal/,
+  );
+  equal((await Deno.readFile(other)).length > 0, true, "the foreign file is left as it was");
+});
