@@ -64,7 +64,7 @@ export function deadLetterOf(
     args: entry.args,
     attempts: entry.attempts,
     error: entry.error ?? null,
-    startedAt: entry.attempts === 0 ? null : new Date(entry.startedAt).toISOString(),
+    startedAt: entry.startedAt < 0 ? null : new Date(entry.startedAt).toISOString(),
     endedAt: new Date(now).toISOString(),
   };
 }

@@ -213,7 +213,9 @@ export class TaskRunner implements AsyncDisposable {
    */
   #run(entry: TaskEntry): void {
     entry.state = "running";
-    if (++entry.attempts === 1) {
+    entry.attempts++;
+    // The first attempt in this process (a resumed task may have tried before a restart).
+    if (entry.startedAt < 0) {
       entry.startedAt = this.#clock.now();
       this.stats.started++;
     }
@@ -320,7 +322,7 @@ export class TaskRunner implements AsyncDisposable {
 
   #settle(entry: TaskEntry, state: "done" | "failed" | "abandoned"): void {
     entry.state = state;
-    entry.durationMs = entry.attempts === 0 ? 0 : this.#clock.now() - entry.startedAt;
+    entry.durationMs = entry.startedAt < 0 ? 0 : this.#clock.now() - entry.startedAt;
     this.#pending--;
     this.stats.record(state, entry.name, entry.durationMs);
     this.#options.journal?.record(entry);

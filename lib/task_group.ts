@@ -21,7 +21,7 @@ export interface TaskRecord {
   readonly state: TaskState;
   /** Attempts started so far. */
   readonly attempts: number;
-  /** When the first attempt started (clock milliseconds); meaningless while `attempts` is 0. */
+  /** When this process started its first attempt (clock milliseconds), or -1 before. */
   readonly startedAt: number;
   /** Milliseconds from the first attempt's start to the final outcome, 0 before. */
   readonly durationMs: number;
@@ -157,7 +157,7 @@ export class TaskGroup {
       args,
       state: "queued",
       attempts: 0,
-      startedAt: 0,
+      startedAt: -1,
       durationMs: 0,
       error: undefined,
     });
