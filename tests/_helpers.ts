@@ -195,3 +195,20 @@ export async function captureLogs(): Promise<{ records: LogRecord[] } & AsyncDis
   });
   return { records, [Symbol.asyncDispose]: () => reset() };
 }
+
+/** A raw TCP connection to a test server, for what `fetch` cannot send. */
+export function connectRaw(url: string): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: "127.0.0.1", port: Number(new URL(url).port) });
+}
+
+/** Reads a response's status line and headers from a raw connection. */
+export async function readHead(conn: Deno.Conn): Promise<string> {
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes("\r\n\r\n")) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    text += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  return text;
+}

@@ -1,5 +1,5 @@
 import { deepEqual, equal, match } from "node:assert/strict";
-import { lines, startApp } from "./_helpers.ts";
+import { connectRaw, lines, readHead, startApp } from "./_helpers.ts";
 
 Deno.test("POST /send-notification/{email} answers 202 with an id and writes one line", async () => {
   await using server = await startApp();
@@ -66,10 +66,7 @@ Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status
 
 Deno.test("a request in flight when shutdown begins still gets its 202 and its task runs", async () => {
   await using server = await startApp();
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: Number(new URL(server.url).port),
-  });
+  const conn = await connectRaw(server.url);
   const encoder = new TextEncoder();
   const body = JSON.stringify({ message: "just in time" });
   try {
@@ -84,12 +81,7 @@ Deno.test("a request in flight when shutdown begins still gets its 202 and its t
     const stopServing = Promise.withResolvers<void>();
     const exitCode = server.app.shutdown({ shutdown: () => stopServing.promise });
     await conn.write(encoder.encode(body.slice(5)));
-    const buffer = new Uint8Array(4096);
-    const n = await conn.read(buffer);
-    equal(
-      new TextDecoder().decode(buffer.subarray(0, n ?? 0)).split("\r\n")[0],
-      "HTTP/1.1 202 Accepted",
-    );
+    equal((await readHead(conn)).split("\r\n")[0], "HTTP/1.1 202 Accepted");
     stopServing.resolve();
     equal(await exitCode, 0);
   } finally {

@@ -1,27 +1,12 @@
 // Raw-socket tests: what a slow or oversized client gets.
 import { equal, match } from "node:assert/strict";
-import { startApp } from "./_helpers.ts";
+import { connectRaw, readHead, startApp } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
 
-/** Reads the response head (status line and headers) from a raw connection. */
-async function readHead(conn: Deno.Conn): Promise<string> {
-  const buffer = new Uint8Array(4096);
-  let text = "";
-  while (!text.includes("\r\n\r\n")) {
-    const n = await conn.read(buffer);
-    if (n === null) break;
-    text += new TextDecoder().decode(buffer.subarray(0, n));
-  }
-  return text;
-}
-
 Deno.test("a chunked body over 16 KiB is answered 413 before it is complete", async () => {
   await using server = await startApp();
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: Number(new URL(server.url).port),
-  });
+  const conn = await connectRaw(server.url);
   try {
     await conn.write(encoder.encode(
       "POST /send-notification/a@example.com HTTP/1.1\r\nhost: x\r\n" +
@@ -43,10 +28,7 @@ Deno.test("a chunked body over 16 KiB is answered 413 before it is complete", as
 
 Deno.test("a body sent too slowly is answered 408", async () => {
   await using server = await startApp({ BODY_TIMEOUT_MS: "200" });
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: Number(new URL(server.url).port),
-  });
+  const conn = await connectRaw(server.url);
   try {
     await conn.write(encoder.encode(
       "POST /send-notification/a@example.com HTTP/1.1\r\nhost: x\r\n" +
