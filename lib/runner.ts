@@ -6,6 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { Attempt, isThenable } from "./_attempt.ts";
+import { startGate } from "./_start_gate.ts";
 import type { StructuredLogger } from "./logging.ts";
 import {
   type DrainOptions,
@@ -111,7 +112,8 @@ export class TaskRunner implements AsyncDisposable {
 
   /**
    * Accepts all of a group's tasks or none of them. Accepted tasks start once
-   * `options.after` settles (resolved or rejected), else at once.
+   * `options.commit` resolved (if given; if it rejects, the group is dropped)
+   * and `options.after` settled (resolved or rejected), else at once.
    *
    * @param group The tasks to run, in order; it cannot grow afterwards.
    * @param options When to start.
@@ -134,21 +136,15 @@ export class TaskRunner implements AsyncDisposable {
     const { after, commit } = options;
     if (after === undefined && commit === undefined) return this.#enqueue(first);
     this.#waiting.add(first);
-    const start = (): void => {
-      if (this.#waiting.delete(first)) this.#enqueue(first);
-    };
-    const deliver = (): void => {
-      if (after === undefined) return start();
-      after.then(start, (error) => {
+    startGate(options, {
+      start: () => this.#waiting.delete(first) && this.#enqueue(first),
+      drop: () => this.#drop(first),
+      lost: (error) =>
         this.#logger.warn(
           "Client went away before response {groupId} was delivered; its {tasks} tasks run anyway",
           { groupId: group.id, tasks: group.size, error: String(error) },
-        );
-        start();
-      });
-    };
-    if (commit === undefined) deliver();
-    else commit.then(deliver, () => this.#drop(first));
+        ),
+    });
   }
 
   /**

@@ -128,7 +128,15 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     if (journal === undefined || committed === undefined) return response;
     // The 202 goes out only once the group is durable.
     committed.promise.catch(() => {});
-    return journal.enqueue(group).then(
+    let enqueued: Promise<void>;
+    try {
+      enqueued = journal.enqueue(group);
+    } catch (error) {
+      // E.g. a plain function in durable mode: a bug, answered 500; the group is dropped.
+      committed.reject(error);
+      throw error;
+    }
+    return enqueued.then(
       () => {
         committed.resolve();
         return response;
@@ -159,7 +167,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
         return admitted instanceof Response ? answer(admitted) : admitted.then(answer);
       };
       if (result instanceof Response) return settle(result);
-      return result.then(settle, (error) => answer(fail(error, request, group)));
+      return result.then(settle).catch((error) => answer(fail(error, request, group)));
     } catch (error) {
       return answer(fail(error, request, group));
     }

@@ -157,3 +157,81 @@ Deno.test("SqliteTaskStore refuses a foreign or damaged file with a clear error 
   );
   equal((await Deno.readFile(other)).length > 0, true, "the foreign file is left as it was");
 });
+
+Deno.test("durable: a plain function task is a 500 (it cannot be journaled by name) and leaves nothing pending", async () => {
+  await using dir = await tempDir();
+  using store = SqliteTaskStore.open(`${dir.path}/tasks.db`);
+  await using runner = new TaskRunner({ journal: store });
+  const handler = createHandler({
+    runner,
+    journal: store,
+    routes: [
+      route("POST", "/sync", (_request, { group }) => {
+        group.add(() => {});
+        return new Response(null, { status: 202 });
+      }),
+      route("POST", "/async", async (request, { group }) => {
+        await request.arrayBuffer();
+        group.add(() => {});
+        return new Response(null, { status: 202 });
+      }),
+    ],
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  for (const path of ["/sync", "/async"]) {
+    const response = await fetch(`http://127.0.0.1:${server.addr.port}${path}`, { method: "POST" });
+    equal(response.status, 500);
+    equal((await response.json()).error, "internal_error");
+  }
+  await runner.idle();
+  equal(runner.pending, 0);
+});
+
+Deno.test("durable: a fault between commit and response, or after the response, loses no committed task", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const ran: string[] = [];
+  const hang = defineTask("note", (_what: string) => new Promise<void>(() => {}));
+  const note = defineTask("note", (what: string) => void ran.push(what));
+  {
+    const store = SqliteTaskStore.open(path);
+    const runner = new TaskRunner({ journal: store });
+    let faultAfterCommit = true;
+    const handler = createHandler({
+      runner,
+      journal: {
+        async enqueue(group) {
+          await store.enqueue(group); // committed...
+          if (faultAfterCommit) throw new Error("fault between commit and response");
+        },
+      },
+      routes: [route("POST", "/note/:what", (_request, { params, group }) => {
+        group.add(hang, params.what ?? "");
+        return new Response(null, { status: 202 });
+      })],
+    });
+    await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+    const url = `http://127.0.0.1:${server.addr.port}/note`;
+    const before = await fetch(`${url}/before-response`, { method: "POST" });
+    equal(before.status, 503, "no 202 was promised");
+    await before.body?.cancel();
+    faultAfterCommit = false;
+    const after = await fetch(`${url}/after-response`, { method: "POST" });
+    equal(after.status, 202);
+    // The fault after the response: the process dies while the task runs.
+    while (runner.running === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    store.close();
+  }
+  using store = SqliteTaskStore.open(path);
+  const runner = new TaskRunner({ journal: store });
+  const result = recoverTasks({
+    store,
+    definitions: new Map([["note", note]] as never),
+    runner,
+    deadLetter: () => {},
+  });
+  deepEqual(result, { resumed: 2, deadLettered: 0 });
+  await runner.idle();
+  // At least once: the committed-but-unanswered task runs too; never a 202 without its commit.
+  deepEqual(ran.sort(), ["after-response", "before-response"]);
+});
