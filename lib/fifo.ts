@@ -39,6 +39,15 @@ export class Fifo<T> {
   }
 
   /**
+   * Looks at the item at the front without taking it.
+   *
+   * @returns The item, or `undefined` when the queue is empty.
+   */
+  peek(): T | undefined {
+    return this.#head === this.#items.length ? undefined : this.#items[this.#head];
+  }
+
+  /**
    * Takes the item at the front.
    *
    * @returns The item, or `undefined` when the queue is empty.

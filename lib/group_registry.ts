@@ -4,6 +4,7 @@
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
+import { Fifo } from "./fifo.ts";
 import type { TaskGroup } from "./task_group.ts";
 
 /** Options for {@linkcode GroupRegistry}. */
@@ -36,8 +37,13 @@ export interface GroupRegistryOptions {
  * ```
  */
 export class GroupRegistry {
-  #live = new Map<string, TaskGroup>();
-  #finished = new Map<string, { group: TaskGroup; at: number }>();
+  // One map for unfinished and finished groups: moving a group between two
+  // maps cost a delete and a set per request.
+  #groups = new Map<string, TaskGroup>();
+  #finished = 0;
+  // Eviction order. Iterating the map from its front instead walks every
+  // deleted slot V8 has not compacted yet: measured 7% of a server's time.
+  #order = new Fifo<{ id: string; at: number }>();
   #maxFinished: number;
   #retentionMs: number;
   #clock: Clock;
@@ -56,12 +62,12 @@ export class GroupRegistry {
 
   /** Unfinished groups tracked now. */
   get live(): number {
-    return this.#live.size;
+    return this.#groups.size - this.#finished;
   }
 
   /** Finished groups still visible. */
   get finished(): number {
-    return this.#finished.size;
+    return this.#finished;
   }
 
   /**
@@ -70,7 +76,7 @@ export class GroupRegistry {
    * @param group The group.
    */
   track(group: TaskGroup): void {
-    this.#live.set(group.id, group);
+    this.#groups.set(group.id, group);
   }
 
   /**
@@ -79,8 +85,8 @@ export class GroupRegistry {
    * @param group The group.
    */
   settled(group: TaskGroup): void {
-    this.#live.delete(group.id);
-    this.#finished.set(group.id, { group, at: this.#clock.now() });
+    this.#finished++;
+    this.#order.push({ id: group.id, at: this.#clock.now() });
     this.#evict();
   }
 
@@ -92,14 +98,16 @@ export class GroupRegistry {
    */
   get(id: string): TaskGroup | undefined {
     this.#evict();
-    return this.#live.get(id) ?? this.#finished.get(id)?.group;
+    return this.#groups.get(id);
   }
 
   #evict(): void {
     const oldest = this.#clock.now() - this.#retentionMs;
-    for (const [id, { at }] of this.#finished) {
-      if (this.#finished.size <= this.#maxFinished && at >= oldest) return;
-      this.#finished.delete(id);
+    for (let head = this.#order.peek(); head !== undefined; head = this.#order.peek()) {
+      if (this.#finished <= this.#maxFinished && head.at >= oldest) return;
+      this.#order.shift();
+      this.#groups.delete(head.id);
+      this.#finished--;
     }
   }
 }
