@@ -2,6 +2,7 @@
 // task's promise and its abort, and its span. Internal to the runner.
 import type { TaskContext } from "./task.ts";
 import type { TaskEntry } from "./task_group.ts";
+import type { TimeoutQueue } from "./timeout_queue.ts";
 import {
   endAttemptSpan,
   startAttemptSpan,
@@ -75,6 +76,25 @@ export class Attempt implements TaskContext {
   watch(result: PromiseLike<unknown>, done: AttemptDone): void {
     this.#done = done;
     result.then(() => this.#settle(false), (error: unknown) => this.#settle(true, error));
+  }
+
+  /**
+   * Watches `result` with a deadline: at `timeout` ms the attempt aborts
+   * (TimeoutError), even if the task ignores its signal.
+   */
+  watchWithDeadline(
+    result: PromiseLike<unknown>,
+    timeouts: TimeoutQueue,
+    timeout: number,
+    done: AttemptDone,
+  ): void {
+    const deadline = timeouts.add(timeout, () => {
+      this.abort(new DOMException(`Task timed out after ${timeout} ms`, "TimeoutError"));
+    });
+    this.watch(result, (failed, error) => {
+      timeouts.remove(deadline);
+      done(failed, error);
+    });
   }
 
   /** Aborts the signal and ends the attempt as failed, even if the task ignores it. */

@@ -6,6 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { Attempt, isThenable } from "./_attempt.ts";
+import { type Final, Outcomes } from "./_outcomes.ts";
 import { startGate } from "./_start_gate.ts";
 import type { StructuredLogger } from "./logging.ts";
 import {
@@ -16,7 +17,6 @@ import {
 } from "./runner_options.ts";
 import { backoffDelay } from "./backoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { deadLetterOf, sendDeadLetter } from "./dead_letter.ts";
 import { Fifo } from "./fifo.ts";
 import { AdmissionError } from "./admission_error.ts";
 import { RunnerStats } from "./runner_stats.ts";
@@ -55,6 +55,7 @@ export class TaskRunner implements AsyncDisposable {
   #options: TaskRunnerOptions;
   #clock: Clock;
   #logger: StructuredLogger;
+  #outcomes: Outcomes;
 
   #timeouts: TimeoutQueue;
   #ready = new Fifo<TaskEntry>();
@@ -93,6 +94,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#clock = options.clock ?? systemClock;
     this.#timeouts = new TimeoutQueue(this.#clock);
     this.#logger = options.logger ?? getLogger(["posthaste", "runner"]);
+    this.#outcomes = new Outcomes(options, this.stats, this.#clock, this.#logger);
   }
 
   /** Tasks accepted and not yet finished. */
@@ -255,12 +257,7 @@ export class TaskRunner implements AsyncDisposable {
 
     this.#active.set(entry, attempt);
     const timeout = entry.options?.timeout ?? this.#defaults.timeout;
-    // A task that ignores its signal still ends its attempt at the deadline.
-    const deadline = this.#timeouts.add(timeout, () => {
-      attempt.abort(new DOMException(`Task timed out after ${timeout} ms`, "TimeoutError"));
-    });
-    attempt.watch(result, (failed, error) => {
-      this.#timeouts.remove(deadline);
+    attempt.watchWithDeadline(result, this.#timeouts, timeout, (failed, error) => {
       this.#active.delete(entry);
       // Shutdown gave up on this task while it ran; it is already reported.
       const abandoned = entry.state === "abandoned";
@@ -273,38 +270,21 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   #attemptFailed(entry: TaskEntry, error: unknown): void {
-    const timedOut = error instanceof DOMException && error.name === "TimeoutError";
-    if (timedOut) this.stats.timedOut++;
-    entry.error = error instanceof Error ? error.message : String(error);
     const { retries, retryDelay, maxRetryDelay } = { ...this.#defaults, ...entry.options };
     const willRetry = entry.attempts <= retries;
-    this.#logger.error(
-      "Task {taskName} attempt {attempt} {outcome}: {errorMessage}",
-      {
-        ...this.#ids(entry),
-        attempt: entry.attempts,
-        outcome: timedOut ? "timed out" : "failed",
-        errorMessage: entry.error,
-        error,
-        willRetry,
-      },
-    );
+    this.#outcomes.attemptFailed(entry, error, willRetry);
     if (!willRetry) return this.#finish(entry, "failed");
-    this.stats.retried++;
-    entry.state = "retrying";
     const delay = backoffDelay(entry.attempts, retryDelay, maxRetryDelay);
-    this.#options.journal?.record(entry, this.#clock.now() + delay);
-    this.#backoff.set(
-      entry,
-      this.#clock.setTimeout(() => {
-        this.#backoff.delete(entry);
-        this.#enqueue(entry);
-      }, delay),
-    );
+    this.#outcomes.retrying(entry, this.#clock.now() + delay);
+    const retry = (): void => {
+      this.#backoff.delete(entry);
+      this.#enqueue(entry);
+    };
+    this.#backoff.set(entry, this.#clock.setTimeout(retry, delay));
   }
 
   /** Records a final state, then queues the group's next task (or abandons the rest). */
-  #finish(entry: TaskEntry, state: "done" | "failed" | "abandoned"): void {
+  #finish(entry: TaskEntry, state: Final): void {
     this.#settle(entry, state);
     const { group } = entry;
     let next = group[nextTask]();
@@ -313,23 +293,12 @@ export class TaskRunner implements AsyncDisposable {
     }
     if (next !== undefined) this.#ready.push(next);
     else this.#options.onGroupSettled?.(group);
-    if (this.#pending === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
+    this.#checkIdle();
   }
 
-  #settle(entry: TaskEntry, state: "done" | "failed" | "abandoned"): void {
-    entry.state = state;
-    entry.durationMs = entry.startedAt < 0 ? 0 : this.#clock.now() - entry.startedAt;
+  #settle(entry: TaskEntry, state: Final): void {
     this.#pending--;
-    this.stats.record(state, entry.name, entry.durationMs);
-    this.#options.journal?.record(entry);
-    const { deadLetter } = this.#options;
-    if (state === "done" || deadLetter === undefined) return;
-    const record = deadLetterOf(
-      entry,
-      state === "failed" ? "failed" : "shutdown",
-      this.#clock.now(),
-    );
-    sendDeadLetter(deadLetter, record, this.#logger);
+    this.#outcomes.settled(entry, state);
   }
 
   #abandonAll(): number {
@@ -369,15 +338,5 @@ export class TaskRunner implements AsyncDisposable {
 
   #checkIdle(): void {
     if (this.#pending === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
-  }
-
-  #ids(entry: TaskEntry): Record<string, string> {
-    const groupId = entry.group.id;
-    return {
-      requestId: groupId,
-      groupId,
-      taskId: `${groupId}/${entry.index}`,
-      taskName: entry.name,
-    };
   }
 }

@@ -1,0 +1,69 @@
+// What the runner tells the world about attempts and outcomes: the log,
+// the counters, the journal and the dead letters. Internal to the runner.
+import type { Clock } from "./clock.ts";
+import { deadLetterOf, sendDeadLetter } from "./dead_letter.ts";
+import type { StructuredLogger } from "./logging.ts";
+import type { TaskRunnerOptions } from "./runner_options.ts";
+import type { RunnerStats } from "./runner_stats.ts";
+import type { TaskEntry } from "./task_group.ts";
+
+/** A task's final state. */
+export type Final = "done" | "failed" | "abandoned";
+
+/** Reports attempts and outcomes; decides nothing about scheduling. */
+export class Outcomes {
+  readonly #options: TaskRunnerOptions;
+  readonly #stats: RunnerStats;
+  readonly #clock: Clock;
+  readonly #logger: StructuredLogger;
+
+  constructor(
+    options: TaskRunnerOptions,
+    stats: RunnerStats,
+    clock: Clock,
+    logger: StructuredLogger,
+  ) {
+    this.#options = options;
+    this.#stats = stats;
+    this.#clock = clock;
+    this.#logger = logger;
+  }
+
+  /** Records and logs a failed attempt (with its number and stack). */
+  attemptFailed(entry: TaskEntry, error: unknown, willRetry: boolean): void {
+    const timedOut = error instanceof DOMException && error.name === "TimeoutError";
+    if (timedOut) this.#stats.timedOut++;
+    entry.error = error instanceof Error ? error.message : String(error);
+    const groupId = entry.group.id;
+    this.#logger.error("Task {taskName} attempt {attempt} {outcome}: {errorMessage}", {
+      requestId: groupId,
+      groupId,
+      taskId: `${groupId}/${entry.index}`,
+      taskName: entry.name,
+      attempt: entry.attempts,
+      outcome: timedOut ? "timed out" : "failed",
+      errorMessage: entry.error,
+      error,
+      willRetry,
+    });
+  }
+
+  /** A retry is scheduled for `at` (clock time). */
+  retrying(entry: TaskEntry, at: number): void {
+    this.#stats.retried++;
+    entry.state = "retrying";
+    this.#options.journal?.record(entry, at);
+  }
+
+  /** A task reached its final state: duration, counters, journal, dead letter. */
+  settled(entry: TaskEntry, state: Final): void {
+    entry.state = state;
+    entry.durationMs = entry.startedAt < 0 ? 0 : this.#clock.now() - entry.startedAt;
+    this.#stats.record(state, entry.name, entry.durationMs);
+    this.#options.journal?.record(entry);
+    const { deadLetter } = this.#options;
+    if (state === "done" || deadLetter === undefined) return;
+    const reason = state === "failed" ? "failed" : "shutdown";
+    sendDeadLetter(deadLetter, deadLetterOf(entry, reason, this.#clock.now()), this.#logger);
+  }
+}
