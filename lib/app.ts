@@ -127,7 +127,9 @@ export async function createApp(config: Config): Promise<App> {
   let inFlight = 0;
   let quiet: PromiseWithResolvers<void> | undefined;
   const done = (): void => {
-    if (--inFlight === 0) quiet?.resolve();
+    if (--inFlight > 0 || quiet === undefined) return;
+    quiet.resolve();
+    quiet = undefined;
   };
   const handler: Deno.ServeHandler = (request, info) => {
     inFlight++;
@@ -203,10 +205,12 @@ export async function createApp(config: Config): Promise<App> {
       if (!deadline.aborted) await Promise.race([server.shutdown(), gaveUp]);
       await closeFiles();
       if (abandoned > 0) {
-        logger.error("Shutdown abandoned {abandoned} tasks; see {file}", {
-          abandoned,
-          file: config.deadLetterFile,
-        });
+        logger.error(
+          store
+            ? "Shutdown stopped {abandoned} tasks; they stay in {file} and run after the restart"
+            : "Shutdown abandoned {abandoned} tasks; see {file}",
+          { abandoned, file: store ? config.taskStore : config.deadLetterFile },
+        );
         return 1;
       }
       logger.info("Shutdown complete: every accepted task finished");

@@ -45,6 +45,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #synchronous = "FULL";
   #insert: StatementSync;
   #update: StatementSync;
+  #requeue: StatementSync;
 
   /**
    * Opens (or creates) the journal at `path`.
@@ -98,6 +99,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#insert = db.prepare(
       "INSERT INTO tasks (id, group_id, idx, name, args, state, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
     );
+    this.#requeue = db.prepare(
+      "UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? WHERE id = ?",
+    );
     this.#update = db.prepare(
       "UPDATE tasks SET state = ?, attempts = ?, next_at = ?, error = ?, duration_ms = ?, updated_at = ? WHERE id = ?",
     );
@@ -131,9 +135,12 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   record(entry: TaskEntry, nextAt = 0): void {
-    // Abandoned at shutdown: queued again, to run after the restart.
-    const state = entry.state === "abandoned" ? "queued" : entry.state;
-    this.#write(() => this.#save(entry, state, nextAt)).catch((error) => {
+    // Abandoned at shutdown: queued again, to run after the restart, keeping
+    // its retry time if it was waiting out a backoff.
+    const write = entry.state === "abandoned"
+      ? () => this.#requeue.run(entry.attempts, Date.now(), `${entry.group.id}/${entry.index}`)
+      : () => this.#save(entry, entry.state, nextAt);
+    this.#write(write).catch((error) => {
       // Not awaited by anyone: say so. At worst the task runs again after a restart.
       getLogger(["posthaste", "journal"]).error("Cannot journal task {taskId}: {error}", {
         taskId: `${entry.group.id}/${entry.index}`,

@@ -235,3 +235,25 @@ Deno.test("durable: a fault between commit and response, or after the response, 
   // At least once: the committed-but-unanswered task runs too; never a 202 without its commit.
   deepEqual(ran.sort(), ["after-response", "before-response"]);
 });
+
+Deno.test("durable: a task abandoned at shutdown during its backoff keeps its retry time", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const flaky = defineTask("flaky", function (this: TaskContext) {
+    if (this.attempt === 1) throw new Error("first attempt fails");
+  }, { retries: 2, retryDelay: 60_000, maxRetryDelay: 60_000 });
+  {
+    const store = SqliteTaskStore.open(path);
+    const runner = new TaskRunner({ journal: store });
+    const group = new TaskGroup({ id: "late" }).add(flaky);
+    await store.enqueue(group);
+    runner.submit(group);
+    while (group.tasks[0]?.state !== "retrying") await new Promise((r) => setTimeout(r, 5));
+    deepEqual(await runner.drain({ signal: AbortSignal.abort() }), { abandoned: 1 });
+    store.close();
+  }
+  using store = SqliteTaskStore.open(path);
+  const [task] = store.recover();
+  equal(task?.attempts, 1);
+  ok((task?.nextAt ?? 0) > Date.now() + 20_000, "the backoff carries on after the restart");
+});
