@@ -167,7 +167,7 @@ export async function createApp(config: Config): Promise<App> {
       deadLetter: (record) => deadLetters.append(deadLetterLine(record)),
     });
     logger.info(
-      "Journal {file}: {resumed} unfinished tasks resumed, {deadLettered} dead-lettered",
+      "Journal {file}: {resumed} unfinished tasks resumed, {deadLettered} dead-lettered, {deferred} left for a later start",
       {
         file: config.taskStore,
         ...recovered,

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { AdmissionError } from "./admission_error.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { TaskRunner } from "./runner.ts";
 import type { TaskDefinition } from "./task.ts";
@@ -29,6 +30,8 @@ export interface RecoverResult {
   resumed: number;
   /** Tasks moved to the dead letters (crash loops, unknown names). */
   deadLettered: number;
+  /** Tasks left queued in the journal because the backlog was full (they run at a later start). */
+  deferred: number;
 }
 
 function letter(task: StoredTask, reason: DeadLetter["reason"], error: string): DeadLetter {
@@ -53,7 +56,7 @@ function letter(task: StoredTask, reason: DeadLetter["reason"], error: string): 
  * the dead letters instead.
  *
  * @param options The journal, the definitions, the runner and the dead letters.
- * @returns How many tasks resumed and how many were dead-lettered.
+ * @returns How many tasks resumed, were dead-lettered, or stay queued for a later start.
  *
  * @example
  * ```ts
@@ -66,7 +69,7 @@ function letter(task: StoredTask, reason: DeadLetter["reason"], error: string): 
  *   runner: new TaskRunner(),
  *   deadLetter: () => {},
  * });
- * deepEqual(result, { resumed: 0, deadLettered: 0 });
+ * deepEqual(result, { resumed: 0, deadLettered: 0, deferred: 0 });
  * ```
  */
 export function recoverTasks(options: RecoverOptions): RecoverResult {
@@ -96,13 +99,20 @@ export function recoverTasks(options: RecoverOptions): RecoverResult {
       task.attempts,
     );
   }
-  let resumed = 0;
+  let resumed = 0, deferred = 0;
   for (const { group, nextAt } of groups.values()) {
     const wait = nextAt - Date.now();
     // A retry's backoff carries on across the restart instead of starting over.
     const after = wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : undefined;
-    runner.submit(group, after ? { after } : {});
-    resumed += group.size;
+    try {
+      runner.submit(group, after ? { after } : {});
+      resumed += group.size;
+    } catch (error) {
+      // More unfinished work than MAX_PENDING: the rest stays queued in the
+      // journal rather than stopping the server from starting.
+      if (!(error instanceof AdmissionError)) throw error;
+      deferred += group.size;
+    }
   }
-  return { resumed, deadLettered };
+  return { resumed, deadLettered, deferred };
 }

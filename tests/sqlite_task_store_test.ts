@@ -89,7 +89,7 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
     runner,
     deadLetter: (r) => void letters.push(r),
   });
-  deepEqual(result, { resumed: 1, deadLettered: 0 });
+  deepEqual(result, { resumed: 1, deadLettered: 0, deferred: 0 });
   equal(attempts.length, 1, "not retried before its backoff ends");
   await runner.idle();
   deepEqual(attempts, [["g1/1", 1], ["g1/1", 2]]);
@@ -122,12 +122,12 @@ Deno.test("SqliteTaskStore: a task that crashes the process 3 times is quarantin
       deadLetter: (r) => void letters.push(r),
     });
     if (start < 4) {
-      deepEqual(result, { resumed: 1, deadLettered: 0 });
+      deepEqual(result, { resumed: 1, deadLettered: 0, deferred: 0 });
       while (runner.running === 0 || store.status("boom")?.tasks[0]?.state !== "running") {
         await new Promise((r) => setTimeout(r, 5));
       }
     } else {
-      deepEqual(result, { resumed: 0, deadLettered: 1 });
+      deepEqual(result, { resumed: 0, deadLettered: 1, deferred: 0 });
     }
   }
   equal(letters.length, 1);
@@ -230,7 +230,7 @@ Deno.test("durable: a fault between commit and response, or after the response, 
     runner,
     deadLetter: () => {},
   });
-  deepEqual(result, { resumed: 2, deadLettered: 0 });
+  deepEqual(result, { resumed: 2, deadLettered: 0, deferred: 0 });
   await runner.idle();
   // At least once: the committed-but-unanswered task runs too; never a 202 without its commit.
   deepEqual(ran.sort(), ["after-response", "before-response"]);
@@ -256,4 +256,27 @@ Deno.test("durable: a task abandoned at shutdown during its backoff keeps its re
   const [task] = store.recover();
   equal(task?.attempts, 1);
   ok((task?.nextAt ?? 0) > Date.now() + 20_000, "the backoff carries on after the restart");
+});
+
+Deno.test("durable: more unfinished work than MAX_PENDING does not stop start-up; the rest waits in the journal", async () => {
+  await using dir = await tempDir();
+  using store = SqliteTaskStore.open(`${dir.path}/tasks.db`);
+  for (let i = 0; i < 3; i++) await store.enqueue(new TaskGroup({ id: `g${i}` }).add(send, "x"));
+  const ran: string[] = [];
+  const gate = Promise.withResolvers<void>();
+  const record = defineTask("send", async function (this: TaskContext) {
+    await gate.promise; // pending until the assertion below
+    ran.push(this.groupId);
+  });
+  await using runner = new TaskRunner({ maxPending: 2 });
+  const result = recoverTasks({
+    store,
+    definitions: new Map([["send", record]] as never),
+    runner,
+    deadLetter: () => {},
+  });
+  deepEqual(result, { resumed: 2, deadLettered: 0, deferred: 1 });
+  gate.resolve();
+  await runner.idle();
+  equal(ran.length, 2);
 });
