@@ -144,7 +144,7 @@ export class TaskRunner implements AsyncDisposable {
       lost: (error) =>
         this.#logger.warn(
           "Client went away before response {groupId} was delivered; its {tasks} tasks run anyway",
-          { groupId: group.id, tasks: group.size, error: String(error) },
+          { requestId: group.id, groupId: group.id, tasks: group.size, error: String(error) },
         ),
     });
   }
