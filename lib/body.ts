@@ -4,10 +4,8 @@
  * @module
  */
 import { HttpError } from "./http_error.ts";
-import { TimeoutQueue } from "./timeout_queue.ts";
-
 // Body deadlines share timers: one per distinct timeout, not one per request.
-const sharedTimeouts = new TimeoutQueue();
+import { sharedTimeouts, type TimeoutQueue } from "./timeout_queue.ts";
 
 /** Options for {@linkcode readBody}. */
 export interface ReadBodyOptions {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { TimeoutQueue } from "./timeout_queue.ts";
+import { sharedTimeouts, type TimeoutQueue } from "./timeout_queue.ts";
 
 /** Options for {@linkcode delay}. */
 export interface DelayOptions {
@@ -12,10 +12,6 @@ export interface DelayOptions {
   /** Where the wait is kept. @default {a queue shared by all delays} */
   timeouts?: TimeoutQueue;
 }
-
-// Many tasks wait the same time: one timer per duration, not one per delay
-// (a timer costs about 2 us to arm; thousands wait at once under load).
-const sharedTimeouts = new TimeoutQueue();
 
 /**
  * Resolves after `ms` milliseconds, or rejects with `signal.reason` as soon
@@ -36,6 +32,8 @@ const sharedTimeouts = new TimeoutQueue();
  * ```
  */
 export function delay(ms: number, options: DelayOptions = {}): Promise<void> {
+  // Many tasks wait the same time: one timer per duration, not one per delay
+  // (a timer costs about 2 us to arm; thousands wait at once under load).
   const { signal, timeouts = sharedTimeouts } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {

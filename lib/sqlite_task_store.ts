@@ -7,7 +7,13 @@
 import { getLogger } from "@logtape/logtape";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
-import type { GroupStatus, TaskEntry, TaskGroup, TaskState } from "./task_group.ts";
+import {
+  groupStateOf,
+  type GroupStatus,
+  type TaskEntry,
+  type TaskGroup,
+  type TaskState,
+} from "./task_group.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 
 const SCHEMA_VERSION = 1;
@@ -46,6 +52,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #insert: StatementSync;
   #update: StatementSync;
   #requeue: StatementSync;
+  #groupRows: StatementSync;
 
   /**
    * Opens (or creates) the journal at `path`.
@@ -98,6 +105,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#path = path;
     this.#insert = db.prepare(
       "INSERT INTO tasks (id, group_id, idx, name, args, state, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+    );
+    this.#groupRows = db.prepare(
+      "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
     );
     this.#requeue = db.prepare(
       "UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? WHERE id = ?",
@@ -154,6 +164,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       "SELECT * FROM tasks WHERE state NOT IN ('done', 'failed') ORDER BY group_id, idx",
     ).all() as Record<string, unknown>[];
     const tasks: StoredTask[] = [];
+    const crashUpdate = this.#db.prepare(
+      "UPDATE tasks SET crashes = ?, state = ?, error = ? WHERE id = ?",
+    );
     this.#db.exec("BEGIN");
     try {
       for (const row of rows) {
@@ -162,7 +175,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
         const crashes = Number(row.crashes) + (crashed ? 1 : 0);
         const quarantined = crashes >= crashLimit;
         if (crashed) {
-          this.#db.prepare("UPDATE tasks SET crashes = ?, state = ?, error = ? WHERE id = ?").run(
+          crashUpdate.run(
             crashes,
             quarantined ? "failed" : "queued",
             quarantined ? `quarantined: the process crashed during ${crashes} attempts` : null,
@@ -195,9 +208,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   status(groupId: string): GroupStatus | undefined {
-    const rows = this.#db.prepare(
-      "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
-    ).all(groupId) as {
+    const rows = this.#groupRows.all(groupId) as {
       name: string;
       state: TaskState;
       attempts: number;
@@ -205,16 +216,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       error: string | null;
     }[];
     if (rows.length === 0) return undefined;
-    const states = rows.map((r) => r.state);
-    const final = (s: TaskState): boolean => s === "done" || s === "failed";
-    const state = states.every(final)
-      ? (states.includes("failed") ? "failed" : "done")
-      : states.some((s) => s !== "queued")
-      ? "running"
-      : "queued";
     return {
       id: groupId,
-      state,
+      state: groupStateOf(rows.map((r) => r.state)),
       tasks: rows.map((r) => ({
         name: r.name,
         state: r.state,

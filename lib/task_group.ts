@@ -96,6 +96,35 @@ export const nextTask: unique symbol = Symbol("posthaste.nextTask");
 const FINAL = new Set<TaskState>(["done", "failed", "abandoned"]);
 
 /**
+ * A group's state from its tasks' states: `queued` until one starts,
+ * `running` until all are final, then `abandoned`, `failed` or `done`.
+ *
+ * @param states The tasks' states, in any order.
+ * @returns The group's state.
+ *
+ * @example
+ * ```ts
+ * import { groupStateOf } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(groupStateOf(["done", "queued"]), "running");
+ * equal(groupStateOf(["done", "failed"]), "failed");
+ * ```
+ */
+export function groupStateOf(states: readonly TaskState[]): GroupState {
+  let final = 0, started = false, failed = false, abandoned = false;
+  for (const state of states) {
+    started ||= state !== "queued";
+    if (!FINAL.has(state)) continue;
+    final++;
+    failed ||= state === "failed";
+    abandoned ||= state === "abandoned";
+  }
+  if (final < states.length) return started ? "running" : "queued";
+  return abandoned ? "abandoned" : failed ? "failed" : "done";
+}
+
+/**
  * An ordered list of background tasks, typically one per request. Arguments
  * are checked against the task's parameters at compile time. A runner runs
  * the tasks one after another, in the order added, and every task runs even
@@ -204,16 +233,7 @@ export class TaskGroup {
 
   /** The group's state, derived from its tasks. */
   get state(): GroupState {
-    let final = 0, started = false, failed = false, abandoned = false;
-    for (const { state } of this.#entries) {
-      started ||= state !== "queued";
-      if (!FINAL.has(state)) continue;
-      final++;
-      failed ||= state === "failed";
-      abandoned ||= state === "abandoned";
-    }
-    if (final < this.#entries.length) return started ? "running" : "queued";
-    return abandoned ? "abandoned" : failed ? "failed" : "done";
+    return groupStateOf(this.#entries.map((entry) => entry.state));
   }
 
   /**

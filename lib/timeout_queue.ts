@@ -119,3 +119,15 @@ export class TimeoutQueue {
     else this.#buckets.delete(bucket.ms);
   }
 }
+
+/**
+ * The queue that {@linkcode delay} and {@linkcode readBody} use unless given
+ * another: one timer per distinct duration for the whole process.
+ *
+ * @example
+ * ```ts
+ * import { sharedTimeouts } from "./mod.ts";
+ * sharedTimeouts.remove(sharedTimeouts.add(1_000, () => {}));
+ * ```
+ */
+export const sharedTimeouts: TimeoutQueue = new TimeoutQueue();
