@@ -56,7 +56,7 @@ function labels(pairs: Record<string, string>): string {
 export class Metrics {
   #runner: TaskRunner;
   #logs: Record<string, { readonly stats: Readonly<LogWriterStats> }>;
-  #requests = new Map<string, { route: string; status: string; count: number }>();
+  #requests = new Map<string, Map<number, { route: string; status: string; count: number }>>();
   #durations = new Map<string, Histogram>();
 
   /**
@@ -83,10 +83,13 @@ export class Metrics {
    * @param status The response status.
    */
   request(route: string, status: number): void {
-    const key = `${route} ${status}`;
-    const entry = this.#requests.get(key);
+    // Keyed by the route's own string and the status number: a key built per
+    // request would be a fresh string, and V8 hashes those slowly (~0.5 us).
+    let byStatus = this.#requests.get(route);
+    if (byStatus === undefined) this.#requests.set(route, byStatus = new Map());
+    const entry = byStatus.get(status);
     if (entry) entry.count++;
-    else this.#requests.set(key, { route, status: String(status), count: 1 });
+    else byStatus.set(status, { route, status: String(status), count: 1 });
   }
 
   /**
@@ -104,8 +107,10 @@ export class Metrics {
       "counter",
       "HTTP requests answered, by route and status.",
     );
-    for (const { route, status, count } of this.#requests.values()) {
-      out.push(`posthaste_http_requests_total${labels({ route, status })} ${count}`);
+    for (const byStatus of this.#requests.values()) {
+      for (const { route, status, count } of byStatus.values()) {
+        out.push(`posthaste_http_requests_total${labels({ route, status })} ${count}`);
+      }
     }
     const { stats } = this.#runner;
     const counters: [string, number, string][] = [

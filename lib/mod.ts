@@ -34,6 +34,7 @@ export * from "./task.ts";
 export * from "./task_group.ts";
 export * from "./task_store.ts";
 export * from "./task_tracing.ts";
+export * from "./time_ordered_id.ts";
 export * from "./timeout_queue.ts";
 export * from "./worker_pool.ts";
 export * from "./app.ts";

@@ -1,12 +1,14 @@
 /**
- * The durable journal: tasks in SQLite (`node:sqlite`, WAL, fsync on commit),
- * every write of one event-loop turn committed in one transaction.
+ * The durable journal: tasks in SQLite (`node:sqlite`, WAL), every write of
+ * one event-loop turn committed in one transaction, enqueues made durable by
+ * an fdatasync of the WAL off the event loop.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { setImmediate } from "node:timers";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { GroupCommit, type SyncTarget, type Write } from "./_group_commit.ts";
+import { openJournal } from "./_journal_schema.ts";
 import {
   groupStateOf,
   type GroupStatus,
@@ -16,15 +18,13 @@ import {
 } from "./task_group.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 
-const SCHEMA_VERSION = 1;
-
-type Write = (db: DatabaseSync) => void;
-
 /**
  * A {@linkcode TaskStore} in one SQLite file. Writes queue up and are
- * committed together on the next macrotask (group commit), so a burst of
- * requests costs one fsync, not one each; each write's promise resolves once
- * its transaction is durable.
+ * committed together on the next macrotask (group commit); the fsync that
+ * makes an enqueue durable runs on a blocking thread while the server goes
+ * on, and commits made during it share the next, so a burst of requests
+ * costs one fsync, not one each. An enqueue resolves once its transaction is
+ * on disk.
  *
  * @example
  * ```ts
@@ -44,11 +44,7 @@ type Write = (db: DatabaseSync) => void;
 export class SqliteTaskStore implements TaskStore, Disposable {
   readonly #db: DatabaseSync;
   readonly #path: string;
-  #writes: Write[] = [];
-  #batch: PromiseWithResolvers<void> | undefined;
-  /** Whether the pending batch holds a write promised to a client (an enqueue). */
-  #fsync = false;
-  #synchronous = "FULL";
+  readonly #commits: GroupCommit;
   #insert: StatementSync;
   #update: StatementSync;
   #requeue: StatementSync;
@@ -62,58 +58,35 @@ export class SqliteTaskStore implements TaskStore, Disposable {
    * @throws {Error} Naming the file, if it is not a posthaste journal or is damaged.
    */
   static open(path: string): SqliteTaskStore {
-    let db: DatabaseSync | undefined;
+    const db = openJournal(path);
+    let wal: Deno.FsFile;
     try {
-      db = new DatabaseSync(path);
-      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
-      const check = db.prepare("PRAGMA quick_check").get() as { quick_check: string } | undefined;
-      if (check?.quick_check !== "ok") {
-        throw new Error(`integrity check says ${check?.quick_check}`);
-      }
-      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
-        .map((row) => (row as { name: string }).name);
-      const version = (db.prepare("PRAGMA user_version").get() as { user_version: number })
-        .user_version;
-      if (tables.length === 0) {
-        db.exec(`
-          CREATE TABLE tasks (
-            id TEXT PRIMARY KEY, group_id TEXT NOT NULL, idx INTEGER NOT NULL,
-            name TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0,
-            crashes INTEGER NOT NULL DEFAULT 0, error TEXT, duration_ms INTEGER NOT NULL DEFAULT 0,
-            updated_at INTEGER NOT NULL
-          ) STRICT;
-          CREATE INDEX tasks_open ON tasks (state) WHERE state NOT IN ('done', 'failed');
-          CREATE INDEX tasks_group ON tasks (group_id, idx);
-          PRAGMA user_version = ${SCHEMA_VERSION};
-        `);
-      } else if (!tables.includes("tasks") || version !== SCHEMA_VERSION) {
-        throw new Error(
-          `it is not a posthaste journal (schema ${version}, tables ${tables.join(", ")})`,
-        );
-      }
+      // Opened once WAL mode has made the file; syncing it makes commits durable.
+      wal = Deno.openSync(`${path}-wal`, { read: true });
     } catch (error) {
-      db?.close();
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`Cannot open task journal "${path}": ${reason}`, { cause: error });
+      db.close();
+      throw new Error(`Cannot open task journal "${path}": cannot open its WAL file: ${error}`, {
+        cause: error,
+      });
     }
-    return new SqliteTaskStore(db, path);
+    return new SqliteTaskStore(db, path, wal);
   }
 
-  private constructor(db: DatabaseSync, path: string) {
+  private constructor(db: DatabaseSync, path: string, wal: SyncTarget) {
     this.#db = db;
     this.#path = path;
+    this.#commits = new GroupCommit(db, wal);
     this.#insert = db.prepare(
-      "INSERT INTO tasks (id, group_id, idx, name, args, state, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+      "INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES (?, ?, ?, ?, 'queued', ?)",
     );
     this.#groupRows = db.prepare(
       "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
     );
     this.#requeue = db.prepare(
-      "UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? WHERE id = ?",
+      "UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
     );
     this.#update = db.prepare(
-      "UPDATE tasks SET state = ?, attempts = ?, next_at = ?, error = ?, duration_ms = ?, updated_at = ? WHERE id = ?",
+      "UPDATE tasks SET state = ?, attempts = ?, next_at = ?, error = ?, duration_ms = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
     );
   }
 
@@ -131,11 +104,11 @@ export class SqliteTaskStore implements TaskStore, Disposable {
           `Cannot journal task "${task.name}": durable tasks must be made with defineTask`,
         );
       }
-      return [`${group.id}/${index}`, group.id, index, task.name, JSON.stringify(task.args), now];
+      return [group.id, index, task.name, JSON.stringify(task.args), now];
     });
     return this.#write(() => {
       for (const row of rows) {
-        this.#insert.run(...(row as [string, string, number, string, string, number]));
+        this.#insert.run(...(row as [string, number, string, string, number]));
       }
     }, true);
   }
@@ -148,7 +121,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     // Abandoned at shutdown: queued again, to run after the restart, keeping
     // its retry time if it was waiting out a backoff.
     const write = entry.state === "abandoned"
-      ? () => this.#requeue.run(entry.attempts, Date.now(), `${entry.group.id}/${entry.index}`)
+      ? () => this.#requeue.run(entry.attempts, Date.now(), entry.group.id, entry.index)
       : () => this.#save(entry, entry.state, nextAt);
     this.#write(write).catch((error) => {
       // Not awaited by anyone: say so. At worst the task runs again after a restart.
@@ -165,7 +138,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     ).all() as Record<string, unknown>[];
     const tasks: StoredTask[] = [];
     const crashUpdate = this.#db.prepare(
-      "UPDATE tasks SET crashes = ?, state = ?, error = ? WHERE id = ?",
+      "UPDATE tasks SET crashes = ?, state = ?, error = ? WHERE group_id = ? AND idx = ?",
     );
     this.#db.exec("BEGIN");
     try {
@@ -179,11 +152,12 @@ export class SqliteTaskStore implements TaskStore, Disposable {
             crashes,
             quarantined ? "failed" : "queued",
             quarantined ? `quarantined: the process crashed during ${crashes} attempts` : null,
-            String(row.id),
+            String(row.group_id),
+            Number(row.idx),
           );
         }
         tasks.push({
-          id: String(row.id),
+          id: `${row.group_id}/${row.idx}`,
           groupId: String(row.group_id),
           index: Number(row.idx),
           name: String(row.name),
@@ -203,8 +177,10 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   fail(taskId: string, error: string): void {
-    this.#db.prepare("UPDATE tasks SET state = 'failed', error = ?, updated_at = ? WHERE id = ?")
-      .run(error, Date.now(), taskId);
+    const slash = taskId.lastIndexOf("/");
+    this.#db.prepare(
+      "UPDATE tasks SET state = 'failed', error = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
+    ).run(error, Date.now(), taskId.slice(0, slash), Number(taskId.slice(slash + 1)));
   }
 
   status(groupId: string): GroupStatus | undefined {
@@ -231,7 +207,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
 
   /** Commits what is queued, then closes the database. */
   close(): void {
-    this.#commit();
+    this.#commits.close();
     this.#db.close();
   }
 
@@ -248,51 +224,12 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       entry.error ?? null,
       Math.round(entry.durationMs),
       Date.now(),
-      `${entry.group.id}/${entry.index}`,
+      entry.group.id,
+      entry.index,
     );
   }
 
-  #write(write: Write, fsync = false): Promise<void> {
-    this.#writes.push(write);
-    this.#fsync ||= fsync;
-    if (this.#batch === undefined) {
-      this.#batch = Promise.withResolvers<void>();
-      // End of this event-loop turn: every write of the turn joins one
-      // transaction. Not setTimeout(0): chained timers are clamped to 4 ms
-      // (measured 2.2 ms a hop against 19 us), and a 202 waits for this.
-      setImmediate(() => this.#commit());
-    }
-    return this.#batch.promise;
-  }
-
-  #commit(): void {
-    const batch = this.#batch;
-    const writes = this.#writes;
-    const fsync = this.#fsync;
-    this.#batch = undefined;
-    this.#writes = [];
-    this.#fsync = false;
-    if (batch === undefined) return;
-    try {
-      // A 202 promises an fsync'd commit. Attempt marks and outcomes need only
-      // survive the process dying (the OS keeps what was written), so their
-      // batches skip the fsync: it is most of a commit's cost.
-      const synchronous = fsync ? "FULL" : "NORMAL";
-      if (synchronous !== this.#synchronous) {
-        this.#db.exec(`PRAGMA synchronous = ${synchronous}`);
-        this.#synchronous = synchronous;
-      }
-      this.#db.exec("BEGIN IMMEDIATE");
-      try {
-        for (const write of writes) write(this.#db);
-        this.#db.exec("COMMIT");
-      } catch (error) {
-        this.#db.exec("ROLLBACK");
-        throw error;
-      }
-      batch.resolve();
-    } catch (error) {
-      batch.reject(error);
-    }
+  #write(write: Write, durable = false): Promise<void> {
+    return this.#commits.write(write, durable);
   }
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { timeOrderedId } from "./time_ordered_id.ts";
 import type { Task, TaskDefinition, TaskFunction, TaskOptions } from "./task.ts";
 
 /** Where a task is in its life. */
@@ -76,7 +77,7 @@ export interface TaskGroupOptions {
   /**
    * The group's id (the request id).
    *
-   * @default {crypto.randomUUID()}
+   * @default {timeOrderedId()} (a UUID version 7)
    */
   id?: string;
   /**
@@ -159,7 +160,7 @@ export class TaskGroup {
    * @param options The group's id.
    */
   constructor(options: TaskGroupOptions = {}) {
-    this.id = options.id ?? crypto.randomUUID();
+    this.id = options.id ?? timeOrderedId();
     this.traceContext = options.traceContext;
   }
 

@@ -9,7 +9,7 @@ Deno.test("POST /send-notification/{email} answers 202 with an id and writes one
   equal(response.status, 202);
   const body = await response.json();
   equal(body.message, "Notification sent in the background");
-  match(body.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  match(body.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   deepEqual(lines(await server.logText()), ["notification for foo@example.com: some notification"]);
 });
 

@@ -280,3 +280,38 @@ Deno.test("durable: more unfinished work than MAX_PENDING does not stop start-up
   await runner.idle();
   equal(ran.length, 2);
 });
+
+Deno.test("SqliteTaskStore upgrades a version 1 journal in place and refuses a newer one", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const { DatabaseSync } = await import("node:sqlite");
+  const old = new DatabaseSync(path);
+  // The version 1 schema, as the first release wrote it.
+  old.exec(`
+    CREATE TABLE tasks (
+      id TEXT PRIMARY KEY, group_id TEXT NOT NULL, idx INTEGER NOT NULL,
+      name TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0,
+      crashes INTEGER NOT NULL DEFAULT 0, error TEXT, duration_ms INTEGER NOT NULL DEFAULT 0,
+      updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX tasks_open ON tasks (state) WHERE state NOT IN ('done', 'failed');
+    CREATE INDEX tasks_group ON tasks (group_id, idx);
+    INSERT INTO tasks (id, group_id, idx, name, args, state, attempts, updated_at) VALUES
+      ('g/0', 'g', 0, 'send', '["ada@example.com"]', 'done', 1, 0),
+      ('g/1', 'g', 1, 'send', '["bob@example.com"]', 'queued', 1, 0);
+    PRAGMA user_version = 1;
+  `);
+  old.close();
+  {
+    using store = SqliteTaskStore.open(path);
+    deepEqual(store.recover().map((task) => [task.id, task.args, task.attempts]), [
+      ["g/1", ["bob@example.com"], 1],
+    ]);
+    deepEqual(store.status("g")?.tasks.map((task) => task.state), ["done", "queued"]);
+  }
+  const newer = new DatabaseSync(path);
+  newer.exec("PRAGMA user_version = 3");
+  newer.close();
+  throws(() => SqliteTaskStore.open(path), /schema 3, expected 2/);
+});

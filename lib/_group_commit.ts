@@ -1,0 +1,135 @@
+/**
+ * Group commit for the SQLite journal, with the fsync off the event loop.
+ *
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+import { setImmediate } from "node:timers";
+
+/** One write of a batch, run inside its transaction. */
+export type Write = (db: DatabaseSync) => void;
+
+/** What {@linkcode GroupCommit} syncs: the WAL file (`Deno.FsFile`). */
+export interface SyncTarget {
+  /** Flushes the file's data to disk (fdatasync). */
+  syncData(): Promise<void>;
+  /** The same, blocking; used only at close. */
+  syncDataSync(): void;
+  /** Releases the handle. */
+  close(): void;
+}
+
+/**
+ * Collects the writes of one event-loop turn into one transaction. Commits
+ * run with `synchronous = NORMAL`, so they write the WAL without waiting for
+ * the disk; a batch that must be durable (it holds an enqueue a 202 waits
+ * for) resolves only after an fdatasync of the WAL file that began after its
+ * commit. The fdatasync runs on Deno's blocking thread pool, so the event
+ * loop goes on serving while the disk works, and batches committed during one
+ * fsync share the next. Other batches (attempt marks, outcomes) resolve at
+ * commit: they need only survive the process dying, and the OS keeps what
+ * was written.
+ */
+export class GroupCommit {
+  readonly #db: DatabaseSync;
+  readonly #wal: SyncTarget;
+  #writes: Write[] = [];
+  #batch: PromiseWithResolvers<void> | undefined;
+  #durable = false;
+  /** Committed batches waiting for an fsync that has not begun yet. */
+  #unsynced: PromiseWithResolvers<void>[] = [];
+  #syncing = false;
+  #closed = false;
+
+  /**
+   * @param db The journal, in WAL mode with `synchronous = NORMAL`.
+   * @param wal The journal's WAL file, opened for reading.
+   */
+  constructor(db: DatabaseSync, wal: SyncTarget) {
+    this.#db = db;
+    this.#wal = wal;
+  }
+
+  /**
+   * Queues a write for this turn's transaction.
+   *
+   * @param write Runs inside the transaction.
+   * @param durable Whether to resolve only once the commit is on disk.
+   * @returns Resolves once committed (and synced, if `durable`); rejects if
+   * the transaction or the sync failed.
+   */
+  write(write: Write, durable: boolean): Promise<void> {
+    this.#writes.push(write);
+    this.#durable ||= durable;
+    if (this.#batch === undefined) {
+      this.#batch = Promise.withResolvers<void>();
+      // End of this event-loop turn: every write of the turn joins one
+      // transaction. Not setTimeout(0): chained timers are clamped to 4 ms
+      // (measured 2.2 ms a hop against 19 us), and a 202 waits for this.
+      setImmediate(() => this.commit());
+    }
+    return this.#batch.promise;
+  }
+
+  /** Commits what is queued now (the next turn's commit then finds nothing). */
+  commit(): void {
+    const batch = this.#batch;
+    const writes = this.#writes;
+    const durable = this.#durable;
+    this.#batch = undefined;
+    this.#writes = [];
+    this.#durable = false;
+    if (batch === undefined) return;
+    try {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        for (const write of writes) write(this.#db);
+        this.#db.exec("COMMIT");
+      } catch (error) {
+        this.#db.exec("ROLLBACK");
+        throw error;
+      }
+    } catch (error) {
+      return batch.reject(error);
+    }
+    if (!durable) return batch.resolve();
+    this.#unsynced.push(batch);
+    this.#sync();
+  }
+
+  /** Commits and syncs what is queued, blocking; the WAL handle closes once no sync is running. */
+  close(): void {
+    this.#closed = true;
+    this.commit();
+    if (this.#unsynced.length > 0) {
+      const waiting = this.#unsynced;
+      this.#unsynced = [];
+      try {
+        this.#wal.syncDataSync();
+        settle(waiting);
+      } catch (error) {
+        settle(waiting, error);
+      }
+    }
+    if (!this.#syncing) this.#wal.close();
+  }
+
+  #sync(): void {
+    if (this.#closed || this.#syncing || this.#unsynced.length === 0) return;
+    const waiting = this.#unsynced;
+    this.#unsynced = [];
+    this.#syncing = true;
+    this.#wal.syncData().then(() => settle(waiting), (error) => settle(waiting, error)).finally(
+      () => {
+        this.#syncing = false;
+        if (this.#closed) return this.#wal.close();
+        this.#sync();
+      },
+    );
+  }
+}
+
+/** Resolves the batches, or rejects them all with `error`. */
+function settle(batches: PromiseWithResolvers<void>[], error?: unknown): void {
+  for (const batch of batches) error === undefined ? batch.resolve() : batch.reject(error);
+}

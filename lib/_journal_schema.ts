@@ -1,0 +1,87 @@
+/**
+ * The task journal's SQLite schema: creating it, checking a file holds it,
+ * and upgrading journals written by earlier versions.
+ *
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+
+/** The schema this build writes (`PRAGMA user_version`). */
+export const SCHEMA_VERSION = 2;
+
+// Keyed by (group id, index): group ids are time-ordered, so inserts append
+// at the end of the one b-tree instead of touching random pages of three
+// (version 1 had a text id, a rowid and a group index: 2x the commit cost).
+const TASKS_TABLE = `
+  CREATE TABLE tasks (
+    group_id TEXT NOT NULL, idx INTEGER NOT NULL,
+    name TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0,
+    crashes INTEGER NOT NULL DEFAULT 0, error TEXT, duration_ms INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (group_id, idx)
+  ) STRICT, WITHOUT ROWID`;
+const OPEN_INDEX = `CREATE INDEX tasks_open ON tasks (state) WHERE state NOT IN ('done', 'failed')`;
+const COLUMNS =
+  "group_id, idx, name, args, state, attempts, next_at, crashes, error, duration_ms, updated_at";
+
+/**
+ * Opens `path` in WAL mode with `synchronous = NORMAL` (the caller makes
+ * commits durable by syncing the WAL), checks it, and creates or upgrades
+ * the schema.
+ *
+ * @param path The database file.
+ * @returns The open database.
+ * @throws {Error} "Cannot open task journal "<path>": …" if the file is
+ * damaged, foreign, or from a newer version.
+ */
+export function openJournal(path: string): DatabaseSync {
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    const check = db.prepare("PRAGMA quick_check").get() as { quick_check: string } | undefined;
+    if (check?.quick_check !== "ok") throw new Error(`integrity check says ${check?.quick_check}`);
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+      .map((row) => (row as { name: string }).name);
+    const version = (db.prepare("PRAGMA user_version").get() as { user_version: number })
+      .user_version;
+    if (tables.length === 0) {
+      db.exec(`${TASKS_TABLE}; ${OPEN_INDEX}; PRAGMA user_version = ${SCHEMA_VERSION};`);
+    } else if (tables.includes("tasks") && version === 1) {
+      upgradeFromVersion1(db);
+    } else if (!tables.includes("tasks") || version !== SCHEMA_VERSION) {
+      throw new Error(
+        `it is not a posthaste journal this version reads (schema ${version}, expected ${SCHEMA_VERSION}; tables ${
+          tables.join(", ")
+        })`,
+      );
+    }
+    return db;
+  } catch (error) {
+    db?.close();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot open task journal "${path}": ${reason}`, { cause: error });
+  }
+}
+
+/** Version 1 differed only in its keys: copy the rows into the new table, in one transaction. */
+function upgradeFromVersion1(db: DatabaseSync): void {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec(`
+      ALTER TABLE tasks RENAME TO tasks_v1;
+      DROP INDEX IF EXISTS tasks_open;
+      DROP INDEX IF EXISTS tasks_group;
+      ${TASKS_TABLE};
+      INSERT INTO tasks (${COLUMNS}) SELECT ${COLUMNS} FROM tasks_v1;
+      DROP TABLE tasks_v1;
+      ${OPEN_INDEX};
+      PRAGMA user_version = ${SCHEMA_VERSION};
+    `);
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}

@@ -1,0 +1,106 @@
+import { deepEqual, equal, rejects } from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { GroupCommit, type SyncTarget } from "../lib/_group_commit.ts";
+
+/** A WAL stand-in whose syncs finish when the test says. */
+function gatedWal(): SyncTarget & { syncs: PromiseWithResolvers<void>[]; closed: boolean } {
+  const wal = {
+    syncs: [] as PromiseWithResolvers<void>[],
+    closed: false,
+    syncData() {
+      const sync = Promise.withResolvers<void>();
+      wal.syncs.push(sync);
+      return sync.promise;
+    },
+    syncDataSync() {
+      wal.syncs.push(Promise.withResolvers<void>());
+    },
+    close() {
+      wal.closed = true;
+    },
+  };
+  return wal;
+}
+
+function memoryDb(): DatabaseSync {
+  const db = new DatabaseSync(":memory:");
+  db.exec("CREATE TABLE t (v TEXT)");
+  return db;
+}
+
+const rows = (db: DatabaseSync): string[] =>
+  db.prepare("SELECT v FROM t ORDER BY rowid").all().map((row) => String(row.v));
+
+/** One turn of the event loop: every microtask queued so far has run. */
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+Deno.test("GroupCommit: one transaction per turn; a durable batch waits for its sync, others do not", async () => {
+  const db = memoryDb();
+  const wal = gatedWal();
+  const commits = new GroupCommit(db, wal);
+  const insert = (v: string) => (d: DatabaseSync) =>
+    void d.prepare("INSERT INTO t VALUES (?)").run(v);
+  let durableDone = false;
+  const durable = commits.write(insert("a"), true).then(() => durableDone = true);
+  const same = commits.write(insert("b"), false);
+  await turn();
+  deepEqual(rows(db), ["a", "b"], "committed together");
+  equal(wal.syncs.length, 1);
+  equal(durableDone, false, "not durable before the sync");
+  wal.syncs[0]?.resolve();
+  await Promise.all([durable, same]);
+
+  await commits.write(insert("c"), false);
+  equal(wal.syncs.length, 1, "a batch without an enqueue resolves at commit, unsynced");
+  deepEqual(rows(db), ["a", "b", "c"]);
+  db.close();
+});
+
+Deno.test("GroupCommit: batches committed during a sync share the next one", async () => {
+  const db = memoryDb();
+  const wal = gatedWal();
+  const commits = new GroupCommit(db, wal);
+  const write = () => {};
+  const settled: string[] = [];
+  const first = commits.write(write, true).then(() => settled.push("first"));
+  commits.commit();
+  equal(wal.syncs.length, 1);
+  const second = commits.write(write, true).then(() => settled.push("second"));
+  commits.commit();
+  const third = commits.write(write, true).then(() => settled.push("third"));
+  commits.commit();
+  equal(wal.syncs.length, 1, "no second sync while one runs");
+  wal.syncs[0]?.resolve();
+  await first;
+  deepEqual(
+    settled,
+    ["first"],
+    "the first sync began before the later commits: it cannot cover them",
+  );
+  await Promise.resolve();
+  equal(wal.syncs.length, 2, "one sync for both later batches");
+  wal.syncs[1]?.resolve();
+  await Promise.all([second, third]);
+  deepEqual(settled, ["first", "second", "third"]);
+  db.close();
+});
+
+Deno.test("GroupCommit: a failed sync or transaction rejects its batches; close syncs what waits", async () => {
+  const db = memoryDb();
+  const wal = gatedWal();
+  const commits = new GroupCommit(db, wal);
+  const failing = commits.write(() => {}, true);
+  commits.commit();
+  wal.syncs[0]?.reject(new Error("EIO"));
+  await rejects(failing, /EIO/);
+
+  const broken = commits.write((d) => d.exec("INSERT INTO missing VALUES (1)"), true);
+  await rejects(broken, /no such table/);
+
+  const last = commits.write((d) => void d.exec("INSERT INTO t VALUES ('last')"), true);
+  commits.close();
+  await last;
+  deepEqual(rows(db), ["last"]);
+  equal(wal.closed, true);
+  db.close();
+});
