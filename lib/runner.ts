@@ -7,6 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import { Attempt, isThenable } from "./_attempt.ts";
 import { type Final, Outcomes } from "./_outcomes.ts";
+import { Backlog } from "./_backlog.ts";
 import { startGate } from "./_start_gate.ts";
 import type { StructuredLogger } from "./logging.ts";
 import {
@@ -18,7 +19,6 @@ import {
 import { backoffDelay } from "./backoff.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { Fifo } from "./fifo.ts";
-import { AdmissionError } from "./admission_error.ts";
 import { RunnerStats } from "./runner_stats.ts";
 import { TimeoutQueue } from "./timeout_queue.ts";
 import type { TaskOptions } from "./task.ts";
@@ -49,7 +49,7 @@ import { nextTask, type TaskEntry, type TaskGroup } from "./task_group.ts";
  */
 export class TaskRunner implements AsyncDisposable {
   #maxConcurrency: number;
-  #maxPending: number;
+  #backlog: Backlog;
   #defaults: Required<TaskOptions>;
   /** Hooks and sinks, read where they are used. */
   #options: TaskRunnerOptions;
@@ -65,9 +65,6 @@ export class TaskRunner implements AsyncDisposable {
   /** Attempts waiting for their start to be journaled; they hold a slot. */
   #journaling = new Set<TaskEntry>();
   #backoff = new Map<TaskEntry, unknown>();
-  #pending = 0;
-  #draining = false;
-  #idle: (() => void)[] = [];
   /** Counters of what the runner has done. */
   readonly stats: RunnerStats = new RunnerStats();
 
@@ -87,7 +84,7 @@ export class TaskRunner implements AsyncDisposable {
       maxRetryDelay = 10_000,
     } = options;
     this.#maxConcurrency = positiveInteger("maxConcurrency", maxConcurrency);
-    this.#maxPending = positiveInteger("maxPending", maxPending);
+    this.#backlog = new Backlog(positiveInteger("maxPending", maxPending));
     positiveInteger("timeout", timeout);
     this.#defaults = { timeout, retries, retryDelay, maxRetryDelay };
     this.#options = options;
@@ -99,7 +96,7 @@ export class TaskRunner implements AsyncDisposable {
 
   /** Tasks accepted and not yet finished. */
   get pending(): number {
-    return this.#pending;
+    return this.#backlog.pending;
   }
 
   /** Tasks running now. */
@@ -109,7 +106,7 @@ export class TaskRunner implements AsyncDisposable {
 
   /** Whether {@linkcode TaskRunner.drain} has begun; no group is accepted then. */
   get draining(): boolean {
-    return this.#draining;
+    return this.#backlog.draining;
   }
 
   /**
@@ -127,13 +124,9 @@ export class TaskRunner implements AsyncDisposable {
     if (group.started) {
       throw new Error(`Cannot submit group "${group.id}": it was submitted already`);
     }
-    if (this.#draining) throw new AdmissionError("draining", this.#pending, this.#maxPending);
-    if (this.#pending + group.size > this.#maxPending) {
-      throw new AdmissionError("backlog_full", this.#pending, this.#maxPending);
-    }
+    this.#backlog.admit(group.size);
     const first = group[nextTask]();
     if (first === undefined) return;
-    this.#pending += group.size;
     this.#options.onGroupAccepted?.(group);
     const { after, commit } = options;
     if (after === undefined && commit === undefined) return this.#enqueue(first);
@@ -155,8 +148,7 @@ export class TaskRunner implements AsyncDisposable {
    * @returns A promise that resolves when the runner is idle.
    */
   idle(): Promise<void> {
-    if (this.#pending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.push(resolve));
+    return this.#backlog.idle();
   }
 
   /**
@@ -168,23 +160,8 @@ export class TaskRunner implements AsyncDisposable {
    * @returns How many tasks were abandoned (0 when everything finished).
    */
   async drain(options: DrainOptions = {}): Promise<{ abandoned: number }> {
-    this.#draining = true;
-    const { signal } = options;
-    if (signal === undefined) {
-      await this.idle();
-      return { abandoned: 0 };
-    }
-    if (!signal.aborted && this.#pending > 0) {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      const onAbort = (): void => resolve();
-      signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        await Promise.race([this.idle(), promise]);
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-      }
-    }
-    return { abandoned: this.#abandonAll() };
+    await this.#backlog.drain(options.signal);
+    return { abandoned: this.#backlog.pending > 0 ? this.#abandonAll() : 0 };
   }
 
   /** Drains without a deadline, for `await using`. */
@@ -293,11 +270,10 @@ export class TaskRunner implements AsyncDisposable {
     }
     if (next !== undefined) this.#ready.push(next);
     else this.#options.onGroupSettled?.(group);
-    this.#checkIdle();
   }
 
   #settle(entry: TaskEntry, state: Final): void {
-    this.#pending--;
+    this.#backlog.settle();
     this.#outcomes.settled(entry, state);
   }
 
@@ -330,13 +306,8 @@ export class TaskRunner implements AsyncDisposable {
     const { group } = first;
     for (let entry = first; entry !== undefined; entry = group[nextTask]() as TaskEntry) {
       entry.state = "abandoned";
-      this.#pending--;
     }
+    this.#backlog.settle(group.size);
     this.#options.onGroupSettled?.(group);
-    if (this.#pending === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
-  }
-
-  #checkIdle(): void {
-    if (this.#pending === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
   }
 }

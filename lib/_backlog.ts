@@ -1,0 +1,78 @@
+/**
+ * The runner's admission: how many tasks are pending, the limit, draining,
+ * and waiting for the count to reach zero.
+ *
+ * @module
+ */
+import { AdmissionError } from "./admission_error.ts";
+
+/** Counts accepted, unfinished tasks against `maxPending`. */
+export class Backlog {
+  readonly #max: number;
+  #pending = 0;
+  #draining = false;
+  #idle: (() => void)[] = [];
+
+  /** @param max The most tasks that may be pending at once. */
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Tasks accepted and not yet finished. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Whether draining began; nothing is admitted then. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Admits `size` tasks, all or none.
+   *
+   * @throws {AdmissionError} If draining, or if they do not fit.
+   */
+  admit(size: number): void {
+    if (this.#draining) throw new AdmissionError("draining", this.#pending, this.#max);
+    if (this.#pending + size > this.#max) {
+      throw new AdmissionError("backlog_full", this.#pending, this.#max);
+    }
+    this.#pending += size;
+  }
+
+  /**
+   * Tasks finished (or were dropped); wakes the idle waiters at zero.
+   *
+   * @param count How many. @default {1}
+   */
+  settle(count = 1): void {
+    this.#pending -= count;
+    if (this.#pending === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
+  }
+
+  /** Resolves once nothing is pending. */
+  idle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /**
+   * Stops admitting, then waits until nothing is pending or `signal` aborts.
+   *
+   * @param signal Ends the wait early.
+   */
+  async drain(signal?: AbortSignal): Promise<void> {
+    this.#draining = true;
+    if (signal === undefined) return await this.idle();
+    if (signal.aborted || this.#pending === 0) return;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const onAbort = (): void => resolve();
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await Promise.race([this.idle(), promise]);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+}

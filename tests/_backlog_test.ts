@@ -1,0 +1,30 @@
+import { equal, throws } from "node:assert/strict";
+import { Backlog } from "../lib/_backlog.ts";
+import type { AdmissionError } from "../lib/mod.ts";
+
+Deno.test("Backlog admits all or nothing, wakes idle waiters at zero, and refuses while draining", async () => {
+  const backlog = new Backlog(3);
+  backlog.admit(2);
+  throws(() => backlog.admit(2), (error: AdmissionError) => error.reason === "backlog_full");
+  equal(backlog.pending, 2, "a refused group adds nothing");
+  let idle = false;
+  const waiting = backlog.idle().then(() => idle = true);
+  backlog.settle();
+  await Promise.resolve();
+  equal(idle, false);
+  const drained = backlog.drain();
+  throws(() => backlog.admit(1), (error: AdmissionError) => error.reason === "draining");
+  backlog.settle();
+  await Promise.all([waiting, drained]);
+  equal(idle, true);
+});
+
+Deno.test("Backlog.drain() stops waiting when its signal aborts", async () => {
+  const backlog = new Backlog(10);
+  backlog.admit(1);
+  const deadline = new AbortController();
+  const drained = backlog.drain(deadline.signal);
+  deadline.abort();
+  await drained;
+  equal(backlog.pending, 1, "the caller abandons what is left");
+});
