@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget, type Write } from "./_group_commit.ts";
+export type { SyncTarget };
 import { openJournal } from "./_journal_schema.ts";
 import {
   groupStateOf,
@@ -17,6 +18,15 @@ import {
   type TaskState,
 } from "./task_group.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
+
+/** Options for {@linkcode SqliteTaskStore.open}. */
+export interface SqliteTaskStoreOptions {
+  /**
+   * Opens the journal's WAL file, whose `syncData()` makes commits durable.
+   * @default {Deno.openSync(file, { read: true })}
+   */
+  openWal?: (file: string) => SyncTarget;
+}
 
 /**
  * A {@linkcode TaskStore} in one SQLite file. Writes queue up and are
@@ -49,20 +59,23 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #update: StatementSync;
   #requeue: StatementSync;
   #groupRows: StatementSync;
+  #forget: StatementSync;
 
   /**
    * Opens (or creates) the journal at `path`.
    *
    * @param path The database file.
+   * @param options How the WAL file is opened (tests inject failing syncs).
    * @returns The store.
    * @throws {Error} Naming the file, if it is not a posthaste journal or is damaged.
    */
-  static open(path: string): SqliteTaskStore {
+  static open(path: string, options: SqliteTaskStoreOptions = {}): SqliteTaskStore {
+    const { openWal = (file: string) => Deno.openSync(file, { read: true }) } = options;
     const db = openJournal(path);
-    let wal: Deno.FsFile;
+    let wal: SyncTarget;
     try {
       // Opened once WAL mode has made the file; syncing it makes commits durable.
-      wal = Deno.openSync(`${path}-wal`, { read: true });
+      wal = openWal(`${path}-wal`);
     } catch (error) {
       db.close();
       throw new Error(`Cannot open task journal "${path}": cannot open its WAL file: ${error}`, {
@@ -85,6 +98,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#requeue = db.prepare(
       "UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
     );
+    this.#forget = db.prepare("DELETE FROM tasks WHERE group_id = ?");
     this.#update = db.prepare(
       "UPDATE tasks SET state = ?, attempts = ?, next_at = ?, error = ?, duration_ms = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
     );
@@ -106,11 +120,15 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       }
       return [group.id, index, task.name, JSON.stringify(task.args), now];
     });
-    return this.#write(() => {
+    const enqueued = this.#write(() => {
       for (const row of rows) {
         this.#insert.run(...(row as [string, number, string, string, number]));
       }
     }, true);
+    // Committed but not synced: the client hears 503, so the rows must not
+    // run after a restart either. Best effort; the disk is failing.
+    enqueued.catch(() => this.#write(() => void this.#forget.run(group.id)).catch(() => {}));
+    return enqueued;
   }
 
   attempt(entry: TaskEntry): Promise<void> {

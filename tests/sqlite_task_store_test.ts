@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects, throws } from "node:assert/strict";
 import {
   createHandler,
   type DeadLetter,
@@ -314,4 +314,30 @@ Deno.test("SqliteTaskStore upgrades a version 1 journal in place and refuses a n
   newer.exec("PRAGMA user_version = 3");
   newer.close();
   throws(() => SqliteTaskStore.open(path), /schema 3, expected 2/);
+});
+
+Deno.test("SqliteTaskStore: an enqueue whose sync fails rejects, and its committed rows are forgotten", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  let failSync = true;
+  const openWal = (file: string) => {
+    const wal = Deno.openSync(file, { read: true });
+    return {
+      syncData: () => failSync ? Promise.reject(new Error("EIO")) : wal.syncData(),
+      syncDataSync: () => wal.syncDataSync(),
+      close: () => wal.close(),
+    };
+  };
+  {
+    using store = SqliteTaskStore.open(path, { openWal });
+    await rejects(
+      store.enqueue(new TaskGroup({ id: "refused" }).add(send, "ada@example.com")),
+      /EIO/,
+    );
+    failSync = false;
+    await store.enqueue(new TaskGroup({ id: "accepted" }).add(send, "bob@example.com"));
+    equal(store.status("refused"), undefined, "the refused group's rows are gone");
+  }
+  using store = SqliteTaskStore.open(path);
+  deepEqual(store.recover().map((task) => task.id), ["accepted/0"]);
 });
