@@ -5,7 +5,7 @@ import { deadLetterOf, sendDeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
 import type { TaskRunnerOptions } from "./runner_options.ts";
 import type { RunnerStats } from "./runner_stats.ts";
-import type { TaskEntry } from "./task_group.ts";
+import { type TaskEntry, taskId } from "./task_group.ts";
 
 /** A task's final state. */
 export type Final = "done" | "failed" | "abandoned";
@@ -38,7 +38,7 @@ export class Outcomes {
     this.#logger.error("Task {taskName} attempt {attempt} {outcome}: {errorMessage}", {
       requestId: groupId,
       groupId,
-      taskId: `${groupId}/${entry.index}`,
+      taskId: taskId(groupId, entry.index),
       taskName: entry.name,
       attempt: entry.attempts,
       outcome: timedOut ? "timed out" : "failed",

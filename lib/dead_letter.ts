@@ -4,7 +4,7 @@
  * @module
  */
 import type { StructuredLogger } from "./logging.ts";
-import type { TaskEntry } from "./task_group.ts";
+import { type TaskEntry, taskId } from "./task_group.ts";
 
 /** One task that failed its last attempt or was abandoned at shutdown. */
 export interface DeadLetter {
@@ -59,7 +59,7 @@ export function deadLetterOf(
   return {
     reason,
     task: entry.name,
-    taskId: `${entry.group.id}/${entry.index}`,
+    taskId: taskId(entry.group.id, entry.index),
     groupId: entry.group.id,
     args: entry.args,
     attempts: entry.attempts,

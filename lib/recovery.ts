@@ -82,7 +82,7 @@ export function recoverTasks(options: RecoverOptions): RecoverResult {
       const error = task.quarantined
         ? `the process crashed during ${task.crashes} attempts`
         : `no task is defined with the name "${task.name}"`;
-      if (!task.quarantined) store.fail(task.id, error);
+      if (!task.quarantined) store.fail(task, error);
       deadLetter(letter(task, task.quarantined ? "crash_loop" : "unknown_task", error));
       deadLettered++;
       continue;

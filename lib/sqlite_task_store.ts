@@ -8,16 +8,18 @@
 import { getLogger } from "@logtape/logtape";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget, type Write } from "./_group_commit.ts";
-export type { SyncTarget };
 import { openJournal } from "./_journal_schema.ts";
 import {
   groupStateOf,
   type GroupStatus,
   type TaskEntry,
   type TaskGroup,
+  taskId,
   type TaskState,
 } from "./task_group.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
+
+export type { SyncTarget };
 
 /** Options for {@linkcode SqliteTaskStore.open}. */
 export interface SqliteTaskStoreOptions {
@@ -144,7 +146,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#write(write).catch((error) => {
       // Not awaited by anyone: say so. At worst the task runs again after a restart.
       getLogger(["posthaste", "journal"]).error("Cannot journal task {taskId}: {error}", {
-        taskId: `${entry.group.id}/${entry.index}`,
+        taskId: taskId(entry.group.id, entry.index),
         error,
       });
     });
@@ -175,7 +177,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
           );
         }
         tasks.push({
-          id: `${row.group_id}/${row.idx}`,
+          id: taskId(String(row.group_id), Number(row.idx)),
           groupId: String(row.group_id),
           index: Number(row.idx),
           name: String(row.name),
@@ -194,11 +196,10 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     return tasks;
   }
 
-  fail(taskId: string, error: string): void {
-    const slash = taskId.lastIndexOf("/");
+  fail(task: Pick<StoredTask, "groupId" | "index">, error: string): void {
     this.#db.prepare(
       "UPDATE tasks SET state = 'failed', error = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
-    ).run(error, Date.now(), taskId.slice(0, slash), Number(taskId.slice(slash + 1)));
+    ).run(error, Date.now(), task.groupId, task.index);
   }
 
   status(groupId: string): GroupStatus | undefined {

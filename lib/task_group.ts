@@ -97,6 +97,25 @@ export const nextTask: unique symbol = Symbol("posthaste.nextTask");
 const FINAL = new Set<TaskState>(["done", "failed", "abandoned"]);
 
 /**
+ * A task's stable id: its group's id and its index in the group.
+ *
+ * @param groupId The group's id.
+ * @param index The task's position in the group.
+ * @returns `<group id>/<index>`.
+ *
+ * @example
+ * ```ts
+ * import { taskId } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(taskId("g", 1), "g/1");
+ * ```
+ */
+export function taskId(groupId: string, index: number): string {
+  return `${groupId}/${index}`;
+}
+
+/**
  * A group's state from its tasks' states: `queued` until one starts,
  * `running` until all are final, then `abandoned`, `failed` or `done`.
  *

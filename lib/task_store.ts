@@ -42,7 +42,7 @@ export interface TaskStore {
   /** Returns unfinished tasks in group order, counting crashes and quarantining crash loops. */
   recover(crashLimit?: number): StoredTask[];
   /** Marks a task failed without running it (e.g. its definition is gone). */
-  fail(taskId: string, error: string): void;
+  fail(task: Pick<StoredTask, "groupId" | "index">, error: string): void;
   /** A group's status as the journal knows it. */
   status(groupId: string): GroupStatus | undefined;
   /** Commits what is pending and closes. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
-import type { TaskEntry } from "./task_group.ts";
+import { type TaskEntry, taskId } from "./task_group.ts";
 
 /** The part of an OpenTelemetry `Span` posthaste uses. */
 export interface TaskSpan {
@@ -81,7 +81,7 @@ export function startAttemptSpan(tracer: TaskTracer, entry: TaskEntry): TaskSpan
   return tracer.startSpan(`task ${entry.name}`, {
     attributes: {
       "posthaste.task.name": entry.name,
-      "posthaste.task.id": `${group.id}/${entry.index}`,
+      "posthaste.task.id": taskId(group.id, entry.index),
       "posthaste.task.attempt": entry.attempts,
       "posthaste.group.id": group.id,
     },

@@ -84,7 +84,7 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
   const runner = new TaskRunner({ journal: store });
   const letters: DeadLetter[] = [];
   const result = recoverTasks({
-    store: { recover: () => recovered, fail: (id, error) => store.fail(id, error) },
+    store: { recover: () => recovered, fail: (task, error) => store.fail(task, error) },
     definitions: new Map([["send", send], ["flaky", flaky]] as never),
     runner,
     deadLetter: (r) => void letters.push(r),
