@@ -341,3 +341,29 @@ Deno.test("SqliteTaskStore: an enqueue whose sync fails rejects, and its committ
   using store = SqliteTaskStore.open(path);
   deepEqual(store.recover().map((task) => task.id), ["accepted/0"]);
 });
+
+Deno.test("recovery dead-letters a journaled task whose name is no longer defined and marks it failed", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const gone = defineTask("gone", (to: string) => void to);
+  {
+    using store = SqliteTaskStore.open(path);
+    await store.enqueue(new TaskGroup({ id: "old" }).add(gone, "ada@example.com"));
+  }
+  const letters: DeadLetter[] = [];
+  {
+    using store = SqliteTaskStore.open(path);
+    await using runner = new TaskRunner({ journal: store });
+    const result = recoverTasks({
+      store,
+      definitions: new Map([["send", send]] as never),
+      runner,
+      deadLetter: (letter) => void letters.push(letter),
+    });
+    deepEqual(result, { resumed: 0, deadLettered: 1, deferred: 0 });
+    deepEqual(letters.map((l) => [l.taskId, l.reason]), [["old/0", "unknown_task"]]);
+    equal(store.status("old")?.state, "failed");
+  }
+  using store = SqliteTaskStore.open(path);
+  deepEqual(store.recover(), [], "it is not found again at the next start");
+});
