@@ -7,7 +7,7 @@
 import { DatabaseSync } from "node:sqlite";
 
 /** The schema this build writes (`PRAGMA user_version`). */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 // Keyed by (group id, index): group ids are time-ordered, so inserts append
 // at the end of the one b-tree instead of touching random pages of three
@@ -22,6 +22,9 @@ const TASKS_TABLE = `
     PRIMARY KEY (group_id, idx)
   ) STRICT, WITHOUT ROWID`;
 const OPEN_INDEX = `CREATE INDEX tasks_open ON tasks (state) WHERE state NOT IN ('done', 'failed')`;
+// Finds failed rows that have outlived their retention (version 3). Done
+// groups are deleted as they finish, so only the rare failures enter it.
+const FAILED_INDEX = `CREATE INDEX tasks_failed ON tasks (updated_at) WHERE state = 'failed'`;
 const COLUMNS =
   "group_id, idx, name, args, state, attempts, next_at, crashes, error, duration_ms, updated_at";
 
@@ -47,9 +50,11 @@ export function openJournal(path: string): DatabaseSync {
     const version = (db.prepare("PRAGMA user_version").get() as { user_version: number })
       .user_version;
     if (tables.length === 0) {
-      db.exec(`${TASKS_TABLE}; ${OPEN_INDEX}; PRAGMA user_version = ${SCHEMA_VERSION};`);
-    } else if (tables.includes("tasks") && version === 1) {
-      upgradeFromVersion1(db);
+      db.exec(
+        `${TASKS_TABLE}; ${OPEN_INDEX}; ${FAILED_INDEX}; PRAGMA user_version = ${SCHEMA_VERSION};`,
+      );
+    } else if (tables.includes("tasks") && (version === 1 || version === 2)) {
+      upgrade(db, version);
     } else if (!tables.includes("tasks") || version !== SCHEMA_VERSION) {
       throw new Error(
         `it is not a posthaste journal this version reads (schema ${version}, expected ${SCHEMA_VERSION}; tables ${
@@ -65,20 +70,23 @@ export function openJournal(path: string): DatabaseSync {
   }
 }
 
-/** Version 1 differed only in its keys: copy the rows into the new table, in one transaction. */
-function upgradeFromVersion1(db: DatabaseSync): void {
+/** Brings a version 1 or 2 journal to this version, in one transaction. */
+function upgrade(db: DatabaseSync, from: 1 | 2): void {
   db.exec("BEGIN IMMEDIATE");
   try {
-    db.exec(`
-      ALTER TABLE tasks RENAME TO tasks_v1;
-      DROP INDEX IF EXISTS tasks_open;
-      DROP INDEX IF EXISTS tasks_group;
-      ${TASKS_TABLE};
-      INSERT INTO tasks (${COLUMNS}) SELECT ${COLUMNS} FROM tasks_v1;
-      DROP TABLE tasks_v1;
-      ${OPEN_INDEX};
-      PRAGMA user_version = ${SCHEMA_VERSION};
-    `);
+    // Version 1 differed in its keys: its rows are copied into the new table.
+    if (from === 1) {
+      db.exec(`
+        ALTER TABLE tasks RENAME TO tasks_v1;
+        DROP INDEX IF EXISTS tasks_open;
+        DROP INDEX IF EXISTS tasks_group;
+        ${TASKS_TABLE};
+        INSERT INTO tasks (${COLUMNS}) SELECT ${COLUMNS} FROM tasks_v1;
+        DROP TABLE tasks_v1;
+        ${OPEN_INDEX};
+      `);
+    }
+    db.exec(`${FAILED_INDEX}; PRAGMA user_version = ${SCHEMA_VERSION};`);
     db.exec("COMMIT");
   } catch (error) {
     db.exec("ROLLBACK");

@@ -81,7 +81,12 @@ export async function createApp(config: Config): Promise<App> {
   const log = await LogWriter.open(config.logFile);
   const deadLetters = await LogWriter.open(config.deadLetterFile);
   // Durable mode: open (and check) the journal before anything is served.
-  const store = config.taskStore === undefined ? undefined : SqliteTaskStore.open(config.taskStore);
+  const store = config.taskStore === undefined
+    ? undefined
+    : SqliteTaskStore.open(config.taskStore, {
+      retentionMs: config.statusRetentionMs,
+      retentionCount: config.statusRetentionCount,
+    });
   const registry = new GroupRegistry({
     maxFinished: config.statusRetentionCount,
     retentionMs: config.statusRetentionMs,

@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget, type Write } from "./_group_commit.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { openJournal } from "./_journal_schema.ts";
 import {
   groupStateOf,
@@ -28,6 +29,19 @@ export interface SqliteTaskStoreOptions {
    * @default {Deno.openSync(file, { read: true })}
    */
   openWal?: (file: string) => SyncTarget;
+  /**
+   * Milliseconds a group with a failed task stays in the journal once it has
+   * finished, so that its status outlives a restart. (A group whose tasks
+   * all succeed is deleted as it finishes.)
+   * @default {600000}
+   */
+  retentionMs?: number;
+  /** Failed tasks kept at most; the oldest groups are deleted first. @default {10000} */
+  retentionCount?: number;
+  /** Milliseconds between two prunes of failed groups, at least. @default {1000} */
+  pruneIntervalMs?: number;
+  /** Time source for `updated_at` and retention (wall-clock milliseconds). @default {systemClock} */
+  clock?: Pick<Clock, "now">;
 }
 
 /**
@@ -36,7 +50,10 @@ export interface SqliteTaskStoreOptions {
  * makes an enqueue durable runs on a blocking thread while the server goes
  * on, and commits made during it share the next, so a burst of requests
  * costs one fsync, not one each. An enqueue resolves once its transaction is
- * on disk.
+ * on disk. The journal holds work, not history: a group is deleted once all
+ * its tasks succeeded, and one with failures once it is older than
+ * `retentionMs` or beyond `retentionCount`, so the file's size follows the
+ * work in flight.
  *
  * @example
  * ```ts
@@ -62,6 +79,14 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #requeue: StatementSync;
   #groupRows: StatementSync;
   #forget: StatementSync;
+  #forgetDone: StatementSync;
+  #pruneOld: StatementSync;
+  #pruneMany: StatementSync;
+  #clock: Pick<Clock, "now">;
+  #retentionMs: number;
+  #retentionCount: number;
+  #pruneIntervalMs: number;
+  #nextPruneAt = 0;
 
   /**
    * Opens (or creates) the journal at `path`.
@@ -84,12 +109,33 @@ export class SqliteTaskStore implements TaskStore, Disposable {
         cause: error,
       });
     }
-    return new SqliteTaskStore(db, path, wal);
+    try {
+      return new SqliteTaskStore(db, path, wal, options);
+    } catch (error) {
+      wal.close();
+      db.close();
+      throw new Error(`Cannot open task journal "${path}": ${error}`, { cause: error });
+    }
   }
 
-  private constructor(db: DatabaseSync, path: string, wal: SyncTarget) {
+  private constructor(
+    db: DatabaseSync,
+    path: string,
+    wal: SyncTarget,
+    options: SqliteTaskStoreOptions,
+  ) {
+    const {
+      retentionMs = 600_000,
+      retentionCount = 10_000,
+      pruneIntervalMs = 1_000,
+      clock = systemClock,
+    } = options;
     this.#db = db;
     this.#path = path;
+    this.#clock = clock;
+    this.#retentionMs = retentionMs;
+    this.#retentionCount = retentionCount;
+    this.#pruneIntervalMs = pruneIntervalMs;
     this.#commits = new GroupCommit(db, wal);
     this.#insert = db.prepare(
       "INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES (?, ?, ?, ?, 'queued', ?)",
@@ -101,9 +147,28 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       "UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
     );
     this.#forget = db.prepare("DELETE FROM tasks WHERE group_id = ?");
+    this.#forgetDone = db.prepare(
+      "DELETE FROM tasks WHERE group_id = ?1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE group_id = ?1 AND state = 'failed')",
+    );
     this.#update = db.prepare(
       "UPDATE tasks SET state = ?, attempts = ?, next_at = ?, error = ?, duration_ms = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
     );
+    // Whole finished groups whose failures are too old or too many; both
+    // walk the partial index of failed rows. A group still running stays.
+    const pruneGroups = (failedWhere: string) =>
+      db.prepare(`
+        DELETE FROM tasks WHERE group_id IN (
+          SELECT f.group_id FROM tasks AS f WHERE f.state = 'failed' AND ${failedWhere}
+          AND NOT EXISTS (
+            SELECT 1 FROM tasks AS o
+            WHERE o.group_id = f.group_id AND o.state NOT IN ('done', 'failed')
+          )
+        )`);
+    this.#pruneOld = pruneGroups("f.updated_at < ?");
+    this.#pruneMany = pruneGroups(`f.updated_at <= (
+      SELECT updated_at FROM tasks WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 1 OFFSET ?
+    )`);
+    this.#prune();
   }
 
   /** The journal's file. */
@@ -112,7 +177,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   enqueue(group: TaskGroup): Promise<void> {
-    const now = Date.now();
+    const now = this.#clock.now();
     const rows = (group.tasks as readonly TaskEntry[]).map((task, index) => {
       // Only a defineTask definition (it always has options) can be found by name again.
       if (task.options === undefined) {
@@ -140,8 +205,15 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   record(entry: TaskEntry, nextAt = 0): void {
     // Abandoned at shutdown: queued again, to run after the restart, keeping
     // its retry time if it was waiting out a backoff.
+    const { group } = entry;
     const write = entry.state === "abandoned"
-      ? () => this.#requeue.run(entry.attempts, Date.now(), entry.group.id, entry.index)
+      ? () => this.#requeue.run(entry.attempts, this.#clock.now(), group.id, entry.index)
+      : entry.state === "done" && group.tasks.every((task) => task.state === "done")
+      // Its last task succeeded: nothing is left to run or to report, unless
+      // a task failed before a restart (the restored group lacks it).
+      ? () => {
+        if (Number(this.#forgetDone.run(group.id).changes) === 0) this.#save(entry, "done", 0);
+      }
       : () => this.#save(entry, entry.state, nextAt);
     this.#write(write).catch((error) => {
       // Not awaited by anyone: say so. At worst the task runs again after a restart.
@@ -150,6 +222,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
         error,
       });
     });
+    // Once a second while tasks finish, failed groups age out on time.
+    if (entry.state === "done" || entry.state === "failed") this.#schedulePrune();
   }
 
   recover(crashLimit = 3): StoredTask[] {
@@ -158,7 +232,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     ).all() as Record<string, unknown>[];
     const tasks: StoredTask[] = [];
     const crashUpdate = this.#db.prepare(
-      "UPDATE tasks SET crashes = ?, state = ?, error = ? WHERE group_id = ? AND idx = ?",
+      "UPDATE tasks SET crashes = ?, state = ?, error = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
     );
     this.#db.exec("BEGIN");
     try {
@@ -172,6 +246,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
             crashes,
             quarantined ? "failed" : "queued",
             quarantined ? `quarantined: the process crashed during ${crashes} attempts` : null,
+            this.#clock.now(),
             String(row.group_id),
             Number(row.idx),
           );
@@ -199,7 +274,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   fail(task: Pick<StoredTask, "groupId" | "index">, error: string): void {
     this.#db.prepare(
       "UPDATE tasks SET state = 'failed', error = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
-    ).run(error, Date.now(), task.groupId, task.index);
+    ).run(error, this.#clock.now(), task.groupId, task.index);
   }
 
   status(groupId: string): GroupStatus | undefined {
@@ -242,10 +317,26 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       Math.ceil(nextAt),
       entry.error ?? null,
       Math.round(entry.durationMs),
-      Date.now(),
+      this.#clock.now(),
       entry.group.id,
       entry.index,
     );
+  }
+
+  /** Prunes with the next commit, at most once an interval; a failed prune is retried the next. */
+  #schedulePrune(): void {
+    const now = this.#clock.now();
+    if (now < this.#nextPruneAt) return;
+    this.#nextPruneAt = now + this.#pruneIntervalMs;
+    this.#write(() => this.#prune()).catch((error) => {
+      getLogger(["posthaste", "journal"]).error("Cannot prune finished tasks: {error}", { error });
+    });
+  }
+
+  /** Deletes finished groups whose failures are beyond the retention bounds. */
+  #prune(): void {
+    this.#pruneOld.run(this.#clock.now() - this.#retentionMs);
+    this.#pruneMany.run(this.#retentionCount);
   }
 
   #write(write: Write, durable = false): Promise<void> {

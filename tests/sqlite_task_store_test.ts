@@ -95,7 +95,7 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
   deepEqual(attempts, [["g1/1", 1], ["g1/1", 2]]);
   store.close();
   using reopened = SqliteTaskStore.open(path);
-  equal(reopened.status("g1")?.state, "done");
+  equal(reopened.status("g1"), undefined, "a group that succeeded leaves the journal");
   deepEqual(reopened.recover(), []);
 });
 
@@ -281,12 +281,13 @@ Deno.test("durable: more unfinished work than MAX_PENDING does not stop start-up
   equal(ran.length, 2);
 });
 
-Deno.test("SqliteTaskStore upgrades a version 1 journal in place and refuses a newer one", async () => {
+Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuses a newer one", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
   const { DatabaseSync } = await import("node:sqlite");
   const old = new DatabaseSync(path);
   // The version 1 schema, as the first release wrote it.
+  const at = Date.now(); // inside the retention: the done row must survive the upgrade
   old.exec(`
     CREATE TABLE tasks (
       id TEXT PRIMARY KEY, group_id TEXT NOT NULL, idx INTEGER NOT NULL,
@@ -298,8 +299,8 @@ Deno.test("SqliteTaskStore upgrades a version 1 journal in place and refuses a n
     CREATE INDEX tasks_open ON tasks (state) WHERE state NOT IN ('done', 'failed');
     CREATE INDEX tasks_group ON tasks (group_id, idx);
     INSERT INTO tasks (id, group_id, idx, name, args, state, attempts, updated_at) VALUES
-      ('g/0', 'g', 0, 'send', '["ada@example.com"]', 'done', 1, 0),
-      ('g/1', 'g', 1, 'send', '["bob@example.com"]', 'queued', 1, 0);
+      ('g/0', 'g', 0, 'send', '["ada@example.com"]', 'done', 1, ${at}),
+      ('g/1', 'g', 1, 'send', '["bob@example.com"]', 'queued', 1, ${at});
     PRAGMA user_version = 1;
   `);
   old.close();
@@ -310,10 +311,20 @@ Deno.test("SqliteTaskStore upgrades a version 1 journal in place and refuses a n
     ]);
     deepEqual(store.status("g")?.tasks.map((task) => task.state), ["done", "queued"]);
   }
+  const indexes = (db: InstanceType<typeof DatabaseSync>) =>
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").all()
+      .map((row) => row.name);
+  // Version 2 is version 3 without the index of failed rows.
+  const v2 = new DatabaseSync(path);
+  deepEqual(indexes(v2), ["tasks_failed", "tasks_open"]);
+  v2.exec("DROP INDEX tasks_failed; PRAGMA user_version = 2");
+  v2.close();
+  SqliteTaskStore.open(path).close();
   const newer = new DatabaseSync(path);
-  newer.exec("PRAGMA user_version = 3");
+  deepEqual(indexes(newer), ["tasks_failed", "tasks_open"]);
+  newer.exec("PRAGMA user_version = 4");
   newer.close();
-  throws(() => SqliteTaskStore.open(path), /schema 3, expected 2/);
+  throws(() => SqliteTaskStore.open(path), /schema 4, expected 3/);
 });
 
 Deno.test("SqliteTaskStore: an enqueue whose sync fails rejects, and its committed rows are forgotten", async () => {
@@ -366,4 +377,72 @@ Deno.test("recovery dead-letters a journaled task whose name is no longer define
   }
   using store = SqliteTaskStore.open(path);
   deepEqual(store.recover(), [], "it is not found again at the next start");
+});
+
+Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones within the retention, never open ones", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  let now = 1_000_000;
+  const options = {
+    retentionMs: 60_000,
+    retentionCount: 2,
+    pruneIntervalMs: 0,
+    clock: { now: () => now },
+  };
+  const fail = defineTask("fail", (to: string) => {
+    throw new Error(`cannot reach ${to}`);
+  }, { retries: 0 });
+  const gate = Promise.withResolvers<void>();
+  const started = Promise.withResolvers<void>();
+  const wait = defineTask("wait", () => (started.resolve(), gate.promise));
+  const states = (store: SqliteTaskStore, ids: string[]) =>
+    ids.map((id) => store.status(id)?.tasks.map((task) => task.state).join(",") ?? "gone");
+  const run = async (runner: TaskRunner, store: SqliteTaskStore, group: TaskGroup) => {
+    now += 1;
+    await store.enqueue(group);
+    runner.submit(group);
+  };
+  {
+    using store = SqliteTaskStore.open(path, options);
+    const runner = new TaskRunner({ journal: store });
+    for (const group of ["f1", "f2", "f3"].map((id) => new TaskGroup({ id }).add(fail, id))) {
+      await run(runner, store, group);
+      await group.settled();
+    }
+    await run(runner, store, new TaskGroup({ id: "mixed" }).add(fail, "a").add(wait));
+    await started.promise;
+    const ok = new TaskGroup({ id: "ok" }).add(send, "b").add(send, "c");
+    await run(runner, store, ok);
+    await ok.settled();
+    // Committing the next group commits the outcomes above and the prunes.
+    await store.enqueue(new TaskGroup({ id: "queued" }).add(send, "later"));
+    deepEqual(states(store, ["ok", "f1", "f2", "f3", "mixed", "queued"]), [
+      "gone", // succeeded: deleted as it finished
+      "gone", // beyond the count of failures kept: the oldest go first
+      "gone",
+      "failed",
+      "failed,running",
+      "queued",
+    ]);
+    await runner.drain({ signal: AbortSignal.abort() }); // the process stops
+  }
+  {
+    using store = SqliteTaskStore.open(path, options);
+    await using runner = new TaskRunner({ journal: store });
+    gate.resolve();
+    recoverTasks({
+      store,
+      definitions: new Map([["send", send], ["wait", wait]] as never),
+      runner,
+      deadLetter: () => {},
+    });
+    await runner.idle();
+    await store.enqueue(new TaskGroup({ id: "flush" }).add(send, "x"));
+    // The restored group lacked its failed task: finishing it keeps the failure.
+    deepEqual(states(store, ["f3", "mixed", "queued"]), ["failed", "failed,done", "gone"]);
+  }
+  now += 60_001; // down past the retention: the next start prunes
+  using store = SqliteTaskStore.open(path, options);
+  deepEqual(states(store, ["f3", "mixed", "flush"]), ["gone", "gone", "queued"]);
+  deepEqual(store.recover().map((task) => task.id), ["flush/0"]);
 });
