@@ -37,6 +37,8 @@ export interface TestServer extends AsyncDisposable {
   url: string;
   dir: string;
   logText(): Promise<string>;
+  /** Resolves when the next request enters the app's handler. */
+  nextRequest(): Promise<void>;
 }
 
 export async function startApp(env: Record<string, string> = {}): Promise<TestServer> {
@@ -47,10 +49,16 @@ export async function startApp(env: Record<string, string> = {}): Promise<TestSe
     ...env,
   };
   const app = await createApp(readConfig((name) => vars[name]));
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.handler);
+  let arrivals: (() => void)[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request, info) => {
+    for (const arrived of arrivals) arrived();
+    arrivals = [];
+    return app.handler(request, info);
+  });
   return {
     app,
     dir,
+    nextRequest: () => new Promise((resolve) => arrivals.push(resolve)),
     url: `http://127.0.0.1:${server.addr.port}`,
     async logText() {
       await app.runner.idle();

@@ -70,14 +70,15 @@ Deno.test("a request in flight when shutdown begins still gets its 202 and its t
   const encoder = new TextEncoder();
   const body = JSON.stringify({ message: "just in time" });
   try {
+    const entered = server.nextRequest();
     await conn.write(encoder.encode(
       "POST /send-notification/early@example.com HTTP/1.1\r\nhost: x\r\n" +
         `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${
           body.slice(0, 5)
         }`,
     ));
-    // Wait (a condition, not a time) until the handler is reading the body.
-    while (server.app.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    await entered; // the handler is reading the body
+    equal(server.app.inFlight, 1);
     const stopServing = Promise.withResolvers<void>();
     const exitCode = server.app.shutdown({ shutdown: () => stopServing.promise });
     await conn.write(encoder.encode(body.slice(5)));

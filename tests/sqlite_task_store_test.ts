@@ -7,12 +7,27 @@ import {
   route,
   SqliteTaskStore,
   type TaskContext,
+  type TaskEntry,
   TaskGroup,
   TaskRunner,
+  type TaskState,
 } from "../lib/mod.ts";
 import { tempDir } from "./_helpers.ts";
 
 const send = defineTask("send", (to: string) => void to);
+
+/** The store as a runner's journal, and a promise of the first task it records as `state`. */
+function journalUntil(store: SqliteTaskStore, state: TaskState) {
+  const reached = Promise.withResolvers<void>();
+  const journal = {
+    attempt: (entry: TaskEntry) => store.attempt(entry),
+    record(entry: TaskEntry, nextAt?: number) {
+      store.record(entry, nextAt);
+      if (entry.state === state) reached.resolve();
+    },
+  };
+  return { journal, reached: reached.promise };
+}
 
 Deno.test("SqliteTaskStore: a 202 is sent only after the commit; a failed commit answers 503 and runs nothing", async () => {
   await using runner = new TaskRunner();
@@ -69,12 +84,13 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
   }, { retries: 3, retryDelay: 400, maxRetryDelay: 400 });
   {
     const store = SqliteTaskStore.open(path);
-    const runner = new TaskRunner({ journal: store });
+    const { journal, reached } = journalUntil(store, "retrying");
+    const runner = new TaskRunner({ journal });
     const group = new TaskGroup({ id: "g1" }).add(send, "first").add(flaky, "ada");
     await store.enqueue(group);
     runner.submit(group);
-    while (group.tasks[1]?.state !== "retrying") await new Promise((r) => setTimeout(r, 5));
-    store.close(); // the process dies during the backoff
+    await reached;
+    store.close(); // the process dies during the backoff (closing commits what is queued)
     void runner;
   }
   const store = SqliteTaskStore.open(path);
@@ -114,7 +130,9 @@ Deno.test("SqliteTaskStore: a task that crashes the process 3 times is quarantin
     const runner = new TaskRunner({
       journal: { attempt: (entry) => store.attempt(entry), record: () => {} },
     });
-    const hang = defineTask("send", () => new Promise(() => {})); // runs until the "crash"
+    const started = Promise.withResolvers<void>();
+    // Runs until the "crash"; starts only once its attempt is journaled.
+    const hang = defineTask("send", () => (started.resolve(), new Promise(() => {})));
     const result = recoverTasks({
       store,
       definitions: new Map([["send", hang]] as never),
@@ -123,9 +141,8 @@ Deno.test("SqliteTaskStore: a task that crashes the process 3 times is quarantin
     });
     if (start < 4) {
       deepEqual(result, { resumed: 1, deadLettered: 0, deferred: 0 });
-      while (runner.running === 0 || store.status("boom")?.tasks[0]?.state !== "running") {
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await started.promise;
+      equal(store.status("boom")?.tasks[0]?.state, "running");
     } else {
       deepEqual(result, { resumed: 0, deadLettered: 1, deferred: 0 });
     }
@@ -191,7 +208,11 @@ Deno.test("durable: a fault between commit and response, or after the response, 
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
   const ran: string[] = [];
-  const hang = defineTask("note", (_what: string) => new Promise<void>(() => {}));
+  const started = Promise.withResolvers<void>();
+  const hang = defineTask(
+    "note",
+    (_what: string) => (started.resolve(), new Promise<void>(() => {})),
+  );
   const note = defineTask("note", (what: string) => void ran.push(what));
   {
     const store = SqliteTaskStore.open(path);
@@ -219,7 +240,7 @@ Deno.test("durable: a fault between commit and response, or after the response, 
     const after = await fetch(`${url}/after-response`, { method: "POST" });
     equal(after.status, 202);
     // The fault after the response: the process dies while the task runs.
-    while (runner.running === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await started.promise;
     store.close();
   }
   using store = SqliteTaskStore.open(path);
@@ -244,11 +265,12 @@ Deno.test("durable: a task abandoned at shutdown during its backoff keeps its re
   }, { retries: 2, retryDelay: 60_000, maxRetryDelay: 60_000 });
   {
     const store = SqliteTaskStore.open(path);
-    const runner = new TaskRunner({ journal: store });
+    const { journal, reached } = journalUntil(store, "retrying");
+    const runner = new TaskRunner({ journal });
     const group = new TaskGroup({ id: "late" }).add(flaky);
     await store.enqueue(group);
     runner.submit(group);
-    while (group.tasks[0]?.state !== "retrying") await new Promise((r) => setTimeout(r, 5));
+    await reached;
     deepEqual(await runner.drain({ signal: AbortSignal.abort() }), { abandoned: 1 });
     store.close();
   }
