@@ -21,9 +21,9 @@ const TASKS_TABLE = `
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (group_id, idx)
   ) STRICT, WITHOUT ROWID`;
-const OPEN_INDEX = `CREATE INDEX tasks_open ON tasks (state) WHERE state NOT IN ('done', 'failed')`;
-// Finds failed rows that have outlived their retention (version 3). Done
-// groups are deleted as they finish, so only the rare failures enter it.
+// Version 3 deletes groups as they succeed, so the table holds open work and
+// failed groups within their retention: recovery scans it whole (version 2's
+// index of open rows is gone), and pruning finds old failures by this index.
 const FAILED_INDEX = `CREATE INDEX tasks_failed ON tasks (updated_at) WHERE state = 'failed'`;
 const COLUMNS =
   "group_id, idx, name, args, state, attempts, next_at, crashes, error, duration_ms, updated_at";
@@ -51,7 +51,7 @@ export function openJournal(path: string): DatabaseSync {
       .user_version;
     if (tables.length === 0) {
       db.exec(
-        `${TASKS_TABLE}; ${OPEN_INDEX}; ${FAILED_INDEX}; PRAGMA user_version = ${SCHEMA_VERSION};`,
+        `${TASKS_TABLE}; ${FAILED_INDEX}; PRAGMA user_version = ${SCHEMA_VERSION};`,
       );
     } else if (tables.includes("tasks") && (version === 1 || version === 2)) {
       upgrade(db, version);
@@ -78,15 +78,20 @@ function upgrade(db: DatabaseSync, from: 1 | 2): void {
     if (from === 1) {
       db.exec(`
         ALTER TABLE tasks RENAME TO tasks_v1;
-        DROP INDEX IF EXISTS tasks_open;
-        DROP INDEX IF EXISTS tasks_group;
         ${TASKS_TABLE};
         INSERT INTO tasks (${COLUMNS}) SELECT ${COLUMNS} FROM tasks_v1;
         DROP TABLE tasks_v1;
-        ${OPEN_INDEX};
       `);
     }
-    db.exec(`${FAILED_INDEX}; PRAGMA user_version = ${SCHEMA_VERSION};`);
+    // Earlier versions kept every group that succeeded: this one keeps work.
+    db.exec(`
+      DROP INDEX IF EXISTS tasks_open;
+      DELETE FROM tasks WHERE group_id IN (
+        SELECT group_id FROM tasks GROUP BY group_id HAVING SUM(state <> 'done') = 0
+      );
+      ${FAILED_INDEX};
+      PRAGMA user_version = ${SCHEMA_VERSION};
+    `);
     db.exec("COMMIT");
   } catch (error) {
     db.exec("ROLLBACK");
