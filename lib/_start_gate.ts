@@ -2,26 +2,32 @@
 // after its response was delivered (if asked). Internal to the runner.
 import type { SubmitOptions } from "./runner_options.ts";
 
-/** What the gate calls; each at most once, and only one of `start` or `drop`. */
-export interface GateCallbacks {
-  /** The group may run now. */
-  start(): void;
-  /** The commit failed: the group was never accepted. */
-  drop(): void;
-  /** The response could not be delivered (the group still starts). */
-  lost(error: unknown): void;
+/**
+ * What the gate calls for a waiting item: at most one of `start` or `drop`,
+ * and `lost` before `start` if the response was not delivered. One object
+ * serves every item: a pending group holds only the two closures of its
+ * promise reactions, not a set of callbacks of its own.
+ */
+export interface GateTarget<T> {
+  /** The item may run now. */
+  start(item: T): void;
+  /** The commit failed: the item was never accepted. */
+  drop(item: T): void;
+  /** The response could not be delivered (the item still starts). */
+  lost(item: T, error: unknown): void;
 }
 
-/** Calls `start` (or `drop`) when `options.commit` and `options.after` allow. */
-export function startGate(options: SubmitOptions, callbacks: GateCallbacks): void {
+/** Calls `target.start(item)` (or `drop`) when `options.commit` and `options.after` allow. */
+export function startGate<T>(options: SubmitOptions, target: GateTarget<T>, item: T): void {
   const { after, commit } = options;
-  const deliver = (): void => {
-    if (after === undefined) return callbacks.start();
-    after.then(callbacks.start, (error) => {
-      callbacks.lost(error);
-      callbacks.start();
-    });
-  };
-  if (commit === undefined) deliver();
-  else commit.then(deliver, callbacks.drop);
+  if (commit === undefined) return deliver(after, target, item);
+  commit.then(() => deliver(after, target, item), () => target.drop(item));
+}
+
+function deliver<T>(after: Promise<unknown> | undefined, target: GateTarget<T>, item: T): void {
+  if (after === undefined) return target.start(item);
+  after.then(() => target.start(item), (error) => {
+    target.lost(item, error);
+    target.start(item);
+  });
 }

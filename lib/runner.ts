@@ -8,7 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import { Attempt, isThenable } from "./_attempt.ts";
 import { type Final, Outcomes } from "./_outcomes.ts";
 import { Backlog } from "./_backlog.ts";
-import { startGate } from "./_start_gate.ts";
+import { type GateTarget, startGate } from "./_start_gate.ts";
 import type { StructuredLogger } from "./logging.ts";
 import {
   type DrainOptions,
@@ -65,6 +65,18 @@ export class TaskRunner implements AsyncDisposable {
   /** Attempts waiting for their start to be journaled; they hold a slot. */
   #journaling = new Set<TaskEntry>();
   #backoff = new Map<TaskEntry, unknown>();
+  /** Where the start gate of every waiting group reports. */
+  #gate: GateTarget<TaskEntry> = {
+    start: (first) => this.#waiting.delete(first) && this.#enqueue(first),
+    drop: (first) => this.#drop(first),
+    lost: (first, error) => {
+      const { group } = first;
+      this.#logger.warn(
+        "Client went away before response {groupId} was delivered; its {tasks} tasks run anyway",
+        { requestId: group.id, groupId: group.id, tasks: group.size, error: String(error) },
+      );
+    },
+  };
   /** Counters of what the runner has done. */
   readonly stats: RunnerStats = new RunnerStats();
 
@@ -131,15 +143,7 @@ export class TaskRunner implements AsyncDisposable {
     const { after, commit } = options;
     if (after === undefined && commit === undefined) return this.#enqueue(first);
     this.#waiting.add(first);
-    startGate(options, {
-      start: () => this.#waiting.delete(first) && this.#enqueue(first),
-      drop: () => this.#drop(first),
-      lost: (error) =>
-        this.#logger.warn(
-          "Client went away before response {groupId} was delivered; its {tasks} tasks run anyway",
-          { requestId: group.id, groupId: group.id, tasks: group.size, error: String(error) },
-        ),
-    });
+    startGate(options, this.#gate, first);
   }
 
   /**
