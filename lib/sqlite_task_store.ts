@@ -209,11 +209,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     const write = entry.state === "abandoned"
       ? () => this.#requeue.run(entry.attempts, this.#clock.now(), group.id, entry.index)
       : entry.state === "done" && group.tasks.every((task) => task.state === "done")
-      // Its last task succeeded: nothing is left to run or to report, unless
-      // a task failed before a restart (the restored group lacks it).
-      ? () => {
-        if (Number(this.#forgetDone.run(group.id).changes) === 0) this.#save(entry, "done", 0);
-      }
+      ? () => this.#succeeded(entry)
       : () => this.#save(entry, entry.state, nextAt);
     this.#write(write).catch((error) => {
       // Not awaited by anyone: say so. At worst the task runs again after a restart.
@@ -321,6 +317,16 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       entry.group.id,
       entry.index,
     );
+  }
+
+  /** A group's last task succeeded: nothing is left to run or to report. */
+  #succeeded(last: TaskEntry): void {
+    const { group } = last;
+    // A group restored after a restart lacks the tasks that finished before
+    // it (its first is not task 0); one of them may have failed, and stays.
+    const restored = (group.tasks as readonly TaskEntry[])[0]?.index !== 0;
+    if (!restored) this.#forget.run(group.id);
+    else if (Number(this.#forgetDone.run(group.id).changes) === 0) this.#save(last, "done", 0);
   }
 
   /** Prunes with the next commit, at most once an interval; a failed prune is retried the next. */
