@@ -9,6 +9,8 @@ import { getLogger } from "@logtape/logtape";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget, type Write } from "./_group_commit.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { findUnfinished } from "./_journal_recovery.ts";
+import { JournalRetention } from "./_journal_retention.ts";
 import { openJournal } from "./_journal_schema.ts";
 import {
   groupStateOf,
@@ -30,9 +32,10 @@ export interface SqliteTaskStoreOptions {
    */
   openWal?: (file: string) => SyncTarget;
   /**
-   * Milliseconds a group with a failed task stays in the journal once it has
-   * finished, so that its status outlives a restart. (A group whose tasks
-   * all succeed is deleted as it finishes.)
+   * Milliseconds a failed task stays in the journal after it failed, with
+   * its group (once none of the group's tasks is left to run), so that its
+   * status outlives a restart. A group whose tasks all succeed is deleted as
+   * it finishes.
    * @default {600000}
    */
   retentionMs?: number;
@@ -80,13 +83,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #groupRows: StatementSync;
   #forget: StatementSync;
   #forgetDone: StatementSync;
-  #pruneOld: StatementSync;
-  #pruneMany: StatementSync;
+  #retention: JournalRetention;
   #clock: Pick<Clock, "now">;
-  #retentionMs: number;
-  #retentionCount: number;
-  #pruneIntervalMs: number;
-  #nextPruneAt = 0;
 
   /**
    * Opens (or creates) the journal at `path`.
@@ -133,9 +131,6 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#db = db;
     this.#path = path;
     this.#clock = clock;
-    this.#retentionMs = retentionMs;
-    this.#retentionCount = retentionCount;
-    this.#pruneIntervalMs = pruneIntervalMs;
     this.#commits = new GroupCommit(db, wal);
     this.#insert = db.prepare(
       "INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES (?, ?, ?, ?, 'queued', ?)",
@@ -153,22 +148,13 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#update = db.prepare(
       "UPDATE tasks SET state = ?, attempts = ?, next_at = ?, error = ?, duration_ms = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
     );
-    // Whole finished groups whose failures are too old or too many; both
-    // walk the partial index of failed rows. A group still running stays.
-    const pruneGroups = (failedWhere: string) =>
-      db.prepare(`
-        DELETE FROM tasks WHERE group_id IN (
-          SELECT f.group_id FROM tasks AS f WHERE f.state = 'failed' AND ${failedWhere}
-          AND NOT EXISTS (
-            SELECT 1 FROM tasks AS o
-            WHERE o.group_id = f.group_id AND o.state NOT IN ('done', 'failed')
-          )
-        )`);
-    this.#pruneOld = pruneGroups("f.updated_at < ?");
-    this.#pruneMany = pruneGroups(`f.updated_at <= (
-      SELECT updated_at FROM tasks WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 1 OFFSET ?
-    )`);
-    this.#prune();
+    this.#retention = new JournalRetention(db, {
+      retentionMs,
+      retentionCount,
+      pruneIntervalMs,
+      clock,
+    });
+    this.#retention.prune();
   }
 
   /** The journal's file. */
@@ -219,52 +205,17 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       });
     });
     // Once a second while tasks finish, failed groups age out on time.
-    if (entry.state === "done" || entry.state === "failed") this.#schedulePrune();
+    const finished = entry.state === "done" || entry.state === "failed";
+    if (finished && this.#retention.due()) {
+      this.#write(() => this.#retention.prune()).catch((error) => {
+        // Retried at the next interval.
+        getLogger(["posthaste", "journal"]).error("Cannot prune failed tasks: {error}", { error });
+      });
+    }
   }
 
   recover(crashLimit = 3): StoredTask[] {
-    const rows = this.#db.prepare(
-      "SELECT * FROM tasks WHERE state NOT IN ('done', 'failed') ORDER BY group_id, idx",
-    ).all() as Record<string, unknown>[];
-    const tasks: StoredTask[] = [];
-    const crashUpdate = this.#db.prepare(
-      "UPDATE tasks SET crashes = ?, state = ?, error = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
-    );
-    this.#db.exec("BEGIN");
-    try {
-      for (const row of rows) {
-        // Found running: the process died during the attempt.
-        const crashed = row.state === "running";
-        const crashes = Number(row.crashes) + (crashed ? 1 : 0);
-        const quarantined = crashes >= crashLimit;
-        if (crashed) {
-          crashUpdate.run(
-            crashes,
-            quarantined ? "failed" : "queued",
-            quarantined ? `quarantined: the process crashed during ${crashes} attempts` : null,
-            this.#clock.now(),
-            String(row.group_id),
-            Number(row.idx),
-          );
-        }
-        tasks.push({
-          id: taskId(String(row.group_id), Number(row.idx)),
-          groupId: String(row.group_id),
-          index: Number(row.idx),
-          name: String(row.name),
-          args: JSON.parse(String(row.args)),
-          attempts: Number(row.attempts),
-          nextAt: Number(row.next_at),
-          crashes,
-          quarantined,
-        });
-      }
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
-    return tasks;
+    return findUnfinished(this.#db, crashLimit, this.#clock.now());
   }
 
   fail(task: Pick<StoredTask, "groupId" | "index">, error: string): void {
@@ -322,27 +273,12 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   /** A group's last task succeeded: nothing is left to run or to report. */
   #succeeded(last: TaskEntry): void {
     const { group } = last;
-    // A group restored after a restart lacks the tasks that finished before
-    // it (its first is not task 0); one of them may have failed, and stays.
-    const restored = (group.tasks as readonly TaskEntry[])[0]?.index !== 0;
-    if (!restored) this.#forget.run(group.id);
+    // A group restored after a restart lacks the tasks that had finished
+    // before it (its first is then not task 0); one of them may have failed,
+    // and its row stays.
+    const partial = (group.tasks as readonly TaskEntry[])[0]?.index !== 0;
+    if (!partial) this.#forget.run(group.id);
     else if (Number(this.#forgetDone.run(group.id).changes) === 0) this.#save(last, "done", 0);
-  }
-
-  /** Prunes with the next commit, at most once an interval; a failed prune is retried the next. */
-  #schedulePrune(): void {
-    const now = this.#clock.now();
-    if (now < this.#nextPruneAt) return;
-    this.#nextPruneAt = now + this.#pruneIntervalMs;
-    this.#write(() => this.#prune()).catch((error) => {
-      getLogger(["posthaste", "journal"]).error("Cannot prune finished tasks: {error}", { error });
-    });
-  }
-
-  /** Deletes finished groups whose failures are beyond the retention bounds. */
-  #prune(): void {
-    this.#pruneOld.run(this.#clock.now() - this.#retentionMs);
-    this.#pruneMany.run(this.#retentionCount);
   }
 
   #write(write: Write, durable = false): Promise<void> {

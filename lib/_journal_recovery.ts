@@ -1,0 +1,56 @@
+// What a restart finds in the journal: the unfinished tasks, with the
+// attempts during which the process died counted (the crash-loop guard).
+// Internal to SqliteTaskStore.
+import type { DatabaseSync } from "node:sqlite";
+import { taskId } from "./task_group.ts";
+import type { StoredTask } from "./task_store.ts";
+
+/**
+ * Returns the unfinished tasks in group order. A task found `running` was
+ * running when the process died: its crash count grows, and at `crashLimit`
+ * it is marked failed (quarantined); one transaction for all.
+ */
+export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number): StoredTask[] {
+  const rows = db.prepare(
+    "SELECT * FROM tasks WHERE state NOT IN ('done', 'failed') ORDER BY group_id, idx",
+  ).all() as Record<string, unknown>[];
+  const tasks: StoredTask[] = [];
+  const crashUpdate = db.prepare(
+    "UPDATE tasks SET crashes = ?, state = ?, error = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
+  );
+  db.exec("BEGIN");
+  try {
+    for (const row of rows) {
+      // Found running: the process died during the attempt.
+      const crashed = row.state === "running";
+      const crashes = Number(row.crashes) + (crashed ? 1 : 0);
+      const quarantined = crashes >= crashLimit;
+      if (crashed) {
+        crashUpdate.run(
+          crashes,
+          quarantined ? "failed" : "queued",
+          quarantined ? `quarantined: the process crashed during ${crashes} attempts` : null,
+          now,
+          String(row.group_id),
+          Number(row.idx),
+        );
+      }
+      tasks.push({
+        id: taskId(String(row.group_id), Number(row.idx)),
+        groupId: String(row.group_id),
+        index: Number(row.idx),
+        name: String(row.name),
+        args: JSON.parse(String(row.args)),
+        attempts: Number(row.attempts),
+        nextAt: Number(row.next_at),
+        crashes,
+        quarantined,
+      });
+    }
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+  return tasks;
+}

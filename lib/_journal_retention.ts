@@ -1,0 +1,54 @@
+// Which failed groups the journal still keeps: deleting the ones beyond the
+// retention bounds, at most once an interval. Internal to SqliteTaskStore.
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { Clock } from "./clock.ts";
+
+/** The bounds; see {@linkcode SqliteTaskStoreOptions}. */
+export interface RetentionOptions {
+  retentionMs: number;
+  retentionCount: number;
+  pruneIntervalMs: number;
+  clock: Pick<Clock, "now">;
+}
+
+/** Prunes the failed groups of one journal. */
+export class JournalRetention {
+  #pruneOld: StatementSync;
+  #pruneMany: StatementSync;
+  #options: RetentionOptions;
+  #nextAt = 0;
+
+  constructor(db: DatabaseSync, options: RetentionOptions) {
+    this.#options = options;
+    // Whole finished groups whose failures are too old or too many; both
+    // walk the partial index of failed rows. A group still running stays.
+    const pruneGroups = (failedWhere: string) =>
+      db.prepare(`
+        DELETE FROM tasks WHERE group_id IN (
+          SELECT f.group_id FROM tasks AS f WHERE f.state = 'failed' AND ${failedWhere}
+          AND NOT EXISTS (
+            SELECT 1 FROM tasks AS o
+            WHERE o.group_id = f.group_id AND o.state NOT IN ('done', 'failed')
+          )
+        )`);
+    this.#pruneOld = pruneGroups("f.updated_at < ?");
+    this.#pruneMany = pruneGroups(`f.updated_at <= (
+      SELECT updated_at FROM tasks WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 1 OFFSET ?
+    )`);
+  }
+
+  /** Whether a prune is due (one an interval); a `true` counts as the interval's prune. */
+  due(): boolean {
+    const now = this.#options.clock.now();
+    if (now < this.#nextAt) return false;
+    this.#nextAt = now + this.#options.pruneIntervalMs;
+    return true;
+  }
+
+  /** Deletes the finished groups whose failures are beyond the bounds, now. */
+  prune(): void {
+    const { clock, retentionMs, retentionCount } = this.#options;
+    this.#pruneOld.run(clock.now() - retentionMs);
+    this.#pruneMany.run(retentionCount);
+  }
+}
