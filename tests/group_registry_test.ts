@@ -17,3 +17,24 @@ Deno.test("GroupRegistry keeps unfinished groups, and finished ones for a bounde
   equal(registry.finished, 0);
   equal(registry.get(groups[3]!.id), groups[3]);
 });
+
+Deno.test("GroupRegistry tells apart ids that share a bucket, and finds the later of two equal ids", () => {
+  const registry = new GroupRegistry({ maxFinished: 1 });
+  // Same length and last 12 characters: the same bucket.
+  const [a, b, c] = ["a-000000000000", "b-000000000000", "c-000000000000"].map((id) =>
+    new TaskGroup({ id })
+  ) as [TaskGroup, TaskGroup, TaskGroup];
+  const again = new TaskGroup({ id: a.id });
+  for (const group of [a, b, c, again]) registry.track(group);
+  equal(registry.get(b.id), b);
+  equal(registry.get("d-000000000000"), undefined);
+  equal(registry.get(a.id), again, "the later group with an id is found");
+  registry.settled(a);
+  registry.settled(b); // evicts a: the bound is one finished group
+  equal(registry.get(a.id), again, "evicting one group leaves another with its id");
+  equal(registry.get(b.id), b);
+  registry.settled(c);
+  equal(registry.get(b.id), undefined);
+  equal(registry.get(c.id), c);
+  equal(registry.live, 1);
+});
