@@ -126,10 +126,15 @@ export class GroupRegistry {
   #forget(group: TaskGroup): void {
     const key = idHash(group.id);
     const bucket = this.#groups.get(key);
+    if (bucket === group) {
+      this.#groups.delete(key);
+    } else if (Array.isArray(bucket) && bucket.includes(group)) {
+      const rest = bucket.filter((other) => other !== group);
+      this.#groups.set(key, rest.length === 1 ? rest[0] as TaskGroup : rest);
+    } else {
+      return; // never tracked
+    }
     this.#size--;
-    if (!Array.isArray(bucket)) return void this.#groups.delete(key);
-    const rest = bucket.filter((other) => other !== group);
-    this.#groups.set(key, rest.length === 1 ? rest[0] as TaskGroup : rest);
   }
 }
 

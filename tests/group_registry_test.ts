@@ -37,4 +37,8 @@ Deno.test("GroupRegistry tells apart ids that share a bucket, and finds the late
   equal(registry.get(b.id), undefined);
   equal(registry.get(c.id), c);
   equal(registry.live, 1);
+  // A group that was never tracked, evicted: its bucket's groups stay.
+  registry.settled(new TaskGroup({ id: "e-000000000000" }));
+  registry.settled(new TaskGroup({ id: "f-000000000000" }));
+  equal(registry.get(again.id), again);
 });
