@@ -12,11 +12,10 @@ import { Metrics } from "./metrics.ts";
 import { notificationRoutes, notificationTask } from "./notification.ts";
 import { opsRoutes } from "./ops_routes.ts";
 import { reportRoutes } from "./reports.ts";
-import { recoverTasks } from "./recovery.ts";
+import { definitionsByName, recoverTasks } from "./recovery.ts";
 import { reportTask } from "./reports.ts";
 import { TaskRunner } from "./runner.ts";
 import { SqliteTaskStore } from "./sqlite_task_store.ts";
-import type { TaskDefinition } from "./task.ts";
 import { createHandler } from "./server.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
@@ -162,12 +161,9 @@ export async function createApp(config: Config): Promise<App> {
   };
 
   if (store) {
-    const definitions = new Map<string, TaskDefinition<never[]>>(
-      [notificationTask(notifications), reportTask(reports)].map((d) => [d.name, d as never]),
-    );
     const recovered = recoverTasks({
       store,
-      definitions,
+      definitions: definitionsByName(notificationTask(notifications), reportTask(reports)),
       runner,
       deadLetter: (record) => deadLetters.append(deadLetterLine(record)),
     });

@@ -14,8 +14,8 @@ import type { StoredTask, TaskStore } from "./task_store.ts";
 export interface RecoverOptions {
   /** The journal. */
   store: Pick<TaskStore, "recover" | "fail">;
-  /** Task definitions by name: how journaled tasks are found again. */
-  definitions: ReadonlyMap<string, TaskDefinition<never[]>>;
+  /** Task definitions by name (see {@linkcode definitionsByName}): how journaled tasks are found again. */
+  definitions: ReadonlyMap<string, TaskDefinition<never>>;
   /** Where the recovered groups run. */
   runner: TaskRunner;
   /** Where quarantined and unknown tasks are reported. */
@@ -32,6 +32,28 @@ export interface RecoverResult {
   deadLettered: number;
   /** Tasks left queued in the journal because the backlog was full (they run at a later start). */
   deferred: number;
+}
+
+/**
+ * Task definitions keyed by their names, as {@linkcode recoverTasks} looks
+ * them up.
+ *
+ * @param definitions Definitions of any argument types.
+ * @returns The map; of two with one name, the later wins.
+ *
+ * @example
+ * ```ts
+ * import { defineTask, definitionsByName } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const send = defineTask("send", (to: string) => void to);
+ * equal(definitionsByName(send).get("send"), send);
+ * ```
+ */
+export function definitionsByName(
+  ...definitions: TaskDefinition<never>[]
+): Map<string, TaskDefinition<never>> {
+  return new Map(definitions.map((definition) => [definition.name, definition]));
 }
 
 function letter(task: StoredTask, reason: DeadLetter["reason"], error: string): DeadLetter {

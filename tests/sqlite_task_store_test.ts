@@ -3,6 +3,7 @@ import {
   createHandler,
   type DeadLetter,
   defineTask,
+  definitionsByName,
   recoverTasks,
   route,
   SqliteTaskStore,
@@ -101,7 +102,7 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
   const letters: DeadLetter[] = [];
   const result = recoverTasks({
     store: { recover: () => recovered, fail: (task, error) => store.fail(task, error) },
-    definitions: new Map([["send", send], ["flaky", flaky]] as never),
+    definitions: definitionsByName(send, flaky),
     runner,
     deadLetter: (r) => void letters.push(r),
   });
@@ -135,7 +136,7 @@ Deno.test("SqliteTaskStore: a task that crashes the process 3 times is quarantin
     const hang = defineTask("send", () => (started.resolve(), new Promise(() => {})));
     const result = recoverTasks({
       store,
-      definitions: new Map([["send", hang]] as never),
+      definitions: definitionsByName(hang),
       runner,
       deadLetter: (r) => void letters.push(r),
     });
@@ -247,7 +248,7 @@ Deno.test("durable: a fault between commit and response, or after the response, 
   const runner = new TaskRunner({ journal: store });
   const result = recoverTasks({
     store,
-    definitions: new Map([["note", note]] as never),
+    definitions: definitionsByName(note),
     runner,
     deadLetter: () => {},
   });
@@ -293,7 +294,7 @@ Deno.test("durable: more unfinished work than MAX_PENDING does not stop start-up
   await using runner = new TaskRunner({ maxPending: 2 });
   const result = recoverTasks({
     store,
-    definitions: new Map([["send", record]] as never),
+    definitions: definitionsByName(record),
     runner,
     deadLetter: () => {},
   });
@@ -401,7 +402,7 @@ Deno.test("recovery dead-letters a journaled task whose name is no longer define
     await using runner = new TaskRunner({ journal: store });
     const result = recoverTasks({
       store,
-      definitions: new Map([["send", send]] as never),
+      definitions: definitionsByName(send),
       runner,
       deadLetter: (letter) => void letters.push(letter),
     });
@@ -466,7 +467,7 @@ Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones with
     gate.resolve();
     recoverTasks({
       store,
-      definitions: new Map([["send", send], ["wait", wait]] as never),
+      definitions: definitionsByName(send, wait),
       runner,
       deadLetter: () => {},
     });
