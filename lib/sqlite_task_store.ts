@@ -84,6 +84,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #forget: StatementSync;
   #forgetDone: StatementSync;
   #retention: JournalRetention;
+  #logger = getLogger(["posthaste", "journal"]);
   #clock: Pick<Clock, "now">;
 
   /**
@@ -199,7 +200,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       : () => this.#save(entry, entry.state, nextAt);
     this.#write(write).catch((error) => {
       // Not awaited by anyone: say so. At worst the task runs again after a restart.
-      getLogger(["posthaste", "journal"]).error("Cannot journal task {taskId}: {error}", {
+      this.#logger.error("Cannot journal task {taskId}: {error}", {
         taskId: taskId(entry.group.id, entry.index),
         error,
       });
@@ -209,7 +210,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     if (finished && this.#retention.due()) {
       this.#write(() => this.#retention.prune()).catch((error) => {
         // Retried at the next interval.
-        getLogger(["posthaste", "journal"]).error("Cannot prune failed tasks: {error}", { error });
+        this.#logger.error("Cannot prune failed tasks: {error}", { error });
       });
     }
   }
