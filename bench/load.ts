@@ -179,6 +179,18 @@ const row = (...cells: (string | number)[]): void => {
   console.log(line);
 };
 const fixed = (n: number, digits = 2): string => n.toFixed(digits);
+/** A row of the medians of one server's wrk runs. */
+const wrkRow = (scenario: string, server: string, runs: WrkResult[], note: string): void => {
+  const of = (pick: (run: WrkResult) => number) => median(runs.map(pick));
+  row(
+    scenario,
+    server,
+    fixed(of((r) => r.rps), 0),
+    fixed(of((r) => r.p50)),
+    fixed(of((r) => r.p99)),
+    note,
+  );
+};
 
 console.log(`load: ${SECONDS} s per run, wrk -t1 -c64, server on core 0, wrk on core 1\n`);
 console.log("| scenario | server | req/s (median) | p50 ms | p99 ms | note |");
@@ -205,30 +217,18 @@ if (run("1")) {
   const naiveResult = await wrk(naive.url);
   const s1Bare = median(s1.bare.map((r) => r.rps));
   const s1Posthaste = median(s1.posthaste.map((r) => r.rps));
-  row(
-    "1 no delay",
-    "bare Deno.serve",
-    fixed(s1Bare, 0),
-    fixed(median(s1.bare.map((r) => r.p50))),
-    fixed(median(s1.bare.map((r) => r.p99))),
-    "baseline",
-  );
-  row(
+  wrkRow("1 no delay", "bare Deno.serve", s1.bare, "baseline");
+  const errors = s1.posthaste.reduce((n, r) => n + r.errors, 0);
+  wrkRow(
     "1 no delay",
     "posthaste",
-    fixed(s1Posthaste, 0),
-    fixed(median(s1.posthaste.map((r) => r.p50))),
-    fixed(median(s1.posthaste.map((r) => r.p99))),
-    `${fixed(s1Posthaste / s1Bare)}x bare; ${
-      s1.posthaste.reduce((n, r) => n + r.errors, 0)
-    } non-202`,
+    s1.posthaste,
+    `${fixed(s1Posthaste / s1Bare)}x bare; ${errors} non-202`,
   );
-  row(
+  wrkRow(
     "1 no delay",
     "naive writeTextFile",
-    fixed(naiveResult.rps, 0),
-    fixed(naiveResult.p50),
-    fixed(naiveResult.p99),
+    [naiveResult],
     `${fixed(naiveResult.rps / s1Bare)}x bare (one run)`,
   );
   await Promise.all([posthaste.stop(), naive.stop()]);
@@ -258,20 +258,11 @@ if (run("2")) {
   const s2BareP99 = median(s2.bare.map((r) => r.p99));
   const s2P99 = median(s2.posthaste.map((r) => r.p99));
   const s2Drain = median(s2.drainMs) / 1_000;
-  row(
-    "2 SEND_DELAY_MS=1000",
-    "bare Deno.serve",
-    fixed(median(s2.bare.map((r) => r.rps)), 0),
-    fixed(median(s2.bare.map((r) => r.p50))),
-    fixed(s2BareP99),
-    "baseline",
-  );
-  row(
+  wrkRow("2 SEND_DELAY_MS=1000", "bare Deno.serve", s2.bare, "baseline");
+  wrkRow(
     "2 SEND_DELAY_MS=1000",
     "posthaste",
-    fixed(median(s2.posthaste.map((r) => r.rps)), 0),
-    fixed(median(s2.posthaste.map((r) => r.p50))),
-    fixed(s2P99),
+    s2.posthaste,
     `p99 ${fixed(s2P99 / s2BareP99)}x bare; all lines ${fixed(s2Drain)} s after load`,
   );
   await delayed.stop();
