@@ -118,8 +118,10 @@ async function wrk(url: string, seconds = SECONDS): Promise<WrkResult> {
   };
 }
 
+// A run whose wrk output did not parse (NaN) is left out, not sorted into the middle.
 function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2
     ? sorted[mid] as number

@@ -50,9 +50,10 @@ export function parseEmail(raw: string): string {
 }
 
 // Only an explicit `content-length: 0` proves there is no body: requests
-// built in-process, and HTTP/2 requests, may carry a body without one.
+// built in-process, and HTTP/2 requests, may carry a body without one. The
+// header is checked first: `request.body` makes a stream.
 function hasBody(request: Request): boolean {
-  return request.body !== null && request.headers.get("content-length") !== "0";
+  return request.headers.get("content-length") !== "0" && request.body !== null;
 }
 
 function isJson(contentType: string): boolean {

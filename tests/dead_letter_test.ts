@@ -1,0 +1,70 @@
+import { deepEqual, equal } from "node:assert/strict";
+import {
+  type DeadLetter,
+  deadLetterLine,
+  deadLetterOf,
+  sendDeadLetter,
+  type StructuredLogger,
+  TaskGroup,
+} from "../lib/mod.ts";
+
+/** A logger that keeps its errors and tells when it has `count` of them. */
+function recordingLogger(count: number) {
+  const errors: Record<string, unknown>[] = [];
+  const enough = Promise.withResolvers<void>();
+  const logger: StructuredLogger = {
+    info() {},
+    warn() {},
+    error(_message, properties) {
+      if (errors.push(properties) === count) enough.resolve();
+    },
+  };
+  return { logger, errors, enough: enough.promise };
+}
+
+function record(args: unknown[]): DeadLetter {
+  const group = new TaskGroup({ id: "g" }).add(function send(..._args: unknown[]) {}, ...args);
+  return deadLetterOf(group.tasks[0] as never, "failed", Date.UTC(2026, 0, 1));
+}
+
+Deno.test("deadLetterOf() records the task as it stands", () => {
+  const letter = record(["ada@example.com"]);
+  deepEqual(letter, {
+    reason: "failed",
+    task: "send",
+    taskId: "g/0",
+    groupId: "g",
+    args: ["ada@example.com"],
+    attempts: 0,
+    error: null,
+    startedAt: null,
+    endedAt: "2026-01-01T00:00:00.000Z",
+  });
+});
+
+Deno.test("deadLetterLine() writes one JSON line even for arguments JSON cannot hold", () => {
+  const cycle: Record<string, unknown> = { name: "loop" };
+  cycle.self = cycle;
+  const line = deadLetterLine(record([1n, cycle, "two\nlines"]));
+  equal(line.includes("\n"), false);
+  const parsed = JSON.parse(line);
+  deepEqual(parsed.args, ["1", "[object Object]", "two\nlines"]);
+  equal(parsed.taskId, "g/0");
+});
+
+Deno.test("sendDeadLetter() logs a sink that throws or rejects, with the record", async () => {
+  const { logger, errors, enough } = recordingLogger(2);
+  const letter = record(["x"]);
+  sendDeadLetter(
+    () => {
+      throw new Error("disk gone");
+    },
+    letter,
+    logger,
+  );
+  sendDeadLetter(() => Promise.reject(new Error("disk full")), letter, logger);
+  await enough;
+  deepEqual(errors.map((e) => (e.error as Error).message), ["disk gone", "disk full"]);
+  equal(errors[0]?.record, letter);
+  equal(errors[1]?.taskId, "g/0");
+});

@@ -1,0 +1,35 @@
+import { equal, rejects } from "node:assert/strict";
+import { delay, TimeoutQueue } from "../lib/mod.ts";
+import { fakeClock } from "./_helpers.ts";
+
+Deno.test("delay() resolves once its time has passed, not before", async () => {
+  const clock = fakeClock();
+  const timeouts = new TimeoutQueue(clock);
+  let done = false;
+  const waiting = delay(100, { timeouts }).then(() => done = true);
+  await clock.tickAsync(99);
+  equal(done, false);
+  await clock.tickAsync(1);
+  await waiting;
+  equal(done, true);
+});
+
+Deno.test("delay() with an aborted signal rejects at once with its reason", async () => {
+  const reason = new Error("stop");
+  await rejects(delay(100, { signal: AbortSignal.abort(reason) }), (error) => error === reason);
+});
+
+Deno.test("delay() aborted while waiting rejects with the reason and leaves no timeout", async () => {
+  const clock = fakeClock();
+  const timeouts = new TimeoutQueue(clock);
+  const controller = new AbortController();
+  const waiting = delay(100, { signal: controller.signal, timeouts });
+  const reason = new Error("cancelled");
+  controller.abort(reason);
+  await rejects(waiting, (error) => error === reason);
+  // Its timeout was removed: a later one in the same bucket fires alone, on time.
+  let fired = 0;
+  timeouts.add(100, () => fired++);
+  await clock.tickAsync(100);
+  equal(fired, 1);
+});
