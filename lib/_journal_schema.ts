@@ -30,19 +30,33 @@ const COLUMNS =
 
 /**
  * Opens `path` in WAL mode with `synchronous = NORMAL` (the caller makes
- * commits durable by syncing the WAL), checks it, and creates or upgrades
- * the schema.
+ * commits durable by syncing the WAL) and an exclusive lock held until it is
+ * closed, checks it, and creates or upgrades the schema.
  *
  * @param path The database file.
  * @returns The open database.
  * @throws {Error} "Cannot open task journal "<path>": …" if the file is
- * damaged, foreign, or from a newer version.
+ * damaged, foreign, from a newer version, or open in another process.
  */
 export function openJournal(path: string): DatabaseSync {
   let db: DatabaseSync | undefined;
   try {
     db = new DatabaseSync(path);
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
+    // One process per journal: a second server on the same file would run
+    // the first one's tasks again and count them as crashes. The lock is
+    // taken here and held until close (the kernel drops it if we die), and a
+    // process that finds it taken fails now instead of waiting.
+    db.exec("PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 0;");
+    try {
+      db.exec("PRAGMA journal_mode = WAL; BEGIN IMMEDIATE; COMMIT;");
+    } catch (error) {
+      // SQLITE_BUSY; Deno's node:sqlite errors carry no `errcode`, only this text.
+      if (!(error instanceof Error && error.message.includes("database is locked"))) throw error;
+      throw new Error("another process or connection has it open (one server per journal)", {
+        cause: error,
+      });
+    }
+    db.exec("PRAGMA synchronous = NORMAL;");
     const check = db.prepare("PRAGMA quick_check").get() as { quick_check: string } | undefined;
     if (check?.quick_check !== "ok") throw new Error(`integrity check says ${check?.quick_check}`);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()

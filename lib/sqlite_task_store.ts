@@ -56,7 +56,8 @@ export interface SqliteTaskStoreOptions {
  * on disk. The journal holds work, not history: a group is deleted once all
  * its tasks succeeded, and one with failures once it is older than
  * `retentionMs` or beyond `retentionCount`, so the file's size follows the
- * work in flight.
+ * work in flight. The file is locked while the store is open: a second
+ * store on it, in this process or another, fails to open.
  *
  * @example
  * ```ts

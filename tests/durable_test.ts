@@ -1,5 +1,5 @@
 // Durable mode as a user runs it: real processes, real SIGKILL, restarts.
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { lines, spawnServer, tempDir } from "./_helpers.ts";
 
 async function post(url: string, emails: string[]): Promise<number[]> {
@@ -78,4 +78,20 @@ Deno.test("durable: the journal survives SIGKILL in the middle of a burst of com
   equal((await restarted.status()).code, 0);
   const seen = counts(await Deno.readTextFile(`${dir.path}/log.txt`));
   for (const email of accepted) ok(seen.has(email), `${email} got a 202 but was lost`);
+});
+
+Deno.test("durable: a second server on the same journal refuses to start; the first goes on", async () => {
+  await using dir = await tempDir();
+  const env = { TASK_STORE: `sqlite:${dir.path}/tasks.db` };
+  await using first = await spawnServer(dir.path, env);
+  await rejects(
+    spawnServer(dir.path, { ...env, LOG_FILE: `${dir.path}/second.txt` }),
+    /another process or connection has it open \(one server per journal\)/,
+  );
+  deepEqual(await post(first.url, ["after@example.com"]), [202]);
+  first.child.kill("SIGTERM");
+  equal((await first.status()).code, 0);
+  deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), [
+    "notification for after@example.com: some notification",
+  ]);
 });

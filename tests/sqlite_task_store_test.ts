@@ -176,6 +176,19 @@ Deno.test("SqliteTaskStore refuses a foreign or damaged file with a clear error 
   equal((await Deno.readFile(other)).length > 0, true, "the foreign file is left as it was");
 });
 
+Deno.test("SqliteTaskStore: a journal open in one store cannot be opened again until closed", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const first = SqliteTaskStore.open(path);
+  throws(
+    () => SqliteTaskStore.open(path),
+    /Cannot open task journal ".*tasks\.db": another process or connection has it open/,
+  );
+  first.close();
+  using second = SqliteTaskStore.open(path);
+  equal(second.recover().length, 0);
+});
+
 Deno.test("durable: a plain function task is a 500 (it cannot be journaled by name) and leaves nothing pending", async () => {
   await using dir = await tempDir();
   using store = SqliteTaskStore.open(`${dir.path}/tasks.db`);
