@@ -189,6 +189,23 @@ Deno.test("SqliteTaskStore: a journal open in one store cannot be opened again u
   equal(second.recover().length, 0);
 });
 
+Deno.test("SqliteTaskStore: a WAL file that cannot be opened fails the open and releases the journal", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  throws(
+    () =>
+      SqliteTaskStore.open(path, {
+        openWal: () => {
+          throw new Error("no such device");
+        },
+      }),
+    /Cannot open task journal ".*tasks\.db": cannot open its WAL file: Error: no such device/,
+  );
+  // Had the failed open kept its connection, its lock would refuse this one.
+  using store = SqliteTaskStore.open(path);
+  equal(store.recover().length, 0);
+});
+
 Deno.test("durable: a plain function task is a 500 (it cannot be journaled by name) and leaves nothing pending", async () => {
   await using dir = await tempDir();
   using store = SqliteTaskStore.open(`${dir.path}/tasks.db`);
