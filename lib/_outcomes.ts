@@ -58,7 +58,8 @@ export class Outcomes {
   /** A task reached its final state: duration, counters, journal, dead letter. */
   settled(entry: TaskEntry, state: Final): void {
     entry.state = state;
-    entry.durationMs = entry.startedAt < 0 ? 0 : this.#clock.now() - entry.startedAt;
+    // Wall-clock times (they are shown as dates): a step back must not make it negative.
+    entry.durationMs = entry.startedAt < 0 ? 0 : Math.max(0, this.#clock.now() - entry.startedAt);
     this.#stats.record(state, entry.name, entry.durationMs);
     this.#options.journal?.record(entry);
     const { deadLetter } = this.#options;

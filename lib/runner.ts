@@ -17,7 +17,7 @@ import {
   type TaskRunnerOptions,
 } from "./runner_options.ts";
 import { backoffDelay } from "./backoff.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import { Fifo } from "./fifo.ts";
 import { RunnerStats } from "./runner_stats.ts";
 import { TimeoutQueue } from "./timeout_queue.ts";
@@ -101,7 +101,8 @@ export class TaskRunner implements AsyncDisposable {
     this.#defaults = { timeout, retries, retryDelay, maxRetryDelay };
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#timeouts = new TimeoutQueue(this.#clock);
+    // Deadlines on a monotonic clock: a step of the wall clock must not move them.
+    this.#timeouts = new TimeoutQueue(options.clock ?? monotonicClock);
     this.#logger = options.logger ?? getLogger(["posthaste", "runner"]);
     this.#outcomes = new Outcomes(options, this.stats, this.#clock, this.#logger);
   }

@@ -37,7 +37,10 @@ export interface TaskRunnerOptions {
   journal?: Pick<TaskStore, "attempt" | "record"> | undefined;
   /** Traces each attempt as a span in its request's trace. @default {no spans} */
   tracer?: TaskTracer | undefined;
-  /** Time source for timeouts and backoff. @default {systemClock} */
+  /**
+   * Time source for timestamps, timeouts and backoff. @default {systemClock
+   * for timestamps and retry times, monotonicClock for timeouts}
+   */
   clock?: Clock;
   /** The runner's own log. @default {getLogger(["posthaste", "runner"])} */
   logger?: StructuredLogger;

@@ -3,11 +3,11 @@
  *
  * @module
  */
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, monotonicClock } from "./clock.ts";
 
 /** A pending timeout, as returned by {@linkcode TimeoutQueue.add}. */
 export interface TimeoutHandle {
-  /** Clock time at which it fires. */
+  /** The time on the queue's clock at which it fires. */
   readonly deadline: number;
 }
 
@@ -34,15 +34,18 @@ interface Bucket {
  * @example
  * ```ts
  * import { TimeoutQueue } from "./mod.ts";
- * import { equal } from "node:assert/strict";
+ * import { deepEqual } from "node:assert/strict";
  *
  * const queue = new TimeoutQueue();
- * let fired = 0;
- * const kept = queue.add(5, () => fired++);
- * queue.remove(queue.add(5, () => fired++));
- * await new Promise((resolve) => setTimeout(resolve, 20));
- * equal(fired, 1);
- * equal(kept.deadline > 0, true);
+ * const fired: string[] = [];
+ * const done = Promise.withResolvers<void>();
+ * queue.remove(queue.add(5, () => fired.push("removed")));
+ * queue.add(5, () => {
+ *   fired.push("kept");
+ *   done.resolve();
+ * });
+ * await done.promise;
+ * deepEqual(fired, ["kept"]);
  * ```
  */
 export class TimeoutQueue {
@@ -52,9 +55,10 @@ export class TimeoutQueue {
   /**
    * Makes an empty queue.
    *
-   * @param clock The time source and timers.
+   * @param clock The time source and timers; its `now()` must never go back
+   * (deadlines of one duration are kept in the order they were added).
    */
-  constructor(clock: Clock = systemClock) {
+  constructor(clock: Clock = monotonicClock) {
     this.#clock = clock;
   }
 

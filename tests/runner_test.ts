@@ -98,6 +98,29 @@ Deno.test("TaskRunner: a task that ignores its signal is reported timed out and 
   );
 });
 
+Deno.test("TaskRunner: a step back of the wall clock neither stalls a timeout nor makes a duration negative", async () => {
+  await using _logs = await captureLogs();
+  await using runner = new TaskRunner({ retries: 0, timeout: 10 });
+  const wallNow = Date.now;
+  const started = Promise.withResolvers<void>();
+  const group = new TaskGroup().add(function stuck() {
+    started.resolve();
+    return new Promise(() => {});
+  });
+  const start = performance.now();
+  runner.submit(group);
+  await started.promise; // its deadline is set
+  Date.now = () => wallNow() - 60_000; // NTP steps the clock back while it runs
+  try {
+    await group.settled();
+  } finally {
+    Date.now = wallNow;
+  }
+  ok(performance.now() - start < 60_000, "the timeout waited for the wall clock");
+  match(group.tasks[0]?.error ?? "", /timed out after 10 ms/);
+  equal(group.tasks[0]?.durationMs, 0);
+});
+
 Deno.test("TaskRunner retries with exponential backoff and jitter, then dead-letters", async () => {
   const clock = fakeClock();
   await using logs = await captureLogs();

@@ -1,4 +1,4 @@
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { TimeoutQueue } from "../lib/mod.ts";
 import { fakeClock } from "./_helpers.ts";
 
@@ -53,4 +53,20 @@ Deno.test("TimeoutQueue uses one timer per duration, however many timeouts", asy
   equal(timers, 1);
   await clock.runAllAsync();
   equal(timers, 1, "an empty bucket does not re-arm");
+});
+
+Deno.test("TimeoutQueue: a step back of the wall clock does not stall a deadline", async () => {
+  const queue = new TimeoutQueue();
+  const wallNow = Date.now;
+  const fired = Promise.withResolvers<void>();
+  const start = performance.now();
+  queue.add(10, () => fired.resolve());
+  Date.now = () => wallNow() - 60_000; // e.g. NTP stepping the clock at boot
+  try {
+    await fired.promise;
+  } finally {
+    Date.now = wallNow;
+  }
+  // On the wall clock the deadline would still be a minute away.
+  ok(performance.now() - start < 60_000);
 });
