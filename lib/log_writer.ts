@@ -24,6 +24,7 @@ export interface LogWriterStats {
 }
 
 const encoder = new TextEncoder();
+const NEWLINE = 0x0a;
 
 /**
  * Appends lines to one file handle, opened once for the writer's life.
@@ -33,7 +34,9 @@ const encoder = new TextEncoder();
  * escaped with {@linkcode escapeLine} and terminated with `\n`, so one append
  * is always exactly one whole line: lines never interleave or tear, whatever
  * their length, because only this writer writes and it writes batches one
- * after another, looping over partial writes.
+ * after another, looping over partial writes. If a write fails halfway (the
+ * disk filled), the appends of that batch reject, and the next batch starts
+ * by ending the torn fragment, so it stays a line of its own.
  *
  * @example Appending lines and closing with `await using`
  * ```ts
@@ -57,6 +60,8 @@ export class LogWriter implements AsyncDisposable {
   #writing = false;
   #closed: Promise<void> | undefined;
   #stats: LogWriterStats = { lines: 0, bytes: 0, batches: 0 };
+  // A write failed after part of a line was written (e.g. the disk filled).
+  #torn = false;
 
   /**
    * Opens `path` for appending (creating it if missing) and returns a writer
@@ -144,7 +149,9 @@ export class LogWriter implements AsyncDisposable {
       this.#queue = [];
       this.#queued = undefined;
       try {
-        const bytes = encoder.encode(lines.join("\n") + "\n");
+        // A torn fragment is ended first, so it cannot run into the next line.
+        const text = lines.join("\n") + "\n";
+        const bytes = encoder.encode(this.#torn ? "\n" + text : text);
         await this.#writeAll(bytes);
         this.#stats.lines += lines.length;
         this.#stats.bytes += bytes.length;
@@ -159,8 +166,14 @@ export class LogWriter implements AsyncDisposable {
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
     let offset = 0;
-    while (offset < bytes.length) {
-      offset += await this.#target.write(offset === 0 ? bytes : bytes.subarray(offset));
+    try {
+      while (offset < bytes.length) {
+        offset += await this.#target.write(offset === 0 ? bytes : bytes.subarray(offset));
+      }
+    } catch (error) {
+      if (offset > 0) this.#torn = bytes[offset - 1] !== NEWLINE;
+      throw error;
     }
+    this.#torn = false;
   }
 }

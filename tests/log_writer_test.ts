@@ -83,6 +83,42 @@ Deno.test("LogWriter: a failed write rejects its appends, later ones still write
   deepEqual(log.stats, { lines: 1, bytes: 5, batches: 1 });
 });
 
+/** A file on a disk with `room` bytes left: a write past it is short, the next one fails. */
+function fillingDisk(room: number) {
+  const disk = { file: "", room };
+  const log = new LogWriter({
+    write(p) {
+      if (disk.room === 0) return Promise.reject(new Error("No space left on device"));
+      const n = Math.min(disk.room, p.length);
+      disk.room -= n;
+      disk.file += new TextDecoder().decode(p.subarray(0, n));
+      return Promise.resolve(n);
+    },
+    close() {},
+  });
+  return { disk, log };
+}
+
+Deno.test("LogWriter: a write that fails halfway leaves a fragment that never runs into the next line", async () => {
+  const { disk, log } = fillingDisk(12);
+  await rejects(Promise.all([log.append("first"), log.append("second")]), /No space/);
+  equal(disk.file, "first\nsecond"); // "second" is torn
+  await rejects(log.append("third"), /No space/); // nothing written: still torn
+  disk.room = Infinity; // space freed
+  await log.append("fourth");
+  deepEqual(disk.file.split("\n"), ["first", "second", "fourth", ""]);
+  await log.close();
+});
+
+Deno.test("LogWriter: a write that fails at a line's end adds no empty line", async () => {
+  const { disk, log } = fillingDisk(6);
+  await rejects(Promise.all([log.append("first"), log.append("second")]), /No space/);
+  disk.room = Infinity;
+  await log.append("third");
+  equal(disk.file, "first\nthird\n");
+  await log.close();
+});
+
 Deno.test("LogWriter: flush waits for queued lines; close is idempotent", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/log.txt`;
