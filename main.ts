@@ -1,17 +1,25 @@
 /**
  * Starts the posthaste notification service: reads configuration, builds the
  * app, serves, and shuts down gracefully on SIGINT/SIGTERM (a second signal
- * gives up waiting for tasks).
+ * gives up waiting for tasks). Stray errors are logged, not fatal.
  *
  * @module
  */
-import { CONFIG_VARIABLES, configureLogging, createApp, readConfig } from "./lib/mod.ts";
+import {
+  catchStrayErrors,
+  CONFIG_VARIABLES,
+  configureLogging,
+  createApp,
+  readConfig,
+} from "./lib/mod.ts";
 
 const config = readConfig((name) =>
   CONFIG_VARIABLES.includes(name) ? Deno.env.get(name) : undefined
 );
 await configureLogging({ level: config.logLevel, format: config.logFormat });
-const app = await createApp(config);
+// A task's forgotten promise must not end the process, and with it every accepted task.
+const strayErrors = catchStrayErrors();
+const app = await createApp(config, { strayErrors });
 
 // Listeners first, so that no signal can arrive after the server listens but
 // before it is handled; a signal's callback runs after `server` is assigned.

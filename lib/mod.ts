@@ -53,3 +53,4 @@ export * from "./reports.ts";
 export * from "./router.ts";
 export * from "./server.ts";
 export * from "./sqlite_task_store.ts";
+export * from "./stray_errors.ts";

@@ -2,7 +2,7 @@
 // and a spawned `main.ts` process.
 import FakeTimers from "@sinonjs/fake-timers";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { type App, type Clock, createApp, readConfig } from "../lib/mod.ts";
+import { type App, type Clock, createApp, readConfig, type StructuredLogger } from "../lib/mod.ts";
 
 /** A fake clock the runner accepts, plus the controls to move it. */
 export interface FakeClock extends Clock {
@@ -188,6 +188,28 @@ export async function spawnServer(
       await status();
     },
   };
+}
+
+/** An error a {@linkcode recordingLogger} kept. */
+export interface LoggedError {
+  message: string;
+  properties: Record<string, unknown>;
+}
+
+/** A logger that keeps its errors and resolves `enough` once it has `count` of them. */
+export function recordingLogger(
+  count: number,
+): { logger: StructuredLogger; errors: LoggedError[]; enough: Promise<void> } {
+  const errors: LoggedError[] = [];
+  const enough = Promise.withResolvers<void>();
+  const logger: StructuredLogger = {
+    info() {},
+    warn() {},
+    error(message, properties) {
+      if (errors.push({ message, properties }) === count) enough.resolve();
+    },
+  };
+  return { logger, errors, enough: enough.promise };
 }
 
 /** Captures LogTape records for the test's duration; `await using` resets LogTape. */

@@ -4,23 +4,9 @@ import {
   deadLetterLine,
   deadLetterOf,
   sendDeadLetter,
-  type StructuredLogger,
   TaskGroup,
 } from "../lib/mod.ts";
-
-/** A logger that keeps its errors and tells when it has `count` of them. */
-function recordingLogger(count: number) {
-  const errors: Record<string, unknown>[] = [];
-  const enough = Promise.withResolvers<void>();
-  const logger: StructuredLogger = {
-    info() {},
-    warn() {},
-    error(_message, properties) {
-      if (errors.push(properties) === count) enough.resolve();
-    },
-  };
-  return { logger, errors, enough: enough.promise };
-}
+import { recordingLogger } from "./_helpers.ts";
 
 function record(args: unknown[]): DeadLetter {
   const group = new TaskGroup({ id: "g" }).add(function send(..._args: unknown[]) {}, ...args);
@@ -64,7 +50,7 @@ Deno.test("sendDeadLetter() logs a sink that throws or rejects, with the record"
   );
   sendDeadLetter(() => Promise.reject(new Error("disk full")), letter, logger);
   await enough;
-  deepEqual(errors.map((e) => (e.error as Error).message), ["disk gone", "disk full"]);
-  equal(errors[0]?.record, letter);
-  equal(errors[1]?.taskId, "g/0");
+  deepEqual(errors.map((e) => (e.properties.error as Error).message), ["disk gone", "disk full"]);
+  equal(errors[0]?.properties.record, letter);
+  equal(errors[1]?.properties.taskId, "g/0");
 });

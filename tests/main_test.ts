@@ -1,5 +1,5 @@
 // Process tests: `main.ts` as a child process, real requests, real signals.
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
 import { lines, spawnServer, tempDir } from "./_helpers.ts";
 
 async function post(url: string, count: number): Promise<number[]> {
@@ -24,6 +24,8 @@ Deno.test("main.ts: SIGTERM right after 100 requests runs every task and exits 0
   await using dir = await tempDir();
   await using server = await spawnServer(dir.path, { SEND_DELAY_MS: "300" });
   deepEqual(new Set(await post(server.url, 100)), new Set([202]));
+  // The process guards against stray errors (none here) and says so in its metrics.
+  match(await (await fetch(`${server.url}/metrics`)).text(), /^posthaste_stray_errors_total 0$/m);
   server.child.kill("SIGTERM");
   const { code } = await server.status();
   equal(code, 0);

@@ -1,5 +1,6 @@
 // /metrics: valid Prometheus text, and exact deltas for a scripted series of requests.
 import { equal, ok } from "node:assert/strict";
+import { Metrics, TaskRunner } from "../lib/mod.ts";
 import { startApp } from "./_helpers.ts";
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -85,4 +86,14 @@ Deno.test("GET /metrics is Prometheus text and moves by exactly the expected amo
   equal(delta('posthaste_log_lines_total{file="notifications"}'), 3);
   ok(delta('posthaste_log_bytes_total{file="notifications"}') > 0);
   ok(delta('posthaste_log_write_batches_total{file="notifications"}') >= 1);
+});
+
+Deno.test("Metrics: stray errors are a counter when the process counts them", () => {
+  const runner = new TaskRunner();
+  const strays = { count: 0 };
+  const metrics = new Metrics(runner, {}, strays);
+  equal(parse(metrics.render()).get("posthaste_stray_errors_total{}"), 0);
+  strays.count = 2;
+  equal(parse(metrics.render()).get("posthaste_stray_errors_total{}"), 2);
+  equal(parse(new Metrics(runner).render()).has("posthaste_stray_errors_total{}"), false);
 });

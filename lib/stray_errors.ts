@@ -1,0 +1,74 @@
+/**
+ * Keeping the server up when code leaves an error unhandled.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { StructuredLogger } from "./logging.ts";
+
+/** Options for {@linkcode catchStrayErrors}. */
+export interface StrayErrorOptions {
+  /** Where each stray error is logged, with its stack. @default {getLogger(["posthaste", "process"])} */
+  logger?: StructuredLogger;
+  /** Where the `unhandledrejection` and `error` events arrive. @default {globalThis} */
+  target?: EventTarget;
+}
+
+/** The guard {@linkcode catchStrayErrors} installs; disposing it removes it. */
+export interface StrayErrors extends Disposable {
+  /** Stray errors caught so far, e.g. for metrics. */
+  readonly count: number;
+}
+
+/**
+ * Logs unhandled promise rejections and uncaught exceptions instead of
+ * letting them end the process. Deno exits on either by default, so one task
+ * that leaves a promise unawaited (`fetch(url)` without `await`, a rejected
+ * promise nobody catches) or throws in a timer would take down the server and,
+ * in memory mode, every task it had accepted. Each one is logged at error
+ * level with its stack and counted; the server goes on.
+ *
+ * @param options The logger and the event target.
+ * @returns The guard; `using` removes it.
+ *
+ * @example A floating rejection is logged, not fatal
+ * ```ts
+ * import { catchStrayErrors } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const logged = Promise.withResolvers<string>();
+ * using strays = catchStrayErrors({
+ *   logger: { info() {}, warn() {}, error: (message) => logged.resolve(message) },
+ * });
+ * void Promise.reject(new Error("nobody awaited me"));
+ * equal(await logged.promise, "Unhandled promise rejection; the server goes on: {error}");
+ * equal(strays.count, 1);
+ * ```
+ */
+export function catchStrayErrors(options: StrayErrorOptions = {}): StrayErrors {
+  const { logger = getLogger(["posthaste", "process"]), target = globalThis } = options;
+  let count = 0;
+  const caught = (event: Event, what: string, error: unknown): void => {
+    event.preventDefault();
+    count++;
+    logger.error(`${what}; the server goes on: {error}`, {
+      error,
+      stack: error instanceof Error ? error.stack : undefined,
+    });
+  };
+  const onRejection = (event: Event): void =>
+    caught(event, "Unhandled promise rejection", (event as PromiseRejectionEvent).reason);
+  const onError = (event: Event): void =>
+    caught(event, "Uncaught exception", (event as ErrorEvent).error);
+  target.addEventListener("unhandledrejection", onRejection);
+  target.addEventListener("error", onError);
+  return {
+    get count() {
+      return count;
+    },
+    [Symbol.dispose]() {
+      target.removeEventListener("unhandledrejection", onRejection);
+      target.removeEventListener("error", onError);
+    },
+  };
+}

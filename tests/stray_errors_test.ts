@@ -1,0 +1,39 @@
+import { deepEqual, equal, match } from "node:assert/strict";
+import { catchStrayErrors } from "../lib/mod.ts";
+import { recordingLogger } from "./_helpers.ts";
+
+Deno.test("catchStrayErrors() logs a floating rejection and a throw in a timer; the process goes on", async () => {
+  const { logger, errors, enough } = recordingLogger(2);
+  using strays = catchStrayErrors({ logger });
+  void Promise.reject(new Error("nobody awaited me"));
+  setTimeout(() => {
+    throw new Error("thrown in a timer");
+  }, 0);
+  await enough;
+  equal(strays.count, 2);
+  deepEqual(errors.map((e) => e.message), [
+    "Unhandled promise rejection; the server goes on: {error}",
+    "Uncaught exception; the server goes on: {error}",
+  ]);
+  deepEqual(errors.map((e) => (e.properties.error as Error).message), [
+    "nobody awaited me",
+    "thrown in a timer",
+  ]);
+  match(String(errors[1]?.properties.stack), /thrown in a timer\n\s+at /);
+});
+
+Deno.test("catchStrayErrors(): disposing removes the guard", () => {
+  const target = new EventTarget();
+  const { logger, errors } = recordingLogger(1);
+  const strays = catchStrayErrors({ logger, target });
+  const event = () => new ErrorEvent("error", { error: new Error("x"), cancelable: true });
+  const first = event();
+  target.dispatchEvent(first);
+  equal(first.defaultPrevented, true);
+  strays[Symbol.dispose]();
+  const second = event();
+  target.dispatchEvent(second);
+  equal(second.defaultPrevented, false);
+  equal(strays.count, 1);
+  equal(errors.length, 1);
+});
