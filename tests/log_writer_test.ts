@@ -129,3 +129,15 @@ Deno.test("LogWriter: flush waits for queued lines; close is idempotent", async 
   equal(await Deno.readTextFile(path), "a\nb\n");
   await Promise.all([log.close(), log.close()]);
 });
+
+Deno.test("LogWriter: a file rotated in place (copytruncate) gets the next line at its start", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log.txt`;
+  await using log = await LogWriter.open(path);
+  await log.append("before");
+  await Deno.copyFile(path, `${path}.1`);
+  await Deno.truncate(path, 0);
+  await log.append("after");
+  equal(await Deno.readTextFile(path), "after\n");
+  equal(await Deno.readTextFile(`${path}.1`), "before\n");
+});
