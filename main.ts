@@ -17,9 +17,7 @@ const config = readConfig((name) =>
   CONFIG_VARIABLES.includes(name) ? Deno.env.get(name) : undefined
 );
 await configureLogging({ level: config.logLevel, format: config.logFormat });
-// A task's forgotten promise must not end the process, and with it every accepted task.
-const strayErrors = catchStrayErrors();
-const app = await createApp(config, { strayErrors });
+const app = await createApp(config);
 
 // Listeners first, so that no signal can arrive after the server listens but
 // before it is handled; a signal's callback runs after `server` is assigned.
@@ -40,3 +38,7 @@ const server = Deno.serve({
     Deno.stdout.writeSync(new TextEncoder().encode(text));
   },
 }, app.handler);
+
+// Serving: from now on a task's forgotten promise must not end the process,
+// and with it every accepted task (until now, a failure to start must).
+app.metrics.strayErrors = catchStrayErrors();

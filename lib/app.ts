@@ -20,12 +20,6 @@ import { createHandler } from "./server.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
-/** Options for {@linkcode createApp}. */
-export interface AppOptions {
-  /** Stray errors counted by the process's guard, exported as a metric. @default {not exported} */
-  strayErrors?: { readonly count: number };
-}
-
 /** Options for {@linkcode App.shutdown}. */
 export interface ShutdownOptions {
   /** Aborting it gives up waiting at once, as the deadline would (a second signal). */
@@ -63,7 +57,6 @@ export interface App extends AsyncDisposable {
  * Opens the log files and builds the runner, routes and handler.
  *
  * @param config The configuration, e.g. from {@linkcode readConfig}.
- * @param options What the process adds: its stray-error count.
  * @returns The app; `await using` closes its files.
  *
  * @example
@@ -82,7 +75,7 @@ export interface App extends AsyncDisposable {
  * equal(await Deno.readTextFile(`${dir}/log.txt`), "notification for ada@example.com: some notification\n");
  * ```
  */
-export async function createApp(config: Config, options: AppOptions = {}): Promise<App> {
+export async function createApp(config: Config): Promise<App> {
   const logger = getLogger(["posthaste", "app"]);
   const log = await LogWriter.open(config.logFile);
   const deadLetters = await LogWriter.open(config.deadLetterFile);
@@ -112,8 +105,7 @@ export async function createApp(config: Config, options: AppOptions = {}): Promi
     onGroupSettled: (group) => registry.settled(group),
     tracer: recordingTracer(),
   });
-  const logs = { notifications: log, "dead-letters": deadLetters };
-  const metrics = new Metrics(runner, logs, options.strayErrors);
+  const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
   let draining = false;
   const pool = config.workers > 0 ? new WorkerPool({ size: config.workers }) : undefined;
   const notifications = { log, sendDelayMs: config.sendDelayMs, bodyTimeout: config.bodyTimeoutMs };

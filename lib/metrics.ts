@@ -56,7 +56,12 @@ function labels(pairs: Record<string, string>): string {
 export class Metrics {
   #runner: TaskRunner;
   #logs: Record<string, { readonly stats: Readonly<LogWriterStats> }>;
-  #strayErrors: { readonly count: number } | undefined;
+  /**
+   * Errors nothing handled, counted by the process's `catchStrayErrors()`
+   * guard: exported as `posthaste_stray_errors_total` once set.
+   * @default {undefined (not exported)}
+   */
+  strayErrors: { readonly count: number } | undefined;
   #requests = new Map<string, Map<number, { route: string; status: string; count: number }>>();
   #durations = new Map<string, Histogram>();
 
@@ -65,16 +70,13 @@ export class Metrics {
    *
    * @param runner Its counters and gauges are exported; its task durations observed.
    * @param logs Log writers to export, by file label (e.g. `{ notifications: log }`).
-   * @param strayErrors Errors nothing handled (`catchStrayErrors()`), if they are counted.
    */
   constructor(
     runner: TaskRunner,
     logs: Record<string, { readonly stats: Readonly<LogWriterStats> }> = {},
-    strayErrors?: { readonly count: number },
   ) {
     this.#runner = runner;
     this.#logs = logs;
-    this.#strayErrors = strayErrors;
     runner.stats.observe((state, name, durationMs) => {
       if (state !== "abandoned") this.#observeDuration(name, durationMs / 1_000);
     });
@@ -167,13 +169,13 @@ export class Metrics {
         out.push(`${name}${labels({ file })} ${writer.stats[field]}`);
       }
     }
-    if (this.#strayErrors) {
+    if (this.strayErrors) {
       family(
         "posthaste_stray_errors_total",
         "counter",
         "Unhandled rejections and uncaught exceptions caught; the server went on.",
       );
-      out.push(`posthaste_stray_errors_total ${this.#strayErrors.count}`);
+      out.push(`posthaste_stray_errors_total ${this.strayErrors.count}`);
     }
     return out.join("\n") + "\n";
   }

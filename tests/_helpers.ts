@@ -154,7 +154,12 @@ export async function spawnServer(
   let url: string | undefined;
   while (url === undefined) {
     const { done, value } = await reader.read();
-    if (done) throw new Error(`Cannot start server: it exited before listening\n${await stderr}`);
+    if (done) {
+      const { code } = await child.status;
+      throw new Error(
+        `Cannot start server: it exited (code ${code}) before listening\n${await stderr}`,
+      );
+    }
     seen += value;
     url = /listening on (http:\/\/\S+?)\/?\n/.exec(seen)?.[1];
   }

@@ -86,7 +86,7 @@ Deno.test("durable: a second server on the same journal refuses to start; the fi
   await using first = await spawnServer(dir.path, env);
   await rejects(
     spawnServer(dir.path, { ...env, LOG_FILE: `${dir.path}/second.txt` }),
-    /another process or connection has it open \(one server per journal\)/,
+    /exited \(code 1\)[^]*another process or connection has it open \(one server per journal\)/,
   );
   deepEqual(await post(first.url, ["after@example.com"]), [202]);
   first.child.kill("SIGTERM");

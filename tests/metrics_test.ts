@@ -91,7 +91,8 @@ Deno.test("GET /metrics is Prometheus text and moves by exactly the expected amo
 Deno.test("Metrics: stray errors are a counter when the process counts them", () => {
   const runner = new TaskRunner();
   const strays = { count: 0 };
-  const metrics = new Metrics(runner, {}, strays);
+  const metrics = new Metrics(runner);
+  metrics.strayErrors = strays;
   equal(parse(metrics.render()).get("posthaste_stray_errors_total{}"), 0);
   strays.count = 2;
   equal(parse(metrics.render()).get("posthaste_stray_errors_total{}"), 2);
