@@ -48,7 +48,8 @@ export interface App extends AsyncDisposable {
    * until `shutdownTimeoutMs` (or `options.signal`) ends the wait, abandoning
    * what is unfinished, then closes the listener and flushes the files.
    *
-   * @returns The exit code: 0 if every task finished, 1 if any was abandoned.
+   * @returns The exit code: 0 if every task finished, 1 if any was abandoned
+   * or a step failed (it never rejects: the failure is logged).
    */
   shutdown(server: { shutdown(): Promise<void> }, options?: ShutdownOptions): Promise<number>;
 }
@@ -176,6 +177,41 @@ export async function createApp(config: Config): Promise<App> {
     );
   }
 
+  const shutdown = async (
+    server: { shutdown(): Promise<void> },
+    options: ShutdownOptions,
+  ): Promise<number> => {
+    draining = true;
+    const signals = [AbortSignal.timeout(config.shutdownTimeoutMs)];
+    if (options.signal) signals.push(options.signal);
+    const deadline = AbortSignal.any(signals);
+    logger.info("Shutting down: waiting up to {timeoutMs} ms for {pending} pending tasks", {
+      timeoutMs: config.shutdownTimeoutMs,
+      pending: runner.pending,
+    });
+    const gaveUp = new Promise<void>((resolve) =>
+      deadline.addEventListener("abort", () => resolve(), { once: true })
+    );
+    // Requests already in the handler may still add tasks: the runner
+    // drains once they are answered. The listener stays open meanwhile,
+    // so health checks see 503 draining and new work gets 503 shutting_down.
+    await Promise.race([requestsAnswered(), gaveUp]);
+    const { abandoned } = await runner.drain({ signal: deadline });
+    if (!deadline.aborted) await Promise.race([server.shutdown(), gaveUp]);
+    await closeFiles();
+    if (abandoned > 0) {
+      logger.error(
+        store
+          ? "Shutdown stopped {abandoned} tasks; they stay in {file} and run after the restart"
+          : "Shutdown abandoned {abandoned} tasks; see {file}",
+        { abandoned, file: store ? config.taskStore : config.deadLetterFile },
+      );
+      return 1;
+    }
+    logger.info("Shutdown complete: every accepted task finished");
+    return 0;
+  };
+
   return {
     handler,
     runner,
@@ -187,35 +223,14 @@ export async function createApp(config: Config): Promise<App> {
       return inFlight;
     },
     async shutdown(server, options = {}) {
-      draining = true;
-      const signals = [AbortSignal.timeout(config.shutdownTimeoutMs)];
-      if (options.signal) signals.push(options.signal);
-      const deadline = AbortSignal.any(signals);
-      logger.info("Shutting down: waiting up to {timeoutMs} ms for {pending} pending tasks", {
-        timeoutMs: config.shutdownTimeoutMs,
-        pending: runner.pending,
-      });
-      const gaveUp = new Promise<void>((resolve) =>
-        deadline.addEventListener("abort", () => resolve(), { once: true })
-      );
-      // Requests already in the handler may still add tasks: the runner
-      // drains once they are answered. The listener stays open meanwhile,
-      // so health checks see 503 draining and new work gets 503 shutting_down.
-      await Promise.race([requestsAnswered(), gaveUp]);
-      const { abandoned } = await runner.drain({ signal: deadline });
-      if (!deadline.aborted) await Promise.race([server.shutdown(), gaveUp]);
-      await closeFiles();
-      if (abandoned > 0) {
-        logger.error(
-          store
-            ? "Shutdown stopped {abandoned} tasks; they stay in {file} and run after the restart"
-            : "Shutdown abandoned {abandoned} tasks; see {file}",
-          { abandoned, file: store ? config.taskStore : config.deadLetterFile },
-        );
+      try {
+        return await shutdown(server, options);
+      } catch (error) {
+        // Never rejects: the process must still exit (with 1), not hang draining.
+        logger.error("Shutdown failed: {error}", { error });
+        await closeFiles().catch(() => {});
         return 1;
       }
-      logger.info("Shutdown complete: every accepted task finished");
-      return 0;
     },
     async [Symbol.asyncDispose]() {
       await runner.drain();

@@ -1,5 +1,5 @@
-import { deepEqual, equal, match } from "node:assert/strict";
-import { connectRaw, lines, readHead, startApp } from "./_helpers.ts";
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { captureLogs, connectRaw, lines, readHead, startApp } from "./_helpers.ts";
 
 Deno.test("POST /send-notification/{email} answers 202 with an id and writes one line", async () => {
   await using server = await startApp();
@@ -37,6 +37,23 @@ Deno.test("GET /healthz answers ok, and 503 draining once shutdown began", async
   deepEqual(await response.json(), { status: "draining" });
   stopServing.resolve();
   equal(await exitCode, 0);
+});
+
+Deno.test("shutdown never rejects: a listener that fails to close is logged, the log is flushed, exit code 1", async () => {
+  await using logs = await captureLogs();
+  await using server = await startApp();
+  equal(
+    (await fetch(`${server.url}/send-notification/ada@example.com`, { method: "POST" })).status,
+    202,
+  );
+  const code = await server.app.shutdown({
+    shutdown: () => Promise.reject(new Error("listener gone")),
+  });
+  equal(code, 1);
+  deepEqual(lines(await Deno.readTextFile(`${server.dir}/log.txt`)), [
+    "notification for ada@example.com: some notification",
+  ]);
+  ok(logs.records.some((r) => r.rawMessage === "Shutdown failed: {error}"));
 });
 
 Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status", async () => {
