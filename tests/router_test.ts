@@ -41,6 +41,20 @@ Deno.test("matchRoute() throws 405 with Allow listing every method of the path",
   }
 });
 
+Deno.test("matchRoute(): patterns the fast path cannot compile are matched by URLPattern", () => {
+  const table: Route[] = [
+    route("GET", "/users/:id(\\d+)", ok),
+    route("GET", "/files/*", ok),
+    { method: "GET", pattern: new URLPattern({ hostname: "admin.*", pathname: "/" }), handler: ok },
+  ];
+  const get = (url: string) => matchRoute(table, new Request(url));
+  deepEqual({ ...get("http://x/users/42").params }, { id: "42" });
+  throws(() => get("http://x/users/ada"), { status: 404 });
+  deepEqual({ ...get("http://x/files/a/b.txt").params }, { 0: "a/b.txt" });
+  equal(get("http://admin.example.com/").route, table[2]);
+  throws(() => get("http://www.example.com/"), { status: 404 });
+});
+
 Deno.test("property: the compiled fast path matches exactly what URLPattern matches", () => {
   const table = [
     route("POST", "/send-notification/:email", ok),
