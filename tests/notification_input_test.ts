@@ -1,7 +1,7 @@
 // Every bad request against a real server: status, stable code, JSON, and no effect.
-import { deepEqual, equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import fc from "fast-check";
-import { escapeLine } from "../lib/mod.ts";
+import { escapeLine, parseEmail } from "../lib/mod.ts";
 import { lines, startApp } from "./_helpers.ts";
 
 const JSON_TYPE = { "content-type": "application/json" };
@@ -21,6 +21,12 @@ const rows: Row[] = [
   {
     name: "over 254 characters",
     path: `/send-notification/${"a".repeat(250)}@example.com`,
+    status: 422,
+    error: "invalid_email",
+  },
+  {
+    name: "a 60,000-character segment (refused before the email pattern runs)",
+    path: `/send-notification/${"a".repeat(60_000)}@example.com`,
     status: 422,
     error: "invalid_email",
   },
@@ -179,4 +185,15 @@ Deno.test("property: any email and message gives 202 or 4xx, and each 202 adds e
   );
   ok(expected.length > 50, `only ${expected.length} accepted`);
   deepEqual(lines(await server.logText()).sort(), expected.sort());
+});
+
+Deno.test("parseEmail() refuses an overlong segment before decoding; 254 characters, all encoded, pass", () => {
+  throws(() => parseEmail("a".repeat(763)), /Email is longer than 254 characters/);
+  const local = "a".repeat(64);
+  const domain = `${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(57)}.com`; // 254 in all
+  const email = `${local}@${domain}`;
+  equal(email.length, 254);
+  const encoded = [...email].map((c) => `%${c.charCodeAt(0).toString(16)}`).join("");
+  equal(encoded.length, 762);
+  equal(parseEmail(encoded), email);
 });
