@@ -116,7 +116,12 @@ export class TimeoutQueue {
     const now = this.#clock.now();
     for (let node = bucket.head; node !== undefined && node.deadline <= now; node = bucket.head) {
       this.remove(node);
-      node.onTimeout();
+      try {
+        node.onTimeout();
+      } catch (error) {
+        // Reported like any uncaught error, but the other timeouts still fire.
+        reportError(error);
+      }
     }
     if (bucket.timer !== undefined) return; // a callback added to this bucket and armed it
     if (bucket.head) this.#arm(bucket, bucket.head.deadline - now);

@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { TimeoutQueue } from "../lib/mod.ts";
-import { fakeClock } from "./_helpers.ts";
+import { catchStrayErrors, TimeoutQueue } from "../lib/mod.ts";
+import { fakeClock, recordingLogger } from "./_helpers.ts";
 
 Deno.test("TimeoutQueue fires each timeout exactly at its deadline", async () => {
   const clock = fakeClock();
@@ -69,4 +69,23 @@ Deno.test("TimeoutQueue: a step back of the wall clock does not stall a deadline
   }
   // On the wall clock the deadline would still be a minute away.
   ok(performance.now() - start < 60_000);
+});
+
+Deno.test("TimeoutQueue: a callback that throws is reported; the others still fire", async () => {
+  const clock = fakeClock();
+  const queue = new TimeoutQueue(clock);
+  const { logger, errors } = recordingLogger(1);
+  using _strays = catchStrayErrors({ logger });
+  const fired: string[] = [];
+  queue.add(10, () => {
+    throw new Error("broken callback");
+  });
+  queue.add(10, () => fired.push("same turn"));
+  await clock.tickAsync(5);
+  queue.add(10, () => fired.push("later"));
+  await clock.tickAsync(5);
+  deepEqual(fired, ["same turn"]);
+  deepEqual(errors.map((e) => (e.properties.error as Error).message), ["broken callback"]);
+  await clock.tickAsync(5);
+  deepEqual(fired, ["same turn", "later"]);
 });
