@@ -5,7 +5,7 @@ import { deadLetterOf, sendDeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
 import type { TaskRunnerOptions } from "./runner_options.ts";
 import type { RunnerStats } from "./runner_stats.ts";
-import { type TaskEntry, taskId } from "./task_group.ts";
+import { type TaskEntry, type TaskGroup, taskId } from "./task_group.ts";
 
 /** A task's final state. */
 export type Final = "done" | "failed" | "abandoned";
@@ -46,6 +46,19 @@ export class Outcomes {
       error,
       willRetry,
     });
+  }
+
+  /** Calls a group hook; one that throws is logged and never breaks the runner's state. */
+  hook(name: "onGroupAccepted" | "onGroupSettled", group: TaskGroup): void {
+    try {
+      this.#options[name]?.(group);
+    } catch (error) {
+      this.#logger.error("{hook} failed for group {groupId}; the runner goes on: {error}", {
+        hook: name,
+        groupId: group.id,
+        error,
+      });
+    }
   }
 
   /** A retry is scheduled for `at` (clock time). */

@@ -140,7 +140,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#backlog.admit(group.size);
     const first = group[nextTask]();
     if (first === undefined) return;
-    this.#options.onGroupAccepted?.(group);
+    this.#outcomes.hook("onGroupAccepted", group);
     const { after, commit } = options;
     if (after === undefined && commit === undefined) return this.#enqueue(first);
     this.#waiting.add(first);
@@ -274,7 +274,7 @@ export class TaskRunner implements AsyncDisposable {
       for (; next !== undefined; next = group[nextTask]()) this.#settle(next, "abandoned");
     }
     if (next !== undefined) this.#ready.push(next);
-    else this.#options.onGroupSettled?.(group);
+    else this.#outcomes.hook("onGroupSettled", group);
   }
 
   #settle(entry: TaskEntry, state: Final): void {
@@ -313,6 +313,6 @@ export class TaskRunner implements AsyncDisposable {
       entry.state = "abandoned";
     }
     this.#backlog.settle(group.size);
-    this.#options.onGroupSettled?.(group);
+    this.#outcomes.hook("onGroupSettled", group);
   }
 }

@@ -26,9 +26,15 @@ export interface TaskRunnerOptions {
   maxRetryDelay?: number;
   /** Where a task goes when its last attempt failed or shutdown abandoned it. @default {a log record only} */
   deadLetter?: (record: DeadLetter) => unknown;
-  /** Called once per accepted group, before any of its tasks runs. @default {nothing} */
+  /**
+   * Called once per accepted group, before any of its tasks runs; if it
+   * throws, the error is logged and the group runs. @default {nothing}
+   */
   onGroupAccepted?: (group: TaskGroup) => void;
-  /** Called once per group when its last task reached a final state. @default {nothing} */
+  /**
+   * Called once per group when its last task reached a final state; if it
+   * throws, the error is logged. @default {nothing}
+   */
   onGroupSettled?: (group: TaskGroup) => void;
   /**
    * A durable journal: each attempt starts once its start is journaled, and

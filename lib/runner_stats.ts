@@ -59,6 +59,13 @@ export class RunnerStats {
     if (state === "done") this.succeeded++;
     else if (state === "failed") this.failed++;
     else this.abandoned++;
-    for (const observer of this.#observers) observer(state, name, durationMs);
+    for (const observer of this.#observers) {
+      try {
+        observer(state, name, durationMs);
+      } catch (error) {
+        // Reported like any uncaught error; the task's outcome is still recorded.
+        reportError(error);
+      }
+    }
   }
 }

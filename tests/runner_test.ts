@@ -1,13 +1,14 @@
 import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
 import {
   AdmissionError,
+  catchStrayErrors,
   type DeadLetter,
   defineTask,
   type TaskContext,
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
-import { captureLogs, fakeClock } from "./_helpers.ts";
+import { captureLogs, fakeClock, recordingLogger } from "./_helpers.ts";
 
 Deno.test("TaskRunner runs a group's tasks in order, sync and async", async () => {
   const seen: string[] = [];
@@ -119,6 +120,46 @@ Deno.test("TaskRunner: a step back of the wall clock neither stalls a timeout no
   ok(performance.now() - start < 60_000, "the timeout waited for the wall clock");
   match(group.tasks[0]?.error ?? "", /timed out after 10 ms/);
   equal(group.tasks[0]?.durationMs, 0);
+});
+
+Deno.test("TaskRunner: hooks and observers that throw are logged; every task still runs and is recorded", async () => {
+  await using logs = await captureLogs();
+  const strays = recordingLogger(3);
+  using _strays = catchStrayErrors({ logger: strays.logger });
+  const recorded: string[] = [];
+  await using runner = new TaskRunner({
+    onGroupAccepted: () => {
+      throw new Error("accepted hook");
+    },
+    onGroupSettled: () => {
+      throw new Error("settled hook");
+    },
+    journal: {
+      attempt: () => Promise.resolve(),
+      record: (entry) => void recorded.push(entry.state),
+    },
+  });
+  runner.stats.observe(() => {
+    throw new Error("observer");
+  });
+  const ran: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    runner.submit(new TaskGroup().add((n: number) => void ran.push(n), i));
+  }
+  await runner.idle();
+  deepEqual(ran, [0, 1, 2]);
+  equal(runner.pending, 0);
+  deepEqual(recorded, ["done", "done", "done"]);
+  const hooks = logs.records.map((r) => r.properties.hook).filter((hook) => hook !== undefined);
+  deepEqual(hooks.sort(), [
+    ...Array(3).fill("onGroupAccepted"),
+    ...Array(3).fill("onGroupSettled"),
+  ]);
+  await strays.enough;
+  deepEqual(
+    strays.errors.map((e) => (e.properties.error as Error).message),
+    Array(3).fill("observer"),
+  );
 });
 
 Deno.test("TaskRunner retries with exponential backoff and jitter, then dead-letters", async () => {
