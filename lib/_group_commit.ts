@@ -40,6 +40,7 @@ export class GroupCommit {
   #unsynced: PromiseWithResolvers<void>[] = [];
   #syncing = false;
   #closed = false;
+  #failing = false;
 
   /**
    * @param db The journal, in WAL mode with `synchronous = NORMAL`.
@@ -48,6 +49,11 @@ export class GroupCommit {
   constructor(db: DatabaseSync, wal: SyncTarget) {
     this.#db = db;
     this.#wal = wal;
+  }
+
+  /** Whether the last transaction or sync failed, until a durable commit succeeds. */
+  get failing(): boolean {
+    return this.#failing;
   }
 
   /**
@@ -90,6 +96,7 @@ export class GroupCommit {
         throw error;
       }
     } catch (error) {
+      this.#failing = true;
       return batch.reject(error);
     }
     if (!durable) return batch.resolve();
@@ -119,7 +126,16 @@ export class GroupCommit {
     const waiting = this.#unsynced;
     this.#unsynced = [];
     this.#syncing = true;
-    this.#wal.syncData().then(() => settle(waiting), (error) => settle(waiting, error)).finally(
+    this.#wal.syncData().then(
+      () => {
+        this.#failing = false;
+        settle(waiting);
+      },
+      (error) => {
+        this.#failing = true;
+        settle(waiting, error);
+      },
+    ).finally(
       () => {
         this.#syncing = false;
         if (this.#closed) return this.#wal.close();

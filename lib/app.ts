@@ -118,6 +118,7 @@ export async function createApp(config: Config): Promise<App> {
       draining: () => draining,
       status: (id) => registry.get(id)?.toJSON() ?? store?.status(id),
       metrics,
+      journalHealth: store && (() => store.health()),
     }),
   ];
   const inner = createHandler({

@@ -16,11 +16,18 @@ export interface OpsOptions {
   status: (id: string) => GroupStatus | undefined;
   /** What `/metrics` renders. */
   metrics: Metrics;
+  /**
+   * Whether the durable journal takes commits (see `SqliteTaskStore.health`):
+   * health answers 503 `journal_unavailable` while it does not.
+   * @default {no journal}
+   */
+  journalHealth?: (() => Promise<boolean>) | undefined;
 }
 
 /**
- * `GET /healthz` (200 `ok`, 503 `draining`), `GET /tasks/:id` (the group's
- * status, 404 if unknown) and `GET /metrics` (Prometheus text).
+ * `GET /healthz` (200 `ok`, 503 `draining` or `journal_unavailable`),
+ * `GET /tasks/:id` (the group's status, 404 if unknown) and `GET /metrics`
+ * (Prometheus text).
  *
  * @param options The drain flag, the status lookup and the metrics.
  * @returns The routes.
@@ -40,16 +47,15 @@ export interface OpsOptions {
  * ```
  */
 export function opsRoutes(options: OpsOptions): Route[] {
-  const { draining, status, metrics } = options;
+  const { draining, status, metrics, journalHealth } = options;
+  const health = (state: string): Response =>
+    Response.json({ status: state }, { status: state === "ok" ? 200 : 503 });
   return [
-    route(
-      "GET",
-      "/healthz",
-      () =>
-        draining()
-          ? Response.json({ status: "draining" }, { status: 503 })
-          : Response.json({ status: "ok" }),
-    ),
+    route("GET", "/healthz", () => {
+      if (draining()) return health("draining");
+      if (journalHealth === undefined) return health("ok");
+      return journalHealth().then((ok) => health(ok ? "ok" : "journal_unavailable"));
+    }),
     route("GET", "/tasks/:id", (_request, { params }) => {
       const id = params.id ?? "";
       const found = status(id);

@@ -87,6 +87,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #retention: JournalRetention;
   #logger = getLogger(["posthaste", "journal"]);
   #clock: Pick<Clock, "now">;
+  #probedAt = -Infinity;
 
   /**
    * Opens (or creates) the journal at `path`.
@@ -162,6 +163,31 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   /** The journal's file. */
   get path(): string {
     return this.#path;
+  }
+
+  /**
+   * Whether the journal takes durable commits. After a commit or sync failed
+   * (a full or failing disk), nothing may be accepted: this then tries a
+   * durable write of its own, at most once a second, and answers with it, so
+   * that health recovers without client traffic.
+   *
+   * @returns True if the last durable commit (or this probe) succeeded.
+   */
+  async health(): Promise<boolean> {
+    if (!this.#commits.failing) return true;
+    const now = this.#clock.now();
+    if (now - this.#probedAt < 1_000) return false;
+    this.#probedAt = now;
+    try {
+      // A row in and out: it dirties a page, so the WAL is written and synced.
+      await this.#write(() => {
+        this.#insert.run("~probe", 0, "probe", "[]", now);
+        this.#forget.run("~probe");
+      }, true);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   enqueue(group: TaskGroup): Promise<void> {

@@ -91,16 +91,25 @@ Deno.test("GroupCommit: a failed sync or transaction rejects its batches; close 
   const commits = new GroupCommit(db, wal);
   const failing = commits.write(() => {}, true);
   commits.commit();
+  equal(commits.failing, false);
   wal.syncs[0]?.reject(new Error("EIO"));
   await rejects(failing, /EIO/);
+  equal(commits.failing, true, "a failed sync");
 
   const broken = commits.write((d) => d.exec("INSERT INTO missing VALUES (1)"), true);
   await rejects(broken, /no such table/);
+  equal(commits.failing, true, "a failed transaction");
+
+  const healed = commits.write((d) => void d.exec("INSERT INTO t VALUES ('healed')"), true);
+  commits.commit();
+  wal.syncs[1]?.resolve();
+  await healed;
+  equal(commits.failing, false, "a durable commit went through");
 
   const last = commits.write((d) => void d.exec("INSERT INTO t VALUES ('last')"), true);
   commits.close();
   await last;
-  deepEqual(rows(db), ["last"]);
+  deepEqual(rows(db), ["healed", "last"]);
   equal(wal.closed, true);
   db.close();
 });

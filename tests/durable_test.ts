@@ -89,6 +89,7 @@ Deno.test("durable: a second server on the same journal refuses to start; the fi
     /exited \(code 1\)[^]*another process or connection has it open \(one server per journal\)/,
   );
   deepEqual(await post(first.url, ["after@example.com"]), [202]);
+  deepEqual(await (await fetch(`${first.url}/healthz`)).json(), { status: "ok" });
   first.child.kill("SIGTERM");
   equal((await first.status()).code, 0);
   deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), [

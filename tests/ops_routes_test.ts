@@ -73,3 +73,26 @@ Deno.test("GET /tasks/{id} follows a group from queued to running to done, and s
     error: "bad input for bad",
   });
 });
+
+Deno.test("GET /healthz answers 503 journal_unavailable while the journal takes no commits", async () => {
+  const runner = new TaskRunner();
+  let healthy = false;
+  const handler = createHandler({
+    runner,
+    routes: opsRoutes({
+      draining: () => false,
+      status: () => undefined,
+      metrics: new Metrics(runner),
+      journalHealth: () => Promise.resolve(healthy),
+    }),
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const url = `http://127.0.0.1:${server.addr.port}/healthz`;
+  const down = await fetch(url);
+  equal(down.status, 503);
+  deepEqual(await down.json(), { status: "journal_unavailable" });
+  healthy = true;
+  const up = await fetch(url);
+  equal(up.status, 200);
+  deepEqual(await up.json(), { status: "ok" });
+});

@@ -418,6 +418,42 @@ Deno.test("SqliteTaskStore: an enqueue whose sync fails rejects, and its committ
   deepEqual(store.recover().map((task) => task.id), ["accepted/0"]);
 });
 
+Deno.test("SqliteTaskStore.health(): false after a failed sync, probing at most once a second until a write goes through", async () => {
+  await using dir = await tempDir();
+  let failSync = true;
+  let syncs = 0;
+  const openWal = (file: string) => {
+    const wal = Deno.openSync(file, { read: true });
+    return {
+      syncData: () => (syncs++, failSync ? Promise.reject(new Error("EIO")) : wal.syncData()),
+      syncDataSync: () => wal.syncDataSync(),
+      close: () => wal.close(),
+    };
+  };
+  let now = 1_000_000;
+  using store = SqliteTaskStore.open(`${dir.path}/tasks.db`, {
+    openWal,
+    clock: { now: () => now },
+  });
+  equal(await store.health(), true);
+  equal(syncs, 0, "a healthy journal is not probed");
+  await rejects(
+    store.enqueue(new TaskGroup({ id: "refused" }).add(send, "ada@example.com")),
+    /EIO/,
+  );
+  equal(await store.health(), false, "the probe's own sync fails too");
+  equal(syncs, 2);
+  equal(await store.health(), false);
+  equal(syncs, 2, "no second probe within the second");
+  failSync = false; // the disk is back
+  now += 1_000;
+  equal(await store.health(), true);
+  equal(syncs, 3);
+  equal(await store.health(), true);
+  equal(syncs, 3);
+  equal(store.status("~probe"), undefined, "the probe leaves no row");
+});
+
 Deno.test("recovery dead-letters a journaled task whose name is no longer defined and marks it failed", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
