@@ -2,6 +2,7 @@
 // retention bounds, at most once an interval. Internal to SqliteTaskStore.
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Clock } from "./clock.ts";
+import { IntervalGate } from "./_interval_gate.ts";
 
 /** The bounds; see {@linkcode SqliteTaskStoreOptions}. */
 export interface RetentionOptions {
@@ -16,10 +17,11 @@ export class JournalRetention {
   #pruneOld: StatementSync;
   #pruneMany: StatementSync;
   #options: RetentionOptions;
-  #nextAt = 0;
+  #gate: IntervalGate;
 
   constructor(db: DatabaseSync, options: RetentionOptions) {
     this.#options = options;
+    this.#gate = new IntervalGate(options.pruneIntervalMs, options.clock);
     // Whole finished groups whose failures are too old or too many; both
     // walk the partial index of failed rows. A group still running stays.
     const pruneGroups = (failedWhere: string) =>
@@ -39,10 +41,7 @@ export class JournalRetention {
 
   /** Whether a prune is due (one an interval); a `true` counts as the interval's prune. */
   due(): boolean {
-    const now = this.#options.clock.now();
-    if (now < this.#nextAt) return false;
-    this.#nextAt = now + this.#options.pruneIntervalMs;
-    return true;
+    return this.#gate.due();
   }
 
   /** Deletes the finished groups whose failures are beyond the bounds, now. */

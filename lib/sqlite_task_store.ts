@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget, type Write } from "./_group_commit.ts";
+import { IntervalGate } from "./_interval_gate.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { findUnfinished } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
@@ -87,7 +88,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #retention: JournalRetention;
   #logger = getLogger(["posthaste", "journal"]);
   #clock: Pick<Clock, "now">;
-  #probedAt = -Infinity;
+  #probes: IntervalGate;
 
   /**
    * Opens (or creates) the journal at `path`.
@@ -134,6 +135,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#db = db;
     this.#path = path;
     this.#clock = clock;
+    this.#probes = new IntervalGate(1_000, clock);
     this.#commits = new GroupCommit(db, wal);
     this.#insert = db.prepare(
       "INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES (?, ?, ?, ?, 'queued', ?)",
@@ -175,13 +177,11 @@ export class SqliteTaskStore implements TaskStore, Disposable {
    */
   async health(): Promise<boolean> {
     if (!this.#commits.failing) return true;
-    const now = this.#clock.now();
-    if (now - this.#probedAt < 1_000) return false;
-    this.#probedAt = now;
+    if (!this.#probes.due()) return false;
     try {
       // A row in and out: it dirties a page, so the WAL is written and synced.
       await this.#write(() => {
-        this.#insert.run("~probe", 0, "probe", "[]", now);
+        this.#insert.run("~probe", 0, "probe", "[]", this.#clock.now());
         this.#forget.run("~probe");
       }, true);
       return true;

@@ -1,0 +1,23 @@
+// "At most once an interval", for work that may run often but need not:
+// pruning the journal, probing a failing one. Internal.
+import type { Clock } from "./clock.ts";
+
+/** Says yes at most once per `intervalMs` of its clock. */
+export class IntervalGate {
+  readonly #intervalMs: number;
+  readonly #clock: Pick<Clock, "now">;
+  #nextAt = -Infinity;
+
+  constructor(intervalMs: number, clock: Pick<Clock, "now">) {
+    this.#intervalMs = intervalMs;
+    this.#clock = clock;
+  }
+
+  /** Whether the interval has passed since the last `true`; a `true` starts the next one. */
+  due(): boolean {
+    const now = this.#clock.now();
+    if (now < this.#nextAt) return false;
+    this.#nextAt = now + this.#intervalMs;
+    return true;
+  }
+}
