@@ -13,10 +13,14 @@ export class IntervalGate {
     this.#clock = clock;
   }
 
-  /** Whether the interval has passed since the last `true`; a `true` starts the next one. */
+  /**
+   * Whether the interval has passed since the last `true`; a `true` starts
+   * the next one. A wall clock stepped back before the last `true` counts
+   * as passed: otherwise the gate would stay shut for the whole step.
+   */
   due(): boolean {
     const now = this.#clock.now();
-    if (now < this.#nextAt) return false;
+    if (now < this.#nextAt && now >= this.#nextAt - this.#intervalMs) return false;
     this.#nextAt = now + this.#intervalMs;
     return true;
   }

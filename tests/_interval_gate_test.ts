@@ -1,0 +1,20 @@
+import { deepEqual } from "node:assert/strict";
+import { IntervalGate } from "../lib/_interval_gate.ts";
+
+Deno.test("IntervalGate opens once per interval, and again at once if the clock steps back", () => {
+  let now = 10_000;
+  const gate = new IntervalGate(1_000, { now: () => now });
+  const seen: boolean[] = [];
+  const at = (time: number) => {
+    now = time;
+    seen.push(gate.due());
+  };
+  at(10_000); // first: open
+  at(10_500);
+  at(10_999);
+  at(11_000); // an interval later: open
+  at(5_000); // the clock stepped back 6 s: open, not shut until 12,000
+  at(5_500);
+  at(6_000);
+  deepEqual(seen, [true, false, false, true, true, false, true]);
+});
