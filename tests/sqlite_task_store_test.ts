@@ -392,25 +392,37 @@ Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuse
   throws(() => SqliteTaskStore.open(path), /schema 4, expected 3/);
 });
 
+/** A WAL whose syncs fail with EIO while `failing` is set, counting them. */
+function failingDisk() {
+  const disk = {
+    failing: true,
+    syncs: 0,
+    openWal: (file: string) => {
+      const wal = Deno.openSync(file, { read: true });
+      return {
+        syncData: () => {
+          disk.syncs++;
+          return disk.failing ? Promise.reject(new Error("EIO")) : wal.syncData();
+        },
+        syncDataSync: () => wal.syncDataSync(),
+        close: () => wal.close(),
+      };
+    },
+  };
+  return disk;
+}
+
 Deno.test("SqliteTaskStore: an enqueue whose sync fails rejects, and its committed rows are forgotten", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
-  let failSync = true;
-  const openWal = (file: string) => {
-    const wal = Deno.openSync(file, { read: true });
-    return {
-      syncData: () => failSync ? Promise.reject(new Error("EIO")) : wal.syncData(),
-      syncDataSync: () => wal.syncDataSync(),
-      close: () => wal.close(),
-    };
-  };
+  const disk = failingDisk();
   {
-    using store = SqliteTaskStore.open(path, { openWal });
+    using store = SqliteTaskStore.open(path, { openWal: disk.openWal });
     await rejects(
       store.enqueue(new TaskGroup({ id: "refused" }).add(send, "ada@example.com")),
       /EIO/,
     );
-    failSync = false;
+    disk.failing = false;
     await store.enqueue(new TaskGroup({ id: "accepted" }).add(send, "bob@example.com"));
     equal(store.status("refused"), undefined, "the refused group's rows are gone");
   }
@@ -420,37 +432,28 @@ Deno.test("SqliteTaskStore: an enqueue whose sync fails rejects, and its committ
 
 Deno.test("SqliteTaskStore.health(): false after a failed sync, probing at most once a second until a write goes through", async () => {
   await using dir = await tempDir();
-  let failSync = true;
-  let syncs = 0;
-  const openWal = (file: string) => {
-    const wal = Deno.openSync(file, { read: true });
-    return {
-      syncData: () => (syncs++, failSync ? Promise.reject(new Error("EIO")) : wal.syncData()),
-      syncDataSync: () => wal.syncDataSync(),
-      close: () => wal.close(),
-    };
-  };
+  const disk = failingDisk();
   let now = 1_000_000;
   using store = SqliteTaskStore.open(`${dir.path}/tasks.db`, {
-    openWal,
+    openWal: disk.openWal,
     clock: { now: () => now },
   });
   equal(await store.health(), true);
-  equal(syncs, 0, "a healthy journal is not probed");
+  equal(disk.syncs, 0, "a healthy journal is not probed");
   await rejects(
     store.enqueue(new TaskGroup({ id: "refused" }).add(send, "ada@example.com")),
     /EIO/,
   );
   equal(await store.health(), false, "the probe's own sync fails too");
-  equal(syncs, 2);
+  equal(disk.syncs, 2);
   equal(await store.health(), false);
-  equal(syncs, 2, "no second probe within the second");
-  failSync = false; // the disk is back
+  equal(disk.syncs, 2, "no second probe within the second");
+  disk.failing = false; // the disk is back
   now += 1_000;
   equal(await store.health(), true);
-  equal(syncs, 3);
+  equal(disk.syncs, 3);
   equal(await store.health(), true);
-  equal(syncs, 3);
+  equal(disk.syncs, 3);
   equal(store.status("~probe"), undefined, "the probe leaves no row");
 });
 
