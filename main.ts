@@ -1,7 +1,8 @@
 /**
  * Starts the posthaste notification service: reads configuration, builds the
  * app, serves, and shuts down gracefully on SIGINT/SIGTERM (a second signal
- * gives up waiting for tasks). Stray errors are logged, not fatal.
+ * gives up waiting for tasks); SIGHUP reopens the log files. Stray errors are
+ * logged, not fatal.
  *
  * @module
  */
@@ -29,6 +30,8 @@ const onSignal = (): void => {
 };
 Deno.addSignalListener("SIGINT", onSignal);
 Deno.addSignalListener("SIGTERM", onSignal);
+// logrotate renamed the files: later lines go to new files at the paths.
+if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", () => void app.reopenFiles());
 
 const server = Deno.serve({
   hostname: config.hostname,

@@ -43,6 +43,15 @@ export interface App extends AsyncDisposable {
   /** Requests being handled now (their tasks not yet handed to the runner). */
   readonly inFlight: number;
   /**
+   * Reopens the notification log and the dead-letter file at their paths,
+   * after logrotate renamed them (`main.ts` calls it on SIGHUP). A file that
+   * cannot be opened is logged and keeps receiving lines at its old handle.
+   *
+   * @returns A promise that resolves once later lines go to the files at the
+   * paths (it never rejects).
+   */
+  reopenFiles(): Promise<void>;
+  /**
    * Turns health to 503 and refuses new work (503 `shutting_down`), lets
    * requests already in the handler finish, waits for every accepted task
    * until `shutdownTimeoutMs` (or `options.signal`) ends the wait, abandoning
@@ -222,6 +231,20 @@ export async function createApp(config: Config): Promise<App> {
     metrics,
     get inFlight() {
       return inFlight;
+    },
+    async reopenFiles() {
+      const files = [[config.logFile, log], [config.deadLetterFile, deadLetters]] as const;
+      await Promise.all(files.map(async ([file, writer]) => {
+        try {
+          await writer.reopen();
+          logger.info("Reopened {file}", { file });
+        } catch (error) {
+          logger.error("Cannot reopen {file}, lines still go to the old handle: {error}", {
+            file,
+            error,
+          });
+        }
+      }));
     },
     async shutdown(server, options = {}) {
       try {

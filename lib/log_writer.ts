@@ -23,6 +23,15 @@ export interface LogWriterStats {
   batches: number;
 }
 
+/** Options for the {@linkcode LogWriter} constructor. */
+export interface LogWriterOptions {
+  /**
+   * Opens the file afresh, for {@linkcode LogWriter.reopen}; set by
+   * {@linkcode LogWriter.open}. @default {undefined} (reopen rejects)
+   */
+  reopen?: () => Promise<WriteTarget>;
+}
+
 const encoder = new TextEncoder();
 const NEWLINE = 0x0a;
 
@@ -37,6 +46,9 @@ const NEWLINE = 0x0a;
  * after another, looping over partial writes. If a write fails halfway (the
  * disk filled), the appends of that batch reject, and the next batch starts
  * by ending the torn fragment, so it stays a line of its own.
+ *
+ * After logrotate renamed the file, {@linkcode LogWriter.reopen} (on SIGHUP)
+ * moves the writer to a new file at the path, between two batches.
  *
  * @example Appending lines and closing with `await using`
  * ```ts
@@ -54,14 +66,15 @@ const NEWLINE = 0x0a;
  */
 export class LogWriter implements AsyncDisposable {
   #target: WriteTarget;
+  #reopen: (() => Promise<WriteTarget>) | undefined;
   #queue: string[] = [];
   #queued: PromiseWithResolvers<void> | undefined;
   #last: Promise<void> = Promise.resolve();
   #writing = false;
   #closed: Promise<void> | undefined;
   #stats: LogWriterStats = { lines: 0, bytes: 0, batches: 0 };
-  // A write failed after part of a line was written (e.g. the disk filled).
-  #torn = false;
+  // The target a write failed on after part of a line (e.g. the disk filled).
+  #torn: WriteTarget | undefined;
 
   /**
    * Opens `path` for appending (creating it if missing) and returns a writer
@@ -72,16 +85,19 @@ export class LogWriter implements AsyncDisposable {
    * @throws {Deno.errors.PermissionDenied} Without write access to `path`.
    */
   static async open(path: string | URL): Promise<LogWriter> {
-    return new LogWriter(await Deno.open(path, { append: true, create: true }));
+    const open = () => Deno.open(path, { append: true, create: true });
+    return new LogWriter(await open(), { reopen: open });
   }
 
   /**
    * Wraps an already opened target; {@linkcode LogWriter.open} is the usual way in.
    *
    * @param target Where batches are written; the writer closes it on close.
+   * @param options How to open the file afresh.
    */
-  constructor(target: WriteTarget) {
+  constructor(target: WriteTarget, options: LogWriterOptions = {}) {
     this.#target = target;
+    this.#reopen = options.reopen;
   }
 
   /** What has been written so far. */
@@ -137,6 +153,46 @@ export class LogWriter implements AsyncDisposable {
     return this.#closed;
   }
 
+  /**
+   * Opens the file at the writer's path afresh (creating it) and writes every
+   * later batch there; the old handle is closed once the batch being written
+   * to it is done, so no line is split between the two files. This is how
+   * the writer follows logrotate's rename-and-create rotation (on SIGHUP).
+   *
+   * @returns A promise that resolves once later batches go to the new file.
+   * @throws {Error} If the writer is closed or was not opened from a path, or
+   * the path cannot be opened (the writer then keeps its current file).
+   *
+   * @example Following a rename
+   * ```ts
+   * import { LogWriter } from "./mod.ts";
+   * import { equal } from "node:assert/strict";
+   *
+   * const dir = await Deno.makeTempDir();
+   * await using log = await LogWriter.open(`${dir}/log.txt`);
+   * await log.append("before");
+   * await Deno.rename(`${dir}/log.txt`, `${dir}/log.txt.1`);
+   * await log.reopen();
+   * await log.append("after");
+   * equal(await Deno.readTextFile(`${dir}/log.txt.1`), "before\n");
+   * equal(await Deno.readTextFile(`${dir}/log.txt`), "after\n");
+   * ```
+   */
+  async reopen(): Promise<void> {
+    if (this.#closed) throw new Error("Cannot reopen: log writer is closed");
+    if (this.#reopen === undefined) {
+      throw new Error("Cannot reopen: log writer was not opened from a path");
+    }
+    const target = await this.#reopen();
+    // Closed while the file was opening: close() owns the current target.
+    if (this.#closed) return target.close();
+    const old = this.#target;
+    this.#target = target;
+    // Batches queued until now may still be writing to the old handle.
+    await this.#last.catch(() => {});
+    old.close();
+  }
+
   /** Same as {@linkcode LogWriter.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
@@ -151,7 +207,7 @@ export class LogWriter implements AsyncDisposable {
       try {
         // A torn fragment is ended first, so it cannot run into the next line.
         const text = lines.join("\n") + "\n";
-        const bytes = encoder.encode(this.#torn ? "\n" + text : text);
+        const bytes = encoder.encode(this.#torn === this.#target ? "\n" + text : text);
         await this.#writeAll(bytes);
         this.#stats.lines += lines.length;
         this.#stats.bytes += bytes.length;
@@ -165,15 +221,17 @@ export class LogWriter implements AsyncDisposable {
   }
 
   async #writeAll(bytes: Uint8Array): Promise<void> {
+    // One batch, one file: a reopen meanwhile takes effect at the next batch.
+    const target = this.#target;
     let offset = 0;
     try {
       while (offset < bytes.length) {
-        offset += await this.#target.write(offset === 0 ? bytes : bytes.subarray(offset));
+        offset += await target.write(offset === 0 ? bytes : bytes.subarray(offset));
       }
     } catch (error) {
-      if (offset > 0) this.#torn = bytes[offset - 1] !== NEWLINE;
+      if (offset > 0) this.#torn = bytes[offset - 1] === NEWLINE ? undefined : target;
       throw error;
     }
-    this.#torn = false;
+    this.#torn = undefined;
   }
 }

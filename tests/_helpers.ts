@@ -138,7 +138,7 @@ export async function spawnServer(
     stderr: "piped",
   }).spawn();
   let stderrText = "";
-  const stderrWaiters: { pattern: RegExp; resolve: () => void }[] = [];
+  const stderrWaiters: { pattern: RegExp; resolve: () => void; reject: (e: Error) => void }[] = [];
   const stderr = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
       stderrText += chunk;
@@ -146,6 +146,9 @@ export async function spawnServer(
         if (waiter.pattern.test(stderrText)) waiter.resolve();
         else stderrWaiters.push(waiter);
       }
+    }
+    for (const { pattern, reject } of stderrWaiters.splice(0)) {
+      reject(new Error(`Cannot match ${pattern} on stderr: the server exited\n${stderrText}`));
     }
     return stderrText;
   })();
@@ -175,8 +178,8 @@ export async function spawnServer(
   };
   const stderrMatches = (pattern: RegExp): Promise<void> => {
     if (pattern.test(stderrText)) return Promise.resolve();
-    const { promise, resolve } = Promise.withResolvers<void>();
-    stderrWaiters.push({ pattern, resolve });
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    stderrWaiters.push({ pattern, resolve, reject });
     return promise;
   };
   return {

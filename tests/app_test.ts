@@ -109,3 +109,46 @@ Deno.test("a request in flight when shutdown begins still gets its 202 and its t
     "notification for early@example.com: just in time",
   ]);
 });
+
+Deno.test("reopenFiles: after a rename (logrotate), later lines go to new files at the paths", async () => {
+  await using logs = await captureLogs();
+  await using server = await startApp();
+  const post = async (email: string) =>
+    await (await fetch(`${server.url}/send-notification/${email}`, { method: "POST" })).body
+      ?.cancel();
+  await post("before@example.com");
+  await server.logText();
+  await Deno.rename(`${server.dir}/log.txt`, `${server.dir}/log.txt.1`);
+  await Deno.rename(`${server.dir}/dead-letter.jsonl`, `${server.dir}/dead-letter.jsonl.1`);
+  await server.app.reopenFiles();
+  await post("after@example.com");
+  deepEqual(lines(await server.logText()), [
+    "notification for after@example.com: some notification",
+  ]);
+  deepEqual(lines(await Deno.readTextFile(`${server.dir}/log.txt.1`)), [
+    "notification for before@example.com: some notification",
+  ]);
+  equal(await Deno.readTextFile(`${server.dir}/dead-letter.jsonl`), "", "created anew");
+  equal(logs.records.filter((r) => r.message.join("").startsWith("Reopened")).length, 2);
+});
+
+Deno.test("reopenFiles: a path that cannot be opened is logged and lines go on to the old file", async () => {
+  await using logs = await captureLogs();
+  await using server = await startApp();
+  await Deno.rename(`${server.dir}/log.txt`, `${server.dir}/log.txt.1`);
+  await Deno.mkdir(`${server.dir}/log.txt`); // not a file any more
+  await server.app.reopenFiles(); // resolves: the server goes on
+  const response = await fetch(`${server.url}/send-notification/ada@example.com`, {
+    method: "POST",
+  });
+  equal(response.status, 202);
+  await response.body?.cancel();
+  await server.app.runner.idle();
+  await server.app.log.flush();
+  deepEqual(lines(await Deno.readTextFile(`${server.dir}/log.txt.1`)), [
+    "notification for ada@example.com: some notification",
+  ]);
+  const failed = logs.records.filter((r) => r.level === "error");
+  equal(failed.length, 1);
+  match(String(failed[0]?.properties.file), /log\.txt$/);
+});

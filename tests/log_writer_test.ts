@@ -1,5 +1,5 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { LogWriter, type WriteTarget } from "../lib/mod.ts";
+import { LogWriter, type LogWriterOptions, type WriteTarget } from "../lib/mod.ts";
 import { lines, tempDir } from "./_helpers.ts";
 
 Deno.test("LogWriter: 50 concurrent writers x 1,000 lines, some over 64 KiB, stay whole", async () => {
@@ -84,7 +84,7 @@ Deno.test("LogWriter: a failed write rejects its appends, later ones still write
 });
 
 /** A file on a disk with `room` bytes left: a write past it is short, the next one fails. */
-function fillingDisk(room: number) {
+function fillingDisk(room: number, options?: LogWriterOptions) {
   const disk = { file: "", room };
   const log = new LogWriter({
     write(p) {
@@ -95,7 +95,7 @@ function fillingDisk(room: number) {
       return Promise.resolve(n);
     },
     close() {},
-  });
+  }, options);
   return { disk, log };
 }
 
@@ -140,4 +140,119 @@ Deno.test("LogWriter: a file rotated in place (copytruncate) gets the next line 
   await log.append("after");
   equal(await Deno.readTextFile(path), "after\n");
   equal(await Deno.readTextFile(`${path}.1`), "before\n");
+});
+
+// A file whose writes are answered by the test: `release()` waits for the next write and lets it through.
+function heldFile() {
+  const file = { text: "", closed: false };
+  const arrived: (() => void)[] = [];
+  const waiting: ((letThrough: () => void) => void)[] = [];
+  const target: WriteTarget = {
+    write(p) {
+      const { promise, resolve } = Promise.withResolvers<number>();
+      const letThrough = () => {
+        // Half of each write at most: the writer must loop on the same file.
+        const n = Math.ceil(p.length / 2);
+        file.text += new TextDecoder().decode(p.subarray(0, n));
+        resolve(n);
+      };
+      const waiter = waiting.shift();
+      if (waiter) waiter(letThrough);
+      else arrived.push(letThrough);
+      return promise;
+    },
+    close() {
+      file.closed = true;
+    },
+  };
+  const release = async (): Promise<void> => {
+    const next = arrived.shift() ?? await new Promise<() => void>((r) => waiting.push(r));
+    next();
+  };
+  return { file, target, release };
+}
+
+Deno.test("LogWriter: reopen sends later batches to the new file; the batch in flight ends on the old one", async () => {
+  const old = heldFile();
+  const next = heldFile();
+  const log = new LogWriter(old.target, { reopen: () => Promise.resolve(next.target) });
+  const first = log.append("first line");
+  await old.release(); // 6 of the 11 bytes of "first line\n" written
+  const reopened = log.reopen();
+  const second = log.append("second");
+  // The rest (5 bytes: 3, 1, 1) goes to the old file, not the new one.
+  for (let i = 0; i < 3; i++) await old.release();
+  await first;
+  for (let i = 0; i < 3; i++) await next.release(); // "second\n": 4, 2, 1 bytes
+  await Promise.all([second, reopened]);
+  equal(old.file.text, "first line\n");
+  equal(next.file.text, "second\n");
+  ok(old.file.closed, "the old handle is closed once its batch is written");
+  ok(!next.file.closed);
+  await log.close();
+  ok(next.file.closed);
+});
+
+Deno.test("LogWriter: a failed reopen keeps the current file; reopen needs a path and an open writer", async () => {
+  const disk = { text: "" };
+  const target: WriteTarget = {
+    write: (p) => {
+      disk.text += new TextDecoder().decode(p);
+      return Promise.resolve(p.length);
+    },
+    close() {},
+  };
+  const log = new LogWriter(target, {
+    reopen: () => Promise.reject(new Deno.errors.PermissionDenied("Requires write access")),
+  });
+  await rejects(log.reopen(), Deno.errors.PermissionDenied);
+  await log.append("still here");
+  equal(disk.text, "still here\n");
+  await log.close();
+  await rejects(log.reopen(), /Cannot reopen: log writer is closed/);
+  await rejects(
+    new LogWriter(target).reopen(),
+    /Cannot reopen: log writer was not opened from a path/,
+  );
+});
+
+Deno.test("LogWriter: a fragment torn on the old file does not start the new file with an empty line", async () => {
+  const fresh = { text: "" };
+  const { disk, log } = fillingDisk(3, {
+    reopen: () =>
+      Promise.resolve({
+        write: (p) => {
+          fresh.text += new TextDecoder().decode(p);
+          return Promise.resolve(p.length);
+        },
+        close() {},
+      }),
+  });
+  await rejects(log.append("first"), /No space/);
+  equal(disk.file, "fir");
+  await log.reopen();
+  await log.append("second");
+  equal(fresh.text, "second\n");
+  await log.close();
+});
+
+Deno.test("LogWriter: appends racing a reopen on real files all land whole in one of the two", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log.txt`;
+  await using log = await LogWriter.open(path);
+  const appends = Array.from({ length: 1_000 }, (_, i) => `line ${i}`);
+  const written = appends.slice(0, 500).map((line) => log.append(line));
+  await Deno.rename(path, `${path}.1`);
+  const reopened = log.reopen();
+  written.push(...appends.slice(500).map((line) => log.append(line)));
+  await Promise.all([...written, reopened]);
+  await log.append("after the reopen");
+  const rotated = lines(await Deno.readTextFile(`${path}.1`));
+  const current = lines(await Deno.readTextFile(path));
+  equal(current.at(-1), "after the reopen");
+  deepEqual(
+    [...rotated, ...current],
+    [...appends, "after the reopen"],
+    "each once, whole, in order",
+  );
 });

@@ -148,3 +148,27 @@ Deno.test("main.ts: a report runs in a worker with the server's own permissions"
   const written = lines(await Deno.readTextFile(`${dir.path}/log.txt`));
   ok(written[0]?.startsWith(`report ${id}: `), written.join("\n") + stderr);
 });
+
+Deno.test("main.ts: SIGHUP reopens the log files, so logrotate's rename-and-create works", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer(dir.path, {});
+  deepEqual(await post(server.url, 10), Array(10).fill(202));
+  await Deno.rename(`${dir.path}/log.txt`, `${dir.path}/log.txt.1`);
+  server.child.kill("SIGHUP");
+  await server.stderrMatches(/Reopened[\s\S]*Reopened/); // both files
+  const response = await fetch(`${server.url}/send-notification/after@example.com`, {
+    method: "POST",
+  });
+  equal(response.status, 202);
+  await response.body?.cancel();
+  server.child.kill("SIGTERM");
+  equal((await server.status()).code, 0);
+  const current = lines(await Deno.readTextFile(`${dir.path}/log.txt`));
+  const rotated = lines(await Deno.readTextFile(`${dir.path}/log.txt.1`));
+  ok(current.includes("notification for after@example.com: some notification"));
+  deepEqual(
+    [...rotated, ...current].sort(),
+    [...expected(10), "notification for after@example.com: some notification"].sort(),
+    "every line once, whole, in one of the two files",
+  );
+});
