@@ -5,6 +5,8 @@ import type { DatabaseSync } from "node:sqlite";
 import { taskId } from "./task_group.ts";
 import type { StoredTask } from "./task_store.ts";
 
+const UNFINISHED = "state NOT IN ('done', 'failed')";
+
 /**
  * Returns the unfinished tasks in group order. A task found `running` was
  * running when the process died: its crash count grows, and at `crashLimit`
@@ -12,7 +14,7 @@ import type { StoredTask } from "./task_store.ts";
  */
 export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number): StoredTask[] {
   const rows = db.prepare(
-    "SELECT * FROM tasks WHERE state NOT IN ('done', 'failed') ORDER BY group_id, idx",
+    `SELECT * FROM tasks WHERE ${UNFINISHED} ORDER BY group_id, idx`,
   ).all() as Record<string, unknown>[];
   const tasks: StoredTask[] = [];
   const crashUpdate = db.prepare(
@@ -35,17 +37,7 @@ export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number
           Number(row.idx),
         );
       }
-      tasks.push({
-        id: taskId(String(row.group_id), Number(row.idx)),
-        groupId: String(row.group_id),
-        index: Number(row.idx),
-        name: String(row.name),
-        args: JSON.parse(String(row.args)),
-        attempts: Number(row.attempts),
-        nextAt: Number(row.next_at),
-        crashes,
-        quarantined,
-      });
+      tasks.push(storedTask(row, crashes, quarantined));
     }
     db.exec("COMMIT");
   } catch (error) {
@@ -53,4 +45,30 @@ export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number
     throw error;
   }
   return tasks;
+}
+
+/**
+ * Returns the unfinished tasks of the first `groups` groups whose ids sort
+ * after `after`, in group order; changes nothing (crashes were counted at
+ * start-up).
+ */
+export function findQueued(db: DatabaseSync, after: string, groups: number): StoredTask[] {
+  const rows = db.prepare(
+    `SELECT * FROM tasks WHERE ${UNFINISHED} AND group_id IN (SELECT DISTINCT group_id FROM tasks WHERE ${UNFINISHED} AND group_id > ? ORDER BY group_id LIMIT ?) ORDER BY group_id, idx`,
+  ).all(after, groups) as Record<string, unknown>[];
+  return rows.map((row) => storedTask(row, Number(row.crashes), false));
+}
+
+function storedTask(row: Record<string, unknown>, crashes: number, quarantined: boolean) {
+  return {
+    id: taskId(String(row.group_id), Number(row.idx)),
+    groupId: String(row.group_id),
+    index: Number(row.idx),
+    name: String(row.name),
+    args: JSON.parse(String(row.args)),
+    attempts: Number(row.attempts),
+    nextAt: Number(row.next_at),
+    crashes,
+    quarantined,
+  };
 }

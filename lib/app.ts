@@ -5,14 +5,14 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config.ts";
-import { deadLetterLine } from "./dead_letter.ts";
+import { type DeadLetter, deadLetterLine } from "./dead_letter.ts";
 import { GroupRegistry } from "./group_registry.ts";
 import { LogWriter } from "./log_writer.ts";
 import { Metrics } from "./metrics.ts";
 import { notificationRoutes, notificationTask } from "./notification.ts";
 import { opsRoutes } from "./ops_routes.ts";
 import { reportRoutes } from "./reports.ts";
-import { definitionsByName, recoverTasks } from "./recovery.ts";
+import { DeferredRecovery, definitionsByName, recoverTasks } from "./recovery.ts";
 import { reportTask } from "./reports.ts";
 import { TaskRunner } from "./runner.ts";
 import { SqliteTaskStore } from "./sqlite_task_store.ts";
@@ -112,9 +112,29 @@ export async function createApp(config: Config): Promise<App> {
         : deadLetters.append(deadLetterLine(record)),
     journal: store,
     onGroupAccepted: (group) => registry.track(group),
-    onGroupSettled: (group) => registry.settled(group),
+    onGroupSettled: (group) => {
+      registry.settled(group);
+      // Work deferred at start-up resumes once half the backlog is free.
+      if (deferred?.done === false && runner.pending <= config.maxPending / 2) resumeDeferred();
+    },
     tracer: recordingTracer(),
   });
+  // Unfinished journaled work that did not fit the backlog at start-up.
+  let deferred: DeferredRecovery | undefined;
+  let resuming = false;
+  const resumeDeferred = (): void => {
+    if (resuming) return;
+    resuming = true;
+    // After the runner's settling, not inside it.
+    queueMicrotask(() => {
+      resuming = false;
+      try {
+        deferred?.resume();
+      } catch (error) {
+        logger.error("Cannot resume deferred tasks (tried again later): {error}", { error });
+      }
+    });
+  };
   const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
   let draining = false;
   const pool = config.workers > 0 ? new WorkerPool({ size: config.workers }) : undefined;
@@ -172,19 +192,29 @@ export async function createApp(config: Config): Promise<App> {
   };
 
   if (store) {
-    const recovered = recoverTasks({
+    const recovery = {
       store,
       definitions: definitionsByName(notificationTask(notifications), reportTask(reports)),
       runner,
-      deadLetter: (record) => deadLetters.append(deadLetterLine(record)),
-    });
+      deadLetter: (record: DeadLetter) => deadLetters.append(deadLetterLine(record)),
+    };
+    const recovered = recoverTasks(recovery);
     logger.info(
-      "Journal {file}: {resumed} unfinished tasks resumed, {deadLettered} dead-lettered, {deferred} left for a later start",
-      {
-        file: config.taskStore,
-        ...recovered,
-      },
+      "Journal {file}: {resumed} unfinished tasks resumed, {deadLettered} dead-lettered, {deferred} deferred until the backlog has room",
+      { file: config.taskStore, ...recovered },
     );
+    if (recovered.deferred > 0) {
+      deferred = new DeferredRecovery({
+        ...recovery,
+        known: (id) => registry.get(id) !== undefined,
+      });
+      void deferred.finished.then((result) =>
+        logger.info(
+          "Journal {file}: deferred tasks resumed: {resumed}, dead-lettered {deadLettered}, larger than MAX_PENDING {deferred}",
+          { file: config.taskStore, ...result },
+        )
+      );
+    }
   }
 
   const shutdown = async (

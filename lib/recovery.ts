@@ -30,7 +30,7 @@ export interface RecoverResult {
   resumed: number;
   /** Tasks moved to the dead letters (crash loops, unknown names). */
   deadLettered: number;
-  /** Tasks left queued in the journal because the backlog was full (they run at a later start). */
+  /** Tasks left queued in the journal because the backlog was full. */
   deferred: number;
 }
 
@@ -70,35 +70,21 @@ function letter(task: StoredTask, reason: DeadLetter["reason"], error: string): 
   };
 }
 
-/**
- * Reads the journal's unfinished tasks and submits them again, group by
- * group in their original order, with their ids and attempt counts; a task
- * waiting for a retry starts when its backoff ends. Tasks that crashed the
- * process `crashLimit` times, and tasks whose name has no definition, go to
- * the dead letters instead.
- *
- * @param options The journal, the definitions, the runner and the dead letters.
- * @returns How many tasks resumed, were dead-lettered, or stay queued for a later start.
- *
- * @example
- * ```ts
- * import { recoverTasks, TaskRunner } from "./mod.ts";
- * import { deepEqual } from "node:assert/strict";
- *
- * const result = recoverTasks({
- *   store: { recover: () => [], fail: () => {} },
- *   definitions: new Map(),
- *   runner: new TaskRunner(),
- *   deadLetter: () => {},
- * });
- * deepEqual(result, { resumed: 0, deadLettered: 0, deferred: 0 });
- * ```
- */
-export function recoverTasks(options: RecoverOptions): RecoverResult {
-  const { store, definitions, runner, deadLetter, crashLimit = 3 } = options;
-  const groups = new Map<string, { group: TaskGroup; nextAt: number }>();
+interface Restored {
+  group: TaskGroup;
+  nextAt: number;
+}
+
+/** Rebuilds groups from journaled tasks; quarantined and unknown tasks go to the dead letters. */
+function restore(
+  tasks: StoredTask[],
+  { store, definitions, deadLetter }: Pick<RecoverOptions, "definitions" | "deadLetter"> & {
+    store: Pick<TaskStore, "fail">;
+  },
+): { groups: Restored[]; deadLettered: number } {
+  const groups = new Map<string, Restored>();
   let deadLettered = 0;
-  for (const task of store.recover(crashLimit)) {
+  for (const task of tasks) {
     const definition = definitions.get(task.name);
     if (task.quarantined || definition === undefined) {
       const error = task.quarantined
@@ -121,20 +107,151 @@ export function recoverTasks(options: RecoverOptions): RecoverResult {
       task.attempts,
     );
   }
+  return { groups: [...groups.values()], deadLettered };
+}
+
+/** Submits a restored group; a retry's backoff carries on instead of starting over. */
+function submitRestored(runner: TaskRunner, { group, nextAt }: Restored): void {
+  const wait = nextAt - Date.now();
+  const after = wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : undefined;
+  runner.submit(group, after ? { after } : {});
+}
+
+/**
+ * Reads the journal's unfinished tasks and submits them again, group by
+ * group in their original order, with their ids and attempt counts; a task
+ * waiting for a retry starts when its backoff ends. Tasks that crashed the
+ * process `crashLimit` times, and tasks whose name has no definition, go to
+ * the dead letters instead. Groups that do not fit the backlog stay in the
+ * journal: {@linkcode DeferredRecovery} submits them once there is room.
+ *
+ * @param options The journal, the definitions, the runner and the dead letters.
+ * @returns How many tasks resumed, were dead-lettered, or stay queued in the journal.
+ *
+ * @example
+ * ```ts
+ * import { recoverTasks, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const result = recoverTasks({
+ *   store: { recover: () => [], fail: () => {} },
+ *   definitions: new Map(),
+ *   runner: new TaskRunner(),
+ *   deadLetter: () => {},
+ * });
+ * deepEqual(result, { resumed: 0, deadLettered: 0, deferred: 0 });
+ * ```
+ */
+export function recoverTasks(options: RecoverOptions): RecoverResult {
+  const { store, runner, crashLimit = 3 } = options;
+  const { groups, deadLettered } = restore(store.recover(crashLimit), options);
   let resumed = 0, deferred = 0;
-  for (const { group, nextAt } of groups.values()) {
-    const wait = nextAt - Date.now();
-    // A retry's backoff carries on across the restart instead of starting over.
-    const after = wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : undefined;
+  for (const restored of groups) {
     try {
-      runner.submit(group, after ? { after } : {});
-      resumed += group.size;
+      submitRestored(runner, restored);
+      resumed += restored.group.size;
     } catch (error) {
       // More unfinished work than MAX_PENDING: the rest stays queued in the
       // journal rather than stopping the server from starting.
       if (!(error instanceof AdmissionError)) throw error;
-      deferred += group.size;
+      deferred += restored.group.size;
     }
   }
   return { resumed, deadLettered, deferred };
+}
+
+/** Options for {@linkcode DeferredRecovery}. */
+export interface DeferredRecoveryOptions extends Omit<RecoverOptions, "store" | "crashLimit"> {
+  /** The journal. */
+  store: Pick<TaskStore, "list" | "fail">;
+  /** Whether the runner has had the group since start-up (resumed or accepted then). */
+  known: (groupId: string) => boolean;
+  /** Groups read from the journal at a time. @default {256} */
+  pageSize?: number;
+}
+
+/**
+ * Submits the journal's unfinished groups that {@linkcode recoverTasks} left
+ * queued because the backlog was full (`MAX_PENDING` was lowered across the
+ * restart): call {@linkcode DeferredRecovery.resume} whenever the runner has
+ * room. It walks the journal once, in group order, skipping groups the runner
+ * already has.
+ *
+ * @example
+ * ```ts
+ * import { DeferredRecovery, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const deferred = new DeferredRecovery({
+ *   store: { list: () => [], fail: () => {} },
+ *   definitions: new Map(),
+ *   runner: new TaskRunner(),
+ *   deadLetter: () => {},
+ *   known: () => false,
+ * });
+ * deferred.resume();
+ * deepEqual(await deferred.finished, { resumed: 0, deadLettered: 0, deferred: 0 });
+ * ```
+ */
+export class DeferredRecovery {
+  readonly #options: DeferredRecoveryOptions;
+  readonly #result: RecoverResult = { resumed: 0, deadLettered: 0, deferred: 0 };
+  readonly #finished = Promise.withResolvers<RecoverResult>();
+  // The journal has been walked up to this group id.
+  #after = "";
+  #done = false;
+
+  /**
+   * Starts at the journal's first group; nothing is read before {@linkcode DeferredRecovery.resume}.
+   *
+   * @param options The journal, the definitions, the runner, and which groups it has.
+   */
+  constructor(options: DeferredRecoveryOptions) {
+    this.#options = options;
+  }
+
+  /** Whether the walk reached the journal's end. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /**
+   * Resolves once the walk reached the journal's end, with what it resumed,
+   * dead-lettered, and left queued (groups larger than `maxPending`).
+   */
+  get finished(): Promise<RecoverResult> {
+    return this.#finished.promise;
+  }
+
+  /** Submits deferred groups, in journal order, while the runner admits them. */
+  resume(): void {
+    const { store, runner, known, pageSize = 256 } = this.#options;
+    while (!this.#done && !runner.draining) {
+      const tasks = store.list(this.#after, pageSize);
+      if (tasks.length === 0) {
+        this.#done = true;
+        this.#finished.resolve(this.#result);
+        return;
+      }
+      const { groups, deadLettered } = restore(
+        tasks.filter((task) => !known(task.groupId)),
+        this.#options,
+      );
+      this.#result.deadLettered += deadLettered;
+      for (const restored of groups) {
+        const { size, id } = restored.group;
+        try {
+          submitRestored(runner, restored);
+          this.#result.resumed += size;
+        } catch (error) {
+          if (!(error instanceof AdmissionError)) throw error;
+          // Full: wait for room, from this group on. A group that can never fit stays queued.
+          if (error.reason === "draining" || size <= error.limit) return;
+          this.#result.deferred += size;
+        }
+        this.#after = id;
+      }
+      this.#after = tasks.at(-1)?.groupId ?? this.#after;
+    }
+  }
 }

@@ -10,7 +10,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget, type Write } from "./_group_commit.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { findUnfinished } from "./_journal_recovery.ts";
+import { findQueued, findUnfinished } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
 import { openJournal } from "./_journal_schema.ts";
 import {
@@ -244,6 +244,10 @@ export class SqliteTaskStore implements TaskStore, Disposable {
 
   recover(crashLimit = 3): StoredTask[] {
     return findUnfinished(this.#db, crashLimit, this.#clock.now());
+  }
+
+  list(after: string, groups: number): StoredTask[] {
+    return findQueued(this.#db, after, groups);
   }
 
   fail(task: Pick<StoredTask, "groupId" | "index">, error: string): void {

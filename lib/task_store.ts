@@ -41,6 +41,12 @@ export interface TaskStore {
   record(entry: TaskEntry, nextAt?: number): void;
   /** Returns unfinished tasks in group order, counting crashes and quarantining crash loops. */
   recover(crashLimit?: number): StoredTask[];
+  /**
+   * Returns the unfinished tasks of the next `groups` groups after the group
+   * id `after` (`""` for the first), in group order, changing nothing: how
+   * work deferred at start-up is read again once there is room.
+   */
+  list(after: string, groups: number): StoredTask[];
   /** Marks a task failed without running it (e.g. its definition is gone). */
   fail(task: Pick<StoredTask, "groupId" | "index">, error: string): void;
   /** A group's status as the journal knows it. */

@@ -79,7 +79,7 @@ export interface ServerProcess extends AsyncDisposable {
   child: Deno.ChildProcess;
   /** The exit code and everything the child wrote, once it exited. */
   status(): Promise<{ code: number; stdout: string; stderr: string }>;
-  /** Resolves once the child's stderr so far matches `pattern`. */
+  /** Resolves once the child's stderr so far matches `pattern`; rejects after 60 s or at exit. */
   stderrMatches(pattern: RegExp): Promise<void>;
 }
 
@@ -179,7 +179,17 @@ export async function spawnServer(
   const stderrMatches = (pattern: RegExp): Promise<void> => {
     if (pattern.test(stderrText)) return Promise.resolve();
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    stderrWaiters.push({ pattern, resolve, reject });
+    // A guard, not a wait: a server that never logs it fails the test instead of hanging it.
+    const guard = setTimeout(
+      () => reject(new Error(`Cannot match ${pattern} on stderr within 60 s\n${stderrText}`)),
+      60_000,
+    );
+    const done = () => clearTimeout(guard);
+    stderrWaiters.push({
+      pattern,
+      resolve: () => (done(), resolve()),
+      reject: (error) => (done(), reject(error)),
+    });
     return promise;
   };
   return {

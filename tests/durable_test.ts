@@ -96,3 +96,27 @@ Deno.test("durable: a second server on the same journal refuses to start; the fi
     "notification for after@example.com: some notification",
   ]);
 });
+
+Deno.test("durable: with MAX_PENDING lowered across a restart, the work that did not fit runs once there is room", async () => {
+  await using dir = await tempDir();
+  const env = { TASK_STORE: `sqlite:${dir.path}/tasks.db`, SEND_DELAY_MS: "5000" };
+  const sent = emails(30, "lowered");
+  {
+    await using server = await spawnServer(dir.path, env);
+    deepEqual(new Set(await post(server.url, sent)), new Set([202]));
+    server.child.kill("SIGKILL");
+    equal((await server.status()).code, 137);
+  }
+  await using restarted = await spawnServer(dir.path, {
+    ...env,
+    SEND_DELAY_MS: "0",
+    MAX_PENDING: "4",
+  });
+  await restarted.stderrMatches(/4 unfinished tasks resumed[^\n]*26 deferred/);
+  await restarted.stderrMatches(/deferred tasks resumed: 26/);
+  restarted.child.kill("SIGTERM");
+  equal((await restarted.status()).code, 0);
+  const seen = counts(await Deno.readTextFile(`${dir.path}/log.txt`));
+  deepEqual([...seen.keys()].sort(), sent.toSorted(), "every accepted task ran");
+  deepEqual(new Set(seen.values()), new Set([1]), "once each: none was running at the SIGKILL");
+});
