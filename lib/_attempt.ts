@@ -1,7 +1,8 @@
 // One attempt of one task: the `this` a task sees, the race between the
 // task's promise and its abort, and its span. Internal to the runner.
 import type { TaskContext } from "./task.ts";
-import { type TaskEntry, taskId } from "./task_group.ts";
+import type { TaskEntry } from "./task_group.ts";
+import { taskId } from "./task_status.ts";
 import type { TimeoutQueue } from "./timeout_queue.ts";
 import {
   endAttemptSpan,

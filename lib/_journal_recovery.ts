@@ -1,8 +1,8 @@
 // What a restart finds in the journal: the unfinished tasks, with the
-// attempts during which the process died counted (the crash-loop guard).
-// Internal to SqliteTaskStore.
+// attempts during which the process died counted (the crash-loop guard), and
+// the status of the groups the runner no longer has. Internal to SqliteTaskStore.
 import type { DatabaseSync } from "node:sqlite";
-import { taskId } from "./task_group.ts";
+import { groupStateOf, type GroupStatus, taskId, type TaskState } from "./task_status.ts";
 import type { StoredTask } from "./task_store.ts";
 
 const UNFINISHED = "state NOT IN ('done', 'failed')";
@@ -70,5 +70,30 @@ function storedTask(row: Record<string, unknown>, crashes: number, quarantined: 
     nextAt: Number(row.next_at),
     crashes,
     quarantined,
+  };
+}
+
+/** A task's row as `GET /tasks/{id}` shows it. */
+export type StatusRow = {
+  name: string;
+  state: TaskState;
+  attempts: number;
+  duration_ms: number;
+  error: string | null;
+};
+
+/** A group's status from its rows (in index order), or undefined without any. */
+export function groupStatus(id: string, rows: StatusRow[]): GroupStatus | undefined {
+  if (rows.length === 0) return undefined;
+  return {
+    id,
+    state: groupStateOf(rows.map((row) => row.state)),
+    tasks: rows.map((row) => ({
+      name: row.name,
+      state: row.state,
+      attempts: row.attempts,
+      durationMs: row.duration_ms,
+      error: row.error,
+    })),
   };
 }

@@ -5,7 +5,8 @@ import { deadLetterOf, sendDeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
 import type { TaskRunnerOptions } from "./runner_options.ts";
 import type { RunnerStats } from "./runner_stats.ts";
-import { type TaskEntry, type TaskGroup, taskId } from "./task_group.ts";
+import type { TaskEntry, TaskGroup } from "./task_group.ts";
+import { taskId } from "./task_status.ts";
 
 /** A task's final state. */
 export type Final = "done" | "failed" | "abandoned";

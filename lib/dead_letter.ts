@@ -4,7 +4,8 @@
  * @module
  */
 import type { StructuredLogger } from "./logging.ts";
-import { type TaskEntry, taskId } from "./task_group.ts";
+import type { TaskEntry } from "./task_group.ts";
+import { taskId } from "./task_status.ts";
 
 /** One task that failed its last attempt or was abandoned at shutdown. */
 export interface DeadLetter {

@@ -32,6 +32,7 @@ export * from "./runner_options.ts";
 export * from "./runner_stats.ts";
 export * from "./task.ts";
 export * from "./task_group.ts";
+export * from "./task_status.ts";
 export * from "./task_store.ts";
 export * from "./task_tracing.ts";
 export * from "./time_ordered_id.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { GroupStatus } from "./task_group.ts";
+import type { GroupStatus } from "./task_status.ts";
 import { HttpError } from "./http_error.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Route, route } from "./router.ts";

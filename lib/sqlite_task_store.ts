@@ -10,17 +10,11 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget, type Write } from "./_group_commit.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { findQueued, findUnfinished } from "./_journal_recovery.ts";
+import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
 import { openJournal } from "./_journal_schema.ts";
-import {
-  groupStateOf,
-  type GroupStatus,
-  type TaskEntry,
-  type TaskGroup,
-  taskId,
-  type TaskState,
-} from "./task_group.ts";
+import type { TaskEntry, TaskGroup } from "./task_group.ts";
+import { type GroupStatus, taskId, type TaskState } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 
 export type { SyncTarget };
@@ -257,25 +251,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   status(groupId: string): GroupStatus | undefined {
-    const rows = this.#groupRows.all(groupId) as {
-      name: string;
-      state: TaskState;
-      attempts: number;
-      duration_ms: number;
-      error: string | null;
-    }[];
-    if (rows.length === 0) return undefined;
-    return {
-      id: groupId,
-      state: groupStateOf(rows.map((r) => r.state)),
-      tasks: rows.map((r) => ({
-        name: r.name,
-        state: r.state,
-        attempts: r.attempts,
-        durationMs: r.duration_ms,
-        error: r.error,
-      })),
-    };
+    return groupStatus(groupId, this.#groupRows.all(groupId) as StatusRow[]);
   }
 
   /** Commits what is queued, then closes the database. */

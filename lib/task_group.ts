@@ -5,30 +5,13 @@
  */
 import { timeOrderedId } from "./time_ordered_id.ts";
 import type { Task, TaskDefinition, TaskFunction, TaskOptions } from "./task.ts";
-
-/** Where a task is in its life. */
-export type TaskState = "queued" | "running" | "retrying" | "done" | "failed" | "abandoned";
-
-/** Where a group is: derived from its tasks' states. */
-export type GroupState = "queued" | "running" | "done" | "failed" | "abandoned";
-
-/** One task of a group, as the runner keeps it up to date. */
-export interface TaskRecord {
-  /** The task's name: a definition's name, else the function's name. */
-  readonly name: string;
-  /** The arguments it runs with. */
-  readonly args: readonly unknown[];
-  /** Where it is in its life. */
-  readonly state: TaskState;
-  /** Attempts started so far. */
-  readonly attempts: number;
-  /** When this process started its first attempt (clock milliseconds), or -1 before. */
-  readonly startedAt: number;
-  /** Milliseconds from the first attempt's start to the final outcome, 0 before. */
-  readonly durationMs: number;
-  /** The last attempt's error message, if it failed. */
-  readonly error: string | undefined;
-}
+import {
+  type GroupState,
+  groupStateOf,
+  type GroupStatus,
+  type TaskRecord,
+  type TaskState,
+} from "./task_status.ts";
 
 /** A {@linkcode TaskRecord} as the runner writes it, with what it needs to run it. */
 export interface TaskEntry {
@@ -56,22 +39,6 @@ export interface TaskEntry {
   error: string | undefined;
 }
 
-/** A group's status as JSON, from {@linkcode TaskGroup.toJSON}. */
-export interface GroupStatus {
-  /** The group's id. */
-  readonly id: string;
-  /** The group's state. */
-  readonly state: GroupState;
-  /** Each task's name, state, attempts, duration and last error message. */
-  readonly tasks: readonly {
-    readonly name: string;
-    readonly state: TaskState;
-    readonly attempts: number;
-    readonly durationMs: number;
-    readonly error: string | null;
-  }[];
-}
-
 /** Options for {@linkcode TaskGroup}. */
 export interface TaskGroupOptions {
   /**
@@ -93,56 +60,6 @@ export const restoreTask: unique symbol = Symbol("posthaste.restoreTask");
 
 /** The runner's hook into a group: the next queued task, or `undefined` once none is left. */
 export const nextTask: unique symbol = Symbol("posthaste.nextTask");
-
-const FINAL = new Set<TaskState>(["done", "failed", "abandoned"]);
-
-/**
- * A task's stable id: its group's id and its index in the group.
- *
- * @param groupId The group's id.
- * @param index The task's position in the group.
- * @returns `<group id>/<index>`.
- *
- * @example
- * ```ts
- * import { taskId } from "./mod.ts";
- * import { equal } from "node:assert/strict";
- *
- * equal(taskId("g", 1), "g/1");
- * ```
- */
-export function taskId(groupId: string, index: number): string {
-  return `${groupId}/${index}`;
-}
-
-/**
- * A group's state from its tasks' states: `queued` until one starts,
- * `running` until all are final, then `abandoned`, `failed` or `done`.
- *
- * @param states The tasks' states, in any order.
- * @returns The group's state.
- *
- * @example
- * ```ts
- * import { groupStateOf } from "./mod.ts";
- * import { equal } from "node:assert/strict";
- *
- * equal(groupStateOf(["done", "queued"]), "running");
- * equal(groupStateOf(["done", "failed"]), "failed");
- * ```
- */
-export function groupStateOf(states: readonly TaskState[]): GroupState {
-  let final = 0, started = false, failed = false, abandoned = false;
-  for (const state of states) {
-    started ||= state !== "queued";
-    if (!FINAL.has(state)) continue;
-    final++;
-    failed ||= state === "failed";
-    abandoned ||= state === "abandoned";
-  }
-  if (final < states.length) return started ? "running" : "queued";
-  return abandoned ? "abandoned" : failed ? "failed" : "done";
-}
 
 /**
  * An ordered list of background tasks, typically one per request. Arguments

@@ -7,7 +7,8 @@
  * @module
  */
 import type { JsonValue } from "./task.ts";
-import type { GroupStatus, TaskEntry, TaskGroup } from "./task_group.ts";
+import type { TaskEntry, TaskGroup } from "./task_group.ts";
+import type { GroupStatus } from "./task_status.ts";
 
 /** An unfinished task found in the journal at start-up. */
 export interface StoredTask {

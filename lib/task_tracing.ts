@@ -5,7 +5,8 @@
  * @module
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
-import { type TaskEntry, taskId } from "./task_group.ts";
+import type { TaskEntry } from "./task_group.ts";
+import { taskId } from "./task_status.ts";
 
 /** The part of an OpenTelemetry `Span` posthaste uses. */
 export interface TaskSpan {
