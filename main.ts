@@ -1,7 +1,7 @@
 /**
  * Starts the posthaste notification service: reads configuration, builds the
  * app, serves, and shuts down gracefully on SIGINT/SIGTERM (a second signal
- * gives up waiting for tasks); SIGHUP reopens the log files. Stray errors are
+ * gives up waiting for tasks); SIGUSR1 reopens the log files. Stray errors are
  * logged, not fatal.
  *
  * @module
@@ -30,8 +30,9 @@ const onSignal = (): void => {
 };
 Deno.addSignalListener("SIGINT", onSignal);
 Deno.addSignalListener("SIGTERM", onSignal);
-// logrotate renamed the files: later lines go to new files at the paths.
-if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", () => void app.reopenFiles());
+// logrotate renamed the files: later lines go to new files at the paths. USR1,
+// as nginx does, not HUP: a server must not outlive the terminal it runs in.
+if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", () => void app.reopenFiles());
 
 const server = Deno.serve({
   hostname: config.hostname,

@@ -47,7 +47,7 @@ const NEWLINE = 0x0a;
  * disk filled), the appends of that batch reject, and the next batch starts
  * by ending the torn fragment, so it stays a line of its own.
  *
- * After logrotate renamed the file, {@linkcode LogWriter.reopen} (on SIGHUP)
+ * After logrotate renamed the file, {@linkcode LogWriter.reopen} (on SIGUSR1)
  * moves the writer to a new file at the path, between two batches.
  *
  * @example Appending lines and closing with `await using`
@@ -157,7 +157,7 @@ export class LogWriter implements AsyncDisposable {
    * Opens the file at the writer's path afresh (creating it) and writes every
    * later batch there; the old handle is closed once the batch being written
    * to it is done, so no line is split between the two files. This is how
-   * the writer follows logrotate's rename-and-create rotation (on SIGHUP).
+   * the writer follows logrotate's rename-and-create rotation (on SIGUSR1).
    *
    * @returns A promise that resolves once later batches go to the new file.
    * @throws {Error} If the writer is closed or was not opened from a path, or

@@ -149,12 +149,12 @@ Deno.test("main.ts: a report runs in a worker with the server's own permissions"
   ok(written[0]?.startsWith(`report ${id}: `), written.join("\n") + stderr);
 });
 
-Deno.test("main.ts: SIGHUP reopens the log files, so logrotate's rename-and-create works", async () => {
+Deno.test("main.ts: SIGUSR1 reopens the log files, so logrotate's rename-and-create works", async () => {
   await using dir = await tempDir();
   await using server = await spawnServer(dir.path, {});
   deepEqual(await post(server.url, 10), Array(10).fill(202));
   await Deno.rename(`${dir.path}/log.txt`, `${dir.path}/log.txt.1`);
-  server.child.kill("SIGHUP");
+  server.child.kill("SIGUSR1");
   await server.stderrMatches(/Reopened[\s\S]*Reopened/); // both files
   const response = await fetch(`${server.url}/send-notification/after@example.com`, {
     method: "POST",
