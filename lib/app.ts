@@ -239,6 +239,14 @@ export async function createApp(config: Config): Promise<App> {
     const { abandoned } = await runner.drain({ signal: deadline });
     if (!deadline.aborted) await Promise.race([server.shutdown(), gaveUp]);
     await closeFiles();
+    if (deferred?.done === false) {
+      logger.warn(
+        "Work deferred at start-up is not all resumed; it stays in {file} for the next start",
+        {
+          file: config.taskStore,
+        },
+      );
+    }
     if (abandoned > 0) {
       logger.error(
         store

@@ -120,3 +120,34 @@ Deno.test("durable: with MAX_PENDING lowered across a restart, the work that did
   deepEqual([...seen.keys()].sort(), sent.toSorted(), "every accepted task ran");
   deepEqual(new Set(seen.values()), new Set([1]), "once each: none was running at the SIGKILL");
 });
+
+Deno.test("durable: deferred work not yet resumed at a SIGTERM stays in the journal for the next start", async () => {
+  await using dir = await tempDir();
+  const env = { TASK_STORE: `sqlite:${dir.path}/tasks.db`, SEND_DELAY_MS: "5000" };
+  const sent = emails(30, "stopped");
+  {
+    await using server = await spawnServer(dir.path, env);
+    deepEqual(new Set(await post(server.url, sent)), new Set([202]));
+    server.child.kill("SIGKILL");
+    equal((await server.status()).code, 137);
+  }
+  {
+    // Room for 4 slow tasks: a SIGTERM comes while 26 still wait in the journal.
+    await using stopped = await spawnServer(dir.path, {
+      ...env,
+      SEND_DELAY_MS: "2000",
+      MAX_PENDING: "4",
+    });
+    await stopped.stderrMatches(/26 deferred/);
+    stopped.child.kill("SIGTERM");
+    const { code, stderr } = await stopped.status();
+    equal(code, 0, "every task it accepted finished");
+    ok(/not all resumed; it stays in/.test(stderr), "the log says the rest waits");
+  }
+  await using restarted = await spawnServer(dir.path, { ...env, SEND_DELAY_MS: "0" });
+  await restarted.stderrMatches(/26 unfinished tasks resumed/);
+  restarted.child.kill("SIGTERM");
+  equal((await restarted.status()).code, 0);
+  const seen = counts(await Deno.readTextFile(`${dir.path}/log.txt`));
+  deepEqual([...seen.keys()].sort(), sent.toSorted(), "every accepted task ran");
+});
