@@ -128,11 +128,9 @@ export async function createApp(config: Config): Promise<App> {
     // After the runner's settling, not inside it.
     queueMicrotask(() => {
       resuming = false;
-      try {
-        deferred?.resume();
-      } catch (error) {
+      deferred?.resume().catch((error) => {
         logger.error("Cannot resume deferred tasks (tried again later): {error}", { error });
-      }
+      });
     });
   };
   const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
@@ -188,7 +186,7 @@ export async function createApp(config: Config): Promise<App> {
   };
   const closeFiles = async (): Promise<void> => {
     await Promise.allSettled([pool?.close(), log.close(), deadLetters.close()]);
-    store?.close();
+    await store?.close();
   };
 
   if (store) {
@@ -198,7 +196,7 @@ export async function createApp(config: Config): Promise<App> {
       runner,
       deadLetter: (record: DeadLetter) => deadLetters.append(deadLetterLine(record)),
     };
-    const recovered = recoverTasks(recovery);
+    const recovered = await recoverTasks(recovery);
     logger.info(
       "Journal {file}: {resumed} unfinished tasks resumed, {deadLettered} dead-lettered, {deferred} deferred until the backlog has room",
       { file: config.taskStore, ...recovered },

@@ -4,6 +4,7 @@
  * @module
  */
 import type { GroupStatus } from "./task_status.ts";
+import type { Awaitable } from "./task_store.ts";
 import { HttpError } from "./http_error.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Route, route } from "./router.ts";
@@ -12,8 +13,8 @@ import { type Route, route } from "./router.ts";
 export interface OpsOptions {
   /** Whether shutdown has begun: health answers 503 then. */
   draining: () => boolean;
-  /** Finds a group's status by id (the registry, then the journal). */
-  status: (id: string) => GroupStatus | undefined;
+  /** Finds a group's status by id (the registry, then the journal, which may answer later). */
+  status: (id: string) => Awaitable<GroupStatus | undefined>;
   /** What `/metrics` renders. */
   metrics: Metrics;
   /**
@@ -56,9 +57,9 @@ export function opsRoutes(options: OpsOptions): Route[] {
       if (journalHealth === undefined) return health("ok");
       return journalHealth().then((ok) => health(ok ? "ok" : "journal_unavailable"));
     }),
-    route("GET", "/tasks/:id", (_request, { params }) => {
+    route("GET", "/tasks/:id", async (_request, { params }) => {
       const id = params.id ?? "";
-      const found = status(id);
+      const found = await status(id);
       if (found === undefined) {
         throw new HttpError(404, "not_found", `No task group ${JSON.stringify(id)} is known`);
       }

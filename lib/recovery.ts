@@ -76,12 +76,12 @@ interface Restored {
 }
 
 /** Rebuilds groups from journaled tasks; quarantined and unknown tasks go to the dead letters. */
-function restore(
+async function restore(
   tasks: StoredTask[],
   { store, definitions, deadLetter }: Pick<RecoverOptions, "definitions" | "deadLetter"> & {
     store: Pick<TaskStore, "fail">;
   },
-): { groups: Restored[]; deadLettered: number } {
+): Promise<{ groups: Restored[]; deadLettered: number }> {
   const groups = new Map<string, Restored>();
   let deadLettered = 0;
   for (const task of tasks) {
@@ -90,7 +90,7 @@ function restore(
       const error = task.quarantined
         ? `the process crashed during ${task.crashes} attempts`
         : `no task is defined with the name "${task.name}"`;
-      if (!task.quarantined) store.fail(task, error);
+      if (!task.quarantined) await store.fail(task, error);
       deadLetter(letter(task, task.quarantined ? "crash_loop" : "unknown_task", error));
       deadLettered++;
       continue;
@@ -133,7 +133,7 @@ function submitRestored(runner: TaskRunner, { group, nextAt }: Restored): void {
  * import { recoverTasks, TaskRunner } from "./mod.ts";
  * import { deepEqual } from "node:assert/strict";
  *
- * const result = recoverTasks({
+ * const result = await recoverTasks({
  *   store: { recover: () => [], fail: () => {} },
  *   definitions: new Map(),
  *   runner: new TaskRunner(),
@@ -142,9 +142,9 @@ function submitRestored(runner: TaskRunner, { group, nextAt }: Restored): void {
  * deepEqual(result, { resumed: 0, deadLettered: 0, deferred: 0 });
  * ```
  */
-export function recoverTasks(options: RecoverOptions): RecoverResult {
+export async function recoverTasks(options: RecoverOptions): Promise<RecoverResult> {
   const { store, runner, crashLimit = 3 } = options;
-  const { groups, deadLettered } = restore(store.recover(crashLimit), options);
+  const { groups, deadLettered } = await restore(await store.recover(crashLimit), options);
   let resumed = 0, deferred = 0;
   for (const restored of groups) {
     try {
@@ -189,7 +189,7 @@ export interface DeferredRecoveryOptions extends Omit<RecoverOptions, "store" | 
  *   deadLetter: () => {},
  *   known: () => false,
  * });
- * deferred.resume();
+ * await deferred.resume();
  * deepEqual(await deferred.finished, { resumed: 0, deadLettered: 0, deferred: 0 });
  * ```
  */
@@ -200,6 +200,7 @@ export class DeferredRecovery {
   // The journal has been walked up to this group id.
   #after = "";
   #done = false;
+  #walking: Promise<void> | undefined;
 
   /**
    * Starts at the journal's first group; nothing is read before {@linkcode DeferredRecovery.resume}.
@@ -223,17 +224,28 @@ export class DeferredRecovery {
     return this.#finished.promise;
   }
 
-  /** Submits deferred groups, in journal order, while the runner admits them. */
-  resume(): void {
+  /**
+   * Submits deferred groups, in journal order, while the runner admits them.
+   * A call while a walk is under way joins it.
+   *
+   * @returns A promise that settles when this walk stops (no room, draining,
+   * or the journal's end); it rejects if the journal cannot be read.
+   */
+  resume(): Promise<void> {
+    this.#walking ??= this.#walk().finally(() => this.#walking = undefined);
+    return this.#walking;
+  }
+
+  async #walk(): Promise<void> {
     const { store, runner, known, pageSize = 256 } = this.#options;
     while (!this.#done && !runner.draining) {
-      const tasks = store.list(this.#after, pageSize);
+      const tasks = await store.list(this.#after, pageSize);
       if (tasks.length === 0) {
         this.#done = true;
         this.#finished.resolve(this.#result);
         return;
       }
-      const { groups, deadLettered } = restore(
+      const { groups, deadLettered } = await restore(
         tasks.filter((task) => !known(task.groupId)),
         this.#options,
       );

@@ -1,8 +1,9 @@
 /**
  * The interface of a durable task journal. SQLite implements it today
- * ({@linkcode SqliteTaskStore}); a PostgreSQL store (claims with
- * `FOR UPDATE SKIP LOCKED`, several servers sharing one queue) can implement
- * it without changing the runner.
+ * ({@linkcode SqliteTaskStore}, synchronously where it can); a PostgreSQL
+ * store (claims with `FOR UPDATE SKIP LOCKED`, several servers sharing one
+ * queue), whose every call is asynchronous, can implement it without changing
+ * the runner, the recovery or the routes: they await what may be a promise.
  *
  * @module
  */
@@ -32,26 +33,32 @@ export interface StoredTask {
   readonly quarantined: boolean;
 }
 
+/** A value, or a promise of it: what a synchronous and an asynchronous store both return. */
+export type Awaitable<T> = T | Promise<T>;
+
 /** What the runner and server need from a durable journal. */
 export interface TaskStore {
   /** Journals a group's tasks; resolves once they are durable. */
   enqueue(group: TaskGroup): Promise<void>;
   /** Marks an attempt as started; resolves once durable (the attempt waits for it). */
   attempt(entry: TaskEntry): Promise<void>;
-  /** Records an outcome, or a retry not before `nextAt`; durability may lag. */
+  /**
+   * Records an outcome, or a retry not before `nextAt`; durability may lag.
+   * Not awaited: an asynchronous store handles (logs) its own failures.
+   */
   record(entry: TaskEntry, nextAt?: number): void;
   /** Returns unfinished tasks in group order, counting crashes and quarantining crash loops. */
-  recover(crashLimit?: number): StoredTask[];
+  recover(crashLimit?: number): Awaitable<StoredTask[]>;
   /**
    * Returns the unfinished tasks of the next `groups` groups after the group
    * id `after` (`""` for the first), in group order, changing nothing: how
    * work deferred at start-up is read again once there is room.
    */
-  list(after: string, groups: number): StoredTask[];
+  list(after: string, groups: number): Awaitable<StoredTask[]>;
   /** Marks a task failed without running it (e.g. its definition is gone). */
-  fail(task: Pick<StoredTask, "groupId" | "index">, error: string): void;
+  fail(task: Pick<StoredTask, "groupId" | "index">, error: string): Awaitable<void>;
   /** A group's status as the journal knows it. */
-  status(groupId: string): GroupStatus | undefined;
+  status(groupId: string): Awaitable<GroupStatus | undefined>;
   /** Commits what is pending and closes. */
-  close(): void;
+  close(): Awaitable<void>;
 }

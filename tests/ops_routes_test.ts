@@ -96,3 +96,24 @@ Deno.test("GET /healthz answers 503 journal_unavailable while the journal takes 
   equal(up.status, 200);
   deepEqual(await up.json(), { status: "ok" });
 });
+
+Deno.test("GET /tasks/{id} awaits a journal that answers asynchronously (a network store)", async () => {
+  await using runner = new TaskRunner();
+  const known = { id: "g", state: "failed", tasks: [] } as const;
+  const handler = createHandler({
+    runner,
+    routes: opsRoutes({
+      draining: () => false,
+      status: (id) => Promise.resolve(id === "g" ? known : undefined),
+      metrics: new Metrics(runner),
+    }),
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const url = `http://127.0.0.1:${server.addr.port}/tasks`;
+  const found = await fetch(`${url}/g`);
+  equal(found.status, 200);
+  deepEqual(await found.json(), known);
+  const missing = await fetch(`${url}/nope`);
+  equal(missing.status, 404);
+  equal((await missing.json()).error, "not_found");
+});

@@ -100,7 +100,7 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
   ok(recovered[0]!.nextAt > Date.now() + 100, "the retry is still in the future");
   const runner = new TaskRunner({ journal: store });
   const letters: DeadLetter[] = [];
-  const result = recoverTasks({
+  const result = await recoverTasks({
     store: { recover: () => recovered, fail: (task, error) => store.fail(task, error) },
     definitions: definitionsByName(send, flaky),
     runner,
@@ -134,7 +134,7 @@ Deno.test("SqliteTaskStore: a task that crashes the process 3 times is quarantin
     const started = Promise.withResolvers<void>();
     // Runs until the "crash"; starts only once its attempt is journaled.
     const hang = defineTask("send", () => (started.resolve(), new Promise(() => {})));
-    const result = recoverTasks({
+    const result = await recoverTasks({
       store,
       definitions: definitionsByName(hang),
       runner,
@@ -276,7 +276,7 @@ Deno.test("durable: a fault between commit and response, or after the response, 
   }
   using store = SqliteTaskStore.open(path);
   const runner = new TaskRunner({ journal: store });
-  const result = recoverTasks({
+  const result = await recoverTasks({
     store,
     definitions: definitionsByName(note),
     runner,
@@ -322,7 +322,7 @@ Deno.test("durable: more unfinished work than MAX_PENDING does not stop start-up
     ran.push(this.groupId);
   });
   await using runner = new TaskRunner({ maxPending: 2 });
-  const result = recoverTasks({
+  const result = await recoverTasks({
     store,
     definitions: definitionsByName(record),
     runner,
@@ -469,7 +469,7 @@ Deno.test("recovery dead-letters a journaled task whose name is no longer define
   {
     using store = SqliteTaskStore.open(path);
     await using runner = new TaskRunner({ journal: store });
-    const result = recoverTasks({
+    const result = await recoverTasks({
       store,
       definitions: definitionsByName(send),
       runner,
@@ -534,7 +534,7 @@ Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones with
     using store = SqliteTaskStore.open(path, options);
     await using runner = new TaskRunner({ journal: store });
     gate.resolve();
-    recoverTasks({
+    await recoverTasks({
       store,
       definitions: definitionsByName(send, wait),
       runner,
