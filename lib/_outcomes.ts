@@ -62,6 +62,14 @@ export class Outcomes {
     }
   }
 
+  /** The group's response was not delivered (the client went away); its tasks run anyway. */
+  responseLost(group: TaskGroup, error: unknown): void {
+    this.#logger.warn(
+      "Client went away before response {groupId} was delivered; its {tasks} tasks run anyway",
+      { requestId: group.id, groupId: group.id, tasks: group.size, error: String(error) },
+    );
+  }
+
   /** A retry is scheduled for `at` (clock time). */
   retrying(entry: TaskEntry, at: number): void {
     this.#stats.retried++;

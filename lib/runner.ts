@@ -9,10 +9,9 @@ import { Attempt, isThenable } from "./_attempt.ts";
 import { type Final, Outcomes } from "./_outcomes.ts";
 import { Backlog } from "./_backlog.ts";
 import { type GateTarget, startGate } from "./_start_gate.ts";
-import type { StructuredLogger } from "./logging.ts";
 import {
   type DrainOptions,
-  positiveInteger,
+  resolveLimits,
   type SubmitOptions,
   type TaskRunnerOptions,
 } from "./runner_options.ts";
@@ -54,7 +53,6 @@ export class TaskRunner implements AsyncDisposable {
   /** Hooks and sinks, read where they are used. */
   #options: TaskRunnerOptions;
   #clock: Clock;
-  #logger: StructuredLogger;
   #outcomes: Outcomes;
 
   #timeouts: TimeoutQueue;
@@ -69,13 +67,7 @@ export class TaskRunner implements AsyncDisposable {
   #gate: GateTarget<TaskEntry> = {
     start: (first) => this.#waiting.delete(first) && this.#enqueue(first),
     drop: (first) => this.#drop(first),
-    lost: (first, error) => {
-      const { group } = first;
-      this.#logger.warn(
-        "Client went away before response {groupId} was delivered; its {tasks} tasks run anyway",
-        { requestId: group.id, groupId: group.id, tasks: group.size, error: String(error) },
-      );
-    },
+    lost: (first, error) => this.#outcomes.responseLost(first.group, error),
   };
   /** Counters of what the runner has done. */
   readonly stats: RunnerStats = new RunnerStats();
@@ -87,24 +79,16 @@ export class TaskRunner implements AsyncDisposable {
    * @throws {RangeError} If a limit is not a positive integer.
    */
   constructor(options: TaskRunnerOptions = {}) {
-    const {
-      maxConcurrency = 256,
-      maxPending = 100_000,
-      timeout = 30_000,
-      retries = 2,
-      retryDelay = 100,
-      maxRetryDelay = 10_000,
-    } = options;
-    this.#maxConcurrency = positiveInteger("maxConcurrency", maxConcurrency);
-    this.#backlog = new Backlog(positiveInteger("maxPending", maxPending));
-    positiveInteger("timeout", timeout);
-    this.#defaults = { timeout, retries, retryDelay, maxRetryDelay };
+    const { maxConcurrency, maxPending, defaults } = resolveLimits(options);
+    this.#maxConcurrency = maxConcurrency;
+    this.#backlog = new Backlog(maxPending);
+    this.#defaults = defaults;
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     // Deadlines on a monotonic clock: a step of the wall clock must not move them.
     this.#timeouts = new TimeoutQueue(options.clock ?? monotonicClock);
-    this.#logger = options.logger ?? getLogger(["posthaste", "runner"]);
-    this.#outcomes = new Outcomes(options, this.stats, this.#clock, this.#logger);
+    const logger = options.logger ?? getLogger(["posthaste", "runner"]);
+    this.#outcomes = new Outcomes(options, this.stats, this.#clock, logger);
   }
 
   /** Tasks accepted and not yet finished. */

@@ -6,6 +6,7 @@
 import type { Clock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
+import type { TaskOptions } from "./task.ts";
 import type { TaskGroup } from "./task_group.ts";
 import type { TaskStore } from "./task_store.ts";
 import type { TaskTracer } from "./task_tracing.ts";
@@ -73,6 +74,48 @@ export function positiveInteger(name: string, value: number): number {
     throw new RangeError(`Cannot create runner: ${name} must be a positive integer, got ${value}`);
   }
   return value;
+}
+
+/** The runner's limits and task defaults, with {@linkcode TaskRunnerOptions}' defaults applied. */
+export interface RunnerLimits {
+  /** Tasks running at once. */
+  maxConcurrency: number;
+  /** Tasks accepted but not finished. */
+  maxPending: number;
+  /** Task options for tasks that set none. */
+  defaults: Required<TaskOptions>;
+}
+
+/**
+ * Applies the defaults of {@linkcode TaskRunnerOptions} and checks the limits.
+ *
+ * @param options The runner's options.
+ * @returns The limits and task defaults.
+ * @throws {RangeError} If `maxConcurrency`, `maxPending` or `timeout` is not a positive integer.
+ *
+ * @example
+ * ```ts
+ * import { resolveLimits } from "./mod.ts";
+ * import { equal, throws } from "node:assert/strict";
+ *
+ * equal(resolveLimits({}).defaults.retries, 2);
+ * throws(() => resolveLimits({ maxConcurrency: 0 }), RangeError);
+ * ```
+ */
+export function resolveLimits(options: TaskRunnerOptions): RunnerLimits {
+  const {
+    maxConcurrency = 256,
+    maxPending = 100_000,
+    timeout = 30_000,
+    retries = 2,
+    retryDelay = 100,
+    maxRetryDelay = 10_000,
+  } = options;
+  return {
+    maxConcurrency: positiveInteger("maxConcurrency", maxConcurrency),
+    maxPending: positiveInteger("maxPending", maxPending),
+    defaults: { timeout: positiveInteger("timeout", timeout), retries, retryDelay, maxRetryDelay },
+  };
 }
 
 /** Options for {@linkcode TaskRunner.submit}. */
