@@ -5,6 +5,16 @@
  * queue), whose every call is asynchronous, can implement it without changing
  * the runner, the recovery or the routes: they await what may be a promise.
  *
+ * Claims and leases, as the interface maps them: `enqueue` claims a group for
+ * the process that accepted it, `attempt` marks the claimed task running,
+ * `record` completes it, fails it, or schedules its retry, and `recover` takes
+ * over the unfinished work of a process that died. SQLite's claim lasts as
+ * long as the process holds the file's exclusive lock, so at start-up every
+ * unfinished row is an expired claim. A shared store would give each process
+ * a lease it renews itself (a heartbeat row; tasks name their owner), and its
+ * `recover` would take over, `FOR UPDATE SKIP LOCKED`, the tasks of owners
+ * whose lease expired; the runner's calls stay the same.
+ *
  * @module
  */
 import type { JsonValue } from "./task.ts";
