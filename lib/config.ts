@@ -35,7 +35,18 @@ const SCHEMA = z.object({
   LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
 });
 
-/** The environment variables posthaste reads. */
+/**
+ * The environment variables posthaste reads (the `server` permission set in
+ * `deno.json` grants exactly these).
+ *
+ * @example
+ * ```ts
+ * import { CONFIG_VARIABLES } from "./mod.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * ok(CONFIG_VARIABLES.includes("TASK_STORE"));
+ * ```
+ */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(SCHEMA.shape);
 
 /** The server's configuration. */

@@ -6,7 +6,17 @@
 import type { LogWriterStats } from "./log_writer.ts";
 import type { TaskRunner } from "./runner.ts";
 
-/** Upper bounds (seconds) of the task duration histogram's buckets. */
+/**
+ * Upper bounds (seconds) of the task duration histogram's buckets, ascending.
+ *
+ * @example
+ * ```ts
+ * import { DURATION_BUCKETS } from "./mod.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * ok(DURATION_BUCKETS.every((bound, i) => i === 0 || bound > DURATION_BUCKETS[i - 1]!));
+ * ```
+ */
 export const DURATION_BUCKETS: readonly number[] = [
   0.005,
   0.01,

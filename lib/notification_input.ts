@@ -7,7 +7,17 @@ import { z } from "zod";
 import { readBody, type ReadBodyOptions } from "./body.ts";
 import { HttpError } from "./http_error.ts";
 
-/** The message used when the request has no body or no `message`. */
+/**
+ * The message used when the request has no body or no `message`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MESSAGE, parseMessage } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(await parseMessage(new Request("http://x/", { method: "POST" })), DEFAULT_MESSAGE);
+ * ```
+ */
 export const DEFAULT_MESSAGE = "some notification";
 
 const MAX_EMAIL = 254;

@@ -55,10 +55,41 @@ export interface TaskGroupOptions {
   traceContext?: object;
 }
 
-/** Recovery's hook into a group: re-add a journaled task with its original index. */
+/**
+ * Recovery's hook into a group: re-add a journaled task with its original
+ * index (a symbol, so it stays off the group's public surface).
+ *
+ * @example
+ * ```ts
+ * import { defineTask, restoreTask, type TaskDefinition, type TaskEntry, TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const send = defineTask("send", (_to: string) => {});
+ * const group = new TaskGroup({ id: "g" });
+ * // As recovery does: the third task of its group, tried once before the restart.
+ * group[restoreTask](send as TaskDefinition<unknown[]>, ["ada@example.com"], 2, 1);
+ * const [restored] = group.tasks as readonly TaskEntry[];
+ * equal(restored?.index, 2);
+ * equal(restored?.attempts, 1);
+ * ```
+ */
 export const restoreTask: unique symbol = Symbol("posthaste.restoreTask");
 
-/** The runner's hook into a group: the next queued task, or `undefined` once none is left. */
+/**
+ * The runner's hook into a group: the next queued task, or `undefined` once
+ * none is left (a symbol, so it stays off the group's public surface).
+ *
+ * @example
+ * ```ts
+ * import { nextTask, TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const group = new TaskGroup().add(() => {}).add(() => {});
+ * equal(group[nextTask]()?.index, 0);
+ * equal(group[nextTask]()?.index, 1);
+ * equal(group[nextTask](), undefined);
+ * ```
+ */
 export const nextTask: unique symbol = Symbol("posthaste.nextTask");
 
 /**

@@ -95,6 +95,28 @@ export function startAttemptSpan(tracer: TaskTracer, entry: TaskEntry): TaskSpan
  * @param span The span from {@linkcode startAttemptSpan}.
  * @param outcome How the attempt ended.
  * @param error What it failed with.
+ *
+ * @example Recording a failed attempt
+ * ```ts
+ * import { endAttemptSpan, type TaskSpan } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const seen: unknown[] = [];
+ * const span: TaskSpan = {
+ *   setAttribute: (key, value) => seen.push([key, value]),
+ *   setStatus: (status) => seen.push(status),
+ *   recordException: (error) => seen.push(error.message),
+ *   isRecording: () => true,
+ *   end: () => seen.push("end"),
+ * };
+ * endAttemptSpan(span, "failed", new Error("smtp down"));
+ * deepEqual(seen, [
+ *   ["posthaste.task.outcome", "failed"],
+ *   { code: 2, message: "smtp down" },
+ *   "smtp down",
+ *   "end",
+ * ]);
+ * ```
  */
 export function endAttemptSpan(span: TaskSpan, outcome: AttemptOutcome, error?: unknown): void {
   span.setAttribute("posthaste.task.outcome", outcome);
