@@ -15,6 +15,12 @@ export interface ReadBodyOptions {
   timeout?: number;
   /** Where the deadline is kept. @default {a queue shared by all body reads} */
   timeouts?: TimeoutQueue;
+  /**
+   * Stops reading (the body is cancelled) and rejects with the signal's
+   * reason, e.g. `request.signal` to stop once the client is gone.
+   * @default {undefined}
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -26,7 +32,8 @@ export interface ReadBodyOptions {
  * @param request The request whose body to read.
  * @param options The size limit and deadline.
  * @returns The body's bytes (empty if it has none).
- * @throws {HttpError} 413 `payload_too_large` or 408 `request_timeout`.
+ * @throws {HttpError} 413 `payload_too_large` or 408 `request_timeout`; the
+ * signal's reason if `options.signal` aborted.
  *
  * @example
  * ```ts
@@ -43,22 +50,26 @@ export async function readBody(
   request: Request,
   options: ReadBodyOptions = {},
 ): Promise<Uint8Array> {
-  const { limit = 16_384, timeout = 10_000, timeouts = sharedTimeouts } = options;
+  const { limit = 16_384, timeout = 10_000, timeouts = sharedTimeouts, signal } = options;
   const tooLarge = (): HttpError =>
     new HttpError(413, "payload_too_large", `Request body is larger than ${limit} bytes`);
   if (Number(request.headers.get("content-length") ?? 0) > limit) throw tooLarge();
   if (request.body === null) return new Uint8Array();
+  signal?.throwIfAborted();
   const reader = request.body.getReader();
   let timedOut = false;
+  const stop = (): void => void reader.cancel().catch(() => {});
   const deadline = timeouts.add(timeout, () => {
     timedOut = true;
-    reader.cancel().catch(() => {});
+    stop();
   });
+  signal?.addEventListener("abort", stop, { once: true });
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
     while (true) {
       const { done, value } = await reader.read();
+      signal?.throwIfAborted();
       if (timedOut) {
         throw new HttpError(408, "request_timeout", `Request body took longer than ${timeout} ms`);
       }
@@ -72,6 +83,7 @@ export async function readBody(
     }
   } finally {
     timeouts.remove(deadline);
+    signal?.removeEventListener("abort", stop);
   }
   if (chunks.length === 1) return chunks[0] as Uint8Array;
   const body = new Uint8Array(total);

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { abortable, type WaitOptions } from "./abortable.ts";
 import { escapeLine } from "./escape_line.ts";
 
 /** Where a {@linkcode LogWriter} writes: a `Deno.FsFile` or anything alike. */
@@ -136,10 +137,12 @@ export class LogWriter implements AsyncDisposable {
   /**
    * Waits until every line appended so far is written.
    *
-   * @returns A promise that rejects if the last batch failed to write.
+   * @param options A signal that ends the wait early (the writes go on).
+   * @returns A promise that rejects if the last batch failed to write, or
+   * with the signal's reason.
    */
-  flush(): Promise<void> {
-    return this.#last;
+  flush(options: WaitOptions = {}): Promise<void> {
+    return abortable(this.#last, options.signal);
   }
 
   /**

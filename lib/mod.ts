@@ -19,6 +19,7 @@
  *
  * @module
  */
+export * from "./abortable.ts";
 export * from "./admission_error.ts";
 export * from "./backoff.ts";
 export * from "./clock.ts";

@@ -6,6 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { Attempt, isThenable } from "./_attempt.ts";
+import { abortable, type WaitOptions } from "./abortable.ts";
 import { type Final, Outcomes } from "./_outcomes.ts";
 import { Backlog } from "./_backlog.ts";
 import { type GateTarget, startGate } from "./_start_gate.ts";
@@ -134,10 +135,12 @@ export class TaskRunner implements AsyncDisposable {
   /**
    * Waits until no accepted task is left unfinished.
    *
-   * @returns A promise that resolves when the runner is idle.
+   * @param options A signal that ends the wait early (the tasks go on).
+   * @returns A promise that resolves when the runner is idle, or rejects
+   * with the signal's reason.
    */
-  idle(): Promise<void> {
-    return this.#backlog.idle();
+  idle(options: WaitOptions = {}): Promise<void> {
+    return abortable(this.#backlog.idle(), options.signal);
   }
 
   /**

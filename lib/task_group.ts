@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { abortable, type WaitOptions } from "./abortable.ts";
 import { timeOrderedId } from "./time_ordered_id.ts";
 import type { Task, TaskDefinition, TaskFunction, TaskOptions } from "./task.ts";
 import {
@@ -207,12 +208,14 @@ export class TaskGroup {
   /**
    * Waits until every task reached a final state (done, failed or abandoned).
    *
-   * @returns A promise that resolves with this group.
+   * @param options A signal that ends the wait early (the tasks go on).
+   * @returns A promise that resolves with this group, or rejects with the
+   * signal's reason.
    */
-  async settled(): Promise<this> {
+  async settled(options: WaitOptions = {}): Promise<this> {
     if (!this.#finished && this.#entries.length > 0) {
       this.#settled ??= Promise.withResolvers<void>();
-      await this.#settled.promise;
+      await abortable(this.#settled.promise, options.signal);
     }
     return this;
   }

@@ -1,5 +1,6 @@
 // Raw-socket tests: what a slow or oversized client gets.
-import { equal, match } from "node:assert/strict";
+import { equal, match, ok, rejects } from "node:assert/strict";
+import { readBody } from "../lib/mod.ts";
 import { connectRaw, readHead, startApp } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -40,4 +41,24 @@ Deno.test("a body sent too slowly is answered 408", async () => {
     conn.close();
   }
   equal(await server.logText(), "");
+});
+
+Deno.test("readBody({ signal }) cancels the body and rejects with the reason at the abort", async () => {
+  let cancelled: unknown;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode("{"));
+    },
+    cancel(reason) {
+      cancelled = reason ?? "cancelled";
+    },
+  });
+  const request = new Request("http://x/", { method: "POST", body });
+  const controller = new AbortController();
+  const reading = readBody(request, { signal: controller.signal });
+  controller.abort(new Error("client gone"));
+  await rejects(reading, /client gone/);
+  ok(cancelled !== undefined, "the body stream was cancelled");
+  const aborted = new Request("http://x/", { method: "POST", body: "x" });
+  await rejects(readBody(aborted, { signal: AbortSignal.abort(new Error("early")) }), /early/);
 });

@@ -256,3 +256,28 @@ Deno.test("LogWriter: appends racing a reopen on real files all land whole in on
     "each once, whole, in order",
   );
 });
+
+Deno.test("LogWriter: flush({ signal }) stops waiting at the abort; the write goes on", async () => {
+  const written: string[] = [];
+  const gate = Promise.withResolvers<void>();
+  const target: WriteTarget = {
+    async write(p) {
+      await gate.promise;
+      written.push(new TextDecoder().decode(p));
+      return p.length;
+    },
+    close() {},
+  };
+  const log = new LogWriter(target);
+  const appended = log.append("slow disk");
+  const controller = new AbortController();
+  const flushing = log.flush({ signal: controller.signal });
+  controller.abort(new Error("stop waiting"));
+  await rejects(flushing, /stop waiting/);
+  deepEqual(written, []);
+  gate.resolve();
+  await log.flush();
+  await appended;
+  deepEqual(written, ["slow disk\n"]);
+  await log.close();
+});

@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, ok, throws } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects, throws } from "node:assert/strict";
 import {
   AdmissionError,
   catchStrayErrors,
@@ -349,4 +349,19 @@ Deno.test("TaskRunner refuses a group submitted twice", async () => {
 Deno.test("TaskRunner rejects bad limits with RangeError", () => {
   throws(() => new TaskRunner({ maxConcurrency: 0 }), RangeError);
   throws(() => new TaskRunner({ maxPending: 1.5 }), /Cannot create runner: maxPending/);
+});
+
+Deno.test("TaskRunner.idle({ signal }) stops waiting at the abort; the tasks go on", async () => {
+  const gate = Promise.withResolvers<void>();
+  await using runner = new TaskRunner();
+  runner.submit(new TaskGroup().add(() => gate.promise));
+  await rejects(runner.idle({ signal: AbortSignal.abort(new Error("at once")) }), /at once/);
+  const controller = new AbortController();
+  const waiting = runner.idle({ signal: controller.signal });
+  controller.abort(new Error("stop waiting"));
+  await rejects(waiting, /stop waiting/);
+  equal(runner.pending, 1);
+  gate.resolve();
+  await runner.idle();
+  equal(runner.stats.succeeded, 1);
 });

@@ -1,4 +1,4 @@
-import { deepEqual, equal, throws } from "node:assert/strict";
+import { deepEqual, equal, rejects, throws } from "node:assert/strict";
 import { defineTask, type TaskContext, TaskGroup, TaskRunner } from "../lib/mod.ts";
 
 Deno.test("TaskGroup.add() type-checks arguments against the task's parameters", () => {
@@ -57,4 +57,18 @@ Deno.test("TaskGroup.settled() resolves at once for an empty group", async () =>
 
 Deno.test("defineTask() refuses an empty name", () => {
   throws(() => defineTask("", () => {}), TypeError);
+});
+
+Deno.test("TaskGroup.settled({ signal }) stops waiting at the abort; the task goes on", async () => {
+  const gate = Promise.withResolvers<void>();
+  await using runner = new TaskRunner();
+  const group = new TaskGroup().add(() => gate.promise);
+  runner.submit(group);
+  const controller = new AbortController();
+  const waiting = group.settled({ signal: controller.signal });
+  controller.abort(new Error("stop waiting"));
+  await rejects(waiting, /stop waiting/);
+  equal(group.state, "running");
+  gate.resolve();
+  equal((await group.settled()).state, "done");
 });
