@@ -212,7 +212,11 @@ export class WorkerPool implements AsyncDisposable {
       if (data.ok) this.#settle(job, data.value, true);
       else if (data.closed) {
         this.#drop(slot);
-        this.#settle(job, new Error(`Worker task "${job.name}" closed its worker`), false);
+        this.#settle(
+          job,
+          new Error(`Cannot run worker task "${job.name}": it closed its worker`),
+          false,
+        );
       } else {
         const error = Object.assign(new Error(data.error.message), data.error);
         this.#settle(job, error, false);
@@ -227,7 +231,7 @@ export class WorkerPool implements AsyncDisposable {
       if (job) {
         this.#settle(
           job,
-          new Error(`Worker crashed running "${job.name}": ${event.message}`),
+          new Error(`Cannot run worker task "${job.name}": its worker crashed: ${event.message}`),
           false,
         );
       }

@@ -23,9 +23,15 @@ Deno.test("WorkerPool: a throwing task or one that closes its worker fails only 
     return true;
   });
   equal(await pool.run(MODULE, "square", [3]), 9);
-  await rejects(pool.run(MODULE, "closeSelf", []), /closed its worker/);
+  await rejects(
+    pool.run(MODULE, "closeSelf", []),
+    /Cannot run worker task "closeSelf": it closed its worker/,
+  );
   equal(await pool.run(MODULE, "square", [4]), 16, "the pool replaced the worker");
-  await rejects(pool.run(MODULE, "crashLater", []), /Worker crashed running "crashLater"/);
+  await rejects(
+    pool.run(MODULE, "crashLater", []),
+    /Cannot run worker task "crashLater": its worker crashed/,
+  );
   equal(await pool.run(MODULE, "square", [5]), 25);
   await rejects(pool.run(MODULE, "missing", []), /has no function "missing"/);
 });
