@@ -1,5 +1,6 @@
 // One attempt of one task: the `this` a task sees, the race between the
 // task's promise and its abort, and its span. Internal to the runner.
+import { abortWithHooks, hookableController } from "./_abort_hooks.ts";
 import type { TaskContext } from "./task.ts";
 import type { TaskEntry } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
@@ -36,7 +37,7 @@ export class Attempt implements TaskContext {
 
   get signal(): AbortSignal {
     if (this.#controller === undefined) {
-      this.#controller = new AbortController();
+      this.#controller = hookableController();
       if (this.#aborted) this.#controller.abort(this.#reason);
     }
     return this.#controller.signal;
@@ -103,7 +104,7 @@ export class Attempt implements TaskContext {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason;
-    this.#controller?.abort(reason);
+    if (this.#controller !== undefined) abortWithHooks(this.#controller, reason);
     this.#settle(true, reason);
   }
 

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { offAbort, onAbort } from "./_abort_hooks.ts";
 
 /** Options of a wait: {@linkcode TaskRunner.idle}, {@linkcode TaskGroup.settled}, {@linkcode LogWriter.flush}. */
 export interface WaitOptions {
@@ -37,8 +38,8 @@ export function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise
   if (signal === undefined) return promise;
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    const aborted = (): void => reject(signal.reason);
+    onAbort(signal, aborted);
+    promise.then(resolve, reject).finally(() => offAbort(signal, aborted));
   });
 }

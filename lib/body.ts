@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { offAbort, onAbort } from "./_abort_hooks.ts";
 import { HttpError } from "./http_error.ts";
 // Body deadlines share timers: one per distinct timeout, not one per request.
 import { sharedTimeouts, type TimeoutQueue } from "./timeout_queue.ts";
@@ -63,7 +64,7 @@ export async function readBody(
     timedOut = true;
     stop();
   });
-  signal?.addEventListener("abort", stop, { once: true });
+  if (signal) onAbort(signal, stop);
   const chunks: Uint8Array[] = [];
   let total = 0;
   try {
@@ -83,7 +84,7 @@ export async function readBody(
     }
   } finally {
     timeouts.remove(deadline);
-    signal?.removeEventListener("abort", stop);
+    if (signal) offAbort(signal, stop);
   }
   if (chunks.length === 1) return chunks[0] as Uint8Array;
   const body = new Uint8Array(total);

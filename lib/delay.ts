@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { offAbort, onAbort } from "./_abort_hooks.ts";
 import { sharedTimeouts, type TimeoutQueue } from "./timeout_queue.ts";
 
 /** Options for {@linkcode delay}. */
@@ -37,14 +38,14 @@ export function delay(ms: number, options: DelayOptions = {}): Promise<void> {
   const { signal, timeouts = sharedTimeouts } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
+    const aborted = (): void => {
       timeouts.remove(handle);
       reject(signal?.reason);
     };
     const handle = timeouts.add(ms, () => {
-      signal?.removeEventListener("abort", onAbort);
+      if (signal) offAbort(signal, aborted);
       resolve();
     });
-    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal) onAbort(signal, aborted);
   });
 }

@@ -4,9 +4,11 @@ import {
   catchStrayErrors,
   type DeadLetter,
   defineTask,
+  delay,
   type TaskContext,
   TaskGroup,
   TaskRunner,
+  TimeoutQueue,
 } from "../lib/mod.ts";
 import { captureLogs, fakeClock, recordingLogger } from "./_helpers.ts";
 
@@ -364,4 +366,29 @@ Deno.test("TaskRunner.idle({ signal }) stops waiting at the abort; the tasks go 
   gate.resolve();
   await runner.idle();
   equal(runner.stats.succeeded, 1);
+});
+
+Deno.test("TaskRunner: a delay on the task's signal ends at the timeout, and what follows never runs", async () => {
+  const clock = fakeClock();
+  const timeouts = new TimeoutQueue(clock);
+  await using runner = new TaskRunner({ clock, retries: 0 });
+  const sent: string[] = [];
+  let caught: unknown;
+  const send = defineTask("send", async function (to: string) {
+    try {
+      await delay(10_000, { signal: this.signal, timeouts });
+    } catch (error) {
+      caught = error;
+      throw error;
+    }
+    sent.push(to);
+  }, { timeout: 100 });
+  const group = new TaskGroup().add(send, "ada@example.com");
+  runner.submit(group);
+  await clock.tickAsync(100);
+  await group.settled();
+  ok(caught instanceof DOMException && caught.name === "TimeoutError", String(caught));
+  equal(group.tasks[0]?.state, "failed");
+  await clock.tickAsync(10_000);
+  deepEqual(sent, []);
 });
