@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { abortable } from "./abortable.ts";
 import { AdmissionError } from "./admission_error.ts";
 
 /** Counts accepted, unfinished tasks against `maxPending`. */
@@ -64,15 +65,9 @@ export class Backlog {
    */
   async drain(signal?: AbortSignal): Promise<void> {
     this.#draining = true;
-    if (signal === undefined) return await this.idle();
-    if (signal.aborted || this.#pending === 0) return;
-    const { promise, resolve } = Promise.withResolvers<void>();
-    const onAbort = (): void => resolve();
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await Promise.race([this.idle(), promise]);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
+    // The abort ends only the wait: the caller then deals with what is left.
+    await abortable(this.idle(), signal).catch((error) => {
+      if (!signal?.aborted) throw error;
+    });
   }
 }

@@ -2,6 +2,19 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { LogWriter, type LogWriterOptions, type WriteTarget } from "../lib/mod.ts";
 import { lines, tempDir } from "./_helpers.ts";
 
+/** A target whose writes wait for `gate`, then record up to `maxBytes` of each. */
+function gatedTarget(gate: Promise<void>, written: string[], maxBytes = Infinity): WriteTarget {
+  return {
+    async write(p) {
+      await gate;
+      const n = Math.min(maxBytes, p.length);
+      written.push(new TextDecoder().decode(p.subarray(0, n)));
+      return n;
+    },
+    close() {},
+  };
+}
+
 Deno.test("LogWriter: 50 concurrent writers x 1,000 lines, some over 64 KiB, stay whole", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/log.txt`;
@@ -43,16 +56,7 @@ Deno.test("LogWriter: an injection attempt stays on one line", async () => {
 Deno.test("LogWriter: append resolves only after its bytes are written; partial writes continue", async () => {
   const chunks: string[] = [];
   const gate = Promise.withResolvers<void>();
-  const target: WriteTarget = {
-    async write(p) {
-      await gate.promise;
-      const n = Math.min(3, p.length); // a target that writes 3 bytes at a time
-      chunks.push(new TextDecoder().decode(p.subarray(0, n)));
-      return n;
-    },
-    close() {},
-  };
-  const log = new LogWriter(target);
+  const log = new LogWriter(gatedTarget(gate.promise, chunks, 3)); // 3 bytes a write
   let done = false;
   const appended = log.append("hello").then(() => done = true);
   await Promise.resolve();
@@ -260,15 +264,7 @@ Deno.test("LogWriter: appends racing a reopen on real files all land whole in on
 Deno.test("LogWriter: flush({ signal }) stops waiting at the abort; the write goes on", async () => {
   const written: string[] = [];
   const gate = Promise.withResolvers<void>();
-  const target: WriteTarget = {
-    async write(p) {
-      await gate.promise;
-      written.push(new TextDecoder().decode(p));
-      return p.length;
-    },
-    close() {},
-  };
-  const log = new LogWriter(target);
+  const log = new LogWriter(gatedTarget(gate.promise, written));
   const appended = log.append("slow disk");
   const controller = new AbortController();
   const flushing = log.flush({ signal: controller.signal });
