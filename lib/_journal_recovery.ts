@@ -2,7 +2,8 @@
 // attempts during which the process died counted (the crash-loop guard), and
 // the status of the groups the runner no longer has. Internal to SqliteTaskStore.
 import type { DatabaseSync } from "node:sqlite";
-import { groupStateOf, type GroupStatus, taskId, type TaskState } from "./task_status.ts";
+import { storedTask } from "./_journal_rows.ts";
+import { groupStateOf, type GroupStatus, type TaskState } from "./task_status.ts";
 import type { StoredTask } from "./task_store.ts";
 
 const UNFINISHED = "state NOT IN ('done', 'failed')";
@@ -57,20 +58,6 @@ export function findQueued(db: DatabaseSync, after: string, groups: number): Sto
     `SELECT * FROM tasks WHERE ${UNFINISHED} AND group_id IN (SELECT DISTINCT group_id FROM tasks WHERE ${UNFINISHED} AND group_id > ? ORDER BY group_id LIMIT ?) ORDER BY group_id, idx`,
   ).all(after, groups) as Record<string, unknown>[];
   return rows.map((row) => storedTask(row, Number(row.crashes), false));
-}
-
-function storedTask(row: Record<string, unknown>, crashes: number, quarantined: boolean) {
-  return {
-    id: taskId(String(row.group_id), Number(row.idx)),
-    groupId: String(row.group_id),
-    index: Number(row.idx),
-    name: String(row.name),
-    args: JSON.parse(String(row.args)),
-    attempts: Number(row.attempts),
-    nextAt: Number(row.next_at),
-    crashes,
-    quarantined,
-  };
 }
 
 /** A task's row as `GET /tasks/{id}` shows it. */

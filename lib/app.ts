@@ -12,10 +12,11 @@ import { Metrics } from "./metrics.ts";
 import { notificationRoutes, notificationTask } from "./notification.ts";
 import { opsRoutes } from "./ops_routes.ts";
 import { reportRoutes } from "./reports.ts";
-import { DeferredRecovery, definitionsByName, recoverTasks } from "./recovery.ts";
+import { JournalTakeover } from "./journal_takeover.ts";
+import { openTaskStore } from "./open_task_store.ts";
+import { definitionsByName } from "./recovery.ts";
 import { reportTask } from "./reports.ts";
 import { TaskRunner } from "./runner.ts";
-import { SqliteTaskStore } from "./sqlite_task_store.ts";
 import { createHandler } from "./server.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
@@ -90,12 +91,10 @@ export async function createApp(config: Config): Promise<App> {
   const log = await LogWriter.open(config.logFile);
   const deadLetters = await LogWriter.open(config.deadLetterFile);
   // Durable mode: open (and check) the journal before anything is served.
-  const store = config.taskStore === undefined
-    ? undefined
-    : SqliteTaskStore.open(config.taskStore, {
-      retentionMs: config.statusRetentionMs,
-      retentionCount: config.statusRetentionCount,
-    });
+  const store = config.taskStore && await openTaskStore(config.taskStore, {
+    retentionMs: config.statusRetentionMs,
+    retentionCount: config.statusRetentionCount,
+  });
   const registry = new GroupRegistry({
     maxFinished: config.statusRetentionCount,
     retentionMs: config.statusRetentionMs,
@@ -114,25 +113,11 @@ export async function createApp(config: Config): Promise<App> {
     onGroupAccepted: (group) => registry.track(group),
     onGroupSettled: (group) => {
       registry.settled(group);
-      // Work deferred at start-up resumes once half the backlog is free.
-      if (deferred?.done === false && runner.pending <= config.maxPending / 2) resumeDeferred();
+      // Journaled work deferred for lack of room resumes once half the backlog is free.
+      if (runner.pending <= config.maxPending / 2) takeover?.roomFreed();
     },
     tracer: recordingTracer(),
   });
-  // Unfinished journaled work that did not fit the backlog at start-up.
-  let deferred: DeferredRecovery | undefined;
-  let resuming = false;
-  const resumeDeferred = (): void => {
-    if (resuming) return;
-    resuming = true;
-    // After the runner's settling, not inside it.
-    queueMicrotask(() => {
-      resuming = false;
-      deferred?.resume().catch((error) => {
-        logger.error("Cannot resume deferred tasks (tried again later): {error}", { error });
-      });
-    });
-  };
   const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
   let draining = false;
   const pool = config.workers > 0 ? new WorkerPool({ size: config.workers }) : undefined;
@@ -185,41 +170,30 @@ export async function createApp(config: Config): Promise<App> {
     return quiet.promise;
   };
   const closeFiles = async (): Promise<void> => {
+    takeover?.[Symbol.dispose]();
     await Promise.allSettled([pool?.close(), log.close(), deadLetters.close()]);
     await store?.close();
   };
 
-  if (store) {
-    const recovery = {
-      store,
-      definitions: definitionsByName(notificationTask(notifications), reportTask(reports)),
-      runner,
-      deadLetter: (record: DeadLetter) => deadLetters.append(deadLetterLine(record)),
-    };
-    const recovered = await recoverTasks(recovery);
-    logger.info(
-      "Journal {file}: {resumed} unfinished tasks resumed, {deadLettered} dead-lettered, {deferred} deferred until the backlog has room",
-      { file: config.taskStore, ...recovered },
-    );
-    if (recovered.deferred > 0) {
-      deferred = new DeferredRecovery({
-        ...recovery,
-        known: (id) => registry.get(id) !== undefined,
-      });
-      void deferred.finished.then((result) =>
-        logger.info(
-          "Journal {file}: deferred tasks resumed: {resumed}, dead-lettered {deadLettered}, larger than MAX_PENDING {deferred}",
-          { file: config.taskStore, ...result },
-        )
-      );
-    }
-  }
+  // Journaled work this process did not accept: at start-up, when room
+  // frees up, and (with a shared journal) that of servers that died.
+  const takeover = store && new JournalTakeover({
+    store,
+    name: store.path,
+    definitions: definitionsByName(notificationTask(notifications), reportTask(reports)),
+    runner,
+    deadLetter: (record: DeadLetter) => deadLetters.append(deadLetterLine(record)),
+    known: (id) => registry.get(id) !== undefined,
+    intervalMs: config.taskStore?.kind === "postgres" ? config.takeoverIntervalMs : 0,
+  });
+  await takeover?.start();
 
   const shutdown = async (
     server: { shutdown(): Promise<void> },
     options: ShutdownOptions,
   ): Promise<number> => {
     draining = true;
+    takeover?.[Symbol.dispose]();
     const signals = [AbortSignal.timeout(config.shutdownTimeoutMs)];
     if (options.signal) signals.push(options.signal);
     const deadline = AbortSignal.any(signals);
@@ -237,12 +211,10 @@ export async function createApp(config: Config): Promise<App> {
     const { abandoned } = await runner.drain({ signal: deadline });
     if (!deadline.aborted) await Promise.race([server.shutdown(), gaveUp]);
     await closeFiles();
-    if (deferred?.done === false) {
+    if (takeover?.deferring) {
       logger.warn(
         "Work deferred at start-up is not all resumed; it stays in {file} for the next start",
-        {
-          file: config.taskStore,
-        },
+        { file: store?.path },
       );
     }
     if (abandoned > 0) {
@@ -250,7 +222,7 @@ export async function createApp(config: Config): Promise<App> {
         store
           ? "Shutdown stopped {abandoned} tasks; they stay in {file} and run after the restart"
           : "Shutdown abandoned {abandoned} tasks; see {file}",
-        { abandoned, file: store ? config.taskStore : config.deadLetterFile },
+        { abandoned, file: store?.path ?? config.deadLetterFile },
       );
       return 1;
     }

@@ -26,9 +26,11 @@ const SCHEMA = z.object({
   BODY_TIMEOUT_MS: int(10_000, 1),
   STATUS_RETENTION_MS: int(600_000, 0),
   STATUS_RETENTION_COUNT: int(10_000, 0),
-  TASK_STORE: z.string().regex(/^(memory|sqlite:.+)$/, "must be memory or sqlite:<file>").default(
-    "memory",
-  ),
+  TASK_STORE: z.string().regex(
+    /^(memory|sqlite:.+|postgres(ql)?:\/\/.*)$/,
+    "must be memory, sqlite:<file> or postgres://<url>",
+  ).default("memory"),
+  TAKEOVER_INTERVAL_MS: int(5_000, 0),
   WORKERS: int(Math.max(1, navigator.hardwareConcurrency - 1), 0, 1_024),
   REPORT_WORK_MS: int(50, 0),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warning", "error", "fatal"]).default("info"),
@@ -48,6 +50,17 @@ const SCHEMA = z.object({
  * ```
  */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(SCHEMA.shape);
+
+/** Where durable mode journals tasks. */
+export type TaskStoreConfig =
+  | { readonly kind: "sqlite"; readonly file: string }
+  | { readonly kind: "postgres"; readonly url: string };
+
+function taskStore(value: string): TaskStoreConfig | undefined {
+  if (value === "memory") return undefined;
+  if (value.startsWith("sqlite:")) return { kind: "sqlite", file: value.slice("sqlite:".length) };
+  return { kind: "postgres", url: value };
+}
 
 /** The server's configuration. */
 export interface Config {
@@ -77,8 +90,16 @@ export interface Config {
   readonly statusRetentionMs: number;
   /** How many finished groups' statuses stay visible at most. */
   readonly statusRetentionCount: number;
-  /** The journal file in durable mode (`TASK_STORE=sqlite:<file>`), else undefined. */
-  readonly taskStore: string | undefined;
+  /**
+   * Durable mode's journal: a SQLite file (`TASK_STORE=sqlite:<file>`) or a
+   * PostgreSQL database (`TASK_STORE=postgres://…`); undefined in memory mode.
+   */
+  readonly taskStore: TaskStoreConfig | undefined;
+  /**
+   * With a PostgreSQL journal, milliseconds between two looks for the
+   * unfinished work of servers that died; 0 looks at start-up only.
+   */
+  readonly takeoverIntervalMs: number;
   /** Worker threads for CPU-bound tasks; 0 runs them on the event loop. */
   readonly workers: number;
   /** Milliseconds of CPU work per `/reports` task. */
@@ -130,7 +151,8 @@ export function readConfig(get: (name: string) => string | undefined): Config {
     bodyTimeoutMs: c.BODY_TIMEOUT_MS,
     statusRetentionMs: c.STATUS_RETENTION_MS,
     statusRetentionCount: c.STATUS_RETENTION_COUNT,
-    taskStore: c.TASK_STORE === "memory" ? undefined : c.TASK_STORE.slice("sqlite:".length),
+    taskStore: taskStore(c.TASK_STORE),
+    takeoverIntervalMs: c.TAKEOVER_INTERVAL_MS,
     workers: c.WORKERS,
     reportWorkMs: c.REPORT_WORK_MS,
     logLevel: c.LOG_LEVEL,

@@ -12,6 +12,7 @@ import { IntervalGate } from "./_interval_gate.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
+import { journalRows } from "./_journal_rows.ts";
 import { openJournal } from "./_journal_schema.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { type GroupStatus, taskId, type TaskState } from "./task_status.ts";
@@ -186,19 +187,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
 
   enqueue(group: TaskGroup): Promise<void> {
     const now = this.#clock.now();
-    const rows = (group.tasks as readonly TaskEntry[]).map((task, index) => {
-      // Only a defineTask definition (it always has options) can be found by name again.
-      if (task.options === undefined) {
-        throw new TypeError(
-          `Cannot journal task "${task.name}": durable tasks must be made with defineTask`,
-        );
-      }
-      return [group.id, index, task.name, JSON.stringify(task.args), now];
-    });
+    const rows = journalRows(group);
     const enqueued = this.#write(() => {
-      for (const row of rows) {
-        this.#insert.run(...(row as [string, number, string, string, number]));
-      }
+      for (const row of rows) this.#insert.run(row.groupId, row.index, row.name, row.args, now);
     }, true);
     // Committed but not synced: the client hears 503, so the rows must not
     // run after a restart either. Best effort; the disk is failing.

@@ -1,19 +1,18 @@
 /**
- * The interface of a durable task journal. SQLite implements it today
- * ({@linkcode SqliteTaskStore}, synchronously where it can); a PostgreSQL
- * store (claims with `FOR UPDATE SKIP LOCKED`, several servers sharing one
- * queue), whose every call is asynchronous, can implement it without changing
- * the runner, the recovery or the routes: they await what may be a promise.
+ * The interface of a durable task journal. {@linkcode SqliteTaskStore}
+ * implements it in one file for one server (synchronously where it can);
+ * {@linkcode PostgresTaskStore} in one table that several servers share,
+ * every call asynchronous. The runner, the recovery and the routes await
+ * what may be a promise, so neither store changes them.
  *
- * Claims and leases, as the interface maps them: `enqueue` claims a group for
- * the process that accepted it, `attempt` marks the claimed task running,
- * `record` completes it, fails it, or schedules its retry, and `recover` takes
- * over the unfinished work of a process that died. SQLite's claim lasts as
- * long as the process holds the file's exclusive lock, so at start-up every
- * unfinished row is an expired claim. A shared store would give each process
- * a lease it renews itself (a heartbeat row; tasks name their owner), and its
- * `recover` would take over, `FOR UPDATE SKIP LOCKED`, the tasks of owners
- * whose lease expired; the runner's calls stay the same.
+ * Claims, as the interface maps them: `enqueue` claims a group for the
+ * process that accepted it, `attempt` marks the claimed task running,
+ * `record` completes it, fails it, or schedules its retry, and `recover`
+ * takes over the unfinished work of processes that are gone. SQLite's claim
+ * lasts as long as the process holds the file's exclusive lock, so at
+ * start-up every unfinished row is an expired claim. PostgreSQL's is a
+ * session lock per process, and `recover` adopts the rows of owners whose
+ * lock is free.
  *
  * @module
  */

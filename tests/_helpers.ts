@@ -106,6 +106,8 @@ const ENV = [
   "REPORT_WORK_MS",
   "LOG_LEVEL",
   "LOG_FORMAT",
+  "TAKEOVER_INTERVAL_MS",
+  "PG*",
 ];
 
 /** The permissions process tests grant: loopback, the temp dir, the config variables. */
@@ -259,4 +261,27 @@ export async function readHead(conn: Deno.Conn): Promise<string> {
     text += new TextDecoder().decode(buffer.subarray(0, n));
   }
   return text;
+}
+
+/** POSTs a notification for each email; resolves with the statuses. */
+export async function post(url: string, emails: string[]): Promise<number[]> {
+  return await Promise.all(emails.map(async (email) => {
+    const response = await fetch(`${url}/send-notification/${email}`, { method: "POST" });
+    await response.body?.cancel();
+    return response.status;
+  }));
+}
+
+/** `count` distinct emails. */
+export const emails = (count: number, prefix = "user"): string[] =>
+  Array.from({ length: count }, (_, i) => `${prefix}${i}@example.com`);
+
+/** How many lines of the notification log each email has. */
+export function counts(log: string): Map<string, number> {
+  const seen = new Map<string, number>();
+  for (const line of lines(log)) {
+    const email = /^notification for (\S+): /.exec(line)?.[1] ?? line;
+    seen.set(email, (seen.get(email) ?? 0) + 1);
+  }
+  return seen;
 }

@@ -17,6 +17,7 @@ Deno.test("readConfig() fills in the documented defaults", () => {
     statusRetentionMs: 600_000,
     statusRetentionCount: 10_000,
     taskStore: undefined,
+    takeoverIntervalMs: 5_000,
     workers: Math.max(1, navigator.hardwareConcurrency - 1),
     reportWorkMs: 50,
     logLevel: "info",
@@ -52,4 +53,14 @@ Deno.test("readConfig() names every invalid variable", () => {
     for (const name of Object.keys(env)) equal(error.message.includes(name), true, name);
     return true;
   });
+});
+
+Deno.test("readConfig() reads TASK_STORE as memory, a SQLite file or a PostgreSQL URL", () => {
+  const store = (value: string) => readConfig((name) => name === "TASK_STORE" ? value : undefined);
+  equal(store("memory").taskStore, undefined);
+  deepEqual(store("sqlite:tasks.db").taskStore, { kind: "sqlite", file: "tasks.db" });
+  const url = "postgres://posthaste@db:5432/posthaste";
+  deepEqual(store(url).taskStore, { kind: "postgres", url });
+  deepEqual(store("postgresql://db/x").taskStore, { kind: "postgres", url: "postgresql://db/x" });
+  throws(() => store("mysql://db/x"), /TASK_STORE/);
 });

@@ -1,50 +1,11 @@
 // Durable mode as a user runs it: real processes, real SIGKILL, restarts.
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { lines, spawnServer, tempDir } from "./_helpers.ts";
-
-async function post(url: string, emails: string[]): Promise<number[]> {
-  return await Promise.all(emails.map(async (email) => {
-    const response = await fetch(`${url}/send-notification/${email}`, { method: "POST" });
-    await response.body?.cancel();
-    return response.status;
-  }));
-}
-
-const emails = (count: number, prefix = "user"): string[] =>
-  Array.from({ length: count }, (_, i) => `${prefix}${i}@example.com`);
-
-function counts(log: string): Map<string, number> {
-  const seen = new Map<string, number>();
-  for (const line of lines(log)) {
-    const email = /^notification for (\S+): /.exec(line)?.[1] ?? line;
-    seen.set(email, (seen.get(email) ?? 0) + 1);
-  }
-  return seen;
-}
+import { counts, emails, lines, post, spawnServer, tempDir } from "./_helpers.ts";
+import { acceptedWorkSurvivesSigkill } from "./_store_scenarios.ts";
 
 Deno.test("durable: every 202 survives SIGKILL and runs after restart (at least once)", async () => {
   await using dir = await tempDir();
-  const env = { TASK_STORE: `sqlite:${dir.path}/tasks.db`, SEND_DELAY_MS: "2000" };
-  const sent = emails(200);
-  {
-    await using server = await spawnServer(dir.path, env);
-    deepEqual(new Set(await post(server.url, sent)), new Set([202]));
-    server.child.kill("SIGKILL");
-    equal((await server.status()).code, 137);
-  }
-  await using restarted = await spawnServer(dir.path, { ...env, SEND_DELAY_MS: "0" });
-  await restarted.stderrMatches(/200 unfinished tasks resumed/);
-  const seen = counts(
-    await (async () => {
-      // Wait for the work through the service's own view: every group done.
-      restarted.child.kill("SIGTERM");
-      equal((await restarted.status()).code, 0);
-      return await Deno.readTextFile(`${dir.path}/log.txt`);
-    })(),
-  );
-  for (const email of sent) ok((seen.get(email) ?? 0) >= 1, `${email} was lost`);
-  const twice = [...seen.values()].filter((n) => n > 1).length;
-  ok(twice <= 256, `${twice} ran twice; at most MAX_CONCURRENCY may`);
+  await acceptedWorkSurvivesSigkill(dir.path, `sqlite:${dir.path}/tasks.db`);
 });
 
 Deno.test("durable: the journal survives SIGKILL in the middle of a burst of commits", async () => {

@@ -14,6 +14,7 @@ import {
   type TaskState,
 } from "../lib/mod.ts";
 import { tempDir } from "./_helpers.ts";
+import { crashLoopIsQuarantined } from "./_store_scenarios.ts";
 
 const send = defineTask("send", (to: string) => void to);
 
@@ -118,42 +119,7 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
 
 Deno.test("SqliteTaskStore: a task that crashes the process 3 times is quarantined", async () => {
   await using dir = await tempDir();
-  const path = `${dir.path}/tasks.db`;
-  const group = new TaskGroup({ id: "boom" }).add(send, "x");
-  {
-    using store = SqliteTaskStore.open(path);
-    await store.enqueue(group);
-  }
-  const letters: DeadLetter[] = [];
-  // Starts 1 to 3 each crash during the attempt; start 4 finds 3 crashes.
-  for (let start = 1; start <= 4; start++) {
-    using store = SqliteTaskStore.open(path);
-    const runner = new TaskRunner({
-      journal: { attempt: (entry) => store.attempt(entry), record: () => {} },
-    });
-    const started = Promise.withResolvers<void>();
-    // Runs until the "crash"; starts only once its attempt is journaled.
-    const hang = defineTask("send", () => (started.resolve(), new Promise(() => {})));
-    const result = await recoverTasks({
-      store,
-      definitions: definitionsByName(hang),
-      runner,
-      deadLetter: (r) => void letters.push(r),
-    });
-    if (start < 4) {
-      deepEqual(result, { resumed: 1, deadLettered: 0, deferred: 0 });
-      await started.promise;
-      equal(store.status("boom")?.tasks[0]?.state, "running");
-    } else {
-      deepEqual(result, { resumed: 0, deadLettered: 1, deferred: 0 });
-    }
-  }
-  equal(letters.length, 1);
-  equal(letters[0]?.reason, "crash_loop");
-  equal(letters[0]?.taskId, "boom/0");
-  using store = SqliteTaskStore.open(path);
-  equal(store.status("boom")?.state, "failed");
-  match(store.status("boom")?.tasks[0]?.error ?? "", /crashed during 3 attempts/);
+  await crashLoopIsQuarantined(() => Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`)));
 });
 
 Deno.test("SqliteTaskStore refuses a foreign or damaged file with a clear error naming it", async () => {

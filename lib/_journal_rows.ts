@@ -1,0 +1,49 @@
+// A journal's rows as both stores write and read them. Internal.
+import type { TaskEntry, TaskGroup } from "./task_group.ts";
+import { taskId } from "./task_status.ts";
+import type { StoredTask } from "./task_store.ts";
+
+/** A new task's row. */
+export interface NewRow {
+  groupId: string;
+  index: number;
+  name: string;
+  /** Its arguments as JSON. */
+  args: string;
+}
+
+/**
+ * The rows that journal a group's tasks.
+ *
+ * @throws {TypeError} If a task was not made with `defineTask`: only a
+ * definition (it always has options) can be found by name again.
+ */
+export function journalRows(group: TaskGroup): NewRow[] {
+  return (group.tasks as readonly TaskEntry[]).map((task, index) => {
+    if (task.options === undefined) {
+      throw new TypeError(
+        `Cannot journal task "${task.name}": durable tasks must be made with defineTask`,
+      );
+    }
+    return { groupId: group.id, index, name: task.name, args: JSON.stringify(task.args) };
+  });
+}
+
+/** A row read back (numbers may arrive as strings or bigints). */
+export function storedTask(
+  row: Record<string, unknown>,
+  crashes: number,
+  quarantined: boolean,
+): StoredTask {
+  return {
+    id: taskId(String(row.group_id), Number(row.idx)),
+    groupId: String(row.group_id),
+    index: Number(row.idx),
+    name: String(row.name),
+    args: JSON.parse(String(row.args)),
+    attempts: Number(row.attempts),
+    nextAt: Number(row.next_at),
+    crashes,
+    quarantined,
+  };
+}

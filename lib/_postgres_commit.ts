@@ -1,0 +1,152 @@
+// Group commit for PostgreSQL: the writes queued while one transaction is on
+// its way are sent together as the next, three statements at most however
+// many requests they came from. Internal to PostgresTaskStore.
+import { setImmediate } from "node:timers";
+import type { Sql } from "postgres";
+import type { NewRow } from "./_journal_rows.ts";
+import { TABLE } from "./_postgres_journal.ts";
+
+/** A task's progress; `keep` leaves its retry time, error and duration as they are. */
+export interface SaveRow {
+  groupId: string;
+  index: number;
+  state: string;
+  attempts: number;
+  nextAt: number;
+  error: string | null;
+  durationMs: number;
+  keep: boolean;
+}
+
+interface Batch {
+  inserts: NewRow[];
+  /** The last save of each task wins. */
+  saves: Map<string, SaveRow>;
+  /** Groups whose last task succeeded: deleted unless one of their tasks failed. */
+  finished: Set<string>;
+  done: PromiseWithResolvers<void>;
+}
+
+function newBatch(): Batch {
+  return { inserts: [], saves: new Map(), finished: new Set(), done: Promise.withResolvers() };
+}
+
+/** Batches writes into one transaction at a time. */
+export class PostgresCommit {
+  readonly #sql: Sql;
+  readonly #owner: string;
+  readonly #now: () => number;
+  #next: Batch | undefined;
+  #inFlight: Promise<void> | undefined;
+  #failing = false;
+
+  constructor(sql: Sql, owner: string, now: () => number) {
+    this.#sql = sql;
+    this.#owner = owner;
+    this.#now = now;
+  }
+
+  /** Whether the last transaction failed. */
+  get failing(): boolean {
+    return this.#failing;
+  }
+
+  /** Queues rows to insert; resolves once committed. */
+  insert(rows: NewRow[]): Promise<void> {
+    const batch = this.#batch();
+    for (const row of rows) batch.inserts.push(row);
+    return batch.done.promise;
+  }
+
+  /** Queues a task's progress, and whether its group is now finished. */
+  save(row: SaveRow, groupFinished = false): Promise<void> {
+    const batch = this.#batch();
+    batch.saves.set(`${row.groupId}/${row.index}`, row);
+    if (groupFinished) batch.finished.add(row.groupId);
+    return batch.done.promise;
+  }
+
+  /** Commits everything queued so far; resolves once it is. */
+  async flush(): Promise<void> {
+    while (this.#inFlight || this.#next) {
+      await (this.#inFlight ?? this.#next?.done.promise)?.catch(() => {});
+    }
+  }
+
+  #batch(): Batch {
+    if (this.#next) return this.#next;
+    const batch = this.#next = newBatch();
+    // End of this turn, or after the transaction in flight: every write of
+    // the meantime joins this one.
+    if (!this.#inFlight) setImmediate(() => this.#send());
+    return batch;
+  }
+
+  #send(): void {
+    const batch = this.#next;
+    this.#next = undefined;
+    if (!batch) return;
+    this.#inFlight = this.#commit(batch).then(
+      () => {
+        this.#failing = false;
+        batch.done.resolve();
+      },
+      (error) => {
+        this.#failing = true;
+        batch.done.reject(error);
+      },
+    ).finally(() => {
+      this.#inFlight = undefined;
+      if (this.#next) this.#send();
+    });
+  }
+
+  #commit({ inserts, saves, finished }: Batch): Promise<unknown> {
+    const now = this.#now();
+    return this.#sql.begin((tx) => {
+      // Pipelined: sent at once, run in order, one commit (fsync) for all.
+      const statements = [];
+      if (inserts.length > 0) {
+        statements.push(tx`
+          INSERT INTO ${tx(TABLE)} (group_id, idx, name, args, state, updated_at, owner)
+          SELECT g, i, n, a, 'queued', ${now}, ${this.#owner}
+          FROM unnest(${inserts.map((r) => r.groupId)}::text[], ${
+          inserts.map((r) => r.index)
+        }::int[], ${inserts.map((r) => r.name)}::text[], ${
+          inserts.map((r) => r.args)
+        }::text[]) AS u(g, i, n, a)
+        `);
+      }
+      if (saves.size > 0) {
+        const rows = [...saves.values()];
+        const column = <K extends keyof SaveRow>(key: K) => rows.map((row) => row[key]);
+        statements.push(tx`
+          UPDATE ${tx(TABLE)} AS t SET
+            state = u.s, attempts = u.n,
+            next_at = CASE WHEN u.k = 1 THEN t.next_at ELSE u.x END,
+            error = CASE WHEN u.k = 1 THEN t.error ELSE u.e END,
+            duration_ms = CASE WHEN u.k = 1 THEN t.duration_ms ELSE u.d END,
+            updated_at = ${now}
+          FROM unnest(${column("groupId")}::text[], ${column("index")}::int[], ${
+          column("state")
+        }::text[], ${column("attempts")}::int[], ${column("nextAt")}::bigint[], ${
+          column("error")
+        }::text[], ${column("durationMs")}::int[], ${
+          // The driver sends a boolean array as one boolean.
+          rows.map((row) => row.keep ? 1 : 0)}::int[])
+            AS u(g, i, s, n, x, e, d, k)
+          WHERE t.group_id = u.g AND t.idx = u.i AND t.owner = ${this.#owner}
+        `);
+      }
+      if (finished.size > 0) {
+        statements.push(tx`
+          DELETE FROM ${tx(TABLE)} AS t WHERE t.group_id = ANY(${[...finished]}::text[])
+          AND NOT EXISTS (
+            SELECT 1 FROM ${tx(TABLE)} AS f WHERE f.group_id = t.group_id AND f.state = 'failed'
+          )
+        `);
+      }
+      return statements;
+    });
+  }
+}

@@ -1,0 +1,166 @@
+// The PostgreSQL journal's table and the statements that read and adopt it.
+// Internal to PostgresTaskStore.
+import type { Sql, TransactionSql } from "postgres";
+import { storedTask } from "./_journal_rows.ts";
+import type { StoredTask } from "./task_store.ts";
+
+/** The table's name; one table holds the tasks of every server sharing the database. */
+export const TABLE = "posthaste_tasks";
+
+const COLUMNS = [
+  "group_id",
+  "idx",
+  "name",
+  "args",
+  "state",
+  "attempts",
+  "next_at",
+  "crashes",
+  "error",
+  "duration_ms",
+  "updated_at",
+  "owner",
+];
+
+/** A row as the driver returns it (bigint columns come back as strings). */
+export type TaskRow = Record<(typeof COLUMNS)[number], unknown>;
+
+/**
+ * Creates the table if it is missing and checks an existing one has this
+ * version's columns. Servers starting at once serialise on a transaction
+ * lock, so only one creates it.
+ *
+ * @throws {Error} Naming the columns missing if the table is someone else's.
+ */
+export async function ensureTable(sql: Sql): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(hashtextextended(${TABLE}, 0))`;
+    // Keyed by (group id, index): group ids are time-ordered, so inserts
+    // append to the right edge of the primary key. `owner` names the server
+    // process whose claim covers the row (see PostgresTaskStore).
+    await tx.unsafe(`
+      CREATE TABLE IF NOT EXISTS ${TABLE} (
+        group_id text NOT NULL, idx integer NOT NULL,
+        name text NOT NULL, args text NOT NULL, state text NOT NULL,
+        attempts integer NOT NULL DEFAULT 0, next_at bigint NOT NULL DEFAULT 0,
+        crashes integer NOT NULL DEFAULT 0, error text, duration_ms integer NOT NULL DEFAULT 0,
+        updated_at bigint NOT NULL, owner text NOT NULL,
+        PRIMARY KEY (group_id, idx)
+      )`);
+    const found = new Set(
+      (await tx`
+        SELECT column_name FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = ${TABLE}
+      `).map((row) => String(row.column_name)),
+    );
+    const missing = COLUMNS.filter((column) => !found.has(column));
+    if (missing.length > 0) {
+      throw new Error(
+        `table ${TABLE} is not a posthaste journal this version reads (no column ${
+          missing.join(", ")
+        })`,
+      );
+    }
+    // Adoption and listing read open rows by owner; pruning finds old failures.
+    await tx.unsafe(
+      `CREATE INDEX IF NOT EXISTS ${TABLE}_open ON ${TABLE} (owner, group_id) WHERE state NOT IN ('done', 'failed')`,
+    );
+    await tx.unsafe(
+      `CREATE INDEX IF NOT EXISTS ${TABLE}_failed ON ${TABLE} (updated_at) WHERE state = 'failed'`,
+    );
+  });
+}
+
+/**
+ * Takes over the unfinished tasks of every owner that is gone, that is whose
+ * session lock is free: its process ended or lost its connection. Tasks
+ * found running crashed their process: their crash count grows, and at
+ * `crashLimit` they are failed (quarantined). Two servers adopting at once
+ * skip each other's owners (a try-lock, the owner-level `SKIP LOCKED`).
+ *
+ * @returns The adopted tasks in group order.
+ */
+export async function adoptOrphans(
+  tx: TransactionSql,
+  owner: string,
+  crashLimit: number,
+  now: number,
+): Promise<StoredTask[]> {
+  const owners = await tx`
+    SELECT DISTINCT owner FROM ${tx(TABLE)}
+    WHERE state NOT IN ('done', 'failed') AND owner <> ${owner}
+  `;
+  const gone: string[] = [];
+  for (const { owner: other } of owners) {
+    // Held until this transaction ends; a live owner holds it for its session.
+    const [row] = await tx`SELECT pg_try_advisory_xact_lock(hashtextextended(${other}, 0)) AS free`;
+    if (row?.free === true) gone.push(String(other));
+  }
+  if (gone.length === 0) return [];
+  const rows = await tx`
+    UPDATE ${tx(TABLE)} SET
+      owner = ${owner},
+      crashes = crashes + (state = 'running')::int,
+      state = CASE
+        WHEN state <> 'running' THEN state
+        WHEN crashes + 1 >= ${crashLimit} THEN 'failed'
+        ELSE 'queued' END,
+      error = CASE
+        WHEN state = 'running' AND crashes + 1 >= ${crashLimit}
+        THEN 'quarantined: the process crashed during ' || (crashes + 1) || ' attempts'
+        ELSE error END,
+      updated_at = ${now}
+    WHERE owner = ANY(${gone}::text[]) AND state NOT IN ('done', 'failed')
+    RETURNING *
+  `;
+  return rows.map(readRow).sort(byGroupAndIndex);
+}
+
+/** The unfinished tasks of `owner`'s first `groups` groups after `after`, in group order. */
+export async function listOwned(
+  sql: Sql,
+  owner: string,
+  after: string,
+  groups: number,
+): Promise<StoredTask[]> {
+  const rows = await sql`
+    SELECT * FROM ${sql(TABLE)} WHERE owner = ${owner} AND state NOT IN ('done', 'failed')
+    AND group_id IN (
+      SELECT DISTINCT group_id FROM ${sql(TABLE)}
+      WHERE owner = ${owner} AND state NOT IN ('done', 'failed') AND group_id > ${after}
+      ORDER BY group_id LIMIT ${groups}
+    )
+    ORDER BY group_id, idx
+  `;
+  return rows.map(readRow);
+}
+
+/**
+ * Deletes whole finished groups whose failures are older than `cutoff` or
+ * beyond the newest `count` failed tasks. A group still running stays.
+ */
+export async function pruneFailed(sql: Sql, cutoff: number, count: number): Promise<void> {
+  await sql`
+    DELETE FROM ${sql(TABLE)} WHERE group_id IN (
+      SELECT f.group_id FROM ${sql(TABLE)} AS f WHERE f.state = 'failed' AND (
+        f.updated_at < ${cutoff} OR f.updated_at <= (
+          SELECT updated_at FROM ${sql(TABLE)} WHERE state = 'failed'
+          ORDER BY updated_at DESC LIMIT 1 OFFSET ${count}
+        )
+      )
+      AND NOT EXISTS (
+        SELECT 1 FROM ${sql(TABLE)} AS o
+        WHERE o.group_id = f.group_id AND o.state NOT IN ('done', 'failed')
+      )
+    )
+  `;
+}
+
+function readRow(row: TaskRow): StoredTask {
+  // Adopted rows carry their new state: failed means quarantined just now.
+  return storedTask(row, Number(row.crashes), row.state === "failed");
+}
+
+function byGroupAndIndex(a: StoredTask, b: StoredTask): number {
+  return a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : a.index - b.index;
+}

@@ -1,0 +1,142 @@
+/**
+ * Durable mode's intake of journaled work it did not accept itself: the
+ * unfinished tasks found at start-up, the ones deferred while the backlog
+ * was full, and, with a shared journal, those of servers that died since.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import {
+  DeferredRecovery,
+  type RecoverOptions,
+  type RecoverResult,
+  recoverTasks,
+} from "./recovery.ts";
+import type { TaskStore } from "./task_store.ts";
+
+/** Options for {@linkcode JournalTakeover}. */
+export interface JournalTakeoverOptions extends Omit<RecoverOptions, "store"> {
+  /** The journal. */
+  store: Pick<TaskStore, "recover" | "list" | "fail">;
+  /** The journal's name in logs (its file or URL). */
+  name: string;
+  /** Whether the runner has had the group since start-up (resumed or accepted then). */
+  known: (groupId: string) => boolean;
+  /**
+   * Milliseconds between two looks for orphaned work after start-up, for a
+   * journal that servers share; 0 looks at start-up only.
+   * @default {0}
+   */
+  intervalMs?: number;
+}
+
+/**
+ * Runs {@linkcode recoverTasks} at start-up and then every `intervalMs`, and
+ * keeps one {@linkcode DeferredRecovery} for the work that did not fit the
+ * backlog, resumed whenever {@linkcode JournalTakeover.roomFreed} is called.
+ *
+ * @example
+ * ```ts
+ * import { JournalTakeover, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * using takeover = new JournalTakeover({
+ *   store: { recover: () => [], list: () => [], fail: () => {} },
+ *   name: "tasks.db",
+ *   definitions: new Map(),
+ *   runner: new TaskRunner(),
+ *   deadLetter: () => {},
+ *   known: () => false,
+ * });
+ * deepEqual(await takeover.start(), { resumed: 0, deadLettered: 0, deferred: 0 });
+ * ```
+ */
+export class JournalTakeover implements Disposable {
+  readonly #options: JournalTakeoverOptions;
+  readonly #logger = getLogger(["posthaste", "journal"]);
+  #deferred: DeferredRecovery | undefined;
+  #resuming = false;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #adopting: Promise<RecoverResult> | undefined;
+
+  /**
+   * Nothing is read before {@linkcode JournalTakeover.start}.
+   *
+   * @param options The journal, definitions, runner, dead letters and interval.
+   */
+  constructor(options: JournalTakeoverOptions) {
+    this.#options = options;
+  }
+
+  /** Whether work deferred for lack of room is still waiting in the journal. */
+  get deferring(): boolean {
+    return this.#deferred?.done === false;
+  }
+
+  /**
+   * Submits the journal's unfinished work and starts the interval.
+   *
+   * @returns What start-up resumed, dead-lettered and deferred.
+   * @throws {Error} If the journal cannot be read (the server must not start).
+   */
+  async start(): Promise<RecoverResult> {
+    const result = await this.#adopt(true);
+    const { intervalMs = 0 } = this.#options;
+    if (intervalMs > 0) {
+      this.#timer = setInterval(() => {
+        this.#adopt(false).catch(
+          (error) => this.#logger.error("Cannot take over orphaned tasks: {error}", { error }),
+        );
+      }, intervalMs);
+    }
+    return result;
+  }
+
+  /** The runner has room again: deferred work resumes (after the current settling). */
+  roomFreed(): void {
+    if (!this.deferring || this.#resuming) return;
+    this.#resuming = true;
+    queueMicrotask(() => {
+      this.#resuming = false;
+      this.#deferred?.resume().catch((error) => {
+        this.#logger.error("Cannot resume deferred tasks (tried again later): {error}", { error });
+      });
+    });
+  }
+
+  /** Stops looking for orphaned work. */
+  [Symbol.dispose](): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #adopt(startUp: boolean): Promise<RecoverResult> {
+    // One look at a time: a slow database does not pile them up.
+    this.#adopting ??= this.#look(startUp).finally(() => this.#adopting = undefined);
+    return this.#adopting;
+  }
+
+  async #look(startUp: boolean): Promise<RecoverResult> {
+    const { name } = this.#options;
+    const result = await recoverTasks(this.#options);
+    if (startUp || result.resumed + result.deadLettered + result.deferred > 0) {
+      const found = startUp
+        ? "{resumed} unfinished tasks resumed"
+        : "took over {resumed} tasks of servers that stopped";
+      this.#logger.info(
+        `Journal {name}: ${found}, {deadLettered} dead-lettered, {deferred} deferred until the backlog has room`,
+        { name, ...result },
+      );
+    }
+    if (result.deferred > 0 && !this.deferring) {
+      const deferred = this.#deferred = new DeferredRecovery(this.#options);
+      void deferred.finished.then((result) =>
+        this.#logger.info(
+          "Journal {name}: deferred tasks resumed: {resumed}, dead-lettered {deadLettered}, larger than MAX_PENDING {deferred}",
+          { name, ...result },
+        )
+      );
+    }
+    return result;
+  }
+}

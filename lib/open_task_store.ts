@@ -1,0 +1,53 @@
+/**
+ * Opens durable mode's journal from its configuration.
+ *
+ * @module
+ */
+import type { TaskStoreConfig } from "./config.ts";
+import { PostgresTaskStore } from "./postgres_task_store.ts";
+import { SqliteTaskStore } from "./sqlite_task_store.ts";
+import type { TaskStore } from "./task_store.ts";
+
+/** A journal as the app uses it: a {@linkcode TaskStore} with a name and a health check. */
+export interface DurableTaskStore extends TaskStore {
+  /** Its file, or its URL without the password: how logs name it. */
+  readonly path: string;
+  /** Whether it takes commits now (`GET /readyz`). */
+  health(): Promise<boolean>;
+}
+
+/** Options for {@linkcode openTaskStore}. */
+export interface OpenTaskStoreOptions {
+  /** Milliseconds a failed group stays in the journal. @default {600000} */
+  retentionMs?: number;
+  /** Failed tasks kept at most. @default {10000} */
+  retentionCount?: number;
+}
+
+/**
+ * Opens the SQLite or PostgreSQL journal `config` names, and checks it.
+ *
+ * @param config From {@linkcode readConfig}'s `taskStore`.
+ * @param options Retention of failed groups.
+ * @returns The open journal.
+ * @throws {Error} "Cannot open task journal …" or "Cannot open task store …", naming it.
+ *
+ * @example
+ * ```ts
+ * import { openTaskStore } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const file = `${await Deno.makeTempDir()}/tasks.db`;
+ * const store = await openTaskStore({ kind: "sqlite", file });
+ * equal(store.path, file);
+ * await store.close();
+ * ```
+ */
+export function openTaskStore(
+  config: TaskStoreConfig,
+  options: OpenTaskStoreOptions = {},
+): Promise<DurableTaskStore> {
+  return config.kind === "sqlite"
+    ? Promise.resolve().then(() => SqliteTaskStore.open(config.file, options))
+    : PostgresTaskStore.open(config.url, options);
+}

@@ -1,0 +1,257 @@
+/**
+ * The durable journal in PostgreSQL: one table that several server processes
+ * share, group commit, and claims held by session locks.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import postgres, { type Sql } from "postgres";
+import { OwnerClaim } from "./_postgres_claim.ts";
+import { IntervalGate } from "./_interval_gate.ts";
+import { journalRows } from "./_journal_rows.ts";
+import { PostgresCommit, type SaveRow } from "./_postgres_commit.ts";
+import { adoptOrphans, ensureTable, listOwned, pruneFailed, TABLE } from "./_postgres_journal.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { groupStatus, type StatusRow } from "./_journal_recovery.ts";
+import type { TaskEntry, TaskGroup } from "./task_group.ts";
+import { type GroupStatus, taskId } from "./task_status.ts";
+import type { StoredTask, TaskStore } from "./task_store.ts";
+
+/** Options for {@linkcode PostgresTaskStore.open}. */
+export interface PostgresTaskStoreOptions {
+  /** Connections in the pool, besides the one that holds the claim. @default {4} */
+  connections?: number;
+  /** Milliseconds a failed group stays after it failed (as in SQLite). @default {600000} */
+  retentionMs?: number;
+  /** Failed tasks kept at most; the oldest groups are deleted first. @default {10000} */
+  retentionCount?: number;
+  /** Milliseconds between two prunes of failed groups, at least. @default {1000} */
+  pruneIntervalMs?: number;
+  /** Time source for `updated_at` and retention (wall-clock milliseconds). @default {systemClock} */
+  clock?: Pick<Clock, "now">;
+}
+
+/**
+ * A {@linkcode TaskStore} in a PostgreSQL database, which several servers
+ * can share. Each open store is an owner with a random id: the rows it
+ * enqueues carry that id, and its claim on them is a session-level advisory
+ * lock on the id, held on a connection of its own for as long as the store is
+ * open. The lock ends with the session, so when a process dies (or is
+ * killed) PostgreSQL frees it, and the next `recover()` of any server, that
+ * one restarted or another, adopts the unfinished tasks of every owner whose
+ * lock is free. No clocks, leases or heartbeats are compared: a server whose
+ * connection is up never loses its work. One that loses the connection takes
+ * the lock again; tasks adopted meanwhile run twice (at least once), and its
+ * later writes to them are ignored.
+ *
+ * Writes queued while a transaction is on its way are sent together as the
+ * next one, so concurrent requests share a commit; with `synchronous_commit`
+ * on (PostgreSQL's default) an enqueue resolves once its rows are durable.
+ *
+ * @example
+ * ```ts
+ * import { defineTask, PostgresTaskStore, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const url = Deno.env.get("POSTHASTE_TEST_POSTGRES"); // e.g. postgres://posthaste@127.0.0.1/posthaste
+ * if (url !== undefined) {
+ *   const send = defineTask("send", (to: string) => void to);
+ *   await using store = await PostgresTaskStore.open(url);
+ *   const group = new TaskGroup().add(send, "ada@example.com");
+ *   await store.enqueue(group); // durable now: a 202 may be sent
+ *   equal((await store.status(group.id))?.state, "queued");
+ *   await using runner = new TaskRunner({ journal: store });
+ *   runner.submit(group);
+ *   await runner.idle(); // it succeeded: its rows go with the next commit
+ * }
+ * ```
+ */
+export class PostgresTaskStore implements TaskStore, AsyncDisposable {
+  readonly #sql: Sql;
+  readonly #claim: OwnerClaim;
+  readonly #owner: string;
+  readonly #name: string;
+  readonly #commits: PostgresCommit;
+  readonly #clock: Pick<Clock, "now">;
+  readonly #prunes: IntervalGate;
+  readonly #probes: IntervalGate;
+  readonly #retention: { ms: number; count: number };
+  readonly #logger = getLogger(["posthaste", "journal"]);
+  #closed: Promise<void> | undefined;
+
+  /**
+   * Connects, creates the table if it is missing, and takes a claim.
+   *
+   * @param url A `postgres://` connection URL (libpq's `PG*` variables fill in what it lacks).
+   * @param options Pool size, retention and clock.
+   * @returns The open store.
+   * @throws {Error} "Cannot open task store "<url without password>": …" if the
+   * database cannot be reached or its `posthaste_tasks` table is foreign.
+   */
+  static async open(
+    url: string,
+    options: PostgresTaskStoreOptions = {},
+  ): Promise<PostgresTaskStore> {
+    const name = withoutPassword(url);
+    const sql = postgres(url, {
+      max: options.connections ?? 4,
+      onnotice: () => {},
+      connection: { application_name: "posthaste" },
+    });
+    try {
+      await ensureTable(sql);
+      const owner = crypto.randomUUID();
+      const claim = await OwnerClaim.take(url, owner);
+      return new PostgresTaskStore(sql, claim, owner, name, options);
+    } catch (error) {
+      await sql.end({ timeout: 0 });
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`Cannot open task store "${name}": ${reason}`, { cause: error });
+    }
+  }
+
+  private constructor(
+    sql: Sql,
+    claim: OwnerClaim,
+    owner: string,
+    name: string,
+    options: PostgresTaskStoreOptions,
+  ) {
+    const { retentionMs = 600_000, retentionCount = 10_000, pruneIntervalMs = 1_000 } = options;
+    this.#sql = sql;
+    this.#claim = claim;
+    this.#owner = owner;
+    this.#name = name;
+    this.#clock = options.clock ?? systemClock;
+    this.#commits = new PostgresCommit(sql, owner, () => this.#clock.now());
+    this.#prunes = new IntervalGate(pruneIntervalMs, this.#clock);
+    this.#probes = new IntervalGate(1_000, this.#clock);
+    this.#retention = { ms: retentionMs, count: retentionCount };
+  }
+
+  /** The database, as its URL without the password. */
+  get path(): string {
+    return this.#name;
+  }
+
+  /** This store's owner id: the `owner` of the rows it claims. */
+  get owner(): string {
+    return this.#owner;
+  }
+
+  /**
+   * Whether the journal takes commits: after one failed, a `SELECT 1` at
+   * most once a second answers, so health recovers without client traffic.
+   *
+   * @returns True if the last commit (or this probe) succeeded.
+   */
+  async health(): Promise<boolean> {
+    if (!this.#commits.failing) return true;
+    if (!this.#probes.due()) return false;
+    try {
+      await this.#sql`SELECT 1`;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  enqueue(group: TaskGroup): Promise<void> {
+    return this.#commits.insert(journalRows(group));
+  }
+
+  attempt(entry: TaskEntry): Promise<void> {
+    return this.#commits.save(saveRow(entry, "running", 0));
+  }
+
+  record(entry: TaskEntry, nextAt = 0): void {
+    const { group, state } = entry;
+    const finished = state === "done" && group.tasks.every((task) => task.state === "done");
+    const row = state === "abandoned"
+      // Queued again for the restart, keeping a backoff's retry time.
+      ? { ...saveRow(entry, "queued", 0), keep: true }
+      : saveRow(entry, state, nextAt);
+    this.#commits.save(row, finished).catch((error) => {
+      this.#logger.error("Cannot journal task {taskId}: {error}", {
+        taskId: taskId(group.id, entry.index),
+        error,
+      });
+    });
+    if ((state === "done" || state === "failed") && this.#prunes.due()) {
+      const { ms, count } = this.#retention;
+      pruneFailed(this.#sql, this.#clock.now() - ms, count).catch((error) => {
+        this.#logger.error("Cannot prune failed tasks: {error}", { error });
+      });
+    }
+  }
+
+  /** Adopts the unfinished tasks of every owner that is gone (see the class). */
+  recover(crashLimit = 3): Promise<StoredTask[]> {
+    return this.#sql.begin((tx) => adoptOrphans(tx, this.#owner, crashLimit, this.#clock.now()));
+  }
+
+  list(after: string, groups: number): Promise<StoredTask[]> {
+    return listOwned(this.#sql, this.#owner, after, groups);
+  }
+
+  async fail(task: Pick<StoredTask, "groupId" | "index">, error: string): Promise<void> {
+    await this.#sql`
+      UPDATE ${this.#sql(TABLE)} SET state = 'failed', error = ${error},
+        updated_at = ${this.#clock.now()}
+      WHERE group_id = ${task.groupId} AND idx = ${task.index}
+    `;
+  }
+
+  async status(groupId: string): Promise<GroupStatus | undefined> {
+    const rows = await this.#sql`
+      SELECT name, state, attempts, duration_ms, error FROM ${this.#sql(TABLE)}
+      WHERE group_id = ${groupId} ORDER BY idx
+    `;
+    return groupStatus(groupId, rows as unknown as StatusRow[]);
+  }
+
+  /**
+   * Commits what is queued, gives up the claim (its unfinished tasks are then
+   * adopted by the next `recover()`, here or elsewhere), and disconnects.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#commits.flush();
+      try {
+        await this.#claim.close();
+      } finally {
+        await this.#sql.end({ timeout: 5 });
+      }
+    })();
+    return this.#closed;
+  }
+
+  /** Same as {@linkcode PostgresTaskStore.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function saveRow(entry: TaskEntry, state: string, nextAt: number): SaveRow {
+  return {
+    groupId: entry.group.id,
+    index: entry.index,
+    state,
+    attempts: entry.attempts,
+    nextAt: Math.ceil(nextAt),
+    error: entry.error ?? null,
+    durationMs: Math.round(entry.durationMs),
+    keep: false,
+  };
+}
+
+/** The URL as logs and errors may show it. */
+function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "";
+    return parsed.href;
+  } catch {
+    return "(not a URL)";
+  }
+}

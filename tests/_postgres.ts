@@ -1,0 +1,45 @@
+// PostgreSQL for tests: a fresh schema per test in the database that
+// POSTHASTE_TEST_POSTGRES names (.ci/run starts one); without it the
+// PostgreSQL tests are ignored.
+import postgres, { type Sql } from "postgres";
+
+/** The test database's URL, or undefined: the PostgreSQL tests are then ignored. */
+export const POSTGRES_URL: string | undefined = Deno.env.get("POSTHASTE_TEST_POSTGRES");
+
+/** A schema of its own: `url` puts the store's table in it; disposing drops it. */
+export interface TestSchema extends AsyncDisposable {
+  url: string;
+  /** A connection for looking at and breaking things. */
+  admin: Sql;
+  /** Ends the sessions that hold `owner`'s claim, as its process dying would. */
+  kill(owner: string): Promise<void>;
+}
+
+let schemas = 0;
+
+export async function testSchema(): Promise<TestSchema> {
+  if (POSTGRES_URL === undefined) throw new Error("Cannot create a schema: no test database");
+  const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
+  const name = `test_${Deno.pid}_${++schemas}`;
+  await admin`DROP SCHEMA IF EXISTS ${admin(name)} CASCADE`;
+  await admin`CREATE SCHEMA ${admin(name)}`;
+  const url = new URL(POSTGRES_URL);
+  url.searchParams.set("search_path", name);
+  return {
+    url: url.href,
+    admin,
+    async kill(owner) {
+      // A 64-bit advisory key shows in pg_locks as two 32-bit halves; each
+      // call returns once its session is gone, and with it the lock.
+      await admin`
+        SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
+        WHERE locktype = 'advisory' AND objsubid = 1
+        AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(${owner}, 0)
+      `;
+    },
+    async [Symbol.asyncDispose]() {
+      await admin`DROP SCHEMA ${admin(name)} CASCADE`;
+      await admin.end();
+    },
+  };
+}

@@ -1,0 +1,82 @@
+// Scenarios every durable TaskStore must pass, run by the SQLite and the
+// PostgreSQL tests alike.
+import { deepEqual, equal, match, ok } from "node:assert/strict";
+import {
+  type DeadLetter,
+  defineTask,
+  definitionsByName,
+  recoverTasks,
+  TaskGroup,
+  TaskRunner,
+  type TaskStore,
+} from "../lib/mod.ts";
+import { counts, emails, post, spawnServer } from "./_helpers.ts";
+
+/** Opens the store afresh, as a restarted server would. */
+export type OpenStore = () => Promise<TaskStore>;
+
+/** A task during which the server dies 3 times is quarantined at the 4th start. */
+export async function crashLoopIsQuarantined(open: OpenStore): Promise<void> {
+  const send = defineTask("send", (to: string) => void to);
+  const first = await open();
+  await first.enqueue(new TaskGroup({ id: "boom" }).add(send, "x"));
+  await first.close();
+  const letters: DeadLetter[] = [];
+  // Starts 1 to 3 each die during the attempt; start 4 finds 3 crashes.
+  for (let start = 1; start <= 4; start++) {
+    const store = await open();
+    const runner = new TaskRunner({
+      journal: { attempt: (entry) => store.attempt(entry), record: () => {} },
+    });
+    const started = Promise.withResolvers<void>();
+    // Runs until the "crash"; starts only once its attempt is journaled.
+    const hang = defineTask("send", (_to: string) => (started.resolve(), new Promise(() => {})));
+    const result = await recoverTasks({
+      store,
+      definitions: definitionsByName(hang),
+      runner,
+      deadLetter: (letter) => void letters.push(letter),
+    });
+    if (start < 4) {
+      deepEqual(result, { resumed: 1, deadLettered: 0, deferred: 0 });
+      await started.promise;
+      equal((await store.status("boom"))?.tasks[0]?.state, "running");
+    } else {
+      deepEqual(result, { resumed: 0, deadLettered: 1, deferred: 0 });
+    }
+    await store.close(); // the server dies, its task still running
+  }
+  deepEqual(letters.map((letter) => [letter.reason, letter.taskId]), [["crash_loop", "boom/0"]]);
+  const store = await open();
+  equal((await store.status("boom"))?.state, "failed");
+  match((await store.status("boom"))?.tasks[0]?.error ?? "", /crashed during 3 attempts/);
+  await store.close();
+}
+
+/**
+ * The issue's process test: 200 requests answered 202 by a server whose
+ * tasks wait 2 s, SIGKILL, restart: every email is logged, at most
+ * MAX_CONCURRENCY of them twice.
+ */
+export async function acceptedWorkSurvivesSigkill(
+  dir: string,
+  taskStore: string,
+): Promise<void> {
+  const env = { TASK_STORE: taskStore, SEND_DELAY_MS: "2000" };
+  const sent = emails(200);
+  {
+    await using server = await spawnServer(dir, env);
+    deepEqual(new Set(await post(server.url, sent)), new Set([202]));
+    server.child.kill("SIGKILL");
+    equal((await server.status()).code, 137);
+  }
+  await using restarted = await spawnServer(dir, { ...env, SEND_DELAY_MS: "0" });
+  await restarted.stderrMatches(/200 unfinished tasks resumed/);
+  // The service's own view of "all done": a clean SIGTERM drains every task.
+  restarted.child.kill("SIGTERM");
+  equal((await restarted.status()).code, 0);
+  const seen = counts(await Deno.readTextFile(`${dir}/log.txt`));
+  for (const email of sent) ok((seen.get(email) ?? 0) >= 1, `${email} was lost`);
+  const twice = [...seen.values()].filter((n) => n > 1).length;
+  ok(twice <= 256, `${twice} ran twice; at most MAX_CONCURRENCY may`);
+}

@@ -1,0 +1,75 @@
+// Durable mode on PostgreSQL as a user runs it: real processes, real SIGKILL,
+// restarts, and two servers sharing one queue.
+import { deepEqual, equal } from "node:assert/strict";
+import { counts, emails, post, spawnServer, startApp, tempDir } from "./_helpers.ts";
+import { POSTGRES_URL, testSchema } from "./_postgres.ts";
+import { acceptedWorkSurvivesSigkill } from "./_store_scenarios.ts";
+
+const ignore = POSTGRES_URL === undefined;
+
+Deno.test({
+  name: "postgres: every 202 survives SIGKILL and runs after restart (at least once)",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    await using db = await testSchema();
+    await acceptedWorkSurvivesSigkill(dir.path, db.url);
+    const [left] = await db.admin`
+      SELECT count(*)::int AS n FROM ${db.admin(schemaOf(db.url))}.posthaste_tasks
+    `;
+    equal(left?.n, 0, "groups that succeeded leave the table");
+  },
+});
+
+Deno.test({
+  name: "postgres: a server sharing the queue takes over the work of one that was killed",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    await using db = await testSchema();
+    await using survivor = await spawnServer(dir.path, {
+      TASK_STORE: db.url,
+      TAKEOVER_INTERVAL_MS: "50",
+    });
+    const sent = emails(50, "orphan");
+    {
+      await using doomed = await spawnServer(dir.path, {
+        TASK_STORE: db.url,
+        SEND_DELAY_MS: "60000",
+        LOG_FILE: `${dir.path}/doomed.txt`,
+      });
+      deepEqual(new Set(await post(doomed.url, sent)), new Set([202]));
+      deepEqual(await post(survivor.url, ["own@example.com"]), [202]);
+      doomed.child.kill("SIGKILL");
+      equal((await doomed.status()).code, 137);
+    }
+    await survivor.stderrMatches(/took over 50 tasks of servers that stopped/);
+    survivor.child.kill("SIGTERM");
+    equal((await survivor.status()).code, 0);
+    const seen = counts(await Deno.readTextFile(`${dir.path}/log.txt`));
+    deepEqual([...seen.keys()].sort(), [...sent, "own@example.com"].sort());
+    deepEqual(new Set(seen.values()), new Set([1]), "none was running at the SIGKILL: once each");
+  },
+});
+
+Deno.test({
+  name: "postgres: a 202 after the commit; the status route and health read the database",
+  ignore,
+  async fn() {
+    await using db = await testSchema();
+    await using server = await startApp({ TASK_STORE: db.url, SEND_DELAY_MS: "0" });
+    const response = await fetch(`${server.url}/send-notification/ada@example.com`, {
+      method: "POST",
+    });
+    equal(response.status, 202);
+    const { id } = await response.json();
+    await server.app.runner.idle();
+    equal((await (await fetch(`${server.url}/tasks/${id}`)).json()).state, "done");
+    deepEqual(await (await fetch(`${server.url}/healthz`)).json(), { status: "ok" });
+    equal(await server.logText(), "notification for ada@example.com: some notification\n");
+  },
+});
+
+function schemaOf(url: string): string {
+  return new URL(url).searchParams.get("search_path") ?? "public";
+}

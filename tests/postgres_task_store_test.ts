@@ -1,0 +1,202 @@
+// PostgresTaskStore against a real PostgreSQL (POSTHASTE_TEST_POSTGRES; .ci/run starts one).
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import {
+  defineTask,
+  definitionsByName,
+  JournalTakeover,
+  PostgresTaskStore,
+  recoverTasks,
+  type TaskContext,
+  TaskGroup,
+  TaskRunner,
+} from "../lib/mod.ts";
+import { configure, reset } from "@logtape/logtape";
+import { POSTGRES_URL, testSchema } from "./_postgres.ts";
+import { crashLoopIsQuarantined } from "./_store_scenarios.ts";
+
+const ignore = POSTGRES_URL === undefined;
+const send = defineTask("send", (to: string) => void to);
+
+Deno.test({
+  name: "PostgresTaskStore: a live server's work stays its own; a dead one's is adopted once",
+  ignore,
+  async fn() {
+    await using db = await testSchema();
+    await using live = await PostgresTaskStore.open(db.url);
+    const dying = await PostgresTaskStore.open(db.url);
+    const started = Promise.withResolvers<void>();
+    const hang = defineTask(
+      "send",
+      (_to: string) => (started.resolve(), new Promise<void>(() => {})),
+    );
+    const runner = new TaskRunner({ journal: dying });
+    const group = new TaskGroup({ id: "g1" }).add(hang, "a").add(send, "b");
+    await dying.enqueue(group);
+    await dying.enqueue(new TaskGroup({ id: "g2" }).add(send, "c"));
+    await live.enqueue(new TaskGroup({ id: "g0" }).add(send, "mine"));
+    runner.submit(group);
+    await started.promise;
+    deepEqual(await live.recover(), [], "nothing is adopted from a live owner");
+    await dying.close(); // its claim ends with its session, as when its process dies
+    // Two servers look at once: each task goes to exactly one of them.
+    await using other = await PostgresTaskStore.open(db.url);
+    const [a, b] = await Promise.all([live.recover(), other.recover()]);
+    const adopted = [...a, ...b].map((task) => `${task.id}:${task.crashes}`).sort();
+    deepEqual(adopted, ["g1/0:1", "g1/1:0", "g2/0:0"], "the running task counts a crash");
+    ok(a.length === 0 || b.length === 0, "one owner's work is adopted by one server");
+    deepEqual(await live.recover(), [], "and only once");
+    equal((await live.status("g1"))?.tasks[0]?.state, "queued");
+    const mine = a.length > 0 ? live : other;
+    deepEqual(
+      (await mine.list("", 10)).map((task) => task.id),
+      ["g0/0", "g1/0", "g1/1", "g2/0"]
+        .filter((id) => mine === live || !id.startsWith("g0")),
+    );
+    void runner;
+  },
+});
+
+Deno.test({
+  name: "PostgresTaskStore: retry state survives a restart; a group that succeeds leaves the table",
+  ignore,
+  async fn() {
+    await using db = await testSchema();
+    const attempts: [string, number][] = [];
+    const flaky = defineTask("flaky", function (this: TaskContext, to: string) {
+      attempts.push([this.id, this.attempt]);
+      if (this.attempt === 1) throw new Error(`cannot reach ${to}`);
+    }, { retries: 3, retryDelay: 400, maxRetryDelay: 400 });
+    {
+      const store = await PostgresTaskStore.open(db.url);
+      const retrying = Promise.withResolvers<void>();
+      const runner = new TaskRunner({
+        journal: {
+          attempt: (entry) => store.attempt(entry),
+          record(entry, nextAt) {
+            store.record(entry, nextAt);
+            if (entry.state === "retrying") retrying.resolve();
+          },
+        },
+      });
+      const group = new TaskGroup({ id: "g1" }).add(send, "first").add(flaky, "ada");
+      await store.enqueue(group);
+      runner.submit(group);
+      await retrying.promise;
+      await store.close(); // the process stops during the backoff
+      void runner;
+    }
+    await using store = await PostgresTaskStore.open(db.url);
+    const recovered = await store.recover();
+    deepEqual(recovered.map((task) => [task.id, task.attempts]), [["g1/1", 1]]);
+    ok(recovered[0]!.nextAt > Date.now() + 100, "the retry is still in the future");
+    const runner = new TaskRunner({ journal: store });
+    const result = await recoverTasks({
+      store: { recover: () => recovered, fail: (task, error) => store.fail(task, error) },
+      definitions: definitionsByName(send, flaky),
+      runner,
+      deadLetter: () => {},
+    });
+    deepEqual(result, { resumed: 1, deadLettered: 0, deferred: 0 });
+    equal(attempts.length, 1, "not retried before its backoff ends");
+    await runner.idle();
+    deepEqual(attempts, [["g1/1", 1], ["g1/1", 2]]);
+    await store.enqueue(new TaskGroup({ id: "g2" }).add(send, "x")); // commits the outcome before it
+    equal(await store.status("g1"), undefined);
+    equal((await store.status("g2"))?.state, "queued");
+  },
+});
+
+Deno.test({
+  name: "PostgresTaskStore: a task that crashes its server 3 times is quarantined",
+  ignore,
+  async fn() {
+    await using db = await testSchema();
+    await crashLoopIsQuarantined(() => PostgresTaskStore.open(db.url));
+  },
+});
+
+Deno.test({
+  name: "JournalTakeover with a shared journal runs the work of a server that died meanwhile",
+  ignore,
+  async fn() {
+    await using db = await testSchema();
+    await using survivor = await PostgresTaskStore.open(db.url);
+    const ran = Promise.withResolvers<string>();
+    const runner = new TaskRunner({ journal: survivor });
+    using takeover = new JournalTakeover({
+      store: survivor,
+      name: "test",
+      definitions: definitionsByName(defineTask("send", (to: string) => ran.resolve(to))),
+      runner,
+      deadLetter: () => {},
+      known: () => false,
+      intervalMs: 5,
+    });
+    deepEqual(await takeover.start(), { resumed: 0, deadLettered: 0, deferred: 0 });
+    const dying = await PostgresTaskStore.open(db.url);
+    await dying.enqueue(new TaskGroup().add(send, "orphan@example.com"));
+    await dying.close();
+    equal(await ran.promise, "orphan@example.com");
+    await runner.idle();
+  },
+});
+
+Deno.test({
+  name: "PostgresTaskStore refuses a foreign table, and names the database without its password",
+  ignore,
+  async fn() {
+    await using db = await testSchema();
+    const { password, searchParams } = new URL(db.url);
+    await db.admin.unsafe(
+      `CREATE TABLE ${searchParams.get("search_path")}.posthaste_tasks (id int)`,
+    );
+    await rejects(PostgresTaskStore.open(db.url), (error: Error) => {
+      match(error.message, /^Cannot open task store "postgres:\/\/[^"]*": table posthaste_tasks/);
+      match(error.message, /is not a posthaste journal this version reads \(no column group_id/);
+      ok(password === "" || !error.message.includes(`:${password}@`), "no password");
+      return true;
+    });
+    const unreachable = "postgres://someone:secret@127.0.0.1:1/nothing";
+    await rejects(PostgresTaskStore.open(unreachable), (error: Error) => {
+      match(
+        error.message,
+        /^Cannot open task store "postgres:\/\/someone@127\.0\.0\.1:1\/nothing": /,
+      );
+      ok(!error.message.includes("secret"));
+      return true;
+    });
+  },
+});
+
+Deno.test({
+  name: "PostgresTaskStore: a claim whose connection is lost is taken again; the store goes on",
+  ignore,
+  async fn() {
+    await using db = await testSchema();
+    const retaken = Promise.withResolvers<void>();
+    await configure({
+      reset: true,
+      sinks: {
+        watch: (record) => {
+          if (String(record.rawMessage).startsWith("Took the journal claim")) retaken.resolve();
+        },
+      },
+      loggers: [
+        { category: ["posthaste"], lowestLevel: "info", sinks: ["watch"] },
+        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+      ],
+    });
+    try {
+      await using store = await PostgresTaskStore.open(db.url);
+      await store.enqueue(new TaskGroup({ id: "g" }).add(send, "a"));
+      await db.kill(store.owner);
+      await retaken.promise;
+      await using other = await PostgresTaskStore.open(db.url);
+      deepEqual(await other.recover(), [], "the claim holds again");
+      await store.enqueue(new TaskGroup({ id: "h" }).add(send, "b"));
+      deepEqual((await store.list("", 10)).map((task) => task.id), ["g/0", "h/0"]);
+    } finally {
+      await reset();
+    }
+  },
+});
