@@ -3,7 +3,8 @@
  * The load benchmark: in one run, a bare `Deno.serve` baseline and posthaste
  * under the same `wrk` load (server pinned to core 0, wrk to core 1),
  * alternating A/B/A/B, then medians and ratios. Needs `wrk` and `taskset`
- * (`apt-get install wrk`). Run: `deno task load` (LOAD_SECONDS sets each run's length).
+ * (`apt-get install wrk`). Run: `deno task load` (LOAD_SECONDS sets each run's length;
+ * LOAD_POSTGRES=<url> adds durable mode on PostgreSQL to scenario 5).
  *
  * @module
  */
@@ -362,30 +363,44 @@ if (run("4")) {
 
 if (run("5")) {
   // Scenario 5: scenario 1's load in durable mode: every 202 is a journaled task.
-  const rounds = { bare: [] as number[], memory: [] as number[], durable: [] as number[] };
+  // LOAD_POSTGRES=<url> adds PostgresTaskStore (its database runs unpinned).
+  const postgres = Deno.env.get("LOAD_POSTGRES");
+  const stores: [string, string][] = [["sqlite", "sqlite:{dir}/tasks.db"]];
+  if (postgres) stores.push(["postgres", postgres]);
+  const bareRounds: number[] = [], memoryRounds: number[] = [];
+  const durable = stores.map(([name, store]) => ({ name, store, rounds: [] as number[] }));
   const memory = await startServer("main.ts");
-  const durable = await startServer("main.ts", { TASK_STORE: "sqlite:{dir}/tasks.db" });
+  const servers = await Promise.all(
+    durable.map(({ store }) => startServer("main.ts", { TASK_STORE: store })),
+  );
   for (let round = 0; round < ROUNDS; round++) {
-    rounds.bare.push((await wrk(bare.url)).rps);
-    rounds.memory.push((await wrk(memory.url)).rps);
-    const result = await wrk(durable.url);
-    rounds.durable.push(result.rps * (1 - result.errors / Math.max(1, result.requests)));
+    bareRounds.push((await wrk(bare.url)).rps);
+    memoryRounds.push((await wrk(memory.url)).rps);
+    for (const [i, server] of servers.entries()) {
+      const result = await wrk(server.url);
+      durable[i]!.rounds.push(result.rps * (1 - result.errors / Math.max(1, result.requests)));
+    }
   }
-  const [b, m, d] = [median(rounds.bare), median(rounds.memory), median(rounds.durable)];
+  const [b, m] = [median(bareRounds), median(memoryRounds)];
   row("5 durable", "bare Deno.serve", fixed(b, 0), "-", "-", "baseline");
   row("5 durable", "posthaste, TASK_STORE=memory", fixed(m, 0), "-", "-", `${fixed(m / b)}x bare`);
-  row(
-    "5 durable",
-    "posthaste, TASK_STORE=sqlite",
-    fixed(d, 0),
-    "-",
-    "-",
-    `${fixed(d / b)}x bare; journaled tasks/s`,
-  );
-  await Promise.all([memory.stop(), durable.stop()]);
-  summary.push(
-    `s5 durable ${fixed(d, 0)} journaled tasks/s (≥ 50,000), ${fixed(d / m)}x memory mode`,
-  );
+  for (const { name, rounds } of durable) {
+    const d = median(rounds);
+    row(
+      "5 durable",
+      `posthaste, TASK_STORE=${name}`,
+      fixed(d, 0),
+      "-",
+      "-",
+      `${fixed(d / b)}x bare; journaled tasks/s`,
+    );
+    summary.push(
+      `s5 durable (${name}) ${fixed(d, 0)} journaled tasks/s (≥ 50,000), ${
+        fixed(d / m)
+      }x memory mode`,
+    );
+  }
+  await Promise.all([memory.stop(), ...servers.map((server) => server.stop())]);
 }
 
 await bare.stop();

@@ -1,6 +1,7 @@
-// Group commit for PostgreSQL: the writes queued while one transaction is on
-// its way are sent together as the next, three statements at most however
-// many requests they came from. Internal to PostgresTaskStore.
+// Group commit for PostgreSQL: the writes queued while one batch is on its
+// way are sent together as the next, on the stream's own connection, three
+// statements at most however many requests they came from. Internal to
+// PostgresTaskStore.
 import { setImmediate } from "node:timers";
 import type { Sql } from "postgres";
 import type { NewRow } from "./_journal_rows.ts";
@@ -31,7 +32,7 @@ function newBatch(): Batch {
   return { inserts: [], saves: new Map(), finished: new Set(), done: Promise.withResolvers() };
 }
 
-/** Batches writes into one transaction at a time. */
+/** Batches writes; one batch at a time is on its way. */
 export class PostgresCommit {
   readonly #sql: Sql;
   readonly #owner: string;
@@ -46,7 +47,7 @@ export class PostgresCommit {
     this.#now = now;
   }
 
-  /** Whether the last transaction failed. */
+  /** Whether the last batch failed. */
   get failing(): boolean {
     return this.#failing;
   }
@@ -103,24 +104,28 @@ export class PostgresCommit {
 
   #commit({ inserts, saves, finished }: Batch): Promise<unknown> {
     const now = this.#now();
-    return this.#sql.begin((tx) => {
-      // Pipelined: sent at once, run in order, one commit (fsync) for all.
-      const statements = [];
-      if (inserts.length > 0) {
-        statements.push(tx`
+    // No BEGIN and COMMIT round trips: the statements are sent at once on
+    // this commit's own connection, which runs them in order, each its own
+    // transaction. An enqueue is one statement, so it is atomic; a crash
+    // between an outcome's UPDATE and its group's DELETE leaves a group of
+    // done rows, which adoption deletes.
+    const tx = this.#sql;
+    const statements = [];
+    if (inserts.length > 0) {
+      statements.push(tx`
           INSERT INTO ${tx(TABLE)} (group_id, idx, name, args, state, updated_at, owner)
           SELECT g, i, n, a, 'queued', ${now}, ${this.#owner}
           FROM unnest(${inserts.map((r) => r.groupId)}::text[], ${
-          inserts.map((r) => r.index)
-        }::int[], ${inserts.map((r) => r.name)}::text[], ${
-          inserts.map((r) => r.args)
-        }::text[]) AS u(g, i, n, a)
+        inserts.map((r) => r.index)
+      }::int[], ${inserts.map((r) => r.name)}::text[], ${
+        inserts.map((r) => r.args)
+      }::text[]) AS u(g, i, n, a)
         `);
-      }
-      if (saves.size > 0) {
-        const rows = [...saves.values()];
-        const column = <K extends keyof SaveRow>(key: K) => rows.map((row) => row[key]);
-        statements.push(tx`
+    }
+    if (saves.size > 0) {
+      const rows = [...saves.values()];
+      const column = <K extends keyof SaveRow>(key: K) => rows.map((row) => row[key]);
+      statements.push(tx`
           UPDATE ${tx(TABLE)} AS t SET
             state = u.s, attempts = u.n,
             next_at = CASE WHEN u.k = 1 THEN t.next_at ELSE u.x END,
@@ -128,25 +133,24 @@ export class PostgresCommit {
             duration_ms = CASE WHEN u.k = 1 THEN t.duration_ms ELSE u.d END,
             updated_at = ${now}
           FROM unnest(${column("groupId")}::text[], ${column("index")}::int[], ${
-          column("state")
-        }::text[], ${column("attempts")}::int[], ${column("nextAt")}::bigint[], ${
-          column("error")
-        }::text[], ${column("durationMs")}::int[], ${
-          // The driver sends a boolean array as one boolean.
-          rows.map((row) => row.keep ? 1 : 0)}::int[])
+        column("state")
+      }::text[], ${column("attempts")}::int[], ${column("nextAt")}::bigint[], ${
+        column("error")
+      }::text[], ${column("durationMs")}::int[], ${
+        // The driver sends a boolean array as one boolean.
+        rows.map((row) => row.keep ? 1 : 0)}::int[])
             AS u(g, i, s, n, x, e, d, k)
           WHERE t.group_id = u.g AND t.idx = u.i AND t.owner = ${this.#owner}
         `);
-      }
-      if (finished.size > 0) {
-        statements.push(tx`
+    }
+    if (finished.size > 0) {
+      statements.push(tx`
           DELETE FROM ${tx(TABLE)} AS t WHERE t.group_id = ANY(${[...finished]}::text[])
           AND NOT EXISTS (
             SELECT 1 FROM ${tx(TABLE)} AS f WHERE f.group_id = t.group_id AND f.state = 'failed'
           )
         `);
-      }
-      return statements;
-    });
+    }
+    return Promise.all(statements);
   }
 }

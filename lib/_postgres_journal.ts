@@ -97,6 +97,14 @@ export async function adoptOrphans(
     if (row?.free === true) gone.push(String(other));
   }
   if (gone.length === 0) return [];
+  // Groups whose last outcome was written but not their deletion (the owner
+  // died between the two statements): nothing is left to run or report.
+  await tx`
+    DELETE FROM ${tx(TABLE)} WHERE owner = ANY(${gone}::text[]) AND group_id IN (
+      SELECT group_id FROM ${tx(TABLE)} WHERE owner = ANY(${gone}::text[])
+      GROUP BY group_id HAVING bool_and(state = 'done')
+    )
+  `;
   const rows = await tx`
     UPDATE ${tx(TABLE)} SET
       owner = ${owner},

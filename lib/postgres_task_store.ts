@@ -44,9 +44,10 @@ export interface PostgresTaskStoreOptions {
  * the lock again; tasks adopted meanwhile run twice (at least once), and its
  * later writes to them are ignored.
  *
- * Writes queued while a transaction is on its way are sent together as the
- * next one, so concurrent requests share a commit; with `synchronous_commit`
- * on (PostgreSQL's default) an enqueue resolves once its rows are durable.
+ * Writes queued while a batch is on its way are sent together as the next
+ * one, so concurrent requests share a statement and its commit; with
+ * `synchronous_commit` on (PostgreSQL's default) an enqueue resolves once
+ * its rows are durable.
  *
  * @example
  * ```ts
@@ -71,7 +72,11 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #claim: OwnerClaim;
   readonly #owner: string;
   readonly #name: string;
-  readonly #commits: PostgresCommit;
+  /** New tasks: what a 202 waits for. */
+  readonly #intake: PostgresCommit;
+  /** Attempts and outcomes, committed beside the intake (a task's come after its insert). */
+  readonly #progress: PostgresCommit;
+  readonly #lanes: Sql[];
   readonly #clock: Pick<Clock, "now">;
   readonly #prunes: IntervalGate;
   readonly #probes: IntervalGate;
@@ -93,16 +98,14 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     options: PostgresTaskStoreOptions = {},
   ): Promise<PostgresTaskStore> {
     const name = withoutPassword(url);
-    const sql = postgres(url, {
-      max: options.connections ?? 4,
-      onnotice: () => {},
-      connection: { application_name: "posthaste" },
-    });
+    const sql = connect(url, options.connections ?? 4);
     try {
       await ensureTable(sql);
       const owner = crypto.randomUUID();
       const claim = await OwnerClaim.take(url, owner);
-      return new PostgresTaskStore(sql, claim, owner, name, options);
+      // A connection per commit stream: its statements run in the order sent.
+      const lanes = { intake: connect(url, 1), progress: connect(url, 1) };
+      return new PostgresTaskStore(sql, claim, lanes, owner, name, options);
     } catch (error) {
       await sql.end({ timeout: 0 });
       const reason = error instanceof Error ? error.message : String(error);
@@ -113,6 +116,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   private constructor(
     sql: Sql,
     claim: OwnerClaim,
+    lanes: { intake: Sql; progress: Sql },
     owner: string,
     name: string,
     options: PostgresTaskStoreOptions,
@@ -123,7 +127,10 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     this.#owner = owner;
     this.#name = name;
     this.#clock = options.clock ?? systemClock;
-    this.#commits = new PostgresCommit(sql, owner, () => this.#clock.now());
+    const now = () => this.#clock.now();
+    this.#intake = new PostgresCommit(lanes.intake, owner, now);
+    this.#progress = new PostgresCommit(lanes.progress, owner, now);
+    this.#lanes = [lanes.intake, lanes.progress];
     this.#prunes = new IntervalGate(pruneIntervalMs, this.#clock);
     this.#probes = new IntervalGate(1_000, this.#clock);
     this.#retention = { ms: retentionMs, count: retentionCount };
@@ -140,16 +147,21 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   }
 
   /**
-   * Whether the journal takes commits: after one failed, a `SELECT 1` at
-   * most once a second answers, so health recovers without client traffic.
+   * Whether the journal takes commits: after a write failed, a probe write
+   * at most once a second answers, so health recovers without client traffic.
    *
    * @returns True if the last commit (or this probe) succeeded.
    */
   async health(): Promise<boolean> {
-    if (!this.#commits.failing) return true;
+    if (!this.#intake.failing && !this.#progress.failing) return true;
     if (!this.#probes.due()) return false;
+    // A row in through the intake and out through the progress stream: both
+    // must work again, and each success clears its stream's failure.
+    const groupId = `~probe-${this.#owner}`;
     try {
-      await this.#sql`SELECT 1`;
+      await this.#intake.insert([{ groupId, index: 0, name: "probe", args: "[]" }]);
+      const done = { groupId, index: 0, state: "done", attempts: 0, nextAt: 0, error: null };
+      await this.#progress.save({ ...done, durationMs: 0, keep: false }, true);
       return true;
     } catch {
       return false;
@@ -157,11 +169,11 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   }
 
   enqueue(group: TaskGroup): Promise<void> {
-    return this.#commits.insert(journalRows(group));
+    return this.#intake.insert(journalRows(group));
   }
 
   attempt(entry: TaskEntry): Promise<void> {
-    return this.#commits.save(saveRow(entry, "running", 0));
+    return this.#progress.save(saveRow(entry, "running", 0));
   }
 
   record(entry: TaskEntry, nextAt = 0): void {
@@ -171,7 +183,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       // Queued again for the restart, keeping a backoff's retry time.
       ? { ...saveRow(entry, "queued", 0), keep: true }
       : saveRow(entry, state, nextAt);
-    this.#commits.save(row, finished).catch((error) => {
+    this.#progress.save(row, finished).catch((error) => {
       this.#logger.error("Cannot journal task {taskId}: {error}", {
         taskId: taskId(group.id, entry.index),
         error,
@@ -216,11 +228,11 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      await this.#commits.flush();
+      await Promise.all([this.#intake.flush(), this.#progress.flush()]);
       try {
         await this.#claim.close();
       } finally {
-        await this.#sql.end({ timeout: 5 });
+        await Promise.all([this.#sql, ...this.#lanes].map((sql) => sql.end({ timeout: 5 })));
       }
     })();
     return this.#closed;
@@ -230,6 +242,10 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function connect(url: string, max: number): Sql {
+  return postgres(url, { max, onnotice: () => {}, connection: { application_name: "posthaste" } });
 }
 
 function saveRow(entry: TaskEntry, state: string, nextAt: number): SaveRow {

@@ -200,3 +200,44 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "PostgresTaskStore: adoption deletes a dead owner's group that finished but was not deleted",
+  ignore,
+  async fn() {
+    await using db = await testSchema();
+    await using store = await PostgresTaskStore.open(db.url);
+    // The owner died between its last outcome's UPDATE and its group's DELETE.
+    const table = `${new URL(db.url).searchParams.get("search_path")}.posthaste_tasks`;
+    await db.admin.unsafe(`
+      INSERT INTO ${table} (group_id, idx, name, args, state, updated_at, owner) VALUES
+        ('done', 0, 'send', '["a"]', 'done', 0, 'gone'), ('done', 1, 'send', '["b"]', 'done', 0, 'gone'),
+        ('open', 0, 'send', '["c"]', 'done', 0, 'gone'), ('open', 1, 'send', '["d"]', 'queued', 0, 'gone')
+    `);
+    deepEqual((await store.recover()).map((task) => task.id), ["open/1"]);
+    equal(await store.status("done"), undefined);
+    deepEqual((await store.status("open"))?.tasks.map((task) => task.state), ["done", "queued"]);
+  },
+});
+
+Deno.test({
+  name: "PostgresTaskStore: an enqueue the database refuses rejects; health probes once a second",
+  ignore,
+  async fn() {
+    await using db = await testSchema();
+    let now = 1_000_000;
+    await using store = await PostgresTaskStore.open(db.url, { clock: { now: () => now } });
+    const table = `${new URL(db.url).searchParams.get("search_path")}.posthaste_tasks`;
+    await db.admin.unsafe(`ALTER TABLE ${table} ADD CONSTRAINT refuse CHECK (false) NOT VALID`);
+    await rejects(store.enqueue(new TaskGroup({ id: "g" }).add(send, "a")), /refuse/);
+    equal(await store.health(), false, "the probe write is refused too");
+    await db.admin.unsafe(`ALTER TABLE ${table} DROP CONSTRAINT refuse`);
+    equal(await store.health(), false, "no second probe within the second");
+    now += 1_000;
+    equal(await store.health(), true);
+    equal(await store.health(), true, "no probe needed once a write went through");
+    equal(await store.status("g"), undefined, "the refused group left nothing");
+    deepEqual(await store.list("", 10), [], "nor did the probe");
+  },
+});
