@@ -19,7 +19,11 @@ import type { StoredTask, TaskStore } from "./task_store.ts";
 
 /** Options for {@linkcode PostgresTaskStore.open}. */
 export interface PostgresTaskStoreOptions {
-  /** Connections in the pool, besides the one that holds the claim. @default {4} */
+  /**
+   * Connections for reads (status, listing, adoption); the two commit
+   * streams and the claim have one each besides.
+   * @default {4}
+   */
   connections?: number;
   /** Milliseconds a failed group stays after it failed (as in SQLite). @default {600000} */
   retentionMs?: number;

@@ -1,0 +1,61 @@
+import { deepEqual, equal } from "node:assert/strict";
+import {
+  defineTask,
+  definitionsByName,
+  JournalTakeover,
+  type StoredTask,
+  TaskRunner,
+} from "../lib/mod.ts";
+import { captureLogs } from "./_helpers.ts";
+
+const stored = (groupId: string, to: string): StoredTask => ({
+  id: `${groupId}/0`,
+  groupId,
+  index: 0,
+  name: "send",
+  args: [to],
+  attempts: 0,
+  nextAt: 0,
+  crashes: 0,
+  quarantined: false,
+});
+
+Deno.test("JournalTakeover looks again every interval, one look at a time, and logs only what it found", async () => {
+  await using logs = await captureLogs();
+  const sent: string[] = [];
+  const second = Promise.withResolvers<void>();
+  const answers: StoredTask[][] = [[stored("a", "first")], [], [stored("b", "orphan")]];
+  let running = 0;
+  let overlapped = false;
+  const runner = new TaskRunner();
+  const takeover = new JournalTakeover({
+    store: {
+      async recover() {
+        overlapped ||= ++running > 1;
+        await Promise.resolve();
+        running--;
+        return answers.shift() ?? [];
+      },
+      list: () => [],
+      fail: () => {},
+    },
+    name: "shared",
+    definitions: definitionsByName(defineTask("send", (to: string) => {
+      sent.push(to);
+      if (to === "orphan") second.resolve();
+    })),
+    runner,
+    deadLetter: () => {},
+    known: () => false,
+    intervalMs: 1,
+  });
+  deepEqual(await takeover.start(), { resumed: 1, deadLettered: 0, deferred: 0 });
+  await second.promise;
+  takeover[Symbol.dispose]();
+  await runner.idle();
+  deepEqual(sent, ["first", "orphan"]);
+  equal(overlapped, false);
+  const messages = logs.records.map((record) => String(record.rawMessage));
+  equal(messages.filter((m) => m.includes("unfinished tasks resumed")).length, 1, "at start-up");
+  equal(messages.filter((m) => m.includes("took over")).length, 1, "empty looks are not logged");
+});
