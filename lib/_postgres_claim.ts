@@ -13,6 +13,7 @@ export class OwnerClaim {
   #closing = false;
   #retaking = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  #wake: (() => void) | undefined;
 
   /** Connects and takes the lock. */
   static async take(url: string, owner: string): Promise<OwnerClaim> {
@@ -45,6 +46,7 @@ export class OwnerClaim {
   async close(): Promise<void> {
     this.#closing = true;
     clearTimeout(this.#retry);
+    this.#wake?.();
     await this.#sql.end({ timeout: 5 });
   }
 
@@ -55,26 +57,35 @@ export class OwnerClaim {
   /**
    * The session ended under a live store: until the lock is back, another
    * server may adopt this one's unfinished tasks and run them too (at least
-   * once). The store's later writes to adopted rows are then ignored.
+   * once). The store's later writes to adopted rows are then ignored. One
+   * retry loop at a time: the failed connections of its attempts close too.
    */
   #lost(): void {
     if (this.#closing || this.#retaking) return;
     this.#retaking = true;
+    void this.#retake().finally(() => this.#retaking = false);
+  }
+
+  async #retake(): Promise<void> {
+    const owner = this.#owner;
     this.#logger.warn("Lost the journal claim's connection for owner {owner}; taking it again", {
-      owner: this.#owner,
+      owner,
     });
-    this.#lock().then(
-      () => {
-        this.#retaking = false;
-        this.#logger.info("Took the journal claim for owner {owner} again", { owner: this.#owner });
-      },
-      (error) => {
-        this.#retaking = false;
+    while (!this.#closing) {
+      try {
+        await this.#lock();
+        this.#logger.info("Took the journal claim for owner {owner} again", { owner });
+        return;
+      } catch (error) {
+        if (this.#closing) return;
         this.#logger.error("Cannot take the journal claim again (retried in 1 s): {error}", {
           error,
         });
-        if (!this.#closing) this.#retry = setTimeout(() => this.#lost(), 1_000);
-      },
-    );
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          this.#retry = setTimeout(resolve, 1_000);
+        });
+      }
+    }
   }
 }
