@@ -6,14 +6,51 @@ import {
   defineTask,
   definitionsByName,
   recoverTasks,
+  type TaskContext,
+  type TaskEntry,
   TaskGroup,
   TaskRunner,
+  type TaskState,
   type TaskStore,
 } from "../lib/mod.ts";
 import { counts, emails, post, spawnServer } from "./_helpers.ts";
 
 /** Opens the store afresh, as a restarted server would. */
 export type OpenStore = () => Promise<TaskStore>;
+
+/** The store as a runner's journal, and a promise of the first task it records as `state`. */
+export function journalUntil(store: TaskStore, state: TaskState) {
+  const reached = Promise.withResolvers<void>();
+  const journal = {
+    attempt: (entry: TaskEntry) => store.attempt(entry),
+    record(entry: TaskEntry, nextAt?: number) {
+      store.record(entry, nextAt);
+      if (entry.state === state) reached.resolve();
+    },
+  };
+  return { journal, reached: reached.promise };
+}
+
+/** A task stopped at shutdown while it waits out a retry's backoff keeps its retry time. */
+export async function abandonedTaskKeepsItsBackoff(open: OpenStore): Promise<void> {
+  const flaky = defineTask("flaky", function (this: TaskContext) {
+    if (this.attempt === 1) throw new Error("first attempt fails");
+  }, { retries: 2, retryDelay: 60_000, maxRetryDelay: 60_000 });
+  const first = await open();
+  const { journal, reached } = journalUntil(first, "retrying");
+  const runner = new TaskRunner({ journal });
+  const group = new TaskGroup({ id: "late" }).add(flaky);
+  await first.enqueue(group);
+  runner.submit(group);
+  await reached;
+  deepEqual(await runner.drain({ signal: AbortSignal.abort() }), { abandoned: 1 });
+  await first.close();
+  const store = await open();
+  const [task] = await store.recover();
+  equal(task?.attempts, 1);
+  ok((task?.nextAt ?? 0) > Date.now() + 20_000, "the backoff carries on after the restart");
+  await store.close();
+}
 
 /** A task during which the server dies 3 times is quarantined at the 4th start. */
 export async function crashLoopIsQuarantined(open: OpenStore): Promise<void> {

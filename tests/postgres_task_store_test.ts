@@ -12,7 +12,11 @@ import {
 } from "../lib/mod.ts";
 import { configure, reset } from "@logtape/logtape";
 import { POSTGRES_URL, testSchema } from "./_postgres.ts";
-import { crashLoopIsQuarantined } from "./_store_scenarios.ts";
+import {
+  abandonedTaskKeepsItsBackoff,
+  crashLoopIsQuarantined,
+  journalUntil,
+} from "./_store_scenarios.ts";
 
 const ignore = POSTGRES_URL === undefined;
 const send = defineTask("send", (to: string) => void to);
@@ -68,20 +72,12 @@ Deno.test({
     }, { retries: 3, retryDelay: 400, maxRetryDelay: 400 });
     {
       const store = await PostgresTaskStore.open(db.url);
-      const retrying = Promise.withResolvers<void>();
-      const runner = new TaskRunner({
-        journal: {
-          attempt: (entry) => store.attempt(entry),
-          record(entry, nextAt) {
-            store.record(entry, nextAt);
-            if (entry.state === "retrying") retrying.resolve();
-          },
-        },
-      });
+      const { journal, reached } = journalUntil(store, "retrying");
+      const runner = new TaskRunner({ journal });
       const group = new TaskGroup({ id: "g1" }).add(send, "first").add(flaky, "ada");
       await store.enqueue(group);
       runner.submit(group);
-      await retrying.promise;
+      await reached;
       await store.close(); // the process stops during the backoff
       void runner;
     }
@@ -112,6 +108,15 @@ Deno.test({
   async fn() {
     await using db = await testSchema();
     await crashLoopIsQuarantined(() => PostgresTaskStore.open(db.url));
+  },
+});
+
+Deno.test({
+  name: "PostgresTaskStore: a task abandoned at shutdown during its backoff keeps its retry time",
+  ignore,
+  async fn() {
+    await using db = await testSchema();
+    await abandonedTaskKeepsItsBackoff(() => PostgresTaskStore.open(db.url));
   },
 });
 

@@ -8,28 +8,17 @@ import {
   route,
   SqliteTaskStore,
   type TaskContext,
-  type TaskEntry,
   TaskGroup,
   TaskRunner,
-  type TaskState,
 } from "../lib/mod.ts";
 import { tempDir } from "./_helpers.ts";
-import { crashLoopIsQuarantined } from "./_store_scenarios.ts";
+import {
+  abandonedTaskKeepsItsBackoff,
+  crashLoopIsQuarantined,
+  journalUntil,
+} from "./_store_scenarios.ts";
 
 const send = defineTask("send", (to: string) => void to);
-
-/** The store as a runner's journal, and a promise of the first task it records as `state`. */
-function journalUntil(store: SqliteTaskStore, state: TaskState) {
-  const reached = Promise.withResolvers<void>();
-  const journal = {
-    attempt: (entry: TaskEntry) => store.attempt(entry),
-    record(entry: TaskEntry, nextAt?: number) {
-      store.record(entry, nextAt);
-      if (entry.state === state) reached.resolve();
-    },
-  };
-  return { journal, reached: reached.promise };
-}
 
 Deno.test("SqliteTaskStore: a 202 is sent only after the commit; a failed commit answers 503 and runs nothing", async () => {
   await using runner = new TaskRunner();
@@ -256,25 +245,9 @@ Deno.test("durable: a fault between commit and response, or after the response, 
 
 Deno.test("durable: a task abandoned at shutdown during its backoff keeps its retry time", async () => {
   await using dir = await tempDir();
-  const path = `${dir.path}/tasks.db`;
-  const flaky = defineTask("flaky", function (this: TaskContext) {
-    if (this.attempt === 1) throw new Error("first attempt fails");
-  }, { retries: 2, retryDelay: 60_000, maxRetryDelay: 60_000 });
-  {
-    const store = SqliteTaskStore.open(path);
-    const { journal, reached } = journalUntil(store, "retrying");
-    const runner = new TaskRunner({ journal });
-    const group = new TaskGroup({ id: "late" }).add(flaky);
-    await store.enqueue(group);
-    runner.submit(group);
-    await reached;
-    deepEqual(await runner.drain({ signal: AbortSignal.abort() }), { abandoned: 1 });
-    store.close();
-  }
-  using store = SqliteTaskStore.open(path);
-  const [task] = store.recover();
-  equal(task?.attempts, 1);
-  ok((task?.nextAt ?? 0) > Date.now() + 20_000, "the backoff carries on after the restart");
+  await abandonedTaskKeepsItsBackoff(() =>
+    Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`))
+  );
 });
 
 Deno.test("durable: more unfinished work than MAX_PENDING does not stop start-up; the rest waits in the journal", async () => {
