@@ -117,3 +117,40 @@ export async function acceptedWorkSurvivesSigkill(
   const twice = [...seen.values()].filter((n) => n > 1).length;
   ok(twice <= 256, `${twice} ran twice; at most MAX_CONCURRENCY may`);
 }
+
+/**
+ * SIGKILL in the middle of a burst of 400 requests, once 100 were answered
+ * 202: after a restart every 202's line is in the log (a 202 never precedes
+ * its commit).
+ */
+export async function burstSurvivesSigkill(dir: string, taskStore: string): Promise<void> {
+  const env = { TASK_STORE: taskStore, SEND_DELAY_MS: "5000" };
+  const sent = emails(400, "burst");
+  const accepted: string[] = [];
+  {
+    await using server = await spawnServer(dir, env);
+    const killed = Promise.withResolvers<void>();
+    const requests = sent.map(async (email) => {
+      try {
+        const response = await fetch(`${server.url}/send-notification/${email}`, {
+          method: "POST",
+        });
+        await response.body?.cancel();
+        if (response.status === 202) accepted.push(email);
+        if (accepted.length === 100) killed.resolve();
+      } catch {
+        // the connection died with the process: no 202, no promise made
+      }
+    });
+    await killed.promise;
+    server.child.kill("SIGKILL");
+    await Promise.all(requests);
+    await server.status();
+  }
+  ok(accepted.length >= 100);
+  await using restarted = await spawnServer(dir, { ...env, SEND_DELAY_MS: "0" });
+  restarted.child.kill("SIGTERM");
+  equal((await restarted.status()).code, 0);
+  const seen = counts(await Deno.readTextFile(`${dir}/log.txt`));
+  for (const email of accepted) ok(seen.has(email), `${email} got a 202 but was lost`);
+}

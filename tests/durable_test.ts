@@ -1,7 +1,7 @@
 // Durable mode as a user runs it: real processes, real SIGKILL, restarts.
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { counts, emails, lines, post, spawnServer, tempDir } from "./_helpers.ts";
-import { acceptedWorkSurvivesSigkill } from "./_store_scenarios.ts";
+import { acceptedWorkSurvivesSigkill, burstSurvivesSigkill } from "./_store_scenarios.ts";
 
 Deno.test("durable: every 202 survives SIGKILL and runs after restart (at least once)", async () => {
   await using dir = await tempDir();
@@ -10,35 +10,7 @@ Deno.test("durable: every 202 survives SIGKILL and runs after restart (at least 
 
 Deno.test("durable: the journal survives SIGKILL in the middle of a burst of commits", async () => {
   await using dir = await tempDir();
-  const env = { TASK_STORE: `sqlite:${dir.path}/tasks.db`, SEND_DELAY_MS: "5000" };
-  const sent = emails(400, "burst");
-  const accepted: string[] = [];
-  {
-    await using server = await spawnServer(dir.path, env);
-    const killed = Promise.withResolvers<void>();
-    const requests = sent.map(async (email) => {
-      try {
-        const response = await fetch(`${server.url}/send-notification/${email}`, {
-          method: "POST",
-        });
-        await response.body?.cancel();
-        if (response.status === 202) accepted.push(email);
-        if (accepted.length === 100) killed.resolve();
-      } catch {
-        // the connection died with the process: no 202, no promise made
-      }
-    });
-    await killed.promise;
-    server.child.kill("SIGKILL");
-    await Promise.all(requests);
-    await server.status();
-  }
-  ok(accepted.length >= 100);
-  await using restarted = await spawnServer(dir.path, { ...env, SEND_DELAY_MS: "0" });
-  restarted.child.kill("SIGTERM");
-  equal((await restarted.status()).code, 0);
-  const seen = counts(await Deno.readTextFile(`${dir.path}/log.txt`));
-  for (const email of accepted) ok(seen.has(email), `${email} got a 202 but was lost`);
+  await burstSurvivesSigkill(dir.path, `sqlite:${dir.path}/tasks.db`);
 });
 
 Deno.test("durable: a second server on the same journal refuses to start; the first goes on", async () => {

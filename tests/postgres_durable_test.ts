@@ -3,7 +3,7 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { counts, emails, post, spawnServer, startApp, tempDir } from "./_helpers.ts";
 import { POSTGRES_URL, testSchema } from "./_postgres.ts";
-import { acceptedWorkSurvivesSigkill } from "./_store_scenarios.ts";
+import { acceptedWorkSurvivesSigkill, burstSurvivesSigkill } from "./_store_scenarios.ts";
 
 const ignore = POSTGRES_URL === undefined;
 
@@ -18,6 +18,16 @@ Deno.test({
       SELECT count(*)::int AS n FROM ${db.admin(schemaOf(db.url))}.posthaste_tasks
     `;
     equal(left?.n, 0, "groups that succeeded leave the table");
+  },
+});
+
+Deno.test({
+  name: "postgres: the journal survives SIGKILL in the middle of a burst of commits",
+  ignore,
+  async fn() {
+    await using dir = await tempDir();
+    await using db = await testSchema();
+    await burstSurvivesSigkill(dir.path, db.url);
   },
 });
 
