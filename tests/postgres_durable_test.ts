@@ -1,6 +1,6 @@
 // Durable mode on PostgreSQL as a user runs it: real processes, real SIGKILL,
 // restarts, and two servers sharing one queue.
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { counts, emails, post, spawnServer, startApp, tempDir } from "./_helpers.ts";
 import { POSTGRES_URL, testSchema } from "./_postgres.ts";
 import { acceptedWorkSurvivesSigkill, burstSurvivesSigkill } from "./_store_scenarios.ts";
@@ -83,3 +83,19 @@ Deno.test({
 function schemaOf(url: string): string {
   return new URL(url).searchParams.get("search_path") ?? "public";
 }
+
+Deno.test("postgres: a database that cannot be reached stops start-up with its URL, never its password", async () => {
+  await using dir = await tempDir();
+  await rejects(
+    spawnServer(dir.path, { TASK_STORE: "postgres://posthaste:secret@127.0.0.1:1/posthaste" }),
+    (error: Error) => {
+      match(error.message, /exited \(code 1\)/);
+      match(
+        error.message,
+        /Cannot open task store "postgres:\/\/posthaste@127\.0\.0\.1:1\/posthaste"/,
+      );
+      equal(error.message.includes("secret"), false);
+      return true;
+    },
+  );
+});
