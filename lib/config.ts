@@ -56,6 +56,11 @@ export type TaskStoreConfig =
   | { readonly kind: "sqlite"; readonly file: string }
   | { readonly kind: "postgres"; readonly url: string };
 
+// A URL's password never reaches an error message or a log.
+function redact(value: string | undefined): string | undefined {
+  return value?.replace(/(\/\/[^/:@]*):[^/@]*@/, "$1@");
+}
+
 function taskStore(value: string): TaskStoreConfig | undefined {
   if (value === "memory") return undefined;
   if (value.startsWith("sqlite:")) return { kind: "sqlite", file: value.slice("sqlite:".length) };
@@ -132,7 +137,9 @@ export function readConfig(get: (name: string) => string | undefined): Config {
   const result = SCHEMA.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) =>
-      `${issue.path.join(".")} (${JSON.stringify(env[String(issue.path[0])])}): ${issue.message}`
+      `${issue.path.join(".")} (${
+        JSON.stringify(redact(env[String(issue.path[0])]))
+      }): ${issue.message}`
     );
     throw new RangeError(`Cannot read configuration: ${problems.join("; ")}`);
   }

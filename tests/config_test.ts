@@ -63,4 +63,9 @@ Deno.test("readConfig() reads TASK_STORE as memory, a SQLite file or a PostgreSQ
   deepEqual(store(url).taskStore, { kind: "postgres", url });
   deepEqual(store("postgresql://db/x").taskStore, { kind: "postgres", url: "postgresql://db/x" });
   throws(() => store("mysql://db/x"), /TASK_STORE/);
+  throws(() => store("mysql://ada:secret@db/x"), (error: Error) => {
+    equal(error.message.includes("mysql://ada@db/x"), true, error.message);
+    equal(error.message.includes("secret"), false);
+    return true;
+  });
 });
