@@ -22,6 +22,8 @@ export interface OpenTaskStoreOptions {
   retentionMs?: number;
   /** Failed tasks kept at most. @default {10000} */
   retentionCount?: number;
+  /** Gives up opening (a database that does not answer): rejects with its reason. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -48,6 +50,9 @@ export function openTaskStore(
   options: OpenTaskStoreOptions = {},
 ): Promise<DurableTaskStore> {
   return config.kind === "sqlite"
-    ? Promise.resolve().then(() => SqliteTaskStore.open(config.file, options))
+    ? Promise.resolve().then(() => {
+      options.signal?.throwIfAborted();
+      return SqliteTaskStore.open(config.file, options);
+    })
     : PostgresTaskStore.open(config.url, options);
 }

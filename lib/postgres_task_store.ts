@@ -8,6 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import postgres, { type Sql } from "postgres";
 import { OwnerClaim } from "./_postgres_claim.ts";
 import { IntervalGate } from "./_interval_gate.ts";
+import { abortable } from "./abortable.ts";
 import { journalRows } from "./_journal_rows.ts";
 import { PostgresCommit, type SaveRow } from "./_postgres_commit.ts";
 import { adoptOrphans, ensureTable, listOwned, pruneFailed, TABLE } from "./_postgres_journal.ts";
@@ -33,6 +34,8 @@ export interface PostgresTaskStoreOptions {
   pruneIntervalMs?: number;
   /** Time source for `updated_at` and retention (wall-clock milliseconds). @default {systemClock} */
   clock?: Pick<Clock, "now">;
+  /** Gives up opening: `open` rejects with its reason and closes what it opened. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -92,7 +95,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
    * Connects, creates the table if it is missing, and takes a claim.
    *
    * @param url A `postgres://` connection URL (libpq's `PG*` variables fill in what it lacks).
-   * @param options Pool size, retention and clock.
+   * @param options Pool size, retention, clock, and a signal to give up.
    * @returns The open store.
    * @throws {Error} "Cannot open task store "<url without password>": …" if the
    * database cannot be reached or its `posthaste_tasks` table is foreign.
@@ -101,17 +104,24 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     url: string,
     options: PostgresTaskStoreOptions = {},
   ): Promise<PostgresTaskStore> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     const name = withoutPassword(url);
     const sql = connect(url, options.connections ?? 4);
     try {
-      await ensureTable(sql);
+      await abortable(ensureTable(sql), signal);
       const owner = crypto.randomUUID();
-      const claim = await OwnerClaim.take(url, owner);
+      const taking = OwnerClaim.take(url, owner);
+      const claim = await abortable(taking, signal).catch((error) => {
+        taking.then((claim) => claim.close(), () => {});
+        throw error;
+      });
       // A connection per commit stream: its statements run in the order sent.
       const lanes = { intake: connect(url, 1), progress: connect(url, 1) };
       return new PostgresTaskStore(sql, claim, lanes, owner, name, options);
     } catch (error) {
       await sql.end({ timeout: 0 });
+      if (signal?.aborted && error === signal.reason) throw error;
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`Cannot open task store "${name}": ${reason}`, { cause: error });
     }

@@ -246,3 +246,22 @@ Deno.test({
     deepEqual(await store.list("", 10), [], "nor did the probe");
   },
 });
+
+Deno.test("PostgresTaskStore.open gives up at its signal and closes its connection (needs no database)", async () => {
+  // A server that accepts connections and never answers.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const url = `postgres://posthaste@127.0.0.1:${listener.addr.port}/posthaste`;
+  await rejects(
+    PostgresTaskStore.open(url, { signal: AbortSignal.abort(new Error("at once")) }),
+    /at once/,
+  );
+  const controller = new AbortController();
+  const opening = PostgresTaskStore.open(url, { signal: controller.signal });
+  const conn = await listener.accept();
+  controller.abort(new Error("gave up"));
+  await rejects(opening, /^Error: gave up$/);
+  // Whatever it sent before, the client then closed: the read ends.
+  const buffer = new Uint8Array(1024);
+  while (await conn.read(buffer) !== null);
+  conn.close();
+});
