@@ -1,5 +1,5 @@
 import { deepEqual, equal, throws } from "node:assert/strict";
-import { readConfig } from "../lib/mod.ts";
+import { CONFIG_VARIABLES, readConfig } from "../lib/mod.ts";
 
 Deno.test("readConfig() fills in the documented defaults", () => {
   deepEqual(readConfig(() => undefined), {
@@ -68,4 +68,9 @@ Deno.test("readConfig() reads TASK_STORE as memory, a SQLite file or a PostgreSQ
     equal(error.message.includes("secret"), false);
     return true;
   });
+});
+
+Deno.test("deno.json's server permission set grants exactly the configuration variables (and libpq's PG*)", async () => {
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  deepEqual(denoJson.permissions.server.env.toSorted(), [...CONFIG_VARIABLES, "PG*"].sort());
 });
