@@ -206,12 +206,14 @@ if (run("1")) {
   // Scenario 1: one log line per request, no delay.
   const posthaste = await startServer("main.ts");
   const naive = await startServer("bench/naive_server.ts");
+  const floor = await startServer("bench/floor_server.ts");
   await wrk(bare.url, 1);
   const warm = await wrk(posthaste.url, 1);
   let accepted = warm.requests - warm.errors;
-  const s1 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[] };
+  const s1 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[], floor: [] as WrkResult[] };
   for (let round = 0; round < ROUNDS; round++) {
     s1.bare.push(await wrk(bare.url));
+    s1.floor.push(await wrk(floor.url));
     const result = await wrk(posthaste.url);
     s1.posthaste.push(result);
     accepted += result.requests - result.errors;
@@ -220,6 +222,7 @@ if (run("1")) {
   const naiveResult = await wrk(naive.url);
   const s1Bare = median(s1.bare.map((r) => r.rps));
   const s1Posthaste = median(s1.posthaste.map((r) => r.rps));
+  const s1Floor = median(s1.floor.map((r) => r.rps));
   wrkRow("1 no delay", "bare Deno.serve", s1.bare, "baseline");
   const errors = s1.posthaste.reduce((n, r) => n + r.errors, 0);
   wrkRow(
@@ -230,15 +233,21 @@ if (run("1")) {
   );
   wrkRow(
     "1 no delay",
+    "floor: the contract without posthaste",
+    s1.floor,
+    `${fixed(s1Floor / s1Bare)}x bare`,
+  );
+  wrkRow(
+    "1 no delay",
     "naive writeTextFile",
     [naiveResult],
     `${fixed(naiveResult.rps / s1Bare)}x bare (one run)`,
   );
-  await Promise.all([posthaste.stop(), naive.stop()]);
+  await Promise.all([posthaste.stop(), naive.stop(), floor.stop()]);
   summary.push(
-    `s1 req/s posthaste/bare ${fixed(s1Posthaste / s1Bare)} (target ≥ 0.90); naive/bare ${
-      fixed(naiveResult.rps / s1Bare)
-    }`,
+    `s1 req/s posthaste/bare ${fixed(s1Posthaste / s1Bare)} (target ≥ 0.90); floor/bare ${
+      fixed(s1Floor / s1Bare)
+    }; naive/bare ${fixed(naiveResult.rps / s1Bare)}`,
   );
 }
 
