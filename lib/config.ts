@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import type { LogLevel } from "./logging.ts";
+import { withoutPassword } from "./_without_password.ts";
 
 const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(
@@ -55,11 +56,6 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(SCHEMA.shape);
 export type TaskStoreConfig =
   | { readonly kind: "sqlite"; readonly file: string }
   | { readonly kind: "postgres"; readonly url: string };
-
-// A URL's password never reaches an error message or a log.
-function redact(value: string | undefined): string | undefined {
-  return value?.replace(/(\/\/[^/:@]*):[^/@]*@/, "$1@");
-}
 
 function taskStore(value: string): TaskStoreConfig | undefined {
   if (value === "memory") return undefined;
@@ -136,11 +132,11 @@ export function readConfig(get: (name: string) => string | undefined): Config {
   const env = Object.fromEntries(CONFIG_VARIABLES.map((name) => [name, get(name)]));
   const result = SCHEMA.safeParse(env);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) =>
-      `${issue.path.join(".")} (${
-        JSON.stringify(redact(env[String(issue.path[0])]))
-      }): ${issue.message}`
-    );
+    const problems = result.error.issues.map((issue) => {
+      const value = env[String(issue.path[0])];
+      const shown = JSON.stringify(value === undefined ? value : withoutPassword(value));
+      return `${issue.path.join(".")} (${shown}): ${issue.message}`;
+    });
     throw new RangeError(`Cannot read configuration: ${problems.join("; ")}`);
   }
   const c = result.data;

@@ -9,6 +9,7 @@ import postgres, { type Sql } from "postgres";
 import { OwnerClaim } from "./_postgres_claim.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import { abortable } from "./abortable.ts";
+import { withoutPassword } from "./_without_password.ts";
 import { journalRows } from "./_journal_rows.ts";
 import { PostgresCommit, type SaveRow } from "./_postgres_commit.ts";
 import { adoptOrphans, ensureTable, listOwned, pruneFailed, TABLE } from "./_postgres_journal.ts";
@@ -273,15 +274,4 @@ function saveRow(entry: TaskEntry, state: string, nextAt: number): SaveRow {
     durationMs: Math.round(entry.durationMs),
     keep: false,
   };
-}
-
-/** The URL as logs and errors may show it. */
-function withoutPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "";
-    return parsed.href;
-  } catch {
-    return "(not a URL)";
-  }
 }

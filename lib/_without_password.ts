@@ -1,0 +1,8 @@
+// A URL's password never reaches an error message or a log. A regular
+// expression, not `new URL`, so that a value which is not a valid URL (the
+// configuration error that reports it) is cleaned too. Internal.
+
+/** `text` with the password of a `scheme://user:password@` part removed. */
+export function withoutPassword(text: string): string {
+  return text.replace(/(\/\/[^/:@]*):[^/@]*@/, "$1@");
+}
