@@ -77,8 +77,8 @@ export class PostgresCommit {
   #batch(): Batch {
     if (this.#next) return this.#next;
     const batch = this.#next = newBatch();
-    // End of this turn, or after the transaction in flight: every write of
-    // the meantime joins this one.
+    // End of this turn, or after the batch in flight: every write of the
+    // meantime joins this one.
     if (!this.#inFlight) setImmediate(() => this.#send());
     return batch;
   }
@@ -109,11 +109,11 @@ export class PostgresCommit {
     // transaction. An enqueue is one statement, so it is atomic; a crash
     // between an outcome's UPDATE and its group's DELETE leaves a group of
     // done rows, which adoption deletes.
-    const tx = this.#sql;
+    const sql = this.#sql;
     const statements = [];
     if (inserts.length > 0) {
-      statements.push(tx`
-          INSERT INTO ${tx(TABLE)} (group_id, idx, name, args, state, updated_at, owner)
+      statements.push(sql`
+          INSERT INTO ${sql(TABLE)} (group_id, idx, name, args, state, updated_at, owner)
           SELECT g, i, n, a, 'queued', ${now}, ${this.#owner}
           FROM unnest(${inserts.map((r) => r.groupId)}::text[], ${
         inserts.map((r) => r.index)
@@ -125,8 +125,8 @@ export class PostgresCommit {
     if (saves.size > 0) {
       const rows = [...saves.values()];
       const column = <K extends keyof SaveRow>(key: K) => rows.map((row) => row[key]);
-      statements.push(tx`
-          UPDATE ${tx(TABLE)} AS t SET
+      statements.push(sql`
+          UPDATE ${sql(TABLE)} AS t SET
             state = u.s, attempts = u.n,
             next_at = CASE WHEN u.k = 1 THEN t.next_at ELSE u.x END,
             error = CASE WHEN u.k = 1 THEN t.error ELSE u.e END,
@@ -144,10 +144,10 @@ export class PostgresCommit {
         `);
     }
     if (finished.size > 0) {
-      statements.push(tx`
-          DELETE FROM ${tx(TABLE)} AS t WHERE t.group_id = ANY(${[...finished]}::text[])
+      statements.push(sql`
+          DELETE FROM ${sql(TABLE)} AS t WHERE t.group_id = ANY(${[...finished]}::text[])
           AND NOT EXISTS (
-            SELECT 1 FROM ${tx(TABLE)} AS f WHERE f.group_id = t.group_id AND f.state = 'failed'
+            SELECT 1 FROM ${sql(TABLE)} AS f WHERE f.group_id = t.group_id AND f.state = 'failed'
           )
         `);
     }

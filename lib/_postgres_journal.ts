@@ -86,16 +86,16 @@ export async function adoptOrphans(
   crashLimit: number,
   now: number,
 ): Promise<StoredTask[]> {
-  const owners = await tx`
-    SELECT DISTINCT owner FROM ${tx(TABLE)}
-    WHERE state NOT IN ('done', 'failed') AND owner <> ${owner}
-  `;
-  const gone: string[] = [];
-  for (const { owner: other } of owners) {
-    // Held until this transaction ends; a live owner holds it for its session.
-    const [row] = await tx`SELECT pg_try_advisory_xact_lock(hashtextextended(${other}, 0)) AS free`;
-    if (row?.free === true) gone.push(String(other));
-  }
+  // One round trip: the try-lock runs once per distinct owner (the CTE is
+  // materialised before it). Held until this transaction ends; a live owner
+  // holds it for its session, so only gone owners are returned.
+  const gone = (await tx`
+    WITH others AS MATERIALIZED (
+      SELECT DISTINCT owner FROM ${tx(TABLE)}
+      WHERE state NOT IN ('done', 'failed') AND owner <> ${owner}
+    )
+    SELECT owner FROM others WHERE pg_try_advisory_xact_lock(hashtextextended(owner, 0))
+  `).map((row) => String(row.owner));
   if (gone.length === 0) return [];
   // Groups whose last outcome was written but not their deletion (the owner
   // died between the two statements): nothing is left to run or report.

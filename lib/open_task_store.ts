@@ -12,7 +12,7 @@ import type { TaskStore } from "./task_store.ts";
 export interface DurableTaskStore extends TaskStore {
   /** Its file, or its URL without the password: how logs name it. */
   readonly path: string;
-  /** Whether it takes commits now (`GET /readyz`). */
+  /** Whether it takes commits now (`GET /healthz`). */
   health(): Promise<boolean>;
 }
 
