@@ -4,11 +4,13 @@
 import postgres, { type Sql } from "postgres";
 
 /** The test database's URL, or undefined: the PostgreSQL tests are then ignored. */
-export const POSTGRES_URL: string | undefined = Deno.env.get("POSTHASTE_TEST_POSTGRES");
+const POSTGRES_URL: string | undefined = Deno.env.get("POSTHASTE_TEST_POSTGRES");
 
 /** A schema of its own: `url` puts the store's table in it; disposing drops it. */
 export interface TestSchema extends AsyncDisposable {
   url: string;
+  /** The schema's name, for qualifying the store's table in `admin` queries. */
+  name: string;
   /** A connection for looking at and breaking things. */
   admin: Sql;
   /** Ends the sessions that hold `owner`'s claim, as its process dying would. */
@@ -17,7 +19,7 @@ export interface TestSchema extends AsyncDisposable {
 
 let schemas = 0;
 
-export async function testSchema(): Promise<TestSchema> {
+async function testSchema(): Promise<TestSchema> {
   if (POSTGRES_URL === undefined) throw new Error("Cannot create a schema: no test database");
   const admin = postgres(POSTGRES_URL, { max: 1, onnotice: () => {} });
   const name = `test_${Deno.pid}_${++schemas}`;
@@ -27,6 +29,7 @@ export async function testSchema(): Promise<TestSchema> {
   url.searchParams.set("search_path", name);
   return {
     url: url.href,
+    name,
     admin,
     async kill(owner) {
       // A 64-bit advisory key shows in pg_locks as two 32-bit halves; each
@@ -42,4 +45,19 @@ export async function testSchema(): Promise<TestSchema> {
       await admin.end();
     },
   };
+}
+
+/**
+ * A test that runs against a schema of its own, dropped when it ends;
+ * ignored without a test database.
+ */
+export function postgresTest(name: string, fn: (db: TestSchema) => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: POSTGRES_URL === undefined,
+    async fn() {
+      await using db = await testSchema();
+      await fn(db);
+    },
+  });
 }

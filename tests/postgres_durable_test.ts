@@ -2,41 +2,33 @@
 // restarts, and two servers sharing one queue.
 import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { counts, emails, post, spawnServer, startApp, tempDir } from "./_helpers.ts";
-import { POSTGRES_URL, testSchema } from "./_postgres.ts";
+import { postgresTest } from "./_postgres.ts";
 import { acceptedWorkSurvivesSigkill, burstSurvivesSigkill } from "./_store_scenarios.ts";
 
-const ignore = POSTGRES_URL === undefined;
-
-Deno.test({
-  name: "postgres: every 202 survives SIGKILL and runs after restart (at least once)",
-  ignore,
-  async fn() {
+postgresTest(
+  "postgres: every 202 survives SIGKILL and runs after restart (at least once)",
+  async (db) => {
     await using dir = await tempDir();
-    await using db = await testSchema();
     await acceptedWorkSurvivesSigkill(dir.path, db.url);
     const [left] = await db.admin`
-      SELECT count(*)::int AS n FROM ${db.admin(schemaOf(db.url))}.posthaste_tasks
+      SELECT count(*)::int AS n FROM ${db.admin(db.name)}.posthaste_tasks
     `;
     equal(left?.n, 0, "groups that succeeded leave the table");
   },
-});
+);
 
-Deno.test({
-  name: "postgres: the journal survives SIGKILL in the middle of a burst of commits",
-  ignore,
-  async fn() {
+postgresTest(
+  "postgres: the journal survives SIGKILL in the middle of a burst of commits",
+  async (db) => {
     await using dir = await tempDir();
-    await using db = await testSchema();
     await burstSurvivesSigkill(dir.path, db.url);
   },
-});
+);
 
-Deno.test({
-  name: "postgres: a server sharing the queue takes over the work of one that was killed",
-  ignore,
-  async fn() {
+postgresTest(
+  "postgres: a server sharing the queue takes over the work of one that was killed",
+  async (db) => {
     await using dir = await tempDir();
-    await using db = await testSchema();
     await using survivor = await spawnServer(dir.path, {
       TASK_STORE: db.url,
       TAKEOVER_INTERVAL_MS: "50",
@@ -60,13 +52,11 @@ Deno.test({
     deepEqual([...seen.keys()].sort(), [...sent, "own@example.com"].sort());
     deepEqual(new Set(seen.values()), new Set([1]), "none was running at the SIGKILL: once each");
   },
-});
+);
 
-Deno.test({
-  name: "postgres: a 202 after the commit; the status route and health read the database",
-  ignore,
-  async fn() {
-    await using db = await testSchema();
+postgresTest(
+  "postgres: a 202 after the commit; the status route and health read the database",
+  async (db) => {
     await using server = await startApp({ TASK_STORE: db.url, SEND_DELAY_MS: "0" });
     const response = await fetch(`${server.url}/send-notification/ada@example.com`, {
       method: "POST",
@@ -78,11 +68,7 @@ Deno.test({
     deepEqual(await (await fetch(`${server.url}/healthz`)).json(), { status: "ok" });
     equal(await server.logText(), "notification for ada@example.com: some notification\n");
   },
-});
-
-function schemaOf(url: string): string {
-  return new URL(url).searchParams.get("search_path") ?? "public";
-}
+);
 
 Deno.test("postgres: a database that cannot be reached stops start-up with its URL, never its password", async () => {
   await using dir = await tempDir();

@@ -11,21 +11,18 @@ import {
   TaskRunner,
 } from "../lib/mod.ts";
 import { configure, reset } from "@logtape/logtape";
-import { POSTGRES_URL, testSchema } from "./_postgres.ts";
+import { postgresTest } from "./_postgres.ts";
 import {
   abandonedTaskKeepsItsBackoff,
   crashLoopIsQuarantined,
   journalUntil,
 } from "./_store_scenarios.ts";
 
-const ignore = POSTGRES_URL === undefined;
 const send = defineTask("send", (to: string) => void to);
 
-Deno.test({
-  name: "PostgresTaskStore: a live server's work stays its own; a dead one's is adopted once",
-  ignore,
-  async fn() {
-    await using db = await testSchema();
+postgresTest(
+  "PostgresTaskStore: a live server's work stays its own; a dead one's is adopted once",
+  async (db) => {
     await using live = await PostgresTaskStore.open(db.url);
     const dying = await PostgresTaskStore.open(db.url);
     const started = Promise.withResolvers<void>();
@@ -58,13 +55,11 @@ Deno.test({
     );
     void runner;
   },
-});
+);
 
-Deno.test({
-  name: "PostgresTaskStore: retry state survives a restart; a group that succeeds leaves the table",
-  ignore,
-  async fn() {
-    await using db = await testSchema();
+postgresTest(
+  "PostgresTaskStore: retry state survives a restart; a group that succeeds leaves the table",
+  async (db) => {
     const attempts: [string, number][] = [];
     const flaky = defineTask("flaky", function (this: TaskContext, to: string) {
       attempts.push([this.id, this.attempt]);
@@ -100,31 +95,25 @@ Deno.test({
     equal(await store.status("g1"), undefined);
     equal((await store.status("g2"))?.state, "queued");
   },
-});
+);
 
-Deno.test({
-  name: "PostgresTaskStore: a task that crashes its server 3 times is quarantined",
-  ignore,
-  async fn() {
-    await using db = await testSchema();
+postgresTest(
+  "PostgresTaskStore: a task that crashes its server 3 times is quarantined",
+  async (db) => {
     await crashLoopIsQuarantined(() => PostgresTaskStore.open(db.url));
   },
-});
+);
 
-Deno.test({
-  name: "PostgresTaskStore: a task abandoned at shutdown during its backoff keeps its retry time",
-  ignore,
-  async fn() {
-    await using db = await testSchema();
+postgresTest(
+  "PostgresTaskStore: a task abandoned at shutdown during its backoff keeps its retry time",
+  async (db) => {
     await abandonedTaskKeepsItsBackoff(() => PostgresTaskStore.open(db.url));
   },
-});
+);
 
-Deno.test({
-  name: "JournalTakeover with a shared journal runs the work of a server that died meanwhile",
-  ignore,
-  async fn() {
-    await using db = await testSchema();
+postgresTest(
+  "JournalTakeover with a shared journal runs the work of a server that died meanwhile",
+  async (db) => {
     await using survivor = await PostgresTaskStore.open(db.url);
     const ran = Promise.withResolvers<string>();
     const runner = new TaskRunner({ journal: survivor });
@@ -144,17 +133,13 @@ Deno.test({
     equal(await ran.promise, "orphan@example.com");
     await runner.idle();
   },
-});
+);
 
-Deno.test({
-  name: "PostgresTaskStore refuses a foreign table, and names the database without its password",
-  ignore,
-  async fn() {
-    await using db = await testSchema();
-    const { password, searchParams } = new URL(db.url);
-    await db.admin.unsafe(
-      `CREATE TABLE ${searchParams.get("search_path")}.posthaste_tasks (id int)`,
-    );
+postgresTest(
+  "PostgresTaskStore refuses a foreign table, and names the database without its password",
+  async (db) => {
+    const { password } = new URL(db.url);
+    await db.admin.unsafe(`CREATE TABLE ${db.name}.posthaste_tasks (id int)`);
     await rejects(PostgresTaskStore.open(db.url), (error: Error) => {
       match(error.message, /^Cannot open task store "postgres:\/\/[^"]*": table posthaste_tasks/);
       match(error.message, /is not a posthaste journal this version reads \(no column group_id/);
@@ -171,13 +156,11 @@ Deno.test({
       return true;
     });
   },
-});
+);
 
-Deno.test({
-  name: "PostgresTaskStore: a claim whose connection is lost is taken again; the store goes on",
-  ignore,
-  async fn() {
-    await using db = await testSchema();
+postgresTest(
+  "PostgresTaskStore: a claim whose connection is lost is taken again; the store goes on",
+  async (db) => {
     const retaken = Promise.withResolvers<void>();
     await configure({
       reset: true,
@@ -204,17 +187,14 @@ Deno.test({
       await reset();
     }
   },
-});
+);
 
-Deno.test({
-  name:
-    "PostgresTaskStore: adoption deletes a dead owner's group that finished but was not deleted",
-  ignore,
-  async fn() {
-    await using db = await testSchema();
+postgresTest(
+  "PostgresTaskStore: adoption deletes a dead owner's group that finished but was not deleted",
+  async (db) => {
     await using store = await PostgresTaskStore.open(db.url);
     // The owner died between its last outcome's UPDATE and its group's DELETE.
-    const table = `${new URL(db.url).searchParams.get("search_path")}.posthaste_tasks`;
+    const table = `${db.name}.posthaste_tasks`;
     await db.admin.unsafe(`
       INSERT INTO ${table} (group_id, idx, name, args, state, updated_at, owner) VALUES
         ('done', 0, 'send', '["a"]', 'done', 0, 'gone'), ('done', 1, 'send', '["b"]', 'done', 0, 'gone'),
@@ -224,16 +204,14 @@ Deno.test({
     equal(await store.status("done"), undefined);
     deepEqual((await store.status("open"))?.tasks.map((task) => task.state), ["done", "queued"]);
   },
-});
+);
 
-Deno.test({
-  name: "PostgresTaskStore: an enqueue the database refuses rejects; health probes once a second",
-  ignore,
-  async fn() {
-    await using db = await testSchema();
+postgresTest(
+  "PostgresTaskStore: an enqueue the database refuses rejects; health probes once a second",
+  async (db) => {
     let now = 1_000_000;
     await using store = await PostgresTaskStore.open(db.url, { clock: { now: () => now } });
-    const table = `${new URL(db.url).searchParams.get("search_path")}.posthaste_tasks`;
+    const table = `${db.name}.posthaste_tasks`;
     await db.admin.unsafe(`ALTER TABLE ${table} ADD CONSTRAINT refuse CHECK (false) NOT VALID`);
     await rejects(store.enqueue(new TaskGroup({ id: "g" }).add(send, "a")), /refuse/);
     equal(await store.health(), false, "the probe write is refused too");
@@ -245,7 +223,7 @@ Deno.test({
     equal(await store.status("g"), undefined, "the refused group left nothing");
     deepEqual(await store.list("", 10), [], "nor did the probe");
   },
-});
+);
 
 Deno.test("PostgresTaskStore.open gives up at its signal and closes its connection (needs no database)", async () => {
   // A server that accepts connections and never answers.
