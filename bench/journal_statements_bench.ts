@@ -18,8 +18,9 @@ function bench(name: string, db: DatabaseSync, baseline = false): void {
   const insert = db.prepare(
     "INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES (?, 0, 'send', ?, 'queued', ?)",
   );
+  // The store's own statement: its attempt marks and outcomes share it.
   const mark = db.prepare(
-    "UPDATE tasks SET state = 'running', attempts = 1, updated_at = ? WHERE group_id = ? AND idx = 0",
+    "UPDATE tasks SET state = ?, attempts = ?, next_at = ?, error = ?, duration_ms = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
   );
   const forget = db.prepare("DELETE FROM tasks WHERE group_id = ?");
   const transaction = (write: (id: string) => void, ids: string[]): void => {
@@ -36,7 +37,7 @@ function bench(name: string, db: DatabaseSync, baseline = false): void {
     fn() {
       const ids = Array.from({ length: TASKS }, groupId);
       transaction((id) => insert.run(id, args, Date.now()), ids);
-      transaction((id) => mark.run(Date.now(), id), ids);
+      transaction((id) => mark.run("running", 1, 0, null, 0, Date.now(), id, 0), ids);
       inFlight.push(ids);
       if (inFlight.length > 4) transaction((id) => forget.run(id), inFlight.shift() ?? []);
     },
