@@ -25,16 +25,25 @@ export interface ReadBodyOptions {
 }
 
 /**
- * Reads the whole body, stopping as soon as it passes `limit` bytes (a
- * `Content-Length` over the limit is refused before reading anything, a
- * chunked body as soon as its chunks add up past it) or when `timeout`
- * passes.
+ * Reads the whole body, never holding more than `limit` bytes of it: a
+ * `Content-Length` over the limit is refused before anything is read, a body
+ * without one (chunked, or HTTP/2) is read chunk by chunk and refused as soon
+ * as it passes the limit, and a body slower than `timeout` is refused.
+ *
+ * Where the framing bounds the body, it is taken whole, without a stream (a
+ * fraction of the cost): with a `Content-Length`, which Deno's HTTP layer
+ * holds the body to, or with a Host header and neither `Content-Length` nor
+ * `Transfer-Encoding`, which in HTTP/1.x means no body (RFC 9112, section
+ * 6.3). An HTTP/2 request may send those headers and still stream a body: if
+ * it has not fully arrived within 5 ms, it is refused rather than read
+ * without a limit.
  *
  * @param request The request whose body to read.
  * @param options The size limit and deadline.
  * @returns The body's bytes (empty if it has none).
- * @throws {HttpError} 413 `payload_too_large` or 408 `request_timeout`; the
- * signal's reason if `options.signal` aborted.
+ * @throws {HttpError} 413 `payload_too_large`, 408 `request_timeout`, 411
+ * `length_required` (the HTTP/2 case above); the signal's reason if
+ * `options.signal` aborted.
  *
  * @example
  * ```ts
@@ -52,16 +61,85 @@ export async function readBody(
   options: ReadBodyOptions = {},
 ): Promise<Uint8Array> {
   const { limit = 16_384, timeout = 10_000, timeouts = sharedTimeouts, signal } = options;
-  const tooLarge = (): HttpError =>
-    new HttpError(413, "payload_too_large", `Request body is larger than ${limit} bytes`);
-  if (Number(request.headers.get("content-length") ?? 0) > limit) throw tooLarge();
-  if (request.body === null) return new Uint8Array();
+  const headers = request.headers;
+  const length = headers.get("content-length");
+  if (length !== null && Number(length) > limit) throw tooLarge(limit);
   signal?.throwIfAborted();
+  if (headers.get("transfer-encoding") !== null || (length === null && !headers.has("host"))) {
+    return await streamed(request, limit, timeout, timeouts, signal);
+  }
+  const body = length === null
+    ? await whole(request, Math.min(timeout, AT_ONCE_MS), timeouts, signal, lengthRequired)
+    : await whole(request, timeout, timeouts, signal, () => timedOut(timeout));
+  // Only a request made in-process can carry more than its Content-Length.
+  if (body.length > limit) throw tooLarge(limit);
+  return body;
+}
+
+// An HTTP/1.x request without framing has an empty body, read at once; an
+// HTTP/2 body still streaming in after such headers is refused this soon
+// (answering ends the read), since `bytes()` would read it without a limit.
+const AT_ONCE_MS = 5;
+
+function tooLarge(limit: number): HttpError {
+  return new HttpError(413, "payload_too_large", `Request body is larger than ${limit} bytes`);
+}
+
+function timedOut(timeout: number): HttpError {
+  return new HttpError(408, "request_timeout", `Request body took longer than ${timeout} ms`);
+}
+
+function lengthRequired(): HttpError {
+  return new HttpError(
+    411,
+    "length_required",
+    "Request body needs a Content-Length: a streamed HTTP/2 body sent with a Host header is refused",
+  );
+}
+
+// `request.bytes()` takes a body Deno already holds whole without making a
+// stream, but it cannot be stopped at a size: it is used only where the
+// framing bounds the body. At the deadline or the abort its promise is left
+// to settle when Deno closes the request.
+function whole(
+  request: Request,
+  ms: number,
+  timeouts: TimeoutQueue,
+  signal: AbortSignal | undefined,
+  late: () => HttpError,
+): Promise<Uint8Array> {
+  const bytes = request.bytes();
+  return new Promise((resolve, reject) => {
+    const stop = (): void => reject(signal?.reason);
+    const deadline = timeouts.add(ms, () => reject(late()));
+    if (signal) onAbort(signal, stop);
+    const done = (): void => {
+      timeouts.remove(deadline);
+      if (signal) offAbort(signal, stop);
+    };
+    bytes.then((body) => {
+      done();
+      resolve(body);
+    }, (error) => {
+      done();
+      reject(error);
+    });
+  });
+}
+
+async function streamed(
+  request: Request,
+  limit: number,
+  timeout: number,
+  timeouts: TimeoutQueue,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  if (request.body === null) return new Uint8Array();
   const reader = request.body.getReader();
-  let timedOut = false;
+  let expired = false;
   const stop = (): void => void reader.cancel().catch(() => {});
   const deadline = timeouts.add(timeout, () => {
-    timedOut = true;
+    expired = true;
     stop();
   });
   if (signal) onAbort(signal, stop);
@@ -71,14 +149,12 @@ export async function readBody(
     while (true) {
       const { done, value } = await reader.read();
       signal?.throwIfAborted();
-      if (timedOut) {
-        throw new HttpError(408, "request_timeout", `Request body took longer than ${timeout} ms`);
-      }
+      if (expired) throw timedOut(timeout);
       if (done) break;
       total += value.length;
       if (total > limit) {
         reader.cancel().catch(() => {});
-        throw tooLarge();
+        throw tooLarge(limit);
       }
       chunks.push(value);
     }

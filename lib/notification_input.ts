@@ -65,13 +65,6 @@ export function parseEmail(raw: string): string {
   return result.data;
 }
 
-// Only an explicit `content-length: 0` proves there is no body: requests
-// built in-process, and HTTP/2 requests, may carry a body without one. The
-// header is checked first: `request.body` makes a stream.
-function hasBody(request: Request): boolean {
-  return request.headers.get("content-length") !== "0" && request.body !== null;
-}
-
 function isJson(contentType: string): boolean {
   const mediaType = contentType.split(";", 1)[0]?.trim().toLowerCase();
   return mediaType === "application/json";
@@ -84,8 +77,9 @@ function isJson(contentType: string): boolean {
  * @param request The request.
  * @param options Body size limit and read deadline.
  * @returns The message, or {@linkcode DEFAULT_MESSAGE} if there is no body;
- * synchronously when there is no body to read.
- * @throws {HttpError} 415 `unsupported_media_type`, 413, 408, 400
+ * synchronously when the request says it has none (GET, HEAD,
+ * `Content-Length: 0`).
+ * @throws {HttpError} 415 `unsupported_media_type`, 413, 411, 408, 400
  * `invalid_body` (not UTF-8 JSON) or 422 `invalid_message`.
  *
  * @example
@@ -105,7 +99,8 @@ export function parseMessage(
   request: Request,
   options: ReadBodyOptions = {},
 ): string | Promise<string> {
-  if (!hasBody(request)) return DEFAULT_MESSAGE;
+  if (request.method === "GET" || request.method === "HEAD") return DEFAULT_MESSAGE;
+  if (request.headers.get("content-length") === "0") return DEFAULT_MESSAGE;
   const contentType = request.headers.get("content-type");
   const unsupported = (): HttpError =>
     new HttpError(415, "unsupported_media_type", "Request body must be application/json");
