@@ -1,8 +1,9 @@
 // For scale: the least a server keeping the demo's contract does per request,
 // without posthaste's machinery (no runner, validation, escaping, status or
-// metrics): find the email in the path, read the body stream (a request
-// without Content-Length may still carry one), answer the 202 JSON with its
-// Location, and hand the line to one append handle, a write per turn.
+// metrics, no limit on the body): find the email in the path, read the body
+// whole (a request without Content-Length may still carry one over HTTP/2),
+// answer the 202 JSON with its Location, and hand the line to one append
+// handle, a write per turn.
 import { serveForLoad } from "./_serve.ts";
 
 const encoder = new TextEncoder();
@@ -18,7 +19,7 @@ const flush = (): void => {
 };
 serveForLoad(async (request) => {
   const email = decodeURIComponent(new URL(request.url).pathname.split("/")[2] ?? "");
-  if (request.body !== null) await request.arrayBuffer();
+  await request.bytes();
   const id = crypto.randomUUID();
   if (lines.push(`notification for ${email}: some notification\n`) === 1) setTimeout(flush);
   return Response.json(
