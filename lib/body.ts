@@ -36,7 +36,9 @@ export interface ReadBodyOptions {
  * `Transfer-Encoding`, which in HTTP/1.x means no body (RFC 9112, section
  * 6.3). An HTTP/2 request may send those headers and still stream a body: if
  * it has not fully arrived within 5 ms, it is refused rather than read
- * without a limit.
+ * without a limit. A request made in-process is trusted to match its
+ * headers: one that carries more than its `Content-Length` is refused only
+ * once read.
  *
  * @param request The request whose body to read.
  * @param options The size limit and deadline.
