@@ -25,10 +25,10 @@ export interface ReadBodyOptions {
 }
 
 /**
- * Reads the whole body, never holding more than `limit` bytes of it: a
- * `Content-Length` over the limit is refused before anything is read, a body
- * without one (chunked, or HTTP/2) is read chunk by chunk and refused as soon
- * as it passes the limit, and a body slower than `timeout` is refused.
+ * Reads the whole body, up to `limit` bytes: a `Content-Length` over the
+ * limit is refused before anything is read, a body without one (chunked, or
+ * HTTP/2) is read chunk by chunk and refused as soon as it passes the limit,
+ * and a body slower than `timeout` is refused.
  *
  * Where the framing bounds the body, it is taken whole, without a stream (a
  * fraction of the cost): with a `Content-Length`, which Deno's HTTP layer
@@ -73,7 +73,8 @@ export async function readBody(
   const body = length === null
     ? await whole(request, Math.min(timeout, AT_ONCE_MS), timeouts, signal, lengthRequired)
     : await whole(request, timeout, timeouts, signal, () => timedOut(timeout));
-  // Only a request made in-process can carry more than its Content-Length.
+  // Over the limit here: an HTTP/2 body that arrived whole without a
+  // Content-Length, or a request made in-process that outgrew its own.
   if (body.length > limit) throw tooLarge(limit);
   return body;
 }

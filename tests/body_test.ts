@@ -159,3 +159,18 @@ Deno.test("readBody refuses an in-process request whose body outgrows its Conten
   const exact = new Request("http://x/", { method: "POST", headers: { host: "x" }, body: "hello" });
   equal((await readBody(exact)).length, 5);
 });
+
+Deno.test("an HTTP/2 body over the limit with a Host header and no Content-Length is refused", async () => {
+  await using server = await startApp();
+  const big = JSON.stringify({ message: "x".repeat(20_000) });
+  const { status, body } = await h2Post(
+    server.url,
+    { ":path": path, host: "x", ...json },
+    [big, ""],
+    Promise.resolve(),
+  );
+  // 413 if it arrived whole before the handler read it, 411 if still streaming.
+  ok(status === 413 || status === 411, `status ${status}`);
+  ok(["payload_too_large", "length_required"].includes(JSON.parse(body).error));
+  equal(await server.logText(), "");
+});
