@@ -174,3 +174,17 @@ Deno.test("an HTTP/2 body over the limit with a Host header and no Content-Lengt
   ok(["payload_too_large", "length_required"].includes(JSON.parse(body).error));
   equal(await server.logText(), "");
 });
+
+Deno.test("an HTTP/2 body longer than its Content-Length is cut off by Deno, not read on", async () => {
+  await using server = await startApp();
+  const answer = h2Post(
+    server.url,
+    { ":path": path, ...json, "content-length": "5" },
+    ["x".repeat(20_000), ""],
+    Promise.resolve(),
+  );
+  // The HTTP/2 layer resets the stream; no 202 comes back.
+  const status = await answer.then(({ status }) => status, () => "reset");
+  ok(status !== 202, `status ${status}`);
+  equal(await server.logText(), "");
+});
