@@ -4,6 +4,7 @@
  * @module
  */
 import { offAbort, onAbort } from "./_abort_hooks.ts";
+import { abortable } from "./abortable.ts";
 import { HttpError } from "./http_error.ts";
 // Body deadlines share timers: one per distinct timeout, not one per request.
 import { sharedTimeouts, type TimeoutQueue } from "./timeout_queue.ts";
@@ -70,9 +71,10 @@ export async function readBody(
   if (headers.get("transfer-encoding") !== null || (length === null && !headers.has("host"))) {
     return await streamed(request, limit, timeout, timeouts, signal);
   }
-  const body = length === null
-    ? await whole(request, Math.min(timeout, AT_ONCE_MS), timeouts, signal, lengthRequired)
-    : await whole(request, timeout, timeouts, signal, () => timedOut(timeout));
+  const reading = length === null
+    ? whole(request, Math.min(timeout, AT_ONCE_MS), timeouts, lengthRequired)
+    : whole(request, timeout, timeouts, () => timedOut(timeout));
+  const body = await abortable(reading, signal);
   // Over the limit here: an HTTP/2 body that arrived whole without a
   // Content-Length, or a request made in-process that outgrew its own.
   if (body.length > limit) throw tooLarge(limit);
@@ -102,29 +104,22 @@ function lengthRequired(): HttpError {
 
 // `request.bytes()` takes a body Deno already holds whole without making a
 // stream, but it cannot be stopped at a size: it is used only where the
-// framing bounds the body. At the deadline or the abort its promise is left
-// to settle when Deno closes the request.
+// framing bounds the body. At the deadline (or the caller's abort) its
+// promise is left to settle when Deno closes the request.
 function whole(
   request: Request,
   ms: number,
   timeouts: TimeoutQueue,
-  signal: AbortSignal | undefined,
   late: () => HttpError,
 ): Promise<Uint8Array> {
   const bytes = request.bytes();
   return new Promise((resolve, reject) => {
-    const stop = (): void => reject(signal?.reason);
     const deadline = timeouts.add(ms, () => reject(late()));
-    if (signal) onAbort(signal, stop);
-    const done = (): void => {
-      timeouts.remove(deadline);
-      if (signal) offAbort(signal, stop);
-    };
     bytes.then((body) => {
-      done();
+      timeouts.remove(deadline);
       resolve(body);
     }, (error) => {
-      done();
+      timeouts.remove(deadline);
       reject(error);
     });
   });

@@ -62,6 +62,16 @@ Deno.test("readBody({ signal }) cancels the body and rejects with the reason at 
   ok(cancelled !== undefined, "the body stream was cancelled");
   const aborted = new Request("http://x/", { method: "POST", body: "x" });
   await rejects(readBody(aborted, { signal: AbortSignal.abort(new Error("early")) }), /early/);
+  // A body read whole (its length is known) stops waiting at the abort too.
+  const framed = new Request("http://x/", {
+    method: "POST",
+    headers: { host: "x", "content-length": "5" },
+    body: new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(encoder.encode("{")) }),
+  });
+  const stopping = new AbortController();
+  const waiting = readBody(framed, { signal: stopping.signal });
+  stopping.abort(new Error("gone too"));
+  await rejects(waiting, /gone too/);
 });
 
 // HTTP/2 over cleartext, as Deno.serve speaks it: one request whose body is
