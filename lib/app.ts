@@ -128,7 +128,7 @@ export async function createApp(config: Config): Promise<App> {
     ...reportRoutes(reports),
     ...opsRoutes({
       draining: () => draining,
-      status: (id) => registry.get(id)?.toJSON() ?? store?.status(id),
+      status: (id) => registry.status(id) ?? store?.status(id),
       metrics,
       journalHealth: store && (() => store.health()),
     }),
@@ -183,7 +183,7 @@ export async function createApp(config: Config): Promise<App> {
     definitions: definitionsByName(notificationTask(notifications), reportTask(reports)),
     runner,
     deadLetter: (record: DeadLetter) => deadLetters.append(deadLetterLine(record)),
-    known: (id) => registry.get(id) !== undefined,
+    known: (id) => registry.has(id),
     intervalMs: config.taskStore?.kind === "postgres" ? config.takeoverIntervalMs : 0,
   });
   await takeover?.start();

@@ -4,8 +4,9 @@
  * @module
  */
 import { type Clock, systemClock } from "./clock.ts";
-import { Fifo } from "./fifo.ts";
+import { FinishedGroups } from "./_finished_groups.ts";
 import type { TaskGroup } from "./task_group.ts";
+import type { GroupStatus } from "./task_status.ts";
 
 /** Options for {@linkcode GroupRegistry}. */
 export interface GroupRegistryOptions {
@@ -18,8 +19,11 @@ export interface GroupRegistryOptions {
 }
 
 /**
- * Groups by id: every unfinished group (bounded by the runner's backlog),
- * and finished ones for a bounded time and count, oldest evicted first.
+ * Groups by id: every unfinished group (bounded by the runner's backlog), and
+ * the status of finished ones for a bounded time and count, oldest evicted
+ * first. A finished group's status is a snapshot taken as it settles, stored
+ * compactly (most take no object at all), so keeping thousands costs the
+ * garbage collector nothing.
  *
  * @example
  * ```ts
@@ -27,27 +31,24 @@ export interface GroupRegistryOptions {
  * import { equal } from "node:assert/strict";
  *
  * const registry = new GroupRegistry({ maxFinished: 1 });
- * const [a, b] = [new TaskGroup(), new TaskGroup()];
+ * const [a, b] = [new TaskGroup().add(() => {}), new TaskGroup().add(() => {})];
  * registry.track(a);
  * registry.track(b);
+ * equal(registry.status(a.id)?.state, "queued");
  * registry.settled(a);
  * registry.settled(b);
- * equal(registry.get(a.id), undefined);
- * equal(registry.get(b.id), b);
+ * equal(registry.has(a.id), false);
+ * equal(registry.status(b.id)?.id, b.id);
  * ```
  */
 export class GroupRegistry {
   // Keyed by a cheap hash of the id, not the id: V8 hashes a fresh string the
   // first time it keys a Map, measured 0.5-0.7 us, against 60 ns for a small
   // integer, and each request brings a fresh id. Ids that share a hash share
-  // a bucket. One map for unfinished and finished groups: moving a group
-  // between two maps cost a delete and a set per request.
-  #groups = new Map<number, TaskGroup | TaskGroup[]>();
+  // a bucket.
+  #live = new Map<number, TaskGroup | TaskGroup[]>();
   #size = 0;
-  #finished = 0;
-  // Eviction order. Iterating the map from its front instead walks every
-  // deleted slot V8 has not compacted yet: measured 7% of a server's time.
-  #order = new Fifo<{ group: TaskGroup; at: number }>();
+  #finished = new FinishedGroups();
   #maxFinished: number;
   #retentionMs: number;
   #clock: Clock;
@@ -66,75 +67,96 @@ export class GroupRegistry {
 
   /** Unfinished groups tracked now. */
   get live(): number {
-    return this.#size - this.#finished;
+    return this.#size;
   }
 
   /** Finished groups still visible. */
   get finished(): number {
-    return this.#finished;
+    return this.#finished.size;
   }
 
   /**
-   * Makes a group findable; call when the runner accepted it. Of two groups
-   * with the same id, the later one is found.
+   * Makes a group findable; call when the runner accepted it.
    *
    * @param group The group.
    */
   track(group: TaskGroup): void {
     const key = idHash(group.id);
-    const bucket = this.#groups.get(key);
-    if (bucket === undefined) this.#groups.set(key, group);
+    const bucket = this.#live.get(key);
+    if (bucket === undefined) this.#live.set(key, group);
     else if (Array.isArray(bucket)) bucket.push(group);
-    else this.#groups.set(key, [bucket, group]);
+    else this.#live.set(key, [bucket, group]);
     this.#size++;
   }
 
   /**
-   * Moves a group to the finished ones; call from the runner's `onGroupSettled`.
+   * Keeps a tracked group's final status and lets go of the group; call from
+   * the runner's `onGroupSettled`. A group never tracked is ignored.
    *
    * @param group The group.
    */
   settled(group: TaskGroup): void {
-    this.#finished++;
-    this.#order.push({ group, at: this.#clock.now() });
-    this.#evict();
+    const key = idHash(group.id);
+    if (!this.#untrack(group, key)) return;
+    const now = this.#clock.now();
+    if (this.#maxFinished > 0) this.#finished.add(group, key, now);
+    this.#evict(now);
   }
 
   /**
-   * Finds a group.
+   * Finds a group's status: an unfinished group's (the last tracked, if two
+   * share the id) before a finished one's (the last to finish).
    *
    * @param id The group's id.
-   * @returns The group, or `undefined` if unknown or evicted.
+   * @returns The status, or `undefined` if unknown or evicted.
    */
-  get(id: string): TaskGroup | undefined {
-    this.#evict();
-    const bucket = this.#groups.get(idHash(id));
+  status(id: string): GroupStatus | undefined {
+    const key = idHash(id);
+    const group = this.#findLive(id, key);
+    if (group !== undefined) return group.toJSON();
+    this.#evict(this.#clock.now());
+    return this.#finished.find(id, key);
+  }
+
+  /**
+   * Whether {@linkcode GroupRegistry.status} would find the id.
+   *
+   * @param id The group's id.
+   * @returns True if a group with this id is unfinished or still visible.
+   */
+  has(id: string): boolean {
+    const key = idHash(id);
+    if (this.#findLive(id, key) !== undefined) return true;
+    this.#evict(this.#clock.now());
+    return this.#finished.has(id, key);
+  }
+
+  #findLive(id: string, key: number): TaskGroup | undefined {
+    const bucket = this.#live.get(key);
     if (!Array.isArray(bucket)) return bucket?.id === id ? bucket : undefined;
     return bucket.findLast((group) => group.id === id);
   }
 
-  #evict(): void {
-    const oldest = this.#clock.now() - this.#retentionMs;
-    for (let head = this.#order.peek(); head !== undefined; head = this.#order.peek()) {
-      if (this.#finished <= this.#maxFinished && head.at >= oldest) return;
-      this.#order.shift();
-      this.#forget(head.group);
-      this.#finished--;
+  #evict(now: number): void {
+    const finished = this.#finished;
+    const oldest = now - this.#retentionMs;
+    while (finished.size > this.#maxFinished || (finished.oldestAt ?? oldest) < oldest) {
+      finished.shift();
     }
   }
 
-  #forget(group: TaskGroup): void {
-    const key = idHash(group.id);
-    const bucket = this.#groups.get(key);
+  #untrack(group: TaskGroup, key: number): boolean {
+    const bucket = this.#live.get(key);
     if (bucket === group) {
-      this.#groups.delete(key);
+      this.#live.delete(key);
     } else if (Array.isArray(bucket) && bucket.includes(group)) {
       const rest = bucket.filter((other) => other !== group);
-      this.#groups.set(key, rest.length === 1 ? rest[0] as TaskGroup : rest);
+      this.#live.set(key, rest.length === 1 ? rest[0] as TaskGroup : rest);
     } else {
-      return; // never tracked
+      return false;
     }
     this.#size--;
+    return true;
   }
 }
 

@@ -38,7 +38,7 @@ Deno.test("GET /tasks/{id} follows a group from queued to running to done, and s
       }),
       ...opsRoutes({
         draining: () => false,
-        status: (id) => registry.get(id)?.toJSON(),
+        status: (id) => registry.status(id),
         metrics: new Metrics(runner),
       }),
     ],
