@@ -112,8 +112,9 @@ async function wrk(url: string, seconds = SECONDS): Promise<WrkResult> {
   const text = new TextDecoder().decode(stdout);
   return {
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]),
-    p50: ms(/50%\s+(\S+)/.exec(text)?.[1] ?? ""),
-    p99: ms(/99%\s+(\S+)/.exec(text)?.[1] ?? ""),
+    // Anchored: a "+/- Stdev" column such as "83.50%" must not match.
+    p50: ms(/^\s*50%\s+(\S+)/m.exec(text)?.[1] ?? ""),
+    p99: ms(/^\s*99%\s+(\S+)/m.exec(text)?.[1] ?? ""),
     requests: Number(/(\d+) requests in/.exec(text)?.[1]),
     errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0),
   };
