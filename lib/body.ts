@@ -68,7 +68,9 @@ export async function readBody(
   const length = headers.get("content-length");
   if (length !== null && Number(length) > limit) throw tooLarge(limit);
   signal?.throwIfAborted();
-  if (headers.get("transfer-encoding") !== null || (length === null && !headers.has("host"))) {
+  if (
+    headers.get("transfer-encoding") !== null || (length === null && headers.get("host") === null)
+  ) {
     return await streamed(request, limit, timeout, timeouts, signal);
   }
   const reading = length === null
