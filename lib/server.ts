@@ -167,7 +167,15 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
         return admitted instanceof Response ? answer(admitted) : admitted.then(answer);
       };
       if (result instanceof Response) return settle(result);
-      return result.then(settle).catch((error) => answer(fail(error, request, group)));
+      const failed = (error: unknown): Response => answer(fail(error, request, group));
+      // One reaction, not then().catch(): settle's own throw is caught here.
+      return result.then((response) => {
+        try {
+          return settle(response);
+        } catch (error) {
+          return failed(error);
+        }
+      }, failed);
     } catch (error) {
       return answer(fail(error, request, group));
     }
