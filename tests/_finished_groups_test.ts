@@ -1,0 +1,39 @@
+import { deepEqual, equal } from "node:assert/strict";
+import { FinishedGroups } from "../lib/_finished_groups.ts";
+import { TaskGroup } from "../lib/mod.ts";
+import type { TaskEntry } from "../lib/task_group.ts";
+
+function done(id?: string, tasks = 1, error?: string): TaskGroup {
+  const group = new TaskGroup(id === undefined ? {} : { id });
+  for (let i = 0; i < tasks; i++) group.add(function send() {});
+  for (const entry of group.tasks as TaskEntry[]) {
+    Object.assign(entry, { state: error ? "failed" : "done", attempts: 1, durationMs: 2.5, error });
+  }
+  return group;
+}
+
+Deno.test("FinishedGroups keeps statuses oldest first through growth, and shift forgets the oldest", () => {
+  const finished = new FinishedGroups();
+  // Past the first capacity (1,024), with one of each kind a status object is kept for.
+  const groups = Array.from(
+    { length: 3_000 },
+    (_, i) =>
+      i === 5
+        ? done("custom")
+        : i === 6
+        ? done(undefined, 2)
+        : i === 7
+        ? done(undefined, 1, "no")
+        : done(),
+  );
+  groups.forEach((group, i) => finished.add(group, i % 7, i));
+  equal(finished.size, 3_000);
+  for (const [i, group] of groups.entries()) {
+    deepEqual(finished.find(group.id, i % 7), group.toJSON(), `group ${i}`);
+  }
+  equal(finished.find(groups[0]!.id, 1), undefined, "the hash is part of the key");
+  for (let i = 0; i < 6; i++) finished.shift();
+  equal(finished.oldestAt, 6);
+  equal(finished.has(groups[5]!.id, 5), false);
+  equal(finished.has(groups[6]!.id, 6), true);
+});
