@@ -25,10 +25,10 @@ const INITIAL_CAPACITY = 1_024;
  * kept for a while (10,000 by default), long enough to outlive V8's young
  * generation: kept as objects in a `Map` (the group, or even its status as
  * one JSON string), they cost the demo server a fifth of its CPU per request
- * (promotion, old-generation GC and the big `Map`), measured. A group of one task without an
- * error and with a UUID for id (the common case) is stored here as numbers
- * only, so it leaves nothing for the GC to trace; any other is kept as its
- * status object.
+ * (promotion, old-generation GC and the big `Map`), measured. A group of one
+ * task without an error and with a UUID for id (the common case) is stored
+ * here as numbers only, so it leaves nothing for the GC to trace; any other
+ * is kept as its status object.
  */
 export class FinishedGroups {
   #capacity = 0;
