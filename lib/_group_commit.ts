@@ -56,6 +56,11 @@ export class GroupCommit {
     return this.#failing;
   }
 
+  /** The promise of the transaction that writes queue into now, if one is open. */
+  get pending(): Promise<void> | undefined {
+    return this.#batch?.promise;
+  }
+
   /**
    * Queues a write for this turn's transaction.
    *

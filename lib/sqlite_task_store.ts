@@ -7,8 +7,9 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { GroupCommit, type SyncTarget, type Write } from "./_group_commit.ts";
+import { GroupCommit, type SyncTarget } from "./_group_commit.ts";
 import { IntervalGate } from "./_interval_gate.ts";
+import { JournalWriter } from "./_journal_batch.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
@@ -84,6 +85,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #logger = getLogger(["posthaste", "journal"]);
   #clock: Pick<Clock, "now">;
   #probes: IntervalGate;
+  #writer: JournalWriter;
 
   /**
    * Opens (or creates) the journal at `path`.
@@ -132,6 +134,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#clock = clock;
     this.#probes = new IntervalGate(1_000, clock);
     this.#commits = new GroupCommit(db, wal);
+    this.#writer = new JournalWriter(this.#commits, db);
     this.#insert = db.prepare(
       "INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES (?, ?, ?, ?, 'queued', ?)",
     );
@@ -175,7 +178,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     if (!this.#probes.due()) return false;
     try {
       // A row in and out: it dirties a page, so the WAL is written and synced.
-      await this.#write(() => {
+      await this.#writer.write(() => {
         this.#insert.run("~probe", 0, "probe", "[]", this.#clock.now());
         this.#forget.run("~probe");
       }, true);
@@ -188,29 +191,33 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   enqueue(group: TaskGroup): Promise<void> {
     const now = this.#clock.now();
     const rows = journalRows(group);
-    const enqueued = this.#write(() => {
-      for (const row of rows) this.#insert.run(row.groupId, row.index, row.name, row.args, now);
-    }, true);
+    const { pending, batch: enqueued } = this.#writer.rows(true);
+    for (const row of rows) pending.insert(row.groupId, row.index, row.name, row.args, now);
     // Committed but not synced: the client hears 503, so the rows must not
     // run after a restart either. Best effort; the disk is failing.
-    enqueued.catch(() => this.#write(() => void this.#forget.run(group.id)).catch(() => {}));
+    enqueued.catch(() => this.#writer.write(() => void this.#forget.run(group.id)).catch(() => {}));
     return enqueued;
   }
 
   attempt(entry: TaskEntry): Promise<void> {
-    return this.#write(() => this.#save(entry, "running", 0));
+    const { pending, batch } = this.#writer.rows(false);
+    const { group, index, attempts, error = null, durationMs } = entry;
+    pending.running(group.id, index, attempts, error, Math.round(durationMs), this.#clock.now());
+    return batch;
   }
 
   record(entry: TaskEntry, nextAt = 0): void {
     // Abandoned at shutdown: queued again, to run after the restart, keeping
     // its retry time if it was waiting out a backoff.
     const { group } = entry;
-    const write = entry.state === "abandoned"
-      ? () => this.#requeue.run(entry.attempts, this.#clock.now(), group.id, entry.index)
+    const written = entry.state === "abandoned"
+      ? this.#writer.write(() =>
+        this.#requeue.run(entry.attempts, this.#clock.now(), group.id, entry.index)
+      )
       : entry.state === "done" && group.tasks.every((task) => task.state === "done")
-      ? () => this.#succeeded(entry)
-      : () => this.#save(entry, entry.state, nextAt);
-    this.#write(write).catch((error) => {
+      ? this.#succeeded(entry)
+      : this.#writer.write(() => this.#save(entry, entry.state, nextAt));
+    written.catch((error) => {
       // Not awaited by anyone: say so. At worst the task runs again after a restart.
       this.#logger.error("Cannot journal task {taskId}: {error}", {
         taskId: taskId(entry.group.id, entry.index),
@@ -220,7 +227,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     // Once a second while tasks finish, failed groups age out on time.
     const finished = entry.state === "done" || entry.state === "failed";
     if (finished && this.#retention.due()) {
-      this.#write(() => this.#retention.prune()).catch((error) => {
+      this.#writer.write(() => this.#retention.prune()).catch((error) => {
         // Retried at the next interval.
         this.#logger.error("Cannot prune failed tasks: {error}", { error });
       });
@@ -270,17 +277,19 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   /** A group's last task succeeded: nothing is left to run or to report. */
-  #succeeded(last: TaskEntry): void {
+  #succeeded(last: TaskEntry): Promise<void> {
     const { group } = last;
     // A group restored after a restart lacks the tasks that had finished
     // before it (its first is then not task 0); one of them may have failed,
     // and its row stays.
     const partial = (group.tasks as readonly TaskEntry[])[0]?.index !== 0;
-    if (!partial) this.#forget.run(group.id);
-    else if (Number(this.#forgetDone.run(group.id).changes) === 0) this.#save(last, "done", 0);
-  }
-
-  #write(write: Write, durable = false): Promise<void> {
-    return this.#commits.write(write, durable);
+    if (partial) {
+      return this.#writer.write(() => {
+        if (Number(this.#forgetDone.run(group.id).changes) === 0) this.#save(last, "done", 0);
+      });
+    }
+    const { pending, batch } = this.#writer.rows(false);
+    pending.forget(group.id);
+    return batch;
   }
 }

@@ -1,0 +1,190 @@
+/**
+ * The SQLite journal's writes: the three common ones (a new task, an attempt
+ * mark, the delete of a group that succeeded) gathered per transaction and
+ * written with multi-row statements, which cost SQLite about half as much as
+ * one statement per row (`bench/journal_statements_bench.ts`); any other
+ * write as a function, in order with them.
+ *
+ * @module
+ */
+import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { GroupCommit, Write } from "./_group_commit.ts";
+
+const KINDS = {
+  insert: (rows: number) =>
+    `INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES ${
+      repeat("(?, ?, ?, ?, 'queued', ?)", rows)
+    }`,
+  // UPDATE … FROM (SQLite 3.33): each row of the VALUES list finds its task by key.
+  running: (rows: number) =>
+    `UPDATE tasks SET state = 'running', attempts = v.column3, next_at = 0, error = v.column4, duration_ms = v.column5, updated_at = v.column6 FROM (VALUES ${
+      repeat("(?, ?, ?, ?, ?, ?)", rows)
+    }) AS v WHERE tasks.group_id = v.column1 AND tasks.idx = v.column2`,
+  forget: (rows: number) => `DELETE FROM tasks WHERE group_id IN (${repeat("?", rows)})`,
+} as const;
+
+type Kind = keyof typeof KINDS;
+
+/** Parameters per row of each kind. */
+const WIDTH: Record<Kind, number> = { insert: 5, running: 6, forget: 1 };
+
+/** Rows per statement at most; a batch is written in power-of-two chunks up to this. */
+const MAX_ROWS = 64;
+
+function repeat(row: string, rows: number): string {
+  return Array.from({ length: rows }, () => row).join(", ");
+}
+
+/**
+ * Prepared multi-row statements, one per kind and power-of-two row count
+ * (1, 2, 4 … 64), so that any number of rows takes a few statements from a
+ * small cache.
+ */
+class RowStatements {
+  readonly #db: DatabaseSync;
+  readonly #prepared = new Map<string, StatementSync>();
+
+  /** @param db The journal. */
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /**
+   * Writes `params` (rows of the kind's width, flattened).
+   *
+   * @param kind Which statement.
+   * @param params The rows' parameters, in row order.
+   */
+  run(kind: Kind, params: SQLInputValue[]): void {
+    const width = WIDTH[kind];
+    let rows = params.length / width;
+    let start = 0;
+    while (rows > 0) {
+      let chunk = MAX_ROWS;
+      while (chunk > rows) chunk >>= 1;
+      const statement = this.#statement(kind, chunk);
+      const end = start + chunk * width;
+      statement.run(...(start === 0 && end === params.length ? params : params.slice(start, end)));
+      start = end;
+      rows -= chunk;
+    }
+  }
+
+  #statement(kind: Kind, rows: number): StatementSync {
+    const key = `${kind}${rows}`;
+    let statement = this.#prepared.get(key);
+    if (statement === undefined) {
+      statement = this.#db.prepare(KINDS[kind](rows));
+      this.#prepared.set(key, statement);
+    }
+    return statement;
+  }
+}
+
+/**
+ * Rows gathered for one transaction, written when it commits. The three kinds
+ * never touch the same row within one transaction (a task's attempt mark
+ * waits for its insert's commit, and its group's delete for the attempt), so
+ * their order among themselves does not matter.
+ */
+export class PendingRows {
+  readonly #statements: RowStatements;
+  readonly #insert: SQLInputValue[] = [];
+  readonly #running: SQLInputValue[] = [];
+  readonly #forget: SQLInputValue[] = [];
+
+  /** @param statements Where the statements come from. */
+  constructor(statements: RowStatements) {
+    this.#statements = statements;
+  }
+
+  /** A new task, queued. */
+  insert(groupId: string, index: number, name: string, args: string, now: number): void {
+    this.#insert.push(groupId, index, name, args, now);
+  }
+
+  /** A task's attempt has begun. */
+  running(
+    groupId: string,
+    index: number,
+    attempts: number,
+    error: string | null,
+    durationMs: number,
+    now: number,
+  ): void {
+    this.#running.push(groupId, index, attempts, error, durationMs, now);
+  }
+
+  /** Every row of a group. */
+  forget(groupId: string): void {
+    this.#forget.push(groupId);
+  }
+
+  /** Writes the rows; called inside the transaction. */
+  write(): void {
+    if (this.#insert.length > 0) this.#statements.run("insert", this.#insert);
+    if (this.#running.length > 0) this.#statements.run("running", this.#running);
+    if (this.#forget.length > 0) this.#statements.run("forget", this.#forget);
+  }
+}
+
+/** The rows gathered for the open transaction, and its promise. */
+export interface Rows {
+  /** Where to add rows. */
+  readonly pending: PendingRows;
+  /** Settles as the transaction's writes do (see {@linkcode GroupCommit.write}). */
+  readonly batch: Promise<void>;
+}
+
+// Joins a transaction only to make it durable.
+const NOTHING: Write = () => {};
+
+/**
+ * Queues the journal's writes on a {@linkcode GroupCommit}: gathered rows
+ * are written where the first of them was queued, and a write function
+ * queued after them closes the gathering, so that rows added later are
+ * written after it.
+ */
+export class JournalWriter {
+  readonly #commits: GroupCommit;
+  readonly #statements: RowStatements;
+  #rows: Rows | undefined;
+
+  /**
+   * @param commits The journal's group commit.
+   * @param db The journal.
+   */
+  constructor(commits: GroupCommit, db: DatabaseSync) {
+    this.#commits = commits;
+    this.#statements = new RowStatements(db);
+  }
+
+  /**
+   * Queues a write function for the open transaction.
+   *
+   * @param write Runs inside the transaction.
+   * @param durable Whether the transaction must be synced before it resolves.
+   * @returns The transaction's promise.
+   */
+  write(write: Write, durable = false): Promise<void> {
+    this.#rows = undefined;
+    return this.#commits.write(write, durable);
+  }
+
+  /**
+   * The open transaction's gathered rows, to add to.
+   *
+   * @param durable Whether the transaction must be synced before it resolves.
+   * @returns Where to add rows, and the transaction's promise.
+   */
+  rows(durable: boolean): Rows {
+    const rows = this.#rows;
+    if (rows !== undefined && rows.batch === this.#commits.pending) {
+      if (durable) this.#commits.write(NOTHING, true);
+      return rows;
+    }
+    const pending = new PendingRows(this.#statements);
+    const batch = this.#commits.write(() => pending.write(), durable);
+    return this.#rows = { pending, batch };
+  }
+}
