@@ -130,13 +130,14 @@ export class FinishedGroups {
     const tasks = group.tasks;
     const task = tasks[0];
     if (tasks.length !== 1 || task === undefined || task.error !== undefined) return false;
+    // The id first: a group kept as an object must not take a place in the name table.
+    if (!parseUuid(group.id, this.#ids, slot * 4)) return false;
     let name = this.#nameIndex.get(task.name);
     if (name === undefined) {
       if (this.#names.length === MAX_NAMES) return false;
       name = this.#names.push(task.name) - 1;
       this.#nameIndex.set(task.name, name);
     }
-    if (!parseUuid(group.id, this.#ids, slot * 4)) return false;
     this.#tasks[slot * 3] = name;
     this.#tasks[slot * 3 + 1] = STATES.indexOf(task.state);
     this.#tasks[slot * 3 + 2] = task.attempts;

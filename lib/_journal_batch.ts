@@ -82,10 +82,11 @@ class RowStatements {
 }
 
 /**
- * Rows gathered for one transaction, written when it commits. The three kinds
- * never touch the same row within one transaction (a task's attempt mark
- * waits for its insert's commit, and its group's delete for the attempt), so
- * their order among themselves does not matter.
+ * Rows gathered for one transaction, written when it commits: inserts, then
+ * attempt marks, then deletes. A task's own rows never share a transaction
+ * (its attempt mark waits for its insert's commit, and its group's delete for
+ * the attempt); only the journal's health probe inserts a row and deletes it
+ * in one, which that order allows.
  */
 export class PendingRows {
   readonly #statements: RowStatements;

@@ -75,11 +75,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   readonly #db: DatabaseSync;
   readonly #path: string;
   readonly #commits: GroupCommit;
-  #insert: StatementSync;
   #update: StatementSync;
   #requeue: StatementSync;
   #groupRows: StatementSync;
-  #forget: StatementSync;
   #forgetDone: StatementSync;
   #retention: JournalRetention;
   #logger = getLogger(["posthaste", "journal"]);
@@ -135,16 +133,12 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#probes = new IntervalGate(1_000, clock);
     this.#commits = new GroupCommit(db, wal);
     this.#writer = new JournalWriter(this.#commits, db);
-    this.#insert = db.prepare(
-      "INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES (?, ?, ?, ?, 'queued', ?)",
-    );
     this.#groupRows = db.prepare(
       "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
     );
     this.#requeue = db.prepare(
       "UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
     );
-    this.#forget = db.prepare("DELETE FROM tasks WHERE group_id = ?");
     this.#forgetDone = db.prepare(
       "DELETE FROM tasks WHERE group_id = ?1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE group_id = ?1 AND state = 'failed')",
     );
@@ -178,10 +172,10 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     if (!this.#probes.due()) return false;
     try {
       // A row in and out: it dirties a page, so the WAL is written and synced.
-      await this.#writer.write(() => {
-        this.#insert.run("~probe", 0, "probe", "[]", this.#clock.now());
-        this.#forget.run("~probe");
-      }, true);
+      const { pending, batch } = this.#writer.rows(true);
+      pending.insert("~probe", 0, "probe", "[]", this.#clock.now());
+      pending.forget("~probe");
+      await batch;
       return true;
     } catch {
       return false;
@@ -195,7 +189,11 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     for (const row of rows) pending.insert(row.groupId, row.index, row.name, row.args, now);
     // Committed but not synced: the client hears 503, so the rows must not
     // run after a restart either. Best effort; the disk is failing.
-    enqueued.catch(() => this.#writer.write(() => void this.#forget.run(group.id)).catch(() => {}));
+    enqueued.catch(() => {
+      const { pending, batch } = this.#writer.rows(false);
+      pending.forget(group.id);
+      batch.catch(() => {});
+    });
     return enqueued;
   }
 
