@@ -1,5 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
 import {
+  type DeadLetter,
   DeferredRecovery,
   defineTask,
   definitionsByName,
@@ -119,4 +120,53 @@ Deno.test("DeferredRecovery: nothing is resumed once the runner drains", async (
   equal(deferred.done, false);
   deepEqual(ran, ["g0/0"]);
   deepEqual(unfinished(store), ["g1/0"], "left for the next start");
+});
+
+Deno.test("recoverTasks: more unfinished work than MAX_PENDING does not stop start-up; the rest waits in the journal", async () => {
+  await using dir = await tempDir();
+  using store = SqliteTaskStore.open(`${dir.path}/tasks.db`);
+  for (let i = 0; i < 3; i++) await store.enqueue(new TaskGroup({ id: `g${i}` }).add(send, "x"));
+  const ran: string[] = [];
+  const gate = Promise.withResolvers<void>();
+  const record = defineTask("send", async function (this: TaskContext) {
+    await gate.promise; // pending until the assertion below
+    ran.push(this.groupId);
+  });
+  await using runner = new TaskRunner({ maxPending: 2 });
+  const result = await recoverTasks({
+    store,
+    definitions: definitionsByName(record),
+    runner,
+    deadLetter: () => {},
+  });
+  deepEqual(result, { resumed: 2, deadLettered: 0, deferred: 1 });
+  gate.resolve();
+  await runner.idle();
+  equal(ran.length, 2);
+});
+
+Deno.test("recoverTasks dead-letters a journaled task whose name is no longer defined and marks it failed", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const gone = defineTask("gone", (to: string) => void to);
+  {
+    using store = SqliteTaskStore.open(path);
+    await store.enqueue(new TaskGroup({ id: "old" }).add(gone, "ada@example.com"));
+  }
+  const letters: DeadLetter[] = [];
+  {
+    using store = SqliteTaskStore.open(path);
+    await using runner = new TaskRunner({ journal: store });
+    const result = await recoverTasks({
+      store,
+      definitions: definitionsByName(send),
+      runner,
+      deadLetter: (letter) => void letters.push(letter),
+    });
+    deepEqual(result, { resumed: 0, deadLettered: 1, deferred: 0 });
+    deepEqual(letters.map((l) => [l.taskId, l.reason]), [["old/0", "unknown_task"]]);
+    equal(store.status("old")?.state, "failed");
+  }
+  using store = SqliteTaskStore.open(path);
+  deepEqual(store.recover(), [], "it is not found again at the next start");
 });

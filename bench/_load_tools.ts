@@ -1,0 +1,179 @@
+/**
+ * What the load benchmark (`bench/load.ts`) drives its servers with: starting
+ * one pinned to a core, running `wrk` pinned to the other, and reading the
+ * results (medians, log lines, resident memory).
+ *
+ * @module
+ */
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** A server started by {@linkcode startServer}. */
+export interface Server {
+  url: string;
+  pid: number;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** One wrk run: rate, latency percentiles in ms, counts. */
+export interface WrkResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+}
+
+/**
+ * Starts `script` pinned to `cores`, in a temp dir of its own (its log and
+ * dead letters go there), and resolves once it prints its address.
+ */
+export async function startServer(
+  script: string,
+  env: Record<string, string> = {},
+  cores = "0",
+): Promise<Server> {
+  const dir = await Deno.makeTempDir({ prefix: "posthaste_load_" });
+  const child = new Deno.Command("taskset", {
+    args: [
+      "-c",
+      cores,
+      Deno.execPath(),
+      "run",
+      // As `deno task start` runs the server (see README: tuning).
+      "--v8-flags=--max-semi-space-size=4,--no-allocation-site-pretenuring",
+      "--allow-net=127.0.0.1",
+      `--allow-read=${dir},${ROOT}lib/_worker_host.ts,${ROOT}lib/report_work.ts`,
+      `--allow-write=${dir}`,
+      "--allow-env",
+      `${ROOT}${script}`,
+    ],
+    env: {
+      PORT: "0",
+      LOG_FILE: `${dir}/log.txt`,
+      DEAD_LETTER_FILE: `${dir}/dl.jsonl`,
+      // "{dir}" in a value is the server's own temp dir, the one it may write.
+      ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replaceAll("{dir}", dir)])),
+    },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`Cannot start ${script}: it exited`);
+    seen += value;
+    url = /listening on (http:\/\/\S+?)\/?\n/.exec(seen)?.[1];
+  }
+  void (async () => {
+    while (!(await reader.read()).done);
+  })();
+  return {
+    url,
+    pid: child.pid,
+    dir,
+    async stop() {
+      child.kill("SIGKILL");
+      await child.status;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** A wrk latency such as `850.00us`, `1.93ms` or `1.02s`, in milliseconds. */
+function ms(text: string): number {
+  const match = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!match) return NaN;
+  const value = Number(match[1]);
+  return match[2] === "us" ? value / 1_000 : match[2] === "s" ? value * 1_000 : value;
+}
+
+/** Runs `wrk -t1 -c64 --latency` with `bench/post.lua` on core 1. */
+export async function wrk(url: string, seconds: number): Promise<WrkResult> {
+  const { stdout } = await new Deno.Command("taskset", {
+    args: [
+      "-c",
+      "1",
+      "wrk",
+      "-t1",
+      "-c64",
+      `-d${seconds}s`,
+      "--latency",
+      "-s",
+      `${ROOT}bench/post.lua`,
+      url,
+    ],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const text = new TextDecoder().decode(stdout);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]),
+    // Anchored: a "+/- Stdev" column such as "83.50%" must not match.
+    p50: ms(/^\s*50%\s+(\S+)/m.exec(text)?.[1] ?? ""),
+    p99: ms(/^\s*99%\s+(\S+)/m.exec(text)?.[1] ?? ""),
+    requests: Number(/(\d+) requests in/.exec(text)?.[1]),
+    errors: Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0),
+  };
+}
+
+// A run whose wrk output did not parse (NaN) is left out, not sorted into the middle.
+export function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2
+    ? sorted[mid] as number
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+async function lineCount(path: string): Promise<number> {
+  try {
+    const bytes = await Deno.readFile(path);
+    let count = 0;
+    for (const byte of bytes) if (byte === 10) count++;
+    return count;
+  } catch {
+    return 0;
+  }
+}
+
+/** Milliseconds until the log holds at least `lines` lines (polled: this is a benchmark). */
+export async function waitForLines(path: string, lines: number, limitMs = 60_000): Promise<number> {
+  const start = performance.now();
+  while ((await lineCount(path)) < lines) {
+    if (performance.now() - start > limitMs) return Infinity;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return performance.now() - start;
+}
+
+/** Resident memory of process `pid`, in KiB. */
+export async function rssKiB(pid: number): Promise<number> {
+  // `ps`, because Deno grants /proc only with --allow-all.
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["-o", "rss=", "-p", String(pid)],
+    stdout: "piped",
+  })
+    .output();
+  return Number(new TextDecoder().decode(stdout).trim());
+}
+
+/** POSTs `count` notifications, `concurrency` at a time; resolves to how many got 202. */
+export async function postMany(url: string, count: number, concurrency = 64): Promise<number> {
+  let next = 0, accepted = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      const i = next++;
+      const response = await fetch(`${url}/send-notification/mem${i}@example.com`, {
+        method: "POST",
+      });
+      await response.body?.cancel();
+      if (response.status === 202) accepted++;
+    }
+  }));
+  return accepted;
+}

@@ -1,0 +1,61 @@
+import { deepEqual, equal, throws } from "node:assert/strict";
+import { SqliteTaskStore } from "../lib/mod.ts";
+import { tempDir } from "./_helpers.ts";
+
+Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuses a newer one", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const { DatabaseSync } = await import("node:sqlite");
+  const old = new DatabaseSync(path);
+  // The version 1 schema, as the first release wrote it.
+  const at = Date.now(); // inside the retention: the done row must survive the upgrade
+  old.exec(`
+    CREATE TABLE tasks (
+      id TEXT PRIMARY KEY, group_id TEXT NOT NULL, idx INTEGER NOT NULL,
+      name TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0,
+      crashes INTEGER NOT NULL DEFAULT 0, error TEXT, duration_ms INTEGER NOT NULL DEFAULT 0,
+      updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX tasks_open ON tasks (state) WHERE state NOT IN ('done', 'failed');
+    CREATE INDEX tasks_group ON tasks (group_id, idx);
+    INSERT INTO tasks (id, group_id, idx, name, args, state, attempts, updated_at) VALUES
+      ('g/0', 'g', 0, 'send', '["ada@example.com"]', 'done', 1, ${at}),
+      ('g/1', 'g', 1, 'send', '["bob@example.com"]', 'queued', 1, ${at}),
+      ('ok/0', 'ok', 0, 'send', '["eve@example.com"]', 'done', 1, ${at});
+    PRAGMA user_version = 1;
+  `);
+  old.close();
+  {
+    using store = SqliteTaskStore.open(path);
+    deepEqual(store.recover().map((task) => [task.id, task.args, task.attempts]), [
+      ["g/1", ["bob@example.com"], 1],
+    ]);
+    deepEqual(store.status("g")?.tasks.map((task) => task.state), ["done", "queued"]);
+    equal(store.status("ok"), undefined, "a group that succeeded is not kept");
+  }
+  const indexes = (db: InstanceType<typeof DatabaseSync>) =>
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").all()
+      .map((row) => row.name);
+  // Version 2: the same table, an index of open rows instead of failed ones, done groups kept.
+  const v2 = new DatabaseSync(path);
+  deepEqual(indexes(v2), ["tasks_failed"]);
+  v2.exec(`
+    DROP INDEX tasks_failed;
+    CREATE INDEX tasks_open ON tasks (state) WHERE state NOT IN ('done', 'failed');
+    INSERT INTO tasks (group_id, idx, name, args, state, updated_at)
+      VALUES ('ok', 0, 'send', '[]', 'done', ${at});
+    PRAGMA user_version = 2;
+  `);
+  v2.close();
+  {
+    using store = SqliteTaskStore.open(path);
+    equal(store.status("ok"), undefined);
+    deepEqual(store.recover().map((task) => task.id), ["g/1"]);
+  }
+  const newer = new DatabaseSync(path);
+  deepEqual(indexes(newer), ["tasks_failed"]);
+  newer.exec("PRAGMA user_version = 4");
+  newer.close();
+  throws(() => SqliteTaskStore.open(path), /schema 4, expected 3/);
+});
