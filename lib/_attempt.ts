@@ -4,7 +4,7 @@ import { abortWithHooks, hookableController } from "./_abort_hooks.ts";
 import type { TaskContext } from "./task.ts";
 import type { TaskEntry } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
-import type { TimeoutQueue } from "./timeout_queue.ts";
+import type { TimeoutHandle, TimeoutQueue } from "./timeout_queue.ts";
 import {
   endAttemptSpan,
   startAttemptSpan,
@@ -12,8 +12,16 @@ import {
   type TaskTracer,
 } from "./task_tracing.ts";
 
-/** Called once with the attempt's outcome. */
-export type AttemptDone = (failed: boolean, error?: unknown) => void;
+/**
+ * Called once with the attempt's outcome; one function serves all of a
+ * runner's attempts, so that no attempt holds a closure of its own.
+ */
+export type AttemptDone = (
+  entry: TaskEntry,
+  attempt: Attempt,
+  failed: boolean,
+  error?: unknown,
+) => void;
 
 /**
  * The task context of one attempt. The `AbortController` is made only if
@@ -28,6 +36,10 @@ export class Attempt implements TaskContext {
   #reason: unknown;
   #done: AttemptDone | undefined;
   #span: TaskSpan | undefined;
+  // Fields, not closures: a task that waits keeps its attempt alive through
+  // scavenges, and every closure it holds is copied with it.
+  #deadline: TimeoutHandle | undefined;
+  #timeouts: TimeoutQueue | undefined;
 
   constructor(entry: TaskEntry, tracer: TaskTracer | undefined) {
     this.#entry = entry;
@@ -90,13 +102,11 @@ export class Attempt implements TaskContext {
     timeout: number,
     done: AttemptDone,
   ): void {
-    const deadline = timeouts.add(timeout, () => {
+    this.#timeouts = timeouts;
+    this.#deadline = timeouts.add(timeout, () => {
       this.abort(new DOMException(`Task timed out after ${timeout} ms`, "TimeoutError"));
     });
-    this.watch(result, (failed, error) => {
-      timeouts.remove(deadline);
-      done(failed, error);
-    });
+    this.watch(result, done);
   }
 
   /** Aborts the signal and ends the attempt as failed, even if the task ignores it. */
@@ -110,8 +120,10 @@ export class Attempt implements TaskContext {
 
   #settle(failed: boolean, error?: unknown): void {
     const done = this.#done;
+    if (done === undefined) return;
     this.#done = undefined;
-    done?.(failed, error);
+    if (this.#deadline !== undefined) this.#timeouts?.remove(this.#deadline);
+    done(this.#entry, this, failed, error);
   }
 }
 

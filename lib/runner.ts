@@ -5,7 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { Attempt, isThenable } from "./_attempt.ts";
+import { Attempt, type AttemptDone, isThenable } from "./_attempt.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { type Final, Outcomes } from "./_outcomes.ts";
 import { Backlog } from "./_backlog.ts";
@@ -226,17 +226,20 @@ export class TaskRunner implements AsyncDisposable {
 
     this.#active.set(entry, attempt);
     const timeout = entry.options?.timeout ?? this.#defaults.timeout;
-    attempt.watchWithDeadline(result, this.#timeouts, timeout, (failed, error) => {
-      this.#active.delete(entry);
-      // Shutdown gave up on this task while it ran; it is already reported.
-      const abandoned = entry.state === "abandoned";
-      attempt.end(failed, error, abandoned);
-      if (abandoned) return;
-      if (failed) this.#attemptFailed(entry, error);
-      else this.#finish(entry, "done");
-      this.#pump();
-    });
+    attempt.watchWithDeadline(result, this.#timeouts, timeout, this.#attemptDone);
   }
+
+  /** Where every watched attempt reports: one function, not a closure per attempt. */
+  #attemptDone: AttemptDone = (entry, attempt, failed, error) => {
+    this.#active.delete(entry);
+    // Shutdown gave up on this task while it ran; it is already reported.
+    const abandoned = entry.state === "abandoned";
+    attempt.end(failed, error, abandoned);
+    if (abandoned) return;
+    if (failed) this.#attemptFailed(entry, error);
+    else this.#finish(entry, "done");
+    this.#pump();
+  };
 
   #attemptFailed(entry: TaskEntry, error: unknown): void {
     const { retries, retryDelay, maxRetryDelay } = { ...this.#defaults, ...entry.options };

@@ -101,6 +101,21 @@ Deno.test("TaskRunner: a task that ignores its signal is reported timed out and 
   );
 });
 
+Deno.test("TaskRunner: an attempt that finished in time is not aborted when its timeout comes", async () => {
+  const clock = fakeClock();
+  await using runner = new TaskRunner({ clock, retries: 0, timeout: 50 });
+  const signals: AbortSignal[] = [];
+  const group = new TaskGroup().add(async function quick(this: TaskContext) {
+    signals.push(this.signal); // a task may keep its signal after it returns
+    await Promise.resolve();
+  });
+  runner.submit(group);
+  await group.settled();
+  await clock.tickAsync(100);
+  equal(group.tasks[0]?.state, "done");
+  equal(signals[0]?.aborted, false, "its deadline left the timeout queue when it finished");
+});
+
 Deno.test("TaskRunner: a step back of the wall clock neither stalls a timeout nor makes a duration negative", async () => {
   await using _logs = await captureLogs();
   await using runner = new TaskRunner({ retries: 0, timeout: 10 });
