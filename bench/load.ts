@@ -12,6 +12,7 @@ import {
   median,
   postMany,
   rssKiB,
+  type Server,
   startServer,
   waitForLines,
   wrk as wrkFor,
@@ -24,6 +25,16 @@ const run = (scenario: string): boolean => SCENARIOS.includes(scenario);
 const ROUNDS = 2;
 const PENDING_TASKS = 100_000;
 const wrk = (url: string, seconds = SECONDS): Promise<WrkResult> => wrkFor(url, seconds);
+/**
+ * One second of the same load before a server's measured runs, so that no run
+ * pays for JIT compilation and heap growth: every server, the baseline too.
+ * (Without it, scenario 2 compared a warm baseline with a cold posthaste.)
+ * Resolves to how many requests were accepted.
+ */
+const warmUp = async (server: Server): Promise<number> => {
+  const result = await wrk(server.url, 1);
+  return result.requests - result.errors;
+};
 
 const rows: string[] = [];
 const row = (...cells: (string | number)[]): void => {
@@ -51,15 +62,17 @@ console.log("|---|---|---|---|---|---|");
 
 const summary: string[] = [];
 const bare = await startServer("bench/bare_server.ts");
+await warmUp(bare);
 
 if (run("1")) {
   // Scenario 1: one log line per request, no delay.
   const posthaste = await startServer("main.ts");
   const naive = await startServer("bench/naive_server.ts");
   const floor = await startServer("bench/floor_server.ts");
-  await wrk(bare.url, 1);
-  const warm = await wrk(posthaste.url, 1);
-  let accepted = warm.requests - warm.errors;
+  await warmUp(floor);
+  await warmUp(naive);
+  let accepted = await warmUp(posthaste);
+  await waitForLines(`${posthaste.dir}/log.txt`, accepted);
   const s1 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[], floor: [] as WrkResult[] };
   for (let round = 0; round < ROUNDS; round++) {
     s1.bare.push(await wrk(bare.url));
@@ -109,7 +122,9 @@ if (run("2")) {
     MAX_PENDING: "1000000",
   });
   const s2 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[], drainMs: [] as number[] };
-  let accepted = 0;
+  // Each measured run starts with no task pending: the warm-up's have run.
+  let accepted = await warmUp(delayed);
+  await waitForLines(`${delayed.dir}/log.txt`, accepted);
   for (let round = 0; round < ROUNDS; round++) {
     s2.bare.push(await wrk(bare.url));
     const result = await wrk(delayed.url);
@@ -232,6 +247,7 @@ if (run("5")) {
   const servers = await Promise.all(
     durable.map(({ store }) => startServer("main.ts", { TASK_STORE: store })),
   );
+  for (const server of [memory, ...servers]) await warmUp(server);
   for (let round = 0; round < ROUNDS; round++) {
     bareRounds.push((await wrk(bare.url)).rps);
     memoryRounds.push((await wrk(memory.url)).rps);
