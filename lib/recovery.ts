@@ -4,6 +4,7 @@
  * @module
  */
 import { AdmissionError } from "./admission_error.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { TaskRunner } from "./runner.ts";
 import type { TaskDefinition } from "./task.ts";
@@ -22,6 +23,12 @@ export interface RecoverOptions {
   deadLetter: (record: DeadLetter) => unknown;
   /** Attempts during which the process died before a task is quarantined. @default {3} */
   crashLimit?: number;
+  /**
+   * The wall clock that journaled retry times are read against, and whose
+   * timers wait out a backoff that has not ended; the runner's, as a rule.
+   * @default {systemClock}
+   */
+  clock?: Clock;
 }
 
 /** What {@linkcode recoverTasks} did. */
@@ -111,9 +118,15 @@ async function restore(
 }
 
 /** Submits a restored group; a retry's backoff carries on instead of starting over. */
-function submitRestored(runner: TaskRunner, { group, nextAt }: Restored): void {
-  const wait = nextAt - Date.now();
-  const after = wait > 0 ? new Promise((resolve) => setTimeout(resolve, wait)) : undefined;
+function submitRestored(
+  runner: TaskRunner,
+  { group, nextAt }: Restored,
+  clock: Clock = systemClock,
+): void {
+  const wait = nextAt - clock.now();
+  const after = wait > 0
+    ? new Promise<void>((resolve) => clock.setTimeout(resolve, wait))
+    : undefined;
   runner.submit(group, after ? { after } : {});
 }
 
@@ -148,7 +161,7 @@ export async function recoverTasks(options: RecoverOptions): Promise<RecoverResu
   let resumed = 0, deferred = 0;
   for (const restored of groups) {
     try {
-      submitRestored(runner, restored);
+      submitRestored(runner, restored, options.clock);
       resumed += restored.group.size;
     } catch (error) {
       // More unfinished work than MAX_PENDING: the rest stays queued in the
@@ -253,7 +266,7 @@ export class DeferredRecovery {
       for (const restored of groups) {
         const { size, id } = restored.group;
         try {
-          submitRestored(runner, restored);
+          submitRestored(runner, restored, this.#options.clock);
           this.#result.resumed += size;
         } catch (error) {
           if (!(error instanceof AdmissionError)) throw error;

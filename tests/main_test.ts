@@ -44,7 +44,8 @@ Deno.test("main.ts: tasks past SHUTDOWN_TIMEOUT_MS are abandoned to dead letters
   const { code } = await server.status();
   const took = performance.now() - signalledAt;
   ok(code !== 0, `exit code ${code}`);
-  ok(took < 3_000, `exited ${Math.round(took)} ms after SIGTERM`);
+  // Well before the tasks' 5 s delay would have ended: the deadline, not the work, stopped it.
+  ok(took < 4_500, `exited ${Math.round(took)} ms after SIGTERM`);
   const letters = lines(await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`)).map((line) =>
     JSON.parse(line)
   );

@@ -11,6 +11,7 @@ import {
   TaskRunner,
 } from "../lib/mod.ts";
 import { configure, reset } from "@logtape/logtape";
+import { fakeClock } from "./_helpers.ts";
 import { postgresTest } from "./_postgres.ts";
 import {
   abandonedTaskKeepsItsBackoff,
@@ -68,7 +69,7 @@ postgresTest(
     {
       const store = await PostgresTaskStore.open(db.url);
       const { journal, reached } = journalUntil(store, "retrying");
-      const runner = new TaskRunner({ journal });
+      const runner = new TaskRunner({ journal, clock: fakeClock() }); // its backoff never ends
       const group = new TaskGroup({ id: "g1" }).add(send, "first").add(flaky, "ada");
       await store.enqueue(group);
       runner.submit(group);
@@ -79,16 +80,22 @@ postgresTest(
     await using store = await PostgresTaskStore.open(db.url);
     const recovered = await store.recover();
     deepEqual(recovered.map((task) => [task.id, task.attempts]), [["g1/1", 1]]);
-    ok(recovered[0]!.nextAt > Date.now() + 100, "the retry is still in the future");
-    const runner = new TaskRunner({ journal: store });
+    // Journaled on the first runner's clock, which stood at 0: the backoff (400 ms, less jitter).
+    const { nextAt } = recovered[0]!;
+    ok(nextAt > 0 && nextAt <= 400, "the retry is still in the future");
+    const clock = fakeClock();
+    const runner = new TaskRunner({ journal: store, clock });
     const result = await recoverTasks({
       store: { recover: () => recovered, fail: (task, error) => store.fail(task, error) },
       definitions: definitionsByName(send, flaky),
       runner,
+      clock,
       deadLetter: () => {},
     });
     deepEqual(result, { resumed: 1, deadLettered: 0, deferred: 0 });
+    await clock.tickAsync(nextAt - 1);
     equal(attempts.length, 1, "not retried before its backoff ends");
+    await clock.tickAsync(1);
     await runner.idle();
     deepEqual(attempts, [["g1/1", 1], ["g1/1", 2]]);
     await store.enqueue(new TaskGroup({ id: "g2" }).add(send, "x")); // commits the outcome before it

@@ -11,7 +11,7 @@ import {
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
-import { tempDir } from "./_helpers.ts";
+import { fakeClock, tempDir } from "./_helpers.ts";
 import {
   abandonedTaskKeepsItsBackoff,
   crashLoopIsQuarantined,
@@ -76,7 +76,7 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
   {
     const store = SqliteTaskStore.open(path);
     const { journal, reached } = journalUntil(store, "retrying");
-    const runner = new TaskRunner({ journal });
+    const runner = new TaskRunner({ journal, clock: fakeClock() }); // its backoff never ends
     const group = new TaskGroup({ id: "g1" }).add(send, "first").add(flaky, "ada");
     await store.enqueue(group);
     runner.submit(group);
@@ -87,17 +87,23 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
   const store = SqliteTaskStore.open(path);
   const recovered = store.recover();
   deepEqual(recovered.map((t) => [t.id, t.attempts]), [["g1/1", 1]]);
-  ok(recovered[0]!.nextAt > Date.now() + 100, "the retry is still in the future");
-  const runner = new TaskRunner({ journal: store });
+  // Journaled on the first runner's clock, which stood at 0: the backoff (400 ms, less jitter).
+  const { nextAt } = recovered[0]!;
+  ok(nextAt > 0 && nextAt <= 400, "the retry is still in the future");
+  const clock = fakeClock();
+  const runner = new TaskRunner({ journal: store, clock });
   const letters: DeadLetter[] = [];
   const result = await recoverTasks({
     store: { recover: () => recovered, fail: (task, error) => store.fail(task, error) },
     definitions: definitionsByName(send, flaky),
     runner,
+    clock,
     deadLetter: (r) => void letters.push(r),
   });
   deepEqual(result, { resumed: 1, deadLettered: 0, deferred: 0 });
+  await clock.tickAsync(nextAt - 1);
   equal(attempts.length, 1, "not retried before its backoff ends");
+  await clock.tickAsync(1);
   await runner.idle();
   deepEqual(attempts, [["g1/1", 1], ["g1/1", 2]]);
   store.close();
