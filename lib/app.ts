@@ -27,6 +27,16 @@ export interface ShutdownOptions {
   signal?: AbortSignal;
 }
 
+/** Options for {@linkcode createApp}. */
+export interface CreateAppOptions {
+  /**
+   * Gives up starting (a database that does not answer, a long recovery):
+   * `createApp` rejects with its reason, as it does on any failure, after
+   * closing what it had opened.
+   */
+  signal?: AbortSignal;
+}
+
 /** The running service's parts, and its shutdown. */
 export interface App extends AsyncDisposable {
   /** The `Deno.serve` handler. */
@@ -68,7 +78,10 @@ export interface App extends AsyncDisposable {
  * Opens the log files and builds the runner, routes and handler.
  *
  * @param config The configuration, e.g. from {@linkcode readConfig}.
+ * @param options A signal to give up starting.
  * @returns The app; `await using` closes its files.
+ * @throws {Error} If a file or the journal cannot be opened, or recovery
+ * fails; whatever was opened is closed first.
  *
  * @example
  * ```ts
@@ -86,15 +99,20 @@ export interface App extends AsyncDisposable {
  * equal(await Deno.readTextFile(`${dir}/log.txt`), "notification for ada@example.com: some notification\n");
  * ```
  */
-export async function createApp(config: Config): Promise<App> {
+export async function createApp(config: Config, options: CreateAppOptions = {}): Promise<App> {
+  options.signal?.throwIfAborted();
   const logger = getLogger(["posthaste", "app"]);
-  const log = await LogWriter.open(config.logFile);
-  const deadLetters = await LogWriter.open(config.deadLetterFile);
+  // Until the app is returned, a failure closes what was opened (last first).
+  await using opened = new AsyncDisposableStack();
+  const log = opened.use(await LogWriter.open(config.logFile));
+  const deadLetters = opened.use(await LogWriter.open(config.deadLetterFile));
   // Durable mode: open (and check) the journal before anything is served.
   const store = config.taskStore && await openTaskStore(config.taskStore, {
     retentionMs: config.statusRetentionMs,
     retentionCount: config.statusRetentionCount,
+    ...options,
   });
+  if (store) opened.defer(() => store.close());
   const registry = new GroupRegistry({
     maxFinished: config.statusRetentionCount,
     retentionMs: config.statusRetentionMs,
@@ -120,7 +138,11 @@ export async function createApp(config: Config): Promise<App> {
   });
   const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
   let draining = false;
-  const pool = config.workers > 0 ? new WorkerPool({ size: config.workers }) : undefined;
+  // Recovered tasks may be running: they stop, and stay in the journal.
+  opened.defer(async () => void await runner.drain({ signal: AbortSignal.abort() }));
+  const pool = config.workers > 0
+    ? opened.use(new WorkerPool({ size: config.workers }))
+    : undefined;
   const notifications = { log, sendDelayMs: config.sendDelayMs, bodyTimeout: config.bodyTimeoutMs };
   const reports = { log, pool, workMs: config.reportWorkMs };
   const routes = [
@@ -193,7 +215,8 @@ export async function createApp(config: Config): Promise<App> {
     known: (id) => registry.has(id),
     intervalMs: config.taskStore?.kind === "postgres" ? config.takeoverIntervalMs : 0,
   });
-  await takeover?.start();
+  await takeover?.start(options);
+  opened.move(); // started: from now on the app's shutdown closes them
 
   const shutdown = async (
     server: { shutdown(): Promise<void> },

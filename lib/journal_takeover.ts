@@ -15,7 +15,7 @@ import {
 import type { TaskStore } from "./task_store.ts";
 
 /** Options for {@linkcode JournalTakeover}. */
-export interface JournalTakeoverOptions extends Omit<RecoverOptions, "store"> {
+export interface JournalTakeoverOptions extends Omit<RecoverOptions, "store" | "signal"> {
   /** The journal. */
   store: Pick<TaskStore, "recover" | "list" | "fail">;
   /** The journal's name in logs (its file or URL). */
@@ -28,6 +28,15 @@ export interface JournalTakeoverOptions extends Omit<RecoverOptions, "store"> {
    * @default {0}
    */
   intervalMs?: number;
+}
+
+/** Options for {@linkcode JournalTakeover.start}. */
+export interface TakeoverStartOptions {
+  /**
+   * Gives up the start-up look: it rejects with the signal's reason, no
+   * group is submitted, and the interval does not start.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -76,11 +85,12 @@ export class JournalTakeover implements Disposable {
   /**
    * Submits the journal's unfinished work and starts the interval.
    *
+   * @param options A signal to give up.
    * @returns What start-up resumed, dead-lettered and deferred.
    * @throws {Error} If the journal cannot be read (the server must not start).
    */
-  async start(): Promise<RecoverResult> {
-    const result = await this.#adopt(true);
+  async start(options: TakeoverStartOptions = {}): Promise<RecoverResult> {
+    const result = await this.#adopt(true, options.signal);
     const { intervalMs = 0 } = this.#options;
     if (intervalMs > 0) {
       this.#timer = setInterval(() => {
@@ -110,15 +120,15 @@ export class JournalTakeover implements Disposable {
     this.#timer = undefined;
   }
 
-  #adopt(startUp: boolean): Promise<RecoverResult> {
+  #adopt(startUp: boolean, signal?: AbortSignal): Promise<RecoverResult> {
     // One look at a time: a slow database does not pile them up.
-    this.#adopting ??= this.#look(startUp).finally(() => this.#adopting = undefined);
+    this.#adopting ??= this.#look(startUp, signal).finally(() => this.#adopting = undefined);
     return this.#adopting;
   }
 
-  async #look(startUp: boolean): Promise<RecoverResult> {
+  async #look(startUp: boolean, signal?: AbortSignal): Promise<RecoverResult> {
     const { name } = this.#options;
-    const result = await recoverTasks(this.#options);
+    const result = await recoverTasks(signal ? { ...this.#options, signal } : this.#options);
     if (startUp || result.resumed + result.deadLettered + result.deferred > 0) {
       const found = startUp
         ? "{resumed} unfinished tasks resumed"

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { abortable } from "./abortable.ts";
 import { AdmissionError } from "./admission_error.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
@@ -29,6 +30,11 @@ export interface RecoverOptions {
    * @default {systemClock}
    */
   clock?: Clock;
+  /**
+   * Gives up waiting for the journal: the call rejects with its reason, and
+   * no group is submitted (tasks already dead-lettered stay so).
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode recoverTasks} did. */
@@ -138,7 +144,8 @@ function submitRestored(
  * the dead letters instead. Groups that do not fit the backlog stay in the
  * journal: {@linkcode DeferredRecovery} submits them once there is room.
  *
- * @param options The journal, the definitions, the runner and the dead letters.
+ * @param options The journal, the definitions, the runner, the dead letters,
+ * and a signal to give up.
  * @returns How many tasks resumed, were dead-lettered, or stay queued in the journal.
  *
  * @example
@@ -156,8 +163,11 @@ function submitRestored(
  * ```
  */
 export async function recoverTasks(options: RecoverOptions): Promise<RecoverResult> {
-  const { store, runner, crashLimit = 3 } = options;
-  const { groups, deadLettered } = await restore(await store.recover(crashLimit), options);
+  const { store, runner, crashLimit = 3, signal } = options;
+  signal?.throwIfAborted();
+  const tasks = await abortable(Promise.resolve(store.recover(crashLimit)), signal);
+  const { groups, deadLettered } = await restore(tasks, options);
+  signal?.throwIfAborted();
   let resumed = 0, deferred = 0;
   for (const restored of groups) {
     try {
@@ -174,7 +184,8 @@ export async function recoverTasks(options: RecoverOptions): Promise<RecoverResu
 }
 
 /** Options for {@linkcode DeferredRecovery}. */
-export interface DeferredRecoveryOptions extends Omit<RecoverOptions, "store" | "crashLimit"> {
+export interface DeferredRecoveryOptions
+  extends Omit<RecoverOptions, "store" | "crashLimit" | "signal"> {
   /** The journal. */
   store: Pick<TaskStore, "list" | "fail">;
   /** Whether the runner has had the group since start-up (resumed or accepted then). */

@@ -1,5 +1,6 @@
-import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { captureLogs, connectRaw, lines, readHead, startApp } from "./_helpers.ts";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { createApp, readConfig } from "../lib/mod.ts";
+import { captureLogs, connectRaw, lines, readHead, startApp, tempDir } from "./_helpers.ts";
 
 Deno.test("POST /send-notification/{email} answers 202 with an id and writes one line", async () => {
   await using server = await startApp();
@@ -151,4 +152,46 @@ Deno.test("reopenFiles: a path that cannot be opened is logged and lines go on t
   const failed = logs.records.filter((r) => r.level === "error");
   equal(failed.length, 1);
   match(String(failed[0]?.properties.file), /log\.txt$/);
+});
+
+/** The files this process holds open, one path a line (Linux; Deno's sanitizer misses files). */
+async function openFiles(): Promise<string> {
+  if (Deno.build.os !== "linux") return "";
+  // Deno grants /proc/<pid> only with -A; `ls` reads it for us.
+  const ls = new Deno.Command("ls", { args: ["-l", `/proc/${Deno.pid}/fd`], stderr: "null" });
+  return new TextDecoder().decode((await ls.output()).stdout);
+}
+
+Deno.test("createApp closes the files it opened when the journal cannot be opened", async () => {
+  await using dir = await tempDir();
+  const journal = `${dir.path}/tasks.db`;
+  await Deno.writeTextFile(journal, "not a database ".repeat(200));
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir.path}/log.txt`,
+    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+    TASK_STORE: `sqlite:${journal}`,
+  };
+  await rejects(createApp(readConfig((name) => env[name])), /^Error: Cannot open task journal/);
+  equal((await openFiles()).includes(dir.path), false, "no file in the directory is open");
+});
+
+Deno.test("createApp gives up at its signal while the database does not answer, and closes what it opened", async () => {
+  await using dir = await tempDir();
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // accepts, never answers
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir.path}/log.txt`,
+    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+    TASK_STORE: `postgres://posthaste@127.0.0.1:${listener.addr.port}/posthaste`,
+  };
+  const config = readConfig((name) => env[name]);
+  await rejects(createApp(config, { signal: AbortSignal.abort(new Error("at once")) }), /at once/);
+  const controller = new AbortController();
+  const starting = createApp(config, { signal: controller.signal });
+  const conn = await listener.accept();
+  controller.abort(new Error("gave up"));
+  await rejects(starting, /^Error: gave up$/);
+  const buffer = new Uint8Array(1024);
+  while (await conn.read(buffer) !== null); // the client closed its connection
+  conn.close();
+  equal((await openFiles()).includes(dir.path), false, "no file in the directory is open");
 });

@@ -1,4 +1,4 @@
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, rejects } from "node:assert/strict";
 import {
   defineTask,
   definitionsByName,
@@ -58,4 +58,26 @@ Deno.test("JournalTakeover looks again every interval, one look at a time, and l
   const messages = logs.records.map((record) => String(record.rawMessage));
   equal(messages.filter((m) => m.includes("unfinished tasks resumed")).length, 1, "at start-up");
   equal(messages.filter((m) => m.includes("took over")).length, 1, "empty looks are not logged");
+});
+
+Deno.test("JournalTakeover.start gives up at its signal: nothing submitted, no interval started", async () => {
+  const journal = Promise.withResolvers<StoredTask[]>();
+  const runner = new TaskRunner();
+  // No `using`: an interval left running would fail the test (Deno's op sanitizer).
+  const takeover = new JournalTakeover({
+    store: { recover: () => journal.promise, list: () => [], fail: () => {} },
+    name: "shared",
+    definitions: definitionsByName(defineTask("send", (to: string) => void to)),
+    runner,
+    deadLetter: () => {},
+    known: () => false,
+    intervalMs: 1,
+  });
+  const controller = new AbortController();
+  const starting = takeover.start({ signal: controller.signal });
+  controller.abort(new Error("gave up"));
+  await rejects(starting, /^Error: gave up$/);
+  journal.resolve([stored("a", "late")]);
+  await journal.promise;
+  equal(runner.pending, 0, "what the journal answered late is not submitted");
 });

@@ -1,4 +1,4 @@
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, rejects } from "node:assert/strict";
 import {
   type DeadLetter,
   DeferredRecovery,
@@ -6,6 +6,7 @@ import {
   definitionsByName,
   recoverTasks,
   SqliteTaskStore,
+  type StoredTask,
   type TaskContext,
   TaskGroup,
   TaskRunner,
@@ -169,4 +170,34 @@ Deno.test("recoverTasks dead-letters a journaled task whose name is no longer de
   }
   using store = SqliteTaskStore.open(path);
   deepEqual(store.recover(), [], "it is not found again at the next start");
+});
+
+Deno.test("recoverTasks gives up at its signal: it rejects with the reason, submits nothing, and the journal keeps the tasks", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  await journalWith(path, [2]);
+  const store = SqliteTaskStore.open(path); // unfinished() closes it
+  const runner = new TaskRunner();
+  const options = { store, definitions: definitionsByName(send), runner, deadLetter: () => {} };
+  let reads = 0;
+  const counted = { recover: (limit?: number) => (reads++, store.recover(limit)), fail: () => {} };
+  await rejects(
+    recoverTasks({ ...options, store: counted, signal: AbortSignal.abort(new Error("at once")) }),
+    /^Error: at once$/,
+  );
+  equal(reads, 0, "an aborted signal: the journal is not read");
+  const answered = Promise.withResolvers<void>();
+  let late: Promise<StoredTask[]> | undefined;
+  const slow = {
+    recover: (limit?: number) => late = answered.promise.then(() => store.recover(limit)),
+    fail: () => {},
+  };
+  const controller = new AbortController();
+  const recovering = recoverTasks({ ...options, store: slow, signal: controller.signal });
+  controller.abort(new Error("gave up"));
+  await rejects(recovering, /^Error: gave up$/);
+  answered.resolve();
+  equal((await late)?.length, 2, "the journal answered after all");
+  equal(runner.pending, 0, "nothing submitted");
+  deepEqual(unfinished(store), ["g0/0", "g0/1"]);
 });
