@@ -12,7 +12,7 @@ export type AdmissionReason = "backlog_full" | "draining";
  * backlog would pass `maxPending`, or the runner is draining. None of the
  * group's tasks was accepted. Servers answer it with 503 and `Retry-After`.
  *
- * @example
+ * @example A group larger than the backlog
  * ```ts
  * import { AdmissionError, TaskGroup, TaskRunner } from "./mod.ts";
  * import { throws } from "node:assert/strict";

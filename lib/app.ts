@@ -83,7 +83,7 @@ export interface App extends AsyncDisposable {
  * @throws {Error} If a file or the journal cannot be opened, or recovery
  * fails; whatever was opened is closed first.
  *
- * @example
+ * @example Serving the notification service
  * ```ts
  * import { createApp, readConfig } from "./mod.ts";
  * import { equal } from "node:assert/strict";

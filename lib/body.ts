@@ -48,7 +48,7 @@ export interface ReadBodyOptions {
  * `length_required` (the HTTP/2 case above); the signal's reason if
  * `options.signal` aborted.
  *
- * @example
+ * @example Reading a body within the limit
  * ```ts
  * import { HttpError, readBody } from "./mod.ts";
  * import { equal, rejects } from "node:assert/strict";

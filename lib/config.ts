@@ -42,7 +42,7 @@ const SCHEMA = z.object({
  * The environment variables posthaste reads (the `server` permission set in
  * `deno.json` grants exactly these).
  *
- * @example
+ * @example The variables the server reads
  * ```ts
  * import { CONFIG_VARIABLES } from "./mod.ts";
  * import { ok } from "node:assert/strict";
@@ -118,7 +118,7 @@ export interface Config {
  * @returns The configuration, defaults filled in.
  * @throws {RangeError} Naming every variable that is invalid.
  *
- * @example
+ * @example Defaults and a bad value
  * ```ts
  * import { readConfig } from "./mod.ts";
  * import { equal, throws } from "node:assert/strict";

@@ -41,7 +41,7 @@ export interface DeadLetter {
  * @param now The clock's current time in milliseconds.
  * @returns The record.
  *
- * @example
+ * @example A record for a task abandoned at shutdown
  * ```ts
  * import { deadLetterOf, TaskGroup } from "./mod.ts";
  * import { equal } from "node:assert/strict";
@@ -77,7 +77,7 @@ export function deadLetterOf(
  * @param record The dead letter.
  * @returns Its JSON text.
  *
- * @example
+ * @example One JSON line, whatever the arguments
  * ```ts
  * import { deadLetterLine } from "./mod.ts";
  * import { equal } from "node:assert/strict";
@@ -108,7 +108,7 @@ export function deadLetterLine(record: DeadLetter): string {
  * @param record The dead letter.
  * @param logger Where a failing sink is reported.
  *
- * @example
+ * @example Reporting to a sink
  * ```ts
  * import { deadLetterOf, sendDeadLetter, TaskGroup } from "./mod.ts";
  * import { equal } from "node:assert/strict";

@@ -23,7 +23,7 @@ export interface DelayOptions {
  * @param options The abort signal.
  * @returns A promise that resolves after the delay.
  *
- * @example
+ * @example Waiting, and giving up
  * ```ts
  * import { delay } from "./mod.ts";
  * import { rejects } from "node:assert/strict";

@@ -8,7 +8,7 @@
  * A queue backed by an array and a head index; the consumed front is cut off
  * in bulk, so `shift` never moves the whole array.
  *
- * @example
+ * @example First in, first out
  * ```ts
  * import { Fifo } from "./mod.ts";
  * import { equal } from "node:assert/strict";

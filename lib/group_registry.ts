@@ -25,7 +25,7 @@ export interface GroupRegistryOptions {
  * compactly (most take no object at all), so keeping thousands costs the
  * garbage collector nothing.
  *
- * @example
+ * @example Keeping the latest finished groups
  * ```ts
  * import { GroupRegistry, TaskGroup } from "./mod.ts";
  * import { equal } from "node:assert/strict";

@@ -8,7 +8,7 @@
  * An error that is an HTTP answer: thrown by handlers and body readers,
  * turned into a JSON response `{"error": code, "detail": detail}` by the server.
  *
- * @example
+ * @example A JSON error response
  * ```ts
  * import { HttpError } from "./mod.ts";
  * import { equal } from "node:assert/strict";

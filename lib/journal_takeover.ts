@@ -44,7 +44,7 @@ export interface TakeoverStartOptions {
  * keeps one {@linkcode DeferredRecovery} for the work that did not fit the
  * backlog, resumed whenever {@linkcode JournalTakeover.roomFreed} is called.
  *
- * @example
+ * @example Starting with an empty journal
  * ```ts
  * import { JournalTakeover, TaskRunner } from "./mod.ts";
  * import { deepEqual } from "node:assert/strict";

@@ -67,7 +67,7 @@ function lineFormatter(format: "json" | "pretty"): (record: LogRecord) => string
  * @param options Level, format and destination.
  * @returns A promise that resolves once LogTape is configured.
  *
- * @example
+ * @example JSON lines to a sink
  * ```ts
  * import { configureLogging } from "./mod.ts";
  * import { getLogger, reset } from "@logtape/logtape";

@@ -9,7 +9,7 @@ import type { TaskRunner } from "./runner.ts";
 /**
  * Upper bounds (seconds) of the task duration histogram's buckets, ascending.
  *
- * @example
+ * @example Bucket bounds increase
  * ```ts
  * import { DURATION_BUCKETS } from "./mod.ts";
  * import { ok } from "node:assert/strict";
@@ -52,7 +52,7 @@ function labels(pairs: Record<string, string>): string {
  * Counts requests and task durations and renders them, with the runner's
  * counters and the log writers' statistics, as Prometheus text.
  *
- * @example
+ * @example Counting a request
  * ```ts
  * import { Metrics, TaskRunner } from "./mod.ts";
  * import { match } from "node:assert/strict";

@@ -31,7 +31,7 @@ export interface NotificationOptions {
  * @param options The log sink and the simulated delay.
  * @returns The task definition.
  *
- * @example
+ * @example Running the task
  * ```ts
  * import { notificationTask, TaskGroup, TaskRunner } from "./mod.ts";
  * import { deepEqual } from "node:assert/strict";
@@ -59,7 +59,7 @@ export function notificationTask(options: NotificationOptions): TaskDefinition<[
  * @param options The log sink, the simulated delay and the body deadline.
  * @returns The routes.
  *
- * @example
+ * @example The demo's route table
  * ```ts
  * import { notificationRoutes } from "./mod.ts";
  * import { equal } from "node:assert/strict";

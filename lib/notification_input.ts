@@ -10,7 +10,7 @@ import { HttpError } from "./http_error.ts";
 /**
  * The message used when the request has no body or no `message`.
  *
- * @example
+ * @example A request without a body
  * ```ts
  * import { DEFAULT_MESSAGE, parseMessage } from "./mod.ts";
  * import { equal } from "node:assert/strict";
@@ -39,7 +39,7 @@ function firstIssue(error: z.ZodError): string {
  * @throws {HttpError} 422 `invalid_email` if it is not an address, is over
  * 254 characters, holds control characters or is badly percent-encoded.
  *
- * @example
+ * @example Decoding and refusing
  * ```ts
  * import { parseEmail } from "./mod.ts";
  * import { equal, throws } from "node:assert/strict";
@@ -82,7 +82,7 @@ function isJson(contentType: string): boolean {
  * @throws {HttpError} 415 `unsupported_media_type`, 413, 411, 408, 400
  * `invalid_body` (not UTF-8 JSON) or 422 `invalid_message`.
  *
- * @example
+ * @example A JSON message
  * ```ts
  * import { parseMessage } from "./mod.ts";
  * import { equal } from "node:assert/strict";

@@ -34,7 +34,7 @@ export interface OpenTaskStoreOptions {
  * @returns The open journal.
  * @throws {Error} "Cannot open task journal …" or "Cannot open task store …", naming it.
  *
- * @example
+ * @example Opening a SQLite journal
  * ```ts
  * import { openTaskStore } from "./mod.ts";
  * import { equal } from "node:assert/strict";

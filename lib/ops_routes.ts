@@ -33,7 +33,7 @@ export interface OpsOptions {
  * @param options The drain flag, the status lookup and the metrics.
  * @returns The routes.
  *
- * @example
+ * @example Health, status and metrics routes
  * ```ts
  * import { Metrics, opsRoutes, TaskRunner } from "./mod.ts";
  * import { equal } from "node:assert/strict";

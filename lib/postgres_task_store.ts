@@ -57,7 +57,7 @@ export interface PostgresTaskStoreOptions {
  * `synchronous_commit` on (PostgreSQL's default) an enqueue resolves once
  * its rows are durable.
  *
- * @example
+ * @example Journaling a group in PostgreSQL
  * ```ts
  * import { defineTask, PostgresTaskStore, TaskGroup, TaskRunner } from "./mod.ts";
  * import { equal } from "node:assert/strict";

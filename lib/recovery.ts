@@ -54,7 +54,7 @@ export interface RecoverResult {
  * @param definitions Definitions of any argument types.
  * @returns The map; of two with one name, the later wins.
  *
- * @example
+ * @example Looking a definition up by name
  * ```ts
  * import { defineTask, definitionsByName } from "./mod.ts";
  * import { equal } from "node:assert/strict";
@@ -148,7 +148,7 @@ function submitRestored(
  * and a signal to give up.
  * @returns How many tasks resumed, were dead-lettered, or stay queued in the journal.
  *
- * @example
+ * @example Recovering from an empty journal
  * ```ts
  * import { recoverTasks, TaskRunner } from "./mod.ts";
  * import { deepEqual } from "node:assert/strict";
@@ -201,7 +201,7 @@ export interface DeferredRecoveryOptions
  * room. It walks the journal once, in group order, skipping groups the runner
  * already has.
  *
- * @example
+ * @example Walking an empty journal
  * ```ts
  * import { DeferredRecovery, TaskRunner } from "./mod.ts";
  * import { deepEqual } from "node:assert/strict";

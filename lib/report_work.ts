@@ -12,7 +12,7 @@
  * @param workMs How long to compute.
  * @returns The hash (8 hex digits) and how many rounds it took.
  *
- * @example
+ * @example Building a report
  * ```ts
  * import { buildReport } from "./report_work.ts";
  * import { match } from "node:assert/strict";

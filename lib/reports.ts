@@ -28,7 +28,7 @@ export interface ReportOptions {
  * @param options The log, the pool and the amount of work.
  * @returns The task definition.
  *
- * @example
+ * @example The report task's name
  * ```ts
  * import { reportTask } from "./mod.ts";
  * import { equal } from "node:assert/strict";
@@ -53,7 +53,7 @@ export function reportTask(options: ReportOptions): TaskDefinition<[string]> {
  * @param options The log, the pool and the amount of work.
  * @returns The routes.
  *
- * @example
+ * @example The report route
  * ```ts
  * import { reportRoutes } from "./mod.ts";
  * import { equal } from "node:assert/strict";

@@ -44,7 +44,7 @@ export type RouteMatch = {
  * @param handler Answers matching requests.
  * @returns The route.
  *
- * @example
+ * @example A route with a parameter
  * ```ts
  * import { route } from "./mod.ts";
  * import { equal } from "node:assert/strict";
@@ -114,7 +114,7 @@ function rawPath(url: string): string {
  * @throws {HttpError} 404 `not_found` if no pattern matches; 405
  * `method_not_allowed` with an `Allow` header if only the method differs.
  *
- * @example
+ * @example Matching, and a method that does not
  * ```ts
  * import { HttpError, matchRoute, route } from "./mod.ts";
  * import { equal, throws } from "node:assert/strict";

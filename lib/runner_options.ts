@@ -61,7 +61,7 @@ export interface TaskRunnerOptions {
  * @returns The value.
  * @throws {RangeError} If it is not a positive integer.
  *
- * @example
+ * @example Refusing zero
  * ```ts
  * import { positiveInteger } from "./mod.ts";
  * import { throws } from "node:assert/strict";
@@ -93,7 +93,7 @@ export interface RunnerLimits {
  * @returns The limits and task defaults.
  * @throws {RangeError} If `maxConcurrency`, `maxPending` or `timeout` is not a positive integer.
  *
- * @example
+ * @example Defaults, and a bad limit
  * ```ts
  * import { resolveLimits } from "./mod.ts";
  * import { equal, throws } from "node:assert/strict";
@@ -120,11 +120,15 @@ export function resolveLimits(options: TaskRunnerOptions): RunnerLimits {
 
 /** Options for {@linkcode TaskRunner.submit}. */
 export interface SubmitOptions {
-  /** Start the group only once this settles, e.g. `info.completed`. */
+  /**
+   * Start the group only once this settles, e.g. `info.completed`.
+   * @default {undefined} (start as soon as there is room)
+   */
   after?: Promise<unknown>;
   /**
    * The group's journal commit: the group starts only after it resolves, and
    * is dropped (as if never accepted) if it rejects.
+   * @default {undefined} (not journaled)
    */
   commit?: Promise<unknown>;
 }

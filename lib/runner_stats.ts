@@ -14,7 +14,7 @@ export type SettleObserver = (state: FinalState, name: string, durationMs: numbe
  * Monotonic counters of task outcomes; `observe` adds a listener, e.g. a
  * duration histogram.
  *
- * @example
+ * @example Recording an outcome
  * ```ts
  * import { RunnerStats } from "./mod.ts";
  * import { equal } from "node:assert/strict";

@@ -56,7 +56,7 @@ export interface SqliteTaskStoreOptions {
  * work in flight. The file is locked while the store is open: a second
  * store on it, in this process or another, fails to open.
  *
- * @example
+ * @example Journaling a group and recovering it
  * ```ts
  * import { SqliteTaskStore, TaskGroup, defineTask } from "./mod.ts";
  * import { equal } from "node:assert/strict";

@@ -60,7 +60,7 @@ export interface TaskGroupOptions {
  * Recovery's hook into a group: re-add a journaled task with its original
  * index (a symbol, so it stays off the group's public surface).
  *
- * @example
+ * @example Restoring a journaled task
  * ```ts
  * import { defineTask, restoreTask, type TaskDefinition, type TaskEntry, TaskGroup } from "./mod.ts";
  * import { equal } from "node:assert/strict";
@@ -80,7 +80,7 @@ export const restoreTask: unique symbol = Symbol("posthaste.restoreTask");
  * The runner's hook into a group: the next queued task, or `undefined` once
  * none is left (a symbol, so it stays off the group's public surface).
  *
- * @example
+ * @example Taking a group's tasks in order
  * ```ts
  * import { nextTask, TaskGroup } from "./mod.ts";
  * import { equal } from "node:assert/strict";

@@ -54,7 +54,7 @@ const FINAL = new Set<TaskState>(["done", "failed", "abandoned"]);
  * @param index The task's position in the group.
  * @returns `<group id>/<index>`.
  *
- * @example
+ * @example A task's id
  * ```ts
  * import { taskId } from "./mod.ts";
  * import { equal } from "node:assert/strict";
@@ -73,7 +73,7 @@ export function taskId(groupId: string, index: number): string {
  * @param states The tasks' states, in any order.
  * @returns The group's state.
  *
- * @example
+ * @example A group's state from its tasks'
  * ```ts
  * import { groupStateOf } from "./mod.ts";
  * import { equal } from "node:assert/strict";

@@ -43,7 +43,7 @@ export type AttemptOutcome = "succeeded" | "failed" | "timed_out" | "abandoned";
  * @param tracer The tracer to check.
  * @returns The tracer if it records spans, else `undefined`.
  *
- * @example
+ * @example Without OpenTelemetry
  * ```ts
  * import { recordingTracer } from "./mod.ts";
  * import { equal } from "node:assert/strict";
@@ -67,7 +67,7 @@ export function recordingTracer(
  * @param entry The task.
  * @returns The span; end it with {@linkcode endAttemptSpan}.
  *
- * @example
+ * @example A span for one attempt
  * ```ts
  * import { endAttemptSpan, startAttemptSpan, TaskGroup } from "./mod.ts";
  * import { trace } from "@opentelemetry/api";

@@ -13,7 +13,7 @@
  * @param now The time to encode, in milliseconds. @default {Date.now()}
  * @returns The id, e.g. `019ab2c4-5e6f-7a1b-9c2d-3e4f5a6b7c8d`.
  *
- * @example
+ * @example Ids sort by time
  * ```ts
  * import { timeOrderedId } from "./mod.ts";
  * import { ok } from "node:assert/strict";

@@ -31,7 +31,7 @@ interface Bucket {
  * deadline. Adding and removing cost O(1) and touch no timer in the common
  * case; a real timer costs microseconds, which is more than a whole task.
  *
- * @example
+ * @example Adding, removing and firing
  * ```ts
  * import { TimeoutQueue } from "./mod.ts";
  * import { deepEqual } from "node:assert/strict";
@@ -133,7 +133,7 @@ export class TimeoutQueue {
  * The queue that {@linkcode delay} and {@linkcode readBody} use unless given
  * another: one timer per distinct duration for the whole process.
  *
- * @example
+ * @example The shared queue
  * ```ts
  * import { sharedTimeouts } from "./mod.ts";
  * sharedTimeouts.remove(sharedTimeouts.add(1_000, () => {}));
