@@ -32,7 +32,10 @@ export interface RecoverOptions {
   clock?: Clock;
   /**
    * Gives up waiting for the journal: the call rejects with its reason, and
-   * no group is submitted (tasks already dead-lettered stay so).
+   * no group is submitted (tasks already dead-lettered stay so). A read
+   * already sent still completes; on PostgreSQL it adopts the orphans it
+   * finds, which then wait unsubmitted until this store is closed, so close
+   * it after giving up, as {@linkcode createApp} does.
    */
   signal?: AbortSignal;
 }
