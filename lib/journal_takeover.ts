@@ -6,6 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { systemClock } from "./clock.ts";
 import {
   DeferredRecovery,
   type RecoverOptions,
@@ -23,8 +24,9 @@ export interface JournalTakeoverOptions extends Omit<RecoverOptions, "store" | "
   /** Whether the runner has had the group since start-up (resumed or accepted then). */
   known: (groupId: string) => boolean;
   /**
-   * Milliseconds between two looks for orphaned work after start-up, for a
-   * journal that servers share; 0 looks at start-up only.
+   * Milliseconds from the end of one look for orphaned work to the start of
+   * the next, after start-up, for a journal that servers share (timed on
+   * `clock`); 0 looks at start-up only.
    * @default {0}
    */
   intervalMs?: number;
@@ -65,7 +67,7 @@ export class JournalTakeover implements Disposable {
   readonly #logger = getLogger(["posthaste", "journal"]);
   #deferred: DeferredRecovery | undefined;
   #resuming = false;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: unknown;
   #adopting: Promise<RecoverResult> | undefined;
 
   /**
@@ -91,14 +93,7 @@ export class JournalTakeover implements Disposable {
    */
   async start(options: TakeoverStartOptions = {}): Promise<RecoverResult> {
     const result = await this.#adopt(true, options.signal);
-    const { intervalMs = 0 } = this.#options;
-    if (intervalMs > 0) {
-      this.#timer = setInterval(() => {
-        this.#adopt(false).catch(
-          (error) => this.#logger.error("Cannot take over orphaned tasks: {error}", { error }),
-        );
-      }, intervalMs);
-    }
+    this.#lookLater();
     return result;
   }
 
@@ -116,8 +111,23 @@ export class JournalTakeover implements Disposable {
 
   /** Stops looking for orphaned work. */
   [Symbol.dispose](): void {
-    clearInterval(this.#timer);
+    const { clock = systemClock } = this.#options;
+    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+  }
+
+  // The next look is timed from the end of this one: a slow database never
+  // has two under way.
+  #lookLater(): void {
+    const { intervalMs = 0, clock = systemClock } = this.#options;
+    if (intervalMs <= 0) return;
+    const timer = this.#timer = clock.setTimeout(() => {
+      this.#adopt(false).catch(
+        (error) => this.#logger.error("Cannot take over orphaned tasks: {error}", { error }),
+      ).finally(() => {
+        if (this.#timer === timer) this.#lookLater(); // not disposed meanwhile
+      });
+    }, intervalMs);
   }
 
   #adopt(startUp: boolean, signal?: AbortSignal): Promise<RecoverResult> {

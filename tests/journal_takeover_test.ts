@@ -6,7 +6,7 @@ import {
   type StoredTask,
   TaskRunner,
 } from "../lib/mod.ts";
-import { captureLogs } from "./_helpers.ts";
+import { captureLogs, fakeClock } from "./_helpers.ts";
 
 const stored = (groupId: string, to: string): StoredTask => ({
   id: `${groupId}/0`,
@@ -60,18 +60,20 @@ Deno.test("JournalTakeover looks again every interval, one look at a time, and l
   equal(messages.filter((m) => m.includes("took over")).length, 1, "empty looks are not logged");
 });
 
-Deno.test("JournalTakeover.start gives up at its signal: nothing submitted, no interval started", async () => {
+Deno.test("JournalTakeover.start gives up at its signal: nothing submitted, no look after it", async () => {
+  const clock = fakeClock();
   const journal = Promise.withResolvers<StoredTask[]>();
+  let looks = 0;
   const runner = new TaskRunner();
-  // No `using`: an interval left running would fail the test (Deno's op sanitizer).
-  const takeover = new JournalTakeover({
-    store: { recover: () => journal.promise, list: () => [], fail: () => {} },
+  using takeover = new JournalTakeover({
+    store: { recover: () => (looks++, journal.promise), list: () => [], fail: () => {} },
     name: "shared",
     definitions: definitionsByName(defineTask("send", (to: string) => void to)),
     runner,
     deadLetter: () => {},
     known: () => false,
-    intervalMs: 1,
+    intervalMs: 10,
+    clock,
   });
   const controller = new AbortController();
   const starting = takeover.start({ signal: controller.signal });
@@ -79,5 +81,41 @@ Deno.test("JournalTakeover.start gives up at its signal: nothing submitted, no i
   await rejects(starting, /^Error: gave up$/);
   journal.resolve([stored("a", "late")]);
   await journal.promise;
+  await clock.tickAsync(100);
+  equal(looks, 1, "the interval did not start");
   equal(runner.pending, 0, "what the journal answered late is not submitted");
+});
+
+Deno.test("JournalTakeover times the next look from the end of the last, on its clock, and stops when disposed during one", async () => {
+  const clock = fakeClock();
+  let looks = 0;
+  let answer = Promise.withResolvers<StoredTask[]>();
+  const takeover = new JournalTakeover({
+    store: { recover: () => (looks++, answer.promise), list: () => [], fail: () => {} },
+    name: "shared",
+    definitions: new Map(),
+    runner: new TaskRunner(),
+    deadLetter: () => {},
+    known: () => false,
+    intervalMs: 10,
+    clock,
+  });
+  const starting = takeover.start();
+  answer.resolve([]);
+  await starting;
+  answer = Promise.withResolvers();
+  await clock.tickAsync(10);
+  equal(looks, 2, "a look 10 ms after start-up's");
+  await clock.tickAsync(100);
+  equal(looks, 2, "none while it is under way");
+  answer.resolve([]);
+  await clock.tickAsync(9);
+  equal(looks, 2);
+  answer = Promise.withResolvers();
+  await clock.tickAsync(1);
+  equal(looks, 3, "the next, 10 ms after it ended");
+  takeover[Symbol.dispose]();
+  answer.resolve([]);
+  await clock.tickAsync(100);
+  equal(looks, 3, "disposed during a look: no later one");
 });
