@@ -16,9 +16,16 @@ export interface NewRow {
  * The rows that journal a group's tasks.
  *
  * @throws {TypeError} If a task was not made with `defineTask`: only a
- * definition (it always has options) can be found by name again.
+ * definition (it always has options) can be found by name again. If the
+ * group's id holds a NUL character, which PostgreSQL's text refuses: thrown
+ * here, before the rows join a batch that other requests' rows share.
  */
 export function journalRows(group: TaskGroup): NewRow[] {
+  if (group.id.includes("\0")) {
+    throw new TypeError(
+      `Cannot journal group ${JSON.stringify(group.id)}: its id holds a NUL character`,
+    );
+  }
   return (group.tasks as readonly TaskEntry[]).map((task, index) => {
     if (task.options === undefined) {
       throw new TypeError(
@@ -27,6 +34,15 @@ export function journalRows(group: TaskGroup): NewRow[] {
     }
     return { groupId: group.id, index, name: task.name, args: JSON.stringify(task.args) };
   });
+}
+
+/**
+ * A task's error as the journal stores it. PostgreSQL's text refuses NUL (and
+ * the one row would fail its whole batch); SQLite's reads back only what comes
+ * before it. So a NUL becomes U+FFFD, the character for what cannot be shown.
+ */
+export function journalError(error: string | undefined): string | null {
+  return error === undefined ? null : error.replaceAll("\0", "\uFFFD");
 }
 
 /** A row read back (numbers may arrive as strings or bigints). */

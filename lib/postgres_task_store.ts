@@ -10,7 +10,7 @@ import { OwnerClaim } from "./_postgres_claim.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import { abortable } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
-import { journalRows } from "./_journal_rows.ts";
+import { journalError, journalRows } from "./_journal_rows.ts";
 import { PostgresCommit, type SaveRow } from "./_postgres_commit.ts";
 import { adoptOrphans, ensureTable, listOwned, pruneFailed, TABLE } from "./_postgres_journal.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -270,7 +270,7 @@ function saveRow(entry: TaskEntry, state: string, nextAt: number): SaveRow {
     state,
     attempts: entry.attempts,
     nextAt: Math.ceil(nextAt),
-    error: entry.error ?? null,
+    error: journalError(entry.error),
     durationMs: Math.round(entry.durationMs),
     keep: false,
   };

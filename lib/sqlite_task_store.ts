@@ -13,7 +13,7 @@ import { JournalWriter } from "./_journal_batch.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
-import { journalRows } from "./_journal_rows.ts";
+import { journalError, journalRows } from "./_journal_rows.ts";
 import { openJournal } from "./_journal_schema.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { type GroupStatus, taskId, type TaskState } from "./task_status.ts";
@@ -199,8 +199,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
 
   attempt(entry: TaskEntry): Promise<void> {
     const { pending, batch } = this.#writer.rows(false);
-    const { group, index, attempts, error = null, durationMs } = entry;
-    pending.running(group.id, index, attempts, error, Math.round(durationMs), this.#clock.now());
+    const { group, index, attempts, error, durationMs } = entry;
+    const now = this.#clock.now();
+    pending.running(group.id, index, attempts, journalError(error), Math.round(durationMs), now);
     return batch;
   }
 
@@ -266,7 +267,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       state,
       entry.attempts,
       Math.ceil(nextAt),
-      entry.error ?? null,
+      journalError(entry.error),
       Math.round(entry.durationMs),
       this.#clock.now(),
       entry.group.id,

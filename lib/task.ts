@@ -87,7 +87,8 @@ export type Task<A extends unknown[]> = TaskFunction<A> | TaskDefinition<A>;
  * @param fn The function to run.
  * @param options Timeout and retry behaviour for this task.
  * @returns The definition, to pass to {@linkcode TaskGroup.add}.
- * @throws {TypeError} If `name` is empty.
+ * @throws {TypeError} If `name` is empty or holds a NUL character (the journal
+ * cannot store it).
  *
  * @example Defining a task with a timeout
  * ```ts
@@ -107,5 +108,7 @@ export function defineTask<A extends JsonValue[]>(
   options: TaskOptions = {},
 ): TaskDefinition<A> {
   if (name === "") throw new TypeError("Cannot define task: name is empty");
+  // The name is journaled, and PostgreSQL's text refuses NUL.
+  if (name.includes("\0")) throw new TypeError("Cannot define task: name holds a NUL character");
   return { name, fn, options };
 }

@@ -47,7 +47,11 @@ export type Awaitable<T> = T | Promise<T>;
 
 /** What the runner and server need from a durable journal. */
 export interface TaskStore {
-  /** Journals a group's tasks; resolves once they are durable. */
+  /**
+   * Journals a group's tasks; resolves once they are durable. Throws a
+   * TypeError at once for a group it cannot journal (a task not made with
+   * `defineTask`, a NUL in the id), before the group joins a commit.
+   */
   enqueue(group: TaskGroup): Promise<void>;
   /** Marks an attempt as started; resolves once durable (the attempt waits for it). */
   attempt(entry: TaskEntry): Promise<void>;

@@ -1,6 +1,6 @@
 // Scenarios every durable TaskStore must pass, run by the SQLite and the
 // PostgreSQL tests alike.
-import { deepEqual, equal, match, ok } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import {
   type DeadLetter,
   defineTask,
@@ -88,6 +88,42 @@ export async function crashLoopIsQuarantined(open: OpenStore): Promise<void> {
   equal((await store.status("boom"))?.state, "failed");
   match((await store.status("boom"))?.tasks[0]?.error ?? "", /crashed during 3 attempts/);
   await store.close();
+}
+
+/**
+ * A NUL in a task's error is stored as U+FFFD and fails no other task's write
+ * (PostgreSQL's text refuses NUL, and a commit carries many tasks' rows); a
+ * group whose id holds one is refused before it joins a commit.
+ */
+export async function nulStaysOutOfTheJournal(open: OpenStore): Promise<void> {
+  const send = defineTask("send", (to: string) => void to);
+  const store = await open();
+  const [a, b] = ["nul-a", "nul-b"].map((id) => new TaskGroup({ id }).add(send, id)) as [
+    TaskGroup,
+    TaskGroup,
+  ];
+  await Promise.all([store.enqueue(a), store.enqueue(b)]);
+  const [first, second] = [a, b].map((group) =>
+    Object.assign(group.tasks[0] as TaskEntry, { state: "running", attempts: 1 })
+  ) as [TaskEntry, TaskEntry];
+  await store.attempt(first);
+  // One commit: the failure with a NUL in its error, and the other's attempt mark.
+  Object.assign(first, { state: "failed", error: "bad\0byte" });
+  store.record(first);
+  await store.attempt(second);
+  await rejects(
+    async () => await store.enqueue(new TaskGroup({ id: "x\0y" }).add(send, "z")),
+    /^TypeError: Cannot journal group "x\\u0000y": its id holds a NUL character$/,
+  );
+  await store.close();
+  const reopened = await open();
+  const task = async (id: string) => (await reopened.status(id))?.tasks[0];
+  deepEqual([(await task("nul-a"))?.state, (await task("nul-a"))?.error], [
+    "failed",
+    "bad\uFFFDbyte",
+  ]);
+  equal((await task("nul-b"))?.state, "running");
+  await reopened.close();
 }
 
 /**

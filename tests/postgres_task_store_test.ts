@@ -17,6 +17,7 @@ import {
   abandonedTaskKeepsItsBackoff,
   crashLoopIsQuarantined,
   journalUntil,
+  nulStaysOutOfTheJournal,
 } from "./_store_scenarios.ts";
 
 const send = defineTask("send", (to: string) => void to);
@@ -108,6 +109,13 @@ postgresTest(
   "PostgresTaskStore: a task that crashes its server 3 times is quarantined",
   async (db) => {
     await crashLoopIsQuarantined(() => PostgresTaskStore.open(db.url));
+  },
+);
+
+postgresTest(
+  "PostgresTaskStore: a NUL in an error fails no other task's write; a NUL in a group id is refused",
+  async (db) => {
+    await nulStaysOutOfTheJournal(() => PostgresTaskStore.open(db.url));
   },
 );
 

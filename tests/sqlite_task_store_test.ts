@@ -16,6 +16,7 @@ import {
   abandonedTaskKeepsItsBackoff,
   crashLoopIsQuarantined,
   journalUntil,
+  nulStaysOutOfTheJournal,
 } from "./_store_scenarios.ts";
 
 const send = defineTask("send", (to: string) => void to);
@@ -115,6 +116,13 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
 Deno.test("SqliteTaskStore: a task that crashes the process 3 times is quarantined", async () => {
   await using dir = await tempDir();
   await crashLoopIsQuarantined(() => Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`)));
+});
+
+Deno.test("SqliteTaskStore: a NUL in an error is stored as U+FFFD; a NUL in a group id is refused", async () => {
+  await using dir = await tempDir();
+  await nulStaysOutOfTheJournal(() =>
+    Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`))
+  );
 });
 
 Deno.test("SqliteTaskStore refuses a foreign or damaged file with a clear error naming it", async () => {

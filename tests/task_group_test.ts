@@ -55,8 +55,9 @@ Deno.test("TaskGroup.settled() resolves at once for an empty group", async () =>
   equal(group.state, "done");
 });
 
-Deno.test("defineTask() refuses an empty name", () => {
-  throws(() => defineTask("", () => {}), TypeError);
+Deno.test("defineTask() refuses an empty name, and one the journal cannot store", () => {
+  throws(() => defineTask("", () => {}), /^TypeError: Cannot define task: name is empty$/);
+  throws(() => defineTask("a\0b", () => {}), /^TypeError: Cannot define task: name holds a NUL/);
 });
 
 Deno.test("TaskGroup.settled({ signal }) stops waiting at the abort; the task goes on", async () => {
