@@ -21,7 +21,7 @@ export interface SaveRow {
 
 interface Batch {
   inserts: NewRow[];
-  /** The last save of each task wins. */
+  /** The last save of each task wins (one that keeps takes the earlier one's values). */
   saves: Map<string, SaveRow>;
   /** Groups whose last task succeeded: deleted unless one of their tasks failed. */
   finished: Set<string>;
@@ -62,7 +62,12 @@ export class PostgresCommit {
   /** Queues a task's progress, and whether its group is now finished. */
   save(row: SaveRow, groupFinished = false): Promise<void> {
     const batch = this.#batch();
-    batch.saves.set(`${row.groupId}/${row.index}`, row);
+    const key = `${row.groupId}/${row.index}`;
+    const earlier = row.keep ? batch.saves.get(key) : undefined;
+    // A row that keeps the retry time, error and duration keeps those of a save
+    // still waiting in this batch (a retry, then the abandon at shutdown): the
+    // table does not have them yet.
+    batch.saves.set(key, earlier ? { ...earlier, state: row.state, attempts: row.attempts } : row);
     if (groupFinished) batch.finished.add(row.groupId);
     return batch.done.promise;
   }

@@ -52,6 +52,26 @@ export async function abandonedTaskKeepsItsBackoff(open: OpenStore): Promise<voi
   await store.close();
 }
 
+/** A retry's time and the abandon at shutdown journaled in one commit: the retry time is kept. */
+export async function retryAndAbandonInOneCommit(open: OpenStore): Promise<void> {
+  const send = defineTask("send", (to: string) => void to);
+  const first = await open();
+  const group = new TaskGroup({ id: "both" }).add(send, "x");
+  await first.enqueue(group);
+  const entry = Object.assign(group.tasks[0] as TaskEntry, { state: "running", attempts: 1 });
+  await first.attempt(entry);
+  entry.state = "retrying";
+  first.record(entry, 4_000_000_000_000);
+  entry.state = "abandoned";
+  first.record(entry);
+  await first.close();
+  const store = await open();
+  deepEqual((await store.recover()).map(({ id, attempts, nextAt }) => [id, attempts, nextAt]), [
+    ["both/0", 1, 4_000_000_000_000],
+  ]);
+  await store.close();
+}
+
 /** A task during which the server dies 3 times is quarantined at the 4th start. */
 export async function crashLoopIsQuarantined(open: OpenStore): Promise<void> {
   const send = defineTask("send", (to: string) => void to);

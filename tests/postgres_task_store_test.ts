@@ -18,7 +18,9 @@ import {
   crashLoopIsQuarantined,
   journalUntil,
   nulStaysOutOfTheJournal,
+  retryAndAbandonInOneCommit,
 } from "./_store_scenarios.ts";
+import { storeMatchesModel } from "./_store_model.ts";
 
 const send = defineTask("send", (to: string) => void to);
 
@@ -106,6 +108,13 @@ postgresTest(
 );
 
 postgresTest(
+  "PostgresTaskStore: a retry and the abandon at shutdown in one commit keep the retry time",
+  async (db) => {
+    await retryAndAbandonInOneCommit(() => PostgresTaskStore.open(db.url));
+  },
+);
+
+postgresTest(
   "PostgresTaskStore: a task that crashes its server 3 times is quarantined",
   async (db) => {
     await crashLoopIsQuarantined(() => PostgresTaskStore.open(db.url));
@@ -116,6 +125,13 @@ postgresTest(
   "PostgresTaskStore: a NUL in an error fails no other task's write; a NUL in a group id is refused",
   async (db) => {
     await nulStaysOutOfTheJournal(() => PostgresTaskStore.open(db.url));
+  },
+);
+
+postgresTest(
+  "PostgresTaskStore: what a restart recovers matches a model of random progress",
+  async (db) => {
+    await storeMatchesModel(() => PostgresTaskStore.open(db.url), 25);
   },
 );
 

@@ -17,7 +17,9 @@ import {
   crashLoopIsQuarantined,
   journalUntil,
   nulStaysOutOfTheJournal,
+  retryAndAbandonInOneCommit,
 } from "./_store_scenarios.ts";
+import { storeMatchesModel } from "./_store_model.ts";
 
 const send = defineTask("send", (to: string) => void to);
 
@@ -113,6 +115,13 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
   deepEqual(reopened.recover(), []);
 });
 
+Deno.test("SqliteTaskStore: a retry and the abandon at shutdown in one commit keep the retry time", async () => {
+  await using dir = await tempDir();
+  await retryAndAbandonInOneCommit(() =>
+    Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`))
+  );
+});
+
 Deno.test("SqliteTaskStore: a task that crashes the process 3 times is quarantined", async () => {
   await using dir = await tempDir();
   await crashLoopIsQuarantined(() => Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`)));
@@ -122,6 +131,15 @@ Deno.test("SqliteTaskStore: a NUL in an error is stored as U+FFFD; a NUL in a gr
   await using dir = await tempDir();
   await nulStaysOutOfTheJournal(() =>
     Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`))
+  );
+});
+
+Deno.test("SqliteTaskStore: what a restart recovers matches a model of random progress", async () => {
+  await using dir = await tempDir();
+  let file = 0;
+  await storeMatchesModel(
+    () => Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks-${Math.floor(file++ / 2)}.db`)),
+    100,
   );
 });
 

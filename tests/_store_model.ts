@@ -1,0 +1,172 @@
+// A model of what a durable TaskStore keeps, for the SQLite and PostgreSQL
+// tests alike: random groups, random progress through them as the runner
+// journals it (attempt marks; done, failed, retrying; abandoned at shutdown),
+// a restart, then what `recover()` and `status()` answer, against the model.
+import { deepEqual } from "node:assert/strict";
+import fc from "fast-check";
+import { defineTask, type StoredTask, type TaskEntry, TaskGroup } from "../lib/mod.ts";
+import type { OpenStore } from "./_store_scenarios.ts";
+
+const send = defineTask("send", (to: string, note: string) => void [to, note]);
+
+type Op =
+  | { kind: "start" | "done" | "abandon"; group: number }
+  | { kind: "fail"; group: number; error: string }
+  | { kind: "retry"; group: number; nextAt: number };
+
+/** One task as the model's journal holds it. */
+interface Row {
+  state: "queued" | "running" | "retrying" | "done" | "failed";
+  attempts: number;
+  nextAt: number;
+  error: string | null;
+}
+
+// Few groups, so that one group sees several steps in a row.
+const group = fc.nat(3);
+const program = fc.record({
+  groups: fc.array(
+    fc.array(fc.tuple(fc.string({ unit: "binary" }), fc.string()), {
+      minLength: 1,
+      maxLength: 3,
+    }),
+    { minLength: 1, maxLength: 3 },
+  ),
+  ops: fc.array(
+    fc.oneof(
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant("start"), group }) },
+      {
+        weight: 2,
+        arbitrary: fc.record({ kind: fc.constant("retry"), group, nextAt: fc.nat(2 ** 40) }),
+      },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant("done"), group }) },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant("fail"),
+          group,
+          error: fc.string({ unit: "binary" }),
+        }),
+      },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant("abandon"), group }) },
+    ) as fc.Arbitrary<Op>,
+    { minLength: 1, maxLength: 30 },
+  ),
+  crashLimit: fc.integer({ min: 1, max: 3 }),
+});
+
+/**
+ * Runs random programs against stores from `open`, each on groups whose ids
+ * start with a prefix of its own (so runs may share a database).
+ */
+export async function storeMatchesModel(open: OpenStore, numRuns: number): Promise<void> {
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(program, async ({ groups: plan, ops, crashLimit }) => {
+      const prefix = `r${String(run++).padStart(4, "0")}g`;
+      const groups = plan.map((tasks, g) => {
+        const group = new TaskGroup({ id: `${prefix}${g}` });
+        for (const [to, note] of tasks) group.add(send, to, note);
+        return group;
+      });
+      const rows = groups.map((group) =>
+        group.tasks.map((): Row => ({ state: "queued", attempts: 0, nextAt: 0, error: null }))
+      );
+      const deleted = new Set<number>();
+      const stopped = new Set<number>(); // abandoned at shutdown: nothing more this run
+      const store = await open();
+      await Promise.all(groups.map((group) => store.enqueue(group))); // one group commit
+      for (const op of ops) {
+        const g = op.group % groups.length;
+        const entries = groups[g]?.tasks as TaskEntry[];
+        const i = entries.findIndex((entry) => entry.state !== "done" && entry.state !== "failed");
+        if (stopped.has(g) || i < 0) continue;
+        const entry = entries[i] as TaskEntry, row = rows[g]?.[i] as Row;
+        if (op.kind === "start") {
+          if (entry.state === "running") continue;
+          entry.state = "running";
+          row.attempts = ++entry.attempts;
+          Object.assign(row, { state: "running", nextAt: 0 });
+          await store.attempt(entry);
+        } else if (op.kind === "abandon") {
+          stopped.add(g);
+          for (const [j, later] of entries.entries()) {
+            if (j < i) continue;
+            later.state = "abandoned";
+            store.record(later);
+            const abandoned = rows[g]?.[j] as Row;
+            abandoned.state = "queued"; // to run again after the restart, keeping its retry time
+          }
+        } else if (entry.state === "running") {
+          if (op.kind === "retry") {
+            entry.state = "retrying";
+            store.record(entry, op.nextAt);
+            Object.assign(row, { state: "retrying", nextAt: op.nextAt });
+          } else if (op.kind === "fail") {
+            Object.assign(entry, { state: "failed", error: op.error });
+            store.record(entry);
+            Object.assign(row, { state: "failed", error: stored(op.error) });
+          } else {
+            entry.state = "done";
+            store.record(entry);
+            row.state = "done";
+            if (entries.every((task) => task.state === "done")) deleted.add(g);
+          }
+        }
+      }
+      await store.close();
+
+      // The restart: every task found running crashed once.
+      const restarted = await open();
+      try {
+        const expected: StoredTask[] = [];
+        for (const [g, group] of groups.entries()) {
+          if (deleted.has(g)) continue;
+          for (const [i, row] of (rows[g] as Row[]).entries()) {
+            if (row.state === "done" || row.state === "failed") continue;
+            const crashes = row.state === "running" ? 1 : 0;
+            expected.push({
+              id: `${group.id}/${i}`,
+              groupId: group.id,
+              index: i,
+              name: "send",
+              args: plan[g]?.[i] as string[],
+              attempts: row.attempts,
+              nextAt: row.nextAt,
+              crashes,
+              quarantined: crashes >= crashLimit,
+            });
+            if (crashes > 0) row.state = crashes >= crashLimit ? "failed" : "queued";
+          }
+        }
+        const found = (await restarted.recover(crashLimit))
+          .filter((task) => task.groupId.startsWith(prefix));
+        deepEqual(found, expected, "recover(): the unfinished tasks, in group order");
+        for (const [g, group] of groups.entries()) {
+          const status = await restarted.status(group.id);
+          const want = deleted.has(g) ? undefined : rows[g]?.map(({ state, attempts }) => ({
+            state,
+            attempts,
+          }));
+          deepEqual(
+            status?.tasks.map(({ state, attempts }) => ({ state, attempts })),
+            want,
+            `status of ${group.id}`,
+          );
+          for (const [i, row] of (rows[g] ?? []).entries()) {
+            if (row.state !== "failed" || row.error === null) continue;
+            deepEqual(status?.tasks[i]?.error, row.error, `error of ${group.id}/${i}`);
+          }
+        }
+      } finally {
+        await restarted.close();
+      }
+    }),
+    { numRuns },
+  );
+}
+
+/** An error as a journal reads it back: NUL shown as U+FFFD, and well-formed UTF-16. */
+function stored(error: string): string {
+  return error.replaceAll("\0", "\uFFFD").toWellFormed();
+}
