@@ -23,6 +23,8 @@ interface Bucket {
   head: Node | undefined;
   tail: Node | undefined;
   timer: unknown;
+  /** Whether its callbacks are running: a timeout they add waits for the re-arm after them. */
+  firing: boolean;
 }
 
 /**
@@ -72,7 +74,7 @@ export class TimeoutQueue {
   add(ms: number, onTimeout: () => void): TimeoutHandle {
     let bucket = this.#buckets.get(ms);
     if (bucket === undefined) {
-      bucket = { ms, head: undefined, tail: undefined, timer: undefined };
+      bucket = { ms, head: undefined, tail: undefined, timer: undefined, firing: false };
       this.#buckets.set(ms, bucket);
     }
     const node: Node = {
@@ -85,7 +87,7 @@ export class TimeoutQueue {
     if (bucket.tail) bucket.tail.next = node;
     else bucket.head = node;
     bucket.tail = node;
-    if (bucket.timer === undefined) this.#arm(bucket, ms);
+    if (bucket.timer === undefined && !bucket.firing) this.#arm(bucket, ms);
     return node;
   }
 
@@ -113,6 +115,7 @@ export class TimeoutQueue {
 
   #fire(bucket: Bucket): void {
     bucket.timer = undefined;
+    bucket.firing = true;
     const now = this.#clock.now();
     for (let node = bucket.head; node !== undefined && node.deadline <= now; node = bucket.head) {
       this.remove(node);
@@ -123,7 +126,10 @@ export class TimeoutQueue {
         reportError(error);
       }
     }
-    if (bucket.timer !== undefined) return; // a callback added to this bucket and armed it
+    bucket.firing = false;
+    // For the earliest deadline left, not for one a callback just added: it
+    // was due after the ones already waiting (a timed-out attempt starts the
+    // next, whose deadline joins this bucket).
     if (bucket.head) this.#arm(bucket, bucket.head.deadline - now);
     else this.#buckets.delete(bucket.ms);
   }

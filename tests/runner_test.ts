@@ -79,6 +79,30 @@ Deno.test("TaskRunner: a timeout aborts the task's signal with a TimeoutError", 
   equal(runner.stats.timedOut, 1);
 });
 
+Deno.test("TaskRunner: a timeout that starts the next task does not delay the timeouts already waiting", async () => {
+  const clock = fakeClock();
+  await using _logs = await captureLogs();
+  await using runner = new TaskRunner({ clock, retries: 0, timeout: 100, maxConcurrency: 2 });
+  const abortedAt: [string, number][] = [];
+  const hang = (name: string) =>
+    defineTask(name, function (this: TaskContext) {
+      return new Promise<void>((_, reject) =>
+        this.signal.addEventListener("abort", () => {
+          abortedAt.push([name, clock.now()]);
+          reject(this.signal.reason);
+        })
+      );
+    });
+  runner.submit(new TaskGroup().add(hang("a"))); // due at 100
+  await clock.tickAsync(50);
+  runner.submit(new TaskGroup().add(hang("b"))); // due at 150
+  runner.submit(new TaskGroup().add(hang("c"))); // waits for a slot: starts at 100, due at 200
+  await clock.runAllAsync();
+  await runner.idle();
+  // Before the fix, c's deadline armed the shared timer for 200, and b timed out then too.
+  deepEqual(abortedAt, [["a", 100], ["b", 150], ["c", 200]]);
+});
+
 Deno.test("TaskRunner: a task that ignores its signal is reported timed out and the group goes on", async () => {
   const clock = fakeClock();
   await using logs = await captureLogs();

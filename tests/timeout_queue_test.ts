@@ -1,5 +1,6 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { catchStrayErrors, TimeoutQueue } from "../lib/mod.ts";
+import fc from "fast-check";
+import { catchStrayErrors, type TimeoutHandle, TimeoutQueue } from "../lib/mod.ts";
 import { fakeClock, recordingLogger } from "./_helpers.ts";
 
 Deno.test("TimeoutQueue fires each timeout exactly at its deadline", async () => {
@@ -88,4 +89,71 @@ Deno.test("TimeoutQueue: a callback that throws is reported; the others still fi
   deepEqual(errors.map((e) => (e.properties.error as Error).message), ["broken callback"]);
   await clock.tickAsync(5);
   deepEqual(fired, ["same turn", "later"]);
+});
+
+Deno.test("TimeoutQueue model: any mix of adds, removes (also from callbacks) and waits fires each live timeout once, at its deadline", async () => {
+  type Add = { kind: "add"; ms: number; removes: number | undefined; adds: number | undefined };
+  type Step = Add | { kind: "remove"; which: number } | { kind: "wait"; ms: number };
+  const ms = fc.constantFrom(0, 1, 5, 10, 30);
+  const add = fc.record({
+    kind: fc.constant("add"),
+    ms,
+    // What its callback does: cancel another timeout, add one.
+    removes: fc.option(fc.nat(30), { nil: undefined }),
+    // Not 0: fake-timers runs a 0 ms timer set during a tick 1 ms later.
+    adds: fc.option(fc.constantFrom(1, 5, 10, 30), { nil: undefined }),
+  });
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 3, arbitrary: add },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("remove"), which: fc.nat(30) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({ kind: fc.constant("wait"), ms: fc.integer({ min: 0, max: 12 }) }),
+    },
+  ) as fc.Arbitrary<Step>;
+  await fc.assert(
+    fc.asyncProperty(fc.array(step, { maxLength: 40 }), async (steps) => {
+      const clock = fakeClock();
+      let armed = 0;
+      const queue = new TimeoutQueue({
+        ...clock,
+        setTimeout: (fn, ms) => (armed++, clock.setTimeout(() => (armed--, fn()), ms)),
+      });
+      const timeouts: {
+        handle?: TimeoutHandle;
+        deadline: number;
+        fired: number[];
+        removed: boolean;
+      }[] = [];
+      const remove = (which: number): void => {
+        const timeout = timeouts[which % Math.max(1, timeouts.length)];
+        if (timeout?.handle === undefined || timeout.fired.length > 0) return;
+        timeout.removed = true;
+        queue.remove(timeout.handle);
+      };
+      const addTimeout = ({ ms, removes, adds }: Omit<Add, "kind">): void => {
+        const timeout = { deadline: clock.now() + ms, fired: [] as number[], removed: false };
+        timeouts.push(timeout);
+        Object.assign(timeout, {
+          handle: queue.add(ms, () => {
+            timeout.fired.push(clock.now());
+            // Even one due at this very moment, or in this very bucket.
+            if (removes !== undefined) remove(removes);
+            if (adds !== undefined) addTimeout({ ms: adds, removes: undefined, adds: undefined });
+          }),
+        });
+      };
+      for (const s of steps) {
+        if (s.kind === "add") addTimeout(s);
+        else if (s.kind === "remove") remove(s.which);
+        else await clock.tickAsync(s.ms);
+      }
+      await clock.runAllAsync();
+      for (const [i, t] of timeouts.entries()) {
+        deepEqual(t.fired, t.removed ? [] : [t.deadline], `timeout ${i}`);
+      }
+      equal(armed, 0, "no timer left armed");
+    }),
+    { numRuns: 300 },
+  );
 });
