@@ -264,7 +264,7 @@ Deno.test("TaskRunner model: order, limits, backlog, attempts and dead letters h
         r.letters.map((l) => `${l.taskId} ${l.reason}`).sort(),
         failed.map((id) => `${id} failed`).sort(),
       );
-      // An attempt that hung or ignored its signal was aborted at its timeout, not before.
+      // An attempt that hung or ignored its signal was aborted exactly at its timeout.
       for (const end of r.events.filter((e) => e.type === "end")) {
         const start = r.events.find((e) =>
           e.type === "start" && e.group === end.group && e.index === end.index &&
@@ -272,7 +272,7 @@ Deno.test("TaskRunner model: order, limits, backlog, attempts and dead letters h
         ) as Event;
         const step = p.groups[end.group]?.tasks[end.index]?.[end.attempt - 1] as Step;
         if (step.kind === "hang" || step.kind === "ignore") {
-          ok(end.at - start.at >= TIMEOUT);
+          equal(end.at - start.at, TIMEOUT, "aborted at its deadline, not later");
           equal(end.aborted, "TimeoutError");
         } else equal(end.aborted, undefined, "an attempt that settled in time is not aborted");
       }
