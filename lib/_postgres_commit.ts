@@ -4,7 +4,7 @@
 // PostgresTaskStore.
 import { setImmediate } from "node:timers";
 import type { Sql } from "postgres";
-import type { NewRow } from "./_journal_rows.ts";
+import { duplicateGroup, type NewRow } from "./_journal_rows.ts";
 import { TABLE } from "./_postgres_journal.ts";
 
 /** A task's progress; `keep` leaves its retry time, error and duration as they are. */
@@ -21,6 +21,10 @@ export interface SaveRow {
 
 interface Batch {
   inserts: NewRow[];
+  /** Rows of groups with a chosen id: inserted only if no row has that id yet. */
+  checked: NewRow[];
+  /** The groups of `checked` whose id was taken, once committed. */
+  refused: Set<string>;
   /** The last save of each task wins (one that keeps takes the earlier one's values). */
   saves: Map<string, SaveRow>;
   /** Groups whose last task succeeded: deleted unless one of their tasks failed. */
@@ -29,7 +33,14 @@ interface Batch {
 }
 
 function newBatch(): Batch {
-  return { inserts: [], saves: new Map(), finished: new Set(), done: Promise.withResolvers() };
+  return {
+    inserts: [],
+    checked: [],
+    refused: new Set(),
+    saves: new Map(),
+    finished: new Set(),
+    done: Promise.withResolvers(),
+  };
 }
 
 /** Batches writes; one batch at a time is on its way. */
@@ -52,11 +63,21 @@ export class PostgresCommit {
     return this.#failing;
   }
 
-  /** Queues rows to insert; resolves once committed. */
-  insert(rows: NewRow[]): Promise<void> {
+  /**
+   * Queues a group's rows to insert; resolves once committed. With `checked`
+   * (a chosen id), rejects instead if a row with its id is there already.
+   */
+  insert(rows: NewRow[], checked = false): Promise<void> {
     const batch = this.#batch();
-    for (const row of rows) batch.inserts.push(row);
-    return batch.done.promise;
+    if (!checked) {
+      for (const row of rows) batch.inserts.push(row);
+      return batch.done.promise;
+    }
+    for (const row of rows) batch.checked.push(row);
+    const id = rows[0]?.groupId ?? "";
+    return batch.done.promise.then(() => {
+      if (batch.refused.has(id)) throw duplicateGroup(id);
+    });
   }
 
   /** Queues a task's progress, and whether its group is now finished. */
@@ -107,7 +128,7 @@ export class PostgresCommit {
     });
   }
 
-  #commit({ inserts, saves, finished }: Batch): Promise<unknown> {
+  #commit({ inserts, checked, refused, saves, finished }: Batch): Promise<unknown> {
     const now = this.#now();
     // No BEGIN and COMMIT round trips: the statements are sent at once on
     // this commit's own connection, which runs them in order, each its own
@@ -126,6 +147,26 @@ export class PostgresCommit {
         inserts.map((r) => r.args)
       }::text[]) AS u(g, i, n, a)
         `);
+    }
+    if (checked.length > 0) {
+      const column = <K extends keyof NewRow>(key: K) => checked.map((row) => row[key]);
+      // A group's rows see the table as it was before the statement, not
+      // each other: all of a group go in, or none.
+      statements.push(
+        sql`
+          INSERT INTO ${sql(TABLE)} (group_id, idx, name, args, state, updated_at, owner)
+          SELECT g, i, n, a, 'queued', ${now}, ${this.#owner}
+          FROM unnest(${column("groupId")}::text[], ${column("index")}::int[], ${
+          column("name")
+        }::text[], ${column("args")}::text[]) AS u(g, i, n, a)
+          WHERE NOT EXISTS (SELECT 1 FROM ${sql(TABLE)} AS e WHERE e.group_id = u.g)
+          ON CONFLICT DO NOTHING
+          RETURNING group_id
+        `.then((rows) => {
+          const inserted = new Set(rows.map((row) => String(row.group_id)));
+          for (const row of checked) if (!inserted.has(row.groupId)) refused.add(row.groupId);
+        }),
+      );
     }
     if (saves.size > 0) {
       const rows = [...saves.values()];

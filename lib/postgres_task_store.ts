@@ -10,7 +10,8 @@ import { OwnerClaim } from "./_postgres_claim.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import { abortable } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
-import { journalError, journalRows } from "./_journal_rows.ts";
+import { duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
+import { givenIds } from "./_given_ids.ts";
 import { PostgresCommit, type SaveRow } from "./_postgres_commit.ts";
 import { adoptOrphans, ensureTable, listOwned, pruneFailed, TABLE } from "./_postgres_journal.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -78,6 +79,8 @@ export interface PostgresTaskStoreOptions {
 export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #sql: Sql;
   readonly #claim: OwnerClaim;
+  // Chosen group ids whose commit has not settled (see enqueue).
+  readonly #givenPending = new Set<string>();
   readonly #owner: string;
   readonly #name: string;
   /** New tasks: what a 202 waits for. */
@@ -184,7 +187,17 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   }
 
   enqueue(group: TaskGroup): Promise<void> {
-    return this.#intake.insert(journalRows(group));
+    const rows = journalRows(group);
+    // A chosen id may be taken: refused alone (the database is asked in the
+    // commit), not by failing the commit. Generated ids (UUIDv7) cannot be.
+    if (!givenIds.has(group)) return this.#intake.insert(rows);
+    const { id } = group;
+    if (this.#givenPending.has(id)) return Promise.reject(duplicateGroup(id));
+    this.#givenPending.add(id);
+    const inserted = this.#intake.insert(rows, true);
+    const settled = () => void this.#givenPending.delete(id);
+    inserted.then(settled, settled);
+    return inserted;
   }
 
   attempt(entry: TaskEntry): Promise<void> {

@@ -13,7 +13,8 @@ import { JournalWriter } from "./_journal_batch.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
-import { journalError, journalRows } from "./_journal_rows.ts";
+import { duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
+import { givenIds } from "./_given_ids.ts";
 import { openJournal } from "./_journal_schema.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { type GroupStatus, taskId, type TaskState } from "./task_status.ts";
@@ -78,6 +79,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #update: StatementSync;
   #requeue: StatementSync;
   #groupRows: StatementSync;
+  #hasGroup: StatementSync;
+  // Chosen group ids whose commit has not settled (see enqueue).
+  #givenPending = new Set<string>();
   #forgetDone: StatementSync;
   #retention: JournalRetention;
   #logger = getLogger(["posthaste", "journal"]);
@@ -136,6 +140,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#groupRows = db.prepare(
       "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
     );
+    this.#hasGroup = db.prepare("SELECT 1 FROM tasks WHERE group_id = ? LIMIT 1");
     this.#requeue = db.prepare(
       "UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
     );
@@ -185,6 +190,16 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   enqueue(group: TaskGroup): Promise<void> {
     const now = this.#clock.now();
     const rows = journalRows(group);
+    // A chosen id may be taken: refused alone, before its rows would fail
+    // the whole commit. Generated ids (UUIDv7) cannot be, and skip the look.
+    const given = givenIds.has(group);
+    if (given) {
+      const { id } = group;
+      if (this.#givenPending.has(id) || this.#hasGroup.get(id) !== undefined) {
+        return Promise.reject(duplicateGroup(id));
+      }
+      this.#givenPending.add(id);
+    }
     const { pending, batch: enqueued } = this.#writer.rows(true);
     for (const row of rows) pending.insert(row.groupId, row.index, row.name, row.args, now);
     // Committed but not synced: the client hears 503, so the rows must not
@@ -194,6 +209,11 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       pending.forget(group.id);
       batch.catch(() => {});
     });
+    // Committed by then (or being forgotten): the journal itself answers.
+    if (given) {
+      const settled = () => void this.#givenPending.delete(group.id);
+      enqueued.then(settled, settled);
+    }
     return enqueued;
   }
 

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { givenIds } from "./_given_ids.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { timeOrderedId } from "./time_ordered_id.ts";
 import type { Task, TaskDefinition, TaskFunction, TaskOptions } from "./task.ts";
@@ -43,7 +44,9 @@ export interface TaskEntry {
 /** Options for {@linkcode TaskGroup}. */
 export interface TaskGroupOptions {
   /**
-   * The group's id (the request id).
+   * The group's id (the request id). One you choose must differ from those of
+   * the groups a durable store holds: the store refuses a duplicate (its
+   * `enqueue` rejects), and journals the other groups of that commit.
    *
    * @default {timeOrderedId()} (a UUID version 7)
    */
@@ -129,6 +132,7 @@ export class TaskGroup {
    */
   constructor(options: TaskGroupOptions = {}) {
     this.id = options.id ?? timeOrderedId();
+    if (options.id !== undefined) givenIds.add(this);
     this.traceContext = options.traceContext;
   }
 

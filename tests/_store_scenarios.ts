@@ -52,6 +52,42 @@ export async function abandonedTaskKeepsItsBackoff(open: OpenStore): Promise<voi
   await store.close();
 }
 
+/**
+ * A group whose chosen id the journal holds already is refused alone: the
+ * other groups of its commit are journaled, and the first group is unchanged.
+ */
+export async function duplicateGroupIsRefusedAlone(open: OpenStore): Promise<void> {
+  const send = defineTask("send", (to: string) => void to);
+  const store = await open();
+  await store.enqueue(new TaskGroup({ id: "key-1" }).add(send, "first"));
+  const others = [new TaskGroup().add(send, "other"), new TaskGroup().add(send, "third")];
+  const outcomes = await Promise.allSettled([
+    store.enqueue(others[0] as TaskGroup),
+    store.enqueue(new TaskGroup({ id: "key-1" }).add(send, "retry").add(send, "retry")),
+    store.enqueue(new TaskGroup({ id: "key-2" }).add(send, "new")),
+    store.enqueue(new TaskGroup({ id: "key-2" }).add(send, "same commit")),
+    store.enqueue(others[1] as TaskGroup),
+  ]);
+  deepEqual(
+    outcomes.map((outcome) =>
+      outcome.status === "fulfilled" ? "journaled" : String(outcome.reason.message)
+    ),
+    [
+      "journaled",
+      'Cannot journal group "key-1": a group with this id is journaled',
+      "journaled",
+      'Cannot journal group "key-2": a group with this id is journaled',
+      "journaled",
+    ],
+  );
+  await store.close();
+  const reopened = await open();
+  const found = (await reopened.recover()).map((task) => `${task.groupId} ${task.args[0]}`);
+  deepEqual(found.filter((task) => task.startsWith("key-")), ["key-1 first", "key-2 new"]);
+  for (const group of others) ok(found.includes(`${group.id} ${group.tasks[0]?.args[0]}`));
+  await reopened.close();
+}
+
 /** A retry's time and the abandon at shutdown journaled in one commit: the retry time is kept. */
 export async function retryAndAbandonInOneCommit(open: OpenStore): Promise<void> {
   const send = defineTask("send", (to: string) => void to);

@@ -16,6 +16,7 @@ import { postgresTest } from "./_postgres.ts";
 import {
   abandonedTaskKeepsItsBackoff,
   crashLoopIsQuarantined,
+  duplicateGroupIsRefusedAlone,
   journalUntil,
   nulStaysOutOfTheJournal,
   retryAndAbandonInOneCommit,
@@ -111,6 +112,13 @@ postgresTest(
   "PostgresTaskStore: a retry and the abandon at shutdown in one commit keep the retry time",
   async (db) => {
     await retryAndAbandonInOneCommit(() => PostgresTaskStore.open(db.url));
+  },
+);
+
+postgresTest(
+  "PostgresTaskStore: a chosen group id already journaled is refused alone",
+  async (db) => {
+    await duplicateGroupIsRefusedAlone(() => PostgresTaskStore.open(db.url));
   },
 );
 

@@ -15,6 +15,7 @@ import { fakeClock, tempDir } from "./_helpers.ts";
 import {
   abandonedTaskKeepsItsBackoff,
   crashLoopIsQuarantined,
+  duplicateGroupIsRefusedAlone,
   journalUntil,
   nulStaysOutOfTheJournal,
   retryAndAbandonInOneCommit,
@@ -118,6 +119,13 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
 Deno.test("SqliteTaskStore: a retry and the abandon at shutdown in one commit keep the retry time", async () => {
   await using dir = await tempDir();
   await retryAndAbandonInOneCommit(() =>
+    Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`))
+  );
+});
+
+Deno.test("SqliteTaskStore: a chosen group id already journaled is refused alone", async () => {
+  await using dir = await tempDir();
+  await duplicateGroupIsRefusedAlone(() =>
     Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`))
   );
 });
