@@ -182,6 +182,24 @@ export async function nulStaysOutOfTheJournal(open: OpenStore): Promise<void> {
   await reopened.close();
 }
 
+/** The scenarios above, by what each shows: every store's tests run them all. */
+export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<void>][] = [
+  [
+    "a task abandoned at shutdown during its backoff keeps its retry time",
+    abandonedTaskKeepsItsBackoff,
+  ],
+  [
+    "a retry and the abandon at shutdown in one commit keep the retry time",
+    retryAndAbandonInOneCommit,
+  ],
+  ["a task during which the server dies 3 times is quarantined", crashLoopIsQuarantined],
+  ["a chosen group id already journaled is refused alone", duplicateGroupIsRefusedAlone],
+  [
+    "a NUL in an error is stored as U+FFFD, failing no other write; one in a group id is refused",
+    nulStaysOutOfTheJournal,
+  ],
+];
+
 /**
  * The issue's process test: 200 requests answered 202 by a server whose
  * tasks wait 2 s, SIGKILL, restart: every email is logged, at most

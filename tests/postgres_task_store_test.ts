@@ -13,14 +13,7 @@ import {
 import { configure, reset } from "@logtape/logtape";
 import { fakeClock } from "./_helpers.ts";
 import { postgresTest } from "./_postgres.ts";
-import {
-  abandonedTaskKeepsItsBackoff,
-  crashLoopIsQuarantined,
-  duplicateGroupIsRefusedAlone,
-  journalUntil,
-  nulStaysOutOfTheJournal,
-  retryAndAbandonInOneCommit,
-} from "./_store_scenarios.ts";
+import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
 import { storeMatchesModel } from "./_store_model.ts";
 
 const send = defineTask("send", (to: string) => void to);
@@ -108,45 +101,17 @@ postgresTest(
   },
 );
 
-postgresTest(
-  "PostgresTaskStore: a retry and the abandon at shutdown in one commit keep the retry time",
-  async (db) => {
-    await retryAndAbandonInOneCommit(() => PostgresTaskStore.open(db.url));
-  },
-);
-
-postgresTest(
-  "PostgresTaskStore: a chosen group id already journaled is refused alone",
-  async (db) => {
-    await duplicateGroupIsRefusedAlone(() => PostgresTaskStore.open(db.url));
-  },
-);
-
-postgresTest(
-  "PostgresTaskStore: a task that crashes its server 3 times is quarantined",
-  async (db) => {
-    await crashLoopIsQuarantined(() => PostgresTaskStore.open(db.url));
-  },
-);
-
-postgresTest(
-  "PostgresTaskStore: a NUL in an error fails no other task's write; a NUL in a group id is refused",
-  async (db) => {
-    await nulStaysOutOfTheJournal(() => PostgresTaskStore.open(db.url));
-  },
-);
+for (const [name, scenario] of STORE_SCENARIOS) {
+  postgresTest(
+    `PostgresTaskStore: ${name}`,
+    (db) => scenario(() => PostgresTaskStore.open(db.url)),
+  );
+}
 
 postgresTest(
   "PostgresTaskStore: what a restart recovers matches a model of random progress",
   async (db) => {
     await storeMatchesModel(() => PostgresTaskStore.open(db.url), 25);
-  },
-);
-
-postgresTest(
-  "PostgresTaskStore: a task abandoned at shutdown during its backoff keeps its retry time",
-  async (db) => {
-    await abandonedTaskKeepsItsBackoff(() => PostgresTaskStore.open(db.url));
   },
 );
 

@@ -12,14 +12,7 @@ import {
   TaskRunner,
 } from "../lib/mod.ts";
 import { fakeClock, tempDir } from "./_helpers.ts";
-import {
-  abandonedTaskKeepsItsBackoff,
-  crashLoopIsQuarantined,
-  duplicateGroupIsRefusedAlone,
-  journalUntil,
-  nulStaysOutOfTheJournal,
-  retryAndAbandonInOneCommit,
-} from "./_store_scenarios.ts";
+import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
 import { storeMatchesModel } from "./_store_model.ts";
 
 const send = defineTask("send", (to: string) => void to);
@@ -116,31 +109,12 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
   deepEqual(reopened.recover(), []);
 });
 
-Deno.test("SqliteTaskStore: a retry and the abandon at shutdown in one commit keep the retry time", async () => {
-  await using dir = await tempDir();
-  await retryAndAbandonInOneCommit(() =>
-    Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`))
-  );
-});
-
-Deno.test("SqliteTaskStore: a chosen group id already journaled is refused alone", async () => {
-  await using dir = await tempDir();
-  await duplicateGroupIsRefusedAlone(() =>
-    Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`))
-  );
-});
-
-Deno.test("SqliteTaskStore: a task that crashes the process 3 times is quarantined", async () => {
-  await using dir = await tempDir();
-  await crashLoopIsQuarantined(() => Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`)));
-});
-
-Deno.test("SqliteTaskStore: a NUL in an error is stored as U+FFFD; a NUL in a group id is refused", async () => {
-  await using dir = await tempDir();
-  await nulStaysOutOfTheJournal(() =>
-    Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`))
-  );
-});
+for (const [name, scenario] of STORE_SCENARIOS) {
+  Deno.test(`SqliteTaskStore: ${name}`, async () => {
+    await using dir = await tempDir();
+    await scenario(() => Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`)));
+  });
+}
 
 Deno.test("SqliteTaskStore: what a restart recovers matches a model of random progress", async () => {
   await using dir = await tempDir();
@@ -281,13 +255,6 @@ Deno.test("durable: a fault between commit and response, or after the response, 
   await runner.idle();
   // At least once: the committed-but-unanswered task runs too; never a 202 without its commit.
   deepEqual(ran.sort(), ["after-response", "before-response"]);
-});
-
-Deno.test("durable: a task abandoned at shutdown during its backoff keeps its retry time", async () => {
-  await using dir = await tempDir();
-  await abandonedTaskKeepsItsBackoff(() =>
-    Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`))
-  );
 });
 
 /** A WAL whose syncs fail with EIO while `failing` is set, counting them. */
