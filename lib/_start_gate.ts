@@ -21,7 +21,16 @@ export interface GateTarget<T> {
 export function startGate<T>(options: SubmitOptions, target: GateTarget<T>, item: T): void {
   const { after, commit } = options;
   if (commit === undefined) return deliver(after, target, item);
-  commit.then(() => deliver(after, target, item), () => target.drop(item));
+  // Watched from now on: a delivery that fails while the commit is pending,
+  // or after it failed, is not an unhandled rejection (which ends a process).
+  const lost = after?.then(() => undefined, (error: unknown) => ({ error }));
+  commit.then(() => {
+    if (lost === undefined) return target.start(item);
+    lost.then((failure) => {
+      if (failure) target.lost(item, failure.error);
+      target.start(item);
+    });
+  }, () => target.drop(item));
 }
 
 function deliver<T>(after: Promise<unknown> | undefined, target: GateTarget<T>, item: T): void {

@@ -1,8 +1,9 @@
 // Property tests of the runner against a model. Random groups of tasks that
 // succeed, throw, hang until their timeout or ignore it, submitted at random
 // times on a fake clock, with random limits; with or without a journal whose
-// attempt marks are slow or fail; in the second property, with a drain whose
-// deadline passes mid-run. Whatever happens: each group's attempts start in
+// attempt marks are slow or fail; some groups wait for a journal commit that
+// may fail, or for a response delivery that may fail; in the second property,
+// with a drain whose deadline passes mid-run. Whatever happens: each group's attempts start in
 // the model's order, one at a time; the concurrency limit and the backlog
 // rule hold; attempts and final states are the model's; every failed or
 // abandoned task gets its dead letter, and the journal its final state.
@@ -51,14 +52,28 @@ const step: fc.Arbitrary<Step> = fc.record({
   )
 );
 
+/** A promise a group waits for, settled `at` ms after the submit. */
+interface Gate {
+  at: number;
+  ok: boolean;
+}
+
 interface Plan {
   journaled: boolean;
   maxConcurrency: number;
   maxPending: number;
   retries: number;
-  /** Per group: when it is submitted, and each task's steps (one per possible attempt). */
-  groups: { at: number; tasks: Step[][] }[];
+  /**
+   * Per group: when it is submitted, the journal commit and the delivery it
+   * waits for (if any), and each task's steps (one per possible attempt).
+   */
+  groups: { at: number; commit?: Gate; after?: Gate; tasks: Step[][] }[];
 }
+
+const gate: fc.Arbitrary<Gate> = fc.record({
+  at: fc.integer({ min: 0, max: 30 }),
+  ok: fc.integer({ min: 0, max: 3 }).map((n) => n > 0),
+});
 
 const plan: fc.Arbitrary<Plan> = fc.integer({ min: 0, max: 2 }).chain((retries) =>
   fc.record({
@@ -69,11 +84,13 @@ const plan: fc.Arbitrary<Plan> = fc.integer({ min: 0, max: 2 }).chain((retries) 
     groups: fc.array(
       fc.record({
         at: fc.integer({ min: 0, max: 40 }),
+        commit: gate,
+        after: gate,
         tasks: fc.array(fc.array(step, { minLength: retries + 1, maxLength: retries + 1 }), {
           minLength: 1,
           maxLength: 4,
         }),
-      }),
+      }, { requiredKeys: ["at", "tasks"] }),
       { minLength: 1, maxLength: 8 },
     ),
   })
@@ -130,6 +147,7 @@ async function run(p: Plan, drain?: { at: number; grace: number }) {
   let live = 0, most = 0;
   const groups: TaskGroup[] = [];
   const accepted: boolean[] = [];
+  const opensAt: number[] = []; // when an accepted group's gates have both settled
   const admission: string[] = [];
 
   const task = (group: number, index: number, steps: Step[]) =>
@@ -168,7 +186,11 @@ async function run(p: Plan, drain?: { at: number; grace: number }) {
       0,
     );
 
-  for (const [g, { at, tasks }] of p.groups.entries()) {
+  const settleAt = ({ at, ok }: Gate): Promise<void> =>
+    new Promise((resolve, reject) =>
+      clock.setTimeout(() => ok ? resolve() : reject(new Error("gone")), at)
+    );
+  for (const [g, { at, commit, after, tasks }] of p.groups.entries()) {
     const group = new TaskGroup({ id: `g${g}` });
     for (const [i, steps] of tasks.entries()) group.add(task(g, i, steps));
     groups.push(group);
@@ -177,11 +199,19 @@ async function run(p: Plan, drain?: { at: number; grace: number }) {
     clock.setTimeout(() => {
       const before = runner.pending;
       equal(before, unfinished(), "pending counts the unfinished accepted tasks");
+      let gates: (Promise<void> | undefined)[] = [];
       try {
-        runner.submit(group);
+        gates = [commit && settleAt(commit), after && settleAt(after)];
+        const [committed, delivered] = gates;
+        runner.submit(group, {
+          ...(committed && { commit: committed }),
+          ...(delivered && { after: delivered }),
+        });
         accepted[g] = true;
+        opensAt[g] = at + Math.max(commit?.at ?? 0, after?.at ?? 0);
         ok(before + group.size <= p.maxPending, "accepted within the backlog");
       } catch (error) {
+        for (const gate of gates) gate?.catch(() => {}); // the runner never saw them
         ok(error instanceof AdmissionError);
         admission.push(error.reason);
         if (error.reason === "backlog_full") ok(before + group.size > p.maxPending);
@@ -215,10 +245,22 @@ async function run(p: Plan, drain?: { at: number; grace: number }) {
     admission,
     letters,
     recorded,
+    opensAt,
     deadlineAt,
     abandoned,
     unfinishedAtDeadline,
   };
+}
+
+/** A group started no sooner than its gates opened, and never if its commit failed. */
+function assertGated(r: Awaited<ReturnType<typeof run>>, p: Plan, g: number): void {
+  const first = r.events.find((e) => e.group === g && e.type === "start");
+  if (first === undefined) return;
+  ok(p.groups[g]?.commit?.ok !== false, `g${g} started though its commit failed`);
+  ok(
+    first.at >= (r.opensAt[g] as number),
+    `g${g} started at ${first.at}, gates open at ${r.opensAt[g]}`,
+  );
 }
 
 /** A group's attempts ran one at a time; returns their starts as `index.attempt`. */
@@ -246,17 +288,25 @@ Deno.test("TaskRunner model: order, limits, backlog, attempts and dead letters h
       for (const [g, group] of r.groups.entries()) {
         const tasks = p.groups[g]?.tasks ?? [];
         const runs: string[] = [];
+        assertGated(r, p, g);
+        // A failed commit drops the group: its client heard no 202.
+        const dropped = r.accepted[g] && p.groups[g]?.commit?.ok === false;
         for (const [i, entry] of group.tasks.entries()) {
           const model = expected(p, tasks[i] as Step[]);
           runs.push(...model.runs.map((attempt) => `${i}.${attempt}`));
           if (!r.accepted[g]) continue;
+          if (dropped) {
+            equal(entry.state, "abandoned");
+            equal(r.recorded.get(`g${g}/${i}`), undefined, "a dropped group is not journaled");
+            continue;
+          }
           const state = model.done ? "done" : "failed";
           deepEqual([entry.state, entry.attempts], [state, model.attempts], `g${g}/${i}`);
           if (p.journaled) equal(r.recorded.get(`g${g}/${i}`), state, "journaled final state");
           if (!model.done) failed.push(`g${g}/${i}`);
         }
-        deepEqual(starts(r.events, g), r.accepted[g] ? runs : [], `g${g}'s attempts`);
-        if (r.accepted[g]) {
+        deepEqual(starts(r.events, g), r.accepted[g] && !dropped ? runs : [], `g${g}'s attempts`);
+        if (r.accepted[g] && !dropped) {
           equal(group.state, group.tasks.some((t) => t.state === "failed") ? "failed" : "done");
         }
       }
@@ -292,27 +342,36 @@ Deno.test("TaskRunner model: a drain whose deadline passes abandons exactly the 
       equal(r.abandoned, r.unfinishedAtDeadline, "abandoned = unfinished at the deadline");
       // Each attempt ends (or is aborted) by the deadline, and none starts after it.
       ok(r.events.every((e) => e.at <= r.deadlineAt), "nothing runs past the deadline");
+      const shutdown = r.letters.filter((l) => l.reason === "shutdown").map((l) => l.taskId);
       const abandoned: string[] = [];
       for (const [g, group] of r.groups.entries()) {
         const started = starts(r.events, g);
         if (!r.accepted[g]) continue;
+        assertGated(r, p, g);
+        // Dropped by its failed commit before the deadline, or abandoned by the drain.
+        const dropped = p.groups[g]?.commit?.ok === false &&
+          !shutdown.some((id) => id.startsWith(`g${g}/`));
         const tasks = p.groups[g]?.tasks ?? [];
         const runs: string[] = [];
         for (const [i, entry] of group.tasks.entries()) {
+          const id = `g${g}/${i}`;
           const model = expected(p, tasks[i] as Step[]);
           runs.push(...model.runs.map((attempt) => `${i}.${attempt}`));
-          ok(FINAL.has(entry.state), `g${g}/${i} ended ${entry.state}`);
-          if (p.journaled) equal(r.recorded.get(`g${g}/${i}`), entry.state, "journaled state");
-          if (entry.state === "abandoned") abandoned.push(`g${g}/${i}`);
-          else if (abandoned.at(-1)?.startsWith(`g${g}/`)) ok(false, `g${g}/${i} after abandon`);
-          else {deepEqual([entry.state, entry.attempts], [
-              model.done ? "done" : "failed",
-              model.attempts,
-            ]);}
+          ok(FINAL.has(entry.state), `${id} ended ${entry.state}`);
+          if (dropped) {
+            equal(entry.state, "abandoned");
+            continue;
+          }
+          if (p.journaled) equal(r.recorded.get(id), entry.state, "journaled state");
+          if (entry.state === "abandoned") abandoned.push(id);
+          else if (abandoned.at(-1)?.startsWith(`g${g}/`)) ok(false, `${id} after abandon`);
+          else {
+            const final = model.done ? "done" : "failed";
+            deepEqual([entry.state, entry.attempts], [final, model.attempts], id);
+          }
         }
         deepEqual(started, runs.slice(0, started.length), `g${g}'s attempts, cut by the deadline`);
       }
-      const shutdown = r.letters.filter((l) => l.reason === "shutdown").map((l) => l.taskId);
       deepEqual(shutdown.sort(), abandoned.sort(), "a shutdown dead letter per abandoned task");
       equal(abandoned.length, r.abandoned);
     }),

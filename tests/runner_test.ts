@@ -329,6 +329,26 @@ Deno.test("TaskRunner starts a group only after `after` settles, even if it reje
   ok(logs.records.some((r) => String(r.rawMessage).startsWith("Client went away")));
 });
 
+Deno.test("TaskRunner: a delivery that fails while the commit is pending, or after it failed, is handled", async () => {
+  await using logs = await captureLogs();
+  await using runner = new TaskRunner();
+  const seen: string[] = [];
+  const committed = Promise.withResolvers<void>();
+  // Rejected before the commit settles: no handler may be missing meanwhile.
+  const first = new TaskGroup().add(() => void seen.push("first"));
+  runner.submit(first, { commit: committed.promise, after: Promise.reject(new Error("gone")) });
+  const refused = Promise.withResolvers<void>();
+  const second = new TaskGroup().add(() => void seen.push("second"));
+  runner.submit(second, { commit: refused.promise, after: Promise.reject(new Error("gone")) });
+  refused.reject(new Error("disk full")); // dropped: its delivery is never waited for
+  await second.settled();
+  committed.resolve();
+  await first.settled();
+  deepEqual(seen, ["first"]);
+  equal(second.state, "abandoned");
+  ok(logs.records.some((r) => String(r.rawMessage).startsWith("Client went away")));
+});
+
 Deno.test("TaskRunner.drain() waits for work; then refuses new groups", async () => {
   await using runner = new TaskRunner();
   const gate = Promise.withResolvers<void>();
