@@ -5,11 +5,12 @@
 // its line or is in the dead letters (never lost, never twice in one place;
 // in both only if it was abandoned while it ran); every other answer is 503
 // shutting_down (or the connection was refused once the listener closed);
-// the exit code says whether any task was abandoned.
+// the exit code says whether any task was abandoned. In durable mode, the
+// journal holds what the dead letters would.
 import { deepEqual, equal, ok } from "node:assert/strict";
 import fc from "fast-check";
 import { reset } from "@logtape/logtape";
-import { createApp, readConfig } from "../lib/mod.ts";
+import { createApp, readConfig, SqliteTaskStore } from "../lib/mod.ts";
 import { lines, tempDir } from "./_helpers.ts";
 
 const scenario = fc.record({
@@ -21,6 +22,8 @@ const scenario = fc.record({
   giveUpAfter: fc.option(fc.nat(8), { nil: undefined }),
   /** Requests sent just after the shutdown begins. */
   late: fc.nat(4),
+  /** Durable mode: what is abandoned stays in the journal instead of the dead letters. */
+  durable: fc.boolean(),
 });
 
 interface Outcome {
@@ -48,12 +51,13 @@ Deno.test("shutdown model: a 202's task is done or dead-lettered, whenever the s
   let run = 0;
   await fc.assert(
     fc.asyncProperty(scenario, async (s) => {
-      const { requests, sendDelayMs, shutdownAfter, giveUpAfter, late } = s;
+      const { requests, sendDelayMs, shutdownAfter, giveUpAfter, late, durable } = s;
       const files = `${dir.path}/${run++}`;
       const vars: Record<string, string> = {
         LOG_FILE: `${files}-log.txt`,
         DEAD_LETTER_FILE: `${files}-dead.jsonl`,
         SEND_DELAY_MS: String(sendDelayMs),
+        ...(durable && { TASK_STORE: `sqlite:${files}-tasks.db` }),
       };
       const app = await createApp(readConfig((name) => vars[name]));
       const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.handler);
@@ -88,6 +92,13 @@ Deno.test("shutdown model: a 202's task is done or dead-lettered, whenever the s
       const logged = lines(await Deno.readTextFile(vars.LOG_FILE as string));
       const dead = lines(await Deno.readTextFile(vars.DEAD_LETTER_FILE as string))
         .map((line) => JSON.parse(line));
+      // In durable mode the abandoned are the journal's unfinished tasks, as they would be
+      // stored for a dead letter (args and the attempts before the restart).
+      if (durable) {
+        using journal = SqliteTaskStore.open(`${files}-tasks.db`);
+        equal(dead.length, 0, "durable mode keeps them in the journal");
+        dead.push(...journal.recover().map((task) => ({ ...task, reason: "shutdown" })));
+      }
       ok(dead.every((letter) => letter.reason === "shutdown"), "only abandoned at shutdown");
       for (const { email, status, code } of outcomes) {
         const done = logged.filter((line) => line.startsWith(`notification for ${email}:`)).length;
@@ -100,7 +111,9 @@ Deno.test("shutdown model: a 202's task is done or dead-lettered, whenever the s
           );
           // In both only if abandoned while it ran (its line on its way): the letter says it
           // had started, as README says.
-          if (done + abandoned === 2) ok(letters[0].attempts >= 1 && letters[0].startedAt);
+          if (done + abandoned === 2) {
+            ok(letters[0].attempts >= 1 && (durable || letters[0].startedAt));
+          }
         } else {
           ok(status === 503 && code === "shutting_down" || code === "refused", `${status} ${code}`);
           deepEqual([done, abandoned], [0, 0], `${email} was refused, and did nothing`);
