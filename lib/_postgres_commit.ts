@@ -4,7 +4,7 @@
 // PostgresTaskStore.
 import { setImmediate } from "node:timers";
 import type { Sql } from "postgres";
-import { duplicateGroup, type NewRow } from "./_journal_rows.ts";
+import type { NewRow } from "./_journal_rows.ts";
 import { TABLE } from "./_postgres_journal.ts";
 
 /** A task's progress; `keep` leaves its retry time, error and duration as they are. */
@@ -63,21 +63,23 @@ export class PostgresCommit {
     return this.#failing;
   }
 
-  /**
-   * Queues a group's rows to insert; resolves once committed. With `checked`
-   * (a chosen id), rejects instead if a row with its id is there already.
-   */
-  insert(rows: NewRow[], checked = false): Promise<void> {
+  /** Queues rows to insert; resolves once committed. */
+  insert(rows: NewRow[]): Promise<void> {
     const batch = this.#batch();
-    if (!checked) {
-      for (const row of rows) batch.inserts.push(row);
-      return batch.done.promise;
-    }
+    for (const row of rows) batch.inserts.push(row);
+    return batch.done.promise;
+  }
+
+  /**
+   * Queues a group's rows to insert unless a row with its id is there
+   * already (a chosen id, or the health probe's); resolves once committed,
+   * to whether they were inserted.
+   */
+  insertNew(rows: NewRow[]): Promise<boolean> {
+    const batch = this.#batch();
     for (const row of rows) batch.checked.push(row);
     const id = rows[0]?.groupId ?? "";
-    return batch.done.promise.then(() => {
-      if (batch.refused.has(id)) throw duplicateGroup(id);
-    });
+    return batch.done.promise.then(() => !batch.refused.has(id));
   }
 
   /** Queues a task's progress, and whether its group is now finished. */

@@ -177,7 +177,8 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     // must work again, and each success clears its stream's failure.
     const groupId = `~probe-${this.#owner}`;
     try {
-      await this.#intake.insert([{ groupId, index: 0, name: "probe", args: "[]" }]);
+      // Not refused by the row of a probe whose second half failed: this one's deletes it.
+      await this.#intake.insertNew([{ groupId, index: 0, name: "probe", args: "[]" }]);
       const done = { groupId, index: 0, state: "done", attempts: 0, nextAt: 0, error: null };
       await this.#progress.save({ ...done, durationMs: 0, keep: false }, true);
       return true;
@@ -194,7 +195,9 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     const { id } = group;
     if (this.#givenPending.has(id)) return Promise.reject(duplicateGroup(id));
     this.#givenPending.add(id);
-    const inserted = this.#intake.insert(rows, true);
+    const inserted = this.#intake.insertNew(rows).then((fresh) => {
+      if (!fresh) throw duplicateGroup(id);
+    });
     const settled = () => void this.#givenPending.delete(id);
     inserted.then(settled, settled);
     return inserted;

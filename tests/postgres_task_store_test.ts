@@ -7,6 +7,7 @@ import {
   PostgresTaskStore,
   recoverTasks,
   type TaskContext,
+  type TaskEntry,
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
@@ -226,6 +227,40 @@ postgresTest(
     equal(await store.health(), true, "no probe needed once a write went through");
     equal(await store.status("g"), undefined, "the refused group left nothing");
     deepEqual(await store.list("", 10), [], "nor did the probe");
+  },
+);
+
+postgresTest(
+  "PostgresTaskStore.health(): a probe row left by a half-failed probe does not keep health false",
+  async (db) => {
+    let now = 1_000_000;
+    await using store = await PostgresTaskStore.open(db.url, { clock: { now: () => now } });
+    const table = `${db.name}.posthaste_tasks`;
+    // Progress fails (no task may be done, no row deleted); new rows still go in.
+    await db.admin.unsafe(`
+      ALTER TABLE ${table} ADD CONSTRAINT refuse_done CHECK (state <> 'done') NOT VALID;
+      CREATE FUNCTION ${db.name}.refuse() RETURNS trigger LANGUAGE plpgsql
+        AS $$ BEGIN RAISE EXCEPTION 'refuse_delete'; END $$;
+      CREATE TRIGGER refuse_delete BEFORE DELETE ON ${table}
+        FOR EACH ROW EXECUTE FUNCTION ${db.name}.refuse();
+    `);
+    const group = new TaskGroup({ id: "g" }).add(send, "a").add(send, "b");
+    await store.enqueue(group);
+    const [a, b] = group.tasks as TaskEntry[];
+    await store.attempt(Object.assign(a as TaskEntry, { state: "running", attempts: 1 }));
+    store.record(Object.assign(a as TaskEntry, { state: "done" }));
+    const failed = store.attempt(Object.assign(b as TaskEntry, { state: "running", attempts: 1 }));
+    await rejects(failed, /refuse_done/, "the progress stream fails");
+    now += 1_000;
+    equal(await store.health(), false, "the probe's insert went in, its done and delete did not");
+    await db.admin.unsafe(`
+      ALTER TABLE ${table} DROP CONSTRAINT refuse_done;
+      DROP TRIGGER refuse_delete ON ${table};
+    `);
+    now += 1_000;
+    equal(await store.health(), true, "the next probe is not refused by the row left behind");
+    const rows = await db.admin.unsafe(`SELECT group_id FROM ${table} WHERE group_id <> 'g'`);
+    equal(rows.length, 0, "and it deleted that row");
   },
 );
 
