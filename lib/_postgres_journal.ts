@@ -7,6 +7,9 @@ import type { StoredTask } from "./task_store.ts";
 /** The table's name; one table holds the tasks of every server sharing the database. */
 export const TABLE = "posthaste_tasks";
 
+/** How a health probe's group id starts (`~probe-<owner>`); not a task to adopt. */
+export const PROBE = "~probe-";
+
 const COLUMNS = [
   "group_id",
   "idx",
@@ -98,11 +101,14 @@ export async function adoptOrphans(
   `).map((row) => String(row.owner));
   if (gone.length === 0) return [];
   // Groups whose last outcome was written but not their deletion (the owner
-  // died between the two statements): nothing is left to run or report.
+  // died between the two statements), and rows a health probe left: nothing
+  // is left to run or report.
   await tx`
-    DELETE FROM ${tx(TABLE)} WHERE owner = ANY(${gone}::text[]) AND group_id IN (
-      SELECT group_id FROM ${tx(TABLE)} WHERE owner = ANY(${gone}::text[])
-      GROUP BY group_id HAVING bool_and(state = 'done')
+    DELETE FROM ${tx(TABLE)} WHERE owner = ANY(${gone}::text[]) AND (
+      group_id LIKE ${PROBE + "%"} OR group_id IN (
+        SELECT group_id FROM ${tx(TABLE)} WHERE owner = ANY(${gone}::text[])
+        GROUP BY group_id HAVING bool_and(state = 'done')
+      )
     )
   `;
   const rows = await tx`

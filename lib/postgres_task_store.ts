@@ -13,7 +13,14 @@ import { withoutPassword } from "./_without_password.ts";
 import { duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
 import { givenIds } from "./_given_ids.ts";
 import { PostgresCommit, type SaveRow } from "./_postgres_commit.ts";
-import { adoptOrphans, ensureTable, listOwned, pruneFailed, TABLE } from "./_postgres_journal.ts";
+import {
+  adoptOrphans,
+  ensureTable,
+  listOwned,
+  PROBE,
+  pruneFailed,
+  TABLE,
+} from "./_postgres_journal.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
@@ -175,7 +182,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     if (!this.#probes.due()) return false;
     // A row in through the intake and out through the progress stream: both
     // must work again, and each success clears its stream's failure.
-    const groupId = `~probe-${this.#owner}`;
+    const groupId = `${PROBE}${this.#owner}`;
     try {
       // Not refused by the row of a probe whose second half failed: this one's deletes it.
       await this.#intake.insertNew([{ groupId, index: 0, name: "probe", args: "[]" }]);

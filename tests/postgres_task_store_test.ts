@@ -195,7 +195,7 @@ postgresTest(
 );
 
 postgresTest(
-  "PostgresTaskStore: adoption deletes a dead owner's group that finished but was not deleted",
+  "PostgresTaskStore: adoption deletes a dead owner's group that finished but was not deleted, and its probe row",
   async (db) => {
     await using store = await PostgresTaskStore.open(db.url);
     // The owner died between its last outcome's UPDATE and its group's DELETE.
@@ -203,9 +203,11 @@ postgresTest(
     await db.admin.unsafe(`
       INSERT INTO ${table} (group_id, idx, name, args, state, updated_at, owner) VALUES
         ('done', 0, 'send', '["a"]', 'done', 0, 'gone'), ('done', 1, 'send', '["b"]', 'done', 0, 'gone'),
-        ('open', 0, 'send', '["c"]', 'done', 0, 'gone'), ('open', 1, 'send', '["d"]', 'queued', 0, 'gone')
+        ('open', 0, 'send', '["c"]', 'done', 0, 'gone'), ('open', 1, 'send', '["d"]', 'queued', 0, 'gone'),
+        ('~probe-gone', 0, 'probe', '[]', 'queued', 0, 'gone')
     `);
     deepEqual((await store.recover()).map((task) => task.id), ["open/1"]);
+    equal(await store.status("~probe-gone"), undefined, "a probe is no task to run or report");
     equal(await store.status("done"), undefined);
     deepEqual((await store.status("open"))?.tasks.map((task) => task.state), ["done", "queued"]);
   },
