@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { checkTaskOptions } from "./_task_options.ts";
 import type { Clock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
@@ -91,7 +92,9 @@ export interface RunnerLimits {
  *
  * @param options The runner's options.
  * @returns The limits and task defaults.
- * @throws {RangeError} If `maxConcurrency`, `maxPending` or `timeout` is not a positive integer.
+ * @throws {RangeError} If `maxConcurrency`, `maxPending` or `timeout` is not a
+ * positive integer, `retries` not an integer >= 0, or a retry delay not a finite
+ * number >= 0.
  *
  * @example Defaults, and a bad limit
  * ```ts
@@ -111,10 +114,12 @@ export function resolveLimits(options: TaskRunnerOptions): RunnerLimits {
     retryDelay = 100,
     maxRetryDelay = 10_000,
   } = options;
+  const defaults = { timeout, retries, retryDelay, maxRetryDelay };
+  checkTaskOptions(defaults, "create runner");
   return {
     maxConcurrency: positiveInteger("maxConcurrency", maxConcurrency),
     maxPending: positiveInteger("maxPending", maxPending),
-    defaults: { timeout: positiveInteger("timeout", timeout), retries, retryDelay, maxRetryDelay },
+    defaults,
   };
 }
 

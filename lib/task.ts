@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { checkTaskOptions } from "./_task_options.ts";
 
 /**
  * What a running task can reach through `this`, without it taking a place
@@ -89,6 +90,8 @@ export type Task<A extends unknown[]> = TaskFunction<A> | TaskDefinition<A>;
  * @returns The definition, to pass to {@linkcode TaskGroup.add}.
  * @throws {TypeError} If `name` is empty or holds a NUL character (the journal
  * cannot store it).
+ * @throws {RangeError} If `timeout` is not a positive integer, `retries` not
+ * an integer >= 0, or a retry delay not a finite number >= 0.
  *
  * @example Defining a task with a timeout
  * ```ts
@@ -110,5 +113,6 @@ export function defineTask<A extends JsonValue[]>(
   if (name === "") throw new TypeError("Cannot define task: name is empty");
   // The name is journaled, and PostgreSQL's text refuses NUL.
   if (name.includes("\0")) throw new TypeError("Cannot define task: name holds a NUL character");
+  checkTaskOptions(options, `define task ${JSON.stringify(name)}`);
   return { name, fn, options };
 }

@@ -15,3 +15,18 @@ Deno.test("resolveLimits refuses limits that are not positive integers", () => {
   throws(() => resolveLimits({ maxPending: 1.5 }), /Cannot create runner: maxPending/);
   throws(() => resolveLimits({ timeout: -1 }), /Cannot create runner: timeout/);
 });
+
+Deno.test("resolveLimits refuses retry numbers a timer or a journal cannot take", () => {
+  const refused: [Parameters<typeof resolveLimits>[0], RegExp][] = [
+    [
+      { retries: -1 },
+      /^RangeError: Cannot create runner: retries must be an integer >= 0, got -1$/,
+    ],
+    [{ retries: 0.5 }, /retries must be an integer >= 0, got 0.5/],
+    [{ retryDelay: NaN }, /retryDelay must be a finite number >= 0, got NaN/],
+    [{ maxRetryDelay: Infinity }, /maxRetryDelay must be a finite number >= 0, got Infinity/],
+    [{ retryDelay: -10 }, /retryDelay must be a finite number >= 0, got -10/],
+  ];
+  for (const [options, message] of refused) throws(() => resolveLimits(options), message);
+  deepEqual(resolveLimits({ retries: 0, retryDelay: 0 }).defaults.retryDelay, 0, "0 is fine");
+});

@@ -60,6 +60,19 @@ Deno.test("defineTask() refuses an empty name, and one the journal cannot store"
   throws(() => defineTask("a\0b", () => {}), /^TypeError: Cannot define task: name holds a NUL/);
 });
 
+Deno.test("defineTask() refuses a timeout or retry number a timer or a journal cannot take", () => {
+  throws(
+    () => defineTask("send", () => {}, { timeout: 0 }),
+    /^RangeError: Cannot define task "send": timeout must be a positive integer, got 0$/,
+  );
+  throws(() => defineTask("send", () => {}, { timeout: NaN }), /timeout must be/);
+  throws(() => defineTask("send", () => {}, { retries: -1 }), /retries must be an integer >= 0/);
+  // A NaN retry time would fail a journal commit (next_at is NOT NULL, a bigint).
+  throws(() => defineTask("send", () => {}, { retryDelay: NaN }), /retryDelay must be a finite/);
+  throws(() => defineTask("send", () => {}, { maxRetryDelay: -1 }), /maxRetryDelay must be/);
+  equal(defineTask("send", () => {}, { retries: 0, retryDelay: 0 }).name, "send");
+});
+
 Deno.test("TaskGroup.settled({ signal }) stops waiting at the abort; the task goes on", async () => {
   const gate = Promise.withResolvers<void>();
   await using runner = new TaskRunner();

@@ -1,0 +1,28 @@
+// Checks a task's timeout and retry numbers where they are given (a task's
+// definition, a runner's defaults), so that a NaN or a negative never reaches
+// a timer, a backoff or a journaled retry time. Internal.
+import type { TaskOptions } from "./task.ts";
+
+/**
+ * Throws a RangeError naming the first bad field of `options`.
+ *
+ * @param options The numbers to check; absent ones are not checked.
+ * @param action What was being done, for the message ("define task \"x\"").
+ */
+export function checkTaskOptions(options: TaskOptions, action: string): void {
+  const { timeout, retries, retryDelay, maxRetryDelay } = options;
+  const bad = (name: string, rule: string, value: number): never => {
+    throw new RangeError(`Cannot ${action}: ${name} must be ${rule}, got ${value}`);
+  };
+  if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0)) {
+    bad("timeout", "a positive integer", timeout);
+  }
+  if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0)) {
+    bad("retries", "an integer >= 0", retries);
+  }
+  for (const [name, value] of [["retryDelay", retryDelay], ["maxRetryDelay", maxRetryDelay]]) {
+    if (typeof value === "number" && !(Number.isFinite(value) && value >= 0)) {
+      bad(name as string, "a finite number >= 0", value);
+    }
+  }
+}
