@@ -13,18 +13,28 @@ export interface NewRow {
 }
 
 /**
+ * The longest group id a journal takes: at 3 UTF-8 bytes a character, its
+ * primary-key entry stays under PostgreSQL's 2,704-byte limit for one, which
+ * a longer id passes and fails its whole commit.
+ */
+export const MAX_ID = 512;
+
+/**
  * The rows that journal a group's tasks.
  *
  * @throws {TypeError} If a task was not made with `defineTask`: only a
  * definition (it always has options) can be found by name again. If the
- * group's id holds a NUL character, which PostgreSQL's text refuses: thrown
- * here, before the rows join a batch that other requests' rows share.
+ * group's id holds a NUL character, which PostgreSQL's text refuses, or is
+ * longer than {@linkcode MAX_ID}: thrown here, before the rows join a batch
+ * that other requests' rows share.
  */
 export function journalRows(group: TaskGroup): NewRow[] {
-  if (group.id.includes("\0")) {
-    throw new TypeError(
-      `Cannot journal group ${JSON.stringify(group.id)}: its id holds a NUL character`,
-    );
+  const { id } = group;
+  if (id.length > MAX_ID) {
+    throw new TypeError(`Cannot journal group: its id has ${id.length} characters, over ${MAX_ID}`);
+  }
+  if (id.includes("\0")) {
+    throw new TypeError(`Cannot journal group ${JSON.stringify(id)}: its id holds a NUL character`);
   }
   return (group.tasks as readonly TaskEntry[]).map((task, index) => {
     if (task.options === undefined) {

@@ -1,6 +1,6 @@
 // Scenarios every durable TaskStore must pass, run by the SQLite and the
 // PostgreSQL tests alike.
-import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects, throws } from "node:assert/strict";
 import {
   type DeadLetter,
   defineTask,
@@ -85,6 +85,27 @@ export async function duplicateGroupIsRefusedAlone(open: OpenStore): Promise<voi
   const found = (await reopened.recover()).map((task) => `${task.groupId} ${task.args[0]}`);
   deepEqual(found.filter((task) => task.startsWith("key-")), ["key-1 first", "key-2 new"]);
   for (const group of others) ok(found.includes(`${group.id} ${group.tasks[0]?.args[0]}`));
+  await reopened.close();
+}
+
+/** A group id longer than a journal's key can hold is refused at once; the commit goes on. */
+export async function longGroupIdIsRefused(open: OpenStore): Promise<void> {
+  const send = defineTask("send", (to: string) => void to);
+  const store = await open();
+  const other = store.enqueue(new TaskGroup({ id: "short" }).add(send, "other"));
+  // Random hex: PostgreSQL compresses a repetitive key under its limit.
+  const hex = Array.from(crypto.getRandomValues(new Uint8Array(257)), (b) => b.toString(16));
+  const long = new TaskGroup({ id: hex.join("").padEnd(513, "0").slice(0, 513) }).add(send, "x");
+  throws(() => store.enqueue(long), /^TypeError: Cannot journal group: its id has 513 characters/);
+  await other;
+  const fits = new TaskGroup({ id: long.id.slice(0, 512) }).add(send, "y");
+  await store.enqueue(fits);
+  await store.close();
+  const reopened = await open();
+  deepEqual(
+    (await reopened.recover()).map((task) => task.groupId).sort(),
+    [fits.id, "short"].sort(),
+  );
   await reopened.close();
 }
 
@@ -194,6 +215,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
   ],
   ["a task during which the server dies 3 times is quarantined", crashLoopIsQuarantined],
   ["a chosen group id already journaled is refused alone", duplicateGroupIsRefusedAlone],
+  ["a group id too long for the journal is refused before its commit", longGroupIdIsRefused],
   [
     "a NUL in an error is stored as U+FFFD, failing no other write; one in a group id is refused",
     nulStaysOutOfTheJournal,
