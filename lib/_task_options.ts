@@ -1,6 +1,7 @@
 // Checks a task's timeout and retry numbers where they are given (a task's
 // definition, a runner's defaults), so that a NaN or a negative never reaches
 // a timer, a backoff or a journaled retry time. Internal.
+import { MAX_TIMER_MS } from "./clock.ts";
 import type { TaskOptions } from "./task.ts";
 
 /**
@@ -14,15 +15,17 @@ export function checkTaskOptions(options: TaskOptions, action: string): void {
   const bad = (name: string, rule: string, value: number): never => {
     throw new RangeError(`Cannot ${action}: ${name} must be ${rule}, got ${value}`);
   };
-  if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0)) {
-    bad("timeout", "a positive integer", timeout);
+  if (
+    timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0 && timeout <= MAX_TIMER_MS)
+  ) {
+    bad("timeout", `a positive integer <= ${MAX_TIMER_MS}`, timeout);
   }
   if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0)) {
     bad("retries", "an integer >= 0", retries);
   }
   for (const [name, value] of [["retryDelay", retryDelay], ["maxRetryDelay", maxRetryDelay]]) {
-    if (typeof value === "number" && !(Number.isFinite(value) && value >= 0)) {
-      bad(name as string, "a finite number >= 0", value);
+    if (typeof value === "number" && !(value >= 0 && value <= MAX_TIMER_MS)) {
+      bad(name as string, `a number from 0 to ${MAX_TIMER_MS}`, value);
     }
   }
 }

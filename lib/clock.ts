@@ -4,6 +4,22 @@
  * @module
  */
 
+/**
+ * The longest wait a timer keeps, in milliseconds (2^31 - 1, about 24.8 days):
+ * Deno, as browsers do, runs a longer `setTimeout` at once. Every wait
+ * posthaste arms (timeouts, delays, body deadlines, shutdown) is refused above
+ * it rather than cut short.
+ *
+ * @example The limit
+ * ```ts
+ * import { MAX_TIMER_MS } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(MAX_TIMER_MS, 2 ** 31 - 1);
+ * ```
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 /** Timers and the current time; `@sinonjs/fake-timers` clocks fit with a small wrapper. */
 export interface Clock {
   /**

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import type { LogLevel } from "./logging.ts";
 import { withoutPassword } from "./_without_password.ts";
+import { MAX_TIMER_MS } from "./clock.ts";
 
 const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(
@@ -13,25 +14,26 @@ const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
     z.number().int().min(min).max(max),
   );
 
+// Waits are capped at what a timer keeps (MAX_TIMER_MS): a longer one would fire at once.
 const SCHEMA = z.object({
   PORT: int(8000, 0, 65_535),
   HOSTNAME: z.string().min(1).default("127.0.0.1"),
   LOG_FILE: z.string().min(1).default("log.txt"),
   DEAD_LETTER_FILE: z.string().min(1).default("dead-letter.jsonl"),
-  SEND_DELAY_MS: int(0, 0),
+  SEND_DELAY_MS: int(0, 0, MAX_TIMER_MS),
   MAX_CONCURRENCY: int(256, 1),
   MAX_PENDING: int(100_000, 1),
-  TASK_TIMEOUT_MS: int(30_000, 1),
+  TASK_TIMEOUT_MS: int(30_000, 1, MAX_TIMER_MS),
   TASK_RETRIES: int(2, 0, 100),
-  SHUTDOWN_TIMEOUT_MS: int(30_000, 0),
-  BODY_TIMEOUT_MS: int(10_000, 1),
+  SHUTDOWN_TIMEOUT_MS: int(30_000, 0, MAX_TIMER_MS),
+  BODY_TIMEOUT_MS: int(10_000, 1, MAX_TIMER_MS),
   STATUS_RETENTION_MS: int(600_000, 0),
   STATUS_RETENTION_COUNT: int(10_000, 0),
   TASK_STORE: z.string().regex(
     /^(memory|sqlite:.+|postgres(ql)?:\/\/.*)$/,
     "must be memory, sqlite:<file> or postgres://<url>",
   ).default("memory"),
-  TAKEOVER_INTERVAL_MS: int(5_000, 0),
+  TAKEOVER_INTERVAL_MS: int(5_000, 0, MAX_TIMER_MS),
   WORKERS: int(Math.max(1, navigator.hardwareConcurrency - 1), 0, 1_024),
   REPORT_WORK_MS: int(50, 0),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warning", "error", "fatal"]).default("info"),

@@ -21,7 +21,8 @@ export interface DelayOptions {
  *
  * @param ms Milliseconds to wait.
  * @param options The abort signal.
- * @returns A promise that resolves after the delay.
+ * @returns A promise that resolves after the delay, or rejects with a
+ * RangeError at once if `ms` is over {@linkcode MAX_TIMER_MS} or not a number.
  *
  * @example Waiting, and giving up
  * ```ts

@@ -93,8 +93,8 @@ export interface RunnerLimits {
  * @param options The runner's options.
  * @returns The limits and task defaults.
  * @throws {RangeError} If `maxConcurrency`, `maxPending` or `timeout` is not a
- * positive integer, `retries` not an integer >= 0, or a retry delay not a finite
- * number >= 0.
+ * positive integer, `retries` not an integer >= 0, or a retry delay not a
+ * number >= 0; or a wait is over {@linkcode MAX_TIMER_MS}.
  *
  * @example Defaults, and a bad limit
  * ```ts

@@ -91,7 +91,8 @@ export type Task<A extends unknown[]> = TaskFunction<A> | TaskDefinition<A>;
  * @throws {TypeError} If `name` is empty or holds a NUL character (the journal
  * cannot store it).
  * @throws {RangeError} If `timeout` is not a positive integer, `retries` not
- * an integer >= 0, or a retry delay not a finite number >= 0.
+ * an integer >= 0, or a retry delay not a number >= 0; or a wait is over
+ * {@linkcode MAX_TIMER_MS}.
  *
  * @example Defining a task with a timeout
  * ```ts

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Clock, monotonicClock } from "./clock.ts";
+import { type Clock, MAX_TIMER_MS, monotonicClock } from "./clock.ts";
 
 /** A pending timeout, as returned by {@linkcode TimeoutQueue.add}. */
 export interface TimeoutHandle {
@@ -70,8 +70,13 @@ export class TimeoutQueue {
    * @param ms Milliseconds from now.
    * @param onTimeout Called at most once.
    * @returns A handle for {@linkcode TimeoutQueue.remove}.
+   * @throws {RangeError} If `ms` is over {@linkcode MAX_TIMER_MS} or not a number.
    */
   add(ms: number, onTimeout: () => void): TimeoutHandle {
+    // NaN fails this too; a negative wait is a wait of 0.
+    if (!(ms <= MAX_TIMER_MS)) {
+      throw new RangeError(`Cannot add timeout: ${ms} ms is over ${MAX_TIMER_MS} or not a number`);
+    }
     let bucket = this.#buckets.get(ms);
     if (bucket === undefined) {
       bucket = { ms, head: undefined, tail: undefined, timer: undefined, firing: false };

@@ -55,6 +55,20 @@ Deno.test("readConfig() names every invalid variable", () => {
   });
 });
 
+Deno.test("readConfig() refuses a wait longer than a timer keeps (it would fire at once)", () => {
+  const waits = [
+    "SEND_DELAY_MS",
+    "TASK_TIMEOUT_MS",
+    "SHUTDOWN_TIMEOUT_MS",
+    "BODY_TIMEOUT_MS",
+    "TAKEOVER_INTERVAL_MS",
+  ];
+  for (const name of waits) {
+    throws(() => readConfig((v) => v === name ? "2147483648" : undefined), new RegExp(name));
+    equal(readConfig((v) => v === name ? "2147483647" : undefined) !== undefined, true, name);
+  }
+});
+
 Deno.test("readConfig() reads TASK_STORE as memory, a SQLite file or a PostgreSQL URL", () => {
   const store = (value: string) => readConfig((name) => name === "TASK_STORE" ? value : undefined);
   equal(store("memory").taskStore, undefined);

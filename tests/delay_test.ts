@@ -1,5 +1,5 @@
-import { equal, rejects } from "node:assert/strict";
-import { delay, TimeoutQueue } from "../lib/mod.ts";
+import { equal, rejects, throws } from "node:assert/strict";
+import { delay, MAX_TIMER_MS, TimeoutQueue } from "../lib/mod.ts";
 import { fakeClock } from "./_helpers.ts";
 
 Deno.test("delay() resolves once its time has passed, not before", async () => {
@@ -32,4 +32,12 @@ Deno.test("delay() aborted while waiting rejects with the reason and leaves no t
   timeouts.add(100, () => fired++);
   await clock.tickAsync(100);
   equal(fired, 1);
+});
+
+Deno.test("delay() and TimeoutQueue refuse a wait longer than a timer keeps, or NaN", async () => {
+  // Deno runs a longer setTimeout at once: refused rather than cut short.
+  await rejects(delay(MAX_TIMER_MS + 1), /^RangeError: Cannot add timeout: 2147483648 ms is over/);
+  const queue = new TimeoutQueue(fakeClock());
+  throws(() => queue.add(NaN, () => {}), RangeError);
+  queue.remove(queue.add(MAX_TIMER_MS, () => {}));
 });

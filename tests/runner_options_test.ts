@@ -23,9 +23,10 @@ Deno.test("resolveLimits refuses retry numbers a timer or a journal cannot take"
       /^RangeError: Cannot create runner: retries must be an integer >= 0, got -1$/,
     ],
     [{ retries: 0.5 }, /retries must be an integer >= 0, got 0.5/],
-    [{ retryDelay: NaN }, /retryDelay must be a finite number >= 0, got NaN/],
-    [{ maxRetryDelay: Infinity }, /maxRetryDelay must be a finite number >= 0, got Infinity/],
-    [{ retryDelay: -10 }, /retryDelay must be a finite number >= 0, got -10/],
+    [{ retryDelay: NaN }, /retryDelay must be a number from 0 to 2147483647, got NaN/],
+    [{ maxRetryDelay: Infinity }, /maxRetryDelay must be a number from 0 to 2147483647, got Inf/],
+    [{ retryDelay: -10 }, /retryDelay must be a number from 0 to 2147483647, got -10/],
+    [{ timeout: 2 ** 31 }, /timeout must be a positive integer <= 2147483647/],
   ];
   for (const [options, message] of refused) throws(() => resolveLimits(options), message);
   deepEqual(resolveLimits({ retries: 0, retryDelay: 0 }).defaults.retryDelay, 0, "0 is fine");

@@ -63,12 +63,15 @@ Deno.test("defineTask() refuses an empty name, and one the journal cannot store"
 Deno.test("defineTask() refuses a timeout or retry number a timer or a journal cannot take", () => {
   throws(
     () => defineTask("send", () => {}, { timeout: 0 }),
-    /^RangeError: Cannot define task "send": timeout must be a positive integer, got 0$/,
+    /^RangeError: Cannot define task "send": timeout must be a positive integer <= 2147483647, got 0$/,
   );
   throws(() => defineTask("send", () => {}, { timeout: NaN }), /timeout must be/);
+  // Longer than a timer keeps: Deno would run it at once.
+  throws(() => defineTask("send", () => {}, { timeout: 2 ** 31 }), /<= 2147483647, got 2147483648/);
+  throws(() => defineTask("send", () => {}, { maxRetryDelay: 2 ** 31 }), /maxRetryDelay must be/);
   throws(() => defineTask("send", () => {}, { retries: -1 }), /retries must be an integer >= 0/);
   // A NaN retry time would fail a journal commit (next_at is NOT NULL, a bigint).
-  throws(() => defineTask("send", () => {}, { retryDelay: NaN }), /retryDelay must be a finite/);
+  throws(() => defineTask("send", () => {}, { retryDelay: NaN }), /retryDelay must be a number/);
   throws(() => defineTask("send", () => {}, { maxRetryDelay: -1 }), /maxRetryDelay must be/);
   equal(defineTask("send", () => {}, { retries: 0, retryDelay: 0 }).name, "send");
 });
