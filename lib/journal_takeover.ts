@@ -6,7 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { systemClock } from "./clock.ts";
+import { MAX_TIMER_MS, systemClock } from "./clock.ts";
 import {
   DeferredRecovery,
   type RecoverOptions,
@@ -74,8 +74,16 @@ export class JournalTakeover implements Disposable {
    * Nothing is read before {@linkcode JournalTakeover.start}.
    *
    * @param options The journal, definitions, runner, dead letters and interval.
+   * @throws {RangeError} If `intervalMs` is not from 0 to {@linkcode MAX_TIMER_MS}
+   * (a longer timer would fire at once, and the looks would never pause).
    */
   constructor(options: JournalTakeoverOptions) {
+    const { intervalMs = 0 } = options;
+    if (!(intervalMs >= 0 && intervalMs <= MAX_TIMER_MS)) {
+      throw new RangeError(
+        `Cannot create journal takeover: intervalMs must be from 0 to ${MAX_TIMER_MS}, got ${intervalMs}`,
+      );
+    }
     this.#options = options;
   }
 

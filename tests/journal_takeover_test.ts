@@ -1,4 +1,4 @@
-import { deepEqual, equal, rejects } from "node:assert/strict";
+import { deepEqual, equal, rejects, throws } from "node:assert/strict";
 import {
   defineTask,
   definitionsByName,
@@ -118,4 +118,19 @@ Deno.test("JournalTakeover times the next look from the end of the last, on its 
   answer.resolve([]);
   await clock.tickAsync(100);
   equal(looks, 3, "disposed during a look: no later one");
+});
+
+Deno.test("JournalTakeover refuses an interval a timer cannot keep", () => {
+  const options = {
+    store: { recover: () => [], list: () => [], fail: () => {} },
+    name: "shared",
+    definitions: definitionsByName(),
+    runner: new TaskRunner(),
+    deadLetter: () => {},
+    known: () => false,
+  };
+  for (const intervalMs of [-1, NaN, 2 ** 31]) {
+    throws(() => new JournalTakeover({ ...options, intervalMs }), /intervalMs must be from 0/);
+  }
+  new JournalTakeover({ ...options, intervalMs: 2 ** 31 - 1 })[Symbol.dispose]();
 });
