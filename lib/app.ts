@@ -7,6 +7,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config.ts";
 import { type DeadLetter, deadLetterLine } from "./dead_letter.ts";
 import { GroupRegistry } from "./group_registry.ts";
+import { escapeJsonLine } from "./escape_line.ts";
 import { LogWriter } from "./log_writer.ts";
 import { Metrics } from "./metrics.ts";
 import { notificationRoutes, notificationTask } from "./notification.ts";
@@ -105,7 +106,10 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   // Until the app is returned, a failure closes what was opened (last first).
   await using opened = new AsyncDisposableStack();
   const log = opened.use(await LogWriter.open(config.logFile));
-  const deadLetters = opened.use(await LogWriter.open(config.deadLetterFile));
+  // One JSON record a line: escaped as JSON, so that each line parses back.
+  const deadLetters = opened.use(
+    await LogWriter.open(config.deadLetterFile, { escape: escapeJsonLine }),
+  );
   // Durable mode: open (and check) the journal before anything is served.
   const store = config.taskStore && await openTaskStore(config.taskStore, {
     retentionMs: config.statusRetentionMs,

@@ -50,3 +50,39 @@ export function escapeLine(text: string): string {
   const wellFormed = text.isWellFormed() ? text : text.toWellFormed();
   return UNSAFE.test(wellFormed) ? wellFormed.replace(UNSAFE_ALL, escapeChar) : wellFormed;
 }
+
+// What JSON.stringify leaves raw that breaks or hides a line: it escapes the
+// C0 controls itself, but not DEL, C1 or the Unicode separators.
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const JSON_UNSAFE_ALL = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
+
+const jsonEscape = (char: string): string =>
+  `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+/**
+ * Makes JSON text one safe line without changing what it parses to: every
+ * control character and line or paragraph separator becomes a `\uXXXX`
+ * escape, which is valid inside a JSON string (the only place JSON text can
+ * hold them), and backslashes stay as they are. Any other text still comes
+ * out as one line. The dead-letter file's lines are written with it, so each
+ * parses back to its record; {@linkcode escapeLine} would double the
+ * backslashes of JSON's own escapes.
+ *
+ * @param json JSON text, e.g. from `JSON.stringify`.
+ * @returns The same JSON, on one line.
+ *
+ * @example A record with a quote, a newline and a separator
+ * ```ts
+ * import { escapeJsonLine } from "./mod.ts";
+ * import { deepEqual, equal } from "node:assert/strict";
+ *
+ * const record = { message: 'say "hi"\nthere\u2028' };
+ * const line = escapeJsonLine(JSON.stringify(record));
+ * equal(line.includes("\u2028"), false);
+ * deepEqual(JSON.parse(line), record);
+ * ```
+ */
+export function escapeJsonLine(json: string): string {
+  const wellFormed = json.isWellFormed() ? json : json.toWellFormed();
+  return wellFormed.replace(JSON_UNSAFE_ALL, jsonEscape);
+}

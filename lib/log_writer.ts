@@ -27,6 +27,11 @@ export interface LogWriterStats {
 /** Options for the {@linkcode LogWriter} constructor. */
 export interface LogWriterOptions {
   /**
+   * Makes each appended text one line. {@linkcode escapeJsonLine} for lines
+   * that are JSON. @default {escapeLine}
+   */
+  escape?: (text: string) => string;
+  /**
    * Opens the file afresh, for {@linkcode LogWriter.reopen}; set by
    * {@linkcode LogWriter.open}. @default {undefined} (reopen rejects)
    */
@@ -41,7 +46,7 @@ const NEWLINE = 0x0a;
  *
  * Appends made while a write is in flight are joined into the next single
  * write, so a burst of N appends costs about two writes, not N. Each line is
- * escaped with {@linkcode escapeLine} and terminated with `\n`, so one append
+ * escaped ({@linkcode escapeLine}, or as told) and terminated with `\n`, so one append
  * is always exactly one whole line: lines never interleave or tear, whatever
  * their length, because only this writer writes and it writes batches one
  * after another, looping over partial writes. If a write fails halfway (the
@@ -68,6 +73,7 @@ const NEWLINE = 0x0a;
 export class LogWriter implements AsyncDisposable {
   #target: WriteTarget;
   #reopen: (() => Promise<WriteTarget>) | undefined;
+  #escape: (text: string) => string;
   #queue: string[] = [];
   #queued: PromiseWithResolvers<void> | undefined;
   #last: Promise<void> = Promise.resolve();
@@ -82,23 +88,28 @@ export class LogWriter implements AsyncDisposable {
    * that owns the handle until {@linkcode LogWriter.close}.
    *
    * @param path The file to append to.
+   * @param options How each line is escaped.
    * @returns A writer for `path`.
    * @throws {Deno.errors.PermissionDenied} Without write access to `path`.
    */
-  static async open(path: string | URL): Promise<LogWriter> {
+  static async open(
+    path: string | URL,
+    options: Pick<LogWriterOptions, "escape"> = {},
+  ): Promise<LogWriter> {
     const open = () => Deno.open(path, { append: true, create: true });
-    return new LogWriter(await open(), { reopen: open });
+    return new LogWriter(await open(), { ...options, reopen: open });
   }
 
   /**
    * Wraps an already opened target; {@linkcode LogWriter.open} is the usual way in.
    *
    * @param target Where batches are written; the writer closes it on close.
-   * @param options How to open the file afresh.
+   * @param options How lines are escaped, and how to open the file afresh.
    */
   constructor(target: WriteTarget, options: LogWriterOptions = {}) {
     this.#target = target;
     this.#reopen = options.reopen;
+    this.#escape = options.escape ?? escapeLine;
   }
 
   /** What has been written so far. */
@@ -116,7 +127,7 @@ export class LogWriter implements AsyncDisposable {
    */
   append(text: string): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("Cannot append: log writer is closed"));
-    this.#queue.push(escapeLine(text));
+    this.#queue.push(this.#escape(text));
     if (this.#queued === undefined) {
       this.#queued = Promise.withResolvers<void>();
       // Callers await their own append; this only keeps a failed batch that

@@ -1,6 +1,6 @@
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import fc from "fast-check";
-import { escapeLine } from "../lib/mod.ts";
+import { escapeJsonLine, escapeLine } from "../lib/mod.ts";
 
 Deno.test("escapeLine() escapes CR, LF, tab, controls, DEL, U+2028/9 and backslash", () => {
   equal(escapeLine("a\r\nb"), "a\\r\\nb");
@@ -23,4 +23,20 @@ Deno.test("escapeLine() output never holds a line break or control character", (
     ok(!/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(escaped));
     ok(escaped.isWellFormed());
   }));
+});
+
+Deno.test("escapeJsonLine() makes any JSON one line that parses to the same value", () => {
+  const tricky = fc.oneof(
+    fc.string({ unit: "binary" }),
+    fc.constantFrom('say "hi"', "a\nb", "back\\slash", "x\u2028y", "\x85\x7f", "\ud800"),
+  );
+  fc.assert(fc.property(fc.jsonValue({ maxDepth: 2 }), tricky, (value, text) => {
+    const json = JSON.stringify({ value, text });
+    const line = escapeJsonLine(json);
+    // deno-lint-ignore no-control-regex -- asserting their absence
+    ok(!/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(line), line);
+    deepEqual(JSON.parse(line), JSON.parse(json));
+  }));
+  // escapeLine, by contrast, doubles JSON's own backslashes: the line no longer parses.
+  throws(() => JSON.parse(escapeLine(JSON.stringify('say "hi"'))), SyntaxError);
 });

@@ -26,6 +26,8 @@ const scenario = fc.record({
   durable: fc.boolean(),
 });
 
+const MESSAGE = 'say "hi"\nthen \\ and \u2028, \x85';
+
 interface Outcome {
   email: string;
   status: number;
@@ -35,7 +37,12 @@ interface Outcome {
 /** POSTs a notification; a refused connection is status 0. */
 async function post(url: string, email: string, answered: () => void): Promise<Outcome> {
   try {
-    const response = await fetch(url, { method: "POST" });
+    // A message with what a JSON line must escape: the dead letters must still parse back.
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ message: MESSAGE }),
+    });
     const body = await response.json();
     return { email, status: response.status, code: body.error };
   } catch {
@@ -103,6 +110,7 @@ Deno.test("shutdown model: a 202's task is done or dead-lettered, whenever the s
       for (const { email, status, code } of outcomes) {
         const done = logged.filter((line) => line.startsWith(`notification for ${email}:`)).length;
         const letters = dead.filter((letter) => letter.args[0] === email);
+        for (const letter of letters) equal(letter.args[1], MESSAGE, "the message, as sent");
         const abandoned = letters.length;
         if (status === 202) {
           ok(
