@@ -1,0 +1,277 @@
+// The runner's model, for tests/runner_model_test.ts: what a plan of random
+// groups is (steps per attempt, limits, a journal, gates), how it runs on a
+// fake clock, and what the model predicts.
+import { equal, ok } from "node:assert/strict";
+import fc from "fast-check";
+import {
+  AdmissionError,
+  type DeadLetter,
+  type StructuredLogger,
+  type TaskContext,
+  TaskGroup,
+  TaskRunner,
+} from "../lib/mod.ts";
+import { fakeClock } from "./_helpers.ts";
+
+export const TIMEOUT = 10;
+export const FINAL = new Set(["done", "failed", "abandoned"]);
+const quiet: StructuredLogger = { info() {}, warn() {}, error() {} };
+
+/**
+ * One attempt: its journal mark (taking `markMs`, or failing, which fails
+ * the attempt before it runs), then what the task does: settle after `ms`
+ * (synchronously when `sync`), hang until its signal aborts, or ignore the
+ * signal and resolve long after the timeout.
+ */
+export type Step =
+  & { markMs: number; markFails: boolean }
+  & (
+    | { kind: "ok"; ms: number; sync: boolean }
+    | { kind: "throw"; ms: number; sync: boolean }
+    | { kind: "hang" }
+    | { kind: "ignore" }
+  );
+
+const step: fc.Arbitrary<Step> = fc.record({
+  markMs: fc.integer({ min: 0, max: 3 }),
+  markFails: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+}).chain((mark) =>
+  fc.oneof(
+    fc.record({
+      kind: fc.constantFrom("ok", "throw"),
+      ms: fc.integer({ min: 0, max: TIMEOUT - 2 }),
+      sync: fc.boolean(),
+    }).map((s) => ({ ...mark, ...s })),
+    fc.constantFrom("hang", "ignore").map((kind) => ({ ...mark, kind })),
+  )
+);
+
+/** A promise a group waits for, settled `at` ms after the submit. */
+export interface Gate {
+  at: number;
+  ok: boolean;
+}
+
+export interface Plan {
+  journaled: boolean;
+  maxConcurrency: number;
+  maxPending: number;
+  retries: number;
+  /**
+   * Per group: when it is submitted, the journal commit and the delivery it
+   * waits for (if any), and each task's steps (one per possible attempt).
+   */
+  groups: { at: number; commit?: Gate; after?: Gate; tasks: Step[][] }[];
+}
+
+const gate: fc.Arbitrary<Gate> = fc.record({
+  at: fc.integer({ min: 0, max: 30 }),
+  ok: fc.integer({ min: 0, max: 3 }).map((n) => n > 0),
+});
+
+export const plan: fc.Arbitrary<Plan> = fc.integer({ min: 0, max: 2 }).chain((retries) =>
+  fc.record({
+    journaled: fc.boolean(),
+    maxConcurrency: fc.integer({ min: 1, max: 4 }),
+    maxPending: fc.integer({ min: 1, max: 12 }),
+    retries: fc.constant(retries),
+    groups: fc.array(
+      fc.record({
+        at: fc.integer({ min: 0, max: 40 }),
+        commit: gate,
+        after: gate,
+        tasks: fc.array(fc.array(step, { minLength: retries + 1, maxLength: retries + 1 }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+      }, { requiredKeys: ["at", "tasks"] }),
+      { minLength: 1, maxLength: 8 },
+    ),
+  })
+);
+
+export interface Event {
+  type: "start" | "end";
+  group: number;
+  index: number;
+  attempt: number;
+  at: number;
+  /** The name of the signal's abort reason, if it had aborted. */
+  aborted?: string | undefined;
+}
+
+/** What the model predicts for a task: the attempts that run, their count, its end. */
+export function expected(
+  p: Plan,
+  steps: Step[],
+): { runs: number[]; attempts: number; done: boolean } {
+  const marked = (s: Step): boolean => !(p.journaled && s.markFails);
+  const first = steps.findIndex((s) => marked(s) && s.kind === "ok");
+  const attempts = first < 0 ? steps.length : first + 1;
+  const runs = steps.slice(0, attempts).flatMap((s, i) => marked(s) ? [i + 1] : []);
+  return { runs, attempts, done: first >= 0 };
+}
+
+/** Runs `p` on a fake clock, with a drain whose deadline aborts at `at + grace` if given. */
+export async function run(p: Plan, drain?: { at: number; grace: number }) {
+  const clock = fakeClock();
+  const letters: DeadLetter[] = [];
+  const recorded = new Map<string, string>();
+  const index = new Map<TaskGroup, number>();
+  const stepOf = (entry: { group: TaskGroup; index: number; attempts: number }): Step =>
+    p.groups[index.get(entry.group) as number]?.tasks[entry.index]?.[entry.attempts - 1] as Step;
+  const runner = new TaskRunner({
+    clock,
+    logger: quiet,
+    maxConcurrency: p.maxConcurrency,
+    maxPending: p.maxPending,
+    retries: p.retries,
+    retryDelay: 2,
+    timeout: TIMEOUT,
+    deadLetter: (letter) => void letters.push(letter),
+    journal: p.journaled
+      ? {
+        attempt: (entry) =>
+          new Promise((resolve, reject) => {
+            const { markMs, markFails } = stepOf(entry);
+            clock.setTimeout(() => markFails ? reject(new Error("disk full")) : resolve(), markMs);
+          }),
+        record: (entry) => void recorded.set(`${entry.group.id}/${entry.index}`, entry.state),
+      }
+      : undefined,
+  });
+  const events: Event[] = [];
+  let live = 0, most = 0;
+  const groups: TaskGroup[] = [];
+  const accepted: boolean[] = [];
+  const opensAt: number[] = []; // when an accepted group's gates have both settled
+  const admission: string[] = [];
+
+  const task = (group: number, index: number, steps: Step[]) =>
+    function (this: TaskContext): unknown {
+      const { attempt, signal } = this;
+      const event = { group, index, attempt };
+      events.push({ type: "start", ...event, at: clock.now() });
+      most = Math.max(most, ++live);
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        live--;
+        const aborted = signal.aborted ? (signal.reason as Error).name : undefined;
+        events.push({ type: "end", ...event, at: clock.now(), aborted });
+      };
+      // The runner frees the slot when it aborts, whatever the task does next.
+      signal.addEventListener("abort", end);
+      const now = steps[attempt - 1] as Step;
+      if (now.kind === "hang") return new Promise((_, reject) => signal.onabort = reject);
+      if (now.kind === "ignore") {
+        return new Promise<void>((resolve) => clock.setTimeout(resolve, TIMEOUT * 3));
+      }
+      const settle = (): void => {
+        end();
+        if (now.kind === "throw") throw new Error(`fails ${group}/${index}`);
+      };
+      if (now.sync) return settle();
+      return new Promise<void>((resolve) => clock.setTimeout(resolve, now.ms)).then(settle);
+    };
+
+  const unfinished = (): number =>
+    groups.reduce(
+      (sum, group, g) =>
+        accepted[g] ? sum + group.tasks.filter((task) => !FINAL.has(task.state)).length : sum,
+      0,
+    );
+
+  const settleAt = ({ at, ok }: Gate): Promise<void> =>
+    new Promise((resolve, reject) =>
+      clock.setTimeout(() => ok ? resolve() : reject(new Error("gone")), at)
+    );
+  for (const [g, { at, commit, after, tasks }] of p.groups.entries()) {
+    const group = new TaskGroup({ id: `g${g}` });
+    for (const [i, steps] of tasks.entries()) group.add(task(g, i, steps));
+    groups.push(group);
+    index.set(group, g);
+    accepted.push(false);
+    clock.setTimeout(() => {
+      const before = runner.pending;
+      equal(before, unfinished(), "pending counts the unfinished accepted tasks");
+      let gates: (Promise<void> | undefined)[] = [];
+      try {
+        gates = [commit && settleAt(commit), after && settleAt(after)];
+        const [committed, delivered] = gates;
+        runner.submit(group, {
+          ...(committed && { commit: committed }),
+          ...(delivered && { after: delivered }),
+        });
+        accepted[g] = true;
+        opensAt[g] = at + Math.max(commit?.at ?? 0, after?.at ?? 0);
+        ok(before + group.size <= p.maxPending, "accepted within the backlog");
+      } catch (error) {
+        for (const gate of gates) gate?.catch(() => {}); // the runner never saw them
+        ok(error instanceof AdmissionError);
+        admission.push(error.reason);
+        if (error.reason === "backlog_full") ok(before + group.size > p.maxPending);
+        equal(runner.pending, before, "a refused group takes no room");
+      }
+    }, at);
+  }
+
+  let drained: Promise<{ abandoned: number }> | undefined;
+  let deadlineAt = Infinity;
+  let unfinishedAtDeadline = 0;
+  if (drain !== undefined) {
+    const deadline = new AbortController();
+    clock.setTimeout(() => drained = runner.drain({ signal: deadline.signal }), drain.at);
+    clock.setTimeout(() => {
+      deadlineAt = clock.now();
+      unfinishedAtDeadline = unfinished();
+      deadline.abort();
+    }, drain.at + drain.grace);
+  }
+  await clock.runAllAsync();
+  await runner.idle();
+  const abandoned = drained === undefined ? 0 : (await drained).abandoned;
+  ok(most <= p.maxConcurrency, `${most} ran at once, limit ${p.maxConcurrency}`);
+  equal(live, 0, "every attempt ended, or was aborted");
+  equal(runner.pending, 0);
+  return {
+    events,
+    groups,
+    accepted,
+    admission,
+    letters,
+    recorded,
+    opensAt,
+    deadlineAt,
+    abandoned,
+    unfinishedAtDeadline,
+  };
+}
+
+/** A group started no sooner than its gates opened, and never if its commit failed. */
+export function assertGated(r: Awaited<ReturnType<typeof run>>, p: Plan, g: number): void {
+  const first = r.events.find((e) => e.group === g && e.type === "start");
+  if (first === undefined) return;
+  ok(p.groups[g]?.commit?.ok !== false, `g${g} started though its commit failed`);
+  ok(
+    first.at >= (r.opensAt[g] as number),
+    `g${g} started at ${first.at}, gates open at ${r.opensAt[g]}`,
+  );
+}
+
+/** A group's attempts ran one at a time; returns their starts as `index.attempt`. */
+export function starts(events: Event[], group: number): string[] {
+  let open: Event | undefined;
+  const started: string[] = [];
+  for (const event of events.filter((e) => e.group === group)) {
+    if (event.type === "start") {
+      equal(open, undefined, `g${group}: an attempt started while another ran`);
+      started.push(`${event.index}.${event.attempt}`);
+      open = event;
+    } else if (open?.index === event.index && open.attempt === event.attempt) {
+      open = undefined;
+    }
+  }
+  return started;
+}
