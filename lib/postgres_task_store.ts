@@ -11,7 +11,7 @@ import { IntervalGate } from "./_interval_gate.ts";
 import { abortable } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
-import { givenIds } from "./_given_ids.ts";
+import { givenIds, PendingIds } from "./_given_ids.ts";
 import { PostgresCommit, type SaveRow } from "./_postgres_commit.ts";
 import {
   adoptOrphans,
@@ -87,7 +87,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #sql: Sql;
   readonly #claim: OwnerClaim;
   // Chosen group ids whose commit has not settled (see enqueue).
-  readonly #givenPending = new Set<string>();
+  readonly #givenPending = new PendingIds();
   readonly #owner: string;
   readonly #name: string;
   /** New tasks: what a 202 waits for. */
@@ -201,13 +201,10 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     if (!givenIds.has(group)) return this.#intake.insert(rows);
     const { id } = group;
     if (this.#givenPending.has(id)) return Promise.reject(duplicateGroup(id));
-    this.#givenPending.add(id);
     const inserted = this.#intake.insertNew(rows).then((fresh) => {
       if (!fresh) throw duplicateGroup(id);
     });
-    const settled = () => void this.#givenPending.delete(id);
-    inserted.then(settled, settled);
-    return inserted;
+    return this.#givenPending.hold(id, inserted);
   }
 
   attempt(entry: TaskEntry): Promise<void> {

@@ -14,7 +14,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
 import { duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
-import { givenIds } from "./_given_ids.ts";
+import { givenIds, PendingIds } from "./_given_ids.ts";
 import { openJournal } from "./_journal_schema.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { type GroupStatus, taskId, type TaskState } from "./task_status.ts";
@@ -81,7 +81,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #groupRows: StatementSync;
   #hasGroup: StatementSync;
   // Chosen group ids whose commit has not settled (see enqueue).
-  #givenPending = new Set<string>();
+  #givenPending = new PendingIds();
   #forgetDone: StatementSync;
   #retention: JournalRetention;
   #logger = getLogger(["posthaste", "journal"]);
@@ -193,12 +193,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     // A chosen id may be taken: refused alone, before its rows would fail
     // the whole commit. Generated ids (UUIDv7) cannot be, and skip the look.
     const given = givenIds.has(group);
-    if (given) {
-      const { id } = group;
-      if (this.#givenPending.has(id) || this.#hasGroup.get(id) !== undefined) {
-        return Promise.reject(duplicateGroup(id));
-      }
-      this.#givenPending.add(id);
+    const { id } = group;
+    if (given && (this.#givenPending.has(id) || this.#hasGroup.get(id) !== undefined)) {
+      return Promise.reject(duplicateGroup(id));
     }
     const { pending, batch: enqueued } = this.#writer.rows(true);
     for (const row of rows) pending.insert(row.groupId, row.index, row.name, row.args, now);
@@ -206,15 +203,11 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     // run after a restart either. Best effort; the disk is failing.
     enqueued.catch(() => {
       const { pending, batch } = this.#writer.rows(false);
-      pending.forget(group.id);
+      pending.forget(id);
       batch.catch(() => {});
     });
-    // Committed by then (or being forgotten): the journal itself answers.
-    if (given) {
-      const settled = () => void this.#givenPending.delete(group.id);
-      enqueued.then(settled, settled);
-    }
-    return enqueued;
+    // Once settled, the rows are committed (or being forgotten): the journal itself answers.
+    return given ? this.#givenPending.hold(id, enqueued) : enqueued;
   }
 
   attempt(entry: TaskEntry): Promise<void> {
