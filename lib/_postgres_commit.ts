@@ -27,7 +27,7 @@ interface Batch {
   refused: Set<string>;
   /** The last save of each task wins (one that keeps takes the earlier one's values). */
   saves: Map<string, SaveRow>;
-  /** Groups whose last task succeeded: deleted unless one of their tasks failed. */
+  /** Groups whose last task succeeded: deleted unless a task failed or another owner's is open. */
   finished: Set<string>;
   done: PromiseWithResolvers<void>;
 }
@@ -192,10 +192,13 @@ export class PostgresCommit {
         `);
     }
     if (finished.size > 0) {
+      // Kept if a task failed, or if another server adopted one (this one's
+      // claim lapsed) and has not finished it: it runs it again, and reports it.
       statements.push(sql`
           DELETE FROM ${sql(TABLE)} AS t WHERE t.group_id = ANY(${[...finished]}::text[])
           AND NOT EXISTS (
-            SELECT 1 FROM ${sql(TABLE)} AS f WHERE f.group_id = t.group_id AND f.state = 'failed'
+            SELECT 1 FROM ${sql(TABLE)} AS f WHERE f.group_id = t.group_id AND (f.state = 'failed'
+              OR (f.owner <> ${this.#owner} AND f.state <> 'done'))
           )
         `);
     }

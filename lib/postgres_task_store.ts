@@ -245,7 +245,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     await this.#sql`
       UPDATE ${this.#sql(TABLE)} SET state = 'failed', error = ${error},
         updated_at = ${this.#clock.now()}
-      WHERE group_id = ${task.groupId} AND idx = ${task.index}
+      WHERE group_id = ${task.groupId} AND idx = ${task.index} AND owner = ${this.#owner}
     `;
   }
 

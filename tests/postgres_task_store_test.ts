@@ -214,6 +214,46 @@ postgresTest(
 );
 
 postgresTest(
+  "PostgresTaskStore: after another server adopted its rows, a store's writes to them change nothing",
+  async (db) => {
+    await using store = await PostgresTaskStore.open(db.url);
+    const group = new TaskGroup({ id: "g" }).add(send, "a").add(send, "b").add(send, "c");
+    await store.enqueue(group);
+    const [a, b, c] = group.tasks as TaskEntry[];
+    await store.attempt(Object.assign(a as TaskEntry, { state: "running", attempts: 1 }));
+    // Adopted meanwhile: its claim's connection was lost, and another server took the rows.
+    await db.admin.unsafe(`UPDATE ${db.name}.posthaste_tasks SET owner = 'other'`);
+    store.record(Object.assign(a as TaskEntry, { state: "failed", error: "x" }));
+    await store.attempt(Object.assign(b as TaskEntry, { state: "running", attempts: 1 }));
+    // A task whose definition it lacks, read before the adoption (a deferred recovery).
+    await store.fail({ groupId: "g", index: 2 }, "no task is defined");
+    // Every task done here: the group is not deleted under the server running it now.
+    store.record(Object.assign(a as TaskEntry, { state: "done", error: undefined }));
+    store.record(Object.assign(b as TaskEntry, { state: "done" }));
+    await store.attempt(Object.assign(c as TaskEntry, { state: "running", attempts: 1 }));
+    store.record(Object.assign(c as TaskEntry, { state: "done" }));
+    // Awaited through the same stream as the outcomes: they are committed before it.
+    const later = new TaskGroup({ id: "h" }).add(send, "d");
+    await store.enqueue(later);
+    await store.attempt(Object.assign(later.tasks[0] as TaskEntry, { state: "running" }));
+    const rows = await db.admin.unsafe(
+      `SELECT idx, state, attempts, error, owner FROM ${db.name}.posthaste_tasks
+      WHERE group_id = 'g' ORDER BY idx`,
+    );
+    deepEqual(
+      rows.map((row) => [row.idx, row.state, row.attempts, row.error, row.owner]),
+      [[0, "running", 1, null, "other"], [1, "queued", 0, null, "other"], [
+        2,
+        "queued",
+        0,
+        null,
+        "other",
+      ]],
+    );
+  },
+);
+
+postgresTest(
   "PostgresTaskStore: an enqueue the database refuses rejects; health probes once a second",
   async (db) => {
     let now = 1_000_000;
