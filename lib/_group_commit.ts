@@ -9,7 +9,25 @@ import { setImmediate } from "node:timers";
 /** One write of a batch, run inside its transaction. */
 export type Write = (db: DatabaseSync) => void;
 
-/** What {@linkcode GroupCommit} syncs: the WAL file (`Deno.FsFile`). */
+/**
+ * What {@linkcode GroupCommit} syncs: the WAL file (`Deno.FsFile`).
+ *
+ * @example Counting the syncs an enqueue waits for
+ * ```ts
+ * import { defineTask, SqliteTaskStore, type SyncTarget, TaskGroup } from "./mod.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * let syncs = 0;
+ * const wal: SyncTarget = {
+ *   syncData: () => (syncs++, Promise.resolve()),
+ *   syncDataSync() {},
+ *   close() {},
+ * };
+ * using store = SqliteTaskStore.open(`${await Deno.makeTempDir()}/tasks.db`, { openWal: () => wal });
+ * await store.enqueue(new TaskGroup().add(defineTask("send", (to: string) => void to), "ada"));
+ * ok(syncs >= 1, "the 202 waits for the WAL's fdatasync");
+ * ```
+ */
 export interface SyncTarget {
   /** Flushes the file's data to disk (fdatasync). */
   syncData(): Promise<void>;

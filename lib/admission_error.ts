@@ -4,7 +4,24 @@
  * @module
  */
 
-/** Why a group was refused. */
+/**
+ * Why a group was refused.
+ *
+ * @example Telling a full backlog apart
+ * ```ts
+ * import { AdmissionError, type AdmissionReason, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const runner = new TaskRunner({ maxPending: 1 });
+ * let reason: AdmissionReason | undefined;
+ * try {
+ *   runner.submit(new TaskGroup().add(() => {}).add(() => {}));
+ * } catch (error) {
+ *   if (error instanceof AdmissionError) reason = error.reason;
+ * }
+ * equal(reason, "backlog_full");
+ * ```
+ */
 export type AdmissionReason = "backlog_full" | "draining";
 
 /**

@@ -38,7 +38,22 @@ export interface CreateAppOptions {
   signal?: AbortSignal;
 }
 
-/** The running service's parts, and its shutdown. */
+/**
+ * The running service's parts, and its shutdown.
+ *
+ * @example The parts of a running app
+ * ```ts
+ * import { createApp, readConfig } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const env: Record<string, string> = { LOG_FILE: `${dir}/log.txt`, DEAD_LETTER_FILE: `${dir}/dl.jsonl` };
+ * await using app = await createApp(readConfig((name) => env[name]));
+ * equal(app.inFlight, 0);
+ * equal(app.runner.pending, 0);
+ * equal(app.registry.live, 0);
+ * ```
+ */
 export interface App extends AsyncDisposable {
   /** The `Deno.serve` handler. */
   readonly handler: Deno.ServeHandler;

@@ -20,7 +20,29 @@
  */
 export const MAX_TIMER_MS = 2_147_483_647;
 
-/** Timers and the current time; `@sinonjs/fake-timers` clocks fit with a small wrapper. */
+/**
+ * Timers and the current time; `@sinonjs/fake-timers` clocks fit with a small wrapper.
+ *
+ * @example A fake clock from `@sinonjs/fake-timers`
+ * ```ts
+ * import { type Clock, TimeoutQueue } from "./mod.ts";
+ * import FakeTimers from "@sinonjs/fake-timers";
+ * import { equal } from "node:assert/strict";
+ *
+ * const fake = FakeTimers.createClock(0);
+ * const clock: Clock = {
+ *   now: () => fake.now,
+ *   setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
+ *   clearTimeout: (handle) => fake.clearTimeout(handle as FakeTimers.TimerId),
+ * };
+ * let fired = 0;
+ * new TimeoutQueue(clock).add(1_000, () => fired++);
+ * fake.tick(999);
+ * equal(fired, 0);
+ * fake.tick(1);
+ * equal(fired, 1);
+ * ```
+ */
 export interface Clock {
   /**
    * The time in milliseconds: since the epoch ({@linkcode systemClock}), or

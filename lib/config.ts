@@ -54,7 +54,18 @@ const SCHEMA = z.object({
  */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(SCHEMA.shape);
 
-/** Where durable mode journals tasks. */
+/**
+ * Where durable mode journals tasks.
+ *
+ * @example Durable mode in a SQLite file
+ * ```ts
+ * import { readConfig } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const config = readConfig((name) => name === "TASK_STORE" ? "sqlite:tasks.db" : undefined);
+ * deepEqual(config.taskStore, { kind: "sqlite", file: "tasks.db" });
+ * ```
+ */
 export type TaskStoreConfig =
   | { readonly kind: "sqlite"; readonly file: string }
   | { readonly kind: "postgres"; readonly url: string };
@@ -65,7 +76,21 @@ function taskStore(value: string): TaskStoreConfig | undefined {
   return { kind: "postgres", url: value };
 }
 
-/** The server's configuration. */
+/**
+ * The server's configuration.
+ *
+ * @example Reading the environment
+ * ```ts
+ * import { type Config, readConfig } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const env: Record<string, string> = { MAX_CONCURRENCY: "64", LOG_LEVEL: "debug" };
+ * const config: Config = readConfig((name) => env[name]);
+ * equal(config.maxConcurrency, 64);
+ * equal(config.logLevel, "debug");
+ * equal(config.taskStore, undefined, "memory mode");
+ * ```
+ */
 export interface Config {
   /** Listening port; 0 picks a free one. */
   readonly port: number;

@@ -7,7 +7,21 @@ import type { StructuredLogger } from "./logging.ts";
 import type { TaskEntry } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
 
-/** One task that failed its last attempt or was abandoned at shutdown. */
+/**
+ * One task that failed its last attempt or was abandoned at shutdown.
+ *
+ * @example Reading a dead-letter line back
+ * ```ts
+ * import { type DeadLetter, deadLetterLine, deadLetterOf, TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const group = new TaskGroup({ id: "g" }).add((to: string) => void to, 'say "hi"');
+ * const line = deadLetterLine(deadLetterOf(group.tasks[0] as never, "shutdown", 0));
+ * const record: DeadLetter = JSON.parse(line);
+ * equal(record.reason, "shutdown");
+ * equal(record.args[0], 'say "hi"');
+ * ```
+ */
 export interface DeadLetter {
   /**
    * `failed`: every attempt failed; `shutdown`: the drain deadline passed

@@ -6,7 +6,24 @@
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { escapeLine } from "./escape_line.ts";
 
-/** Where a {@linkcode LogWriter} writes: a `Deno.FsFile` or anything alike. */
+/**
+ * Where a {@linkcode LogWriter} writes: a `Deno.FsFile` or anything alike.
+ *
+ * @example Writing to memory
+ * ```ts
+ * import { LogWriter, type WriteTarget } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const chunks: string[] = [];
+ * const target: WriteTarget = {
+ *   write: (p) => (chunks.push(new TextDecoder().decode(p)), Promise.resolve(p.length)),
+ *   close: () => {},
+ * };
+ * await using writer = new LogWriter(target);
+ * await writer.append("one");
+ * equal(chunks.join(""), "one\n");
+ * ```
+ */
 export interface WriteTarget {
   /** Writes some of `p`, resolving to how many bytes were written. */
   write(p: Uint8Array): Promise<number>;
@@ -14,7 +31,19 @@ export interface WriteTarget {
   close(): void;
 }
 
-/** Counters of what a {@linkcode LogWriter} has written, for metrics. */
+/**
+ * Counters of what a {@linkcode LogWriter} has written, for metrics.
+ *
+ * @example Two appends of one turn, one write
+ * ```ts
+ * import { LogWriter } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * await using writer = new LogWriter({ write: (p) => Promise.resolve(p.length), close() {} });
+ * await Promise.all([writer.append("a"), writer.append("b")]);
+ * deepEqual(writer.stats, { lines: 2, bytes: 4, batches: 1 });
+ * ```
+ */
 export interface LogWriterStats {
   /** Lines written. */
   lines: number;

@@ -12,12 +12,38 @@ import {
 } from "@logtape/logtape";
 import { escapeLine } from "./escape_line.ts";
 
-/** The levels of the server's own logs, lowest first. */
+/**
+ * The levels of the server's own logs, lowest first.
+ *
+ * @example Checking a level from outside
+ * ```ts
+ * import type { LogLevel } from "./mod.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * const LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
+ * const isLevel = (text: string): text is LogLevel => (LEVELS as readonly string[]).includes(text);
+ * ok(isLevel("warning") && !isLevel("warn"));
+ * ```
+ */
 export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal";
 
 /**
  * What posthaste logs through: messages with `{placeholders}` filled from
  * structured properties. A LogTape `Logger` fits; tests can inject their own.
+ *
+ * @example A logger that keeps messages for a test
+ * ```ts
+ * import { catchStrayErrors, type StructuredLogger } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const messages: string[] = [];
+ * const keep = (message: string) => void messages.push(message);
+ * const logger: StructuredLogger = { info: keep, warn: keep, error: keep };
+ * const target = new EventTarget();
+ * using _strays = catchStrayErrors({ logger, target });
+ * target.dispatchEvent(new ErrorEvent("error", { error: new Error("boom"), cancelable: true }));
+ * deepEqual(messages, ["Uncaught exception; the server goes on: {error}"]);
+ * ```
  */
 export interface StructuredLogger {
   /** Logs at info level. */

@@ -8,7 +8,22 @@ import { parseEmail, parseMessage } from "./notification_input.ts";
 import { type Route, route } from "./router.ts";
 import { defineTask, type TaskDefinition } from "./task.ts";
 
-/** Where notification lines go: a {@linkcode LogWriter} or anything alike. */
+/**
+ * Where notification lines go: a {@linkcode LogWriter} or anything alike.
+ *
+ * @example Notification lines kept in memory
+ * ```ts
+ * import { type LineSink, notificationTask, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * const log: LineSink = { append: (line) => (lines.push(line), Promise.resolve()) };
+ * await using runner = new TaskRunner();
+ * runner.submit(new TaskGroup().add(notificationTask({ log }), "ada@example.com", "hi"));
+ * await runner.idle();
+ * deepEqual(lines, ["notification for ada@example.com: hi"]);
+ * ```
+ */
 export interface LineSink {
   /** Appends one line; resolves once it is written. */
   append(line: string): Promise<void>;

@@ -8,7 +8,21 @@ import { PostgresTaskStore } from "./postgres_task_store.ts";
 import { SqliteTaskStore } from "./sqlite_task_store.ts";
 import type { TaskStore } from "./task_store.ts";
 
-/** A journal as the app uses it: a {@linkcode TaskStore} with a name and a health check. */
+/**
+ * A journal as the app uses it: a {@linkcode TaskStore} with a name and a health check.
+ *
+ * @example A journal's name and health
+ * ```ts
+ * import { type DurableTaskStore, openTaskStore } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const file = `${await Deno.makeTempDir()}/tasks.db`;
+ * const store: DurableTaskStore = await openTaskStore({ kind: "sqlite", file });
+ * equal(store.path, file);
+ * equal(await store.health(), true);
+ * await store.close();
+ * ```
+ */
 export interface DurableTaskStore extends TaskStore {
   /** Its file, or its URL without the password: how logs name it. */
   readonly path: string;

@@ -40,7 +40,24 @@ export interface RecoverOptions {
   signal?: AbortSignal;
 }
 
-/** What {@linkcode recoverTasks} did. */
+/**
+ * What {@linkcode recoverTasks} did.
+ *
+ * @example Nothing to recover
+ * ```ts
+ * import { definitionsByName, type RecoverResult, recoverTasks, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * await using runner = new TaskRunner();
+ * const result: RecoverResult = await recoverTasks({
+ *   store: { recover: () => [], fail: () => {} },
+ *   definitions: definitionsByName(),
+ *   runner,
+ *   deadLetter: () => {},
+ * });
+ * deepEqual(result, { resumed: 0, deadLettered: 0, deferred: 0 });
+ * ```
+ */
 export interface RecoverResult {
   /** Tasks submitted to run again. */
   resumed: number;

@@ -6,7 +6,28 @@
 import { HttpError } from "./http_error.ts";
 import type { TaskGroup } from "./task_group.ts";
 
-/** What a route handler receives besides the request. */
+/**
+ * What a route handler receives besides the request.
+ *
+ * @example A handler that leaves a task behind
+ * ```ts
+ * import { matchRoute, route, type RouteContext, TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const greeted: string[] = [];
+ * const routes = [
+ *   route("POST", "/greet/:name", (_request, { params, group }: RouteContext) => {
+ *     group.add((name: string) => void greeted.push(name), params.name ?? "");
+ *     return new Response(null, { status: 202 });
+ *   }),
+ * ];
+ * const request = new Request("http://x/greet/ada", { method: "POST" });
+ * const { route: found, params } = matchRoute(routes, request);
+ * const group = new TaskGroup();
+ * equal((await found.handler(request, { params, group })).status, 202);
+ * equal(group.size, 1);
+ * ```
+ */
 export interface RouteContext {
   /** The pattern's named groups, still percent-encoded. */
   readonly params: Readonly<Record<string, string | undefined>>;
@@ -14,13 +35,40 @@ export interface RouteContext {
   readonly group: TaskGroup;
 }
 
-/** Answers one request. */
+/**
+ * Answers one request.
+ *
+ * @example An asynchronous handler
+ * ```ts
+ * import type { RouteHandler } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const echo: RouteHandler = async (request) => new Response(await request.text());
+ * const request = new Request("http://x/echo", { method: "POST", body: "hi" });
+ * const response = await echo(request, { params: {}, group: undefined as never });
+ * equal(await response.text(), "hi");
+ * ```
+ */
 export type RouteHandler = (
   request: Request,
   context: RouteContext,
 ) => Response | Promise<Response>;
 
-/** One entry of the route table. */
+/**
+ * One entry of the route table.
+ *
+ * @example A route table as data
+ * ```ts
+ * import { matchRoute, type Route, route } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const routes: Route[] = [
+ *   route("GET", "/healthz", () => new Response("ok")),
+ *   { method: "GET", pattern: new URLPattern({ pathname: "/v1/*" }), handler: () => new Response() },
+ * ];
+ * equal(matchRoute(routes, new Request("http://x/v1/items")).route, routes[1]);
+ * ```
+ */
 export interface Route {
   /** The HTTP method, upper case. */
   readonly method: string;
@@ -30,7 +78,20 @@ export interface Route {
   readonly handler: RouteHandler;
 }
 
-/** What {@linkcode matchRoute} found. */
+/**
+ * What {@linkcode matchRoute} found.
+ *
+ * @example A match's parameters, still percent-encoded
+ * ```ts
+ * import { matchRoute, route, type RouteMatch } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const routes = [route("GET", "/users/:name", () => new Response())];
+ * const match: RouteMatch = matchRoute(routes, new Request("http://x/users/j%C3%B6rg"));
+ * equal(match.params.name, "j%C3%B6rg");
+ * equal(decodeURIComponent(match.params.name ?? ""), "jörg");
+ * ```
+ */
 export type RouteMatch = {
   readonly route: Route;
   readonly params: Readonly<Record<string, string | undefined>>;

@@ -77,7 +77,19 @@ export function positiveInteger(name: string, value: number): number {
   return value;
 }
 
-/** The runner's limits and task defaults, with {@linkcode TaskRunnerOptions}' defaults applied. */
+/**
+ * The runner's limits and task defaults, with {@linkcode TaskRunnerOptions}' defaults applied.
+ *
+ * @example The limits of a runner
+ * ```ts
+ * import { resolveLimits, type RunnerLimits } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const limits: RunnerLimits = resolveLimits({ maxConcurrency: 8 });
+ * equal(limits.maxConcurrency, 8);
+ * equal(limits.defaults.timeout, 30_000);
+ * ```
+ */
 export interface RunnerLimits {
   /** Tasks running at once. */
   maxConcurrency: number;

@@ -4,10 +4,39 @@
  * @module
  */
 
-/** A task's final state. */
+/**
+ * A task's final state.
+ *
+ * @example Counting outcomes by state
+ * ```ts
+ * import { type FinalState, RunnerStats } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const counts = new Map<FinalState, number>();
+ * const stats = new RunnerStats();
+ * stats.observe((state) => counts.set(state, (counts.get(state) ?? 0) + 1));
+ * stats.record("failed", "send", 5);
+ * equal(counts.get("failed"), 1);
+ * ```
+ */
 export type FinalState = "done" | "failed" | "abandoned";
 
-/** Called once per task that reached a final state. */
+/**
+ * Called once per task that reached a final state.
+ *
+ * @example Durations by task name
+ * ```ts
+ * import { RunnerStats, type SettleObserver } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const seen: [string, number][] = [];
+ * const observer: SettleObserver = (_state, name, durationMs) => void seen.push([name, durationMs]);
+ * const stats = new RunnerStats();
+ * stats.observe(observer);
+ * stats.record("done", "send", 12);
+ * deepEqual(seen, [["send", 12]]);
+ * ```
+ */
 export type SettleObserver = (state: FinalState, name: string, durationMs: number) => void;
 
 /**

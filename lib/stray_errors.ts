@@ -14,7 +14,25 @@ export interface StrayErrorOptions {
   target?: EventTarget;
 }
 
-/** The guard {@linkcode catchStrayErrors} installs; disposing it removes it. */
+/**
+ * The guard {@linkcode catchStrayErrors} installs; disposing it removes it.
+ *
+ * @example Counting stray errors, then removing the guard
+ * ```ts
+ * import { catchStrayErrors } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const target = new EventTarget();
+ * const quiet = { info() {}, warn() {}, error() {} };
+ * {
+ *   using strays = catchStrayErrors({ logger: quiet, target });
+ *   target.dispatchEvent(new ErrorEvent("error", { error: new Error("boom"), cancelable: true }));
+ *   equal(strays.count, 1);
+ * }
+ * // Removed: the event is no longer cancelled.
+ * equal(target.dispatchEvent(new ErrorEvent("error", { cancelable: true })), true);
+ * ```
+ */
 export interface StrayErrors extends Disposable {
   /** Stray errors caught so far, e.g. for metrics. */
   readonly count: number;

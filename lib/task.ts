@@ -8,6 +8,21 @@ import { checkTaskOptions } from "./_task_options.ts";
 /**
  * What a running task can reach through `this`, without it taking a place
  * among the task's typed arguments.
+ *
+ * @example A task that reads its id and attempt
+ * ```ts
+ * import { type TaskContext, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const seen: string[] = [];
+ * function send(this: TaskContext, to: string) {
+ *   seen.push(`${this.id}, attempt ${this.attempt}: ${to}`);
+ * }
+ * await using runner = new TaskRunner();
+ * runner.submit(new TaskGroup({ id: "g" }).add(send, "ada"));
+ * await runner.idle();
+ * equal(seen[0], "g/0, attempt 1: ada");
+ * ```
  */
 export interface TaskContext {
   /** Aborts at the attempt's timeout or when shutdown gives up waiting. */
@@ -25,6 +40,19 @@ export interface TaskContext {
 /**
  * A background task: any sync or async function. It may declare
  * `this: TaskContext` to read its signal and attempt number.
+ *
+ * @example Typed tasks, one reading its signal
+ * ```ts
+ * import { type TaskFunction, TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * const write: TaskFunction<[string]> = (line) => void lines.push(line);
+ * const check: TaskFunction<[]> = function () {
+ *   this.signal.throwIfAborted();
+ * };
+ * equal(new TaskGroup().add(write, "hi").add(check).size, 2);
+ * ```
  */
 export type TaskFunction<A extends unknown[]> = (this: TaskContext, ...args: A) => unknown;
 
@@ -57,7 +85,22 @@ export interface TaskOptions {
   readonly maxRetryDelay?: number;
 }
 
-/** A JSON value: what a defined task's arguments may be. */
+/**
+ * A JSON value: what a defined task's arguments may be.
+ *
+ * @example What a defined task takes, and what it refuses
+ * ```ts
+ * import { defineTask, type JsonValue, TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const save = defineTask("save", (record: JsonValue) => void record);
+ * const group = new TaskGroup().add(save, { id: 1, tags: ["a"], note: null });
+ * equal(group.size, 1);
+ * // @ts-expect-error: a Date is no JSON value (it would not come back from the journal)
+ * const refused = () => group.add(save, new Date());
+ * void refused;
+ * ```
+ */
 export type JsonValue =
   | string
   | number
@@ -66,7 +109,19 @@ export type JsonValue =
   | readonly JsonValue[]
   | { readonly [key: string]: JsonValue };
 
-/** A named task with options, made by {@linkcode defineTask}. */
+/**
+ * A named task with options, made by {@linkcode defineTask}.
+ *
+ * @example What a definition holds
+ * ```ts
+ * import { defineTask, type TaskDefinition } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const send: TaskDefinition<[string]> = defineTask("send", (to: string) => void to, { retries: 5 });
+ * equal(send.name, "send");
+ * equal(send.options.retries, 5);
+ * ```
+ */
 export interface TaskDefinition<A extends unknown[]> {
   /** The task's name: reported in logs and dead letters. */
   readonly name: string;
@@ -76,7 +131,20 @@ export interface TaskDefinition<A extends unknown[]> {
   readonly options: TaskOptions;
 }
 
-/** What {@linkcode TaskGroup.add} accepts: a plain function or a definition. */
+/**
+ * What {@linkcode TaskGroup.add} accepts: a plain function or a definition.
+ *
+ * @example A function or a definition
+ * ```ts
+ * import { defineTask, type Task, TaskGroup } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const tasks: Task<[string]>[] = [function greet(to) {}, defineTask("send", (to: string) => {})];
+ * const group = new TaskGroup();
+ * for (const task of tasks) group.add(task, "ada");
+ * deepEqual(group.tasks.map((task) => task.name), ["greet", "send"]);
+ * ```
+ */
 export type Task<A extends unknown[]> = TaskFunction<A> | TaskDefinition<A>;
 
 /**

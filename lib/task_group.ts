@@ -15,7 +15,31 @@ import {
   type TaskState,
 } from "./task_status.ts";
 
-/** A {@linkcode TaskRecord} as the runner writes it, with what it needs to run it. */
+/**
+ * A {@linkcode TaskRecord} as the runner writes it, with what it needs to run it.
+ *
+ * @example A journal that counts the attempts it marks
+ * ```ts
+ * import { defineTask, SqliteTaskStore, type TaskEntry, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * using store = SqliteTaskStore.open(`${await Deno.makeTempDir()}/tasks.db`);
+ * const marked: string[] = [];
+ * const journal = {
+ *   attempt(entry: TaskEntry) {
+ *     marked.push(`${entry.group.id}/${entry.index} attempt ${entry.attempts}`);
+ *     return store.attempt(entry);
+ *   },
+ *   record: (entry: TaskEntry, nextAt?: number) => store.record(entry, nextAt),
+ * };
+ * await using runner = new TaskRunner({ journal });
+ * const group = new TaskGroup({ id: "g" }).add(defineTask("send", (to: string) => void to), "ada");
+ * await store.enqueue(group);
+ * runner.submit(group);
+ * await runner.idle();
+ * deepEqual(marked, ["g/0 attempt 1"]);
+ * ```
+ */
 export interface TaskEntry {
   /** The group the task belongs to. */
   readonly group: TaskGroup;

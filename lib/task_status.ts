@@ -5,13 +5,66 @@
  * @module
  */
 
-/** Where a task is in its life. */
+/**
+ * Where a task is in its life.
+ *
+ * @example A task's state before and after it ran
+ * ```ts
+ * import { TaskGroup, TaskRunner, type TaskState } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const group = new TaskGroup().add(() => {});
+ * const states: TaskState[] = [group.tasks[0]!.state];
+ * await using runner = new TaskRunner();
+ * runner.submit(group);
+ * await runner.idle();
+ * states.push(group.tasks[0]!.state);
+ * deepEqual(states, ["queued", "done"]);
+ * ```
+ */
 export type TaskState = "queued" | "running" | "retrying" | "done" | "failed" | "abandoned";
 
-/** Where a group is: derived from its tasks' states. */
+/**
+ * Where a group is: derived from its tasks' states.
+ *
+ * @example One failed task fails its group
+ * ```ts
+ * import { type GroupState, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const group = new TaskGroup().add(() => {}).add(() => {
+ *   throw new Error("mail server down");
+ * });
+ * await using runner = new TaskRunner({ retries: 0 });
+ * runner.submit(group);
+ * await runner.idle();
+ * const state: GroupState = group.state;
+ * equal(state, "failed");
+ * ```
+ */
 export type GroupState = "queued" | "running" | "done" | "failed" | "abandoned";
 
-/** One task of a group, as the runner keeps it up to date. */
+/**
+ * One task of a group, as the runner keeps it up to date.
+ *
+ * @example A task's record after a failed first attempt
+ * ```ts
+ * import { TaskGroup, TaskRunner, type TaskRecord } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * let calls = 0;
+ * const group = new TaskGroup().add(function send(to: string) {
+ *   if (++calls === 1) throw new Error(`cannot reach ${to}`);
+ * }, "ada");
+ * await using runner = new TaskRunner({ retryDelay: 0 });
+ * runner.submit(group);
+ * await runner.idle();
+ * const record: TaskRecord = group.tasks[0]!;
+ * equal(record.name, "send");
+ * equal(record.state, "done");
+ * equal(record.attempts, 2);
+ * ```
+ */
 export interface TaskRecord {
   /** The task's name: a definition's name, else the function's name. */
   readonly name: string;
@@ -29,7 +82,22 @@ export interface TaskRecord {
   readonly error: string | undefined;
 }
 
-/** A group's status as JSON, from `TaskGroup.toJSON`. */
+/**
+ * A group's status as JSON, from `TaskGroup.toJSON`.
+ *
+ * @example A group's status as JSON
+ * ```ts
+ * import { type GroupStatus, TaskGroup } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const status: GroupStatus = new TaskGroup({ id: "g" }).add(function send() {}).toJSON();
+ * deepEqual(status, {
+ *   id: "g",
+ *   state: "queued",
+ *   tasks: [{ name: "send", state: "queued", attempts: 0, durationMs: 0, error: null }],
+ * });
+ * ```
+ */
 export interface GroupStatus {
   /** The group's id. */
   readonly id: string;

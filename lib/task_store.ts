@@ -20,7 +20,27 @@ import type { JsonValue } from "./task.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import type { GroupStatus } from "./task_status.ts";
 
-/** An unfinished task found in the journal at start-up. */
+/**
+ * An unfinished task found in the journal at start-up.
+ *
+ * @example What a restart finds in the journal
+ * ```ts
+ * import { defineTask, SqliteTaskStore, type StoredTask, TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const file = `${await Deno.makeTempDir()}/tasks.db`;
+ * {
+ *   using store = SqliteTaskStore.open(file);
+ *   const send = defineTask("send", (to: string) => void to);
+ *   await store.enqueue(new TaskGroup({ id: "g" }).add(send, "ada@example.com"));
+ * }
+ * using store = SqliteTaskStore.open(file);
+ * const [task]: StoredTask[] = store.recover();
+ * equal(task?.id, "g/0");
+ * equal(task?.args[0], "ada@example.com");
+ * equal(task?.attempts, 0);
+ * ```
+ */
 export interface StoredTask {
   /** Its stable id, `<group id>/<index>`. */
   readonly id: string;
@@ -42,10 +62,42 @@ export interface StoredTask {
   readonly quarantined: boolean;
 }
 
-/** A value, or a promise of it: what a synchronous and an asynchronous store both return. */
+/**
+ * A value, or a promise of it: what a synchronous and an asynchronous store both return.
+ *
+ * @example Reading a synchronous and an asynchronous store alike
+ * ```ts
+ * import type { Awaitable } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * async function read(get: () => Awaitable<number>): Promise<number> {
+ *   return await get();
+ * }
+ * equal(await read(() => 1), 1);
+ * equal(await read(() => Promise.resolve(2)), 2);
+ * ```
+ */
 export type Awaitable<T> = T | Promise<T>;
 
-/** What the runner and server need from a durable journal. */
+/**
+ * What the runner and server need from a durable journal.
+ *
+ * @example A runner journaling through a store
+ * ```ts
+ * import { defineTask, SqliteTaskStore, TaskGroup, TaskRunner, type TaskStore } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * using sqlite = SqliteTaskStore.open(`${await Deno.makeTempDir()}/tasks.db`);
+ * const store: TaskStore = sqlite;
+ * await using runner = new TaskRunner({ journal: store });
+ * const group = new TaskGroup().add(defineTask("send", (to: string) => void to), "ada");
+ * await store.enqueue(group); // durable: the 202 may go
+ * runner.submit(group);
+ * await runner.idle();
+ * await store.enqueue(new TaskGroup().add(defineTask("noop", () => {}))); // commits the outcome
+ * equal(await store.status(group.id), undefined, "a group that succeeded leaves the journal");
+ * ```
+ */
 export interface TaskStore {
   /**
    * Journals a group's tasks; resolves once they are durable. Throws a

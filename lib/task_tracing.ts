@@ -8,7 +8,27 @@ import { SpanStatusCode, trace } from "@opentelemetry/api";
 import type { TaskEntry } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
 
-/** The part of an OpenTelemetry `Span` posthaste uses. */
+/**
+ * The part of an OpenTelemetry `Span` posthaste uses.
+ *
+ * @example The attributes of an attempt's span
+ * ```ts
+ * import { endAttemptSpan, startAttemptSpan, type TaskSpan, TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const attributes = new Map<string, unknown>();
+ * const span: TaskSpan = {
+ *   setAttribute: (key, value) => attributes.set(key, value),
+ *   setStatus: () => {},
+ *   recordException: () => {},
+ *   isRecording: () => true,
+ *   end: () => {},
+ * };
+ * const group = new TaskGroup({ id: "g" }).add(function send() {});
+ * endAttemptSpan(startAttemptSpan({ startSpan: () => span }, group.tasks[0] as never), "timed_out");
+ * equal(attributes.get("posthaste.task.outcome"), "timed_out");
+ * ```
+ */
 export interface TaskSpan {
   /** Sets one attribute. */
   setAttribute(key: string, value: string | number | boolean): unknown;
@@ -22,7 +42,30 @@ export interface TaskSpan {
   end(): void;
 }
 
-/** The part of an OpenTelemetry `Tracer` posthaste uses; a `Tracer` fits. */
+/**
+ * The part of an OpenTelemetry `Tracer` posthaste uses; a `Tracer` fits.
+ *
+ * @example A tracer that keeps the names of ended spans
+ * ```ts
+ * import { TaskGroup, TaskRunner, type TaskTracer } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const ended: string[] = [];
+ * const tracer: TaskTracer = {
+ *   startSpan: (name) => ({
+ *     setAttribute() {},
+ *     setStatus() {},
+ *     recordException() {},
+ *     isRecording: () => true,
+ *     end: () => void ended.push(name),
+ *   }),
+ * };
+ * await using runner = new TaskRunner({ tracer });
+ * runner.submit(new TaskGroup().add(function send() {}));
+ * await runner.idle();
+ * deepEqual(ended, ["task send"]);
+ * ```
+ */
 export interface TaskTracer {
   /** Starts a span, a child of `context`'s span if given. */
   startSpan(
@@ -32,7 +75,18 @@ export interface TaskTracer {
   ): TaskSpan;
 }
 
-/** How an attempt ended, as the `posthaste.task.outcome` attribute says. */
+/**
+ * How an attempt ended, as the `posthaste.task.outcome` attribute says.
+ *
+ * @example Outcomes an exporter may filter on
+ * ```ts
+ * import type { AttemptOutcome } from "./mod.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * const worthAlerting = (outcome: AttemptOutcome) => outcome !== "succeeded";
+ * ok(worthAlerting("timed_out"));
+ * ```
+ */
 export type AttemptOutcome = "succeeded" | "failed" | "timed_out" | "abandoned";
 
 /**

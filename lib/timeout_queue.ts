@@ -5,7 +5,20 @@
  */
 import { type Clock, MAX_TIMER_MS, monotonicClock } from "./clock.ts";
 
-/** A pending timeout, as returned by {@linkcode TimeoutQueue.add}. */
+/**
+ * A pending timeout, as returned by {@linkcode TimeoutQueue.add}.
+ *
+ * @example Adding a timeout and taking it back
+ * ```ts
+ * import { type TimeoutHandle, TimeoutQueue } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const queue = new TimeoutQueue({ now: () => 100, setTimeout: () => 0, clearTimeout: () => {} });
+ * const handle: TimeoutHandle = queue.add(500, () => {});
+ * equal(handle.deadline, 600);
+ * queue.remove(handle);
+ * ```
+ */
 export interface TimeoutHandle {
   /** The time on the queue's clock at which it fires. */
   readonly deadline: number;
