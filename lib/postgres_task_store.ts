@@ -279,6 +279,8 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   }
 }
 
+const INT_MAX = 2 ** 31 - 1;
+
 function connect(url: string, max: number): Sql {
   return postgres(url, { max, onnotice: () => {}, connection: { application_name: "posthaste" } });
 }
@@ -291,7 +293,9 @@ function saveRow(entry: TaskEntry, state: string, nextAt: number): SaveRow {
     attempts: entry.attempts,
     nextAt: Math.ceil(nextAt),
     error: journalError(entry.error),
-    durationMs: Math.round(entry.durationMs),
+    // The column is an integer: a task that took over 24.8 days (with its
+    // retries) must not fail the commit that other tasks' writes share.
+    durationMs: Math.min(Math.round(entry.durationMs), INT_MAX),
     keep: false,
   };
 }

@@ -10,9 +10,11 @@ import type { OpenStore } from "./_store_scenarios.ts";
 const send = defineTask("send", (to: string, note: string) => void [to, note]);
 
 type Op =
-  | { kind: "start" | "done" | "abandon"; group: number }
-  | { kind: "fail"; group: number; error: string }
-  | { kind: "retry"; group: number; nextAt: number };
+  | { kind: "start"; group: number }
+  | { kind: "abandon"; group: number }
+  | { kind: "done"; group: number; durationMs: number }
+  | { kind: "fail"; group: number; error: string; durationMs: number }
+  | { kind: "retry"; group: number; nextAt: number; durationMs: number };
 
 /** One task as the model's journal holds it. */
 interface Row {
@@ -20,10 +22,13 @@ interface Row {
   attempts: number;
   nextAt: number;
   error: string | null;
+  durationMs: number;
 }
 
 // Few groups, so that one group sees several steps in a row.
 const group = fc.nat(3);
+// Some past what PostgreSQL's integer column holds (24.8 days).
+const durationMs = fc.oneof(fc.nat(10_000), fc.nat(2 ** 33));
 const program = fc.record({
   groups: fc.array(
     fc.array(fc.tuple(fc.string({ unit: "binary" }), fc.string()), {
@@ -37,15 +42,21 @@ const program = fc.record({
       { weight: 3, arbitrary: fc.record({ kind: fc.constant("start"), group }) },
       {
         weight: 2,
-        arbitrary: fc.record({ kind: fc.constant("retry"), group, nextAt: fc.nat(2 ** 40) }),
+        arbitrary: fc.record({
+          kind: fc.constant("retry"),
+          group,
+          nextAt: fc.nat(2 ** 40),
+          durationMs,
+        }),
       },
-      { weight: 2, arbitrary: fc.record({ kind: fc.constant("done"), group }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant("done"), group, durationMs }) },
       {
         weight: 1,
         arbitrary: fc.record({
           kind: fc.constant("fail"),
           group,
           error: fc.string({ unit: "binary" }),
+          durationMs,
         }),
       },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant("abandon"), group }) },
@@ -70,7 +81,13 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
         return group;
       });
       const rows = groups.map((group) =>
-        group.tasks.map((): Row => ({ state: "queued", attempts: 0, nextAt: 0, error: null }))
+        group.tasks.map((): Row => ({
+          state: "queued",
+          attempts: 0,
+          nextAt: 0,
+          error: null,
+          durationMs: 0,
+        }))
       );
       const deleted = new Set<number>();
       const stopped = new Set<number>(); // abandoned at shutdown: nothing more this run
@@ -98,6 +115,7 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
             abandoned.state = "queued"; // to run again after the restart, keeping its retry time
           }
         } else if (entry.state === "running") {
+          entry.durationMs = row.durationMs = op.durationMs;
           if (op.kind === "retry") {
             entry.state = "retrying";
             store.record(entry, op.nextAt);
@@ -153,7 +171,14 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
             want,
             `status of ${group.id}`,
           );
-          for (const [i, row] of (rows[g] ?? []).entries()) {
+          for (const [i, row] of (deleted.has(g) ? [] : rows[g] ?? []).entries()) {
+            // PostgreSQL's column holds up to 2^31 - 1 ms; SQLite's, all.
+            const duration = Math.min(status?.tasks[i]?.durationMs ?? -1, 2 ** 31 - 1);
+            deepEqual(
+              duration,
+              Math.min(row.durationMs, 2 ** 31 - 1),
+              `duration of ${group.id}/${i}`,
+            );
             if (row.state !== "failed" || row.error === null) continue;
             deepEqual(status?.tasks[i]?.error, row.error, `error of ${group.id}/${i}`);
           }

@@ -203,6 +203,36 @@ export async function nulStaysOutOfTheJournal(open: OpenStore): Promise<void> {
   await reopened.close();
 }
 
+/**
+ * A task that took longer than PostgreSQL's `integer` holds (24.8 days, with
+ * retries): its outcome is journaled, not refused with its whole commit.
+ */
+export async function longDurationFailsNoCommit(open: OpenStore): Promise<void> {
+  const send = defineTask("send", (to: string) => void to);
+  const store = await open();
+  const [a, b] = ["long-a", "long-b"].map((id) => new TaskGroup({ id }).add(send, id)) as [
+    TaskGroup,
+    TaskGroup,
+  ];
+  await Promise.all([store.enqueue(a), store.enqueue(b)]);
+  const [first, second] = [a, b].map((group) =>
+    Object.assign(group.tasks[0] as TaskEntry, { state: "running", attempts: 1 })
+  ) as [TaskEntry, TaskEntry];
+  await store.attempt(first);
+  // One commit: the outcome after 30 days, and the other's attempt mark.
+  Object.assign(first, { state: "failed", error: "gave up", durationMs: 30 * 86_400_000 });
+  store.record(first);
+  await store.attempt(second);
+  await store.close();
+  const reopened = await open();
+  const task = async (id: string) => (await reopened.status(id))?.tasks[0];
+  const long = await task("long-a");
+  equal(long?.state, "failed");
+  ok((long?.durationMs ?? 0) >= 2 ** 31 - 1, "at least what the column holds");
+  equal((await task("long-b"))?.state, "running");
+  await reopened.close();
+}
+
 /** The scenarios above, by what each shows: every store's tests run them all. */
 export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<void>][] = [
   [
@@ -220,6 +250,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
     "a NUL in an error is stored as U+FFFD, failing no other write; one in a group id is refused",
     nulStaysOutOfTheJournal,
   ],
+  ["an outcome after more than 24.8 days fails no other write", longDurationFailsNoCommit],
 ];
 
 /**
