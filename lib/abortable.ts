@@ -5,7 +5,22 @@
  */
 import { offAbort, onAbort } from "./_abort_hooks.ts";
 
-/** Options of a wait: {@linkcode TaskRunner.idle}, {@linkcode TaskGroup.settled}, {@linkcode LogWriter.flush}. */
+/**
+ * Options of a wait: {@linkcode TaskRunner.idle}, {@linkcode TaskGroup.settled}, {@linkcode LogWriter.flush}.
+ *
+ * @example Giving up a wait
+ * ```ts
+ * import { TaskGroup, TaskRunner, type WaitOptions } from "./mod.ts";
+ * import { rejects } from "node:assert/strict";
+ *
+ * await using runner = new TaskRunner();
+ * const gate = Promise.withResolvers<void>();
+ * runner.submit(new TaskGroup().add(() => gate.promise));
+ * const options: WaitOptions = { signal: AbortSignal.abort(new Error("enough")) };
+ * await rejects(runner.idle(options), /enough/);
+ * gate.resolve();
+ * ```
+ */
 export interface WaitOptions {
   /**
    * Ends the wait early, rejecting with the signal's reason; what was waited

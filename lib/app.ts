@@ -7,6 +7,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config.ts";
 import { type DeadLetter, deadLetterLine } from "./dead_letter.ts";
 import { GroupRegistry } from "./group_registry.ts";
+import { InFlight } from "./_in_flight.ts";
 import { escapeJsonLine } from "./escape_line.ts";
 import { LogWriter } from "./log_writer.ts";
 import { Metrics } from "./metrics.ts";
@@ -22,13 +23,38 @@ import { createHandler } from "./server.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
 
-/** Options for {@linkcode App.shutdown}. */
+/**
+ * Options for {@linkcode App.shutdown}.
+ *
+ * @example Shutting down without waiting
+ * ```ts
+ * import { createApp, readConfig } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const env: Record<string, string> = { LOG_FILE: `${dir}/log.txt`, DEAD_LETTER_FILE: `${dir}/dl.jsonl` };
+ * const app = await createApp(readConfig((name) => env[name]));
+ * const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, app.handler);
+ * equal(await app.shutdown(server, { signal: AbortSignal.abort() }), 0, "nothing was left");
+ * ```
+ */
 export interface ShutdownOptions {
   /** Aborting it gives up waiting at once, as the deadline would (a second signal). */
   signal?: AbortSignal;
 }
 
-/** Options for {@linkcode createApp}. */
+/**
+ * Options for {@linkcode createApp}.
+ *
+ * @example Giving up starting
+ * ```ts
+ * import { createApp, readConfig } from "./mod.ts";
+ * import { rejects } from "node:assert/strict";
+ *
+ * const signal = AbortSignal.abort(new Error("start-up took too long"));
+ * await rejects(createApp(readConfig(() => undefined), { signal }), /took too long/);
+ * ```
+ */
 export interface CreateAppOptions {
   /**
    * Gives up starting (a database that does not answer, a long recovery):
@@ -174,49 +200,16 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
       journalHealth: store && (() => store.health()),
     }),
   ];
-  const inner = createHandler({
+  // Requests in the handler: their tasks are accepted even after draining
+  // began, so the runner drains only once they are answered.
+  const requests = new InFlight();
+  const handler = requests.wrap(createHandler({
     routes,
     runner,
     onResponse: (route, status) => metrics.request(route, status),
     accepting: () => !draining,
     journal: store,
-  });
-  // Requests in the handler: their tasks are accepted even after draining
-  // began, so the runner drains only once they are answered.
-  let inFlight = 0;
-  let quiet: PromiseWithResolvers<void> | undefined;
-  const done = (): void => {
-    if (--inFlight > 0 || quiet === undefined) return;
-    quiet.resolve();
-    quiet = undefined;
-  };
-  const handler: Deno.ServeHandler = (request, info) => {
-    inFlight++;
-    let response: Response | Promise<Response>;
-    try {
-      response = inner(request, info);
-    } catch (error) {
-      done();
-      throw error;
-    }
-    if (response instanceof Response) {
-      done();
-      return response;
-    }
-    // then(), not finally(): finally() makes two more promises and closures per request.
-    return response.then((answered) => {
-      done();
-      return answered;
-    }, (error) => {
-      done();
-      throw error;
-    });
-  };
-  const requestsAnswered = (): Promise<void> => {
-    if (inFlight === 0) return Promise.resolve();
-    quiet ??= Promise.withResolvers<void>();
-    return quiet.promise;
-  };
+  }));
   const closeFiles = async (): Promise<void> => {
     takeover?.[Symbol.dispose]();
     await Promise.allSettled([pool?.close(), log.close(), deadLetters.close()]);
@@ -256,7 +249,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     // Requests already in the handler may still add tasks: the runner
     // drains once they are answered. The listener stays open meanwhile,
     // so health checks see 503 draining and new work gets 503 shutting_down.
-    await Promise.race([requestsAnswered(), gaveUp]);
+    await Promise.race([requests.quiet(), gaveUp]);
     const { abandoned } = await runner.drain({ signal: deadline });
     if (!deadline.aborted) await Promise.race([server.shutdown(), gaveUp]);
     await closeFiles();
@@ -287,7 +280,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     registry,
     metrics,
     get inFlight() {
-      return inFlight;
+      return requests.count;
     },
     async reopenFiles() {
       const files = [[config.logFile, log], [config.deadLetterFile, deadLetters]] as const;

@@ -9,7 +9,19 @@ import { HttpError } from "./http_error.ts";
 // Body deadlines share timers: one per distinct timeout, not one per request.
 import { sharedTimeouts, type TimeoutQueue } from "./timeout_queue.ts";
 
-/** Options for {@linkcode readBody}. */
+/**
+ * Options for {@linkcode readBody}.
+ *
+ * @example A smaller limit
+ * ```ts
+ * import { HttpError, readBody, type ReadBodyOptions } from "./mod.ts";
+ * import { rejects } from "node:assert/strict";
+ *
+ * const options: ReadBodyOptions = { limit: 4, timeout: 1_000 };
+ * const request = new Request("http://x/", { method: "POST", body: "hello" });
+ * await rejects(readBody(request, options), (error) => error instanceof HttpError && error.status === 413);
+ * ```
+ */
 export interface ReadBodyOptions {
   /** Largest body in bytes; more is answered 413 without reading on. @default {16384} */
   limit?: number;

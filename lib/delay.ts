@@ -6,7 +6,28 @@
 import { offAbort, onAbort } from "./_abort_hooks.ts";
 import { sharedTimeouts, type TimeoutQueue } from "./timeout_queue.ts";
 
-/** Options for {@linkcode delay}. */
+/**
+ * Options for {@linkcode delay}.
+ *
+ * @example A delay on a fake clock
+ * ```ts
+ * import { delay, TimeoutQueue } from "./mod.ts";
+ * import FakeTimers from "@sinonjs/fake-timers";
+ * import { equal } from "node:assert/strict";
+ *
+ * const fake = FakeTimers.createClock(0);
+ * const timeouts = new TimeoutQueue({
+ *   now: () => fake.now,
+ *   setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
+ *   clearTimeout: (handle) => fake.clearTimeout(handle as FakeTimers.TimerId),
+ * });
+ * let done = false;
+ * const waiting = delay(60_000, { timeouts }).then(() => done = true);
+ * await fake.tickAsync(60_000);
+ * await waiting;
+ * equal(done, true);
+ * ```
+ */
 export interface DelayOptions {
   /** Aborting it ends the delay early with the signal's reason. */
   signal?: AbortSignal;

@@ -8,7 +8,26 @@ import { FinishedGroups } from "./_finished_groups.ts";
 import type { TaskGroup } from "./task_group.ts";
 import type { GroupStatus } from "./task_status.ts";
 
-/** Options for {@linkcode GroupRegistry}. */
+/**
+ * Options for {@linkcode GroupRegistry}.
+ *
+ * @example Statuses kept for a minute
+ * ```ts
+ * import { GroupRegistry, TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * let now = 0;
+ * const clock = { now: () => now, setTimeout: () => 0, clearTimeout: () => {} };
+ * const registry = new GroupRegistry({ retentionMs: 60_000, maxFinished: 100, clock });
+ * const group = new TaskGroup().add(() => {});
+ * registry.track(group);
+ * registry.settled(group);
+ * now = 59_999;
+ * equal(registry.has(group.id), true);
+ * now = 60_001;
+ * equal(registry.has(group.id), false);
+ * ```
+ */
 export interface GroupRegistryOptions {
   /** Finished groups kept at most. @default {10000} */
   maxFinished?: number;

@@ -7,15 +7,39 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { MAX_TIMER_MS, systemClock } from "./clock.ts";
-import {
-  DeferredRecovery,
-  type RecoverOptions,
-  type RecoverResult,
-  recoverTasks,
-} from "./recovery.ts";
+import { DeferredRecovery } from "./deferred_recovery.ts";
+import { type RecoverOptions, type RecoverResult, recoverTasks } from "./recovery.ts";
 import type { TaskStore } from "./task_store.ts";
 
-/** Options for {@linkcode JournalTakeover}. */
+/**
+ * Options for {@linkcode JournalTakeover}.
+ *
+ * @example Looking once, at start-up
+ * ```ts
+ * import { defineTask, definitionsByName, JournalTakeover, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * await using runner = new TaskRunner();
+ * const sent: string[] = [];
+ * const send = defineTask("send", (to: string) => void sent.push(to));
+ * const orphan = {
+ *   id: "g/0", groupId: "g", index: 0, name: "send", args: ["ada"],
+ *   attempts: 0, nextAt: 0, crashes: 0, quarantined: false,
+ * };
+ * using takeover = new JournalTakeover({
+ *   store: { recover: () => [orphan], list: () => [], fail: () => {} },
+ *   name: "tasks.db",
+ *   definitions: definitionsByName(send),
+ *   runner,
+ *   deadLetter: () => {},
+ *   known: (groupId) => groupId === "running-here",
+ *   intervalMs: 0, // no later looks
+ * });
+ * deepEqual(await takeover.start(), { resumed: 1, deadLettered: 0, deferred: 0 });
+ * await runner.idle();
+ * deepEqual(sent, ["ada"]);
+ * ```
+ */
 export interface JournalTakeoverOptions extends Omit<RecoverOptions, "store" | "signal"> {
   /** The journal. */
   store: Pick<TaskStore, "recover" | "list" | "fail">;
@@ -32,7 +56,25 @@ export interface JournalTakeoverOptions extends Omit<RecoverOptions, "store" | "
   intervalMs?: number;
 }
 
-/** Options for {@linkcode JournalTakeover.start}. */
+/**
+ * Options for {@linkcode JournalTakeover.start}.
+ *
+ * @example Giving up the first look
+ * ```ts
+ * import { JournalTakeover, TaskRunner } from "./mod.ts";
+ * import { rejects } from "node:assert/strict";
+ *
+ * using takeover = new JournalTakeover({
+ *   store: { recover: () => new Promise(() => {}), list: () => [], fail: () => {} },
+ *   name: "postgres://db/tasks",
+ *   definitions: new Map(),
+ *   runner: new TaskRunner(),
+ *   deadLetter: () => {},
+ *   known: () => false,
+ * });
+ * await rejects(takeover.start({ signal: AbortSignal.abort(new Error("stop")) }), /stop/);
+ * ```
+ */
 export interface TakeoverStartOptions {
   /**
    * Gives up the start-up look: it rejects with the signal's reason, no

@@ -53,7 +53,24 @@ export interface LogWriterStats {
   batches: number;
 }
 
-/** Options for the {@linkcode LogWriter} constructor. */
+/**
+ * Options for the {@linkcode LogWriter} constructor.
+ *
+ * @example JSON lines that stay one line each
+ * ```ts
+ * import { escapeJsonLine, LogWriter } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const written: string[] = [];
+ * const target = {
+ *   write: (p: Uint8Array) => (written.push(new TextDecoder().decode(p)), Promise.resolve(p.length)),
+ *   close() {},
+ * };
+ * await using writer = new LogWriter(target, { escape: escapeJsonLine });
+ * await writer.append(JSON.stringify({ message: "two\nlines" }));
+ * deepEqual(JSON.parse(written.join("")), { message: "two\nlines" });
+ * ```
+ */
 export interface LogWriterOptions {
   /**
    * Makes each appended text one line. {@linkcode escapeJsonLine} for lines

@@ -54,7 +54,24 @@ export interface StructuredLogger {
   error(message: string, properties: Record<string, unknown>): void;
 }
 
-/** Options for {@linkcode configureLogging}. */
+/**
+ * Options for {@linkcode configureLogging}.
+ *
+ * @example Warnings and worse, as text
+ * ```ts
+ * import { configureLogging } from "./mod.ts";
+ * import { getLogger, reset } from "@logtape/logtape";
+ * import { equal, match } from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * await configureLogging({ level: "warning", format: "pretty", write: (line) => void lines.push(line) });
+ * getLogger(["posthaste"]).info("not shown");
+ * getLogger(["posthaste"]).warn("disk {percent}% full", { percent: 91 });
+ * equal(lines.length, 1);
+ * match(lines[0] ?? "", /disk 91% full/);
+ * await reset();
+ * ```
+ */
 export interface LoggingOptions {
   /** Lowest level written. @default {"info"} */
   level?: LogLevel;

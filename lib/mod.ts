@@ -42,6 +42,7 @@ export * from "./worker_pool.ts";
 export * from "./app.ts";
 export * from "./body.ts";
 export * from "./config.ts";
+export * from "./deferred_recovery.ts";
 export * from "./delay.ts";
 export * from "./http_error.ts";
 export * from "./journal_takeover.ts";

@@ -29,7 +29,22 @@ export interface LineSink {
   append(line: string): Promise<void>;
 }
 
-/** Options for {@linkcode notificationTask} and {@linkcode notificationRoutes}. */
+/**
+ * Options for {@linkcode notificationTask} and {@linkcode notificationRoutes}.
+ *
+ * @example A slow mail server, simulated
+ * ```ts
+ * import { notificationTask, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * const log = { append: (line: string) => (lines.push(line), Promise.resolve()) };
+ * await using runner = new TaskRunner();
+ * runner.submit(new TaskGroup().add(notificationTask({ log, sendDelayMs: 5 }), "ada@example.com", "hi"));
+ * await runner.idle();
+ * deepEqual(lines, ["notification for ada@example.com: hi"]);
+ * ```
+ */
 export interface NotificationOptions {
   /** Where notification lines are appended. */
   log: LineSink;

@@ -30,7 +30,20 @@ export interface DurableTaskStore extends TaskStore {
   health(): Promise<boolean>;
 }
 
-/** Options for {@linkcode openTaskStore}. */
+/**
+ * Options for {@linkcode openTaskStore}.
+ *
+ * @example A shorter retention
+ * ```ts
+ * import { openTaskStore } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const file = `${await Deno.makeTempDir()}/tasks.db`;
+ * const store = await openTaskStore({ kind: "sqlite", file }, { retentionMs: 60_000, retentionCount: 100 });
+ * equal(await store.health(), true);
+ * await store.close();
+ * ```
+ */
 export interface OpenTaskStoreOptions {
   /** Milliseconds a failed group stays in the journal. @default {600000} */
   retentionMs?: number;

@@ -9,7 +9,26 @@ import { HttpError } from "./http_error.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Route, route } from "./router.ts";
 
-/** What {@linkcode opsRoutes} reads. */
+/**
+ * What {@linkcode opsRoutes} reads.
+ *
+ * @example Health while the journal is away
+ * ```ts
+ * import { matchRoute, Metrics, opsRoutes, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const routes = opsRoutes({
+ *   draining: () => false,
+ *   status: () => undefined,
+ *   metrics: new Metrics(new TaskRunner()),
+ *   journalHealth: () => Promise.resolve(false),
+ * });
+ * const request = new Request("http://x/healthz");
+ * const { route, params } = matchRoute(routes, request);
+ * const response = await route.handler(request, { params, group: new TaskGroup() });
+ * deepEqual([response.status, await response.json()], [503, { status: "journal_unavailable" }]);
+ * ```
+ */
 export interface OpsOptions {
   /** Whether shutdown has begun: health answers 503 then. */
   draining: () => boolean;

@@ -27,7 +27,18 @@ import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { type GroupStatus, taskId } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 
-/** Options for {@linkcode PostgresTaskStore.open}. */
+/**
+ * Options for {@linkcode PostgresTaskStore.open}.
+ *
+ * @example Giving up before connecting
+ * ```ts
+ * import { PostgresTaskStore } from "./mod.ts";
+ * import { rejects } from "node:assert/strict";
+ *
+ * const signal = AbortSignal.abort(new Error("no database today"));
+ * await rejects(PostgresTaskStore.open("postgres://nobody@127.0.0.1:1/none", { signal }), /no database today/);
+ * ```
+ */
 export interface PostgresTaskStoreOptions {
   /**
    * Connections for reads (status, listing, adoption); the two commit

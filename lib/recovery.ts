@@ -5,14 +5,33 @@
  */
 import { abortable } from "./abortable.ts";
 import { AdmissionError } from "./admission_error.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import type { Clock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
+import { restore, submitRestored } from "./_restore.ts";
 import type { TaskRunner } from "./runner.ts";
 import type { TaskDefinition } from "./task.ts";
-import { restoreTask, TaskGroup } from "./task_group.ts";
-import type { StoredTask, TaskStore } from "./task_store.ts";
+import type { TaskStore } from "./task_store.ts";
 
-/** Options for {@linkcode recoverTasks}. */
+/**
+ * Options for {@linkcode recoverTasks}.
+ *
+ * @example The crash limit goes to the store
+ * ```ts
+ * import { recoverTasks, type RecoverOptions, TaskRunner } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * let limit = 0;
+ * const options: RecoverOptions = {
+ *   store: { recover: (crashLimit) => (limit = crashLimit ?? 0, []), fail: () => {} },
+ *   definitions: new Map(),
+ *   runner: new TaskRunner(),
+ *   deadLetter: () => {},
+ *   crashLimit: 5,
+ * };
+ * await recoverTasks(options);
+ * equal(limit, 5);
+ * ```
+ */
 export interface RecoverOptions {
   /** The journal. */
   store: Pick<TaskStore, "recover" | "fail">;
@@ -43,19 +62,30 @@ export interface RecoverOptions {
 /**
  * What {@linkcode recoverTasks} did.
  *
- * @example Nothing to recover
+ * @example One task resumed, one whose definition is gone
  * ```ts
- * import { definitionsByName, type RecoverResult, recoverTasks, TaskRunner } from "./mod.ts";
+ * import {
+ *   defineTask,
+ *   definitionsByName,
+ *   type RecoverResult,
+ *   recoverTasks,
+ *   type StoredTask,
+ *   TaskRunner,
+ * } from "./mod.ts";
  * import { deepEqual } from "node:assert/strict";
  *
+ * const stored = (index: number, name: string): StoredTask => ({
+ *   id: `g/${index}`, groupId: "g", index, name, args: ["ada"],
+ *   attempts: 0, nextAt: 0, crashes: 0, quarantined: false,
+ * });
  * await using runner = new TaskRunner();
  * const result: RecoverResult = await recoverTasks({
- *   store: { recover: () => [], fail: () => {} },
- *   definitions: definitionsByName(),
+ *   store: { recover: () => [stored(0, "send"), stored(1, "renamed")], fail: () => {} },
+ *   definitions: definitionsByName(defineTask("send", (to: string) => void to)),
  *   runner,
  *   deadLetter: () => {},
  * });
- * deepEqual(result, { resumed: 0, deadLettered: 0, deferred: 0 });
+ * deepEqual(result, { resumed: 1, deadLettered: 1, deferred: 0 });
  * ```
  */
 export interface RecoverResult {
@@ -87,73 +117,6 @@ export function definitionsByName(
   ...definitions: TaskDefinition<never>[]
 ): Map<string, TaskDefinition<never>> {
   return new Map(definitions.map((definition) => [definition.name, definition]));
-}
-
-function letter(task: StoredTask, reason: DeadLetter["reason"], error: string): DeadLetter {
-  return {
-    reason,
-    task: task.name,
-    taskId: task.id,
-    groupId: task.groupId,
-    args: task.args,
-    attempts: task.attempts,
-    error,
-    startedAt: null,
-    endedAt: new Date().toISOString(),
-  };
-}
-
-interface Restored {
-  group: TaskGroup;
-  nextAt: number;
-}
-
-/** Rebuilds groups from journaled tasks; quarantined and unknown tasks go to the dead letters. */
-async function restore(
-  tasks: StoredTask[],
-  { store, definitions, deadLetter }: Pick<RecoverOptions, "definitions" | "deadLetter"> & {
-    store: Pick<TaskStore, "fail">;
-  },
-): Promise<{ groups: Restored[]; deadLettered: number }> {
-  const groups = new Map<string, Restored>();
-  let deadLettered = 0;
-  for (const task of tasks) {
-    const definition = definitions.get(task.name);
-    if (task.quarantined || definition === undefined) {
-      const error = task.quarantined
-        ? `the process crashed during ${task.crashes} attempts`
-        : `no task is defined with the name "${task.name}"`;
-      if (!task.quarantined) await store.fail(task, error);
-      deadLetter(letter(task, task.quarantined ? "crash_loop" : "unknown_task", error));
-      deadLettered++;
-      continue;
-    }
-    let found = groups.get(task.groupId);
-    if (found === undefined) {
-      found = { group: new TaskGroup({ id: task.groupId }), nextAt: task.nextAt };
-      groups.set(task.groupId, found);
-    }
-    found.group[restoreTask](
-      definition as TaskDefinition<unknown[]>,
-      task.args,
-      task.index,
-      task.attempts,
-    );
-  }
-  return { groups: [...groups.values()], deadLettered };
-}
-
-/** Submits a restored group; a retry's backoff carries on instead of starting over. */
-function submitRestored(
-  runner: TaskRunner,
-  { group, nextAt }: Restored,
-  clock: Clock = systemClock,
-): void {
-  const wait = nextAt - clock.now();
-  const after = wait > 0
-    ? new Promise<void>((resolve) => clock.setTimeout(resolve, wait))
-    : undefined;
-  runner.submit(group, after ? { after } : {});
 }
 
 /**
@@ -201,113 +164,4 @@ export async function recoverTasks(options: RecoverOptions): Promise<RecoverResu
     }
   }
   return { resumed, deadLettered, deferred };
-}
-
-/** Options for {@linkcode DeferredRecovery}. */
-export interface DeferredRecoveryOptions
-  extends Omit<RecoverOptions, "store" | "crashLimit" | "signal"> {
-  /** The journal. */
-  store: Pick<TaskStore, "list" | "fail">;
-  /** Whether the runner has had the group since start-up (resumed or accepted then). */
-  known: (groupId: string) => boolean;
-  /** Groups read from the journal at a time. @default {256} */
-  pageSize?: number;
-}
-
-/**
- * Submits the journal's unfinished groups that {@linkcode recoverTasks} left
- * queued because the backlog was full (`MAX_PENDING` was lowered across the
- * restart): call {@linkcode DeferredRecovery.resume} whenever the runner has
- * room. It walks the journal once, in group order, skipping groups the runner
- * already has.
- *
- * @example Walking an empty journal
- * ```ts
- * import { DeferredRecovery, TaskRunner } from "./mod.ts";
- * import { deepEqual } from "node:assert/strict";
- *
- * const deferred = new DeferredRecovery({
- *   store: { list: () => [], fail: () => {} },
- *   definitions: new Map(),
- *   runner: new TaskRunner(),
- *   deadLetter: () => {},
- *   known: () => false,
- * });
- * await deferred.resume();
- * deepEqual(await deferred.finished, { resumed: 0, deadLettered: 0, deferred: 0 });
- * ```
- */
-export class DeferredRecovery {
-  readonly #options: DeferredRecoveryOptions;
-  readonly #result: RecoverResult = { resumed: 0, deadLettered: 0, deferred: 0 };
-  readonly #finished = Promise.withResolvers<RecoverResult>();
-  // The journal has been walked up to this group id.
-  #after = "";
-  #done = false;
-  #walking: Promise<void> | undefined;
-
-  /**
-   * Starts at the journal's first group; nothing is read before {@linkcode DeferredRecovery.resume}.
-   *
-   * @param options The journal, the definitions, the runner, and which groups it has.
-   */
-  constructor(options: DeferredRecoveryOptions) {
-    this.#options = options;
-  }
-
-  /** Whether the walk reached the journal's end. */
-  get done(): boolean {
-    return this.#done;
-  }
-
-  /**
-   * Resolves once the walk reached the journal's end, with what it resumed,
-   * dead-lettered, and left queued (groups larger than `maxPending`).
-   */
-  get finished(): Promise<RecoverResult> {
-    return this.#finished.promise;
-  }
-
-  /**
-   * Submits deferred groups, in journal order, while the runner admits them.
-   * A call while a walk is under way joins it.
-   *
-   * @returns A promise that settles when this walk stops (no room, draining,
-   * or the journal's end); it rejects if the journal cannot be read.
-   */
-  resume(): Promise<void> {
-    this.#walking ??= this.#walk().finally(() => this.#walking = undefined);
-    return this.#walking;
-  }
-
-  async #walk(): Promise<void> {
-    const { store, runner, known, pageSize = 256 } = this.#options;
-    while (!this.#done && !runner.draining) {
-      const tasks = await store.list(this.#after, pageSize);
-      if (tasks.length === 0) {
-        this.#done = true;
-        this.#finished.resolve(this.#result);
-        return;
-      }
-      const { groups, deadLettered } = await restore(
-        tasks.filter((task) => !known(task.groupId)),
-        this.#options,
-      );
-      this.#result.deadLettered += deadLettered;
-      for (const restored of groups) {
-        const { size, id } = restored.group;
-        try {
-          submitRestored(runner, restored, this.#options.clock);
-          this.#result.resumed += size;
-        } catch (error) {
-          if (!(error instanceof AdmissionError)) throw error;
-          // Full: wait for room, from this group on. A group that can never fit stays queued.
-          if (error.reason === "draining" || size <= error.limit) return;
-          this.#result.deferred += size;
-        }
-        this.#after = id;
-      }
-      this.#after = tasks.at(-1)?.groupId ?? this.#after;
-    }
-  }
 }

@@ -11,7 +11,22 @@ import type { WorkerPool } from "./worker_pool.ts";
 
 const REPORT_WORK = new URL("./report_work.ts", import.meta.url);
 
-/** Options for {@linkcode reportRoutes}. */
+/**
+ * Options for {@linkcode reportRoutes}.
+ *
+ * @example A report built on the event loop
+ * ```ts
+ * import { reportTask, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { match } from "node:assert/strict";
+ *
+ * const lines: string[] = [];
+ * const log = { append: (line: string) => (lines.push(line), Promise.resolve()) };
+ * await using runner = new TaskRunner();
+ * runner.submit(new TaskGroup().add(reportTask({ log, workMs: 1 }), "r1"));
+ * await runner.idle();
+ * match(lines[0] ?? "", /^report r1: /);
+ * ```
+ */
 export interface ReportOptions {
   /** Where `report {id}: {result}` lines go. */
   log: LineSink;

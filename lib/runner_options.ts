@@ -12,7 +12,29 @@ import type { TaskGroup } from "./task_group.ts";
 import type { TaskStore } from "./task_store.ts";
 import type { TaskTracer } from "./task_tracing.ts";
 
-/** Options for {@linkcode TaskRunner}. */
+/**
+ * Options for {@linkcode TaskRunner}.
+ *
+ * @example No retries, and failures to the dead letters
+ * ```ts
+ * import { type DeadLetter, TaskGroup, TaskRunner, type TaskRunnerOptions } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const letters: DeadLetter[] = [];
+ * const options: TaskRunnerOptions = {
+ *   maxConcurrency: 4,
+ *   retries: 0,
+ *   deadLetter: (record) => letters.push(record),
+ * };
+ * await using runner = new TaskRunner(options);
+ * runner.submit(new TaskGroup().add(function send() {
+ *   throw new Error("mail server down");
+ * }));
+ * await runner.idle();
+ * equal(letters[0]?.task, "send");
+ * equal(letters[0]?.error, "mail server down");
+ * ```
+ */
 export interface TaskRunnerOptions {
   /** Tasks running at once, across all groups. @default {256} */
   maxConcurrency?: number;
@@ -135,7 +157,24 @@ export function resolveLimits(options: TaskRunnerOptions): RunnerLimits {
   };
 }
 
-/** Options for {@linkcode TaskRunner.submit}. */
+/**
+ * Options for {@linkcode TaskRunner.submit}.
+ *
+ * @example Tasks wait for the response to be delivered
+ * ```ts
+ * import { TaskGroup, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * await using runner = new TaskRunner();
+ * const delivered = Promise.withResolvers<void>();
+ * const ran: string[] = [];
+ * runner.submit(new TaskGroup().add(() => void ran.push("task")), { after: delivered.promise });
+ * ran.push("response");
+ * delivered.resolve();
+ * await runner.idle();
+ * deepEqual(ran, ["response", "task"]);
+ * ```
+ */
 export interface SubmitOptions {
   /**
    * Start the group only once this settles, e.g. `info.completed`.
@@ -150,7 +189,21 @@ export interface SubmitOptions {
   commit?: Promise<unknown>;
 }
 
-/** Options for {@linkcode TaskRunner.drain}. */
+/**
+ * Options for {@linkcode TaskRunner.drain}.
+ *
+ * @example A drain that stops waiting at once
+ * ```ts
+ * import { type TaskContext, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const runner = new TaskRunner();
+ * runner.submit(new TaskGroup().add(function hang(this: TaskContext) {
+ *   return new Promise((_, reject) => this.signal.addEventListener("abort", reject));
+ * }));
+ * deepEqual(await runner.drain({ signal: AbortSignal.abort() }), { abandoned: 1 });
+ * ```
+ */
 export interface DrainOptions {
   /** When it aborts, drain stops waiting: running tasks are aborted and every unfinished task is abandoned. */
   signal?: AbortSignal;

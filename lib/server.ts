@@ -13,7 +13,32 @@ import type { TaskRunner } from "./runner.ts";
 import type { TaskStore } from "./task_store.ts";
 import { TaskGroup } from "./task_group.ts";
 
-/** Options for {@linkcode createHandler}. */
+/**
+ * Options for {@linkcode createHandler}.
+ *
+ * @example Refusing new work while shutting down
+ * ```ts
+ * import { createHandler, route, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * await using runner = new TaskRunner();
+ * const handler = createHandler({
+ *   runner,
+ *   routes: [route("POST", "/work", (_request, { group }) => {
+ *     group.add(() => {});
+ *     return new Response(null, { status: 202 });
+ *   })],
+ *   accepting: () => false,
+ *   retryAfter: 5,
+ * });
+ * await using server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler);
+ * const response = await fetch(`http://127.0.0.1:${server.addr.port}/work`, { method: "POST" });
+ * deepEqual(
+ *   [response.status, response.headers.get("retry-after"), (await response.json()).error],
+ *   [503, "5", "shutting_down"],
+ * );
+ * ```
+ */
 export interface HandlerOptions {
   /** The route table. */
   routes: readonly Route[];

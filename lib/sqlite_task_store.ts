@@ -22,7 +22,33 @@ import type { StoredTask, TaskStore } from "./task_store.ts";
 
 export type { SyncTarget };
 
-/** Options for {@linkcode SqliteTaskStore.open}. */
+/**
+ * Options for {@linkcode SqliteTaskStore.open}.
+ *
+ * @example Keeping one failed task
+ * ```ts
+ * import { defineTask, SqliteTaskStore, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * using store = SqliteTaskStore.open(`${await Deno.makeTempDir()}/tasks.db`, {
+ *   retentionCount: 1,
+ *   pruneIntervalMs: 0,
+ * });
+ * const fail = defineTask("fail", () => {
+ *   throw new Error("no");
+ * }, { retries: 0 });
+ * await using runner = new TaskRunner({ journal: store });
+ * const groups = [new TaskGroup().add(fail), new TaskGroup().add(fail)];
+ * for (const group of groups) {
+ *   await store.enqueue(group);
+ *   runner.submit(group);
+ *   await runner.idle();
+ * }
+ * await store.enqueue(new TaskGroup().add(defineTask("noop", () => {}))); // commits the outcomes
+ * const states = groups.map((group) => store.status(group.id)?.state);
+ * deepEqual(states, [undefined, "failed"], "the older failure is pruned");
+ * ```
+ */
 export interface SqliteTaskStoreOptions {
   /**
    * Opens the journal's WAL file, whose `syncData()` makes commits durable.

@@ -6,7 +6,26 @@
 import { getLogger } from "@logtape/logtape";
 import type { StructuredLogger } from "./logging.ts";
 
-/** Options for {@linkcode catchStrayErrors}. */
+/**
+ * Options for {@linkcode catchStrayErrors}.
+ *
+ * @example The error itself reaches the logger
+ * ```ts
+ * import { catchStrayErrors, type StrayErrorOptions } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const errors: unknown[] = [];
+ * const target = new EventTarget();
+ * const options: StrayErrorOptions = {
+ *   logger: { info() {}, warn() {}, error: (_message, properties) => void errors.push(properties.error) },
+ *   target,
+ * };
+ * using _guard = catchStrayErrors(options);
+ * const boom = new Error("boom");
+ * target.dispatchEvent(new ErrorEvent("error", { error: boom, cancelable: true }));
+ * equal(errors[0], boom);
+ * ```
+ */
 export interface StrayErrorOptions {
   /** Where each stray error is logged, with its stack. @default {getLogger(["posthaste", "process"])} */
   logger?: StructuredLogger;

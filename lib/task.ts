@@ -56,7 +56,24 @@ export interface TaskContext {
  */
 export type TaskFunction<A extends unknown[]> = (this: TaskContext, ...args: A) => unknown;
 
-/** Per-task behaviour; each field falls back to the runner's default. */
+/**
+ * Per-task behaviour; each field falls back to the runner's default.
+ *
+ * @example A timeout that aborts the attempt
+ * ```ts
+ * import { defineTask, type TaskContext, TaskGroup, TaskRunner } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const hang = defineTask("hang", function (this: TaskContext) {
+ *   return new Promise((_, reject) => this.signal.addEventListener("abort", () => reject(this.signal.reason)));
+ * }, { timeout: 20, retries: 0 });
+ * await using runner = new TaskRunner();
+ * const group = new TaskGroup().add(hang);
+ * runner.submit(group);
+ * await runner.idle();
+ * equal(group.tasks[0]?.state, "failed");
+ * ```
+ */
 export interface TaskOptions {
   /**
    * Milliseconds before an attempt's signal aborts and the attempt counts as

@@ -65,7 +65,18 @@ export interface TaskEntry {
   error: string | undefined;
 }
 
-/** Options for {@linkcode TaskGroup}. */
+/**
+ * Options for {@linkcode TaskGroup}.
+ *
+ * @example A group with an id of its own
+ * ```ts
+ * import { TaskGroup } from "./mod.ts";
+ * import { equal, match } from "node:assert/strict";
+ *
+ * equal(new TaskGroup({ id: "order-42" }).id, "order-42");
+ * match(new TaskGroup().id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/); // a UUIDv7 by default
+ * ```
+ */
 export interface TaskGroupOptions {
   /**
    * The group's id (the request id). One you choose must differ from those of

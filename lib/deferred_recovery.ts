@@ -1,0 +1,139 @@
+/**
+ * Durable mode's work that did not fit the backlog at start-up, submitted
+ * once there is room.
+ *
+ * @module
+ */
+import { AdmissionError } from "./admission_error.ts";
+import { restore, submitRestored } from "./_restore.ts";
+import type { RecoverOptions, RecoverResult } from "./recovery.ts";
+import type { TaskStore } from "./task_store.ts";
+
+/**
+ * Options for {@linkcode DeferredRecovery}.
+ *
+ * @example Pages of one group
+ * ```ts
+ * import { DeferredRecovery, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const pages: [string, number][] = [];
+ * const deferred = new DeferredRecovery({
+ *   store: { list: (after, groups) => (pages.push([after, groups]), []), fail: () => {} },
+ *   definitions: new Map(),
+ *   runner: new TaskRunner(),
+ *   deadLetter: () => {},
+ *   known: () => false,
+ *   pageSize: 1,
+ * });
+ * await deferred.resume();
+ * deepEqual(pages, [["", 1]]);
+ * ```
+ */
+export interface DeferredRecoveryOptions
+  extends Omit<RecoverOptions, "store" | "crashLimit" | "signal"> {
+  /** The journal. */
+  store: Pick<TaskStore, "list" | "fail">;
+  /** Whether the runner has had the group since start-up (resumed or accepted then). */
+  known: (groupId: string) => boolean;
+  /** Groups read from the journal at a time. @default {256} */
+  pageSize?: number;
+}
+
+/**
+ * Submits the journal's unfinished groups that {@linkcode recoverTasks} left
+ * queued because the backlog was full (`MAX_PENDING` was lowered across the
+ * restart): call {@linkcode DeferredRecovery.resume} whenever the runner has
+ * room. It walks the journal once, in group order, skipping groups the runner
+ * already has.
+ *
+ * @example Walking an empty journal
+ * ```ts
+ * import { DeferredRecovery, TaskRunner } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const deferred = new DeferredRecovery({
+ *   store: { list: () => [], fail: () => {} },
+ *   definitions: new Map(),
+ *   runner: new TaskRunner(),
+ *   deadLetter: () => {},
+ *   known: () => false,
+ * });
+ * await deferred.resume();
+ * deepEqual(await deferred.finished, { resumed: 0, deadLettered: 0, deferred: 0 });
+ * ```
+ */
+export class DeferredRecovery {
+  readonly #options: DeferredRecoveryOptions;
+  readonly #result: RecoverResult = { resumed: 0, deadLettered: 0, deferred: 0 };
+  readonly #finished = Promise.withResolvers<RecoverResult>();
+  // The journal has been walked up to this group id.
+  #after = "";
+  #done = false;
+  #walking: Promise<void> | undefined;
+
+  /**
+   * Starts at the journal's first group; nothing is read before {@linkcode DeferredRecovery.resume}.
+   *
+   * @param options The journal, the definitions, the runner, and which groups it has.
+   */
+  constructor(options: DeferredRecoveryOptions) {
+    this.#options = options;
+  }
+
+  /** Whether the walk reached the journal's end. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /**
+   * Resolves once the walk reached the journal's end, with what it resumed,
+   * dead-lettered, and left queued (groups larger than `maxPending`).
+   */
+  get finished(): Promise<RecoverResult> {
+    return this.#finished.promise;
+  }
+
+  /**
+   * Submits deferred groups, in journal order, while the runner admits them.
+   * A call while a walk is under way joins it.
+   *
+   * @returns A promise that settles when this walk stops (no room, draining,
+   * or the journal's end); it rejects if the journal cannot be read.
+   */
+  resume(): Promise<void> {
+    this.#walking ??= this.#walk().finally(() => this.#walking = undefined);
+    return this.#walking;
+  }
+
+  async #walk(): Promise<void> {
+    const { store, runner, known, pageSize = 256 } = this.#options;
+    while (!this.#done && !runner.draining) {
+      const tasks = await store.list(this.#after, pageSize);
+      if (tasks.length === 0) {
+        this.#done = true;
+        this.#finished.resolve(this.#result);
+        return;
+      }
+      const { groups, deadLettered } = await restore(
+        tasks.filter((task) => !known(task.groupId)),
+        this.#options,
+      );
+      this.#result.deadLettered += deadLettered;
+      for (const restored of groups) {
+        const { size, id } = restored.group;
+        try {
+          submitRestored(runner, restored, this.#options.clock);
+          this.#result.resumed += size;
+        } catch (error) {
+          if (!(error instanceof AdmissionError)) throw error;
+          // Full: wait for room, from this group on. A group that can never fit stays queued.
+          if (error.reason === "draining" || size <= error.limit) return;
+          this.#result.deferred += size;
+        }
+        this.#after = id;
+      }
+      this.#after = tasks.at(-1)?.groupId ?? this.#after;
+    }
+  }
+}
