@@ -23,6 +23,7 @@ export * from "./abortable.ts";
 export * from "./admission_error.ts";
 export * from "./backoff.ts";
 export * from "./clock.ts";
+export * from "./cloneable.ts";
 export * from "./dead_letter.ts";
 export * from "./escape_line.ts";
 export * from "./fifo.ts";
