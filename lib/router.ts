@@ -173,7 +173,8 @@ function rawPath(url: string): string {
  * @param request The request.
  * @returns The route and its parameters.
  * @throws {HttpError} 404 `not_found` if no pattern matches; 405
- * `method_not_allowed` with an `Allow` header if only the method differs.
+ * `method_not_allowed` with an `Allow` header (each method once, HEAD beside
+ * GET) if only the method differs.
  *
  * @example Matching, and a method that does not
  * ```ts
@@ -194,7 +195,7 @@ export function matchRoute(routes: readonly Route[], request: Request): RouteMat
   }
   const path = rawPath(url);
   const fast = SAFE_PATH.test(path) && !DOT_SEGMENT.test(path);
-  let allow: string[] | undefined;
+  let allow: Set<string> | undefined;
   for (const { route: candidate, regex, names } of table) {
     let params: Record<string, string | undefined>;
     if (fast && regex !== undefined) {
@@ -210,13 +211,16 @@ export function matchRoute(routes: readonly Route[], request: Request): RouteMat
     if (candidate.method === method || (method === "HEAD" && candidate.method === "GET")) {
       return { route: candidate, params };
     }
-    (allow ??= []).push(candidate.method);
+    allow ??= new Set();
+    allow.add(candidate.method);
+    if (candidate.method === "GET") allow.add("HEAD"); // answered as GET, above
   }
   if (allow === undefined) throw new HttpError(404, "not_found", `No route for ${path}`);
+  const methods = [...allow].join(", ");
   throw new HttpError(
     405,
     "method_not_allowed",
-    `Method ${method} is not allowed here; use ${allow.join(", ")}`,
-    { allow: allow.join(", ") },
+    `Method ${method} is not allowed here; use ${methods}`,
+    { allow: methods },
   );
 }

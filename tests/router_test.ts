@@ -29,7 +29,7 @@ Deno.test("matchRoute() throws 404 for unknown paths, including dot-dot segments
   }
 });
 
-Deno.test("matchRoute() throws 405 with Allow listing every method of the path", () => {
+Deno.test("matchRoute() throws 405 with Allow listing every method of the path once, HEAD beside GET", () => {
   try {
     matchRoute(routes, new Request("http://x/tasks/1", { method: "PUT" }));
     throw new Error("expected a 405");
@@ -37,8 +37,10 @@ Deno.test("matchRoute() throws 405 with Allow listing every method of the path",
     if (!(error instanceof HttpError)) throw error;
     equal(error.status, 405);
     equal(error.code, "method_not_allowed");
-    deepEqual(error.headers, { allow: "GET, DELETE" });
+    deepEqual(error.headers, { allow: "GET, HEAD, DELETE" });
   }
+  const twice = [route("POST", "/a/:id", ok), route("POST", "/a/:name", ok)];
+  throws(() => matchRoute(twice, new Request("http://x/a/1")), { headers: { allow: "POST" } });
 });
 
 Deno.test("matchRoute(): patterns the fast path cannot compile are matched by URLPattern", () => {
