@@ -146,10 +146,11 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const logger = getLogger(["posthaste", "app"]);
   // Until the app is returned, a failure closes what was opened (last first).
   await using opened = new AsyncDisposableStack();
-  const log = opened.use(await LogWriter.open(config.logFile));
+  const { signal } = options;
+  const log = opened.use(await LogWriter.open(config.logFile, { signal }));
   // One JSON record a line: escaped as JSON, so that each line parses back.
   const deadLetters = opened.use(
-    await LogWriter.open(config.deadLetterFile, { escape: escapeJsonLine }),
+    await LogWriter.open(config.deadLetterFile, { escape: escapeJsonLine, signal }),
   );
   // Durable mode: open (and check) the journal before anything is served.
   const store = config.taskStore && await openTaskStore(config.taskStore, {

@@ -134,16 +134,25 @@ export class LogWriter implements AsyncDisposable {
    * that owns the handle until {@linkcode LogWriter.close}.
    *
    * @param path The file to append to.
-   * @param options How each line is escaped.
+   * @param options How each line is escaped, and a signal to give up (the
+   * file is then closed if it was opened meanwhile).
    * @returns A writer for `path`.
    * @throws {Deno.errors.PermissionDenied} Without write access to `path`.
+   * @throws The signal's reason, if it aborts before the writer is made.
    */
   static async open(
     path: string | URL,
-    options: Pick<LogWriterOptions, "escape"> = {},
+    options: Pick<LogWriterOptions, "escape"> & WaitOptions = {},
   ): Promise<LogWriter> {
+    const { escape, signal } = options;
+    signal?.throwIfAborted();
     const open = () => Deno.open(path, { append: true, create: true });
-    return new LogWriter(await open(), { ...options, reopen: open });
+    const file = await open();
+    if (signal?.aborted) {
+      file.close();
+      throw signal.reason;
+    }
+    return new LogWriter(file, { ...(escape && { escape }), reopen: open });
   }
 
   /**
@@ -219,9 +228,14 @@ export class LogWriter implements AsyncDisposable {
    * to it is done, so no line is split between the two files. This is how
    * the writer follows logrotate's rename-and-create rotation (on SIGUSR1).
    *
-   * @returns A promise that resolves once later batches go to the new file.
+   * @param options A signal to give up: before the switch, the writer keeps
+   * its current file; after it, only the wait for the old handle's last batch
+   * ends (that handle is still closed once the batch is written).
+   * @returns A promise that resolves once later batches go to the new file
+   * and the old handle is closed.
    * @throws {Error} If the writer is closed or was not opened from a path, or
-   * the path cannot be opened (the writer then keeps its current file).
+   * the path cannot be opened (the writer then keeps its current file); or
+   * the signal's reason.
    *
    * @example Following a rename
    * ```ts
@@ -238,7 +252,9 @@ export class LogWriter implements AsyncDisposable {
    * equal(await Deno.readTextFile(`${dir}/log.txt`), "after\n");
    * ```
    */
-  async reopen(): Promise<void> {
+  async reopen(options: WaitOptions = {}): Promise<void> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     if (this.#closed) throw new Error("Cannot reopen: log writer is closed");
     if (this.#reopen === undefined) {
       throw new Error("Cannot reopen: log writer was not opened from a path");
@@ -246,11 +262,15 @@ export class LogWriter implements AsyncDisposable {
     const target = await this.#reopen();
     // Closed while the file was opening: close() owns the current target.
     if (this.#closed) return target.close();
+    if (signal?.aborted) {
+      target.close();
+      throw signal.reason;
+    }
     const old = this.#target;
     this.#target = target;
     // Batches queued until now may still be writing to the old handle.
-    await this.#last.catch(() => {});
-    old.close();
+    const retired = this.#last.catch(() => {}).then(() => old.close());
+    await abortable(retired, signal);
   }
 
   /** Same as {@linkcode LogWriter.close}, for `await using`. */

@@ -277,3 +277,47 @@ Deno.test("LogWriter: flush({ signal }) stops waiting at the abort; the write go
   deepEqual(written, ["slow disk\n"]);
   await log.close();
 });
+
+Deno.test("LogWriter.open gives up at its signal: before opening, or closing what it opened meanwhile", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log.txt`;
+  await rejects(LogWriter.open(path, { signal: AbortSignal.abort(new Error("early")) }), /early/);
+  await rejects(Deno.stat(path), Deno.errors.NotFound, "nothing was opened");
+  const controller = new AbortController();
+  const opening = LogWriter.open(path, { signal: controller.signal });
+  controller.abort(new Error("during"));
+  await rejects(opening, /during/); // the op sanitizer sees no handle left open
+});
+
+Deno.test("LogWriter.reopen({ signal }): before the switch it keeps the file; after it, only the wait ends", async () => {
+  const old = heldFile();
+  const fresh = heldFile();
+  const opening = Promise.withResolvers<WriteTarget>();
+  const early = new LogWriter(old.target, { reopen: () => opening.promise });
+  const controller = new AbortController();
+  const first = early.reopen({ signal: controller.signal });
+  controller.abort(new Error("before"));
+  opening.resolve(fresh.target);
+  await rejects(first, /before/);
+  ok(fresh.file.closed && !old.file.closed, "the new file is closed, the old one kept");
+
+  const from = heldFile();
+  const to = heldFile();
+  const opened = Promise.resolve(to.target);
+  const log = new LogWriter(from.target, { reopen: () => opened });
+  const inFlight = log.append("in flight");
+  await from.release(); // its write has begun on the old file
+  const late = new AbortController();
+  const switching = log.reopen({ signal: late.signal });
+  // A reaction to the same promise, after reopen's own: it runs once reopen switched files.
+  void opened.then(() => late.abort(new Error("after")));
+  await rejects(switching, /after/);
+  const later = log.append("later");
+  ok(!from.file.closed, "the old handle waits for its batch");
+  for (let i = 0; i < 3; i++) await from.release(); // the rest of "in flight\n"
+  for (let i = 0; i < 3; i++) await to.release(); // "later\n"
+  await Promise.all([inFlight, later]);
+  deepEqual([from.file.text, to.file.text], ["in flight\n", "later\n"]);
+  ok(from.file.closed, "and is closed once it is written");
+  await Promise.all([early.close(), log.close()]);
+});
