@@ -168,6 +168,22 @@ export async function crashLoopIsQuarantined(open: OpenStore): Promise<void> {
 }
 
 /**
+ * Two journaled one-task groups, `<prefix>-a` and `<prefix>-b`, the first
+ * one's attempt marked: an outcome recorded for it, then the second's
+ * attempt mark, share one commit.
+ */
+async function twoRunning(store: TaskStore, prefix: string): Promise<[TaskEntry, TaskEntry]> {
+  const send = defineTask("send", (to: string) => void to);
+  const groups = ["a", "b"].map((x) => new TaskGroup({ id: `${prefix}-${x}` }).add(send, x));
+  await Promise.all(groups.map((group) => store.enqueue(group)));
+  const [first, second] = groups.map((group) =>
+    Object.assign(group.tasks[0] as TaskEntry, { state: "running", attempts: 1 })
+  ) as [TaskEntry, TaskEntry];
+  await store.attempt(first);
+  return [first, second];
+}
+
+/**
  * A NUL in a task's error is stored as U+FFFD and fails no other task's write
  * (PostgreSQL's text refuses NUL, and a commit carries many tasks' rows); a
  * group whose id holds one is refused before it joins a commit.
@@ -175,15 +191,7 @@ export async function crashLoopIsQuarantined(open: OpenStore): Promise<void> {
 export async function nulStaysOutOfTheJournal(open: OpenStore): Promise<void> {
   const send = defineTask("send", (to: string) => void to);
   const store = await open();
-  const [a, b] = ["nul-a", "nul-b"].map((id) => new TaskGroup({ id }).add(send, id)) as [
-    TaskGroup,
-    TaskGroup,
-  ];
-  await Promise.all([store.enqueue(a), store.enqueue(b)]);
-  const [first, second] = [a, b].map((group) =>
-    Object.assign(group.tasks[0] as TaskEntry, { state: "running", attempts: 1 })
-  ) as [TaskEntry, TaskEntry];
-  await store.attempt(first);
+  const [first, second] = await twoRunning(store, "nul");
   // One commit: the failure with a NUL in its error, and the other's attempt mark.
   Object.assign(first, { state: "failed", error: "bad\0byte" });
   store.record(first);
@@ -208,17 +216,8 @@ export async function nulStaysOutOfTheJournal(open: OpenStore): Promise<void> {
  * retries): its outcome is journaled, not refused with its whole commit.
  */
 export async function longDurationFailsNoCommit(open: OpenStore): Promise<void> {
-  const send = defineTask("send", (to: string) => void to);
   const store = await open();
-  const [a, b] = ["long-a", "long-b"].map((id) => new TaskGroup({ id }).add(send, id)) as [
-    TaskGroup,
-    TaskGroup,
-  ];
-  await Promise.all([store.enqueue(a), store.enqueue(b)]);
-  const [first, second] = [a, b].map((group) =>
-    Object.assign(group.tasks[0] as TaskEntry, { state: "running", attempts: 1 })
-  ) as [TaskEntry, TaskEntry];
-  await store.attempt(first);
+  const [first, second] = await twoRunning(store, "long");
   // One commit: the outcome after 30 days, and the other's attempt mark.
   Object.assign(first, { state: "failed", error: "gave up", durationMs: 30 * 86_400_000 });
   store.record(first);
