@@ -7,14 +7,20 @@ import type { TaskDefinition } from "./task.ts";
 import { restoreTask, TaskGroup } from "./task_group.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 
-/** What restoring needs: the definitions, the dead letters, and the journal to mark failures in. */
+/** What restoring needs: the definitions, the dead letters, the journal to mark failures in, and the wall clock. */
 export interface RestoreOptions {
   store: Pick<TaskStore, "fail">;
   definitions: ReadonlyMap<string, TaskDefinition<never>>;
   deadLetter: (record: DeadLetter) => unknown;
+  clock?: Clock | undefined;
 }
 
-function letter(task: StoredTask, reason: DeadLetter["reason"], error: string): DeadLetter {
+function letter(
+  task: StoredTask,
+  reason: DeadLetter["reason"],
+  error: string,
+  now: number,
+): DeadLetter {
   return {
     reason,
     task: task.name,
@@ -24,7 +30,7 @@ function letter(task: StoredTask, reason: DeadLetter["reason"], error: string): 
     attempts: task.attempts,
     error,
     startedAt: null,
-    endedAt: new Date().toISOString(),
+    endedAt: new Date(now).toISOString(),
   };
 }
 
@@ -37,7 +43,7 @@ export interface Restored {
 /** Rebuilds groups from journaled tasks; quarantined and unknown tasks go to the dead letters. */
 export async function restore(
   tasks: StoredTask[],
-  { store, definitions, deadLetter }: RestoreOptions,
+  { store, definitions, deadLetter, clock = systemClock }: RestoreOptions,
 ): Promise<{ groups: Restored[]; deadLettered: number }> {
   const groups = new Map<string, Restored>();
   let deadLettered = 0;
@@ -48,7 +54,8 @@ export async function restore(
         ? `the process crashed during ${task.crashes} attempts`
         : `no task is defined with the name "${task.name}"`;
       if (!task.quarantined) await store.fail(task, error);
-      deadLetter(letter(task, task.quarantined ? "crash_loop" : "unknown_task", error));
+      const reason = task.quarantined ? "crash_loop" : "unknown_task";
+      deadLetter(letter(task, reason, error, clock.now()));
       deadLettered++;
       continue;
     }

@@ -10,7 +10,7 @@ import {
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
-import { tempDir } from "./_helpers.ts";
+import { fakeClock, tempDir } from "./_helpers.ts";
 import { journalWith, unfinished } from "./_sqlite_journal.ts";
 
 const send = defineTask("send", (to: string) => void to);
@@ -55,9 +55,12 @@ Deno.test("recoverTasks dead-letters a journaled task whose name is no longer de
       definitions: definitionsByName(send),
       runner,
       deadLetter: (letter) => void letters.push(letter),
+      clock: fakeClock(), // the time of the letter, too
     });
     deepEqual(result, { resumed: 0, deadLettered: 1, deferred: 0 });
-    deepEqual(letters.map((l) => [l.taskId, l.reason]), [["old/0", "unknown_task"]]);
+    deepEqual(letters.map((l) => [l.taskId, l.reason, l.endedAt]), [
+      ["old/0", "unknown_task", "1970-01-01T00:00:00.000Z"],
+    ]);
     equal(store.status("old")?.state, "failed");
   }
   using store = SqliteTaskStore.open(path);
