@@ -24,9 +24,10 @@ export const MAX_ID = 512;
  *
  * @throws {TypeError} If a task was not made with `defineTask`: only a
  * definition (it always has options) can be found by name again. If the
- * group's id holds a NUL character, which PostgreSQL's text refuses, or is
- * longer than {@linkcode MAX_ID}: thrown here, before the rows join a batch
- * that other requests' rows share.
+ * group's id holds a NUL character, which PostgreSQL's text refuses, or a
+ * lone surrogate, which both journals store as U+FFFD, or is longer than
+ * {@linkcode MAX_ID}: thrown here, before the rows join a batch that other
+ * requests' rows share.
  */
 export function journalRows(group: TaskGroup): NewRow[] {
   const { id } = group;
@@ -35,6 +36,12 @@ export function journalRows(group: TaskGroup): NewRow[] {
   }
   if (id.includes("\0")) {
     throw new TypeError(`Cannot journal group ${JSON.stringify(id)}: its id holds a NUL character`);
+  }
+  // Stored as U+FFFD by both journals: the group would come back under another id.
+  if (!id.isWellFormed()) {
+    throw new TypeError(
+      `Cannot journal group ${JSON.stringify(id)}: its id holds a lone surrogate`,
+    );
   }
   return (group.tasks as readonly TaskEntry[]).map((task, index) => {
     if (task.options === undefined) {

@@ -173,8 +173,8 @@ export type Task<A extends unknown[]> = TaskFunction<A> | TaskDefinition<A>;
  * @param fn The function to run.
  * @param options Timeout and retry behaviour for this task.
  * @returns The definition, to pass to {@linkcode TaskGroup.add}.
- * @throws {TypeError} If `name` is empty or holds a NUL character (the journal
- * cannot store it).
+ * @throws {TypeError} If `name` is empty or holds a NUL character or a lone
+ * surrogate (the journal cannot store it as it is).
  * @throws {RangeError} If `timeout` is not a positive integer, `retries` not
  * an integer >= 0, or a retry delay not a number >= 0; or a wait is over
  * {@linkcode MAX_TIMER_MS}.
@@ -197,8 +197,12 @@ export function defineTask<A extends JsonValue[]>(
   options: TaskOptions = {},
 ): TaskDefinition<A> {
   if (name === "") throw new TypeError("Cannot define task: name is empty");
-  // The name is journaled, and PostgreSQL's text refuses NUL.
+  // The name is journaled, and found again by it: PostgreSQL's text refuses
+  // NUL, and both journals store a lone surrogate as U+FFFD.
   if (name.includes("\0")) throw new TypeError("Cannot define task: name holds a NUL character");
+  if (!name.isWellFormed()) {
+    throw new TypeError("Cannot define task: name holds a lone surrogate (not valid UTF-16)");
+  }
   checkTaskOptions(options, `define task ${JSON.stringify(name)}`);
   return { name, fn, options };
 }

@@ -200,6 +200,11 @@ export async function nulStaysOutOfTheJournal(open: OpenStore): Promise<void> {
     async () => await store.enqueue(new TaskGroup({ id: "x\0y" }).add(send, "z")),
     /^TypeError: Cannot journal group "x\\u0000y": its id holds a NUL character$/,
   );
+  // Not NUL, but a journal would change it too (to U+FFFD): the group would come back renamed.
+  await rejects(
+    async () => await store.enqueue(new TaskGroup({ id: "x\uDC00" }).add(send, "z")),
+    /^TypeError: Cannot journal group "x\\udc00": its id holds a lone surrogate$/,
+  );
   await store.close();
   const reopened = await open();
   const task = async (id: string) => (await reopened.status(id))?.tasks[0];
@@ -246,7 +251,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
   ["a chosen group id already journaled is refused alone", duplicateGroupIsRefusedAlone],
   ["a group id too long for the journal is refused before its commit", longGroupIdIsRefused],
   [
-    "a NUL in an error is stored as U+FFFD, failing no other write; one in a group id is refused",
+    "a NUL in an error is stored as U+FFFD, failing no other write; one or a lone surrogate in a group id is refused",
     nulStaysOutOfTheJournal,
   ],
   ["an outcome after more than 24.8 days fails no other write", longDurationFailsNoCommit],

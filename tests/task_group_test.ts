@@ -58,6 +58,8 @@ Deno.test("TaskGroup.settled() resolves at once for an empty group", async () =>
 Deno.test("defineTask() refuses an empty name, and one the journal cannot store", () => {
   throws(() => defineTask("", () => {}), /^TypeError: Cannot define task: name is empty$/);
   throws(() => defineTask("a\0b", () => {}), /^TypeError: Cannot define task: name holds a NUL/);
+  // A journal would store it as U+FFFD: after a restart no definition would have its name.
+  throws(() => defineTask("send\uD800", () => {}), /name holds a lone surrogate/);
 });
 
 Deno.test("defineTask() refuses a timeout or retry number a timer or a journal cannot take", () => {
