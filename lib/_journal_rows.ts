@@ -23,7 +23,8 @@ export const MAX_ID = 512;
  * The rows that journal a group's tasks.
  *
  * @throws {TypeError} If a task was not made with `defineTask`: only a
- * definition (it always has options) can be found by name again. If the
+ * definition (it always has options) can be found by name again. If an
+ * argument holds NaN or an infinity, which JSON would turn into null. If the
  * group's id holds a NUL character, which PostgreSQL's text refuses, or a
  * lone surrogate, which both journals store as U+FFFD, or is longer than
  * {@linkcode MAX_ID}: thrown here, before the rows join a batch that other
@@ -49,8 +50,23 @@ export function journalRows(group: TaskGroup): NewRow[] {
         `Cannot journal task "${task.name}": durable tasks must be made with defineTask`,
       );
     }
-    return { groupId: group.id, index, name: task.name, args: JSON.stringify(task.args) };
+    const args = JSON.stringify(task.args);
+    // JSON writes NaN and ±Infinity as null: the task would run with null
+    // after a restart. Looked for only when a null is there at all.
+    if (args.includes("null")) JSON.stringify(task.args, finiteOnly(task.name));
+    return { groupId: group.id, index, name: task.name, args };
   });
+}
+
+function finiteOnly(name: string): (key: string, value: unknown) => unknown {
+  return (_key, value) => {
+    if (typeof value === "number" && !Number.isFinite(value)) {
+      throw new TypeError(
+        `Cannot journal task "${name}": an argument holds ${value}, which JSON cannot`,
+      );
+    }
+    return value;
+  };
 }
 
 /** A store's refusal of a group whose id it holds already (see TaskGroupOptions.id). */

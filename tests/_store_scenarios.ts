@@ -237,6 +237,28 @@ export async function longDurationFailsNoCommit(open: OpenStore): Promise<void> 
   await reopened.close();
 }
 
+/**
+ * An argument JSON cannot hold (NaN, an infinity: JSON writes null) is
+ * refused when the group is enqueued, not changed on its way to a restart.
+ */
+export async function nonFiniteArgumentIsRefused(open: OpenStore): Promise<void> {
+  const charge = defineTask(
+    "charge",
+    (amounts: number[], note: string | null) => void [amounts, note],
+  );
+  const store = await open();
+  for (const amount of [NaN, Infinity, -Infinity]) {
+    const group = new TaskGroup().add(charge, [1, amount], null);
+    throws(() => store.enqueue(group), new RegExp(`"charge": an argument holds ${amount},`));
+  }
+  const fine = new TaskGroup({ id: "fine" }).add(charge, [1, -0], null);
+  await store.enqueue(fine);
+  await store.close();
+  const reopened = await open();
+  deepEqual((await reopened.recover()).map((task) => task.args), [[[1, 0], null]]);
+  await reopened.close();
+}
+
 /** The scenarios above, by what each shows: every store's tests run them all. */
 export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<void>][] = [
   [
@@ -255,6 +277,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
     nulStaysOutOfTheJournal,
   ],
   ["an outcome after more than 24.8 days fails no other write", longDurationFailsNoCommit],
+  ["an argument JSON would turn into null (NaN, Infinity) is refused", nonFiniteArgumentIsRefused],
 ];
 
 /**
