@@ -1,6 +1,7 @@
 // A journal's rows as both stores write and read them. Internal.
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
+import type { JsonValue } from "./task.ts";
 import type { StoredTask } from "./task_store.ts";
 
 /** A new task's row. */
@@ -89,15 +90,30 @@ export function storedTask(
   crashes: number,
   quarantined: boolean,
 ): StoredTask {
+  const text = String(row.args);
+  const args = parseArgs(text);
   return {
     id: taskId(String(row.group_id), Number(row.idx)),
     groupId: String(row.group_id),
     index: Number(row.idx),
     name: String(row.name),
-    args: JSON.parse(String(row.args)),
+    args: typeof args === "string" ? [] : args,
     attempts: Number(row.attempts),
     nextAt: Number(row.next_at),
     crashes,
     quarantined,
+    // One damaged row must not stop every other task from running again.
+    ...(typeof args === "string" && { unreadable: `${args}: ${text.slice(0, 200)}` }),
   };
+}
+
+/** The arguments, or why they cannot be run with. */
+function parseArgs(text: string): JsonValue[] | string {
+  let args: unknown;
+  try {
+    args = JSON.parse(text);
+  } catch (error) {
+    return `its arguments are not JSON (${error instanceof Error ? error.message : error})`;
+  }
+  return Array.isArray(args) ? args : "its arguments are not a JSON array";
 }

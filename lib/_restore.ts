@@ -34,13 +34,28 @@ function letter(
   };
 }
 
+/** Why a journaled task cannot run again, as its dead letter says, or undefined if it can. */
+function refusal(
+  task: StoredTask,
+  definitions: RestoreOptions["definitions"],
+): [DeadLetter["reason"], string] | undefined {
+  if (task.quarantined) {
+    return ["crash_loop", `the process crashed during ${task.crashes} attempts`];
+  }
+  if (task.unreadable !== undefined) return ["unreadable", task.unreadable];
+  if (!definitions.has(task.name)) {
+    return ["unknown_task", `no task is defined with the name "${task.name}"`];
+  }
+  return undefined;
+}
+
 /** A group rebuilt from the journal, and when its next attempt may start. */
 export interface Restored {
   group: TaskGroup;
   nextAt: number;
 }
 
-/** Rebuilds groups from journaled tasks; quarantined and unknown tasks go to the dead letters. */
+/** Rebuilds groups from journaled tasks; quarantined, unreadable and unknown tasks go to the dead letters. */
 export async function restore(
   tasks: StoredTask[],
   { store, definitions, deadLetter, clock = systemClock }: RestoreOptions,
@@ -48,24 +63,23 @@ export async function restore(
   const groups = new Map<string, Restored>();
   let deadLettered = 0;
   for (const task of tasks) {
-    const definition = definitions.get(task.name);
-    if (task.quarantined || definition === undefined) {
-      const error = task.quarantined
-        ? `the process crashed during ${task.crashes} attempts`
-        : `no task is defined with the name "${task.name}"`;
-      if (!task.quarantined) await store.fail(task, error);
-      const reason = task.quarantined ? "crash_loop" : "unknown_task";
+    const refused = refusal(task, definitions);
+    if (refused !== undefined) {
+      const [reason, error] = refused;
+      // The store failed a quarantined task itself, as it counted the crash.
+      if (reason !== "crash_loop") await store.fail(task, error);
       deadLetter(letter(task, reason, error, clock.now()));
       deadLettered++;
       continue;
     }
+    const definition = definitions.get(task.name) as TaskDefinition<unknown[]>; // refusal() saw it
     let found = groups.get(task.groupId);
     if (found === undefined) {
       found = { group: new TaskGroup({ id: task.groupId }), nextAt: task.nextAt };
       groups.set(task.groupId, found);
     }
     found.group[restoreTask](
-      definition as TaskDefinition<unknown[]>,
+      definition,
       task.args,
       task.index,
       task.attempts,

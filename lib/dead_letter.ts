@@ -26,9 +26,10 @@ export interface DeadLetter {
   /**
    * `failed`: every attempt failed; `shutdown`: the drain deadline passed
    * first; `crash_loop`: the process died during too many of its attempts;
-   * `unknown_task`: after a restart, no task is defined with its name.
+   * `unknown_task`: after a restart, no task is defined with its name;
+   * `unreadable`: after a restart, its journaled arguments cannot be read.
    */
-  readonly reason: "failed" | "shutdown" | "crash_loop" | "unknown_task";
+  readonly reason: "failed" | "shutdown" | "crash_loop" | "unknown_task" | "unreadable";
   /** The task's name. */
   readonly task: string;
   /** The task's stable id. */

@@ -60,6 +60,12 @@ export interface StoredTask {
   readonly crashes: number;
   /** Whether it crashed the process too often and was moved to the dead letters. */
   readonly quarantined: boolean;
+  /**
+   * Why its row cannot be run again (arguments that are not a JSON array:
+   * a damaged or foreign row), with the start of the stored text; its
+   * `args` are then empty, and recovery moves it to the dead letters.
+   */
+  readonly unreadable?: string;
 }
 
 /**

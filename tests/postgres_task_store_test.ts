@@ -214,6 +214,23 @@ postgresTest(
 );
 
 postgresTest(
+  "PostgresTaskStore: a row whose arguments cannot be read is adopted as unreadable, not as a failure of the rest",
+  async (db) => {
+    await using store = await PostgresTaskStore.open(db.url);
+    await db.admin.unsafe(`
+      INSERT INTO ${db.name}.posthaste_tasks (group_id, idx, name, args, state, updated_at, owner)
+      VALUES ('bad', 0, 'send', '["cut', 'queued', 0, 'gone'), ('ok', 0, 'send', '["a"]', 'queued', 0, 'gone')
+    `);
+    const found = await store.recover();
+    deepEqual(found.map((task) => [task.id, task.args, task.unreadable !== undefined]), [
+      ["bad/0", [], true],
+      ["ok/0", ["a"], false],
+    ]);
+    match(found[0]?.unreadable ?? "", /^its arguments are not JSON \(.+\): \["cut$/);
+  },
+);
+
+postgresTest(
   "PostgresTaskStore: after another server adopted its rows, a store's writes to them change nothing",
   async (db) => {
     await using store = await PostgresTaskStore.open(db.url);

@@ -1,4 +1,5 @@
-import { deepEqual, equal, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, rejects } from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import {
   type DeadLetter,
   defineTask,
@@ -65,6 +66,46 @@ Deno.test("recoverTasks dead-letters a journaled task whose name is no longer de
   }
   using store = SqliteTaskStore.open(path);
   deepEqual(store.recover(), [], "it is not found again at the next start");
+});
+
+Deno.test("recoverTasks dead-letters a task whose journaled arguments cannot be read, and runs the rest", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  {
+    using store = SqliteTaskStore.open(path);
+    for (const id of ["g0", "g1", "g2"]) {
+      await store.enqueue(new TaskGroup({ id }).add(send, `${id}@example.com`));
+    }
+  }
+  // Damaged by hand, or written by something else: no JSON, and JSON that is no argument list.
+  const db = new DatabaseSync(path);
+  db.exec(`UPDATE tasks SET args = '["g0@exam' WHERE group_id = 'g0'`);
+  db.exec(`UPDATE tasks SET args = '{"to":1}' WHERE group_id = 'g2'`);
+  db.close();
+  const letters: DeadLetter[] = [];
+  const ran: string[] = [];
+  {
+    using store = SqliteTaskStore.open(path);
+    await using runner = new TaskRunner({ journal: store });
+    const result = await recoverTasks({
+      store,
+      definitions: definitionsByName(defineTask("send", (to: string) => void ran.push(to))),
+      runner,
+      deadLetter: (letter) => void letters.push(letter),
+    });
+    deepEqual(result, { resumed: 1, deadLettered: 2, deferred: 0 });
+    await runner.idle();
+    deepEqual(ran, ["g1@example.com"]);
+    deepEqual(letters.map((l) => [l.taskId, l.reason, l.args]), [
+      ["g0/0", "unreadable", []],
+      ["g2/0", "unreadable", []],
+    ]);
+    match(letters[0]?.error ?? "", /^its arguments are not JSON \(.+\): \["g0@exam$/);
+    equal(letters[1]?.error, `its arguments are not a JSON array: {"to":1}`);
+    equal(store.status("g0")?.state, "failed");
+  }
+  using store = SqliteTaskStore.open(path);
+  deepEqual(store.recover(), [], "neither is found again at the next start");
 });
 
 Deno.test("recoverTasks gives up at its signal: it rejects with the reason, submits nothing, and the journal keeps the tasks", async () => {
