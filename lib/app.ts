@@ -34,7 +34,9 @@ import { WorkerPool } from "./worker_pool.ts";
  * const dir = await Deno.makeTempDir();
  * const env: Record<string, string> = { LOG_FILE: `${dir}/log.txt`, DEAD_LETTER_FILE: `${dir}/dl.jsonl` };
  * const app = await createApp(readConfig((name) => env[name]));
- * const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, app.handler);
+ * await using server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, app.handler);
+ * // Given up at once: tasks still unfinished would be abandoned (there are none), the
+ * // files are closed; the listener is left to its owner (main.ts exits the process).
  * equal(await app.shutdown(server, { signal: AbortSignal.abort() }), 0, "nothing was left");
  * ```
  */
@@ -108,7 +110,9 @@ export interface App extends AsyncDisposable {
    * Turns health to 503 and refuses new work (503 `shutting_down`), lets
    * requests already in the handler finish, waits for every accepted task
    * until `shutdownTimeoutMs` (or `options.signal`) ends the wait, abandoning
-   * what is unfinished, then closes the listener and flushes the files.
+   * what is unfinished, then closes the listener (unless the wait was cut
+   * short: its open connections could hold it, so the caller, which is
+   * exiting, owns it then) and flushes the files.
    *
    * @returns The exit code: 0 if every task finished, 1 if any was abandoned
    * or a step failed (it never rejects: the failure is logged).
