@@ -139,28 +139,22 @@ export class PostgresCommit {
     // done rows, which adoption deletes.
     const sql = this.#sql;
     const statements = [];
-    if (inserts.length > 0) {
-      statements.push(sql`
-          INSERT INTO ${sql(TABLE)} (group_id, idx, name, args, state, updated_at, owner)
-          SELECT g, i, n, a, 'queued', ${now}, ${this.#owner}
-          FROM unnest(${inserts.map((r) => r.groupId)}::text[], ${
-        inserts.map((r) => r.index)
-      }::int[], ${inserts.map((r) => r.name)}::text[], ${
-        inserts.map((r) => r.args)
-      }::text[]) AS u(g, i, n, a)
-        `);
-    }
+    // New rows as one INSERT; the checked ones add their conditions to it.
+    const insertRows = (rows: NewRow[]) =>
+      sql`
+        INSERT INTO ${sql(TABLE)} (group_id, idx, name, args, state, updated_at, owner)
+        SELECT g, i, n, a, 'queued', ${now}, ${this.#owner}
+        FROM unnest(${column(rows, "groupId")}::text[], ${column(rows, "index")}::int[], ${
+        column(rows, "name")
+      }::text[], ${column(rows, "args")}::text[]) AS u(g, i, n, a)
+      `;
+    if (inserts.length > 0) statements.push(insertRows(inserts));
     if (checked.length > 0) {
-      const column = <K extends keyof NewRow>(key: K) => checked.map((row) => row[key]);
       // A group's rows see the table as it was before the statement, not
       // each other: all of a group go in, or none.
       statements.push(
         sql`
-          INSERT INTO ${sql(TABLE)} (group_id, idx, name, args, state, updated_at, owner)
-          SELECT g, i, n, a, 'queued', ${now}, ${this.#owner}
-          FROM unnest(${column("groupId")}::text[], ${column("index")}::int[], ${
-          column("name")
-        }::text[], ${column("args")}::text[]) AS u(g, i, n, a)
+          ${insertRows(checked)}
           WHERE NOT EXISTS (SELECT 1 FROM ${sql(TABLE)} AS e WHERE e.group_id = u.g)
           ON CONFLICT DO NOTHING
           RETURNING group_id
@@ -172,7 +166,6 @@ export class PostgresCommit {
     }
     if (saves.size > 0) {
       const rows = [...saves.values()];
-      const column = <K extends keyof SaveRow>(key: K) => rows.map((row) => row[key]);
       statements.push(sql`
           UPDATE ${sql(TABLE)} AS t SET
             state = u.s, attempts = u.n,
@@ -180,11 +173,11 @@ export class PostgresCommit {
             error = CASE WHEN u.k = 1 THEN t.error ELSE u.e END,
             duration_ms = CASE WHEN u.k = 1 THEN t.duration_ms ELSE u.d END,
             updated_at = ${now}
-          FROM unnest(${column("groupId")}::text[], ${column("index")}::int[], ${
-        column("state")
-      }::text[], ${column("attempts")}::int[], ${column("nextAt")}::bigint[], ${
-        column("error")
-      }::text[], ${column("durationMs")}::int[], ${
+          FROM unnest(${column(rows, "groupId")}::text[], ${column(rows, "index")}::int[], ${
+        column(rows, "state")
+      }::text[], ${column(rows, "attempts")}::int[], ${column(rows, "nextAt")}::bigint[], ${
+        column(rows, "error")
+      }::text[], ${column(rows, "durationMs")}::int[], ${
         // The driver sends a boolean array as one boolean.
         rows.map((row) => row.keep ? 1 : 0)}::int[])
             AS u(g, i, s, n, x, e, d, k)
@@ -204,4 +197,9 @@ export class PostgresCommit {
     }
     return Promise.all(statements);
   }
+}
+
+/** One field of every row, as the array that one `unnest` argument takes. */
+function column<R, K extends keyof R>(rows: readonly R[], key: K): R[K][] {
+  return rows.map((row) => row[key]);
 }
