@@ -36,14 +36,9 @@ export function journalRows(group: TaskGroup): NewRow[] {
   if (id.length > MAX_ID) {
     throw new TypeError(`Cannot journal group: its id has ${id.length} characters, over ${MAX_ID}`);
   }
-  if (id.includes("\0")) {
-    throw new TypeError(`Cannot journal group ${JSON.stringify(id)}: its id holds a NUL character`);
-  }
-  // Stored as U+FFFD by both journals: the group would come back under another id.
-  if (!id.isWellFormed()) {
-    throw new TypeError(
-      `Cannot journal group ${JSON.stringify(id)}: its id holds a lone surrogate`,
-    );
+  const bad = unstorable(id); // it would fail the commit, or come back under another id
+  if (bad !== undefined) {
+    throw new TypeError(`Cannot journal group ${JSON.stringify(id)}: its id holds ${bad}`);
   }
   return (group.tasks as readonly TaskEntry[]).map((task, index) => {
     if (task.options === undefined) {
@@ -68,6 +63,16 @@ function finiteOnly(name: string): (key: string, value: unknown) => unknown {
     }
     return value;
   };
+}
+
+/**
+ * What in `text` a journal cannot store as it is, or undefined: PostgreSQL's
+ * text refuses NUL, and both journals store a lone surrogate as U+FFFD.
+ */
+export function unstorable(text: string): string | undefined {
+  if (text.includes("\0")) return "a NUL character";
+  if (!text.isWellFormed()) return "a lone surrogate";
+  return undefined;
 }
 
 /** A store's refusal of a group whose id it holds already (see TaskGroupOptions.id). */

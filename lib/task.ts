@@ -4,6 +4,7 @@
  * @module
  */
 import { checkTaskOptions } from "./_task_options.ts";
+import { unstorable } from "./_journal_rows.ts";
 
 /**
  * What a running task can reach through `this`, without it taking a place
@@ -197,12 +198,9 @@ export function defineTask<A extends JsonValue[]>(
   options: TaskOptions = {},
 ): TaskDefinition<A> {
   if (name === "") throw new TypeError("Cannot define task: name is empty");
-  // The name is journaled, and found again by it: PostgreSQL's text refuses
-  // NUL, and both journals store a lone surrogate as U+FFFD.
-  if (name.includes("\0")) throw new TypeError("Cannot define task: name holds a NUL character");
-  if (!name.isWellFormed()) {
-    throw new TypeError("Cannot define task: name holds a lone surrogate (not valid UTF-16)");
-  }
+  // The name is journaled, and the task found again by it after a restart.
+  const bad = unstorable(name);
+  if (bad !== undefined) throw new TypeError(`Cannot define task: name holds ${bad}`);
   checkTaskOptions(options, `define task ${JSON.stringify(name)}`);
   return { name, fn, options };
 }
