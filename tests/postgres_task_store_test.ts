@@ -259,13 +259,11 @@ postgresTest(
     );
     deepEqual(
       rows.map((row) => [row.idx, row.state, row.attempts, row.error, row.owner]),
-      [[0, "running", 1, null, "other"], [1, "queued", 0, null, "other"], [
-        2,
-        "queued",
-        0,
-        null,
-        "other",
-      ]],
+      [
+        [0, "running", 1, null, "other"],
+        [1, "queued", 0, null, "other"],
+        [2, "queued", 0, null, "other"],
+      ],
     );
   },
 );
