@@ -32,6 +32,8 @@ export function backoffDelay(
   max: number,
   random: () => number = Math.random,
 ): number {
-  const ceiling = Math.min(max, base * 2 ** (retry - 1));
+  // Past 2 ** 1023 the power is Infinity, and 0 * Infinity NaN: a NaN delay
+  // would be journaled as the retry time, failing the commit it shares.
+  const ceiling = base === 0 ? 0 : Math.min(max, base * 2 ** (retry - 1));
   return ceiling / 2 + random() * (ceiling / 2);
 }
