@@ -4,7 +4,9 @@
 // PostgresTaskStore.
 import { setImmediate } from "node:timers";
 import type { Sql } from "postgres";
-import type { NewRow } from "./_journal_rows.ts";
+import { type Clock, MAX_TIMER_MS } from "./clock.ts";
+import { journalError, type NewRow } from "./_journal_rows.ts";
+import type { TaskEntry } from "./task_group.ts";
 import { TABLE } from "./_postgres_journal.ts";
 
 /** A task's progress; `keep` leaves its retry time, error and duration as they are. */
@@ -43,19 +45,50 @@ function newBatch(): Batch {
   };
 }
 
+/** How long the database gives a commit's statement, by default. */
+export const COMMIT_TIMEOUT_MS = 10_000;
+// A batch has four statements at most, each given the timeout, then a second.
+const MAX_COMMIT_MS = Math.floor((MAX_TIMER_MS - 1_000) / 4);
+
+/** Throws a RangeError unless `ms` is a commit timeout whose deadline a timer can keep. */
+export function checkCommitTimeout(ms: number): void {
+  if (Number.isInteger(ms) && ms > 0 && ms <= MAX_COMMIT_MS) return;
+  throw new RangeError(
+    `Cannot open task store: commitTimeoutMs must be an integer from 1 to ${MAX_COMMIT_MS}, got ${ms}`,
+  );
+}
+
+/** How a stream connects, and how long it waits for an answer. */
+export interface CommitOptions {
+  /** A new connection (one): at the start, and in place of a stuck one. */
+  connect: () => Sql;
+  /** The rows' owner. */
+  owner: string;
+  /** Wall-clock milliseconds, for `updated_at`. */
+  now: () => number;
+  /** The server cancels a statement after this (`statement_timeout`); a batch has at most four. */
+  timeoutMs: number;
+  /** Runs the deadline of a batch that gets no answer. */
+  timers: Pick<Clock, "setTimeout" | "clearTimeout">;
+}
+
 /** Batches writes; one batch at a time is on its way. */
 export class PostgresCommit {
-  readonly #sql: Sql;
+  readonly #options: CommitOptions;
+  #sql: Sql;
   readonly #owner: string;
   readonly #now: () => number;
   #next: Batch | undefined;
   #inFlight: Promise<void> | undefined;
   #failing = false;
+  /** Stuck connections being ended. */
+  readonly #ending = new Set<Promise<void>>();
 
-  constructor(sql: Sql, owner: string, now: () => number) {
-    this.#sql = sql;
-    this.#owner = owner;
-    this.#now = now;
+  constructor(options: CommitOptions) {
+    this.#options = options;
+    this.#sql = options.connect();
+    this.#owner = options.owner;
+    this.#now = options.now;
   }
 
   /** Whether the last batch failed. */
@@ -115,7 +148,7 @@ export class PostgresCommit {
     const batch = this.#next;
     this.#next = undefined;
     if (!batch) return;
-    this.#inFlight = this.#commit(batch).then(
+    this.#inFlight = this.#answered(batch).then(
       () => {
         this.#failing = false;
         batch.done.resolve();
@@ -130,14 +163,49 @@ export class PostgresCommit {
     });
   }
 
-  #commit({ inserts, checked, refused, saves, finished }: Batch): Promise<unknown> {
+  /** Ends the connection (and any replaced one still closing); call after flush(). */
+  async end(): Promise<void> {
+    await Promise.all([this.#sql.end({ timeout: 5 }), ...this.#ending]);
+  }
+
+  /**
+   * The batch's commit, failed if it gets no answer by its deadline: past the
+   * server's own statement timeout, so the connection is stuck (a database
+   * host gone without a reset; or postgres.js 3.4.9, whose connection can
+   * leave every later statement unanswered once it was killed while
+   * reconnecting). That connection is ended and the next batch gets a new one;
+   * without this, every later commit would wait behind this one for good.
+   */
+  #answered(batch: Batch): Promise<unknown> {
+    const sql = this.#sql;
+    const { statements, done } = this.#commit(batch, sql);
+    const { timers, timeoutMs } = this.#options;
+    const deadlineMs = timeoutMs * statements + 1_000;
+    let timer: unknown;
+    const stuck = new Promise<never>((_, reject) => {
+      timer = timers.setTimeout(() => {
+        if (this.#sql === sql) this.#sql = this.#options.connect();
+        // Ending it also rejects its unanswered statements.
+        const ending = sql.end({ timeout: 0 }).catch(() => {})
+          .finally(() => this.#ending.delete(ending));
+        this.#ending.add(ending);
+        reject(new Error(`Cannot commit to the task journal: no answer in ${deadlineMs} ms`));
+      }, deadlineMs);
+    });
+    stuck.catch(() => {});
+    return Promise.race([done, stuck]).finally(() => timers.clearTimeout(timer));
+  }
+
+  #commit(
+    { inserts, checked, refused, saves, finished }: Batch,
+    sql: Sql,
+  ): { statements: number; done: Promise<unknown> } {
     const now = this.#now();
     // No BEGIN and COMMIT round trips: the statements are sent at once on
     // this commit's own connection, which runs them in order, each its own
     // transaction. An enqueue is one statement, so it is atomic; a crash
     // between an outcome's UPDATE and its group's DELETE leaves a group of
     // done rows, which adoption deletes.
-    const sql = this.#sql;
     const statements = [];
     // New rows as one INSERT; the checked ones add their conditions to it.
     const insertRows = (rows: NewRow[]) =>
@@ -195,11 +263,29 @@ export class PostgresCommit {
           )
         `);
     }
-    return Promise.all(statements);
+    return { statements: statements.length, done: Promise.all(statements) };
   }
 }
 
 /** One field of every row, as the array that one `unnest` argument takes. */
 function column<R, K extends keyof R>(rows: readonly R[], key: K): R[K][] {
   return rows.map((row) => row[key]);
+}
+
+const INT_MAX = 2 ** 31 - 1;
+
+/** A task's progress as the commit saves it. */
+export function saveRow(entry: TaskEntry, state: string, nextAt: number): SaveRow {
+  return {
+    groupId: entry.group.id,
+    index: entry.index,
+    state,
+    attempts: entry.attempts,
+    nextAt: Math.ceil(nextAt),
+    error: journalError(entry.error),
+    // The column is an integer: a task that took over 24.8 days (with its
+    // retries) must not fail the commit that other tasks' writes share.
+    durationMs: Math.min(Math.round(entry.durationMs), INT_MAX),
+    keep: false,
+  };
 }

@@ -1,6 +1,6 @@
-// The PostgreSQL journal's table and the statements that read and adopt it.
+// The PostgreSQL journal: its connections, its table, and the statements that read and adopt it.
 // Internal to PostgresTaskStore.
-import type { Sql, TransactionSql } from "postgres";
+import postgres, { type Sql, type TransactionSql } from "postgres";
 import { storedTask } from "./_journal_rows.ts";
 import type { StoredTask } from "./task_store.ts";
 
@@ -177,4 +177,10 @@ function readRow(row: TaskRow): StoredTask {
 
 function byGroupAndIndex(a: StoredTask, b: StoredTask): number {
   return a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : a.index - b.index;
+}
+
+/** A connection pool of `max` named posthaste, with session settings. */
+export function connect(url: string, max: number, settings: Record<string, number> = {}): Sql {
+  const connection = { application_name: "posthaste", ...settings };
+  return postgres(url, { max, onnotice: () => {}, connection });
 }

@@ -5,16 +5,22 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import postgres, { type Sql } from "postgres";
+import type { Sql } from "postgres";
 import { OwnerClaim } from "./_postgres_claim.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import { abortable } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
-import { duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
+import { duplicateGroup, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
-import { PostgresCommit, type SaveRow } from "./_postgres_commit.ts";
+import {
+  checkCommitTimeout,
+  COMMIT_TIMEOUT_MS,
+  PostgresCommit,
+  saveRow,
+} from "./_postgres_commit.ts";
 import {
   adoptOrphans,
+  connect,
   ensureTable,
   listOwned,
   PROBE,
@@ -52,8 +58,20 @@ export interface PostgresTaskStoreOptions {
   retentionCount?: number;
   /** Milliseconds between two prunes of failed groups, at least. @default {1000} */
   pruneIntervalMs?: number;
-  /** Time source for `updated_at` and retention (wall-clock milliseconds). @default {systemClock} */
-  clock?: Pick<Clock, "now">;
+  /**
+   * Time source for `updated_at` and retention (wall-clock milliseconds), and
+   * the timers of commit deadlines.
+   * @default {systemClock}
+   */
+  clock?: Clock;
+  /**
+   * The database cancels a commit's statement after this many milliseconds
+   * (`statement_timeout` of the commit connections), failing the commit; a
+   * commit that gets no answer at all (a connection that is stuck) fails a
+   * second after the server would have cancelled it, on a new connection.
+   * @default {10000}
+   */
+  commitTimeoutMs?: number;
   /** Gives up opening: `open` rejects with its reason and closes what it opened. */
   signal?: AbortSignal;
 }
@@ -105,8 +123,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #intake: PostgresCommit;
   /** Attempts and outcomes, committed beside the intake (a task's come after its insert). */
   readonly #progress: PostgresCommit;
-  readonly #lanes: Sql[];
-  readonly #clock: Pick<Clock, "now">;
+  readonly #clock: Clock;
   readonly #prunes: IntervalGate;
   readonly #probes: IntervalGate;
   readonly #retention: { ms: number; count: number };
@@ -128,6 +145,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   ): Promise<PostgresTaskStore> {
     const { signal } = options;
     signal?.throwIfAborted();
+    checkCommitTimeout(options.commitTimeoutMs ?? COMMIT_TIMEOUT_MS);
     const name = withoutPassword(url);
     const sql = connect(url, options.connections ?? 4);
     try {
@@ -138,9 +156,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
         taking.then((claim) => claim.close(), () => {});
         throw error;
       });
-      // A connection per commit stream: its statements run in the order sent.
-      const lanes = { intake: connect(url, 1), progress: connect(url, 1) };
-      return new PostgresTaskStore(sql, claim, lanes, owner, name, options);
+      return new PostgresTaskStore(sql, claim, url, owner, name, options);
     } catch (error) {
       await sql.end({ timeout: 0 });
       if (signal?.aborted && error === signal.reason) throw error;
@@ -152,21 +168,32 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   private constructor(
     sql: Sql,
     claim: OwnerClaim,
-    lanes: { intake: Sql; progress: Sql },
+    url: string,
     owner: string,
     name: string,
     options: PostgresTaskStoreOptions,
   ) {
-    const { retentionMs = 600_000, retentionCount = 10_000, pruneIntervalMs = 1_000 } = options;
+    const {
+      retentionMs = 600_000,
+      retentionCount = 10_000,
+      pruneIntervalMs = 1_000,
+      commitTimeoutMs = COMMIT_TIMEOUT_MS,
+    } = options;
     this.#sql = sql;
     this.#claim = claim;
     this.#owner = owner;
     this.#name = name;
-    this.#clock = options.clock ?? systemClock;
-    const now = () => this.#clock.now();
-    this.#intake = new PostgresCommit(lanes.intake, owner, now);
-    this.#progress = new PostgresCommit(lanes.progress, owner, now);
-    this.#lanes = [lanes.intake, lanes.progress];
+    const clock = this.#clock = options.clock ?? systemClock;
+    // A connection per commit stream: its statements run in the order sent.
+    const stream = {
+      connect: () => connect(url, 1, { statement_timeout: commitTimeoutMs }),
+      owner,
+      now: () => clock.now(),
+      timeoutMs: commitTimeoutMs,
+      timers: clock,
+    };
+    this.#intake = new PostgresCommit(stream);
+    this.#progress = new PostgresCommit(stream);
     this.#prunes = new IntervalGate(pruneIntervalMs, this.#clock);
     this.#probes = new IntervalGate(1_000, this.#clock);
     this.#retention = { ms: retentionMs, count: retentionCount };
@@ -278,7 +305,11 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       try {
         await this.#claim.close();
       } finally {
-        await Promise.all([this.#sql, ...this.#lanes].map((sql) => sql.end({ timeout: 5 })));
+        await Promise.all([
+          this.#sql.end({ timeout: 5 }),
+          this.#intake.end(),
+          this.#progress.end(),
+        ]);
       }
     })();
     return this.#closed;
@@ -288,25 +319,4 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-const INT_MAX = 2 ** 31 - 1;
-
-function connect(url: string, max: number): Sql {
-  return postgres(url, { max, onnotice: () => {}, connection: { application_name: "posthaste" } });
-}
-
-function saveRow(entry: TaskEntry, state: string, nextAt: number): SaveRow {
-  return {
-    groupId: entry.group.id,
-    index: entry.index,
-    state,
-    attempts: entry.attempts,
-    nextAt: Math.ceil(nextAt),
-    error: journalError(entry.error),
-    // The column is an integer: a task that took over 24.8 days (with its
-    // retries) must not fail the commit that other tasks' writes share.
-    durationMs: Math.min(Math.round(entry.durationMs), INT_MAX),
-    keep: false,
-  };
 }

@@ -6,6 +6,7 @@ import {
   JournalTakeover,
   PostgresTaskStore,
   recoverTasks,
+  systemClock,
   type TaskContext,
   type TaskEntry,
   TaskGroup,
@@ -272,7 +273,9 @@ postgresTest(
   "PostgresTaskStore: an enqueue the database refuses rejects; health probes once a second",
   async (db) => {
     let now = 1_000_000;
-    await using store = await PostgresTaskStore.open(db.url, { clock: { now: () => now } });
+    await using store = await PostgresTaskStore.open(db.url, {
+      clock: { ...systemClock, now: () => now },
+    });
     const table = `${db.name}.posthaste_tasks`;
     await db.admin.unsafe(`ALTER TABLE ${table} ADD CONSTRAINT refuse CHECK (false) NOT VALID`);
     await rejects(store.enqueue(new TaskGroup({ id: "g" }).add(send, "a")), /refuse/);
@@ -291,7 +294,9 @@ postgresTest(
   "PostgresTaskStore.health(): a probe row left by a half-failed probe does not keep health false",
   async (db) => {
     let now = 1_000_000;
-    await using store = await PostgresTaskStore.open(db.url, { clock: { now: () => now } });
+    await using store = await PostgresTaskStore.open(db.url, {
+      clock: { ...systemClock, now: () => now },
+    });
     const table = `${db.name}.posthaste_tasks`;
     // Progress fails (no task may be done, no row deleted); new rows still go in.
     await db.admin.unsafe(`
