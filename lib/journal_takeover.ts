@@ -54,6 +54,13 @@ export interface JournalTakeoverOptions extends Omit<RecoverOptions, "store" | "
    * @default {0}
    */
   intervalMs?: number;
+  /**
+   * Milliseconds a look may go unanswered before the next one is started
+   * anyway (a database connection that is stuck would otherwise stop the
+   * looks for good); if the stuck look ends later, what it adopted still runs.
+   * @default {60000}
+   */
+  lookTimeoutMs?: number;
 }
 
 /**
@@ -116,15 +123,18 @@ export class JournalTakeover implements Disposable {
    * Nothing is read before {@linkcode JournalTakeover.start}.
    *
    * @param options The journal, definitions, runner, dead letters and interval.
-   * @throws {RangeError} If `intervalMs` is not from 0 to {@linkcode MAX_TIMER_MS}
-   * (a longer timer would fire at once, and the looks would never pause).
+   * @throws {RangeError} If `intervalMs` is not from 0, or `lookTimeoutMs` from 1,
+   * to {@linkcode MAX_TIMER_MS} (a longer timer would fire at once).
    */
   constructor(options: JournalTakeoverOptions) {
-    const { intervalMs = 0 } = options;
-    if (!(intervalMs >= 0 && intervalMs <= MAX_TIMER_MS)) {
-      throw new RangeError(
-        `Cannot create journal takeover: intervalMs must be from 0 to ${MAX_TIMER_MS}, got ${intervalMs}`,
-      );
+    const { intervalMs = 0, lookTimeoutMs = 60_000 } = options;
+    const limits = { intervalMs: [intervalMs, 0], lookTimeoutMs: [lookTimeoutMs, 1] } as const;
+    for (const [name, [value, min]] of Object.entries(limits)) {
+      if (!(value >= min && value <= MAX_TIMER_MS)) {
+        throw new RangeError(
+          `Cannot create journal takeover: ${name} must be from ${min} to ${MAX_TIMER_MS}, got ${value}`,
+        );
+      }
     }
     this.#options = options;
   }
@@ -172,7 +182,7 @@ export class JournalTakeover implements Disposable {
     const { intervalMs = 0, clock = systemClock } = this.#options;
     if (intervalMs <= 0) return;
     const timer = this.#timer = clock.setTimeout(() => {
-      this.#adopt(false).catch(
+      this.#untilAnswerOrTimeout(this.#adopt(false)).catch(
         (error) => this.#logger.error("Cannot take over orphaned tasks: {error}", { error }),
       ).finally(() => {
         if (this.#timer === timer) this.#lookLater(); // not disposed meanwhile
@@ -180,10 +190,33 @@ export class JournalTakeover implements Disposable {
     }, intervalMs);
   }
 
+  /**
+   * The look, or its timeout: then the look no longer counts as under way, so
+   * the next starts, while this one may still end and submit what it adopted.
+   */
+  #untilAnswerOrTimeout(look: Promise<RecoverResult>): Promise<unknown> {
+    const { name, lookTimeoutMs = 60_000, clock = systemClock } = this.#options;
+    let timer: unknown;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = clock.setTimeout(() => {
+        if (this.#adopting === look) this.#adopting = undefined;
+        this.#logger.error(
+          "Journal {name}: a look for orphaned work has had no answer in {lookTimeoutMs} ms; looking again",
+          { name, lookTimeoutMs },
+        );
+        resolve();
+      }, lookTimeoutMs);
+    });
+    return Promise.race([look, timedOut]).finally(() => clock.clearTimeout(timer));
+  }
+
   #adopt(startUp: boolean, signal?: AbortSignal): Promise<RecoverResult> {
     // One look at a time: a slow database does not pile them up.
-    this.#adopting ??= this.#look(startUp, signal).finally(() => this.#adopting = undefined);
-    return this.#adopting;
+    if (this.#adopting) return this.#adopting;
+    const look: Promise<RecoverResult> = this.#look(startUp, signal).finally(() => {
+      if (this.#adopting === look) this.#adopting = undefined;
+    });
+    return this.#adopting = look;
   }
 
   async #look(startUp: boolean, signal?: AbortSignal): Promise<RecoverResult> {

@@ -120,7 +120,47 @@ Deno.test("JournalTakeover times the next look from the end of the last, on its 
   equal(looks, 3, "disposed during a look: no later one");
 });
 
-Deno.test("JournalTakeover refuses an interval a timer cannot keep", () => {
+Deno.test("JournalTakeover starts the next look when one has no answer by lookTimeoutMs; the stuck one's work still runs if it ends", async () => {
+  await using logs = await captureLogs();
+  const clock = fakeClock();
+  const stuck = Promise.withResolvers<StoredTask[]>();
+  const answers = [Promise.resolve([]), stuck.promise, Promise.resolve([stored("b", "orphan")])];
+  let looks = 0;
+  const sent: string[] = [];
+  const runner = new TaskRunner();
+  using takeover = new JournalTakeover({
+    store: {
+      recover: () => (looks++, answers.shift() ?? Promise.resolve([])),
+      list: () => [],
+      fail: () => {},
+    },
+    name: "shared",
+    definitions: definitionsByName(defineTask("send", (to: string) => void sent.push(to))),
+    runner,
+    deadLetter: () => {},
+    known: () => false,
+    intervalMs: 10,
+    lookTimeoutMs: 1_000,
+    clock,
+  });
+  await takeover.start();
+  await clock.tickAsync(10);
+  equal(looks, 2, "the look that gets no answer");
+  await clock.tickAsync(999);
+  equal(looks, 2, "waited for until its timeout");
+  await clock.tickAsync(1 + 10);
+  equal(looks, 3, "the next, an interval after the timeout");
+  await runner.idle();
+  deepEqual(sent, ["orphan"]);
+  stuck.resolve([stored("a", "late")]);
+  await clock.tickAsync(0);
+  await runner.idle();
+  deepEqual(sent, ["orphan", "late"], "what the stuck look adopted still runs");
+  const messages = logs.records.map((record) => String(record.rawMessage));
+  equal(messages.filter((m) => m.includes("has had no answer")).length, 1);
+});
+
+Deno.test("JournalTakeover refuses an interval or look timeout a timer cannot keep", () => {
   const options = {
     store: { recover: () => [], list: () => [], fail: () => {} },
     name: "shared",
@@ -132,5 +172,12 @@ Deno.test("JournalTakeover refuses an interval a timer cannot keep", () => {
   for (const intervalMs of [-1, NaN, 2 ** 31]) {
     throws(() => new JournalTakeover({ ...options, intervalMs }), /intervalMs must be from 0/);
   }
-  new JournalTakeover({ ...options, intervalMs: 2 ** 31 - 1 })[Symbol.dispose]();
+  for (const lookTimeoutMs of [0, NaN, 2 ** 31]) {
+    throws(
+      () => new JournalTakeover({ ...options, lookTimeoutMs }),
+      /lookTimeoutMs must be from 1/,
+    );
+  }
+  new JournalTakeover({ ...options, intervalMs: 2 ** 31 - 1, lookTimeoutMs: 2 ** 31 - 1 })
+    [Symbol.dispose]();
 });
