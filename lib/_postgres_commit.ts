@@ -31,19 +31,27 @@ interface Batch {
   saves: Map<string, SaveRow>;
   /** Groups whose last task succeeded: deleted unless a task failed or another owner's is open. */
   finished: Set<string>;
+  /** When a commit of outcomes carried over into this batch first failed (`now`). */
+  failedSince: number | undefined;
   done: PromiseWithResolvers<void>;
 }
 
 function newBatch(): Batch {
+  const done = Promise.withResolvers<void>();
+  // Callers handle their own failures; a batch of carried-over outcomes may have none.
+  done.promise.catch(() => {});
   return {
     inserts: [],
     checked: [],
     refused: new Set(),
     saves: new Map(),
     finished: new Set(),
-    done: Promise.withResolvers(),
+    failedSince: undefined,
+    done,
   };
 }
+
+const RETRY_PAUSE_MS = 1_000;
 
 /** How long the database gives a commit's statement, by default. */
 export const COMMIT_TIMEOUT_MS = 10_000;
@@ -68,8 +76,13 @@ export interface CommitOptions {
   now: () => number;
   /** The server cancels a statement after this (`statement_timeout`); a batch has at most four. */
   timeoutMs: number;
-  /** Runs the deadline of a batch that gets no answer. */
+  /** Runs the deadline of a batch that gets no answer, and the pause before a retry. */
   timers: Pick<Clock, "setTimeout" | "clearTimeout">;
+  /**
+   * Milliseconds to keep committing the outcomes of a failed commit again,
+   * each time with the next batch, at least a second apart; 0 never does.
+   */
+  retryForMs: number;
 }
 
 /** Batches writes; one batch at a time is on its way. */
@@ -81,6 +94,9 @@ export class PostgresCommit {
   #next: Batch | undefined;
   #inFlight: Promise<void> | undefined;
   #failing = false;
+  /** A failed batch's outcomes wait in `#next` for the pause before a retry. */
+  #pause: unknown;
+  #closing = false;
   /** Stuck connections being ended. */
   readonly #ending = new Set<Promise<void>>();
 
@@ -128,8 +144,10 @@ export class PostgresCommit {
     return batch.done.promise;
   }
 
-  /** Commits everything queued so far; resolves once it is. */
+  /** Commits everything queued so far, once more without a pause or a retry after; for closing. */
   async flush(): Promise<void> {
+    this.#closing = true;
+    if (this.#pause !== undefined) this.#resume();
     while (this.#inFlight || this.#next) {
       await (this.#inFlight ?? this.#next?.done.promise)?.catch(() => {});
     }
@@ -138,10 +156,42 @@ export class PostgresCommit {
   #batch(): Batch {
     if (this.#next) return this.#next;
     const batch = this.#next = newBatch();
-    // End of this turn, or after the batch in flight: every write of the
-    // meantime joins this one.
-    if (!this.#inFlight) setImmediate(() => this.#send());
+    // End of this turn, or after the batch in flight (or the pause): every
+    // write of the meantime joins this one.
+    if (!this.#inFlight && this.#pause === undefined) setImmediate(() => this.#send());
     return batch;
+  }
+
+  #resume(): void {
+    this.#options.timers.clearTimeout(this.#pause);
+    this.#pause = undefined;
+    this.#send();
+  }
+
+  /**
+   * A failed batch's outcomes and deletes go again with the next batch, a
+   * second later (the database may be restarting), so that tasks that
+   * finished are not left marked unfinished, to run again after a restart.
+   * Attempt marks are not: their attempt failed with the batch. Given up once
+   * they have failed for `retryForMs` (a row the database would always refuse
+   * must not hold the others' for longer) or at close.
+   */
+  #carryOver(failed: Batch): boolean {
+    const now = this.#now();
+    const since = failed.failedSince ?? now;
+    if (this.#closing || now - since >= this.#options.retryForMs) return false;
+    const outcomes = [...failed.saves].filter(([, row]) => row.state !== "running");
+    if (outcomes.length === 0 && failed.finished.size === 0) return false;
+    const next = this.#next ??= newBatch();
+    next.failedSince = Math.min(next.failedSince ?? since, since);
+    for (const [key, row] of outcomes) {
+      const later = next.saves.get(key);
+      // A later save wins, as within a batch; one that keeps takes these values.
+      const kept = later?.keep ? { ...row, state: later.state, attempts: later.attempts } : later;
+      next.saves.set(key, kept ?? row);
+    }
+    for (const groupId of failed.finished) next.finished.add(groupId);
+    return true;
   }
 
   #send(): void {
@@ -156,10 +206,13 @@ export class PostgresCommit {
       (error) => {
         this.#failing = true;
         batch.done.reject(error);
+        if (this.#carryOver(batch)) {
+          this.#pause = this.#options.timers.setTimeout(() => this.#resume(), RETRY_PAUSE_MS);
+        }
       },
     ).finally(() => {
       this.#inFlight = undefined;
-      if (this.#next) this.#send();
+      if (this.#next && this.#pause === undefined) this.#send();
     });
   }
 

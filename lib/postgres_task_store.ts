@@ -92,7 +92,9 @@ export interface PostgresTaskStoreOptions {
  * Writes queued while a batch is on its way are sent together as the next
  * one, so concurrent requests share a statement and its commit; with
  * `synchronous_commit` on (PostgreSQL's default) an enqueue resolves once
- * its rows are durable.
+ * its rows are durable. A commit fails at its deadline (`commitTimeoutMs`)
+ * rather than wait for good on a stuck connection, which is then replaced;
+ * outcomes whose commit failed go again with later commits for a minute.
  *
  * @example Journaling a group in PostgreSQL
  * ```ts
@@ -192,8 +194,9 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       timeoutMs: commitTimeoutMs,
       timers: clock,
     };
-    this.#intake = new PostgresCommit(stream);
-    this.#progress = new PostgresCommit(stream);
+    // A failed enqueue was answered 503 and dropped; failed outcomes are tried again.
+    this.#intake = new PostgresCommit({ ...stream, retryForMs: 0 });
+    this.#progress = new PostgresCommit({ ...stream, retryForMs: 60_000 });
     this.#prunes = new IntervalGate(pruneIntervalMs, this.#clock);
     this.#probes = new IntervalGate(1_000, this.#clock);
     this.#retention = { ms: retentionMs, count: retentionCount };
@@ -257,7 +260,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       ? { ...saveRow(entry, "queued", 0), keep: true }
       : saveRow(entry, state, nextAt);
     this.#progress.save(row, finished).catch((error) => {
-      this.#logger.error("Cannot journal task {taskId}: {error}", {
+      this.#logger.error("Cannot journal task {taskId} (tried again for a minute): {error}", {
         taskId: taskId(group.id, entry.index),
         error,
       });

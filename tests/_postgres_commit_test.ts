@@ -1,11 +1,55 @@
-// The commit streams' deadlines, through PostgresTaskStore: a commit that
-// gets no answer must not hold every later one for good.
-import { deepEqual, equal, match, rejects } from "node:assert/strict";
-import { defineTask, PostgresTaskStore, TaskGroup } from "../lib/mod.ts";
+// The commit streams: their deadlines, and outcomes tried again after a failed
+// commit (PostgresCommit, mostly through PostgresTaskStore).
+import { deepEqual, equal, rejects } from "node:assert/strict";
+import type { Sql } from "postgres";
+import { defineTask, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
+import { PostgresCommit, type SaveRow } from "../lib/_postgres_commit.ts";
 import { fakeClock } from "./_helpers.ts";
-import { postgresTest } from "./_postgres.ts";
+import { postgresTest, type TestSchema } from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
+
+Deno.test("PostgresCommit carries failed outcomes over, a second apart, for retryForMs; attempt marks not", async () => {
+  const clock = fakeClock();
+  const sent: string[] = [];
+  // A database that refuses every statement; `sql(name)` is an identifier.
+  const refusing = Object.assign((first: unknown, ...values: unknown[]) => {
+    if (typeof first === "string") return first;
+    const kind = String((first as string[])[0]).trim().split(/\s/)[0];
+    sent.push(JSON.stringify(values).includes('"running"') ? `${kind} running` : `${kind}`);
+    return Promise.reject(new Error("refused"));
+  }, { end: () => Promise.resolve() }) as unknown as Sql;
+  const commit = new PostgresCommit({
+    connect: () => refusing,
+    owner: "me",
+    now: () => clock.now(),
+    timeoutMs: 1_000,
+    timers: clock,
+    retryForMs: 5_000,
+  });
+  const row = (index: number, state: string): SaveRow => ({
+    groupId: "g",
+    index,
+    state,
+    attempts: 1,
+    nextAt: 0,
+    error: null,
+    durationMs: 0,
+    keep: false,
+  });
+  await rejects(Promise.all([commit.save(row(0, "done"), true), commit.save(row(1, "running"))]));
+  deepEqual(sent, ["UPDATE running", "DELETE"]);
+  await clock.tickAsync(999);
+  equal(sent.length, 2, "a pause first");
+  await clock.tickAsync(1);
+  deepEqual(sent.slice(2), ["UPDATE", "DELETE"], "the outcome and the delete again; the mark not");
+  await clock.tickAsync(10_000);
+  equal(sent.length, 2 * 6, "at 1 to 5 s, then given up: it had failed for retryForMs");
+  await rejects(commit.save(row(2, "running")));
+  await clock.tickAsync(10_000);
+  equal(sent.length, 2 * 6 + 1, "a failed batch of attempt marks alone: nothing to carry over");
+  await commit.flush();
+});
 
 /**
  * A TCP proxy to the database. `silenceNewest()` makes the connection opened
@@ -94,27 +138,76 @@ postgresTest(
   },
 );
 
+/** Another session holds the store's table until `release()`: statements on it wait. */
+async function lockTable(db: TestSchema): Promise<{ release(): Promise<void> }> {
+  const [locked, held] = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
+  const locking = db.admin.begin(async (tx) => {
+    await tx`LOCK TABLE ${tx(db.name)}.posthaste_tasks IN ACCESS EXCLUSIVE MODE`;
+    locked.resolve();
+    await held.promise;
+  });
+  await locked.promise;
+  return {
+    async release() {
+      held.resolve();
+      await locking;
+    },
+  };
+}
+
 postgresTest(
   "PostgresTaskStore: the database cancels a commit that waits past commitTimeoutMs",
   async (db) => {
     await using store = await PostgresTaskStore.open(db.url, { commitTimeoutMs: 50 });
     await store.enqueue(new TaskGroup().add(send, "warm"));
-    // Another session holds the table: the insert waits for its lock.
-    const [locked, held] = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
-    const locking = db.admin.begin(async (tx) => {
-      await tx`LOCK TABLE ${tx(db.name)}.posthaste_tasks IN ACCESS EXCLUSIVE MODE`;
-      locked.resolve();
-      await held.promise;
-    });
-    await locked.promise;
+    const lock = await lockTable(db); // the insert waits for it
     try {
-      await rejects(
-        store.enqueue(new TaskGroup().add(send, "waits")),
-        (error: Error) => (match(error.message, /statement timeout/), true),
-      );
+      await rejects(store.enqueue(new TaskGroup().add(send, "waits")), /statement timeout/);
     } finally {
-      held.resolve();
-      await locking;
+      await lock.release();
+    }
+  },
+);
+
+postgresTest(
+  "PostgresTaskStore: outcomes whose commit failed are committed with a later one, until close",
+  async (db) => {
+    const clock = fakeClock();
+    // One prune, at the first outcome: a later one would wait on the lock at close.
+    const options = { clock, commitTimeoutMs: 50, pruneIntervalMs: 60_000 };
+    const store = await PostgresTaskStore.open(db.url, options);
+    const state = async (group: TaskGroup) =>
+      (await db.admin`
+        SELECT state, error FROM ${db.admin(db.name)}.posthaste_tasks WHERE group_id = ${group.id}
+      `).map((row) => `${row.state} ${row.error}`);
+    // Its attempt in the same batch: rejected when the batch is, committed when one is.
+    const marker = () => store.attempt(new TaskGroup().add(send, "marker").tasks[0] as TaskEntry);
+    const finish = (group: TaskGroup, error: string) => {
+      const entry = group.tasks[0] as TaskEntry;
+      Object.assign(entry, { state: "failed", attempts: 1, error });
+      store.record(entry);
+    };
+    const [kept, given] = [new TaskGroup().add(send, "kept"), new TaskGroup().add(send, "given")];
+    let lock: { release(): Promise<void> } | undefined;
+    try {
+      await Promise.all([store.enqueue(kept), store.enqueue(given)]);
+      lock = await lockTable(db);
+      finish(kept, "first outcome");
+      await rejects(marker(), /statement timeout/);
+      await lock.release();
+      await clock.tickAsync(1_000); // the pause before it goes again
+      await marker();
+      deepEqual(await state(kept), ["failed first outcome"]);
+
+      lock = await lockTable(db);
+      finish(given, "at close");
+      await rejects(marker(), /statement timeout/);
+      await store.close(); // one more try, refused too: given up, not retried for good
+      await lock.release();
+      deepEqual(await state(given), ["queued null"]);
+    } finally {
+      await lock?.release();
+      await store.close();
     }
   },
 );
