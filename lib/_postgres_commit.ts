@@ -1,55 +1,11 @@
 // Group commit for PostgreSQL: the writes queued while one batch is on its
-// way are sent together as the next, on the stream's own connection, three
-// statements at most however many requests they came from. Internal to
-// PostgresTaskStore.
+// way are sent together as the next, on the stream's own connection; a batch
+// has a deadline, and failed outcomes go again. Internal to PostgresTaskStore.
 import { setImmediate } from "node:timers";
 import type { Sql } from "postgres";
 import { type Clock, MAX_TIMER_MS } from "./clock.ts";
-import { journalError, type NewRow } from "./_journal_rows.ts";
-import type { TaskEntry } from "./task_group.ts";
-import { TABLE } from "./_postgres_journal.ts";
-
-/** A task's progress; `keep` leaves its retry time, error and duration as they are. */
-export interface SaveRow {
-  groupId: string;
-  index: number;
-  state: string;
-  attempts: number;
-  nextAt: number;
-  error: string | null;
-  durationMs: number;
-  keep: boolean;
-}
-
-interface Batch {
-  inserts: NewRow[];
-  /** Rows of groups with a chosen id: inserted only if no row has that id yet. */
-  checked: NewRow[];
-  /** The groups of `checked` whose id was taken, once committed. */
-  refused: Set<string>;
-  /** The last save of each task wins (one that keeps takes the earlier one's values). */
-  saves: Map<string, SaveRow>;
-  /** Groups whose last task succeeded: deleted unless a task failed or another owner's is open. */
-  finished: Set<string>;
-  /** When a commit of outcomes carried over into this batch first failed (`now`). */
-  failedSince: number | undefined;
-  done: PromiseWithResolvers<void>;
-}
-
-function newBatch(): Batch {
-  const done = Promise.withResolvers<void>();
-  // Callers handle their own failures; a batch of carried-over outcomes may have none.
-  done.promise.catch(() => {});
-  return {
-    inserts: [],
-    checked: [],
-    refused: new Set(),
-    saves: new Map(),
-    finished: new Set(),
-    failedSince: undefined,
-    done,
-  };
-}
+import type { NewRow } from "./_journal_rows.ts";
+import { type Batch, batchStatements, newBatch, type SaveRow } from "./_postgres_batch.ts";
 
 const RETRY_PAUSE_MS = 1_000;
 
@@ -231,9 +187,14 @@ export class PostgresCommit {
    */
   #answered(batch: Batch): Promise<unknown> {
     const sql = this.#sql;
-    const { statements, done } = this.#commit(batch, sql);
+    // No BEGIN and COMMIT round trips: the statements are sent at once on
+    // this commit's own connection, which runs them in order, each its own
+    // transaction. An enqueue is one statement, so it is atomic; a crash
+    // between an outcome's UPDATE and its group's DELETE leaves a group of
+    // done rows, which adoption deletes.
+    const statements = batchStatements(sql, batch, this.#owner, this.#now());
     const { timers, timeoutMs } = this.#options;
-    const deadlineMs = timeoutMs * statements + 1_000;
+    const deadlineMs = timeoutMs * statements.length + 1_000;
     let timer: unknown;
     const stuck = new Promise<never>((_, reject) => {
       timer = timers.setTimeout(() => {
@@ -246,99 +207,6 @@ export class PostgresCommit {
       }, deadlineMs);
     });
     stuck.catch(() => {});
-    return Promise.race([done, stuck]).finally(() => timers.clearTimeout(timer));
+    return Promise.race([Promise.all(statements), stuck]).finally(() => timers.clearTimeout(timer));
   }
-
-  #commit(
-    { inserts, checked, refused, saves, finished }: Batch,
-    sql: Sql,
-  ): { statements: number; done: Promise<unknown> } {
-    const now = this.#now();
-    // No BEGIN and COMMIT round trips: the statements are sent at once on
-    // this commit's own connection, which runs them in order, each its own
-    // transaction. An enqueue is one statement, so it is atomic; a crash
-    // between an outcome's UPDATE and its group's DELETE leaves a group of
-    // done rows, which adoption deletes.
-    const statements = [];
-    // New rows as one INSERT; the checked ones add their conditions to it.
-    const insertRows = (rows: NewRow[]) =>
-      sql`
-        INSERT INTO ${sql(TABLE)} (group_id, idx, name, args, state, updated_at, owner)
-        SELECT g, i, n, a, 'queued', ${now}, ${this.#owner}
-        FROM unnest(${column(rows, "groupId")}::text[], ${column(rows, "index")}::int[], ${
-        column(rows, "name")
-      }::text[], ${column(rows, "args")}::text[]) AS u(g, i, n, a)
-      `;
-    if (inserts.length > 0) statements.push(insertRows(inserts));
-    if (checked.length > 0) {
-      // A group's rows see the table as it was before the statement, not
-      // each other: all of a group go in, or none.
-      statements.push(
-        sql`
-          ${insertRows(checked)}
-          WHERE NOT EXISTS (SELECT 1 FROM ${sql(TABLE)} AS e WHERE e.group_id = u.g)
-          ON CONFLICT DO NOTHING
-          RETURNING group_id
-        `.then((rows) => {
-          const inserted = new Set(rows.map((row) => String(row.group_id)));
-          for (const row of checked) if (!inserted.has(row.groupId)) refused.add(row.groupId);
-        }),
-      );
-    }
-    if (saves.size > 0) {
-      const rows = [...saves.values()];
-      statements.push(sql`
-          UPDATE ${sql(TABLE)} AS t SET
-            state = u.s, attempts = u.n,
-            next_at = CASE WHEN u.k = 1 THEN t.next_at ELSE u.x END,
-            error = CASE WHEN u.k = 1 THEN t.error ELSE u.e END,
-            duration_ms = CASE WHEN u.k = 1 THEN t.duration_ms ELSE u.d END,
-            updated_at = ${now}
-          FROM unnest(${column(rows, "groupId")}::text[], ${column(rows, "index")}::int[], ${
-        column(rows, "state")
-      }::text[], ${column(rows, "attempts")}::int[], ${column(rows, "nextAt")}::bigint[], ${
-        column(rows, "error")
-      }::text[], ${column(rows, "durationMs")}::int[], ${
-        // The driver sends a boolean array as one boolean.
-        rows.map((row) => row.keep ? 1 : 0)}::int[])
-            AS u(g, i, s, n, x, e, d, k)
-          WHERE t.group_id = u.g AND t.idx = u.i AND t.owner = ${this.#owner}
-        `);
-    }
-    if (finished.size > 0) {
-      // Kept if a task failed, or if another server adopted one (this one's
-      // claim lapsed) and has not finished it: it runs it again, and reports it.
-      statements.push(sql`
-          DELETE FROM ${sql(TABLE)} AS t WHERE t.group_id = ANY(${[...finished]}::text[])
-          AND NOT EXISTS (
-            SELECT 1 FROM ${sql(TABLE)} AS f WHERE f.group_id = t.group_id AND (f.state = 'failed'
-              OR (f.owner <> ${this.#owner} AND f.state <> 'done'))
-          )
-        `);
-    }
-    return { statements: statements.length, done: Promise.all(statements) };
-  }
-}
-
-/** One field of every row, as the array that one `unnest` argument takes. */
-function column<R, K extends keyof R>(rows: readonly R[], key: K): R[K][] {
-  return rows.map((row) => row[key]);
-}
-
-const INT_MAX = 2 ** 31 - 1;
-
-/** A task's progress as the commit saves it. */
-export function saveRow(entry: TaskEntry, state: string, nextAt: number): SaveRow {
-  return {
-    groupId: entry.group.id,
-    index: entry.index,
-    state,
-    attempts: entry.attempts,
-    nextAt: Math.ceil(nextAt),
-    error: journalError(entry.error),
-    // The column is an integer: a task that took over 24.8 days (with its
-    // retries) must not fail the commit that other tasks' writes share.
-    durationMs: Math.min(Math.round(entry.durationMs), INT_MAX),
-    keep: false,
-  };
 }

@@ -12,12 +12,8 @@ import { abortable } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { duplicateGroup, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
-import {
-  checkCommitTimeout,
-  COMMIT_TIMEOUT_MS,
-  PostgresCommit,
-  saveRow,
-} from "./_postgres_commit.ts";
+import { checkCommitTimeout, COMMIT_TIMEOUT_MS, PostgresCommit } from "./_postgres_commit.ts";
+import { saveRow } from "./_postgres_batch.ts";
 import {
   adoptOrphans,
   connect,

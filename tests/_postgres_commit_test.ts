@@ -3,7 +3,8 @@
 import { deepEqual, equal, rejects } from "node:assert/strict";
 import type { Sql } from "postgres";
 import { defineTask, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
-import { PostgresCommit, type SaveRow } from "../lib/_postgres_commit.ts";
+import { PostgresCommit } from "../lib/_postgres_commit.ts";
+import type { SaveRow } from "../lib/_postgres_batch.ts";
 import { fakeClock } from "./_helpers.ts";
 import { postgresTest, type TestSchema } from "./_postgres.ts";
 
