@@ -3,9 +3,11 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import type { GroupStatus } from "./task_status.ts";
 import type { Awaitable } from "./task_store.ts";
 import { HttpError } from "./http_error.ts";
+import type { StructuredLogger } from "./logging.ts";
 import type { Metrics } from "./metrics.ts";
 import { type Route, route } from "./router.ts";
 
@@ -42,6 +44,12 @@ export interface OpsOptions {
    * @default {no journal}
    */
   journalHealth?: (() => Promise<boolean>) | undefined;
+  /**
+   * Where a journal read that failed is logged (it is answered 503
+   * `journal_unavailable`, as a failed commit is).
+   * @default {getLogger(["posthaste", "journal"])}
+   */
+  logger?: StructuredLogger;
 }
 
 /**
@@ -68,6 +76,24 @@ export interface OpsOptions {
  */
 export function opsRoutes(options: OpsOptions): Route[] {
   const { draining, status, metrics, journalHealth } = options;
+  const { logger = getLogger(["posthaste", "journal"]) } = options;
+  const find = async (id: string): Promise<GroupStatus | undefined> => {
+    try {
+      return await status(id);
+    } catch (error) {
+      // A database that is away, or a failing disk: not a bug (500), and worth a retry.
+      logger.error("Cannot read task group {groupId} from the journal: {error}", {
+        groupId: id,
+        error,
+      });
+      throw new HttpError(
+        503,
+        "journal_unavailable",
+        "Cannot read task group status: the task journal failed",
+        { "retry-after": "1" },
+      );
+    }
+  };
   const health = (state: string): Response =>
     Response.json({ status: state }, { status: state === "ok" ? 200 : 503 });
   return [
@@ -78,7 +104,7 @@ export function opsRoutes(options: OpsOptions): Route[] {
     }),
     route("GET", "/tasks/:id", async (_request, { params }) => {
       const id = params.id ?? "";
-      const found = await status(id);
+      const found = await find(id);
       if (found === undefined) {
         throw new HttpError(404, "not_found", `No task group ${JSON.stringify(id)} is known`);
       }

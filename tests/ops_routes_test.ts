@@ -9,6 +9,7 @@ import {
   type TaskContext,
   TaskRunner,
 } from "../lib/mod.ts";
+import { recordingLogger } from "./_helpers.ts";
 
 Deno.test("GET /tasks/{id} follows a group from queued to running to done, and shows failures", async () => {
   const registry = new GroupRegistry();
@@ -116,4 +117,26 @@ Deno.test("GET /tasks/{id} awaits a journal that answers asynchronously (a netwo
   const missing = await fetch(`${url}/nope`);
   equal(missing.status, 404);
   equal((await missing.json()).error, "not_found");
+});
+
+Deno.test("GET /tasks/{id} answers 503 journal_unavailable, logged, when the journal cannot be read", async () => {
+  await using runner = new TaskRunner();
+  const { logger, errors } = recordingLogger(1);
+  const handler = createHandler({
+    runner,
+    routes: opsRoutes({
+      draining: () => false,
+      status: () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:5432")),
+      metrics: new Metrics(runner),
+      logger,
+    }),
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const response = await fetch(`http://127.0.0.1:${server.addr.port}/tasks/g`);
+  equal(response.status, 503);
+  equal(response.headers.get("retry-after"), "1");
+  equal((await response.json()).error, "journal_unavailable");
+  deepEqual(errors.map((e) => [e.properties.groupId, String(e.properties.error)]), [
+    ["g", "Error: connect ECONNREFUSED 127.0.0.1:5432"],
+  ]);
 });
