@@ -49,6 +49,22 @@ export class Outcomes {
     });
   }
 
+  /** The journal refused an attempt's start: not an attempt; the task goes again after `pauseMs`. */
+  markFailed(entry: TaskEntry, error: unknown, pauseMs: number): void {
+    const groupId = entry.group.id;
+    this.#logger.warn(
+      "Cannot journal the start of task {taskName}; it has not run, and tries again in {pauseMs} ms: {error}",
+      {
+        requestId: groupId,
+        groupId,
+        taskId: taskId(groupId, entry.index),
+        taskName: entry.name,
+        pauseMs,
+        error,
+      },
+    );
+  }
+
   /** Calls a group hook; one that throws is logged and never breaks the runner's state. */
   hook(name: "onGroupAccepted" | "onGroupSettled", group: TaskGroup): void {
     try {

@@ -24,6 +24,10 @@ import { TimeoutQueue } from "./timeout_queue.ts";
 import type { TaskOptions } from "./task.ts";
 import { nextTask, type TaskEntry, type TaskGroup } from "./task_group.ts";
 
+// A refused attempt mark is tried again a second later, up to a minute of refusals.
+const MARK_PAUSE_MS = 1_000;
+const MARK_TRIES = 60;
+
 /**
  * Runs {@linkcode TaskGroup}s: each group's tasks in order, many groups at
  * once up to `maxConcurrency`. Every task runs even if an earlier one failed;
@@ -64,6 +68,8 @@ export class TaskRunner implements AsyncDisposable {
   /** Attempts waiting for their start to be journaled; they hold a slot. */
   #journaling = new Set<TaskEntry>();
   #backoff = new Map<TaskEntry, unknown>();
+  /** Tasks whose attempt marks the journal refused, by how many times in a row. */
+  #refusedMarks = new Map<TaskEntry, number>();
   /** Where the start gate of every waiting group reports. */
   #gate: GateTarget<TaskEntry> = {
     start: (first) => this.#waiting.delete(first) && this.#enqueue(first),
@@ -194,12 +200,13 @@ export class TaskRunner implements AsyncDisposable {
     journal.attempt(entry).then(
       () => {
         if (!this.#journaled(entry)) return;
+        this.#refusedMarks.delete(entry);
         this.#call(entry);
         this.#pump(); // outside the pump loop now: a sync task's successor must be started here
       },
       (error) => {
         if (!this.#journaled(entry)) return;
-        this.#attemptFailed(entry, error);
+        this.#markRefused(entry, error);
         this.#pump();
       },
     );
@@ -248,11 +255,35 @@ export class TaskRunner implements AsyncDisposable {
     if (!willRetry) return this.#finish(entry, "failed");
     const delay = backoffDelay(entry.attempts, retryDelay, maxRetryDelay);
     this.#outcomes.retrying(entry, this.#clock.now() + delay);
+    this.#later(entry, delay);
+  }
+
+  /**
+   * The journal could not record an attempt's start (a database restarting,
+   * a full disk): the task did not run, so that was no attempt, and it tries
+   * again a second later. Past MARK_TRIES refusals in a row (a journal that
+   * stays away, or a row it always refuses) the attempt counts as failed.
+   */
+  #markRefused(entry: TaskEntry, error: unknown): void {
+    const refused = (this.#refusedMarks.get(entry) ?? 0) + 1;
+    if (refused >= MARK_TRIES) {
+      this.#refusedMarks.delete(entry);
+      return this.#attemptFailed(entry, error);
+    }
+    this.#refusedMarks.set(entry, refused);
+    entry.attempts--;
+    entry.state = "queued";
+    this.#outcomes.markFailed(entry, error, MARK_PAUSE_MS);
+    this.#later(entry, MARK_PAUSE_MS);
+  }
+
+  /** Queues the task again after `ms` (shutdown abandons it meanwhile). */
+  #later(entry: TaskEntry, ms: number): void {
     const retry = (): void => {
       this.#backoff.delete(entry);
       this.#enqueue(entry);
     };
-    this.#backoff.set(entry, this.#clock.setTimeout(retry, delay));
+    this.#backoff.set(entry, this.#clock.setTimeout(retry, ms));
   }
 
   /** Records a final state, then queues the group's next task (or abandons the rest). */
@@ -285,6 +316,7 @@ export class TaskRunner implements AsyncDisposable {
       this.#finish(entry, "abandoned");
     }
     this.#backoff.clear();
+    this.#refusedMarks.clear();
     for (let entry = this.#ready.shift(); entry !== undefined; entry = this.#ready.shift()) {
       this.#finish(entry, "abandoned");
     }

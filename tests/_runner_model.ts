@@ -17,14 +17,18 @@ export const TIMEOUT = 10;
 export const FINAL = new Set(["done", "failed", "abandoned"]);
 const quiet: StructuredLogger = { info() {}, warn() {}, error() {} };
 
+/** Refused attempt marks in a row after which the runner counts a failed attempt (its MARK_TRIES). */
+const MARK_TRIES = 60;
+
 /**
- * One attempt: its journal mark (taking `markMs`, or failing, which fails
- * the attempt before it runs), then what the task does: settle after `ms`
- * (synchronously when `sync`), hang until its signal aborts, or ignore the
- * signal and resolve long after the timeout.
+ * One attempt: its journal mark (taking `markMs`, refused `markRefusals`
+ * times first, each a second's pause and no attempt; MARK_TRIES refusals
+ * fail the attempt before it runs), then what the task does: settle after
+ * `ms` (synchronously when `sync`), hang until its signal aborts, or ignore
+ * the signal and resolve long after the timeout.
  */
 export type Step =
-  & { markMs: number; markFails: boolean }
+  & { markMs: number; markRefusals: number }
   & (
     | { kind: "ok"; ms: number; sync: boolean }
     | { kind: "throw"; ms: number; sync: boolean }
@@ -34,7 +38,11 @@ export type Step =
 
 const step: fc.Arbitrary<Step> = fc.record({
   markMs: fc.integer({ min: 0, max: 3 }),
-  markFails: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+  markRefusals: fc.oneof(
+    { weight: 6, arbitrary: fc.constant(0) },
+    { weight: 2, arbitrary: fc.integer({ min: 1, max: 2 }) },
+    { weight: 1, arbitrary: fc.constant(MARK_TRIES) },
+  ),
 }).chain((mark) =>
   fc.oneof(
     fc.record({
@@ -105,7 +113,7 @@ export function expected(
   p: Plan,
   steps: Step[],
 ): { runs: number[]; attempts: number; done: boolean } {
-  const marked = (s: Step): boolean => !(p.journaled && s.markFails);
+  const marked = (s: Step): boolean => !(p.journaled && s.markRefusals >= MARK_TRIES);
   const first = steps.findIndex((s) => marked(s) && s.kind === "ok");
   const attempts = first < 0 ? steps.length : first + 1;
   const runs = steps.slice(0, attempts).flatMap((s, i) => marked(s) ? [i + 1] : []);
@@ -120,6 +128,8 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
   const index = new Map<TaskGroup, number>();
   const stepOf = (entry: { group: TaskGroup; index: number; attempts: number }): Step =>
     p.groups[index.get(entry.group) as number]?.tasks[entry.index]?.[entry.attempts - 1] as Step;
+  // Marks refused so far, by group, task and attempt.
+  const refusals = new Map<string, number>();
   const runner = new TaskRunner({
     clock,
     logger: quiet,
@@ -133,8 +143,12 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
       ? {
         attempt: (entry) =>
           new Promise((resolve, reject) => {
-            const { markMs, markFails } = stepOf(entry);
-            clock.setTimeout(() => markFails ? reject(new Error("disk full")) : resolve(), markMs);
+            const { markMs, markRefusals } = stepOf(entry);
+            const key = `${entry.group.id}/${entry.index}/${entry.attempts}`;
+            const refused = refusals.get(key) ?? 0;
+            if (refused < markRefusals) refusals.set(key, refused + 1);
+            const refuse = refused < markRefusals;
+            clock.setTimeout(() => refuse ? reject(new Error("disk full")) : resolve(), markMs);
           }),
         record: (entry) => void recorded.set(`${entry.group.id}/${entry.index}`, entry.state),
       }

@@ -451,3 +451,30 @@ Deno.test("TaskRunner: a delay on the task's signal ends at the timeout, and wha
   await clock.tickAsync(10_000);
   deepEqual(sent, []);
 });
+
+Deno.test("TaskRunner: an attempt mark the journal refuses is no attempt; the task runs once one is taken", async () => {
+  const clock = fakeClock();
+  const marks: string[] = [];
+  let refusals = 2; // a database restarting
+  const ran: number[] = [];
+  await using runner = new TaskRunner({
+    clock,
+    retries: 0,
+    journal: {
+      attempt(entry) {
+        marks.push(`attempt ${entry.attempts} at ${clock.now()}`);
+        return refusals-- > 0 ? Promise.reject(new Error("connection refused")) : Promise.resolve();
+      },
+      record() {},
+    },
+  });
+  const group = new TaskGroup().add(function (this: TaskContext) {
+    ran.push(this.attempt);
+  });
+  runner.submit(group);
+  await clock.tickAsync(2_000);
+  await runner.idle();
+  deepEqual(marks, ["attempt 1 at 0", "attempt 1 at 1000", "attempt 1 at 2000"]);
+  deepEqual(ran, [1], "with no retries left, it still ran");
+  equal(group.tasks[0]?.state, "done");
+});
