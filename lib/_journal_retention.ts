@@ -34,8 +34,11 @@ export class JournalRetention {
           )
         )`);
     this.#pruneOld = pruneGroups("f.updated_at < ?");
-    this.#pruneMany = pruneGroups(`f.updated_at <= (
-      SELECT updated_at FROM tasks WHERE state = 'failed' ORDER BY updated_at DESC LIMIT 1 OFFSET ?
+    // Failures of one millisecond are told apart by group and index, so that
+    // exactly the newest `retentionCount` stay (a tie had pruned them all).
+    this.#pruneMany = pruneGroups(`(f.updated_at, f.group_id, f.idx) <= (
+      SELECT updated_at, group_id, idx FROM tasks WHERE state = 'failed'
+      ORDER BY updated_at DESC, group_id DESC, idx DESC LIMIT 1 OFFSET ?
     )`);
   }
 

@@ -151,15 +151,16 @@ export async function listOwned(
 
 /**
  * Deletes whole finished groups whose failures are older than `cutoff` or
- * beyond the newest `count` failed tasks. A group still running stays.
+ * beyond the newest `count` failed tasks (ties in time broken by group and
+ * index). A group still running stays.
  */
 export async function pruneFailed(sql: Sql, cutoff: number, count: number): Promise<void> {
   await sql`
     DELETE FROM ${sql(TABLE)} WHERE group_id IN (
       SELECT f.group_id FROM ${sql(TABLE)} AS f WHERE f.state = 'failed' AND (
-        f.updated_at < ${cutoff} OR f.updated_at <= (
-          SELECT updated_at FROM ${sql(TABLE)} WHERE state = 'failed'
-          ORDER BY updated_at DESC LIMIT 1 OFFSET ${count}
+        f.updated_at < ${cutoff} OR (f.updated_at, f.group_id, f.idx) <= (
+          SELECT updated_at, group_id, idx FROM ${sql(TABLE)} WHERE state = 'failed'
+          ORDER BY updated_at DESC, group_id DESC, idx DESC LIMIT 1 OFFSET ${count}
         )
       )
       AND NOT EXISTS (

@@ -30,9 +30,11 @@ export type { SyncTarget };
  * import { defineTask, SqliteTaskStore, TaskGroup, TaskRunner } from "./mod.ts";
  * import { deepEqual } from "node:assert/strict";
  *
+ * let now = Date.now();
  * using store = SqliteTaskStore.open(`${await Deno.makeTempDir()}/tasks.db`, {
  *   retentionCount: 1,
  *   pruneIntervalMs: 0,
+ *   clock: { now: () => now++ }, // the two failures a millisecond apart at least
  * });
  * const fail = defineTask("fail", () => {
  *   throw new Error("no");

@@ -13,6 +13,7 @@ import {
   TaskRunner,
 } from "../lib/mod.ts";
 import { configure, reset } from "@logtape/logtape";
+import { connect, ensureTable, pruneFailed } from "../lib/_postgres_journal.ts";
 import { fakeClock } from "./_helpers.ts";
 import { postgresTest } from "./_postgres.ts";
 import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
@@ -344,3 +345,23 @@ Deno.test("PostgresTaskStore.open gives up at its signal and closes its connecti
   while (await conn.read(buffer) !== null);
   conn.close();
 });
+
+postgresTest(
+  "pruneFailed keeps exactly the newest count failures when they share a millisecond",
+  async (db) => {
+    const sql = connect(db.url, 1);
+    try {
+      await ensureTable(sql);
+      await sql`
+      INSERT INTO posthaste_tasks (group_id, idx, name, args, state, updated_at, owner)
+      SELECT g, 0, 'fail', '[]', 'failed', 1000, 'gone' FROM unnest(${["a", "b", "c"]}::text[]) AS g
+    `;
+      await pruneFailed(sql, 0, 2);
+      // Told apart by group id: a tie in time had pruned all three.
+      const rows = await sql`SELECT group_id FROM posthaste_tasks ORDER BY group_id`;
+      deepEqual(rows.map((row) => row.group_id), ["b", "c"]);
+    } finally {
+      await sql.end();
+    }
+  },
+);

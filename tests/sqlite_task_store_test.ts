@@ -322,6 +322,29 @@ Deno.test("SqliteTaskStore.health(): false after a failed sync, probing at most 
   equal(store.status("~probe"), undefined, "the probe leaves no row");
 });
 
+Deno.test("SqliteTaskStore keeps exactly the newest retentionCount failures when they share a millisecond", async () => {
+  await using dir = await tempDir();
+  const options = { retentionCount: 2, pruneIntervalMs: 0, clock: { now: () => 1_000 } };
+  using store = SqliteTaskStore.open(`${dir.path}/tasks.db`, options);
+  const fail = defineTask("fail", () => {
+    throw new Error("no");
+  }, { retries: 0 });
+  const runner = new TaskRunner({ journal: store });
+  for (const id of ["a", "b", "c"]) {
+    const group = new TaskGroup({ id }).add(fail);
+    await store.enqueue(group);
+    runner.submit(group);
+    await group.settled();
+  }
+  await store.enqueue(new TaskGroup().add(send, "x")); // commits the outcomes and prunes
+  // Told apart by group id: a tie in time had pruned all three.
+  deepEqual(["a", "b", "c"].map((id) => store.status(id)?.state ?? "gone"), [
+    "gone",
+    "failed",
+    "failed",
+  ]);
+});
+
 Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones within the retention, never open ones", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
