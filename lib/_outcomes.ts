@@ -50,7 +50,7 @@ export class Outcomes {
   }
 
   /** The journal refused an attempt's start: not an attempt; the task goes again after `pauseMs`. */
-  markFailed(entry: TaskEntry, error: unknown, pauseMs: number): void {
+  markRefused(entry: TaskEntry, error: unknown, pauseMs: number): void {
     const groupId = entry.group.id;
     this.#logger.warn(
       "Cannot journal the start of task {taskName}; it has not run, and tries again in {pauseMs} ms: {error}",

@@ -273,7 +273,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#refusedMarks.set(entry, refused);
     entry.attempts--;
     entry.state = "queued";
-    this.#outcomes.markFailed(entry, error, MARK_PAUSE_MS);
+    this.#outcomes.markRefused(entry, error, MARK_PAUSE_MS);
     this.#later(entry, MARK_PAUSE_MS);
   }
 
