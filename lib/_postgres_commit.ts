@@ -45,8 +45,6 @@ export interface CommitOptions {
 export class PostgresCommit {
   readonly #options: CommitOptions;
   #sql: Sql;
-  readonly #owner: string;
-  readonly #now: () => number;
   #next: Batch | undefined;
   #inFlight: Promise<void> | undefined;
   #failing = false;
@@ -59,8 +57,6 @@ export class PostgresCommit {
   constructor(options: CommitOptions) {
     this.#options = options;
     this.#sql = options.connect();
-    this.#owner = options.owner;
-    this.#now = options.now;
   }
 
   /** Whether the last batch failed. */
@@ -133,7 +129,7 @@ export class PostgresCommit {
    * must not hold the others' for longer) or at close.
    */
   #carryOver(failed: Batch): boolean {
-    const now = this.#now();
+    const now = this.#options.now();
     const since = failed.failedSince ?? now;
     if (this.#closing || now - since >= this.#options.retryForMs) return false;
     const outcomes = [...failed.saves].filter(([, row]) => row.state !== "running");
@@ -187,18 +183,18 @@ export class PostgresCommit {
    */
   #answered(batch: Batch): Promise<unknown> {
     const sql = this.#sql;
+    const { owner, now, timers, timeoutMs, connect } = this.#options;
     // No BEGIN and COMMIT round trips: the statements are sent at once on
     // this commit's own connection, which runs them in order, each its own
     // transaction. An enqueue is one statement, so it is atomic; a crash
     // between an outcome's UPDATE and its group's DELETE leaves a group of
     // done rows, which adoption deletes.
-    const statements = batchStatements(sql, batch, this.#owner, this.#now());
-    const { timers, timeoutMs } = this.#options;
+    const statements = batchStatements(sql, batch, owner, now());
     const deadlineMs = timeoutMs * statements.length + 1_000;
     let timer: unknown;
     const stuck = new Promise<never>((_, reject) => {
       timer = timers.setTimeout(() => {
-        if (this.#sql === sql) this.#sql = this.#options.connect();
+        if (this.#sql === sql) this.#sql = connect();
         // Ending it also rejects its unanswered statements.
         const ending = sql.end({ timeout: 0 }).catch(() => {})
           .finally(() => this.#ending.delete(ending));
