@@ -5,6 +5,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
+import { transaction } from "./_sqlite_transaction.ts";
 
 /** One write of a batch, run inside its transaction. */
 export type Write = (db: DatabaseSync) => void;
@@ -109,15 +110,11 @@ export class GroupCommit {
     this.#writes = [];
     this.#durable = false;
     if (batch === undefined) return;
+    const db = this.#db;
     try {
-      this.#db.exec("BEGIN IMMEDIATE");
-      try {
-        for (const write of writes) write(this.#db);
-        this.#db.exec("COMMIT");
-      } catch (error) {
-        this.#db.exec("ROLLBACK");
-        throw error;
-      }
+      transaction(db, "BEGIN IMMEDIATE", () => {
+        for (const write of writes) write(db);
+      });
     } catch (error) {
       this.#failing = true;
       return batch.reject(error);

@@ -3,6 +3,7 @@
 // the status of the groups the runner no longer has. Internal to SqliteTaskStore.
 import type { DatabaseSync } from "node:sqlite";
 import { storedTask } from "./_journal_rows.ts";
+import { transaction } from "./_sqlite_transaction.ts";
 import { groupStateOf, type GroupStatus, type TaskState } from "./task_status.ts";
 import type { StoredTask } from "./task_store.ts";
 
@@ -21,8 +22,7 @@ export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number
   const crashUpdate = db.prepare(
     "UPDATE tasks SET crashes = ?, state = ?, error = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
   );
-  db.exec("BEGIN");
-  try {
+  transaction(db, "BEGIN", () => {
     for (const row of rows) {
       // Found running: the process died during the attempt.
       const crashed = row.state === "running";
@@ -40,11 +40,7 @@ export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number
       }
       tasks.push(storedTask(row, crashes, quarantined));
     }
-    db.exec("COMMIT");
-  } catch (error) {
-    db.exec("ROLLBACK");
-    throw error;
-  }
+  });
   return tasks;
 }
 

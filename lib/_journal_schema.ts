@@ -5,6 +5,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
+import { transaction } from "./_sqlite_transaction.ts";
 
 /** The schema this build writes (`PRAGMA user_version`). */
 export const SCHEMA_VERSION = 3;
@@ -86,8 +87,7 @@ export function openJournal(path: string): DatabaseSync {
 
 /** Brings a version 1 or 2 journal to this version, in one transaction. */
 function upgrade(db: DatabaseSync, from: 1 | 2): void {
-  db.exec("BEGIN IMMEDIATE");
-  try {
+  transaction(db, "BEGIN IMMEDIATE", () => {
     // Version 1 differed in its keys: its rows are copied into the new table.
     if (from === 1) {
       db.exec(`
@@ -106,9 +106,5 @@ function upgrade(db: DatabaseSync, from: 1 | 2): void {
       ${FAILED_INDEX};
       PRAGMA user_version = ${SCHEMA_VERSION};
     `);
-    db.exec("COMMIT");
-  } catch (error) {
-    db.exec("ROLLBACK");
-    throw error;
-  }
+  });
 }

@@ -113,3 +113,20 @@ Deno.test("GroupCommit: a failed sync or transaction rejects its batches; close 
   equal(wal.closed, true);
   db.close();
 });
+
+Deno.test("GroupCommit: a full disk rejects its batch as such, and the next batch commits", async () => {
+  const db = memoryDb();
+  db.exec("PRAGMA max_page_count = 8");
+  const commits = new GroupCommit(db, gatedWal());
+  const insert = (v: string) => (d: DatabaseSync) =>
+    void d.prepare("INSERT INTO t VALUES (?)").run(v);
+  const big = commits.write(insert("x".repeat(100_000)), false);
+  const other = commits.write(insert("other"), false);
+  // Not "cannot rollback - no transaction is active": SQLite had rolled back.
+  await rejects(big, /database or disk is full/);
+  await rejects(other, /database or disk is full/, "one transaction, one outcome");
+  equal(commits.failing, true);
+  await commits.write(insert("small"), false);
+  deepEqual(rows(db), ["small"]);
+  db.close();
+});
