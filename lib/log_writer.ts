@@ -5,84 +5,7 @@
  */
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { escapeLine } from "./escape_line.ts";
-
-/**
- * Where a {@linkcode LogWriter} writes: a `Deno.FsFile` or anything alike.
- *
- * @example Writing to memory
- * ```ts
- * import { LogWriter, type WriteTarget } from "./mod.ts";
- * import { equal } from "node:assert/strict";
- *
- * const chunks: string[] = [];
- * const target: WriteTarget = {
- *   write: (p) => (chunks.push(new TextDecoder().decode(p)), Promise.resolve(p.length)),
- *   close: () => {},
- * };
- * await using writer = new LogWriter(target);
- * await writer.append("one");
- * equal(chunks.join(""), "one\n");
- * ```
- */
-export interface WriteTarget {
-  /** Writes some of `p`, resolving to how many bytes were written. */
-  write(p: Uint8Array): Promise<number>;
-  /** Releases the target. */
-  close(): void;
-}
-
-/**
- * Counters of what a {@linkcode LogWriter} has written, for metrics.
- *
- * @example Two appends of one turn, one write
- * ```ts
- * import { LogWriter } from "./mod.ts";
- * import { deepEqual } from "node:assert/strict";
- *
- * await using writer = new LogWriter({ write: (p) => Promise.resolve(p.length), close() {} });
- * await Promise.all([writer.append("a"), writer.append("b")]);
- * deepEqual(writer.stats, { lines: 2, bytes: 4, batches: 1 });
- * ```
- */
-export interface LogWriterStats {
-  /** Lines written. */
-  lines: number;
-  /** Bytes written. */
-  bytes: number;
-  /** Write batches (each one or more `write` calls for many lines). */
-  batches: number;
-}
-
-/**
- * Options for the {@linkcode LogWriter} constructor.
- *
- * @example JSON lines that stay one line each
- * ```ts
- * import { escapeJsonLine, LogWriter } from "./mod.ts";
- * import { deepEqual } from "node:assert/strict";
- *
- * const written: string[] = [];
- * const target = {
- *   write: (p: Uint8Array) => (written.push(new TextDecoder().decode(p)), Promise.resolve(p.length)),
- *   close() {},
- * };
- * await using writer = new LogWriter(target, { escape: escapeJsonLine });
- * await writer.append(JSON.stringify({ message: "two\nlines" }));
- * deepEqual(JSON.parse(written.join("")), { message: "two\nlines" });
- * ```
- */
-export interface LogWriterOptions {
-  /**
-   * Makes each appended text one line. {@linkcode escapeJsonLine} for lines
-   * that are JSON. @default {escapeLine}
-   */
-  escape?: (text: string) => string;
-  /**
-   * Opens the file afresh, for {@linkcode LogWriter.reopen}; set by
-   * {@linkcode LogWriter.open}. @default {undefined} (reopen rejects)
-   */
-  reopen?: () => Promise<WriteTarget>;
-}
+import type { LogWriterOptions, LogWriterStats, WriteTarget } from "./log_writer_options.ts";
 
 const encoder = new TextEncoder();
 const NEWLINE = 0x0a;
@@ -96,8 +19,12 @@ const NEWLINE = 0x0a;
  * is always exactly one whole line: lines never interleave or tear, whatever
  * their length, because only this writer writes and it writes batches one
  * after another, looping over partial writes. If a write fails halfway (the
- * disk filled), the appends of that batch reject, and the next batch starts
- * by ending the torn fragment, so it stays a line of its own.
+ * disk filled), the appends of that batch reject and what the batch wrote is
+ * cut off the file's end again (ftruncate), so the file holds none of their
+ * lines: a task that retries writes its line once, and a dead letter never
+ * names a line that is in the log. Where the cut fails (or the target cannot
+ * `truncate`), the next batch starts by ending the torn fragment, so it stays
+ * a line of its own.
  *
  * After logrotate renamed the file, {@linkcode LogWriter.reopen} (on SIGUSR1)
  * moves the writer to a new file at the path, between two batches.
@@ -309,9 +236,26 @@ export class LogWriter implements AsyncDisposable {
         offset += await target.write(offset === 0 ? bytes : bytes.subarray(offset));
       }
     } catch (error) {
-      if (offset > 0) this.#torn = bytes[offset - 1] === NEWLINE ? undefined : target;
+      // Cut off: the file is as it was before the batch, torn or not.
+      if (offset > 0 && !(await cut(target, offset))) {
+        this.#torn = bytes[offset - 1] === NEWLINE ? undefined : target;
+      }
       throw error;
     }
     this.#torn = undefined;
+  }
+}
+
+/** Cuts the last `written` bytes off the target's file if it can; whether it did. */
+async function cut(target: WriteTarget, written: number): Promise<boolean> {
+  if (target.stat === undefined || target.truncate === undefined) return false;
+  try {
+    const { size } = await target.stat();
+    // Shorter than what the batch wrote: truncated under the writer (copytruncate).
+    if (size < written) return false;
+    await target.truncate(size - written);
+    return true;
+  } catch {
+    return false;
   }
 }

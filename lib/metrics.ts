@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { LogWriterStats } from "./log_writer.ts";
+import type { LogWriterStats } from "./log_writer_options.ts";
 import type { TaskRunner } from "./runner.ts";
 
 /**

@@ -29,6 +29,7 @@ export * from "./escape_line.ts";
 export * from "./fifo.ts";
 export * from "./group_registry.ts";
 export * from "./log_writer.ts";
+export * from "./log_writer_options.ts";
 export * from "./runner.ts";
 export * from "./runner_options.ts";
 export * from "./runner_stats.ts";

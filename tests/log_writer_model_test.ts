@@ -2,7 +2,8 @@
 // at random: whatever the target does, every line whose append resolved is in
 // the files once, whole and in order, file after file however often the file
 // is reopened, and each line of a file is an appended line or the torn start
-// of one whose append rejected; nothing runs together.
+// of one whose append rejected; nothing runs together. Where the target cuts
+// a failed batch off (ftruncate), a file holds exactly the resolved lines.
 import { equal, ok } from "node:assert/strict";
 import fc from "fast-check";
 import { escapeLine, LogWriter, type WriteTarget } from "../lib/mod.ts";
@@ -44,7 +45,8 @@ Deno.test("LogWriter model: short and failing writes and reopens never lose a re
         { maxLength: 8 },
       ),
       fc.infiniteStream(write),
-      async (turns, writes) => {
+      fc.constantFrom("cuts", "cannot", "fails"),
+      async (turns, writes, cut) => {
         const files: number[][] = [];
         let closed = 0, writesAfterClose = 0;
         const open = (): WriteTarget => {
@@ -67,6 +69,13 @@ Deno.test("LogWriter model: short and failing writes and reopens never lose a re
               isClosed = true;
               closed++;
             },
+            ...(cut !== "cannot" && {
+              stat: () => Promise.resolve({ size: file.length }),
+              truncate: (len: number) =>
+                cut === "fails"
+                  ? Promise.reject(new Error("Input/output error"))
+                  : Promise.resolve(void (file.length = len)),
+            }),
           };
         };
         const reopened: Promise<unknown>[] = [];
@@ -113,6 +122,7 @@ Deno.test("LogWriter model: short and failing writes and reopens never lose a re
             ok(at >= 0, `an unknown or out-of-order line: ${JSON.stringify(line)}`);
             const torn = line !== appends[at]?.line;
             ok(!torn || !resolved[at], "only a rejected append's line may be torn");
+            if (cut === "cuts") ok(resolved[at] && !torn, "a failed batch's lines are cut off");
             next = at + 1;
           }
         }

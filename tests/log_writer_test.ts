@@ -114,6 +114,54 @@ Deno.test("LogWriter: a write that fails halfway leaves a fragment that never ru
   await log.close();
 });
 
+Deno.test("LogWriter: a batch that fails halfway is cut off a real file, so none of its lines stay", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log.txt`;
+  const file = await Deno.open(path, { append: true, create: true });
+  let room = 12; // then the disk is full: a short write, then ENOSPC
+  const log = new LogWriter({
+    write: (p) =>
+      room === 0
+        ? Promise.reject(new Error("No space left on device"))
+        : file.write(p.subarray(0, Math.min(room, p.length))).then((n) => (room -= n, n)),
+    close: () => file.close(),
+    stat: () => file.stat(),
+    truncate: (len) => file.truncate(len),
+  });
+  await log.append("kept");
+  await rejects(
+    Promise.all([log.append("first"), log.append("second"), log.append("third")]),
+    /No space/,
+  );
+  equal(await Deno.readTextFile(path), "kept\n", "first\nsec is cut off again");
+  room = Infinity;
+  await log.append("first");
+  equal(await Deno.readTextFile(path), "kept\nfirst\n", "a retry writes its line once");
+  await log.close();
+});
+
+Deno.test("LogWriter: a batch whose cut fails keeps its torn start a line of its own", async () => {
+  let file = "", room = 9;
+  const log = new LogWriter({
+    write(p) {
+      if (room === 0) return Promise.reject(new Error("No space left on device"));
+      const n = Math.min(room, p.length);
+      room -= n;
+      file += new TextDecoder().decode(p.subarray(0, n));
+      return Promise.resolve(n);
+    },
+    close() {},
+    stat: () => Promise.resolve({ size: file.length }),
+    truncate: () => Promise.reject(new Error("Input/output error")),
+  });
+  await rejects(Promise.all([log.append("first"), log.append("second")]), /No space/);
+  equal(file, "first\nsec");
+  room = Infinity;
+  await log.append("third");
+  equal(file, "first\nsec\nthird\n");
+  await log.close();
+});
+
 Deno.test("LogWriter: a write that fails at a line's end adds no empty line", async () => {
   const { disk, log } = fillingDisk(6);
   await rejects(Promise.all([log.append("first"), log.append("second")]), /No space/);
