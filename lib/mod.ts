@@ -61,4 +61,5 @@ export * from "./reports.ts";
 export * from "./router.ts";
 export * from "./server.ts";
 export * from "./sqlite_task_store.ts";
+export * from "./sqlite_task_store_options.ts";
 export * from "./stray_errors.ts";

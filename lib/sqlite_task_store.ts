@@ -8,6 +8,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget } from "./_group_commit.ts";
+import type { SqliteTaskStoreOptions } from "./sqlite_task_store_options.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import { JournalWriter } from "./_journal_batch.ts";
 import { type Clock, systemClock } from "./clock.ts";
@@ -16,62 +17,10 @@ import { JournalRetention } from "./_journal_retention.ts";
 import { duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
 import { openJournal } from "./_journal_schema.ts";
+import { OutcomeRetry } from "./_outcome_retry.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { type GroupStatus, taskId, type TaskState } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
-
-export type { SyncTarget };
-
-/**
- * Options for {@linkcode SqliteTaskStore.open}.
- *
- * @example Keeping one failed task
- * ```ts
- * import { defineTask, SqliteTaskStore, TaskGroup, TaskRunner } from "./mod.ts";
- * import { deepEqual } from "node:assert/strict";
- *
- * let now = Date.now();
- * using store = SqliteTaskStore.open(`${await Deno.makeTempDir()}/tasks.db`, {
- *   retentionCount: 1,
- *   pruneIntervalMs: 0,
- *   clock: { now: () => now++ }, // the two failures a millisecond apart at least
- * });
- * const fail = defineTask("fail", () => {
- *   throw new Error("no");
- * }, { retries: 0 });
- * await using runner = new TaskRunner({ journal: store });
- * const groups = [new TaskGroup().add(fail), new TaskGroup().add(fail)];
- * for (const group of groups) {
- *   await store.enqueue(group);
- *   runner.submit(group);
- *   await runner.idle();
- * }
- * await store.enqueue(new TaskGroup().add(defineTask("noop", () => {}))); // commits the outcomes
- * const states = groups.map((group) => store.status(group.id)?.state);
- * deepEqual(states, [undefined, "failed"], "the older failure is pruned");
- * ```
- */
-export interface SqliteTaskStoreOptions {
-  /**
-   * Opens the journal's WAL file, whose `syncData()` makes commits durable.
-   * @default {Deno.openSync(file, { read: true })}
-   */
-  openWal?: (file: string) => SyncTarget;
-  /**
-   * Milliseconds a failed task stays in the journal after it failed, with
-   * its group (once none of the group's tasks is left to run), so that its
-   * status outlives a restart. A group whose tasks all succeed is deleted as
-   * it finishes.
-   * @default {600000}
-   */
-  retentionMs?: number;
-  /** Failed tasks kept at most; the oldest groups are deleted first. @default {10000} */
-  retentionCount?: number;
-  /** Milliseconds between two prunes of failed groups, at least. @default {1000} */
-  pruneIntervalMs?: number;
-  /** Time source for `updated_at` and retention (wall-clock milliseconds). @default {systemClock} */
-  clock?: Pick<Clock, "now">;
-}
 
 /**
  * A {@linkcode TaskStore} in one SQLite file. Writes queue up and are
@@ -113,9 +62,10 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #forgetDone: StatementSync;
   #retention: JournalRetention;
   #logger = getLogger(["posthaste", "journal"]);
-  #clock: Pick<Clock, "now">;
+  #clock: Clock;
   #probes: IntervalGate;
   #writer: JournalWriter;
+  #outcomes: OutcomeRetry;
 
   /**
    * Opens (or creates) the journal at `path`.
@@ -165,6 +115,11 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#probes = new IntervalGate(1_000, clock);
     this.#commits = new GroupCommit(db, wal);
     this.#writer = new JournalWriter(this.#commits, db);
+    this.#outcomes = new OutcomeRetry({
+      clock,
+      onGiveUp: (id, error) =>
+        this.#logger.error("Cannot journal the outcome of {id}: {error}", { id, error }),
+    });
     this.#groupRows = db.prepare(
       "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
     );
@@ -241,6 +196,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   attempt(entry: TaskEntry): Promise<void> {
     const { pending, batch } = this.#writer.rows(false);
     const { group, index, attempts, error, durationMs } = entry;
+    this.#outcomes.supersede(taskId(group.id, index));
     const now = this.#clock.now();
     pending.running(group.id, index, attempts, journalError(error), Math.round(durationMs), now);
     return batch;
@@ -249,18 +205,26 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   record(entry: TaskEntry, nextAt = 0): void {
     // Abandoned at shutdown: queued again, to run after the restart, keeping
     // its retry time if it was waiting out a backoff.
-    const { group } = entry;
-    const written = entry.state === "abandoned"
-      ? this.#writer.write(() =>
-        this.#requeue.run(entry.attempts, this.#clock.now(), group.id, entry.index)
+    const { group, state } = entry;
+    const id = taskId(group.id, entry.index);
+    const succeeded = state === "done" && group.tasks.every((task) => task.state === "done");
+    // Written again a second later if the commit fails (a full disk), up to
+    // a minute: a finished task left unfinished would run again after a restart.
+    const written = state === "abandoned"
+      ? this.#outcomes.write(
+        id,
+        () =>
+          this.#writer.write(() =>
+            this.#requeue.run(entry.attempts, this.#clock.now(), group.id, entry.index)
+          ),
       )
-      : entry.state === "done" && group.tasks.every((task) => task.state === "done")
-      ? this.#succeeded(entry)
-      : this.#writer.write(() => this.#save(entry, entry.state, nextAt));
+      : succeeded
+      ? this.#outcomes.write(group.id, () => this.#succeeded(entry))
+      : this.#outcomes.write(id, () => this.#writer.write(() => this.#save(entry, state, nextAt)));
     written.catch((error) => {
-      // Not awaited by anyone: say so. At worst the task runs again after a restart.
-      this.#logger.error("Cannot journal task {taskId}: {error}", {
-        taskId: taskId(entry.group.id, entry.index),
+      // Not awaited by anyone: say so.
+      this.#logger.error("Cannot journal task {taskId}, tries again in 1000 ms: {error}", {
+        taskId: id,
         error,
       });
     });
@@ -294,6 +258,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
 
   /** Commits what is queued, then closes the database. */
   close(): void {
+    this.#outcomes.flush();
     this.#commits.close();
     this.#db.close();
   }

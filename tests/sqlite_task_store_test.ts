@@ -7,6 +7,7 @@ import {
   recoverTasks,
   route,
   SqliteTaskStore,
+  systemClock,
   type TaskContext,
   TaskGroup,
   TaskRunner,
@@ -301,7 +302,7 @@ Deno.test("SqliteTaskStore.health(): false after a failed sync, probing at most 
   let now = 1_000_000;
   using store = SqliteTaskStore.open(`${dir.path}/tasks.db`, {
     openWal: disk.openWal,
-    clock: { now: () => now },
+    clock: { ...systemClock, now: () => now },
   });
   equal(await store.health(), true);
   equal(disk.syncs, 0, "a healthy journal is not probed");
@@ -324,7 +325,11 @@ Deno.test("SqliteTaskStore.health(): false after a failed sync, probing at most 
 
 Deno.test("SqliteTaskStore keeps exactly the newest retentionCount failures when they share a millisecond", async () => {
   await using dir = await tempDir();
-  const options = { retentionCount: 2, pruneIntervalMs: 0, clock: { now: () => 1_000 } };
+  const options = {
+    retentionCount: 2,
+    pruneIntervalMs: 0,
+    clock: { ...systemClock, now: () => 1_000 },
+  };
   using store = SqliteTaskStore.open(`${dir.path}/tasks.db`, options);
   const fail = defineTask("fail", () => {
     throw new Error("no");
@@ -353,7 +358,7 @@ Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones with
     retentionMs: 60_000,
     retentionCount: 2,
     pruneIntervalMs: 0,
-    clock: { now: () => now },
+    clock: { ...systemClock, now: () => now },
   };
   const fail = defineTask("fail", (to: string) => {
     throw new Error(`cannot reach ${to}`);

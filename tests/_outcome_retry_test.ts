@@ -1,0 +1,151 @@
+import { deepEqual, rejects } from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { OutcomeRetry } from "../lib/_outcome_retry.ts";
+import { defineTask, SqliteTaskStore, TaskGroup, TaskRunner } from "../lib/mod.ts";
+import { type FakeClock, fakeClock, tempDir } from "./_helpers.ts";
+
+/** A journal that refuses every write while `full`, and records what it took. */
+function journal() {
+  const disk = { full: true, taken: [] as string[], tries: 0 };
+  const write = (what: string) => () => {
+    disk.tries++;
+    if (disk.full) return Promise.reject(new Error("database or disk is full"));
+    disk.taken.push(what);
+    return Promise.resolve();
+  };
+  return { disk, write };
+}
+
+function retrying() {
+  const clock = fakeClock();
+  const givenUp: string[] = [];
+  const retry = new OutcomeRetry({ clock, onGiveUp: (key) => void givenUp.push(key) });
+  return { clock, givenUp, retry };
+}
+
+Deno.test("OutcomeRetry: a refused outcome is written again a second later until it commits", async () => {
+  const { clock, givenUp, retry } = retrying();
+  const { disk, write } = journal();
+  await rejects(retry.write("g/0", write("g/0 done")), /disk is full/);
+  await clock.tickAsync(999);
+  deepEqual(disk.tries, 1, "not before the pause ends");
+  await clock.tickAsync(1);
+  deepEqual(disk.tries, 2, "refused again: the next pause");
+  disk.full = false;
+  await clock.tickAsync(1_000);
+  deepEqual(disk.taken, ["g/0 done"]);
+  await clock.tickAsync(10_000);
+  deepEqual([disk.tries, givenUp], [3, []], "written once, then left alone");
+});
+
+Deno.test("OutcomeRetry: a newer write of the key replaces a waiting outcome; an attempt mark drops it", async () => {
+  const { clock, retry } = retrying();
+  const { disk, write } = journal();
+  await rejects(retry.write("g/0", write("g/0 retry at 5 s")), /full/);
+  await rejects(retry.write("h", write("h forgotten")), /full/);
+  disk.full = false;
+  await retry.write("g/0", write("g/0 failed"));
+  await rejects(retry.write("k/0", () => Promise.reject(new Error("full"))), /full/);
+  retry.supersede("k/0"); // k/0's next attempt began: its old outcome is stale
+  await clock.tickAsync(1_000);
+  deepEqual(disk.taken, ["g/0 failed", "h forgotten"], "the old g/0 never lands after the new");
+});
+
+Deno.test("OutcomeRetry: in one batch the later of two refused writes of a key is the one kept", async () => {
+  const { clock, retry } = retrying();
+  const { disk, write } = journal();
+  const both = [retry.write("g/0", write("old")), retry.write("g/0", write("new"))];
+  await Promise.allSettled(both);
+  disk.full = false;
+  await clock.tickAsync(1_000);
+  deepEqual(disk.taken, ["new"]);
+});
+
+Deno.test("OutcomeRetry: gives up after a minute of refusals, and at close after one more try", async () => {
+  const { clock, givenUp, retry } = retrying();
+  const { disk, write } = journal();
+  await rejects(retry.write("g/0", write("g/0")), /full/);
+  await clock.tickAsync(59_000);
+  deepEqual(givenUp, [], "59 s: still trying");
+  await clock.tickAsync(1_000);
+  deepEqual(givenUp, ["g/0"]);
+  const tries = disk.tries;
+  await clock.tickAsync(5_000);
+  deepEqual(disk.tries, tries, "no try after giving up");
+
+  await rejects(retry.write("h/0", write("h/0")), /full/);
+  await rejects(retry.write("k/0", write("k/0")), /full/);
+  disk.full = false;
+  retry.flush(); // closing: both go now, not a second later
+  await Promise.resolve();
+  deepEqual(disk.taken, ["h/0", "k/0"]);
+  await rejects(retry.write("m/0", () => Promise.reject(new Error("full"))), /full/);
+  deepEqual(givenUp, ["g/0", "m/0"], "after close, a refusal is given up at once");
+});
+
+/**
+ * A journal whose disk is "full" while the group `~full` is queued: it then
+ * refuses outcomes (attempt marks still go, as they did in the by-hand run
+ * where only the deletes of finished groups were refused); `fail()` on that
+ * group frees the disk.
+ */
+function fullDiskJournal(path: string): void {
+  SqliteTaskStore.open(path).close();
+  using db = new DatabaseSync(path);
+  const full = "EXISTS (SELECT 1 FROM tasks WHERE group_id = '~full' AND state = 'queued')";
+  db.exec(`
+    CREATE TRIGGER full_update BEFORE UPDATE ON tasks
+    WHEN NEW.group_id <> '~full' AND NEW.state <> 'running' AND ${full}
+    BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;
+    CREATE TRIGGER full_delete BEFORE DELETE ON tasks WHEN OLD.group_id <> '~full' AND ${full}
+    BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;
+  `);
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const send = defineTask("send", (to: string) => void to);
+
+/** Runs a group that succeeds and one that fails while the disk is full, then frees it. */
+async function finishWhileFull(path: string, clock: FakeClock): Promise<SqliteTaskStore> {
+  fullDiskJournal(path);
+  const store = SqliteTaskStore.open(path, { clock });
+  await store.enqueue(new TaskGroup({ id: "~full" }).add(send, "nobody"));
+  await using runner = new TaskRunner({ journal: store });
+  const fail = defineTask("fail", () => {
+    throw new Error("no");
+  }, { retries: 0 });
+  const groups = [
+    new TaskGroup({ id: "ok" }).add(send, "ada"),
+    new TaskGroup({ id: "bad" }).add(fail),
+  ];
+  await Promise.all(groups.map((group) => store.enqueue(group)));
+  for (const group of groups) runner.submit(group);
+  await runner.idle();
+  await turn(); // the outcomes' commit, refused
+  store.fail({ groupId: "~full", index: 0 }, "disk freed");
+  return store;
+}
+
+Deno.test("SqliteTaskStore: outcomes refused by a full disk are written once it has room", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const clock = fakeClock();
+  const store = await finishWhileFull(path, clock);
+  await clock.tickAsync(1_000);
+  await turn();
+  deepEqual(store.status("bad")?.state, "failed", "the failure is journaled");
+  store.close();
+  using reopened = SqliteTaskStore.open(path);
+  deepEqual(reopened.recover().map((task) => task.id), [], "nothing runs again after a restart");
+});
+
+Deno.test("SqliteTaskStore: outcomes refused by a full disk are written at close", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const clock = fakeClock();
+  const store = await finishWhileFull(path, clock);
+  store.close();
+  using reopened = SqliteTaskStore.open(path, { clock }); // its time: "bad" is not pruned
+  deepEqual(reopened.recover().map((task) => task.id), []);
+  deepEqual(reopened.status("bad")?.state, "failed");
+});
