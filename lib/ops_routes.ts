@@ -86,11 +86,11 @@ export function opsRoutes(options: OpsOptions): Route[] {
         groupId: id,
         error,
       });
+      // createHandler adds its Retry-After.
       throw new HttpError(
         503,
         "journal_unavailable",
         "Cannot read task group status: the task journal failed",
-        { "retry-after": "1" },
       );
     }
   };

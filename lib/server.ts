@@ -46,7 +46,10 @@ export interface HandlerOptions {
   runner: TaskRunner;
   /** Where handler bugs are logged. @default {getLogger(["posthaste", "http"])} */
   logger?: StructuredLogger;
-  /** Seconds a client should wait after a 503. @default {1} */
+  /**
+   * Seconds a client should wait after a 503: the `Retry-After` of the
+   * handler's own 503s and of a route's that sets none. @default {1}
+   */
   retryAfter?: number;
   /**
    * Called once per answered request with the matched route's pattern (or
@@ -115,7 +118,15 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
   } = options;
 
   const fail = (error: unknown, request: Request, group: TaskGroup): Response => {
-    if (error instanceof HttpError) return error.toResponse();
+    if (error instanceof HttpError) {
+      // One setting for every 503, a route's as well as the handler's own.
+      if (error.status !== 503 || new Headers(error.headers).has("retry-after")) {
+        return error.toResponse();
+      }
+      const { code, message, headers } = error;
+      return new HttpError(503, code, message, { ...headers, "retry-after": String(retryAfter) })
+        .toResponse();
+    }
     logger.error("Handler failed for {method} {url} (request {requestId}): {error}", {
       method: request.method,
       url: request.url,

@@ -124,6 +124,7 @@ Deno.test("GET /tasks/{id} answers 503 journal_unavailable, logged, when the jou
   const { logger, errors } = recordingLogger(1);
   const handler = createHandler({
     runner,
+    retryAfter: 7,
     routes: opsRoutes({
       draining: () => false,
       status: () => Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:5432")),
@@ -134,7 +135,7 @@ Deno.test("GET /tasks/{id} answers 503 journal_unavailable, logged, when the jou
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   const response = await fetch(`http://127.0.0.1:${server.addr.port}/tasks/g`);
   equal(response.status, 503);
-  equal(response.headers.get("retry-after"), "1");
+  equal(response.headers.get("retry-after"), "7", "the handler's setting");
   equal((await response.json()).error, "journal_unavailable");
   deepEqual(errors.map((e) => [e.properties.groupId, String(e.properties.error)]), [
     ["g", "Error: connect ECONNREFUSED 127.0.0.1:5432"],

@@ -1,6 +1,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import {
   createHandler,
+  HttpError,
   LogWriter,
   type Route,
   route,
@@ -74,6 +75,30 @@ Deno.test("server answers 503 with Retry-After when the backlog is full, and run
   gate.resolve();
   await runner.idle();
   deepEqual(ran, ["a first", "a second"]);
+});
+
+Deno.test("a route's 503 gets the handler's Retry-After unless it set its own", async () => {
+  await using runner = new TaskRunner();
+  const busy = (headers?: Record<string, string>) => () => {
+    throw new HttpError(503, "busy", "Cannot serve: busy", headers);
+  };
+  const handler = createHandler({
+    runner,
+    retryAfter: 7,
+    routes: [
+      route("GET", "/plain", busy()),
+      route("GET", "/own", busy({ "Retry-After": "30" })),
+      route("GET", "/gone", () => {
+        throw new HttpError(410, "gone", "Cannot serve: gone");
+      }),
+    ],
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const answers = await Promise.all(["plain", "own", "gone"].map(async (path) => {
+    const response = await fetch(`http://127.0.0.1:${server.addr.port}/${path}`);
+    return [response.status, response.headers.get("retry-after"), (await response.json()).error];
+  }));
+  deepEqual(answers, [[503, "7", "busy"], [503, "30", "busy"], [410, null, "gone"]]);
 });
 
 Deno.test("server answers a handler bug with 500 internal_error and logs the stack", async () => {
