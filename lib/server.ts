@@ -6,7 +6,9 @@
 import { getLogger } from "@logtape/logtape";
 import { context } from "@opentelemetry/api";
 import type { StructuredLogger } from "./logging.ts";
+import { IntervalGate } from "./_interval_gate.ts";
 import { AdmissionError } from "./admission_error.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { HttpError } from "./http_error.ts";
 import { matchRoute, type Route } from "./router.ts";
 import type { TaskRunner } from "./runner.ts";
@@ -67,10 +69,14 @@ export interface HandlerOptions {
   /**
    * A durable journal: the response is sent only once the group is committed
    * to it; if the commit fails the answer is 503 `journal_unavailable` and
-   * none of the tasks runs.
+   * none of the tasks runs. Such refusals are logged at most once a second,
+   * with how many went unlogged since: a journal that is away refuses every
+   * request, and a line each would flood the log (onto the full disk, maybe).
    * @default {none (memory only)}
    */
   journal?: Pick<TaskStore, "enqueue"> | undefined;
+  /** Times the once-a-second log of journal refusals. @default {systemClock} */
+  clock?: Pick<Clock, "now">;
 }
 
 /**
@@ -115,7 +121,10 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     onResponse = () => {},
     accepting = () => true,
     journal,
+    clock = systemClock,
   } = options;
+  const refusalLog = new IntervalGate(1_000, clock);
+  let unlogged = 0;
 
   const fail = (error: unknown, request: Request, group: TaskGroup): Response => {
     if (error instanceof HttpError) {
@@ -179,7 +188,14 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       },
       (error) => {
         committed.reject(error);
-        logger.error("Cannot journal request {requestId}: {error}", { requestId: group.id, error });
+        if (!refusalLog.due()) unlogged++;
+        else {
+          logger.error(
+            "Cannot journal request {requestId}: {error} ({unlogged} more refused since the last such line)",
+            { requestId: group.id, error, unlogged },
+          );
+          unlogged = 0;
+        }
         return refuse("journal_unavailable", "Cannot accept tasks: the task journal failed");
       },
     );

@@ -8,7 +8,7 @@ import {
   type TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
-import { captureLogs, lines, tempDir } from "./_helpers.ts";
+import { captureLogs, lines, recordingLogger, tempDir } from "./_helpers.ts";
 
 function serve(
   routes: Route[],
@@ -99,6 +99,36 @@ Deno.test("a route's 503 gets the handler's Retry-After unless it set its own", 
     return [response.status, response.headers.get("retry-after"), (await response.json()).error];
   }));
   deepEqual(answers, [[503, "7", "busy"], [503, "30", "busy"], [410, null, "gone"]]);
+});
+
+Deno.test("a journal that refuses every request is logged once a second, with the count between", async () => {
+  await using runner = new TaskRunner();
+  const { logger, errors } = recordingLogger(2);
+  let now = 0;
+  const handler = createHandler({
+    runner,
+    logger,
+    clock: { now: () => now },
+    journal: { enqueue: () => Promise.reject(new Error("database or disk is full")) },
+    routes: [route("POST", "/work", (_request, { group }) => {
+      group.add(() => {});
+      return new Response(null, { status: 202 });
+    })],
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const post = async () => {
+    const response = await fetch(`http://127.0.0.1:${server.addr.port}/work`, { method: "POST" });
+    return [response.status, (await response.json()).error];
+  };
+  for (let i = 0; i < 3; i++) deepEqual(await post(), [503, "journal_unavailable"]);
+  now = 999;
+  await post();
+  now = 1_000;
+  await post();
+  deepEqual(errors.map((e) => [String(e.properties.error), e.properties.unlogged]), [
+    ["Error: database or disk is full", 0],
+    ["Error: database or disk is full", 3],
+  ]);
 });
 
 Deno.test("server answers a handler bug with 500 internal_error and logs the stack", async () => {
