@@ -55,7 +55,7 @@ export class OutcomeRetry {
    * @returns The first commit's promise.
    */
   write(key: string, write: () => Promise<void>): Promise<void> {
-    this.#carried.delete(key);
+    this.supersede(key);
     return this.#try(key, write, undefined);
   }
 

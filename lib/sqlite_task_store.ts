@@ -203,28 +203,27 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   record(entry: TaskEntry, nextAt = 0): void {
-    // Abandoned at shutdown: queued again, to run after the restart, keeping
-    // its retry time if it was waiting out a backoff.
-    const { group, state } = entry;
-    const id = taskId(group.id, entry.index);
+    const { group, state, index } = entry;
     const succeeded = state === "done" && group.tasks.every((task) => task.state === "done");
     // Written again a second later if the commit fails (a full disk), up to
     // a minute: a finished task left unfinished would run again after a restart.
-    const written = state === "abandoned"
-      ? this.#outcomes.write(
-        id,
-        () =>
+    const written = this.#outcomes.write(
+      succeeded ? group.id : taskId(group.id, index),
+      // Abandoned at shutdown: queued again, to run after the restart,
+      // keeping its retry time if it was waiting out a backoff.
+      state === "abandoned"
+        ? () =>
           this.#writer.write(() =>
-            this.#requeue.run(entry.attempts, this.#clock.now(), group.id, entry.index)
-          ),
-      )
-      : succeeded
-      ? this.#outcomes.write(group.id, () => this.#succeeded(entry))
-      : this.#outcomes.write(id, () => this.#writer.write(() => this.#save(entry, state, nextAt)));
+            this.#requeue.run(entry.attempts, this.#clock.now(), group.id, index)
+          )
+        : succeeded
+        ? () => this.#succeeded(entry)
+        : () => this.#writer.write(() => this.#save(entry, state, nextAt)),
+    );
     written.catch((error) => {
       // Not awaited by anyone: say so.
       this.#logger.error("Cannot journal task {taskId}, tries again in 1000 ms: {error}", {
-        taskId: id,
+        taskId: taskId(group.id, index),
         error,
       });
     });
