@@ -238,7 +238,13 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   recover(crashLimit = 3): StoredTask[] {
-    return findUnfinished(this.#db, crashLimit, this.#clock.now());
+    try {
+      return findUnfinished(this.#db, crashLimit, this.#clock.now());
+    } catch (error) {
+      // At start-up: the server stops with this, so name the file and the step.
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`Cannot recover task journal "${this.#path}": ${reason}`, { cause: error });
+    }
   }
 
   list(after: string, groups: number): StoredTask[] {

@@ -9,6 +9,7 @@ import {
   SqliteTaskStore,
   systemClock,
   type TaskContext,
+  type TaskEntry,
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
@@ -144,6 +145,40 @@ Deno.test("SqliteTaskStore refuses a foreign or damaged file with a clear error 
     /Cannot open task journal ".*other\.db": it is not a posthaste journal/,
   );
   equal((await Deno.readFile(other)).length > 0, true, "the foreign file is left as it was");
+});
+
+Deno.test("SqliteTaskStore.recover() on a full disk names the journal, and changes nothing", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  {
+    using store = SqliteTaskStore.open(path);
+    const group = new TaskGroup({ id: "g" }).add(send, "ada@example.com");
+    await store.enqueue(group);
+    await store.attempt(group.tasks[0] as TaskEntry); // then the process died
+  }
+  const { DatabaseSync } = await import("node:sqlite");
+  {
+    using db = new DatabaseSync(path);
+    db.exec(`CREATE TRIGGER full BEFORE UPDATE ON tasks
+      BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END`);
+  }
+  {
+    using store = SqliteTaskStore.open(path);
+    throws(
+      () => store.recover(),
+      /^Error: Cannot recover task journal ".*tasks\.db": database or disk is full$/,
+    );
+  }
+  {
+    using db = new DatabaseSync(path);
+    db.exec("DROP TRIGGER full");
+  }
+  using store = SqliteTaskStore.open(path);
+  deepEqual(
+    store.recover().map((task) => [task.id, task.crashes]),
+    [["g/0", 1]],
+    "one crash, once",
+  );
 });
 
 Deno.test("SqliteTaskStore: a journal open in one store cannot be opened again until closed", async () => {
