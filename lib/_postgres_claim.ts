@@ -2,21 +2,21 @@
 // its owner id, held on a connection of its own for as long as the store is
 // open. PostgreSQL frees it when the session ends, however the process ends.
 // Internal to PostgresTaskStore.
-import { getLogger } from "@logtape/logtape";
 import postgres, { type Sql } from "postgres";
+import type { StructuredLogger } from "./logging.ts";
 
 /** Holds the lock, and takes it again if its connection is lost. */
 export class OwnerClaim {
   readonly #sql: Sql;
   readonly #owner: string;
-  readonly #logger = getLogger(["posthaste", "journal"]);
+  readonly #logger: StructuredLogger;
   #closing = false;
   #retaking = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | undefined;
 
   /** Connects and takes the lock. */
-  static async take(url: string, owner: string): Promise<OwnerClaim> {
+  static async take(url: string, owner: string, logger: StructuredLogger): Promise<OwnerClaim> {
     let claim: OwnerClaim | undefined = undefined;
     const sql = postgres(url, {
       max: 1,
@@ -26,7 +26,7 @@ export class OwnerClaim {
       onclose: () => claim && claim.#lost(),
       connection: { application_name: "posthaste claim" },
     });
-    claim = new OwnerClaim(sql, owner);
+    claim = new OwnerClaim(sql, owner, logger);
     try {
       await claim.#lock();
       return claim;
@@ -37,9 +37,10 @@ export class OwnerClaim {
     }
   }
 
-  private constructor(sql: Sql, owner: string) {
+  private constructor(sql: Sql, owner: string, logger: StructuredLogger) {
     this.#sql = sql;
     this.#owner = owner;
+    this.#logger = logger;
   }
 
   /** Ends the session, and with it the claim. */

@@ -6,6 +6,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import type { StructuredLogger } from "./logging.ts";
 import { MAX_TIMER_MS, systemClock } from "./clock.ts";
 import { DeferredRecovery } from "./deferred_recovery.ts";
 import { type RecoverOptions, type RecoverResult, recoverTasks } from "./recovery.ts";
@@ -61,6 +62,11 @@ export interface JournalTakeoverOptions extends Omit<RecoverOptions, "store" | "
    * @default {60000}
    */
   lookTimeoutMs?: number;
+  /**
+   * Where the looks' results and failures are logged.
+   * @default {getLogger(["posthaste", "journal"])}
+   */
+  logger?: StructuredLogger;
 }
 
 /**
@@ -113,7 +119,7 @@ export interface TakeoverStartOptions {
  */
 export class JournalTakeover implements Disposable {
   readonly #options: JournalTakeoverOptions;
-  readonly #logger = getLogger(["posthaste", "journal"]);
+  readonly #logger: StructuredLogger;
   #deferred: DeferredRecovery | undefined;
   #resuming = false;
   #timer: unknown;
@@ -128,6 +134,7 @@ export class JournalTakeover implements Disposable {
    */
   constructor(options: JournalTakeoverOptions) {
     const { intervalMs = 0, lookTimeoutMs = 60_000 } = options;
+    this.#logger = options.logger ?? getLogger(["posthaste", "journal"]);
     const limits = { intervalMs: [intervalMs, 0], lookTimeoutMs: [lookTimeoutMs, 1] } as const;
     for (const [name, [value, min]] of Object.entries(limits)) {
       if (!(value >= min && value <= MAX_TIMER_MS)) {

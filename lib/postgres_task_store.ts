@@ -5,6 +5,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import type { StructuredLogger } from "./logging.ts";
 import type { Sql } from "postgres";
 import { OwnerClaim } from "./_postgres_claim.ts";
 import { IntervalGate } from "./_interval_gate.ts";
@@ -68,6 +69,12 @@ export interface PostgresTaskStoreOptions {
    * @default {10000}
    */
   commitTimeoutMs?: number;
+  /**
+   * Where failures to journal (an outcome given up on, a prune) and the
+   * claim's losses are logged.
+   * @default {getLogger(["posthaste", "journal"])}
+   */
+  logger?: StructuredLogger;
   /** Gives up opening: `open` rejects with its reason and closes what it opened. */
   signal?: AbortSignal;
 }
@@ -125,7 +132,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #prunes: IntervalGate;
   readonly #probes: IntervalGate;
   readonly #retention: { ms: number; count: number };
-  readonly #logger = getLogger(["posthaste", "journal"]);
+  readonly #logger: StructuredLogger;
   #closed: Promise<void> | undefined;
 
   /**
@@ -149,12 +156,13 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     try {
       await abortable(ensureTable(sql), signal);
       const owner = crypto.randomUUID();
-      const taking = OwnerClaim.take(url, owner);
+      const logger = options.logger ?? getLogger(["posthaste", "journal"]);
+      const taking = OwnerClaim.take(url, owner, logger);
       const claim = await abortable(taking, signal).catch((error) => {
         taking.then((claim) => claim.close(), () => {});
         throw error;
       });
-      return new PostgresTaskStore(sql, claim, url, owner, name, options);
+      return new PostgresTaskStore(sql, claim, url, { owner, name, logger }, options);
     } catch (error) {
       await sql.end({ timeout: 0 });
       if (signal?.aborted && error === signal.reason) throw error;
@@ -167,8 +175,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     sql: Sql,
     claim: OwnerClaim,
     url: string,
-    owner: string,
-    name: string,
+    { owner, name, logger }: { owner: string; name: string; logger: StructuredLogger },
     options: PostgresTaskStoreOptions,
   ) {
     const {
@@ -181,6 +188,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     this.#claim = claim;
     this.#owner = owner;
     this.#name = name;
+    this.#logger = logger;
     const clock = this.#clock = options.clock ?? systemClock;
     // A connection per commit stream: its statements run in the order sent.
     const stream = {

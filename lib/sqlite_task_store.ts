@@ -12,6 +12,7 @@ import type { SqliteTaskStoreOptions } from "./sqlite_task_store_options.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import { JournalWriter } from "./_journal_batch.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import type { StructuredLogger } from "./logging.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
 import { duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
@@ -61,7 +62,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #givenPending = new PendingIds();
   #forgetDone: StatementSync;
   #retention: JournalRetention;
-  #logger = getLogger(["posthaste", "journal"]);
+  #logger: StructuredLogger;
   #clock: Clock;
   #probes: IntervalGate;
   #writer: JournalWriter;
@@ -112,6 +113,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#db = db;
     this.#path = path;
     this.#clock = clock;
+    this.#logger = options.logger ?? getLogger(["posthaste", "journal"]);
     this.#probes = new IntervalGate(1_000, clock);
     this.#commits = new GroupCommit(db, wal);
     this.#writer = new JournalWriter(this.#commits, db);

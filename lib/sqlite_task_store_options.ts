@@ -5,6 +5,7 @@
  */
 import type { SyncTarget } from "./_group_commit.ts";
 import type { Clock } from "./clock.ts";
+import type { StructuredLogger } from "./logging.ts";
 
 export type { SyncTarget };
 
@@ -62,4 +63,9 @@ export interface SqliteTaskStoreOptions {
    * @default {systemClock}
    */
   clock?: Clock;
+  /**
+   * Where failures to journal (an outcome given up on, a prune) are logged.
+   * @default {getLogger(["posthaste", "journal"])}
+   */
+  logger?: StructuredLogger;
 }

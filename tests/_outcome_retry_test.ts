@@ -1,8 +1,14 @@
-import { deepEqual, rejects } from "node:assert/strict";
+import { deepEqual, equal, rejects } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { OutcomeRetry } from "../lib/_outcome_retry.ts";
-import { defineTask, SqliteTaskStore, TaskGroup, TaskRunner } from "../lib/mod.ts";
-import { type FakeClock, fakeClock, tempDir } from "./_helpers.ts";
+import {
+  defineTask,
+  SqliteTaskStore,
+  type StructuredLogger,
+  TaskGroup,
+  TaskRunner,
+} from "../lib/mod.ts";
+import { type FakeClock, fakeClock, recordingLogger, tempDir } from "./_helpers.ts";
 
 /** A journal that refuses every write while `full`, and records what it took. */
 function journal() {
@@ -106,9 +112,13 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const send = defineTask("send", (to: string) => void to);
 
 /** Runs a group that succeeds and one that fails while the disk is full, then frees it. */
-async function finishWhileFull(path: string, clock: FakeClock): Promise<SqliteTaskStore> {
+async function finishWhileFull(
+  path: string,
+  clock: FakeClock,
+  logger: StructuredLogger,
+): Promise<SqliteTaskStore> {
   fullDiskJournal(path);
-  const store = SqliteTaskStore.open(path, { clock });
+  const store = SqliteTaskStore.open(path, { clock, logger });
   await store.enqueue(new TaskGroup({ id: "~full" }).add(send, "nobody"));
   await using runner = new TaskRunner({ journal: store });
   const fail = defineTask("fail", () => {
@@ -130,9 +140,13 @@ Deno.test("SqliteTaskStore: outcomes refused by a full disk are written once it 
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
   const clock = fakeClock();
-  const store = await finishWhileFull(path, clock);
+  const { logger, errors } = recordingLogger(3);
+  const store = await finishWhileFull(path, clock, logger);
   await clock.tickAsync(1_000);
   await turn();
+  const refused = errors.filter((e) => e.message.startsWith("Cannot journal task"));
+  deepEqual(refused.map((e) => e.properties.taskId).sort(), ["bad/0", "ok/0"], "logged once each");
+  equal(errors.filter((e) => e.message.includes("the outcome of")).length, 0, "none given up");
   deepEqual(store.status("bad")?.state, "failed", "the failure is journaled");
   store.close();
   using reopened = SqliteTaskStore.open(path);
@@ -143,7 +157,7 @@ Deno.test("SqliteTaskStore: outcomes refused by a full disk are written at close
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
   const clock = fakeClock();
-  const store = await finishWhileFull(path, clock);
+  const store = await finishWhileFull(path, clock, recordingLogger(3).logger);
   store.close();
   using reopened = SqliteTaskStore.open(path, { clock }); // its time: "bad" is not pruned
   deepEqual(reopened.recover().map((task) => task.id), []);

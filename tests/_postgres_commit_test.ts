@@ -5,7 +5,7 @@ import type { Sql } from "postgres";
 import { defineTask, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
 import { PostgresCommit } from "../lib/_postgres_commit.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
-import { fakeClock } from "./_helpers.ts";
+import { fakeClock, recordingLogger } from "./_helpers.ts";
 import { postgresTest, type TestSchema } from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
@@ -175,7 +175,8 @@ postgresTest(
   async (db) => {
     const clock = fakeClock();
     // One prune, at the first outcome: a later one would wait on the lock at close.
-    const options = { clock, commitTimeoutMs: 50, pruneIntervalMs: 60_000 };
+    const { logger, errors } = recordingLogger(2);
+    const options = { clock, commitTimeoutMs: 50, pruneIntervalMs: 60_000, logger };
     const store = await PostgresTaskStore.open(db.url, options);
     const state = async (group: TaskGroup) =>
       (await db.admin`
@@ -206,6 +207,8 @@ postgresTest(
       await store.close(); // one more try, refused too: given up, not retried for good
       await lock.release();
       deepEqual(await state(given), ["queued null"]);
+      const refused = errors.filter((e) => e.message.startsWith("Cannot journal task"));
+      deepEqual(refused.map((e) => e.properties.taskId), [`${kept.id}/0`, `${given.id}/0`]);
     } finally {
       await lock?.release();
       await store.close();
