@@ -200,7 +200,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     ...reportRoutes(reports),
     ...opsRoutes({
       draining: () => draining,
-      status: (id) => registry.status(id) ?? store?.status(id),
+      status: (id, options) => registry.status(id) ?? store?.status(id, options),
       metrics,
       journalHealth: store && (() => store.health()),
     }),

@@ -5,6 +5,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { GroupStatus } from "./task_status.ts";
+import type { WaitOptions } from "./abortable.ts";
 import type { Awaitable } from "./task_store.ts";
 import { HttpError } from "./http_error.ts";
 import type { StructuredLogger } from "./logging.ts";
@@ -34,8 +35,11 @@ import { type Route, route } from "./router.ts";
 export interface OpsOptions {
   /** Whether shutdown has begun: health answers 503 then. */
   draining: () => boolean;
-  /** Finds a group's status by id (the registry, then the journal, which may answer later). */
-  status: (id: string) => Awaitable<GroupStatus | undefined>;
+  /**
+   * Finds a group's status by id (the registry, then the journal, which may
+   * answer later); `signal` aborts when the client goes away.
+   */
+  status: (id: string, options: WaitOptions) => Awaitable<GroupStatus | undefined>;
   /** What `/metrics` renders. */
   metrics: Metrics;
   /**
@@ -77,10 +81,14 @@ export interface OpsOptions {
 export function opsRoutes(options: OpsOptions): Route[] {
   const { draining, status, metrics, journalHealth } = options;
   const { logger = getLogger(["posthaste", "journal"]) } = options;
-  const find = async (id: string): Promise<GroupStatus | undefined> => {
+  const find = async (id: string, signal: AbortSignal): Promise<GroupStatus | undefined> => {
     try {
-      return await status(id);
+      return await status(id, { signal });
     } catch (error) {
+      if (signal.aborted) {
+        // Nobody reads this answer; nginx's 499 keeps the metrics honest.
+        throw new HttpError(499, "client_closed_request", "Cannot answer: the client went away");
+      }
       // A database that is away, or a failing disk: not a bug (500), and worth a retry.
       logger.error("Cannot read task group {groupId} from the journal: {error}", {
         groupId: id,
@@ -102,9 +110,9 @@ export function opsRoutes(options: OpsOptions): Route[] {
       if (journalHealth === undefined) return health("ok");
       return journalHealth().then((ok) => health(ok ? "ok" : "journal_unavailable"));
     }),
-    route("GET", "/tasks/:id", async (_request, { params }) => {
+    route("GET", "/tasks/:id", async (request, { params }) => {
       const id = params.id ?? "";
-      const found = await find(id);
+      const found = await find(id, request.signal);
       if (found === undefined) {
         throw new HttpError(404, "not_found", `No task group ${JSON.stringify(id)} is known`);
       }

@@ -9,7 +9,7 @@ import type { StructuredLogger } from "./logging.ts";
 import type { Sql } from "postgres";
 import { OwnerClaim } from "./_postgres_claim.ts";
 import { IntervalGate } from "./_interval_gate.ts";
-import { abortable } from "./abortable.ts";
+import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { duplicateGroup, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
@@ -294,12 +294,22 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     `;
   }
 
-  async status(groupId: string): Promise<GroupStatus | undefined> {
-    const rows = await this.#sql`
+  async status(groupId: string, options: WaitOptions = {}): Promise<GroupStatus | undefined> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const query = this.#sql`
       SELECT name, state, attempts, duration_ms, error FROM ${this.#sql(TABLE)}
       WHERE group_id = ${groupId} ORDER BY idx
     `;
-    return groupStatus(groupId, rows as unknown as StatusRow[]);
+    // The pooled connection is freed at once, not when the query would end.
+    const cancel = () => void query.cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      const rows = await abortable(query, signal);
+      return groupStatus(groupId, rows as unknown as StatusRow[]);
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+    }
   }
 
   /**

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import type { WaitOptions } from "./abortable.ts";
 import type { JsonValue } from "./task.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import type { GroupStatus } from "./task_status.ts";
@@ -130,8 +131,12 @@ export interface TaskStore {
   list(after: string, groups: number): Awaitable<StoredTask[]>;
   /** Marks a task failed without running it (e.g. its definition is gone). */
   fail(task: Pick<StoredTask, "groupId" | "index">, error: string): Awaitable<void>;
-  /** A group's status as the journal knows it. */
-  status(groupId: string): Awaitable<GroupStatus | undefined>;
+  /**
+   * A group's status as the journal knows it. `signal` gives up the read (a
+   * client that went away): it rejects with the signal's reason, and a
+   * database read is cancelled.
+   */
+  status(groupId: string, options?: WaitOptions): Awaitable<GroupStatus | undefined>;
   /** Commits what is pending and closes. */
   close(): Awaitable<void>;
 }

@@ -61,3 +61,20 @@ export function postgresTest(name: string, fn: (db: TestSchema) => Promise<void>
     },
   });
 }
+
+/** Another session holds the store's table until `release()`: statements on it wait. */
+export async function lockTable(db: TestSchema): Promise<{ release(): Promise<void> }> {
+  const [locked, held] = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
+  const locking = db.admin.begin(async (tx) => {
+    await tx`LOCK TABLE ${tx(db.name)}.posthaste_tasks IN ACCESS EXCLUSIVE MODE`;
+    locked.resolve();
+    await held.promise;
+  });
+  await locked.promise;
+  return {
+    async release() {
+      held.resolve();
+      await locking;
+    },
+  };
+}

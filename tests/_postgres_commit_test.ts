@@ -6,7 +6,7 @@ import { defineTask, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib
 import { PostgresCommit } from "../lib/_postgres_commit.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
 import { fakeClock, recordingLogger } from "./_helpers.ts";
-import { postgresTest, type TestSchema } from "./_postgres.ts";
+import { lockTable, postgresTest } from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
 
@@ -138,23 +138,6 @@ postgresTest(
     }
   },
 );
-
-/** Another session holds the store's table until `release()`: statements on it wait. */
-async function lockTable(db: TestSchema): Promise<{ release(): Promise<void> }> {
-  const [locked, held] = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
-  const locking = db.admin.begin(async (tx) => {
-    await tx`LOCK TABLE ${tx(db.name)}.posthaste_tasks IN ACCESS EXCLUSIVE MODE`;
-    locked.resolve();
-    await held.promise;
-  });
-  await locked.promise;
-  return {
-    async release() {
-      held.resolve();
-      await locking;
-    },
-  };
-}
 
 postgresTest(
   "PostgresTaskStore: the database cancels a commit that waits past commitTimeoutMs",

@@ -141,3 +141,32 @@ Deno.test("GET /tasks/{id} answers 503 journal_unavailable, logged, when the jou
     ["g", "Error: connect ECONNREFUSED 127.0.0.1:5432"],
   ]);
 });
+
+Deno.test("GET /tasks/{id}: a client that goes away stops the journal read; 499, nothing logged", async () => {
+  await using runner = new TaskRunner();
+  const { logger, errors } = recordingLogger(1);
+  const reading = Promise.withResolvers<void>();
+  const answered = Promise.withResolvers<number>();
+  const handler = createHandler({
+    runner,
+    routes: opsRoutes({
+      draining: () => false,
+      status: (_id, { signal }) =>
+        new Promise((_resolve, reject) => {
+          signal?.addEventListener("abort", () => reject(signal.reason));
+          reading.resolve();
+        }),
+      metrics: new Metrics(runner),
+      logger,
+    }),
+    onResponse: (_route, status) => answered.resolve(status),
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const client = new AbortController();
+  const request = fetch(`http://127.0.0.1:${server.addr.port}/tasks/g`, { signal: client.signal });
+  await reading.promise;
+  client.abort();
+  await request.catch(() => {});
+  equal(await answered.promise, 499, "counted as the client's doing");
+  deepEqual(errors, [], "not a journal failure");
+});

@@ -13,9 +13,10 @@ import {
   TaskRunner,
 } from "../lib/mod.ts";
 import { configure, reset } from "@logtape/logtape";
+import postgres from "postgres";
 import { connect, ensureTable, pruneFailed } from "../lib/_postgres_journal.ts";
 import { fakeClock } from "./_helpers.ts";
-import { postgresTest } from "./_postgres.ts";
+import { lockTable, postgresTest } from "./_postgres.ts";
 import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
 import { storeMatchesModel } from "./_store_model.ts";
 
@@ -212,6 +213,39 @@ postgresTest(
     equal(await store.status("~probe-gone"), undefined, "a probe is no task to run or report");
     equal(await store.status("done"), undefined);
     deepEqual((await store.status("open"))?.tasks.map((task) => task.state), ["done", "queued"]);
+  },
+);
+
+postgresTest(
+  "PostgresTaskStore.status gives up at its signal, and the database stops the query",
+  async (db) => {
+    await using store = await PostgresTaskStore.open(db.url, { connections: 1 });
+    const group = new TaskGroup().add(send, "ada");
+    await store.enqueue(group);
+    const gone = new Error("the client went away");
+    await rejects(store.status(group.id, { signal: AbortSignal.abort(gone) }), gone);
+    const lock = await lockTable(db); // on db.admin's one connection, so another looks
+    const look = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      const controller = new AbortController();
+      const reading = store.status(group.id, { signal: controller.signal });
+      const waiting = () =>
+        look`
+          SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE application_name = 'posthaste' AND wait_event_type = 'Lock'
+        `.then(([row]) => row?.n as number);
+      // Round trips, not sleeps: until the read waits on the lock, then until it is gone.
+      for (let i = 0; i < 10_000 && await waiting() === 0; i++);
+      equal(await waiting(), 1, "the read waits for the lock");
+      controller.abort(gone);
+      await rejects(reading, gone);
+      for (let i = 0; i < 10_000 && await waiting() === 1; i++);
+      equal(await waiting(), 0, "cancelled in the database, while the lock is still held");
+    } finally {
+      await lock.release();
+      await look.end();
+    }
+    equal((await store.status(group.id))?.state, "queued", "the connection reads again");
   },
 );
 
