@@ -55,6 +55,7 @@ export * from "./notification_input.ts";
 export * from "./open_task_store.ts";
 export * from "./ops_routes.ts";
 export * from "./postgres_task_store.ts";
+export * from "./postgres_task_store_options.ts";
 export * from "./recovery.ts";
 export * from "./report_work.ts";
 export * from "./reports.ts";
