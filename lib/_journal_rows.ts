@@ -75,6 +75,15 @@ export function unstorable(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * "Cannot <action>: <the error's message>", with the error as its cause: how
+ * a journal that cannot start says so.
+ */
+export function cannot(action: string, error: unknown): Error {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new Error(`Cannot ${action}: ${reason}`, { cause: error });
+}
+
 /** A store's refusal of a group whose id it holds already (see TaskGroupOptions.id). */
 export function duplicateGroup(id: string): Error {
   return new Error(`Cannot journal group ${JSON.stringify(id)}: a group with this id is journaled`);

@@ -5,6 +5,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
+import { cannot } from "./_journal_rows.ts";
 import { transaction } from "./_sqlite_transaction.ts";
 
 /** The schema this build writes (`PRAGMA user_version`). */
@@ -80,8 +81,7 @@ export function openJournal(path: string): DatabaseSync {
     return db;
   } catch (error) {
     db?.close();
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new Error(`Cannot open task journal "${path}": ${reason}`, { cause: error });
+    throw cannot(`open task journal "${path}"`, error);
   }
 }
 

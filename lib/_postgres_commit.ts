@@ -184,11 +184,6 @@ export class PostgresCommit {
   #answered(batch: Batch): Promise<unknown> {
     const sql = this.#sql;
     const { owner, now, timers, timeoutMs, connect } = this.#options;
-    // No BEGIN and COMMIT round trips: the statements are sent at once on
-    // this commit's own connection, which runs them in order, each its own
-    // transaction. An enqueue is one statement, so it is atomic; a crash
-    // between an outcome's UPDATE and its group's DELETE leaves a group of
-    // done rows, which adoption deletes.
     const statements = batchStatements(sql, batch, owner, now());
     const deadlineMs = timeoutMs * statements.length + 1_000;
     let timer: unknown;

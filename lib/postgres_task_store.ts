@@ -11,7 +11,7 @@ import { OwnerClaim } from "./_postgres_claim.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
-import { duplicateGroup, journalRows } from "./_journal_rows.ts";
+import { cannot, duplicateGroup, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
 import { checkCommitTimeout, COMMIT_TIMEOUT_MS, PostgresCommit } from "./_postgres_commit.ts";
 import { saveRow } from "./_postgres_batch.ts";
@@ -118,8 +118,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     } catch (error) {
       await sql.end({ timeout: 0 });
       if (signal?.aborted && error === signal.reason) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`Cannot open task store "${name}": ${reason}`, { cause: error });
+      throw cannot(`open task store "${name}"`, error);
     }
   }
 

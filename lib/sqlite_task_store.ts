@@ -15,7 +15,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
-import { duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
+import { cannot, duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
 import { openJournal } from "./_journal_schema.ts";
 import { OutcomeRetry } from "./_outcome_retry.ts";
@@ -244,8 +244,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       return findUnfinished(this.#db, crashLimit, this.#clock.now());
     } catch (error) {
       // At start-up: the server stops with this, so name the file and the step.
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`Cannot recover task journal "${this.#path}": ${reason}`, { cause: error });
+      throw cannot(`recover task journal "${this.#path}"`, error);
     }
   }
 
