@@ -1,6 +1,7 @@
 import { deepEqual, equal, rejects } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget } from "../lib/_group_commit.ts";
+import { turn } from "./_helpers.ts";
 
 /** A WAL stand-in whose syncs finish when the test says. */
 function gatedWal(): SyncTarget & { syncs: PromiseWithResolvers<void>[]; closed: boolean } {
@@ -30,9 +31,6 @@ function memoryDb(): DatabaseSync {
 
 const rows = (db: DatabaseSync): string[] =>
   db.prepare("SELECT v FROM t ORDER BY rowid").all().map((row) => String(row.v));
-
-/** One turn of the event loop: every microtask queued so far has run. */
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 Deno.test("GroupCommit: one transaction per turn; a durable batch waits for its sync, others do not", async () => {
   const db = memoryDb();

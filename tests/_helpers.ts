@@ -21,6 +21,11 @@ export function fakeClock(): FakeClock {
   };
 }
 
+/** One turn of the event loop (a setImmediate): e.g. the group commit of the turn has run. */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A temp directory removed by `await using`. */
 export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix: "posthaste_test_" });

@@ -8,7 +8,7 @@ import {
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
-import { type FakeClock, fakeClock, recordingLogger, tempDir } from "./_helpers.ts";
+import { type FakeClock, fakeClock, recordingLogger, tempDir, turn } from "./_helpers.ts";
 
 /** A journal that refuses every write while `full`, and records what it took. */
 function journal() {
@@ -108,7 +108,6 @@ function fullDiskJournal(path: string): void {
   `);
 }
 
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const send = defineTask("send", (to: string) => void to);
 
 /** Runs a group that succeeds and one that fails while the disk is full, then frees it. */
