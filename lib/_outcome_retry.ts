@@ -52,11 +52,16 @@ export class OutcomeRetry {
    *
    * @param key The task (`group/index`) or group it is about.
    * @param write Queues the write; settles with its commit.
+   * @param keep Whether a waiting outcome of `key` goes first, in the same
+   * commit, rather than being replaced: a requeue at shutdown, which keeps
+   * the retry time a refused retrying outcome carries.
    * @returns The first commit's promise.
    */
-  write(key: string, write: () => Promise<void>): Promise<void> {
+  write(key: string, write: () => Promise<void>, keep = false): Promise<void> {
+    const waiting = keep ? this.#carried.get(key)?.write : undefined;
     this.supersede(key);
-    return this.#try(key, write, undefined);
+    const both = waiting && (() => Promise.all([waiting(), write()]).then(() => {}));
+    return this.#try(key, both ?? write, undefined);
   }
 
   /** A newer write of `key` went another way (an attempt mark): a waiting outcome is stale. */

@@ -209,11 +209,13 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     const succeeded = state === "done" && group.tasks.every((task) => task.state === "done");
     // Written again a second later if the commit fails (a full disk), up to
     // a minute: a finished task left unfinished would run again after a restart.
+    // Abandoned at shutdown: queued again, to run after the restart, keeping
+    // its retry time if it was waiting out a backoff (also one whose
+    // retrying outcome is still waiting to be written: it goes first).
+    const abandoned = state === "abandoned";
     const written = this.#outcomes.write(
       succeeded ? group.id : taskId(group.id, index),
-      // Abandoned at shutdown: queued again, to run after the restart,
-      // keeping its retry time if it was waiting out a backoff.
-      state === "abandoned"
+      abandoned
         ? () =>
           this.#writer.write(() =>
             this.#requeue.run(entry.attempts, this.#clock.now(), group.id, index)
@@ -221,6 +223,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
         : succeeded
         ? () => this.#succeeded(entry)
         : () => this.#writer.write(() => this.#save(entry, state, nextAt)),
+      abandoned,
     );
     written.catch((error) => {
       // Not awaited by anyone: say so.

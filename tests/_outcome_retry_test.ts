@@ -1,10 +1,11 @@
-import { deepEqual, equal, rejects } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { OutcomeRetry } from "../lib/_outcome_retry.ts";
 import {
   defineTask,
   SqliteTaskStore,
   type StructuredLogger,
+  type TaskContext,
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
@@ -65,6 +66,16 @@ Deno.test("OutcomeRetry: in one batch the later of two refused writes of a key i
   disk.full = false;
   await clock.tickAsync(1_000);
   deepEqual(disk.taken, ["new"]);
+});
+
+Deno.test("OutcomeRetry: a write that keeps goes with the waiting outcome of its key, after it", async () => {
+  const { clock, retry } = retrying();
+  const { disk, write } = journal();
+  await rejects(retry.write("g/0", write("g/0 retry at 5 s")), /full/);
+  await rejects(retry.write("g/0", write("g/0 queued again"), true), /full/);
+  disk.full = false;
+  await clock.tickAsync(1_000);
+  deepEqual(disk.taken, ["g/0 retry at 5 s", "g/0 queued again"]);
 });
 
 Deno.test("OutcomeRetry: gives up after a minute of refusals, and at close after one more try", async () => {
@@ -161,4 +172,29 @@ Deno.test("SqliteTaskStore: outcomes refused by a full disk are written at close
   using reopened = SqliteTaskStore.open(path, { clock }); // its time: "bad" is not pruned
   deepEqual(reopened.recover().map((task) => task.id), []);
   deepEqual(reopened.status("bad")?.state, "failed");
+});
+
+Deno.test("SqliteTaskStore: a task abandoned while its refused retry waits keeps its retry time", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  fullDiskJournal(path);
+  const { logger, enough: refused } = recordingLogger(1);
+  const store = SqliteTaskStore.open(path, { logger });
+  await store.enqueue(new TaskGroup({ id: "~full" }).add(send, "nobody"));
+  const flaky = defineTask("flaky", function (this: TaskContext) {
+    if (this.attempt === 1) throw new Error("first attempt fails");
+  }, { retries: 2, retryDelay: 60_000, maxRetryDelay: 60_000 });
+  const runner = new TaskRunner({ journal: store });
+  const group = new TaskGroup({ id: "late" }).add(flaky);
+  await store.enqueue(group);
+  runner.submit(group);
+  await refused; // its retry time, refused by the full disk, waits to be written again
+  deepEqual(await runner.drain({ signal: AbortSignal.abort() }), { abandoned: 1 });
+  store.fail({ groupId: "~full", index: 0 }, "disk freed"); // before the requeue's commit
+  await turn();
+  store.close();
+  using reopened = SqliteTaskStore.open(path);
+  const [task] = reopened.recover();
+  deepEqual([task?.id, task?.attempts], ["late/0", 1]);
+  ok((task?.nextAt ?? 0) > Date.now() + 20_000, "the backoff carries on after the restart");
 });
