@@ -1,11 +1,12 @@
 /**
  * Starts the posthaste notification service: reads configuration, builds the
  * app, serves, and shuts down gracefully on SIGINT/SIGTERM (a second signal
- * gives up waiting for tasks); SIGUSR1 reopens the log files. Stray errors are
- * logged, not fatal.
+ * gives up waiting for tasks; one while starting stops the start, exit 0);
+ * SIGUSR1 reopens the log files. Stray errors are logged, not fatal.
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import {
   catchStrayErrors,
   CONFIG_VARIABLES,
@@ -18,18 +19,30 @@ const config = readConfig((name) =>
   CONFIG_VARIABLES.includes(name) ? Deno.env.get(name) : undefined
 );
 await configureLogging({ level: config.logLevel, format: config.logFormat });
-const app = await createApp(config);
 
-// Listeners first, so that no signal can arrive after the server listens but
-// before it is handled; a signal's callback runs after `server` is assigned.
+// Listeners first, so that no signal can arrive unhandled. While starting
+// (a database that does not answer, a long recovery), a signal stops the
+// start: what was opened is closed, and journaled work stays for the next.
+const starting = new AbortController();
+let onSignal = (signal: Deno.Signal): void => starting.abort(signal);
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => onSignal(signal));
+}
+const app = await createApp(config, { signal: starting.signal }).catch((error) => {
+  if (!starting.signal.aborted) throw error;
+  getLogger(["posthaste", "app"]).info("Start-up stopped by {signal}: nothing was served", {
+    signal: starting.signal.reason,
+  });
+  Deno.exit(0);
+});
+
+// Serving: a signal drains. Its callback runs after `server` is assigned.
 const giveUp = new AbortController();
 let stopping: Promise<void> | undefined;
-const onSignal = (): void => {
+onSignal = (): void => {
   if (stopping) return giveUp.abort();
   stopping = app.shutdown(server, { signal: giveUp.signal }).then((code) => Deno.exit(code));
 };
-Deno.addSignalListener("SIGINT", onSignal);
-Deno.addSignalListener("SIGTERM", onSignal);
 // logrotate renamed the files: later lines go to new files at the paths. USR1,
 // as nginx does, not HUP: a server must not outlive the terminal it runs in.
 if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", () => void app.reopenFiles());
@@ -46,3 +59,5 @@ const server = Deno.serve({
 // Serving: from now on a task's forgotten promise must not end the process,
 // and with it every accepted task (until now, a failure to start must).
 app.metrics.strayErrors = catchStrayErrors();
+// A signal after the start's last look at it: the start is done, so it drains.
+if (starting.signal.aborted) onSignal("SIGTERM");

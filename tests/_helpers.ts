@@ -125,13 +125,13 @@ export function serverPermissions(dir: string): string[] {
   ];
 }
 
-/** Spawns `main.ts` (or a compiled `binary`) with its files in `dir`, and waits until it listens. */
-export async function spawnServer(
+/** Spawns `main.ts` (or a compiled `binary`) with its files in `dir`; output piped. */
+export function spawnMain(
   dir: string,
   env: Record<string, string>,
   binary?: string,
-): Promise<ServerProcess> {
-  const child = new Deno.Command(binary ?? Deno.execPath(), {
+): Deno.ChildProcess {
+  return new Deno.Command(binary ?? Deno.execPath(), {
     args: binary ? [] : ["run", ...serverPermissions(dir), MAIN],
     env: {
       PORT: "0",
@@ -144,6 +144,15 @@ export async function spawnServer(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+}
+
+/** Spawns `main.ts` (or a compiled `binary`) with its files in `dir`, and waits until it listens. */
+export async function spawnServer(
+  dir: string,
+  env: Record<string, string>,
+  binary?: string,
+): Promise<ServerProcess> {
+  const child = spawnMain(dir, env, binary);
   let stderrText = "";
   const stderrWaiters: { pattern: RegExp; resolve: () => void; reject: (e: Error) => void }[] = [];
   const stderr = (async () => {

@@ -1,6 +1,6 @@
 // Process tests: `main.ts` as a child process, real requests, real signals.
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { lines, spawnServer, tempDir } from "./_helpers.ts";
+import { lines, spawnMain, spawnServer, tempDir } from "./_helpers.ts";
 
 async function post(url: string, count: number): Promise<number[]> {
   return await Promise.all(Array.from({ length: count }, async (_, i) => {
@@ -81,6 +81,26 @@ Deno.test("main.ts: a second signal stops waiting at once, after writing dead le
   const { code } = await server.status();
   equal(code, 1);
   equal(lines(await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`)).length, 5);
+});
+
+Deno.test("main.ts: SIGTERM while starting (a database that does not answer) stops the start, exit 0", async () => {
+  await using dir = await tempDir();
+  // Takes the journal's connection and never answers it.
+  using database = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = database.addr;
+  const child = spawnMain(dir.path, {
+    TASK_STORE: `postgres://posthaste@127.0.0.1:${port}/posthaste`,
+  });
+  using connection = await database.accept(); // the start waits on it
+  child.kill("SIGTERM");
+  const { code, stdout, stderr } = await child.output();
+  equal(code, 0, new TextDecoder().decode(stderr));
+  equal(new TextDecoder().decode(stdout), "", "it never listened");
+  const logged = lines(new TextDecoder().decode(stderr)).map((line) => JSON.parse(line));
+  deepEqual(logged.map(({ message, signal }) => [message.split(":")[0], signal]), [
+    ['Start-up stopped by "SIGTERM"', "SIGTERM"],
+  ]);
+  void connection;
 });
 
 Deno.test("main.ts: invalid configuration fails at start with a clear message", async () => {
