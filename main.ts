@@ -13,6 +13,7 @@ import {
   configureLogging,
   createApp,
   readConfig,
+  ResilientServer,
 } from "./lib/mod.ts";
 
 const config = readConfig((name) =>
@@ -47,7 +48,8 @@ onSignal = (): void => {
 // as nginx does, not HUP: a server must not outlive the terminal it runs in.
 if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", () => void app.reopenFiles());
 
-const server = Deno.serve({
+// Deno.serve, served again if its accept loop dies (out of file descriptors).
+const server = new ResilientServer({
   hostname: config.hostname,
   port: config.port,
   onListen: ({ hostname, port }) => {
@@ -55,6 +57,7 @@ const server = Deno.serve({
     Deno.stdout.writeSync(new TextEncoder().encode(text));
   },
 }, app.handler);
+app.metrics.acceptFailures = server.failures;
 
 // Serving: from now on a task's forgotten promise must not end the process,
 // and with it every accepted task (until now, a failure to start must).

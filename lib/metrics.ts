@@ -72,6 +72,13 @@ export class Metrics {
    * @default {undefined (not exported)}
    */
   strayErrors: { readonly count: number } | undefined;
+  /**
+   * Times the listener stopped accepting connections and was served again
+   * ({@linkcode ResilientServer}): exported as
+   * `posthaste_accept_failures_total` once set.
+   * @default {undefined (not exported)}
+   */
+  acceptFailures: { readonly count: number } | undefined;
   #requests = new Map<string, Map<number, { route: string; status: string; count: number }>>();
   #durations = new Map<string, Histogram>();
 
@@ -179,13 +186,22 @@ export class Metrics {
         out.push(`${name}${labels({ file })} ${writer.stats[field]}`);
       }
     }
-    if (this.strayErrors) {
-      family(
+    const processCounters = [
+      [
+        this.strayErrors,
         "posthaste_stray_errors_total",
-        "counter",
         "Unhandled rejections and uncaught exceptions caught; the server went on.",
-      );
-      out.push(`posthaste_stray_errors_total ${this.strayErrors.count}`);
+      ],
+      [
+        this.acceptFailures,
+        "posthaste_accept_failures_total",
+        "Times the listener stopped accepting connections (e.g. out of file descriptors) and served again.",
+      ],
+    ] as const;
+    for (const [counter, name, help] of processCounters) {
+      if (counter === undefined) continue;
+      family(name, "counter", help);
+      out.push(`${name} ${counter.count}`);
     }
     return out.join("\n") + "\n";
   }

@@ -58,6 +58,7 @@ export * from "./postgres_task_store.ts";
 export * from "./postgres_task_store_options.ts";
 export * from "./recovery.ts";
 export * from "./report_work.ts";
+export * from "./resilient_server.ts";
 export * from "./reports.ts";
 export * from "./router.ts";
 export * from "./server.ts";

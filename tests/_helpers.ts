@@ -125,14 +125,27 @@ export function serverPermissions(dir: string): string[] {
   ];
 }
 
-/** Spawns `main.ts` (or a compiled `binary`) with its files in `dir`; output piped. */
+/** How {@linkcode spawnMain} runs the server. */
+export interface SpawnOptions {
+  /** A compiled server to run instead of `deno run main.ts`. */
+  binary?: string;
+  /** The process's hard limit on open files (`ulimit -n`, through `sh`). */
+  fileLimit?: number;
+}
+
+/** Spawns `main.ts` (or a compiled binary) with its files in `dir`; output piped. */
 export function spawnMain(
   dir: string,
   env: Record<string, string>,
-  binary?: string,
+  { binary, fileLimit }: SpawnOptions = {},
 ): Deno.ChildProcess {
-  return new Deno.Command(binary ?? Deno.execPath(), {
-    args: binary ? [] : ["run", ...serverPermissions(dir), MAIN],
+  const command = binary ? [binary] : [Deno.execPath(), "run", ...serverPermissions(dir), MAIN];
+  const limited = fileLimit === undefined
+    ? command
+    : ["sh", "-c", `ulimit -n ${fileLimit} && exec "$@"`, "sh", ...command];
+  const [program, ...args] = limited as [string, ...string[]];
+  return new Deno.Command(program, {
+    args,
     env: {
       PORT: "0",
       LOG_FILE: `${dir}/log.txt`,
@@ -146,13 +159,13 @@ export function spawnMain(
   }).spawn();
 }
 
-/** Spawns `main.ts` (or a compiled `binary`) with its files in `dir`, and waits until it listens. */
+/** Spawns `main.ts` (or a compiled binary) with its files in `dir`, and waits until it listens. */
 export async function spawnServer(
   dir: string,
   env: Record<string, string>,
-  binary?: string,
+  options: SpawnOptions = {},
 ): Promise<ServerProcess> {
-  const child = spawnMain(dir, env, binary);
+  const child = spawnMain(dir, env, options);
   let stderrText = "";
   const stderrWaiters: { pattern: RegExp; resolve: () => void; reject: (e: Error) => void }[] = [];
   const stderr = (async () => {

@@ -30,7 +30,7 @@ Deno.test({
       stderr: "piped",
     }).output();
     equal(build.code, 0, new TextDecoder().decode(build.stderr));
-    await using server = await spawnServer(dir.path, { PORT: "0" }, output);
+    await using server = await spawnServer(dir.path, { PORT: "0" }, { binary: output });
     match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
   },
 });

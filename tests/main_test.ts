@@ -103,6 +103,41 @@ Deno.test("main.ts: SIGTERM while starting (a database that does not answer) sto
   void connection;
 });
 
+Deno.test("main.ts: out of file descriptors, the listener is served again, and accepted work is done", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer(dir.path, {}, { fileLimit: 64 });
+  const { hostname, port } = new URL(server.url);
+  // More connections than the process may hold: Deno's accept loop dies at the first EMFILE.
+  const connects = Array.from(
+    { length: 100 },
+    () => Deno.connect({ hostname, port: Number(port) }),
+  );
+  const held = (await Promise.allSettled(connects)).flatMap((connect) =>
+    connect.status === "fulfilled" ? [connect.value] : []
+  );
+  await server.stderrMatches(/Cannot accept connections/);
+  // Each closed by the server once it reads our end's EOF (or reset with the
+  // listener that had not accepted it): its descriptors are free again.
+  await Promise.all(held.map(async (connection) => {
+    await connection.closeWrite().catch(() => {});
+    const end = await connection.read(new Uint8Array(1)).catch((error) => {
+      if (error instanceof Deno.errors.ConnectionReset) return null;
+      throw error;
+    });
+    equal(end, null);
+    connection.close();
+  }));
+  await server.stderrMatches(/Accepting connections again/);
+  deepEqual(await post(server.url, 1), [202]);
+  match(
+    await (await fetch(`${server.url}/metrics`)).text(),
+    /^posthaste_accept_failures_total [1-9]/m,
+  );
+  server.child.kill("SIGTERM");
+  equal((await server.status()).code, 0);
+  deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), expected(1));
+});
+
 Deno.test("main.ts: invalid configuration fails at start with a clear message", async () => {
   await using dir = await tempDir();
   const error = await spawnServer(dir.path, { MAX_CONCURRENCY: "zero" }).then(

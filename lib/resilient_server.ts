@@ -1,0 +1,153 @@
+/**
+ * `Deno.serve`, served again when its accept loop dies.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { type Clock, systemClock } from "./clock.ts";
+import { IntervalGate } from "./_interval_gate.ts";
+import type { StructuredLogger } from "./logging.ts";
+
+/** What {@linkcode ResilientServer} needs of a server: `Deno.serve`'s. */
+export type ServeFunction = (
+  options: Deno.ServeTcpOptions,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+) => Pick<Deno.HttpServer<Deno.NetAddr>, "addr" | "finished" | "shutdown">;
+
+/** Options for {@linkcode ResilientServer}. */
+export interface ResilientServerOptions {
+  /** The interface to listen on. @default {"0.0.0.0"} */
+  hostname?: string;
+  /** The port; 0 picks a free one, kept when serving again. @default {8000} */
+  port?: number;
+  /** Called once the first listener is bound (not when serving again). @default {logs nothing} */
+  onListen?: (addr: Deno.NetAddr) => void;
+  /** Milliseconds between a dead accept loop and serving again. @default {100} */
+  pauseMs?: number;
+  /** Time, the pause's timer, and the logs' pace. @default {systemClock} */
+  clock?: Pick<Clock, "now" | "setTimeout" | "clearTimeout">;
+  /** Where failures and recoveries go (each at most one line a second). @default {LogTape's ["posthaste", "server"]} */
+  logger?: StructuredLogger;
+  /** Starts a server. @default {Deno.serve} */
+  serve?: ServeFunction;
+}
+
+/**
+ * An HTTP server that outlives its accept loop. Deno's ends for good at the
+ * first failed accept: out of file descriptors (a burst of connections past
+ * the hard `ulimit -n`), its `finished` rejects "Too many open files" and
+ * the port closes, while the process, and every task it accepted, goes on
+ * unreachable (or it exits, once idle). This serves the same handler on the
+ * same address again a pause later, until a listener binds, and counts the
+ * failures. Requests in flight on the old one are answered as before.
+ *
+ * @example Serving, then shutting down
+ * ```ts
+ * import { ResilientServer } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const server = new ResilientServer({ hostname: "127.0.0.1", port: 0 }, () => new Response("hi"));
+ * equal(await (await fetch(`http://127.0.0.1:${server.addr.port}/`)).text(), "hi");
+ * await server.shutdown();
+ * equal(server.failures.count, 0);
+ * ```
+ */
+export class ResilientServer implements AsyncDisposable {
+  /** The bound address (port 0 resolved); every listener after the first takes it too. */
+  readonly addr: Deno.NetAddr;
+  /** Accept loops that died, and binds that failed while serving again. */
+  readonly failures = { count: 0 };
+  readonly #handler: Deno.ServeHandler<Deno.NetAddr>;
+  readonly #serve: ServeFunction;
+  readonly #pauseMs: number;
+  readonly #clock: Pick<Clock, "setTimeout" | "clearTimeout">;
+  readonly #logger: StructuredLogger;
+  readonly #reports: IntervalGate;
+  readonly #recoveries: IntervalGate;
+  #server: ReturnType<ServeFunction> | undefined;
+  #timer: unknown;
+  #stopping = false;
+  #unreported = 0;
+
+  /**
+   * Binds and serves; a failure to bind this first time throws, as `Deno.serve` does.
+   *
+   * @param options Where to listen, and how to serve again.
+   * @param handler Answers each request.
+   */
+  constructor(options: ResilientServerOptions, handler: Deno.ServeHandler<Deno.NetAddr>) {
+    const { hostname = "0.0.0.0", port = 8000, onListen = () => {} } = options;
+    const { pauseMs = 100, clock = systemClock, serve = Deno.serve } = options;
+    this.#handler = handler;
+    this.#serve = serve;
+    this.#pauseMs = pauseMs;
+    this.#clock = clock;
+    this.#logger = options.logger ?? getLogger(["posthaste", "server"]);
+    this.#reports = new IntervalGate(1_000, clock);
+    this.#recoveries = new IntervalGate(1_000, clock);
+    const server = serve({ hostname, port, onListen }, handler);
+    this.addr = server.addr;
+    this.#watch(server);
+  }
+
+  /** Stops listening, and resolves once the requests in flight are answered. */
+  async shutdown(): Promise<void> {
+    this.#stopping = true;
+    this.#clock.clearTimeout(this.#timer);
+    await this.#server?.shutdown();
+  }
+
+  /** Same as {@linkcode ResilientServer.shutdown}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  #watch(server: ReturnType<ServeFunction>): void {
+    this.#server = server;
+    server.finished.then(() => this.#ended(server), (error) => this.#ended(server, error));
+  }
+
+  #ended(server: ReturnType<ServeFunction>, error?: unknown): void {
+    if (this.#stopping || server !== this.#server) return;
+    this.#server = undefined;
+    this.#failed(error ?? new Error("the accept loop ended"));
+  }
+
+  #failed(error: unknown): void {
+    this.failures.count++;
+    this.#unreported++;
+    if (this.#reports.due()) {
+      const { hostname, port } = this.addr;
+      // The message, not the stack: with no descriptor free, source-mapping
+      // a stack made Deno 2.9.6 panic (stacker cannot read /proc/self/maps).
+      this.#logger.error(
+        "Cannot accept connections on {hostname}:{port}, serving again every {pauseMs} ms: {error} ({failures} failures since the last report)",
+        {
+          hostname,
+          port,
+          pauseMs: this.#pauseMs,
+          error: String(error),
+          failures: this.#unreported,
+        },
+      );
+      this.#unreported = 0;
+    }
+    this.#timer = this.#clock.setTimeout(() => this.#serveAgain(), this.#pauseMs);
+  }
+
+  #serveAgain(): void {
+    this.#timer = undefined;
+    const { hostname, port } = this.addr;
+    const onListen = () => {
+      if (this.#recoveries.due()) {
+        this.#logger.info("Accepting connections again", { hostname, port });
+      }
+    };
+    try {
+      this.#watch(this.#serve({ hostname, port, onListen }, this.#handler));
+    } catch (error) {
+      // Binding needs a descriptor too.
+      this.#failed(error);
+    }
+  }
+}
