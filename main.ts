@@ -53,8 +53,16 @@ const server = new ResilientServer({
   hostname: config.hostname,
   port: config.port,
   onListen: ({ hostname, port }) => {
-    const text = `posthaste listening on http://${hostname}:${port}/\n`;
-    Deno.stdout.writeSync(new TextEncoder().encode(text));
+    const url = `http://${hostname}:${port}/`;
+    try {
+      Deno.stdout.writeSync(new TextEncoder().encode(`posthaste listening on ${url}\n`));
+    } catch (error) {
+      // Nobody reads stdout (`… | head -1` exited): serve all the same.
+      getLogger(["posthaste", "app"]).warn("Cannot write to stdout ({error}); listening on {url}", {
+        url,
+        error: String(error),
+      });
+    }
   },
 }, app.handler);
 app.metrics.acceptFailures = server.failures;

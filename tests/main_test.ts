@@ -138,6 +138,26 @@ Deno.test("main.ts: out of file descriptors, the listener is served again, and a
   deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), expected(1));
 });
 
+Deno.test("main.ts: with nobody reading its stdout, it logs where it listens and serves", async () => {
+  await using dir = await tempDir();
+  const child = spawnMain(dir.path, {});
+  await child.stdout.cancel(); // long before the line is written: it meets a broken pipe
+  let stderr = "";
+  let url: string | undefined;
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  while (url === undefined) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error(`Cannot start server: it exited\n${stderr}`);
+    stderr += value;
+    url = /Cannot write to stdout.*"url":"(http:\/\/[^"]+?)\/"/.exec(stderr)?.[1];
+  }
+  deepEqual(await post(url, 1), [202]);
+  child.kill("SIGTERM");
+  await reader.cancel();
+  equal((await child.status).code, 0);
+  deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), expected(1));
+});
+
 Deno.test("main.ts: invalid configuration fails at start with a clear message", async () => {
   await using dir = await tempDir();
   const error = await spawnServer(dir.path, { MAX_CONCURRENCY: "zero" }).then(
