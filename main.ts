@@ -20,6 +20,7 @@ const config = readConfig((name) =>
   CONFIG_VARIABLES.includes(name) ? Deno.env.get(name) : undefined
 );
 await configureLogging({ level: config.logLevel, format: config.logFormat });
+const logger = getLogger(["posthaste", "app"]);
 
 // Listeners first, so that no signal can arrive unhandled. While starting
 // (a database that does not answer, a long recovery), a signal stops the
@@ -31,7 +32,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 const app = await createApp(config, { signal: starting.signal }).catch((error) => {
   if (!starting.signal.aborted) throw error;
-  getLogger(["posthaste", "app"]).info("Start-up stopped by {signal}: nothing was served", {
+  logger.info("Start-up stopped by {signal}: nothing was served", {
     signal: starting.signal.reason,
   });
   Deno.exit(0);
@@ -49,22 +50,22 @@ onSignal = (): void => {
 if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", () => void app.reopenFiles());
 
 // Deno.serve, served again if its accept loop dies (out of file descriptors).
-const server = new ResilientServer({
-  hostname: config.hostname,
-  port: config.port,
-  onListen: ({ hostname, port }) => {
-    const url = `http://${hostname}:${port}/`;
-    try {
-      Deno.stdout.writeSync(new TextEncoder().encode(`posthaste listening on ${url}\n`));
-    } catch (error) {
-      // Nobody reads stdout (`… | head -1` exited): serve all the same.
-      getLogger(["posthaste", "app"]).warn("Cannot write to stdout ({error}); listening on {url}", {
-        url,
-        error: String(error),
-      });
-    }
-  },
-}, app.handler);
+let server: ResilientServer;
+const { hostname, port } = config;
+try {
+  server = new ResilientServer({ hostname, port, onListen: announce }, app.handler);
+} catch (error) {
+  // A port taken, say: recovered tasks that began stop and stay journaled.
+  logger.error("Cannot listen on {hostname}:{port}: {error}", {
+    hostname,
+    port,
+    error: String(error),
+  });
+  stopping = app.shutdown({ shutdown: async () => {} }, { signal: AbortSignal.abort() })
+    .then(() => {});
+  await stopping;
+  Deno.exit(1);
+}
 app.metrics.acceptFailures = server.failures;
 
 // Serving: from now on a task's forgotten promise must not end the process,
@@ -72,3 +73,16 @@ app.metrics.acceptFailures = server.failures;
 app.metrics.strayErrors = catchStrayErrors();
 // A signal after the start's last look at it: the start is done, so it drains.
 if (starting.signal.aborted) onSignal("SIGTERM");
+
+function announce(addr: Deno.NetAddr): void {
+  const url = `http://${addr.hostname}:${addr.port}/`;
+  try {
+    Deno.stdout.writeSync(new TextEncoder().encode(`posthaste listening on ${url}\n`));
+  } catch (error) {
+    // Nobody reads stdout (`… | head -1` exited): serve all the same.
+    logger.warn("Cannot write to stdout ({error}); listening on {url}", {
+      url,
+      error: String(error),
+    });
+  }
+}

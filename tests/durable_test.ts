@@ -1,6 +1,6 @@
 // Durable mode as a user runs it: real processes, real SIGKILL, restarts.
-import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { counts, emails, lines, post, spawnServer, tempDir } from "./_helpers.ts";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { counts, emails, lines, post, spawnMain, spawnServer, tempDir } from "./_helpers.ts";
 import { acceptedWorkSurvivesSigkill, burstSurvivesSigkill } from "./_store_scenarios.ts";
 
 Deno.test("durable: every 202 survives SIGKILL and runs after restart (at least once)", async () => {
@@ -28,6 +28,32 @@ Deno.test("durable: a second server on the same journal refuses to start; the fi
   deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), [
     "notification for after@example.com: some notification",
   ]);
+});
+
+Deno.test("durable: a port already taken fails the start with a clear error; the journal waits for the next", async () => {
+  await using dir = await tempDir();
+  const env = { TASK_STORE: `sqlite:${dir.path}/tasks.db`, SEND_DELAY_MS: "5000" };
+  const sent = emails(3, "taken");
+  {
+    await using server = await spawnServer(dir.path, env);
+    deepEqual(await post(server.url, sent), [202, 202, 202]);
+    server.child.kill("SIGKILL");
+    await server.status();
+  }
+  {
+    using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const child = spawnMain(dir.path, { ...env, PORT: String(taken.addr.port) });
+    const { code, stderr } = await child.output();
+    const logged = new TextDecoder().decode(stderr);
+    equal(code, 1, logged);
+    match(logged, /"message":"Cannot listen on \\"127.0.0.1\\":\d+: .*AddrInUse/);
+    ok(!logged.includes("Uncaught"), logged);
+  }
+  await using restarted = await spawnServer(dir.path, { ...env, SEND_DELAY_MS: "0" });
+  restarted.child.kill("SIGTERM");
+  equal((await restarted.status()).code, 0);
+  const seen = counts(await Deno.readTextFile(`${dir.path}/log.txt`));
+  deepEqual([...seen.keys()].sort(), sent.toSorted(), "every accepted task ran");
 });
 
 Deno.test("durable: with MAX_PENDING lowered across a restart, the work that did not fit runs once there is room", async () => {
