@@ -9,6 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import {
   catchStrayErrors,
+  type Config,
   CONFIG_VARIABLES,
   configureLogging,
   createApp,
@@ -16,11 +17,16 @@ import {
   ResilientServer,
 } from "./lib/mod.ts";
 
-const config = readConfig((name) =>
-  CONFIG_VARIABLES.includes(name) ? Deno.env.get(name) : undefined
-);
-await configureLogging({ level: config.logLevel, format: config.logFormat });
+// JSON lines until the configuration is read: a start that fails says why in one.
+await configureLogging();
 const logger = getLogger(["posthaste", "app"]);
+let config: Config;
+try {
+  config = readConfig((name) => CONFIG_VARIABLES.includes(name) ? Deno.env.get(name) : undefined);
+} catch (error) {
+  startFailed(error);
+}
+await configureLogging({ level: config.logLevel, format: config.logFormat });
 
 // Listeners first, so that no signal can arrive unhandled. While starting
 // (a database that does not answer, a long recovery), a signal stops the
@@ -31,7 +37,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => onSignal(signal));
 }
 const app = await createApp(config, { signal: starting.signal }).catch((error) => {
-  if (!starting.signal.aborted) throw error;
+  if (!starting.signal.aborted) startFailed(error);
   logger.info("Start-up stopped by {signal}: nothing was served", {
     signal: starting.signal.reason,
   });
@@ -85,4 +91,11 @@ function announce(addr: Deno.NetAddr): void {
       error: String(error),
     });
   }
+}
+
+function startFailed(error: unknown): never {
+  logger.error("Start-up failed: {error}", {
+    error: error instanceof Error ? error.message : String(error),
+  });
+  Deno.exit(1);
 }

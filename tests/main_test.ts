@@ -158,13 +158,17 @@ Deno.test("main.ts: with nobody reading its stdout, it logs where it listens and
   deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), expected(1));
 });
 
-Deno.test("main.ts: invalid configuration fails at start with a clear message", async () => {
+Deno.test("main.ts: invalid configuration fails at start with one clear JSON line", async () => {
   await using dir = await tempDir();
-  const error = await spawnServer(dir.path, { MAX_CONCURRENCY: "zero" }).then(
-    () => undefined,
-    (error: Error) => error,
-  );
-  ok(error?.message.includes("Cannot read configuration: MAX_CONCURRENCY"), error?.message);
+  const { code, stdout, stderr } = await spawnMain(dir.path, { MAX_CONCURRENCY: "zero" }).output();
+  equal(code, 1);
+  equal(stdout.length, 0, "it never listened");
+  // One JSON line (log pipelines parse it), not an uncaught error's stack.
+  const logged = lines(new TextDecoder().decode(stderr)).map((line) => JSON.parse(line));
+  deepEqual(logged.map(({ level, message }) => [level, message.split(":")[0]]), [
+    ["ERROR", "Start-up failed"],
+  ]);
+  match(logged[0].error, /^Cannot read configuration: MAX_CONCURRENCY \("zero"\)/);
 });
 
 Deno.test("main.ts: while tasks drain, /healthz answers 503 and new work 503 shutting_down", async () => {

@@ -78,7 +78,7 @@ Deno.test("postgres: a database that cannot be reached stops start-up with its U
       match(error.message, /exited \(code 1\)/);
       match(
         error.message,
-        /Cannot open task store "postgres:\/\/posthaste@127\.0\.0\.1:1\/posthaste"/,
+        /"error":"Cannot open task store \\"postgres:\/\/posthaste@127\.0\.0\.1:1\/posthaste\\"/,
       );
       equal(error.message.includes("secret"), false);
       return true;
