@@ -55,8 +55,7 @@ export interface ResilientServerOptions {
 export class ResilientServer implements AsyncDisposable {
   /** The bound address (port 0 resolved); every listener after the first takes it too. */
   readonly addr: Deno.NetAddr;
-  /** Accept loops that died, and binds that failed while serving again. */
-  readonly failures = { count: 0 };
+  readonly #failures = { count: 0 };
   readonly #handler: Deno.ServeHandler<Deno.NetAddr>;
   readonly #serve: ServeFunction;
   readonly #pauseMs: number;
@@ -90,6 +89,11 @@ export class ResilientServer implements AsyncDisposable {
     this.#watch(server);
   }
 
+  /** Accept loops that died, and binds that failed while serving again. */
+  get failures(): { readonly count: number } {
+    return this.#failures;
+  }
+
   /** Stops listening, and resolves once the requests in flight are answered. */
   async shutdown(): Promise<void> {
     this.#stopping = true;
@@ -114,7 +118,7 @@ export class ResilientServer implements AsyncDisposable {
   }
 
   #failed(error: unknown): void {
-    this.failures.count++;
+    this.#failures.count++;
     this.#unreported++;
     if (this.#reports.due()) {
       const { hostname, port } = this.addr;
