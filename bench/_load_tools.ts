@@ -44,7 +44,7 @@ export async function startServer(
       // As `deno task start` runs the server (see README: tuning).
       "--v8-flags=--max-semi-space-size=4,--no-allocation-site-pretenuring",
       "--allow-net=127.0.0.1",
-      `--allow-read=${dir},${ROOT}lib/_worker_host.ts,${ROOT}lib/report_work.ts`,
+      `--allow-read=${dir},${ROOT}lib/_worker_host.ts,${ROOT}lib/report_work.ts,/dev/null`,
       `--allow-write=${dir}`,
       "--allow-env",
       `${ROOT}${script}`,

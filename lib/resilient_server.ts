@@ -28,8 +28,26 @@ export interface ResilientServerOptions {
   clock?: Pick<Clock, "now" | "setTimeout" | "clearTimeout">;
   /** Where failures and recoveries go (each at most one line a second). @default {LogTape's ["posthaste", "server"]} */
   logger?: StructuredLogger;
+  /**
+   * Descriptors held in reserve and let go the moment an accept loop dies,
+   * so that what the process must do then (log, commit, read a source map)
+   * finds some free: with none, Deno 2.9.6 panicked. @default {16}
+   */
+  reserveFiles?: number;
+  /**
+   * Opens one reserve descriptor.
+   * @default {opens /dev/null for reading, if that read is granted (else no reserve)}
+   */
+  openReserve?: () => { close(): void };
   /** Starts a server. @default {Deno.serve} */
   serve?: ServeFunction;
+}
+
+function openDevNull(): { close(): void } {
+  // Never a permission prompt: without the grant, there is no reserve.
+  const read = Deno.permissions.querySync({ name: "read", path: "/dev/null" });
+  if (read.state !== "granted") throw new Error("Cannot hold a reserve: /dev/null is not readable");
+  return Deno.openSync("/dev/null");
 }
 
 /**
@@ -39,7 +57,9 @@ export interface ResilientServerOptions {
  * the port closes, while the process, and every task it accepted, goes on
  * unreachable (or it exits, once idle). This serves the same handler on the
  * same address again a pause later, until a listener binds, and counts the
- * failures. Requests in flight on the old one are answered as before.
+ * failures. Requests in flight on the old one are answered as before. It
+ * holds a few descriptors in reserve and lets them go when a loop dies, so
+ * that the process is not left with none (Deno 2.9.6 could then panic).
  *
  * @example Serving, then shutting down
  * ```ts
@@ -63,6 +83,9 @@ export class ResilientServer implements AsyncDisposable {
   readonly #logger: StructuredLogger;
   readonly #reports: IntervalGate;
   readonly #recoveries: IntervalGate;
+  readonly #reserveFiles: number;
+  readonly #openReserve: () => { close(): void };
+  #reserve: { close(): void }[] = [];
   #server: ReturnType<ServeFunction> | undefined;
   #timer: unknown;
   #stopping = false;
@@ -77,6 +100,9 @@ export class ResilientServer implements AsyncDisposable {
   constructor(options: ResilientServerOptions, handler: Deno.ServeHandler<Deno.NetAddr>) {
     const { hostname = "0.0.0.0", port = 8000, onListen = () => {} } = options;
     const { pauseMs = 100, clock = systemClock, serve = Deno.serve } = options;
+    const { reserveFiles = 16, openReserve = openDevNull } = options;
+    this.#reserveFiles = reserveFiles;
+    this.#openReserve = openReserve;
     this.#handler = handler;
     this.#serve = serve;
     this.#pauseMs = pauseMs;
@@ -84,7 +110,14 @@ export class ResilientServer implements AsyncDisposable {
     this.#logger = options.logger ?? getLogger(["posthaste", "server"]);
     this.#reports = new IntervalGate(1_000, clock);
     this.#recoveries = new IntervalGate(1_000, clock);
-    const server = serve({ hostname, port, onListen }, handler);
+    this.#holdReserve();
+    let server: ReturnType<ServeFunction>;
+    try {
+      server = serve({ hostname, port, onListen }, handler);
+    } catch (error) {
+      this.#releaseReserve();
+      throw error;
+    }
     this.addr = server.addr;
     this.#watch(server);
   }
@@ -98,6 +131,7 @@ export class ResilientServer implements AsyncDisposable {
   async shutdown(): Promise<void> {
     this.#stopping = true;
     this.#clock.clearTimeout(this.#timer);
+    this.#releaseReserve();
     await this.#server?.shutdown();
   }
 
@@ -118,6 +152,7 @@ export class ResilientServer implements AsyncDisposable {
   }
 
   #failed(error: unknown): void {
+    this.#releaseReserve();
     this.#failures.count++;
     this.#unreported++;
     if (this.#reports.due()) {
@@ -147,11 +182,24 @@ export class ResilientServer implements AsyncDisposable {
         this.#logger.info("Accepting connections again", { hostname, port });
       }
     };
+    this.#holdReserve();
     try {
       this.#watch(this.#serve({ hostname, port, onListen }, this.#handler));
     } catch (error) {
       // Binding needs a descriptor too.
       this.#failed(error);
     }
+  }
+
+  #holdReserve(): void {
+    try {
+      while (this.#reserve.length < this.#reserveFiles) this.#reserve.push(this.#openReserve());
+    } catch {
+      // Still out of descriptors, or not allowed: hold what could be opened.
+    }
+  }
+
+  #releaseReserve(): void {
+    for (const file of this.#reserve.splice(0)) file.close();
   }
 }

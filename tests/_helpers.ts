@@ -119,7 +119,7 @@ const ENV = [
 export function serverPermissions(dir: string): string[] {
   return [
     "--allow-net=127.0.0.1",
-    `--allow-read=${dir},${WORKER_MODULES}`,
+    `--allow-read=${dir},${WORKER_MODULES},/dev/null`,
     `--allow-write=${dir}`,
     `--allow-env=${ENV.join(",")}`,
   ];

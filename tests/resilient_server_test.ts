@@ -48,6 +48,7 @@ Deno.test("ResilientServer: a dead accept loop is served again, a pause later, o
       clock,
       logger,
       serve,
+      reserveFiles: 0,
     },
     handler,
   );
@@ -82,7 +83,7 @@ Deno.test("ResilientServer: a bind that fails while serving again is tried again
       void errors.push(properties.failures),
   };
   const { serve, started, refusals } = fakeServe();
-  const server = new ResilientServer({ clock, logger, serve }, handler);
+  const server = new ResilientServer({ clock, logger, serve, reserveFiles: 0 }, handler);
   refusals.push(emfile(), emfile());
   started[0]!.die(emfile());
   await clock.tickAsync(300); // two binds refused, the third binds
@@ -99,24 +100,67 @@ Deno.test("ResilientServer: a bind that fails while serving again is tried again
 Deno.test("ResilientServer: shutdown stops serving again, and shuts the current listener down", async () => {
   const clock = fakeClock();
   const { serve, started } = fakeServe();
-  const server = new ResilientServer({ clock, logger: recordingLogger(1).logger, serve }, handler);
+  const quiet = { clock, logger: recordingLogger(1).logger, serve, reserveFiles: 0 };
+  const server = new ResilientServer(quiet, handler);
   started[0]!.die(emfile());
   await clock.tickAsync(0);
   await server.shutdown();
   await clock.tickAsync(1_000);
   equal(started.length, 1, "the waiting bind is cancelled");
 
-  const other = new ResilientServer({ clock, logger: recordingLogger(1).logger, serve }, handler);
+  const other = new ResilientServer(quiet, handler);
   await other.shutdown();
   equal(started[1]!.shutdowns, 1);
   await clock.tickAsync(1_000);
   equal(started.length, 2, "a loop that ends at shutdown is not served again");
 });
 
-Deno.test("ResilientServer: a first bind that fails throws, as Deno.serve does", () => {
+/** Reserve descriptors that count themselves; `full` makes opening one fail. */
+function fakeReserve() {
+  const reserve = { open: 0, full: false };
+  const openReserve = () => {
+    if (reserve.full) throw new Error("Too many open files");
+    reserve.open++;
+    return { close: () => void reserve.open-- };
+  };
+  return { reserve, openReserve };
+}
+
+Deno.test("ResilientServer: a reserve of descriptors is let go when a loop dies, and taken back before binding", async () => {
+  const clock = fakeClock();
+  const { serve, started } = fakeServe();
+  const { reserve, openReserve } = fakeReserve();
+  const heldWhenLogged: number[] = [];
+  const logger = {
+    info() {},
+    warn() {},
+    error: () => void heldWhenLogged.push(reserve.open),
+  };
+  const server = new ResilientServer(
+    { clock, logger, serve, openReserve, reserveFiles: 3 },
+    handler,
+  );
+  equal(reserve.open, 3);
+  started[0]!.die(emfile());
+  await clock.tickAsync(0);
+  deepEqual([reserve.open, heldWhenLogged], [0, [0]], "let go before anything else");
+  reserve.full = true; // the descriptors were taken meanwhile
+  await clock.tickAsync(100);
+  equal(started.length, 2, "binds all the same");
+  reserve.full = false;
+  started[1]!.die(emfile());
+  await clock.tickAsync(100);
+  equal(reserve.open, 3, "taken back before the next bind");
+  await server.shutdown();
+  equal(reserve.open, 0);
+});
+
+Deno.test("ResilientServer: a first bind that fails throws, as Deno.serve does, holding nothing", () => {
   const { serve, refusals } = fakeServe();
+  const { reserve, openReserve } = fakeReserve();
   refusals.push(new Error("Address already in use"));
-  throws(() => new ResilientServer({ serve }, handler), /already in use/);
+  throws(() => new ResilientServer({ serve, openReserve }, handler), /already in use/);
+  equal(reserve.open, 0);
 });
 
 Deno.test("ResilientServer: serves real requests on Deno.serve", async () => {
