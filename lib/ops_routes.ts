@@ -37,7 +37,8 @@ export interface OpsOptions {
   draining: () => boolean;
   /**
    * Finds a group's status by id (the registry, then the journal, which may
-   * answer later); `signal` aborts when the client goes away.
+   * answer later); `signal` aborts when the client goes away, or after
+   * `statusTimeoutMs`.
    */
   status: (id: string, options: WaitOptions) => Awaitable<GroupStatus | undefined>;
   /** What `/metrics` renders. */
@@ -54,6 +55,13 @@ export interface OpsOptions {
    * @default {getLogger(["posthaste", "journal"])}
    */
   logger?: StructuredLogger;
+  /**
+   * Milliseconds a status read may take: then `status`'s signal aborts (a
+   * database that hangs, on a lock or a dead network, must not hold the
+   * request) and the answer is 503 `journal_unavailable`.
+   * @default {5000}
+   */
+  statusTimeoutMs?: number;
 }
 
 /**
@@ -80,19 +88,24 @@ export interface OpsOptions {
  */
 export function opsRoutes(options: OpsOptions): Route[] {
   const { draining, status, metrics, journalHealth } = options;
-  const { logger = getLogger(["posthaste", "journal"]) } = options;
-  const find = async (id: string, signal: AbortSignal): Promise<GroupStatus | undefined> => {
+  const { logger = getLogger(["posthaste", "journal"]), statusTimeoutMs = 5_000 } = options;
+  const find = async (id: string, gone: AbortSignal): Promise<GroupStatus | undefined> => {
+    const late = new AbortController();
+    const timer = setTimeout(
+      () => late.abort(new DOMException(`No answer within ${statusTimeoutMs} ms`, "TimeoutError")),
+      statusTimeoutMs,
+    );
     try {
-      return await status(id, { signal });
+      return await status(id, { signal: AbortSignal.any([gone, late.signal]) });
     } catch (error) {
-      if (signal.aborted) {
+      if (gone.aborted) {
         // Nobody reads this answer; nginx's 499 keeps the metrics honest.
         throw new HttpError(499, "client_closed_request", "Cannot answer: the client went away");
       }
       // A database that is away, or a failing disk: not a bug (500), and worth a retry.
       logger.error("Cannot read task group {groupId} from the journal: {error}", {
         groupId: id,
-        error,
+        error: late.signal.aborted ? late.signal.reason.message : error,
       });
       // createHandler adds its Retry-After.
       throw new HttpError(
@@ -100,6 +113,8 @@ export function opsRoutes(options: OpsOptions): Route[] {
         "journal_unavailable",
         "Cannot read task group status: the task journal failed",
       );
+    } finally {
+      clearTimeout(timer);
     }
   };
   const health = (state: string): Response =>

@@ -170,3 +170,31 @@ Deno.test("GET /tasks/{id}: a client that goes away stops the journal read; 499,
   equal(await answered.promise, 499, "counted as the client's doing");
   deepEqual(errors, [], "not a journal failure");
 });
+
+Deno.test("GET /tasks/{id}: a journal that does not answer within statusTimeoutMs is stopped; 503, logged", async () => {
+  await using runner = new TaskRunner();
+  const { logger, errors } = recordingLogger(1);
+  let stopped: unknown;
+  const handler = createHandler({
+    runner,
+    routes: opsRoutes({
+      draining: () => false,
+      // A read that hangs (a lock held elsewhere) until its signal aborts.
+      status: (_id, { signal }) =>
+        new Promise((_resolve, reject) => {
+          signal?.addEventListener("abort", () => reject(stopped = signal.reason));
+        }),
+      metrics: new Metrics(runner),
+      logger,
+      statusTimeoutMs: 50,
+    }),
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const response = await fetch(`http://127.0.0.1:${server.addr.port}/tasks/g`);
+  equal(response.status, 503);
+  equal((await response.json()).error, "journal_unavailable");
+  equal((stopped as DOMException).name, "TimeoutError", "the read was told to stop");
+  deepEqual(errors.map((e) => [e.properties.groupId, e.properties.error]), [
+    ["g", "No answer within 50 ms"],
+  ]);
+});
