@@ -47,6 +47,11 @@ export class OutcomeRetry {
     this.#retryForMs = retryForMs;
   }
 
+  /** Milliseconds between a failure and the next try. */
+  get pauseMs(): number {
+    return this.#pauseMs;
+  }
+
   /**
    * Writes an outcome now, and again after a failed commit.
    *

@@ -227,8 +227,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     );
     written.catch((error) => {
       // Not awaited by anyone: say so.
-      this.#logger.error("Cannot journal task {taskId}, tries again in 1000 ms: {error}", {
+      this.#logger.error("Cannot journal task {taskId}, tries again in {pauseMs} ms: {error}", {
         taskId: taskId(group.id, index),
+        pauseMs: this.#outcomes.pauseMs,
         error,
       });
     });
