@@ -105,11 +105,11 @@ Deno.test("main.ts: SIGTERM while starting (a database that does not answer) sto
 
 Deno.test("main.ts: out of file descriptors, the listener is served again, and accepted work is done", async () => {
   await using dir = await tempDir();
-  await using server = await spawnServer(dir.path, {}, { fileLimit: 64 });
+  await using server = await spawnServer(dir.path, {}, { fileLimit: 128 });
   const { hostname, port } = new URL(server.url);
   // More connections than the process may hold: Deno's accept loop dies at the first EMFILE.
   const connects = Array.from(
-    { length: 100 },
+    { length: 300 },
     () => Deno.connect({ hostname, port: Number(port) }),
   );
   const held = (await Promise.allSettled(connects)).flatMap((connect) =>
