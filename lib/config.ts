@@ -17,7 +17,8 @@ const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
 // Waits are capped at what a timer keeps (MAX_TIMER_MS): a longer one would fire at once.
 const SCHEMA = z.object({
   PORT: int(8000, 0, 65_535),
-  HOSTNAME: z.string().min(1).default("127.0.0.1"),
+  // Not HOSTNAME: Docker and Kubernetes set that to the container's name.
+  LISTEN_HOSTNAME: z.string().min(1).default("127.0.0.1"),
   LOG_FILE: z.string().min(1).default("log.txt"),
   DEAD_LETTER_FILE: z.string().min(1).default("dead-letter.jsonl"),
   SEND_DELAY_MS: int(0, 0, MAX_TIMER_MS),
@@ -94,7 +95,7 @@ function taskStore(value: string): TaskStoreConfig | undefined {
 export interface Config {
   /** Listening port; 0 picks a free one. */
   readonly port: number;
-  /** Listening address. */
+  /** Listening address (`LISTEN_HOSTNAME`; `HOSTNAME` is the container's name, not read). */
   readonly hostname: string;
   /** Where notification lines are appended. */
   readonly logFile: string;
@@ -169,7 +170,7 @@ export function readConfig(get: (name: string) => string | undefined): Config {
   const c = result.data;
   return {
     port: c.PORT,
-    hostname: c.HOSTNAME,
+    hostname: c.LISTEN_HOSTNAME,
     logFile: c.LOG_FILE,
     deadLetterFile: c.DEAD_LETTER_FILE,
     sendDelayMs: c.SEND_DELAY_MS,

@@ -94,7 +94,7 @@ const WORKER_MODULES = ["../lib/_worker_host.ts", "../lib/report_work.ts"]
   .map((path) => new URL(path, import.meta.url).pathname).join(",");
 const ENV = [
   "PORT",
-  "HOSTNAME",
+  "LISTEN_HOSTNAME",
   "LOG_FILE",
   "DEAD_LETTER_FILE",
   "SEND_DELAY_MS",

@@ -41,6 +41,17 @@ Deno.test("readConfig() reads every variable", () => {
   ]);
 });
 
+Deno.test("readConfig() listens on LISTEN_HOSTNAME, never on a container's HOSTNAME", () => {
+  // Docker and Kubernetes export HOSTNAME as the container's or pod's name.
+  const pod = (name: string) => name === "HOSTNAME" ? "mypod-7d9f" : undefined;
+  equal(readConfig(pod).hostname, "127.0.0.1");
+  equal(
+    readConfig((name) => name === "LISTEN_HOSTNAME" ? "0.0.0.0" : pod(name)).hostname,
+    "0.0.0.0",
+  );
+  equal(CONFIG_VARIABLES.includes("HOSTNAME"), false, "not even asked for");
+});
+
 Deno.test("readConfig() names every invalid variable", () => {
   const env: Record<string, string> = {
     PORT: "70000",
