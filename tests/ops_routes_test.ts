@@ -4,10 +4,12 @@ import {
   createHandler,
   GroupRegistry,
   Metrics,
+  type OpsOptions,
   opsRoutes,
   route,
   type TaskContext,
   TaskRunner,
+  type WaitOptions,
 } from "../lib/mod.ts";
 import { recordingLogger } from "./_helpers.ts";
 
@@ -142,58 +144,59 @@ Deno.test("GET /tasks/{id} answers 503 journal_unavailable, logged, when the jou
   ]);
 });
 
+/**
+ * The ops routes behind a handler, over a journal whose reads hang (a lock
+ * held elsewhere) until their signal aborts: when one began, why it stopped,
+ * and the status answered.
+ */
+function hangingJournal(runner: TaskRunner, options: Partial<OpsOptions> = {}) {
+  const reading = Promise.withResolvers<void>();
+  const stopped = Promise.withResolvers<unknown>();
+  const answered = Promise.withResolvers<number>();
+  const status = (_id: string, { signal }: WaitOptions) =>
+    new Promise<undefined>((_resolve, reject) => {
+      signal?.addEventListener("abort", () => {
+        stopped.resolve(signal.reason);
+        reject(signal.reason);
+      });
+      reading.resolve();
+    });
+  const handler = createHandler({
+    runner,
+    routes: opsRoutes({ draining: () => false, status, metrics: new Metrics(runner), ...options }),
+    onResponse: (_route, status) => answered.resolve(status),
+  });
+  return {
+    handler,
+    reading: reading.promise,
+    stopped: stopped.promise,
+    answered: answered.promise,
+  };
+}
+
 Deno.test("GET /tasks/{id}: a client that goes away stops the journal read; 499, nothing logged", async () => {
   await using runner = new TaskRunner();
   const { logger, errors } = recordingLogger(1);
-  const reading = Promise.withResolvers<void>();
-  const answered = Promise.withResolvers<number>();
-  const handler = createHandler({
-    runner,
-    routes: opsRoutes({
-      draining: () => false,
-      status: (_id, { signal }) =>
-        new Promise((_resolve, reject) => {
-          signal?.addEventListener("abort", () => reject(signal.reason));
-          reading.resolve();
-        }),
-      metrics: new Metrics(runner),
-      logger,
-    }),
-    onResponse: (_route, status) => answered.resolve(status),
-  });
+  const { handler, reading, answered } = hangingJournal(runner, { logger });
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   const client = new AbortController();
   const request = fetch(`http://127.0.0.1:${server.addr.port}/tasks/g`, { signal: client.signal });
-  await reading.promise;
+  await reading;
   client.abort();
   await request.catch(() => {});
-  equal(await answered.promise, 499, "counted as the client's doing");
+  equal(await answered, 499, "counted as the client's doing");
   deepEqual(errors, [], "not a journal failure");
 });
 
 Deno.test("GET /tasks/{id}: a journal that does not answer within statusTimeoutMs is stopped; 503, logged", async () => {
   await using runner = new TaskRunner();
   const { logger, errors } = recordingLogger(1);
-  let stopped: unknown;
-  const handler = createHandler({
-    runner,
-    routes: opsRoutes({
-      draining: () => false,
-      // A read that hangs (a lock held elsewhere) until its signal aborts.
-      status: (_id, { signal }) =>
-        new Promise((_resolve, reject) => {
-          signal?.addEventListener("abort", () => reject(stopped = signal.reason));
-        }),
-      metrics: new Metrics(runner),
-      logger,
-      statusTimeoutMs: 50,
-    }),
-  });
+  const { handler, stopped } = hangingJournal(runner, { logger, statusTimeoutMs: 50 });
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   const response = await fetch(`http://127.0.0.1:${server.addr.port}/tasks/g`);
   equal(response.status, 503);
   equal((await response.json()).error, "journal_unavailable");
-  equal((stopped as DOMException).name, "TimeoutError", "the read was told to stop");
+  equal((await stopped as DOMException).name, "TimeoutError", "the read was told to stop");
   deepEqual(errors.map((e) => [e.properties.groupId, e.properties.error]), [
     ["g", "No answer within 50 ms"],
   ]);
