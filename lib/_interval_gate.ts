@@ -7,6 +7,7 @@ export class IntervalGate {
   readonly #intervalMs: number;
   readonly #clock: Pick<Clock, "now">;
   #nextAt = -Infinity;
+  #counted = 0;
 
   constructor(intervalMs: number, clock: Pick<Clock, "now">) {
     this.#intervalMs = intervalMs;
@@ -23,5 +24,18 @@ export class IntervalGate {
     if (now < this.#nextAt && now >= this.#nextAt - this.#intervalMs) return false;
     this.#nextAt = now + this.#intervalMs;
     return true;
+  }
+
+  /**
+   * Counts one event and, when the gate is due, returns how many it counted
+   * since it last did (this one included), starting over: for a log line at
+   * most once an interval that says how many it stands for.
+   */
+  tally(): number | undefined {
+    this.#counted++;
+    if (!this.due()) return undefined;
+    const counted = this.#counted;
+    this.#counted = 0;
+    return counted;
   }
 }

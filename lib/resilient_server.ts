@@ -89,7 +89,6 @@ export class ResilientServer implements AsyncDisposable {
   #server: ReturnType<ServeFunction> | undefined;
   #timer: unknown;
   #stopping = false;
-  #unreported = 0;
 
   /**
    * Binds and serves; a failure to bind this first time throws, as `Deno.serve` does.
@@ -154,22 +153,15 @@ export class ResilientServer implements AsyncDisposable {
   #failed(error: unknown): void {
     this.#releaseReserve();
     this.#failures.count++;
-    this.#unreported++;
-    if (this.#reports.due()) {
+    const failures = this.#reports.tally();
+    if (failures !== undefined) {
       const { hostname, port } = this.addr;
       // The message, not the stack: with no descriptor free, source-mapping
       // a stack made Deno 2.9.6 panic (stacker cannot read /proc/self/maps).
       this.#logger.error(
         "Cannot accept connections on {hostname}:{port}, serving again every {pauseMs} ms: {error} ({failures} failures since the last report)",
-        {
-          hostname,
-          port,
-          pauseMs: this.#pauseMs,
-          error: String(error),
-          failures: this.#unreported,
-        },
+        { hostname, port, pauseMs: this.#pauseMs, error: String(error), failures },
       );
-      this.#unreported = 0;
     }
     this.#timer = this.#clock.setTimeout(() => this.#serveAgain(), this.#pauseMs);
   }

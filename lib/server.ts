@@ -124,7 +124,6 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     clock = systemClock,
   } = options;
   const refusalLog = new IntervalGate(1_000, clock);
-  let unlogged = 0;
 
   const fail = (error: unknown, request: Request, group: TaskGroup): Response => {
     if (error instanceof HttpError) {
@@ -188,13 +187,12 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       },
       (error) => {
         committed.reject(error);
-        if (!refusalLog.due()) unlogged++;
-        else {
+        const refusals = refusalLog.tally();
+        if (refusals !== undefined) {
           logger.error(
             "Cannot journal request {requestId}: {error} ({unlogged} more refused since the last such line)",
-            { requestId: group.id, error, unlogged },
+            { requestId: group.id, error, unlogged: refusals - 1 },
           );
-          unlogged = 0;
         }
         return refuse("journal_unavailable", "Cannot accept tasks: the task journal failed");
       },

@@ -18,3 +18,11 @@ Deno.test("IntervalGate opens once per interval, and again at once if the clock 
   at(6_000);
   deepEqual(seen, [true, false, false, true, true, false, true]);
 });
+
+Deno.test("IntervalGate.tally() reports once an interval how many events it stands for", () => {
+  let now = 0;
+  const gate = new IntervalGate(1_000, { now: () => now });
+  deepEqual([gate.tally(), gate.tally(), gate.tally()], [1, undefined, undefined]);
+  now = 1_000;
+  deepEqual([gate.tally(), gate.tally()], [3, undefined], "the two held back, and this one");
+});
