@@ -11,7 +11,10 @@ export interface FakeClock extends Clock {
 }
 
 export function fakeClock(): FakeClock {
-  const clock = FakeTimers.createClock(0);
+  // runAllAsync gives up after its loop limit (1,000 timers by default) as if
+  // looping forever; a model plan with many refused journal marks (a pause and
+  // a retry each, up to 60 per attempt) legitimately runs more than that.
+  const clock = FakeTimers.createClock(0, 100_000);
   return {
     now: () => clock.now,
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
