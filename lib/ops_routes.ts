@@ -6,6 +6,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { GroupStatus } from "./task_status.ts";
 import type { WaitOptions } from "./abortable.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import type { Awaitable } from "./task_store.ts";
 import { HttpError } from "./http_error.ts";
 import type { StructuredLogger } from "./logging.ts";
@@ -62,6 +63,11 @@ export interface OpsOptions {
    * @default {5000}
    */
   statusTimeoutMs?: number;
+  /**
+   * Times `statusTimeoutMs`.
+   * @default {systemClock}
+   */
+  clock?: Clock;
 }
 
 /**
@@ -89,9 +95,10 @@ export interface OpsOptions {
 export function opsRoutes(options: OpsOptions): Route[] {
   const { draining, status, metrics, journalHealth } = options;
   const { logger = getLogger(["posthaste", "journal"]), statusTimeoutMs = 5_000 } = options;
+  const { clock = systemClock } = options;
   const find = async (id: string, gone: AbortSignal): Promise<GroupStatus | undefined> => {
     const late = new AbortController();
-    const timer = setTimeout(
+    const timer = clock.setTimeout(
       () => late.abort(new DOMException(`No answer within ${statusTimeoutMs} ms`, "TimeoutError")),
       statusTimeoutMs,
     );
@@ -114,7 +121,7 @@ export function opsRoutes(options: OpsOptions): Route[] {
         "Cannot read task group status: the task journal failed",
       );
     } finally {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
     }
   };
   const health = (state: string): Response =>

@@ -11,7 +11,7 @@ import {
   TaskRunner,
   type WaitOptions,
 } from "../lib/mod.ts";
-import { recordingLogger } from "./_helpers.ts";
+import { fakeClock, recordingLogger } from "./_helpers.ts";
 
 Deno.test("GET /tasks/{id} follows a group from queued to running to done, and shows failures", async () => {
   const registry = new GroupRegistry();
@@ -191,13 +191,24 @@ Deno.test("GET /tasks/{id}: a client that goes away stops the journal read; 499,
 Deno.test("GET /tasks/{id}: a journal that does not answer within statusTimeoutMs is stopped; 503, logged", async () => {
   await using runner = new TaskRunner();
   const { logger, errors } = recordingLogger(1);
-  const { handler, stopped } = hangingJournal(runner, { logger, statusTimeoutMs: 50 });
+  const clock = fakeClock();
+  const { handler, reading, stopped } = hangingJournal(runner, {
+    logger,
+    clock,
+    statusTimeoutMs: 5_000,
+  });
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
-  const response = await fetch(`http://127.0.0.1:${server.addr.port}/tasks/g`);
-  equal(response.status, 503);
-  equal((await response.json()).error, "journal_unavailable");
+  const response = fetch(`http://127.0.0.1:${server.addr.port}/tasks/g`);
+  await reading;
+  let reason: unknown;
+  stopped.then((why) => reason = why);
+  await clock.tickAsync(4_999);
+  equal(reason, undefined, "still reading before the deadline");
+  await clock.tickAsync(1);
   equal((await stopped as DOMException).name, "TimeoutError", "the read was told to stop");
+  equal((await response).status, 503);
+  equal((await (await response).json()).error, "journal_unavailable");
   deepEqual(errors.map((e) => [e.properties.groupId, e.properties.error]), [
-    ["g", "No answer within 50 ms"],
+    ["g", "No answer within 5000 ms"],
   ]);
 });
