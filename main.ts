@@ -1,8 +1,9 @@
 /**
  * Starts the posthaste notification service: reads configuration, builds the
- * app, serves, and shuts down gracefully on SIGINT/SIGTERM (a second signal
- * gives up waiting for tasks; one while starting stops the start, exit 0);
- * SIGUSR1 reopens the log files. Stray errors are logged, not fatal.
+ * app, serves, and shuts down gracefully on SIGINT, SIGTERM or SIGHUP (a
+ * second signal gives up waiting for tasks; one while starting stops the
+ * start, exit 0); SIGUSR1 reopens the log files. Stray errors are logged, not
+ * fatal.
  *
  * @module
  */
@@ -31,11 +32,14 @@ await configureLogging({ level: config.logLevel, format: config.logFormat });
 // Listeners first, so that no signal can arrive unhandled. While starting
 // (a database that does not answer, a long recovery), a signal stops the
 // start: what was opened is closed, and journaled work stays for the next.
+// SIGHUP too: by default it ends the process at once, and with it the accepted
+// work, when the terminal goes (an ssh session that dropped).
 const starting = new AbortController();
 let onSignal = (signal: Deno.Signal): void => starting.abort(signal);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  Deno.addSignalListener(signal, () => onSignal(signal));
-}
+const stopSignals: Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT", "SIGBREAK"]
+  : ["SIGINT", "SIGTERM", "SIGHUP"];
+for (const signal of stopSignals) Deno.addSignalListener(signal, () => onSignal(signal));
 const app = await createApp(config, { signal: starting.signal }).catch((error) => {
   if (!starting.signal.aborted) startFailed(error);
   logger.info("Start-up stopped by {signal}: nothing was served", {
@@ -52,7 +56,7 @@ onSignal = (): void => {
   stopping = app.shutdown(server, { signal: giveUp.signal }).then((code) => Deno.exit(code));
 };
 // logrotate renamed the files: later lines go to new files at the paths. USR1,
-// as nginx does, not HUP: a server must not outlive the terminal it runs in.
+// as nginx does, not HUP: HUP says the terminal is gone, so the server drains.
 if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", () => void app.reopenFiles());
 
 // Deno.serve, served again if its accept loop dies (out of file descriptors).

@@ -111,7 +111,7 @@ export interface Config {
   readonly taskTimeoutMs: number;
   /** Default retries after the first attempt. */
   readonly taskRetries: number;
-  /** How long SIGTERM/SIGINT waits for tasks. */
+  /** How long SIGTERM, SIGINT or SIGHUP waits for tasks. */
   readonly shutdownTimeoutMs: number;
   /** How long a request body may take to arrive. */
   readonly bodyTimeoutMs: number;

@@ -138,6 +138,27 @@ Deno.test("main.ts: out of file descriptors, the listener is served again, and a
   deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), expected(1));
 });
 
+Deno.test("main.ts: SIGHUP (its terminal closed) drains like SIGTERM, though nothing reads its output", async () => {
+  await using dir = await tempDir();
+  const child = spawnMain(dir.path, { SEND_DELAY_MS: "300" });
+  const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  let url: string | undefined;
+  while (url === undefined) {
+    const { done, value } = await stdout.read();
+    if (done) throw new Error(`Cannot start server: it exited\n${seen}`);
+    seen += value;
+    url = /listening on (http:\/\/\S+?)\/?\n/.exec(seen)?.[1];
+  }
+  deepEqual(new Set(await post(url, 20)), new Set([202]));
+  // A hung-up terminal: every write to stdout or stderr fails from now on.
+  await stdout.cancel();
+  await child.stderr.cancel();
+  child.kill("SIGHUP");
+  equal((await child.status).code, 0, "drained, not killed by the signal");
+  deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)).sort(), expected(20));
+});
+
 Deno.test("main.ts: with nobody reading its stdout, it logs where it listens and serves", async () => {
   await using dir = await tempDir();
   const child = spawnMain(dir.path, {});
