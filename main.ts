@@ -16,6 +16,7 @@ import {
   createApp,
   readConfig,
   ResilientServer,
+  serverUrl,
 } from "./lib/mod.ts";
 
 // JSON lines until the configuration is read: a start that fails says why in one.
@@ -85,7 +86,7 @@ app.metrics.strayErrors = catchStrayErrors();
 if (starting.signal.aborted) onSignal("SIGTERM");
 
 function announce(addr: Deno.NetAddr): void {
-  const url = `http://${addr.hostname}:${addr.port}/`;
+  const url = serverUrl(addr);
   try {
     Deno.stdout.writeSync(new TextEncoder().encode(`posthaste listening on ${url}\n`));
   } catch (error) {

@@ -62,6 +62,7 @@ export * from "./resilient_server.ts";
 export * from "./reports.ts";
 export * from "./router.ts";
 export * from "./server.ts";
+export * from "./server_url.ts";
 export * from "./sqlite_task_store.ts";
 export * from "./sqlite_task_store_options.ts";
 export * from "./stray_errors.ts";
