@@ -5,7 +5,13 @@
  */
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { escapeLine } from "./escape_line.ts";
-import type { LogWriterOptions, LogWriterStats, WriteTarget } from "./log_writer_options.ts";
+import { LineQueue } from "./_line_queue.ts";
+import type {
+  AppendOptions,
+  LogWriterOptions,
+  LogWriterStats,
+  WriteTarget,
+} from "./log_writer_options.ts";
 
 const encoder = new TextEncoder();
 const NEWLINE = 0x0a;
@@ -25,6 +31,11 @@ const NEWLINE = 0x0a;
  * names a line that is in the log. Where the cut fails (or the target cannot
  * `truncate`), the next batch starts by ending the torn fragment, so it stays
  * a line of its own.
+ *
+ * A task that times out and retries while its line waits (a disk that
+ * stalls) appends with {@linkcode AppendOptions}: its signal withdraws a line
+ * not yet being written, and its key joins a retry to the line of an earlier
+ * attempt still being written, so the line is not written twice.
  *
  * After logrotate renamed the file, {@linkcode LogWriter.reopen} (on SIGUSR1)
  * moves the writer to a new file at the path, between two batches.
@@ -47,8 +58,7 @@ export class LogWriter implements AsyncDisposable {
   #target: WriteTarget;
   #reopen: (() => Promise<WriteTarget>) | undefined;
   #escape: (text: string) => string;
-  #queue: string[] = [];
-  #queued: PromiseWithResolvers<void> | undefined;
+  #queue = new LineQueue((batch) => this.#batchStarted(batch));
   #last: Promise<void> = Promise.resolve();
   #writing = false;
   #closed: Promise<void> | undefined;
@@ -103,28 +113,30 @@ export class LogWriter implements AsyncDisposable {
    * Appends `text` as one line (escaped, newline-terminated).
    *
    * @param text The line's content; it may hold any characters.
+   * @param options A signal to give the line up, a key to write it once.
    * @returns A promise that resolves once the line's bytes are written, and
    * rejects if that write failed.
-   * @throws {Error} If the writer is closed (as a rejection).
+   * @throws {Error} If the writer is closed (as a rejection); the signal's
+   * reason, if it aborts first (as a rejection).
    */
-  append(text: string): Promise<void> {
+  append(text: string, options?: AppendOptions): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("Cannot append: log writer is closed"));
-    this.#queue.push(this.#escape(text));
-    if (this.#queued === undefined) {
-      this.#queued = Promise.withResolvers<void>();
-      // Callers await their own append; this only keeps a failed batch that
-      // nobody awaits from becoming an unhandled rejection.
-      this.#queued.promise.catch(() => {});
-      this.#last = this.#queued.promise;
-      if (!this.#writing) {
-        this.#writing = true;
-        // A macrotask, not a microtask: appends from every request handled in
-        // this turn of the event loop join the batch (measured: ~60 lines per
-        // write under load instead of ~1.4).
-        setTimeout(() => this.#drainQueue(), 0);
-      }
+    const line = this.#escape(text);
+    return options === undefined ? this.#queue.push(line) : this.#queue.claim(line, options);
+  }
+
+  #batchStarted(batch: Promise<void>): void {
+    // Callers await their own append; this only keeps a failed batch that
+    // nobody awaits from becoming an unhandled rejection.
+    batch.catch(() => {});
+    this.#last = batch;
+    if (!this.#writing) {
+      this.#writing = true;
+      // A macrotask, not a microtask: appends from every request handled in
+      // this turn of the event loop join the batch (measured: ~60 lines per
+      // write under load instead of ~1.4).
+      setTimeout(() => this.#drainQueue(), 0);
     }
-    return this.#queued.promise;
   }
 
   /**
@@ -206,22 +218,21 @@ export class LogWriter implements AsyncDisposable {
   }
 
   async #drainQueue(): Promise<void> {
-    while (this.#queued !== undefined) {
-      const lines = this.#queue;
-      const batch = this.#queued;
-      this.#queue = [];
-      this.#queued = undefined;
+    for (let batch = this.#queue.take(); batch; batch = this.#queue.take()) {
+      const { lines } = batch;
       try {
-        // A torn fragment is ended first, so it cannot run into the next line.
-        const text = lines.join("\n") + "\n";
-        const bytes = encoder.encode(this.#torn === this.#target ? "\n" + text : text);
-        await this.#writeAll(bytes);
-        this.#stats.lines += lines.length;
-        this.#stats.bytes += bytes.length;
-        this.#stats.batches++;
-        batch.resolve();
+        if (lines.length > 0) {
+          // A torn fragment is ended first, so it cannot run into the next line.
+          const text = lines.join("\n") + "\n";
+          const bytes = encoder.encode(this.#torn === this.#target ? "\n" + text : text);
+          await this.#writeAll(bytes);
+          this.#stats.lines += lines.length;
+          this.#stats.bytes += bytes.length;
+          this.#stats.batches++;
+        }
+        batch.written();
       } catch (error) {
-        batch.reject(error);
+        batch.failed(error);
       }
     }
     this.#writing = false;

@@ -4,6 +4,7 @@
  * @module
  */
 import { delay } from "./delay.ts";
+import type { AppendOptions } from "./log_writer_options.ts";
 import { parseEmail, parseMessage } from "./notification_input.ts";
 import { type Route, route } from "./router.ts";
 import { defineTask, type TaskDefinition } from "./task.ts";
@@ -25,8 +26,12 @@ import { defineTask, type TaskDefinition } from "./task.ts";
  * ```
  */
 export interface LineSink {
-  /** Appends one line; resolves once it is written. */
-  append(line: string): Promise<void>;
+  /**
+   * Appends one line; resolves once it is written. `options` as
+   * {@linkcode LogWriter.append} takes them: the task's signal withdraws a
+   * line that waits, and its id joins a retry to a line still being written.
+   */
+  append(line: string, options?: AppendOptions): Promise<void>;
 }
 
 /**
@@ -56,7 +61,10 @@ export interface NotificationOptions {
 
 /**
  * The `send-notification` task: waits `sendDelayMs` (aborted by the task's
- * signal), then appends `notification for {email}: {message}` to the log.
+ * signal), then appends `notification for {email}: {message}` to the log,
+ * once: a retry after a timeout joins the line of an earlier attempt that a
+ * stalled disk is still writing, and a line that still waits when its
+ * attempt times out is withdrawn.
  *
  * @param options The log sink and the simulated delay.
  * @returns The task definition.
@@ -77,9 +85,11 @@ export interface NotificationOptions {
 export function notificationTask(options: NotificationOptions): TaskDefinition<[string, string]> {
   const { log, sendDelayMs = 0 } = options;
   return defineTask("send-notification", async function (email: string, message: string) {
-    // The signal is read only when there is something to abort: making it costs.
     if (sendDelayMs > 0) await delay(sendDelayMs, { signal: this.signal });
-    await log.append(`notification for ${email}: ${message}`);
+    await log.append(`notification for ${email}: ${message}`, {
+      signal: this.signal,
+      key: this.id,
+    });
   });
 }
 

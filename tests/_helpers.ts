@@ -2,7 +2,14 @@
 // and a spawned `main.ts` process.
 import FakeTimers from "@sinonjs/fake-timers";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { type App, type Clock, createApp, readConfig, type StructuredLogger } from "../lib/mod.ts";
+import {
+  type App,
+  type Clock,
+  createApp,
+  readConfig,
+  type StructuredLogger,
+  type WriteTarget,
+} from "../lib/mod.ts";
 
 /** A fake clock the runner accepts, plus the controls to move it. */
 export interface FakeClock extends Clock {
@@ -21,6 +28,34 @@ export function fakeClock(): FakeClock {
     clearTimeout: (handle) => clock.clearTimeout(handle as FakeTimers.TimerId),
     tickAsync: (ms) => clock.tickAsync(ms),
     runAllAsync: () => clock.runAllAsync(),
+  };
+}
+
+/** A target whose every write waits for the test to let it through: a stalled disk. */
+export function stalledDisk() {
+  const written: string[] = [];
+  let arrived = Promise.withResolvers<void>();
+  let release = Promise.withResolvers<void>();
+  const target: WriteTarget = {
+    async write(p) {
+      arrived.resolve();
+      await release.promise;
+      written.push(new TextDecoder().decode(p));
+      return p.length;
+    },
+    close() {},
+  };
+  return {
+    target,
+    written,
+    /** Resolves once a write waits: its batch was taken. */
+    writing: () => arrived.promise,
+    /** Lets the write that waits through; the next write stalls again. */
+    release: () => {
+      release.resolve();
+      release = Promise.withResolvers<void>();
+      arrived = Promise.withResolvers<void>();
+    },
   };
 }
 

@@ -1,0 +1,221 @@
+// LogWriter.append with AppendOptions (lib/_line_queue.ts): a signal
+// withdraws a line that still waits, a key joins a retry to its earlier line.
+import { deepEqual, equal, rejects } from "node:assert/strict";
+import fc from "fast-check";
+import { LogWriter } from "../lib/mod.ts";
+import { stalledDisk } from "./_helpers.ts";
+
+const timedOut = () => new DOMException("Task timed out", "TimeoutError");
+
+Deno.test("LineQueue: a line still waiting for its batch is withdrawn when its signal aborts", async () => {
+  const disk = stalledDisk();
+  await using log = new LogWriter(disk.target);
+  const first = log.append("first");
+  await disk.writing(); // its batch stalls in the write
+  const attempt = new AbortController();
+  const withdrawn = log.append("second", { signal: attempt.signal });
+  const kept = log.append("third");
+  attempt.abort(timedOut());
+  await rejects(withdrawn, { name: "TimeoutError" });
+  disk.release();
+  await first;
+  await disk.writing();
+  disk.release();
+  await kept;
+  deepEqual(disk.written, ["first\n", "third\n"]);
+  deepEqual(log.stats, { lines: 2, bytes: 12, batches: 2 });
+});
+
+Deno.test("LineQueue: a line whose batch is being written is written; only the wait ends", async () => {
+  const disk = stalledDisk();
+  await using log = new LogWriter(disk.target);
+  const attempt = new AbortController();
+  const appended = log.append("sent", { signal: attempt.signal });
+  await disk.writing();
+  attempt.abort(timedOut());
+  await rejects(appended, { name: "TimeoutError" });
+  disk.release();
+  await log.flush();
+  deepEqual(disk.written, ["sent\n"]);
+});
+
+Deno.test("LineQueue: a retry joins its earlier attempt's line still being written: one line", async () => {
+  const disk = stalledDisk();
+  await using log = new LogWriter(disk.target);
+  const first = new AbortController();
+  const attempt1 = log.append("sent", { signal: first.signal, key: "g/0" });
+  await disk.writing();
+  first.abort(timedOut());
+  await rejects(attempt1);
+  const attempt2 = log.append("sent", { signal: new AbortController().signal, key: "g/0" });
+  disk.release();
+  await attempt2; // resolved by the first attempt's write
+  await log.flush();
+  deepEqual(disk.written, ["sent\n"]);
+  equal(log.stats.lines, 1);
+});
+
+Deno.test("LineQueue: a key's line queues afresh once its batch settled, or after a failed write", async () => {
+  const written: string[] = [];
+  let fail = true;
+  await using log = new LogWriter({
+    write(p) {
+      if (fail) return Promise.reject(new Error("disk full"));
+      written.push(new TextDecoder().decode(p));
+      return Promise.resolve(p.length);
+    },
+    close() {},
+  });
+  await rejects(log.append("once", { key: "k" }), /disk full/);
+  fail = false;
+  await log.append("once", { key: "k" }); // the failed write wrote nothing: again
+  await log.append("twice", { key: "k" }); // written already: a new line
+  deepEqual(written, ["once\n", "twice\n"]);
+});
+
+Deno.test("LineQueue: a line that an append without a signal waits for is not withdrawn", async () => {
+  const disk = stalledDisk();
+  await using log = new LogWriter(disk.target);
+  const first = log.append("first");
+  await disk.writing();
+  const attempt = new AbortController();
+  const held = log.append("shared", { key: "k" });
+  const joined = log.append("shared", { key: "k", signal: attempt.signal });
+  attempt.abort(timedOut());
+  await rejects(joined, { name: "TimeoutError" });
+  disk.release();
+  await first;
+  await disk.writing();
+  disk.release();
+  await held;
+  deepEqual(disk.written, ["first\n", "shared\n"]);
+});
+
+Deno.test("LineQueue: a batch whose lines were all withdrawn writes nothing; an aborted signal queues nothing", async () => {
+  const disk = stalledDisk();
+  await using log = new LogWriter(disk.target);
+  const first = log.append("first");
+  await disk.writing();
+  const attempt = new AbortController();
+  const gone = [
+    log.append("a", { signal: attempt.signal }),
+    log.append("b", { signal: attempt.signal }),
+  ];
+  attempt.abort(timedOut());
+  await rejects(log.append("late", { signal: attempt.signal }), { name: "TimeoutError" });
+  for (const append of gone) await rejects(append, { name: "TimeoutError" });
+  disk.release();
+  await first;
+  await log.flush();
+  deepEqual(disk.written, ["first\n"]);
+  deepEqual(log.stats, { lines: 1, bytes: 6, batches: 1 });
+});
+
+/** One step of the model test: an append (with a key, a signal), an abort, or the disk moving on. */
+type Op =
+  | { op: "append"; key: number | undefined; signal: number | undefined }
+  | { op: "abort"; signal: number }
+  | { op: "step" };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant("append" as const),
+      key: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }),
+      signal: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("abort" as const), signal: fc.nat(3) }) },
+  { weight: 2, arbitrary: fc.constant({ op: "step" as const }) },
+);
+
+/** What the model keeps of a queued line. */
+interface Entry {
+  text: string;
+  key: number | undefined;
+  waiters: Set<number>;
+  held: boolean;
+}
+
+Deno.test("LineQueue model: withdrawals and joins on a stalling disk write what the model writes", async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
+      const disk = stalledDisk();
+      const log = new LogWriter(disk.target);
+      const controllers = Array.from({ length: 4 }, () => new AbortController());
+      // The model: the batch waiting, the one being written, lines by key, each append's end.
+      let waiting: Entry[] = [];
+      let writing: Entry[] | undefined;
+      const keyed = new Map<number, Entry>();
+      const expected: ("resolved" | "rejected" | "pending")[] = [];
+      const signalOf: (number | undefined)[] = [];
+      const entryOf: Entry[] = [];
+      const file: string[] = [];
+      const outcomes: Promise<string>[] = [];
+      const step = async (): Promise<void> => {
+        if (writing !== undefined) {
+          for (const entry of writing) {
+            file.push(entry.text);
+            if (entry.key !== undefined && keyed.get(entry.key) === entry) keyed.delete(entry.key);
+          }
+          for (const [i, entry] of entryOf.entries()) {
+            if (writing.includes(entry) && expected[i] === "pending") expected[i] = "resolved";
+          }
+          writing = undefined;
+          disk.release();
+        }
+        await new Promise((resolve) => setTimeout(resolve, 0)); // the writer moves on
+        if (waiting.length > 0) {
+          writing = waiting;
+          waiting = [];
+          await disk.writing();
+        }
+      };
+      for (const next of ops) {
+        if (next.op === "step") await step();
+        else if (next.op === "abort") {
+          controllers[next.signal]?.abort(new Error("timed out"));
+          for (const [i, entry] of entryOf.entries()) {
+            if (signalOf[i] !== next.signal || expected[i] !== "pending") continue;
+            expected[i] = "rejected";
+            entry.waiters.delete(i);
+            if (entry.waiters.size === 0 && !entry.held && waiting.includes(entry)) {
+              waiting = waiting.filter((e) => e !== entry);
+              if (entry.key !== undefined) keyed.delete(entry.key);
+            }
+          }
+        } else {
+          const i = expected.length;
+          const text = `line ${i}`;
+          const signal = next.signal === undefined ? undefined : controllers[next.signal]?.signal;
+          outcomes.push(
+            log.append(text, { key: next.key === undefined ? undefined : `k${next.key}`, signal })
+              .then(() => "resolved", () => "rejected"),
+          );
+          signalOf.push(next.signal);
+          let entry = next.key === undefined ? undefined : keyed.get(next.key);
+          if (signal?.aborted) {
+            expected.push("rejected");
+            entryOf.push({ text, key: undefined, waiters: new Set(), held: false });
+            continue;
+          }
+          if (entry === undefined) {
+            entry = { text, key: next.key, waiters: new Set(), held: false };
+            waiting.push(entry);
+            if (next.key !== undefined) keyed.set(next.key, entry);
+          }
+          if (signal === undefined) entry.held = true;
+          else entry.waiters.add(i);
+          expected.push("pending");
+          entryOf.push(entry);
+        }
+      }
+      while (writing !== undefined || waiting.length > 0) await step();
+      await log.close();
+      deepEqual(disk.written.join("").split("\n").slice(0, -1), file, "the lines the model wrote");
+      deepEqual(await Promise.all(outcomes), expected, "each append's end");
+    }),
+    { numRuns: 300 },
+  );
+});
