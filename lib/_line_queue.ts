@@ -1,17 +1,31 @@
 // The lines waiting for a LogWriter's next batch, and those appended with
 // AppendOptions: which a signal withdraws, which a retry joins. Internal.
+//
+// Cheap unless used: a plain append is one array push; a keyed one records
+// its key beside the line (no hashing); the lines of a batch are indexed by
+// key only when a retry looks for one, which happens when tasks time out.
 import { offAbort, onAbort } from "./_abort_hooks.ts";
 import type { AppendOptions } from "./log_writer_options.ts";
 
-/** A line appended with options: where it waits, and who waits for it. */
+/** A line that an append with options waits for. */
 interface Claim {
-  batch: PromiseWithResolvers<void>;
+  batch: Batch;
   index: number;
   key: string | undefined;
   /** Appends with a signal still waiting for it. */
   waiters: number;
   /** An append without a signal waits for it: it is never withdrawn. */
   held: boolean;
+}
+
+/** One batch: its lines, its promise, and its keyed lines. */
+interface Batch {
+  resolvers: PromiseWithResolvers<void>;
+  lines: (string | null)[]; // null: withdrawn
+  withdrawn: number;
+  /** Keyed lines not yet indexed, in order: key, then index (no signal) or claim. */
+  unindexed: (string | number | Claim)[];
+  claims: Map<string, Claim> | undefined;
 }
 
 /** A batch taken for writing: its lines, and how its appends learn the outcome. */
@@ -26,12 +40,8 @@ export interface TakenBatch {
 
 /** Queued lines, one batch at a time. */
 export class LineQueue {
-  #lines: (string | null)[] = []; // null: withdrawn
-  #withdrawn = 0;
-  #batch: PromiseWithResolvers<void> | undefined;
-  // Lines appended with a key, in the waiting batch or the one being written.
-  #claims = new Map<string, Claim>();
-  #keys: string[] = [];
+  #waiting: Batch | undefined;
+  #writing: Batch | undefined;
   #onBatch: (batch: Promise<void>) => void;
 
   /** @param onBatch Called when a line starts a new batch, with its promise. */
@@ -41,36 +51,99 @@ export class LineQueue {
 
   /** Queues a line; resolves once its batch is written. */
   push(line: string): Promise<void> {
-    return this.#push(line).promise;
+    return this.#push(line).resolvers.promise;
   }
 
   /** Queues a line as `LogWriter.append` does with `options`. */
-  claim(line: string, { signal, key }: AppendOptions): Promise<void> {
+  claim(line: string, { signal, key, retry = false }: AppendOptions): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    let claim = key === undefined ? undefined : this.#claims.get(key);
+    let claim = retry && key !== undefined ? this.#find(key) : undefined;
     if (claim === undefined) {
       const batch = this.#push(line);
-      claim = { batch, index: this.#lines.length - 1, key, waiters: 0, held: false };
-      if (key !== undefined) {
-        this.#claims.set(key, claim);
-        this.#keys.push(key);
+      const index = batch.lines.length - 1;
+      if (signal === undefined) {
+        if (key !== undefined) batch.unindexed.push(key, index);
+        return batch.resolvers.promise;
       }
+      claim = { batch, index, key, waiters: 0, held: false };
+      if (key !== undefined) batch.unindexed.push(key, claim);
     }
     if (signal === undefined) {
       claim.held = true;
-      return claim.batch.promise;
+      return claim.batch.resolvers.promise;
     }
-    const mine = claim;
-    mine.waiters++;
+    return this.#wait(claim, signal);
+  }
+
+  /** Takes the waiting batch for writing. */
+  take(): TakenBatch | undefined {
+    const batch = this.#waiting;
+    if (batch === undefined) return undefined;
+    this.#waiting = undefined;
+    this.#writing = batch;
+    const lines = batch.withdrawn === 0
+      ? batch.lines as string[]
+      : batch.lines.filter((line) => line !== null);
+    // Settled: a later retry with one of its keys queues its line afresh.
+    const settled = (): void => {
+      if (this.#writing === batch) this.#writing = undefined;
+    };
+    return {
+      lines,
+      written: () => (settled(), batch.resolvers.resolve()),
+      failed: (error) => (settled(), batch.resolvers.reject(error)),
+    };
+  }
+
+  #push(line: string): Batch {
+    let batch = this.#waiting;
+    if (batch === undefined) {
+      const resolvers = Promise.withResolvers<void>();
+      batch = { resolvers, lines: [], withdrawn: 0, unindexed: [], claims: undefined };
+      this.#waiting = batch;
+      this.#onBatch(resolvers.promise);
+    }
+    batch.lines.push(line);
+    return batch;
+  }
+
+  /** The line with `key` that waits or is being written, if any. */
+  #find(key: string): Claim | undefined {
+    for (const batch of [this.#waiting, this.#writing]) {
+      if (batch === undefined) continue;
+      const { unindexed } = batch;
+      if (unindexed.length > 0) {
+        const claims = batch.claims ??= new Map();
+        for (let i = 0; i < unindexed.length; i += 2) {
+          const k = unindexed[i] as string;
+          const line = unindexed[i + 1] as number | Claim;
+          // An index: its append had no signal, and waits for the line whatever happens.
+          claims.set(
+            k,
+            typeof line === "number"
+              ? { batch, index: line, key: k, waiters: 0, held: true }
+              : line,
+          );
+        }
+        batch.unindexed = [];
+      }
+      const claim = batch.claims?.get(key);
+      if (claim !== undefined && batch.lines[claim.index] !== null) return claim;
+    }
+    return undefined;
+  }
+
+  #wait(claim: Claim, signal: AbortSignal): Promise<void> {
+    claim.waiters++;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     const abort = (): void => {
-      mine.waiters--;
-      this.#withdraw(mine);
+      claim.waiters--;
+      this.#withdraw(claim);
       reject(signal.reason);
     };
     // A hook, not a listener, on a task's signal: see _abort_hooks.ts.
     onAbort(signal, abort);
-    mine.batch.promise.then(() => {
+    claim.batch.resolvers.promise.then(() => {
       offAbort(signal, abort);
       resolve();
     }, (error) => {
@@ -80,45 +153,14 @@ export class LineQueue {
     return promise;
   }
 
-  /** Takes the waiting batch for writing. */
-  take(): TakenBatch | undefined {
-    const batch = this.#batch;
-    if (batch === undefined) return undefined;
-    const keys = this.#keys;
-    const lines = this.#withdrawn === 0
-      ? this.#lines as string[]
-      : this.#lines.filter((line) => line !== null);
-    this.#lines = [];
-    this.#withdrawn = 0;
-    this.#batch = undefined;
-    this.#keys = [];
-    // Settled: a later append with one of these keys queues its line afresh.
-    const forget = (): void => {
-      for (const key of keys) {
-        if (this.#claims.get(key)?.batch === batch) this.#claims.delete(key);
-      }
-    };
-    return {
-      lines,
-      written: () => (batch.resolve(), forget()),
-      failed: (error) => (batch.reject(error), forget()),
-    };
-  }
-
-  #push(line: string): PromiseWithResolvers<void> {
-    this.#lines.push(line);
-    if (this.#batch === undefined) {
-      this.#batch = Promise.withResolvers<void>();
-      this.#onBatch(this.#batch.promise);
-    }
-    return this.#batch;
-  }
-
   /** Takes out a line nobody waits for any more, unless its batch is being written. */
   #withdraw(claim: Claim): void {
-    if (claim.waiters > 0 || claim.held || claim.batch !== this.#batch) return;
-    this.#lines[claim.index] = null;
-    this.#withdrawn++;
-    if (claim.key !== undefined) this.#claims.delete(claim.key);
+    const { batch } = claim;
+    if (claim.waiters > 0 || claim.held || batch !== this.#waiting) return;
+    batch.lines[claim.index] = null;
+    batch.withdrawn++;
+    if (claim.key !== undefined && batch.claims?.get(claim.key) === claim) {
+      batch.claims.delete(claim.key);
+    }
   }
 }

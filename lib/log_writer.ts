@@ -33,9 +33,10 @@ const NEWLINE = 0x0a;
  * a line of its own.
  *
  * A task that times out and retries while its line waits (a disk that
- * stalls) appends with {@linkcode AppendOptions}: its signal withdraws a line
- * not yet being written, and its key joins a retry to the line of an earlier
- * attempt still being written, so the line is not written twice.
+ * stalls) appends with {@linkcode AppendOptions}: a key, so that its retry
+ * joins the line an earlier attempt left waiting or being written instead of
+ * writing it twice, and if it likes a signal, which withdraws a line that
+ * still waits.
  *
  * After logrotate renamed the file, {@linkcode LogWriter.reopen} (on SIGUSR1)
  * moves the writer to a new file at the path, between two batches.
@@ -113,7 +114,7 @@ export class LogWriter implements AsyncDisposable {
    * Appends `text` as one line (escaped, newline-terminated).
    *
    * @param text The line's content; it may hold any characters.
-   * @param options A signal to give the line up, a key to write it once.
+   * @param options A key, so that a retry joins the line; a signal to give it up.
    * @returns A promise that resolves once the line's bytes are written, and
    * rejects if that write failed.
    * @throws {Error} If the writer is closed (as a rejection); the signal's

@@ -91,7 +91,7 @@ export interface LogWriterOptions {
  * Options for {@linkcode LogWriter.append}: how a task that may time out and
  * retry appends its line once.
  *
- * @example A retried task's line, written once
+ * @example A retry joins the line its first attempt left waiting
  * ```ts
  * import { LogWriter } from "./mod.ts";
  * import { equal } from "node:assert/strict";
@@ -100,7 +100,7 @@ export interface LogWriterOptions {
  * {
  *   await using log = await LogWriter.open(path);
  *   const first = log.append("sent", { key: "g1/0" });
- *   const retry = log.append("sent", { key: "g1/0" }); // joins the first: no copy
+ *   const retry = log.append("sent", { key: "g1/0", retry: true }); // no copy
  *   await Promise.all([first, retry]);
  * }
  * equal(await Deno.readTextFile(path), "sent\n");
@@ -112,18 +112,20 @@ export interface AppendOptions {
    * Gives up the append: a line still waiting for its batch is withdrawn
    * and never written; one whose batch is being written is written all the
    * same, and only the wait ends. Either way the append rejects with the
-   * signal's reason. A line that another append without a signal waits for
-   * (or joined, by `key`) stays.
+   * signal's reason. A line that an append without a signal waits for (or
+   * joined) stays.
    * @default {undefined}
    */
   signal?: AbortSignal | undefined;
-  /**
-   * Names the line (e.g. a task's id): while an append with this key waits
-   * or is being written, another one with the same key joins it instead of
-   * adding a copy, and settles with it. A retry whose timed-out attempt's
-   * line is still being written (a disk that stalls) then writes no second
-   * line. The joining append's text is not used.
-   * @default {undefined}
-   */
+  /** Names the line (e.g. a task's id), so that a retry can find it. @default {undefined} */
   key?: string | undefined;
+  /**
+   * This append retries an earlier one with the same `key` (e.g. when
+   * `this.attempt > 1`): if that line still waits or is being written (a
+   * disk that stalls past the task's timeout), the append joins it instead
+   * of adding a copy, and settles with it; its own text is not used.
+   * Only a retry looks, so a first attempt pays no lookup.
+   * @default {false}
+   */
+  retry?: boolean | undefined;
 }

@@ -36,10 +36,11 @@ export function stalledDisk() {
   const written: string[] = [];
   let arrived = Promise.withResolvers<void>();
   let release = Promise.withResolvers<void>();
+  let stalls = true;
   const target: WriteTarget = {
     async write(p) {
       arrived.resolve();
-      await release.promise;
+      if (stalls) await release.promise;
       written.push(new TextDecoder().decode(p));
       return p.length;
     },
@@ -55,6 +56,11 @@ export function stalledDisk() {
       release.resolve();
       release = Promise.withResolvers<void>();
       arrived = Promise.withResolvers<void>();
+    },
+    /** The disk recovers: the write that waits and every later one go through. */
+    recover: () => {
+      stalls = false;
+      release.resolve();
     },
   };
 }

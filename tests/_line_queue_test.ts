@@ -5,23 +5,27 @@ import fc from "fast-check";
 import { LogWriter } from "../lib/mod.ts";
 import { stalledDisk } from "./_helpers.ts";
 
+/** A writer whose disk stalls on the batch of a line "first": later lines wait behind it. */
+async function stalledBehindFirst() {
+  const disk = stalledDisk();
+  const log = new LogWriter(disk.target);
+  const first = log.append("first");
+  await disk.writing();
+  return { disk, log, first, [Symbol.asyncDispose]: () => log.close() };
+}
+
 const timedOut = () => new DOMException("Task timed out", "TimeoutError");
 
 Deno.test("LineQueue: a line still waiting for its batch is withdrawn when its signal aborts", async () => {
-  const disk = stalledDisk();
-  await using log = new LogWriter(disk.target);
-  const first = log.append("first");
-  await disk.writing(); // its batch stalls in the write
+  await using stalled = await stalledBehindFirst();
+  const { disk, log, first } = stalled;
   const attempt = new AbortController();
   const withdrawn = log.append("second", { signal: attempt.signal });
   const kept = log.append("third");
   attempt.abort(timedOut());
   await rejects(withdrawn, { name: "TimeoutError" });
-  disk.release();
-  await first;
-  await disk.writing();
-  disk.release();
-  await kept;
+  disk.recover();
+  await Promise.all([first, kept]);
   deepEqual(disk.written, ["first\n", "third\n"]);
   deepEqual(log.stats, { lines: 2, bytes: 12, batches: 2 });
 });
@@ -47,7 +51,11 @@ Deno.test("LineQueue: a retry joins its earlier attempt's line still being writt
   await disk.writing();
   first.abort(timedOut());
   await rejects(attempt1);
-  const attempt2 = log.append("sent", { signal: new AbortController().signal, key: "g/0" });
+  const attempt2 = log.append("sent", {
+    signal: new AbortController().signal,
+    key: "g/0",
+    retry: true,
+  });
   disk.release();
   await attempt2; // resolved by the first attempt's write
   await log.flush();
@@ -68,34 +76,27 @@ Deno.test("LineQueue: a key's line queues afresh once its batch settled, or afte
   });
   await rejects(log.append("once", { key: "k" }), /disk full/);
   fail = false;
-  await log.append("once", { key: "k" }); // the failed write wrote nothing: again
-  await log.append("twice", { key: "k" }); // written already: a new line
+  await log.append("once", { key: "k", retry: true }); // the failed write wrote nothing: again
+  await log.append("twice", { key: "k", retry: true }); // written already: a new line
   deepEqual(written, ["once\n", "twice\n"]);
 });
 
 Deno.test("LineQueue: a line that an append without a signal waits for is not withdrawn", async () => {
-  const disk = stalledDisk();
-  await using log = new LogWriter(disk.target);
-  const first = log.append("first");
-  await disk.writing();
+  await using stalled = await stalledBehindFirst();
+  const { disk, log, first } = stalled;
   const attempt = new AbortController();
   const held = log.append("shared", { key: "k" });
-  const joined = log.append("shared", { key: "k", signal: attempt.signal });
+  const joined = log.append("shared", { key: "k", signal: attempt.signal, retry: true });
   attempt.abort(timedOut());
   await rejects(joined, { name: "TimeoutError" });
-  disk.release();
-  await first;
-  await disk.writing();
-  disk.release();
-  await held;
+  disk.recover();
+  await Promise.all([first, held]);
   deepEqual(disk.written, ["first\n", "shared\n"]);
 });
 
 Deno.test("LineQueue: a batch whose lines were all withdrawn writes nothing; an aborted signal queues nothing", async () => {
-  const disk = stalledDisk();
-  await using log = new LogWriter(disk.target);
-  const first = log.append("first");
-  await disk.writing();
+  await using stalled = await stalledBehindFirst();
+  const { disk, log, first } = stalled;
   const attempt = new AbortController();
   const gone = [
     log.append("a", { signal: attempt.signal }),
@@ -113,7 +114,7 @@ Deno.test("LineQueue: a batch whose lines were all withdrawn writes nothing; an 
 
 /** One step of the model test: an append (with a key, a signal), an abort, or the disk moving on. */
 type Op =
-  | { op: "append"; key: number | undefined; signal: number | undefined }
+  | { op: "append"; key: number | undefined; signal: number | undefined; retry: boolean }
   | { op: "abort"; signal: number }
   | { op: "step" };
 
@@ -124,6 +125,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       op: fc.constant("append" as const),
       key: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }),
       signal: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+      retry: fc.boolean(),
     }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("abort" as const), signal: fc.nat(3) }) },
@@ -144,10 +146,12 @@ Deno.test("LineQueue model: withdrawals and joins on a stalling disk write what 
       const disk = stalledDisk();
       const log = new LogWriter(disk.target);
       const controllers = Array.from({ length: 4 }, () => new AbortController());
-      // The model: the batch waiting, the one being written, lines by key, each append's end.
+      // The model: the batch waiting and the one being written, each with its
+      // lines by key (the latest of a key), and each append's end.
       let waiting: Entry[] = [];
       let writing: Entry[] | undefined;
-      const keyed = new Map<number, Entry>();
+      let waitingKeys = new Map<number, Entry>();
+      let writingKeys = new Map<number, Entry>();
       const expected: ("resolved" | "rejected" | "pending")[] = [];
       const signalOf: (number | undefined)[] = [];
       const entryOf: Entry[] = [];
@@ -155,10 +159,8 @@ Deno.test("LineQueue model: withdrawals and joins on a stalling disk write what 
       const outcomes: Promise<string>[] = [];
       const step = async (): Promise<void> => {
         if (writing !== undefined) {
-          for (const entry of writing) {
-            file.push(entry.text);
-            if (entry.key !== undefined && keyed.get(entry.key) === entry) keyed.delete(entry.key);
-          }
+          for (const entry of writing) file.push(entry.text);
+          writingKeys = new Map();
           for (const [i, entry] of entryOf.entries()) {
             if (writing.includes(entry) && expected[i] === "pending") expected[i] = "resolved";
           }
@@ -167,8 +169,8 @@ Deno.test("LineQueue model: withdrawals and joins on a stalling disk write what 
         }
         await new Promise((resolve) => setTimeout(resolve, 0)); // the writer moves on
         if (waiting.length > 0) {
-          writing = waiting;
-          waiting = [];
+          [writing, waiting] = [waiting, []];
+          [writingKeys, waitingKeys] = [waitingKeys, new Map()];
           await disk.writing();
         }
       };
@@ -182,7 +184,9 @@ Deno.test("LineQueue model: withdrawals and joins on a stalling disk write what 
             entry.waiters.delete(i);
             if (entry.waiters.size === 0 && !entry.held && waiting.includes(entry)) {
               waiting = waiting.filter((e) => e !== entry);
-              if (entry.key !== undefined) keyed.delete(entry.key);
+              if (entry.key !== undefined && waitingKeys.get(entry.key) === entry) {
+                waitingKeys.delete(entry.key);
+              }
             }
           }
         } else {
@@ -190,11 +194,17 @@ Deno.test("LineQueue model: withdrawals and joins on a stalling disk write what 
           const text = `line ${i}`;
           const signal = next.signal === undefined ? undefined : controllers[next.signal]?.signal;
           outcomes.push(
-            log.append(text, { key: next.key === undefined ? undefined : `k${next.key}`, signal })
+            log.append(text, {
+              key: next.key === undefined ? undefined : `k${next.key}`,
+              signal,
+              retry: next.retry,
+            })
               .then(() => "resolved", () => "rejected"),
           );
           signalOf.push(next.signal);
-          let entry = next.key === undefined ? undefined : keyed.get(next.key);
+          let entry = next.key === undefined || !next.retry
+            ? undefined
+            : waitingKeys.get(next.key) ?? writingKeys.get(next.key);
           if (signal?.aborted) {
             expected.push("rejected");
             entryOf.push({ text, key: undefined, waiters: new Set(), held: false });
@@ -203,7 +213,7 @@ Deno.test("LineQueue model: withdrawals and joins on a stalling disk write what 
           if (entry === undefined) {
             entry = { text, key: next.key, waiters: new Set(), held: false };
             waiting.push(entry);
-            if (next.key !== undefined) keyed.set(next.key, entry);
+            if (next.key !== undefined) waitingKeys.set(next.key, entry);
           }
           if (signal === undefined) entry.held = true;
           else entry.waiters.add(i);

@@ -1,6 +1,6 @@
-// The demo task on a disk that stalls past its timeout: a retry writes the
-// line once, whether the timed-out attempt's line still waited or was being
-// written.
+// The demo task on a disk that stalls past its timeout: the line is written
+// once, whether the timed-out attempt's line still waited or was being written
+// when the retry came.
 import { deepEqual } from "node:assert/strict";
 import { LogWriter, notificationTask, TaskGroup, TaskRunner } from "../lib/mod.ts";
 import { fakeClock, stalledDisk } from "./_helpers.ts";
@@ -26,7 +26,7 @@ function stalledRun() {
   };
 }
 
-Deno.test("notificationTask: a line still waiting at the timeout is withdrawn; the retry writes it once", async () => {
+Deno.test("notificationTask: a retry joins the line a timed-out attempt left waiting", async () => {
   await using run = stalledRun();
   const { disk, clock, log, runner, group } = run;
   const earlier = log.append("earlier");
@@ -34,11 +34,8 @@ Deno.test("notificationTask: a line still waiting at the timeout is withdrawn; t
   runner.submit(group);
   await clock.tickAsync(1_000); // attempt 1 times out, its line queued behind
   await clock.tickAsync(50); // attempt 2 runs
-  disk.release();
-  await earlier;
-  await disk.writing();
-  disk.release();
-  await runner.idle();
+  disk.recover();
+  await Promise.all([earlier, runner.idle()]);
   deepEqual(disk.written, ["earlier\n", LINE]);
   deepEqual(group.tasks.map((t) => [t.state, t.attempts]), [["done", 2]]);
 });
@@ -56,17 +53,17 @@ Deno.test("notificationTask: a retry joins the line a timed-out attempt is still
   deepEqual(group.tasks.map((t) => [t.state, t.attempts]), [["done", 2]]);
 });
 
-Deno.test("notificationTask: a disk stalled past every attempt: no line, the task failed", async () => {
+Deno.test("notificationTask: a disk stalled past every attempt: the task failed; its line lands once when the disk recovers", async () => {
   await using run = stalledRun();
   const { disk, clock, log, runner, group } = run;
   const earlier = log.append("earlier");
   await disk.writing();
   runner.submit(group);
-  await clock.tickAsync(5_000); // three attempts time out, their lines withdrawn
+  await clock.tickAsync(5_000); // three attempts time out; the retries joined the first's line
   await runner.idle();
-  disk.release();
+  deepEqual(group.tasks.map((t) => [t.state, t.attempts]), [["failed", 3]]);
+  disk.recover();
   await earlier;
   await log.flush();
-  deepEqual(disk.written, ["earlier\n"], "a dead letter, and no line that says otherwise");
-  deepEqual(group.tasks.map((t) => [t.state, t.attempts]), [["failed", 3]]);
+  deepEqual(disk.written, ["earlier\n", LINE], "as a timed-out task's work may go on: once");
 });
