@@ -32,6 +32,18 @@ Deno.bench({
 });
 
 Deno.bench({
+  name: `LogWriter.append x ${LINES} keyed, as the demo's first attempts`,
+  group: "log writer (10,000 concurrent appends)",
+  async fn() {
+    const pending: Promise<void>[] = new Array(LINES);
+    for (let i = 0; i < LINES; i++) {
+      pending[i] = log.append(line(i), { key: `01a2347${i}-3756-786a-bf04-bdf3a0d2ae58/0` });
+    }
+    await Promise.all(pending);
+  },
+});
+
+Deno.bench({
   name: `Deno.writeTextFile(append) x 1000 (naive, 1/10 of the lines)`,
   group: "log writer (10,000 concurrent appends)",
   async fn() {
