@@ -5,7 +5,15 @@
 // its key beside the line (no hashing); the lines of a batch are indexed by
 // key only when a retry looks for one, which happens when tasks time out.
 import { offAbort, onAbort } from "./_abort_hooks.ts";
+import type { Clock } from "./clock.ts";
 import type { AppendOptions } from "./log_writer_options.ts";
+
+// A batch written this long after it began may hold the line of an attempt
+// that timed out meanwhile, whose retry is still to come (its backoff): its
+// keys are kept, for the last LATE_BATCHES such batches. Batches take
+// milliseconds unless the disk stalls, so nothing is kept then.
+const LATE_MS = 250;
+const LATE_BATCHES = 64;
 
 /** A line that an append with options waits for. */
 interface Claim {
@@ -21,6 +29,7 @@ interface Claim {
 /** One batch: its lines, its promise, and its keyed lines. */
 interface Batch {
   resolvers: PromiseWithResolvers<void>;
+  startedAt: number;
   lines: (string | null)[]; // null: withdrawn
   withdrawn: number;
   /** Keyed lines not yet indexed, in order: key, then index (no signal) or claim. */
@@ -42,11 +51,18 @@ export interface TakenBatch {
 export class LineQueue {
   #waiting: Batch | undefined;
   #writing: Batch | undefined;
+  // Written late, newest last: a retry finds its line there, already written.
+  #late: Batch[] = [];
   #onBatch: (batch: Promise<void>) => void;
+  #clock: Pick<Clock, "now">;
 
-  /** @param onBatch Called when a line starts a new batch, with its promise. */
-  constructor(onBatch: (batch: Promise<void>) => void) {
+  /**
+   * @param onBatch Called when a line starts a new batch, with its promise.
+   * @param clock Times how long a batch took from its first line to written.
+   */
+  constructor(onBatch: (batch: Promise<void>) => void, clock: Pick<Clock, "now">) {
     this.#onBatch = onBatch;
+    this.#clock = clock;
   }
 
   /** Queues a line; resolves once its batch is written. */
@@ -90,7 +106,14 @@ export class LineQueue {
     };
     return {
       lines,
-      written: () => (settled(), batch.resolvers.resolve()),
+      written: () => {
+        settled();
+        batch.resolvers.resolve();
+        const keyed = batch.unindexed.length > 0 || (batch.claims?.size ?? 0) > 0;
+        if (keyed && this.#clock.now() - batch.startedAt >= LATE_MS) {
+          if (this.#late.push(batch) > LATE_BATCHES) this.#late.shift();
+        }
+      },
       failed: (error) => (settled(), batch.resolvers.reject(error)),
     };
   }
@@ -99,7 +122,14 @@ export class LineQueue {
     let batch = this.#waiting;
     if (batch === undefined) {
       const resolvers = Promise.withResolvers<void>();
-      batch = { resolvers, lines: [], withdrawn: 0, unindexed: [], claims: undefined };
+      batch = {
+        resolvers,
+        startedAt: this.#clock.now(),
+        lines: [],
+        withdrawn: 0,
+        unindexed: [],
+        claims: undefined,
+      };
       this.#waiting = batch;
       this.#onBatch(resolvers.promise);
     }
@@ -107,9 +137,9 @@ export class LineQueue {
     return batch;
   }
 
-  /** The line with `key` that waits or is being written, if any. */
+  /** The line with `key` that waits, is being written or was written late, if any. */
   #find(key: string): Claim | undefined {
-    for (const batch of [this.#waiting, this.#writing]) {
+    for (const batch of [this.#waiting, this.#writing, ...this.#late.toReversed()]) {
       if (batch === undefined) continue;
       const { unindexed } = batch;
       if (unindexed.length > 0) {

@@ -4,6 +4,7 @@
  * @module
  */
 import { abortable, type WaitOptions } from "./abortable.ts";
+import { monotonicClock } from "./clock.ts";
 import { escapeLine } from "./escape_line.ts";
 import { LineQueue } from "./_line_queue.ts";
 import type {
@@ -59,7 +60,7 @@ export class LogWriter implements AsyncDisposable {
   #target: WriteTarget;
   #reopen: (() => Promise<WriteTarget>) | undefined;
   #escape: (text: string) => string;
-  #queue = new LineQueue((batch) => this.#batchStarted(batch));
+  #queue: LineQueue;
   #last: Promise<void> = Promise.resolve();
   #writing = false;
   #closed: Promise<void> | undefined;
@@ -101,6 +102,10 @@ export class LogWriter implements AsyncDisposable {
    */
   constructor(target: WriteTarget, options: LogWriterOptions = {}) {
     this.#target = target;
+    this.#queue = new LineQueue(
+      (batch) => this.#batchStarted(batch),
+      options.clock ?? monotonicClock,
+    );
     this.#reopen = options.reopen;
     this.#escape = options.escape ?? escapeLine;
   }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Clock } from "./clock.ts";
 
 /**
  * Where a {@linkcode LogWriter} writes: a `Deno.FsFile` or anything alike.
@@ -85,6 +86,13 @@ export interface LogWriterOptions {
    * {@linkcode LogWriter.open}. @default {undefined} (reopen rejects)
    */
   reopen?: () => Promise<WriteTarget>;
+  /**
+   * Times how long a batch took to be written: the keys of one that took
+   * long are kept a while, so that a retry whose earlier attempt's line was
+   * written after that attempt timed out finds it (see {@linkcode AppendOptions}).
+   * @default {monotonicClock}
+   */
+  clock?: Pick<Clock, "now">;
 }
 
 /**
@@ -123,8 +131,10 @@ export interface AppendOptions {
    * This append retries an earlier one with the same `key` (e.g. when
    * `this.attempt > 1`): if that line still waits or is being written (a
    * disk that stalls past the task's timeout), the append joins it instead
-   * of adding a copy, and settles with it; its own text is not used.
-   * Only a retry looks, so a first attempt pays no lookup.
+   * of adding a copy, and settles with it; its own text is not used. If it
+   * was written late (its batch took 250 ms or more, one of the last 64 such
+   * batches), the append resolves at once. Only a retry looks, so a first
+   * attempt pays no lookup.
    * @default {false}
    */
   retry?: boolean | undefined;

@@ -3,7 +3,7 @@
 import { deepEqual, equal, rejects } from "node:assert/strict";
 import fc from "fast-check";
 import { LogWriter } from "../lib/mod.ts";
-import { stalledDisk } from "./_helpers.ts";
+import { fakeClock, stalledDisk } from "./_helpers.ts";
 
 /** A writer whose disk stalls on the batch of a line "first": later lines wait behind it. */
 async function stalledBehindFirst() {
@@ -63,7 +63,10 @@ Deno.test("LineQueue: a retry joins its earlier attempt's line still being writt
   equal(log.stats.lines, 1);
 });
 
-Deno.test("LineQueue: a key's line queues afresh once its batch settled, or after a failed write", async () => {
+// Time stands still: no batch is ever written late.
+const stillClock = { now: () => 0 };
+
+Deno.test("LineQueue: a key's line queues afresh once its batch settled in time, or after a failed write", async () => {
   const written: string[] = [];
   let fail = true;
   await using log = new LogWriter({
@@ -73,7 +76,7 @@ Deno.test("LineQueue: a key's line queues afresh once its batch settled, or afte
       return Promise.resolve(p.length);
     },
     close() {},
-  });
+  }, { clock: stillClock });
   await rejects(log.append("once", { key: "k" }), /disk full/);
   fail = false;
   await log.append("once", { key: "k", retry: true }); // the failed write wrote nothing: again
@@ -112,6 +115,21 @@ Deno.test("LineQueue: a batch whose lines were all withdrawn writes nothing; an 
   deepEqual(log.stats, { lines: 1, bytes: 6, batches: 1 });
 });
 
+Deno.test("LineQueue: a retry finds its line written late, after its attempt gave up, and writes no copy", async () => {
+  for (const [tookMs, expected] of [[250, ["sent\n"]], [249, ["sent\n", "sent\n"]]] as const) {
+    const disk = stalledDisk();
+    const clock = fakeClock();
+    await using log = new LogWriter(disk.target, { clock });
+    const attempt1 = log.append("sent", { key: "g/0" });
+    await disk.writing();
+    await clock.tickAsync(tookMs);
+    disk.recover();
+    await attempt1; // written; its attempt had timed out meanwhile
+    await log.append("sent", { key: "g/0", retry: true });
+    deepEqual(disk.written, expected, `a batch that took ${tookMs} ms`);
+  }
+});
+
 /** One step of the model test: an append (with a key, a signal), an abort, or the disk moving on. */
 type Op =
   | { op: "append"; key: number | undefined; signal: number | undefined; retry: boolean }
@@ -144,7 +162,7 @@ Deno.test("LineQueue model: withdrawals and joins on a stalling disk write what 
   await fc.assert(
     fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
       const disk = stalledDisk();
-      const log = new LogWriter(disk.target);
+      const log = new LogWriter(disk.target, { clock: stillClock });
       const controllers = Array.from({ length: 4 }, () => new AbortController());
       // The model: the batch waiting and the one being written, each with its
       // lines by key (the latest of a key), and each append's end.

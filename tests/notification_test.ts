@@ -10,7 +10,7 @@ const LINE = "notification for ada@example.com: hi\n";
 function stalledRun() {
   const disk = stalledDisk();
   const clock = fakeClock();
-  const log = new LogWriter(disk.target);
+  const log = new LogWriter(disk.target, { clock });
   const runner = new TaskRunner({ clock, timeout: 1_000, retries: 2, retryDelay: 10 });
   const group = new TaskGroup().add(notificationTask({ log }), "ada@example.com", "hi");
   return {
@@ -48,6 +48,20 @@ Deno.test("notificationTask: a retry joins the line a timed-out attempt is still
   await clock.tickAsync(1_000);
   await clock.tickAsync(50); // attempt 2 joins it
   disk.release();
+  await runner.idle();
+  deepEqual(disk.written, [LINE]);
+  deepEqual(group.tasks.map((t) => [t.state, t.attempts]), [["done", 2]]);
+});
+
+Deno.test("notificationTask: a line written in the backoff, after its attempt timed out: the retry writes no copy", async () => {
+  await using run = stalledRun();
+  const { disk, clock, log, runner, group } = run;
+  runner.submit(group);
+  await disk.writing(); // attempt 1's line is being written, and stalls
+  await clock.tickAsync(1_000); // attempt 1 times out; its retry waits for the backoff
+  disk.recover();
+  await log.flush(); // the line lands before the retry
+  await clock.tickAsync(50); // attempt 2 finds it written
   await runner.idle();
   deepEqual(disk.written, [LINE]);
   deepEqual(group.tasks.map((t) => [t.state, t.attempts]), [["done", 2]]);
