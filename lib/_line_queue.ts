@@ -18,6 +18,7 @@ const LATE_BATCHES = 64;
 /** A line that an append with options waits for. */
 interface Claim {
   batch: Batch;
+  /** Where the line is in its batch's lines; -1 once withdrawn. */
   index: number;
   key: string | undefined;
   /** Appends with a signal still waiting for it. */
@@ -100,6 +101,8 @@ export class LineQueue {
     const lines = batch.withdrawn === 0
       ? batch.lines as string[]
       : batch.lines.filter((line) => line !== null);
+    // Its keys may be kept a while (written late); its lines need not be.
+    batch.lines = [];
     // Settled: a later retry with one of its keys queues its line afresh.
     const settled = (): void => {
       if (this.#writing === batch) this.#writing = undefined;
@@ -158,7 +161,7 @@ export class LineQueue {
         batch.unindexed = [];
       }
       const claim = batch.claims?.get(key);
-      if (claim !== undefined && batch.lines[claim.index] !== null) return claim;
+      if (claim !== undefined && claim.index >= 0) return claim;
     }
     return undefined;
   }
@@ -189,6 +192,7 @@ export class LineQueue {
     if (claim.waiters > 0 || claim.held || batch !== this.#waiting) return;
     batch.lines[claim.index] = null;
     batch.withdrawn++;
+    claim.index = -1;
     if (claim.key !== undefined && batch.claims?.get(claim.key) === claim) {
       batch.claims.delete(claim.key);
     }

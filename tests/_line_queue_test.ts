@@ -130,6 +130,24 @@ Deno.test("LineQueue: a retry finds its line written late, after its attempt gav
   }
 });
 
+Deno.test("LineQueue: a withdrawn line is not taken for written, even in a batch kept as late", async () => {
+  const disk = stalledDisk();
+  const clock = fakeClock();
+  await using log = new LogWriter(disk.target, { clock });
+  const first = log.append("first");
+  await disk.writing();
+  const attempt = new AbortController();
+  const withdrawn = log.append("sent", { key: "g/0", signal: attempt.signal });
+  const other = log.append("other", { key: "g/1" }); // keeps the batch keyed
+  attempt.abort(timedOut());
+  await rejects(withdrawn, { name: "TimeoutError" });
+  await clock.tickAsync(250);
+  disk.recover();
+  await Promise.all([first, other]); // both batches took 250 ms: kept as late
+  await log.append("sent", { key: "g/0", retry: true });
+  deepEqual(disk.written, ["first\n", "other\n", "sent\n"]);
+});
+
 /** One step of the model test: an append (with a key, a signal), an abort, or the disk moving on. */
 type Op =
   | { op: "append"; key: number | undefined; signal: number | undefined; retry: boolean }
