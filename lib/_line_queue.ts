@@ -103,21 +103,22 @@ export class LineQueue {
       : batch.lines.filter((line) => line !== null);
     // Its keys may be kept a while (written late); its lines need not be.
     batch.lines = [];
-    // Settled: a later retry with one of its keys queues its line afresh.
-    const settled = (): void => {
-      if (this.#writing === batch) this.#writing = undefined;
-    };
+    // Settled (one batch is written at a time): a later retry with one of
+    // its keys finds it only among the late ones.
     return {
       lines,
       written: () => {
-        settled();
+        this.#writing = undefined;
         batch.resolvers.resolve();
         const keyed = batch.unindexed.length > 0 || (batch.claims?.size ?? 0) > 0;
         if (keyed && this.#clock.now() - batch.startedAt >= LATE_MS) {
           if (this.#late.push(batch) > LATE_BATCHES) this.#late.shift();
         }
       },
-      failed: (error) => (settled(), batch.resolvers.reject(error)),
+      failed: (error) => {
+        this.#writing = undefined;
+        batch.resolvers.reject(error);
+      },
     };
   }
 
@@ -166,6 +167,9 @@ export class LineQueue {
     return undefined;
   }
 
+  // abortable(), plus the withdrawal, which must happen in the abort itself:
+  // a retry appended in the same turn must not find the line (the model test
+  // found that a withdrawal one microtask later lets it join a dead line).
   #wait(claim: Claim, signal: AbortSignal): Promise<void> {
     claim.waiters++;
     const { promise, resolve, reject } = Promise.withResolvers<void>();
