@@ -154,6 +154,15 @@ Deno.test("accepted requests are unaffected by rejected ones", async () => {
   equal(lines(await server.logText()).length, 20);
 });
 
+const wide = fc.string({
+  unit: fc.constantFrom(..."aö用ड\u093eθ\u0308\u200b\u202e\u00a0é.-+"),
+  minLength: 1,
+  maxLength: 12,
+});
+/** Addresses in other scripts, valid or not: with marks, bidi and zero-width characters. */
+const wideEmail = fc.tuple(wide, wide, fc.constantFrom("de", "भारत", "рф", "x"))
+  .map(([local, domain, top]) => `${local}@${domain}.${top}`);
+
 Deno.test("property: any email and message gives 202 or 4xx, and each 202 adds exactly one line", async () => {
   await using server = await startApp();
   const plainEmail = fc.tuple(fc.stringMatching(/^[a-z0-9][a-z0-9._+-]{0,20}$/), fc.domain())
@@ -166,7 +175,7 @@ Deno.test("property: any email and message gives 202 or 4xx, and each 202 adds e
   const message = fc.string({ unit: "binary", maxLength: 1_100 });
   const expected: string[] = [];
   await fc.assert(
-    fc.asyncProperty(email, message, async (email, message) => {
+    fc.asyncProperty(fc.oneof(email, wideEmail), message, async (email, message) => {
       const response = await fetch(`${server.url}/send-notification/${encodeURIComponent(email)}`, {
         method: "POST",
         headers: JSON_TYPE,
@@ -178,7 +187,8 @@ Deno.test("property: any email and message gives 202 or 4xx, and each 202 adds e
         `${response.status}`,
       );
       if (response.status === 202) {
-        expected.push(`notification for ${escapeLine(email)}: ${escapeLine(message)}`);
+        const written = email.normalize("NFC");
+        expected.push(`notification for ${escapeLine(written)}: ${escapeLine(message)}`);
       }
     }),
     { numRuns: 300 },
@@ -188,7 +198,7 @@ Deno.test("property: any email and message gives 202 or 4xx, and each 202 adds e
 });
 
 Deno.test("parseEmail() refuses an overlong segment before decoding; 254 characters, all encoded, pass", () => {
-  throws(() => parseEmail("a".repeat(763)), /Email is longer than 254 characters/);
+  throws(() => parseEmail("a".repeat(763)), /Email is longer than 254 bytes/);
   const local = "a".repeat(64);
   const domain = `${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(57)}.com`; // 254 in all
   const email = `${local}@${domain}`;
@@ -196,4 +206,49 @@ Deno.test("parseEmail() refuses an overlong segment before decoding; 254 charact
   const encoded = [...email].map((c) => `%${c.charCodeAt(0).toString(16)}`).join("");
   equal(encoded.length, 762);
   equal(parseEmail(encoded), email);
+});
+
+Deno.test("parseEmail() takes internationalized addresses (RFC 6531), in NFC", () => {
+  const accepted = [
+    "jörg@exämple.de",
+    "用户@例子.广告",
+    "अजय@डाटा.भारत", // vowel signs are combining marks
+    "θσερ@εχαμπλε.ψομ",
+    "ö+tag.x@example.com",
+    "ö@xn--exmple-cua.de",
+    "☃@example.com", // a symbol: fine in the local part
+  ];
+  for (const email of accepted) equal(parseEmail(encodeURIComponent(email)), email, email);
+  const composed = "jörg@example.de";
+  equal(parseEmail(encodeURIComponent(composed.normalize("NFD"))), composed);
+});
+
+Deno.test("parseEmail() refuses characters that could hide what an address says", () => {
+  const refused = {
+    "a bidi override": "ada\u202e@example.com",
+    "a zero-width space": "ad\u200ba@example.com",
+    "a left-to-right mark": "ö\u200e@example.com",
+    "a soft hyphen": "ö\u00ad@example.com",
+    "a no-break space": "ö\u00a0x@example.com",
+    "a C1 control (NEL)": "ö\u0085@example.com",
+    "a line separator": "ö\u2028@example.com",
+    "a private-use character": "ö\ue000@example.com",
+    "an unassigned code point": "ö\u0378@example.com",
+    "a leading combining mark": "\u0308ö@example.com",
+    "a symbol in the domain": "ö@☃.com",
+    "a domain without a dot": "ö@localhost",
+    "a one-letter top-level domain": "ö@example.x",
+    "a dot at the end of the local part": "ö.@example.com",
+  };
+  for (const [name, email] of Object.entries(refused)) {
+    throws(() => parseEmail(encodeURIComponent(email)), /Invalid email address/, name);
+  }
+});
+
+Deno.test("parseEmail() counts an internationalized address in bytes: 254 of UTF-8 pass, 255 do not", () => {
+  const domain = "@example.com"; // 12 bytes
+  const fits = `${"ö".repeat(121)}${domain}`; // 2 bytes each: 254
+  equal(new TextEncoder().encode(fits).length, 254);
+  equal(parseEmail(encodeURIComponent(fits)), fits);
+  throws(() => parseEmail(encodeURIComponent(`a${fits}`)), /Email is longer than 254 bytes/);
 });
