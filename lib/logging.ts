@@ -91,13 +91,28 @@ function writeStderr(line: string): void {
   }
 }
 
+// LogTape renders a value in the JSON message with JSON.stringify, which
+// makes an Error "{}": "Cannot journal request r1: {}". The message names it
+// by its text; the property beside it keeps the name, message and stack.
+function readableErrors(record: LogRecord): LogRecord {
+  const parts = record.message;
+  if (!parts.some((part) => part instanceof Error)) return record;
+  const message = parts.map((part) =>
+    part instanceof Error
+      ? (part.name === "Error" ? part.message : `${part.name}: ${part.message}`)
+      : part
+  );
+  return { ...record, message };
+}
+
 // Each record is exactly one line: JSON escapes control characters itself
 // (U+2028/U+2029 too, here); the pretty format goes through escapeLine.
 function lineFormatter(format: "json" | "pretty"): (record: LogRecord) => string {
   if (format === "json") {
     const json = getJsonLinesFormatter({ properties: "flatten" });
     return (record) =>
-      json(record).replace(/[\u2028\u2029]/g, (c) => c === "\u2028" ? "\\u2028" : "\\u2029");
+      json(readableErrors(record))
+        .replace(/[\u2028\u2029]/g, (c) => c === "\u2028" ? "\\u2028" : "\\u2029");
   }
   const text = getTextFormatter();
   return (record) => escapeLine(text(record).replace(/\n$/, "")) + "\n";

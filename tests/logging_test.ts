@@ -41,3 +41,20 @@ Deno.test("configureLogging(): pretty format escapes hostile text too", async ()
   ok(!/[\r\u2028\x1b]/.test(lines[0] ?? ""));
   equal(lines[0]?.split("\n").length, 2);
 });
+
+Deno.test("configureLogging(): an error in a JSON message reads as its text, not {}", async () => {
+  const lines: string[] = [];
+  await configureLogging({ write: (line) => void lines.push(line) });
+  try {
+    const logger = getLogger(["posthaste", "test"]);
+    logger.error("Cannot commit {id}: {error}", { id: "g1", error: new Error("disk stalled") });
+    logger.error("Cannot parse: {error}", { error: new TypeError("not JSON") });
+  } finally {
+    await reset();
+  }
+  const [plain, typed] = lines.map((line) => JSON.parse(line));
+  equal(plain.message, 'Cannot commit "g1": "disk stalled"', "quoted, as any string");
+  equal(plain.error.message, "disk stalled", "the property keeps the error whole");
+  ok(plain.error.stack.includes("logging_test.ts"));
+  equal(typed.message, 'Cannot parse: "TypeError: not JSON"');
+});
