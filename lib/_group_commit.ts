@@ -6,6 +6,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
 import { transaction } from "./_sqlite_transaction.ts";
+import { type Clock, systemClock } from "./clock.ts";
 
 /** One write of a batch, run inside its transaction. */
 export type Write = (db: DatabaseSync) => void;
@@ -38,6 +39,18 @@ export interface SyncTarget {
   close(): void;
 }
 
+/** How long a sync may take, and what times it. */
+export interface GroupCommitOptions {
+  /**
+   * Milliseconds an fdatasync may run before the batches waiting for it fail
+   * (a disk that stalls); until it returns, durable batches fail at commit.
+   * @default {10000}
+   */
+  syncTimeoutMs?: number;
+  /** Runs that deadline. @default {systemClock} */
+  timers?: Pick<Clock, "setTimeout" | "clearTimeout">;
+}
+
 /**
  * Collects the writes of one event-loop turn into one transaction. Commits
  * run with `synchronous = NORMAL`, so they write the WAL without waiting for
@@ -47,7 +60,9 @@ export interface SyncTarget {
  * loop goes on serving while the disk works, and batches committed during one
  * fsync share the next. Other batches (attempt marks, outcomes) resolve at
  * commit: they need only survive the process dying, and the OS keeps what
- * was written.
+ * was written. A sync that has not returned by its deadline fails the
+ * batches waiting for it, and every durable batch committed until it
+ * returns: a 202 must not hang on a disk that stalls (NFS, a dying disk).
  */
 export class GroupCommit {
   readonly #db: DatabaseSync;
@@ -58,21 +73,33 @@ export class GroupCommit {
   /** Committed batches waiting for an fsync that has not begun yet. */
   #unsynced: PromiseWithResolvers<void>[] = [];
   #syncing = false;
+  /** Set while a sync runs past its deadline. */
+  #stalled: Error | undefined;
   #closed = false;
   #failing = false;
+  readonly #syncTimeoutMs: number;
+  readonly #timers: Pick<Clock, "setTimeout" | "clearTimeout">;
 
   /**
    * @param db The journal, in WAL mode with `synchronous = NORMAL`.
    * @param wal The journal's WAL file, opened for reading.
+   * @param options The sync's deadline.
    */
-  constructor(db: DatabaseSync, wal: SyncTarget) {
+  constructor(db: DatabaseSync, wal: SyncTarget, options: GroupCommitOptions = {}) {
     this.#db = db;
     this.#wal = wal;
+    this.#syncTimeoutMs = options.syncTimeoutMs ?? 10_000;
+    this.#timers = options.timers ?? systemClock;
   }
 
   /** Whether the last transaction or sync failed, until a durable commit succeeds. */
   get failing(): boolean {
     return this.#failing;
+  }
+
+  /** Why durable commits fail now: a sync runs past its deadline. */
+  get stalled(): Error | undefined {
+    return this.#stalled;
   }
 
   /** The promise of the transaction that writes queue into now, if one is open. */
@@ -120,6 +147,8 @@ export class GroupCommit {
       return batch.reject(error);
     }
     if (!durable) return batch.resolve();
+    // Its rows are in, but no sync can make them durable soon: the caller undoes them.
+    if (this.#stalled !== undefined) return batch.reject(this.#stalled);
     this.#unsynced.push(batch);
     this.#sync();
   }
@@ -146,6 +175,7 @@ export class GroupCommit {
     const waiting = this.#unsynced;
     this.#unsynced = [];
     this.#syncing = true;
+    const deadline = this.#timers.setTimeout(() => this.#stall(waiting), this.#syncTimeoutMs);
     this.#wal.syncData().then(
       () => {
         this.#failing = false;
@@ -157,11 +187,25 @@ export class GroupCommit {
       },
     ).finally(
       () => {
+        this.#timers.clearTimeout(deadline);
+        this.#stalled = undefined;
         this.#syncing = false;
         if (this.#closed) return this.#wal.close();
         this.#sync();
       },
     );
+  }
+
+  /** The running sync passed its deadline: what waits for it, or would, fails. */
+  #stall(waiting: PromiseWithResolvers<void>[]): void {
+    this.#stalled = new Error(
+      `Cannot commit: the journal's fdatasync has not returned in ${this.#syncTimeoutMs} ms (a stalled disk)`,
+    );
+    this.#failing = true;
+    const queued = this.#unsynced;
+    this.#unsynced = [];
+    settle(waiting, this.#stalled);
+    settle(queued, this.#stalled);
   }
 }
 

@@ -58,11 +58,19 @@ export interface SqliteTaskStoreOptions {
   pruneIntervalMs?: number;
   /**
    * Time source for `updated_at` and retention (wall-clock milliseconds),
-   * and the timer of the pause before an outcome whose commit failed is
-   * written again.
+   * and the timers of the pause before an outcome whose commit failed is
+   * written again and of the commit deadline.
    * @default {systemClock}
    */
   clock?: Clock;
+  /**
+   * Milliseconds the WAL's fdatasync may take before the enqueues waiting for
+   * it fail (503 `journal_unavailable`, their rows undone) and health turns
+   * 503: a disk that stalls must not hang every request. Until the sync
+   * returns, enqueues fail at once.
+   * @default {10000}
+   */
+  commitTimeoutMs?: number;
   /**
    * Where failures to journal (an outcome given up on, a prune) are logged.
    * @default {getLogger(["posthaste", "journal"])}

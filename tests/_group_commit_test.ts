@@ -1,7 +1,7 @@
 import { deepEqual, equal, rejects } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget } from "../lib/_group_commit.ts";
-import { turn } from "./_helpers.ts";
+import { fakeClock, turn } from "./_helpers.ts";
 
 /** A WAL stand-in whose syncs finish when the test says. */
 function gatedWal(): SyncTarget & { syncs: PromiseWithResolvers<void>[]; closed: boolean } {
@@ -126,5 +126,45 @@ Deno.test("GroupCommit: a full disk rejects its batch as such, and the next batc
   equal(commits.failing, true);
   await commits.write(insert("small"), false);
   deepEqual(rows(db), ["small"]);
+  db.close();
+});
+
+Deno.test("GroupCommit: a sync past its deadline fails what waits for it, and durable batches until it returns", async () => {
+  const db = memoryDb();
+  const wal = gatedWal();
+  const clock = fakeClock();
+  const commits = new GroupCommit(db, wal, { syncTimeoutMs: 10_000, timers: clock });
+  const insert = (v: string) => (d: DatabaseSync) =>
+    void d.prepare("INSERT INTO t VALUES (?)").run(v);
+  const outcome = (p: Promise<void>) => p.then(() => "resolved", (e: Error) => e.message);
+  const first = outcome(commits.write(insert("a"), true));
+  commits.commit();
+  const second = outcome(commits.write(insert("b"), true)); // waits for the next sync
+  commits.commit();
+  let settled = false;
+  void Promise.race([first, second]).then(() => settled = true);
+  await clock.tickAsync(9_999);
+  equal(settled, false, "within the deadline, they wait");
+  equal(commits.failing, false);
+  await clock.tickAsync(1);
+  const stalled =
+    "Cannot commit: the journal's fdatasync has not returned in 10000 ms (a stalled disk)";
+  deepEqual(await Promise.all([first, second]), [stalled, stalled]);
+  equal(commits.failing, true, "health turns 503");
+
+  const during = outcome(commits.write(insert("c"), true));
+  equal(await during, stalled, "refused at its commit, not after another deadline");
+  await commits.write(insert("d"), false); // marks and outcomes still go in
+  equal(wal.syncs.length, 1, "no second sync while the first hangs");
+  deepEqual(rows(db), ["a", "b", "c", "d"], "the callers undo the refused rows");
+
+  wal.syncs[0]?.resolve(); // the disk is back
+  await turn();
+  const after = commits.write(insert("e"), true);
+  commits.commit();
+  equal(wal.syncs.length, 2);
+  wal.syncs[1]?.resolve();
+  await after;
+  equal(commits.failing, false);
   db.close();
 });

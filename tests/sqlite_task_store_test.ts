@@ -13,7 +13,7 @@ import {
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
-import { fakeClock, tempDir } from "./_helpers.ts";
+import { fakeClock, tempDir, turn } from "./_helpers.ts";
 import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
 import { storeMatchesModel } from "./_store_model.ts";
 
@@ -451,4 +451,62 @@ Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones with
   using store = SqliteTaskStore.open(path, options);
   deepEqual(states(store, ["f3", "mixed", "flush"]), ["gone", "gone", "queued"]);
   deepEqual(store.recover().map((task) => task.id), ["flush/0"]);
+});
+
+Deno.test("SqliteTaskStore: a sync that stalls fails its enqueues at commitTimeoutMs and health until it returns; their rows are undone", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const clock = fakeClock();
+  const release = Promise.withResolvers<void>();
+  const returned = Promise.withResolvers<void>();
+  let stalls = true;
+  const openWal = (file: string) => {
+    const wal = Deno.openSync(file, { read: true });
+    return {
+      syncData: async () => {
+        if (!stalls) return wal.syncData();
+        await release.promise;
+        await wal.syncData();
+        returned.resolve();
+      },
+      syncDataSync: () => wal.syncDataSync(),
+      close: () => wal.close(),
+    };
+  };
+  {
+    using store = SqliteTaskStore.open(path, { openWal, clock, commitTimeoutMs: 5_000 });
+    const refused = store.enqueue(new TaskGroup({ id: "stalled" }).add(send, "ada@example.com"));
+    const outcome = refused.then(() => "accepted", (e: Error) => e.message);
+    await clock.tickAsync(4_999);
+    equal(await store.health(), true, "within the deadline");
+    await clock.tickAsync(1);
+    match(await outcome, /fdatasync has not returned in 5000 ms/);
+    equal(await store.health(), false, "503 while the sync hangs");
+    await rejects(
+      store.enqueue(new TaskGroup({ id: "meanwhile" }).add(send, "bob@example.com")),
+      /fdatasync has not returned/,
+      "refused at once",
+    );
+    stalls = false;
+    release.resolve(); // the disk is back
+    await returned.promise;
+    await turn();
+    await clock.tickAsync(1_000); // the next probe is due
+    equal(await store.health(), true);
+    await store.enqueue(new TaskGroup({ id: "accepted" }).add(send, "eve@example.com"));
+    equal(store.status("stalled"), undefined, "the refused groups' rows are gone");
+    equal(store.status("meanwhile"), undefined);
+  }
+  using store = SqliteTaskStore.open(path);
+  deepEqual(store.recover().map((task) => task.id), ["accepted/0"]);
+});
+
+Deno.test("SqliteTaskStore.open(): commitTimeoutMs must be a timer's integer", async () => {
+  await using dir = await tempDir();
+  for (const commitTimeoutMs of [0, 1.5, 2 ** 31, Number.NaN]) {
+    throws(
+      () => SqliteTaskStore.open(`${dir.path}/tasks.db`, { commitTimeoutMs }),
+      /commitTimeoutMs must be an integer from 1 to 2147483647/,
+    );
+  }
 });
