@@ -42,6 +42,7 @@ export * from "./time_ordered_id.ts";
 export * from "./timeout_queue.ts";
 export * from "./worker_pool.ts";
 export * from "./app.ts";
+export * from "./app_options.ts";
 export * from "./body.ts";
 export * from "./config.ts";
 export * from "./deferred_recovery.ts";
