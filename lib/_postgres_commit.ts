@@ -48,6 +48,8 @@ export class PostgresCommit {
   #next: Batch | undefined;
   #inFlight: Promise<void> | undefined;
   #failing = false;
+  /** Why the last batch failed, if it got no answer by its deadline. */
+  #stuck: Error | undefined;
   /** A failed batch's outcomes wait in `#next` for the pause before a retry. */
   #pause: unknown;
   #closing = false;
@@ -66,6 +68,7 @@ export class PostgresCommit {
 
   /** Queues rows to insert; resolves once committed. */
   insert(rows: NewRow[]): Promise<void> {
+    if (this.#refusing()) return Promise.reject(this.#stuck);
     const batch = this.#batch();
     for (const row of rows) batch.inserts.push(row);
     return batch.done.promise;
@@ -77,6 +80,7 @@ export class PostgresCommit {
    * to whether they were inserted.
    */
   insertNew(rows: NewRow[]): Promise<boolean> {
+    if (this.#refusing()) return Promise.reject(this.#stuck);
     const batch = this.#batch();
     for (const row of rows) batch.checked.push(row);
     const id = rows[0]?.groupId ?? "";
@@ -103,6 +107,15 @@ export class PostgresCommit {
     while (this.#inFlight || this.#next) {
       await (this.#inFlight ?? this.#next?.done.promise)?.catch(() => {});
     }
+  }
+
+  /**
+   * After a batch got no answer (a database that froze or vanished), one
+   * batch at a time goes to see whether it is back; inserts meanwhile are
+   * refused at once rather than each waiting out a deadline behind it.
+   */
+  #refusing(): boolean {
+    return this.#stuck !== undefined && this.#inFlight !== undefined;
   }
 
   #batch(): Batch {
@@ -153,11 +166,19 @@ export class PostgresCommit {
     this.#inFlight = this.#answered(batch).then(
       () => {
         this.#failing = false;
+        this.#stuck = undefined;
         batch.done.resolve();
       },
       (error) => {
         this.#failing = true;
+        this.#stuck = error === this.#stuck ? error : undefined;
         batch.done.reject(error);
+        // Inserts queued behind it have waited a deadline too: refused with it.
+        const next = this.#next;
+        if (this.#stuck && next && next.saves.size === 0 && next.finished.size === 0) {
+          this.#next = undefined;
+          next.done.reject(this.#stuck);
+        }
         if (this.#carryOver(batch)) {
           this.#pause = this.#options.timers.setTimeout(() => this.#resume(), RETRY_PAUSE_MS);
         }
@@ -194,7 +215,8 @@ export class PostgresCommit {
         const ending = sql.end({ timeout: 0 }).catch(() => {})
           .finally(() => this.#ending.delete(ending));
         this.#ending.add(ending);
-        reject(new Error(`Cannot commit to the task journal: no answer in ${deadlineMs} ms`));
+        this.#stuck = new Error(`Cannot commit to the task journal: no answer in ${deadlineMs} ms`);
+        reject(this.#stuck);
       }, deadlineMs);
     });
     stuck.catch(() => {});

@@ -57,9 +57,10 @@ export interface OpsOptions {
    */
   logger?: StructuredLogger;
   /**
-   * Milliseconds a status read may take: then `status`'s signal aborts (a
-   * database that hangs, on a lock or a dead network, must not hold the
-   * request) and the answer is 503 `journal_unavailable`.
+   * Milliseconds a status read, or the journal's health, may take: then
+   * `status`'s signal aborts (a database that hangs, on a lock or a dead
+   * network, must not hold the request) and the answer is 503
+   * `journal_unavailable`.
    * @default {5000}
    */
   statusTimeoutMs?: number;
@@ -130,7 +131,15 @@ export function opsRoutes(options: OpsOptions): Route[] {
     route("GET", "/healthz", () => {
       if (draining()) return health("draining");
       if (journalHealth === undefined) return health("ok");
-      return journalHealth().then((ok) => health(ok ? "ok" : "journal_unavailable"));
+      // A probe of a journal that does not answer must not hold the load balancer's check.
+      let timer: unknown;
+      const late = new Promise<boolean>((resolve) => {
+        timer = clock.setTimeout(() => resolve(false), statusTimeoutMs);
+      });
+      return Promise.race([journalHealth(), late]).then((ok) => {
+        clock.clearTimeout(timer);
+        return health(ok ? "ok" : "journal_unavailable");
+      });
     }),
     route("GET", "/tasks/:id", async (request, { params }) => {
       const id = params.id ?? "";

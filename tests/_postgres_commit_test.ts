@@ -52,6 +52,52 @@ Deno.test("PostgresCommit carries failed outcomes over, a second apart, for retr
   await commit.flush();
 });
 
+Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at once while one batch looks whether the database is back", async () => {
+  const clock = fakeClock();
+  // A database that answers nothing until thawed; every connection to it alike.
+  let thawed = Promise.withResolvers<void>();
+  let connections = 0;
+  let statements = 0;
+  const frozen = () =>
+    Object.assign((first: unknown) => {
+      if (typeof first === "string") return first;
+      statements++;
+      return thawed.promise.then(() => []);
+    }, { end: () => Promise.resolve() }) as unknown as Sql;
+  const commit = new PostgresCommit({
+    connect: () => (connections++, frozen()),
+    owner: "me",
+    now: () => clock.now(),
+    timeoutMs: 1_000,
+    timers: clock,
+    retryForMs: 5_000,
+  });
+  const row = (groupId: string) => ({ groupId, index: 0, name: "send", args: "[]" });
+  const outcome = (p: Promise<unknown>) => p.then(() => "committed", (e: Error) => e.message);
+  const turnOver = () => new Promise((resolve) => setTimeout(resolve, 0));
+  const first = outcome(commit.insert([row("a")]));
+  await turnOver(); // sent
+  const behind = outcome(commit.insert([row("b")])); // queued behind it
+  await clock.tickAsync(2_000); // one statement's timeout, then a second
+  const noAnswer = "Cannot commit to the task journal: no answer in 2000 ms";
+  deepEqual(await Promise.all([first, behind]), [noAnswer, noAnswer], "behind it: refused with it");
+  equal(statements, 1, "the batch behind was never sent");
+
+  const probe = outcome(commit.insert([row("c")])); // nothing on its way: this one looks
+  await turnOver();
+  equal(connections, 2, "on a new connection");
+  equal(await outcome(commit.insert([row("d")])), noAnswer, "refused at once while it looks");
+  equal(await outcome(commit.insertNew([row("e")])), noAnswer);
+  equal(statements, 2);
+
+  thawed.resolve(); // the database is back
+  equal(await probe, "committed");
+  await turnOver();
+  equal(await outcome(commit.insert([row("f")])), "committed", "inserts queue again");
+  thawed = Promise.withResolvers();
+  await commit.flush();
+});
+
 /**
  * A TCP proxy to the database. `silenceNewest()` makes the connection opened
  * last swallow every byte both ways without closing, as a database host that

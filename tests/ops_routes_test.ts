@@ -100,6 +100,36 @@ Deno.test("GET /healthz answers 503 journal_unavailable while the journal takes 
   deepEqual(await up.json(), { status: "ok" });
 });
 
+Deno.test("GET /healthz answers 503 journal_unavailable when the journal's health does not answer within statusTimeoutMs", async () => {
+  const runner = new TaskRunner();
+  const clock = fakeClock();
+  const probing = Promise.withResolvers<void>();
+  const handler = createHandler({
+    runner,
+    routes: opsRoutes({
+      draining: () => false,
+      status: () => undefined,
+      metrics: new Metrics(runner),
+      // A probe commit to a database that froze: no answer.
+      journalHealth: () => (probing.resolve(), new Promise<boolean>(() => {})),
+      clock,
+      statusTimeoutMs: 5_000,
+    }),
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  let status = 0;
+  const response = fetch(`http://127.0.0.1:${server.addr.port}/healthz`).then((r) => {
+    status = r.status;
+    return r.json();
+  });
+  await probing.promise;
+  await clock.tickAsync(4_999);
+  equal(status, 0, "still waiting before the deadline");
+  await clock.tickAsync(1);
+  deepEqual(await response, { status: "journal_unavailable" });
+  equal(status, 503);
+});
+
 Deno.test("GET /tasks/{id} awaits a journal that answers asynchronously (a network store)", async () => {
   await using runner = new TaskRunner();
   const known = { id: "g", state: "failed", tasks: [] } as const;
