@@ -23,6 +23,11 @@ import { createHandler } from "./server.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import type { CreateAppOptions, ShutdownOptions } from "./app_options.ts";
+import { abortable } from "./abortable.ts";
+
+// How long the files (and the journal) may take to close at shutdown, after
+// the drain: a disk that stalls must not hold the exit for good.
+const CLOSE_TIMEOUT_MS = 5_000;
 
 /**
  * The running service's parts, and its shutdown.
@@ -70,7 +75,8 @@ export interface App extends AsyncDisposable {
    * until `shutdownTimeoutMs` (or `options.signal`) ends the wait, abandoning
    * what is unfinished, then closes the listener (unless the wait was cut
    * short: its open connections could hold it, so the caller, which is
-   * exiting, owns it then) and flushes the files.
+   * exiting, owns it then) and flushes the files, giving them 5 s (a disk
+   * that stalls must not hold the exit for good).
    *
    * @returns The exit code: 0 if every task finished, 1 if any was abandoned
    * or a step failed (it never rejects: the failure is logged).
@@ -215,7 +221,17 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     await Promise.race([requests.quiet(), gaveUp]);
     const { abandoned } = await runner.drain({ signal: deadline });
     if (!deadline.aborted) await Promise.race([server.shutdown(), gaveUp]);
-    await closeFiles();
+    const closed = await abortable(closeFiles(), AbortSignal.timeout(CLOSE_TIMEOUT_MS)).then(
+      () => true,
+      (error) => {
+        if (!(error instanceof DOMException && error.name === "TimeoutError")) throw error;
+        logger.error(
+          "Cannot close the files within {timeoutMs} ms (a disk that stalls?): lines not yet written are lost",
+          { timeoutMs: CLOSE_TIMEOUT_MS },
+        );
+        return false;
+      },
+    );
     if (takeover?.deferring) {
       logger.warn(
         "Work deferred at start-up is not all resumed; it stays in {file} for the next start",
@@ -231,6 +247,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
       );
       return 1;
     }
+    if (!closed) return 1;
     logger.info("Shutdown complete: every accepted task finished");
     return 0;
   };

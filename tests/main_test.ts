@@ -274,3 +274,28 @@ Deno.test("main.ts: SIGUSR1 reopens the log files, so logrotate's rename-and-cre
     "every line once, whole, in one of the two files",
   );
 });
+
+Deno.test("main.ts: a log disk that stalls at shutdown holds the exit 5 s at most; exit 1, logged", async () => {
+  await using dir = await tempDir();
+  // The log is a pipe nobody reads: once its 64 KiB buffer is full, a write hangs.
+  const log = `${dir.path}/log.txt`;
+  equal((await new Deno.Command("mkfifo", { args: [log] }).output()).code, 0);
+  const reader = Deno.open(log, { read: true }); // opens once the server opens its end
+  await using server = await spawnServer(dir.path, { SHUTDOWN_TIMEOUT_MS: "500" });
+  using _reader = await reader;
+  const message = JSON.stringify({ message: "x".repeat(900) });
+  const statuses = await Promise.all(Array.from({ length: 100 }, async (_, i) => {
+    const response = await fetch(`${server.url}/send-notification/user${i}@example.com`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: message,
+    });
+    await response.body?.cancel();
+    return response.status;
+  }));
+  deepEqual(new Set(statuses), new Set([202]));
+  server.child.kill("SIGTERM");
+  const { code, stderr } = await server.status();
+  equal(code, 1);
+  match(stderr, /Cannot close the files within 5000 ms/);
+});

@@ -77,20 +77,27 @@ Deno.test("GET /tasks/{id} follows a group from queued to running to done, and s
   });
 });
 
-Deno.test("GET /healthz answers 503 journal_unavailable while the journal takes no commits", async () => {
+/** A server of the ops routes over a journal whose health is `journalHealth`. */
+function healthServer(journalHealth: () => Promise<boolean>, options: Partial<OpsOptions> = {}) {
   const runner = new TaskRunner();
-  let healthy = false;
-  const handler = createHandler({
-    runner,
-    routes: opsRoutes({
-      draining: () => false,
-      status: () => undefined,
-      metrics: new Metrics(runner),
-      journalHealth: () => Promise.resolve(healthy),
-    }),
+  const routes = opsRoutes({
+    draining: () => false,
+    status: () => undefined,
+    metrics: new Metrics(runner),
+    journalHealth,
+    ...options,
   });
-  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
-  const url = `http://127.0.0.1:${server.addr.port}/healthz`;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    createHandler({ runner, routes }),
+  );
+  return Object.assign(server, { url: `http://127.0.0.1:${server.addr.port}/healthz` });
+}
+
+Deno.test("GET /healthz answers 503 journal_unavailable while the journal takes no commits", async () => {
+  let healthy = false;
+  await using server = healthServer(() => Promise.resolve(healthy));
+  const { url } = server;
   const down = await fetch(url);
   equal(down.status, 503);
   deepEqual(await down.json(), { status: "journal_unavailable" });
@@ -101,24 +108,13 @@ Deno.test("GET /healthz answers 503 journal_unavailable while the journal takes 
 });
 
 Deno.test("GET /healthz answers 503 journal_unavailable when the journal's health does not answer within statusTimeoutMs", async () => {
-  const runner = new TaskRunner();
   const clock = fakeClock();
   const probing = Promise.withResolvers<void>();
-  const handler = createHandler({
-    runner,
-    routes: opsRoutes({
-      draining: () => false,
-      status: () => undefined,
-      metrics: new Metrics(runner),
-      // A probe commit to a database that froze: no answer.
-      journalHealth: () => (probing.resolve(), new Promise<boolean>(() => {})),
-      clock,
-      statusTimeoutMs: 5_000,
-    }),
-  });
-  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  // A probe commit to a database that froze: no answer.
+  const frozen = () => (probing.resolve(), new Promise<boolean>(() => {}));
+  await using server = healthServer(frozen, { clock, statusTimeoutMs: 5_000 });
   let status = 0;
-  const response = fetch(`http://127.0.0.1:${server.addr.port}/healthz`).then((r) => {
+  const response = fetch(server.url).then((r) => {
     status = r.status;
     return r.json();
   });
