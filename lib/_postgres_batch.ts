@@ -29,6 +29,11 @@ export interface Batch {
   saves: Map<string, SaveRow>;
   /** Groups whose last task succeeded: deleted unless a task failed or another owner's is open. */
   finished: Set<string>;
+  /**
+   * Groups whose insert was sent in a batch that failed: the database may
+   * have applied it all the same. Deleted if still this owner's and never run.
+   */
+  withdrawn: Set<string>;
   /** When a commit of outcomes carried over into this batch first failed (`now`). */
   failedSince: number | undefined;
   done: PromiseWithResolvers<void>;
@@ -45,6 +50,7 @@ export function newBatch(): Batch {
     refused: new Set(),
     saves: new Map(),
     finished: new Set(),
+    withdrawn: new Set(),
     failedSince: undefined,
     done,
   };
@@ -56,7 +62,7 @@ export function newBatch(): Batch {
  */
 export function batchStatements(
   sql: Sql,
-  { inserts, checked, refused, saves, finished }: Batch,
+  { inserts, checked, refused, saves, finished, withdrawn }: Batch,
   owner: string,
   now: number,
 ): Promise<unknown>[] {
@@ -120,6 +126,13 @@ export function batchStatements(
           SELECT 1 FROM ${sql(TABLE)} AS f WHERE f.group_id = t.group_id AND (f.state = 'failed'
             OR (f.owner <> ${owner} AND f.state <> 'done'))
         )
+      `);
+  }
+  if (withdrawn.size > 0) {
+    // Its client was answered 503 and nothing here ran it: never to run.
+    statements.push(sql`
+        DELETE FROM ${sql(TABLE)} WHERE group_id = ANY(${[...withdrawn]}::text[])
+        AND owner = ${owner} AND state = 'queued' AND attempts = 0
       `);
   }
   return statements;

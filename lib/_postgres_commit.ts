@@ -39,6 +39,12 @@ export interface CommitOptions {
    * each time with the next batch, at least a second apart; 0 never does.
    */
   retryForMs: number;
+  /**
+   * Told the groups of inserts whose batch was sent and failed: the database
+   * may have applied it (it got the statement, then froze or lost the
+   * connection), so that they can be withdrawn.
+   */
+  onUnsure?: (groupIds: string[]) => void;
 }
 
 /** Batches writes; one batch at a time is on its way. */
@@ -100,6 +106,13 @@ export class PostgresCommit {
     return batch.done.promise;
   }
 
+  /** Queues the delete of groups whose insert failed but may have been applied. */
+  withdraw(groupIds: Iterable<string>): Promise<void> {
+    const batch = this.#batch();
+    for (const id of groupIds) batch.withdrawn.add(id);
+    return batch.done.promise;
+  }
+
   /** Commits everything queued so far, once more without a pause or a retry after; for closing. */
   async flush(): Promise<void> {
     this.#closing = true;
@@ -146,7 +159,9 @@ export class PostgresCommit {
     const since = failed.failedSince ?? now;
     if (this.#closing || now - since >= this.#options.retryForMs) return false;
     const outcomes = [...failed.saves].filter(([, row]) => row.state !== "running");
-    if (outcomes.length === 0 && failed.finished.size === 0) return false;
+    if (outcomes.length === 0 && failed.finished.size === 0 && failed.withdrawn.size === 0) {
+      return false;
+    }
     const next = this.#next ??= newBatch();
     next.failedSince = Math.min(next.failedSince ?? since, since);
     for (const [key, row] of outcomes) {
@@ -156,6 +171,7 @@ export class PostgresCommit {
       next.saves.set(key, kept ?? row);
     }
     for (const groupId of failed.finished) next.finished.add(groupId);
+    for (const groupId of failed.withdrawn) next.withdrawn.add(groupId);
     return true;
   }
 
@@ -173,6 +189,9 @@ export class PostgresCommit {
         this.#failing = true;
         this.#stuck = error === this.#stuck ? error : undefined;
         batch.done.reject(error);
+        if (batch.inserts.length > 0) {
+          this.#options.onUnsure?.([...new Set(batch.inserts.map((row) => row.groupId))]);
+        }
         // Inserts queued behind it have waited a deadline too: refused with it.
         const next = this.#next;
         if (this.#stuck && next && next.saves.size === 0 && next.finished.size === 0) {

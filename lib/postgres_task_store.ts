@@ -31,6 +31,8 @@ import { type GroupStatus, taskId } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 import type { PostgresTaskStoreOptions } from "./postgres_task_store_options.ts";
 
+const MAX_UNSURE = 10_000;
+
 /**
  * A {@linkcode TaskStore} in a PostgreSQL database, which several servers
  * can share. Each open store is an owner with a random id: the rows it
@@ -86,6 +88,8 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #retention: { ms: number; count: number };
   readonly #logger: StructuredLogger;
   #closed: Promise<void> | undefined;
+  /** Groups withdrawn (see #withdraw), to delete again at close; the newest MAX_UNSURE. */
+  readonly #unsure = new Set<string>();
 
   /**
    * Connects, creates the table if it is missing, and takes a claim.
@@ -150,7 +154,11 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       timers: clock,
     };
     // A failed enqueue was answered 503 and dropped; failed outcomes are tried again.
-    this.#intake = new PostgresCommit({ ...stream, retryForMs: 0 });
+    this.#intake = new PostgresCommit({
+      ...stream,
+      retryForMs: 0,
+      onUnsure: (ids) => this.#withdraw(ids),
+    });
     this.#progress = new PostgresCommit({ ...stream, retryForMs: 60_000 });
     this.#prunes = new IntervalGate(pruneIntervalMs, this.#clock);
     this.#probes = new IntervalGate(1_000, this.#clock);
@@ -269,7 +277,10 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      await Promise.all([this.#intake.flush(), this.#progress.flush()]);
+      await this.#intake.flush();
+      // Once more: a late insert may have landed after the first delete.
+      if (this.#unsure.size > 0) this.#progress.withdraw(this.#unsure).catch(() => {});
+      await this.#progress.flush();
       try {
         await this.#claim.close();
       } finally {
@@ -281,6 +292,22 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       }
     })();
     return this.#closed;
+  }
+
+  /**
+   * Groups whose enqueue failed after its insert was sent (answered 503,
+   * never run here) may still be in the table, and would run once adopted:
+   * deleted now, and again at close, while the claim keeps peers off them.
+   */
+  #withdraw(groupIds: string[]): void {
+    for (const id of groupIds) {
+      this.#unsure.add(id);
+      // The oldest are let go: their first delete has had its chance.
+      if (this.#unsure.size > MAX_UNSURE) {
+        this.#unsure.delete(this.#unsure.values().next().value as string);
+      }
+    }
+    this.#progress.withdraw(groupIds).catch(() => {});
   }
 
   /** Same as {@linkcode PostgresTaskStore.close}, for `await using`. */

@@ -98,15 +98,27 @@ Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at o
   await commit.flush();
 });
 
+interface Link {
+  conns: Deno.Conn[];
+  silent: boolean;
+  /** What the client sent while held, for the server later. */
+  held: Uint8Array[] | undefined;
+  /** Resolves when the server ended its side. */
+  ended: PromiseWithResolvers<void>;
+}
+
 /**
  * A TCP proxy to the database. `silenceNewest()` makes the connection opened
  * last swallow every byte both ways without closing, as a database host that
  * vanished without a reset does; the others, and later ones, pass.
+ * `holdNewest()` keeps what its client sends from the server, even after the
+ * client gave up on it, until `releaseHeld()` delivers it: a database that
+ * froze, then woke and ran what it had been sent.
  */
 function proxyTo(url: string) {
   const target = new URL(url);
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const links: { conns: Deno.Conn[]; silent: boolean }[] = [];
+  const links: Link[] = [];
   const close = (conns: Deno.Conn[]) => {
     for (const conn of conns) {
       try {
@@ -114,15 +126,19 @@ function proxyTo(url: string) {
       } catch { /* closed already */ }
     }
   };
-  const pump = async (from: Deno.Conn, to: Deno.Conn, link: { silent: boolean }) => {
+  const pump = async (from: Deno.Conn, to: Deno.Conn, link: Link) => {
     const buffer = new Uint8Array(65_536);
+    const toServer = from === link.conns[0];
     try {
       for (let n = await from.read(buffer); n !== null; n = await from.read(buffer)) {
-        if (!link.silent) await to.write(buffer.subarray(0, n));
+        if (link.silent) continue;
+        if (link.held === undefined) await to.write(buffer.subarray(0, n));
+        else if (toServer) link.held.push(buffer.slice(0, n));
       }
     } catch { /* closed by the other side or at dispose */ }
+    if (!toServer) link.ended.resolve();
     // One side ended: so does the link, as a direct connection would.
-    if (!link.silent) close([from, to]);
+    if (!link.silent && link.held === undefined) close([from, to]);
   };
   const pumps: Promise<void>[] = [];
   const accepting = (async () => {
@@ -131,7 +147,12 @@ function proxyTo(url: string) {
         hostname: target.hostname,
         port: Number(target.port || 5432),
       });
-      const link = { conns: [client, server], silent: false };
+      const link: Link = {
+        conns: [client, server],
+        silent: false,
+        held: undefined,
+        ended: Promise.withResolvers(),
+      };
       links.push(link);
       pumps.push(pump(client, server, link), pump(server, client, link));
     }
@@ -144,6 +165,20 @@ function proxyTo(url: string) {
     silenceNewest(): void {
       const link = links.at(-1);
       if (link) link.silent = true;
+    },
+    holdNewest(): void {
+      const link = links.at(-1);
+      if (link) link.held = [];
+    },
+    /** Delivers what was held, and waits until the server has answered and closed. */
+    async releaseHeld(): Promise<void> {
+      const link = links.find((l) => l.held !== undefined);
+      const server = link?.conns[1];
+      if (link?.held === undefined || server === undefined) return;
+      for (const chunk of link.held) await server.write(chunk);
+      await server.closeWrite();
+      await link.ended.promise;
+      close(link.conns);
     },
     async [Symbol.asyncDispose](): Promise<void> {
       listener.close();
@@ -242,5 +277,34 @@ postgresTest(
       await lock?.release();
       await store.close();
     }
+  },
+);
+
+postgresTest(
+  "PostgresTaskStore: a refused enqueue whose insert the database ran late is deleted by close",
+  async (db) => {
+    await using proxy = proxyTo(db.url);
+    const clock = fakeClock();
+    const store = await PostgresTaskStore.open(proxy.url, { clock, commitTimeoutMs: 1_000 });
+    const ids = async () =>
+      (await db.admin`
+        SELECT DISTINCT group_id FROM ${db.admin(db.name)}.posthaste_tasks ORDER BY group_id
+      `).map((row) => row.group_id);
+    const [first, late] = [new TaskGroup().add(send, "first"), new TaskGroup().add(send, "late")];
+    try {
+      await store.enqueue(first);
+      proxy.holdNewest(); // the intake stream's: what it sends now waits in the proxy
+      const refused = rejects(store.enqueue(late), /no answer in 2000 ms/);
+      await new Promise((resolve) => setTimeout(resolve, 0)); // sent
+      await clock.tickAsync(2_000);
+      await refused; // answered 503
+      // The first delete goes with the next progress commit: before the insert lands here.
+      await store.attempt(new TaskGroup().add(send, "marker").tasks[0] as TaskEntry);
+      await proxy.releaseHeld(); // the database wakes and runs the insert it had
+      deepEqual(await ids(), [first.id, late.id].sort(), "the late insert landed");
+    } finally {
+      await store.close();
+    }
+    deepEqual(await ids(), [first.id], "deleted again at close: it never runs anywhere");
   },
 );
