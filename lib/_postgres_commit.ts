@@ -11,8 +11,8 @@ const RETRY_PAUSE_MS = 1_000;
 
 /** How long the database gives a commit's statement, by default. */
 export const COMMIT_TIMEOUT_MS = 10_000;
-// A batch has four statements at most, each given the timeout, then a second.
-const MAX_COMMIT_MS = Math.floor((MAX_TIMER_MS - 1_000) / 4);
+// A batch has five statements at most, each given the timeout, then a second.
+const MAX_COMMIT_MS = Math.floor((MAX_TIMER_MS - 1_000) / 5);
 
 /** Throws a RangeError unless `ms` is a commit timeout whose deadline a timer can keep. */
 export function checkCommitTimeout(ms: number): void {
@@ -30,7 +30,7 @@ export interface CommitOptions {
   owner: string;
   /** Wall-clock milliseconds, for `updated_at`. */
   now: () => number;
-  /** The server cancels a statement after this (`statement_timeout`); a batch has at most four. */
+  /** The server cancels a statement after this (`statement_timeout`); a batch has at most five. */
   timeoutMs: number;
   /** Runs the deadline of a batch that gets no answer, and the pause before a retry. */
   timers: Pick<Clock, "setTimeout" | "clearTimeout">;

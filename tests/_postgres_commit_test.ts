@@ -1,9 +1,9 @@
 // The commit streams: their deadlines, and outcomes tried again after a failed
 // commit (PostgresCommit, mostly through PostgresTaskStore).
-import { deepEqual, equal, rejects } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import type { Sql } from "postgres";
 import { defineTask, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
-import { PostgresCommit } from "../lib/_postgres_commit.ts";
+import { checkCommitTimeout, PostgresCommit } from "../lib/_postgres_commit.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
 import { fakeClock, recordingLogger } from "./_helpers.ts";
 import { lockTable, postgresTest } from "./_postgres.ts";
@@ -50,6 +50,14 @@ Deno.test("PostgresCommit carries failed outcomes over, a second apart, for retr
   await clock.tickAsync(10_000);
   equal(sent.length, 2 * 6 + 1, "a failed batch of attempt marks alone: nothing to carry over");
   await commit.flush();
+});
+
+Deno.test("checkCommitTimeout(): a batch's deadline, five statements' timeouts and a second, fits a timer", () => {
+  const max = Math.floor((2 ** 31 - 1 - 1_000) / 5);
+  checkCommitTimeout(max);
+  ok(max * 5 + 1_000 <= 2 ** 31 - 1);
+  throws(() => checkCommitTimeout(max + 1), /commitTimeoutMs must be an integer from 1 to/);
+  throws(() => checkCommitTimeout(0));
 });
 
 Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at once while one batch looks whether the database is back", async () => {
