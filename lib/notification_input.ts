@@ -109,7 +109,8 @@ function isJson(contentType: string): boolean {
  * @returns The message, or {@linkcode DEFAULT_MESSAGE} if there is no body;
  * synchronously when the request says it has none (GET, HEAD,
  * `Content-Length: 0`).
- * @throws {HttpError} 415 `unsupported_media_type`, 413, 411, 408, 400
+ * @throws {HttpError} 415 `unsupported_media_type` (also for a body with a
+ * `Content-Encoding`, such as gzip), 413, 411, 408, 400
  * `invalid_body` (not UTF-8 JSON) or 422 `invalid_message`.
  *
  * @example A JSON message
@@ -138,6 +139,18 @@ export function parseMessage(
   return readBody(request, options).then((bytes) => {
     if (bytes.length === 0) return DEFAULT_MESSAGE;
     if (contentType === null) throw unsupported();
+    // Looked at only once there is a body: most requests have none.
+    const encoding = request.headers.get("content-encoding");
+    if (encoding !== null && encoding.trim().toLowerCase() !== "identity") {
+      // RFC 9110 §15.5.16: a content coding the server does not take is a 415,
+      // naming in Accept-Encoding what it does take.
+      throw new HttpError(
+        415,
+        "unsupported_media_type",
+        `Request body must not be encoded (Content-Encoding: ${JSON.stringify(encoding)})`,
+        { "accept-encoding": "identity" },
+      );
+    }
     let json: unknown;
     try {
       json = JSON.parse(decoder.decode(bytes));

@@ -92,6 +92,20 @@ const rows: Row[] = [
     error: "unsupported_media_type",
   },
   {
+    name: "gzip body (Content-Encoding)",
+    headers: { ...JSON_TYPE, "content-encoding": "gzip" },
+    body: new Blob(['{"message":"x"}']).stream().pipeThrough(new CompressionStream("gzip")),
+    status: 415,
+    error: "unsupported_media_type",
+  },
+  {
+    name: "a coding that is not identity, even on plain bytes",
+    headers: { ...JSON_TYPE, "content-encoding": "br" },
+    body: '{"message":"x"}',
+    status: 415,
+    error: "unsupported_media_type",
+  },
+  {
     name: "body without content type",
     body: new Blob(['{"message":"x"}']),
     status: 415,
@@ -127,6 +141,9 @@ Deno.test("bad requests get a JSON error with a stable code and change nothing",
       equal(body.error, row.error);
       equal(typeof body.detail, "string");
       if (row.status === 405) equal(response.headers.get("allow"), "POST");
+      if (row.headers?.["content-encoding"] !== undefined) {
+        equal(response.headers.get("accept-encoding"), "identity");
+      }
       equal(server.app.runner.pending, 0);
     });
   }
@@ -251,4 +268,18 @@ Deno.test("parseEmail() counts an internationalized address in bytes: 254 of UTF
   equal(new TextEncoder().encode(fits).length, 254);
   equal(parseEmail(encodeURIComponent(fits)), fits);
   throws(() => parseEmail(encodeURIComponent(`a${fits}`)), /Email is longer than 254 bytes/);
+});
+
+Deno.test("a body with Content-Encoding: identity is read as it is", async () => {
+  await using server = await startApp();
+  const response = await fetch(`${server.url}/send-notification/a@example.com`, {
+    method: "POST",
+    headers: { ...JSON_TYPE, "content-encoding": "Identity" },
+    body: '{"message":"plain"}',
+  });
+  await response.body?.cancel();
+  equal(response.status, 202);
+  await server.app.runner.idle();
+  await server.app.log.flush();
+  deepEqual(lines(await server.logText()), ["notification for a@example.com: plain"]);
 });
