@@ -194,7 +194,7 @@ export class PostgresCommit {
         }
         // Inserts queued behind it have waited a deadline too: refused with it.
         const next = this.#next;
-        if (this.#stuck && next && next.saves.size === 0 && next.finished.size === 0) {
+        if (this.#stuck && next && !hasProgress(next)) {
           this.#next = undefined;
           next.done.reject(this.#stuck);
         }
@@ -241,4 +241,9 @@ export class PostgresCommit {
     stuck.catch(() => {});
     return Promise.race([Promise.all(statements), stuck]).finally(() => timers.clearTimeout(timer));
   }
+}
+
+/** Whether a batch holds progress (outcomes, deletes), which is never refused, only carried over. */
+function hasProgress(batch: Batch): boolean {
+  return batch.saves.size > 0 || batch.finished.size > 0 || batch.withdrawn.size > 0;
 }

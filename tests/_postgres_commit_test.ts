@@ -115,6 +115,46 @@ interface Link {
   ended: PromiseWithResolvers<void>;
 }
 
+Deno.test("PostgresCommit: progress queued behind a batch that got no answer is not refused with it", async () => {
+  const clock = fakeClock();
+  const sent: string[] = [];
+  let answers = false;
+  // Answers nothing until `answers` is set; records what it was sent.
+  const database = Object.assign((first: unknown) => {
+    if (typeof first === "string") return first;
+    sent.push(String((first as string[])[0]).trim().split(/\s/)[0] ?? "");
+    return answers ? Promise.resolve([]) : new Promise(() => {});
+  }, { end: () => Promise.resolve() }) as unknown as Sql;
+  const commit = new PostgresCommit({
+    connect: () => database,
+    owner: "me",
+    now: () => clock.now(),
+    timeoutMs: 1_000,
+    timers: clock,
+    retryForMs: 5_000,
+  });
+  const save: SaveRow = {
+    groupId: "g",
+    index: 0,
+    state: "done",
+    attempts: 1,
+    nextAt: 0,
+    error: null,
+    durationMs: 0,
+    keep: false,
+  };
+  const stuck = commit.save(save).catch((e: Error) => e.message);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // sent
+  const withdrawn = commit.withdraw(["refused-group"]);
+  await clock.tickAsync(2_000);
+  equal(await stuck, "Cannot commit to the task journal: no answer in 2000 ms");
+  answers = true;
+  await clock.tickAsync(1_000); // the pause before the carried-over outcome goes again
+  await withdrawn;
+  deepEqual(sent, ["UPDATE", "UPDATE", "DELETE"], "the outcome again, with the delete");
+  await commit.flush();
+});
+
 /**
  * A TCP proxy to the database. `silenceNewest()` makes the connection opened
  * last swallow every byte both ways without closing, as a database host that
