@@ -76,6 +76,7 @@ export class GroupCommit {
   /** Set while a sync runs past its deadline. */
   #stalled: Error | undefined;
   #closed = false;
+  #onClosed: (() => void) | undefined;
   #failing = false;
   readonly #syncTimeoutMs: number;
   readonly #timers: Pick<Clock, "setTimeout" | "clearTimeout">;
@@ -153,8 +154,15 @@ export class GroupCommit {
     this.#sync();
   }
 
-  /** Commits and syncs what is queued, blocking; the WAL handle closes once no sync is running. */
-  close(): void {
+  /**
+   * Commits and syncs what is queued, blocking; the WAL handle closes once no
+   * sync is running.
+   *
+   * @param onClosed Runs once the WAL handle is closed: now, or when the
+   * running sync returns.
+   */
+  close(onClosed?: () => void): void {
+    this.#onClosed = onClosed;
     this.#closed = true;
     this.commit();
     if (this.#unsynced.length > 0) {
@@ -167,7 +175,12 @@ export class GroupCommit {
         settle(waiting, error);
       }
     }
-    if (!this.#syncing) this.#wal.close();
+    if (!this.#syncing) this.#closeWal();
+  }
+
+  #closeWal(): void {
+    this.#wal.close();
+    this.#onClosed?.();
   }
 
   #sync(): void {
@@ -190,7 +203,7 @@ export class GroupCommit {
         this.#timers.clearTimeout(deadline);
         this.#stalled = undefined;
         this.#syncing = false;
-        if (this.#closed) return this.#wal.close();
+        if (this.#closed) return this.#closeWal();
         this.#sync();
       },
     );

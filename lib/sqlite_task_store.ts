@@ -278,11 +278,20 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     return groupStatus(groupId, this.#groupRows.all(groupId) as StatusRow[]);
   }
 
-  /** Commits what is queued, then closes the database. */
+  /**
+   * Commits what is queued, then closes the database; while a sync runs past
+   * `commitTimeoutMs` (a disk that stalls), once it returns.
+   */
   close(): void {
     this.#outcomes.flush();
-    this.#commits.close();
-    this.#db.close();
+    if (this.#commits.stalled === undefined) {
+      this.#commits.close();
+      return this.#db.close();
+    }
+    // SQLite's close checkpoints, which waits for the stalled disk and would
+    // hold the exit: the database closes when the sync returns (or the
+    // process exits; the next open recovers from the WAL).
+    this.#commits.close(() => this.#db.close());
   }
 
   /** Same as {@linkcode SqliteTaskStore.close}, for `using`. */

@@ -453,26 +453,35 @@ Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones with
   deepEqual(store.recover().map((task) => task.id), ["flush/0"]);
 });
 
+/** A WAL whose syncs wait for `release` while `stalls`; `returned` once the held one has synced. */
+function stallingDisk() {
+  const disk = {
+    stalls: true,
+    release: Promise.withResolvers<void>(),
+    returned: Promise.withResolvers<void>(),
+    openWal: (file: string) => {
+      const wal = Deno.openSync(file, { read: true });
+      return {
+        syncData: async () => {
+          if (!disk.stalls) return wal.syncData();
+          await disk.release.promise;
+          await wal.syncData();
+          disk.returned.resolve();
+        },
+        syncDataSync: () => wal.syncDataSync(),
+        close: () => wal.close(),
+      };
+    },
+  };
+  return disk;
+}
+
 Deno.test("SqliteTaskStore: a sync that stalls fails its enqueues at commitTimeoutMs and health until it returns; their rows are undone", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
   const clock = fakeClock();
-  const release = Promise.withResolvers<void>();
-  const returned = Promise.withResolvers<void>();
-  let stalls = true;
-  const openWal = (file: string) => {
-    const wal = Deno.openSync(file, { read: true });
-    return {
-      syncData: async () => {
-        if (!stalls) return wal.syncData();
-        await release.promise;
-        await wal.syncData();
-        returned.resolve();
-      },
-      syncDataSync: () => wal.syncDataSync(),
-      close: () => wal.close(),
-    };
-  };
+  const disk = stallingDisk();
+  const { release, returned, openWal } = disk;
   {
     using store = SqliteTaskStore.open(path, { openWal, clock, commitTimeoutMs: 5_000 });
     const refused = store.enqueue(new TaskGroup({ id: "stalled" }).add(send, "ada@example.com"));
@@ -487,7 +496,7 @@ Deno.test("SqliteTaskStore: a sync that stalls fails its enqueues at commitTimeo
       /fdatasync has not returned/,
       "refused at once",
     );
-    stalls = false;
+    disk.stalls = false;
     release.resolve(); // the disk is back
     await returned.promise;
     await turn();
@@ -509,4 +518,31 @@ Deno.test("SqliteTaskStore.open(): commitTimeoutMs must be a timer's integer", a
       /commitTimeoutMs must be an integer from 1 to 2147483647/,
     );
   }
+});
+
+Deno.test("SqliteTaskStore.close() while a sync stalls returns at once; the database closes when the sync returns", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const clock = fakeClock();
+  const disk = stallingDisk();
+  const store = SqliteTaskStore.open(path, {
+    openWal: disk.openWal,
+    clock,
+    commitTimeoutMs: 5_000,
+  });
+  disk.stalls = false;
+  await store.enqueue(new TaskGroup({ id: "before" }).add(send, "ada@example.com"));
+  disk.stalls = true;
+  const refused = store.enqueue(new TaskGroup({ id: "stalled" }).add(send, "bob@example.com"));
+  await clock.tickAsync(5_000);
+  await rejects(refused, /fdatasync has not returned/);
+  store.close(); // SQLite's own close would checkpoint and wait for the disk
+  throws(() => SqliteTaskStore.open(path), /another process or connection has it open/);
+  disk.stalls = false;
+  disk.release.resolve();
+  await disk.returned.promise;
+  await turn();
+  using reopened = SqliteTaskStore.open(path);
+  const groups = reopened.recover().map((task) => task.groupId);
+  deepEqual(groups, ["before"], "the accepted group is there, the refused one undone");
 });
