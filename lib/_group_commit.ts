@@ -6,7 +6,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
 import { transaction } from "./_sqlite_transaction.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, MAX_TIMER_MS, systemClock } from "./clock.ts";
 
 /** One write of a batch, run inside its transaction. */
 export type Write = (db: DatabaseSync) => void;
@@ -46,7 +46,7 @@ export interface GroupCommitOptions {
    * (a disk that stalls); until it returns, durable batches fail at commit.
    * @default {10000}
    */
-  syncTimeoutMs?: number;
+  commitTimeoutMs?: number;
   /** Runs that deadline. @default {systemClock} */
   timers?: Pick<Clock, "setTimeout" | "clearTimeout">;
 }
@@ -78,18 +78,27 @@ export class GroupCommit {
   #closed = false;
   #onClosed: (() => void) | undefined;
   #failing = false;
-  readonly #syncTimeoutMs: number;
+  readonly #timeoutMs: number;
   readonly #timers: Pick<Clock, "setTimeout" | "clearTimeout">;
 
   /**
    * @param db The journal, in WAL mode with `synchronous = NORMAL`.
    * @param wal The journal's WAL file, opened for reading.
    * @param options The sync's deadline.
+   * @throws {RangeError} If the deadline is not an integer a timer can keep.
    */
   constructor(db: DatabaseSync, wal: SyncTarget, options: GroupCommitOptions = {}) {
     this.#db = db;
     this.#wal = wal;
-    this.#syncTimeoutMs = options.syncTimeoutMs ?? 10_000;
+    const { commitTimeoutMs = 10_000 } = options;
+    if (
+      !Number.isInteger(commitTimeoutMs) || commitTimeoutMs < 1 || commitTimeoutMs > MAX_TIMER_MS
+    ) {
+      throw new RangeError(
+        `commitTimeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${commitTimeoutMs}`,
+      );
+    }
+    this.#timeoutMs = commitTimeoutMs;
     this.#timers = options.timers ?? systemClock;
   }
 
@@ -188,7 +197,7 @@ export class GroupCommit {
     const waiting = this.#unsynced;
     this.#unsynced = [];
     this.#syncing = true;
-    const deadline = this.#timers.setTimeout(() => this.#stall(waiting), this.#syncTimeoutMs);
+    const deadline = this.#timers.setTimeout(() => this.#stall(waiting), this.#timeoutMs);
     this.#wal.syncData().then(
       () => {
         this.#failing = false;
@@ -212,7 +221,7 @@ export class GroupCommit {
   /** The running sync passed its deadline: what waits for it, or would, fails. */
   #stall(waiting: PromiseWithResolvers<void>[]): void {
     this.#stalled = new Error(
-      `Cannot commit: the journal's fdatasync has not returned in ${this.#syncTimeoutMs} ms (a stalled disk)`,
+      `Cannot commit: the journal's fdatasync has not returned in ${this.#timeoutMs} ms (a stalled disk)`,
     );
     this.#failing = true;
     const queued = this.#unsynced;

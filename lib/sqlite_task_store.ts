@@ -11,7 +11,7 @@ import { GroupCommit, type SyncTarget } from "./_group_commit.ts";
 import type { SqliteTaskStoreOptions } from "./sqlite_task_store_options.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import { JournalWriter } from "./_journal_batch.ts";
-import { type Clock, MAX_TIMER_MS, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
@@ -111,19 +111,12 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       clock = systemClock,
       commitTimeoutMs = 10_000,
     } = options;
-    if (
-      !Number.isInteger(commitTimeoutMs) || commitTimeoutMs < 1 || commitTimeoutMs > MAX_TIMER_MS
-    ) {
-      throw new RangeError(
-        `commitTimeoutMs must be an integer from 1 to ${MAX_TIMER_MS}, got ${commitTimeoutMs}`,
-      );
-    }
     this.#db = db;
     this.#path = path;
     this.#clock = clock;
     this.#logger = options.logger ?? getLogger(["posthaste", "journal"]);
     this.#probes = new IntervalGate(1_000, clock);
-    this.#commits = new GroupCommit(db, wal, { syncTimeoutMs: commitTimeoutMs, timers: clock });
+    this.#commits = new GroupCommit(db, wal, { commitTimeoutMs, timers: clock });
     this.#writer = new JournalWriter(this.#commits, db);
     this.#outcomes = new OutcomeRetry({
       clock,

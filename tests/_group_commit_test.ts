@@ -133,7 +133,7 @@ Deno.test("GroupCommit: a sync past its deadline fails what waits for it, and du
   const db = memoryDb();
   const wal = gatedWal();
   const clock = fakeClock();
-  const commits = new GroupCommit(db, wal, { syncTimeoutMs: 10_000, timers: clock });
+  const commits = new GroupCommit(db, wal, { commitTimeoutMs: 10_000, timers: clock });
   const insert = (v: string) => (d: DatabaseSync) =>
     void d.prepare("INSERT INTO t VALUES (?)").run(v);
   const outcome = (p: Promise<void>) => p.then(() => "resolved", (e: Error) => e.message);

@@ -5,39 +5,57 @@ import type { Sql } from "postgres";
 import { defineTask, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
 import { checkCommitTimeout, PostgresCommit } from "../lib/_postgres_commit.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
-import { fakeClock, recordingLogger } from "./_helpers.ts";
+import { type FakeClock, fakeClock, recordingLogger } from "./_helpers.ts";
 import { lockTable, postgresTest } from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
 
-Deno.test("PostgresCommit carries failed outcomes over, a second apart, for retryForMs; attempt marks not", async () => {
-  const clock = fakeClock();
-  const sent: string[] = [];
-  // A database that refuses every statement; `sql(name)` is an identifier.
-  const refusing = Object.assign((first: unknown, ...values: unknown[]) => {
+/**
+ * A stand-in database: `answer` gets each statement's first word and values
+ * and returns its result; `sql(name)` is an identifier.
+ */
+function fakeDatabase(answer: (kind: string, values: unknown[]) => Promise<unknown>): Sql {
+  return Object.assign((first: unknown, ...values: unknown[]) => {
     if (typeof first === "string") return first;
-    const kind = String((first as string[])[0]).trim().split(/\s/)[0];
-    sent.push(JSON.stringify(values).includes('"running"') ? `${kind} running` : `${kind}`);
-    return Promise.reject(new Error("refused"));
+    return answer(String((first as string[])[0]).trim().split(/\s/)[0] ?? "", values);
   }, { end: () => Promise.resolve() }) as unknown as Sql;
-  const commit = new PostgresCommit({
-    connect: () => refusing,
+}
+
+/** A commit stream on a fake clock: statements time out at 1 s, outcomes go again for 5 s. */
+function streamOn(connect: () => Sql, clock: FakeClock): PostgresCommit {
+  const now = () => clock.now();
+  return new PostgresCommit({
+    connect,
     owner: "me",
-    now: () => clock.now(),
+    now,
     timeoutMs: 1_000,
     timers: clock,
     retryForMs: 5_000,
   });
-  const row = (index: number, state: string): SaveRow => ({
-    groupId: "g",
-    index,
-    state,
-    attempts: 1,
-    nextAt: 0,
-    error: null,
-    durationMs: 0,
-    keep: false,
+}
+
+/** A task's progress as the store saves it. */
+const saveRow = (index: number, state: string): SaveRow => ({
+  groupId: "g",
+  index,
+  state,
+  attempts: 1,
+  nextAt: 0,
+  error: null,
+  durationMs: 0,
+  keep: false,
+});
+
+Deno.test("PostgresCommit carries failed outcomes over, a second apart, for retryForMs; attempt marks not", async () => {
+  const clock = fakeClock();
+  const sent: string[] = [];
+  // A database that refuses every statement.
+  const refusing = fakeDatabase((kind, values) => {
+    sent.push(JSON.stringify(values).includes('"running"') ? `${kind} running` : kind);
+    return Promise.reject(new Error("refused"));
   });
+  const commit = streamOn(() => refusing, clock);
+  const row = saveRow;
   await rejects(Promise.all([commit.save(row(0, "done"), true), commit.save(row(1, "running"))]));
   deepEqual(sent, ["UPDATE running", "DELETE"]);
   await clock.tickAsync(999);
@@ -66,20 +84,8 @@ Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at o
   let thawed = Promise.withResolvers<void>();
   let connections = 0;
   let statements = 0;
-  const frozen = () =>
-    Object.assign((first: unknown) => {
-      if (typeof first === "string") return first;
-      statements++;
-      return thawed.promise.then(() => []);
-    }, { end: () => Promise.resolve() }) as unknown as Sql;
-  const commit = new PostgresCommit({
-    connect: () => (connections++, frozen()),
-    owner: "me",
-    now: () => clock.now(),
-    timeoutMs: 1_000,
-    timers: clock,
-    retryForMs: 5_000,
-  });
+  const frozen = () => fakeDatabase(() => (statements++, thawed.promise.then(() => [])));
+  const commit = streamOn(() => (connections++, frozen()), clock);
   const row = (groupId: string) => ({ groupId, index: 0, name: "send", args: "[]" });
   const outcome = (p: Promise<unknown>) => p.then(() => "committed", (e: Error) => e.message);
   const turnOver = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -120,30 +126,12 @@ Deno.test("PostgresCommit: progress queued behind a batch that got no answer is 
   const sent: string[] = [];
   let answers = false;
   // Answers nothing until `answers` is set; records what it was sent.
-  const database = Object.assign((first: unknown) => {
-    if (typeof first === "string") return first;
-    sent.push(String((first as string[])[0]).trim().split(/\s/)[0] ?? "");
+  const database = fakeDatabase((kind) => {
+    sent.push(kind);
     return answers ? Promise.resolve([]) : new Promise(() => {});
-  }, { end: () => Promise.resolve() }) as unknown as Sql;
-  const commit = new PostgresCommit({
-    connect: () => database,
-    owner: "me",
-    now: () => clock.now(),
-    timeoutMs: 1_000,
-    timers: clock,
-    retryForMs: 5_000,
   });
-  const save: SaveRow = {
-    groupId: "g",
-    index: 0,
-    state: "done",
-    attempts: 1,
-    nextAt: 0,
-    error: null,
-    durationMs: 0,
-    keep: false,
-  };
-  const stuck = commit.save(save).catch((e: Error) => e.message);
+  const commit = streamOn(() => database, clock);
+  const stuck = commit.save(saveRow(0, "done")).catch((e: Error) => e.message);
   await new Promise((resolve) => setTimeout(resolve, 0)); // sent
   const withdrawn = commit.withdraw(["refused-group"]);
   await clock.tickAsync(2_000);

@@ -293,17 +293,28 @@ Deno.test("durable: a fault between commit and response, or after the response, 
   deepEqual(ran.sort(), ["after-response", "before-response"]);
 });
 
-/** A WAL whose syncs fail with EIO while `failing` is set, counting them. */
-function failingDisk() {
+/**
+ * A WAL stand-in, counting its syncs: they fail with EIO while `failing` is
+ * set, and wait for `release` while `stalls` is (`returned` once such a sync
+ * has synced after all).
+ */
+function testDisk({ failing = false, stalls = false } = {}) {
   const disk = {
-    failing: true,
+    failing,
+    stalls,
     syncs: 0,
+    release: Promise.withResolvers<void>(),
+    returned: Promise.withResolvers<void>(),
     openWal: (file: string) => {
       const wal = Deno.openSync(file, { read: true });
       return {
-        syncData: () => {
+        syncData: async () => {
           disk.syncs++;
-          return disk.failing ? Promise.reject(new Error("EIO")) : wal.syncData();
+          if (disk.failing) throw new Error("EIO");
+          if (!disk.stalls) return wal.syncData();
+          await disk.release.promise;
+          await wal.syncData();
+          disk.returned.resolve();
         },
         syncDataSync: () => wal.syncDataSync(),
         close: () => wal.close(),
@@ -316,7 +327,7 @@ function failingDisk() {
 Deno.test("SqliteTaskStore: an enqueue whose sync fails rejects, and its committed rows are forgotten", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
-  const disk = failingDisk();
+  const disk = testDisk({ failing: true });
   {
     using store = SqliteTaskStore.open(path, { openWal: disk.openWal });
     await rejects(
@@ -333,7 +344,7 @@ Deno.test("SqliteTaskStore: an enqueue whose sync fails rejects, and its committ
 
 Deno.test("SqliteTaskStore.health(): false after a failed sync, probing at most once a second until a write goes through", async () => {
   await using dir = await tempDir();
-  const disk = failingDisk();
+  const disk = testDisk({ failing: true });
   let now = 1_000_000;
   using store = SqliteTaskStore.open(`${dir.path}/tasks.db`, {
     openWal: disk.openWal,
@@ -453,34 +464,11 @@ Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones with
   deepEqual(store.recover().map((task) => task.id), ["flush/0"]);
 });
 
-/** A WAL whose syncs wait for `release` while `stalls`; `returned` once the held one has synced. */
-function stallingDisk() {
-  const disk = {
-    stalls: true,
-    release: Promise.withResolvers<void>(),
-    returned: Promise.withResolvers<void>(),
-    openWal: (file: string) => {
-      const wal = Deno.openSync(file, { read: true });
-      return {
-        syncData: async () => {
-          if (!disk.stalls) return wal.syncData();
-          await disk.release.promise;
-          await wal.syncData();
-          disk.returned.resolve();
-        },
-        syncDataSync: () => wal.syncDataSync(),
-        close: () => wal.close(),
-      };
-    },
-  };
-  return disk;
-}
-
 Deno.test("SqliteTaskStore: a sync that stalls fails its enqueues at commitTimeoutMs and health until it returns; their rows are undone", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
   const clock = fakeClock();
-  const disk = stallingDisk();
+  const disk = testDisk({ stalls: true });
   const { release, returned, openWal } = disk;
   {
     using store = SqliteTaskStore.open(path, { openWal, clock, commitTimeoutMs: 5_000 });
@@ -524,7 +512,7 @@ Deno.test("SqliteTaskStore.close() while a sync stalls returns at once; the data
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
   const clock = fakeClock();
-  const disk = stallingDisk();
+  const disk = testDisk({ stalls: true });
   const store = SqliteTaskStore.open(path, {
     openWal: disk.openWal,
     clock,
