@@ -5,7 +5,7 @@ import type { Sql } from "postgres";
 import { defineTask, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
 import { checkCommitTimeout, PostgresCommit } from "../lib/_postgres_commit.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
-import { type FakeClock, fakeClock, recordingLogger } from "./_helpers.ts";
+import { type FakeClock, fakeClock, recordingLogger, turn } from "./_helpers.ts";
 import { lockTable, postgresTest } from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
@@ -88,9 +88,8 @@ Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at o
   const commit = streamOn(() => (connections++, frozen()), clock);
   const row = (groupId: string) => ({ groupId, index: 0, name: "send", args: "[]" });
   const outcome = (p: Promise<unknown>) => p.then(() => "committed", (e: Error) => e.message);
-  const turnOver = () => new Promise((resolve) => setTimeout(resolve, 0));
   const first = outcome(commit.insert([row("a")]));
-  await turnOver(); // sent
+  await turn(); // sent
   const behind = outcome(commit.insert([row("b")])); // queued behind it
   await clock.tickAsync(2_000); // one statement's timeout, then a second
   const noAnswer = "Cannot commit to the task journal: no answer in 2000 ms";
@@ -98,7 +97,7 @@ Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at o
   equal(statements, 1, "the batch behind was never sent");
 
   const probe = outcome(commit.insert([row("c")])); // nothing on its way: this one looks
-  await turnOver();
+  await turn();
   equal(connections, 2, "on a new connection");
   equal(await outcome(commit.insert([row("d")])), noAnswer, "refused at once while it looks");
   equal(await outcome(commit.insertNew([row("e")])), noAnswer);
@@ -106,7 +105,7 @@ Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at o
 
   thawed.resolve(); // the database is back
   equal(await probe, "committed");
-  await turnOver();
+  await turn();
   equal(await outcome(commit.insert([row("f")])), "committed", "inserts queue again");
   thawed = Promise.withResolvers();
   await commit.flush();
@@ -132,7 +131,7 @@ Deno.test("PostgresCommit: progress queued behind a batch that got no answer is 
   });
   const commit = streamOn(() => database, clock);
   const stuck = commit.save(saveRow(0, "done")).catch((e: Error) => e.message);
-  await new Promise((resolve) => setTimeout(resolve, 0)); // sent
+  await turn(); // sent
   const withdrawn = commit.withdraw(["refused-group"]);
   await clock.tickAsync(2_000);
   equal(await stuck, "Cannot commit to the task journal: no answer in 2000 ms");
@@ -240,7 +239,7 @@ postgresTest(
         /Cannot commit to the task journal: no answer in 2000 ms/,
       );
       // The batch is sent at the end of this turn, and its deadline armed.
-      await new Promise((resolve) => setTimeout(resolve, 0));
+      await turn();
       await clock.tickAsync(1_000 + 1_000); // one statement, then a second
       await stuck;
       equal(await store.health(), true, "a probe through new connections succeeds");
@@ -331,7 +330,7 @@ postgresTest(
       await store.enqueue(first);
       proxy.holdNewest(); // the intake stream's: what it sends now waits in the proxy
       const refused = rejects(store.enqueue(late), /no answer in 2000 ms/);
-      await new Promise((resolve) => setTimeout(resolve, 0)); // sent
+      await turn(); // sent
       await clock.tickAsync(2_000);
       await refused; // answered 503
       // The first delete goes with the next progress commit: before the insert lands here.
