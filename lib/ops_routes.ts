@@ -57,15 +57,21 @@ export interface OpsOptions {
    */
   logger?: StructuredLogger;
   /**
-   * Milliseconds a status read, or the journal's health, may take: then
-   * `status`'s signal aborts (a database that hangs, on a lock or a dead
-   * network, must not hold the request) and the answer is 503
-   * `journal_unavailable`.
+   * Milliseconds a status read may take: then `status`'s signal aborts (a
+   * database that hangs, on a lock or a dead network, must not hold the
+   * request) and the answer is 503 `journal_unavailable`.
    * @default {5000}
    */
   statusTimeoutMs?: number;
   /**
-   * Times `statusTimeoutMs`.
+   * Milliseconds `journalHealth` may take before health answers 503
+   * `journal_unavailable`: a probe commit takes milliseconds, and a load
+   * balancer's check gives up soon (Kubernetes' after 1 s by default).
+   * @default {1000}
+   */
+  healthTimeoutMs?: number;
+  /**
+   * Times `statusTimeoutMs` and `healthTimeoutMs`.
    * @default {systemClock}
    */
   clock?: Clock;
@@ -96,7 +102,7 @@ export interface OpsOptions {
 export function opsRoutes(options: OpsOptions): Route[] {
   const { draining, status, metrics, journalHealth } = options;
   const { logger = getLogger(["posthaste", "journal"]), statusTimeoutMs = 5_000 } = options;
-  const { clock = systemClock } = options;
+  const { clock = systemClock, healthTimeoutMs = 1_000 } = options;
   const find = async (id: string, gone: AbortSignal): Promise<GroupStatus | undefined> => {
     const late = new AbortController();
     const timer = clock.setTimeout(
@@ -134,7 +140,7 @@ export function opsRoutes(options: OpsOptions): Route[] {
       // A probe of a journal that does not answer must not hold the load balancer's check.
       let timer: unknown;
       const late = new Promise<boolean>((resolve) => {
-        timer = clock.setTimeout(() => resolve(false), statusTimeoutMs);
+        timer = clock.setTimeout(() => resolve(false), healthTimeoutMs);
       });
       return Promise.race([journalHealth(), late]).then((ok) => {
         clock.clearTimeout(timer);
