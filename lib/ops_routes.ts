@@ -5,7 +5,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { GroupStatus } from "./task_status.ts";
-import type { WaitOptions } from "./abortable.ts";
+import { abortable, type WaitOptions } from "./abortable.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Awaitable } from "./task_store.ts";
 import { HttpError } from "./http_error.ts";
@@ -104,11 +104,7 @@ export function opsRoutes(options: OpsOptions): Route[] {
   const { logger = getLogger(["posthaste", "journal"]), statusTimeoutMs = 5_000 } = options;
   const { clock = systemClock, healthTimeoutMs = 1_000 } = options;
   const find = async (id: string, gone: AbortSignal): Promise<GroupStatus | undefined> => {
-    const late = new AbortController();
-    const timer = clock.setTimeout(
-      () => late.abort(new DOMException(`No answer within ${statusTimeoutMs} ms`, "TimeoutError")),
-      statusTimeoutMs,
-    );
+    using late = deadline(clock, statusTimeoutMs);
     try {
       return await status(id, { signal: AbortSignal.any([gone, late.signal]) });
     } catch (error) {
@@ -127,25 +123,21 @@ export function opsRoutes(options: OpsOptions): Route[] {
         "journal_unavailable",
         "Cannot read task group status: the task journal failed",
       );
-    } finally {
-      clock.clearTimeout(timer);
     }
   };
   const health = (state: string): Response =>
     Response.json({ status: state }, { status: state === "ok" ? 200 : 503 });
   return [
-    route("GET", "/healthz", () => {
+    route("GET", "/healthz", async () => {
       if (draining()) return health("draining");
       if (journalHealth === undefined) return health("ok");
       // A probe of a journal that does not answer must not hold the load balancer's check.
-      let timer: unknown;
-      const late = new Promise<boolean>((resolve) => {
-        timer = clock.setTimeout(() => resolve(false), healthTimeoutMs);
+      using late = deadline(clock, healthTimeoutMs);
+      const ok = await abortable(journalHealth(), late.signal).catch((error) => {
+        if (late.signal.aborted) return false;
+        throw error;
       });
-      return Promise.race([journalHealth(), late]).then((ok) => {
-        clock.clearTimeout(timer);
-        return health(ok ? "ok" : "journal_unavailable");
-      });
+      return health(ok ? "ok" : "journal_unavailable");
     }),
     route("GET", "/tasks/:id", async (request, { params }) => {
       const id = params.id ?? "";
@@ -160,4 +152,14 @@ export function opsRoutes(options: OpsOptions): Route[] {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       })),
   ];
+}
+
+/** A signal that aborts with a TimeoutError `ms` from now on `clock`; disposing cancels it. */
+function deadline(clock: Pick<Clock, "setTimeout" | "clearTimeout">, ms: number) {
+  const late = new AbortController();
+  const timer = clock.setTimeout(
+    () => late.abort(new DOMException(`No answer within ${ms} ms`, "TimeoutError")),
+    ms,
+  );
+  return { signal: late.signal, [Symbol.dispose]: () => clock.clearTimeout(timer) };
 }
