@@ -174,8 +174,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   enqueue(group: TaskGroup): Promise<void> {
-    // Refused unwritten: rows written to be undone would grow the WAL to a
-    // checkpoint, whose fsync on the stalled disk would stop the event loop.
+    // Refused unwritten: no sync can make the rows durable now, and rows
+    // written only to be undone would grow the WAL for nothing.
     const stalled = this.#commits.stalled;
     if (stalled !== undefined) return Promise.reject(stalled);
     const now = this.#clock.now();

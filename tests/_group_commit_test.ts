@@ -1,7 +1,7 @@
-import { deepEqual, equal, rejects } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget } from "../lib/_group_commit.ts";
-import { fakeClock, turn } from "./_helpers.ts";
+import { fakeClock, tempDir, turn } from "./_helpers.ts";
 
 /** A WAL stand-in whose syncs finish when the test says. */
 function gatedWal(): SyncTarget & { syncs: PromiseWithResolvers<void>[]; closed: boolean } {
@@ -166,5 +166,40 @@ Deno.test("GroupCommit: a sync past its deadline fails what waits for it, and du
   wal.syncs[1]?.resolve();
   await after;
   equal(commits.failing, false);
+  db.close();
+});
+
+Deno.test("GroupCommit: checkpoints only right after a sync that returned in time, never in a commit", async () => {
+  await using dir = await tempDir();
+  const db = new DatabaseSync(`${dir.path}/wal.db`);
+  db.exec(
+    "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE t (v TEXT)",
+  );
+  const wal = gatedWal();
+  const clock = fakeClock();
+  const commits = new GroupCommit(db, wal, { commitTimeoutMs: 10_000, timers: clock });
+  const wals = () =>
+    db.prepare("PRAGMA wal_checkpoint(NOOP)").get() as { log: number; checkpointed: number };
+  // Outcomes only (no enqueue, so no sync of their own) until the WAL holds 1,000 frames.
+  const page = "x".repeat(4_000);
+  while (wals().log < 1_000) {
+    await commits.write((d) => void d.prepare("INSERT INTO t VALUES (?)").run(page), false);
+  }
+  equal(wal.syncs.length, 1, "a sync began for the checkpoint");
+  await commits.write((d) => void d.prepare("INSERT INTO t VALUES (?)").run(page), false);
+  equal(wals().checkpointed, 0, "no commit checkpoints: its fsyncs would stop the event loop");
+
+  await clock.tickAsync(10_000); // the disk stalls
+  equal(commits.failing, true, "the stall shows in health without any enqueue");
+  wal.syncs[0]?.resolve(); // late
+  await turn();
+  equal(wals().checkpointed, 0, "not after a sync that came late");
+  equal(wal.syncs.length, 2, "another sync looks whether the disk answers in time");
+  wal.syncs[1]?.resolve();
+  await turn();
+  const after = wals();
+  ok(after.log >= 1_000 && after.checkpointed === after.log, "checkpointed after it");
+  equal(wal.syncs.length, 2, "and nothing more");
+  commits.close();
   db.close();
 });
