@@ -8,13 +8,39 @@ import { type Clock, systemClock } from "./clock.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import type { StructuredLogger } from "./logging.ts";
 
-/** What {@linkcode ResilientServer} needs of a server: `Deno.serve`'s. */
+/**
+ * What {@linkcode ResilientServer} needs of a server: `Deno.serve`'s.
+ *
+ * @example Watching each listener start
+ * ```ts
+ * import { ResilientServer, type ServeFunction } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * let listeners = 0;
+ * const serve: ServeFunction = (options, handler) => (listeners++, Deno.serve(options, handler));
+ * const options = { hostname: "127.0.0.1", port: 0, serve };
+ * await using _server = new ResilientServer(options, () => new Response("hi"));
+ * equal(listeners, 1);
+ * ```
+ */
 export type ServeFunction = (
   options: Deno.ServeTcpOptions,
   handler: Deno.ServeHandler<Deno.NetAddr>,
 ) => Pick<Deno.HttpServer<Deno.NetAddr>, "addr" | "finished" | "shutdown">;
 
-/** Options for {@linkcode ResilientServer}. */
+/**
+ * Options for {@linkcode ResilientServer}.
+ *
+ * @example A quick retry, and no descriptors held in reserve
+ * ```ts
+ * import { ResilientServer, type ResilientServerOptions } from "./mod.ts";
+ * import { ok } from "node:assert/strict";
+ *
+ * const options: ResilientServerOptions = { hostname: "127.0.0.1", port: 0, pauseMs: 10, reserveFiles: 0 };
+ * await using server = new ResilientServer(options, () => new Response("hi"));
+ * ok(server.addr.port > 0, "port 0 picks a free one");
+ * ```
+ */
 export interface ResilientServerOptions {
   /** The interface to listen on. @default {"0.0.0.0"} */
   hostname?: string;
