@@ -3,9 +3,10 @@
  *
  * @module
  */
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
 import { transaction } from "./_sqlite_transaction.ts";
+import { isDiskFull, WalCheckpoints } from "./_wal_checkpoints.ts";
 import { type Clock, MAX_TIMER_MS, systemClock } from "./clock.ts";
 
 /** One write of a batch, run inside its transaction. */
@@ -39,9 +40,6 @@ export interface SyncTarget {
   close(): void;
 }
 
-/** WAL frames (pages) past which a checkpoint is due: SQLite's own default. */
-const CHECKPOINT_FRAMES = 1000;
-
 /** How long a sync may take, and what times it. */
 export interface GroupCommitOptions {
   /**
@@ -50,8 +48,8 @@ export interface GroupCommitOptions {
    * @default {10000}
    */
   commitTimeoutMs?: number;
-  /** Runs that deadline. @default {systemClock} */
-  timers?: Pick<Clock, "setTimeout" | "clearTimeout">;
+  /** Runs that deadline, and paces checkpoints after failures. @default {systemClock} */
+  timers?: Pick<Clock, "now" | "setTimeout" | "clearTimeout">;
 }
 
 /**
@@ -66,10 +64,8 @@ export interface GroupCommitOptions {
  * was written. A sync that has not returned by its deadline fails the
  * batches waiting for it, and every durable batch committed until it
  * returns: a 202 must not hang on a disk that stalls (NFS, a dying disk).
- * Checkpoints are run here too, not by SQLite: its automatic checkpoint runs
- * inside a commit, on the event loop, and its fsyncs would stop the whole
- * server for as long as a stalled disk holds them. Here one runs once the
- * WAL holds 1,000 frames, right after a sync that returned in time.
+ * Checkpoints are run here too, not by SQLite (see WalCheckpoints): right
+ * after a sync that returned in time, once one is due.
  */
 export class GroupCommit {
   readonly #db: DatabaseSync;
@@ -86,9 +82,8 @@ export class GroupCommit {
   #onClosed: (() => void) | undefined;
   #failing = false;
   readonly #timeoutMs: number;
-  readonly #timers: Pick<Clock, "setTimeout" | "clearTimeout">;
-  readonly #walFrames: StatementSync;
-  readonly #checkpoint: StatementSync;
+  readonly #timers: Pick<Clock, "now" | "setTimeout" | "clearTimeout">;
+  readonly #checkpoints: WalCheckpoints;
 
   /**
    * @param db The journal, in WAL mode with `synchronous = NORMAL`.
@@ -109,10 +104,7 @@ export class GroupCommit {
     }
     this.#timeoutMs = commitTimeoutMs;
     this.#timers = options.timers ?? systemClock;
-    db.exec("PRAGMA wal_autocheckpoint = 0");
-    // NOOP reads the WAL's size and does nothing else (1.7 us).
-    this.#walFrames = db.prepare("PRAGMA wal_checkpoint(NOOP)");
-    this.#checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+    this.#checkpoints = new WalCheckpoints(db, this.#timers);
   }
 
   /** Whether the last transaction or sync failed, until a durable commit succeeds. */
@@ -167,7 +159,10 @@ export class GroupCommit {
       });
     } catch (error) {
       this.#failing = true;
-      return batch.reject(error);
+      batch.reject(error);
+      // A WAL that cannot grow may start over in the file it has.
+      if (isDiskFull(error) && this.#checkpoints.full()) this.#sync();
+      return;
     }
     if (!durable) {
       batch.resolve();
@@ -217,7 +212,7 @@ export class GroupCommit {
    */
   #sync(forCheckpoint = true): void {
     if (this.#closed || this.#syncing) return;
-    if (this.#unsynced.length === 0 && !(forCheckpoint && this.#checkpointDue())) return;
+    if (this.#unsynced.length === 0 && !(forCheckpoint && this.#checkpoints.due())) return;
     const waiting = this.#unsynced;
     this.#unsynced = [];
     this.#syncing = true;
@@ -244,34 +239,17 @@ export class GroupCommit {
         // The disk has just answered in time, and the WAL is synced: the
         // checkpoint's own fsyncs are as short as they can be now. After a
         // stall, one more sync must come back in time first.
-        const checkpointed = !(inTime && this.#checkpointDue()) || this.#runCheckpoint();
+        const checkpointed = !(inTime && this.#checkpoints.due()) || this.#checkpoint();
         this.#sync(synced && checkpointed);
       },
     );
   }
 
-  #checkpointDue(): boolean {
-    try {
-      // Frames not yet copied: a checkpointed WAL keeps its size until the next write.
-      const { log, checkpointed } = this.#walFrames.get() as { log: number; checkpointed: number };
-      return log - checkpointed >= CHECKPOINT_FRAMES;
-    } catch {
-      // The database was closed first: this runs in a promise callback,
-      // where a throw would be an unhandled rejection, and end the process.
-      return false;
-    }
-  }
-
-  /** Copies the WAL into the database file, so that the WAL starts over. */
-  #runCheckpoint(): boolean {
-    try {
-      this.#checkpoint.get();
-      return true;
-    } catch {
-      // The disk fails: health probes it, and the next commit tries again.
-      this.#failing = true;
-      return false;
-    }
+  #checkpoint(): boolean {
+    if (this.#checkpoints.run()) return true;
+    // The disk fails: health probes it, and the next commit tries again.
+    this.#failing = true;
+    return false;
   }
 
   /** The running sync passed its deadline: what waits for it, or would, fails. */

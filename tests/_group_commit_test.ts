@@ -2,6 +2,7 @@ import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget } from "../lib/_group_commit.ts";
 import { fakeClock, tempDir, turn } from "./_helpers.ts";
+import { walDatabase } from "./_sqlite_journal.ts";
 
 /** A WAL stand-in whose syncs finish when the test says. */
 function gatedWal(): SyncTarget & { syncs: PromiseWithResolvers<void>[]; closed: boolean } {
@@ -171,22 +172,14 @@ Deno.test("GroupCommit: a sync past its deadline fails what waits for it, and du
 
 Deno.test("GroupCommit: checkpoints only right after a sync that returned in time, never in a commit", async () => {
   await using dir = await tempDir();
-  const db = new DatabaseSync(`${dir.path}/wal.db`);
-  db.exec(
-    "PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; CREATE TABLE t (v TEXT)",
-  );
+  const { db, addPage, wal: wals } = walDatabase(`${dir.path}/wal.db`);
   const wal = gatedWal();
   const clock = fakeClock();
   const commits = new GroupCommit(db, wal, { commitTimeoutMs: 10_000, timers: clock });
-  const wals = () =>
-    db.prepare("PRAGMA wal_checkpoint(NOOP)").get() as { log: number; checkpointed: number };
   // Outcomes only (no enqueue, so no sync of their own) until the WAL holds 1,000 frames.
-  const page = "x".repeat(4_000);
-  while (wals().log < 1_000) {
-    await commits.write((d) => void d.prepare("INSERT INTO t VALUES (?)").run(page), false);
-  }
+  while (wals().log < 1_000) await commits.write(addPage, false);
   equal(wal.syncs.length, 1, "a sync began for the checkpoint");
-  await commits.write((d) => void d.prepare("INSERT INTO t VALUES (?)").run(page), false);
+  await commits.write(addPage, false);
   equal(wals().checkpointed, 0, "no commit checkpoints: its fsyncs would stop the event loop");
 
   await clock.tickAsync(10_000); // the disk stalls
@@ -200,6 +193,28 @@ Deno.test("GroupCommit: checkpoints only right after a sync that returned in tim
   const after = wals();
   ok(after.log >= 1_000 && after.checkpointed === after.log, "checkpointed after it");
   equal(wal.syncs.length, 2, "and nothing more");
+  commits.close();
+  db.close();
+});
+
+Deno.test("GroupCommit: a commit refused for a full disk brings a checkpoint of what the WAL holds", async () => {
+  await using dir = await tempDir();
+  const { db, addPage, wal: wals } = walDatabase(`${dir.path}/wal.db`);
+  const wal = gatedWal();
+  const commits = new GroupCommit(db, wal, { timers: fakeClock() });
+  for (let i = 0; i < 10; i++) await commits.write(addPage, false);
+  await rejects(commits.write((d) => d.exec("INSERT INTO missing VALUES (1)"), false));
+  equal(wal.syncs.length, 0, "another error: no checkpoint is due at 10 frames");
+  await rejects(
+    commits.write(() => {
+      throw new Error("database or disk is full");
+    }, false),
+  );
+  equal(wal.syncs.length, 1, "a sync, then the checkpoint");
+  wal.syncs[0]?.resolve();
+  await turn();
+  const { log, checkpointed } = wals();
+  ok(log >= 10 && checkpointed === log, "the WAL may start over in the file it has");
   commits.close();
   db.close();
 });
