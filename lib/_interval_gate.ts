@@ -38,4 +38,14 @@ export class IntervalGate {
     this.#counted = 0;
     return counted;
   }
+
+  /**
+   * Counts one event and, when the gate is due, calls `log` with how many
+   * it held back since it last did: a line a second instead of one per
+   * event, for failures that come by the thousand (a journal that is away).
+   */
+  each(log: (unlogged: number) => void): void {
+    const counted = this.tally();
+    if (counted !== undefined) log(counted - 1);
+  }
 }

@@ -1,5 +1,6 @@
 // What the runner tells the world about attempts and outcomes: the log,
 // the counters, the journal and the dead letters. Internal to the runner.
+import { IntervalGate } from "./_interval_gate.ts";
 import type { Clock } from "./clock.ts";
 import { deadLetterOf, sendDeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
@@ -17,6 +18,8 @@ export class Outcomes {
   readonly #stats: RunnerStats;
   readonly #clock: Clock;
   readonly #logger: StructuredLogger;
+  /** A journal that is away refuses every task's mark, each second: one line a second. */
+  readonly #refusals: IntervalGate;
 
   constructor(
     options: TaskRunnerOptions,
@@ -28,6 +31,7 @@ export class Outcomes {
     this.#stats = stats;
     this.#clock = clock;
     this.#logger = logger;
+    this.#refusals = new IntervalGate(1_000, clock);
   }
 
   /** Records and logs a failed attempt (with its number and stack). */
@@ -52,16 +56,19 @@ export class Outcomes {
   /** The journal refused an attempt's start: not an attempt; the task goes again after `pauseMs`. */
   markRefused(entry: TaskEntry, error: unknown, pauseMs: number): void {
     const groupId = entry.group.id;
-    this.#logger.warn(
-      "Cannot journal the start of task {taskName}; it has not run, and tries again in {pauseMs} ms: {error}",
-      {
-        requestId: groupId,
-        groupId,
-        taskId: taskId(groupId, entry.index),
-        taskName: entry.name,
-        pauseMs,
-        error,
-      },
+    this.#refusals.each((unlogged) =>
+      this.#logger.warn(
+        "Cannot journal the start of task {taskName}; it has not run, and tries again in {pauseMs} ms: {error} ({unlogged} more refused since the last such line)",
+        {
+          requestId: groupId,
+          groupId,
+          taskId: taskId(groupId, entry.index),
+          taskName: entry.name,
+          pauseMs,
+          error,
+          unlogged,
+        },
+      )
     );
   }
 

@@ -85,6 +85,8 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #clock: Clock;
   readonly #prunes: IntervalGate;
   readonly #probes: IntervalGate;
+  /** Outcomes given up on by the thousand (a database that is away): a line a second. */
+  readonly #giveUps: IntervalGate;
   readonly #retention: { ms: number; count: number };
   readonly #logger: StructuredLogger;
   #closed: Promise<void> | undefined;
@@ -162,6 +164,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     this.#progress = new PostgresCommit({ ...stream, retryForMs: 60_000 });
     this.#prunes = new IntervalGate(pruneIntervalMs, this.#clock);
     this.#probes = new IntervalGate(1_000, this.#clock);
+    this.#giveUps = new IntervalGate(1_000, this.#clock);
     this.#retention = { ms: retentionMs, count: retentionCount };
   }
 
@@ -223,10 +226,12 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       ? { ...saveRow(entry, "queued", 0), keep: true }
       : saveRow(entry, state, nextAt);
     this.#progress.save(row, finished).catch((error) => {
-      this.#logger.error("Cannot journal task {taskId} (tried again for a minute): {error}", {
-        taskId: taskId(group.id, entry.index),
-        error,
-      });
+      this.#giveUps.each((unlogged) =>
+        this.#logger.error(
+          "Cannot journal task {taskId} (tried again for a minute): {error} ({unlogged} more given up since the last such line)",
+          { taskId: taskId(group.id, entry.index), error, unlogged },
+        )
+      );
     });
     if ((state === "done" || state === "failed") && this.#prunes.due()) {
       const { ms, count } = this.#retention;

@@ -65,6 +65,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #logger: StructuredLogger;
   #clock: Clock;
   #probes: IntervalGate;
+  /** Outcomes refused, or given up on, by the thousand: a line a second each. */
+  #refusals: IntervalGate;
+  #giveUps: IntervalGate;
   #writer: JournalWriter;
   #outcomes: OutcomeRetry;
 
@@ -116,12 +119,19 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#clock = clock;
     this.#logger = options.logger ?? getLogger(["posthaste", "journal"]);
     this.#probes = new IntervalGate(1_000, clock);
+    this.#refusals = new IntervalGate(1_000, clock);
+    this.#giveUps = new IntervalGate(1_000, clock);
     this.#commits = new GroupCommit(db, wal, { commitTimeoutMs, timers: clock });
     this.#writer = new JournalWriter(this.#commits, db);
     this.#outcomes = new OutcomeRetry({
       clock,
       onGiveUp: (id, error) =>
-        this.#logger.error("Cannot journal the outcome of {id}: {error}", { id, error }),
+        this.#giveUps.each((unlogged) =>
+          this.#logger.error(
+            "Cannot journal the outcome of {id}: {error} ({unlogged} more given up since the last such line)",
+            { id, error, unlogged },
+          )
+        ),
     });
     this.#groupRows = db.prepare(
       "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
@@ -232,11 +242,12 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     );
     written.catch((error) => {
       // Not awaited by anyone: say so.
-      this.#logger.error("Cannot journal task {taskId}, tries again in {pauseMs} ms: {error}", {
-        taskId: taskId(group.id, index),
-        pauseMs: this.#outcomes.pauseMs,
-        error,
-      });
+      this.#refusals.each((unlogged) =>
+        this.#logger.error(
+          "Cannot journal task {taskId}, tries again in {pauseMs} ms: {error} ({unlogged} more refused since the last such line)",
+          { taskId: taskId(group.id, index), pauseMs: this.#outcomes.pauseMs, error, unlogged },
+        )
+      );
     });
     // Once a second while tasks finish, failed groups age out on time.
     const finished = entry.state === "done" || entry.state === "failed";

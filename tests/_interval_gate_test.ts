@@ -26,3 +26,13 @@ Deno.test("IntervalGate.tally() reports once an interval how many events it stan
   now = 1_000;
   deepEqual([gate.tally(), gate.tally()], [3, undefined], "the two held back, and this one");
 });
+
+Deno.test("IntervalGate.each() calls its log once an interval, with how many it held back", () => {
+  let now = 0;
+  const gate = new IntervalGate(1_000, { now: () => now });
+  const logged: number[] = [];
+  for (let i = 0; i < 3; i++) gate.each((unlogged) => logged.push(unlogged));
+  now = 1_000;
+  gate.each((unlogged) => logged.push(unlogged));
+  deepEqual(logged, [0, 2]);
+});
