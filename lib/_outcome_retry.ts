@@ -1,7 +1,9 @@
 // Outcome writes that go again after their commit failed. Internal to the
 // SQLite journal: a task that finished while the disk was full must not stay
 // marked unfinished, to run again after the next restart.
+import { IntervalGate } from "./_interval_gate.ts";
 import type { Clock } from "./clock.ts";
+import type { StructuredLogger } from "./logging.ts";
 
 /** Options for {@linkcode OutcomeRetry}. */
 export interface OutcomeRetryOptions {
@@ -104,4 +106,34 @@ export class OutcomeRetry {
     this.#carried = new Map();
     for (const [key, { write, since }] of carried) this.#try(key, write, since).catch(() => {});
   }
+}
+
+/**
+ * The journal's lines about outcome writes that fail by the thousand (a full
+ * disk): refused (tried again after `pauseMs`), and given up on, each at most
+ * a line a second with how many it stands for.
+ */
+export function outcomeFailureLogs(
+  logger: StructuredLogger,
+  clock: Pick<Clock, "now">,
+  pauseMs: number,
+): { refused(taskId: string, error: unknown): void; givenUp(id: string, error: unknown): void } {
+  const refusals = new IntervalGate(1_000, clock);
+  const giveUps = new IntervalGate(1_000, clock);
+  return {
+    refused: (taskId, error) =>
+      refusals.each((unlogged) =>
+        logger.error(
+          "Cannot journal task {taskId}, tries again in {pauseMs} ms: {error} ({unlogged} more refused since the last such line)",
+          { taskId, pauseMs, error, unlogged },
+        )
+      ),
+    givenUp: (id, error) =>
+      giveUps.each((unlogged) =>
+        logger.error(
+          "Cannot journal the outcome of {id}: {error} ({unlogged} more given up since the last such line)",
+          { id, error, unlogged },
+        )
+      ),
+  };
 }

@@ -18,7 +18,7 @@ import { JournalRetention } from "./_journal_retention.ts";
 import { cannot, duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
 import { openJournal } from "./_journal_schema.ts";
-import { OutcomeRetry } from "./_outcome_retry.ts";
+import { outcomeFailureLogs, OutcomeRetry } from "./_outcome_retry.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { type GroupStatus, taskId, type TaskState } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
@@ -65,9 +65,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #logger: StructuredLogger;
   #clock: Clock;
   #probes: IntervalGate;
-  /** Outcomes refused, or given up on, by the thousand: a line a second each. */
-  #refusals: IntervalGate;
-  #giveUps: IntervalGate;
+  #failures: ReturnType<typeof outcomeFailureLogs>;
   #writer: JournalWriter;
   #outcomes: OutcomeRetry;
 
@@ -119,20 +117,13 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#clock = clock;
     this.#logger = options.logger ?? getLogger(["posthaste", "journal"]);
     this.#probes = new IntervalGate(1_000, clock);
-    this.#refusals = new IntervalGate(1_000, clock);
-    this.#giveUps = new IntervalGate(1_000, clock);
     this.#commits = new GroupCommit(db, wal, { commitTimeoutMs, timers: clock });
     this.#writer = new JournalWriter(this.#commits, db);
     this.#outcomes = new OutcomeRetry({
       clock,
-      onGiveUp: (id, error) =>
-        this.#giveUps.each((unlogged) =>
-          this.#logger.error(
-            "Cannot journal the outcome of {id}: {error} ({unlogged} more given up since the last such line)",
-            { id, error, unlogged },
-          )
-        ),
+      onGiveUp: (id, error) => this.#failures.givenUp(id, error),
     });
+    this.#failures = outcomeFailureLogs(this.#logger, clock, this.#outcomes.pauseMs);
     this.#groupRows = db.prepare(
       "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
     );
@@ -240,15 +231,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
         : () => this.#writer.write(() => this.#save(entry, state, nextAt)),
       abandoned,
     );
-    written.catch((error) => {
-      // Not awaited by anyone: say so.
-      this.#refusals.each((unlogged) =>
-        this.#logger.error(
-          "Cannot journal task {taskId}, tries again in {pauseMs} ms: {error} ({unlogged} more refused since the last such line)",
-          { taskId: taskId(group.id, index), pauseMs: this.#outcomes.pauseMs, error, unlogged },
-        )
-      );
-    });
+    // Not awaited by anyone: say so.
+    written.catch((error) => this.#failures.refused(taskId(group.id, index), error));
     // Once a second while tasks finish, failed groups age out on time.
     const finished = entry.state === "done" || entry.state === "failed";
     if (finished && this.#retention.due()) {

@@ -1,6 +1,6 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { OutcomeRetry } from "../lib/_outcome_retry.ts";
+import { outcomeFailureLogs, OutcomeRetry } from "../lib/_outcome_retry.ts";
 import {
   defineTask,
   SqliteTaskStore,
@@ -199,4 +199,21 @@ Deno.test("SqliteTaskStore: a task abandoned while its refused retry waits keeps
   const [task] = reopened.recover();
   deepEqual([task?.id, task?.attempts], ["late/0", 1]);
   ok((task?.nextAt ?? 0) > Date.now() + 20_000, "the backoff carries on after the restart");
+});
+
+Deno.test("outcomeFailureLogs: a line a second of each kind, with how many it stands for", () => {
+  let now = 0;
+  const { logger, errors } = recordingLogger(10);
+  const logs = outcomeFailureLogs(logger, { now: () => now }, 1_000);
+  const full = new Error("database or disk is full");
+  for (const id of ["a/0", "b/0", "c/0"]) {
+    logs.refused(id, full);
+    logs.givenUp(id, full);
+  }
+  now = 1_000;
+  logs.refused("d/0", full);
+  deepEqual(
+    errors.map(({ properties: p }) => [p.taskId ?? p.id, p.unlogged]),
+    [["a/0", 0], ["a/0", 0], ["d/0", 2]],
+  );
 });
