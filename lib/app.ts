@@ -9,6 +9,7 @@ import { type DeadLetter, deadLetterLine } from "./dead_letter.ts";
 import { GroupRegistry } from "./group_registry.ts";
 import { InFlight } from "./_in_flight.ts";
 import { escapeJsonLine } from "./escape_line.ts";
+import { watchFile } from "./file_watch.ts";
 import { LogWriter } from "./log_writer.ts";
 import { Metrics } from "./metrics.ts";
 import { notificationRoutes, notificationTask } from "./notification.ts";
@@ -179,9 +180,24 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     accepting: () => !draining,
     journal: store,
   }));
+  const files = [[config.logFile, log], [config.deadLetterFile, deadLetters]] as const;
+  const reopen = async (file: string, writer: LogWriter): Promise<void> => {
+    try {
+      await writer.reopen();
+      logger.info("Reopened {file}", { file });
+    } catch (error) {
+      logger.error("Cannot reopen {file}, lines still go to the old handle: {error}", {
+        file,
+        error,
+      });
+      throw error;
+    }
+  };
+  const watches: AsyncDisposable[] = [];
   const closeFiles = async (): Promise<void> => {
     takeover?.[Symbol.dispose]();
-    await Promise.allSettled([pool?.close(), log.close(), deadLetters.close()]);
+    const unwatched = watches.map((watch) => watch[Symbol.asyncDispose]());
+    await Promise.allSettled([...unwatched, pool?.close(), log.close(), deadLetters.close()]);
     await store?.close();
   };
 
@@ -198,6 +214,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   });
   await takeover?.start(options);
   opened.move(); // started: from now on the app's shutdown closes them
+  // Renamed away or deleted without a signal (logrotate's default): reopened within a second.
+  for (const [file, writer] of files) watches.push(watchFile(file, () => reopen(file, writer)));
 
   const shutdown = async (
     server: { shutdown(): Promise<void> },
@@ -263,18 +281,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
       return requests.count;
     },
     async reopenFiles() {
-      const files = [[config.logFile, log], [config.deadLetterFile, deadLetters]] as const;
-      await Promise.all(files.map(async ([file, writer]) => {
-        try {
-          await writer.reopen();
-          logger.info("Reopened {file}", { file });
-        } catch (error) {
-          logger.error("Cannot reopen {file}, lines still go to the old handle: {error}", {
-            file,
-            error,
-          });
-        }
-      }));
+      await Promise.allSettled(files.map(([file, writer]) => reopen(file, writer)));
     },
     async shutdown(server, options = {}) {
       try {

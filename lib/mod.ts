@@ -28,6 +28,7 @@ export * from "./dead_letter.ts";
 export * from "./escape_line.ts";
 export * from "./fifo.ts";
 export * from "./group_registry.ts";
+export * from "./file_watch.ts";
 export * from "./log_writer.ts";
 export * from "./log_writer_options.ts";
 export * from "./runner.ts";
