@@ -1,6 +1,6 @@
 // Process tests: `main.ts` as a child process, real requests, real signals.
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { lines, spawnMain, spawnServer, tempDir } from "./_helpers.ts";
+import { lines, type ServerProcess, spawnMain, spawnServer, tempDir } from "./_helpers.ts";
 
 async function post(url: string, count: number): Promise<number[]> {
   return await Promise.all(Array.from({ length: count }, async (_, i) => {
@@ -251,13 +251,15 @@ Deno.test("main.ts: a report runs in a worker with the server's own permissions"
   ok(written[0]?.startsWith(`report ${id}: `), written.join("\n") + stderr);
 });
 
-Deno.test("main.ts: SIGUSR1 reopens the log files, so logrotate's rename-and-create works", async () => {
-  await using dir = await tempDir();
-  await using server = await spawnServer(dir.path, {});
+/**
+ * Ten requests, the log renamed away (logrotate's default), `reopened` waited
+ * for, one more request: every line once, whole, in one of the two files.
+ */
+async function rotateLog(dir: string, reopened: (server: ServerProcess) => Promise<void>) {
+  await using server = await spawnServer(dir, {});
   deepEqual(await post(server.url, 10), Array(10).fill(202));
-  await Deno.rename(`${dir.path}/log.txt`, `${dir.path}/log.txt.1`);
-  server.child.kill("SIGUSR1");
-  await server.stderrMatches(/Reopened[\s\S]*Reopened/); // both files
+  await Deno.rename(`${dir}/log.txt`, `${dir}/log.txt.1`);
+  await reopened(server);
   const response = await fetch(`${server.url}/send-notification/after@example.com`, {
     method: "POST",
   });
@@ -265,14 +267,27 @@ Deno.test("main.ts: SIGUSR1 reopens the log files, so logrotate's rename-and-cre
   await response.body?.cancel();
   server.child.kill("SIGTERM");
   equal((await server.status()).code, 0);
-  const current = lines(await Deno.readTextFile(`${dir.path}/log.txt`));
-  const rotated = lines(await Deno.readTextFile(`${dir.path}/log.txt.1`));
+  const current = lines(await Deno.readTextFile(`${dir}/log.txt`));
+  const rotated = lines(await Deno.readTextFile(`${dir}/log.txt.1`));
   ok(current.includes("notification for after@example.com: some notification"));
   deepEqual(
     [...rotated, ...current].sort(),
     [...expected(10), "notification for after@example.com: some notification"].sort(),
     "every line once, whole, in one of the two files",
   );
+}
+
+Deno.test("main.ts: SIGUSR1 reopens the log files, so logrotate's rename-and-create works", async () => {
+  await using dir = await tempDir();
+  await rotateLog(dir.path, async (server) => {
+    server.child.kill("SIGUSR1");
+    await server.stderrMatches(/Reopened[\s\S]*Reopened/); // both files
+  });
+});
+
+Deno.test("main.ts: a log file renamed away without a signal is reopened within a second", async () => {
+  await using dir = await tempDir();
+  await rotateLog(dir.path, (server) => server.stderrMatches(/Reopened/)); // the watch
 });
 
 Deno.test("main.ts: a log disk that stalls at shutdown holds the exit 5 s at most; exit 1, logged", async () => {
