@@ -215,7 +215,9 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   await takeover?.start(options);
   opened.move(); // started: from now on the app's shutdown closes them
   // Renamed away or deleted without a signal (logrotate's default): reopened within a second.
-  for (const [file, writer] of files) watches.push(watchFile(file, () => reopen(file, writer)));
+  for (const [file, writer] of files) {
+    watches.push(await watchFile(file, () => reopen(file, writer)));
+  }
 
   const shutdown = async (
     server: { shutdown(): Promise<void> },

@@ -23,7 +23,7 @@ export interface FileIdentity {
  *
  * const path = await Deno.makeTempFile();
  * const options: WatchFileOptions = { intervalMs: 500 };
- * await using _watch = watchFile(path, async () => {}, options);
+ * await using _watch = await watchFile(path, async () => {}, options);
  * ```
  */
 export interface WatchFileOptions {
@@ -37,7 +37,7 @@ export interface WatchFileOptions {
 
 /**
  * Looks at `path` every `intervalMs` and calls `reopen` once it no longer
- * names the file it named at the first look (or after the last reopen):
+ * names the file it named when watching began (or after the last reopen):
  * renamed away (logrotate without `copytruncate` or a signal) or deleted.
  * Lines would otherwise go on into a file nobody reads. A path that cannot
  * be looked at (no read permission) is not watched.
@@ -46,7 +46,8 @@ export interface WatchFileOptions {
  * @param reopen Opens `path` afresh (e.g. {@linkcode LogWriter.reopen}); a
  * rejection is left to it to report, and the next look tries again.
  * @param options The interval, the clock, and how a file is looked at.
- * @returns Stops watching (`await using`), once a look in progress is done.
+ * @returns Once the file is known (the first look is done), what stops
+ * watching (`await using`), once a look in progress is done.
  *
  * @example A file renamed away is reopened
  * ```ts
@@ -56,7 +57,7 @@ export interface WatchFileOptions {
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/log.txt`, "");
  * const reopened = Promise.withResolvers<void>();
- * await using _watch = watchFile(`${dir}/log.txt`, async () => {
+ * await using _watch = await watchFile(`${dir}/log.txt`, async () => {
  *   await Deno.writeTextFile(`${dir}/log.txt`, "");
  *   reopened.resolve();
  * }, { intervalMs: 10 });
@@ -65,11 +66,11 @@ export interface WatchFileOptions {
  * equal(await Deno.readTextFile(`${dir}/log.txt`), "");
  * ```
  */
-export function watchFile(
+export async function watchFile(
   path: string,
   reopen: () => Promise<void>,
   options: WatchFileOptions = {},
-): AsyncDisposable {
+): Promise<AsyncDisposable> {
   const { intervalMs = 1_000, clock = systemClock, stat = Deno.stat } = options;
   let known: FileIdentity | undefined;
   let timer: unknown;
@@ -92,7 +93,9 @@ export function watchFile(
     }
     if (!stopped) timer = clock.setTimeout(() => void (looking = look()), intervalMs);
   };
+  // Known before watching returns: a rename right after must count.
   let looking = look();
+  await looking;
   return {
     async [Symbol.asyncDispose]() {
       stopped = true;

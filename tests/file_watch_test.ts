@@ -1,6 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { type FileIdentity, LogWriter, watchFile } from "../lib/mod.ts";
-import { fakeClock, tempDir, turn } from "./_helpers.ts";
+import { fakeClock, tempDir } from "./_helpers.ts";
 
 /** A path whose file the test replaces, looked at through an injected stat. */
 function fakeFiles() {
@@ -26,12 +26,11 @@ Deno.test("watchFile: reopens once the path names another file or none, and not 
   const clock = fakeClock();
   const files = fakeFiles();
   const reopened: number[] = [];
-  const watch = watchFile("log.txt", () => {
+  const watch = await watchFile("log.txt", () => {
     reopened.push(clock.now());
     files.set({ dev: 1, ino: 12 }); // the writer created the file afresh
     return Promise.resolve();
   }, { clock, stat: files.stat });
-  await turn();
   await clock.tickAsync(3_000);
   deepEqual(reopened, [], "the same file: nothing to do");
   files.set({ dev: 1, ino: 11 }); // logrotate renamed it and created another
@@ -52,18 +51,17 @@ Deno.test("watchFile: a failed reopen is tried again at the next look; a path it
   const clock = fakeClock();
   const files = fakeFiles();
   let tries = 0;
-  await using _watch = watchFile("log.txt", () => {
+  await using _watch = await watchFile("log.txt", () => {
     tries++;
     return tries < 2 ? Promise.reject(new Error("EACCES")) : Promise.resolve();
   }, { clock, stat: files.stat });
-  await turn();
   files.set(undefined);
   await clock.tickAsync(2_000);
   equal(tries, 2, "again a second later");
 
   const denied = fakeFiles();
   denied.deny();
-  await using _unwatched = watchFile("secret.txt", () => Promise.resolve(), {
+  await using _unwatched = await watchFile("secret.txt", () => Promise.resolve(), {
     clock,
     stat: denied.stat,
   });
@@ -76,7 +74,7 @@ Deno.test("watchFile: a log renamed away by logrotate is written afresh at its p
   const path = `${dir.path}/log.txt`;
   await using log = await LogWriter.open(path);
   const reopened = Promise.withResolvers<void>();
-  await using _watch = watchFile(path, async () => {
+  await using _watch = await watchFile(path, async () => {
     await log.reopen();
     reopened.resolve();
   }, { intervalMs: 5 });
