@@ -40,7 +40,7 @@ export interface WatchFileOptions {
  * names the file it named when watching began (or after the last reopen):
  * renamed away (logrotate without `copytruncate` or a signal) or deleted.
  * Lines would otherwise go on into a file nobody reads. A path that cannot
- * be looked at (no read permission) is not watched.
+ * be looked at (no read permission) is not watched, and never prompted for.
  *
  * @param path The file a writer holds open.
  * @param reopen Opens `path` afresh (e.g. {@linkcode LogWriter.reopen}); a
@@ -71,13 +71,17 @@ export async function watchFile(
   reopen: () => Promise<void>,
   options: WatchFileOptions = {},
 ): Promise<AsyncDisposable> {
-  const { intervalMs = 1_000, clock = systemClock, stat = Deno.stat } = options;
+  const { intervalMs = 1_000, clock = systemClock, stat } = options;
+  // Deno.stat without the grant would prompt on a terminal, and hold the start.
+  const granted = () => Deno.permissions.querySync({ name: "read", path }).state === "granted";
+  if (stat === undefined && !granted()) return { async [Symbol.asyncDispose]() {} };
+  const lookAt = stat ?? Deno.stat;
   let known: FileIdentity | undefined;
   let timer: unknown;
   let stopped = false;
   // undefined: gone; null: cannot be looked at.
   const identity = (): Promise<FileIdentity | undefined | null> =>
-    stat(path).then(
+    lookAt(path).then(
       ({ dev, ino }) => ({ dev, ino }),
       (error) => error instanceof Deno.errors.NotFound ? undefined : null,
     );
