@@ -187,13 +187,12 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       },
       (error) => {
         committed.reject(error);
-        const refusals = refusalLog.tally();
-        if (refusals !== undefined) {
+        refusalLog.each((unlogged) =>
           logger.error(
             "Cannot journal request {requestId}: {error} ({unlogged} more refused since the last such line)",
-            { requestId: group.id, error, unlogged: refusals - 1 },
-          );
-        }
+            { requestId: group.id, error, unlogged },
+          )
+        );
         return refuse("journal_unavailable", "Cannot accept tasks: the task journal failed");
       },
     );
