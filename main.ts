@@ -7,8 +7,9 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
+import { drain, getLogger } from "@logtape/logtape";
 import {
+  abortable,
   catchStrayErrors,
   type Config,
   CONFIG_VARIABLES,
@@ -22,12 +23,9 @@ import {
 // JSON lines until the configuration is read: a start that fails says why in one.
 await configureLogging();
 const logger = getLogger(["posthaste", "app"]);
-let config: Config;
-try {
-  config = readConfig((name) => CONFIG_VARIABLES.includes(name) ? Deno.env.get(name) : undefined);
-} catch (error) {
-  startFailed(error);
-}
+const config: Config = await Promise.try(() =>
+  readConfig((name) => CONFIG_VARIABLES.includes(name) ? Deno.env.get(name) : undefined)
+).catch(startFailed);
 await configureLogging({ level: config.logLevel, format: config.logFormat });
 
 // Listeners first, so that no signal can arrive unhandled. While starting
@@ -42,11 +40,11 @@ const stopSignals: Deno.Signal[] = Deno.build.os === "windows"
   : ["SIGINT", "SIGTERM", "SIGHUP"];
 for (const signal of stopSignals) Deno.addSignalListener(signal, () => onSignal(signal));
 const app = await createApp(config, { signal: starting.signal }).catch((error) => {
-  if (!starting.signal.aborted) startFailed(error);
+  if (!starting.signal.aborted) return startFailed(error);
   logger.info("Start-up stopped by {signal}: nothing was served", {
     signal: starting.signal.reason,
   });
-  Deno.exit(0);
+  return exit(0);
 });
 
 // Serving: a signal drains. Its callback runs after `server` is assigned.
@@ -54,7 +52,7 @@ const giveUp = new AbortController();
 let stopping: Promise<void> | undefined;
 onSignal = (): void => {
   if (stopping) return giveUp.abort();
-  stopping = app.shutdown(server, { signal: giveUp.signal }).then((code) => Deno.exit(code));
+  stopping = app.shutdown(server, { signal: giveUp.signal }).then(exit);
 };
 // logrotate renamed the files: later lines go to new files at the paths. USR1,
 // as nginx does, not HUP: HUP says the terminal is gone, so the server drains.
@@ -66,16 +64,7 @@ const { hostname, port } = config;
 try {
   server = new ResilientServer({ hostname, port, onListen: announce }, app.handler);
 } catch (error) {
-  // A port taken, say: recovered tasks that began stop and stay journaled.
-  logger.error("Cannot listen on {hostname}:{port}: {error}", {
-    hostname,
-    port,
-    error: String(error),
-  });
-  stopping = app.shutdown({ shutdown: async () => {} }, { signal: AbortSignal.abort() })
-    .then(() => {});
-  await stopping;
-  Deno.exit(1);
+  server = await cannotListen(error);
 }
 app.metrics.acceptFailures = server.failures;
 
@@ -98,9 +87,29 @@ function announce(addr: Deno.NetAddr): void {
   }
 }
 
-function startFailed(error: unknown): never {
+async function cannotListen(error: unknown): Promise<never> {
+  // A port taken, say: recovered tasks that began stop and stay journaled.
+  logger.error("Cannot listen on {hostname}:{port}: {error}", {
+    hostname,
+    port,
+    error: String(error),
+  });
+  stopping = app.shutdown({ shutdown: async () => {} }, { signal: AbortSignal.abort() })
+    .then(() => {});
+  await stopping;
+  return exit(1);
+}
+
+function startFailed(error: unknown): Promise<never> {
   logger.error("Start-up failed: {error}", {
     error: error instanceof Error ? error.message : String(error),
   });
-  Deno.exit(1);
+  return exit(1);
+}
+
+// The server's logs go to stderr without waiting for it: what is still queued
+// is written first, unless stderr takes nothing for a second (nobody reads it).
+async function exit(code: number): Promise<never> {
+  await abortable(drain(), AbortSignal.timeout(1_000)).catch(() => {});
+  Deno.exit(code);
 }

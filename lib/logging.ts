@@ -6,11 +6,13 @@
 import {
   configure,
   getJsonLinesFormatter,
+  getLogger,
   getTextFormatter,
   type LogRecord,
   type Sink,
 } from "@logtape/logtape";
 import { escapeLine } from "./escape_line.ts";
+import { NonBlockingLines } from "./non_blocking_lines.ts";
 
 /**
  * The levels of the server's own logs, lowest first.
@@ -77,18 +79,33 @@ export interface LoggingOptions {
   level?: LogLevel;
   /** `json`: one JSON object per line; `pretty`: human-readable text. @default {"json"} */
   format?: "json" | "pretty";
-  /** Where formatted lines go. @default {a synchronous writer to stderr} */
+  /**
+   * Where formatted lines go, synchronously.
+   * @default {stderr through a {@linkcode NonBlockingLines}: never waits for it; LogTape's `drain()` waits for its lines}
+   */
   write?: (line: string) => void;
 }
 
-const encoder = new TextEncoder();
+// One for the process, shared by every configuration, so lines keep their
+// order across the reconfiguration once the log level is known. Not
+// `writeSync`: a pipe nobody reads (a stuck log collector) froze the server,
+// `/healthz` too, once 64 KiB of records filled it. Nor LogTape's own
+// `nonBlocking` stream sink: it drops records on a healthy stderr (5,000
+// warnings in one burst to a file: 4,700 lost at its default size).
+let stderrLines: NonBlockingLines | undefined;
 
-function writeStderr(line: string): void {
-  // Synchronous, so that records written just before `Deno.exit` are not lost.
-  const bytes = encoder.encode(line);
-  for (let offset = 0; offset < bytes.length;) {
-    offset += Deno.stderr.writeSync(bytes.subarray(offset));
-  }
+function stderrSink(formatter: (record: LogRecord) => string): Sink {
+  const lines = stderrLines ??= new NonBlockingLines((bytes) => Deno.stderr.write(bytes), {
+    onDropped: (count) =>
+      getLogger(["posthaste", "logging"]).warn(
+        "Cannot write {count} log records: stderr took none for a while",
+        { count },
+      ),
+  });
+  // LogTape's drain() waits for what its sinks' drain() waits for.
+  return Object.assign((record: LogRecord) => lines.write(formatter(record)), {
+    drain: () => lines.drain(),
+  });
 }
 
 // LogTape renders a value in the JSON message with JSON.stringify, which
@@ -120,7 +137,9 @@ function lineFormatter(format: "json" | "pretty"): (record: LogRecord) => string
 
 /**
  * Configures LogTape for the server: the `posthaste` category at `level`,
- * written by one sink in `format`.
+ * written by one sink in `format`. By default the lines go to stderr without
+ * ever waiting for it; before `Deno.exit`, await LogTape's `drain()` (with a
+ * deadline: a stderr nobody reads never takes them).
  *
  * @param options Level, format and destination.
  * @returns A promise that resolves once LogTape is configured.
@@ -139,9 +158,11 @@ function lineFormatter(format: "json" | "pretty"): (record: LogRecord) => string
  * ```
  */
 export async function configureLogging(options: LoggingOptions = {}): Promise<void> {
-  const { level = "info", format = "json", write = writeStderr } = options;
+  const { level = "info", format = "json", write } = options;
   const formatter = lineFormatter(format);
-  const sink: Sink = (record) => write(formatter(record));
+  const sink: Sink = write === undefined
+    ? stderrSink(formatter)
+    : (record) => write(formatter(record));
   await configure({
     reset: true,
     sinks: { main: sink },

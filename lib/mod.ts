@@ -50,6 +50,7 @@ export * from "./deferred_recovery.ts";
 export * from "./delay.ts";
 export * from "./http_error.ts";
 export * from "./journal_takeover.ts";
+export * from "./non_blocking_lines.ts";
 export * from "./logging.ts";
 export * from "./metrics.ts";
 export * from "./notification.ts";

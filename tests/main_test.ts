@@ -138,18 +138,23 @@ Deno.test("main.ts: out of file descriptors, the listener is served again, and a
   deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), expected(1));
 });
 
-Deno.test("main.ts: SIGHUP (its terminal closed) drains like SIGTERM, though nothing reads its output", async () => {
-  await using dir = await tempDir();
-  const child = spawnMain(dir.path, { SEND_DELAY_MS: "300" });
+// The server's URL from its stdout, which stays open; its stderr is not read.
+async function listening(child: Deno.ChildProcess) {
   const stdout = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
-  let url: string | undefined;
-  while (url === undefined) {
+  for (;;) {
     const { done, value } = await stdout.read();
     if (done) throw new Error(`Cannot start server: it exited\n${seen}`);
     seen += value;
-    url = /listening on (http:\/\/\S+?)\/?\n/.exec(seen)?.[1];
+    const url = /listening on (http:\/\/\S+?)\/?\n/.exec(seen)?.[1];
+    if (url !== undefined) return { url, stdout };
   }
+}
+
+Deno.test("main.ts: SIGHUP (its terminal closed) drains like SIGTERM, though nothing reads its output", async () => {
+  await using dir = await tempDir();
+  const child = spawnMain(dir.path, { SEND_DELAY_MS: "300" });
+  const { url, stdout } = await listening(child);
   deepEqual(new Set(await post(url, 20)), new Set([202]));
   // A hung-up terminal: every write to stdout or stderr fails from now on.
   await stdout.cancel();
@@ -157,6 +162,24 @@ Deno.test("main.ts: SIGHUP (its terminal closed) drains like SIGTERM, though not
   child.kill("SIGHUP");
   equal((await child.status).code, 0, "drained, not killed by the signal");
   deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)).sort(), expected(20));
+});
+
+Deno.test("main.ts: a stderr nobody reads (a stuck log collector) stops neither serving nor the exit", async () => {
+  await using dir = await tempDir();
+  // Every attempt times out: a warning with its stack each, 400 of them, far
+  // more than the pipe holds (64 KiB). Writing them synchronously, the server
+  // answered 50 requests and then none, /healthz included.
+  const env = { SEND_DELAY_MS: "1000", TASK_TIMEOUT_MS: "1", TASK_RETRIES: "0" };
+  const child = spawnMain(dir.path, env);
+  const { url, stdout } = await listening(child);
+  deepEqual(new Set(await post(url, 400)), new Set([202]));
+  const health = await fetch(`${url}/healthz`);
+  deepEqual([health.status, await health.json()], [200, { status: "ok" }]);
+  child.kill("SIGTERM");
+  equal((await child.status).code, 0, "the exit gave up on stderr after a second");
+  equal(lines(await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`)).length, 400);
+  await stdout.cancel();
+  await child.stderr.cancel();
 });
 
 Deno.test("main.ts: with nobody reading its stdout, it logs where it listens and serves", async () => {
