@@ -53,6 +53,8 @@ function refusal(
 export interface Restored {
   group: TaskGroup;
   nextAt: number;
+  /** The next task's own longest backoff, if it sets one. */
+  maxRetryDelay: number | undefined;
 }
 
 /** Rebuilds groups from journaled tasks; quarantined, unreadable and unknown tasks go to the dead letters. */
@@ -75,7 +77,11 @@ export async function restore(
     const definition = definitions.get(task.name) as TaskDefinition<unknown[]>; // refusal() saw it
     let found = groups.get(task.groupId);
     if (found === undefined) {
-      found = { group: new TaskGroup({ id: task.groupId }), nextAt: task.nextAt };
+      found = {
+        group: new TaskGroup({ id: task.groupId }),
+        nextAt: task.nextAt,
+        maxRetryDelay: definition.options.maxRetryDelay,
+      };
       groups.set(task.groupId, found);
     }
     found.group[restoreTask](
@@ -91,10 +97,13 @@ export async function restore(
 /** Submits a restored group; a retry's backoff carries on instead of starting over. */
 export function submitRestored(
   runner: TaskRunner,
-  { group, nextAt }: Restored,
+  { group, nextAt, maxRetryDelay = runner.defaults.maxRetryDelay }: Restored,
   clock: Clock = systemClock,
 ): void {
-  const wait = nextAt - clock.now();
+  // A retry time further off than the longest backoff was journaled by a wall
+  // clock ahead of this one (stepped back since, or a peer's): it could be days
+  // away, so the wait is a backoff's at most.
+  const wait = Math.min(nextAt - clock.now(), maxRetryDelay);
   const after = wait > 0
     ? new Promise<void>((resolve) => clock.setTimeout(resolve, wait))
     : undefined;

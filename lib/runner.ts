@@ -89,7 +89,7 @@ export class TaskRunner implements AsyncDisposable {
     const { maxConcurrency, maxPending, defaults } = resolveLimits(options);
     this.#maxConcurrency = maxConcurrency;
     this.#backlog = new Backlog(maxPending);
-    this.#defaults = defaults;
+    this.#defaults = Object.freeze(defaults);
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     // Deadlines on a monotonic clock: a step of the wall clock must not move them.
@@ -106,6 +106,11 @@ export class TaskRunner implements AsyncDisposable {
   /** Tasks running now. */
   get running(): number {
     return this.#active.size + this.#journaling.size;
+  }
+
+  /** The options of a task that sets none of its own. */
+  get defaults(): Readonly<Required<TaskOptions>> {
+    return this.#defaults;
   }
 
   /** Whether {@linkcode TaskRunner.drain} has begun; no group is accepted then. */

@@ -137,3 +137,46 @@ Deno.test("recoverTasks gives up at its signal: it rejects with the reason, subm
   equal(runner.pending, 0, "nothing submitted");
   deepEqual(unfinished(store), ["g0/0", "g0/1"]);
 });
+
+Deno.test("recoverTasks waits out a journaled retry time, but never longer than the task's longest backoff", async () => {
+  const clock = fakeClock();
+  const stored = (groupId: string, nextAt: number): StoredTask => ({
+    id: `${groupId}/0`,
+    groupId,
+    index: 0,
+    name: "send",
+    args: [groupId],
+    attempts: 1,
+    nextAt,
+    crashes: 0,
+    quarantined: false,
+  });
+  const sent: string[] = [];
+  const fn = (to: string) => void sent.push(to);
+  const byDefault = defineTask("send", fn); // the runner's maxRetryDelay, 10 s
+  const patient = defineTask("send", fn, { maxRetryDelay: 60_000 });
+  for (const [definition, longest] of [[byDefault, 10_000], [patient, 60_000]] as const) {
+    sent.length = 0;
+    await using runner = new TaskRunner({ clock });
+    const tasks = [
+      stored("soon", clock.now() + 3_000), // a backoff the process died in: carried on
+      // Journaled by a wall clock a day ahead of this one (stepped back since, or a peer's).
+      stored("a-day-ahead", clock.now() + 86_400_000),
+    ];
+    await recoverTasks({
+      store: { recover: () => tasks, fail: () => {} },
+      definitions: definitionsByName(definition),
+      runner,
+      deadLetter: () => {},
+      clock,
+    });
+    await clock.tickAsync(2_999);
+    deepEqual(sent, []);
+    await clock.tickAsync(1);
+    deepEqual(sent, ["soon"]);
+    await clock.tickAsync(longest - 3_001);
+    deepEqual(sent, ["soon"]);
+    await clock.tickAsync(1);
+    deepEqual(sent, ["soon", "a-day-ahead"], `at the ${longest} ms backoff`);
+  }
+});

@@ -499,3 +499,14 @@ Deno.test("TaskRunner: a journal refusing every task's mark is logged a line a s
   deepEqual(warnings.map((p) => p.unlogged), [0, 999, 999]);
   await runner.drain({ signal: AbortSignal.abort() });
 });
+
+Deno.test("TaskRunner.defaults: the options of a task that sets none, frozen", () => {
+  const runner = new TaskRunner({ retries: 5, timeout: 1_000 });
+  deepEqual(runner.defaults, {
+    timeout: 1_000,
+    retries: 5,
+    retryDelay: 100,
+    maxRetryDelay: 10_000,
+  });
+  ok(Object.isFrozen(runner.defaults));
+});
