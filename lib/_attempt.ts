@@ -13,14 +13,17 @@ import {
 } from "./task_tracing.ts";
 
 /**
- * Called once with the attempt's outcome; one function serves all of a
- * runner's attempts, so that no attempt holds a closure of its own.
+ * Called once with the attempt's outcome, and for an attempt stopped (timed
+ * out or abandoned) once more, with `late`, when its code ends after all. One
+ * function serves all of a runner's attempts, so that no attempt holds a
+ * closure of its own.
  */
 export type AttemptDone = (
   entry: TaskEntry,
   attempt: Attempt,
   failed: boolean,
   error?: unknown,
+  late?: true,
 ) => void;
 
 /**
@@ -86,10 +89,15 @@ export class Attempt implements TaskContext {
     endAttemptSpan(this.#span, outcome, error);
   }
 
+  /** Whether the attempt was stopped (its deadline, or shutdown) before its code ended. */
+  get stopped(): boolean {
+    return this.#aborted;
+  }
+
   /** Settles with the task's promise, or with the abort reason if that comes first. */
   watch(result: PromiseLike<unknown>, done: AttemptDone): void {
     this.#done = done;
-    result.then(() => this.#settle(false), (error: unknown) => this.#settle(true, error));
+    result.then(() => this.#ended(false), (error: unknown) => this.#ended(true, error));
   }
 
   /**
@@ -111,17 +119,24 @@ export class Attempt implements TaskContext {
 
   /** Aborts the signal and ends the attempt as failed, even if the task ignores it. */
   abort(reason: unknown): void {
-    if (this.#aborted) return;
+    const done = this.#done;
+    if (this.#aborted || done === undefined) return;
     this.#aborted = true;
     this.#reason = reason;
     if (this.#controller !== undefined) abortWithHooks(this.#controller, reason);
-    this.#settle(true, reason);
+    this.#settle(done, true, reason);
   }
 
-  #settle(failed: boolean, error?: unknown): void {
+  /** The task's own promise settled: the outcome, or after an abort its late end. */
+  #ended(failed: boolean, error?: unknown): void {
     const done = this.#done;
     if (done === undefined) return;
     this.#done = undefined;
+    if (this.#aborted) done(this.#entry, this, failed, error, true);
+    else this.#settle(done, failed, error);
+  }
+
+  #settle(done: AttemptDone, failed: boolean, error?: unknown): void {
     if (this.#deadline !== undefined) this.#timeouts?.remove(this.#deadline);
     done(this.#entry, this, failed, error);
   }

@@ -153,6 +153,12 @@ export class Metrics {
     family("posthaste_tasks_running", "gauge", "Tasks running now.");
     out.push(`posthaste_tasks_running ${this.#runner.running}`);
     family(
+      "posthaste_tasks_overrunning",
+      "gauge",
+      "Attempts stopped (timed out or abandoned) whose code has not ended: tasks that ignore their signal.",
+    );
+    out.push(`posthaste_tasks_overrunning ${this.#runner.overrunning}`);
+    family(
       "posthaste_task_duration_seconds",
       "histogram",
       "Task duration, first attempt to outcome.",

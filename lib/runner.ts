@@ -8,7 +8,9 @@ import { getLogger } from "@logtape/logtape";
 import { Attempt, type AttemptDone, isThenable } from "./_attempt.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { type Final, Outcomes } from "./_outcomes.ts";
+import { Overruns } from "./_overruns.ts";
 import { Backlog } from "./_backlog.ts";
+import { JournaledStarts } from "./_journaled_starts.ts";
 import { type GateTarget, startGate } from "./_start_gate.ts";
 import {
   type DrainOptions,
@@ -23,10 +25,6 @@ import { RunnerStats } from "./runner_stats.ts";
 import { TimeoutQueue } from "./timeout_queue.ts";
 import type { TaskOptions } from "./task.ts";
 import { nextTask, type TaskEntry, type TaskGroup } from "./task_group.ts";
-
-// A refused attempt mark is tried again a second later, up to a minute of refusals.
-const MARK_PAUSE_MS = 1_000;
-const MARK_TRIES = 60;
 
 /**
  * Runs {@linkcode TaskGroup}s: each group's tasks in order, many groups at
@@ -59,17 +57,16 @@ export class TaskRunner implements AsyncDisposable {
   #options: TaskRunnerOptions;
   #clock: Clock;
   #outcomes: Outcomes;
+  #overruns: Overruns;
 
   #timeouts: TimeoutQueue;
   #ready = new Fifo<TaskEntry>();
   /** First tasks of groups whose response is not delivered yet. */
   #waiting = new Set<TaskEntry>();
   #active = new Map<TaskEntry, Attempt>();
-  /** Attempts waiting for their start to be journaled; they hold a slot. */
-  #journaling = new Set<TaskEntry>();
+  /** Durable mode: attempts waiting for their start to be journaled. */
+  #starts: JournaledStarts | undefined;
   #backoff = new Map<TaskEntry, unknown>();
-  /** Tasks whose attempt marks the journal refused, by how many times in a row. */
-  #refusedMarks = new Map<TaskEntry, number>();
   /** Where the start gate of every waiting group reports. */
   #gate: GateTarget<TaskEntry> = {
     start: (first) => this.#waiting.delete(first) && this.#enqueue(first),
@@ -93,9 +90,21 @@ export class TaskRunner implements AsyncDisposable {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     // Deadlines on a monotonic clock: a step of the wall clock must not move them.
-    this.#timeouts = new TimeoutQueue(options.clock ?? monotonicClock);
+    const monotonic = options.clock ?? monotonicClock;
+    this.#timeouts = new TimeoutQueue(monotonic);
     const logger = options.logger ?? getLogger(["posthaste", "runner"]);
     this.#outcomes = new Outcomes(options, this.stats, this.#clock, logger);
+    this.#overruns = new Overruns(monotonic, logger);
+    if (options.journal === undefined) return;
+    this.#starts = new JournaledStarts(options.journal, {
+      call: (entry) => this.#call(entry),
+      pause: (entry, error, pauseMs) => {
+        this.#outcomes.markRefused(entry, error, pauseMs);
+        this.#later(entry, pauseMs);
+      },
+      fail: (entry, error) => this.#attemptFailed(entry, error),
+      pump: () => this.#pump(),
+    });
   }
 
   /** Tasks accepted and not yet finished. */
@@ -105,7 +114,15 @@ export class TaskRunner implements AsyncDisposable {
 
   /** Tasks running now. */
   get running(): number {
-    return this.#active.size + this.#journaling.size;
+    return this.#active.size + (this.#starts?.size ?? 0);
+  }
+
+  /**
+   * Attempts stopped at their timeout or at shutdown whose code has not
+   * ended: tasks that ignore their signal, running past every limit.
+   */
+  get overrunning(): number {
+    return this.#overruns.size;
   }
 
   /** The options of a task that sets none of its own. */
@@ -197,29 +214,8 @@ export class TaskRunner implements AsyncDisposable {
       entry.startedAt = this.#clock.now();
       this.stats.started++;
     }
-    const { journal } = this.#options;
-    if (journal === undefined) return this.#call(entry);
-    // Durable: the attempt runs only once its start is journaled, so that a
-    // crash during it is counted at restart (the crash-loop guard).
-    this.#journaling.add(entry);
-    journal.attempt(entry).then(
-      () => {
-        if (!this.#journaled(entry)) return;
-        this.#refusedMarks.delete(entry);
-        this.#call(entry);
-        this.#pump(); // outside the pump loop now: a sync task's successor must be started here
-      },
-      (error) => {
-        if (!this.#journaled(entry)) return;
-        this.#markRefused(entry, error);
-        this.#pump();
-      },
-    );
-  }
-
-  #journaled(entry: TaskEntry): boolean {
-    this.#journaling.delete(entry);
-    return entry.state !== "abandoned";
+    if (this.#starts === undefined) return this.#call(entry);
+    this.#starts.start(entry);
   }
 
   #call(entry: TaskEntry): void {
@@ -242,7 +238,9 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   /** Where every watched attempt reports: one function, not a closure per attempt. */
-  #attemptDone: AttemptDone = (entry, attempt, failed, error) => {
+  #attemptDone: AttemptDone = (entry, attempt, failed, error, late) => {
+    if (late) return this.#overruns.ended(entry, attempt);
+    if (attempt.stopped) this.#overruns.stopped(attempt);
     this.#active.delete(entry);
     // Shutdown gave up on this task while it ran; it is already reported.
     const abandoned = entry.state === "abandoned";
@@ -261,25 +259,6 @@ export class TaskRunner implements AsyncDisposable {
     const delay = backoffDelay(entry.attempts, retryDelay, maxRetryDelay);
     this.#outcomes.retrying(entry, this.#clock.now() + delay);
     this.#later(entry, delay);
-  }
-
-  /**
-   * The journal could not record an attempt's start (a database restarting,
-   * a full disk): the task did not run, so that was no attempt, and it tries
-   * again a second later. Past MARK_TRIES refusals in a row (a journal that
-   * stays away, or a row it always refuses) the attempt counts as failed.
-   */
-  #markRefused(entry: TaskEntry, error: unknown): void {
-    const refused = (this.#refusedMarks.get(entry) ?? 0) + 1;
-    if (refused >= MARK_TRIES) {
-      this.#refusedMarks.delete(entry);
-      return this.#attemptFailed(entry, error);
-    }
-    this.#refusedMarks.set(entry, refused);
-    entry.attempts--;
-    entry.state = "queued";
-    this.#outcomes.markRefused(entry, error, MARK_PAUSE_MS);
-    this.#later(entry, MARK_PAUSE_MS);
   }
 
   /** Queues the task again after `ms` (shutdown abandons it meanwhile). */
@@ -321,14 +300,12 @@ export class TaskRunner implements AsyncDisposable {
       this.#finish(entry, "abandoned");
     }
     this.#backoff.clear();
-    this.#refusedMarks.clear();
     for (let entry = this.#ready.shift(); entry !== undefined; entry = this.#ready.shift()) {
       this.#finish(entry, "abandoned");
     }
     for (const entry of this.#waiting) this.#finish(entry, "abandoned");
     this.#waiting.clear();
-    for (const entry of this.#journaling) this.#finish(entry, "abandoned");
-    this.#journaling.clear();
+    for (const entry of this.#starts?.takeAll() ?? []) this.#finish(entry, "abandoned");
     return this.stats.abandoned - before;
   }
 

@@ -82,6 +82,7 @@ Deno.test("GET /metrics is Prometheus text and moves by exactly the expected amo
   equal(delta("posthaste_tasks_failed_total{}"), 0);
   equal(after.get("posthaste_tasks_pending{}"), 0);
   equal(after.get("posthaste_tasks_running{}"), 0);
+  equal(after.get("posthaste_tasks_overrunning{}"), 0);
   equal(delta('posthaste_task_duration_seconds_count{task="send-notification"}'), 3);
   equal(delta('posthaste_log_lines_total{file="notifications"}'), 3);
   ok(delta('posthaste_log_bytes_total{file="notifications"}') > 0);

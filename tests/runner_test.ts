@@ -510,3 +510,34 @@ Deno.test("TaskRunner.defaults: the options of a task that sets none, frozen", (
   });
   ok(Object.isFrozen(runner.defaults));
 });
+
+Deno.test("TaskRunner: a task that ignores its signal counts as overrunning until its code ends, and a late end is logged", async () => {
+  const clock = fakeClock();
+  const warnings: [string, Record<string, unknown>][] = [];
+  const logger = {
+    info() {},
+    error() {},
+    warn: (message: string, p: Record<string, unknown>) => void warnings.push([message, p]),
+  };
+  await using runner = new TaskRunner({ clock, logger, retries: 0, timeout: 100 });
+  const stuck = Promise.withResolvers<void>();
+  const deaf = defineTask("deaf", () => stuck.promise); // never looks at its signal
+  const heedful = defineTask("heedful", function (this: TaskContext) {
+    return new Promise<void>((_, reject) =>
+      this.signal.addEventListener("abort", () => reject(this.signal.reason))
+    );
+  });
+  const groups = [new TaskGroup().add(deaf), new TaskGroup().add(heedful)];
+  for (const group of groups) runner.submit(group);
+  await clock.tickAsync(100);
+  await Promise.all(groups.map((group) => group.settled()));
+  deepEqual(groups.map((group) => group.tasks[0]?.state), ["failed", "failed"]);
+  equal(runner.running, 0, "their slots are free");
+  equal(runner.overrunning, 1, "the deaf task's code still runs; the heedful one ended");
+  await clock.tickAsync(2_500);
+  stuck.resolve();
+  await stuck.promise;
+  equal(runner.overrunning, 0);
+  deepEqual(warnings.map(([, p]) => [p.taskName, p.lateMs, p.unlogged]), [["deaf", 2_500, 0]]);
+  match(warnings[0]?.[0] ?? "", /it ignores its signal/);
+});
