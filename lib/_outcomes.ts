@@ -12,6 +12,17 @@ import { taskId } from "./task_status.ts";
 /** A task's final state. */
 export type Final = "done" | "failed" | "abandoned";
 
+/** What every log record about a task carries, so that a search by any of them finds it. */
+export function taskLogFields(entry: TaskEntry): Record<string, string> {
+  const groupId = entry.group.id;
+  return {
+    requestId: groupId,
+    groupId,
+    taskId: taskId(groupId, entry.index),
+    taskName: entry.name,
+  };
+}
+
 /** Reports attempts and outcomes; decides nothing about scheduling. */
 export class Outcomes {
   readonly #options: TaskRunnerOptions;
@@ -39,12 +50,8 @@ export class Outcomes {
     const timedOut = error instanceof DOMException && error.name === "TimeoutError";
     if (timedOut) this.#stats.timedOut++;
     entry.error = error instanceof Error ? error.message : String(error);
-    const groupId = entry.group.id;
     this.#logger.error("Task {taskName} attempt {attempt} {outcome}: {errorMessage}", {
-      requestId: groupId,
-      groupId,
-      taskId: taskId(groupId, entry.index),
-      taskName: entry.name,
+      ...taskLogFields(entry),
       attempt: entry.attempts,
       outcome: timedOut ? "timed out" : "failed",
       errorMessage: entry.error,
@@ -55,15 +62,11 @@ export class Outcomes {
 
   /** The journal refused an attempt's start: not an attempt; the task goes again after `pauseMs`. */
   markRefused(entry: TaskEntry, error: unknown, pauseMs: number): void {
-    const groupId = entry.group.id;
     this.#refusals.each((unlogged) =>
       this.#logger.warn(
         "Cannot journal the start of task {taskName}; it has not run, and tries again in {pauseMs} ms: {error} ({unlogged} more refused since the last such line)",
         {
-          requestId: groupId,
-          groupId,
-          taskId: taskId(groupId, entry.index),
-          taskName: entry.name,
+          ...taskLogFields(entry),
           pauseMs,
           error,
           unlogged,

@@ -4,8 +4,8 @@
 import { IntervalGate } from "./_interval_gate.ts";
 import type { Clock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
+import { taskLogFields } from "./_outcomes.ts";
 import type { TaskEntry } from "./task_group.ts";
-import { taskId } from "./task_status.ts";
 
 /** A task that ends within this long of its abort heeded its signal. */
 export const OVERRUN_GRACE_MS = 1_000;
@@ -40,15 +40,11 @@ export class Overruns {
     this.#since.delete(attempt);
     const lateMs = Math.round(this.#clock.now() - since);
     if (lateMs < OVERRUN_GRACE_MS) return;
-    const groupId = entry.group.id;
     this.#lines.each((unlogged) =>
       this.#logger.warn(
         "Task {taskName} ended {lateMs} ms after it was stopped (timed out or abandoned): it ignores its signal, so its code runs past its timeout and the concurrency limit ({unlogged} more such since the last line)",
         {
-          requestId: groupId,
-          groupId,
-          taskId: taskId(groupId, entry.index),
-          taskName: entry.name,
+          ...taskLogFields(entry),
           lateMs,
           unlogged,
         },

@@ -7,9 +7,26 @@ import {
   type Clock,
   createApp,
   readConfig,
+  type StoredTask,
   type StructuredLogger,
   type WriteTarget,
 } from "../lib/mod.ts";
+
+/** A journaled task `send` of group `groupId`, its first, not yet tried, unless `fields` say otherwise. */
+export function storedTask(groupId: string, fields: Partial<StoredTask> = {}): StoredTask {
+  return {
+    id: `${groupId}/0`,
+    groupId,
+    index: 0,
+    name: "send",
+    args: [],
+    attempts: 0,
+    nextAt: 0,
+    crashes: 0,
+    quarantined: false,
+    ...fields,
+  };
+}
 
 /** A fake clock the runner accepts, plus the controls to move it. */
 export interface FakeClock extends Clock {

@@ -7,19 +7,9 @@ import {
   type StructuredLogger,
   TaskRunner,
 } from "../lib/mod.ts";
-import { fakeClock } from "./_helpers.ts";
+import { fakeClock, storedTask } from "./_helpers.ts";
 
-const stored = (groupId: string, to: string): StoredTask => ({
-  id: `${groupId}/0`,
-  groupId,
-  index: 0,
-  name: "send",
-  args: [to],
-  attempts: 0,
-  nextAt: 0,
-  crashes: 0,
-  quarantined: false,
-});
+const stored = (groupId: string, to: string): StoredTask => storedTask(groupId, { args: [to] });
 
 /** A logger that keeps every message it is given, whatever its level. */
 function keepingLogger(): StructuredLogger & { messages: string[] } {

@@ -11,7 +11,7 @@ import {
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
-import { fakeClock, tempDir } from "./_helpers.ts";
+import { fakeClock, storedTask, tempDir } from "./_helpers.ts";
 import { journalWith, unfinished } from "./_sqlite_journal.ts";
 
 const send = defineTask("send", (to: string) => void to);
@@ -140,17 +140,8 @@ Deno.test("recoverTasks gives up at its signal: it rejects with the reason, subm
 
 Deno.test("recoverTasks waits out a journaled retry time, but never longer than the task's longest backoff", async () => {
   const clock = fakeClock();
-  const stored = (groupId: string, nextAt: number): StoredTask => ({
-    id: `${groupId}/0`,
-    groupId,
-    index: 0,
-    name: "send",
-    args: [groupId],
-    attempts: 1,
-    nextAt,
-    crashes: 0,
-    quarantined: false,
-  });
+  const stored = (groupId: string, nextAt: number) =>
+    storedTask(groupId, { args: [groupId], attempts: 1, nextAt });
   const sent: string[] = [];
   const fn = (to: string) => void sent.push(to);
   const byDefault = defineTask("send", fn); // the runner's maxRetryDelay, 10 s
