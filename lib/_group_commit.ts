@@ -75,7 +75,8 @@ export class GroupCommit {
   #durable = false;
   /** Committed batches waiting for an fsync that has not begun yet. */
   #unsynced: PromiseWithResolvers<void>[] = [];
-  #syncing = false;
+  /** The sync on its way, resolving to whether it succeeded. */
+  #syncing: Promise<boolean> | undefined;
   /** Set while a sync runs past its deadline. */
   #stalled: Error | undefined;
   #closed = false;
@@ -115,6 +116,14 @@ export class GroupCommit {
   /** Why durable commits fail now: a sync runs past its deadline. */
   get stalled(): Error | undefined {
     return this.#stalled;
+  }
+
+  /**
+   * The sync on its way, if one is: resolves once it returns, to whether it
+   * succeeded. A disk that stalls keeps it waiting; health times the wait.
+   */
+  get syncing(): Promise<boolean> | undefined {
+    return this.#syncing;
   }
 
   /** The promise of the transaction that writes queue into now, if one is open. */
@@ -196,7 +205,7 @@ export class GroupCommit {
         settle(waiting, error);
       }
     }
-    if (!this.#syncing) this.#closeWal();
+    if (this.#syncing === undefined) this.#closeWal();
   }
 
   #closeWal(): void {
@@ -211,30 +220,32 @@ export class GroupCommit {
    * after a failed sync or checkpoint, which would try again at once, for ever.
    */
   #sync(forCheckpoint = true): void {
-    if (this.#closed || this.#syncing) return;
+    if (this.#closed || this.#syncing !== undefined) return;
     if (this.#unsynced.length === 0 && !(forCheckpoint && this.#checkpoints.due())) return;
     const waiting = this.#unsynced;
     this.#unsynced = [];
-    this.#syncing = true;
     let synced = false;
     let inTime = false;
     const deadline = this.#timers.setTimeout(() => this.#stall(waiting), this.#timeoutMs);
-    this.#wal.syncData().then(
+    this.#syncing = this.#wal.syncData().then(
       () => {
         synced = true;
         inTime = this.#stalled === undefined;
         this.#failing = false;
         settle(waiting);
+        return true;
       },
       (error) => {
         this.#failing = true;
         settle(waiting, error);
+        return false;
       },
-    ).finally(
+    );
+    this.#syncing.finally(
       () => {
         this.#timers.clearTimeout(deadline);
         this.#stalled = undefined;
-        this.#syncing = false;
+        this.#syncing = undefined;
         if (this.#closed) return this.#closeWal();
         // The disk has just answered in time, and the WAL is synced: the
         // checkpoint's own fsyncs are as short as they can be now. After a

@@ -72,6 +72,15 @@ export class PostgresCommit {
     return this.#failing;
   }
 
+  /**
+   * Resolves once the batch on its way, if any, is answered: to whether
+   * it committed. A database that froze keeps it waiting.
+   */
+  async answered(): Promise<boolean> {
+    await this.#inFlight;
+    return !this.#failing;
+  }
+
   /** Queues rows to insert; resolves once committed. */
   insert(rows: NewRow[]): Promise<void> {
     if (this.#refusing()) return Promise.reject(this.#stuck);

@@ -179,13 +179,17 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   }
 
   /**
-   * Whether the journal takes commits: after a write failed, a probe write
+   * Whether the journal takes commits. While new tasks are on their way,
+   * this waits for their answer: a database that froze gives none, and a
+   * caller that times the wait (health's second) sees it long before the
+   * requests fail at `commitTimeoutMs`. After a write failed, a probe write
    * at most once a second answers, so health recovers without client traffic.
    *
-   * @returns True if the last commit (or this probe) succeeded.
+   * @returns True if the insert on its way, else the last commit (or this
+   * probe), succeeded.
    */
   async health(): Promise<boolean> {
-    if (!this.#intake.failing && !this.#progress.failing) return true;
+    if (!this.#intake.failing && !this.#progress.failing) return await this.#intake.answered();
     if (!this.#probes.due()) return false;
     // A row in through the intake and out through the progress stream: both
     // must work again, and each success clears its stream's failure.

@@ -152,15 +152,19 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   /**
-   * Whether the journal takes durable commits. After a commit or sync failed
-   * (a full or failing disk), nothing may be accepted: this then tries a
-   * durable write of its own, at most once a second, and answers with it, so
-   * that health recovers without client traffic.
+   * Whether the journal takes durable commits. While a sync is on its way,
+   * this waits for it: on a disk that stalls it does not return, and a
+   * caller that times the wait (health's second) sees the stall long before
+   * the requests waiting for the sync fail at `commitTimeoutMs`. After a
+   * commit or sync failed (a full or failing disk), nothing may be accepted:
+   * this then tries a durable write of its own, at most once a second, and
+   * answers with it, so that health recovers without client traffic.
    *
-   * @returns True if the last durable commit (or this probe) succeeded.
+   * @returns True if the sync on its way, else the last durable commit (or
+   * this probe), succeeded.
    */
   async health(): Promise<boolean> {
-    if (!this.#commits.failing) return true;
+    if (!this.#commits.failing) return await (this.#commits.syncing ?? true);
     if (!this.#probes.due()) return false;
     try {
       // A row in and out: it dirties a page, so the WAL is written and synced.

@@ -111,6 +111,33 @@ Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at o
   await commit.flush();
 });
 
+Deno.test("PostgresCommit.answered(): waits for the batch on its way, to whether it committed", async () => {
+  const clock = fakeClock();
+  let answer = Promise.withResolvers<unknown>();
+  const database = fakeDatabase(() => answer.promise);
+  const commit = streamOn(() => database, clock);
+  const row = { groupId: "g", index: 0, name: "send", args: "[]" };
+  equal(await commit.answered(), true, "nothing on its way");
+  const inserted = commit.insert([row]).catch(() => {});
+  await turn(); // sent
+  let answered: boolean | undefined;
+  const health = commit.answered().then((committed) => (answered = committed));
+  await turn();
+  equal(answered, undefined, "no answer from the database yet: none here either");
+  answer.resolve([]);
+  equal(await health, true);
+  await inserted;
+
+  answer = Promise.withResolvers();
+  const refused = commit.insert([row]).catch(() => {});
+  await turn();
+  const failed = commit.answered();
+  answer.reject(new Error("refused"));
+  equal(await failed, false);
+  await refused;
+  await commit.flush();
+});
+
 interface Link {
   conns: Deno.Conn[];
   silent: boolean;

@@ -369,6 +369,26 @@ Deno.test("SqliteTaskStore.health(): false after a failed sync, probing at most 
   equal(store.status("~probe"), undefined, "the probe leaves no row");
 });
 
+Deno.test("SqliteTaskStore.health() waits for the sync on its way: a stall shows before commitTimeoutMs", async () => {
+  await using dir = await tempDir();
+  const disk = testDisk({ stalls: true });
+  const clock = fakeClock(); // commitTimeoutMs (10 s) never passes here
+  using store = SqliteTaskStore.open(`${dir.path}/tasks.db`, { openWal: disk.openWal, clock });
+  const enqueued = store.enqueue(new TaskGroup({ id: "g" }).add(send, "ada@example.com"));
+  await turn(); // committed; its sync waits for the disk
+  equal(disk.syncs, 1);
+  let healthy: boolean | undefined;
+  const health = store.health().then((answer) => (healthy = answer));
+  await turn();
+  await turn();
+  equal(healthy, undefined, "no answer while the disk holds the sync: health's deadline times it");
+  disk.release.resolve();
+  equal(await health, true, "the sync returned");
+  await enqueued;
+  equal(await store.health(), true, "nothing on its way: healthy at once");
+  equal(disk.syncs, 1, "and not probed");
+});
+
 Deno.test("SqliteTaskStore keeps exactly the newest retentionCount failures when they share a millisecond", async () => {
   await using dir = await tempDir();
   const options = {
@@ -475,7 +495,14 @@ Deno.test("SqliteTaskStore: a sync that stalls fails its enqueues at commitTimeo
     const refused = store.enqueue(new TaskGroup({ id: "stalled" }).add(send, "ada@example.com"));
     const outcome = refused.then(() => "accepted", (e: Error) => e.message);
     await clock.tickAsync(4_999);
-    equal(await store.health(), true, "within the deadline");
+    let early: boolean | undefined;
+    const waiting = store.health().then((answer) => (early = answer));
+    await turn();
+    equal(
+      early,
+      undefined,
+      "within the deadline: it waits for the sync (health's second times it)",
+    );
     await clock.tickAsync(1);
     match(await outcome, /fdatasync has not returned in 5000 ms/);
     equal(await store.health(), false, "503 while the sync hangs");
@@ -487,6 +514,7 @@ Deno.test("SqliteTaskStore: a sync that stalls fails its enqueues at commitTimeo
     disk.stalls = false;
     release.resolve(); // the disk is back
     await returned.promise;
+    equal(await waiting, true, "the wait ends when the sync returns");
     await turn();
     await clock.tickAsync(1_000); // the next probe is due
     equal(await store.health(), true);
