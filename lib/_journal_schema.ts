@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { cannot } from "./_journal_rows.ts";
 import { transaction } from "./_sqlite_transaction.ts";
 
@@ -107,4 +107,39 @@ function upgrade(db: DatabaseSync, from: 1 | 2): void {
       PRAGMA user_version = ${SCHEMA_VERSION};
     `);
   });
+}
+
+/** The statements the store runs by the row, prepared once (the batched writes are JournalWriter's). */
+export interface JournalStatements {
+  /** A group's rows for its status: (group id). */
+  groupRows: StatementSync;
+  /** Whether a group id is taken: (group id). */
+  hasGroup: StatementSync;
+  /** A task queued again, at shutdown: (attempts, now, group id, index). */
+  requeue: StatementSync;
+  /** A group deleted unless one of its tasks failed: (group id). */
+  forgetDone: StatementSync;
+  /** A task's progress: (state, attempts, next at, error, duration, now, group id, index). */
+  update: StatementSync;
+  /** A task failed without running (quarantined, unreadable): (error, now, group id, index). */
+  fail: StatementSync;
+}
+
+/** Prepares the {@linkcode JournalStatements} on an open journal. */
+export function prepareStatements(db: DatabaseSync): JournalStatements {
+  const where = "WHERE group_id = ? AND idx = ?";
+  return {
+    groupRows: db.prepare(
+      "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
+    ),
+    hasGroup: db.prepare("SELECT 1 FROM tasks WHERE group_id = ? LIMIT 1"),
+    requeue: db.prepare(`UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? ${where}`),
+    forgetDone: db.prepare(
+      "DELETE FROM tasks WHERE group_id = ?1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE group_id = ?1 AND state = 'failed')",
+    ),
+    update: db.prepare(
+      `UPDATE tasks SET state = ?, attempts = ?, next_at = ?, error = ?, duration_ms = ?, updated_at = ? ${where}`,
+    ),
+    fail: db.prepare(`UPDATE tasks SET state = 'failed', error = ?, updated_at = ? ${where}`),
+  };
 }

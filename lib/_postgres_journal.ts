@@ -1,6 +1,8 @@
 // The PostgreSQL journal: its connections, its table, and the statements that read and adopt it.
 // Internal to PostgresTaskStore.
 import postgres, { type Sql, type TransactionSql } from "postgres";
+import { abortable } from "./abortable.ts";
+import type { StatusRow } from "./_journal_recovery.ts";
 import { storedTask } from "./_journal_rows.ts";
 import type { StoredTask } from "./task_store.ts";
 
@@ -147,6 +149,43 @@ export async function listOwned(
     ORDER BY group_id, idx
   `;
   return rows.map(readRow);
+}
+
+/** Marks one of `owner`'s tasks failed (quarantined at start-up, or unreadable). */
+export async function failOwned(
+  sql: Sql,
+  owner: string,
+  task: Pick<StoredTask, "groupId" | "index">,
+  error: string,
+  now: number,
+): Promise<void> {
+  await sql`
+    UPDATE ${sql(TABLE)} SET state = 'failed', error = ${error}, updated_at = ${now}
+    WHERE group_id = ${task.groupId} AND idx = ${task.index} AND owner = ${owner}
+  `;
+}
+
+/**
+ * A group's rows for its status; at `signal` the query is cancelled, so that
+ * the pooled connection is freed at once, not when the query would end.
+ */
+export async function readGroup(
+  sql: Sql,
+  groupId: string,
+  signal?: AbortSignal,
+): Promise<StatusRow[]> {
+  signal?.throwIfAborted();
+  const query = sql`
+    SELECT name, state, attempts, duration_ms, error FROM ${sql(TABLE)}
+    WHERE group_id = ${groupId} ORDER BY idx
+  `;
+  const cancel = () => void query.cancel();
+  signal?.addEventListener("abort", cancel, { once: true });
+  try {
+    return await abortable(query, signal) as unknown as StatusRow[];
+  } finally {
+    signal?.removeEventListener("abort", cancel);
+  }
 }
 
 /**

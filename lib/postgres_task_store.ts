@@ -9,6 +9,7 @@ import type { StructuredLogger } from "./logging.ts";
 import type { Sql } from "postgres";
 import { OwnerClaim } from "./_postgres_claim.ts";
 import { IntervalGate } from "./_interval_gate.ts";
+import { JournalHealth } from "./_journal_health.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { cannot, duplicateGroup, journalRows } from "./_journal_rows.ts";
@@ -19,13 +20,14 @@ import {
   adoptOrphans,
   connect,
   ensureTable,
+  failOwned,
   listOwned,
   PROBE,
   pruneFailed,
-  TABLE,
+  readGroup,
 } from "./_postgres_journal.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { groupStatus, type StatusRow } from "./_journal_recovery.ts";
+import { groupStatus } from "./_journal_recovery.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { type GroupStatus, taskId } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
@@ -84,7 +86,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #progress: PostgresCommit;
   readonly #clock: Clock;
   readonly #prunes: IntervalGate;
-  readonly #probes: IntervalGate;
+  readonly #health: JournalHealth;
   /** Outcomes given up on by the thousand (a database that is away): a line a second. */
   readonly #giveUps: IntervalGate;
   readonly #retention: { ms: number; count: number };
@@ -163,7 +165,11 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     });
     this.#progress = new PostgresCommit({ ...stream, retryForMs: 60_000 });
     this.#prunes = new IntervalGate(pruneIntervalMs, this.#clock);
-    this.#probes = new IntervalGate(1_000, this.#clock);
+    this.#health = new JournalHealth({
+      failing: () => this.#intake.failing || this.#progress.failing,
+      inFlight: () => this.#intake.answered(),
+      probe: () => this.#probe(),
+    }, clock);
     this.#giveUps = new IntervalGate(1_000, this.#clock);
     this.#retention = { ms: retentionMs, count: retentionCount };
   }
@@ -179,30 +185,25 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   }
 
   /**
-   * Whether the journal takes commits. While new tasks are on their way,
-   * this waits for their answer: a database that froze gives none, and a
-   * caller that times the wait (health's second) sees it long before the
-   * requests fail at `commitTimeoutMs`. After a write failed, a probe write
-   * at most once a second answers, so health recovers without client traffic.
+   * Whether the journal takes commits. While none failed, the insert of new
+   * tasks on its way (if any) answers: a frozen database gives none, and
+   * health's one-second deadline sees it long before the requests fail at
+   * `commitTimeoutMs`. After a failure, a probe write at most once a second
+   * answers, so that health recovers without client traffic.
    *
-   * @returns True if the insert on its way, else the last commit (or this
-   * probe), succeeded.
+   * @returns True if the insert on its way, else the last commit (or a probe), succeeded.
    */
-  async health(): Promise<boolean> {
-    if (!this.#intake.failing && !this.#progress.failing) return await this.#intake.answered();
-    if (!this.#probes.due()) return false;
-    // A row in through the intake and out through the progress stream: both
-    // must work again, and each success clears its stream's failure.
+  health(): Promise<boolean> {
+    return this.#health.check();
+  }
+
+  /** A row in through the intake and out through the progress stream: both must work again. */
+  async #probe(): Promise<void> {
     const groupId = `${PROBE}${this.#owner}`;
-    try {
-      // Not refused by the row of a probe whose second half failed: this one's deletes it.
-      await this.#intake.insertNew([{ groupId, index: 0, name: "probe", args: "[]" }]);
-      const done = { groupId, index: 0, state: "done", attempts: 0, nextAt: 0, error: null };
-      await this.#progress.save({ ...done, durationMs: 0, keep: false }, true);
-      return true;
-    } catch {
-      return false;
-    }
+    // Not refused by the row of a probe whose second half failed: this one's deletes it.
+    await this.#intake.insertNew([{ groupId, index: 0, name: "probe", args: "[]" }]);
+    const done = { groupId, index: 0, state: "done", attempts: 0, nextAt: 0, error: null };
+    await this.#progress.save({ ...done, durationMs: 0, keep: false }, true);
   }
 
   enqueue(group: TaskGroup): Promise<void> {
@@ -254,30 +255,12 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     return listOwned(this.#sql, this.#owner, after, groups);
   }
 
-  async fail(task: Pick<StoredTask, "groupId" | "index">, error: string): Promise<void> {
-    await this.#sql`
-      UPDATE ${this.#sql(TABLE)} SET state = 'failed', error = ${error},
-        updated_at = ${this.#clock.now()}
-      WHERE group_id = ${task.groupId} AND idx = ${task.index} AND owner = ${this.#owner}
-    `;
+  fail(task: Pick<StoredTask, "groupId" | "index">, error: string): Promise<void> {
+    return failOwned(this.#sql, this.#owner, task, error, this.#clock.now());
   }
 
   async status(groupId: string, options: WaitOptions = {}): Promise<GroupStatus | undefined> {
-    const { signal } = options;
-    signal?.throwIfAborted();
-    const query = this.#sql`
-      SELECT name, state, attempts, duration_ms, error FROM ${this.#sql(TABLE)}
-      WHERE group_id = ${groupId} ORDER BY idx
-    `;
-    // The pooled connection is freed at once, not when the query would end.
-    const cancel = () => void query.cancel();
-    signal?.addEventListener("abort", cancel, { once: true });
-    try {
-      const rows = await abortable(query, signal);
-      return groupStatus(groupId, rows as unknown as StatusRow[]);
-    } finally {
-      signal?.removeEventListener("abort", cancel);
-    }
+    return groupStatus(groupId, await readGroup(this.#sql, groupId, options.signal));
   }
 
   /**

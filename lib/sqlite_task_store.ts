@@ -6,10 +6,10 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { DatabaseSync, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget } from "./_group_commit.ts";
 import type { SqliteTaskStoreOptions } from "./sqlite_task_store_options.ts";
-import { IntervalGate } from "./_interval_gate.ts";
+import { JournalHealth } from "./_journal_health.ts";
 import { JournalWriter } from "./_journal_batch.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
@@ -17,7 +17,7 @@ import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_jour
 import { JournalRetention } from "./_journal_retention.ts";
 import { cannot, duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
-import { openJournal } from "./_journal_schema.ts";
+import { type JournalStatements, openJournal, prepareStatements } from "./_journal_schema.ts";
 import { outcomeFailureLogs, OutcomeRetry } from "./_outcome_retry.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { type GroupStatus, taskId, type TaskState } from "./task_status.ts";
@@ -54,17 +54,13 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   readonly #db: DatabaseSync;
   readonly #path: string;
   readonly #commits: GroupCommit;
-  #update: StatementSync;
-  #requeue: StatementSync;
-  #groupRows: StatementSync;
-  #hasGroup: StatementSync;
+  readonly #sql: JournalStatements;
   // Chosen group ids whose commit has not settled (see enqueue).
   #givenPending = new PendingIds();
-  #forgetDone: StatementSync;
   #retention: JournalRetention;
   #logger: StructuredLogger;
   #clock: Clock;
-  #probes: IntervalGate;
+  #health: JournalHealth;
   #failures: ReturnType<typeof outcomeFailureLogs>;
   #writer: JournalWriter;
   #outcomes: OutcomeRetry;
@@ -116,27 +112,25 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#path = path;
     this.#clock = clock;
     this.#logger = options.logger ?? getLogger(["posthaste", "journal"]);
-    this.#probes = new IntervalGate(1_000, clock);
-    this.#commits = new GroupCommit(db, wal, { commitTimeoutMs, timers: clock });
-    this.#writer = new JournalWriter(this.#commits, db);
+    const commits = this.#commits = new GroupCommit(db, wal, { commitTimeoutMs, timers: clock });
+    const writer = this.#writer = new JournalWriter(commits, db);
+    this.#health = new JournalHealth({
+      failing: () => commits.failing,
+      inFlight: () => commits.syncing,
+      // A row in and out: it dirties a page, so the WAL is written and synced.
+      probe: () => {
+        const { pending, batch } = writer.rows(true);
+        pending.insert("~probe", 0, "probe", "[]", clock.now());
+        pending.forget("~probe");
+        return batch;
+      },
+    }, clock);
     this.#outcomes = new OutcomeRetry({
       clock,
       onGiveUp: (id, error) => this.#failures.givenUp(id, error),
     });
     this.#failures = outcomeFailureLogs(this.#logger, clock, this.#outcomes.pauseMs);
-    this.#groupRows = db.prepare(
-      "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
-    );
-    this.#hasGroup = db.prepare("SELECT 1 FROM tasks WHERE group_id = ? LIMIT 1");
-    this.#requeue = db.prepare(
-      "UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
-    );
-    this.#forgetDone = db.prepare(
-      "DELETE FROM tasks WHERE group_id = ?1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE group_id = ?1 AND state = 'failed')",
-    );
-    this.#update = db.prepare(
-      "UPDATE tasks SET state = ?, attempts = ?, next_at = ?, error = ?, duration_ms = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
-    );
+    this.#sql = prepareStatements(db);
     this.#retention = new JournalRetention(db, {
       retentionMs,
       retentionCount,
@@ -152,30 +146,17 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   /**
-   * Whether the journal takes durable commits. While a sync is on its way,
-   * this waits for it: on a disk that stalls it does not return, and a
-   * caller that times the wait (health's second) sees the stall long before
-   * the requests waiting for the sync fail at `commitTimeoutMs`. After a
-   * commit or sync failed (a full or failing disk), nothing may be accepted:
-   * this then tries a durable write of its own, at most once a second, and
-   * answers with it, so that health recovers without client traffic.
+   * Whether the journal takes durable commits. While none failed, the WAL
+   * sync on its way (if any) answers: a stalled disk gives none, and health's
+   * one-second deadline sees it long before the requests fail at
+   * `commitTimeoutMs`. After a failure, a probe write at most once a second
+   * answers, so that health recovers without client traffic.
    *
-   * @returns True if the sync on its way, else the last durable commit (or
-   * this probe), succeeded.
+   * @returns True if the sync on its way, else the last durable commit (or a
+   * probe), succeeded.
    */
-  async health(): Promise<boolean> {
-    if (!this.#commits.failing) return await (this.#commits.syncing ?? true);
-    if (!this.#probes.due()) return false;
-    try {
-      // A row in and out: it dirties a page, so the WAL is written and synced.
-      const { pending, batch } = this.#writer.rows(true);
-      pending.insert("~probe", 0, "probe", "[]", this.#clock.now());
-      pending.forget("~probe");
-      await batch;
-      return true;
-    } catch {
-      return false;
-    }
+  health(): Promise<boolean> {
+    return this.#health.check();
   }
 
   enqueue(group: TaskGroup): Promise<void> {
@@ -189,7 +170,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     // the whole commit. Generated ids (UUIDv7) cannot be, and skip the look.
     const given = givenIds.has(group);
     const { id } = group;
-    if (given && (this.#givenPending.has(id) || this.#hasGroup.get(id) !== undefined)) {
+    if (given && (this.#givenPending.has(id) || this.#sql.hasGroup.get(id) !== undefined)) {
       return Promise.reject(duplicateGroup(id));
     }
     const { pending, batch: enqueued } = this.#writer.rows(true);
@@ -228,7 +209,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       abandoned
         ? () =>
           this.#writer.write(() =>
-            this.#requeue.run(entry.attempts, this.#clock.now(), group.id, index)
+            this.#sql.requeue.run(entry.attempts, this.#clock.now(), group.id, index)
           )
         : succeeded
         ? () => this.#succeeded(entry)
@@ -261,13 +242,11 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   fail(task: Pick<StoredTask, "groupId" | "index">, error: string): void {
-    this.#db.prepare(
-      "UPDATE tasks SET state = 'failed', error = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
-    ).run(error, this.#clock.now(), task.groupId, task.index);
+    this.#sql.fail.run(error, this.#clock.now(), task.groupId, task.index);
   }
 
   status(groupId: string): GroupStatus | undefined {
-    return groupStatus(groupId, this.#groupRows.all(groupId) as StatusRow[]);
+    return groupStatus(groupId, this.#sql.groupRows.all(groupId) as StatusRow[]);
   }
 
   /**
@@ -292,7 +271,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   #save(entry: TaskEntry, state: TaskState, nextAt: number): void {
-    this.#update.run(
+    this.#sql.update.run(
       state,
       entry.attempts,
       Math.ceil(nextAt),
@@ -313,7 +292,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     const partial = (group.tasks as readonly TaskEntry[])[0]?.index !== 0;
     if (partial) {
       return this.#writer.write(() => {
-        if (Number(this.#forgetDone.run(group.id).changes) === 0) this.#save(last, "done", 0);
+        if (Number(this.#sql.forgetDone.run(group.id).changes) === 0) this.#save(last, "done", 0);
       });
     }
     const { pending, batch } = this.#writer.rows(false);
