@@ -1,6 +1,7 @@
 // One attempt of one task: the `this` a task sees, the race between the
 // task's promise and its abort, and its span. Internal to the runner.
 import { abortWithHooks, hookableController } from "./_abort_hooks.ts";
+import { readable } from "./_thrown.ts";
 import type { TaskContext } from "./task.ts";
 import type { TaskEntry } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
@@ -97,7 +98,11 @@ export class Attempt implements TaskContext {
   /** Settles with the task's promise, or with the abort reason if that comes first. */
   watch(result: PromiseLike<unknown>, done: AttemptDone): void {
     this.#done = done;
-    result.then(() => this.#ended(false), (error: unknown) => this.#ended(true, error));
+    // Promise.resolve: a thenable whose then throws rejects, not throws here.
+    Promise.resolve(result).then(
+      () => this.#ended(false),
+      (error: unknown) => this.#ended(true, readable(error)),
+    );
   }
 
   /**

@@ -1,4 +1,5 @@
 // A journal's rows as both stores write and read them. Internal.
+import { errorText } from "./_thrown.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
 import type { JsonValue } from "./task.ts";
@@ -80,8 +81,7 @@ export function unstorable(text: string): string | undefined {
  * a journal that cannot start says so.
  */
 export function cannot(action: string, error: unknown): Error {
-  const reason = error instanceof Error ? error.message : String(error);
-  return new Error(`Cannot ${action}: ${reason}`, { cause: error });
+  return new Error(`Cannot ${action}: ${errorText(error)}`, { cause: error });
 }
 
 /** A store's refusal of a group whose id it holds already (see TaskGroupOptions.id). */

@@ -28,11 +28,29 @@ self.onmessage = async ({ data }: MessageEvent<Job>): Promise<void> => {
     }
     self.postMessage({ id: data.id, ok: true, value: await fn(...data.args) });
   } catch (error) {
-    const { name = "Error", message = String(error), stack = undefined } = error instanceof Error
-      ? error
-      : {};
-    self.postMessage({ id: data.id, ok: false, error: { name, message, stack } });
+    self.postMessage({ id: data.id, ok: false, error: described(error) });
   } finally {
     current = undefined;
   }
 };
+
+/**
+ * A failure as it crosses back to the pool: strings, whatever was thrown. A
+ * value whose text cannot be read (no prototype, a throwing toString) is said
+ * to be so, not left to crash the worker. Written here, not imported from
+ * lib/_thrown.ts: a worker may read only its own module.
+ */
+function described(error: unknown): { name: string; message: string; stack?: string } {
+  try {
+    if (!(error instanceof Error)) return { name: "Error", message: String(error) };
+    const { stack } = error;
+    const text = { name: String(error.name), message: String(error.message) };
+    return typeof stack === "string" ? { ...text, stack } : text;
+  } catch {
+    return {
+      name: "TypeError",
+      message:
+        `Cannot read the ${typeof error} the task threw: it has no usable message or string form`,
+    };
+  }
+}

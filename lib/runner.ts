@@ -6,6 +6,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { Attempt, type AttemptDone, isThenable } from "./_attempt.ts";
+import { readable } from "./_thrown.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { type Final, Outcomes } from "./_outcomes.ts";
 import { Overruns } from "./_overruns.ts";
@@ -220,14 +221,16 @@ export class TaskRunner implements AsyncDisposable {
 
   #call(entry: TaskEntry): void {
     const attempt = new Attempt(entry, this.#options.tracer);
-    let result: unknown;
+    let result: PromiseLike<unknown> | undefined;
     try {
-      result = attempt.call();
-    } catch (error) {
+      const value = attempt.call();
+      result = isThenable(value) ? value : undefined; // reads its then, which may throw too
+    } catch (thrown) {
+      const error = readable(thrown);
       attempt.end(true, error);
       return this.#attemptFailed(entry, error);
     }
-    if (!isThenable(result)) {
+    if (result === undefined) {
       attempt.end(false);
       return this.#finish(entry, "done");
     }

@@ -52,6 +52,66 @@ Deno.test("TaskRunner reports a throwing task with name, error and stack, and ru
   match(error.stack ?? "", /explode/);
 });
 
+Deno.test("TaskRunner: a thrown value whose text cannot be read fails its task alone; the runner goes on", async () => {
+  await using logs = await captureLogs();
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const unreadable =
+    "Cannot read the object the task threw: it has no usable message or string form";
+  const message = Object.assign(new Error(), { message: Object.create(null) });
+  const seen: string[] = [];
+  await using runner = new TaskRunner({ retries: 1, retryDelay: 1 });
+  const group = new TaskGroup()
+    .add(function bare() {
+      throw Object.create(null); // before: String() threw inside submit(), the task stayed running
+    })
+    .add(async function toStringThrows() {
+      await Promise.resolve();
+      throw {
+        toString: () => {
+          throw new Error("no");
+        },
+      };
+    })
+    .add(function revoked() {
+      throw proxy;
+    })
+    .add(function badMessage() {
+      throw message;
+    })
+    .add(function thenThrows(): PromiseLike<void> {
+      return {
+        then: () => {
+          throw new Error("then threw");
+        },
+      };
+    })
+    .add(function thenGetterThrows() {
+      return {
+        get then() {
+          throw new Error("then getter threw");
+        },
+      };
+    })
+    .add((x: string) => void seen.push(x), "after");
+  runner.submit(group);
+  await runner.idle();
+  deepEqual(seen, ["after"], "the group went on after each");
+  equal(runner.pending, 0);
+  equal(runner.running, 0);
+  deepEqual(group.tasks.map((t) => [t.name, t.state, t.attempts, t.error]), [
+    ["bare", "failed", 2, unreadable],
+    ["toStringThrows", "failed", 2, unreadable],
+    ["revoked", "failed", 2, unreadable],
+    ["badMessage", "failed", 2, unreadable],
+    ["thenThrows", "failed", 2, "then threw"],
+    ["thenGetterThrows", "failed", 2, "then getter threw"],
+    ["anonymous", "done", 1, undefined],
+  ]);
+  const failures = logs.records.filter((r) => r.properties.taskName === "bare");
+  equal(failures.length, 2, "each attempt logged");
+});
+
 Deno.test("TaskRunner: a timeout aborts the task's signal with a TimeoutError", async () => {
   const clock = fakeClock();
   await using runner = new TaskRunner({ clock, retries: 0 });

@@ -34,6 +34,11 @@ Deno.test("WorkerPool: a throwing task or one that closes its worker fails only 
   );
   equal(await pool.run(MODULE, "square", [5]), 25);
   await rejects(pool.run(MODULE, "missing", []), /has no function "missing"/);
+  // Before: String() of it threw in the worker, which crashed ("its worker crashed").
+  await rejects(
+    pool.run(MODULE, "throwBare", []),
+    /^TypeError: Cannot read the object the task threw: it has no usable message or string form$/,
+  );
 });
 
 Deno.test("WorkerPool: a timeout terminates a worker stuck in an infinite loop; the next task runs", async () => {
