@@ -6,6 +6,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { cannot } from "./_journal_rows.ts";
+import type { SyncTarget } from "./_group_commit.ts";
 import { transaction } from "./_sqlite_transaction.ts";
 
 /** The schema this build writes (`PRAGMA user_version`). */
@@ -107,6 +108,31 @@ function upgrade(db: DatabaseSync, from: 1 | 2): void {
       PRAGMA user_version = ${SCHEMA_VERSION};
     `);
   });
+}
+
+/**
+ * {@linkcode openJournal}, then its WAL file, whose fdatasync makes commits durable.
+ *
+ * @param path The database file.
+ * @param openWal Opens the WAL file (tests inject failing syncs).
+ * @returns The open database and WAL file.
+ * @throws {Error} "Cannot open task journal "<path>": …", as openJournal, or
+ * if the WAL file cannot be opened (the database is closed again).
+ */
+export function openJournalFiles(
+  path: string,
+  openWal: (file: string) => SyncTarget = (file) => Deno.openSync(file, { read: true }),
+): { db: DatabaseSync; wal: SyncTarget } {
+  const db = openJournal(path);
+  try {
+    // Opened once WAL mode has made the file.
+    return { db, wal: openWal(`${path}-wal`) };
+  } catch (error) {
+    db.close();
+    throw new Error(`Cannot open task journal "${path}": cannot open its WAL file: ${error}`, {
+      cause: error,
+    });
+  }
 }
 
 /** The statements the store runs by the row, prepared once (the batched writes are JournalWriter's). */

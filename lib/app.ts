@@ -21,6 +21,7 @@ import { definitionsByName } from "./recovery.ts";
 import { reportTask } from "./reports.ts";
 import { TaskRunner } from "./runner.ts";
 import { createHandler } from "./server.ts";
+import { SqliteTaskStore } from "./sqlite_task_store.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import type { CreateAppOptions, ShutdownOptions } from "./app_options.ts";
@@ -218,6 +219,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   for (const [file, writer] of files) {
     watches.push(await watchFile(file, () => reopen(file, writer)));
   }
+  // The journal's files are not reopened: a replaced one refuses new work.
+  if (store instanceof SqliteTaskStore) watches.push(await store.watchFiles());
 
   const shutdown = async (
     server: { shutdown(): Promise<void> },

@@ -10,6 +10,8 @@ import type { DatabaseSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget } from "./_group_commit.ts";
 import type { SqliteTaskStoreOptions } from "./sqlite_task_store_options.ts";
 import { JournalHealth } from "./_journal_health.ts";
+import type { WatchFileOptions } from "./file_watch.ts";
+import { JournalFiles } from "./_journal_files.ts";
 import { JournalWriter } from "./_journal_batch.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
@@ -17,7 +19,7 @@ import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_jour
 import { JournalRetention } from "./_journal_retention.ts";
 import { cannot, duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
-import { type JournalStatements, openJournal, prepareStatements } from "./_journal_schema.ts";
+import { type JournalStatements, openJournalFiles, prepareStatements } from "./_journal_schema.ts";
 import { outcomeFailureLogs, OutcomeRetry } from "./_outcome_retry.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { type GroupStatus, taskId, type TaskState } from "./task_status.ts";
@@ -61,6 +63,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #logger: StructuredLogger;
   #clock: Clock;
   #health: JournalHealth;
+  #files: JournalFiles;
   #failures: ReturnType<typeof outcomeFailureLogs>;
   #writer: JournalWriter;
   #outcomes: OutcomeRetry;
@@ -74,18 +77,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
    * @throws {Error} Naming the file, if it is not a posthaste journal or is damaged.
    */
   static open(path: string, options: SqliteTaskStoreOptions = {}): SqliteTaskStore {
-    const { openWal = (file: string) => Deno.openSync(file, { read: true }) } = options;
-    const db = openJournal(path);
-    let wal: SyncTarget;
-    try {
-      // Opened once WAL mode has made the file; syncing it makes commits durable.
-      wal = openWal(`${path}-wal`);
-    } catch (error) {
-      db.close();
-      throw new Error(`Cannot open task journal "${path}": cannot open its WAL file: ${error}`, {
-        cause: error,
-      });
-    }
+    const { db, wal } = openJournalFiles(path, options.openWal);
     try {
       return new SqliteTaskStore(db, path, wal, options);
     } catch (error) {
@@ -112,13 +104,15 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     this.#path = path;
     this.#clock = clock;
     this.#logger = options.logger ?? getLogger(["posthaste", "journal"]);
+    this.#files = new JournalFiles(path, this.#logger);
     const commits = this.#commits = new GroupCommit(db, wal, { commitTimeoutMs, timers: clock });
     const writer = this.#writer = new JournalWriter(commits, db);
     this.#health = new JournalHealth({
-      failing: () => commits.failing,
+      failing: () => commits.failing || this.#files.lost !== undefined,
       inFlight: () => commits.syncing,
       // A row in and out: it dirties a page, so the WAL is written and synced.
       probe: () => {
+        if (this.#files.lost !== undefined) return Promise.reject(this.#files.lost);
         const { pending, batch } = writer.rows(true);
         pending.insert("~probe", 0, "probe", "[]", clock.now());
         pending.forget("~probe");
@@ -159,10 +153,25 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     return this.#health.check();
   }
 
+  /**
+   * Looks at the journal's file and its WAL every `intervalMs` (see
+   * {@linkcode watchFile}). Once either was deleted or replaced while open (a
+   * cleanup script, a volume swapped), SQLite goes on writing to a file no
+   * path names, which a crash would lose: from then on every enqueue is
+   * refused and health is false, until a restart opens the journal afresh
+   * (a drain first runs what was accepted). Logged once.
+   *
+   * @param options The interval, the clock, and how a file is looked at.
+   * @returns What stops watching (`await using`).
+   */
+  watchFiles(options: WatchFileOptions = {}): Promise<AsyncDisposable> {
+    return this.#files.watch(options);
+  }
+
   enqueue(group: TaskGroup): Promise<void> {
     // Refused unwritten: no sync can make the rows durable now, and rows
     // written only to be undone would grow the WAL for nothing.
-    const stalled = this.#commits.stalled;
+    const stalled = this.#files.lost ?? this.#commits.stalled;
     if (stalled !== undefined) return Promise.reject(stalled);
     const now = this.#clock.now();
     const rows = journalRows(group);

@@ -30,6 +30,23 @@ Deno.test("durable: a second server on the same journal refuses to start; the fi
   ]);
 });
 
+Deno.test("durable: a journal file deleted under the server refuses new work from then on; accepted work still runs", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer(dir.path, { TASK_STORE: `sqlite:${dir.path}/tasks.db` });
+  deepEqual(await post(server.url, ["before@example.com"]), [202]);
+  // Before: 202s went on into the deleted file, and a crash lost them all.
+  await Deno.remove(`${dir.path}/tasks.db-wal`);
+  await server.stderrMatches(/tasks\.db-wal\W* was deleted or replaced while the journal was open/);
+  deepEqual(await post(server.url, ["after@example.com"]), [503]);
+  const health = await fetch(`${server.url}/healthz`);
+  deepEqual([health.status, await health.json()], [503, { status: "journal_unavailable" }]);
+  server.child.kill("SIGTERM");
+  equal((await server.status()).code, 0);
+  deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), [
+    "notification for before@example.com: some notification",
+  ]);
+});
+
 Deno.test("durable: a port already taken fails the start with a clear error; the journal waits for the next", async () => {
   await using dir = await tempDir();
   const env = { TASK_STORE: `sqlite:${dir.path}/tasks.db`, SEND_DELAY_MS: "5000" };

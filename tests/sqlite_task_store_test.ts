@@ -13,7 +13,7 @@ import {
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
-import { fakeClock, tempDir, turn } from "./_helpers.ts";
+import { fakeClock, recordingLogger, tempDir, turn } from "./_helpers.ts";
 import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
 import { storeMatchesModel } from "./_store_model.ts";
 
@@ -387,6 +387,42 @@ Deno.test("SqliteTaskStore.health() waits for the sync on its way: a stall shows
   await enqueued;
   equal(await store.health(), true, "nothing on its way: healthy at once");
   equal(disk.syncs, 1, "and not probed");
+});
+
+Deno.test("SqliteTaskStore.watchFiles(): once a journal file is deleted or replaced while open, new work is refused", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  const clock = fakeClock();
+  const { logger, errors } = recordingLogger(1);
+  // What each path names now, by inode; a missing one is gone.
+  const inodes = new Map([[path, 1], [`${path}-wal`, 2]]);
+  const stat = (file: string) => {
+    const ino = inodes.get(file);
+    return ino === undefined
+      ? Promise.reject(new Deno.errors.NotFound(file))
+      : Promise.resolve({ dev: 1, ino });
+  };
+  using store = SqliteTaskStore.open(path, { clock, logger });
+  await using _watch = await store.watchFiles({ clock, stat });
+  await store.enqueue(new TaskGroup({ id: "before" }).add(send, "ada@example.com"));
+  await clock.tickAsync(1_000);
+  equal(await store.health(), true, "the same files: nothing to say");
+
+  inodes.delete(`${path}-wal`); // e.g. a cleanup script
+  await clock.tickAsync(1_000);
+  const lost =
+    /Cannot journal new work: ".*tasks\.db-wal" was deleted or replaced while the journal was open/;
+  await rejects(store.enqueue(new TaskGroup({ id: "after" }).add(send, "bob@example.com")), lost);
+  equal(await store.health(), false);
+  await clock.tickAsync(1_000);
+  equal(await store.health(), false, "no probe brings it back: the file is still gone");
+  inodes.set(path, 3); // the journal itself replaced too
+  await clock.tickAsync(2_000);
+  equal(errors.length, 1, "logged once");
+  equal(errors[0]?.properties.file, `${path}-wal`);
+  match(errors[0]?.message ?? "", /a crash would lose what is journaled now; new work is refused/);
+  equal(store.status("before")?.state, "queued", "what was accepted is still there to run");
+  equal(store.status("after"), undefined);
 });
 
 Deno.test("SqliteTaskStore keeps exactly the newest retentionCount failures when they share a millisecond", async () => {
