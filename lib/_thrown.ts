@@ -15,7 +15,7 @@ export function readable(thrown: unknown): unknown {
     // Described below.
   }
   return new TypeError(
-    `Cannot read the ${typeof thrown} the task threw: it has no usable message or string form`,
+    `Cannot read the ${typeof thrown} that was thrown: it has no usable message or string form`,
   );
 }
 

@@ -50,7 +50,7 @@ function described(error: unknown): { name: string; message: string; stack?: str
     return {
       name: "TypeError",
       message:
-        `Cannot read the ${typeof error} the task threw: it has no usable message or string form`,
+        `Cannot read the ${typeof error} that was thrown: it has no usable message or string form`,
     };
   }
 }

@@ -7,6 +7,7 @@ import { getLogger } from "@logtape/logtape";
 import { context } from "@opentelemetry/api";
 import type { StructuredLogger } from "./logging.ts";
 import { IntervalGate } from "./_interval_gate.ts";
+import { readable } from "./_thrown.ts";
 import { AdmissionError } from "./admission_error.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { HttpError } from "./http_error.ts";
@@ -125,7 +126,9 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
   } = options;
   const refusalLog = new IntervalGate(1_000, clock);
 
-  const fail = (error: unknown, request: Request, group: TaskGroup): Response => {
+  const fail = (thrown: unknown, request: Request, group: TaskGroup): Response => {
+    // A revoked Proxy thrown would throw again at `instanceof`, past this answer.
+    const error = readable(thrown);
     if (error instanceof HttpError) {
       // One setting for every 503, a route's as well as the handler's own.
       if (error.status !== 503 || new Headers(error.headers).has("retry-after")) {

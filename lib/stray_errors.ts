@@ -4,6 +4,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { readable } from "./_thrown.ts";
 import type { StructuredLogger } from "./logging.ts";
 
 /**
@@ -85,9 +86,11 @@ export interface StrayErrors extends Disposable {
 export function catchStrayErrors(options: StrayErrorOptions = {}): StrayErrors {
   const { logger = getLogger(["posthaste", "process"]), target = globalThis } = options;
   let count = 0;
-  const caught = (event: Event, what: string, error: unknown): void => {
+  const caught = (event: Event, what: string, thrown: unknown): void => {
     event.preventDefault();
     count++;
+    // A revoked Proxy would throw again at `instanceof`, and count twice.
+    const error = readable(thrown);
     logger.error(`${what}; the server goes on: {error}`, {
       error,
       stack: error instanceof Error ? error.stack : undefined,

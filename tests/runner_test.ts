@@ -57,7 +57,7 @@ Deno.test("TaskRunner: a thrown value whose text cannot be read fails its task a
   const { proxy, revoke } = Proxy.revocable({}, {});
   revoke();
   const unreadable =
-    "Cannot read the object the task threw: it has no usable message or string form";
+    "Cannot read the object that was thrown: it has no usable message or string form";
   const message = Object.assign(new Error(), { message: Object.create(null) });
   const seen: string[] = [];
   await using runner = new TaskRunner({ retries: 1, retryDelay: 1 });

@@ -141,10 +141,16 @@ Deno.test("server answers a handler bug with 500 internal_error and logs the sta
       throw new Error("secret detail");
     }),
     route("POST", "/async-bug", () => Promise.reject(new Error("async secret"))),
+    // Before: `instanceof` threw on it, and Deno answered a bare text 500, neither logged nor counted.
+    route("POST", "/revoked", () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      throw proxy;
+    }),
   ], runner);
   await using _server = server;
 
-  for (const path of ["/bug", "/async-bug"]) {
+  for (const path of ["/bug", "/async-bug", "/revoked"]) {
     const response = await fetch(`${url}${path}`, { method: "POST" });
     equal(response.status, 500);
     const text = await response.text();

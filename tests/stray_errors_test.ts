@@ -37,3 +37,17 @@ Deno.test("catchStrayErrors(): disposing removes the guard", () => {
   equal(strays.count, 1);
   equal(errors.length, 1);
 });
+
+Deno.test("catchStrayErrors(): a revoked Proxy left unhandled is logged once as what it is", () => {
+  const target = new EventTarget();
+  const { logger, errors } = recordingLogger(1);
+  using strays = catchStrayErrors({ logger, target });
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const promise = Promise.resolve(); // the event's own; nothing rejects
+  target.dispatchEvent(
+    new PromiseRejectionEvent("unhandledrejection", { promise, reason: proxy, cancelable: true }),
+  );
+  equal(strays.count, 1, "before: instanceof threw in the guard, itself a stray error");
+  match(String(errors[0]?.properties.error), /Cannot read the object that was thrown/);
+});

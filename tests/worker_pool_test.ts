@@ -37,7 +37,7 @@ Deno.test("WorkerPool: a throwing task or one that closes its worker fails only 
   // Before: String() of it threw in the worker, which crashed ("its worker crashed").
   await rejects(
     pool.run(MODULE, "throwBare", []),
-    /^TypeError: Cannot read the object the task threw: it has no usable message or string form$/,
+    /^TypeError: Cannot read the object that was thrown: it has no usable message or string form$/,
   );
 });
 
