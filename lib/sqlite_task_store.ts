@@ -169,10 +169,10 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   enqueue(group: TaskGroup): Promise<void> {
-    // Refused unwritten: no sync can make the rows durable now, and rows
-    // written only to be undone would grow the WAL for nothing.
-    const stalled = this.#files.lost ?? this.#commits.stalled;
-    if (stalled !== undefined) return Promise.reject(stalled);
+    // Refused unwritten: no sync can make the rows durable now (a stall, or
+    // a file deleted), and rows written only to be undone would grow the WAL.
+    const refused = this.#files.lost ?? this.#commits.stalled;
+    if (refused !== undefined) return Promise.reject(refused);
     const now = this.#clock.now();
     const rows = journalRows(group);
     // A chosen id may be taken: refused alone, before its rows would fail
