@@ -8,6 +8,7 @@ import { setImmediate } from "node:timers";
 import { transaction } from "./_sqlite_transaction.ts";
 import { isDiskFull, WalCheckpoints } from "./_wal_checkpoints.ts";
 import { type Clock, MAX_TIMER_MS, systemClock } from "./clock.ts";
+import type { Histogram } from "./histogram.ts";
 
 /** One write of a batch, run inside its transaction. */
 export type Write = (db: DatabaseSync) => void;
@@ -50,6 +51,8 @@ export interface GroupCommitOptions {
   commitTimeoutMs?: number;
   /** Runs that deadline, and paces checkpoints after failures. @default {systemClock} */
   timers?: Pick<Clock, "now" | "setTimeout" | "clearTimeout">;
+  /** Observes each sync's seconds, returned or failed. @default {undefined (none)} */
+  syncs?: Histogram;
 }
 
 /**
@@ -85,6 +88,7 @@ export class GroupCommit {
   readonly #timeoutMs: number;
   readonly #timers: Pick<Clock, "now" | "setTimeout" | "clearTimeout">;
   readonly #checkpoints: WalCheckpoints;
+  readonly #syncs: Histogram | undefined;
 
   /**
    * @param db The journal, in WAL mode with `synchronous = NORMAL`.
@@ -105,6 +109,7 @@ export class GroupCommit {
     }
     this.#timeoutMs = commitTimeoutMs;
     this.#timers = options.timers ?? systemClock;
+    this.#syncs = options.syncs;
     this.#checkpoints = new WalCheckpoints(db, this.#timers);
   }
 
@@ -226,6 +231,7 @@ export class GroupCommit {
     this.#unsynced = [];
     let synced = false;
     let inTime = false;
+    const started = this.#timers.now();
     const deadline = this.#timers.setTimeout(() => this.#stall(waiting), this.#timeoutMs);
     this.#syncing = this.#wal.syncData().then(
       () => {
@@ -244,6 +250,8 @@ export class GroupCommit {
     this.#syncing.finally(
       () => {
         this.#timers.clearTimeout(deadline);
+        // Wall-clock milliseconds: a step back must not make it negative.
+        this.#syncs?.observe(Math.max(0, this.#timers.now() - started) / 1_000);
         this.#stalled = undefined;
         this.#syncing = undefined;
         if (this.#closed) return this.#closeWal();

@@ -4,6 +4,7 @@
 import { setImmediate } from "node:timers";
 import type { Sql } from "postgres";
 import { type Clock, MAX_TIMER_MS } from "./clock.ts";
+import type { Histogram } from "./histogram.ts";
 import type { NewRow } from "./_journal_rows.ts";
 import { type Batch, batchStatements, newBatch, type SaveRow } from "./_postgres_batch.ts";
 
@@ -45,6 +46,8 @@ export interface CommitOptions {
    * connection), so that they can be withdrawn.
    */
   onUnsure?: (groupIds: string[]) => void;
+  /** Observes each batch's seconds to its answer, or to its failure. */
+  batches?: Histogram;
 }
 
 /** Batches writes; one batch at a time is on its way. */
@@ -235,6 +238,7 @@ export class PostgresCommit {
     const { owner, now, timers, timeoutMs, connect } = this.#options;
     const statements = batchStatements(sql, batch, owner, now());
     const deadlineMs = timeoutMs * statements.length + 1_000;
+    const started = now();
     let timer: unknown;
     const stuck = new Promise<never>((_, reject) => {
       timer = timers.setTimeout(() => {
@@ -248,7 +252,11 @@ export class PostgresCommit {
       }, deadlineMs);
     });
     stuck.catch(() => {});
-    return Promise.race([Promise.all(statements), stuck]).finally(() => timers.clearTimeout(timer));
+    return Promise.race([Promise.all(statements), stuck]).finally(() => {
+      timers.clearTimeout(timer);
+      // Wall-clock milliseconds: a step back must not make it negative.
+      this.#options.batches?.observe(Math.max(0, now() - started) / 1_000);
+    });
   }
 }
 

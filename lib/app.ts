@@ -153,6 +153,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     tracer: recordingTracer(),
   });
   const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
+  metrics.journalSyncs = store?.journalSyncs;
   let draining = false;
   // Recovered tasks may be running: they stop, and stay in the journal.
   opened.defer(async () => void await runner.drain({ signal: AbortSignal.abort() }));

@@ -4,6 +4,7 @@
  * @module
  */
 import type { LogWriterStats } from "./log_writer_options.ts";
+import { Histogram } from "./histogram.ts";
 import type { TaskRunner } from "./runner.ts";
 
 /**
@@ -32,12 +33,6 @@ export const DURATION_BUCKETS: readonly number[] = [
   30,
   60,
 ];
-
-interface Histogram {
-  counts: number[];
-  sum: number;
-  count: number;
-}
 
 function escapeLabel(value: string): string {
   return value.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`);
@@ -79,6 +74,13 @@ export class Metrics {
    * @default {undefined (not exported)}
    */
   acceptFailures: { readonly count: number } | undefined;
+  /**
+   * How long the durable journal's writes took (`journalSyncs` of
+   * {@linkcode SqliteTaskStore} or {@linkcode PostgresTaskStore}): exported as
+   * `posthaste_journal_sync_seconds` once set.
+   * @default {undefined (not exported)}
+   */
+  journalSyncs: Histogram | undefined;
   #requests = new Map<string, Map<number, { route: string; status: string; count: number }>>();
   #durations = new Map<string, Histogram>();
 
@@ -164,18 +166,7 @@ export class Metrics {
       "Task duration, first attempt to outcome.",
     );
     for (const [task, histogram] of this.#durations) {
-      let cumulative = 0;
-      DURATION_BUCKETS.forEach((le, i) => {
-        cumulative += histogram.counts[i] ?? 0;
-        out.push(
-          `posthaste_task_duration_seconds_bucket${labels({ task, le: String(le) })} ${cumulative}`,
-        );
-      });
-      out.push(
-        `posthaste_task_duration_seconds_bucket${labels({ task, le: "+Inf" })} ${histogram.count}`,
-      );
-      out.push(`posthaste_task_duration_seconds_sum${labels({ task })} ${histogram.sum}`);
-      out.push(`posthaste_task_duration_seconds_count${labels({ task })} ${histogram.count}`);
+      series(out, "posthaste_task_duration_seconds", { task }, histogram);
     }
     const logFamilies: [string, keyof LogWriterStats, string][] = [
       ["posthaste_log_lines_total", "lines", "Lines written."],
@@ -209,18 +200,39 @@ export class Metrics {
       family(name, "counter", help);
       out.push(`${name} ${counter.count}`);
     }
+    if (this.journalSyncs !== undefined) {
+      const name = "posthaste_journal_sync_seconds";
+      family(
+        name,
+        "histogram",
+        "Time a durable journal write took: SQLite's WAL fdatasync, PostgreSQL's insert of new tasks.",
+      );
+      series(out, name, {}, this.journalSyncs);
+    }
     return out.join("\n") + "\n";
   }
 
   #observeDuration(task: string, seconds: number): void {
     let histogram = this.#durations.get(task);
     if (histogram === undefined) {
-      histogram = { counts: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
-      this.#durations.set(task, histogram);
+      this.#durations.set(task, histogram = new Histogram(DURATION_BUCKETS));
     }
-    const bucket = DURATION_BUCKETS.findIndex((le) => seconds <= le);
-    if (bucket !== -1) histogram.counts[bucket] = (histogram.counts[bucket] ?? 0) + 1;
-    histogram.sum += seconds;
-    histogram.count++;
+    histogram.observe(seconds);
   }
+}
+
+/** A histogram's `_bucket`, `_sum` and `_count` series. */
+function series(
+  out: string[],
+  name: string,
+  pairs: Record<string, string>,
+  histogram: Histogram,
+): void {
+  const counts = histogram.cumulative();
+  histogram.bounds.forEach((le, i) => {
+    out.push(`${name}_bucket${labels({ ...pairs, le: String(le) })} ${counts[i]}`);
+  });
+  out.push(`${name}_bucket${labels({ ...pairs, le: "+Inf" })} ${histogram.count}`);
+  out.push(`${name}_sum${labels(pairs)} ${histogram.sum}`);
+  out.push(`${name}_count${labels(pairs)} ${histogram.count}`);
 }

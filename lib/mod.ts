@@ -52,6 +52,7 @@ export * from "./http_error.ts";
 export * from "./journal_takeover.ts";
 export * from "./non_blocking_lines.ts";
 export * from "./logging.ts";
+export * from "./histogram.ts";
 export * from "./metrics.ts";
 export * from "./notification.ts";
 export * from "./notification_input.ts";

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Histogram } from "./histogram.ts";
 import type { TaskStoreConfig } from "./config.ts";
 import { PostgresTaskStore } from "./postgres_task_store.ts";
 import { SqliteTaskStore } from "./sqlite_task_store.ts";
@@ -28,6 +29,8 @@ export interface DurableTaskStore extends TaskStore {
   readonly path: string;
   /** Whether it takes commits now (`GET /healthz`). */
   health(): Promise<boolean>;
+  /** Seconds its durable writes took, the ones a 202 waits for (`GET /metrics`). */
+  readonly journalSyncs: Histogram;
 }
 
 /**

@@ -9,6 +9,7 @@ import type { StructuredLogger } from "./logging.ts";
 import type { Sql } from "postgres";
 import { OwnerClaim } from "./_postgres_claim.ts";
 import { IntervalGate } from "./_interval_gate.ts";
+import { Histogram, LATENCY_BUCKETS } from "./histogram.ts";
 import { JournalHealth } from "./_journal_health.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
@@ -80,6 +81,8 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #givenPending = new PendingIds();
   readonly #owner: string;
   readonly #name: string;
+  /** Seconds each insert of new tasks took (what a 202 waits for); see `Metrics.journalSyncs`. */
+  readonly journalSyncs: Histogram = new Histogram(LATENCY_BUCKETS);
   /** New tasks: what a 202 waits for. */
   readonly #intake: PostgresCommit;
   /** Attempts and outcomes, committed beside the intake (a task's come after its insert). */
@@ -160,6 +163,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     // A failed enqueue was answered 503 and dropped; failed outcomes are tried again.
     this.#intake = new PostgresCommit({
       ...stream,
+      batches: this.journalSyncs,
       retryForMs: 0,
       onUnsure: (ids) => this.#withdraw(ids),
     });

@@ -1,6 +1,7 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { GroupCommit, type SyncTarget } from "../lib/_group_commit.ts";
+import { Histogram } from "../lib/mod.ts";
 import { fakeClock, tempDir, turn } from "./_helpers.ts";
 import { walDatabase } from "./_sqlite_journal.ts";
 
@@ -81,6 +82,26 @@ Deno.test("GroupCommit: batches committed during a sync share the next one", asy
   wal.syncs[1]?.resolve();
   await Promise.all([second, third]);
   deepEqual(settled, ["first", "second", "third"]);
+  db.close();
+});
+
+Deno.test("GroupCommit observes each sync's seconds, returned or failed", async () => {
+  const db = memoryDb();
+  const wal = gatedWal();
+  const clock = fakeClock();
+  const syncs = new Histogram([0.01, 1]);
+  const commits = new GroupCommit(db, wal, { timers: clock, syncs });
+  const first = commits.write(() => {}, true);
+  commits.commit();
+  await clock.tickAsync(4);
+  wal.syncs[0]?.resolve();
+  await first;
+  const second = commits.write(() => {}, true);
+  commits.commit();
+  await clock.tickAsync(2_500);
+  wal.syncs[1]?.reject(new Error("EIO"));
+  await rejects(second);
+  deepEqual([syncs.cumulative(), syncs.count, syncs.sum], [[1, 1], 2, 2.504]);
   db.close();
 });
 

@@ -2,7 +2,7 @@
 // commit (PostgresCommit, mostly through PostgresTaskStore).
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import type { Sql } from "postgres";
-import { defineTask, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
+import { defineTask, Histogram, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
 import { checkCommitTimeout, PostgresCommit } from "../lib/_postgres_commit.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
 import { type FakeClock, fakeClock, recordingLogger, turn } from "./_helpers.ts";
@@ -135,6 +135,36 @@ Deno.test("PostgresCommit.answered(): waits for the batch on its way, to whether
   answer.reject(new Error("refused"));
   equal(await failed, false);
   await refused;
+  await commit.flush();
+});
+
+Deno.test("PostgresCommit observes each batch's seconds to its answer, or to its failure", async () => {
+  const clock = fakeClock();
+  let answer = Promise.withResolvers<unknown>();
+  const database = fakeDatabase(() => answer.promise);
+  const batches = new Histogram([0.01, 1]);
+  const commit = new PostgresCommit({
+    connect: () => database,
+    owner: "me",
+    now: () => clock.now(),
+    timeoutMs: 1_000,
+    timers: clock,
+    retryForMs: 0,
+    batches,
+  });
+  const row = { groupId: "g", index: 0, name: "send", args: "[]" };
+  const first = commit.insert([row]);
+  await turn(); // sent
+  await clock.tickAsync(4);
+  answer.resolve([]);
+  await first;
+  answer = Promise.withResolvers();
+  const second = commit.insert([row]).catch(() => {});
+  await turn();
+  await clock.tickAsync(1_500);
+  answer.reject(new Error("refused"));
+  await second;
+  deepEqual([batches.cumulative(), batches.count, batches.sum], [[1, 1], 2, 1.504]);
   await commit.flush();
 });
 

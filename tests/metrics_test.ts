@@ -1,7 +1,7 @@
 // /metrics: valid Prometheus text, and exact deltas for a scripted series of requests.
 import { equal, ok } from "node:assert/strict";
-import { Metrics, TaskRunner } from "../lib/mod.ts";
-import { startApp } from "./_helpers.ts";
+import { Histogram, LATENCY_BUCKETS, Metrics, TaskRunner } from "../lib/mod.ts";
+import { startApp, tempDir } from "./_helpers.ts";
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const SAMPLE =
@@ -36,9 +36,8 @@ function parse(text: string): Map<string, number> {
   for (const [key, count] of samples) {
     const match = /^(\w+)_count\{(.*)\}$/.exec(key);
     if (!match || types.get(match[1] ?? "") !== "histogram") continue;
-    const buckets = [...samples].filter(([k]) =>
-      k.startsWith(`${match[1]}_bucket{${match[2]},le=`)
-    );
+    const labels = match[2] === "" ? "" : `${match[2]},`;
+    const buckets = [...samples].filter(([k]) => k.startsWith(`${match[1]}_bucket{${labels}le=`));
     for (let i = 1; i < buckets.length; i++) ok(buckets[i]![1] >= buckets[i - 1]![1], "cumulative");
     equal(buckets.at(-1)?.[0].includes('le="+Inf"'), true);
     equal(buckets.at(-1)?.[1], count);
@@ -98,4 +97,30 @@ Deno.test("Metrics: stray errors are a counter when the process counts them", ()
   strays.count = 2;
   equal(parse(metrics.render()).get("posthaste_stray_errors_total{}"), 2);
   equal(parse(new Metrics(runner).render()).has("posthaste_stray_errors_total{}"), false);
+});
+
+Deno.test("Metrics: the journal's sync times are a histogram when a journal is set", () => {
+  const metrics = new Metrics(new TaskRunner());
+  equal(metrics.render().includes("posthaste_journal_sync_seconds"), false, "memory mode");
+  const syncs = new Histogram(LATENCY_BUCKETS);
+  metrics.journalSyncs = syncs;
+  syncs.observe(0.003);
+  syncs.observe(1.5);
+  const series = parse(metrics.render());
+  equal(series.get('posthaste_journal_sync_seconds_bucket{le="0.0025"}'), 0);
+  equal(series.get('posthaste_journal_sync_seconds_bucket{le="0.005"}'), 1);
+  equal(series.get('posthaste_journal_sync_seconds_bucket{le="2.5"}'), 2);
+  equal(series.get('posthaste_journal_sync_seconds_bucket{le="+Inf"}'), 2);
+  equal(series.get("posthaste_journal_sync_seconds_count{}"), 2);
+  equal(series.get("posthaste_journal_sync_seconds_sum{}"), 1.503);
+});
+
+Deno.test("GET /metrics in durable mode has the journal's sync times", async () => {
+  await using dir = await tempDir();
+  await using server = await startApp({ TASK_STORE: `sqlite:${dir.path}/tasks.db` });
+  const posted = await fetch(`${server.url}/send-notification/ada@example.com`, { method: "POST" });
+  equal(posted.status, 202);
+  await posted.body?.cancel();
+  const series = parse(await (await fetch(`${server.url}/metrics`)).text());
+  ok((series.get("posthaste_journal_sync_seconds_count{}") ?? 0) >= 1, "the 202 waited for one");
 });

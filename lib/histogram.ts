@@ -1,0 +1,93 @@
+/**
+ * A Prometheus histogram: counts of observations per bucket, their sum and count.
+ *
+ * @module
+ */
+
+/**
+ * Upper bounds (seconds) for latencies from a millisecond to ten seconds,
+ * e.g. of the journal's syncs.
+ *
+ * @example Ten seconds at most
+ * ```ts
+ * import { LATENCY_BUCKETS } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * equal(LATENCY_BUCKETS.at(-1), 10);
+ * ```
+ */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+];
+
+/**
+ * Cumulative buckets of observed values (seconds, say), rendered in the
+ * Prometheus text format by {@linkcode Metrics}.
+ *
+ * @example Observing and reading the buckets
+ * ```ts
+ * import { Histogram } from "./mod.ts";
+ * import { deepEqual, equal } from "node:assert/strict";
+ *
+ * const latency = new Histogram([0.01, 0.1, 1]);
+ * latency.observe(0.004);
+ * latency.observe(0.05);
+ * latency.observe(3);
+ * deepEqual(latency.cumulative(), [1, 2, 2]);
+ * equal(latency.count, 3);
+ * equal(latency.sum, 3.054);
+ * ```
+ */
+export class Histogram {
+  /** Upper bounds of the buckets, ascending; `+Inf` is implied. */
+  readonly bounds: readonly number[];
+  /** Observations so far. */
+  count = 0;
+  /** Their sum. */
+  sum = 0;
+  readonly #counts: number[];
+
+  /**
+   * Makes an empty histogram.
+   *
+   * @param bounds Upper bounds of the buckets, ascending.
+   * @throws {RangeError} If the bounds are not finite and ascending.
+   */
+  constructor(bounds: readonly number[]) {
+    if (
+      bounds.some((bound, i) => !Number.isFinite(bound) || (i > 0 && !(bound > bounds[i - 1]!)))
+    ) {
+      throw new RangeError(
+        `Cannot make histogram: bounds must be finite and ascend, got ${bounds.join(", ")}`,
+      );
+    }
+    this.bounds = bounds;
+    this.#counts = bounds.map(() => 0);
+  }
+
+  /** Counts one value in the first bucket whose bound it does not pass. */
+  observe(value: number): void {
+    const bucket = this.bounds.findIndex((le) => value <= le);
+    if (bucket !== -1) this.#counts[bucket]!++;
+    this.sum += value;
+    this.count++;
+  }
+
+  /** Observations at or below each bound, as Prometheus's `_bucket` series give them. */
+  cumulative(): number[] {
+    let total = 0;
+    return this.#counts.map((count) => (total += count));
+  }
+}
