@@ -5,20 +5,17 @@
  */
 
 /**
- * Upper bounds (seconds) for latencies from a millisecond to ten seconds,
- * e.g. of the journal's syncs.
+ * Upper bounds (seconds) of the task duration histogram's buckets, ascending.
  *
- * @example Ten seconds at most
+ * @example Bucket bounds increase
  * ```ts
- * import { LATENCY_BUCKETS } from "./mod.ts";
- * import { equal } from "node:assert/strict";
+ * import { DURATION_BUCKETS } from "./mod.ts";
+ * import { ok } from "node:assert/strict";
  *
- * equal(LATENCY_BUCKETS.at(-1), 10);
+ * ok(DURATION_BUCKETS.every((bound, i) => i === 0 || bound > DURATION_BUCKETS[i - 1]!));
  * ```
  */
-export const LATENCY_BUCKETS: readonly number[] = [
-  0.001,
-  0.0025,
+export const DURATION_BUCKETS: readonly number[] = [
   0.005,
   0.01,
   0.025,
@@ -30,6 +27,27 @@ export const LATENCY_BUCKETS: readonly number[] = [
   2.5,
   5,
   10,
+  30,
+  60,
+];
+
+/**
+ * Upper bounds (seconds) for latencies from a millisecond to ten seconds,
+ * e.g. of the journal's syncs: two finer buckets, then the task durations' up to 10 s.
+ *
+ * @example Ten seconds at most
+ * ```ts
+ * import { LATENCY_BUCKETS } from "./mod.ts";
+ * import { deepEqual, equal } from "node:assert/strict";
+ *
+ * deepEqual(LATENCY_BUCKETS.slice(0, 4), [0.001, 0.0025, 0.005, 0.01]);
+ * equal(LATENCY_BUCKETS.at(-1), 10);
+ * ```
+ */
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.001,
+  0.0025,
+  ...DURATION_BUCKETS.filter((le) => le <= 10),
 ];
 
 /**

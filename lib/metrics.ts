@@ -4,35 +4,8 @@
  * @module
  */
 import type { LogWriterStats } from "./log_writer_options.ts";
-import { Histogram } from "./histogram.ts";
+import { DURATION_BUCKETS, Histogram } from "./histogram.ts";
 import type { TaskRunner } from "./runner.ts";
-
-/**
- * Upper bounds (seconds) of the task duration histogram's buckets, ascending.
- *
- * @example Bucket bounds increase
- * ```ts
- * import { DURATION_BUCKETS } from "./mod.ts";
- * import { ok } from "node:assert/strict";
- *
- * ok(DURATION_BUCKETS.every((bound, i) => i === 0 || bound > DURATION_BUCKETS[i - 1]!));
- * ```
- */
-export const DURATION_BUCKETS: readonly number[] = [
-  0.005,
-  0.01,
-  0.025,
-  0.05,
-  0.1,
-  0.25,
-  0.5,
-  1,
-  2.5,
-  5,
-  10,
-  30,
-  60,
-];
 
 function escapeLabel(value: string): string {
   return value.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`);
