@@ -7,7 +7,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { setImmediate } from "node:timers";
 import { transaction } from "./_sqlite_transaction.ts";
 import { isDiskFull, WalCheckpoints } from "./_wal_checkpoints.ts";
-import { type Clock, MAX_TIMER_MS, systemClock } from "./clock.ts";
+import { type Clock, MAX_TIMER_MS, monotonicClock, systemClock } from "./clock.ts";
 import type { Histogram } from "./histogram.ts";
 
 /** One write of a batch, run inside its transaction. */
@@ -53,6 +53,8 @@ export interface GroupCommitOptions {
   timers?: Pick<Clock, "now" | "setTimeout" | "clearTimeout">;
   /** Observes each sync's seconds, returned or failed. @default {undefined (none)} */
   syncs?: Histogram;
+  /** Times the syncs for `syncs`: steps of the wall clock must not. @default {monotonicClock} */
+  monotonic?: Pick<Clock, "now">;
 }
 
 /**
@@ -89,6 +91,7 @@ export class GroupCommit {
   readonly #timers: Pick<Clock, "now" | "setTimeout" | "clearTimeout">;
   readonly #checkpoints: WalCheckpoints;
   readonly #syncs: Histogram | undefined;
+  readonly #monotonic: Pick<Clock, "now">;
 
   /**
    * @param db The journal, in WAL mode with `synchronous = NORMAL`.
@@ -110,6 +113,7 @@ export class GroupCommit {
     this.#timeoutMs = commitTimeoutMs;
     this.#timers = options.timers ?? systemClock;
     this.#syncs = options.syncs;
+    this.#monotonic = options.monotonic ?? monotonicClock;
     this.#checkpoints = new WalCheckpoints(db, this.#timers);
   }
 
@@ -231,7 +235,7 @@ export class GroupCommit {
     this.#unsynced = [];
     let synced = false;
     let inTime = false;
-    const started = this.#timers.now();
+    const started = this.#monotonic.now();
     const deadline = this.#timers.setTimeout(() => this.#stall(waiting), this.#timeoutMs);
     this.#syncing = this.#wal.syncData().then(
       () => {
@@ -250,8 +254,7 @@ export class GroupCommit {
     this.#syncing.finally(
       () => {
         this.#timers.clearTimeout(deadline);
-        // Wall-clock milliseconds: a step back must not make it negative.
-        this.#syncs?.observe(Math.max(0, this.#timers.now() - started) / 1_000);
+        this.#syncs?.observe((this.#monotonic.now() - started) / 1_000);
         this.#stalled = undefined;
         this.#syncing = undefined;
         if (this.#closed) return this.#closeWal();

@@ -3,7 +3,7 @@
 // has a deadline, and failed outcomes go again. Internal to PostgresTaskStore.
 import { setImmediate } from "node:timers";
 import type { Sql } from "postgres";
-import { type Clock, MAX_TIMER_MS } from "./clock.ts";
+import { type Clock, MAX_TIMER_MS, monotonicClock } from "./clock.ts";
 import type { Histogram } from "./histogram.ts";
 import type { NewRow } from "./_journal_rows.ts";
 import { type Batch, batchStatements, newBatch, type SaveRow } from "./_postgres_batch.ts";
@@ -48,6 +48,8 @@ export interface CommitOptions {
   onUnsure?: (groupIds: string[]) => void;
   /** Observes each batch's seconds to its answer, or to its failure. */
   batches?: Histogram;
+  /** Times the batches for `batches`: steps of the wall clock must not. @default {monotonicClock} */
+  monotonic?: Pick<Clock, "now">;
 }
 
 /** Batches writes; one batch at a time is on its way. */
@@ -235,10 +237,10 @@ export class PostgresCommit {
    */
   #answered(batch: Batch): Promise<unknown> {
     const sql = this.#sql;
-    const { owner, now, timers, timeoutMs, connect } = this.#options;
+    const { owner, now, timers, timeoutMs, connect, monotonic = monotonicClock } = this.#options;
     const statements = batchStatements(sql, batch, owner, now());
     const deadlineMs = timeoutMs * statements.length + 1_000;
-    const started = now();
+    const started = monotonic.now();
     let timer: unknown;
     const stuck = new Promise<never>((_, reject) => {
       timer = timers.setTimeout(() => {
@@ -254,8 +256,7 @@ export class PostgresCommit {
     stuck.catch(() => {});
     return Promise.race([Promise.all(statements), stuck]).finally(() => {
       timers.clearTimeout(timer);
-      // Wall-clock milliseconds: a step back must not make it negative.
-      this.#options.batches?.observe(Math.max(0, now() - started) / 1_000);
+      this.#options.batches?.observe((monotonic.now() - started) / 1_000);
     });
   }
 }

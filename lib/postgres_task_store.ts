@@ -27,7 +27,7 @@ import {
   pruneFailed,
   readGroup,
 } from "./_postgres_journal.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import { groupStatus } from "./_journal_recovery.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { type GroupStatus, taskId } from "./task_status.ts";
@@ -164,6 +164,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     this.#intake = new PostgresCommit({
       ...stream,
       batches: this.journalSyncs,
+      monotonic: options.clock ?? monotonicClock,
       retryForMs: 0,
       onUnsure: (ids) => this.#withdraw(ids),
     });

@@ -14,7 +14,7 @@ import { JournalHealth } from "./_journal_health.ts";
 import type { WatchFileOptions } from "./file_watch.ts";
 import { JournalFiles } from "./_journal_files.ts";
 import { JournalWriter } from "./_journal_batch.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
@@ -112,6 +112,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       commitTimeoutMs,
       timers: clock,
       syncs: this.journalSyncs,
+      monotonic: options.clock ?? monotonicClock,
     });
     const writer = this.#writer = new JournalWriter(commits, db);
     this.#health = new JournalHealth({

@@ -90,7 +90,7 @@ Deno.test("GroupCommit observes each sync's seconds, returned or failed", async 
   const wal = gatedWal();
   const clock = fakeClock();
   const syncs = new Histogram([0.01, 1]);
-  const commits = new GroupCommit(db, wal, { timers: clock, syncs });
+  const commits = new GroupCommit(db, wal, { timers: clock, monotonic: clock, syncs });
   const first = commits.write(() => {}, true);
   commits.commit();
   await clock.tickAsync(4);

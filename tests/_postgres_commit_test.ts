@@ -151,6 +151,7 @@ Deno.test("PostgresCommit observes each batch's seconds to its answer, or to its
     timers: clock,
     retryForMs: 0,
     batches,
+    monotonic: clock,
   });
   const row = { groupId: "g", index: 0, name: "send", args: "[]" };
   const first = commit.insert([row]);
