@@ -127,7 +127,7 @@ function parseArgs(text: string): JsonValue[] | string {
   try {
     args = JSON.parse(text);
   } catch (error) {
-    return `its arguments are not JSON (${error instanceof Error ? error.message : error})`;
+    return `its arguments are not JSON (${errorText(error)})`;
   }
   return Array.isArray(args) ? args : "its arguments are not a JSON array";
 }

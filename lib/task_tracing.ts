@@ -5,6 +5,7 @@
  * @module
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
+import { errorText } from "./_thrown.ts";
 import type { TaskEntry } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
 
@@ -177,7 +178,7 @@ export function endAttemptSpan(span: TaskSpan, outcome: AttemptOutcome, error?: 
   if (outcome !== "succeeded") {
     span.setStatus({
       code: SpanStatusCode.ERROR,
-      message: error instanceof Error ? error.message : String(error ?? outcome),
+      message: errorText(error ?? outcome),
     });
     if (error instanceof Error) span.recordException(error);
   }
