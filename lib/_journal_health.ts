@@ -14,32 +14,39 @@ export interface HealthSource {
 }
 
 /**
- * Whether a journal takes durable writes. While none failed, the write on
- * its way (if any) answers: on a disk that stalls or a database that froze it
- * gives no answer, and a caller that times the wait (health's second) sees
- * the stall long before the requests waiting for that write fail at
- * `commitTimeoutMs`. After a failure nothing may be accepted: a probe write,
- * at most once a second, answers, so that health recovers without client
- * traffic.
+ * Whether a journal takes durable writes. The durable write on its way, if
+ * one is, answers: on a disk that stalls or a database that froze it gives
+ * no answer, and a caller that times the wait (health's second) sees the
+ * stall long before the requests waiting for that write fail at
+ * `commitTimeoutMs`. With none on its way a probe write answers, at most
+ * once a second (a look while it runs waits for it): an idle server on a
+ * stalled disk would otherwise look healthy until its first request hung.
+ * After a failure the probe is all that answers, so that health recovers
+ * without client traffic.
  */
 export class JournalHealth {
   readonly #source: HealthSource;
   readonly #probes: IntervalGate;
+  #probing: Promise<boolean> | undefined;
 
   constructor(source: HealthSource, clock: Pick<Clock, "now">) {
     this.#source = source;
     this.#probes = new IntervalGate(1_000, clock);
   }
 
-  /** True if the write on its way, else the last durable write (or this probe), went through. */
+  /** True if the write on its way, else a probe (or the last durable write), went through. */
   async check(): Promise<boolean> {
-    if (!this.#source.failing()) return await (this.#source.inFlight() ?? true);
-    if (!this.#probes.due()) return false;
-    try {
-      await this.#source.probe();
-      return true;
-    } catch {
-      return false;
-    }
+    const failing = this.#source.failing();
+    const waiting = (failing ? undefined : this.#source.inFlight()) ?? this.#probing;
+    if (waiting) return await waiting;
+    if (this.#probes.due()) return await this.#probe();
+    return !failing;
+  }
+
+  #probe(): Promise<boolean> {
+    const probing = this.#source.probe().then(() => true, () => false).finally(() => {
+      this.#probing = undefined;
+    });
+    return this.#probing = probing;
   }
 }

@@ -78,12 +78,11 @@ export class PostgresCommit {
   }
 
   /**
-   * Resolves once the batch on its way, if any, is answered: to whether
+   * The batch on its way, if any: resolves once it is answered, to whether
    * it committed. A database that froze keeps it waiting.
    */
-  async answered(): Promise<boolean> {
-    await this.#inFlight;
-    return !this.#failing;
+  answered(): Promise<boolean> | undefined {
+    return this.#inFlight?.then(() => !this.#failing, () => false);
   }
 
   /** Queues rows to insert; resolves once committed. */

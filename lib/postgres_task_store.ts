@@ -193,10 +193,11 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
    * Whether the journal takes commits. While none failed, the insert of new
    * tasks on its way (if any) answers: a frozen database gives none, and
    * health's one-second deadline sees it long before the requests fail at
-   * `commitTimeoutMs`. After a failure, a probe write at most once a second
-   * answers, so that health recovers without client traffic.
+   * `commitTimeoutMs`. With none on its way, or after a failure, a probe
+   * write answers, at most once a second: an idle server on a frozen
+   * database shows it too, and health recovers without client traffic.
    *
-   * @returns True if the insert on its way, else the last commit (or a probe), succeeded.
+   * @returns True if the insert on its way, else a probe (or the last commit), succeeded.
    */
   health(): Promise<boolean> {
     return this.#health.check();

@@ -144,11 +144,12 @@ export class SqliteTaskStore implements TaskStore, Disposable {
    * Whether the journal takes durable commits. While none failed, the WAL
    * sync on its way (if any) answers: a stalled disk gives none, and health's
    * one-second deadline sees it long before the requests fail at
-   * `commitTimeoutMs`. After a failure, a probe write at most once a second
-   * answers, so that health recovers without client traffic.
+   * `commitTimeoutMs`. With none on its way, or after a failure, a probe
+   * write answers, at most once a second: an idle server on a stalled disk
+   * shows it too, and health recovers without client traffic.
    *
-   * @returns True if the sync on its way, else the last durable commit (or a
-   * probe), succeeded.
+   * @returns True if the sync on its way, else a probe (or the last durable
+   * commit), succeeded.
    */
   health(): Promise<boolean> {
     return this.#health.check();

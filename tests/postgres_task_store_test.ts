@@ -319,9 +319,42 @@ postgresTest(
     equal(await store.health(), false, "no second probe within the second");
     now += 1_000;
     equal(await store.health(), true);
-    equal(await store.health(), true, "no probe needed once a write went through");
+    equal(await store.health(), true, "within the second, the probe's answer stands");
     equal(await store.status("g"), undefined, "the refused group left nothing");
     deepEqual(await store.list("", 10), [], "nor did the probe");
+  },
+);
+
+postgresTest(
+  "PostgresTaskStore.health(): an idle store is probed, and gives no answer while its table cannot be written",
+  async (db) => {
+    let now = 1_000_000;
+    await using store = await PostgresTaskStore.open(db.url, {
+      clock: { ...systemClock, now: () => now },
+    });
+    equal(await store.health(), true, "nothing on its way: a probe answers");
+    const lock = await lockTable(db); // a stuck migration, or a database that froze
+    const look = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      now += 1_000;
+      let healthy: boolean | undefined;
+      const health = store.health().then((answer) => (healthy = answer));
+      const waiting = () =>
+        look`
+          SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE application_name = 'posthaste' AND wait_event_type = 'Lock'
+        `.then(([row]) => row?.n as number);
+      // Round trips, not sleeps: until the probe's insert waits on the lock.
+      for (let i = 0; i < 10_000 && await waiting() === 0; i++);
+      equal(await waiting(), 1, "the probe waits for the lock");
+      equal(healthy, undefined, "no answer: health's deadline times it");
+      await lock.release();
+      equal(await health, true);
+    } finally {
+      await lock.release();
+      await look.end();
+    }
+    deepEqual(await store.list("", 10), [], "the probes left no row");
   },
 );
 

@@ -342,30 +342,34 @@ Deno.test("SqliteTaskStore: an enqueue whose sync fails rejects, and its committ
   deepEqual(store.recover().map((task) => task.id), ["accepted/0"]);
 });
 
-Deno.test("SqliteTaskStore.health(): false after a failed sync, probing at most once a second until a write goes through", async () => {
+Deno.test("SqliteTaskStore.health(): probes an idle journal, false after a failed sync, probing at most once a second until a write goes through", async () => {
   await using dir = await tempDir();
-  const disk = testDisk({ failing: true });
+  const disk = testDisk();
   let now = 1_000_000;
   using store = SqliteTaskStore.open(`${dir.path}/tasks.db`, {
     openWal: disk.openWal,
     clock: { ...systemClock, now: () => now },
   });
   equal(await store.health(), true);
-  equal(disk.syncs, 0, "a healthy journal is not probed");
+  equal(disk.syncs, 1, "nothing on its way: a probe write answers");
+  disk.failing = true;
   await rejects(
     store.enqueue(new TaskGroup({ id: "refused" }).add(send, "ada@example.com")),
     /EIO/,
   );
-  equal(await store.health(), false, "the probe's own sync fails too");
+  equal(await store.health(), false, "the failed sync answers within the second");
   equal(disk.syncs, 2);
+  now += 1_000;
+  equal(await store.health(), false, "the probe's own sync fails too");
+  equal(disk.syncs, 3);
   equal(await store.health(), false);
-  equal(disk.syncs, 2, "no second probe within the second");
+  equal(disk.syncs, 3, "no second probe within the second");
   disk.failing = false; // the disk is back
   now += 1_000;
   equal(await store.health(), true);
-  equal(disk.syncs, 3);
+  equal(disk.syncs, 4);
   equal(await store.health(), true);
-  equal(disk.syncs, 3);
+  equal(disk.syncs, 4);
   equal(store.status("~probe"), undefined, "the probe leaves no row");
 });
 
@@ -385,8 +389,15 @@ Deno.test("SqliteTaskStore.health() waits for the sync on its way: a stall shows
   disk.release.resolve();
   equal(await health, true, "the sync returned");
   await enqueued;
-  equal(await store.health(), true, "nothing on its way: healthy at once");
-  equal(disk.syncs, 1, "and not probed");
+  disk.release = Promise.withResolvers();
+  const idle = store.health().then((answer) => (healthy = answer));
+  healthy = undefined;
+  await turn();
+  await turn();
+  equal(disk.syncs, 2, "nothing on its way: a probe write");
+  equal(healthy, undefined, "an idle journal on a stalled disk gives no answer either");
+  disk.release.resolve();
+  equal(await idle, true);
 });
 
 Deno.test("SqliteTaskStore.watchFiles(): once a journal file is deleted or replaced while open, new work is refused", async () => {
