@@ -9,6 +9,7 @@
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import type { GroupCommit, Write } from "./_group_commit.ts";
+import { PROBE_PREFIX } from "./_journal_rows.ts";
 
 const KINDS = {
   insert: (rows: number) =>
@@ -198,8 +199,8 @@ export class JournalWriter {
    */
   probe(now: number): Promise<void> {
     const { pending, batch } = this.rows(true);
-    pending.insert("~probe", 0, "probe", "[]", now);
-    pending.forget("~probe");
+    pending.insert(PROBE_PREFIX, 0, "probe", "[]", now);
+    pending.forget(PROBE_PREFIX);
     return batch;
   }
 }

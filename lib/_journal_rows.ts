@@ -22,6 +22,13 @@ export interface NewRow {
 export const MAX_ID = 512;
 
 /**
+ * How the group id of a journal's health probe starts (SQLite's is just
+ * this): a row it writes and deletes. A group of the same id would make the
+ * probe's insert fail, and with it the commit other requests' rows share.
+ */
+export const PROBE_PREFIX = "~probe";
+
+/**
  * The rows that journal a group's tasks.
  *
  * @throws {TypeError} If a task was not made with `defineTask`: only a
@@ -29,13 +36,20 @@ export const MAX_ID = 512;
  * argument holds NaN or an infinity, which JSON would turn into null. If the
  * group's id holds a NUL character, which PostgreSQL's text refuses, or a
  * lone surrogate, which both journals store as U+FFFD, or is longer than
- * {@linkcode MAX_ID}: thrown here, before the rows join a batch that other
- * requests' rows share.
+ * {@linkcode MAX_ID}, or starts as the health probe's ({@linkcode PROBE_PREFIX}):
+ * thrown here, before the rows join a batch that other requests' rows share.
  */
 export function journalRows(group: TaskGroup): NewRow[] {
   const { id } = group;
   if (id.length > MAX_ID) {
     throw new TypeError(`Cannot journal group: its id has ${id.length} characters, over ${MAX_ID}`);
+  }
+  if (id.startsWith(PROBE_PREFIX)) {
+    throw new TypeError(
+      `Cannot journal group ${
+        JSON.stringify(id)
+      }: ids starting with "${PROBE_PREFIX}" are the health probe's`,
+    );
   }
   const bad = unstorable(id); // it would fail the commit, or come back under another id
   if (bad !== undefined) {

@@ -3,14 +3,14 @@
 import postgres, { type Sql, type TransactionSql } from "postgres";
 import { abortable } from "./abortable.ts";
 import type { StatusRow } from "./_journal_recovery.ts";
-import { storedTask } from "./_journal_rows.ts";
+import { PROBE_PREFIX, storedTask } from "./_journal_rows.ts";
 import type { StoredTask } from "./task_store.ts";
 
 /** The table's name; one table holds the tasks of every server sharing the database. */
 export const TABLE = "posthaste_tasks";
 
 /** How a health probe's group id starts (`~probe-<owner>`); not a task to adopt. */
-export const PROBE = "~probe-";
+export const PROBE = `${PROBE_PREFIX}-`;
 
 const COLUMNS = [
   "group_id",

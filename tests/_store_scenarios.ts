@@ -5,6 +5,7 @@ import {
   type DeadLetter,
   defineTask,
   definitionsByName,
+  type DurableTaskStore,
   recoverTasks,
   type TaskContext,
   type TaskEntry,
@@ -16,7 +17,7 @@ import {
 import { counts, emails, post, spawnServer } from "./_helpers.ts";
 
 /** Opens the store afresh, as a restarted server would. */
-export type OpenStore = () => Promise<TaskStore>;
+export type OpenStore = () => Promise<DurableTaskStore>;
 
 /** The store as a runner's journal, and a promise of the first task it records as `state`. */
 export function journalUntil(store: TaskStore, state: TaskState) {
@@ -106,6 +107,29 @@ export async function longGroupIdIsRefused(open: OpenStore): Promise<void> {
     (await reopened.recover()).map((task) => task.groupId).sort(),
     [fits.id, "short"].sort(),
   );
+  await reopened.close();
+}
+
+/**
+ * A chosen id starting as the health probe's is refused before its commit:
+ * a group "~probe" made every probe's insert fail, and with it the commit
+ * that other requests' rows shared.
+ */
+export async function probeIdIsRefused(open: OpenStore): Promise<void> {
+  const send = defineTask("send", (to: string) => void to);
+  const store = await open();
+  for (const id of ["~probe", "~probe-x"]) {
+    throws(
+      () => store.enqueue(new TaskGroup({ id }).add(send, "x")),
+      /^TypeError: Cannot journal group "~probe(-x)?": ids starting with "~probe" are the health probe's/,
+    );
+  }
+  const other = store.enqueue(new TaskGroup({ id: "other" }).add(send, "y"));
+  equal(await store.health(), true, "a probe in the same commit as another group");
+  await other;
+  await store.close();
+  const reopened = await open();
+  deepEqual((await reopened.recover()).map((task) => task.groupId), ["other"]);
   await reopened.close();
 }
 
@@ -272,6 +296,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
   ["a task during which the server dies 3 times is quarantined", crashLoopIsQuarantined],
   ["a chosen group id already journaled is refused alone", duplicateGroupIsRefusedAlone],
   ["a group id too long for the journal is refused before its commit", longGroupIdIsRefused],
+  ["a group id starting as the health probe's is refused before its commit", probeIdIsRefused],
   [
     "a NUL in an error is stored as U+FFFD, failing no other write; one or a lone surrogate in a group id is refused",
     nulStaysOutOfTheJournal,
