@@ -32,12 +32,14 @@ export class Backlog {
   /**
    * Admits `size` tasks, all or none.
    *
-   * @throws {AdmissionError} If draining, or if they do not fit.
+   * @throws {AdmissionError} If draining, or if they do not fit (now, or
+   * ever: `too_large`).
    */
   admit(size: number): void {
     if (this.#draining) throw new AdmissionError("draining", this.#pending, this.#max);
     if (this.#pending + size > this.#max) {
-      throw new AdmissionError("backlog_full", this.#pending, this.#max);
+      const reason = size > this.#max ? "too_large" : "backlog_full";
+      throw new AdmissionError(reason, this.#pending, this.#max, size);
     }
     this.#pending += size;
   }

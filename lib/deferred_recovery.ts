@@ -128,7 +128,7 @@ export class DeferredRecovery {
         } catch (error) {
           if (!(error instanceof AdmissionError)) throw error;
           // Full: wait for room, from this group on. A group that can never fit stays queued.
-          if (error.reason === "draining" || size <= error.limit) return;
+          if (error.reason !== "too_large") return;
           this.#result.deferred += size;
         }
         this.#after = id;

@@ -143,8 +143,9 @@ export class TaskRunner implements AsyncDisposable {
    *
    * @param group The tasks to run, in order; it cannot grow afterwards.
    * @param options When to start.
-   * @throws {AdmissionError} If the backlog is full or the runner is draining;
-   * nothing of the group is accepted then.
+   * @throws {AdmissionError} If the backlog is full, the group alone is larger
+   * than `maxPending`, or the runner is draining; nothing of the group is
+   * accepted then.
    * @throws {Error} If the group was submitted before.
    */
   submit(group: TaskGroup, options: SubmitOptions = {}): void {

@@ -170,7 +170,10 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       });
     } catch (error) {
       if (!(error instanceof AdmissionError)) throw error;
-      return refuse(error.reason === "draining" ? "shutting_down" : "backlog_full", error.message);
+      const { reason, message } = error;
+      // No Retry-After: the route's group will never fit this server's backlog.
+      if (reason === "too_large") return new HttpError(413, "too_many_tasks", message).toResponse();
+      return refuse(reason === "draining" ? "shutting_down" : "backlog_full", message);
     }
     if (journal === undefined || committed === undefined) return response;
     // The 202 goes out only once the group is durable.

@@ -19,6 +19,17 @@ Deno.test("Backlog admits all or nothing, wakes idle waiters at zero, and refuse
   equal(idle, true);
 });
 
+Deno.test("Backlog refuses a group larger than the whole backlog as too_large, even when empty", () => {
+  const backlog = new Backlog(3);
+  throws(() => backlog.admit(4), (error: AdmissionError) => {
+    equal(error.reason, "too_large");
+    equal(error.message, "Cannot accept tasks: a group of 4 tasks is larger than the backlog (3)");
+    return true;
+  });
+  backlog.admit(3);
+  throws(() => backlog.admit(1), (error: AdmissionError) => error.reason === "backlog_full");
+});
+
 Deno.test("Backlog.drain() stops waiting when its signal aborts", async () => {
   const backlog = new Backlog(10);
   backlog.admit(1);

@@ -225,7 +225,11 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
         for (const gate of gates) gate?.catch(() => {}); // the runner never saw them
         ok(error instanceof AdmissionError);
         admission.push(error.reason);
-        if (error.reason === "backlog_full") ok(before + group.size > p.maxPending);
+        if (error.reason === "too_large") ok(group.size > p.maxPending);
+        if (error.reason === "backlog_full") {
+          ok(before + group.size > p.maxPending);
+          ok(group.size <= p.maxPending, "a group that never fits says so");
+        }
         equal(runner.pending, before, "a refused group takes no room");
       }
     }, at);

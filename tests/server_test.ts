@@ -77,6 +77,29 @@ Deno.test("server answers 503 with Retry-After when the backlog is full, and run
   deepEqual(ran, ["a first", "a second"]);
 });
 
+Deno.test("server answers 413 too_many_tasks, without Retry-After, for a group that can never fit the backlog", async () => {
+  await using runner = new TaskRunner({ maxPending: 2 });
+  let ran = 0;
+  const { server, url } = serve([
+    route("POST", "/batch/:count", (_request, { params, group }) => {
+      for (let i = 0; i < Number(params.count); i++) group.add(() => void ran++);
+      return new Response(null, { status: 202 });
+    }),
+  ], runner);
+  await using _server = server;
+
+  const refused = await fetch(`${url}/batch/3`, { method: "POST" });
+  equal(refused.status, 413);
+  equal(refused.headers.get("retry-after"), null, "no retry can help it");
+  deepEqual(await refused.json(), {
+    error: "too_many_tasks",
+    detail: "Cannot accept tasks: a group of 3 tasks is larger than the backlog (2)",
+  });
+  equal((await fetch(`${url}/batch/2`, { method: "POST" })).status, 202, "one that fits");
+  await runner.idle();
+  equal(ran, 2, "nothing of the refused group ran");
+});
+
 Deno.test("a route's 503 gets the handler's Retry-After unless it set its own", async () => {
   await using runner = new TaskRunner();
   const busy = (headers?: Record<string, string>) => () => {
