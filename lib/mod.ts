@@ -64,6 +64,7 @@ export * from "./recovery.ts";
 export * from "./report_work.ts";
 export * from "./resilient_server.ts";
 export * from "./reports.ts";
+export * from "./path_params.ts";
 export * from "./router.ts";
 export * from "./server.ts";
 export * from "./server_url.ts";

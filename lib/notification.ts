@@ -115,7 +115,7 @@ export function notificationRoutes(options: NotificationOptions): Route[] {
   const bodyOptions = { timeout: options.bodyTimeout ?? 10_000 };
   return [
     route("POST", "/send-notification/:email", (request, { params, group }) => {
-      const email = parseEmail(params.email ?? "");
+      const email = parseEmail(params.email);
       const accept = (message: string): Response => {
         group.add(task, email, message);
         return Response.json(

@@ -140,7 +140,7 @@ export function opsRoutes(options: OpsOptions): Route[] {
       return health(ok ? "ok" : "journal_unavailable");
     }),
     route("GET", "/tasks/:id", async (request, { params }) => {
-      const id = params.id ?? "";
+      const { id } = params;
       const found = await find(id, request.signal);
       if (found === undefined) {
         throw new HttpError(404, "not_found", `No task group ${JSON.stringify(id)} is known`);

@@ -4,6 +4,7 @@
  * @module
  */
 import { HttpError } from "./http_error.ts";
+import type { PathParams, RouteParams } from "./path_params.ts";
 import type { TaskGroup } from "./task_group.ts";
 
 /**
@@ -11,16 +12,16 @@ import type { TaskGroup } from "./task_group.ts";
  *
  * @example A handler that leaves a task behind
  * ```ts
- * import { matchRoute, route, type RouteContext, TaskGroup } from "./mod.ts";
+ * import { matchRoute, type PathParams, route, type RouteContext, TaskGroup } from "./mod.ts";
  * import { equal } from "node:assert/strict";
  *
  * const greeted: string[] = [];
- * const routes = [
- *   route("POST", "/greet/:name", (_request, { params, group }: RouteContext) => {
- *     group.add((name: string) => void greeted.push(name), params.name ?? "");
- *     return new Response(null, { status: 202 });
- *   }),
- * ];
+ * type Greet = RouteContext<PathParams<"/greet/:name">>;
+ * const greet = (_request: Request, { params, group }: Greet) => {
+ *   group.add((name: string) => void greeted.push(name), params.name); // a string
+ *   return new Response(null, { status: 202 });
+ * };
+ * const routes = [route("POST", "/greet/:name", greet)];
  * const request = new Request("http://x/greet/ada", { method: "POST" });
  * const { route: found, params } = matchRoute(routes, request);
  * const group = new TaskGroup();
@@ -28,9 +29,12 @@ import type { TaskGroup } from "./task_group.ts";
  * equal(group.size, 1);
  * ```
  */
-export interface RouteContext {
-  /** The pattern's named groups, still percent-encoded. */
-  readonly params: Readonly<Record<string, string | undefined>>;
+export interface RouteContext<Params extends RouteParams = RouteParams> {
+  /**
+   * The pattern's named groups, still percent-encoded; typed by the pattern
+   * when `route()` is given it as a literal (see {@linkcode PathParams}).
+   */
+  readonly params: Params;
   /** Tasks added here run after the response is delivered. */
   readonly group: TaskGroup;
 }
@@ -49,9 +53,9 @@ export interface RouteContext {
  * equal(await response.text(), "hi");
  * ```
  */
-export type RouteHandler = (
+export type RouteHandler<Params extends RouteParams = RouteParams> = (
   request: Request,
-  context: RouteContext,
+  context: RouteContext<Params>,
 ) => Response | Promise<Response>;
 
 /**
@@ -94,12 +98,16 @@ export interface Route {
  */
 export type RouteMatch = {
   readonly route: Route;
-  readonly params: Readonly<Record<string, string | undefined>>;
+  readonly params: RouteParams;
 };
 
 /**
  * Makes a route for a pathname pattern such as `/send-notification/:email`.
  *
+ * The handler's `params` are typed by the pattern: `params.name` is a
+ * `string` for `"/hello/:name"`, `string | undefined` for `"/hello/:name?"`.
+ *
+ * @typeParam P The pathname, as a literal type where it is one.
  * @param method The HTTP method.
  * @param pathname A URLPattern pathname.
  * @param handler Answers matching requests.
@@ -110,12 +118,21 @@ export type RouteMatch = {
  * import { route } from "./mod.ts";
  * import { equal } from "node:assert/strict";
  *
- * const hello = route("GET", "/hello/:name", () => new Response("hi"));
+ * const hello = route("GET", "/hello/:name", (_request, { params }) => {
+ *   return new Response(`hi ${params.name.toUpperCase()}`); // a string: no `?? ""`
+ * });
  * equal(hello.pattern.test("http://localhost/hello/ada"), true);
  * ```
  */
-export function route(method: string, pathname: string, handler: RouteHandler): Route {
-  return { method: method.toUpperCase(), pattern: new URLPattern({ pathname }), handler };
+export function route<P extends string>(
+  method: string,
+  pathname: P,
+  handler: RouteHandler<PathParams<P>>,
+): Route {
+  // The table matches a route's pattern before its handler runs, so the
+  // names the pattern requires are there.
+  const general = handler as RouteHandler;
+  return { method: method.toUpperCase(), pattern: new URLPattern({ pathname }), handler: general };
 }
 
 // URLPattern.exec keeps a cache keyed by its input, and under load every URL

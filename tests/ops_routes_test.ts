@@ -31,7 +31,7 @@ Deno.test("GET /tasks/{id} follows a group from queued to running to done, and s
     runner,
     routes: [
       route("POST", "/work/:name", (_request, { params, group }) => {
-        const name = params.name ?? "";
+        const { name } = params;
         gates.set(name, Promise.withResolvers());
         started.set(name, Promise.withResolvers());
         group.add(gated, name).add(function explode() {

@@ -56,7 +56,7 @@ Deno.test("server answers 503 with Retry-After when the backlog is full, and run
   const ran: string[] = [];
   const { server, url } = serve([
     route("POST", "/work/:name", (_request, { params, group }) => {
-      const name = params.name ?? "";
+      const { name } = params;
       group.add(async () => {
         ran.push(`${name} first`);
         await gate.promise;

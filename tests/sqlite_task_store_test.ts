@@ -263,7 +263,7 @@ Deno.test("durable: a fault between commit and response, or after the response, 
         },
       },
       routes: [route("POST", "/note/:what", (_request, { params, group }) => {
-        group.add(hang, params.what ?? "");
+        group.add(hang, params.what);
         return new Response(null, { status: 202 });
       })],
     });
