@@ -1,6 +1,7 @@
 // PostgreSQL for tests: a fresh schema per test in the database that
 // POSTHASTE_TEST_POSTGRES names (.ci/run starts one); without it the
 // PostgreSQL tests are ignored.
+import { equal } from "node:assert/strict";
 import postgres, { type Sql } from "postgres";
 
 /** The test database's URL, or undefined: the PostgreSQL tests are then ignored. */
@@ -62,8 +63,16 @@ export function postgresTest(name: string, fn: (db: TestSchema) => Promise<void>
   });
 }
 
+/** A lock on the store's table; see {@linkcode lockTable}. */
+export interface TableLock {
+  /** Resolves once the store's sessions waiting for the lock are `count` (round trips, no sleeps). */
+  waiters(count: number): Promise<void>;
+  /** Lets the lock go (again: a no-op). */
+  release(): Promise<void>;
+}
+
 /** Another session holds the store's table until `release()`: statements on it wait. */
-export async function lockTable(db: TestSchema): Promise<{ release(): Promise<void> }> {
+export async function lockTable(db: TestSchema): Promise<TableLock> {
   const [locked, held] = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
   const locking = db.admin.begin(async (tx) => {
     await tx`LOCK TABLE ${tx(db.name)}.posthaste_tasks IN ACCESS EXCLUSIVE MODE`;
@@ -71,10 +80,22 @@ export async function lockTable(db: TestSchema): Promise<{ release(): Promise<vo
     await held.promise;
   });
   await locked.promise;
+  // db.admin's one connection holds the lock: another one looks.
+  const look = postgres(db.url, { max: 1, onnotice: () => {} });
+  const waiting = () =>
+    look`
+      SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE application_name = 'posthaste' AND wait_event_type = 'Lock'
+    `.then(([row]) => row?.n as number);
+  let released: Promise<void> | undefined;
   return {
-    async release() {
+    async waiters(count) {
+      for (let i = 0; i < 10_000 && await waiting() !== count; i++);
+      equal(await waiting(), count, `${count} of the store's statements wait for the lock`);
+    },
+    release() {
       held.resolve();
-      await locking;
+      return released ??= locking.then(() => look.end());
     },
   };
 }

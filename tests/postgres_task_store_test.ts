@@ -13,7 +13,6 @@ import {
   TaskRunner,
 } from "../lib/mod.ts";
 import { configure, reset } from "@logtape/logtape";
-import postgres from "postgres";
 import { connect, ensureTable, pruneFailed } from "../lib/_postgres_journal.ts";
 import { fakeClock } from "./_helpers.ts";
 import { lockTable, postgresTest } from "./_postgres.ts";
@@ -224,26 +223,16 @@ postgresTest(
     await store.enqueue(group);
     const gone = new Error("the client went away");
     await rejects(store.status(group.id, { signal: AbortSignal.abort(gone) }), gone);
-    const lock = await lockTable(db); // on db.admin's one connection, so another looks
-    const look = postgres(db.url, { max: 1, onnotice: () => {} });
+    const lock = await lockTable(db);
     try {
       const controller = new AbortController();
       const reading = store.status(group.id, { signal: controller.signal });
-      const waiting = () =>
-        look`
-          SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE application_name = 'posthaste' AND wait_event_type = 'Lock'
-        `.then(([row]) => row?.n as number);
-      // Round trips, not sleeps: until the read waits on the lock, then until it is gone.
-      for (let i = 0; i < 10_000 && await waiting() === 0; i++);
-      equal(await waiting(), 1, "the read waits for the lock");
+      await lock.waiters(1); // the read waits for the lock
       controller.abort(gone);
       await rejects(reading, gone);
-      for (let i = 0; i < 10_000 && await waiting() === 1; i++);
-      equal(await waiting(), 0, "cancelled in the database, while the lock is still held");
+      await lock.waiters(0); // cancelled in the database, while the lock is still held
     } finally {
       await lock.release();
-      await look.end();
     }
     equal((await store.status(group.id))?.state, "queued", "the connection reads again");
   },
@@ -334,25 +323,16 @@ postgresTest(
     });
     equal(await store.health(), true, "nothing on its way: a probe answers");
     const lock = await lockTable(db); // a stuck migration, or a database that froze
-    const look = postgres(db.url, { max: 1, onnotice: () => {} });
     try {
       now += 1_000;
       let healthy: boolean | undefined;
       const health = store.health().then((answer) => (healthy = answer));
-      const waiting = () =>
-        look`
-          SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE application_name = 'posthaste' AND wait_event_type = 'Lock'
-        `.then(([row]) => row?.n as number);
-      // Round trips, not sleeps: until the probe's insert waits on the lock.
-      for (let i = 0; i < 10_000 && await waiting() === 0; i++);
-      equal(await waiting(), 1, "the probe waits for the lock");
+      await lock.waiters(1); // the probe's insert
       equal(healthy, undefined, "no answer: health's deadline times it");
       await lock.release();
       equal(await health, true);
     } finally {
       await lock.release();
-      await look.end();
     }
     deepEqual(await store.list("", 10), [], "the probes left no row");
   },
