@@ -45,11 +45,8 @@ export function journalRows(group: TaskGroup): NewRow[] {
     throw new TypeError(`Cannot journal group: its id has ${id.length} characters, over ${MAX_ID}`);
   }
   if (id.startsWith(PROBE_PREFIX)) {
-    throw new TypeError(
-      `Cannot journal group ${
-        JSON.stringify(id)
-      }: ids starting with "${PROBE_PREFIX}" are the health probe's`,
-    );
+    const reserved = `ids starting with "${PROBE_PREFIX}" are the health probe's`;
+    throw new TypeError(`Cannot journal group ${JSON.stringify(id)}: ${reserved}`);
   }
   const bad = unstorable(id); // it would fail the commit, or come back under another id
   if (bad !== undefined) {
