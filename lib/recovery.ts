@@ -101,8 +101,10 @@ export interface RecoverResult {
  * Task definitions keyed by their names, as {@linkcode recoverTasks} looks
  * them up.
  *
- * @param definitions Definitions of any argument types.
- * @returns The map; of two with one name, the later wins.
+ * @param definitions Definitions of any argument types (one given twice counts once).
+ * @returns The map.
+ * @throws {TypeError} If two different definitions have one name: after a
+ * restart, a task journaled by one would run the other's function.
  *
  * @example Looking a definition up by name
  * ```ts
@@ -116,7 +118,17 @@ export interface RecoverResult {
 export function definitionsByName(
   ...definitions: TaskDefinition<never>[]
 ): Map<string, TaskDefinition<never>> {
-  return new Map(definitions.map((definition) => [definition.name, definition]));
+  const byName = new Map<string, TaskDefinition<never>>();
+  for (const definition of definitions) {
+    const { name } = definition;
+    if ((byName.get(name) ?? definition) !== definition) {
+      throw new TypeError(
+        `Cannot look task definitions up by name: two are named ${JSON.stringify(name)}`,
+      );
+    }
+    byName.set(name, definition);
+  }
+  return byName;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { deepEqual, equal, match, rejects } from "node:assert/strict";
+import { deepEqual, equal, match, rejects, throws } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import {
   type DeadLetter,
@@ -15,6 +15,15 @@ import { fakeClock, storedTask, tempDir } from "./_helpers.ts";
 import { journalWith, unfinished } from "./_sqlite_journal.ts";
 
 const send = defineTask("send", (to: string) => void to);
+
+Deno.test("definitionsByName refuses two definitions of one name, which a restart would confuse", () => {
+  const other = defineTask("send", (to: string) => void to.toUpperCase());
+  throws(
+    () => definitionsByName(send, other),
+    /^TypeError: Cannot look task definitions up by name: two are named "send"$/,
+  );
+  equal(definitionsByName(send, send).get("send"), send, "one definition given twice");
+});
 
 Deno.test("recoverTasks: more unfinished work than MAX_PENDING does not stop start-up; the rest waits in the journal", async () => {
   await using dir = await tempDir();
