@@ -43,7 +43,7 @@ import { TaskGroup } from "./task_group.ts";
  * ```
  */
 export interface HandlerOptions {
-  /** The route table. */
+  /** The route table; routes added to it later are served too. */
   routes: readonly Route[];
   /** Runs each request's tasks after its response is delivered. */
   runner: TaskRunner;

@@ -43,6 +43,20 @@ Deno.test("matchRoute() throws 405 with Allow listing every method of the path o
   throws(() => matchRoute(twice, new Request("http://x/a/1")), { headers: { allow: "POST" } });
 });
 
+Deno.test("matchRoute() serves a route added, removed or replaced after the table was first used", () => {
+  const table: Route[] = [route("GET", "/a", ok)];
+  const get = (path: string) => matchRoute(table, new Request(`http://x${path}`)).route;
+  equal(get("/a"), table[0]); // compiled now
+  table.push(route("GET", "/b", ok));
+  equal(get("/b"), table[1], "added");
+  const replaced = route("GET", "/c", ok);
+  table[0] = replaced;
+  equal(get("/c"), replaced, "replaced");
+  throws(() => get("/a"), { status: 404 });
+  table.pop();
+  throws(() => get("/b"), { status: 404 }, "removed");
+});
+
 Deno.test("matchRoute(): patterns the fast path cannot compile are matched by URLPattern", () => {
   const table: Route[] = [
     route("GET", "/users/:id(\\d+)", ok),
