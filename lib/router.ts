@@ -112,6 +112,8 @@ export type RouteMatch = {
  * @param pathname A URLPattern pathname.
  * @param handler Answers matching requests.
  * @returns The route.
+ * @throws {TypeError} If the pathname is not a URLPattern, or starts with a
+ * literal other than `/`, which no URL's path does: it would never match.
  *
  * @example A route with a parameter
  * ```ts
@@ -129,6 +131,10 @@ export function route<P extends string>(
   pathname: P,
   handler: RouteHandler<PathParams<P>>,
 ): Route {
+  // "healthz" for "/healthz" would answer 404 for good, with nothing said.
+  if (/^[\w.~-]/.test(pathname)) {
+    throw new TypeError(`Cannot make route ${method} ${pathname}: a pathname starts with "/"`);
+  }
   // The table matches a route's pattern before its handler runs, so the
   // names the pattern requires are there.
   const general = handler as RouteHandler;

@@ -43,6 +43,14 @@ Deno.test("matchRoute() throws 405 with Allow listing every method of the path o
   throws(() => matchRoute(twice, new Request("http://x/a/1")), { headers: { allow: "POST" } });
 });
 
+Deno.test("route() refuses a pathname that starts with a literal other than /: it would never match", () => {
+  throws(() => route("GET", "healthz", ok), {
+    name: "TypeError",
+    message: 'Cannot make route GET healthz: a pathname starts with "/"',
+  });
+  for (const pathname of ["/healthz", "*", "(.*)", "{/:x}?"]) route("GET", pathname, ok);
+});
+
 Deno.test("matchRoute() serves a route added, removed or replaced after the table was first used", () => {
   const table: Route[] = [route("GET", "/a", ok)];
   const get = (path: string) => matchRoute(table, new Request(`http://x${path}`)).route;
