@@ -60,8 +60,9 @@ export type PathParams<P extends string> =
             ? [Name, After extends `${Name}${infer M}` ? M : ""]
           : [After, ""]
       ) extends [infer Name extends string, infer Modifier extends string]
-        ? Name extends
-          "" | `${string}${"." | "-" | ":" | "~" | "@" | "!" | "," | ";" | "="}${string}` ? unknown
+        ? Name extends `${string}${"." | "-" | ":" | "~" | "@" | "!" | "," | ";" | "="}${string}`
+          ? unknown
+        : Name extends "" | `${string}${"(" | ")" | "\\" | "+" | "*" | "?"}${string}` ? unknown
         : Modifier extends "?" | "*" ? { readonly [K in Name]?: string }
         : Modifier extends "" | "+" ? { readonly [K in Name]: string }
         : unknown
