@@ -95,11 +95,6 @@ export function cannot(action: string, error: unknown): Error {
   return new Error(`Cannot ${action}: ${errorText(error)}`, { cause: error });
 }
 
-/** A store's refusal of a group whose id it holds already (see TaskGroupOptions.id). */
-export function duplicateGroup(id: string): Error {
-  return new Error(`Cannot journal group ${JSON.stringify(id)}: a group with this id is journaled`);
-}
-
 /**
  * A task's error as the journal stores it. PostgreSQL's text refuses NUL (and
  * the one row would fail its whole batch); SQLite's reads back only what comes

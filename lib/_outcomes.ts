@@ -77,7 +77,7 @@ export class Outcomes {
   }
 
   /** Calls a group hook; one that throws is logged and never breaks the runner's state. */
-  hook(name: "onGroupAccepted" | "onGroupSettled", group: TaskGroup): void {
+  hook(name: "onGroupAccepted" | "onGroupSettled" | "onGroupDropped", group: TaskGroup): void {
     try {
       this.#options[name]?.(group);
     } catch (error) {

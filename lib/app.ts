@@ -145,6 +145,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
         : deadLetters.append(deadLetterLine(record)),
     journal: store,
     onGroupAccepted: (group) => registry.track(group),
+    onGroupDropped: (group) => registry.forget(group),
     onGroupSettled: (group) => {
       registry.settled(group);
       // Journaled work deferred for lack of room resumes once half the backlog is free.
@@ -181,6 +182,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     onResponse: (route, status) => metrics.request(route, status),
     accepting: () => !draining,
     journal: store,
+    accepted: (id) => registry.has(id),
   }));
   const files = [[config.logFile, log], [config.deadLetterFile, deadLetters]] as const;
   const reopen = async (file: string, writer: LogWriter): Promise<void> => {

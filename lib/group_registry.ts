@@ -123,6 +123,17 @@ export class GroupRegistry {
   }
 
   /**
+   * Lets go of a tracked group without keeping its status; call from the
+   * runner's `onGroupDropped` (a group whose journal commit failed never
+   * existed). A group never tracked is ignored.
+   *
+   * @param group The group.
+   */
+  forget(group: TaskGroup): void {
+    this.#untrack(group, idHash(group.id));
+  }
+
+  /**
    * Finds a group's status: an unfinished group's (the last tracked, if two
    * share the id) before a finished one's (the last to finish).
    *

@@ -13,8 +13,9 @@ import { Histogram, LATENCY_BUCKETS } from "./histogram.ts";
 import { JournalHealth } from "./_journal_health.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
-import { cannot, duplicateGroup, journalRows } from "./_journal_rows.ts";
+import { cannot, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
+import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import { checkCommitTimeout, COMMIT_TIMEOUT_MS, PostgresCommit } from "./_postgres_commit.ts";
 import { saveRow } from "./_postgres_batch.ts";
 import {
@@ -218,9 +219,9 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     // commit), not by failing the commit. Generated ids (UUIDv7) cannot be.
     if (!givenIds.has(group)) return this.#intake.insert(rows);
     const { id } = group;
-    if (this.#givenPending.has(id)) return Promise.reject(duplicateGroup(id));
+    if (this.#givenPending.has(id)) return Promise.reject(new DuplicateGroupError(id));
     const inserted = this.#intake.insertNew(rows).then((fresh) => {
-      if (!fresh) throw duplicateGroup(id);
+      if (!fresh) throw new DuplicateGroupError(id);
     });
     return this.#givenPending.hold(id, inserted);
   }

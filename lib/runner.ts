@@ -321,6 +321,7 @@ export class TaskRunner implements AsyncDisposable {
       entry.state = "abandoned";
     }
     this.#backlog.settle(group.size);
+    this.#outcomes.hook("onGroupDropped", group);
     this.#outcomes.hook("onGroupSettled", group);
   }
 }

@@ -61,6 +61,14 @@ export interface TaskRunnerOptions {
    */
   onGroupSettled?: (group: TaskGroup) => void;
   /**
+   * Called, before `onGroupSettled`, for a group whose journal commit failed
+   * (`SubmitOptions.commit` rejected): its client got no 202, so it never
+   * existed, and a status kept for it would shadow the journal's (a group
+   * of the same id accepted elsewhere). If it throws, the error is logged.
+   * @default {nothing}
+   */
+  onGroupDropped?: (group: TaskGroup) => void;
+  /**
    * A durable journal: each attempt starts once its start is journaled, and
    * outcomes and retry times are recorded. @default {none (memory only)}
    */

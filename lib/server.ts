@@ -10,8 +10,10 @@ import { IntervalGate } from "./_interval_gate.ts";
 import { readable } from "./_thrown.ts";
 import { AdmissionError } from "./admission_error.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import { HttpError } from "./http_error.ts";
-import { matchRoute, type Route } from "./router.ts";
+import { idempotentGroupId } from "./idempotency_key.ts";
+import { matchRoute, type Route, type RouteMatch } from "./router.ts";
 import type { TaskRunner } from "./runner.ts";
 import type { TaskStore } from "./task_store.ts";
 import { TaskGroup } from "./task_group.ts";
@@ -78,6 +80,16 @@ export interface HandlerOptions {
   journal?: Pick<TaskStore, "enqueue"> | undefined;
   /** Times the once-a-second log of journal refusals. @default {systemClock} */
   clock?: Pick<Clock, "now">;
+  /**
+   * Whether a group id is known as accepted (unfinished, or finished and
+   * still kept): a request with an `Idempotency-Key` whose group
+   * ({@linkcode idempotentGroupId}) this finds, or the journal holds, gets
+   * the route's response again, marked `Idempotent-Replayed: true`, and its
+   * tasks are not added again. A repeat that arrives while the first is
+   * being journaled waits for that commit.
+   * @default {no id is known: only the journal and commits on their way tell}
+   */
+  accepted?: (id: string) => boolean;
 }
 
 /**
@@ -123,10 +135,13 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     accepting = () => true,
     journal,
     clock = systemClock,
+    accepted = () => false,
   } = options;
   const refusalLog = new IntervalGate(1_000, clock);
+  // Keyed groups being journaled: whether each ends accepted (committed, or journaled before).
+  const committing = new Map<string, Promise<boolean>>();
 
-  const fail = (thrown: unknown, request: Request, group: TaskGroup): Response => {
+  const fail = (thrown: unknown, request: Request, group: TaskGroup | undefined): Response => {
     // A revoked Proxy thrown would throw again at `instanceof`, past this answer.
     const error = readable(thrown);
     if (error instanceof HttpError) {
@@ -141,7 +156,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     logger.error("Handler failed for {method} {url} (request {requestId}): {error}", {
       method: request.method,
       url: request.url,
-      requestId: group.id,
+      requestId: group?.id,
       error,
       stack: error instanceof Error ? error.stack : undefined,
     });
@@ -152,13 +167,34 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
   const refuse = (code: string, detail: string): Response =>
     new HttpError(503, code, detail, { "retry-after": String(retryAfter) }).toResponse();
 
+  // The first answer's form again; its tasks are not added twice.
+  const replay = (response: Response): Response => {
+    const headers = new Headers(response.headers);
+    headers.set("idempotent-replayed", "true");
+    const { status, statusText } = response;
+    return new Response(response.body, { status, statusText, headers });
+  };
+
   const admit = (
     response: Response,
     group: TaskGroup,
     info: Deno.ServeHandlerInfo,
     arrivedAccepting: boolean,
+    keyed: boolean,
   ): Response | Promise<Response> => {
     if (group.size === 0) return response;
+    if (keyed) {
+      const earlier = committing.get(group.id);
+      if (earlier !== undefined) {
+        return earlier.then((ok) =>
+          ok
+            ? replay(response)
+            : refuse("journal_unavailable", "Cannot accept tasks: the task journal failed")
+        );
+      }
+      // Not new work: replayed while draining or with a full backlog too.
+      if (accepted(group.id)) return replay(response);
+    }
     if (!arrivedAccepting) {
       return refuse("shutting_down", "Cannot accept tasks: server is shutting down");
     }
@@ -186,13 +222,15 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       committed.reject(error);
       throw error;
     }
-    return enqueued.then(
+    const answered = enqueued.then(
       () => {
         committed.resolve();
         return response;
       },
       (error) => {
         committed.reject(error);
+        // Journaled before (by this server before a restart, or another one).
+        if (keyed && error instanceof DuplicateGroupError) return replay(response);
         refusalLog.each((unlogged) =>
           logger.error(
             "Cannot journal request {requestId}: {error} ({unlogged} more refused since the last such line)",
@@ -202,23 +240,33 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
         return refuse("journal_unavailable", "Cannot accept tasks: the task journal failed");
       },
     );
+    if (keyed) {
+      const { id } = group;
+      const ok = enqueued.then(() => true, (error) => error instanceof DuplicateGroupError);
+      committing.set(id, ok);
+      ok.then(() => committing.delete(id));
+    }
+    return answered;
   };
 
-  return (request, info) => {
-    // The request's span is the active context here; task spans join its trace.
-    const group = new TaskGroup({ traceContext: context.active() });
-    const arrivedAccepting = accepting();
-    let label = "unmatched";
+  // One request, once its group (with its id) is made.
+  const handle = (
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+    { route, params }: RouteMatch,
+    group: TaskGroup,
+    arrivedAccepting: boolean,
+    keyed: boolean,
+  ): Response | Promise<Response> => {
+    const label = route.pattern.pathname;
     const answer = (response: Response): Response => {
       onResponse(label, response.status);
       return response;
     };
     try {
-      const { route, params } = matchRoute(routes, request);
-      label = route.pattern.pathname;
       const result = route.handler(request, { params, group });
       const settle = (response: Response): Response | Promise<Response> => {
-        const admitted = admit(response, group, info, arrivedAccepting);
+        const admitted = admit(response, group, info, arrivedAccepting, keyed);
         return admitted instanceof Response ? answer(admitted) : admitted.then(answer);
       };
       if (result instanceof Response) return settle(result);
@@ -234,5 +282,32 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     } catch (error) {
       return answer(fail(error, request, group));
     }
+  };
+
+  return (request, info) => {
+    const arrivedAccepting = accepting();
+    let match: RouteMatch;
+    try {
+      match = matchRoute(routes, request);
+    } catch (error) {
+      const response = fail(error, request, undefined);
+      onResponse("unmatched", response.status);
+      return response;
+    }
+    // The request's span is the active context here; task spans join its trace.
+    const traceContext = context.active();
+    const keyed = idempotentGroupId(request);
+    if (keyed === undefined) {
+      return handle(request, info, match, new TaskGroup({ traceContext }), arrivedAccepting, false);
+    }
+    return keyed.then(
+      (id) =>
+        handle(request, info, match, new TaskGroup({ traceContext, id }), arrivedAccepting, true),
+      (error) => {
+        const response = fail(error, request, undefined);
+        onResponse(match.route.pattern.pathname, response.status);
+        return response;
+      },
+    );
   };
 }

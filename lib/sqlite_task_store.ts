@@ -18,8 +18,9 @@ import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
-import { cannot, duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
+import { cannot, journalError, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
+import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import { type JournalStatements, openJournalFiles, prepareStatements } from "./_journal_schema.ts";
 import { outcomeFailureLogs, OutcomeRetry } from "./_outcome_retry.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
@@ -182,7 +183,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     const given = givenIds.has(group);
     const { id } = group;
     if (given && (this.#givenPending.has(id) || this.#sql.hasGroup.get(id) !== undefined)) {
-      return Promise.reject(duplicateGroup(id));
+      return Promise.reject(new DuplicateGroupError(id));
     }
     const { pending, batch: enqueued } = this.#writer.rows(true);
     for (const row of rows) pending.insert(row.groupId, row.index, row.name, row.args, now);

@@ -81,13 +81,14 @@ export interface TaskGroupOptions {
   /**
    * The group's id (the request id). One you choose must differ from those of
    * the groups a durable store holds: the store refuses a duplicate (its
-   * `enqueue` rejects), and journals the other groups of that commit. A store
+   * `enqueue` rejects with a `DuplicateGroupError`), and journals the other
+   * groups of that commit. A store
    * takes at most 512 characters, no NUL, and none starting with `~probe`
    * (its health probe's).
    *
    * @default {timeOrderedId()} (a UUID version 7)
    */
-  id?: string;
+  id?: string | undefined;
   /**
    * The OpenTelemetry context the group was made in (the request's), so task
    * spans join its trace.

@@ -110,7 +110,8 @@ export interface TaskStore {
    * Journals a group's tasks; resolves once they are durable. Throws a
    * TypeError at once for a group it cannot journal (a task not made with
    * `defineTask`, a NUL in the id), before the group joins a commit; rejects
-   * a group whose chosen id (`TaskGroupOptions.id`) the journal holds already,
+   * with a `DuplicateGroupError` a group whose chosen id
+   * (`TaskGroupOptions.id`) the journal holds already, or is committing,
    * without failing the other groups of its commit.
    */
   enqueue(group: TaskGroup): Promise<void>;

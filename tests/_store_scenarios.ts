@@ -71,13 +71,15 @@ export async function duplicateGroupIsRefusedAlone(open: OpenStore): Promise<voi
   ]);
   deepEqual(
     outcomes.map((outcome) =>
-      outcome.status === "fulfilled" ? "journaled" : String(outcome.reason.message)
+      outcome.status === "fulfilled"
+        ? "journaled"
+        : `${outcome.reason.constructor.name}: ${outcome.reason.message}`
     ),
     [
       "journaled",
-      'Cannot journal group "key-1": a group with this id is journaled',
+      'DuplicateGroupError: Cannot journal group "key-1": a group with this id is journaled',
       "journaled",
-      'Cannot journal group "key-2": a group with this id is journaled',
+      'DuplicateGroupError: Cannot journal group "key-2": a group with this id is journaled',
       "journaled",
     ],
   );

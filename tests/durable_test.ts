@@ -127,3 +127,31 @@ Deno.test("durable: deferred work not yet resumed at a SIGTERM stays in the jour
   const seen = counts(await Deno.readTextFile(`${dir.path}/log.txt`));
   deepEqual([...seen.keys()].sort(), sent.toSorted(), "every accepted task ran");
 });
+
+Deno.test("durable: a request sent again with its Idempotency-Key after a SIGKILL and a restart gets its first answer, and runs once", async () => {
+  await using dir = await tempDir();
+  const env = { TASK_STORE: `sqlite:${dir.path}/tasks.db`, SEND_DELAY_MS: "5000" };
+  const send = async (url: string) => {
+    const response = await fetch(`${url}/send-notification/key@example.com`, {
+      method: "POST",
+      headers: { "idempotency-key": "order-42" },
+    });
+    const { id } = await response.json();
+    return [response.status, id, response.headers.get("idempotent-replayed")];
+  };
+  let first;
+  {
+    await using server = await spawnServer(dir.path, env);
+    first = await send(server.url);
+    server.child.kill("SIGKILL");
+    await server.status();
+  }
+  equal(first[0], 202);
+  await using restarted = await spawnServer(dir.path, { ...env, SEND_DELAY_MS: "0" });
+  deepEqual(await send(restarted.url), [202, first[1], "true"]);
+  restarted.child.kill("SIGTERM");
+  equal((await restarted.status()).code, 0);
+  deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), [
+    "notification for key@example.com: some notification",
+  ]);
+});

@@ -34,6 +34,22 @@ Deno.test("GroupRegistry keeps unfinished groups, and finished ones for a bounde
   equal(registry.has(groups[3]!.id), true);
 });
 
+Deno.test("GroupRegistry.forget lets a group go without keeping its status; the other of its id stays", () => {
+  const registry = new GroupRegistry();
+  const [kept, dropped] = [finished("k"), finished("k")];
+  registry.track(kept);
+  registry.track(dropped);
+  registry.forget(dropped);
+  registry.settled(dropped); // as the runner settles a dropped group after: ignored
+  equal(registry.live, 1);
+  equal(registry.finished, 0);
+  registry.forget(finished("never tracked"));
+  registry.settled(kept);
+  deepEqual([registry.live, registry.finished, registry.status("k")?.state], [0, 1, "done"]);
+  registry.forget(kept); // settled already: nothing to forget
+  equal(registry.has("k"), true);
+});
+
 Deno.test("GroupRegistry answers a finished group's status as it was when it settled", () => {
   const registry = new GroupRegistry();
   const groups = [

@@ -409,6 +409,29 @@ Deno.test("TaskRunner: a delivery that fails while the commit is pending, or aft
   ok(logs.records.some((r) => String(r.rawMessage).startsWith("Client went away")));
 });
 
+Deno.test("TaskRunner: a group whose commit failed is reported dropped, then settled; one committed only settled", async () => {
+  const hooks: string[] = [];
+  const hook = (name: string) => (group: TaskGroup) => void hooks.push(`${name} ${group.id}`);
+  await using runner = new TaskRunner({
+    onGroupAccepted: hook("accepted"),
+    onGroupDropped: hook("dropped"),
+    onGroupSettled: hook("settled"),
+  });
+  const refused = Promise.withResolvers<void>();
+  const lost = new TaskGroup({ id: "lost" }).add(() => {});
+  runner.submit(lost, { commit: refused.promise });
+  runner.submit(new TaskGroup({ id: "kept" }).add(() => {}), { commit: Promise.resolve() });
+  refused.reject(new Error("disk full"));
+  await runner.idle();
+  deepEqual(hooks, [
+    "accepted lost",
+    "accepted kept",
+    "settled kept", // its commit had resolved already
+    "dropped lost",
+    "settled lost",
+  ]);
+});
+
 Deno.test("TaskRunner.drain() waits for work; then refuses new groups", async () => {
   await using runner = new TaskRunner();
   const gate = Promise.withResolvers<void>();

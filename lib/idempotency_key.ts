@@ -1,0 +1,74 @@
+/**
+ * `Idempotency-Key`: a request sent again with the same key is the same work.
+ *
+ * @module
+ */
+import { HttpError } from "./http_error.ts";
+
+// Visible ASCII but the quote, the comma (two keys joined by a proxy) and the
+// backslash (an escape inside a quoted string), 1 to 255 of them: Stripe's
+// bare keys, and the IETF draft's structured-field strings ("…").
+const KEY = /^(?:"([!#-+\--[\]-~]{1,255})"|([!#-+\--[\]-~]{1,255}))$/;
+const encoder = new TextEncoder();
+
+/**
+ * The group id a request's `Idempotency-Key` names: a UUID version 8 made of
+ * the SHA-256 of the method, the path and the key. The same key on the same
+ * method and path always gives the same id, so the server knows a retry for
+ * the work it accepted before; on another path it is other work. The key
+ * itself is not shown (a client's key is no one else's business).
+ *
+ * The key is the header's value, bare (`Idempotency-Key: order-42`) or as a
+ * structured-field string (`Idempotency-Key: "order-42"`, the IETF draft's
+ * form): 1 to 255 visible ASCII characters, without quotes, commas or
+ * backslashes.
+ *
+ * @param request The request.
+ * @returns `undefined` at once when the request has no key, else a promise of
+ * the id.
+ * @throws {HttpError} 400 `invalid_idempotency_key` (the promise rejects) for
+ * a key that breaks those rules, or two keys.
+ *
+ * @example One key, one group id
+ * ```ts
+ * import { idempotentGroupId } from "./mod.ts";
+ * import { equal, match, notEqual } from "node:assert/strict";
+ *
+ * const post = (path: string, key: string) =>
+ *   new Request(`http://x${path}`, { method: "POST", headers: { "idempotency-key": key } });
+ * const id = await idempotentGroupId(post("/send/ada", "order-42"));
+ * match(id ?? "", /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+ * equal(await idempotentGroupId(post("/send/ada", '"order-42"')), id);
+ * notEqual(await idempotentGroupId(post("/send/bob", "order-42")), id);
+ * equal(idempotentGroupId(new Request("http://x/send/ada")), undefined);
+ * ```
+ */
+export function idempotentGroupId(request: Request): Promise<string> | undefined {
+  const header = request.headers.get("idempotency-key");
+  if (header === null) return undefined;
+  const match = KEY.exec(header);
+  if (match === null) {
+    return Promise.reject(
+      new HttpError(
+        400,
+        "invalid_idempotency_key",
+        "Idempotency-Key must be 1 to 255 visible ASCII characters, without quotes, commas or backslashes",
+      ),
+    );
+  }
+  const key = match[1] ?? match[2];
+  const { pathname } = new URL(request.url);
+  return digestId(`${request.method} ${pathname}\n${key}`);
+}
+
+async function digestId(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+  // RFC 9562: version 8 (custom) in the 7th byte, the variant in the 9th.
+  digest[6] = ((digest[6] as number) & 0x0f) | 0x80;
+  digest[8] = ((digest[8] as number) & 0x3f) | 0x80;
+  const hex = Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, "0"))
+    .join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20)
+  }`;
+}
