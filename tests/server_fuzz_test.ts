@@ -4,7 +4,9 @@
 // README's Errors table, its code matching its status; never a 500. A POST
 // to a valid address gets what the Errors table says its body deserves.
 // Every notification 202, and nothing else, puts its one line in the log,
-// which reads back as the message sent: the test unescapes it itself.
+// which reads back as the message sent: the test unescapes it itself. A
+// request sent again with its Idempotency-Key is replayed with the first
+// one's id, and logs nothing.
 import { deepEqual, equal, ok } from "node:assert/strict";
 import fc from "fast-check";
 import { DEFAULT_MESSAGE } from "../lib/mod.ts";
@@ -12,7 +14,7 @@ import { lines, startApp } from "./_helpers.ts";
 
 /** The error codes each status may carry (README, Errors). */
 const CODES: Record<number, string[]> = {
-  400: ["invalid_body"],
+  400: ["invalid_body", "invalid_idempotency_key"],
   404: ["not_found"],
   405: ["method_not_allowed"],
   413: ["payload_too_large"],
@@ -41,6 +43,8 @@ const segment = fc.oneof(
 
 const path = fc.oneof(
   { weight: 8, arbitrary: segment.map((s) => `/send-notification/${s}`) },
+  // Paths that repeat, so that keys do.
+  { weight: 3, arbitrary: fc.constantFrom("/send-notification/ada@x.example", "/reports") },
   { weight: 1, arbitrary: segment.map((s) => `/tasks/${s}`) },
   {
     weight: 1,
@@ -72,7 +76,18 @@ const body = fc.oneof(
   ),
 );
 
+/** A few keys that repeat (one also quoted), and some the server must refuse. */
+const key = fc.option(
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom("k1", "k2", '"k1"', "order-42") },
+    { weight: 1, arbitrary: fc.constantFrom("", "two words", "a,b", "x".repeat(256), '"k1') },
+  ),
+  { nil: undefined, freq: 2 },
+);
+const KEY = /^(?:"([!#-+\--[\]-~]{1,255})"|([!#-+\--[\]-~]{1,255}))$/;
+
 const request = fc.record({
+  key,
   method: fc.oneof(
     { weight: 6, arbitrary: fc.constant("POST") },
     { weight: 1, arbitrary: fc.constantFrom("GET", "PUT", "DELETE", "PATCH") },
@@ -135,26 +150,41 @@ function unescape(line: string): string {
 Deno.test("server: random requests get a known status and JSON error, never a 500; each 202 logs one line", async () => {
   await using server = await startApp();
   const notified: string[] = [], reports: string[] = [];
+  const firstIds = new Map<string, string>();
   const encoder = new TextEncoder();
   await fc.assert(
-    fc.asyncProperty(request, async ({ method, path, body, type }) => {
+    fc.asyncProperty(request, async ({ method, path, body, type, key }) => {
       const bytes = typeof body === "string" ? encoder.encode(body) : body ?? new Uint8Array();
+      const headers: Record<string, string> = {};
+      if (type !== undefined) headers["content-type"] = type;
+      if (key !== undefined) headers["idempotency-key"] = key;
       const response = await fetch(`${server.url}${path}`, {
         method,
-        headers: type === undefined ? {} : { "content-type": type },
+        headers,
         ...(method !== "GET" && body !== undefined && { body: bytes }),
       });
       const text = await response.text();
       const { status } = response;
       const segment = path.match(/^\/send-notification\/([^/]*)$/)?.[1];
       const email = segment === undefined ? undefined : decoded(segment);
-      const [want, message] = deserved(bytes, type);
-      // A certainly valid address gets what its body deserves.
+      const keyMatch = key === undefined ? undefined : KEY.exec(key);
+      const [want, message] = keyMatch === null ? [400] : deserved(bytes, type);
+      // A certainly valid address gets what its key and body deserve.
       if (method === "POST" && email?.match(VALID)) equal(status, want, `${path} ${type}: ${text}`);
       if (status === 200) return;
       if (status === 202) {
         const { id } = JSON.parse(text);
         equal(response.headers.get("location"), `/tasks/${id}`);
+        if (keyMatch) {
+          // What the server keys: the method, the path as parsed, the unquoted key.
+          const named = `${method} ${new URL(server.url + path).pathname} ${
+            keyMatch[1] ?? keyMatch[2]
+          }`;
+          const replayed = response.headers.get("idempotent-replayed") === "true";
+          equal(replayed, firstIds.has(named), `replayed: ${named}`);
+          if (replayed) return equal(id, firstIds.get(named));
+          firstIds.set(named, id);
+        }
         if (path === "/reports") return void reports.push(`report ${id}`);
         // Any address the server took must have come with a body it should take.
         ok(email !== undefined && want === 202, `202 for ${path}`);
