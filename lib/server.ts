@@ -13,10 +13,16 @@ import { type Clock, systemClock } from "./clock.ts";
 import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import { HttpError } from "./http_error.ts";
 import { idempotentGroupId } from "./idempotency_key.ts";
+import { replayed, Replays } from "./_replays.ts";
 import { matchRoute, type Route, type RouteMatch } from "./router.ts";
 import type { TaskRunner } from "./runner.ts";
 import type { TaskStore } from "./task_store.ts";
 import { TaskGroup } from "./task_group.ts";
+
+const JOURNAL_FAILED = [
+  "journal_unavailable",
+  "Cannot accept tasks: the task journal failed",
+] as const;
 
 /**
  * Options for {@linkcode createHandler}.
@@ -138,8 +144,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     accepted = () => false,
   } = options;
   const refusalLog = new IntervalGate(1_000, clock);
-  // Keyed groups being journaled: whether each ends accepted (committed, or journaled before).
-  const committing = new Map<string, Promise<boolean>>();
+  const replays = new Replays(accepted);
 
   const fail = (thrown: unknown, request: Request, group: TaskGroup | undefined): Response => {
     // A revoked Proxy thrown would throw again at `instanceof`, past this answer.
@@ -167,14 +172,6 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
   const refuse = (code: string, detail: string): Response =>
     new HttpError(503, code, detail, { "retry-after": String(retryAfter) }).toResponse();
 
-  // The first answer's form again; its tasks are not added twice.
-  const replay = (response: Response): Response => {
-    const headers = new Headers(response.headers);
-    headers.set("idempotent-replayed", "true");
-    const { status, statusText } = response;
-    return new Response(response.body, { status, statusText, headers });
-  };
-
   const admit = (
     response: Response,
     group: TaskGroup,
@@ -183,17 +180,12 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     keyed: boolean,
   ): Response | Promise<Response> => {
     if (group.size === 0) return response;
-    if (keyed) {
-      const earlier = committing.get(group.id);
-      if (earlier !== undefined) {
-        return earlier.then((ok) =>
-          ok
-            ? replay(response)
-            : refuse("journal_unavailable", "Cannot accept tasks: the task journal failed")
-        );
-      }
-      // Not new work: replayed while draining or with a full backlog too.
-      if (accepted(group.id)) return replay(response);
+    // A repeat is no new work: replayed while draining or with a full backlog too.
+    const repeat = keyed && replays.repeats(group.id);
+    if (repeat === true) return replayed(response);
+    if (repeat !== false) {
+      // The first is being journaled: as it goes, so goes this one.
+      return repeat.then((ok) => ok ? replayed(response) : refuse(...JOURNAL_FAILED));
     }
     if (!arrivedAccepting) {
       return refuse("shutting_down", "Cannot accept tasks: server is shutting down");
@@ -230,22 +222,17 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       (error) => {
         committed.reject(error);
         // Journaled before (by this server before a restart, or another one).
-        if (keyed && error instanceof DuplicateGroupError) return replay(response);
+        if (keyed && error instanceof DuplicateGroupError) return replayed(response);
         refusalLog.each((unlogged) =>
           logger.error(
             "Cannot journal request {requestId}: {error} ({unlogged} more refused since the last such line)",
             { requestId: group.id, error, unlogged },
           )
         );
-        return refuse("journal_unavailable", "Cannot accept tasks: the task journal failed");
+        return refuse(...JOURNAL_FAILED);
       },
     );
-    if (keyed) {
-      const { id } = group;
-      const ok = enqueued.then(() => true, (error) => error instanceof DuplicateGroupError);
-      committing.set(id, ok);
-      ok.then(() => committing.delete(id));
-    }
+    if (keyed) replays.hold(group.id, enqueued);
     return answered;
   };
 
