@@ -23,3 +23,17 @@ export class PendingIds {
     return commit;
   }
 }
+
+/**
+ * Whether a group that succeeded stays in the journal (until its retention
+ * ends, as a failed one does) rather than being deleted: one whose id is a
+ * UUID version 8, as `idempotentGroupId` makes them, so that a request sent
+ * again with its Idempotency-Key is known after a restart, or to another
+ * server of a shared queue. `KEPT_ID_SQL` says the same in SQL.
+ */
+export function keptWhenDone(id: string): boolean {
+  return id.length === 36 && id.charCodeAt(14) === 0x38 && id.charCodeAt(13) === 0x2d;
+}
+
+/** {@linkcode keptWhenDone} over a `group_id` column, in SQL that SQLite and PostgreSQL share. */
+export const KEPT_ID_SQL = "(length(group_id) = 36 AND substr(group_id, 14, 2) = '-8')";

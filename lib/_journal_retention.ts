@@ -1,5 +1,6 @@
-// Which failed groups the journal still keeps: deleting the ones beyond the
-// retention bounds, at most once an interval. Internal to SqliteTaskStore.
+// Which finished groups the journal still keeps (failed ones, and keyed ones
+// that succeeded): deleting the ones beyond the retention bounds, at most
+// once an interval. Internal to SqliteTaskStore.
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Clock } from "./clock.ts";
 import { IntervalGate } from "./_interval_gate.ts";
@@ -12,34 +13,38 @@ export interface RetentionOptions {
   clock: Pick<Clock, "now">;
 }
 
-/** Prunes the failed groups of one journal. */
+/** Prunes the failed groups of one journal, and the keyed groups kept after they succeeded. */
 export class JournalRetention {
-  #pruneOld: StatementSync;
-  #pruneMany: StatementSync;
+  #prunes: [old: StatementSync, many: StatementSync][];
   #options: RetentionOptions;
   #gate: IntervalGate;
 
   constructor(db: DatabaseSync, options: RetentionOptions) {
     this.#options = options;
     this.#gate = new IntervalGate(options.pruneIntervalMs, options.clock);
-    // Whole finished groups whose failures are too old or too many; both
-    // walk the partial index of failed rows. A group still running stays.
-    const pruneGroups = (failedWhere: string) =>
+    // Whole finished groups whose failures (or, for a group with none, its
+    // successes) are too old or too many; each walks the partial index of
+    // its state's rows. A group still running stays.
+    const pruneGroups = (state: "failed" | "done", where: string) =>
       db.prepare(`
         DELETE FROM tasks WHERE group_id IN (
-          SELECT f.group_id FROM tasks AS f WHERE f.state = 'failed' AND ${failedWhere}
+          SELECT f.group_id FROM tasks AS f WHERE f.state = '${state}' AND ${where}
           AND NOT EXISTS (
             SELECT 1 FROM tasks AS o
-            WHERE o.group_id = f.group_id AND o.state NOT IN ('done', 'failed')
+            WHERE o.group_id = f.group_id AND o.state NOT IN ('done', '${state}')
           )
         )`);
-    this.#pruneOld = pruneGroups("f.updated_at < ?");
-    // Failures of one millisecond are told apart by group and index, so that
+    // Rows of one millisecond are told apart by group and index, so that
     // exactly the newest `retentionCount` stay (a tie had pruned them all).
-    this.#pruneMany = pruneGroups(`(f.updated_at, f.group_id, f.idx) <= (
-      SELECT updated_at, group_id, idx FROM tasks WHERE state = 'failed'
+    const newest = (state: string) =>
+      `(f.updated_at, f.group_id, f.idx) <= (
+      SELECT updated_at, group_id, idx FROM tasks WHERE state = '${state}'
       ORDER BY updated_at DESC, group_id DESC, idx DESC LIMIT 1 OFFSET ?
-    )`);
+    )`;
+    this.#prunes = (["failed", "done"] as const).map((state) => [
+      pruneGroups(state, "f.updated_at < ?"),
+      pruneGroups(state, newest(state)),
+    ]);
   }
 
   /** Whether a prune is due (one an interval); a `true` counts as the interval's prune. */
@@ -47,10 +52,12 @@ export class JournalRetention {
     return this.#gate.due();
   }
 
-  /** Deletes the finished groups whose failures are beyond the bounds, now. */
+  /** Deletes the finished groups beyond the bounds, now. */
   prune(): void {
     const { clock, retentionMs, retentionCount } = this.#options;
-    this.#pruneOld.run(clock.now() - retentionMs);
-    this.#pruneMany.run(retentionCount);
+    for (const [old, many] of this.#prunes) {
+      old.run(clock.now() - retentionMs);
+      many.run(retentionCount);
+    }
   }
 }

@@ -28,6 +28,12 @@ const TASKS_TABLE = `
 // failed groups within their retention: recovery scans it whole (version 2's
 // index of open rows is gone), and pruning finds old failures by this index.
 const FAILED_INDEX = `CREATE INDEX tasks_failed ON tasks (updated_at) WHERE state = 'failed'`;
+// Done rows are those of groups still running and of keyed groups kept after
+// they succeeded (see keptWhenDone): pruning finds old ones by this index.
+// Added to version 3 journals as they are opened: readers of version 3 need
+// nothing of it.
+const DONE_INDEX =
+  `CREATE INDEX IF NOT EXISTS tasks_done ON tasks (updated_at) WHERE state = 'done'`;
 const COLUMNS =
   "group_id, idx, name, args, state, attempts, next_at, crashes, error, duration_ms, updated_at";
 
@@ -68,10 +74,12 @@ export function openJournal(path: string): DatabaseSync {
       .user_version;
     if (tables.length === 0) {
       db.exec(
-        `${TASKS_TABLE}; ${FAILED_INDEX}; PRAGMA user_version = ${SCHEMA_VERSION};`,
+        `${TASKS_TABLE}; ${FAILED_INDEX}; ${DONE_INDEX}; PRAGMA user_version = ${SCHEMA_VERSION};`,
       );
     } else if (tables.includes("tasks") && (version === 1 || version === 2)) {
       upgrade(db, version);
+    } else if (tables.includes("tasks") && version === SCHEMA_VERSION) {
+      db.exec(DONE_INDEX);
     } else if (!tables.includes("tasks") || version !== SCHEMA_VERSION) {
       throw new Error(
         `it is not a posthaste journal this version reads (schema ${version}, expected ${SCHEMA_VERSION}; tables ${
@@ -105,6 +113,7 @@ function upgrade(db: DatabaseSync, from: 1 | 2): void {
         SELECT group_id FROM tasks GROUP BY group_id HAVING SUM(state <> 'done') = 0
       );
       ${FAILED_INDEX};
+      ${DONE_INDEX};
       PRAGMA user_version = ${SCHEMA_VERSION};
     `);
   });

@@ -4,6 +4,7 @@ import postgres, { type Sql, type TransactionSql } from "postgres";
 import { abortable } from "./abortable.ts";
 import type { StatusRow } from "./_journal_recovery.ts";
 import { PROBE_PREFIX, storedTask } from "./_journal_rows.ts";
+import { KEPT_ID_SQL } from "./_given_ids.ts";
 import type { StoredTask } from "./task_store.ts";
 
 /** The table's name; one table holds the tasks of every server sharing the database. */
@@ -66,13 +67,16 @@ export async function ensureTable(sql: Sql): Promise<void> {
         })`,
       );
     }
-    // Adoption and listing read open rows by owner; pruning finds old failures.
+    // Adoption and listing read open rows by owner.
     await tx.unsafe(
       `CREATE INDEX IF NOT EXISTS ${TABLE}_open ON ${TABLE} (owner, group_id) WHERE state NOT IN ('done', 'failed')`,
     );
-    await tx.unsafe(
-      `CREATE INDEX IF NOT EXISTS ${TABLE}_failed ON ${TABLE} (updated_at) WHERE state = 'failed'`,
-    );
+    // Pruning finds old failures, and old keyed groups kept after they succeeded.
+    for (const state of ["failed", "done"]) {
+      await tx.unsafe(
+        `CREATE INDEX IF NOT EXISTS ${TABLE}_${state} ON ${TABLE} (updated_at) WHERE state = '${state}'`,
+      );
+    }
   });
 }
 
@@ -104,11 +108,12 @@ export async function adoptOrphans(
   if (gone.length === 0) return [];
   // Groups whose last outcome was written but not their deletion (the owner
   // died between the two statements), and rows a health probe left: nothing
-  // is left to run or report.
+  // is left to run or report. Keyed groups that succeeded are kept on purpose.
   await tx`
     DELETE FROM ${tx(TABLE)} WHERE owner = ANY(${gone}::text[]) AND (
       group_id LIKE ${PROBE + "%"} OR group_id IN (
         SELECT group_id FROM ${tx(TABLE)} WHERE owner = ANY(${gone}::text[])
+        AND NOT ${tx.unsafe(KEPT_ID_SQL)}
         GROUP BY group_id HAVING bool_and(state = 'done')
       )
     )
@@ -189,25 +194,30 @@ export async function readGroup(
 }
 
 /**
- * Deletes whole finished groups whose failures are older than `cutoff` or
- * beyond the newest `count` failed tasks (ties in time broken by group and
+ * Deletes whole finished groups whose failures (or, for a keyed group kept
+ * after it succeeded, its successes) are older than `cutoff` or beyond the
+ * newest `count` failed (or done) tasks (ties in time broken by group and
  * index). A group still running stays.
  */
-export async function pruneFailed(sql: Sql, cutoff: number, count: number): Promise<void> {
-  await sql`
-    DELETE FROM ${sql(TABLE)} WHERE group_id IN (
-      SELECT f.group_id FROM ${sql(TABLE)} AS f WHERE f.state = 'failed' AND (
-        f.updated_at < ${cutoff} OR (f.updated_at, f.group_id, f.idx) <= (
-          SELECT updated_at, group_id, idx FROM ${sql(TABLE)} WHERE state = 'failed'
-          ORDER BY updated_at DESC, group_id DESC, idx DESC LIMIT 1 OFFSET ${count}
+export async function pruneFinished(sql: Sql, cutoff: number, count: number): Promise<void> {
+  for (const name of ["failed", "done"]) {
+    // A literal, not a parameter: the planner must see it to use the partial index.
+    const state = sql.unsafe(`'${name}'`);
+    await sql`
+      DELETE FROM ${sql(TABLE)} WHERE group_id IN (
+        SELECT f.group_id FROM ${sql(TABLE)} AS f WHERE f.state = ${state} AND (
+          f.updated_at < ${cutoff} OR (f.updated_at, f.group_id, f.idx) <= (
+            SELECT updated_at, group_id, idx FROM ${sql(TABLE)} WHERE state = ${state}
+            ORDER BY updated_at DESC, group_id DESC, idx DESC LIMIT 1 OFFSET ${count}
+          )
+        )
+        AND NOT EXISTS (
+          SELECT 1 FROM ${sql(TABLE)} AS o
+          WHERE o.group_id = f.group_id AND o.state NOT IN ('done', ${state})
         )
       )
-      AND NOT EXISTS (
-        SELECT 1 FROM ${sql(TABLE)} AS o
-        WHERE o.group_id = f.group_id AND o.state NOT IN ('done', 'failed')
-      )
-    )
-  `;
+    `;
+  }
 }
 
 function readRow(row: TaskRow): StoredTask {

@@ -14,7 +14,7 @@ import { JournalHealth } from "./_journal_health.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { cannot, journalRows } from "./_journal_rows.ts";
-import { givenIds, PendingIds } from "./_given_ids.ts";
+import { givenIds, keptWhenDone, PendingIds } from "./_given_ids.ts";
 import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import { checkCommitTimeout, COMMIT_TIMEOUT_MS, PostgresCommit } from "./_postgres_commit.ts";
 import { saveRow } from "./_postgres_batch.ts";
@@ -25,7 +25,7 @@ import {
   failOwned,
   listOwned,
   PROBE,
-  pruneFailed,
+  pruneFinished,
   readGroup,
 } from "./_postgres_journal.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
@@ -232,7 +232,9 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
 
   record(entry: TaskEntry, nextAt = 0): void {
     const { group, state } = entry;
-    const finished = state === "done" && group.tasks.every((task) => task.state === "done");
+    // A keyed group that succeeded is saved as done, not deleted: a repeat of its key is known.
+    const finished = state === "done" && group.tasks.every((task) => task.state === "done") &&
+      !keptWhenDone(group.id);
     const row = state === "abandoned"
       // Queued again for the restart, keeping a backoff's retry time.
       ? { ...saveRow(entry, "queued", 0), keep: true }
@@ -247,7 +249,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     });
     if ((state === "done" || state === "failed") && this.#prunes.due()) {
       const { ms, count } = this.#retention;
-      pruneFailed(this.#sql, this.#clock.now() - ms, count).catch((error) => {
+      pruneFinished(this.#sql, this.#clock.now() - ms, count).catch((error) => {
         this.#logger.error("Cannot prune failed tasks: {error}", { error });
       });
     }

@@ -25,11 +25,11 @@ export interface PostgresTaskStoreOptions {
    * @default {4}
    */
   connections?: number;
-  /** Milliseconds a failed group stays after it failed (as in SQLite). @default {600000} */
+  /** Milliseconds a failed group, or a kept keyed one, stays after it finished (as in SQLite). @default {600000} */
   retentionMs?: number;
-  /** Failed tasks kept at most; the oldest groups are deleted first. @default {10000} */
+  /** Failed tasks kept at most, and apart from them kept done tasks; the oldest groups go first. @default {10000} */
   retentionCount?: number;
-  /** Milliseconds between two prunes of failed groups, at least. @default {1000} */
+  /** Milliseconds between two prunes of failed (and kept) groups, at least. @default {1000} */
   pruneIntervalMs?: number;
   /**
    * Time source for `updated_at` and retention (wall-clock milliseconds), and

@@ -19,7 +19,7 @@ import type { StructuredLogger } from "./logging.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
 import { cannot, journalError, journalRows } from "./_journal_rows.ts";
-import { givenIds, PendingIds } from "./_given_ids.ts";
+import { givenIds, keptWhenDone, PendingIds } from "./_given_ids.ts";
 import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import { type JournalStatements, openJournalFiles, prepareStatements } from "./_journal_schema.ts";
 import { outcomeFailureLogs, OutcomeRetry } from "./_outcome_retry.ts";
@@ -34,9 +34,9 @@ import type { StoredTask, TaskStore } from "./task_store.ts";
  * on, and commits made during it share the next, so a burst of requests
  * costs one fsync, not one each. An enqueue resolves once its transaction is
  * on disk. The journal holds work, not history: a group is deleted once all
- * its tasks succeeded, and one with failures once it is older than
- * `retentionMs` or beyond `retentionCount`, so the file's size follows the
- * work in flight. The file is locked while the store is open: a second
+ * its tasks succeeded, and one with failures (or named by an Idempotency-Key)
+ * once it is older than `retentionMs` or beyond `retentionCount`, so the
+ * file's size follows the work in flight. The file is locked while the store is open: a second
  * store on it, in this process or another, fails to open.
  *
  * @example Journaling a group and recovering it
@@ -209,7 +209,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
 
   record(entry: TaskEntry, nextAt = 0): void {
     const { group, state, index } = entry;
-    const succeeded = state === "done" && group.tasks.every((task) => task.state === "done");
+    // A keyed group that succeeded is saved as done, not deleted: a repeat of its key is known.
+    const succeeded = state === "done" && group.tasks.every((task) => task.state === "done") &&
+      !keptWhenDone(group.id);
     // Written again a second later if the commit fails (a full disk), up to
     // a minute: a finished task left unfinished would run again after a restart.
     // Abandoned at shutdown: queued again, to run after the restart, keeping
@@ -230,7 +232,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     );
     // Not awaited by anyone: say so.
     written.catch((error) => this.#failures.refused(taskId(group.id, index), error));
-    // Once a second while tasks finish, failed groups age out on time.
+    // Once a second while tasks finish, failed and kept groups age out on time.
     const finished = entry.state === "done" || entry.state === "failed";
     if (finished && this.#retention.due()) {
       this.#writer.write(() => this.#retention.prune()).catch((error) => {

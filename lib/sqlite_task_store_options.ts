@@ -48,13 +48,14 @@ export interface SqliteTaskStoreOptions {
    * Milliseconds a failed task stays in the journal after it failed, with
    * its group (once none of the group's tasks is left to run), so that its
    * status outlives a restart. A group whose tasks all succeed is deleted as
-   * it finishes.
+   * it finishes, unless an Idempotency-Key named it (a UUIDv8 id): such a
+   * group is kept as long, so that a repeat of its key is known.
    * @default {600000}
    */
   retentionMs?: number;
-  /** Failed tasks kept at most; the oldest groups are deleted first. @default {10000} */
+  /** Failed tasks kept at most, and apart from them kept done tasks; the oldest groups go first. @default {10000} */
   retentionCount?: number;
-  /** Milliseconds between two prunes of failed groups, at least. @default {1000} */
+  /** Milliseconds between two prunes of failed (and kept) groups, at least. @default {1000} */
   pruneIntervalMs?: number;
   /**
    * Time source for `updated_at` and retention (wall-clock milliseconds),

@@ -39,9 +39,10 @@ Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuse
       .map((row) => row.name);
   // Version 2: the same table, an index of open rows instead of failed ones, done groups kept.
   const v2 = new DatabaseSync(path);
-  deepEqual(indexes(v2), ["tasks_failed"]);
+  deepEqual(indexes(v2), ["tasks_done", "tasks_failed"]);
   v2.exec(`
     DROP INDEX tasks_failed;
+    DROP INDEX tasks_done;
     CREATE INDEX tasks_open ON tasks (state) WHERE state NOT IN ('done', 'failed');
     INSERT INTO tasks (group_id, idx, name, args, state, updated_at)
       VALUES ('ok', 0, 'send', '[]', 'done', ${at});
@@ -54,8 +55,16 @@ Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuse
     deepEqual(store.recover().map((task) => task.id), ["g/1"]);
   }
   const newer = new DatabaseSync(path);
-  deepEqual(indexes(newer), ["tasks_failed"]);
-  newer.exec("PRAGMA user_version = 4");
+  deepEqual(indexes(newer), ["tasks_done", "tasks_failed"]);
+  // A version 3 journal of the release before: its index of done rows is added as it opens.
+  newer.exec("DROP INDEX tasks_done");
   newer.close();
+  SqliteTaskStore.open(path).close();
+  const reopened = new DatabaseSync(path);
+  deepEqual(indexes(reopened), ["tasks_done", "tasks_failed"]);
+  reopened.close();
+  const newest = new DatabaseSync(path);
+  newest.exec("PRAGMA user_version = 4");
+  newest.close();
   throws(() => SqliteTaskStore.open(path), /schema 4, expected 3/);
 });

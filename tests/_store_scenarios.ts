@@ -5,7 +5,9 @@ import {
   type DeadLetter,
   defineTask,
   definitionsByName,
+  DuplicateGroupError,
   type DurableTaskStore,
+  idempotentGroupId,
   recoverTasks,
   type TaskContext,
   type TaskEntry,
@@ -88,6 +90,54 @@ export async function duplicateGroupIsRefusedAlone(open: OpenStore): Promise<voi
   const found = (await reopened.recover()).map((task) => `${task.groupId} ${task.args[0]}`);
   deepEqual(found.filter((task) => task.startsWith("key-")), ["key-1 first", "key-2 new"]);
   for (const group of others) ok(found.includes(`${group.id} ${group.tasks[0]?.args[0]}`));
+  await reopened.close();
+}
+
+/**
+ * A group named by an Idempotency-Key (a UUIDv8 id) that succeeded stays in
+ * the journal as done, through a restart (and, on PostgreSQL, the adoption
+ * of its gone owner's work), so a repeat of its key is refused as a
+ * duplicate; one with any other id leaves as it succeeds.
+ */
+export async function keyedGroupIsKeptAfterSuccess(open: OpenStore): Promise<void> {
+  const send = defineTask("send", (to: string) => void to);
+  const gate = Promise.withResolvers<void>();
+  const wait = defineTask("wait", () => gate.promise);
+  const keyed = await idempotentGroupId(
+    new Request("http://x/send", { method: "POST", headers: { "idempotency-key": "k" } }),
+  ) as string;
+  const store = await open();
+  const runner = new TaskRunner({ journal: store });
+  const groups = [
+    new TaskGroup({ id: keyed }).add(send, "a").add(send, "b"),
+    new TaskGroup({ id: "plain" }).add(send, "c"),
+    new TaskGroup().add(send, "d"),
+  ];
+  for (const group of groups) {
+    await store.enqueue(group);
+    runner.submit(group);
+  }
+  await runner.idle();
+  const open_ = new TaskGroup({ id: "open" }).add(wait); // left unfinished: its owner is gone
+  await store.enqueue(open_);
+  runner.submit(open_);
+  await runner.drain({ signal: AbortSignal.abort() });
+  await store.close();
+  const reopened = await open();
+  deepEqual((await reopened.recover()).map((task) => task.groupId), ["open"]);
+  const states = await Promise.all(
+    groups.map(async (group) => (await reopened.status(group.id))?.state ?? "gone"),
+  );
+  deepEqual(states, ["done", "gone", "gone"]);
+  deepEqual(
+    (await reopened.status(keyed))?.tasks.map(({ state, attempts }) => [state, attempts]),
+    [["done", 1], ["done", 1]],
+  );
+  await rejects(
+    reopened.enqueue(new TaskGroup({ id: keyed }).add(send, "a").add(send, "b")),
+    DuplicateGroupError,
+  );
+  gate.resolve();
   await reopened.close();
 }
 
@@ -297,6 +347,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
   ],
   ["a task during which the server dies 3 times is quarantined", crashLoopIsQuarantined],
   ["a chosen group id already journaled is refused alone", duplicateGroupIsRefusedAlone],
+  ["a keyed group that succeeded stays journaled; another leaves", keyedGroupIsKeptAfterSuccess],
   ["a group id too long for the journal is refused before its commit", longGroupIdIsRefused],
   ["a group id starting as the health probe's is refused before its commit", probeIdIsRefused],
   [

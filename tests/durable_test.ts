@@ -128,7 +128,7 @@ Deno.test("durable: deferred work not yet resumed at a SIGTERM stays in the jour
   deepEqual([...seen.keys()].sort(), sent.toSorted(), "every accepted task ran");
 });
 
-Deno.test("durable: a request sent again with its Idempotency-Key after a SIGKILL and a restart gets its first answer, and runs once", async () => {
+Deno.test("durable: a request sent again with its Idempotency-Key after a SIGKILL and a restart gets its first answer, and runs once, also once it succeeded", async () => {
   await using dir = await tempDir();
   const env = { TASK_STORE: `sqlite:${dir.path}/tasks.db`, SEND_DELAY_MS: "5000" };
   const send = async (url: string) => {
@@ -147,10 +147,19 @@ Deno.test("durable: a request sent again with its Idempotency-Key after a SIGKIL
     await server.status();
   }
   equal(first[0], 202);
-  await using restarted = await spawnServer(dir.path, { ...env, SEND_DELAY_MS: "0" });
-  deepEqual(await send(restarted.url), [202, first[1], "true"]);
-  restarted.child.kill("SIGTERM");
-  equal((await restarted.status()).code, 0);
+  {
+    await using restarted = await spawnServer(dir.path, { ...env, SEND_DELAY_MS: "0" });
+    deepEqual(await send(restarted.url), [202, first[1], "true"]);
+    restarted.child.kill("SIGTERM");
+    equal((await restarted.status()).code, 0);
+  }
+  // The work succeeded before this restart: the journal keeps its key, not only its work.
+  await using again = await spawnServer(dir.path, env);
+  deepEqual(await send(again.url), [202, first[1], "true"]);
+  const status = await (await fetch(`${again.url}/tasks/${first[1]}`)).json();
+  equal(status.state, "done");
+  again.child.kill("SIGTERM");
+  equal((await again.status()).code, 0);
   deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), [
     "notification for key@example.com: some notification",
   ]);

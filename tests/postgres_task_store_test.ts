@@ -13,7 +13,7 @@ import {
   TaskRunner,
 } from "../lib/mod.ts";
 import { configure, reset } from "@logtape/logtape";
-import { connect, ensureTable, pruneFailed } from "../lib/_postgres_journal.ts";
+import { connect, ensureTable, pruneFinished } from "../lib/_postgres_journal.ts";
 import { fakeClock } from "./_helpers.ts";
 import { lockTable, postgresTest } from "./_postgres.ts";
 import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
@@ -394,7 +394,7 @@ Deno.test("PostgresTaskStore.open gives up at its signal and closes its connecti
 });
 
 postgresTest(
-  "pruneFailed keeps exactly the newest count failures when they share a millisecond",
+  "pruneFinished keeps exactly the newest count failures (and kept successes) when they share a millisecond",
   async (db) => {
     const sql = connect(db.url, 1);
     try {
@@ -403,10 +403,22 @@ postgresTest(
       INSERT INTO posthaste_tasks (group_id, idx, name, args, state, updated_at, owner)
       SELECT g, 0, 'fail', '[]', 'failed', 1000, 'gone' FROM unnest(${["a", "b", "c"]}::text[]) AS g
     `;
-      await pruneFailed(sql, 0, 2);
+      await pruneFinished(sql, 0, 2);
       // Told apart by group id: a tie in time had pruned all three.
-      const rows = await sql`SELECT group_id FROM posthaste_tasks ORDER BY group_id`;
-      deepEqual(rows.map((row) => row.group_id), ["b", "c"]);
+      const rows = async () =>
+        (await sql`SELECT group_id FROM posthaste_tasks ORDER BY group_id`).map((row) =>
+          row.group_id
+        );
+      deepEqual(await rows(), ["b", "c"]);
+      // Keyed groups kept after they succeeded: the same bounds, counted apart from failures.
+      const keyed = ["1", "2", "3", "4"].map((n) => `00000000-0000-8000-8000-00000000000${n}`);
+      await sql`
+      INSERT INTO posthaste_tasks (group_id, idx, name, args, state, updated_at, owner)
+      SELECT g, 0, 'send', '[]', 'done', t, 'gone'
+      FROM unnest(${keyed}::text[], ${[500, 2000, 2000, 3000]}::bigint[]) AS u(g, t)
+    `;
+      await pruneFinished(sql, 1000, 2);
+      deepEqual(await rows(), [keyed[2], keyed[3], "b", "c"], "too old: 1; beyond the newest 2: 2");
     } finally {
       await sql.end();
     }

@@ -463,6 +463,31 @@ Deno.test("SqliteTaskStore keeps exactly the newest retentionCount failures when
   ]);
 });
 
+Deno.test("SqliteTaskStore keeps keyed groups that succeeded within the retention, by count and by age", async () => {
+  await using dir = await tempDir();
+  let now = 1_000_000;
+  const clock = { ...systemClock, now: () => now };
+  const options = { retentionMs: 60_000, retentionCount: 2, pruneIntervalMs: 0, clock };
+  using store = SqliteTaskStore.open(`${dir.path}/tasks.db`, options);
+  await using runner = new TaskRunner({ journal: store });
+  const keyed = ["1", "2", "3"].map((n) => `00000000-0000-8000-8000-00000000000${n}`);
+  // Runs a group to its end; committing the next enqueue commits its outcome and a prune.
+  const run = async (id?: string) => {
+    now += 1;
+    const group = new TaskGroup({ id }).add(send, "x");
+    await store.enqueue(group);
+    runner.submit(group);
+    await group.settled();
+    await store.enqueue(new TaskGroup().add(send, "flush"));
+  };
+  for (const id of keyed) await run(id);
+  const states = () => keyed.map((id) => store.status(id)?.state ?? "gone");
+  deepEqual(states(), ["gone", "done", "done"], "beyond the newest 2: the oldest goes");
+  now += 60_000;
+  await run(); // a group of a generated id: deleted as it succeeds; its outcome prunes
+  deepEqual(states(), ["gone", "gone", "gone"], "older than the retention");
+});
+
 Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones within the retention, never open ones", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/tasks.db`;
