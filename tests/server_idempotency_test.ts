@@ -88,6 +88,12 @@ function keyedServer(
     ran,
     answered,
     post,
+    /** Sends requests with one key at once; returns their answers once the route ran for all. */
+    async atOnce(path: string, key: string, ...messages: string[]) {
+      const answers = Promise.all(messages.map((message) => post(path, message, key)));
+      await handledTimes(handled.count + messages.length);
+      return { answers };
+    },
     handledTimes,
     async [Symbol.asyncDispose]() {
       // A commit left pending (a failed assertion) would hold the shutdown.
@@ -138,11 +144,7 @@ Deno.test("Idempotency-Key: a repeat during the first one's commit waits for it,
   const journal = gatedJournal();
   const { commits } = journal;
   await using app = keyedServer({ journal });
-  const answers = Promise.all([
-    app.post("/send/ada", "first", "k"),
-    app.post("/send/ada", "second", "k"),
-  ]);
-  await app.handledTimes(2);
+  const { answers } = await app.atOnce("/send/ada", "k", "first", "second");
   equal(commits.length, 1, "the repeat is not journaled");
   deepEqual(app.answered, [], "neither is answered before the commit");
   commits[0]?.resolve();
@@ -157,11 +159,7 @@ Deno.test("Idempotency-Key: when the first commit fails, its repeat fails too, a
   const journal = gatedJournal();
   const { commits } = journal;
   await using app = keyedServer({ journal });
-  const answers = Promise.all([
-    app.post("/send/ada", "first", "k"),
-    app.post("/send/ada", "second", "k"),
-  ]);
-  await app.handledTimes(2);
+  const { answers } = await app.atOnce("/send/ada", "k", "first", "second");
   commits[0]?.reject(new Error("disk full"));
   deepEqual((await answers).map(({ status, id }) => [status, id]), [
     [503, "journal_unavailable"],
