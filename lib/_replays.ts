@@ -8,10 +8,15 @@ export class Replays {
   // Keyed groups being journaled: whether each ends accepted (committed, or journaled before).
   readonly #committing = new Map<string, Promise<boolean>>();
   readonly #accepted: (id: string) => boolean;
+  readonly #onReplay: () => void;
 
-  /** @param accepted Whether a group id is known as accepted (HandlerOptions.accepted). */
-  constructor(accepted: (id: string) => boolean) {
+  /**
+   * @param accepted Whether a group id is known as accepted (HandlerOptions.accepted).
+   * @param onReplay Called for each replayed answer (HandlerOptions.onReplay).
+   */
+  constructor(accepted: (id: string) => boolean, onReplay: () => void) {
     this.#accepted = accepted;
+    this.#onReplay = onReplay;
   }
 
   /**
@@ -28,12 +33,13 @@ export class Replays {
     this.#committing.set(id, accepted);
     accepted.then(() => this.#committing.delete(id));
   }
-}
 
-/** The route's answer again, marked as a replay: its tasks were not added. */
-export function replayed(response: Response): Response {
-  const headers = new Headers(response.headers);
-  headers.set("idempotent-replayed", "true");
-  const { status, statusText } = response;
-  return new Response(response.body, { status, statusText, headers });
+  /** The route's answer again, marked as a replay: its tasks were not added. */
+  replay(response: Response): Response {
+    this.#onReplay();
+    const headers = new Headers(response.headers);
+    headers.set("idempotent-replayed", "true");
+    const { status, statusText } = response;
+    return new Response(response.body, { status, statusText, headers });
+  }
 }

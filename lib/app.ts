@@ -176,6 +176,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   // Requests in the handler: their tasks are accepted even after draining
   // began, so the runner drains only once they are answered.
   const requests = new InFlight();
+  const replays = { count: 0 };
+  metrics.replays = replays;
   const handler = requests.wrap(createHandler({
     routes,
     runner,
@@ -183,6 +185,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     accepting: () => !draining,
     journal: store,
     accepted: (id) => registry.has(id),
+    onReplay: () => void replays.count++,
   }));
   const files = [[config.logFile, log], [config.deadLetterFile, deadLetters]] as const;
   const reopen = async (file: string, writer: LogWriter): Promise<void> => {

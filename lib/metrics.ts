@@ -48,6 +48,12 @@ export class Metrics {
    */
   acceptFailures: { readonly count: number } | undefined;
   /**
+   * Requests sent again with their `Idempotency-Key` and answered as the
+   * first was: exported as `posthaste_idempotent_replays_total` once set.
+   * @default {undefined (not exported)}
+   */
+  replays: { readonly count: number } | undefined;
+  /**
    * How long the durable journal's writes took (`journalSyncs` of
    * {@linkcode SqliteTaskStore} or {@linkcode PostgresTaskStore}): exported as
    * `posthaste_journal_sync_seconds` once set.
@@ -166,6 +172,11 @@ export class Metrics {
         this.acceptFailures,
         "posthaste_accept_failures_total",
         "Times the listener stopped accepting connections (e.g. out of file descriptors) and served again.",
+      ],
+      [
+        this.replays,
+        "posthaste_idempotent_replays_total",
+        "Requests sent again with their Idempotency-Key, answered as the first was; their tasks not added again.",
       ],
     ] as const;
     for (const [counter, name, help] of processCounters) {

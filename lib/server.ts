@@ -13,7 +13,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import { HttpError } from "./http_error.ts";
 import { idempotentGroupId } from "./idempotency_key.ts";
-import { replayed, Replays } from "./_replays.ts";
+import { Replays } from "./_replays.ts";
 import { matchRoute, type Route, type RouteMatch } from "./router.ts";
 import type { TaskRunner } from "./runner.ts";
 import type { TaskStore } from "./task_store.ts";
@@ -96,6 +96,8 @@ export interface HandlerOptions {
    * @default {no id is known: only the journal and commits on their way tell}
    */
   accepted?: (id: string) => boolean;
+  /** Called for each replayed answer, e.g. for metrics. @default {nothing} */
+  onReplay?: () => void;
 }
 
 /**
@@ -142,9 +144,10 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     journal,
     clock = systemClock,
     accepted = () => false,
+    onReplay = () => {},
   } = options;
   const refusalLog = new IntervalGate(1_000, clock);
-  const replays = new Replays(accepted);
+  const replays = new Replays(accepted, onReplay);
 
   const fail = (thrown: unknown, request: Request, group: TaskGroup | undefined): Response => {
     // A revoked Proxy thrown would throw again at `instanceof`, past this answer.
@@ -182,10 +185,10 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     if (group.size === 0) return response;
     // A repeat is no new work: replayed while draining or with a full backlog too.
     const repeat = keyed && replays.repeats(group.id);
-    if (repeat === true) return replayed(response);
+    if (repeat === true) return replays.replay(response);
     if (repeat !== false) {
       // The first is being journaled: as it goes, so goes this one.
-      return repeat.then((ok) => ok ? replayed(response) : refuse(...JOURNAL_FAILED));
+      return repeat.then((ok) => ok ? replays.replay(response) : refuse(...JOURNAL_FAILED));
     }
     if (!arrivedAccepting) {
       return refuse("shutting_down", "Cannot accept tasks: server is shutting down");
@@ -222,7 +225,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       (error) => {
         committed.reject(error);
         // Journaled before (by this server before a restart, or another one).
-        if (keyed && error instanceof DuplicateGroupError) return replayed(response);
+        if (keyed && error instanceof DuplicateGroupError) return replays.replay(response);
         refusalLog.each((unlogged) =>
           logger.error(
             "Cannot journal request {requestId}: {error} ({unlogged} more refused since the last such line)",

@@ -82,6 +82,23 @@ Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status
   equal((await unknown.json()).error, "not_found");
 });
 
+Deno.test("a request sent again with its Idempotency-Key is replayed, logs no second line, and is counted at /metrics", async () => {
+  await using server = await startApp();
+  const send = () =>
+    fetch(`${server.url}/send-notification/foo@example.com`, {
+      method: "POST",
+      headers: { "idempotency-key": "order-42" },
+    }).then(async (
+      response,
+    ) => [response.headers.get("idempotent-replayed"), await response.json()]);
+  const [first, again] = [await send(), await send()];
+  deepEqual(again, ["true", first[1]]);
+  equal(first[0], null);
+  deepEqual(lines(await server.logText()), ["notification for foo@example.com: some notification"]);
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  match(metrics, /^posthaste_idempotent_replays_total 1$/m);
+});
+
 Deno.test("a request in flight when shutdown begins still gets its 202 and its task runs", async () => {
   await using server = await startApp();
   const conn = await connectRaw(server.url);

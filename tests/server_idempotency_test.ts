@@ -43,6 +43,7 @@ function keyedServer(
   const ran: string[] = [];
   // Statuses as the handler answers them, before they reach the client.
   const answered: number[] = [];
+  const replays = { count: 0 };
   const handled = { count: 0, reached: Promise.withResolvers<void>(), target: 0 };
   const record = (to: string, message: string) => void ran.push(`${to}: ${message}`);
   const routes = [
@@ -60,6 +61,7 @@ function keyedServer(
       runner,
       accepted: (id) => registry.has(id),
       onResponse: (_route, status) => void answered.push(status),
+      onReplay: () => void replays.count++,
       ...options,
     }),
   );
@@ -87,6 +89,7 @@ function keyedServer(
     runner,
     ran,
     answered,
+    replays,
     post,
     /** Sends requests with one key at once; returns their answers once the route ran for all. */
     async atOnce(path: string, key: string, ...messages: string[]) {
@@ -127,6 +130,7 @@ Deno.test("Idempotency-Key: a repeat gets the first answer again, marked replaye
   equal((await app.post("/send/ada", "new", "order-43")).id, "shutting_down");
   await app.runner.idle();
   deepEqual(app.ran, ["ada: first", "bob: first", "ada: unkeyed", "ada: unkeyed"]);
+  equal(app.replays.count, 3);
 });
 
 Deno.test("Idempotency-Key: a bad key is 400 invalid_idempotency_key and adds nothing; an unknown path is still 404", async () => {
@@ -185,4 +189,5 @@ Deno.test("Idempotency-Key: a group the journal holds already (another server's,
   await app.runner.idle();
   deepEqual(app.ran, []);
   equal(app.registry.status(answer.id), undefined, "its status is the journal's to tell");
+  equal(app.replays.count, 1);
 });
