@@ -64,19 +64,24 @@ const program = fc.record({
     { minLength: 1, maxLength: 30 },
   ),
   crashLimit: fc.integer({ min: 1, max: 3 }),
+  // Which groups an Idempotency-Key named (a UUIDv8 id): kept, not deleted, once they succeed.
+  keyed: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
 });
 
 /**
  * Runs random programs against stores from `open`, each on groups whose ids
- * start with a prefix of its own (so runs may share a database).
+ * start with a prefix of its own (so runs may share a database), some of them
+ * named as an Idempotency-Key names groups.
  */
 export async function storeMatchesModel(open: OpenStore, numRuns: number): Promise<void> {
   let run = 0;
   await fc.assert(
-    fc.asyncProperty(program, async ({ groups: plan, ops, crashLimit }) => {
-      const prefix = `r${String(run++).padStart(4, "0")}g`;
+    fc.asyncProperty(program, async ({ groups: plan, ops, crashLimit, keyed }) => {
+      const prefix = `${(run++).toString(16).padStart(8, "0")}-`;
       const groups = plan.map((tasks, g) => {
-        const group = new TaskGroup({ id: `${prefix}${g}` });
+        // Both kinds sort by g, as the journal returns groups.
+        const id = keyed[g] ? `${prefix}${g}000-8000-8000-000000000000` : `${prefix}${g}`;
+        const group = new TaskGroup({ id });
         for (const [to, note] of tasks) group.add(send, to, note);
         return group;
       });
@@ -128,7 +133,7 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
             entry.state = "done";
             store.record(entry);
             row.state = "done";
-            if (entries.every((task) => task.state === "done")) deleted.add(g);
+            if (entries.every((task) => task.state === "done") && !keyed[g]) deleted.add(g);
           }
         }
       }
