@@ -1,6 +1,7 @@
 /**
- * The SQLite journal's writes: the three common ones (a new task, an attempt
- * mark, the delete of a group that succeeded) gathered per transaction and
+ * The SQLite journal's writes: the common ones (a new task, an attempt mark,
+ * the delete of a group that succeeded, or the last outcome of one kept for
+ * its Idempotency-Key) gathered per transaction and
  * written with multi-row statements, which cost SQLite about half as much as
  * one statement per row (`bench/journal_statements_bench.ts`); any other
  * write as a function, in order with them.
@@ -21,13 +22,18 @@ const KINDS = {
     `UPDATE tasks SET state = 'running', attempts = v.column3, next_at = 0, error = v.column4, duration_ms = v.column5, updated_at = v.column6 FROM (VALUES ${
       repeat("(?, ?, ?, ?, ?, ?)", rows)
     }) AS v WHERE tasks.group_id = v.column1 AND tasks.idx = v.column2`,
+  // A keyed group's last task, which succeeded: the group is kept (see keptWhenDone).
+  done: (rows: number) =>
+    `UPDATE tasks SET state = 'done', attempts = v.column3, next_at = 0, error = v.column4, duration_ms = v.column5, updated_at = v.column6 FROM (VALUES ${
+      repeat("(?, ?, ?, ?, ?, ?)", rows)
+    }) AS v WHERE tasks.group_id = v.column1 AND tasks.idx = v.column2`,
   forget: (rows: number) => `DELETE FROM tasks WHERE group_id IN (${repeat("?", rows)})`,
 } as const;
 
 type Kind = keyof typeof KINDS;
 
 /** Parameters per row of each kind. */
-const WIDTH: Record<Kind, number> = { insert: 5, running: 6, forget: 1 };
+const WIDTH: Record<Kind, number> = { insert: 5, running: 6, done: 6, forget: 1 };
 
 /** Rows per statement at most; a batch is written in power-of-two chunks up to this. */
 const MAX_ROWS = 64;
@@ -84,7 +90,7 @@ class RowStatements {
 
 /**
  * Rows gathered for one transaction, written when it commits: inserts, then
- * attempt marks, then deletes. A task's own rows never share a transaction
+ * attempt marks, then kept groups' last outcomes, then deletes. A task's own rows never share a transaction
  * (its attempt mark waits for its insert's commit, and its group's delete for
  * the attempt); only the journal's health probe inserts a row and deletes it
  * in one, which that order allows.
@@ -93,6 +99,7 @@ export class PendingRows {
   readonly #statements: RowStatements;
   readonly #insert: SQLInputValue[] = [];
   readonly #running: SQLInputValue[] = [];
+  readonly #done: SQLInputValue[] = [];
   readonly #forget: SQLInputValue[] = [];
 
   /** @param statements Where the statements come from. */
@@ -117,6 +124,18 @@ export class PendingRows {
     this.#running.push(groupId, index, attempts, error, durationMs, now);
   }
 
+  /** A task succeeded, the last of a group that is kept. */
+  done(
+    groupId: string,
+    index: number,
+    attempts: number,
+    error: string | null,
+    durationMs: number,
+    now: number,
+  ): void {
+    this.#done.push(groupId, index, attempts, error, durationMs, now);
+  }
+
   /** Every row of a group. */
   forget(groupId: string): void {
     this.#forget.push(groupId);
@@ -126,6 +145,7 @@ export class PendingRows {
   write(): void {
     if (this.#insert.length > 0) this.#statements.run("insert", this.#insert);
     if (this.#running.length > 0) this.#statements.run("running", this.#running);
+    if (this.#done.length > 0) this.#statements.run("done", this.#done);
     if (this.#forget.length > 0) this.#statements.run("forget", this.#forget);
   }
 }

@@ -276,28 +276,20 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
 
   return (request, info) => {
     const arrivedAccepting = accepting();
+    let label = "unmatched";
     let match: RouteMatch;
+    let id: string | undefined;
     try {
       match = matchRoute(routes, request);
+      label = match.route.pattern.pathname;
+      id = idempotentGroupId(request);
     } catch (error) {
       const response = fail(error, request, undefined);
-      onResponse("unmatched", response.status);
+      onResponse(label, response.status);
       return response;
     }
     // The request's span is the active context here; task spans join its trace.
-    const traceContext = context.active();
-    const keyed = idempotentGroupId(request);
-    if (keyed === undefined) {
-      return handle(request, info, match, new TaskGroup({ traceContext }), arrivedAccepting, false);
-    }
-    return keyed.then(
-      (id) =>
-        handle(request, info, match, new TaskGroup({ traceContext, id }), arrivedAccepting, true),
-      (error) => {
-        const response = fail(error, request, undefined);
-        onResponse(match.route.pattern.pathname, response.status);
-        return response;
-      },
-    );
+    const group = new TaskGroup({ traceContext: context.active(), id });
+    return handle(request, info, match, group, arrivedAccepting, id !== undefined);
   };
 }

@@ -209,9 +209,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
 
   record(entry: TaskEntry, nextAt = 0): void {
     const { group, state, index } = entry;
-    // A keyed group that succeeded is saved as done, not deleted: a repeat of its key is known.
-    const succeeded = state === "done" && group.tasks.every((task) => task.state === "done") &&
-      !keptWhenDone(group.id);
+    const succeeded = state === "done" && group.tasks.every((task) => task.state === "done");
     // Written again a second later if the commit fails (a full disk), up to
     // a minute: a finished task left unfinished would run again after a restart.
     // Abandoned at shutdown: queued again, to run after the restart, keeping
@@ -226,7 +224,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
             this.#sql.requeue.run(entry.attempts, this.#clock.now(), group.id, index)
           )
         : succeeded
-        ? () => this.#succeeded(entry)
+        // A keyed group that succeeded is kept, done: a repeat of its key is known.
+        ? () => keptWhenDone(group.id) ? this.#kept(entry) : this.#succeeded(entry)
         : () => this.#writer.write(() => this.#save(entry, state, nextAt)),
       abandoned,
     );
@@ -295,6 +294,21 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       entry.group.id,
       entry.index,
     );
+  }
+
+  /** A kept group's last task succeeded: marked done with the others' batched rows. */
+  #kept(last: TaskEntry): Promise<void> {
+    const { pending, batch } = this.#writer.rows(false);
+    const { group, index, attempts, error, durationMs } = last;
+    pending.done(
+      group.id,
+      index,
+      attempts,
+      journalError(error),
+      Math.round(durationMs),
+      this.#clock.now(),
+    );
+    return batch;
   }
 
   /** A group's last task succeeded: nothing is left to run or to report. */

@@ -61,6 +61,13 @@ Deno.test("JournalWriter writes any number of rows of each kind in one transacti
       ids.map((group): Row => [group, 1, "running", 2, "boom"]),
       `${count} attempt marks`,
     );
+    for (const group of ids) writer.rows(false).pending.done(group, 1, 3, null, 7, 3);
+    commits.commit();
+    deepEqual(
+      tasks(db).filter(([, , state]) => state === "done"),
+      ids.map((group): Row => [group, 1, "done", 3, null]),
+      `${count} kept outcomes`,
+    );
     for (const group of ids.slice(0, count - 1)) writer.rows(false).pending.forget(group);
     commits.commit();
     equal(tasks(db).length, count === 0 ? 0 : 2, `${count - 1} groups deleted`);
@@ -99,8 +106,9 @@ Deno.test("JournalWriter: a durable row makes its whole transaction durable", as
 });
 
 Deno.test("JournalWriter agrees with one statement per row, over any sequence of writes and commits", () => {
-  // A model of the journal's rows: enqueue a group, mark its task running,
-  // delete it, or change it through a write function, with commits between.
+  // A model of the journal's rows: enqueue a group, mark its task running or
+  // done (kept), delete it, or change it through a write function, with
+  // commits between.
   const op = fc.oneof(
     fc.record({
       kind: fc.constant("insert" as const),
@@ -109,6 +117,7 @@ Deno.test("JournalWriter agrees with one statement per row, over any sequence of
     }),
     fc.record({ kind: fc.constant("running" as const), group: fc.nat(20), attempts: fc.nat(5) }),
     fc.record({ kind: fc.constant("forget" as const), group: fc.nat(20) }),
+    fc.record({ kind: fc.constant("done" as const), group: fc.nat(20), attempts: fc.nat(5) }),
     fc.record({ kind: fc.constant("fail" as const), group: fc.nat(20) }),
     fc.record({ kind: fc.constant("commit" as const) }),
   );
@@ -140,6 +149,11 @@ Deno.test("JournalWriter agrees with one statement per row, over any sequence of
           writer.rows(false).pending.running(group, 0, step.attempts, null, 0, 2);
           const row = model.get(`${group}/0`);
           if (row) model.set(`${group}/0`, [group, 0, "running", step.attempts, null]);
+        } else if (step.kind === "done") {
+          if (!committed.has(group)) continue;
+          writer.rows(false).pending.done(group, 0, step.attempts, null, 0, 2);
+          const row = model.get(`${group}/0`);
+          if (row) model.set(`${group}/0`, [group, 0, "done", step.attempts, null]);
         } else if (step.kind === "forget") {
           if (!committed.has(group)) continue;
           writer.rows(false).pending.forget(group);
