@@ -8,6 +8,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { GroupCommit } from "../lib/_group_commit.ts";
 import { JournalWriter } from "../lib/_journal_batch.ts";
 import { openJournal } from "../lib/_journal_schema.ts";
+import type { TaskEntry } from "../lib/task_group.ts";
 
 const TASKS = 30;
 const dir = await Deno.makeTempDir({ prefix: "posthaste_statements_bench_" });
@@ -62,7 +63,15 @@ function multiRow(name: string, db: DatabaseSync): void {
       const ids = Array.from({ length: TASKS }, groupId);
       for (const id of ids) writer.rows(false).pending.insert(id, 0, "send", args, Date.now());
       commits.commit();
-      for (const id of ids) writer.rows(false).pending.running(id, 0, 1, null, 0, Date.now());
+      for (const id of ids) {
+        const entry = {
+          group: { id },
+          index: 0,
+          attempts: 1,
+          durationMs: 0,
+        } as unknown as TaskEntry;
+        writer.rows(false).pending.mark("running", entry, Date.now());
+      }
       commits.commit();
       inFlight.push(ids);
       if (inFlight.length > 4) {

@@ -10,7 +10,8 @@
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import type { GroupCommit, Write } from "./_group_commit.ts";
-import { PROBE_PREFIX } from "./_journal_rows.ts";
+import { journalError, PROBE_PREFIX } from "./_journal_rows.ts";
+import type { TaskEntry } from "./task_group.ts";
 
 const KINDS = {
   insert: (rows: number) =>
@@ -112,28 +113,14 @@ export class PendingRows {
     this.#insert.push(groupId, index, name, args, now);
   }
 
-  /** A task's attempt has begun. */
-  running(
-    groupId: string,
-    index: number,
-    attempts: number,
-    error: string | null,
-    durationMs: number,
-    now: number,
-  ): void {
-    this.#running.push(groupId, index, attempts, error, durationMs, now);
-  }
-
-  /** A task succeeded, the last of a group that is kept. */
-  done(
-    groupId: string,
-    index: number,
-    attempts: number,
-    error: string | null,
-    durationMs: number,
-    now: number,
-  ): void {
-    this.#done.push(groupId, index, attempts, error, durationMs, now);
+  /**
+   * A task's attempt has begun (`running`), or it succeeded, the last of a
+   * group that is kept (`done`): its attempts, error and duration as of now.
+   */
+  mark(state: "running" | "done", entry: TaskEntry, now: number): void {
+    const { group, index, attempts, error, durationMs } = entry;
+    (state === "running" ? this.#running : this.#done)
+      .push(group.id, index, attempts, journalError(error), Math.round(durationMs), now);
   }
 
   /** Every row of a group. */

@@ -200,10 +200,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
 
   attempt(entry: TaskEntry): Promise<void> {
     const { pending, batch } = this.#writer.rows(false);
-    const { group, index, attempts, error, durationMs } = entry;
-    this.#outcomes.supersede(taskId(group.id, index));
-    const now = this.#clock.now();
-    pending.running(group.id, index, attempts, journalError(error), Math.round(durationMs), now);
+    this.#outcomes.supersede(taskId(entry.group.id, entry.index));
+    pending.mark("running", entry, this.#clock.now());
     return batch;
   }
 
@@ -299,15 +297,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   /** A kept group's last task succeeded: marked done with the others' batched rows. */
   #kept(last: TaskEntry): Promise<void> {
     const { pending, batch } = this.#writer.rows(false);
-    const { group, index, attempts, error, durationMs } = last;
-    pending.done(
-      group.id,
-      index,
-      attempts,
-      journalError(error),
-      Math.round(durationMs),
-      this.#clock.now(),
-    );
+    pending.mark("done", last, this.#clock.now());
     return batch;
   }
 

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { GroupCommit, type SyncTarget } from "../lib/_group_commit.ts";
 import { JournalWriter } from "../lib/_journal_batch.ts";
 import { openJournal } from "../lib/_journal_schema.ts";
+import type { TaskEntry } from "../lib/task_group.ts";
 
 /** A WAL stand-in that counts its syncs, which finish at once. */
 function countingWal(): SyncTarget & { syncs: number } {
@@ -41,6 +42,9 @@ function tasks(db: DatabaseSync): Row[] {
 }
 
 const id = (n: number) => `g${String(n).padStart(4, "0")}`;
+/** The fields of a task the journal marks. */
+const task = (groupId: string, index: number, attempts: number, error?: string) =>
+  ({ group: { id: groupId }, index, attempts, error, durationMs: 5 }) as unknown as TaskEntry;
 
 Deno.test("JournalWriter writes any number of rows of each kind in one transaction", () => {
   // 0 to 130 rows: every chunk size (64, 32 … 1) and more than one chunk of 64.
@@ -54,14 +58,16 @@ Deno.test("JournalWriter writes any number of rows of each kind in one transacti
     }
     commits.commit();
     equal(tasks(db).length, 2 * count, `${count} groups inserted`);
-    for (const group of ids) writer.rows(false).pending.running(group, 1, 2, "boom", 5, 2);
+    for (const group of ids) {
+      writer.rows(false).pending.mark("running", task(group, 1, 2, "boom"), 2);
+    }
     commits.commit();
     deepEqual(
       tasks(db).filter(([, , state]) => state === "running"),
       ids.map((group): Row => [group, 1, "running", 2, "boom"]),
       `${count} attempt marks`,
     );
-    for (const group of ids) writer.rows(false).pending.done(group, 1, 3, null, 7, 3);
+    for (const group of ids) writer.rows(false).pending.mark("done", task(group, 1, 3), 3);
     commits.commit();
     deepEqual(
       tasks(db).filter(([, , state]) => state === "done"),
@@ -146,12 +152,12 @@ Deno.test("JournalWriter agrees with one statement per row, over any sequence of
           }
         } else if (step.kind === "running") {
           if (!committed.has(group)) continue;
-          writer.rows(false).pending.running(group, 0, step.attempts, null, 0, 2);
+          writer.rows(false).pending.mark("running", task(group, 0, step.attempts), 2);
           const row = model.get(`${group}/0`);
           if (row) model.set(`${group}/0`, [group, 0, "running", step.attempts, null]);
         } else if (step.kind === "done") {
           if (!committed.has(group)) continue;
-          writer.rows(false).pending.done(group, 0, step.attempts, null, 0, 2);
+          writer.rows(false).pending.mark("done", task(group, 0, step.attempts), 2);
           const row = model.get(`${group}/0`);
           if (row) model.set(`${group}/0`, [group, 0, "done", step.attempts, null]);
         } else if (step.kind === "forget") {
