@@ -4,6 +4,7 @@
  * @module
  */
 import { groupStateOf, type GroupStatus, type TaskState } from "./task_status.ts";
+import { fingerprints } from "./_given_ids.ts";
 import type { TaskGroup } from "./task_group.ts";
 
 const STATES: readonly TaskState[] = [
@@ -41,6 +42,7 @@ export class FinishedGroups {
   #tasks = new Uint32Array(0); // name index, state index and attempts: 3 per slot
   #durations = new Float64Array(0);
   #statuses: (GroupStatus | undefined)[] = []; // the groups that are not compact
+  #fingerprints: (string | undefined)[] = []; // keyed groups' request fingerprints
   // Open addressing, linear probing; an entry is slot + 1, 0 is empty.
   #table = new Int32Array(0);
   #names: string[] = [];
@@ -71,6 +73,7 @@ export class FinishedGroups {
     this.#keys[slot] = key;
     this.#at[slot] = at;
     this.#statuses[slot] = this.#pack(group, slot) ? undefined : group.toJSON();
+    this.#fingerprints[slot] = fingerprints.get(group);
     this.#insert(key, slot);
   }
 
@@ -79,6 +82,7 @@ export class FinishedGroups {
     const slot = this.#head & (this.#capacity - 1);
     this.#remove(slot);
     this.#statuses[slot] = undefined;
+    this.#fingerprints[slot] = undefined;
     this.#head++;
     this.#count--;
   }
@@ -95,9 +99,13 @@ export class FinishedGroups {
     return slot < 0 ? undefined : this.#statuses[slot] ?? this.#unpack(slot);
   }
 
-  /** Whether a group with this id is kept (see {@linkcode FinishedGroups.find}). */
-  has(id: string, key: number): boolean {
-    return this.#lookup(id, key) >= 0;
+  /**
+   * Whether a group with this id is kept (see {@linkcode FinishedGroups.find}):
+   * its request fingerprint, `""` if it has none, or `undefined` if not kept.
+   */
+  fingerprint(id: string, key: number): string | undefined {
+    const slot = this.#lookup(id, key);
+    return slot < 0 ? undefined : this.#fingerprints[slot] ?? "";
   }
 
   #lookup(id: string, key: number): number {
@@ -192,9 +200,10 @@ export class FinishedGroups {
   #grow(): void {
     const capacity = Math.max(INITIAL_CAPACITY, this.#capacity * 2);
     const [keys, at, ids, tasks] = [this.#keys, this.#at, this.#ids, this.#tasks];
-    const [durations, statuses, head, count] = [
+    const [durations, statuses, prints, head, count] = [
       this.#durations,
       this.#statuses,
+      this.#fingerprints,
       this.#head,
       this.#count,
     ];
@@ -205,6 +214,7 @@ export class FinishedGroups {
     this.#tasks = new Uint32Array(capacity * 3);
     this.#durations = new Float64Array(capacity);
     this.#statuses = new Array(capacity).fill(undefined);
+    this.#fingerprints = new Array(capacity).fill(undefined);
     this.#table = new Int32Array(capacity * 2); // at most half full
     this.#head = 0;
     const mask = keys.length - 1;
@@ -216,6 +226,7 @@ export class FinishedGroups {
       this.#tasks.set(tasks.subarray(from * 3, from * 3 + 3), n * 3);
       this.#durations[n] = durations[from] as number;
       this.#statuses[n] = statuses[from];
+      this.#fingerprints[n] = prints[from];
       this.#insert(keys[from] as number, n);
     }
   }

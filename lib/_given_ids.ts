@@ -6,6 +6,12 @@ import type { TaskGroup } from "./task_group.ts";
 /** Groups made with an `id` option. */
 export const givenIds: WeakSet<TaskGroup> = new WeakSet();
 
+/**
+ * What the requests that made keyed groups carried (see `requestFingerprint`):
+ * journaled with the group, and compared when its key is sent again.
+ */
+export const fingerprints: WeakMap<TaskGroup, string> = new WeakMap();
+
 /** A store's chosen ids whose commit has not settled: one enqueued again meanwhile is refused. */
 export class PendingIds {
   readonly #ids = new Set<string>();

@@ -18,6 +18,11 @@ const KINDS = {
     `INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES ${
       repeat("(?, ?, ?, ?, 'queued', ?)", rows)
     }`,
+  // A keyed group's: with its request fingerprint.
+  keyed: (rows: number) =>
+    `INSERT INTO tasks (group_id, idx, name, args, state, updated_at, fingerprint) VALUES ${
+      repeat("(?, ?, ?, ?, 'queued', ?, ?)", rows)
+    }`,
   // UPDATE … FROM (SQLite 3.33): each row of the VALUES list finds its task by key.
   running: (rows: number) =>
     `UPDATE tasks SET state = 'running', attempts = v.column3, next_at = 0, error = v.column4, duration_ms = v.column5, updated_at = v.column6 FROM (VALUES ${
@@ -34,7 +39,7 @@ const KINDS = {
 type Kind = keyof typeof KINDS;
 
 /** Parameters per row of each kind. */
-const WIDTH: Record<Kind, number> = { insert: 5, running: 6, done: 6, forget: 1 };
+const WIDTH: Record<Kind, number> = { insert: 5, keyed: 6, running: 6, done: 6, forget: 1 };
 
 /** Rows per statement at most; a batch is written in power-of-two chunks up to this. */
 const MAX_ROWS = 64;
@@ -99,6 +104,7 @@ class RowStatements {
 export class PendingRows {
   readonly #statements: RowStatements;
   readonly #insert: SQLInputValue[] = [];
+  readonly #keyed: SQLInputValue[] = [];
   readonly #running: SQLInputValue[] = [];
   readonly #done: SQLInputValue[] = [];
   readonly #forget: SQLInputValue[] = [];
@@ -108,9 +114,17 @@ export class PendingRows {
     this.#statements = statements;
   }
 
-  /** A new task, queued. */
-  insert(groupId: string, index: number, name: string, args: string, now: number): void {
-    this.#insert.push(groupId, index, name, args, now);
+  /** A new task, queued; a keyed group's with its request fingerprint. */
+  insert(
+    groupId: string,
+    index: number,
+    name: string,
+    args: string,
+    now: number,
+    fingerprint: string | null = null,
+  ): void {
+    if (fingerprint === null) this.#insert.push(groupId, index, name, args, now);
+    else this.#keyed.push(groupId, index, name, args, now, fingerprint);
   }
 
   /**
@@ -131,6 +145,7 @@ export class PendingRows {
   /** Writes the rows; called inside the transaction. */
   write(): void {
     if (this.#insert.length > 0) this.#statements.run("insert", this.#insert);
+    if (this.#keyed.length > 0) this.#statements.run("keyed", this.#keyed);
     if (this.#running.length > 0) this.#statements.run("running", this.#running);
     if (this.#done.length > 0) this.#statements.run("done", this.#done);
     if (this.#forget.length > 0) this.#statements.run("forget", this.#forget);

@@ -1,4 +1,5 @@
 // A journal's rows as both stores write and read them. Internal.
+import { fingerprints } from "./_given_ids.ts";
 import { errorText } from "./_thrown.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
@@ -12,6 +13,8 @@ export interface NewRow {
   name: string;
   /** Its arguments as JSON. */
   args: string;
+  /** The request fingerprint of a keyed group (see `fingerprints`), else null. */
+  fingerprint: string | null;
 }
 
 /**
@@ -52,6 +55,7 @@ export function journalRows(group: TaskGroup): NewRow[] {
   if (bad !== undefined) {
     throw new TypeError(`Cannot journal group ${JSON.stringify(id)}: its id holds ${bad}`);
   }
+  const fingerprint = fingerprints.get(group) ?? null;
   return (group.tasks as readonly TaskEntry[]).map((task, index) => {
     if (task.options === undefined) {
       throw new TypeError(
@@ -62,7 +66,7 @@ export function journalRows(group: TaskGroup): NewRow[] {
     // JSON writes NaN and ±Infinity as null: the task would run with null
     // after a restart. Looked for only when a null is there at all.
     if (args.includes("null")) JSON.stringify(task.args, finiteOnly(task.name));
-    return { groupId: group.id, index, name: task.name, args };
+    return { groupId: group.id, index, name: task.name, args, fingerprint };
   });
 }
 
@@ -124,6 +128,7 @@ export function storedTask(
     quarantined,
     // One damaged row must not stop every other task from running again.
     ...(typeof args === "string" && { unreadable: `${args}: ${text.slice(0, 200)}` }),
+    ...(typeof row.fingerprint === "string" && { fingerprint: row.fingerprint }),
   };
 }
 

@@ -21,7 +21,7 @@ const TASKS_TABLE = `
     name TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0,
     crashes INTEGER NOT NULL DEFAULT 0, error TEXT, duration_ms INTEGER NOT NULL DEFAULT 0,
-    updated_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL, fingerprint TEXT,
     PRIMARY KEY (group_id, idx)
   ) STRICT, WITHOUT ROWID`;
 // Version 3 deletes groups as they succeed, so the table holds open work and
@@ -78,8 +78,10 @@ export function openJournal(path: string): DatabaseSync {
       );
     } else if (tables.includes("tasks") && (version === 1 || version === 2)) {
       upgrade(db, version);
+      addFingerprints(db);
     } else if (tables.includes("tasks") && version === SCHEMA_VERSION) {
       db.exec(DONE_INDEX);
+      addFingerprints(db);
     } else if (!tables.includes("tasks") || version !== SCHEMA_VERSION) {
       throw new Error(
         `it is not a posthaste journal this version reads (schema ${version}, expected ${SCHEMA_VERSION}; tables ${
@@ -91,6 +93,16 @@ export function openJournal(path: string): DatabaseSync {
   } catch (error) {
     db?.close();
     throw cannot(`open task journal "${path}"`, error);
+  }
+}
+
+// A keyed group's request fingerprint (see DuplicateGroupError.fingerprint),
+// added to version 3 journals as they are opened: a nullable column, which
+// readers of version 3 never name.
+function addFingerprints(db: DatabaseSync): void {
+  const columns = db.prepare("PRAGMA table_info(tasks)").all();
+  if (!columns.some((column) => column.name === "fingerprint")) {
+    db.exec("ALTER TABLE tasks ADD COLUMN fingerprint TEXT");
   }
 }
 
@@ -148,7 +160,7 @@ export function openJournalFiles(
 export interface JournalStatements {
   /** A group's rows for its status: (group id). */
   groupRows: StatementSync;
-  /** Whether a group id is taken: (group id). */
+  /** Whether a group id is taken, and its fingerprint: (group id). */
   hasGroup: StatementSync;
   /** A task queued again, at shutdown: (attempts, now, group id, index). */
   requeue: StatementSync;
@@ -167,7 +179,7 @@ export function prepareStatements(db: DatabaseSync): JournalStatements {
     groupRows: db.prepare(
       "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
     ),
-    hasGroup: db.prepare("SELECT 1 FROM tasks WHERE group_id = ? LIMIT 1"),
+    hasGroup: db.prepare("SELECT fingerprint FROM tasks WHERE group_id = ? LIMIT 1"),
     requeue: db.prepare(`UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? ${where}`),
     forgetDone: db.prepare(
       "DELETE FROM tasks WHERE group_id = ?1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE group_id = ?1 AND state = 'failed')",

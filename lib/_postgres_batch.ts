@@ -84,10 +84,17 @@ export function batchStatements(
   if (inserts.length > 0) statements.push(insertRows(inserts));
   if (checked.length > 0) {
     // A group's rows see the table as it was before the statement, not
-    // each other: all of a group go in, or none.
+    // each other: all of a group go in, or none. Chosen ids only: with
+    // their request fingerprints (keyed groups').
     statements.push(
       sql`
-        ${insertRows(checked)}
+        INSERT INTO ${sql(TABLE)} (group_id, idx, name, args, state, updated_at, owner, fingerprint)
+        SELECT g, i, n, a, 'queued', ${now}, ${owner}, f
+        FROM unnest(${column(checked, "groupId")}::text[], ${column(checked, "index")}::int[], ${
+        column(checked, "name")
+      }::text[], ${column(checked, "args")}::text[], ${
+        column(checked, "fingerprint")
+      }::text[]) AS u(g, i, n, a, f)
         WHERE NOT EXISTS (SELECT 1 FROM ${sql(TABLE)} AS e WHERE e.group_id = u.g)
         ON CONFLICT DO NOTHING
         RETURNING group_id

@@ -26,6 +26,7 @@ const COLUMNS = [
   "duration_ms",
   "updated_at",
   "owner",
+  "fingerprint",
 ];
 
 /** A row as the driver returns it (bigint columns come back as strings). */
@@ -50,9 +51,12 @@ export async function ensureTable(sql: Sql): Promise<void> {
         name text NOT NULL, args text NOT NULL, state text NOT NULL,
         attempts integer NOT NULL DEFAULT 0, next_at bigint NOT NULL DEFAULT 0,
         crashes integer NOT NULL DEFAULT 0, error text, duration_ms integer NOT NULL DEFAULT 0,
-        updated_at bigint NOT NULL, owner text NOT NULL,
+        updated_at bigint NOT NULL, owner text NOT NULL, fingerprint text,
         PRIMARY KEY (group_id, idx)
       )`);
+    // A keyed group's request fingerprint (see DuplicateGroupError), added to
+    // tables made before it: nullable, so no rows are rewritten.
+    await tx.unsafe(`ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS fingerprint text`);
     const found = new Set(
       (await tx`
         SELECT column_name FROM information_schema.columns
@@ -78,6 +82,14 @@ export async function ensureTable(sql: Sql): Promise<void> {
       );
     }
   });
+}
+
+/** The fingerprint journaled with a group, if it is there and has one. */
+export async function readFingerprint(sql: Sql, groupId: string): Promise<string | undefined> {
+  const [row] = await sql`
+    SELECT fingerprint FROM ${sql(TABLE)} WHERE group_id = ${groupId} LIMIT 1
+  `;
+  return typeof row?.fingerprint === "string" ? row.fingerprint : undefined;
 }
 
 /**

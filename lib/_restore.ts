@@ -1,5 +1,6 @@
 // Journaled tasks made into groups again, and submitted: what recoverTasks
 // and DeferredRecovery share. Internal.
+import { fingerprints } from "./_given_ids.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { TaskRunner } from "./runner.ts";
@@ -83,6 +84,7 @@ export async function restore(
         maxRetryDelay: definition.options.maxRetryDelay,
       };
       groups.set(task.groupId, found);
+      if (task.fingerprint !== undefined) fingerprints.set(found.group, task.fingerprint);
     }
     found.group[restoreTask](
       definition,

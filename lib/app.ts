@@ -184,7 +184,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     onResponse: (route, status) => metrics.request(route, status),
     accepting: () => !draining,
     journal: store,
-    accepted: (id) => registry.has(id),
+    fingerprintOf: (id) => registry.fingerprint(id),
     onReplay: () => void replays.count++,
   }));
   const files = [[config.logFile, log], [config.deadLetterFile, deadLetters]] as const;

@@ -6,6 +6,7 @@
 import { offAbort, onAbort } from "./_abort_hooks.ts";
 import { abortable } from "./abortable.ts";
 import { HttpError } from "./http_error.ts";
+import { keep, keptBodies } from "./_kept_bodies.ts";
 // Body deadlines share timers: one per distinct timeout, not one per request.
 import { sharedTimeouts, type TimeoutQueue } from "./timeout_queue.ts";
 
@@ -83,15 +84,17 @@ export function readBody(
     const length = headers.get("content-length");
     if (length !== null && Number(length) > limit) throw tooLarge(limit);
     signal?.throwIfAborted();
-    if (
-      headers.get("transfer-encoding") !== null || (length === null && headers.get("host") === null)
-    ) {
-      return streamed(request, limit, timeout, timeouts, signal);
-    }
-    const reading = length === null
-      ? whole(request, limit, Math.min(timeout, AT_ONCE_MS), timeouts, lengthRequired)
-      : whole(request, limit, timeout, timeouts, () => timedOut(timeout));
-    return abortable(reading, signal);
+    const read = headers.get("transfer-encoding") !== null ||
+        (length === null && headers.get("host") === null)
+      ? streamed(request, limit, timeout, timeouts, signal)
+      : abortable(
+        length === null
+          ? whole(request, limit, Math.min(timeout, AT_ONCE_MS), timeouts, lengthRequired)
+          : whole(request, limit, timeout, timeouts, () => timedOut(timeout)),
+        signal,
+      );
+    // A request with an Idempotency-Key: the handler fingerprints what was read.
+    return keptBodies.has(request) ? read.then((body) => keep(request, body)) : read;
   } catch (error) {
     return Promise.reject(error);
   }

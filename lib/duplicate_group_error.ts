@@ -29,15 +29,24 @@
 export class DuplicateGroupError extends Error {
   /** The id the journal holds already. */
   readonly groupId: string;
+  /**
+   * The fingerprint journaled with that group: of the request that made it,
+   * when it was made for an `Idempotency-Key` (the server answers the key
+   * sent with other content 422). `undefined` when it has none, or the
+   * store did not say.
+   */
+  readonly fingerprint: string | undefined;
 
   /**
    * Makes the error; its message names the id.
    *
    * @param groupId The id the journal holds already.
+   * @param fingerprint The fingerprint journaled with it, if any.
    */
-  constructor(groupId: string) {
+  constructor(groupId: string, fingerprint?: string) {
     super(`Cannot journal group ${JSON.stringify(groupId)}: a group with this id is journaled`);
     this.name = "DuplicateGroupError";
     this.groupId = groupId;
+    this.fingerprint = fingerprint;
   }
 }

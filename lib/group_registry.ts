@@ -5,6 +5,7 @@
  */
 import { type Clock, systemClock } from "./clock.ts";
 import { FinishedGroups } from "./_finished_groups.ts";
+import { fingerprints } from "./_given_ids.ts";
 import type { TaskGroup } from "./task_group.ts";
 import type { GroupStatus } from "./task_status.ts";
 
@@ -155,10 +156,24 @@ export class GroupRegistry {
    * @returns True if a group with this id is unfinished or still visible.
    */
   has(id: string): boolean {
+    return this.fingerprint(id) !== undefined;
+  }
+
+  /**
+   * The request fingerprint of a group made for an `Idempotency-Key`
+   * (`createHandler` compares it with a repeat's), for a group
+   * {@linkcode GroupRegistry.has} finds.
+   *
+   * @param id The group's id.
+   * @returns The fingerprint, `""` if the group has none, or `undefined`
+   * if no group with this id is unfinished or still visible.
+   */
+  fingerprint(id: string): string | undefined {
     const key = idHash(id);
-    if (this.#findLive(id, key) !== undefined) return true;
+    const live = this.#findLive(id, key);
+    if (live !== undefined) return fingerprints.get(live) ?? "";
     this.#evict(this.#clock.now());
-    return this.#finished.has(id, key);
+    return this.#finished.fingerprint(id, key);
   }
 
   #findLive(id: string, key: number): TaskGroup | undefined {

@@ -68,6 +68,7 @@ export * from "./resilient_server.ts";
 export * from "./reports.ts";
 export * from "./path_params.ts";
 export * from "./router.ts";
+export * from "./handler_options.ts";
 export * from "./server.ts";
 export * from "./server_url.ts";
 export * from "./sqlite_task_store.ts";

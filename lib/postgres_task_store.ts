@@ -26,6 +26,7 @@ import {
   listOwned,
   PROBE,
   pruneFinished,
+  readFingerprint,
   readGroup,
 } from "./_postgres_journal.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
@@ -208,7 +209,13 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   async #probe(): Promise<void> {
     const groupId = `${PROBE}${this.#owner}`;
     // Not refused by the row of a probe whose second half failed: this one's deletes it.
-    await this.#intake.insertNew([{ groupId, index: 0, name: "probe", args: "[]" }]);
+    await this.#intake.insertNew([{
+      groupId,
+      index: 0,
+      name: "probe",
+      args: "[]",
+      fingerprint: null,
+    }]);
     const done = { groupId, index: 0, state: "done", attempts: 0, nextAt: 0, error: null };
     await this.#progress.save({ ...done, durationMs: 0, keep: false }, true);
   }
@@ -220,8 +227,11 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     if (!givenIds.has(group)) return this.#intake.insert(rows);
     const { id } = group;
     if (this.#givenPending.has(id)) return Promise.reject(new DuplicateGroupError(id));
-    const inserted = this.#intake.insertNew(rows).then((fresh) => {
-      if (!fresh) throw new DuplicateGroupError(id);
+    const inserted = this.#intake.insertNew(rows).then(async (fresh) => {
+      if (fresh) return;
+      // The stored group's fingerprint, asked for only now: repeats are rare.
+      const fingerprint = await readFingerprint(this.#sql, id).catch(() => undefined);
+      throw new DuplicateGroupError(id, fingerprint);
     });
     return this.#givenPending.hold(id, inserted);
   }

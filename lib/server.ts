@@ -5,100 +5,23 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { context } from "@opentelemetry/api";
-import type { StructuredLogger } from "./logging.ts";
+import { fingerprints } from "./_given_ids.ts";
 import { IntervalGate } from "./_interval_gate.ts";
+import { Replays, requestFingerprint, watchBody } from "./_replays.ts";
 import { readable } from "./_thrown.ts";
 import { AdmissionError } from "./admission_error.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { systemClock } from "./clock.ts";
 import { DuplicateGroupError } from "./duplicate_group_error.ts";
+import type { HandlerOptions } from "./handler_options.ts";
 import { HttpError } from "./http_error.ts";
 import { idempotentGroupId } from "./idempotency_key.ts";
-import { Replays } from "./_replays.ts";
-import { matchRoute, type Route, type RouteMatch } from "./router.ts";
-import type { TaskRunner } from "./runner.ts";
-import type { TaskStore } from "./task_store.ts";
+import { matchRoute, type RouteMatch } from "./router.ts";
 import { TaskGroup } from "./task_group.ts";
 
 const JOURNAL_FAILED = [
   "journal_unavailable",
   "Cannot accept tasks: the task journal failed",
 ] as const;
-
-/**
- * Options for {@linkcode createHandler}.
- *
- * @example Refusing new work while shutting down
- * ```ts
- * import { createHandler, route, TaskRunner } from "./mod.ts";
- * import { deepEqual } from "node:assert/strict";
- *
- * await using runner = new TaskRunner();
- * const handler = createHandler({
- *   runner,
- *   routes: [route("POST", "/work", (_request, { group }) => {
- *     group.add(() => {});
- *     return new Response(null, { status: 202 });
- *   })],
- *   accepting: () => false,
- *   retryAfter: 5,
- * });
- * await using server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler);
- * const response = await fetch(`http://127.0.0.1:${server.addr.port}/work`, { method: "POST" });
- * deepEqual(
- *   [response.status, response.headers.get("retry-after"), (await response.json()).error],
- *   [503, "5", "shutting_down"],
- * );
- * ```
- */
-export interface HandlerOptions {
-  /** The route table; routes added to it later are served too. */
-  routes: readonly Route[];
-  /** Runs each request's tasks after its response is delivered. */
-  runner: TaskRunner;
-  /** Where handler bugs are logged. @default {getLogger(["posthaste", "http"])} */
-  logger?: StructuredLogger;
-  /**
-   * Seconds a client should wait after a 503: the `Retry-After` of the
-   * handler's own 503s and of a route's that sets none. @default {1}
-   */
-  retryAfter?: number;
-  /**
-   * Called once per answered request with the matched route's pattern (or
-   * `unmatched`) and the status, e.g. for metrics.
-   * @default {nothing}
-   */
-  onResponse?: (route: string, status: number) => void;
-  /**
-   * Whether new work is accepted. A request that arrives while this is false
-   * and adds tasks is answered 503 `shutting_down`; requests that arrived
-   * before still have their tasks accepted.
-   * @default {always true}
-   */
-  accepting?: () => boolean;
-  /**
-   * A durable journal: the response is sent only once the group is committed
-   * to it; if the commit fails the answer is 503 `journal_unavailable` and
-   * none of the tasks runs. Such refusals are logged at most once a second,
-   * with how many went unlogged since: a journal that is away refuses every
-   * request, and a line each would flood the log (onto the full disk, maybe).
-   * @default {none (memory only)}
-   */
-  journal?: Pick<TaskStore, "enqueue"> | undefined;
-  /** Times the once-a-second log of journal refusals. @default {systemClock} */
-  clock?: Pick<Clock, "now">;
-  /**
-   * Whether a group id is known as accepted (unfinished, or finished and
-   * still kept): a request with an `Idempotency-Key` whose group
-   * ({@linkcode idempotentGroupId}) this finds, or the journal holds, gets
-   * the route's response again, marked `Idempotent-Replayed: true`, and its
-   * tasks are not added again. A repeat that arrives while the first is
-   * being journaled waits for that commit.
-   * @default {no id is known: only the journal and commits on their way tell}
-   */
-  accepted?: (id: string) => boolean;
-  /** Called for each replayed answer, e.g. for metrics. @default {nothing} */
-  onReplay?: () => void;
-}
 
 /**
  * Makes the `Deno.serve` handler. Each request gets a fresh
@@ -143,11 +66,11 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     accepting = () => true,
     journal,
     clock = systemClock,
-    accepted = () => false,
+    fingerprintOf = () => undefined,
     onReplay = () => {},
   } = options;
   const refusalLog = new IntervalGate(1_000, clock);
-  const replays = new Replays(accepted, onReplay);
+  const replays = new Replays(fingerprintOf, onReplay);
 
   const fail = (thrown: unknown, request: Request, group: TaskGroup | undefined): Response => {
     // A revoked Proxy thrown would throw again at `instanceof`, past this answer.
@@ -180,15 +103,19 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     group: TaskGroup,
     info: Deno.ServeHandlerInfo,
     arrivedAccepting: boolean,
-    keyed: boolean,
+    fingerprint: string | undefined,
   ): Response | Promise<Response> => {
     if (group.size === 0) return response;
     // A repeat is no new work: replayed while draining or with a full backlog too.
-    const repeat = keyed && replays.repeats(group.id);
-    if (repeat === true) return replays.replay(response);
-    if (repeat !== false) {
+    const first = fingerprint === undefined ? undefined : replays.first(group.id);
+    if (typeof first === "string") return replays.answer(response, first, fingerprint as string);
+    if (first !== undefined) {
       // The first is being journaled: as it goes, so goes this one.
-      return repeat.then((ok) => ok ? replays.replay(response) : refuse(...JOURNAL_FAILED));
+      return first.then((known) =>
+        known === undefined
+          ? refuse(...JOURNAL_FAILED)
+          : replays.answer(response, known, fingerprint as string)
+      );
     }
     if (!arrivedAccepting) {
       return refuse("shutting_down", "Cannot accept tasks: server is shutting down");
@@ -225,7 +152,9 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       (error) => {
         committed.reject(error);
         // Journaled before (by this server before a restart, or another one).
-        if (keyed && error instanceof DuplicateGroupError) return replays.replay(response);
+        if (fingerprint !== undefined && error instanceof DuplicateGroupError) {
+          return replays.answer(response, error.fingerprint ?? "", fingerprint);
+        }
         refusalLog.each((unlogged) =>
           logger.error(
             "Cannot journal request {requestId}: {error} ({unlogged} more refused since the last such line)",
@@ -235,7 +164,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
         return refuse(...JOURNAL_FAILED);
       },
     );
-    if (keyed) replays.hold(group.id, enqueued);
+    if (fingerprint !== undefined) replays.hold(group.id, fingerprint, enqueued);
     return answered;
   };
 
@@ -256,7 +185,9 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     try {
       const result = route.handler(request, { params, group });
       const settle = (response: Response): Response | Promise<Response> => {
-        const admitted = admit(response, group, info, arrivedAccepting, keyed);
+        const fingerprint = keyed ? requestFingerprint(request) : undefined;
+        if (fingerprint) fingerprints.set(group, fingerprint);
+        const admitted = admit(response, group, info, arrivedAccepting, fingerprint);
         return admitted instanceof Response ? answer(admitted) : admitted.then(answer);
       };
       if (result instanceof Response) return settle(result);
@@ -290,6 +221,8 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     }
     // The request's span is the active context here; task spans join its trace.
     const group = new TaskGroup({ traceContext: context.active(), id });
+    // Keyed: what the route reads of its body is kept, to tell a repeat from the key reused.
+    if (id !== undefined) watchBody(request);
     return handle(request, info, match, group, arrivedAccepting, id !== undefined);
   };
 }

@@ -182,11 +182,20 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     // the whole commit. Generated ids (UUIDv7) cannot be, and skip the look.
     const given = givenIds.has(group);
     const { id } = group;
-    if (given && (this.#givenPending.has(id) || this.#sql.hasGroup.get(id) !== undefined)) {
-      return Promise.reject(new DuplicateGroupError(id));
+    if (given) {
+      if (this.#givenPending.has(id)) return Promise.reject(new DuplicateGroupError(id));
+      const taken = this.#sql.hasGroup.get(id);
+      if (taken !== undefined) {
+        const { fingerprint } = taken;
+        return Promise.reject(
+          new DuplicateGroupError(id, typeof fingerprint === "string" ? fingerprint : undefined),
+        );
+      }
     }
     const { pending, batch: enqueued } = this.#writer.rows(true);
-    for (const row of rows) pending.insert(row.groupId, row.index, row.name, row.args, now);
+    for (const { groupId, index, name, args, fingerprint } of rows) {
+      pending.insert(groupId, index, name, args, now, fingerprint);
+    }
     // Committed but not synced: the client hears 503, so the rows must not
     // run after a restart either. Best effort; the disk is failing.
     enqueued.catch(() => {

@@ -67,6 +67,12 @@ export interface StoredTask {
    * `args` are then empty, and recovery moves it to the dead letters.
    */
   readonly unreadable?: string;
+  /**
+   * A fingerprint of the request that made its group, if one was sent with
+   * an `Idempotency-Key`: the same key sent again with other content is
+   * answered 422 (see `DuplicateGroupError.fingerprint`).
+   */
+  readonly fingerprint?: string;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { FinishedGroups } from "../lib/_finished_groups.ts";
+import { fingerprints } from "../lib/_given_ids.ts";
 import { TaskGroup } from "../lib/mod.ts";
 import type { TaskEntry } from "../lib/task_group.ts";
 
@@ -12,7 +13,7 @@ function done(id?: string, tasks = 1, error?: string): TaskGroup {
   return group;
 }
 
-Deno.test("FinishedGroups keeps statuses oldest first through growth, and shift forgets the oldest", () => {
+Deno.test("FinishedGroups keeps statuses and fingerprints oldest first through growth, and shift forgets the oldest", () => {
   const finished = new FinishedGroups();
   // Past the first capacity (1,024), with one of each kind a status object is kept for.
   const groups = Array.from(
@@ -26,14 +27,19 @@ Deno.test("FinishedGroups keeps statuses oldest first through growth, and shift 
         ? done(undefined, 1, "no")
         : done(),
   );
+  // Some keyed, as createHandler marks them: compact (UUID) and not (5, "custom").
+  const keyed = (i: number) => i % 100 === 0 || i === 5;
+  groups.forEach((group, i) => keyed(i) && fingerprints.set(group, `fp-${i}`));
   groups.forEach((group, i) => finished.add(group, i % 7, i));
   equal(finished.size, 3_000);
   for (const [i, group] of groups.entries()) {
     deepEqual(finished.find(group.id, i % 7), group.toJSON(), `group ${i}`);
+    equal(finished.fingerprint(group.id, i % 7), keyed(i) ? `fp-${i}` : "", `group ${i}`);
   }
   equal(finished.find(groups[0]!.id, 1), undefined, "the hash is part of the key");
   for (let i = 0; i < 6; i++) finished.shift();
   equal(finished.oldestAt, 6);
-  equal(finished.has(groups[5]!.id, 5), false);
-  equal(finished.has(groups[6]!.id, 6), true);
+  equal(finished.fingerprint(groups[5]!.id, 5), undefined);
+  equal(finished.fingerprint(groups[6]!.id, 6), "");
+  equal(finished.fingerprint(groups[100]!.id, 100 % 7), "fp-100");
 });

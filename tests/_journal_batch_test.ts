@@ -54,10 +54,16 @@ Deno.test("JournalWriter writes any number of rows of each kind in one transacti
     for (const group of ids) {
       const { pending } = writer.rows(true);
       pending.insert(group, 0, "send", '["a"]', 1);
-      pending.insert(group, 1, "send", '["b"]', 1);
+      pending.insert(group, 1, "send", '["b"]', 1, `fp-${group}`); // as a keyed group's
     }
     commits.commit();
     equal(tasks(db).length, 2 * count, `${count} groups inserted`);
+    deepEqual(
+      db.prepare("SELECT group_id, fingerprint FROM tasks WHERE idx = 1 ORDER BY group_id").all()
+        .map((row) => [row.group_id, row.fingerprint]),
+      ids.map((group) => [group, `fp-${group}`]),
+      `${count} keyed inserts`,
+    );
     for (const group of ids) {
       writer.rows(false).pending.mark("running", task(group, 1, 2, "boom"), 2);
     }
@@ -120,6 +126,7 @@ Deno.test("JournalWriter agrees with one statement per row, over any sequence of
       kind: fc.constant("insert" as const),
       group: fc.nat(20),
       tasks: fc.integer({ min: 1, max: 3 }),
+      keyed: fc.boolean(),
     }),
     fc.record({ kind: fc.constant("running" as const), group: fc.nat(20), attempts: fc.nat(5) }),
     fc.record({ kind: fc.constant("forget" as const), group: fc.nat(20) }),
@@ -132,6 +139,7 @@ Deno.test("JournalWriter agrees with one statement per row, over any sequence of
       const { db, commits, writer } = journal();
       const model = new Map<string, Row>();
       const inserted = new Set<string>();
+      const keyed = new Set<string>();
       // As in the store, a task is marked, and its group deleted, only once
       // its insert is committed.
       const committed = new Set<string>();
@@ -147,7 +155,9 @@ Deno.test("JournalWriter agrees with one statement per row, over any sequence of
           if (inserted.has(group)) continue;
           inserted.add(group);
           for (let index = 0; index < step.tasks; index++) {
-            writer.rows(true).pending.insert(group, index, "send", "[]", 1);
+            const fingerprint = step.keyed ? `fp-${group}` : null;
+            writer.rows(true).pending.insert(group, index, "send", "[]", 1, fingerprint);
+            if (fingerprint !== null) keyed.add(group);
             model.set(`${group}/${index}`, [group, index, "queued", 0, null]);
           }
         } else if (step.kind === "running") {
@@ -179,6 +189,10 @@ Deno.test("JournalWriter agrees with one statement per row, over any sequence of
         tasks(db),
         [...model.values()].sort((a, b) => `${a[0]}/${a[1]}` < `${b[0]}/${b[1]}` ? -1 : 1),
       );
+      for (const row of db.prepare("SELECT group_id, fingerprint FROM tasks").all()) {
+        const group = String(row.group_id);
+        equal(row.fingerprint, keyed.has(group) ? `fp-${group}` : null);
+      }
       db.close();
     }),
     { numRuns: 100 },

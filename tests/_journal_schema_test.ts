@@ -37,10 +37,14 @@ Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuse
   const indexes = (db: InstanceType<typeof DatabaseSync>) =>
     db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name").all()
       .map((row) => row.name);
+  const columns = (db: InstanceType<typeof DatabaseSync>) =>
+    db.prepare("PRAGMA table_info(tasks)").all().map((row) => row.name);
   // Version 2: the same table, an index of open rows instead of failed ones, done groups kept.
   const v2 = new DatabaseSync(path);
   deepEqual(indexes(v2), ["tasks_done", "tasks_failed"]);
+  deepEqual(columns(v2).slice(-2), ["updated_at", "fingerprint"]);
   v2.exec(`
+    ALTER TABLE tasks DROP COLUMN fingerprint;
     DROP INDEX tasks_failed;
     DROP INDEX tasks_done;
     CREATE INDEX tasks_open ON tasks (state) WHERE state NOT IN ('done', 'failed');
@@ -56,12 +60,15 @@ Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuse
   }
   const newer = new DatabaseSync(path);
   deepEqual(indexes(newer), ["tasks_done", "tasks_failed"]);
-  // A version 3 journal of the release before: its index of done rows is added as it opens.
-  newer.exec("DROP INDEX tasks_done");
+  deepEqual(columns(newer).slice(-2), ["updated_at", "fingerprint"]);
+  // A version 3 journal of the releases before: its index of done rows, and
+  // its column of request fingerprints, are added as it opens.
+  newer.exec("DROP INDEX tasks_done; ALTER TABLE tasks DROP COLUMN fingerprint");
   newer.close();
   SqliteTaskStore.open(path).close();
   const reopened = new DatabaseSync(path);
   deepEqual(indexes(reopened), ["tasks_done", "tasks_failed"]);
+  deepEqual(columns(reopened).slice(-2), ["updated_at", "fingerprint"]);
   reopened.close();
   const newest = new DatabaseSync(path);
   newest.exec("PRAGMA user_version = 4");

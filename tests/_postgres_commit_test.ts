@@ -86,7 +86,13 @@ Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at o
   let statements = 0;
   const frozen = () => fakeDatabase(() => (statements++, thawed.promise.then(() => [])));
   const commit = streamOn(() => (connections++, frozen()), clock);
-  const row = (groupId: string) => ({ groupId, index: 0, name: "send", args: "[]" });
+  const row = (groupId: string) => ({
+    groupId,
+    index: 0,
+    name: "send",
+    args: "[]",
+    fingerprint: null,
+  });
   const outcome = (p: Promise<unknown>) => p.then(() => "committed", (e: Error) => e.message);
   const first = outcome(commit.insert([row("a")]));
   await turn(); // sent
@@ -116,7 +122,7 @@ Deno.test("PostgresCommit.answered(): waits for the batch on its way, to whether
   let answer = Promise.withResolvers<unknown>();
   const database = fakeDatabase(() => answer.promise);
   const commit = streamOn(() => database, clock);
-  const row = { groupId: "g", index: 0, name: "send", args: "[]" };
+  const row = { groupId: "g", index: 0, name: "send", args: "[]", fingerprint: null };
   equal(commit.answered(), undefined, "nothing on its way");
   const inserted = commit.insert([row]).catch(() => {});
   await turn(); // sent
@@ -153,7 +159,7 @@ Deno.test("PostgresCommit observes each batch's seconds to its answer, or to its
     batches,
     monotonic: clock,
   });
-  const row = { groupId: "g", index: 0, name: "send", args: "[]" };
+  const row = { groupId: "g", index: 0, name: "send", args: "[]", fingerprint: null };
   const first = commit.insert([row]);
   await turn(); // sent
   await clock.tickAsync(4);

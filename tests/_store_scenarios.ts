@@ -16,6 +16,7 @@ import {
   type TaskState,
   type TaskStore,
 } from "../lib/mod.ts";
+import { fingerprints } from "../lib/_given_ids.ts";
 import { counts, emails, post, spawnServer } from "./_helpers.ts";
 
 /** Opens the store afresh, as a restarted server would. */
@@ -85,6 +86,7 @@ export async function duplicateGroupIsRefusedAlone(open: OpenStore): Promise<voi
       "journaled",
     ],
   );
+  equal((outcomes[1] as PromiseRejectedResult).reason.fingerprint, undefined, "none journaled");
   await store.close();
   const reopened = await open();
   const found = (await reopened.recover()).map((task) => `${task.groupId} ${task.args[0]}`);
@@ -113,18 +115,24 @@ export async function keyedGroupIsKeptAfterSuccess(open: OpenStore): Promise<voi
     new TaskGroup({ id: "plain" }).add(send, "c"),
     new TaskGroup().add(send, "d"),
   ];
+  // As createHandler keeps what a keyed request carried.
+  fingerprints.set(groups[0] as TaskGroup, "fp-keyed");
   for (const group of groups) {
     await store.enqueue(group);
     runner.submit(group);
   }
   await runner.idle();
   const open_ = new TaskGroup({ id: "open" }).add(wait); // left unfinished: its owner is gone
+  fingerprints.set(open_, "fp-open");
   await store.enqueue(open_);
   runner.submit(open_);
   await runner.drain({ signal: AbortSignal.abort() });
   await store.close();
   const reopened = await open();
-  deepEqual((await reopened.recover()).map((task) => task.groupId), ["open"]);
+  deepEqual(
+    (await reopened.recover()).map(({ groupId, fingerprint }) => [groupId, fingerprint]),
+    [["open", "fp-open"]],
+  );
   const states = await Promise.all(
     groups.map(async (group) => (await reopened.status(group.id))?.state ?? "gone"),
   );
@@ -135,7 +143,7 @@ export async function keyedGroupIsKeptAfterSuccess(open: OpenStore): Promise<voi
   );
   await rejects(
     reopened.enqueue(new TaskGroup({ id: keyed }).add(send, "a").add(send, "b")),
-    DuplicateGroupError,
+    (error) => error instanceof DuplicateGroupError && error.fingerprint === "fp-keyed",
   );
   gate.resolve();
   await reopened.close();

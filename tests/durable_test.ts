@@ -131,14 +131,17 @@ Deno.test("durable: deferred work not yet resumed at a SIGTERM stays in the jour
 Deno.test("durable: a request sent again with its Idempotency-Key after a SIGKILL and a restart gets its first answer, and runs once, also once it succeeded", async () => {
   await using dir = await tempDir();
   const env = { TASK_STORE: `sqlite:${dir.path}/tasks.db`, SEND_DELAY_MS: "5000" };
-  const send = async (url: string) => {
+  const send = async (url: string, body: string | null = null) => {
     const response = await fetch(`${url}/send-notification/key@example.com`, {
       method: "POST",
-      headers: { "idempotency-key": "order-42" },
+      headers: { "idempotency-key": "order-42", "content-type": "application/json" },
+      body,
     });
-    const { id } = await response.json();
-    return [response.status, id, response.headers.get("idempotent-replayed")];
+    const { id, error } = await response.json();
+    return [response.status, id ?? error, response.headers.get("idempotent-replayed")];
   };
+  // The key sent with another message: known as other work for the key.
+  const reused = [422, "idempotency_key_reused", null];
   let first;
   {
     await using server = await spawnServer(dir.path, env);
@@ -150,12 +153,14 @@ Deno.test("durable: a request sent again with its Idempotency-Key after a SIGKIL
   {
     await using restarted = await spawnServer(dir.path, { ...env, SEND_DELAY_MS: "0" });
     deepEqual(await send(restarted.url), [202, first[1], "true"]);
+    deepEqual(await send(restarted.url, '{"message":"other"}'), reused);
     restarted.child.kill("SIGTERM");
     equal((await restarted.status()).code, 0);
   }
   // The work succeeded before this restart: the journal keeps its key, not only its work.
   await using again = await spawnServer(dir.path, env);
   deepEqual(await send(again.url), [202, first[1], "true"]);
+  deepEqual(await send(again.url, '{"message":"other"}'), reused);
   const status = await (await fetch(`${again.url}/tasks/${first[1]}`)).json();
   equal(status.state, "done");
   again.child.kill("SIGTERM");

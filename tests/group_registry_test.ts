@@ -1,6 +1,7 @@
 import { deepEqual, equal } from "node:assert/strict";
 import fc from "fast-check";
 import { GroupRegistry, type GroupStatus, TaskGroup, type TaskState } from "../lib/mod.ts";
+import { fingerprints } from "../lib/_given_ids.ts";
 import type { TaskEntry } from "../lib/task_group.ts";
 import { fakeClock } from "./_helpers.ts";
 
@@ -48,6 +49,19 @@ Deno.test("GroupRegistry.forget lets a group go without keeping its status; the 
   deepEqual([registry.live, registry.finished, registry.status("k")?.state], [0, 1, "done"]);
   registry.forget(kept); // settled already: nothing to forget
   equal(registry.has("k"), true);
+});
+
+Deno.test('GroupRegistry.fingerprint gives a keyed group\'s request fingerprint, live and finished; "" for one without', () => {
+  const registry = new GroupRegistry();
+  const [keyed, plain] = [finished(undefined, {}), finished(undefined, {})];
+  fingerprints.set(keyed, "fp");
+  registry.track(keyed);
+  registry.track(plain);
+  deepEqual([registry.fingerprint(keyed.id), registry.fingerprint(plain.id)], ["fp", ""]);
+  registry.settled(keyed);
+  registry.settled(plain);
+  deepEqual([registry.fingerprint(keyed.id), registry.fingerprint(plain.id)], ["fp", ""]);
+  equal(registry.fingerprint("unknown"), undefined);
 });
 
 Deno.test("GroupRegistry answers a finished group's status as it was when it settled", () => {

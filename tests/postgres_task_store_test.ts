@@ -3,6 +3,7 @@ import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import {
   defineTask,
   definitionsByName,
+  DuplicateGroupError,
   JournalTakeover,
   PostgresTaskStore,
   recoverTasks,
@@ -13,6 +14,7 @@ import {
   TaskRunner,
 } from "../lib/mod.ts";
 import { configure, reset } from "@logtape/logtape";
+import { fingerprints } from "../lib/_given_ids.ts";
 import { connect, ensureTable, pruneFinished } from "../lib/_postgres_journal.ts";
 import { fakeClock } from "./_helpers.ts";
 import { lockTable, postgresTest } from "./_postgres.ts";
@@ -162,6 +164,22 @@ postgresTest(
       ok(!error.message.includes("secret"));
       return true;
     });
+  },
+);
+
+postgresTest(
+  "PostgresTaskStore: a table made before request fingerprints gets their column as it opens",
+  async (db) => {
+    await (await PostgresTaskStore.open(db.url)).close();
+    await db.admin.unsafe(`ALTER TABLE ${db.name}.posthaste_tasks DROP COLUMN fingerprint`);
+    await using store = await PostgresTaskStore.open(db.url);
+    const group = new TaskGroup({ id: "keyed" }).add(send, "a");
+    fingerprints.set(group, "fp");
+    await store.enqueue(group);
+    await rejects(
+      store.enqueue(new TaskGroup({ id: "keyed" }).add(send, "a")),
+      (error) => error instanceof DuplicateGroupError && error.fingerprint === "fp",
+    );
   },
 );
 

@@ -6,7 +6,7 @@
 // Every notification 202, and nothing else, puts its one line in the log,
 // which reads back as the message sent: the test unescapes it itself. A
 // request sent again with its Idempotency-Key is replayed with the first
-// one's id, and logs nothing.
+// one's id, and logs nothing; sent with another query or body, it is 422.
 import { deepEqual, equal, ok } from "node:assert/strict";
 import fc from "fast-check";
 import { DEFAULT_MESSAGE } from "../lib/mod.ts";
@@ -19,7 +19,7 @@ const CODES: Record<number, string[]> = {
   405: ["method_not_allowed"],
   413: ["payload_too_large"],
   415: ["unsupported_media_type"],
-  422: ["invalid_email", "invalid_message"],
+  422: ["invalid_email", "invalid_message", "idempotency_key_reused"],
 };
 
 const word = fc.string({ unit: fc.constantFrom(..."abcxyz0189"), minLength: 1, maxLength: 8 });
@@ -150,7 +150,9 @@ function unescape(line: string): string {
 Deno.test("server: random requests get a known status and JSON error, never a 500; each 202 logs one line", async () => {
   await using server = await startApp();
   const notified: string[] = [], reports: string[] = [];
+  // Per key as the server names it: the first 202's id, and its query and body.
   const firstIds = new Map<string, string>();
+  const firstContent = new Map<string, string>();
   const encoder = new TextEncoder();
   await fc.assert(
     fc.asyncProperty(request, async ({ method, path, body, type, key }) => {
@@ -168,22 +170,24 @@ Deno.test("server: random requests get a known status and JSON error, never a 50
       const segment = path.match(/^\/send-notification\/([^/]*)$/)?.[1];
       const email = segment === undefined ? undefined : decoded(segment);
       const keyMatch = key === undefined ? undefined : KEY.exec(key);
-      const [want, message] = keyMatch === null ? [400] : deserved(bytes, type);
+      // What the server keys: the method, the path as parsed, the unquoted key.
+      const url = new URL(server.url + path);
+      const named = keyMatch && `${method} ${url.pathname} ${keyMatch[1] ?? keyMatch[2]}`;
+      const content = `${url.search} ${bytes.join(",")}`;
+      let [want, message] = keyMatch === null ? [400] : deserved(bytes, type);
+      if (want === 202 && named && (firstContent.get(named) ?? content) !== content) want = 422;
       // A certainly valid address gets what its key and body deserve.
       if (method === "POST" && email?.match(VALID)) equal(status, want, `${path} ${type}: ${text}`);
       if (status === 200) return;
       if (status === 202) {
         const { id } = JSON.parse(text);
         equal(response.headers.get("location"), `/tasks/${id}`);
-        if (keyMatch) {
-          // What the server keys: the method, the path as parsed, the unquoted key.
-          const named = `${method} ${new URL(server.url + path).pathname} ${
-            keyMatch[1] ?? keyMatch[2]
-          }`;
+        if (named) {
           const replayed = response.headers.get("idempotent-replayed") === "true";
           equal(replayed, firstIds.has(named), `replayed: ${named}`);
           if (replayed) return equal(id, firstIds.get(named));
           firstIds.set(named, id);
+          firstContent.set(named, content);
         }
         if (path === "/reports") return void reports.push(`report ${id}`);
         // Any address the server took must have come with a body it should take.

@@ -4,9 +4,11 @@ import {
   DuplicateGroupError,
   GroupRegistry,
   type HandlerOptions,
+  readBody,
   route,
   TaskRunner,
 } from "../lib/mod.ts";
+import { requestFingerprint } from "../lib/_replays.ts";
 import { captureLogs } from "./_helpers.ts";
 
 /** A journal whose commits the test settles; those left are resolved when the server is disposed. */
@@ -53,22 +55,31 @@ function keyedServer(
       const location = `/tasks/${group.id}`;
       return Response.json({ id: group.id }, { status: 202, headers: { location } });
     }),
+    // The message in the body, read with readBody, or another way.
+    route("POST", "/body/:to", async (request, { params, group }) => {
+      group.add(record, params.to, new TextDecoder().decode(await readBody(request)));
+      return Response.json({ id: group.id }, { status: 202 });
+    }),
+    route("POST", "/text/:to", async (request, { params, group }) => {
+      group.add(record, params.to, await request.text());
+      return Response.json({ id: group.id }, { status: 202 });
+    }),
   ];
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     createHandler({
       routes,
       runner,
-      accepted: (id) => registry.has(id),
+      fingerprintOf: (id) => registry.fingerprint(id),
       onResponse: (_route, status) => void answered.push(status),
       onReplay: () => void replays.count++,
       ...options,
     }),
   );
-  const post = async (path: string, message: string, key?: string) => {
+  const post = async (path: string, message: string, key?: string, body?: string) => {
     const headers: Record<string, string> = key === undefined ? {} : { "idempotency-key": key };
     const url = `http://127.0.0.1:${server.addr.port}${path}?m=${message}`;
-    const response = await fetch(url, { method: "POST", headers });
+    const response = await fetch(url, { method: "POST", headers, body: body ?? null });
     const json = await response.json();
     return {
       status: response.status,
@@ -114,9 +125,9 @@ Deno.test("Idempotency-Key: a repeat gets the first answer again, marked replaye
   equal(first.status, 202);
   equal(first.replayed, null);
   await app.runner.idle();
-  const again = await app.post("/send/ada", "second", "order-42");
+  const again = await app.post("/send/ada", "first", "order-42");
   deepEqual(again, { ...first, replayed: "true" }, "same status, id and Location");
-  const quoted = await app.post("/send/ada", "third", '"order-42"');
+  const quoted = await app.post("/send/ada", "first", '"order-42"');
   equal(quoted.id, first.id, "the IETF draft's quoted key is the same key");
   // Another path is other work; so is a request without a key, each time.
   const other = await app.post("/send/bob", "first", "order-42");
@@ -126,7 +137,7 @@ Deno.test("Idempotency-Key: a repeat gets the first answer again, marked replaye
   await app.post("/send/ada", "unkeyed");
   // While draining a repeat is still answered (it is no new work); a new key is not.
   accepting = false;
-  deepEqual(await app.post("/send/ada", "draining", "order-42"), again);
+  deepEqual(await app.post("/send/ada", "first", "order-42"), again);
   equal((await app.post("/send/ada", "new", "order-43")).id, "shutting_down");
   await app.runner.idle();
   deepEqual(app.ran, ["ada: first", "bob: first", "ada: unkeyed", "ada: unkeyed"]);
@@ -148,12 +159,13 @@ Deno.test("Idempotency-Key: a repeat during the first one's commit waits for it,
   const journal = gatedJournal();
   const { commits } = journal;
   await using app = keyedServer({ journal });
-  const { answers } = await app.atOnce("/send/ada", "k", "first", "second");
-  equal(commits.length, 1, "the repeat is not journaled");
+  const { answers } = await app.atOnce("/send/ada", "k", "first", "first", "other");
+  equal(commits.length, 1, "the repeats are not journaled");
   deepEqual(app.answered, [], "neither is answered before the commit");
   commits[0]?.resolve();
-  const [first, second] = await answers;
+  const [first, second, other] = await answers;
   deepEqual(second, { ...first, replayed: "true" });
+  deepEqual([other?.status, other?.id], [422, "idempotency_key_reused"]);
   await app.runner.idle();
   equal(app.ran.length, 1);
 });
@@ -180,14 +192,50 @@ Deno.test("Idempotency-Key: when the first commit fails, its repeat fails too, a
 });
 
 Deno.test("Idempotency-Key: a group the journal holds already (another server's, or from before a restart) is replayed, not run", async () => {
+  // The journal holds the key's group with the fingerprint of `?m=again`, or says none.
+  let held: string | undefined = requestFingerprint(new Request("http://x/?m=again"));
   const journal = {
-    enqueue: (group: { id: string }) => Promise.reject(new DuplicateGroupError(group.id)),
+    enqueue: (group: { id: string }) => Promise.reject(new DuplicateGroupError(group.id, held)),
   };
   await using app = keyedServer({ journal });
   const answer = await app.post("/send/ada", "again", "k");
   deepEqual([answer.status, answer.replayed], [202, "true"]);
+  const other = await app.post("/send/ada", "other", "k");
+  deepEqual([other.status, other.id], [422, "idempotency_key_reused"]);
+  held = undefined;
+  deepEqual((await app.post("/send/ada", "other", "k")).replayed, "true", "none to compare");
   await app.runner.idle();
   deepEqual(app.ran, []);
   equal(app.registry.status(answer.id), undefined, "its status is the journal's to tell");
-  equal(app.replays.count, 1);
+  equal(app.replays.count, 2);
+});
+
+Deno.test("Idempotency-Key: the key sent again with another query or body is 422 idempotency_key_reused, and adds nothing", async () => {
+  await using app = keyedServer();
+  const first = await app.post("/body/ada", "q", "k", "hello");
+  equal(first.status, 202);
+  await app.runner.idle();
+  deepEqual(app.ran, ["ada: hello"]);
+  deepEqual((await app.post("/body/ada", "q", "k", "hello")).replayed, "true");
+  const answers = await Promise.all([
+    app.post("/body/ada", "q", "k", "goodbye"),
+    app.post("/body/ada", "q", "k"),
+    app.post("/body/ada", "other", "k", "hello"),
+  ]);
+  deepEqual(answers.map(({ status, id }) => [status, id]), [
+    [422, "idempotency_key_reused"],
+    [422, "idempotency_key_reused"],
+    [422, "idempotency_key_reused"],
+  ]);
+  // A body the route does not read is no part of the work; one it reads
+  // without readBody is unknown: both replayed.
+  await app.post("/send/bob", "q", "k", "hello");
+  deepEqual((await app.post("/send/bob", "q", "k", "goodbye")).replayed, "true");
+  await app.post("/text/eve", "q", "k", "hello");
+  deepEqual((await app.post("/text/eve", "q", "k", "goodbye")).replayed, "true");
+  // The 422s are not counted as replays, and add nothing.
+  await app.runner.idle();
+  deepEqual(app.ran, ["ada: hello", "bob: q", "eve: hello"]);
+  equal(app.replays.count, 3);
+  deepEqual(app.answered, [202, 202, 422, 422, 422, 202, 202, 202, 202]);
 });
