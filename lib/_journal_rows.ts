@@ -1,6 +1,7 @@
 // A journal's rows as both stores write and read them. Internal.
 import { fingerprints } from "./_given_ids.ts";
 import { errorText } from "./_thrown.ts";
+import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
 import type { JsonValue } from "./task.ts";
@@ -95,6 +96,11 @@ export function unstorable(text: string): string | undefined {
  * "Cannot <action>: <the error's message>", with the error as its cause: how
  * a journal that cannot start says so.
  */
+/** The error for a group whose id is journaled, with the fingerprint stored with it. */
+export function duplicateGroup(id: string, fingerprint: unknown): DuplicateGroupError {
+  return new DuplicateGroupError(id, typeof fingerprint === "string" ? fingerprint : undefined);
+}
+
 export function cannot(action: string, error: unknown): Error {
   return new Error(`Cannot ${action}: ${errorText(error)}`, { cause: error });
 }

@@ -54,9 +54,6 @@ export async function ensureTable(sql: Sql): Promise<void> {
         updated_at bigint NOT NULL, owner text NOT NULL, fingerprint text,
         PRIMARY KEY (group_id, idx)
       )`);
-    // A keyed group's request fingerprint (see DuplicateGroupError), added to
-    // tables made before it: nullable, so no rows are rewritten.
-    await tx.unsafe(`ALTER TABLE ${TABLE} ADD COLUMN IF NOT EXISTS fingerprint text`);
     const found = new Set(
       (await tx`
         SELECT column_name FROM information_schema.columns
@@ -64,7 +61,12 @@ export async function ensureTable(sql: Sql): Promise<void> {
       `).map((row) => String(row.column_name)),
     );
     const missing = COLUMNS.filter((column) => !found.has(column));
-    if (missing.length > 0) {
+    if (missing.length === 1 && missing[0] === "fingerprint") {
+      // A keyed group's request fingerprint (see DuplicateGroupError), added
+      // to tables made before it: nullable, so no rows are rewritten. Only
+      // then: ALTER TABLE locks out every server's statements, even as a no-op.
+      await tx.unsafe(`ALTER TABLE ${TABLE} ADD COLUMN fingerprint text`);
+    } else if (missing.length > 0) {
       throw new Error(
         `table ${TABLE} is not a posthaste journal this version reads (no column ${
           missing.join(", ")
@@ -84,12 +86,12 @@ export async function ensureTable(sql: Sql): Promise<void> {
   });
 }
 
-/** The fingerprint journaled with a group, if it is there and has one. */
-export async function readFingerprint(sql: Sql, groupId: string): Promise<string | undefined> {
+/** The fingerprint journaled with a group (a string if it is there and has one). */
+export async function readFingerprint(sql: Sql, groupId: string): Promise<unknown> {
   const [row] = await sql`
     SELECT fingerprint FROM ${sql(TABLE)} WHERE group_id = ${groupId} LIMIT 1
   `;
-  return typeof row?.fingerprint === "string" ? row.fingerprint : undefined;
+  return row?.fingerprint;
 }
 
 /**

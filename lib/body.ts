@@ -54,6 +54,10 @@ export interface ReadBodyOptions {
  * headers: one that carries more than its `Content-Length` is refused only
  * once read.
  *
+ * For a request with an `Idempotency-Key`, `createHandler` fingerprints the
+ * body read here: the key sent again with another body is then answered 422
+ * `idempotency_key_reused`. A body read another way is not compared.
+ *
  * @param request The request whose body to read.
  * @param options The size limit and deadline.
  * @returns The body's bytes (empty if it has none).

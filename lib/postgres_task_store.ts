@@ -13,7 +13,7 @@ import { Histogram, LATENCY_BUCKETS } from "./histogram.ts";
 import { JournalHealth } from "./_journal_health.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
-import { cannot, journalRows } from "./_journal_rows.ts";
+import { cannot, duplicateGroup, journalRows } from "./_journal_rows.ts";
 import { givenIds, keptWhenDone, PendingIds } from "./_given_ids.ts";
 import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import { checkCommitTimeout, COMMIT_TIMEOUT_MS, PostgresCommit } from "./_postgres_commit.ts";
@@ -228,10 +228,8 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     const { id } = group;
     if (this.#givenPending.has(id)) return Promise.reject(new DuplicateGroupError(id));
     const inserted = this.#intake.insertNew(rows).then(async (fresh) => {
-      if (fresh) return;
       // The stored group's fingerprint, asked for only now: repeats are rare.
-      const fingerprint = await readFingerprint(this.#sql, id).catch(() => undefined);
-      throw new DuplicateGroupError(id, fingerprint);
+      if (!fresh) throw duplicateGroup(id, await readFingerprint(this.#sql, id).catch(() => null));
     });
     return this.#givenPending.hold(id, inserted);
   }

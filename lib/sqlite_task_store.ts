@@ -18,9 +18,8 @@ import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
-import { cannot, journalError, journalRows } from "./_journal_rows.ts";
+import { cannot, duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
 import { givenIds, keptWhenDone, PendingIds } from "./_given_ids.ts";
-import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import { type JournalStatements, openJournalFiles, prepareStatements } from "./_journal_schema.ts";
 import { outcomeFailureLogs, OutcomeRetry } from "./_outcome_retry.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
@@ -183,14 +182,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     const given = givenIds.has(group);
     const { id } = group;
     if (given) {
-      if (this.#givenPending.has(id)) return Promise.reject(new DuplicateGroupError(id));
-      const taken = this.#sql.hasGroup.get(id);
-      if (taken !== undefined) {
-        const { fingerprint } = taken;
-        return Promise.reject(
-          new DuplicateGroupError(id, typeof fingerprint === "string" ? fingerprint : undefined),
-        );
-      }
+      const taken = this.#givenPending.has(id) ? {} : this.#sql.hasGroup.get(id);
+      if (taken !== undefined) return Promise.reject(duplicateGroup(id, taken.fingerprint));
     }
     const { pending, batch: enqueued } = this.#writer.rows(true);
     for (const { groupId, index, name, args, fingerprint } of rows) {
