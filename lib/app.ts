@@ -24,67 +24,12 @@ import { createHandler } from "./server.ts";
 import { SqliteTaskStore } from "./sqlite_task_store.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
-import type { CreateAppOptions, ShutdownOptions } from "./app_options.ts";
+import type { App, CreateAppOptions, ShutdownOptions } from "./app_options.ts";
 import { abortable } from "./abortable.ts";
 
 // How long the files (and the journal) may take to close at shutdown, after
 // the drain: a disk that stalls must not hold the exit for good.
 const CLOSE_TIMEOUT_MS = 5_000;
-
-/**
- * The running service's parts, and its shutdown.
- *
- * @example The parts of a running app
- * ```ts
- * import { createApp, readConfig } from "./mod.ts";
- * import { equal } from "node:assert/strict";
- *
- * const dir = await Deno.makeTempDir();
- * const env: Record<string, string> = { LOG_FILE: `${dir}/log.txt`, DEAD_LETTER_FILE: `${dir}/dl.jsonl` };
- * await using app = await createApp(readConfig((name) => env[name]));
- * equal(app.inFlight, 0);
- * equal(app.runner.pending, 0);
- * equal(app.registry.live, 0);
- * ```
- */
-export interface App extends AsyncDisposable {
-  /** The `Deno.serve` handler. */
-  readonly handler: Deno.ServeHandler;
-  /** The task runner. */
-  readonly runner: TaskRunner;
-  /** The notification log. */
-  readonly log: LogWriter;
-  /** The dead-letter file. */
-  readonly deadLetters: LogWriter;
-  /** Task groups by id, for `GET /tasks/{id}`. */
-  readonly registry: GroupRegistry;
-  /** What `GET /metrics` renders. */
-  readonly metrics: Metrics;
-  /** Requests being handled now (their tasks not yet handed to the runner). */
-  readonly inFlight: number;
-  /**
-   * Reopens the notification log and the dead-letter file at their paths,
-   * after logrotate renamed them (`main.ts` calls it on SIGUSR1). A file that
-   * cannot be opened is logged and keeps receiving lines at its old handle.
-   *
-   * @returns A promise that resolves once later lines go to the files at the
-   * paths (it never rejects).
-   */
-  reopenFiles(): Promise<void>;
-  /**
-   * Turns health to 503 and refuses new work (503 `shutting_down`), lets
-   * requests already in the handler finish, waits for every accepted task
-   * until `shutdownTimeoutMs` (or `options.signal`) ends the wait, abandoning
-   * what is unfinished, then closes the listener (unless the wait was cut
-   * short: its open connections could hold it, so the caller, which is
-   * exiting, owns it then) and flushes the files, giving them 5 s (a disk
-   * that stalls must not hold the exit for good).
-   *
-   * @returns The exit code: 0 if every task finished, 1 if any was abandoned
-   * or a step failed (it never rejects: the failure is logged).
-   */
-  shutdown(server: { shutdown(): Promise<void> }, options?: ShutdownOptions): Promise<number>;
-}
 
 /**
  * Opens the log files and builds the runner, routes and handler.

@@ -36,6 +36,7 @@ export * from "./runner.ts";
 export * from "./runner_options.ts";
 export * from "./runner_stats.ts";
 export * from "./task.ts";
+export * from "./task_group_options.ts";
 export * from "./task_group.ts";
 export * from "./task_status.ts";
 export * from "./task_store.ts";

@@ -6,6 +6,7 @@
 import { givenIds } from "./_given_ids.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { timeOrderedId } from "./time_ordered_id.ts";
+import type { TaskGroupOptions } from "./task_group_options.ts";
 import type { Task, TaskDefinition, TaskFunction, TaskOptions } from "./task.ts";
 import {
   type GroupState,
@@ -63,38 +64,6 @@ export interface TaskEntry {
   durationMs: number;
   /** See {@linkcode TaskRecord.error}. */
   error: string | undefined;
-}
-
-/**
- * Options for {@linkcode TaskGroup}.
- *
- * @example A group with an id of its own
- * ```ts
- * import { TaskGroup } from "./mod.ts";
- * import { equal, match } from "node:assert/strict";
- *
- * equal(new TaskGroup({ id: "order-42" }).id, "order-42");
- * match(new TaskGroup().id, /^[0-9a-f]{8}-[0-9a-f]{4}-7/); // a UUIDv7 by default
- * ```
- */
-export interface TaskGroupOptions {
-  /**
-   * The group's id (the request id). One you choose must differ from those of
-   * the groups a durable store holds: the store refuses a duplicate (its
-   * `enqueue` rejects with a `DuplicateGroupError`), and journals the other
-   * groups of that commit. A store
-   * takes at most 512 characters, no NUL, and none starting with `~probe`
-   * (its health probe's).
-   *
-   * @default {timeOrderedId()} (a UUID version 7)
-   */
-  id?: string | undefined;
-  /**
-   * The OpenTelemetry context the group was made in (the request's), so task
-   * spans join its trace.
-   * @default {undefined} (task spans, if any, start new traces)
-   */
-  traceContext?: object;
 }
 
 /**
