@@ -2,9 +2,16 @@
 // tests alike: random groups, random progress through them as the runner
 // journals it (attempt marks; done, failed, retrying; abandoned at shutdown),
 // a restart, then what `recover()` and `status()` answer, against the model.
-import { deepEqual } from "node:assert/strict";
+import { deepEqual, rejects } from "node:assert/strict";
 import fc from "fast-check";
-import { defineTask, type StoredTask, type TaskEntry, TaskGroup } from "../lib/mod.ts";
+import { fingerprints } from "../lib/_given_ids.ts";
+import {
+  defineTask,
+  DuplicateGroupError,
+  type StoredTask,
+  type TaskEntry,
+  TaskGroup,
+} from "../lib/mod.ts";
 import type { OpenStore } from "./_store_scenarios.ts";
 
 const send = defineTask("send", (to: string, note: string) => void [to, note]);
@@ -83,6 +90,8 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
         const id = keyed[g] ? `${prefix}${g}000-8000-8000-000000000000` : `${prefix}${g}`;
         const group = new TaskGroup({ id });
         for (const [to, note] of tasks) group.add(send, to, note);
+        // With the fingerprint of its request, as createHandler keeps it.
+        if (keyed[g]) fingerprints.set(group, `fp-${g}`);
         return group;
       });
       const rows = groups.map((group) =>
@@ -158,6 +167,7 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
               nextAt: row.nextAt,
               crashes,
               quarantined: crashes >= crashLimit,
+              ...(keyed[g] && { fingerprint: `fp-${g}` }),
             });
             if (crashes > 0) row.state = crashes >= crashLimit ? "failed" : "queued";
           }
@@ -187,6 +197,17 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
             if (row.state !== "failed" || row.error === null) continue;
             deepEqual(status?.tasks[i]?.error, row.error, `error of ${group.id}/${i}`);
           }
+        }
+        // A group the journal still holds refuses its id again, naming its fingerprint.
+        for (const [g, group] of groups.entries()) {
+          if (deleted.has(g)) continue;
+          await rejects(
+            restarted.enqueue(new TaskGroup({ id: group.id }).add(send, "again", "")),
+            (error) =>
+              error instanceof DuplicateGroupError &&
+              error.fingerprint === (keyed[g] ? `fp-${g}` : undefined),
+            `enqueue of ${group.id} again`,
+          );
         }
       } finally {
         await restarted.close();
