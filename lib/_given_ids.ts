@@ -14,16 +14,19 @@ export const fingerprints: WeakMap<TaskGroup, string> = new WeakMap();
 
 /** A store's chosen ids whose commit has not settled: one enqueued again meanwhile is refused. */
 export class PendingIds {
-  readonly #ids = new Set<string>();
+  // Each id with its group's fingerprint (null if it has none).
+  readonly #ids = new Map<string, string | null>();
 
-  /** Whether a commit of `id` is on its way. */
-  has(id: string): boolean {
-    return this.#ids.has(id);
+  /** A commit of `id` on its way, with its group's fingerprint; `undefined` if none is. */
+  taken(id: string): { fingerprint: string | null } | undefined {
+    const fingerprint = this.#ids.get(id);
+    return fingerprint === undefined ? undefined : { fingerprint };
   }
 
-  /** Counts `id` as on its way until `commit` settles; returns `commit`. */
-  hold<T>(id: string, commit: Promise<T>): Promise<T> {
-    this.#ids.add(id);
+  /** Counts `group`'s id as on its way until `commit` settles; returns `commit`. */
+  hold<T>(group: TaskGroup, commit: Promise<T>): Promise<T> {
+    const { id } = group;
+    this.#ids.set(id, fingerprints.get(group) ?? null);
     const release = (): void => void this.#ids.delete(id);
     commit.then(release, release);
     return commit;

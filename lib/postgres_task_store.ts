@@ -15,7 +15,6 @@ import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { cannot, duplicateGroup, journalRows } from "./_journal_rows.ts";
 import { givenIds, keptWhenDone, PendingIds } from "./_given_ids.ts";
-import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import { checkCommitTimeout, COMMIT_TIMEOUT_MS, PostgresCommit } from "./_postgres_commit.ts";
 import { saveRow } from "./_postgres_batch.ts";
 import {
@@ -226,12 +225,13 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     // commit), not by failing the commit. Generated ids (UUIDv7) cannot be.
     if (!givenIds.has(group)) return this.#intake.insert(rows);
     const { id } = group;
-    if (this.#givenPending.has(id)) return Promise.reject(new DuplicateGroupError(id));
+    const pending = this.#givenPending.taken(id);
+    if (pending) return Promise.reject(duplicateGroup(id, pending.fingerprint));
     const inserted = this.#intake.insertNew(rows).then(async (fresh) => {
       // The stored group's fingerprint, asked for only now: repeats are rare.
       if (!fresh) throw duplicateGroup(id, await readFingerprint(this.#sql, id).catch(() => null));
     });
-    return this.#givenPending.hold(id, inserted);
+    return this.#givenPending.hold(group, inserted);
   }
 
   attempt(entry: TaskEntry): Promise<void> {

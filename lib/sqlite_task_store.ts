@@ -182,7 +182,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     const given = givenIds.has(group);
     const { id } = group;
     if (given) {
-      const taken = this.#givenPending.has(id) ? {} : this.#sql.hasGroup.get(id);
+      const taken = this.#givenPending.taken(id) ?? this.#sql.hasGroup.get(id);
       if (taken !== undefined) return Promise.reject(duplicateGroup(id, taken.fingerprint));
     }
     const { pending, batch: enqueued } = this.#writer.rows(true);
@@ -197,7 +197,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       batch.catch(() => {});
     });
     // Once settled, the rows are committed (or being forgotten): the journal itself answers.
-    return given ? this.#givenPending.hold(id, enqueued) : enqueued;
+    return given ? this.#givenPending.hold(group, enqueued) : enqueued;
   }
 
   attempt(entry: TaskEntry): Promise<void> {
