@@ -13,26 +13,25 @@ import type { GroupCommit, Write } from "./_group_commit.ts";
 import { journalError, PROBE_PREFIX } from "./_journal_rows.ts";
 import type { TaskEntry } from "./task_group.ts";
 
+// New tasks; a keyed group's with its request fingerprint.
+const insert = (fingerprint: boolean) => (rows: number) =>
+  `INSERT INTO tasks (group_id, idx, name, args, state, updated_at${
+    fingerprint ? ", fingerprint" : ""
+  }) VALUES ${repeat(`(?, ?, ?, ?, 'queued', ?${fingerprint ? ", ?" : ""})`, rows)}`;
+
+// A task's attempt has begun (running), or a kept group's last task
+// succeeded (done; see keptWhenDone). UPDATE … FROM (SQLite 3.33): each row
+// of the VALUES list finds its task by key.
+const mark = (state: "running" | "done") => (rows: number) =>
+  `UPDATE tasks SET state = '${state}', attempts = v.column3, next_at = 0, error = v.column4, duration_ms = v.column5, updated_at = v.column6 FROM (VALUES ${
+    repeat("(?, ?, ?, ?, ?, ?)", rows)
+  }) AS v WHERE tasks.group_id = v.column1 AND tasks.idx = v.column2`;
+
 const KINDS = {
-  insert: (rows: number) =>
-    `INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES ${
-      repeat("(?, ?, ?, ?, 'queued', ?)", rows)
-    }`,
-  // A keyed group's: with its request fingerprint.
-  keyed: (rows: number) =>
-    `INSERT INTO tasks (group_id, idx, name, args, state, updated_at, fingerprint) VALUES ${
-      repeat("(?, ?, ?, ?, 'queued', ?, ?)", rows)
-    }`,
-  // UPDATE … FROM (SQLite 3.33): each row of the VALUES list finds its task by key.
-  running: (rows: number) =>
-    `UPDATE tasks SET state = 'running', attempts = v.column3, next_at = 0, error = v.column4, duration_ms = v.column5, updated_at = v.column6 FROM (VALUES ${
-      repeat("(?, ?, ?, ?, ?, ?)", rows)
-    }) AS v WHERE tasks.group_id = v.column1 AND tasks.idx = v.column2`,
-  // A keyed group's last task, which succeeded: the group is kept (see keptWhenDone).
-  done: (rows: number) =>
-    `UPDATE tasks SET state = 'done', attempts = v.column3, next_at = 0, error = v.column4, duration_ms = v.column5, updated_at = v.column6 FROM (VALUES ${
-      repeat("(?, ?, ?, ?, ?, ?)", rows)
-    }) AS v WHERE tasks.group_id = v.column1 AND tasks.idx = v.column2`,
+  insert: insert(false),
+  keyed: insert(true),
+  running: mark("running"),
+  done: mark("done"),
   forget: (rows: number) => `DELETE FROM tasks WHERE group_id IN (${repeat("?", rows)})`,
 } as const;
 
