@@ -215,6 +215,56 @@ postgresTest(
 );
 
 postgresTest(
+  "PostgresTaskStore: a claim the database refuses to take again is tried once a second until it is back",
+  async (db) => {
+    // The database takes no new sessions for a while (one restarting, say):
+    // sessions already open go on, the claim's new ones are refused.
+    let refusals = 0;
+    const [refusedTwice, retaken] = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
+    await configure({
+      reset: true,
+      sinks: {
+        watch: (record) => {
+          const message = String(record.rawMessage);
+          if (message.startsWith("Cannot take the journal claim again") && ++refusals === 2) {
+            refusedTwice.resolve();
+          }
+          if (message.startsWith("Took the journal claim")) retaken.resolve();
+        },
+      },
+      loggers: [
+        { category: ["posthaste"], lowestLevel: "info", sinks: ["watch"] },
+        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+      ],
+    });
+    const [{ database }] = await db.admin<[{ database: string }]>`
+      SELECT current_database() AS database`;
+    const limit = (n: 0 | -1) =>
+      db.admin`ALTER DATABASE ${db.admin(database)} CONNECTION LIMIT ${db.admin.unsafe(String(n))}`;
+    try {
+      await using store = await PostgresTaskStore.open(db.url);
+      await store.enqueue(new TaskGroup({ id: "g" }).add(send, "a"));
+      try {
+        await limit(0);
+        await db.kill(store.owner);
+        await refusedTwice.promise;
+      } finally {
+        await limit(-1);
+      }
+      await retaken.promise;
+      // The third try, a second after the second, finds the database back.
+      equal(refusals, 2, "one try a second, not a loop hammering the database");
+      await using other = await PostgresTaskStore.open(db.url);
+      deepEqual(await other.recover(), [], "the claim holds again: nothing to adopt");
+      await store.enqueue(new TaskGroup({ id: "h" }).add(send, "b"));
+      deepEqual((await store.list("", 10)).map((task) => task.id), ["g/0", "h/0"]);
+    } finally {
+      await reset();
+    }
+  },
+);
+
+postgresTest(
   "PostgresTaskStore: adoption deletes a dead owner's group that finished but was not deleted, and its probe row",
   async (db) => {
     await using store = await PostgresTaskStore.open(db.url);
