@@ -185,6 +185,34 @@ Deno.test("TaskRunner: a task that ignores its signal is reported timed out and 
   );
 });
 
+Deno.test("TaskRunner: a task's context names it; a signal first read after its timeout is aborted already", async () => {
+  const clock = fakeClock();
+  await using _logs = await captureLogs();
+  await using runner = new TaskRunner({ clock, retries: 1, timeout: 50 });
+  const gate = Promise.withResolvers<void>();
+  const seen: { id: string; groupId: string; name: string; attempt: number; reason?: unknown }[] =
+    [];
+  const slow = defineTask("slow", async function (this: TaskContext) {
+    const { id, groupId, name, attempt } = this;
+    // The signal is made on first use: this attempt looks only once it has timed out.
+    if (attempt === 1) await gate.promise;
+    seen.push({ id, groupId, name, attempt, reason: this.signal.aborted && this.signal.reason });
+  });
+  const group = new TaskGroup({ id: "g" }).add(() => {}).add(slow);
+  runner.submit(group);
+  await clock.tickAsync(50); // the first attempt times out
+  await clock.tickAsync(10_000); // past the backoff: the second runs and succeeds
+  gate.resolve();
+  await group.settled();
+  equal(group.tasks[1]?.state, "done");
+  deepEqual(seen.map(({ reason: _, ...context }) => context), [
+    { id: "g/1", groupId: "g", name: "slow", attempt: 2 },
+    { id: "g/1", groupId: "g", name: "slow", attempt: 1 },
+  ]);
+  equal(seen[0]?.reason, false, "the retry's signal is its own, not aborted");
+  equal((seen[1]?.reason as DOMException).name, "TimeoutError");
+});
+
 Deno.test("TaskRunner: an attempt that finished in time is not aborted when its timeout comes", async () => {
   const clock = fakeClock();
   await using runner = new TaskRunner({ clock, retries: 0, timeout: 50 });
