@@ -10,35 +10,56 @@
  */
 import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import type { GroupCommit, Write } from "./_group_commit.ts";
+import { keptWhenDone } from "./_given_ids.ts";
 import { journalError, PROBE_PREFIX } from "./_journal_rows.ts";
 import type { TaskEntry } from "./task_group.ts";
 
-// New tasks; a keyed group's with its request fingerprint.
-const insert = (fingerprint: boolean) => (rows: number) =>
+// New tasks; with the request fingerprint and the key id (see keptWhenDone)
+// of a keyed group, each NULL where it has none.
+const insert = (keyed: boolean) => (rows: number) =>
   `INSERT INTO tasks (group_id, idx, name, args, state, updated_at${
-    fingerprint ? ", fingerprint" : ""
-  }) VALUES ${repeat(`(?, ?, ?, ?, 'queued', ?${fingerprint ? ", ?" : ""})`, rows)}`;
+    keyed ? ", fingerprint, key_id" : ""
+  }) VALUES ${repeat(`(?, ?, ?, ?, 'queued', ?${keyed ? ", ?, ?" : ""})`, rows)}`;
 
 // A task's attempt has begun (running), or a kept group's last task
 // succeeded (done; see keptWhenDone). UPDATE … FROM (SQLite 3.33): each row
-// of the VALUES list finds its task by key.
-const mark = (state: "running" | "done") => (rows: number) =>
+// of the VALUES list finds its task by key: its group id, or a kept group's
+// key id (whose rows are under a generated group id).
+const mark = (state: "running" | "done", by: "group_id" | "key_id") => (rows: number) =>
   `UPDATE tasks SET state = '${state}', attempts = v.column3, next_at = 0, error = v.column4, duration_ms = v.column5, updated_at = v.column6 FROM (VALUES ${
     repeat("(?, ?, ?, ?, ?, ?)", rows)
-  }) AS v WHERE tasks.group_id = v.column1 AND tasks.idx = v.column2`;
+  }) AS v WHERE tasks.${by} = v.column1 AND tasks.idx = v.column2`;
+
+const forget = (by: "group_id" | "key_id") => (rows: number) =>
+  `DELETE FROM tasks WHERE ${by} IN (${repeat("?", rows)})`;
 
 const KINDS = {
   insert: insert(false),
   keyed: insert(true),
-  running: mark("running"),
-  done: mark("done"),
-  forget: (rows: number) => `DELETE FROM tasks WHERE group_id IN (${repeat("?", rows)})`,
+  running: mark("running", "group_id"),
+  keptRunning: mark("running", "key_id"),
+  done: mark("done", "group_id"),
+  keptDone: mark("done", "key_id"),
+  forget: forget("group_id"),
+  keptForget: forget("key_id"),
 } as const;
 
 type Kind = keyof typeof KINDS;
 
 /** Parameters per row of each kind. */
-const WIDTH: Record<Kind, number> = { insert: 5, keyed: 6, running: 6, done: 6, forget: 1 };
+const WIDTH: Record<Kind, number> = {
+  insert: 5,
+  keyed: 7,
+  running: 6,
+  keptRunning: 6,
+  done: 6,
+  keptDone: 6,
+  forget: 1,
+  keptForget: 1,
+};
+
+// Inserts, then attempt marks, then kept groups' last outcomes, then deletes.
+const ORDER = Object.keys(KINDS) as Kind[];
 
 /** Rows per statement at most; a batch is written in power-of-two chunks up to this. */
 const MAX_ROWS = 64;
@@ -102,18 +123,28 @@ class RowStatements {
  */
 export class PendingRows {
   readonly #statements: RowStatements;
-  readonly #insert: SQLInputValue[] = [];
-  readonly #keyed: SQLInputValue[] = [];
-  readonly #running: SQLInputValue[] = [];
-  readonly #done: SQLInputValue[] = [];
-  readonly #forget: SQLInputValue[] = [];
+  readonly #rows: Record<Kind, SQLInputValue[]> = {
+    insert: [],
+    keyed: [],
+    running: [],
+    keptRunning: [],
+    done: [],
+    keptDone: [],
+    forget: [],
+    keptForget: [],
+  };
 
   /** @param statements Where the statements come from. */
   constructor(statements: RowStatements) {
     this.#statements = statements;
   }
 
-  /** A new task, queued; a keyed group's with its request fingerprint. */
+  /**
+   * A new task, queued. A group kept for its Idempotency-Key (see
+   * `keptWhenDone`) is written under `rowKey`, a generated, time-ordered id,
+   * and found by its own id (`key_id`); a group with a request fingerprint
+   * keeps it.
+   */
   insert(
     groupId: string,
     index: number,
@@ -121,9 +152,13 @@ export class PendingRows {
     args: string,
     now: number,
     fingerprint: string | null = null,
+    rowKey: string = groupId,
   ): void {
-    if (fingerprint === null) this.#insert.push(groupId, index, name, args, now);
-    else this.#keyed.push(groupId, index, name, args, now, fingerprint);
+    const kept = keptWhenDone(groupId);
+    if (fingerprint === null && !kept) this.#rows.insert.push(groupId, index, name, args, now);
+    else {
+      this.#rows.keyed.push(rowKey, index, name, args, now, fingerprint, kept ? groupId : null);
+    }
   }
 
   /**
@@ -132,22 +167,31 @@ export class PendingRows {
    */
   mark(state: "running" | "done", entry: TaskEntry, now: number): void {
     const { group, index, attempts, error, durationMs } = entry;
-    (state === "running" ? this.#running : this.#done)
-      .push(group.id, index, attempts, journalError(error), Math.round(durationMs), now);
+    const kept = keptWhenDone(group.id);
+    const kind = state === "running"
+      ? (kept ? "keptRunning" : "running")
+      : (kept ? "keptDone" : "done");
+    this.#rows[kind].push(
+      group.id,
+      index,
+      attempts,
+      journalError(error),
+      Math.round(durationMs),
+      now,
+    );
   }
 
   /** Every row of a group. */
   forget(groupId: string): void {
-    this.#forget.push(groupId);
+    this.#rows[keptWhenDone(groupId) ? "keptForget" : "forget"].push(groupId);
   }
 
-  /** Writes the rows; called inside the transaction. */
+  /** Writes the rows, kind by kind in {@linkcode KINDS}' order; called inside the transaction. */
   write(): void {
-    if (this.#insert.length > 0) this.#statements.run("insert", this.#insert);
-    if (this.#keyed.length > 0) this.#statements.run("keyed", this.#keyed);
-    if (this.#running.length > 0) this.#statements.run("running", this.#running);
-    if (this.#done.length > 0) this.#statements.run("done", this.#done);
-    if (this.#forget.length > 0) this.#statements.run("forget", this.#forget);
+    for (const kind of ORDER) {
+      const rows = this.#rows[kind];
+      if (rows.length > 0) this.#statements.run(kind, rows);
+    }
   }
 }
 

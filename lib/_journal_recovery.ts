@@ -45,14 +45,29 @@ export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number
 }
 
 /**
- * Returns the unfinished tasks of the first `groups` groups whose ids sort
- * after `after`, in group order; changes nothing (crashes were counted at
- * start-up).
+ * Returns the unfinished tasks of the first `groups` groups after the group
+ * `after`, in the journal's order; changes nothing (crashes were counted at
+ * start-up). A group kept for its Idempotency-Key is in the journal under a
+ * generated id (see tasks_keys): `pages` holds those of the last page
+ * returned, by their own id, so that the next page starts after one of them
+ * even once it is gone; it is filled with this page's.
  */
-export function findQueued(db: DatabaseSync, after: string, groups: number): StoredTask[] {
+export function findQueued(
+  db: DatabaseSync,
+  after: string,
+  groups: number,
+  pages: Map<string, string>,
+): StoredTask[] {
+  const from = pages.get(after) ??
+    (db.prepare("SELECT group_id FROM tasks WHERE key_id = ? LIMIT 1").get(after)?.group_id ??
+      after);
   const rows = db.prepare(
     `SELECT * FROM tasks WHERE ${UNFINISHED} AND group_id IN (SELECT DISTINCT group_id FROM tasks WHERE ${UNFINISHED} AND group_id > ? ORDER BY group_id LIMIT ?) ORDER BY group_id, idx`,
-  ).all(after, groups) as Record<string, unknown>[];
+  ).all(String(from), groups) as Record<string, unknown>[];
+  pages.clear();
+  for (const row of rows) {
+    if (typeof row.key_id === "string") pages.set(row.key_id, String(row.group_id));
+  }
   return rows.map((row) => storedTask(row, Number(row.crashes), false));
 }
 

@@ -122,9 +122,11 @@ export function storedTask(
 ): StoredTask {
   const text = String(row.args);
   const args = parseArgs(text);
+  // A group kept for its Idempotency-Key, under a generated id (SQLite's tasks_keys).
+  const groupId = typeof row.key_id === "string" ? row.key_id : String(row.group_id);
   return {
-    id: taskId(String(row.group_id), Number(row.idx)),
-    groupId: String(row.group_id),
+    id: taskId(groupId, Number(row.idx)),
+    groupId,
     index: Number(row.idx),
     name: String(row.name),
     args: typeof args === "string" ? [] : args,

@@ -5,6 +5,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { KEPT_ID_SQL, keptWhenDone } from "./_given_ids.ts";
 import { cannot } from "./_journal_rows.ts";
 import type { SyncTarget } from "./_group_commit.ts";
 import { transaction } from "./_sqlite_transaction.ts";
@@ -21,7 +22,7 @@ const TASKS_TABLE = `
     name TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0,
     crashes INTEGER NOT NULL DEFAULT 0, error TEXT, duration_ms INTEGER NOT NULL DEFAULT 0,
-    updated_at INTEGER NOT NULL, fingerprint TEXT,
+    updated_at INTEGER NOT NULL, fingerprint TEXT, key_id TEXT,
     PRIMARY KEY (group_id, idx)
   ) STRICT, WITHOUT ROWID`;
 // Version 3 deletes groups as they succeed, so the table holds open work and
@@ -34,6 +35,11 @@ const FAILED_INDEX = `CREATE INDEX tasks_failed ON tasks (updated_at) WHERE stat
 // nothing of it.
 const DONE_INDEX =
   `CREATE INDEX IF NOT EXISTS tasks_done ON tasks (updated_at) WHERE state = 'done'`;
+// A kept group's rows by its id: a hash, so entries land on random pages of
+// this small index, where its rows append to the table in time order (a
+// keyed group's three writes had each dirtied a random page of the table).
+const KEY_INDEX =
+  `CREATE UNIQUE INDEX IF NOT EXISTS tasks_keys ON tasks (key_id, idx) WHERE key_id IS NOT NULL`;
 const COLUMNS =
   "group_id, idx, name, args, state, attempts, next_at, crashes, error, duration_ms, updated_at";
 
@@ -74,14 +80,14 @@ export function openJournal(path: string): DatabaseSync {
       .user_version;
     if (tables.length === 0) {
       db.exec(
-        `${TASKS_TABLE}; ${FAILED_INDEX}; ${DONE_INDEX}; PRAGMA user_version = ${SCHEMA_VERSION};`,
+        `${TASKS_TABLE}; ${FAILED_INDEX}; ${DONE_INDEX}; ${KEY_INDEX}; PRAGMA user_version = ${SCHEMA_VERSION};`,
       );
     } else if (tables.includes("tasks") && (version === 1 || version === 2)) {
       upgrade(db, version);
-      addFingerprints(db);
+      addKeyColumns(db);
     } else if (tables.includes("tasks") && version === SCHEMA_VERSION) {
       db.exec(DONE_INDEX);
-      addFingerprints(db);
+      addKeyColumns(db);
     } else if (!tables.includes("tasks") || version !== SCHEMA_VERSION) {
       throw new Error(
         `it is not a posthaste journal this version reads (schema ${version}, expected ${SCHEMA_VERSION}; tables ${
@@ -96,14 +102,24 @@ export function openJournal(path: string): DatabaseSync {
   }
 }
 
-// A keyed group's request fingerprint (see DuplicateGroupError.fingerprint),
-// added to version 3 journals as they are opened: a nullable column, which
-// readers of version 3 never name.
-function addFingerprints(db: DatabaseSync): void {
+// Added to version 3 journals as they are opened: nullable columns, which
+// readers of version 3 never name. `fingerprint`: a keyed group's request
+// fingerprint (see DuplicateGroupError.fingerprint). `key_id`: the id of a
+// group kept for its Idempotency-Key (see keptWhenDone), whose rows are
+// keyed by a generated, time-ordered `group_id`; its rows written before
+// (under the id itself) are given theirs.
+function addKeyColumns(db: DatabaseSync): void {
   const columns = db.prepare("PRAGMA table_info(tasks)").all();
   if (!columns.some((column) => column.name === "fingerprint")) {
     db.exec("ALTER TABLE tasks ADD COLUMN fingerprint TEXT");
   }
+  if (!columns.some((column) => column.name === "key_id")) {
+    transaction(db, "BEGIN IMMEDIATE", () => {
+      db.exec("ALTER TABLE tasks ADD COLUMN key_id TEXT");
+      db.exec(`UPDATE tasks SET key_id = group_id WHERE ${KEPT_ID_SQL}`);
+    });
+  }
+  db.exec(KEY_INDEX);
 }
 
 /** Brings a version 1 or 2 journal to this version, in one transaction. */
@@ -172,17 +188,28 @@ export interface JournalStatements {
   fail: StatementSync;
 }
 
-/** Prepares the {@linkcode JournalStatements} on an open journal. */
-export function prepareStatements(db: DatabaseSync): JournalStatements {
-  const where = "WHERE group_id = ? AND idx = ?";
+/**
+ * Prepares the {@linkcode JournalStatements} on an open journal.
+ *
+ * @returns The statements that find a group's rows: by `group_id`, or for
+ * a group kept for its Idempotency-Key (see `keptWhenDone`) by `key_id`.
+ */
+export function prepareStatements(db: DatabaseSync): (groupId: string) => JournalStatements {
+  const byGroup = statements(db, "group_id");
+  const byKey = statements(db, "key_id");
+  return (groupId) => keptWhenDone(groupId) ? byKey : byGroup;
+}
+
+function statements(db: DatabaseSync, by: "group_id" | "key_id"): JournalStatements {
+  const where = `WHERE ${by} = ? AND idx = ?`;
   return {
     groupRows: db.prepare(
-      "SELECT name, state, attempts, duration_ms, error FROM tasks WHERE group_id = ? ORDER BY idx",
+      `SELECT name, state, attempts, duration_ms, error FROM tasks WHERE ${by} = ? ORDER BY idx`,
     ),
-    hasGroup: db.prepare("SELECT fingerprint FROM tasks WHERE group_id = ? LIMIT 1"),
+    hasGroup: db.prepare(`SELECT fingerprint FROM tasks WHERE ${by} = ? LIMIT 1`),
     requeue: db.prepare(`UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? ${where}`),
     forgetDone: db.prepare(
-      "DELETE FROM tasks WHERE group_id = ?1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE group_id = ?1 AND state = 'failed')",
+      `DELETE FROM tasks WHERE ${by} = ?1 AND NOT EXISTS (SELECT 1 FROM tasks WHERE ${by} = ?1 AND state = 'failed')`,
     ),
     update: db.prepare(
       `UPDATE tasks SET state = ?, attempts = ?, next_at = ?, error = ?, duration_ms = ?, updated_at = ? ${where}`,

@@ -23,6 +23,7 @@ import { givenIds, keptWhenDone, PendingIds } from "./_given_ids.ts";
 import { type JournalStatements, openJournalFiles, prepareStatements } from "./_journal_schema.ts";
 import { outcomeFailureLogs, OutcomeRetry } from "./_outcome_retry.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
+import { timeOrderedId } from "./time_ordered_id.ts";
 import { type GroupStatus, taskId, type TaskState } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 
@@ -59,7 +60,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   readonly #commits: GroupCommit;
   /** Seconds each WAL sync took (what a 202 waits for); see `Metrics.journalSyncs`. */
   readonly journalSyncs: Histogram = new Histogram(LATENCY_BUCKETS);
-  readonly #sql: JournalStatements;
+  // A group's row statements, by its id.
+  readonly #sql: (groupId: string) => JournalStatements;
   // Chosen group ids whose commit has not settled (see enqueue).
   #givenPending = new PendingIds();
   #retention: JournalRetention;
@@ -69,6 +71,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #files: JournalFiles;
   #failures: ReturnType<typeof outcomeFailureLogs>;
   #writer: JournalWriter;
+  // Where list() left off (see findQueued).
+  #listed = new Map<string, string>();
   #outcomes: OutcomeRetry;
 
   /**
@@ -182,12 +186,15 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     const given = givenIds.has(group);
     const { id } = group;
     if (given) {
-      const taken = this.#givenPending.taken(id) ?? this.#sql.hasGroup.get(id);
+      const taken = this.#givenPending.taken(id) ?? this.#sql(id).hasGroup.get(id);
       if (taken !== undefined) return Promise.reject(duplicateGroup(id, taken.fingerprint));
     }
+    // A kept group's id is a hash: its rows go under a time-ordered id, so
+    // that they append as other groups' do (see tasks_keys).
+    const rowKey = keptWhenDone(id) ? timeOrderedId(now) : id;
     const { pending, batch: enqueued } = this.#writer.rows(true);
     for (const { groupId, index, name, args, fingerprint } of rows) {
-      pending.insert(groupId, index, name, args, now, fingerprint);
+      pending.insert(groupId, index, name, args, now, fingerprint, rowKey);
     }
     // Committed but not synced: the client hears 503, so the rows must not
     // run after a restart either. Best effort; the disk is failing.
@@ -221,7 +228,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       abandoned
         ? () =>
           this.#writer.write(() =>
-            this.#sql.requeue.run(entry.attempts, this.#clock.now(), group.id, index)
+            this.#sql(group.id).requeue.run(entry.attempts, this.#clock.now(), group.id, index)
           )
         : succeeded
         // A keyed group that succeeded is kept, done: a repeat of its key is known.
@@ -251,15 +258,15 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   list(after: string, groups: number): StoredTask[] {
-    return findQueued(this.#db, after, groups);
+    return findQueued(this.#db, after, groups, this.#listed);
   }
 
   fail(task: Pick<StoredTask, "groupId" | "index">, error: string): void {
-    this.#sql.fail.run(error, this.#clock.now(), task.groupId, task.index);
+    this.#sql(task.groupId).fail.run(error, this.#clock.now(), task.groupId, task.index);
   }
 
   status(groupId: string): GroupStatus | undefined {
-    return groupStatus(groupId, this.#sql.groupRows.all(groupId) as StatusRow[]);
+    return groupStatus(groupId, this.#sql(groupId).groupRows.all(groupId) as StatusRow[]);
   }
 
   /**
@@ -284,7 +291,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   #save(entry: TaskEntry, state: TaskState, nextAt: number): void {
-    this.#sql.update.run(
+    this.#sql(entry.group.id).update.run(
       state,
       entry.attempts,
       Math.ceil(nextAt),
@@ -312,7 +319,9 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     const partial = (group.tasks as readonly TaskEntry[])[0]?.index !== 0;
     if (partial) {
       return this.#writer.write(() => {
-        if (Number(this.#sql.forgetDone.run(group.id).changes) === 0) this.#save(last, "done", 0);
+        if (Number(this.#sql(group.id).forgetDone.run(group.id).changes) === 0) {
+          this.#save(last, "done", 0);
+        }
       });
     }
     const { pending, batch } = this.#writer.rows(false);

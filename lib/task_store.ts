@@ -128,12 +128,17 @@ export interface TaskStore {
    * Not awaited: an asynchronous store handles (logs) its own failures.
    */
   record(entry: TaskEntry, nextAt?: number): void;
-  /** Returns unfinished tasks in group order, counting crashes and quarantining crash loops. */
+  /**
+   * Returns unfinished tasks, a group's together and in order, groups in the
+   * journal's order (generated ids: the order they came); counts crashes and
+   * quarantines crash loops.
+   */
   recover(crashLimit?: number): Awaitable<StoredTask[]>;
   /**
    * Returns the unfinished tasks of the next `groups` groups after the group
-   * id `after` (`""` for the first), in group order, changing nothing: how
-   * work deferred at start-up is read again once there is room.
+   * `after` (its id; `""` for the first), in the order of `recover`,
+   * changing nothing: how work deferred at start-up is read again once there
+   * is room.
    */
   list(after: string, groups: number): Awaitable<StoredTask[]>;
   /** Marks a task failed without running it (e.g. its definition is gone). */

@@ -1,5 +1,5 @@
-import { deepEqual, equal, throws } from "node:assert/strict";
-import { SqliteTaskStore } from "../lib/mod.ts";
+import { deepEqual, equal, rejects, throws } from "node:assert/strict";
+import { DuplicateGroupError, SqliteTaskStore, TaskGroup } from "../lib/mod.ts";
 import { tempDir } from "./_helpers.ts";
 
 Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuses a newer one", async () => {
@@ -41,9 +41,11 @@ Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuse
     db.prepare("PRAGMA table_info(tasks)").all().map((row) => row.name);
   // Version 2: the same table, an index of open rows instead of failed ones, done groups kept.
   const v2 = new DatabaseSync(path);
-  deepEqual(indexes(v2), ["tasks_done", "tasks_failed"]);
-  deepEqual(columns(v2).slice(-2), ["updated_at", "fingerprint"]);
+  deepEqual(indexes(v2), ["tasks_done", "tasks_failed", "tasks_keys"]);
+  deepEqual(columns(v2).slice(-3), ["updated_at", "fingerprint", "key_id"]);
   v2.exec(`
+    DROP INDEX tasks_keys;
+    ALTER TABLE tasks DROP COLUMN key_id;
     ALTER TABLE tasks DROP COLUMN fingerprint;
     DROP INDEX tasks_failed;
     DROP INDEX tasks_done;
@@ -59,16 +61,30 @@ Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuse
     deepEqual(store.recover().map((task) => task.id), ["g/1"]);
   }
   const newer = new DatabaseSync(path);
-  deepEqual(indexes(newer), ["tasks_done", "tasks_failed"]);
-  deepEqual(columns(newer).slice(-2), ["updated_at", "fingerprint"]);
+  deepEqual(indexes(newer), ["tasks_done", "tasks_failed", "tasks_keys"]);
+  deepEqual(columns(newer).slice(-3), ["updated_at", "fingerprint", "key_id"]);
   // A version 3 journal of the releases before: its index of done rows, and
-  // its column of request fingerprints, are added as it opens.
-  newer.exec("DROP INDEX tasks_done; ALTER TABLE tasks DROP COLUMN fingerprint");
+  // its columns of request fingerprints and key ids, are added as it opens;
+  // a group kept for its Idempotency-Key, written under its own id, is
+  // found by it from then on.
+  const keyed = "5b1ef0c2-1111-8222-9333-444455556666";
+  newer.exec(`
+    DROP INDEX tasks_done; DROP INDEX tasks_keys;
+    ALTER TABLE tasks DROP COLUMN key_id; ALTER TABLE tasks DROP COLUMN fingerprint;
+    INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES
+      ('${keyed}', 0, 'send', '["kim@example.com"]', 'done', ${at}),
+      ('${keyed}', 1, 'send', '["lee@example.com"]', 'queued', ${at});
+  `);
   newer.close();
-  SqliteTaskStore.open(path).close();
+  {
+    using store = SqliteTaskStore.open(path);
+    deepEqual(store.status(keyed)?.tasks.map((task) => task.state), ["done", "queued"]);
+    deepEqual(store.recover().map((task) => task.id), [`${keyed}/1`, "g/1"]);
+    await rejects(store.enqueue(new TaskGroup({ id: keyed })), DuplicateGroupError);
+  }
   const reopened = new DatabaseSync(path);
-  deepEqual(indexes(reopened), ["tasks_done", "tasks_failed"]);
-  deepEqual(columns(reopened).slice(-2), ["updated_at", "fingerprint"]);
+  deepEqual(indexes(reopened), ["tasks_done", "tasks_failed", "tasks_keys"]);
+  deepEqual(columns(reopened).slice(-3), ["updated_at", "fingerprint", "key_id"]);
   reopened.close();
   const newest = new DatabaseSync(path);
   newest.exec("PRAGMA user_version = 4");

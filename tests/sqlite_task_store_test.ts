@@ -4,9 +4,11 @@ import {
   type DeadLetter,
   defineTask,
   definitionsByName,
+  DuplicateGroupError,
   recoverTasks,
   route,
   SqliteTaskStore,
+  type StoredTask,
   systemClock,
   type TaskContext,
   type TaskEntry,
@@ -330,13 +332,17 @@ Deno.test("SqliteTaskStore: an enqueue whose sync fails rejects, and its committ
   const disk = testDisk({ failing: true });
   {
     using store = SqliteTaskStore.open(path, { openWal: disk.openWal });
+    // Also a group kept for its Idempotency-Key (its rows under another id).
+    const keyed = "5b1ef0c2-0000-8000-8000-000000000000";
     await rejects(
       store.enqueue(new TaskGroup({ id: "refused" }).add(send, "ada@example.com")),
       /EIO/,
     );
+    await rejects(store.enqueue(new TaskGroup({ id: keyed }).add(send, "kim@example.com")), /EIO/);
     disk.failing = false;
     await store.enqueue(new TaskGroup({ id: "accepted" }).add(send, "bob@example.com"));
     equal(store.status("refused"), undefined, "the refused group's rows are gone");
+    equal(store.status(keyed), undefined, "the refused keyed group's rows are gone");
   }
   using store = SqliteTaskStore.open(path);
   deepEqual(store.recover().map((task) => task.id), ["accepted/0"]);
@@ -486,6 +492,57 @@ Deno.test("SqliteTaskStore keeps keyed groups that succeeded within the retentio
   now += 60_000;
   await run(); // a group of a generated id: deleted as it succeeds; its outcome prunes
   deepEqual(states(), ["gone", "gone", "gone"], "older than the retention");
+});
+
+Deno.test("SqliteTaskStore journals a kept group under a time-ordered id, and finds it by its own", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/tasks.db`;
+  // Ids as idempotentGroupId makes them: hashes, in no order (by id: 3, 1, 2, 0).
+  const keys = ["f0", "30", "c0", "00"].map((hex) => `${hex}000000-0000-8000-8000-000000000000`);
+  const flush = (store: SqliteTaskStore) => store.enqueue(new TaskGroup().add(send, "flush"));
+  // The flushes' groups stay queued (nothing runs them): left out.
+  const ids = (tasks: StoredTask[]) =>
+    tasks.filter((task) => keys.includes(task.groupId)).map((task) => task.id);
+  const both = (...of: number[]) => of.flatMap((k) => [`${keys[k]}/0`, `${keys[k]}/1`]);
+  {
+    // Each enqueue in a millisecond of its own: ids of one millisecond are in no order.
+    let now = Date.now();
+    const clock = { ...systemClock, now: () => now++ };
+    using store = SqliteTaskStore.open(path, { retentionCount: 2, pruneIntervalMs: 0, clock });
+    await using runner = new TaskRunner({ journal: store });
+    const groups = keys.map((id) => new TaskGroup({ id }).add(send, id).add(send, "then"));
+    for (const group of groups) await store.enqueue(group);
+    deepEqual(ids(store.list("", 1)), both(0), "paged in the order they came");
+    for (const group of groups.slice(0, 2)) {
+      runner.submit(group);
+      await group.settled();
+      await flush(store); // commits its outcomes, and a prune
+    }
+    equal(store.status(keys[0] as string), undefined, "beyond the newest 2 tasks kept: pruned");
+    deepEqual(store.status(keys[1] as string)?.tasks.map((t) => [t.state, t.attempts]), [
+      ["done", 1],
+      ["done", 1],
+    ]);
+    deepEqual(ids(store.list(keys[0] as string, 5)), both(2, 3), "on after a group that is gone");
+  }
+  {
+    using store = SqliteTaskStore.open(path);
+    deepEqual(ids(store.recover()), both(2, 3), "in the order they came");
+    equal(store.status(keys[1] as string)?.state, "done");
+    await rejects(
+      store.enqueue(new TaskGroup({ id: keys[1] }).add(send, "again")),
+      DuplicateGroupError,
+    );
+  }
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(path);
+  const rows = db.prepare(
+    "SELECT group_id, key_id FROM tasks WHERE idx = 0 AND key_id IS NOT NULL ORDER BY group_id",
+  )
+    .all();
+  db.close();
+  deepEqual(rows.map((row) => row.key_id), keys.slice(1), "in the order they came");
+  for (const row of rows) match(String(row.group_id), /^[0-9a-f]{8}-[0-9a-f]{4}-7/, "a UUIDv7");
 });
 
 Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones within the retention, never open ones", async () => {
