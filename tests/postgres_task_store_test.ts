@@ -17,7 +17,7 @@ import { configure, reset } from "@logtape/logtape";
 import { fingerprints } from "../lib/_given_ids.ts";
 import { connect, ensureTable, pruneFinished } from "../lib/_postgres_journal.ts";
 import { fakeClock } from "./_helpers.ts";
-import { lockTable, postgresTest } from "./_postgres.ts";
+import { lockTable, postgresTest, type TestSchema } from "./_postgres.ts";
 import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
 import { storeMatchesModel } from "./_store_model.ts";
 
@@ -183,31 +183,39 @@ postgresTest(
   },
 );
 
+/** Passes posthaste's log messages (info and up) to `watch`, for a test that waits for one. */
+function watchLogs(watch: (message: string) => void): Promise<void> {
+  return configure({
+    reset: true,
+    sinks: { watch: (record) => watch(String(record.rawMessage)) },
+    loggers: [
+      { category: ["posthaste"], lowestLevel: "info", sinks: ["watch"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+}
+
+/** `store`, which journaled group "g", holds its claim: another store adopts nothing, and it goes on. */
+async function claimHeld(db: TestSchema, store: PostgresTaskStore): Promise<void> {
+  await using other = await PostgresTaskStore.open(db.url);
+  deepEqual(await other.recover(), [], "the claim holds again: nothing to adopt");
+  await store.enqueue(new TaskGroup({ id: "h" }).add(send, "b"));
+  deepEqual((await store.list("", 10)).map((task) => task.id), ["g/0", "h/0"]);
+}
+
 postgresTest(
   "PostgresTaskStore: a claim whose connection is lost is taken again; the store goes on",
   async (db) => {
     const retaken = Promise.withResolvers<void>();
-    await configure({
-      reset: true,
-      sinks: {
-        watch: (record) => {
-          if (String(record.rawMessage).startsWith("Took the journal claim")) retaken.resolve();
-        },
-      },
-      loggers: [
-        { category: ["posthaste"], lowestLevel: "info", sinks: ["watch"] },
-        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-      ],
+    await watchLogs((message) => {
+      if (message.startsWith("Took the journal claim")) retaken.resolve();
     });
     try {
       await using store = await PostgresTaskStore.open(db.url);
       await store.enqueue(new TaskGroup({ id: "g" }).add(send, "a"));
       await db.kill(store.owner);
       await retaken.promise;
-      await using other = await PostgresTaskStore.open(db.url);
-      deepEqual(await other.recover(), [], "the claim holds again");
-      await store.enqueue(new TaskGroup({ id: "h" }).add(send, "b"));
-      deepEqual((await store.list("", 10)).map((task) => task.id), ["g/0", "h/0"]);
+      await claimHeld(db, store);
     } finally {
       await reset();
     }
@@ -221,21 +229,11 @@ postgresTest(
     // sessions already open go on, the claim's new ones are refused.
     let refusals = 0;
     const [refusedTwice, retaken] = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
-    await configure({
-      reset: true,
-      sinks: {
-        watch: (record) => {
-          const message = String(record.rawMessage);
-          if (message.startsWith("Cannot take the journal claim again") && ++refusals === 2) {
-            refusedTwice.resolve();
-          }
-          if (message.startsWith("Took the journal claim")) retaken.resolve();
-        },
-      },
-      loggers: [
-        { category: ["posthaste"], lowestLevel: "info", sinks: ["watch"] },
-        { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
-      ],
+    await watchLogs((message) => {
+      if (message.startsWith("Cannot take the journal claim again") && ++refusals === 2) {
+        refusedTwice.resolve();
+      }
+      if (message.startsWith("Took the journal claim")) retaken.resolve();
     });
     const [{ database }] = await db.admin<[{ database: string }]>`
       SELECT current_database() AS database`;
@@ -254,10 +252,7 @@ postgresTest(
       await retaken.promise;
       // The third try, a second after the second, finds the database back.
       equal(refusals, 2, "one try a second, not a loop hammering the database");
-      await using other = await PostgresTaskStore.open(db.url);
-      deepEqual(await other.recover(), [], "the claim holds again: nothing to adopt");
-      await store.enqueue(new TaskGroup({ id: "h" }).add(send, "b"));
-      deepEqual((await store.list("", 10)).map((task) => task.id), ["g/0", "h/0"]);
+      await claimHeld(db, store);
     } finally {
       await reset();
     }
