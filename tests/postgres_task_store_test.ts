@@ -1,5 +1,5 @@
 // PostgresTaskStore against a real PostgreSQL (POSTHASTE_TEST_POSTGRES; .ci/run starts one).
-import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
+import { deepEqual, doesNotMatch, equal, match, ok, rejects } from "node:assert/strict";
 import {
   defineTask,
   definitionsByName,
@@ -455,6 +455,33 @@ Deno.test("PostgresTaskStore.open gives up at its signal and closes its connecti
   while (await conn.read(buffer) !== null);
   conn.close();
 });
+
+postgresTest(
+  "connect(): a statement run again is planned for the table as it is now, not as it was at its first runs",
+  async (db) => {
+    const sql = connect(db.url, 1);
+    try {
+      await ensureTable(sql);
+      // The store's batched UPDATE, in short: the driver prepares it once a
+      // connection, and it runs more than five times while the table is empty…
+      await sql.unsafe(
+        "PREPARE mark(text[], int[]) AS UPDATE posthaste_tasks AS t SET attempts = t.attempts + 1 FROM unnest($1, $2) AS u(g, i) WHERE t.group_id = u.g AND t.idx = u.i",
+      );
+      for (let run = 0; run < 6; run++) await sql.unsafe("EXECUTE mark(array['a'], array[0])");
+      // …then once 20,000 tasks wait. A plan kept from then scans them all, every batch.
+      await sql`
+        INSERT INTO posthaste_tasks (group_id, idx, name, args, state, updated_at, owner)
+        SELECT md5(g::text), 0, 'send', '[]', 'queued', 0, 'x' FROM generate_series(1, 20000) AS g
+      `;
+      const plan = (await sql.unsafe("EXPLAIN EXECUTE mark(array['a'], array[0])"))
+        .map((row) => String(row["QUERY PLAN"])).join("\n");
+      match(plan, /Index Scan using posthaste_tasks_pkey/);
+      doesNotMatch(plan, /Seq Scan/);
+    } finally {
+      await sql.end();
+    }
+  },
+);
 
 postgresTest(
   "pruneFinished keeps exactly the newest count failures (and kept successes) when they share a millisecond",
