@@ -2,6 +2,7 @@
 // attempts during which the process died counted (the crash-loop guard), and
 // the status of the groups the runner no longer has. Internal to SqliteTaskStore.
 import type { DatabaseSync } from "node:sqlite";
+import { keptWhenDone } from "./_given_ids.ts";
 import { storedTask } from "./_journal_rows.ts";
 import { transaction } from "./_sqlite_transaction.ts";
 import { groupStateOf, type GroupStatus, type TaskState } from "./task_status.ts";
@@ -58,12 +59,15 @@ export function findQueued(
   groups: number,
   pages: Map<string, string>,
 ): StoredTask[] {
-  const from = pages.get(after) ??
-    (db.prepare("SELECT group_id FROM tasks WHERE key_id = ? LIMIT 1").get(after)?.group_id ??
-      after);
+  let from = pages.get(after);
+  // A kept group not on the last page: its journal id, if its rows are there.
+  if (from === undefined && keptWhenDone(after)) {
+    const row = db.prepare("SELECT group_id FROM tasks WHERE key_id = ? LIMIT 1").get(after);
+    if (row !== undefined) from = String(row.group_id);
+  }
   const rows = db.prepare(
     `SELECT * FROM tasks WHERE ${UNFINISHED} AND group_id IN (SELECT DISTINCT group_id FROM tasks WHERE ${UNFINISHED} AND group_id > ? ORDER BY group_id LIMIT ?) ORDER BY group_id, idx`,
-  ).all(String(from), groups) as Record<string, unknown>[];
+  ).all(from ?? after, groups) as Record<string, unknown>[];
   pages.clear();
   for (const row of rows) {
     if (typeof row.key_id === "string") pages.set(row.key_id, String(row.group_id));

@@ -92,15 +92,15 @@ export function unstorable(text: string): string | undefined {
   return undefined;
 }
 
-/**
- * "Cannot <action>: <the error's message>", with the error as its cause: how
- * a journal that cannot start says so.
- */
 /** The error for a group whose id is journaled, with the fingerprint stored with it. */
 export function duplicateGroup(id: string, fingerprint: unknown): DuplicateGroupError {
   return new DuplicateGroupError(id, typeof fingerprint === "string" ? fingerprint : undefined);
 }
 
+/**
+ * "Cannot <action>: <the error's message>", with the error as its cause: how
+ * a journal that cannot start says so.
+ */
 export function cannot(action: string, error: unknown): Error {
   return new Error(`Cannot ${action}: ${errorText(error)}`, { cause: error });
 }

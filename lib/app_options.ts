@@ -7,6 +7,7 @@ import type { GroupRegistry } from "./group_registry.ts";
 import type { LogWriter } from "./log_writer.ts";
 import type { Metrics } from "./metrics.ts";
 import type { TaskRunner } from "./runner.ts";
+
 /**
  * Options for {@linkcode App.shutdown}.
  *
