@@ -34,6 +34,8 @@ export type AttemptDone = (
  */
 export class Attempt implements TaskContext {
   readonly attempt: number;
+  /** The runner's handle for it among the running attempts. */
+  slot = -1;
   #entry: TaskEntry;
   #controller: AbortController | undefined;
   #aborted = false;
@@ -61,6 +63,11 @@ export class Attempt implements TaskContext {
 
   get id(): string {
     return taskId(this.#entry.group.id, this.#entry.index);
+  }
+
+  /** The task this is an attempt of. */
+  get entry(): TaskEntry {
+    return this.#entry;
   }
 
   get groupId(): string {

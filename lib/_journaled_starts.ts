@@ -2,6 +2,7 @@
 // crash during it is counted at restart (the crash-loop guard). A mark the
 // journal refuses (a database restarting, a full disk) is no attempt: the
 // task has not run, and tries again a second later. Internal to the runner.
+import { Slots } from "./_slots.ts";
 import type { TaskEntry } from "./task_group.ts";
 import type { TaskStore } from "./task_store.ts";
 
@@ -26,7 +27,8 @@ export interface StartTarget {
 export class JournaledStarts {
   readonly #journal: Pick<TaskStore, "attempt">;
   readonly #target: StartTarget;
-  readonly #waiting = new Set<TaskEntry>();
+  // Not a Set: an entry comes and goes with each task (see _slots.ts).
+  readonly #waiting = new Slots<TaskEntry>();
   /** Tasks whose marks the journal refused, by how many times in a row. */
   readonly #refused = new Map<TaskEntry, number>();
 
@@ -42,16 +44,16 @@ export class JournaledStarts {
 
   /** Journals the attempt's start, then runs it (or pauses it, if refused). */
   start(entry: TaskEntry): void {
-    this.#waiting.add(entry);
+    const waiting = this.#waiting.add(entry);
     this.#journal.attempt(entry).then(
       () => {
-        if (!this.#answered(entry)) return;
+        if (!this.#answered(waiting, entry)) return;
         this.#refused.delete(entry);
         this.#target.call(entry);
         this.#target.pump(); // outside the pump loop now: a sync task's successor must start here
       },
       (error) => {
-        if (!this.#answered(entry)) return;
+        if (!this.#answered(waiting, entry)) return;
         this.#refuse(entry, error);
         this.#target.pump();
       },
@@ -60,14 +62,12 @@ export class JournaledStarts {
 
   /** Forgets every attempt still waiting (shutdown abandons them) and every count. */
   takeAll(): TaskEntry[] {
-    const waiting = [...this.#waiting];
-    this.#waiting.clear();
     this.#refused.clear();
-    return waiting;
+    return this.#waiting.takeAll();
   }
 
-  #answered(entry: TaskEntry): boolean {
-    this.#waiting.delete(entry);
+  #answered(waiting: number, entry: TaskEntry): boolean {
+    this.#waiting.take(waiting);
     return entry.state !== "abandoned";
   }
 

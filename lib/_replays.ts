@@ -1,8 +1,8 @@
 // Requests sent again with their Idempotency-Key: which keyed groups are on
 // their way into the journal, what each request carried, and the answer a
 // repeat gets. Internal to createHandler.
-import { createHash } from "node:crypto";
 import { keptBodies } from "./_kept_bodies.ts";
+import { sha256Hex } from "./_sha256.ts";
 import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import { HttpError } from "./http_error.ts";
 
@@ -25,17 +25,17 @@ export function requestFingerprint(request: Request): string {
   // A request's URL is whole (no fragment): the query is all after its "?".
   const { url } = request;
   const query = url.indexOf("?");
-  const hash = createHash("sha256").update(query < 0 ? "\n" : `${url.slice(query)}\n`);
-  if (body !== null) hash.update(body);
   // Hex: base64url took twice as long (3.3 us, Deno.bench).
-  return hash.digest("hex").slice(0, 32);
+  return sha256Hex(query < 0 ? "\n" : `${url.slice(query)}\n`, body).slice(0, 32);
 }
 
 /** What the server knows of keyed groups it accepted, or is accepting. */
 export class Replays {
   // Keyed groups being journaled: each one's fingerprint once it is accepted
-  // (committed, or journaled before), or undefined if not.
-  readonly #committing = new Map<string, Promise<string | undefined>>();
+  // (committed, or journaled before), or undefined if not. An object in
+  // dictionary mode, not a Map: ids come and go with each request (see _slots.ts).
+  readonly #committing: Record<string, Promise<string | undefined> | undefined> = Object
+    .create(null);
   readonly #fingerprintOf: (id: string) => string | undefined;
   readonly #onReplay: () => void;
 
@@ -54,7 +54,7 @@ export class Replays {
    * or once the first one's commit settled (a promise).
    */
   first(id: string): string | undefined | Promise<string | undefined> {
-    return this.#committing.get(id) ?? this.#fingerprintOf(id);
+    return this.#committing[id] ?? this.#fingerprintOf(id);
   }
 
   /** Counts `id` as on its way into the journal until `enqueued` settles. */
@@ -63,8 +63,8 @@ export class Replays {
       () => fingerprint,
       (error) => error instanceof DuplicateGroupError ? error.fingerprint ?? "" : undefined,
     );
-    this.#committing.set(id, accepted);
-    accepted.then(() => this.#committing.delete(id));
+    this.#committing[id] = accepted;
+    accepted.then(() => delete this.#committing[id]);
   }
 
   /**

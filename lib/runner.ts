@@ -22,6 +22,7 @@ import {
 import { backoffDelay } from "./backoff.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import { Fifo } from "./fifo.ts";
+import { Slots } from "./_slots.ts";
 import { RunnerStats } from "./runner_stats.ts";
 import { TimeoutQueue } from "./timeout_queue.ts";
 import type { TaskOptions } from "./task.ts";
@@ -62,17 +63,25 @@ export class TaskRunner implements AsyncDisposable {
 
   #timeouts: TimeoutQueue;
   #ready = new Fifo<TaskEntry>();
+  // Not Sets or Maps: an entry comes and goes with each request (see _slots.ts).
   /** First tasks of groups whose response is not delivered yet. */
-  #waiting = new Set<TaskEntry>();
-  #active = new Map<TaskEntry, Attempt>();
+  #waiting = new Slots<TaskEntry>();
+  #active = new Slots<Attempt>();
   /** Durable mode: attempts waiting for their start to be journaled. */
   #starts: JournaledStarts | undefined;
   #backoff = new Map<TaskEntry, unknown>();
   /** Where the start gate of every waiting group reports. */
-  #gate: GateTarget<TaskEntry> = {
-    start: (first) => this.#waiting.delete(first) && this.#enqueue(first),
-    drop: (first) => this.#drop(first),
-    lost: (first, error) => this.#outcomes.responseLost(first.group, error),
+  #gate: GateTarget<number> = {
+    start: (waiting) => {
+      const first = this.#waiting.take(waiting);
+      if (first !== undefined) this.#enqueue(first);
+    },
+    drop: (waiting) => this.#drop(waiting),
+    lost: (waiting, error) => {
+      // Not for a group the drain deadline abandoned meanwhile: its tasks do not run.
+      const first = this.#waiting.get(waiting);
+      if (first !== undefined) this.#outcomes.responseLost(first.group, error);
+    },
   };
   /** Counters of what the runner has done. */
   readonly stats: RunnerStats = new RunnerStats();
@@ -158,8 +167,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#outcomes.hook("onGroupAccepted", group);
     const { after, commit } = options;
     if (after === undefined && commit === undefined) return this.#enqueue(first);
-    this.#waiting.add(first);
-    startGate(options, this.#gate, first);
+    startGate(options, this.#gate, this.#waiting.add(first));
   }
 
   /**
@@ -236,7 +244,7 @@ export class TaskRunner implements AsyncDisposable {
       return this.#finish(entry, "done");
     }
 
-    this.#active.set(entry, attempt);
+    attempt.slot = this.#active.add(attempt);
     const timeout = entry.options?.timeout ?? this.#defaults.timeout;
     attempt.watchWithDeadline(result, this.#timeouts, timeout, this.#attemptDone);
   }
@@ -245,7 +253,7 @@ export class TaskRunner implements AsyncDisposable {
   #attemptDone: AttemptDone = (entry, attempt, failed, error, late) => {
     if (late) return this.#overruns.ended(entry, attempt);
     if (attempt.stopped) this.#overruns.stopped(attempt);
-    this.#active.delete(entry);
+    this.#active.take(attempt.slot);
     // Shutdown gave up on this task while it ran; it is already reported.
     const abandoned = entry.state === "abandoned";
     attempt.end(failed, error, abandoned);
@@ -294,11 +302,10 @@ export class TaskRunner implements AsyncDisposable {
   #abandonAll(): number {
     const before = this.stats.abandoned;
     const reason = new DOMException("Shutdown deadline passed", "AbortError");
-    const running = [...this.#active];
-    this.#active.clear();
+    const running = this.#active.takeAll();
     // Marked abandoned before the abort, so the attempt's own settling ignores it.
-    for (const [entry] of running) this.#finish(entry, "abandoned");
-    for (const [, attempt] of running) attempt.abort(reason);
+    for (const attempt of running) this.#finish(attempt.entry, "abandoned");
+    for (const attempt of running) attempt.abort(reason);
     for (const [entry, timer] of this.#backoff) {
       this.#clock.clearTimeout(timer);
       this.#finish(entry, "abandoned");
@@ -307,15 +314,15 @@ export class TaskRunner implements AsyncDisposable {
     for (let entry = this.#ready.shift(); entry !== undefined; entry = this.#ready.shift()) {
       this.#finish(entry, "abandoned");
     }
-    for (const entry of this.#waiting) this.#finish(entry, "abandoned");
-    this.#waiting.clear();
+    for (const entry of this.#waiting.takeAll()) this.#finish(entry, "abandoned");
     for (const entry of this.#starts?.takeAll() ?? []) this.#finish(entry, "abandoned");
     return this.stats.abandoned - before;
   }
 
   /** A group whose journal commit failed: its client got no 202, so it never existed. */
-  #drop(first: TaskEntry): void {
-    if (!this.#waiting.delete(first)) return;
+  #drop(waiting: number): void {
+    const first = this.#waiting.take(waiting);
+    if (first === undefined) return;
     const { group } = first;
     for (let entry = first; entry !== undefined; entry = group[nextTask]() as TaskEntry) {
       entry.state = "abandoned";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { givenIds } from "./_given_ids.ts";
+import { given } from "./_given_ids.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { timeOrderedId } from "./time_ordered_id.ts";
 import type { TaskGroupOptions } from "./task_group_options.ts";
@@ -127,6 +127,8 @@ export class TaskGroup {
   readonly id: string;
   /** The OpenTelemetry context task spans are children of. */
   readonly traceContext: object | undefined;
+  /** @ignore Internal (see _given_ids.ts). */
+  [given]: string | null | undefined;
   #entries: TaskEntry[] = [];
   #cursor = 0;
   #settled: PromiseWithResolvers<void> | undefined;
@@ -139,7 +141,7 @@ export class TaskGroup {
    */
   constructor(options: TaskGroupOptions = {}) {
     this.id = options.id ?? timeOrderedId();
-    if (options.id !== undefined) givenIds.add(this);
+    this[given] = options.id === undefined ? undefined : null;
     this.traceContext = options.traceContext;
   }
 

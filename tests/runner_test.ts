@@ -417,6 +417,24 @@ Deno.test("TaskRunner starts a group only after `after` settles, even if it reje
   ok(logs.records.some((r) => String(r.rawMessage).startsWith("Client went away")));
 });
 
+Deno.test("TaskRunner: a group the drain deadline abandoned before its delivery stays abandoned, unlogged, when the delivery ends", async () => {
+  await using logs = await captureLogs();
+  const runner = new TaskRunner();
+  const seen: string[] = [];
+  const delivered = Promise.withResolvers<void>();
+  const waiting = new TaskGroup().add(() => void seen.push("waiting"));
+  runner.submit(waiting, { after: delivered.promise });
+  deepEqual(await runner.drain({ signal: AbortSignal.abort() }), { abandoned: 1 });
+  equal(waiting.state, "abandoned");
+  delivered.reject(new Error("connection reset"));
+  await delivered.promise.catch(() => {});
+  await Promise.resolve();
+  deepEqual(seen, []);
+  equal(waiting.state, "abandoned");
+  equal(runner.pending, 0);
+  ok(!logs.records.some((r) => String(r.rawMessage).startsWith("Client went away")));
+});
+
 Deno.test("TaskRunner: a delivery that fails while the commit is pending, or after it failed, is handled", async () => {
   await using logs = await captureLogs();
   await using runner = new TaskRunner();
