@@ -1,5 +1,6 @@
 // When a submitted group may start: after its journal commit (if any), then
 // after its response was delivered (if asked). Internal to the runner.
+import { Slots } from "./_slots.ts";
 import type { SubmitOptions } from "./runner_options.ts";
 
 /**
@@ -39,4 +40,44 @@ function deliver<T>(after: Promise<unknown> | undefined, target: GateTarget<T>, 
     target.lost(item, error);
     target.start(item);
   });
+}
+
+/**
+ * Items waiting at their gates, each under a handle in {@linkcode Slots} (not
+ * a Set: one comes and goes with each request), passed on to `target` unless
+ * {@linkcode WaitingItems.takeAll} took it first (shutdown abandoned it).
+ */
+export class WaitingItems<T> {
+  readonly #items = new Slots<T>();
+  readonly #gate: GateTarget<number>;
+
+  /** @param target Where each item goes once its gate opens (or fails). */
+  constructor(target: GateTarget<T>) {
+    const items = this.#items;
+    this.#gate = {
+      start: (handle) => {
+        const item = items.take(handle);
+        if (item !== undefined) target.start(item);
+      },
+      drop: (handle) => {
+        const item = items.take(handle);
+        if (item !== undefined) target.drop(item);
+      },
+      // Not for an item taken meanwhile: it will not start.
+      lost: (handle, error) => {
+        const item = items.get(handle);
+        if (item !== undefined) target.lost(item, error);
+      },
+    };
+  }
+
+  /** Holds `item` until `options` let it start (see {@linkcode startGate}). */
+  add(options: SubmitOptions, item: T): void {
+    startGate(options, this.#gate, this.#items.add(item));
+  }
+
+  /** Every item still waiting; none of them reaches the target after this. */
+  takeAll(): T[] {
+    return this.#items.takeAll();
+  }
 }

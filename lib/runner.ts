@@ -12,7 +12,7 @@ import { type Final, Outcomes } from "./_outcomes.ts";
 import { Overruns } from "./_overruns.ts";
 import { Backlog } from "./_backlog.ts";
 import { JournaledStarts } from "./_journaled_starts.ts";
-import { type GateTarget, startGate } from "./_start_gate.ts";
+import { WaitingItems } from "./_start_gate.ts";
 import {
   type DrainOptions,
   resolveLimits,
@@ -63,26 +63,17 @@ export class TaskRunner implements AsyncDisposable {
 
   #timeouts: TimeoutQueue;
   #ready = new Fifo<TaskEntry>();
-  // Not Sets or Maps: an entry comes and goes with each request (see _slots.ts).
   /** First tasks of groups whose response is not delivered yet. */
-  #waiting = new Slots<TaskEntry>();
+  #waiting = new WaitingItems<TaskEntry>({
+    start: (first) => this.#enqueue(first),
+    drop: (first) => this.#drop(first),
+    lost: (first, error) => this.#outcomes.responseLost(first.group, error),
+  });
+  // Not a Map: an attempt comes and goes with each task (see _slots.ts).
   #active = new Slots<Attempt>();
   /** Durable mode: attempts waiting for their start to be journaled. */
   #starts: JournaledStarts | undefined;
   #backoff = new Map<TaskEntry, unknown>();
-  /** Where the start gate of every waiting group reports. */
-  #gate: GateTarget<number> = {
-    start: (waiting) => {
-      const first = this.#waiting.take(waiting);
-      if (first !== undefined) this.#enqueue(first);
-    },
-    drop: (waiting) => this.#drop(waiting),
-    lost: (waiting, error) => {
-      // Not for a group the drain deadline abandoned meanwhile: its tasks do not run.
-      const first = this.#waiting.get(waiting);
-      if (first !== undefined) this.#outcomes.responseLost(first.group, error);
-    },
-  };
   /** Counters of what the runner has done. */
   readonly stats: RunnerStats = new RunnerStats();
 
@@ -167,7 +158,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#outcomes.hook("onGroupAccepted", group);
     const { after, commit } = options;
     if (after === undefined && commit === undefined) return this.#enqueue(first);
-    startGate(options, this.#gate, this.#waiting.add(first));
+    this.#waiting.add(options, first);
   }
 
   /**
@@ -320,9 +311,7 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   /** A group whose journal commit failed: its client got no 202, so it never existed. */
-  #drop(waiting: number): void {
-    const first = this.#waiting.take(waiting);
-    if (first === undefined) return;
+  #drop(first: TaskEntry): void {
     const { group } = first;
     for (let entry = first; entry !== undefined; entry = group[nextTask]() as TaskEntry) {
       entry.state = "abandoned";
