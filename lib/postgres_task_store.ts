@@ -8,15 +8,15 @@ import { getLogger } from "@logtape/logtape";
 import type { StructuredLogger } from "./logging.ts";
 import type { Sql } from "postgres";
 import { OwnerClaim } from "./_postgres_claim.ts";
-import { IntervalGate } from "./_interval_gate.ts";
 import { Histogram, LATENCY_BUCKETS } from "./histogram.ts";
 import { JournalHealth } from "./_journal_health.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { cannot, duplicateGroup, journalRows } from "./_journal_rows.ts";
-import { givenIds, keptWhenDone, PendingIds } from "./_given_ids.ts";
+import { givenIds, PendingIds } from "./_given_ids.ts";
 import { checkCommitTimeout, COMMIT_TIMEOUT_MS, PostgresCommit } from "./_postgres_commit.ts";
 import { saveRow } from "./_postgres_batch.ts";
+import { PostgresOutcomes } from "./_postgres_outcomes.ts";
 import {
   adoptOrphans,
   connect,
@@ -24,14 +24,13 @@ import {
   failOwned,
   listOwned,
   PROBE,
-  pruneFinished,
   readFingerprint,
   readGroup,
 } from "./_postgres_journal.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import { groupStatus } from "./_journal_recovery.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
-import { type GroupStatus, taskId } from "./task_status.ts";
+import type { GroupStatus } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 import type { PostgresTaskStoreOptions } from "./postgres_task_store_options.ts";
 
@@ -89,11 +88,8 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   /** Attempts and outcomes, committed beside the intake (a task's come after its insert). */
   readonly #progress: PostgresCommit;
   readonly #clock: Clock;
-  readonly #prunes: IntervalGate;
   readonly #health: JournalHealth;
-  /** Outcomes given up on by the thousand (a database that is away): a line a second. */
-  readonly #giveUps: IntervalGate;
-  readonly #retention: { ms: number; count: number };
+  readonly #outcomes: PostgresOutcomes;
   readonly #logger: StructuredLogger;
   #closed: Promise<void> | undefined;
   /** Groups withdrawn (see #withdraw), to delete again at close; the newest MAX_UNSURE. */
@@ -170,14 +166,20 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       onUnsure: (ids) => this.#withdraw(ids),
     });
     this.#progress = new PostgresCommit({ ...stream, retryForMs: 60_000 });
-    this.#prunes = new IntervalGate(pruneIntervalMs, this.#clock);
     this.#health = new JournalHealth({
       failing: () => this.#intake.failing || this.#progress.failing,
       inFlight: () => this.#intake.answered(),
       probe: () => this.#probe(),
     }, clock);
-    this.#giveUps = new IntervalGate(1_000, this.#clock);
-    this.#retention = { ms: retentionMs, count: retentionCount };
+    this.#outcomes = new PostgresOutcomes({
+      sql,
+      progress: this.#progress,
+      clock,
+      logger,
+      retentionMs,
+      retentionCount,
+      pruneIntervalMs,
+    });
   }
 
   /** The database, as its URL without the password. */
@@ -239,28 +241,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   }
 
   record(entry: TaskEntry, nextAt = 0): void {
-    const { group, state } = entry;
-    // A keyed group that succeeded is saved as done, not deleted: a repeat of its key is known.
-    const finished = state === "done" && group.tasks.every((task) => task.state === "done") &&
-      !keptWhenDone(group.id);
-    const row = state === "abandoned"
-      // Queued again for the restart, keeping a backoff's retry time.
-      ? { ...saveRow(entry, "queued", 0), keep: true }
-      : saveRow(entry, state, nextAt);
-    this.#progress.save(row, finished).catch((error) => {
-      this.#giveUps.each((unlogged) =>
-        this.#logger.error(
-          "Cannot journal task {taskId} (tried again for a minute): {error} ({unlogged} more given up since the last such line)",
-          { taskId: taskId(group.id, entry.index), error, unlogged },
-        )
-      );
-    });
-    if ((state === "done" || state === "failed") && this.#prunes.due()) {
-      const { ms, count } = this.#retention;
-      pruneFinished(this.#sql, this.#clock.now() - ms, count).catch((error) => {
-        this.#logger.error("Cannot prune failed tasks: {error}", { error });
-      });
-    }
+    this.#outcomes.record(entry, nextAt);
   }
 
   /** Adopts the unfinished tasks of every owner that is gone (see the class). */

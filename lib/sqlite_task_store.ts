@@ -18,13 +18,13 @@ import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
-import { cannot, duplicateGroup, journalError, journalRows } from "./_journal_rows.ts";
+import { cannot, duplicateGroup, journalRows } from "./_journal_rows.ts";
 import { givenIds, keptWhenDone, PendingIds } from "./_given_ids.ts";
 import { type JournalStatements, openJournalFiles, prepareStatements } from "./_journal_schema.ts";
-import { outcomeFailureLogs, OutcomeRetry } from "./_outcome_retry.ts";
+import { SqliteOutcomes } from "./_sqlite_outcomes.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { timeOrderedId } from "./time_ordered_id.ts";
-import { type GroupStatus, taskId, type TaskState } from "./task_status.ts";
+import { type GroupStatus, taskId } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 
 /**
@@ -64,16 +64,14 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   readonly #sql: (groupId: string) => JournalStatements;
   // Chosen group ids whose commit has not settled (see enqueue).
   #givenPending = new PendingIds();
-  #retention: JournalRetention;
   #logger: StructuredLogger;
   #clock: Clock;
   #health: JournalHealth;
   #files: JournalFiles;
-  #failures: ReturnType<typeof outcomeFailureLogs>;
   #writer: JournalWriter;
   // Where list() left off (see findQueued).
   #listed = new Map<string, string>();
-  #outcomes: OutcomeRetry;
+  #outcomes: SqliteOutcomes;
 
   /**
    * Opens (or creates) the journal at `path`.
@@ -124,19 +122,15 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       inFlight: () => commits.syncing,
       probe: () => this.#files.lost ? Promise.reject(this.#files.lost) : writer.probe(clock.now()),
     }, clock);
-    this.#outcomes = new OutcomeRetry({
-      clock,
-      onGiveUp: (id, error) => this.#failures.givenUp(id, error),
-    });
-    this.#failures = outcomeFailureLogs(this.#logger, clock, this.#outcomes.pauseMs);
-    this.#sql = prepareStatements(db);
-    this.#retention = new JournalRetention(db, {
+    const sql = this.#sql = prepareStatements(db);
+    const retention = new JournalRetention(db, {
       retentionMs,
       retentionCount,
       pruneIntervalMs,
       clock,
     });
-    this.#retention.prune();
+    retention.prune();
+    this.#outcomes = new SqliteOutcomes({ writer, sql, retention, clock, logger: this.#logger });
   }
 
   /** The journal's file. */
@@ -215,37 +209,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   record(entry: TaskEntry, nextAt = 0): void {
-    const { group, state, index } = entry;
-    const succeeded = state === "done" && group.tasks.every((task) => task.state === "done");
-    // Written again a second later if the commit fails (a full disk), up to
-    // a minute: a finished task left unfinished would run again after a restart.
-    // Abandoned at shutdown: queued again, to run after the restart, keeping
-    // its retry time if it was waiting out a backoff (also one whose
-    // retrying outcome is still waiting to be written: it goes first).
-    const abandoned = state === "abandoned";
-    const written = this.#outcomes.write(
-      succeeded ? group.id : taskId(group.id, index),
-      abandoned
-        ? () =>
-          this.#writer.write(() =>
-            this.#sql(group.id).requeue.run(entry.attempts, this.#clock.now(), group.id, index)
-          )
-        : succeeded
-        // A keyed group that succeeded is kept, done: a repeat of its key is known.
-        ? () => keptWhenDone(group.id) ? this.#kept(entry) : this.#succeeded(entry)
-        : () => this.#writer.write(() => this.#save(entry, state, nextAt)),
-      abandoned,
-    );
-    // Not awaited by anyone: say so.
-    written.catch((error) => this.#failures.refused(taskId(group.id, index), error));
-    // Once a second while tasks finish, failed and kept groups age out on time.
-    const finished = entry.state === "done" || entry.state === "failed";
-    if (finished && this.#retention.due()) {
-      this.#writer.write(() => this.#retention.prune()).catch((error) => {
-        // Retried at the next interval.
-        this.#logger.error("Cannot prune failed tasks: {error}", { error });
-      });
-    }
+    this.#outcomes.record(entry, nextAt);
   }
 
   recover(crashLimit = 3): StoredTask[] {
@@ -288,44 +252,5 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   /** Same as {@linkcode SqliteTaskStore.close}, for `using`. */
   [Symbol.dispose](): void {
     this.close();
-  }
-
-  #save(entry: TaskEntry, state: TaskState, nextAt: number): void {
-    this.#sql(entry.group.id).update.run(
-      state,
-      entry.attempts,
-      Math.ceil(nextAt),
-      journalError(entry.error),
-      Math.round(entry.durationMs),
-      this.#clock.now(),
-      entry.group.id,
-      entry.index,
-    );
-  }
-
-  /** A kept group's last task succeeded: marked done with the others' batched rows. */
-  #kept(last: TaskEntry): Promise<void> {
-    const { pending, batch } = this.#writer.rows(false);
-    pending.mark("done", last, this.#clock.now());
-    return batch;
-  }
-
-  /** A group's last task succeeded: nothing is left to run or to report. */
-  #succeeded(last: TaskEntry): Promise<void> {
-    const { group } = last;
-    // A group restored after a restart lacks the tasks that had finished
-    // before it (its first is then not task 0); one of them may have failed,
-    // and its row stays.
-    const partial = (group.tasks as readonly TaskEntry[])[0]?.index !== 0;
-    if (partial) {
-      return this.#writer.write(() => {
-        if (Number(this.#sql(group.id).forgetDone.run(group.id).changes) === 0) {
-          this.#save(last, "done", 0);
-        }
-      });
-    }
-    const { pending, batch } = this.#writer.rows(false);
-    pending.forget(group.id);
-    return batch;
   }
 }
