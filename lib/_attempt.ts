@@ -34,9 +34,8 @@ export type AttemptDone = (
  */
 export class Attempt implements TaskContext {
   readonly attempt: number;
-  /** The runner's handle for it among the running attempts. */
-  slot = -1;
   #entry: TaskEntry;
+  #slot = -1;
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
@@ -63,6 +62,15 @@ export class Attempt implements TaskContext {
 
   get id(): string {
     return taskId(this.#entry.group.id, this.#entry.index);
+  }
+
+  /** The runner's handle for it among the running attempts (private: a task's `this` shows it nowhere). */
+  get slot(): number {
+    return this.#slot;
+  }
+
+  set slot(slot: number) {
+    this.#slot = slot;
   }
 
   /** The task this is an attempt of. */

@@ -4,20 +4,24 @@
 import type { TaskGroup } from "./task_group.ts";
 
 /**
- * A group's slot for what is known of its id: `undefined` if it was generated,
- * else the fingerprint of the request that made it (see `fingerprints`), or
- * null. A field of every group, not a `WeakMap` or `WeakSet` beside them:
- * V8's scavenges trace weak collections' entries one by one; with the two,
- * and the request's in `_kept_bodies.ts`, a keyed request cost ~5 us more
- * server CPU.
+ * Reads and writes a group's private field for what is known of its id:
+ * `undefined` if it was generated, else the fingerprint of the request that
+ * made it (see `fingerprints`), or null. A field of every group, not a
+ * `WeakMap` or `WeakSet` beside them: V8's scavenges trace weak collections'
+ * entries one by one; with the two, and the request's in `_kept_bodies.ts`,
+ * a keyed request cost ~5 us more server CPU. TaskGroup's static block fills
+ * these in (its field is private: it shows in no `console.log`).
  */
-export const given: unique symbol = Symbol("posthaste.given");
+export const givenField = {
+  get: (_group: TaskGroup): string | null | undefined => undefined,
+  set: (_group: TaskGroup, _value: string): void => {},
+};
 
 /** Groups made with an `id` option (or given a fingerprint). */
 export const givenIds = {
   /** Whether `group`'s id was chosen rather than generated. */
   has(group: TaskGroup): boolean {
-    return group[given] !== undefined;
+    return givenField.get(group) !== undefined;
   },
 };
 
@@ -28,11 +32,11 @@ export const givenIds = {
 export const fingerprints = {
   /** `group`'s fingerprint, if it has one. */
   get(group: TaskGroup): string | undefined {
-    return group[given] ?? undefined;
+    return givenField.get(group) ?? undefined;
   },
   /** Gives `group` the fingerprint of the request that made it. */
   set(group: TaskGroup, fingerprint: string): void {
-    group[given] = fingerprint;
+    givenField.set(group, fingerprint);
   },
 };
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { given } from "./_given_ids.ts";
+import { givenField } from "./_given_ids.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { timeOrderedId } from "./time_ordered_id.ts";
 import type { TaskGroupOptions } from "./task_group_options.ts";
@@ -127,12 +127,17 @@ export class TaskGroup {
   readonly id: string;
   /** The OpenTelemetry context task spans are children of. */
   readonly traceContext: object | undefined;
-  /** @ignore Internal (see _given_ids.ts). */
-  [given]: string | null | undefined;
+  // See givenField in _given_ids.ts.
+  #given: string | null | undefined;
   #entries: TaskEntry[] = [];
   #cursor = 0;
   #settled: PromiseWithResolvers<void> | undefined;
   #finished = false;
+
+  static {
+    givenField.get = (group) => group.#given;
+    givenField.set = (group, value) => void (group.#given = value);
+  }
 
   /**
    * Makes an empty group.
@@ -141,7 +146,7 @@ export class TaskGroup {
    */
   constructor(options: TaskGroupOptions = {}) {
     this.id = options.id ?? timeOrderedId();
-    this[given] = options.id === undefined ? undefined : null;
+    this.#given = options.id === undefined ? undefined : null;
     this.traceContext = options.traceContext;
   }
 

@@ -1,4 +1,4 @@
-import { deepEqual, equal, rejects, throws } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import { defineTask, type TaskContext, TaskGroup, TaskRunner } from "../lib/mod.ts";
 
 Deno.test("TaskGroup.add() type-checks arguments against the task's parameters", () => {
@@ -90,4 +90,17 @@ Deno.test("TaskGroup.settled({ signal }) stops waiting at the abort; the task go
   equal(group.state, "running");
   gate.resolve();
   equal((await group.settled()).state, "done");
+});
+
+Deno.test("TaskGroup and a task's `this` print no internals (a chosen id's mark, the runner's handle)", async () => {
+  const group = new TaskGroup({ id: "g" });
+  ok(!/Symbol|given/.test(Deno.inspect(group)), Deno.inspect(group));
+  let seen = "";
+  await using runner = new TaskRunner();
+  runner.submit(new TaskGroup().add(async function (this: TaskContext) {
+    await Promise.resolve();
+    seen = Deno.inspect(this);
+  }));
+  await runner.idle();
+  equal(seen, "Attempt { attempt: 1 }");
 });
