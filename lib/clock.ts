@@ -53,6 +53,18 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): unknown;
   /** Cancels a timer made by {@linkcode Clock.setTimeout}. */
   clearTimeout(handle: unknown): void;
+  /**
+   * Whether a pending timer keeps the process running (as
+   * `Deno.refTimer`/`Deno.unrefTimer` set; a new timer does). A
+   * {@linkcode TimeoutQueue} lets go of a timer whose waits were all taken
+   * back; a clock without this keeps every timer it armed.
+   */
+  keepAlive?(handle: unknown, keep: boolean): void;
+}
+
+function keepTimerAlive(handle: unknown, keep: boolean): void {
+  if (keep) Deno.refTimer(handle as number);
+  else Deno.unrefTimer(handle as number);
 }
 
 /**
@@ -70,6 +82,7 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as number),
+  keepAlive: keepTimerAlive,
 };
 
 /**
@@ -92,4 +105,5 @@ export const monotonicClock: Clock = {
   now: () => performance.now(),
   setTimeout: systemClock.setTimeout,
   clearTimeout: systemClock.clearTimeout,
+  keepAlive: keepTimerAlive,
 };

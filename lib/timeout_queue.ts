@@ -103,7 +103,11 @@ export class TimeoutQueue {
       next: undefined,
     };
     if (bucket.tail) bucket.tail.next = node;
-    else bucket.head = node;
+    else {
+      bucket.head = node;
+      // A timer that an empty bucket let go of holds the process again.
+      if (bucket.timer !== undefined) this.#clock.keepAlive?.(bucket.timer, true);
+    }
     bucket.tail = node;
     if (bucket.timer === undefined && !bucket.firing) this.#arm(bucket, ms);
     return node;
@@ -124,7 +128,12 @@ export class TimeoutQueue {
     else bucket.tail = node.prev;
     node.prev = node.next = undefined;
     // The bucket's timer stays armed; when it fires early it re-arms for the
-    // new head, which is cheaper than re-arming on every removal.
+    // new head, which is cheaper than re-arming on every removal. The last
+    // one out lets go of it, so that a process whose waits were all taken
+    // back can end at once, not when the longest of them would have fired.
+    if (bucket.head === undefined && bucket.timer !== undefined && !bucket.firing) {
+      this.#clock.keepAlive?.(bucket.timer, false);
+    }
   }
 
   #arm(bucket: Bucket, ms: number): void {

@@ -157,3 +157,34 @@ Deno.test("TimeoutQueue model: any mix of adds, removes (also from callbacks) an
     { numRuns: 300 },
   );
 });
+
+Deno.test("TimeoutQueue lets go of its timer when the last wait is taken back, and holds it again for the next", async () => {
+  const clock = fakeClock();
+  const kept: boolean[] = [];
+  const queue = new TimeoutQueue({ ...clock, keepAlive: (_handle, keep) => kept.push(keep) });
+  const first = queue.add(100, () => {});
+  const second = queue.add(100, () => {});
+  queue.remove(first);
+  deepEqual(kept, [], "one still waits");
+  queue.remove(second);
+  deepEqual(kept, [false]);
+  let fired = 0;
+  queue.add(100, () => fired++);
+  deepEqual(kept, [false, true]);
+  await clock.tickAsync(100);
+  equal(fired, 1);
+  queue.remove(queue.add(100, () => {}));
+  deepEqual(kept, [false, true, false], "a timer armed anew, let go the same way");
+});
+
+Deno.test("a process whose delays and timeouts were all taken back ends at once", async () => {
+  const script = new URL("./fixtures/aborted_waits.ts", import.meta.url);
+  const { code } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--no-prompt", script.pathname],
+    stdout: "null",
+    stderr: "inherit",
+    // Were it kept alive, it would end in 600 s; the test gives up long before.
+    signal: AbortSignal.timeout(30_000),
+  }).output();
+  equal(code, 0);
+});
