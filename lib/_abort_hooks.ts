@@ -10,7 +10,14 @@
 
 const HOOK = Symbol("posthaste.abortHook");
 
-type Hookable = AbortSignal & { [HOOK]?: (() => void) | null };
+/**
+ * What runs on abort: a function, or an object whose `handleEvent` runs, as
+ * `addEventListener` takes either; an object can be its own hook, so that a
+ * waiting delay holds no closure.
+ */
+export type AbortHook = (() => void) | { handleEvent(): void };
+
+type Hookable = AbortSignal & { [HOOK]?: AbortHook | null };
 
 /** Makes a controller whose signal has a hook slot, run by {@linkcode abortWithHooks}. */
 export function hookableController(): AbortController {
@@ -24,14 +31,14 @@ export function hookableController(): AbortController {
  * { once: true })` does; as with a listener, a hook added after the abort is
  * never called (check `signal.aborted` first).
  */
-export function onAbort(signal: AbortSignal, hook: () => void): void {
+export function onAbort(signal: AbortSignal, hook: AbortHook): void {
   const hookable = signal as Hookable;
   if (hookable[HOOK] === null && !signal.aborted) hookable[HOOK] = hook;
   else signal.addEventListener("abort", hook, { once: true });
 }
 
 /** Removes a hook added with {@linkcode onAbort}. */
-export function offAbort(signal: AbortSignal, hook: () => void): void {
+export function offAbort(signal: AbortSignal, hook: AbortHook): void {
   const hookable = signal as Hookable;
   if (hookable[HOOK] === hook) hookable[HOOK] = null;
   else signal.removeEventListener("abort", hook);
@@ -44,7 +51,8 @@ export function abortWithHooks(controller: AbortController, reason: unknown): vo
   const hook = signal[HOOK];
   signal[HOOK] = null;
   try {
-    hook?.();
+    if (typeof hook === "function") hook();
+    else hook?.handleEvent();
   } catch (error) {
     reportError(error);
   }

@@ -5,7 +5,7 @@ import { readable } from "./_thrown.ts";
 import type { TaskContext } from "./task.ts";
 import type { TaskEntry } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
-import type { TimeoutHandle, TimeoutQueue } from "./timeout_queue.ts";
+import type { TimeoutHandle, TimeoutQueue, TimeoutTarget } from "./timeout_queue.ts";
 import {
   endAttemptSpan,
   startAttemptSpan,
@@ -32,7 +32,7 @@ export type AttemptDone = (
  * the task reads `signal`: most tasks never do, and under load every
  * allocation shows up as garbage-collection time.
  */
-export class Attempt implements TaskContext {
+export class Attempt implements TaskContext, TimeoutTarget {
   readonly attempt: number;
   #entry: TaskEntry;
   #slot = -1;
@@ -45,6 +45,7 @@ export class Attempt implements TaskContext {
   // scavenges, and every closure it holds is copied with it.
   #deadline: TimeoutHandle | undefined;
   #timeouts: TimeoutQueue | undefined;
+  #timeout = 0;
 
   constructor(entry: TaskEntry, tracer: TaskTracer | undefined) {
     this.#entry = entry;
@@ -131,10 +132,15 @@ export class Attempt implements TaskContext {
     done: AttemptDone,
   ): void {
     this.#timeouts = timeouts;
-    this.#deadline = timeouts.add(timeout, () => {
-      this.abort(new DOMException(`Task timed out after ${timeout} ms`, "TimeoutError"));
-    });
+    this.#timeout = timeout;
+    // The attempt is its own timeout: no closure for a waiting task to keep.
+    this.#deadline = timeouts.add(timeout, this);
     this.watch(result, done);
+  }
+
+  /** Its deadline passed: aborts it with a TimeoutError. */
+  onTimeout(): void {
+    this.abort(new DOMException(`Task timed out after ${this.#timeout} ms`, "TimeoutError"));
   }
 
   /** Aborts the signal and ends the attempt as failed, even if the task ignores it. */

@@ -4,7 +4,12 @@
  * @module
  */
 import { offAbort, onAbort } from "./_abort_hooks.ts";
-import { sharedTimeouts, type TimeoutQueue } from "./timeout_queue.ts";
+import {
+  sharedTimeouts,
+  type TimeoutHandle,
+  type TimeoutQueue,
+  type TimeoutTarget,
+} from "./timeout_queue.ts";
 
 /**
  * Options for {@linkcode delay}.
@@ -54,20 +59,47 @@ export interface DelayOptions {
  * await rejects(delay(60_000, { signal: AbortSignal.abort(new Error("stop")) }), /stop/);
  * ```
  */
-export function delay(ms: number, options: DelayOptions = {}): Promise<void> {
+export function delay(ms: number, options?: DelayOptions): Promise<void> {
   // Many tasks wait the same time: one timer per duration, not one per delay
   // (a timer costs about 2 us to arm; thousands wait at once under load).
-  const { signal, timeouts = sharedTimeouts } = options;
+  const signal = options?.signal;
   if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const aborted = (): void => {
-      timeouts.remove(handle);
-      reject(signal?.reason);
-    };
-    const handle = timeouts.add(ms, () => {
-      if (signal) offAbort(signal, aborted);
-      resolve();
-    });
-    if (signal) onAbort(signal, aborted);
-  });
+  const timeouts = options?.timeouts ?? sharedTimeouts;
+  const { promise, resolve, reject } = Promise.withResolvers<void>();
+  const wait = new Wait(resolve, reject, signal, timeouts);
+  try {
+    wait.handle = timeouts.add(ms, wait);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (signal) onAbort(signal, wait);
+  return promise;
+}
+
+/**
+ * One delay: its own timeout and abort hook. An object, not closures: under
+ * load thousands wait at once, each copied by every scavenge it survives, and
+ * one object here replaces 2 closures and the 3 contexts they kept (with the
+ * attempt's deadline, heap per running task 2,188 -> 1,878 B: `deno task memory`).
+ */
+class Wait implements TimeoutTarget {
+  handle: TimeoutHandle | undefined;
+
+  constructor(
+    readonly resolve: () => void,
+    readonly reject: (reason: unknown) => void,
+    readonly signal: AbortSignal | undefined,
+    readonly timeouts: TimeoutQueue,
+  ) {}
+
+  onTimeout(): void {
+    if (this.signal) offAbort(this.signal, this);
+    this.resolve();
+  }
+
+  /** The signal aborted (the name `addEventListener` calls an object by). */
+  handleEvent(): void {
+    if (this.handle) this.timeouts.remove(this.handle);
+    this.reject(this.signal?.reason);
+  }
 }

@@ -24,9 +24,37 @@ export interface TimeoutHandle {
   readonly deadline: number;
 }
 
+/**
+ * An object that {@linkcode TimeoutQueue.add} calls instead of a function:
+ * an object that keeps its own state can be its own callback, so that what
+ * waits holds no closure (each one a waiting task keeps is copied by every
+ * scavenge it survives).
+ *
+ * @example An object as its own timeout
+ * ```ts
+ * import { TimeoutQueue, type TimeoutTarget } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * class Reminder implements TimeoutTarget {
+ *   readonly done = Promise.withResolvers<string>();
+ *   constructor(readonly text: string) {}
+ *   onTimeout(): void {
+ *     this.done.resolve(this.text);
+ *   }
+ * }
+ * const reminder = new Reminder("tea");
+ * new TimeoutQueue().add(1, reminder);
+ * equal(await reminder.done.promise, "tea");
+ * ```
+ */
+export interface TimeoutTarget {
+  /** Called at most once, when the timeout fires. */
+  onTimeout(): void;
+}
+
 interface Node extends TimeoutHandle {
   readonly bucket: Bucket;
-  readonly onTimeout: () => void;
+  readonly onTimeout: (() => void) | TimeoutTarget;
   prev: Node | undefined;
   next: Node | undefined;
 }
@@ -81,11 +109,12 @@ export class TimeoutQueue {
    * Calls `onTimeout` once `ms` milliseconds have passed, unless removed first.
    *
    * @param ms Milliseconds from now.
-   * @param onTimeout Called at most once.
+   * @param onTimeout Called at most once: a function, or a
+   * {@linkcode TimeoutTarget} whose `onTimeout` is.
    * @returns A handle for {@linkcode TimeoutQueue.remove}.
    * @throws {RangeError} If `ms` is over {@linkcode MAX_TIMER_MS} or not a number.
    */
-  add(ms: number, onTimeout: () => void): TimeoutHandle {
+  add(ms: number, onTimeout: (() => void) | TimeoutTarget): TimeoutHandle {
     // NaN fails this too; a negative wait is a wait of 0.
     if (!(ms <= MAX_TIMER_MS)) {
       throw new RangeError(`Cannot add timeout: ${ms} ms is over ${MAX_TIMER_MS} or not a number`);
@@ -147,7 +176,9 @@ export class TimeoutQueue {
     for (let node = bucket.head; node !== undefined && node.deadline <= now; node = bucket.head) {
       this.remove(node);
       try {
-        node.onTimeout();
+        const { onTimeout } = node;
+        if (typeof onTimeout === "function") onTimeout();
+        else onTimeout.onTimeout();
       } catch (error) {
         // Reported like any uncaught error, but the other timeouts still fire.
         reportError(error);

@@ -50,3 +50,20 @@ Deno.test("other signals get a plain abort listener", () => {
   controller.abort();
   equal(calls, 10);
 });
+
+Deno.test("an object's handleEvent is a hook, in the slot and as a plain listener", () => {
+  const calls: string[] = [];
+  const hook = (name: string) => ({ handleEvent: () => void calls.push(name) });
+  const hookable = hookableController();
+  const inSlot = hook("slot");
+  onAbort(hookable.signal, inSlot);
+  onAbort(hookable.signal, hook("listener on a hookable signal"));
+  abortWithHooks(hookable, "x");
+  const plain = new AbortController();
+  const removed = hook("removed");
+  onAbort(plain.signal, removed);
+  offAbort(plain.signal, removed);
+  onAbort(plain.signal, hook("plain listener"));
+  plain.abort();
+  deepEqual(calls, ["listener on a hookable signal", "slot", "plain listener"]);
+});

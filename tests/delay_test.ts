@@ -1,5 +1,6 @@
 import { equal, rejects, throws } from "node:assert/strict";
-import { delay, MAX_TIMER_MS, TimeoutQueue } from "../lib/mod.ts";
+import { delay, MAX_TIMER_MS, type TimeoutHandle, TimeoutQueue } from "../lib/mod.ts";
+import { abortWithHooks, hookableController } from "../lib/_abort_hooks.ts";
 import { fakeClock } from "./_helpers.ts";
 
 Deno.test("delay() resolves once its time has passed, not before", async () => {
@@ -40,4 +41,25 @@ Deno.test("delay() and TimeoutQueue refuse a wait longer than a timer keeps, or 
   const queue = new TimeoutQueue(fakeClock());
   throws(() => queue.add(NaN, () => {}), RangeError);
   queue.remove(queue.add(MAX_TIMER_MS, () => {}));
+});
+
+Deno.test("delay() on a task's signal (a hook slot): elapsed it resolves; aborted it rejects and gives its timeout back", async () => {
+  const clock = fakeClock();
+  const removed: TimeoutHandle[] = [];
+  const timeouts = new class extends TimeoutQueue {
+    override remove(handle: TimeoutHandle): void {
+      removed.push(handle);
+      super.remove(handle);
+    }
+  }(clock);
+  const controller = hookableController();
+  const elapsed = delay(10, { signal: controller.signal, timeouts });
+  await clock.tickAsync(10);
+  await elapsed;
+  const reason = new Error("timed out");
+  const aborted = delay(10, { signal: controller.signal, timeouts });
+  removed.length = 0;
+  abortWithHooks(controller, reason);
+  await rejects(aborted, (error) => error === reason);
+  equal(removed.length, 1);
 });

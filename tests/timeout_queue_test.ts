@@ -1,6 +1,11 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import fc from "fast-check";
-import { catchStrayErrors, type TimeoutHandle, TimeoutQueue } from "../lib/mod.ts";
+import {
+  catchStrayErrors,
+  type TimeoutHandle,
+  TimeoutQueue,
+  type TimeoutTarget,
+} from "../lib/mod.ts";
 import { fakeClock, recordingLogger } from "./_helpers.ts";
 
 Deno.test("TimeoutQueue fires each timeout exactly at its deadline", async () => {
@@ -156,6 +161,23 @@ Deno.test("TimeoutQueue model: any mix of adds, removes (also from callbacks) an
     }),
     { numRuns: 300 },
   );
+});
+
+Deno.test("TimeoutQueue calls a TimeoutTarget's onTimeout on the target itself, unless removed", async () => {
+  const clock = fakeClock();
+  const queue = new TimeoutQueue(clock);
+  const calls: string[] = [];
+  class Target implements TimeoutTarget {
+    constructor(readonly name: string) {}
+    onTimeout(): void {
+      calls.push(this.name);
+    }
+  }
+  queue.add(10, new Target("kept"));
+  queue.remove(queue.add(10, new Target("removed")));
+  queue.add(5, () => calls.push("function"));
+  await clock.tickAsync(10);
+  deepEqual(calls, ["function", "kept"]);
 });
 
 Deno.test("TimeoutQueue lets go of its timer when the last wait is taken back, and holds it again for the next", async () => {
