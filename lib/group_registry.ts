@@ -5,6 +5,7 @@
  */
 import { type Clock, systemClock } from "./clock.ts";
 import { FinishedGroups } from "./_finished_groups.ts";
+import { idHash, IdTable } from "./_id_table.ts";
 import { fingerprints } from "./_given_ids.ts";
 import type { TaskGroup } from "./task_group.ts";
 import type { GroupStatus } from "./task_status.ts";
@@ -64,11 +65,10 @@ export interface GroupRegistryOptions {
 export class GroupRegistry {
   // Keyed by a cheap hash of the id, not the id: V8 hashes a fresh string the
   // first time it keys a Map, measured 0.5-0.7 us, against 60 ns for a small
-  // integer, and each request brings a fresh id. Ids that share a hash share
-  // a bucket. An object's (dictionary) elements, not a Map: a group comes and
-  // goes with each request (see _slots.ts).
-  #live: Record<number, TaskGroup | TaskGroup[] | undefined> = Object.create(null);
-  #size = 0;
+  // integer, and each request brings a fresh id. Not a Map (a group comes and
+  // goes with each request: see _slots.ts), nor an object's dictionary
+  // elements, which rehash as they churn (see _id_table.ts).
+  #live = new IdTable<TaskGroup>();
   #finished = new FinishedGroups();
   #maxFinished: number;
   #retentionMs: number;
@@ -88,7 +88,7 @@ export class GroupRegistry {
 
   /** Unfinished groups tracked now. */
   get live(): number {
-    return this.#size;
+    return this.#live.size;
   }
 
   /** Finished groups still visible. */
@@ -102,12 +102,7 @@ export class GroupRegistry {
    * @param group The group.
    */
   track(group: TaskGroup): void {
-    const key = idHash(group.id);
-    const bucket = this.#live[key];
-    if (bucket === undefined) this.#live[key] = group;
-    else if (Array.isArray(bucket)) bucket.push(group);
-    else this.#live[key] = [bucket, group];
-    this.#size++;
+    this.#live.add(idHash(group.id), group);
   }
 
   /**
@@ -118,7 +113,7 @@ export class GroupRegistry {
    */
   settled(group: TaskGroup): void {
     const key = idHash(group.id);
-    if (!this.#untrack(group, key)) return;
+    if (!this.#live.delete(key, group)) return;
     const now = this.#clock.now();
     if (this.#maxFinished > 0) this.#finished.add(group, key, now);
     this.#evict(now);
@@ -132,7 +127,7 @@ export class GroupRegistry {
    * @param group The group.
    */
   forget(group: TaskGroup): void {
-    this.#untrack(group, idHash(group.id));
+    this.#live.delete(idHash(group.id), group);
   }
 
   /**
@@ -144,7 +139,7 @@ export class GroupRegistry {
    */
   status(id: string): GroupStatus | undefined {
     const key = idHash(id);
-    const group = this.#findLive(id, key);
+    const group = this.#live.find(key, id);
     if (group !== undefined) return group.toJSON();
     this.#evict(this.#clock.now());
     return this.#finished.find(id, key);
@@ -171,16 +166,10 @@ export class GroupRegistry {
    */
   fingerprint(id: string): string | undefined {
     const key = idHash(id);
-    const live = this.#findLive(id, key);
+    const live = this.#live.find(key, id);
     if (live !== undefined) return fingerprints.get(live) ?? "";
     this.#evict(this.#clock.now());
     return this.#finished.fingerprint(id, key);
-  }
-
-  #findLive(id: string, key: number): TaskGroup | undefined {
-    const bucket = this.#live[key];
-    if (!Array.isArray(bucket)) return bucket?.id === id ? bucket : undefined;
-    return bucket.findLast((group) => group.id === id);
   }
 
   #evict(now: number): void {
@@ -190,27 +179,4 @@ export class GroupRegistry {
       finished.shift();
     }
   }
-
-  #untrack(group: TaskGroup, key: number): boolean {
-    const bucket = this.#live[key];
-    if (bucket === group) {
-      delete this.#live[key];
-    } else if (Array.isArray(bucket) && bucket.includes(group)) {
-      const rest = bucket.filter((other) => other !== group);
-      this.#live[key] = rest.length === 1 ? rest[0] as TaskGroup : rest;
-    } else {
-      return false;
-    }
-    this.#size--;
-    return true;
-  }
-}
-
-/** A 30-bit hash of an id's length and last 12 characters (a UUID's random end). */
-function idHash(id: string): number {
-  let hash = id.length;
-  for (let i = Math.max(0, id.length - 12); i < id.length; i++) {
-    hash = (Math.imul(hash, 31) + id.charCodeAt(i)) | 0;
-  }
-  return hash & 0x3fffffff;
 }
