@@ -199,7 +199,7 @@ Deno.test("TimeoutQueue lets go of its timer when the last wait is taken back, a
   deepEqual(kept, [false, true, false], "a timer armed anew, let go the same way");
 });
 
-Deno.test("a process whose delays and timeouts were all taken back ends at once", async () => {
+Deno.test("a process whose waits were all taken back, or whose tasks ended before their deadline, ends at once", async () => {
   const script = new URL("./fixtures/aborted_waits.ts", import.meta.url);
   const { code } = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", "--no-prompt", script.pathname],
