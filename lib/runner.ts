@@ -54,7 +54,7 @@ import { nextTask, type TaskEntry, type TaskGroup } from "./task_group.ts";
 export class TaskRunner implements AsyncDisposable {
   #maxConcurrency: number;
   #backlog: Backlog;
-  #defaults: Required<TaskOptions>;
+  #defaults: Readonly<Record<keyof TaskOptions, number>>;
   /** Hooks and sinks, read where they are used. */
   #options: TaskRunnerOptions;
   #clock: Clock;
@@ -127,7 +127,7 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   /** The options of a task that sets none of its own. */
-  get defaults(): Readonly<Required<TaskOptions>> {
+  get defaults(): Readonly<Record<keyof TaskOptions, number>> {
     return this.#defaults;
   }
 
@@ -255,11 +255,16 @@ export class TaskRunner implements AsyncDisposable {
   };
 
   #attemptFailed(entry: TaskEntry, error: unknown): void {
-    const { retries, retryDelay, maxRetryDelay } = { ...this.#defaults, ...entry.options };
-    const willRetry = entry.attempts <= retries;
+    // Field by field: a task's `retries: undefined` means the default, as its timeout's does.
+    const { options } = entry, defaults = this.#defaults;
+    const willRetry = entry.attempts <= (options?.retries ?? defaults.retries);
     this.#outcomes.attemptFailed(entry, error, willRetry);
     if (!willRetry) return this.#finish(entry, "failed");
-    const delay = backoffDelay(entry.attempts, retryDelay, maxRetryDelay);
+    const delay = backoffDelay(
+      entry.attempts,
+      options?.retryDelay ?? defaults.retryDelay,
+      options?.maxRetryDelay ?? defaults.maxRetryDelay,
+    );
     this.#outcomes.retrying(entry, this.#clock.now() + delay);
     this.#later(entry, delay);
   }

@@ -37,17 +37,17 @@ import type { TaskTracer } from "./task_tracing.ts";
  */
 export interface TaskRunnerOptions {
   /** Tasks running at once, across all groups. @default {256} */
-  maxConcurrency?: number;
+  maxConcurrency?: number | undefined;
   /** Tasks accepted but not finished; a group that would pass it is refused. @default {100000} */
-  maxPending?: number;
+  maxPending?: number | undefined;
   /** Default per-attempt timeout in milliseconds. @default {30000} */
-  timeout?: number;
+  timeout?: number | undefined;
   /** Default retries after the first attempt. @default {2} */
-  retries?: number;
+  retries?: number | undefined;
   /** Default base retry delay in milliseconds. @default {100} */
-  retryDelay?: number;
+  retryDelay?: number | undefined;
   /** Default upper bound of a retry delay in milliseconds. @default {10000} */
-  maxRetryDelay?: number;
+  maxRetryDelay?: number | undefined;
   /** Where a task goes when its last attempt failed or shutdown abandoned it. @default {a log record only} */
   deadLetter?: (record: DeadLetter) => unknown;
   /**
@@ -126,7 +126,7 @@ export interface RunnerLimits {
   /** Tasks accepted but not finished. */
   maxPending: number;
   /** Task options for tasks that set none. */
-  defaults: Required<TaskOptions>;
+  defaults: Record<keyof TaskOptions, number>;
 }
 
 /**

@@ -82,25 +82,25 @@ export interface TaskOptions {
    *
    * @default {30000} (the runner's `timeout`)
    */
-  readonly timeout?: number;
+  readonly timeout?: number | undefined;
   /**
    * Attempts after the first one.
    *
    * @default {2} (the runner's `retries`)
    */
-  readonly retries?: number;
+  readonly retries?: number | undefined;
   /**
    * Base delay in milliseconds before the first retry; it doubles each retry.
    *
    * @default {100} (the runner's `retryDelay`)
    */
-  readonly retryDelay?: number;
+  readonly retryDelay?: number | undefined;
   /**
    * Upper bound in milliseconds for any one retry delay.
    *
    * @default {10000} (the runner's `maxRetryDelay`)
    */
-  readonly maxRetryDelay?: number;
+  readonly maxRetryDelay?: number | undefined;
 }
 
 /**

@@ -337,6 +337,26 @@ Deno.test("TaskRunner retries with exponential backoff and jitter, then dead-let
   );
 });
 
+Deno.test("TaskRunner: a task option given as undefined takes the runner's default", async () => {
+  const clock = fakeClock();
+  await using _logs = await captureLogs();
+  await using runner = new TaskRunner({ clock, retries: 2, retryDelay: 100, maxRetryDelay: 100 });
+  const times: number[] = [];
+  // What `{ retries: settings.retries }` makes when the setting is absent.
+  const unset = { retries: undefined, retryDelay: undefined, maxRetryDelay: undefined };
+  const flaky = defineTask("flaky", () => {
+    times.push(clock.now());
+    throw new Error("down");
+  }, unset);
+  const group = new TaskGroup().add(flaky);
+  runner.submit(group);
+  await clock.runAllAsync();
+  await group.settled();
+  equal(times.length, 3, "the first attempt and the runner's 2 retries");
+  const gaps = times.slice(1).map((time, i) => time - (times[i] as number));
+  ok(gaps.every((gap) => gap >= 50 && gap <= 100), `waited ${gaps} ms, between 50 and 100`);
+});
+
 Deno.test("TaskRunner: a task that succeeds on a retry is done", async () => {
   const clock = fakeClock();
   await using runner = new TaskRunner({ clock, retryDelay: 10 });
