@@ -6,14 +6,18 @@ import fc from "fast-check";
 import {
   AdmissionError,
   type DeadLetter,
+  defineTask,
   type StructuredLogger,
   type TaskContext,
   TaskGroup,
+  type TaskOptions,
   TaskRunner,
 } from "../lib/mod.ts";
 import { fakeClock } from "./_helpers.ts";
 
 export const TIMEOUT = 10;
+const RETRY_DELAY = 2;
+const MAX_RETRY_DELAY = 10_000;
 export const FINAL = new Set(["done", "failed", "abandoned"]);
 const quiet: StructuredLogger = { info() {}, warn() {}, error() {} };
 
@@ -69,8 +73,20 @@ export interface Plan {
    * Per group: when it is submitted, the journal commit and the delivery it
    * waits for (if any), and each task's steps (one per possible attempt).
    */
-  groups: { at: number; commit?: Gate; after?: Gate; tasks: Step[][] }[];
+  groups: { at: number; commit?: Gate; after?: Gate; options?: TaskOptions; tasks: Step[][] }[];
 }
+
+/**
+ * Ways to give a task the runner's own timeout and retry options, which must
+ * all run alike: none (a plain function, or a definition without them), each
+ * as undefined, or each spelled out.
+ */
+const sameOptions = (retries: number): fc.Arbitrary<TaskOptions> =>
+  fc.constantFrom(
+    {},
+    { timeout: undefined, retries: undefined, retryDelay: undefined, maxRetryDelay: undefined },
+    { timeout: TIMEOUT, retries, retryDelay: RETRY_DELAY, maxRetryDelay: MAX_RETRY_DELAY },
+  );
 
 const gate: fc.Arbitrary<Gate> = fc.record({
   at: fc.integer({ min: 0, max: 30 }),
@@ -88,6 +104,7 @@ export const plan: fc.Arbitrary<Plan> = fc.integer({ min: 0, max: 2 }).chain((re
         at: fc.integer({ min: 0, max: 40 }),
         commit: gate,
         after: gate,
+        options: sameOptions(retries),
         tasks: fc.array(fc.array(step, { minLength: retries + 1, maxLength: retries + 1 }), {
           minLength: 1,
           maxLength: 4,
@@ -136,7 +153,8 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
     maxConcurrency: p.maxConcurrency,
     maxPending: p.maxPending,
     retries: p.retries,
-    retryDelay: 2,
+    retryDelay: RETRY_DELAY,
+    maxRetryDelay: MAX_RETRY_DELAY,
     timeout: TIMEOUT,
     deadLetter: (letter) => void letters.push(letter),
     journal: p.journaled
@@ -201,9 +219,12 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
     new Promise((resolve, reject) =>
       clock.setTimeout(() => ok ? resolve() : reject(new Error("gone")), at)
     );
-  for (const [g, { at, commit, after, tasks }] of p.groups.entries()) {
+  for (const [g, { at, commit, after, options, tasks }] of p.groups.entries()) {
     const group = new TaskGroup({ id: `g${g}` });
-    for (const [i, steps] of tasks.entries()) group.add(task(g, i, steps));
+    for (const [i, steps] of tasks.entries()) {
+      const fn = task(g, i, steps);
+      group.add(options === undefined ? fn : defineTask(`t${g}.${i}`, fn, options));
+    }
     groups.push(group);
     index.set(group, g);
     accepted.push(false);
