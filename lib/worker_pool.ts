@@ -63,8 +63,8 @@ const HOST = new URL("./_worker_host.ts", import.meta.url).href;
 /**
  * Runs exported functions of modules in Web Workers, one job per worker at a
  * time. Workers inherit the server's permissions (never more). A worker that
- * throws, calls `self.close()` or is terminated on abort fails only its job
- * and is replaced when next needed.
+ * throws, calls `self.close()` or `Deno.exit()`, or is terminated on abort
+ * fails only its job and is replaced when next needed.
  *
  * @example Running a function in a worker
  * ```ts
@@ -202,18 +202,12 @@ export class WorkerPool implements AsyncDisposable {
     const worker = new Worker(HOST, { type: "module" });
     const slot: Slot = { worker, job: undefined };
     worker.onmessage = ({ data }: MessageEvent) => {
+      if (data.closed) return this.#workerClosed(slot, data.id);
       const job = slot.job;
       if (job === undefined || data.id !== job.id) return;
       slot.job = undefined;
       if (data.ok) this.#settle(job, data.value, true);
-      else if (data.closed) {
-        this.#drop(slot);
-        this.#settle(
-          job,
-          new Error(`Cannot run worker task "${job.name}": it closed its worker`),
-          false,
-        );
-      } else {
+      else {
         const error = Object.assign(new Error(data.error.message), data.error);
         this.#settle(job, error, false);
       }
@@ -235,6 +229,25 @@ export class WorkerPool implements AsyncDisposable {
     };
     this.#slots.push(slot);
     return slot;
+  }
+
+  /**
+   * A worker closed itself (`self.close()` or `Deno.exit()`): during job
+   * `id`, which fails, or between jobs (from a timer), when a job sent to it
+   * since has not started and goes to another worker.
+   */
+  #workerClosed(slot: Slot, id: number | undefined): void {
+    this.#drop(slot);
+    const job = slot.job;
+    slot.job = undefined;
+    if (job !== undefined && job.id === id) {
+      const error =
+        `Cannot run worker task "${job.name}": it closed its worker (or called Deno.exit)`;
+      this.#settle(job, new Error(error), false);
+    } else if (job !== undefined) {
+      this.#queue.unshift(job);
+    }
+    this.#dispatch();
   }
 
   #abort(job: Job, reason: unknown): void {

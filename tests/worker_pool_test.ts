@@ -28,6 +28,18 @@ Deno.test("WorkerPool: a throwing task or one that closes its worker fails only 
     /Cannot run worker task "closeSelf": it closed its worker/,
   );
   equal(await pool.run(MODULE, "square", [4]), 16, "the pool replaced the worker");
+  // Deno.exit in a worker ends that worker alone; before, its job never settled.
+  await rejects(
+    pool.run(MODULE, "exitSelf", [], { signal: AbortSignal.timeout(10_000) }),
+    /Cannot run worker task "exitSelf": it closed its worker \(or called Deno.exit\)/,
+  );
+  equal(await pool.run(MODULE, "square", [6]), 36, "the pool replaced that worker too");
+  // Closed between jobs: before, the pool kept the dead worker, and the next job never settled.
+  for (const how of ["close", "exit"]) {
+    equal(await pool.run(MODULE, "closeAfterwards", [how]), 1);
+    const next = pool.run(MODULE, "square", [7], { signal: AbortSignal.timeout(10_000) });
+    equal(await next, 49, `the job after one whose worker then ended (${how}) runs`);
+  }
   await rejects(
     pool.run(MODULE, "crashLater", []),
     /Cannot run worker task "crashLater": its worker crashed/,
