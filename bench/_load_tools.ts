@@ -57,14 +57,20 @@ export async function startServer(
       ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replaceAll("{dir}", dir)])),
     },
     stdout: "piped",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
+  // Read all along (a full pipe would hold the server's log lines); its tail
+  // says why a server that exited before listening did.
+  const errors = lastLine(child.stderr);
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   let url: string | undefined;
   while (url === undefined) {
     const { done, value } = await reader.read();
-    if (done) throw new Error(`Cannot start ${script}: it exited`);
+    if (done) {
+      const why = await errors;
+      throw new Error(`Cannot start ${script}: it exited${why ? `: ${why}` : ""}`);
+    }
     seen += value;
     url = /listening on (http:\/\/\S+?)\/?\n/.exec(seen)?.[1];
   }
@@ -81,6 +87,15 @@ export async function startServer(
       await Deno.remove(dir, { recursive: true });
     },
   };
+}
+
+/** The last line of a stream's text, once it ends. */
+async function lastLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  let tail = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    tail = (tail + text).slice(-4_096);
+  }
+  return tail.trim().split("\n").at(-1) ?? "";
 }
 
 /** A wrk latency such as `850.00us`, `1.93ms` or `1.02s`, in milliseconds. */

@@ -42,6 +42,15 @@ export type TaskRow = Record<(typeof COLUMNS)[number], unknown>;
 export async function ensureTable(sql: Sql): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(hashtextextended(${TABLE}, 0))`;
+    // PostgreSQL's own words for it ("no schema has been selected to create
+    // in") do not say that the URL's ?search_path= names a missing schema.
+    const [where] =
+      await tx`SELECT current_schema() AS schema, current_setting('search_path') AS path`;
+    if (where?.schema === null) {
+      throw new Error(
+        `no schema of the search_path (${where.path}) exists to hold table ${TABLE}: create it, or name another`,
+      );
+    }
     // Keyed by (group id, index): group ids are time-ordered, so inserts
     // append to the right edge of the primary key. `owner` names the server
     // process whose claim covers the row (see PostgresTaskStore).

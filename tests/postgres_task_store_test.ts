@@ -145,7 +145,7 @@ postgresTest(
 );
 
 postgresTest(
-  "PostgresTaskStore refuses a foreign table, and names the database without its password",
+  "PostgresTaskStore refuses a foreign table or a missing schema, and names the database without its password",
   async (db) => {
     const { password } = new URL(db.url);
     await db.admin.unsafe(`CREATE TABLE ${db.name}.posthaste_tasks (id int)`);
@@ -153,6 +153,13 @@ postgresTest(
       match(error.message, /^Cannot open task store "postgres:\/\/[^"]*": table posthaste_tasks/);
       match(error.message, /is not a posthaste journal this version reads \(no column group_id/);
       ok(password === "" || !error.message.includes(`:${password}@`), "no password");
+      return true;
+    });
+    // Before, PostgreSQL's "no schema has been selected to create in".
+    const missing = new URL(db.url);
+    missing.searchParams.set("search_path", `${db.name}_missing`);
+    await rejects(PostgresTaskStore.open(missing.href), (error: Error) => {
+      match(error.message, /: no schema of the search_path \(test_\w+_missing\) exists to hold/);
       return true;
     });
     const unreachable = "postgres://someone:secret@127.0.0.1:1/nothing";
