@@ -41,3 +41,16 @@ Deno.bench({
     t++;
   },
 });
+
+// Scenario 1's pattern: groups come in a wave of a few hundred and leave
+// together when the log writer's batch is written.
+const WAVE = 500;
+const waves = new IdTable<Group>();
+Deno.bench({
+  name: "IdTable: a wave of 500 groups added, then deleted",
+  group: "waves",
+  fn() {
+    for (let i = 0; i < WAVE; i++) waves.add(keys[i]!, groups[i]!);
+    for (let i = 0; i < WAVE; i++) waves.delete(keys[i]!, groups[i]!);
+  },
+});

@@ -59,6 +59,17 @@ Deno.test("IdTable grows with what it holds and shrinks back, keeping every valu
     values.filter((_, i) => i % 100 === 0),
   );
   equal(table.size, 100);
+  equal(table.capacity, 4_096, "shrunk from 32,768 slots, down to its floor");
+});
+
+Deno.test("IdTable keeps its slots through waves of values below its shrink floor", () => {
+  const table = new IdTable<Value>();
+  const wave = Array.from({ length: 1_000 }, (_, i) => ({ id: `g${i}` }));
+  for (const [i, value] of wave.entries()) table.add(i, value);
+  equal(table.capacity, 2_048);
+  for (const [i, value] of wave.entries()) table.delete(i, value);
+  // Before, it shrank to 16 slots here, to grow back with the next wave.
+  equal(table.capacity, 2_048);
 });
 
 Deno.test("IdTable keeps one key's values in order through a resize, also where their run wraps round the end", () => {
