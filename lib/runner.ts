@@ -191,7 +191,10 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   #enqueue(entry: TaskEntry): void {
-    this.#ready.push(entry);
+    // With nothing ahead and room, straight to its run: a queue that
+    // empties on every task would give up its array each time.
+    if (this.#ready.length > 0 || this.running >= this.#maxConcurrency) this.#ready.push(entry);
+    else this.#run(entry);
     this.#pump();
   }
 
