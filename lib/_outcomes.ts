@@ -8,7 +8,7 @@ import type { TaskRunnerOptions } from "./runner_options.ts";
 import type { RunnerStats } from "./runner_stats.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
-import { errorText } from "./_thrown.ts";
+import { recordedErrorText } from "./_thrown.ts";
 
 /** A task's final state. */
 export type Final = "done" | "failed" | "abandoned";
@@ -50,7 +50,7 @@ export class Outcomes {
   attemptFailed(entry: TaskEntry, error: unknown, willRetry: boolean): void {
     const timedOut = error instanceof DOMException && error.name === "TimeoutError";
     if (timedOut) this.#stats.timedOut++;
-    entry.error = errorText(error);
+    entry.error = recordedErrorText(error);
     this.#logger.error("Task {taskName} attempt {attempt} {outcome}: {errorMessage}", {
       ...taskLogFields(entry),
       attempt: entry.attempts,

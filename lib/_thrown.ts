@@ -23,3 +23,21 @@ export function readable(thrown: unknown): unknown {
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * The most characters of a failure's text that a task keeps: its status, its
+ * journal row and its dead letter hold this much. An error that quotes a
+ * whole response body would otherwise be kept in full for every finished
+ * group the status route remembers (10,000 by default) and in every write.
+ */
+export const MAX_ERROR_LENGTH = 4_096;
+
+/** A failure's text as a task records it: at most MAX_ERROR_LENGTH characters, then how many more there were. */
+export function recordedErrorText(error: unknown): string {
+  const text = errorText(error);
+  if (text.length <= MAX_ERROR_LENGTH) return text;
+  // Not between the two halves of a surrogate pair.
+  const high = text.charCodeAt(MAX_ERROR_LENGTH - 1);
+  const end = high >= 0xd800 && high <= 0xdbff ? MAX_ERROR_LENGTH - 1 : MAX_ERROR_LENGTH;
+  return `${text.slice(0, end)}… (${text.length - end} more characters)`;
+}

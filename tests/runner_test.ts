@@ -357,6 +357,22 @@ Deno.test("TaskRunner: a task option given as undefined takes the runner's defau
   ok(gaps.every((gap) => gap >= 50 && gap <= 100), `waited ${gaps} ms, between 50 and 100`);
 });
 
+Deno.test("TaskRunner keeps at most 4,096 characters of a failure's text, in its status and dead letter", async () => {
+  await using _logs = await captureLogs();
+  const letters: DeadLetter[] = [];
+  await using runner = new TaskRunner({ retries: 0, deadLetter: (r) => void letters.push(r) });
+  // An error that quotes a whole response body, say.
+  const group = new TaskGroup().add(() => {
+    throw new Error(`HTTP 500: ${"<html>".repeat(50_000)}`);
+  });
+  runner.submit(group);
+  await group.settled();
+  const error = group.tasks[0]?.error ?? "";
+  equal(error.length < 4_200, true, `kept ${error.length} characters`);
+  match(error, /^HTTP 500: <html><html>.*… \(295914 more characters\)$/);
+  equal(letters[0]?.error, error);
+});
+
 Deno.test("TaskRunner: a task that succeeds on a retry is done", async () => {
   const clock = fakeClock();
   await using runner = new TaskRunner({ clock, retryDelay: 10 });
