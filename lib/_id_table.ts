@@ -6,8 +6,8 @@
  * into place instead of leaving a tombstone, so that values coming and going
  * by the thousand never make the table rehash, as an object's dictionary
  * elements do (a copy of about 1.5 MB each time at 25,000 live groups): it
- * grows with how many values it holds, and shrinks back to 4,096 slots. Along a probe path,
- * values of one key stay in the order they were added.
+ * grows with how many values it holds, and shrinks back down to 4,096 slots.
+ * Along a probe path, values of one key stay in the order they were added.
  */
 export class IdTable<T extends { readonly id: string }> {
   #keys = new Int32Array(MIN_CAPACITY);

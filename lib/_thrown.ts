@@ -32,7 +32,10 @@ export function errorText(error: unknown): string {
  */
 export const MAX_ERROR_LENGTH = 4_096;
 
-/** A failure's text as a task records it: at most MAX_ERROR_LENGTH characters, then how many more there were. */
+/**
+ * A failure's text as a task records it: at most MAX_ERROR_LENGTH
+ * characters, then how many more there were.
+ */
 export function recordedErrorText(error: unknown): string {
   const text = errorText(error);
   if (text.length <= MAX_ERROR_LENGTH) return text;
