@@ -1,6 +1,6 @@
 // A property test of the worker pool: random jobs run at once on a pool of
-// random size, among them jobs that throw, close their worker, crash it, or
-// spin until their signal's deadline. Each job settles as its kind says, and
+// random size, among them jobs that throw, close or exit their worker (during
+// the job, or just after it), crash it, or spin until their signal's deadline. Each job settles as its kind says, and
 // only its own way (a crash or a termination fails no other job); the pool
 // never holds more workers than its size, and still works afterwards.
 import { equal, ok } from "node:assert/strict";
@@ -11,7 +11,8 @@ const MODULE = new URL("./fixtures/worker_tasks.ts", import.meta.url);
 
 type Job =
   | { kind: "square"; n: number; deadline: number | undefined }
-  | { kind: "fail" | "closeSelf" | "crashLater"; deadline: number | undefined }
+  | { kind: "fail" | "closeSelf" | "exitSelf" | "crashLater"; deadline: number | undefined }
+  | { kind: "closeAfterwards"; how: "close" | "exit"; deadline: number | undefined }
   | { kind: "spin"; deadline: number };
 
 const deadline = fc.option(fc.integer({ min: 1, max: 30 }), { nil: undefined });
@@ -20,7 +21,15 @@ const job: fc.Arbitrary<Job> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record({
-      kind: fc.constantFrom("fail", "closeSelf", "crashLater"),
+      kind: fc.constantFrom("fail", "closeSelf", "exitSelf", "crashLater"),
+      deadline,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("closeAfterwards"),
+      how: fc.constantFrom("close", "exit"),
       deadline,
     }),
   },
@@ -38,7 +47,10 @@ function natural(job: Job): (outcome: { value?: unknown; error?: Error }) => boo
     case "fail":
       return ({ error }) => error?.message === "failed on purpose";
     case "closeSelf":
+    case "exitSelf":
       return ({ error }) => /it closed its worker/.test(error?.message ?? "");
+    case "closeAfterwards":
+      return ({ value }) => value === 1;
     case "crashLater":
       return ({ error }) => /its worker crashed/.test(error?.message ?? "");
     case "spin":
@@ -59,6 +71,8 @@ Deno.test("WorkerPool model: each job ends its own way; crashes and terminations
             ? [job.n]
             : job.kind === "fail"
             ? ["failed on purpose"]
+            : job.kind === "closeAfterwards"
+            ? [job.how]
             : [];
           try {
             return { value: await pool.run(MODULE, job.kind, args, signal && { signal }) };
