@@ -2,7 +2,7 @@
  * Starts the posthaste notification service: reads configuration, builds the
  * app, serves, and shuts down gracefully on SIGINT, SIGTERM or SIGHUP (a
  * second signal gives up waiting for tasks; one while starting stops the
- * start, exit 0); SIGUSR1 reopens the log files. Stray errors are logged, not
+ * start, exit 0); SIGUSR2 reopens the log files. Stray errors are logged, not
  * fatal.
  *
  * @module
@@ -54,9 +54,20 @@ onSignal = (): void => {
   if (stopping) return giveUp.abort();
   stopping = app.shutdown(server, { signal: giveUp.signal }).then(exit);
 };
-// logrotate renamed the files: later lines go to new files at the paths. USR1,
-// as nginx does, not HUP: HUP says the terminal is gone, so the server drains.
-if (Deno.build.os !== "windows") Deno.addSignalListener("SIGUSR1", () => void app.reopenFiles());
+// logrotate renamed the files: later lines go to new files at the paths. USR2,
+// not nginx's USR1: since Deno 2.9.2 a SIGUSR1 also starts the V8 inspector on
+// 127.0.0.1:9229, whatever listeners the program has: a debugger that anyone
+// on the machine can attach to, to run code as the server. Not HUP either: HUP
+// says the terminal is gone, so the server drains.
+if (Deno.build.os !== "windows") {
+  Deno.addSignalListener("SIGUSR2", () => void app.reopenFiles());
+  Deno.addSignalListener("SIGUSR1", () => {
+    logger.error(
+      "SIGUSR1 starts Deno's inspector on 127.0.0.1:9229 (Deno 2.9.2 and later), a debugger anyone on this machine can attach to: restart the server to close it, and send SIGUSR2 to reopen the log files (done now all the same)",
+    );
+    void app.reopenFiles();
+  });
+}
 
 // Deno.serve, served again if its accept loop dies (out of file descriptors).
 let server: ResilientServer;

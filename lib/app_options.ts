@@ -84,7 +84,7 @@ export interface App extends AsyncDisposable {
   readonly inFlight: number;
   /**
    * Reopens the notification log and the dead-letter file at their paths,
-   * after logrotate renamed them (`main.ts` calls it on SIGUSR1). A file that
+   * after logrotate renamed them (`main.ts` calls it on SIGUSR2). A file that
    * cannot be opened is logged and keeps receiving lines at its old handle.
    *
    * @returns A promise that resolves once later lines go to the files at the

@@ -39,7 +39,7 @@ const NEWLINE = 0x0a;
  * writing it twice, and if it likes a signal, which withdraws a line that
  * still waits.
  *
- * After logrotate renamed the file, {@linkcode LogWriter.reopen} (on SIGUSR1)
+ * After logrotate renamed the file, {@linkcode LogWriter.reopen} (on SIGUSR2)
  * moves the writer to a new file at the path, between two batches.
  *
  * @example Appending lines and closing with `await using`
@@ -171,7 +171,7 @@ export class LogWriter implements AsyncDisposable {
    * Opens the file at the writer's path afresh (creating it) and writes every
    * later batch there; the old handle is closed once the batch being written
    * to it is done, so no line is split between the two files. This is how
-   * the writer follows logrotate's rename-and-create rotation (on SIGUSR1).
+   * the writer follows logrotate's rename-and-create rotation (on SIGUSR2).
    *
    * @param options A signal to give up: before the switch, the writer keeps
    * its current file; after it, only the wait for the old handle's last batch

@@ -10,7 +10,7 @@ import { escapeLine, LogWriter, type WriteTarget } from "../lib/mod.ts";
 
 /**
  * What one `write` call does: write up to `bytes` of what it is given, or
- * fail; and whether a reopen (logrotate's SIGUSR1) arrives while it runs.
+ * fail; and whether a reopen (logrotate's SIGUSR2) arrives while it runs.
  */
 type Write = ({ fails: true } | { fails: false; bytes: number }) & { reopens: boolean };
 

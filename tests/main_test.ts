@@ -300,11 +300,20 @@ async function rotateLog(dir: string, reopened: (server: ServerProcess) => Promi
   );
 }
 
-Deno.test("main.ts: SIGUSR1 reopens the log files, so logrotate's rename-and-create works", async () => {
+Deno.test("main.ts: SIGUSR2 reopens the log files, so logrotate's rename-and-create works", async () => {
+  await using dir = await tempDir();
+  await rotateLog(dir.path, async (server) => {
+    // Not SIGUSR1: since Deno 2.9.2 that starts the inspector on 127.0.0.1:9229.
+    server.child.kill("SIGUSR2");
+    await server.stderrMatches(/Reopened[\s\S]*Reopened/); // both files
+  });
+});
+
+Deno.test("main.ts: SIGUSR1, which Deno answers with a debugger on 127.0.0.1:9229, is logged as unsafe and reopens the files all the same", async () => {
   await using dir = await tempDir();
   await rotateLog(dir.path, async (server) => {
     server.child.kill("SIGUSR1");
-    await server.stderrMatches(/Reopened[\s\S]*Reopened/); // both files
+    await server.stderrMatches(/SIGUSR1 starts Deno's inspector[\s\S]*Reopened[\s\S]*Reopened/);
   });
 });
 
