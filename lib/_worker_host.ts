@@ -13,14 +13,15 @@ let current: number | undefined;
 
 // A task that closes its own worker fails only itself: tell the pool first.
 // Deno.exit in a worker ends the worker alone, and as silently as close.
+const closing = (): void => self.postMessage({ id: current, ok: false, closed: true });
 const close = self.close.bind(self);
 const exit = Deno.exit.bind(Deno);
 self.close = (): void => {
-  self.postMessage({ id: current, ok: false, closed: true });
+  closing();
   close();
 };
 Deno.exit = (code?: number): never => {
-  self.postMessage({ id: current, ok: false, closed: true });
+  closing();
   return exit(code);
 };
 
