@@ -13,7 +13,10 @@ let current: number | undefined;
 
 // A task that closes its own worker fails only itself: tell the pool first.
 // Deno.exit in a worker ends the worker alone, and as silently as close.
-const closing = (): void => self.postMessage({ id: current, ok: false, closed: true });
+// The pool learns which job ran (none between jobs), through the port, which
+// keeps order: a job it sent since has not started and goes to another worker.
+const closing = (crash?: ReturnType<typeof described>): void =>
+  self.postMessage({ id: current, ok: false, closed: true, crash });
 const close = self.close.bind(self);
 const exit = Deno.exit.bind(Deno);
 self.close = (): void => {
@@ -24,6 +27,18 @@ Deno.exit = (code?: number): never => {
   closing();
   return exit(code);
 };
+
+// An error no task caught (a timer's throw, a forgotten rejection) ends the
+// worker, as it would end a process; said here, it names the job it ended
+// (before, the pool's onerror failed whatever job it had sent last, even one
+// not started), and Deno prints no stack outside the server's JSON logs.
+const crashed = (event: Event, error: unknown): void => {
+  event.preventDefault();
+  closing(described(error));
+  close();
+};
+self.addEventListener("error", (event) => crashed(event, event.error ?? event.message));
+self.addEventListener("unhandledrejection", (event) => crashed(event, event.reason));
 
 self.onmessage = async ({ data }: MessageEvent<Job>): Promise<void> => {
   current = data.id;

@@ -3,7 +3,9 @@
  *
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import type { WorkerFunction, WorkerModule } from "./cloneable.ts";
+import type { StructuredLogger } from "./logging.ts";
 import { defineTask, type TaskContext, type TaskDefinition, type TaskOptions } from "./task.ts";
 
 /**
@@ -21,6 +23,12 @@ import { defineTask, type TaskContext, type TaskDefinition, type TaskOptions } f
 export interface WorkerPoolOptions {
   /** Workers at most; they start on first use and are reused. @default {max(1, cores - 1)} */
   size?: number;
+  /**
+   * Where a worker that crashed between jobs (a timer's throw, a forgotten
+   * rejection) is reported; a crash during a job fails that job instead.
+   * @default {getLogger(["posthaste", "worker-pool"])}
+   */
+  logger?: StructuredLogger;
 }
 
 /**
@@ -53,6 +61,13 @@ interface Job {
   onAbort?: () => void;
 }
 
+/** A failure as the worker host describes it. */
+interface Described {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+}
+
 interface Slot {
   readonly worker: Worker;
   job: Job | undefined;
@@ -78,6 +93,7 @@ const HOST = new URL("./_worker_host.ts", import.meta.url).href;
  */
 export class WorkerPool implements AsyncDisposable {
   #size: number;
+  #logger: StructuredLogger;
   #slots: Slot[] = [];
   #queue: Job[] = [];
   #nextId = 0;
@@ -91,6 +107,7 @@ export class WorkerPool implements AsyncDisposable {
    */
   constructor(options: WorkerPoolOptions = {}) {
     const { size = Math.max(1, navigator.hardwareConcurrency - 1) } = options;
+    this.#logger = options.logger ?? getLogger(["posthaste", "worker-pool"]);
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(
         `Cannot create worker pool: size must be a positive integer, got ${size}`,
@@ -202,7 +219,7 @@ export class WorkerPool implements AsyncDisposable {
     const worker = new Worker(HOST, { type: "module" });
     const slot: Slot = { worker, job: undefined };
     worker.onmessage = ({ data }: MessageEvent) => {
-      if (data.closed) return this.#workerClosed(slot, data.id);
+      if (data.closed) return this.#workerClosed(slot, data.id, data.crash);
       const job = slot.job;
       if (job === undefined || data.id !== job.id) return;
       slot.job = undefined;
@@ -232,20 +249,27 @@ export class WorkerPool implements AsyncDisposable {
   }
 
   /**
-   * A worker closed itself (`self.close()` or `Deno.exit()`): during job
-   * `id`, which fails, or between jobs (from a timer), when a job sent to it
-   * since has not started and goes to another worker.
+   * A worker closed itself (`self.close()` or `Deno.exit()`) or crashed on an
+   * error nothing caught: during job `id`, which fails, or between jobs (from
+   * a timer), when a job sent to it since has not started and goes to
+   * another worker.
    */
-  #workerClosed(slot: Slot, id: number | undefined): void {
+  #workerClosed(slot: Slot, id: number | undefined, crash: Described | undefined): void {
     this.#drop(slot);
     const job = slot.job;
     slot.job = undefined;
     if (job !== undefined && job.id === id) {
-      const error =
-        `Cannot run worker task "${job.name}": it closed its worker (or called Deno.exit)`;
+      const error = crash === undefined
+        ? `Cannot run worker task "${job.name}": it closed its worker (or called Deno.exit)`
+        : `Cannot run worker task "${job.name}": its worker crashed: ${crash.name}: ${crash.message}`;
       this.#settle(job, new Error(error), false);
-    } else if (job !== undefined) {
-      this.#queue.unshift(job);
+    } else {
+      if (job !== undefined) this.#queue.unshift(job);
+      if (crash !== undefined) {
+        this.#logger.error("A worker crashed between jobs and was replaced: {name}: {message}", {
+          ...crash,
+        });
+      }
     }
     this.#dispatch();
   }

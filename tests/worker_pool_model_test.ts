@@ -1,6 +1,6 @@
 // A property test of the worker pool: random jobs run at once on a pool of
 // random size, among them jobs that throw, close or exit their worker (during
-// the job, or just after it), crash it, or spin until their signal's deadline. Each job settles as its kind says, and
+// the job, or just after it), crash it (during the job, or just after it), or spin until their signal's deadline. Each job settles as its kind says, and
 // only its own way (a crash or a termination fails no other job); the pool
 // never holds more workers than its size, and still works afterwards.
 import { equal, ok } from "node:assert/strict";
@@ -11,8 +11,11 @@ const MODULE = new URL("./fixtures/worker_tasks.ts", import.meta.url);
 
 type Job =
   | { kind: "square"; n: number; deadline: number | undefined }
-  | { kind: "fail" | "closeSelf" | "exitSelf" | "crashLater"; deadline: number | undefined }
-  | { kind: "closeAfterwards"; how: "close" | "exit"; deadline: number | undefined }
+  | {
+    kind: "fail" | "closeSelf" | "exitSelf" | "crashLater" | "forgetRejection";
+    deadline: number | undefined;
+  }
+  | { kind: "closeAfterwards"; how: "close" | "exit" | "reject"; deadline: number | undefined }
   | { kind: "spin"; deadline: number };
 
 const deadline = fc.option(fc.integer({ min: 1, max: 30 }), { nil: undefined });
@@ -21,7 +24,7 @@ const job: fc.Arbitrary<Job> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record({
-      kind: fc.constantFrom("fail", "closeSelf", "exitSelf", "crashLater"),
+      kind: fc.constantFrom("fail", "closeSelf", "exitSelf", "crashLater", "forgetRejection"),
       deadline,
     }),
   },
@@ -29,7 +32,7 @@ const job: fc.Arbitrary<Job> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("closeAfterwards"),
-      how: fc.constantFrom("close", "exit"),
+      how: fc.constantFrom("close", "exit", "reject"),
       deadline,
     }),
   },
@@ -52,6 +55,7 @@ function natural(job: Job): (outcome: { value?: unknown; error?: Error }) => boo
     case "closeAfterwards":
       return ({ value }) => value === 1;
     case "crashLater":
+    case "forgetRejection":
       return ({ error }) => /its worker crashed/.test(error?.message ?? "");
     case "spin":
       return () => false; // never ends by itself

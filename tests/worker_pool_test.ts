@@ -1,8 +1,31 @@
+import type { Logger } from "@logtape/logtape";
 import { deepEqual, equal, match, rejects, throws } from "node:assert/strict";
 import { TaskGroup, TaskRunner, WorkerPool } from "../lib/mod.ts";
 import type * as Tasks from "./fixtures/worker_tasks.ts";
 
 const MODULE = new URL("./fixtures/worker_tasks.ts", import.meta.url);
+
+Deno.test("WorkerPool: a worker crashed by an error nothing caught fails the job it ran, or none", async () => {
+  const logged: { message: string; properties: Record<string, unknown> }[] = [];
+  const logger = {
+    error: (message: string, properties: Record<string, unknown>) =>
+      void logged.push({ message, properties }),
+  } as unknown as Logger;
+  await using pool = new WorkerPool({ size: 1, logger });
+  await rejects(
+    pool.run(MODULE, "forgetRejection", [], { signal: AbortSignal.timeout(10_000) }),
+    /^Error: Cannot run worker task "forgetRejection": its worker crashed: Error: forgotten$/,
+  );
+  equal(logged.length, 0, "a crash during a job is that job's failure");
+  // Crashed between jobs: before, the job sent next failed as "its worker
+  // crashed" though it had not started, and Deno printed the stack to stderr.
+  equal(await pool.run(MODULE, "closeAfterwards", ["reject"]), 1);
+  const next = pool.run(MODULE, "square", [7], { signal: AbortSignal.timeout(10_000) });
+  equal(await next, 49, "the job after the crash runs in another worker");
+  equal(logged.length, 1);
+  equal(logged[0]?.message, "A worker crashed between jobs and was replaced: {name}: {message}");
+  equal(logged[0]?.properties.message, "forgotten after answering");
+});
 
 Deno.test("WorkerPool runs a function in a worker (another global scope) and returns its result", async () => {
   await using pool = new WorkerPool({ size: 2 });
@@ -42,7 +65,7 @@ Deno.test("WorkerPool: a throwing task or one that closes its worker fails only 
   }
   await rejects(
     pool.run(MODULE, "crashLater", []),
-    /Cannot run worker task "crashLater": its worker crashed/,
+    /^Error: Cannot run worker task "crashLater": its worker crashed: Error: uncaught in worker$/,
   );
   equal(await pool.run(MODULE, "square", [5]), 25);
   await rejects(pool.run(MODULE, "missing", []), /has no function "missing"/);
