@@ -39,6 +39,24 @@ const stopSignals: Deno.Signal[] = Deno.build.os === "windows"
   ? ["SIGINT", "SIGBREAK"]
   : ["SIGINT", "SIGTERM", "SIGHUP"];
 for (const signal of stopSignals) Deno.addSignalListener(signal, () => onSignal(signal));
+// logrotate renamed the files: later lines go to new files at the paths. USR2,
+// not nginx's USR1: since Deno 2.9.2 a SIGUSR1 also starts the V8 inspector on
+// 127.0.0.1:9229, whatever listeners the program has: a debugger that anyone
+// on the machine can attach to, to run code as the server. Not HUP either: HUP
+// says the terminal is gone, so the server drains. Listened for before the
+// start too, whose default action would end it: asked while starting, the
+// files are reopened once the app is made.
+let reopenAsked = false;
+let reopenFiles = (): void => void (reopenAsked = true);
+if (Deno.build.os !== "windows") {
+  Deno.addSignalListener("SIGUSR2", () => reopenFiles());
+  Deno.addSignalListener("SIGUSR1", () => {
+    logger.error(
+      "SIGUSR1 starts Deno's inspector on 127.0.0.1:9229 (Deno 2.9.2 and later), a debugger anyone on this machine can attach to: restart the server to close it, and send SIGUSR2 to reopen the log files (done now all the same)",
+    );
+    reopenFiles();
+  });
+}
 const app = await createApp(config, { signal: starting.signal }).catch((error) => {
   if (!starting.signal.aborted) return startFailed(error);
   logger.info("Start-up stopped by {signal}: nothing was served", {
@@ -54,20 +72,8 @@ onSignal = (): void => {
   if (stopping) return giveUp.abort();
   stopping = app.shutdown(server, { signal: giveUp.signal }).then(exit);
 };
-// logrotate renamed the files: later lines go to new files at the paths. USR2,
-// not nginx's USR1: since Deno 2.9.2 a SIGUSR1 also starts the V8 inspector on
-// 127.0.0.1:9229, whatever listeners the program has: a debugger that anyone
-// on the machine can attach to, to run code as the server. Not HUP either: HUP
-// says the terminal is gone, so the server drains.
-if (Deno.build.os !== "windows") {
-  Deno.addSignalListener("SIGUSR2", () => void app.reopenFiles());
-  Deno.addSignalListener("SIGUSR1", () => {
-    logger.error(
-      "SIGUSR1 starts Deno's inspector on 127.0.0.1:9229 (Deno 2.9.2 and later), a debugger anyone on this machine can attach to: restart the server to close it, and send SIGUSR2 to reopen the log files (done now all the same)",
-    );
-    void app.reopenFiles();
-  });
-}
+reopenFiles = () => void app.reopenFiles();
+if (reopenAsked) reopenFiles();
 
 // Deno.serve, served again if its accept loop dies (out of file descriptors).
 let server: ResilientServer;

@@ -83,7 +83,7 @@ Deno.test("main.ts: a second signal stops waiting at once, after writing dead le
   equal(lines(await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`)).length, 5);
 });
 
-Deno.test("main.ts: SIGTERM while starting (a database that does not answer) stops the start, exit 0", async () => {
+Deno.test("main.ts: SIGTERM while starting (a database that does not answer) stops the start, exit 0; SIGUSR2 does not", async () => {
   await using dir = await tempDir();
   // Takes the journal's connection and never answers it.
   using database = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -92,6 +92,8 @@ Deno.test("main.ts: SIGTERM while starting (a database that does not answer) sto
     TASK_STORE: `postgres://posthaste@127.0.0.1:${port}/posthaste`,
   });
   using connection = await database.accept(); // the start waits on it
+  // logrotate's signal: before, its default action ended the starting process.
+  child.kill("SIGUSR2");
   child.kill("SIGTERM");
   const { code, stdout, stderr } = await child.output();
   equal(code, 0, new TextDecoder().decode(stderr));
