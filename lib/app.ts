@@ -12,16 +12,16 @@ import { escapeJsonLine } from "./escape_line.ts";
 import { watchFile } from "./file_watch.ts";
 import { LogWriter } from "./log_writer.ts";
 import { Metrics } from "./metrics.ts";
-import { notificationRoutes, notificationTask } from "./notification.ts";
 import { opsRoutes } from "./ops_routes.ts";
-import { reportRoutes } from "./reports.ts";
 import { JournalTakeover } from "./journal_takeover.ts";
 import { openTaskStore } from "./open_task_store.ts";
 import { definitionsByName } from "./recovery.ts";
-import { reportTask } from "./reports.ts";
 import { TaskRunner } from "./runner.ts";
 import { createHandler } from "./server.ts";
+import { notificationService } from "./service.ts";
 import { SqliteTaskStore } from "./sqlite_task_store.ts";
+import type { TaskGroup } from "./task_group.ts";
+import type { TaskStore } from "./task_store.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import type { App, CreateAppOptions, ShutdownOptions } from "./app_options.ts";
@@ -71,7 +71,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const store = config.taskStore && await openTaskStore(config.taskStore, {
     retentionMs: config.statusRetentionMs,
     retentionCount: config.statusRetentionCount,
-    ...options,
+    ...(signal && { signal }),
   });
   if (store) opened.defer(() => store.close());
   const registry = new GroupRegistry({
@@ -106,11 +106,10 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const pool = config.workers > 0
     ? opened.use(new WorkerPool({ size: config.workers }))
     : undefined;
-  const notifications = { log, sendDelayMs: config.sendDelayMs, bodyTimeout: config.bodyTimeoutMs };
-  const reports = { log, pool, workMs: config.reportWorkMs };
+  const service = (options.service ?? notificationService)({ config, log, pool });
+  const definitions = definitionsByName(...service.tasks);
   const routes = [
-    ...notificationRoutes(notifications),
-    ...reportRoutes(reports),
+    ...service.routes,
     ...opsRoutes({
       draining: () => draining,
       status: (id, options) => registry.status(id) ?? store?.status(id, options),
@@ -128,7 +127,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     runner,
     onResponse: (route, status) => metrics.request(route, status),
     accepting: () => !draining,
-    journal: store,
+    journal: store && knownTasksOnly(store, definitions),
     fingerprintOf: (id) => registry.fingerprint(id),
     onReplay: () => void replays.count++,
   }));
@@ -158,7 +157,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const takeover = store && new JournalTakeover({
     store,
     name: store.path,
-    definitions: definitionsByName(notificationTask(notifications), reportTask(reports)),
+    definitions,
     runner,
     deadLetter: (record: DeadLetter) => deadLetters.append(deadLetterLine(record)),
     known: (id) => registry.has(id),
@@ -252,6 +251,29 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     async [Symbol.asyncDispose]() {
       await runner.drain();
       await closeFiles();
+    },
+  };
+}
+
+/**
+ * The journal as the handler sees it: a group holding a task whose name the
+ * service did not list is refused (a 500: the service's bug) before anything
+ * is journaled, since after a restart nothing could run it.
+ */
+function knownTasksOnly(
+  store: Pick<TaskStore, "enqueue">,
+  definitions: ReadonlyMap<string, unknown>,
+): Pick<TaskStore, "enqueue"> {
+  return {
+    enqueue(group: TaskGroup): Promise<void> {
+      for (const { name } of group.tasks) {
+        if (!definitions.has(name)) {
+          throw new TypeError(
+            `Cannot journal task "${name}": it is not one of the service's tasks (defineTask, listed in tasks), so a restart could not run it`,
+          );
+        }
+      }
+      return store.enqueue(group);
     },
   };
 }

@@ -7,6 +7,7 @@ import type { GroupRegistry } from "./group_registry.ts";
 import type { LogWriter } from "./log_writer.ts";
 import type { Metrics } from "./metrics.ts";
 import type { TaskRunner } from "./runner.ts";
+import type { Service, ServiceParts } from "./service.ts";
 
 /**
  * Options for {@linkcode App.shutdown}.
@@ -49,6 +50,13 @@ export interface CreateAppOptions {
    * closing what it had opened.
    */
   signal?: AbortSignal;
+  /**
+   * What to serve, made from the app's parts: your routes and the task
+   * definitions they add. The app adds its `/healthz`, `/tasks/:id` and
+   * `/metrics`, and gives them its runner, journal, drain and dead letters.
+   * @default {notificationService}
+   */
+  service?: (parts: ServiceParts) => Service;
 }
 
 /**

@@ -71,6 +71,7 @@ export * from "./path_params.ts";
 export * from "./router.ts";
 export * from "./handler_options.ts";
 export * from "./server.ts";
+export * from "./service.ts";
 export * from "./server_url.ts";
 export * from "./sqlite_task_store.ts";
 export * from "./sqlite_task_store_options.ts";

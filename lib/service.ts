@@ -1,0 +1,106 @@
+/**
+ * What {@linkcode createApp} serves: routes and the task definitions they
+ * add. The notification demo is one; your own service is another.
+ *
+ * @module
+ */
+import type { Config } from "./config.ts";
+import type { LogWriter } from "./log_writer.ts";
+import { notificationRoutes, notificationTask } from "./notification.ts";
+import { reportRoutes, reportTask } from "./reports.ts";
+import type { Route } from "./router.ts";
+import type { TaskDefinition } from "./task.ts";
+import type { WorkerPool } from "./worker_pool.ts";
+
+/**
+ * The parts of an app that a service is made from.
+ *
+ * @example A service that reads the configuration and writes to the log
+ * ```ts
+ * import { LogWriter, readConfig, route, type Service, type ServiceParts } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const greeter = ({ config, log }: ServiceParts): Service => ({
+ *   routes: [route("GET", "/port", () => {
+ *     void log.append(`asked for the port`);
+ *     return Response.json({ port: config.port });
+ *   })],
+ *   tasks: [],
+ * });
+ * await using log = await LogWriter.open(await Deno.makeTempFile());
+ * const service = greeter({ config: readConfig(() => undefined), log, pool: undefined });
+ * equal(service.routes.length, 1);
+ * ```
+ */
+export interface ServiceParts {
+  /** The configuration the app was made with. */
+  readonly config: Config;
+  /** The app's line log (`LOG_FILE`); it is flushed and closed at shutdown. */
+  readonly log: LogWriter;
+  /** Workers for CPU-bound tasks (`WORKERS`), or none when it is 0; closed at shutdown. */
+  readonly pool: WorkerPool | undefined;
+}
+
+/**
+ * A service: its routes, and every task definition they add. The app adds
+ * `/healthz`, `/tasks/:id` and `/metrics` to the routes.
+ *
+ * @example A service of one route and one task
+ * ```ts
+ * import { defineTask, route, type Service } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const welcome = defineTask("send-welcome", (email: string) => void email);
+ * const service: Service = {
+ *   routes: [route("POST", "/users/:email", (_request, { params, group }) => {
+ *     group.add(welcome, params.email);
+ *     return Response.json({ id: group.id }, { status: 202 });
+ *   })],
+ *   tasks: [welcome],
+ * };
+ * equal(service.tasks[0]?.name, "send-welcome");
+ * ```
+ */
+export interface Service {
+  /** The service's routes. */
+  readonly routes: readonly Route[];
+  /**
+   * Every task definition the routes add. In durable mode a journaled task
+   * is found again by its name after a restart (or by another server), so a
+   * route that adds one missing here is answered 500 before anything is
+   * journaled.
+   */
+  readonly tasks: readonly TaskDefinition<never>[];
+}
+
+/**
+ * The demo: `POST /send-notification/:email` and `POST /reports`, as
+ * configured by `SEND_DELAY_MS`, `BODY_TIMEOUT_MS` and `REPORT_WORK_MS`.
+ *
+ * @param parts The app's configuration, log and worker pool.
+ * @returns Its routes and its two task definitions.
+ *
+ * @example The demo's routes and tasks
+ * ```ts
+ * import { LogWriter, notificationService, readConfig } from "./mod.ts";
+ * import { deepEqual } from "node:assert/strict";
+ *
+ * const path = await Deno.makeTempFile();
+ * await using log = await LogWriter.open(path);
+ * const service = notificationService({ config: readConfig(() => undefined), log, pool: undefined });
+ * deepEqual(service.routes.map((route) => route.pattern.pathname), [
+ *   "/send-notification/:email",
+ *   "/reports",
+ * ]);
+ * deepEqual(service.tasks.map((task) => task.name), ["send-notification", "build-report"]);
+ * ```
+ */
+export function notificationService(parts: ServiceParts): Service {
+  const { config, log, pool } = parts;
+  const notifications = { log, sendDelayMs: config.sendDelayMs, bodyTimeout: config.bodyTimeoutMs };
+  const reports = { log, pool, workMs: config.reportWorkMs };
+  return {
+    routes: [...notificationRoutes(notifications), ...reportRoutes(reports)],
+    tasks: [notificationTask(notifications), reportTask(reports)],
+  };
+}

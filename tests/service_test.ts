@@ -1,0 +1,124 @@
+import { deepEqual, equal, match } from "node:assert/strict";
+import {
+  type App,
+  createApp,
+  defineTask,
+  delay,
+  readConfig,
+  route,
+  type Service,
+  type ServiceParts,
+  type TaskContext,
+} from "../lib/mod.ts";
+import { captureLogs, tempDir } from "./_helpers.ts";
+
+/** A service of its own: one journaled task, whose runs the test sees and can hold. */
+function welcomeService() {
+  const runs: { email: string; id: string; attempt: number }[] = [];
+  let held = false;
+  const welcome = defineTask("send-welcome", async function (this: TaskContext, email: string) {
+    runs.push({ email, id: this.id, attempt: this.attempt });
+    if (held) await delay(60_000, { signal: this.signal }); // until shutdown stops it
+  });
+  const unlisted = defineTask("unlisted", () => {});
+  const service = (_parts: ServiceParts): Service => ({
+    routes: [
+      route("POST", "/users/:email", (_request, { params, group }) => {
+        group.add(welcome, params.email);
+        return Response.json({ id: group.id }, { status: 202 });
+      }),
+      route("POST", "/unlisted", (_request, { group }) => {
+        group.add(unlisted);
+        return Response.json({ id: group.id }, { status: 202 });
+      }),
+    ],
+    tasks: [welcome],
+  });
+  return { runs, service, holdRuns: () => void (held = true) };
+}
+
+function serve(app: App) {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.handler);
+  return { server, url: `http://127.0.0.1:${server.addr.port}` };
+}
+
+Deno.test("createApp serves a service of its own, durable, beside /healthz, /tasks/:id and /metrics", async () => {
+  await using dir = await tempDir();
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir.path}/log.txt`,
+    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+    TASK_STORE: `sqlite:${dir.path}/tasks.db`,
+  };
+  const { runs, service } = welcomeService();
+  await using app = await createApp(readConfig((name) => env[name]), { service });
+  const { server, url } = serve(app);
+  await using _ = { [Symbol.asyncDispose]: () => server.shutdown() };
+
+  const accepted = await fetch(`${url}/users/ada`, { method: "POST" });
+  equal(accepted.status, 202);
+  const { id } = await accepted.json();
+  await app.runner.idle();
+  deepEqual(runs, [{ email: "ada", id: `${id}/0`, attempt: 1 }]);
+  const status = await (await fetch(`${url}/tasks/${id}`)).json();
+  equal(status.state, "done");
+  equal((await fetch(`${url}/healthz`)).status, 200);
+  match(await (await fetch(`${url}/metrics`)).text(), /posthaste_tasks_succeeded_total 1/);
+  const demo = await fetch(`${url}/send-notification/ada@example.com`, { method: "POST" });
+  equal(demo.status, 404, "the demo's routes are not served");
+  await demo.body?.cancel();
+});
+
+Deno.test("createApp: a route adding a task its service does not list is a 500, and nothing is journaled", async () => {
+  await using dir = await tempDir();
+  await using logs = await captureLogs();
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir.path}/log.txt`,
+    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+    TASK_STORE: `sqlite:${dir.path}/tasks.db`,
+  };
+  const { runs, service } = welcomeService();
+  await using app = await createApp(readConfig((name) => env[name]), { service });
+  const { server, url } = serve(app);
+  await using _ = { [Symbol.asyncDispose]: () => server.shutdown() };
+
+  const refused = await fetch(`${url}/unlisted`, { method: "POST" });
+  equal(refused.status, 500);
+  equal((await refused.json()).error, "internal_error");
+  equal(app.runner.pending, 0, "nothing was accepted");
+  const next = await fetch(`${url}/users/ada`, { method: "POST" });
+  equal(next.status, 202, "the journal goes on");
+  await next.body?.cancel();
+  await app.runner.idle();
+  deepEqual(runs.map(({ email }) => email), ["ada"]);
+  match(
+    String(logs.records.find((record) => record.level === "error")?.properties.error),
+    /Cannot journal task "unlisted": it is not one of the service's tasks/,
+  );
+});
+
+Deno.test("createApp: a service's journaled task runs again after a restart, with its id", async () => {
+  await using dir = await tempDir();
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir.path}/log.txt`,
+    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+    TASK_STORE: `sqlite:${dir.path}/tasks.db`,
+  };
+  const config = readConfig((name) => env[name]);
+  const first = welcomeService();
+  first.holdRuns();
+  let id: string;
+  {
+    const app = await createApp(config, { service: first.service });
+    const { server, url } = serve(app);
+    const accepted = await fetch(`${url}/users/grace`, { method: "POST" });
+    equal(accepted.status, 202);
+    id = (await accepted.json()).id;
+    equal(await app.shutdown(server, { signal: AbortSignal.abort() }), 1, "stopped while it ran");
+  }
+  deepEqual(first.runs.map(({ email }) => email), ["grace"]);
+
+  const second = welcomeService();
+  await using app = await createApp(config, { service: second.service });
+  await app.runner.idle();
+  deepEqual(second.runs, [{ email: "grace", id: `${id}/0`, attempt: 2 }]);
+});
