@@ -8,10 +8,20 @@ import type { LogLevel } from "./logging.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { MAX_TIMER_MS } from "./clock.ts";
 
+// Decimal digits only: Number() would read " " as 0 (a SHUTDOWN_TIMEOUT_MS
+// that abandons every task), and "0x10" or "1e3" as numbers nobody wrote.
+const DECIMAL = /^-?\d+$/;
+const notDecimal = (issue: { code: string }) =>
+  issue.code === "invalid_type" ? "must be a whole number in decimal digits" : undefined;
 const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
   z.preprocess(
-    (value) => value === undefined || value === "" ? fallback : Number(value),
-    z.number().int().min(min).max(max),
+    (value) =>
+      value === undefined || value === ""
+        ? fallback
+        : typeof value === "string" && DECIMAL.test(value)
+        ? Number(value)
+        : value,
+    z.number({ error: notDecimal }).int().min(min).max(max),
   );
 
 // Waits are capped at what a timer keeps (MAX_TIMER_MS): a longer one would fire at once.

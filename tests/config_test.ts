@@ -66,6 +66,26 @@ Deno.test("readConfig() names every invalid variable", () => {
   });
 });
 
+Deno.test("readConfig() reads numbers in decimal digits only: blanks, hex and exponents are refused", () => {
+  // Before, Number() read " " as 0: SHUTDOWN_TIMEOUT_MS=" " abandoned every task at shutdown.
+  for (const value of [" ", " 80", "0x10", "1e3", "0b11", "+5", "8000 ", "1.5"]) {
+    throws(
+      () => readConfig((name) => name === "SHUTDOWN_TIMEOUT_MS" ? value : undefined),
+      /SHUTDOWN_TIMEOUT_MS \(".*"\): must be a whole number in decimal digits$/,
+      JSON.stringify(value),
+    );
+  }
+  equal(
+    readConfig((name) => name === "SHUTDOWN_TIMEOUT_MS" ? "0" : undefined).shutdownTimeoutMs,
+    0,
+  );
+  equal(
+    readConfig((name) => name === "SHUTDOWN_TIMEOUT_MS" ? "" : undefined).shutdownTimeoutMs,
+    30_000,
+  );
+  throws(() => readConfig((name) => name === "TASK_RETRIES" ? "-1" : undefined), /Too small/);
+});
+
 Deno.test("readConfig() refuses a wait longer than a timer keeps (it would fire at once)", () => {
   const waits = [
     "SEND_DELAY_MS",
