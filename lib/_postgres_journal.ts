@@ -112,12 +112,16 @@ export async function readFingerprint(sql: Sql, groupId: string): Promise<unknow
  *
  * @returns The adopted tasks in group order.
  */
+/** Tasks of gone owners left in the journal, by name: no definition here runs them. */
+export type LeftBehind = { name: string; tasks: number }[];
+
 export async function adoptOrphans(
   tx: TransactionSql,
   owner: string,
   crashLimit: number,
   now: number,
-): Promise<StoredTask[]> {
+  names?: readonly string[],
+): Promise<{ adopted: StoredTask[]; left: LeftBehind }> {
   // One round trip: the try-lock runs once per distinct owner (the CTE is
   // materialised before it). Held until this transaction ends; a live owner
   // holds it for its session, so only gone owners are returned.
@@ -128,7 +132,7 @@ export async function adoptOrphans(
     )
     SELECT owner FROM others WHERE pg_try_advisory_xact_lock(hashtextextended(owner, 0))
   `).map((row) => String(row.owner));
-  if (gone.length === 0) return [];
+  if (gone.length === 0) return { adopted: [], left: [] };
   // Groups whose last outcome was written but not their deletion (the owner
   // died between the two statements), and rows a health probe left: nothing
   // is left to run or report. Keyed groups that succeeded are kept on purpose.
@@ -155,9 +159,28 @@ export async function adoptOrphans(
         ELSE error END,
       updated_at = ${now}
     WHERE owner = ANY(${gone}::text[]) AND state NOT IN ('done', 'failed')
+    ${
+    names === undefined ? tx`` : tx`AND group_id NOT IN (
+      SELECT group_id FROM ${tx(TABLE)} WHERE owner = ANY(${gone}::text[])
+      AND state NOT IN ('done', 'failed') AND NOT (name = ANY(${names as string[]}::text[]))
+    )`
+  }
     RETURNING *
   `;
-  return rows.map(readRow).sort(byGroupAndIndex);
+  const adopted = rows.map(readRow).sort(byGroupAndIndex);
+  if (names === undefined) return { adopted, left: [] };
+  // A group holding a task this server does not define stays with its gone
+  // owner for one that does (a rolling deploy: an older server must not
+  // dead-letter a newer one's work). Said, so that one no server defines shows.
+  const left = await tx`
+    SELECT name, count(*)::int AS tasks FROM ${tx(TABLE)}
+    WHERE owner = ANY(${gone}::text[]) AND state NOT IN ('done', 'failed')
+    GROUP BY name ORDER BY name
+  `;
+  return {
+    adopted,
+    left: left.map((row) => ({ name: String(row.name), tasks: Number(row.tasks) })),
+  };
 }
 
 /** The unfinished tasks of `owner`'s first `groups` groups after `after`, in group order. */

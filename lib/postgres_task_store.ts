@@ -80,6 +80,8 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   // Chosen group ids whose commit has not settled (see enqueue).
   readonly #givenPending = new PendingIds();
   readonly #owner: string;
+  /** What the last `recover()` left of gone owners' work, as logged. */
+  #leftBehind = "";
   readonly #name: string;
   /** Seconds each insert of new tasks took (what a 202 waits for); see `Metrics.journalSyncs`. */
   readonly journalSyncs: Histogram = new Histogram(LATENCY_BUCKETS);
@@ -244,9 +246,28 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     this.#outcomes.record(entry, nextAt);
   }
 
-  /** Adopts the unfinished tasks of every owner that is gone (see the class). */
-  recover(crashLimit = 3): Promise<StoredTask[]> {
-    return this.#sql.begin((tx) => adoptOrphans(tx, this.#owner, crashLimit, this.#clock.now()));
+  /**
+   * Adopts the unfinished tasks of every owner that is gone (see the class);
+   * given `names`, only groups whose tasks all have one, and logs what it
+   * leaves, once for each change.
+   */
+  async recover(crashLimit = 3, names?: readonly string[]): Promise<StoredTask[]> {
+    const now = this.#clock.now();
+    const { adopted, left } = await this.#sql.begin((tx) =>
+      adoptOrphans(tx, this.#owner, crashLimit, now, names)
+    );
+    const summary = left.map(({ name, tasks }) => `${tasks} ${JSON.stringify(name)}`).join(", ");
+    if (summary !== this.#leftBehind && summary !== "") {
+      this.#logger.warn(
+        "Left tasks of gone servers in the journal ({left}): their groups hold tasks this server does not define ({unknown}); a server that defines them takes them over",
+        {
+          left: summary,
+          unknown: left.map(({ name }) => name).filter((name) => !names?.includes(name)),
+        },
+      );
+    }
+    this.#leftBehind = summary;
+    return adopted;
   }
 
   list(after: string, groups: number): Promise<StoredTask[]> {

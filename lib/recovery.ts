@@ -160,7 +160,8 @@ export function definitionsByName(
 export async function recoverTasks(options: RecoverOptions): Promise<RecoverResult> {
   const { store, runner, crashLimit = 3, signal } = options;
   signal?.throwIfAborted();
-  const tasks = await abortable(Promise.resolve(store.recover(crashLimit)), signal);
+  const names = [...options.definitions.keys()];
+  const tasks = await abortable(Promise.resolve(store.recover(crashLimit, names)), signal);
   const { groups, deadLettered } = await restore(tasks, options);
   signal?.throwIfAborted();
   let resumed = 0, deferred = 0;

@@ -131,9 +131,12 @@ export interface TaskStore {
   /**
    * Returns unfinished tasks, a group's together and in order, groups in the
    * journal's order (generated ids: the order they came); counts crashes and
-   * quarantines crash loops.
+   * quarantines crash loops. Given the `names` this server defines, a
+   * journal that servers share leaves the groups holding any other name to a
+   * server that defines it (an older version's, in a rolling deploy); a
+   * journal of one server returns them, and they go to the dead letters.
    */
-  recover(crashLimit?: number): Awaitable<StoredTask[]>;
+  recover(crashLimit?: number, names?: readonly string[]): Awaitable<StoredTask[]>;
   /**
    * Returns the unfinished tasks of the next `groups` groups after the group
    * `after` (its id; `""` for the first), in the order of `recover`,

@@ -267,6 +267,55 @@ postgresTest(
 );
 
 postgresTest(
+  "PostgresTaskStore: a server leaves a gone server's groups holding tasks it does not define to one that does",
+  async (db) => {
+    const dying = await PostgresTaskStore.open(db.url);
+    const newer = defineTask("newer", (to: string) => void to); // a newer version's task
+    await dying.enqueue(new TaskGroup({ id: "g1" }).add(send, "a").add(newer, "b"));
+    await dying.enqueue(new TaskGroup({ id: "g2" }).add(send, "c"));
+    await dying.close(); // its claim ends with its session, as when its process dies
+    const warnings: { message: string; properties: Record<string, unknown> }[] = [];
+    const logger = {
+      info() {},
+      error() {},
+      warn: (message: string, properties: Record<string, unknown>) =>
+        void warnings.push({ message, properties }),
+    };
+    // An older server, in a rolling deploy: before, it adopted g1 and, with
+    // no definition of "newer", dead-lettered that task.
+    await using older = await PostgresTaskStore.open(db.url, { logger });
+    await using runner = new TaskRunner({ journal: older });
+    const letters: unknown[] = [];
+    const result = await recoverTasks({
+      store: older,
+      definitions: definitionsByName(send),
+      runner,
+      deadLetter: (letter) => void letters.push(letter),
+    });
+    deepEqual([result, letters], [{ resumed: 1, deadLettered: 0, deferred: 0 }, []]);
+    await runner.idle(); // g2 ran, here
+    equal(warnings.length, 1);
+    match(warnings[0]?.message ?? "", /^Left tasks of gone servers in the journal/);
+    deepEqual(warnings[0]?.properties, { left: '1 "newer", 1 "send"', unknown: ["newer"] });
+    deepEqual(await older.recover(3, ["send"]), [], "still left");
+    equal(warnings.length, 1, "said once while it stays the same");
+    await using current = await PostgresTaskStore.open(db.url);
+    deepEqual(
+      (await current.recover(3, ["send", "newer"])).map((task) => task.id),
+      ["g1/0", "g1/1"],
+      "a server that defines it takes the whole group",
+    );
+    deepEqual(await older.recover(3, ["send"]), []);
+    equal(warnings.length, 1);
+    // Without names (a caller of its own), everything is adopted as before.
+    const gone = await PostgresTaskStore.open(db.url);
+    await gone.enqueue(new TaskGroup({ id: "g3" }).add(newer, "d"));
+    await gone.close();
+    deepEqual((await older.recover()).map((task) => task.id), ["g3/0"]);
+  },
+);
+
+postgresTest(
   "PostgresTaskStore: adoption deletes a dead owner's group that finished but was not deleted, and its probe row",
   async (db) => {
     await using store = await PostgresTaskStore.open(db.url);
