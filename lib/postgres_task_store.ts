@@ -8,6 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import type { StructuredLogger } from "./logging.ts";
 import type { Sql } from "postgres";
 import { OwnerClaim } from "./_postgres_claim.ts";
+import { LeftBehindLog } from "./_left_behind.ts";
 import { Histogram, LATENCY_BUCKETS } from "./histogram.ts";
 import { JournalHealth } from "./_journal_health.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
@@ -80,8 +81,6 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   // Chosen group ids whose commit has not settled (see enqueue).
   readonly #givenPending = new PendingIds();
   readonly #owner: string;
-  /** What the last `recover()` left of gone owners' work, as logged. */
-  #leftBehind = "";
   readonly #name: string;
   /** Seconds each insert of new tasks took (what a 202 waits for); see `Metrics.journalSyncs`. */
   readonly journalSyncs: Histogram = new Histogram(LATENCY_BUCKETS);
@@ -93,6 +92,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #health: JournalHealth;
   readonly #outcomes: PostgresOutcomes;
   readonly #logger: StructuredLogger;
+  readonly #leftBehind: LeftBehindLog;
   #closed: Promise<void> | undefined;
   /** Groups withdrawn (see #withdraw), to delete again at close; the newest MAX_UNSURE. */
   readonly #unsure = new Set<string>();
@@ -150,6 +150,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     this.#owner = owner;
     this.#name = name;
     this.#logger = logger;
+    this.#leftBehind = new LeftBehindLog(logger);
     const clock = this.#clock = options.clock ?? systemClock;
     // A connection per commit stream: its statements run in the order sent.
     const stream = {
@@ -256,17 +257,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     const { adopted, left } = await this.#sql.begin((tx) =>
       adoptOrphans(tx, this.#owner, crashLimit, now, names)
     );
-    const summary = left.map(({ name, tasks }) => `${tasks} ${JSON.stringify(name)}`).join(", ");
-    if (summary !== this.#leftBehind && summary !== "") {
-      this.#logger.warn(
-        "Left tasks of gone servers in the journal ({left}): their groups hold tasks this server does not define ({unknown}); a server that defines them takes them over",
-        {
-          left: summary,
-          unknown: left.map(({ name }) => name).filter((name) => !names?.includes(name)),
-        },
-      );
-    }
-    this.#leftBehind = summary;
+    this.#leftBehind.report(left, names);
     return adopted;
   }
 
