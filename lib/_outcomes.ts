@@ -32,6 +32,8 @@ export class Outcomes {
   readonly #logger: StructuredLogger;
   /** A journal that is away refuses every task's mark, each second: one line a second. */
   readonly #refusals: IntervalGate;
+  /** Debug records, if that level is kept: asked once, as a record per task costs. */
+  readonly #debug: StructuredLogger["debug"];
 
   constructor(
     options: TaskRunnerOptions,
@@ -44,6 +46,17 @@ export class Outcomes {
     this.#clock = clock;
     this.#logger = logger;
     this.#refusals = new IntervalGate(1_000, clock);
+    this.#debug = logger.isEnabledFor?.("debug") === false ? undefined : logger.debug?.bind(logger);
+  }
+
+  /** A group was accepted: its hook, and a debug record. */
+  accepted(group: TaskGroup): void {
+    this.hook("onGroupAccepted", group);
+    this.#debug?.("Accepted group {groupId} of {tasks} tasks", {
+      requestId: group.id,
+      groupId: group.id,
+      tasks: group.size,
+    });
   }
 
   /** Records and logs a failed attempt (with its number and stack). */
@@ -74,6 +87,16 @@ export class Outcomes {
         },
       )
     );
+  }
+
+  /** A group's journal commit failed (its client got a 503): its hooks, and a debug record. */
+  dropped(group: TaskGroup): void {
+    this.#debug?.("Dropped group {groupId}: its journal commit failed", {
+      requestId: group.id,
+      groupId: group.id,
+    });
+    this.hook("onGroupDropped", group);
+    this.hook("onGroupSettled", group);
   }
 
   /** Calls a group hook; one that throws is logged and never breaks the runner's state. */
@@ -111,6 +134,12 @@ export class Outcomes {
     entry.durationMs = entry.startedAt < 0 ? 0 : Math.max(0, this.#clock.now() - entry.startedAt);
     this.#stats.record(state, entry.name, entry.durationMs);
     this.#options.journal?.record(entry);
+    this.#debug?.("Task {taskName} {state} after {attempts} attempts in {durationMs} ms", {
+      ...taskLogFields(entry),
+      state,
+      attempts: entry.attempts,
+      durationMs: entry.durationMs,
+    });
     const { deadLetter } = this.#options;
     if (state === "done" || deadLetter === undefined) return;
     const reason = state === "failed" ? "failed" : "shutdown";

@@ -48,6 +48,13 @@ export type LogLevel = "trace" | "debug" | "info" | "warning" | "error" | "fatal
  * ```
  */
 export interface StructuredLogger {
+  /** Logs at debug level; without it, nothing is logged at that level. */
+  debug?(message: string, properties: Record<string, unknown>): void;
+  /**
+   * Whether a record of `level` would be kept. Where a record per task would
+   * cost (the runner), it is asked once, when the runner is made.
+   */
+  isEnabledFor?(level: LogLevel): boolean;
   /** Logs at info level. */
   info(message: string, properties: Record<string, unknown>): void;
   /** Logs at warning level. */

@@ -155,7 +155,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#backlog.admit(group.size);
     const first = group[nextTask]();
     if (first === undefined) return;
-    this.#outcomes.hook("onGroupAccepted", group);
+    this.#outcomes.accepted(group);
     const { after, commit } = options;
     if (after === undefined && commit === undefined) return this.#enqueue(first);
     this.#waiting.add(options, first);
@@ -325,7 +325,6 @@ export class TaskRunner implements AsyncDisposable {
       entry.state = "abandoned";
     }
     this.#backlog.settle(group.size);
-    this.#outcomes.hook("onGroupDropped", group);
-    this.#outcomes.hook("onGroupSettled", group);
+    this.#outcomes.dropped(group);
   }
 }

@@ -320,14 +320,14 @@ export function recordingLogger(
   return { logger, errors, enough: enough.promise };
 }
 
-/** Captures LogTape records for the test's duration; `await using` resets LogTape. */
+/** Captures LogTape records at `info` and above (the server's default) for the test's duration; `await using` resets LogTape. */
 export async function captureLogs(): Promise<{ records: LogRecord[] } & AsyncDisposable> {
   const records: LogRecord[] = [];
   await configure({
     reset: true,
     sinks: { capture: (record) => void records.push(record) },
     loggers: [
-      { category: ["posthaste"], lowestLevel: "debug", sinks: ["capture"] },
+      { category: ["posthaste"], lowestLevel: "info", sinks: ["capture"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
     ],
   });

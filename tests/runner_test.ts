@@ -706,3 +706,56 @@ Deno.test("TaskRunner: a task that ignores its signal counts as overrunning unti
   deepEqual(warnings.map(([, p]) => [p.taskName, p.lateMs, p.unlogged]), [["deaf", 2_500, 0]]);
   match(warnings[0]?.[0] ?? "", /it ignores its signal/);
 });
+
+Deno.test("TaskRunner: at debug level, each accepted group and each finished task is logged; above it, debug is never called", async () => {
+  const records: [string, Record<string, unknown>][] = [];
+  const keep = (message: string, properties: Record<string, unknown>) =>
+    void records.push([message, properties]);
+  const quiet = () => {};
+  const debugging = {
+    debug: keep,
+    isEnabledFor: () => true,
+    info: quiet,
+    warn: quiet,
+    error: quiet,
+  };
+  await using runner = new TaskRunner({ logger: debugging, retries: 1, retryDelay: 1 });
+  let calls = 0;
+  const group = new TaskGroup({ id: "g" })
+    .add(function send(_to: string) {}, "ada")
+    .add(function flaky() {
+      if (++calls < 2) throw new Error("once");
+    });
+  runner.submit(group);
+  await runner.idle();
+  deepEqual(records.map(([message]) => message), [
+    "Accepted group {groupId} of {tasks} tasks",
+    "Task {taskName} {state} after {attempts} attempts in {durationMs} ms",
+    "Task {taskName} {state} after {attempts} attempts in {durationMs} ms",
+  ]);
+  deepEqual(records[0]?.[1], { requestId: "g", groupId: "g", tasks: 2 });
+  const { durationMs, ...flaky } = records[2]?.[1] ?? {};
+  equal(typeof durationMs, "number");
+  deepEqual(flaky, {
+    requestId: "g",
+    groupId: "g",
+    taskId: "g/1",
+    taskName: "flaky",
+    state: "done",
+    attempts: 2,
+  });
+
+  // The level is asked once: a runner made while debug is off costs nothing per task.
+  let debugCalls = 0, asked = 0;
+  const above = {
+    debug: () => void debugCalls++,
+    isEnabledFor: () => (asked++, false),
+    info: quiet,
+    warn: quiet,
+    error: quiet,
+  };
+  await using quietRunner = new TaskRunner({ logger: above });
+  for (let i = 0; i < 3; i++) quietRunner.submit(new TaskGroup().add(() => {}));
+  await quietRunner.idle();
+  deepEqual([debugCalls, asked], [0, 1]);
+});
