@@ -62,10 +62,21 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   // Until the app is returned, a failure closes what was opened (last first).
   await using opened = new AsyncDisposableStack();
   const { signal } = options;
-  const log = opened.use(await LogWriter.open(config.logFile, { signal }));
+  // Named by its variable: "Is a directory (os error 21)" alone says not which file.
+  const openFile = (variable: string, path: string, escape?: (line: string) => string) =>
+    LogWriter.open(path, { ...(escape && { escape }), ...(signal && { signal }) }).catch(
+      (error) => {
+        if (signal?.aborted && error === signal.reason) throw error;
+        const why = error instanceof Error ? error.message : String(error);
+        throw new Error(`Cannot open ${variable} ${JSON.stringify(path)}: ${why}`, {
+          cause: error,
+        });
+      },
+    );
+  const log = opened.use(await openFile("LOG_FILE", config.logFile));
   // One JSON record a line: escaped as JSON, so that each line parses back.
   const deadLetters = opened.use(
-    await LogWriter.open(config.deadLetterFile, { escape: escapeJsonLine, signal }),
+    await openFile("DEAD_LETTER_FILE", config.deadLetterFile, escapeJsonLine),
   );
   // Durable mode: open (and check) the journal before anything is served.
   const store = config.taskStore && await openTaskStore(config.taskStore, {

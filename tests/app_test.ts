@@ -192,6 +192,22 @@ Deno.test("createApp closes the files it opened when the journal cannot be opene
   equal((await openFiles()).includes(dir.path), false, "no file in the directory is open");
 });
 
+Deno.test("createApp names the variable of a file it cannot open, and closes the other", async () => {
+  await using dir = await tempDir();
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir.path}/log.txt`,
+    DEAD_LETTER_FILE: dir.path, // a directory
+  };
+  // Before: "Is a directory (os error 21): open '…'", naming no variable.
+  await rejects(
+    createApp(readConfig((name) => env[name])),
+    new RegExp(`^Error: Cannot open DEAD_LETTER_FILE "${dir.path}": Is a directory`),
+  );
+  equal((await openFiles()).includes(dir.path), false, "the log file was closed again");
+  env.LOG_FILE = `${dir.path}/missing/log.txt`;
+  await rejects(createApp(readConfig((name) => env[name])), /^Error: Cannot open LOG_FILE "/);
+});
+
 Deno.test("createApp gives up at its signal while the database does not answer, and closes what it opened", async () => {
   await using dir = await tempDir();
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 }); // accepts, never answers
