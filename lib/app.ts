@@ -112,12 +112,19 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
   metrics.journalSyncs = store?.journalSyncs;
   let draining = false;
-  // Recovered tasks may be running: they stop, and stay in the journal.
-  opened.defer(async () => void await runner.drain({ signal: AbortSignal.abort() }));
   const pool = config.workers > 0
     ? opened.use(new WorkerPool({ size: config.workers }))
     : undefined;
   const service = (options.service ?? notificationService)({ config, log, pool });
+  let serviceClosed: Promise<void> | undefined;
+  const closeService = () =>
+    serviceClosed ??= Promise.try(() => service[Symbol.asyncDispose]?.()).catch((error) =>
+      logger.error("Cannot close the service: {error}", { error })
+    );
+  opened.defer(closeService);
+  // Recovered tasks may be running: they stop, and stay in the journal
+  // (before the service and the pool they may use are closed).
+  opened.defer(async () => void await runner.drain({ signal: AbortSignal.abort() }));
   const definitions = definitionsByName(...service.tasks);
   const routes = [
     ...service.routes,
@@ -159,6 +166,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const closeFiles = async (): Promise<void> => {
     takeover?.[Symbol.dispose]();
     const unwatched = watches.map((watch) => watch[Symbol.asyncDispose]());
+    // The service first: its tasks are done, and closing it may still log.
+    await closeService();
     await Promise.allSettled([...unwatched, pool?.close(), log.close(), deadLetters.close()]);
     await store?.close();
   };

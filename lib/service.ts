@@ -71,6 +71,13 @@ export interface Service {
    * journaled.
    */
   readonly tasks: readonly TaskDefinition<never>[];
+  /**
+   * Closes what the service opened (a database client its tasks use): called
+   * once the app's tasks are done or given up, before its files and journal
+   * are closed, and when the start fails after the service was made.
+   * @default {nothing to close}
+   */
+  [Symbol.asyncDispose]?(): PromiseLike<void>;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { deepEqual, equal, match } from "node:assert/strict";
+import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import {
   type App,
   createApp,
@@ -121,4 +121,50 @@ Deno.test("createApp: a service's journaled task runs again after a restart, wit
   await using app = await createApp(config, { service: second.service });
   await app.runner.idle();
   deepEqual(second.runs, [{ email: "grace", id: `${id}/0`, attempt: 2 }]);
+});
+
+Deno.test("createApp closes a service once, after its tasks, and when the start fails after making it", async () => {
+  await using dir = await tempDir();
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir.path}/log.txt`,
+    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+  };
+  const config = readConfig((name) => env[name]);
+  const events: string[] = [];
+  const release = Promise.withResolvers<void>();
+  const slow = defineTask("slow", async (email: string) => {
+    await release.promise;
+    events.push(`ran ${email}`);
+  });
+  const service = (): Service => ({
+    routes: [route("POST", "/users/:email", (_request, { params, group }) => {
+      group.add(slow, params.email);
+      return new Response(null, { status: 202 });
+    })],
+    tasks: [slow],
+    [Symbol.asyncDispose]: () => Promise.resolve(void events.push("closed")),
+  });
+  const app = await createApp(config, { service });
+  const { server, url } = serve(app);
+  equal((await fetch(`${url}/users/ada`, { method: "POST" })).status, 202);
+  const stopped = app.shutdown(server, {});
+  release.resolve();
+  equal(await stopped, 0);
+  await app[Symbol.asyncDispose]();
+  deepEqual(events, ["ran ada", "closed"], "closed once, after the task");
+
+  // Two definitions of one name: the start fails once the service is made.
+  const closed: string[] = [];
+  const twin = defineTask("slow", (_email: string) => {});
+  await rejects(
+    createApp(config, {
+      service: () => ({
+        routes: [],
+        tasks: [slow, twin],
+        [Symbol.asyncDispose]: () => Promise.resolve(void closed.push("closed")),
+      }),
+    }),
+    /two are named "slow"/,
+  );
+  deepEqual(closed, ["closed"]);
 });
