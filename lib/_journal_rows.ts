@@ -37,7 +37,8 @@ export const PROBE_PREFIX = "~probe";
  *
  * @throws {TypeError} If a task was not made with `defineTask`: only a
  * definition (it always has options) can be found by name again. If an
- * argument holds NaN or an infinity, which JSON would turn into null. If the
+ * argument holds NaN or an infinity, or is undefined before one that is not
+ * (trailing ones are left out), which JSON would turn into null. If the
  * group's id holds a NUL character, which PostgreSQL's text refuses, or a
  * lone surrogate, which both journals store as U+FFFD, or is longer than
  * {@linkcode MAX_ID}, or starts as the health probe's ({@linkcode PROBE_PREFIX}):
@@ -63,19 +64,33 @@ export function journalRows(group: TaskGroup): NewRow[] {
         `Cannot journal task "${task.name}": durable tasks must be made with defineTask`,
       );
     }
-    const args = JSON.stringify(task.args);
-    // JSON writes NaN and ±Infinity as null: the task would run with null
-    // after a restart. Looked for only when a null is there at all.
-    if (args.includes("null")) JSON.stringify(task.args, finiteOnly(task.name));
+    // An optional argument left undefined at the end is kept as left out: it
+    // comes back undefined. JSON writes NaN, ±Infinity and an undefined before
+    // it as null: the task would run with null after a restart. Looked for
+    // only when a null is there at all.
+    const kept = withoutTrailingUndefined(task.args);
+    const args = JSON.stringify(kept);
+    if (args.includes("null")) JSON.stringify(kept, jsonOnly(task.name));
     return { groupId: group.id, index, name: task.name, args, fingerprint };
   });
 }
 
-function finiteOnly(name: string): (key: string, value: unknown) => unknown {
-  return (_key, value) => {
-    if (typeof value === "number" && !Number.isFinite(value)) {
+function withoutTrailingUndefined(args: readonly unknown[]): readonly unknown[] {
+  let end = args.length;
+  while (end > 0 && args[end - 1] === undefined) end--;
+  return end === args.length ? args : args.slice(0, end);
+}
+
+function jsonOnly(name: string): (this: unknown, key: string, value: unknown) => unknown {
+  return function (this: unknown, _key, value) {
+    const lost = typeof value === "number" && !Number.isFinite(value)
+      ? String(value)
+      : value === undefined && Array.isArray(this)
+      ? "undefined in a list (before a value that is not)"
+      : undefined;
+    if (lost !== undefined) {
       throw new TypeError(
-        `Cannot journal task "${name}": an argument holds ${value}, which JSON cannot`,
+        `Cannot journal task "${name}": an argument holds ${lost}, which JSON cannot`,
       );
     }
     return value;

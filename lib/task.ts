@@ -168,7 +168,10 @@ export type Task<A extends unknown[]> = TaskFunction<A> | TaskDefinition<A>;
 /**
  * Defines a named task with options. Its arguments must be JSON values
  * (a function or a `Date` argument fails `deno check`), so a definition can
- * be written to a journal and found again by name.
+ * be written to a journal and found again by name. Optional parameters may
+ * be left out or undefined at the end: the journal keeps them left out, and
+ * they come back undefined (an undefined before a value, which JSON would
+ * turn into null, is refused when journaled).
  *
  * @param name A stable name, unique within the application.
  * @param fn The function to run.
@@ -191,8 +194,18 @@ export type Task<A extends unknown[]> = TaskFunction<A> | TaskDefinition<A>;
  * const group = new TaskGroup().add(greet, "ada");
  * equal(group.size, 1);
  * ```
+ *
+ * @example An optional parameter
+ * ```ts
+ * import { defineTask, TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const send = defineTask("send", (to: string, cc?: string) => void [to, cc]);
+ * const group = new TaskGroup().add(send, "ada").add(send, "ada", "grace");
+ * equal(group.size, 2);
+ * ```
  */
-export function defineTask<A extends JsonValue[]>(
+export function defineTask<A extends (JsonValue | undefined)[]>(
   name: string,
   fn: TaskFunction<A>,
   options: TaskOptions = {},

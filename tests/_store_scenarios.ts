@@ -351,6 +351,33 @@ export async function nonFiniteArgumentIsRefused(open: OpenStore): Promise<void>
   await reopened.close();
 }
 
+/**
+ * A defined task's optional parameters: left out, or undefined at the end,
+ * they come back undefined after a restart; an undefined before a value,
+ * which JSON would write as null, is refused.
+ */
+export async function optionalArgumentsComeBackUndefined(open: OpenStore): Promise<void> {
+  const send = defineTask(
+    "send",
+    (to: string, cc?: string, bcc?: string | undefined) => void [to, cc, bcc],
+  );
+  const store = await open();
+  await store.enqueue(new TaskGroup({ id: "left-out" }).add(send, "ada"));
+  await store.enqueue(new TaskGroup({ id: "undefined" }).add(send, "ada", "bob", undefined));
+  const gap = new TaskGroup().add(send, "ada", undefined, "eve");
+  throws(
+    () => store.enqueue(gap),
+    /"send": an argument holds undefined in a list \(before a value that is not\)/,
+  );
+  await store.close();
+  const reopened = await open();
+  deepEqual((await reopened.recover()).map((task) => [task.groupId, task.args]), [
+    ["left-out", ["ada"]],
+    ["undefined", ["ada", "bob"]],
+  ]);
+  await reopened.close();
+}
+
 /** The scenarios above, by what each shows: every store's tests run them all. */
 export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<void>][] = [
   [
@@ -372,6 +399,10 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
   ],
   ["an outcome after more than 24.8 days fails no other write", longDurationFailsNoCommit],
   ["an argument JSON would turn into null (NaN, Infinity) is refused", nonFiniteArgumentIsRefused],
+  [
+    "optional arguments left out or undefined at the end come back undefined; one before a value is refused",
+    optionalArgumentsComeBackUndefined,
+  ],
 ];
 
 /**
