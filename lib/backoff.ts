@@ -35,5 +35,6 @@ export function backoffDelay(
   // Past 2 ** 1023 the power is Infinity, and 0 * Infinity NaN: a NaN delay
   // would be journaled as the retry time, failing the commit it shares.
   const ceiling = base === 0 ? 0 : Math.min(max, base * 2 ** (retry - 1));
-  return ceiling / 2 + random() * (ceiling / 2);
+  // Capped: with a subnormal base (7.4e-323) the halves round up past it.
+  return Math.min(ceiling, ceiling / 2 + random() * (ceiling / 2));
 }
