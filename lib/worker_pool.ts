@@ -210,8 +210,15 @@ export class WorkerPool implements AsyncDisposable {
       if (slot === undefined && this.#slots.length < this.#size) slot = this.#spawn();
       if (slot === undefined) return;
       const job = this.#queue.shift() as Job;
+      try {
+        slot.worker.postMessage({ id: job.id, module: job.module, name: job.name, args: job.args });
+      } catch (error) {
+        // An argument that cannot be cloned (a function): the job fails, the
+        // worker stays free. Before, run() threw and the worker kept the job for good.
+        this.#settle(job, error, false);
+        continue;
+      }
       slot.job = job;
-      slot.worker.postMessage({ id: job.id, module: job.module, name: job.name, args: job.args });
     }
   }
 

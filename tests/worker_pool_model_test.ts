@@ -1,8 +1,10 @@
 // A property test of the worker pool: random jobs run at once on a pool of
-// random size, among them jobs that throw, close or exit their worker (during
-// the job, or just after it), crash it (during the job, or just after it), or spin until their signal's deadline. Each job settles as its kind says, and
-// only its own way (a crash or a termination fails no other job); the pool
-// never holds more workers than its size, and still works afterwards.
+// random size, among them jobs that throw, close or exit their worker, or
+// crash it (each during the job, or just after it), jobs whose arguments
+// cannot be cloned, and jobs that spin until their signal's deadline. Each job
+// settles as its kind says, and only its own way (a crash or a termination
+// fails no other job); the pool never holds more workers than its size, and
+// still works afterwards.
 import { equal, ok } from "node:assert/strict";
 import fc from "fast-check";
 import { WorkerPool } from "../lib/mod.ts";
@@ -12,7 +14,7 @@ const MODULE = new URL("./fixtures/worker_tasks.ts", import.meta.url);
 type Job =
   | { kind: "square"; n: number; deadline: number | undefined }
   | {
-    kind: "fail" | "closeSelf" | "exitSelf" | "crashLater" | "forgetRejection";
+    kind: "fail" | "closeSelf" | "exitSelf" | "crashLater" | "forgetRejection" | "uncloneable";
     deadline: number | undefined;
   }
   | { kind: "closeAfterwards"; how: "close" | "exit" | "reject"; deadline: number | undefined }
@@ -24,7 +26,14 @@ const job: fc.Arbitrary<Job> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc.record({
-      kind: fc.constantFrom("fail", "closeSelf", "exitSelf", "crashLater", "forgetRejection"),
+      kind: fc.constantFrom(
+        "fail",
+        "closeSelf",
+        "exitSelf",
+        "crashLater",
+        "forgetRejection",
+        "uncloneable",
+      ),
       deadline,
     }),
   },
@@ -54,6 +63,8 @@ function natural(job: Job): (outcome: { value?: unknown; error?: Error }) => boo
       return ({ error }) => /it closed its worker/.test(error?.message ?? "");
     case "closeAfterwards":
       return ({ value }) => value === 1;
+    case "uncloneable":
+      return ({ error }) => error?.name === "DataCloneError";
     case "crashLater":
     case "forgetRejection":
       return ({ error }) => /its worker crashed/.test(error?.message ?? "");
@@ -77,9 +88,12 @@ Deno.test("WorkerPool model: each job ends its own way; crashes and terminations
             ? ["failed on purpose"]
             : job.kind === "closeAfterwards"
             ? [job.how]
+            : job.kind === "uncloneable"
+            ? [() => 1] // cannot cross to a worker
             : [];
+          const name = job.kind === "uncloneable" ? "square" : job.kind;
           try {
-            return { value: await pool.run(MODULE, job.kind, args, signal && { signal }) };
+            return { value: await pool.run(MODULE, name, args, signal && { signal }) };
           } catch (error) {
             return { error: error as Error };
           } finally {

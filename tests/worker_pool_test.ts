@@ -27,6 +27,14 @@ Deno.test("WorkerPool: a worker crashed by an error nothing caught fails the job
   equal(logged[0]?.properties.message, "forgotten after answering");
 });
 
+Deno.test("WorkerPool: a job whose arguments cannot be cloned rejects alone; the worker takes the next", async () => {
+  await using pool = new WorkerPool({ size: 1 });
+  // Before: run() threw, and the worker kept the job for good: the next never ran.
+  const uncloneable = pool.run(MODULE, "square", [() => 1]);
+  await rejects(uncloneable, (error: Error) => error.name === "DataCloneError");
+  equal(await pool.run(MODULE, "square", [3], { signal: AbortSignal.timeout(10_000) }), 9);
+});
+
 Deno.test("WorkerPool runs a function in a worker (another global scope) and returns its result", async () => {
   await using pool = new WorkerPool({ size: 2 });
   equal(pool.workers, 0, "workers start lazily");
