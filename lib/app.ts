@@ -163,14 +163,17 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     }
   };
   const watches: AsyncDisposable[] = [];
-  const closeFiles = async (): Promise<void> => {
-    takeover?.[Symbol.dispose]();
-    const unwatched = watches.map((watch) => watch[Symbol.asyncDispose]());
-    // The service first: its tasks are done, and closing it may still log.
-    await closeService();
-    await Promise.allSettled([...unwatched, pool?.close(), log.close(), deadLetters.close()]);
-    await store?.close();
-  };
+  // Once: `await using app` after `app.shutdown()` closes nothing twice.
+  let filesClosed: Promise<void> | undefined;
+  const closeFiles = (): Promise<void> =>
+    filesClosed ??= (async () => {
+      takeover?.[Symbol.dispose]();
+      const unwatched = watches.map((watch) => watch[Symbol.asyncDispose]());
+      // The service first: its tasks are done, and closing it may still log.
+      await closeService();
+      await Promise.allSettled([...unwatched, pool?.close(), log.close(), deadLetters.close()]);
+      await store?.close();
+    })();
 
   // Journaled work this process did not accept: at start-up, when room
   // frees up, and (with a shared journal) that of servers that died.

@@ -192,6 +192,19 @@ Deno.test("createApp closes the files it opened when the journal cannot be opene
   equal((await openFiles()).includes(dir.path), false, "no file in the directory is open");
 });
 
+Deno.test("an app shut down and then disposed (await using) closes nothing twice, in durable mode too", async () => {
+  await using dir = await tempDir();
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir.path}/log.txt`,
+    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+    TASK_STORE: `sqlite:${dir.path}/tasks.db`,
+  };
+  const app = await createApp(readConfig((name) => env[name]));
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.handler);
+  equal(await app.shutdown(server, {}), 0);
+  await app[Symbol.asyncDispose](); // before: BadResource, the journal closed a second time
+});
+
 Deno.test("createApp names the variable of a file it cannot open, and closes the other", async () => {
   await using dir = await tempDir();
   const env: Record<string, string> = {

@@ -1,6 +1,7 @@
 import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import {
   type App,
+  type Config,
   createApp,
   defineTask,
   delay,
@@ -37,22 +38,40 @@ function welcomeService() {
   return { runs, service, holdRuns: () => void (held = true) };
 }
 
+/** The configuration of a durable app whose files are in `dir`. */
+function durableConfig(dir: string): Config {
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir}/log.txt`,
+    DEAD_LETTER_FILE: `${dir}/dead-letter.jsonl`,
+    TASK_STORE: `sqlite:${dir}/tasks.db`,
+  };
+  return readConfig((name) => env[name]);
+}
+
 function serve(app: App) {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.handler);
   return { server, url: `http://127.0.0.1:${server.addr.port}` };
 }
 
+/** `service` served by an app on a real server; disposing stops both. */
+async function serveService(config: Config, service: (parts: ServiceParts) => Service) {
+  const app = await createApp(config, { service });
+  const { server, url } = serve(app);
+  return {
+    app,
+    url,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+      await app[Symbol.asyncDispose]();
+    },
+  };
+}
+
 Deno.test("createApp serves a service of its own, durable, beside /healthz, /tasks/:id and /metrics", async () => {
   await using dir = await tempDir();
-  const env: Record<string, string> = {
-    LOG_FILE: `${dir.path}/log.txt`,
-    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
-    TASK_STORE: `sqlite:${dir.path}/tasks.db`,
-  };
   const { runs, service } = welcomeService();
-  await using app = await createApp(readConfig((name) => env[name]), { service });
-  const { server, url } = serve(app);
-  await using _ = { [Symbol.asyncDispose]: () => server.shutdown() };
+  await using served = await serveService(durableConfig(dir.path), service);
+  const { app, url } = served;
 
   const accepted = await fetch(`${url}/users/ada`, { method: "POST" });
   equal(accepted.status, 202);
@@ -71,15 +90,9 @@ Deno.test("createApp serves a service of its own, durable, beside /healthz, /tas
 Deno.test("createApp: a route adding a task its service does not list is a 500, and nothing is journaled", async () => {
   await using dir = await tempDir();
   await using logs = await captureLogs();
-  const env: Record<string, string> = {
-    LOG_FILE: `${dir.path}/log.txt`,
-    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
-    TASK_STORE: `sqlite:${dir.path}/tasks.db`,
-  };
   const { runs, service } = welcomeService();
-  await using app = await createApp(readConfig((name) => env[name]), { service });
-  const { server, url } = serve(app);
-  await using _ = { [Symbol.asyncDispose]: () => server.shutdown() };
+  await using served = await serveService(durableConfig(dir.path), service);
+  const { app, url } = served;
 
   const refused = await fetch(`${url}/unlisted`, { method: "POST" });
   equal(refused.status, 500);
@@ -98,12 +111,7 @@ Deno.test("createApp: a route adding a task its service does not list is a 500, 
 
 Deno.test("createApp: a service's journaled task runs again after a restart, with its id", async () => {
   await using dir = await tempDir();
-  const env: Record<string, string> = {
-    LOG_FILE: `${dir.path}/log.txt`,
-    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
-    TASK_STORE: `sqlite:${dir.path}/tasks.db`,
-  };
-  const config = readConfig((name) => env[name]);
+  const config = durableConfig(dir.path);
   const first = welcomeService();
   first.holdRuns();
   let id: string;
@@ -125,11 +133,7 @@ Deno.test("createApp: a service's journaled task runs again after a restart, wit
 
 Deno.test("createApp closes a service once, after its tasks, and when the start fails after making it", async () => {
   await using dir = await tempDir();
-  const env: Record<string, string> = {
-    LOG_FILE: `${dir.path}/log.txt`,
-    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
-  };
-  const config = readConfig((name) => env[name]);
+  const config = durableConfig(dir.path);
   const events: string[] = [];
   const release = Promise.withResolvers<void>();
   const slow = defineTask("slow", async (email: string) => {
