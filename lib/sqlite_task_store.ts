@@ -64,6 +64,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   readonly #sql: (groupId: string) => JournalStatements;
   // Chosen group ids whose commit has not settled (see enqueue).
   #givenPending = new PendingIds();
+  #closing = false;
   #logger: StructuredLogger;
   #clock: Clock;
   #health: JournalHealth;
@@ -235,9 +236,12 @@ export class SqliteTaskStore implements TaskStore, Disposable {
 
   /**
    * Commits what is queued, then closes the database; while a sync runs past
-   * `commitTimeoutMs` (a disk that stalls), once it returns.
+   * `commitTimeoutMs` (a disk that stalls), once it returns. Closing again
+   * does nothing.
    */
   close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
     this.#outcomes.flush();
     if (this.#commits.stalled === undefined) {
       this.#commits.close();

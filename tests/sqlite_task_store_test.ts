@@ -691,3 +691,11 @@ Deno.test("SqliteTaskStore.close() while a sync stalls returns at once; the data
   const groups = reopened.recover().map((task) => task.groupId);
   deepEqual(groups, ["before"], "the accepted group is there, the refused one undone");
 });
+
+Deno.test("SqliteTaskStore: closing again does nothing (a DisposableStack and a close by hand)", async () => {
+  await using dir = await tempDir();
+  const store = SqliteTaskStore.open(`${dir.path}/tasks.db`);
+  store.close();
+  store.close(); // before: BadResource
+  store[Symbol.dispose]();
+});
