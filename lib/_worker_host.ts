@@ -33,17 +33,27 @@ Deno.exit = (code?: number): never => {
 // (before, the pool's onerror failed whatever job it had sent last, even one
 // not started), and Deno prints no stack outside the server's JSON logs.
 const crashed = (event: Event, error: unknown): void => {
+  if (event.defaultPrevented) return; // a task module's own listener handled it
   event.preventDefault();
   closing(described(error));
   close();
 };
-self.addEventListener("error", (event) => crashed(event, event.error ?? event.message));
-self.addEventListener("unhandledrejection", (event) => crashed(event, event.reason));
+const onError = (event: ErrorEvent) => crashed(event, event.error ?? event.message);
+const onRejection = (event: PromiseRejectionEvent) => crashed(event, event.reason);
+/** Listened for last, after those a task module adds as it loads. */
+const listenLast = (): void => {
+  self.removeEventListener("error", onError);
+  self.removeEventListener("unhandledrejection", onRejection);
+  self.addEventListener("error", onError);
+  self.addEventListener("unhandledrejection", onRejection);
+};
+listenLast();
 
 self.onmessage = async ({ data }: MessageEvent<Job>): Promise<void> => {
   current = data.id;
   try {
     const module = await import(data.module);
+    listenLast();
     const fn = module[data.name];
     if (typeof fn !== "function") {
       throw new TypeError(`Cannot run worker task: ${data.module} has no function "${data.name}"`);

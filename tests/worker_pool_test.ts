@@ -25,6 +25,9 @@ Deno.test("WorkerPool: a worker crashed by an error nothing caught fails the job
   equal(logged.length, 1);
   equal(logged[0]?.message, "A worker crashed between jobs and was replaced: {name}: {message}");
   equal(logged[0]?.properties.message, "forgotten after answering");
+  // One that the task's module handles itself (its own listener) crashes nothing.
+  equal(await pool.run(MODULE, "rejectHandled", [], { signal: AbortSignal.timeout(10_000) }), 1);
+  equal(logged.length, 1);
 });
 
 Deno.test("WorkerPool: a job whose arguments cannot be cloned rejects alone; the worker takes the next", async () => {
