@@ -143,7 +143,9 @@ export function opsRoutes(options: OpsOptions): Route[] {
       const { id } = params;
       const found = await find(id, request.signal);
       if (found === undefined) {
-        throw new HttpError(404, "not_found", `No task group ${JSON.stringify(id)} is known`);
+        // Echoed at most 100 characters long: a 4 KB path is no one's id.
+        const shown = id.length > 100 ? `${id.slice(0, 100)}…` : id;
+        throw new HttpError(404, "not_found", `No task group ${JSON.stringify(shown)} is known`);
       }
       return Response.json(found);
     }),

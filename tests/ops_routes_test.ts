@@ -144,7 +144,14 @@ Deno.test("GET /tasks/{id} awaits a journal that answers asynchronously (a netwo
   deepEqual(await found.json(), known);
   const missing = await fetch(`${url}/nope`);
   equal(missing.status, 404);
-  equal((await missing.json()).error, "not_found");
+  deepEqual(await missing.json(), {
+    error: "not_found",
+    detail: 'No task group "nope" is known',
+  });
+  // A long id is echoed cut: before, a 3,000-character path came back whole.
+  const long = await fetch(`${url}/${"x".repeat(3_000)}`);
+  equal(long.status, 404);
+  equal((await long.json()).detail, `No task group "${"x".repeat(100)}…" is known`);
 });
 
 Deno.test("GET /tasks/{id} answers 503 journal_unavailable, logged, when the journal cannot be read", async () => {
