@@ -8,6 +8,7 @@ import type { GroupStatus } from "./task_status.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Awaitable } from "./task_store.ts";
+import { echoed } from "./_echoed.ts";
 import { HttpError } from "./http_error.ts";
 import type { StructuredLogger } from "./logging.ts";
 import type { Metrics } from "./metrics.ts";
@@ -143,9 +144,11 @@ export function opsRoutes(options: OpsOptions): Route[] {
       const { id } = params;
       const found = await find(id, request.signal);
       if (found === undefined) {
-        // Echoed at most 100 characters long: a 4 KB path is no one's id.
-        const shown = id.length > 100 ? `${id.slice(0, 100)}…` : id;
-        throw new HttpError(404, "not_found", `No task group ${JSON.stringify(shown)} is known`);
+        throw new HttpError(
+          404,
+          "not_found",
+          `No task group ${JSON.stringify(echoed(id))} is known`,
+        );
       }
       return Response.json(found);
     }),

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { echoed } from "./_echoed.ts";
 import { HttpError } from "./http_error.ts";
 import type { PathParams, RouteParams } from "./path_params.ts";
 import type { TaskGroup } from "./task_group.ts";
@@ -249,7 +250,7 @@ export function matchRoute(routes: readonly Route[], request: Request): RouteMat
     allow.add(candidate.method);
     if (candidate.method === "GET") allow.add("HEAD"); // answered as GET, above
   }
-  if (allow === undefined) throw new HttpError(404, "not_found", `No route for ${path}`);
+  if (allow === undefined) throw new HttpError(404, "not_found", `No route for ${echoed(path)}`);
   const methods = [...allow].join(", ");
   throw new HttpError(
     405,

@@ -27,6 +27,11 @@ Deno.test("matchRoute() throws 404 for unknown paths, including dot-dot segments
       code: "not_found",
     });
   }
+  // The path is echoed cut to 100 characters: before, a 3,000-character one came back whole.
+  const long = `/${"x".repeat(3_000)}`;
+  throws(() => matchRoute(routes, new Request(`http://x${long}`)), {
+    message: `No route for ${long.slice(0, 100)}…`,
+  });
 });
 
 Deno.test("matchRoute() throws 405 with Allow listing every method of the path once, HEAD beside GET", () => {
