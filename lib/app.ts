@@ -19,6 +19,7 @@ import { definitionsByName } from "./recovery.ts";
 import { TaskRunner } from "./runner.ts";
 import { createHandler } from "./server.ts";
 import { notificationService } from "./service.ts";
+import { Reopens } from "./_reopens.ts";
 import { SqliteTaskStore } from "./sqlite_task_store.ts";
 import type { TaskGroup } from "./task_group.ts";
 import type { TaskStore } from "./task_store.ts";
@@ -150,18 +151,9 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     onReplay: () => void replays.count++,
   }));
   const files = [[config.logFile, log], [config.deadLetterFile, deadLetters]] as const;
-  const reopen = async (file: string, writer: LogWriter): Promise<void> => {
-    try {
-      await writer.reopen();
-      logger.info("Reopened {file}", { file });
-    } catch (error) {
-      logger.error("Cannot reopen {file}, lines still go to the old handle: {error}", {
-        file,
-        error,
-      });
-      throw error;
-    }
-  };
+  const reopens = new Reopens(logger);
+  for (const [file] of files) await reopens.opened(file);
+  const reopen = (file: string, writer: LogWriter) => reopens.reopen(file, writer);
   const watches: AsyncDisposable[] = [];
   // Once: `await using app` after `app.shutdown()` closes nothing twice.
   let filesClosed: Promise<void> | undefined;

@@ -283,7 +283,9 @@ Deno.test("main.ts: a report runs in a worker with the server's own permissions"
 async function rotateLog(dir: string, reopened: (server: ServerProcess) => Promise<void>) {
   await using server = await spawnServer(dir, {});
   deepEqual(await post(server.url, 10), Array(10).fill(202));
+  // Both files, as logrotate would: a path still naming its open file is not reopened.
   await Deno.rename(`${dir}/log.txt`, `${dir}/log.txt.1`);
+  await Deno.rename(`${dir}/dead-letter.jsonl`, `${dir}/dead-letter.jsonl.1`);
   await reopened(server);
   const response = await fetch(`${server.url}/send-notification/after@example.com`, {
     method: "POST",
