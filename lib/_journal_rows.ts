@@ -114,7 +114,7 @@ export function duplicateGroup(id: string, fingerprint: unknown): DuplicateGroup
 
 /**
  * "Cannot <action>: <the error's message>", with the error as its cause: how
- * a journal that cannot start says so.
+ * a journal that cannot start says so (and the app, a file it cannot open).
  */
 export function cannot(action: string, error: unknown): Error {
   return new Error(`Cannot ${action}: ${errorText(error)}`, { cause: error });

@@ -103,18 +103,20 @@ export async function readFingerprint(sql: Sql, groupId: string): Promise<unknow
   return row?.fingerprint;
 }
 
+/** Tasks of gone owners left in the journal, by name: no definition here runs them. */
+export type LeftBehind = { name: string; tasks: number }[];
+
 /**
  * Takes over the unfinished tasks of every owner that is gone, that is whose
  * session lock is free: its process ended or lost its connection. Tasks
  * found running crashed their process: their crash count grows, and at
  * `crashLimit` they are failed (quarantined). Two servers adopting at once
  * skip each other's owners (a try-lock, the owner-level `SKIP LOCKED`).
+ * Given `names`, only groups whose unfinished tasks all have one of them.
  *
- * @returns The adopted tasks in group order.
+ * @returns The adopted tasks in group order, and, given `names`, how many
+ * tasks of gone owners are left, by name.
  */
-/** Tasks of gone owners left in the journal, by name: no definition here runs them. */
-export type LeftBehind = { name: string; tasks: number }[];
-
 export async function adoptOrphans(
   tx: TransactionSql,
   owner: string,

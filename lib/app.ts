@@ -19,6 +19,7 @@ import { definitionsByName } from "./recovery.ts";
 import { TaskRunner } from "./runner.ts";
 import { createHandler } from "./server.ts";
 import { notificationService } from "./service.ts";
+import { cannot } from "./_journal_rows.ts";
 import { Reopens } from "./_reopens.ts";
 import { SqliteTaskStore } from "./sqlite_task_store.ts";
 import type { TaskGroup } from "./task_group.ts";
@@ -68,10 +69,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     LogWriter.open(path, { ...(escape && { escape }), ...(signal && { signal }) }).catch(
       (error) => {
         if (signal?.aborted && error === signal.reason) throw error;
-        const why = error instanceof Error ? error.message : String(error);
-        throw new Error(`Cannot open ${variable} ${JSON.stringify(path)}: ${why}`, {
-          cause: error,
-        });
+        throw cannot(`open ${variable} ${JSON.stringify(path)}`, error);
       },
     );
   const log = opened.use(await openFile("LOG_FILE", config.logFile));
@@ -153,7 +151,6 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const files = [[config.logFile, log], [config.deadLetterFile, deadLetters]] as const;
   const reopens = new Reopens(logger);
   for (const [file] of files) await reopens.opened(file);
-  const reopen = (file: string, writer: LogWriter) => reopens.reopen(file, writer);
   const watches: AsyncDisposable[] = [];
   // Once: `await using app` after `app.shutdown()` closes nothing twice.
   let filesClosed: Promise<void> | undefined;
@@ -182,7 +179,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   opened.move(); // started: from now on the app's shutdown closes them
   // Renamed away or deleted without a signal (logrotate's default): reopened within a second.
   for (const [file, writer] of files) {
-    watches.push(await watchFile(file, () => reopen(file, writer)));
+    watches.push(await watchFile(file, () => reopens.reopen(file, writer)));
   }
   // The journal's files are not reopened: a replaced one refuses new work.
   if (store instanceof SqliteTaskStore) watches.push(await store.watchFiles());
@@ -251,7 +248,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
       return requests.count;
     },
     async reopenFiles() {
-      await Promise.allSettled(files.map(([file, writer]) => reopen(file, writer)));
+      await Promise.allSettled(files.map(([file, writer]) => reopens.reopen(file, writer)));
     },
     async shutdown(server, options = {}) {
       try {
