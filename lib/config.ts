@@ -24,6 +24,19 @@ const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
     z.number({ error: notDecimal }).int().min(min).max(max),
   );
 
+// Any case, and "warn" for "warning": LOG_LEVEL=WARN is how other servers
+// (and Python's logging) spell it, and a start that fails on it helps nobody.
+const words = <T extends z.ZodEnum>(schema: T, fallback: z.infer<T>) =>
+  z.preprocess(
+    (value) =>
+      value === undefined || value === ""
+        ? fallback
+        : typeof value === "string"
+        ? value.toLowerCase().replace(/^warn$/, "warning")
+        : value,
+    schema,
+  );
+
 // Waits are capped at what a timer keeps (MAX_TIMER_MS): a longer one would fire at once.
 const SCHEMA = z.object({
   PORT: int(8000, 0, 65_535),
@@ -47,8 +60,8 @@ const SCHEMA = z.object({
   TAKEOVER_INTERVAL_MS: int(5_000, 0, MAX_TIMER_MS),
   WORKERS: int(Math.max(1, navigator.hardwareConcurrency - 1), 0, 1_024),
   REPORT_WORK_MS: int(50, 0),
-  LOG_LEVEL: z.enum(["trace", "debug", "info", "warning", "error", "fatal"]).default("info"),
-  LOG_FORMAT: z.enum(["json", "pretty"]).default("json"),
+  LOG_LEVEL: words(z.enum(["trace", "debug", "info", "warning", "error", "fatal"]), "info"),
+  LOG_FORMAT: words(z.enum(["json", "pretty"]), "json"),
 });
 
 /**

@@ -86,6 +86,22 @@ Deno.test("readConfig() reads numbers in decimal digits only: blanks, hex and ex
   throws(() => readConfig((name) => name === "TASK_RETRIES" ? "-1" : undefined), /Too small/);
 });
 
+Deno.test("readConfig() reads LOG_LEVEL and LOG_FORMAT in any case, and warn as warning", () => {
+  const read = (level: string, format = "") =>
+    readConfig((name) =>
+      ({ LOG_LEVEL: level, LOG_FORMAT: format } as Record<string, string>)[name]
+    );
+  // Before, LOG_LEVEL=WARN (or warn, or INFO) stopped the start.
+  deepEqual([read("WARN").logLevel, read("warn").logLevel, read("Info").logLevel], [
+    "warning",
+    "warning",
+    "info",
+  ]);
+  deepEqual([read("").logLevel, read("DEBUG", "PRETTY").logFormat], ["info", "pretty"]);
+  throws(() => read("warns"), /LOG_LEVEL \("warns"\): Invalid option/);
+  throws(() => read("info", "text"), /LOG_FORMAT/);
+});
+
 Deno.test("readConfig() refuses a wait longer than a timer keeps (it would fire at once)", () => {
   const waits = [
     "SEND_DELAY_MS",
