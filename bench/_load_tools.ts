@@ -13,7 +13,8 @@ export interface Server {
   url: string;
   pid: number;
   dir: string;
-  stop(): Promise<void>;
+  /** Ends it (by default at once) and removes its directory. */
+  stop(signal?: Deno.Signal): Promise<void>;
 }
 
 /** One wrk run: rate, latency percentiles in ms, counts. */
@@ -81,8 +82,8 @@ export async function startServer(
     url,
     pid: child.pid,
     dir,
-    async stop() {
-      child.kill("SIGKILL");
+    async stop(signal: Deno.Signal = "SIGKILL") {
+      child.kill(signal);
       await child.status;
       await Deno.remove(dir, { recursive: true });
     },
