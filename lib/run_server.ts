@@ -1,0 +1,255 @@
+/**
+ * The server as a process: configuration, the app, the listener, signals and
+ * the drain. `main.ts` runs it with the demo service; run it with yours.
+ *
+ * @module
+ */
+import { drain, getLogger, type Logger } from "@logtape/logtape";
+import { abortable } from "./abortable.ts";
+import { createApp } from "./app.ts";
+import type { App, CreateAppOptions } from "./app_options.ts";
+import { type Config, CONFIG_VARIABLES, readConfig } from "./config.ts";
+import { configureLogging } from "./logging.ts";
+import { ResilientServer } from "./resilient_server.ts";
+import { serverUrl } from "./server_url.ts";
+import { catchStrayErrors } from "./stray_errors.ts";
+
+/**
+ * Where {@linkcode runServer} hears signals: `Deno` itself, or a stand-in.
+ *
+ * @example Signals a test sends
+ * ```ts
+ * import type { SignalSource } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const listeners = new Map<Deno.Signal, () => void>();
+ * const signals: SignalSource = {
+ *   addSignalListener: (signal, handler) => void listeners.set(signal, handler),
+ *   removeSignalListener: (signal) => void listeners.delete(signal),
+ * };
+ * signals.addSignalListener("SIGTERM", () => {});
+ * equal(listeners.size, 1);
+ * ```
+ */
+export type SignalSource = Pick<typeof Deno, "addSignalListener" | "removeSignalListener">;
+
+/**
+ * Options for {@linkcode runServer}: what to serve, and the parts of the
+ * process it uses, each Deno's own unless given.
+ *
+ * @example Your own service, configured from your own variables
+ * ```ts
+ * import { type RunServerOptions, route } from "./mod.ts";
+ *
+ * const service = () => ({ routes: [route("GET", "/", () => new Response("hi"))], tasks: [] });
+ * const env: Record<string, string> = { PORT: "9000", LOG_LEVEL: "warning" };
+ * const options: RunServerOptions = { service, env: (name) => env[name] };
+ * ```
+ */
+export interface RunServerOptions {
+  /**
+   * What to serve, made from the app's parts (see {@linkcode CreateAppOptions}).
+   * @default {notificationService}
+   */
+  service?: CreateAppOptions["service"];
+  /**
+   * Reads a configuration variable; asked only for {@linkcode CONFIG_VARIABLES}.
+   * @default {Deno.env.get}
+   */
+  env?: (name: string) => string | undefined;
+  /** Where signals come from. @default {Deno} */
+  signals?: SignalSource;
+  /**
+   * Where the server's own log lines go, synchronously.
+   * @default {stderr, never waited for}
+   */
+  logTo?: (line: string) => void;
+  /**
+   * Told the address once the server listens.
+   * @default {prints `posthaste listening on <url>` to stdout}
+   */
+  onListen?: (addr: Deno.NetAddr) => void;
+}
+
+// SIGHUP drains too: by default it ends the process at once, and with it the
+// accepted work, when the terminal goes (an ssh session that dropped).
+const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT", "SIGBREAK"]
+  : ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * Runs the server until a signal stops it: reads the configuration, makes the
+ * app, serves it, and drains on SIGINT, SIGTERM or SIGHUP (a second signal
+ * gives up waiting for tasks; one while starting stops the start). SIGUSR2
+ * reopens the log files. Once it serves, stray errors are logged, not fatal.
+ * The process is left to the caller: `Deno.exit(await runServer())`.
+ *
+ * @param options What to serve, and the parts of the process it uses.
+ * @returns The exit code, once stopped: 0 when every accepted task finished
+ * (or a signal stopped the start); 1 when the start failed, the port could
+ * not be had, or tasks were left unfinished.
+ *
+ * @example Serving until SIGTERM
+ * ```ts
+ * import { runServer, type SignalSource } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const env: Record<string, string> = {
+ *   PORT: "0", LOG_FILE: `${dir}/log.txt`, DEAD_LETTER_FILE: `${dir}/dl.jsonl`, WORKERS: "0",
+ * };
+ * const listeners = new Map<Deno.Signal, () => void>();
+ * const signals: SignalSource = {
+ *   addSignalListener: (signal, handler) => void listeners.set(signal, handler),
+ *   removeSignalListener: (signal) => void listeners.delete(signal),
+ * };
+ * const listening = Promise.withResolvers<Deno.NetAddr>();
+ * const running = runServer({
+ *   env: (name) => env[name], signals, logTo: () => {}, onListen: listening.resolve,
+ * });
+ * const { port } = await listening.promise;
+ * const response = await fetch(`http://127.0.0.1:${port}/send-notification/ada@example.com`, {
+ *   method: "POST",
+ * });
+ * await response.body?.cancel();
+ * equal(response.status, 202);
+ * listeners.get("SIGTERM")?.();
+ * equal(await running, 0, "drained: every task finished");
+ * equal(
+ *   await Deno.readTextFile(`${dir}/log.txt`),
+ *   "notification for ada@example.com: some notification\n",
+ * );
+ * ```
+ */
+export async function runServer(options: RunServerOptions = {}): Promise<number> {
+  const { signals = Deno } = options;
+  const added: [Deno.Signal, () => void][] = [];
+  const listen = (signal: Deno.Signal, handler: () => void): void => {
+    signals.addSignalListener(signal, handler);
+    added.push([signal, handler]);
+  };
+  try {
+    return await run(options, listen);
+  } finally {
+    for (const [signal, handler] of added) signals.removeSignalListener(signal, handler);
+    // What is still queued for stderr is written first, unless stderr takes
+    // nothing for a second (nobody reads it).
+    await abortable(drain(), AbortSignal.timeout(1_000)).catch(() => {});
+  }
+}
+
+async function run(
+  options: RunServerOptions,
+  listen: (signal: Deno.Signal, handler: () => void) => void,
+): Promise<number> {
+  const { env = (name) => Deno.env.get(name), logTo: write, service } = options;
+  // JSON lines until the configuration is read: a start that fails says why in one.
+  await configureLogging(write && { write });
+  const logger = getLogger(["posthaste", "app"]);
+  let config: Config;
+  try {
+    config = readConfig((name) => CONFIG_VARIABLES.includes(name) ? env(name) : undefined);
+  } catch (error) {
+    return startFailed(logger, error);
+  }
+  await configureLogging({
+    level: config.logLevel,
+    format: config.logFormat,
+    ...write && { write },
+  });
+
+  // Listeners first, so that no signal can arrive unhandled. While starting
+  // (a database that does not answer, a long recovery), a signal stops the
+  // start: what was opened is closed, and journaled work stays for the next.
+  const starting = new AbortController();
+  let onSignal = (signal: Deno.Signal): void => starting.abort(signal);
+  for (const signal of STOP_SIGNALS) listen(signal, () => onSignal(signal));
+  // logrotate renamed the files: later lines go to new files at the paths.
+  // USR2, not nginx's USR1: since Deno 2.9.2 a SIGUSR1 also starts the V8
+  // inspector on 127.0.0.1:9229, whatever listeners the program has: a
+  // debugger that anyone on the machine can attach to, to run code as the
+  // server. Not HUP either: HUP says the terminal is gone, so the server
+  // drains. Listened for before the start too, whose default action would
+  // end it: asked while starting, the files are reopened once the app is made.
+  let reopenAsked = false;
+  let reopenFiles = (): void => void (reopenAsked = true);
+  if (Deno.build.os !== "windows") {
+    listen("SIGUSR2", () => reopenFiles());
+    listen("SIGUSR1", () => {
+      logger.error(
+        "SIGUSR1 starts Deno's inspector on 127.0.0.1:9229 (Deno 2.9.2 and later), a debugger anyone on this machine can attach to: restart the server to close it, and send SIGUSR2 to reopen the log files (done now all the same)",
+      );
+      reopenFiles();
+    });
+  }
+  let app: App;
+  try {
+    app = await createApp(config, { signal: starting.signal, ...service && { service } });
+  } catch (error) {
+    if (!starting.signal.aborted) return startFailed(logger, error);
+    logger.info("Start-up stopped by {signal}: nothing was served", {
+      signal: starting.signal.reason,
+    });
+    return 0;
+  }
+
+  // Serving: a signal drains, a second gives up waiting.
+  const giveUp = new AbortController();
+  const stopped = Promise.withResolvers<number>();
+  let server: ResilientServer | undefined;
+  const stop = (listener: { shutdown(): Promise<void> }, signal: AbortSignal): void => {
+    stopped.resolve(app.shutdown(listener, { signal }));
+    onSignal = () => giveUp.abort();
+  };
+  onSignal = () => stop(server as ResilientServer, giveUp.signal);
+  reopenFiles = () => void app.reopenFiles();
+  if (reopenAsked) reopenFiles();
+
+  // Deno.serve, served again if its accept loop dies (out of file descriptors).
+  const { hostname, port } = config;
+  const onListen = options.onListen ?? ((addr) => announce(logger, addr));
+  try {
+    server = new ResilientServer({ hostname, port, onListen }, app.handler);
+  } catch (error) {
+    // A port taken, say: recovered tasks that began stop and stay journaled.
+    logger.error("Cannot listen on {hostname}:{port}: {error}", {
+      hostname,
+      port,
+      error: String(error),
+    });
+    stop({ shutdown: async () => {} }, AbortSignal.abort());
+    await stopped.promise;
+    return 1;
+  }
+  app.metrics.acceptFailures = server.failures;
+  // Serving: from now on a task's forgotten promise must not end the process,
+  // and with it every accepted task (until now, a failure to start must).
+  using strays = catchStrayErrors();
+  app.metrics.strayErrors = strays;
+  // A signal after the start's last look at it: the start is done, so it drains.
+  if (starting.signal.aborted) onSignal("SIGTERM");
+  const code = await stopped.promise;
+  // Given up on (a second signal), the drain left the listener open.
+  void server.shutdown().catch(() => {});
+  return code;
+}
+
+function announce(logger: Logger, addr: Deno.NetAddr): void {
+  const url = serverUrl(addr);
+  try {
+    Deno.stdout.writeSync(new TextEncoder().encode(`posthaste listening on ${url}\n`));
+  } catch (error) {
+    // Nobody reads stdout (`… | head -1` exited): serve all the same.
+    logger.warn("Cannot write to stdout ({error}); listening on {url}", {
+      url,
+      error: String(error),
+    });
+  }
+}
+
+function startFailed(logger: Logger, error: unknown): number {
+  logger.error("Start-up failed: {error}", {
+    error: error instanceof Error ? error.message : String(error),
+  });
+  return 1;
+}
