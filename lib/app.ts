@@ -114,13 +114,19 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const pool = config.workers > 0
     ? opened.use(new WorkerPool({ size: config.workers }))
     : undefined;
-  const service = (options.service ?? notificationService)({ config, log, pool });
+  const service = await (options.service ?? notificationService)({
+    config,
+    log,
+    pool,
+    ...(signal && { signal }),
+  });
   let serviceClosed: Promise<void> | undefined;
   const closeService = () =>
     serviceClosed ??= Promise.try(() => service[Symbol.asyncDispose]?.()).catch((error) =>
       logger.error("Cannot close the service: {error}", { error })
     );
   opened.defer(closeService);
+  signal?.throwIfAborted(); // a service made asynchronously may not have looked
   // Recovered tasks may be running: they stop, and stay in the journal
   // (before the service and the pool they may use are closed).
   opened.defer(async () => void await runner.drain({ signal: AbortSignal.abort() }));

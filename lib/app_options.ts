@@ -7,7 +7,7 @@ import type { GroupRegistry } from "./group_registry.ts";
 import type { LogWriter } from "./log_writer.ts";
 import type { Metrics } from "./metrics.ts";
 import type { TaskRunner } from "./runner.ts";
-import type { Service, ServiceParts } from "./service.ts";
+import type { ServiceFactory } from "./service.ts";
 
 /**
  * Options for {@linkcode App.shutdown}.
@@ -56,7 +56,7 @@ export interface CreateAppOptions {
    * `/metrics`, and gives them its runner, journal, drain and dead letters.
    * @default {notificationService}
    */
-  service?: (parts: ServiceParts) => Service;
+  service?: ServiceFactory;
 }
 
 /**

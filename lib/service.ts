@@ -39,7 +39,42 @@ export interface ServiceParts {
   readonly log: LogWriter;
   /** Workers for CPU-bound tasks (`WORKERS`), or none when it is 0; closed at shutdown. */
   readonly pool: WorkerPool | undefined;
+  /**
+   * The start's signal (`createApp`'s `signal` option), for a service made
+   * asynchronously (a database it connects to) to give up with the start.
+   */
+  readonly signal?: AbortSignal;
 }
+
+/**
+ * Makes a service from the app's parts, at once or asynchronously (a client
+ * it connects first). If it throws or rejects, the start fails, and what the
+ * app had opened is closed.
+ *
+ * @example A service that connects before it serves
+ * ```ts
+ * import { createApp, readConfig, route, type ServiceFactory } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const connect = (signal?: AbortSignal) => {
+ *   signal?.throwIfAborted();
+ *   return Promise.resolve({ greeting: "hi", close: () => Promise.resolve() });
+ * };
+ * const service: ServiceFactory = async ({ signal }) => {
+ *   const client = await connect(signal);
+ *   return {
+ *     routes: [route("GET", "/hello", () => new Response(client.greeting))],
+ *     tasks: [],
+ *     [Symbol.asyncDispose]: () => client.close(),
+ *   };
+ * };
+ * const dir = await Deno.makeTempDir();
+ * const env: Record<string, string> = { LOG_FILE: `${dir}/log.txt`, DEAD_LETTER_FILE: `${dir}/dl.jsonl` };
+ * await using app = await createApp(readConfig((name) => env[name]), { service });
+ * equal(await (await app.handler(new Request("http://x/hello"), undefined as never)).text(), "hi");
+ * ```
+ */
+export type ServiceFactory = (parts: ServiceParts) => Service | Promise<Service>;
 
 /**
  * A service: its routes, and every task definition they add. The app adds

@@ -172,3 +172,54 @@ Deno.test("createApp closes a service once, after its tasks, and when the start 
   );
   deepEqual(closed, ["closed"]);
 });
+
+Deno.test("createApp awaits a service made asynchronously, and a failed one closes what was opened", async () => {
+  await using dir = await tempDir();
+  const config = durableConfig(dir.path);
+  const { runs, service } = welcomeService();
+  const start = new AbortController();
+  let given: AbortSignal | undefined;
+  {
+    await using app = await createApp(config, {
+      signal: start.signal,
+      service: async (parts) => {
+        given = parts.signal;
+        await Promise.resolve(); // connects to something first
+        return service(parts);
+      },
+    });
+    const { server, url } = serve(app);
+    equal((await fetch(`${url}/users/ada`, { method: "POST" })).status, 202);
+    await app.runner.idle();
+    await server.shutdown();
+  }
+  equal(given, start.signal, "the start's signal, to give up with it");
+  deepEqual(runs.map(({ email }) => email), ["ada"]);
+
+  // Before, a promise of a service failed `deno check`.
+  await rejects(
+    createApp(config, { service: () => Promise.reject(new Error("cannot connect")) }),
+    /cannot connect/,
+  );
+  await using _again = await createApp(config, { service }); // the journal was closed
+
+  // A start given up while the service was being made, though it did not look.
+  const stopping = new AbortController();
+  const closed: string[] = [];
+  await rejects(
+    createApp({ ...config, taskStore: undefined }, {
+      signal: stopping.signal,
+      service: async () => {
+        stopping.abort(new Error("stopped while connecting"));
+        await Promise.resolve();
+        return {
+          routes: [],
+          tasks: [],
+          [Symbol.asyncDispose]: () => Promise.resolve(void closed.push("closed")),
+        };
+      },
+    }),
+    /stopped while connecting/,
+  );
+  deepEqual(closed, ["closed"]);
+});
