@@ -142,12 +142,13 @@ async function run(
   options: RunServerOptions,
   listen: (signal: Deno.Signal, handler: () => void) => void,
 ): Promise<number> {
-  const { env = (name) => Deno.env.get(name), logTo: write, service } = options;
+  const { logTo: write, service } = options;
   // JSON lines until the configuration is read: a start that fails says why in one.
   await configureLogging(write && { write });
   const logger = getLogger(["posthaste", "app"]);
   let config: Config;
   try {
+    const env = options.env ?? processEnv();
     config = readConfig((name) => CONFIG_VARIABLES.includes(name) ? env(name) : undefined);
   } catch (error) {
     return startFailed(logger, error);
@@ -232,6 +233,27 @@ async function run(
   // Given up on (a second signal), the drain left the listener open.
   void server.shutdown().catch(() => {});
   return code;
+}
+
+/**
+ * The process's environment, once every configuration variable may be read:
+ * each is asked for (a default needs to know it is unset), and those not
+ * granted are named together, not one failed start at a time.
+ */
+function processEnv(): (name: string) => string | undefined {
+  const ungranted = CONFIG_VARIABLES.filter((variable) =>
+    Deno.permissions.querySync({ name: "env", variable }).state !== "granted"
+  );
+  if (ungranted.length > 0) {
+    throw new Error(
+      `Cannot read configuration: no env access to ${
+        ungranted.join(", ")
+      }; grant each (--allow-env=${
+        ungranted.join(",")
+      }, beside your own), as deno.json's server permission set does`,
+    );
+  }
+  return (name) => Deno.env.get(name);
 }
 
 function announce(logger: Logger, addr: Deno.NetAddr): void {

@@ -1,6 +1,13 @@
 // Process tests: `main.ts` as a child process, real requests, real signals.
 import { deepEqual, equal, match, ok } from "node:assert/strict";
-import { lines, type ServerProcess, spawnMain, spawnServer, tempDir } from "./_helpers.ts";
+import {
+  lines,
+  serverPermissions,
+  type ServerProcess,
+  spawnMain,
+  spawnServer,
+  tempDir,
+} from "./_helpers.ts";
 
 async function post(url: string, count: number): Promise<number[]> {
   return await Promise.all(Array.from({ length: count }, async (_, i) => {
@@ -215,6 +222,25 @@ Deno.test("main.ts: invalid configuration fails at start with one clear JSON lin
     ["ERROR", "Start-up failed"],
   ]);
   match(logged[0].error, /^Cannot read configuration: MAX_CONCURRENCY \("zero"\)/);
+});
+
+Deno.test("main.ts: env access not granted to configuration variables names them all at once", async () => {
+  await using dir = await tempDir();
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...serverPermissions(dir.path).slice(0, -1), "--allow-env=PORT,LOG_FILE", main],
+    env: { PORT: "0", LOG_FILE: `${dir.path}/log.txt`, NO_COLOR: "1" },
+    stdin: "null",
+  }).output();
+  equal(code, 1);
+  const [logged, ...more] = lines(new TextDecoder().decode(stderr)).map((line) => JSON.parse(line));
+  equal(more.length, 0);
+  // Before: "Requires env access to \"LISTEN_HOSTNAME\"", then the next variable at the next start.
+  match(
+    logged.error,
+    /^Cannot read configuration: no env access to LISTEN_HOSTNAME, DEAD_LETTER_FILE, SEND_DELAY_MS, .*LOG_FORMAT; grant each \(--allow-env=LISTEN_HOSTNAME,DEAD_LETTER_FILE,/,
+  );
+  equal(logged.error.includes("PORT,"), false, "PORT is granted");
 });
 
 Deno.test("main.ts: while tasks drain, /healthz answers 503 and new work 503 shutting_down", async () => {
