@@ -143,7 +143,8 @@ function lineFormatter(format: "json" | "pretty"): (record: LogRecord) => string
 }
 
 /**
- * Configures LogTape for the server: the `posthaste` category at `level`,
+ * Configures LogTape for the server: every category at `level` (the
+ * `posthaste` ones, and your service's own, e.g. `getLogger(["myapp"])`),
  * written by one sink in `format`. By default the lines go to stderr without
  * ever waiting for it; before `Deno.exit`, await LogTape's `drain()` (with a
  * deadline: a stderr nobody reads never takes them).
@@ -174,8 +175,14 @@ export async function configureLogging(options: LoggingOptions = {}): Promise<vo
     reset: true,
     sinks: { main: sink },
     loggers: [
-      { category: ["posthaste"], lowestLevel: level, sinks: ["main"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["main"] },
+      { category: [], lowestLevel: level, sinks: ["main"] },
+      // LogTape's own records: its problems only, and once (not again through the root).
+      {
+        category: ["logtape", "meta"],
+        lowestLevel: "warning",
+        sinks: ["main"],
+        parentSinks: "override",
+      },
     ],
   });
 }

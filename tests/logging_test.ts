@@ -58,3 +58,21 @@ Deno.test("configureLogging(): an error in a JSON message reads as its text, not
   ok(plain.error.stack.includes("logging_test.ts"));
   equal(typed.message, 'Cannot parse: "TypeError: not JSON"');
 });
+
+Deno.test("configureLogging(): a service's own categories are written too, LogTape's own warnings once", async () => {
+  const lines: string[] = [];
+  await configureLogging({ level: "info", write: (line) => void lines.push(line) });
+  try {
+    getLogger(["myapp", "mail"]).info("sent {to}", { to: "ada" });
+    getLogger(["myapp"]).debug("below the level");
+    getLogger(["logtape", "meta"]).info("LogTape's chatter");
+    getLogger(["logtape", "meta"]).warn("LogTape's problem");
+  } finally {
+    await reset();
+  }
+  // Before, only posthaste's categories were: a service's own records went nowhere.
+  equal(
+    lines.map((line) => JSON.parse(line).message).join(" | "),
+    'sent "ada" | LogTape\'s problem',
+  );
+});
