@@ -131,14 +131,16 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   // (before the service and the pool they may use are closed).
   opened.defer(async () => void await runner.drain({ signal: AbortSignal.abort() }));
   const definitions = definitionsByName(...service.tasks);
+  // The app's own routes first: a service's catch-all (`GET /:page`) or its
+  // own /healthz must not hide the health check a load balancer drains by.
   const routes = [
-    ...service.routes,
     ...opsRoutes({
       draining: () => draining,
       status: (id, options) => registry.status(id) ?? store?.status(id, options),
       metrics,
       journalHealth: store && (() => store.health()),
     }),
+    ...service.routes,
   ];
   // Requests in the handler: their tasks are accepted even after draining
   // began, so the runner drains only once they are answered.

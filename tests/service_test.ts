@@ -223,3 +223,28 @@ Deno.test("createApp awaits a service made asynchronously, and a failed one clos
   );
   deepEqual(closed, ["closed"]);
 });
+
+Deno.test("createApp answers /healthz, /metrics and /tasks/:id before a service's own routes", async () => {
+  await using dir = await tempDir();
+  const page = (name: string) => new Response(`page ${name}`);
+  const service = (): Service => ({
+    routes: [
+      route("GET", "/healthz", () => page("healthz")),
+      route("POST", "/tasks/:id", (_request, { params }) => page(`task ${params.id}`)),
+      route("GET", "/:page", (_request, { params }) => page(params.page)),
+    ],
+    tasks: [],
+  });
+  await using served = await serveService(durableConfig(dir.path), service);
+  const { url } = served;
+  const text = async (path: string, method = "GET") => {
+    const response = await fetch(`${url}${path}`, { method });
+    return `${response.status} ${await response.text()}`;
+  };
+  // Before, the service's routes came first: /healthz said "page healthz" while
+  // the server drained, and a catch-all hid /metrics.
+  equal(await text("/healthz"), '200 {"status":"ok"}');
+  match(await text("/metrics"), /^200 # HELP/);
+  equal(await text("/about"), "200 page about");
+  equal(await text("/tasks/7", "POST"), "200 page task 7", "other methods still reach the service");
+});
