@@ -69,6 +69,11 @@ export interface RunServerOptions {
    * @default {prints `posthaste listening on <url>` to stdout}
    */
   onListen?: (addr: Deno.NetAddr) => void;
+  /**
+   * Aborting it stops the server as SIGTERM does: a start in progress stops,
+   * a running server drains (up to `SHUTDOWN_TIMEOUT_MS`).
+   */
+  signal?: AbortSignal;
 }
 
 // SIGHUP drains too: by default it ends the process at once, and with it the
@@ -79,8 +84,9 @@ const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
 
 /**
  * Runs the server until a signal stops it: reads the configuration, makes the
- * app, serves it, and drains on SIGINT, SIGTERM or SIGHUP (a second signal
- * gives up waiting for tasks; one while starting stops the start). SIGUSR2
+ * app, serves it, and drains on SIGINT, SIGTERM or SIGHUP, or once
+ * `options.signal` aborts (a second signal gives up waiting for tasks; one
+ * while starting stops the start). SIGUSR2
  * reopens the log files. Once it serves, stray errors are logged, not fatal.
  * The process is left to the caller: `Deno.exit(await runServer())`.
  *
@@ -89,23 +95,19 @@ const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
  * (or a signal stopped the start); 1 when the start failed, the port could
  * not be had, or tasks were left unfinished.
  *
- * @example Serving until SIGTERM
+ * @example Serving until stopped
  * ```ts
- * import { runServer, type SignalSource } from "./mod.ts";
+ * import { runServer } from "./mod.ts";
  * import { equal } from "node:assert/strict";
  *
  * const dir = await Deno.makeTempDir();
  * const env: Record<string, string> = {
  *   PORT: "0", LOG_FILE: `${dir}/log.txt`, DEAD_LETTER_FILE: `${dir}/dl.jsonl`, WORKERS: "0",
  * };
- * const listeners = new Map<Deno.Signal, () => void>();
- * const signals: SignalSource = {
- *   addSignalListener: (signal, handler) => void listeners.set(signal, handler),
- *   removeSignalListener: (signal) => void listeners.delete(signal),
- * };
+ * const stop = new AbortController(); // or SIGTERM
  * const listening = Promise.withResolvers<Deno.NetAddr>();
  * const running = runServer({
- *   env: (name) => env[name], signals, logTo: () => {}, onListen: listening.resolve,
+ *   env: (name) => env[name], signal: stop.signal, logTo: () => {}, onListen: listening.resolve,
  * });
  * const { port } = await listening.promise;
  * const response = await fetch(`http://127.0.0.1:${port}/send-notification/ada@example.com`, {
@@ -113,7 +115,7 @@ const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
  * });
  * await response.body?.cancel();
  * equal(response.status, 202);
- * listeners.get("SIGTERM")?.();
+ * stop.abort();
  * equal(await running, 0, "drained: every task finished");
  * equal(
  *   await Deno.readTextFile(`${dir}/log.txt`),
@@ -128,9 +130,11 @@ export async function runServer(options: RunServerOptions = {}): Promise<number>
     signals.addSignalListener(signal, handler);
     added.push([signal, handler]);
   };
+  const ended = new AbortController();
   try {
-    return await run(options, listen);
+    return await run(options, listen, ended.signal);
   } finally {
+    ended.abort();
     for (const [signal, handler] of added) signals.removeSignalListener(signal, handler);
     // What is still queued for stderr is written first, unless stderr takes
     // nothing for a second (nobody reads it).
@@ -141,6 +145,7 @@ export async function runServer(options: RunServerOptions = {}): Promise<number>
 async function run(
   options: RunServerOptions,
   listen: (signal: Deno.Signal, handler: () => void) => void,
+  ended: AbortSignal,
 ): Promise<number> {
   const { logTo: write, service } = options;
   // JSON lines until the configuration is read: a start that fails says why in one.
@@ -165,6 +170,9 @@ async function run(
   const starting = new AbortController();
   let onSignal = (signal: Deno.Signal): void => starting.abort(signal);
   for (const signal of STOP_SIGNALS) listen(signal, () => onSignal(signal));
+  const stopWhen = options.signal;
+  stopWhen?.addEventListener("abort", () => onSignal("SIGTERM"), { once: true, signal: ended });
+  if (stopWhen?.aborted) onSignal("SIGTERM");
   // logrotate renamed the files: later lines go to new files at the paths.
   // USR2, not nginx's USR1: since Deno 2.9.2 a SIGUSR1 also starts the V8
   // inspector on 127.0.0.1:9229, whatever listeners the program has: a

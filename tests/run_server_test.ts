@@ -139,3 +139,17 @@ Deno.test("runServer(): a port already taken returns 1, logged", async () => {
   ok(messages(server.logged).some((message) => String(message).startsWith("Cannot listen")));
   equal(server.signals.listening(), 0);
 });
+
+Deno.test("runServer(): its signal stops it as SIGTERM does, serving or starting", async () => {
+  await using dir = await tempDir();
+  const stop = new AbortController();
+  const server = start(files(dir.path), { signal: stop.signal });
+  await server.listening;
+  stop.abort();
+  equal(await server.running, 0);
+  equal(messages(server.logged).at(-1), "Shutdown complete: every accepted task finished");
+
+  const before = start(files(dir.path), { signal: AbortSignal.abort() });
+  equal(await before.running, 0);
+  deepEqual(messages(before.logged), ['Start-up stopped by "SIGTERM": nothing was served']);
+});
