@@ -114,6 +114,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const pool = config.workers > 0
     ? opened.use(new WorkerPool({ size: config.workers }))
     : undefined;
+  metrics.workerPool = pool;
   const service = await (options.service ?? notificationService)({
     config,
     log,

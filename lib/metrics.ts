@@ -60,6 +60,19 @@ export class Metrics {
    * @default {undefined (not exported)}
    */
   journalSyncs: Histogram | undefined;
+  /**
+   * The worker pool ({@linkcode WorkerPool}): exported as `posthaste_workers`,
+   * `posthaste_worker_jobs` and `posthaste_workers_ended_total` once set.
+   * @default {undefined (not exported)}
+   */
+  workerPool:
+    | {
+      readonly workers: number;
+      readonly running: number;
+      readonly queued: number;
+      readonly ended: number;
+    }
+    | undefined;
   #requests = new Map<string, Map<number, { route: string; status: string; count: number }>>();
   #durations = new Map<string, Histogram>();
 
@@ -183,6 +196,20 @@ export class Metrics {
       if (counter === undefined) continue;
       family(name, "counter", help);
       out.push(`${name} ${counter.count}`);
+    }
+    const pool = this.workerPool;
+    if (pool !== undefined) {
+      family("posthaste_workers", "gauge", "Worker threads started and alive (WORKERS at most).");
+      out.push(`posthaste_workers ${pool.workers}`);
+      family("posthaste_worker_jobs", "gauge", "Worker jobs running, or queued for a free worker.");
+      out.push(`posthaste_worker_jobs{state="running"} ${pool.running}`);
+      out.push(`posthaste_worker_jobs{state="queued"} ${pool.queued}`);
+      family(
+        "posthaste_workers_ended_total",
+        "counter",
+        "Workers ended and replaced: terminated at a job's timeout or abort, crashed, or closed by their own code.",
+      );
+      out.push(`posthaste_workers_ended_total ${pool.ended}`);
     }
     if (this.journalSyncs !== undefined) {
       const name = "posthaste_journal_sync_seconds";

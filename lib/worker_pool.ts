@@ -6,49 +6,8 @@
 import { getLogger } from "@logtape/logtape";
 import type { WorkerFunction, WorkerModule } from "./cloneable.ts";
 import type { StructuredLogger } from "./logging.ts";
+import type { RunOptions, WorkerPoolOptions } from "./worker_pool_options.ts";
 import { defineTask, type TaskContext, type TaskDefinition, type TaskOptions } from "./task.ts";
-
-/**
- * Options for {@linkcode WorkerPool}.
- *
- * @example Workers start on first use
- * ```ts
- * import { WorkerPool } from "./mod.ts";
- * import { equal } from "node:assert/strict";
- *
- * await using pool = new WorkerPool({ size: 2 });
- * equal(pool.workers, 0);
- * ```
- */
-export interface WorkerPoolOptions {
-  /** Workers at most; they start on first use and are reused. @default {max(1, cores - 1)} */
-  size?: number;
-  /**
-   * Where a worker that crashed between jobs (a timer's throw, a forgotten
-   * rejection) is reported; a crash during a job fails that job instead.
-   * @default {getLogger(["posthaste", "worker-pool"])}
-   */
-  logger?: StructuredLogger;
-}
-
-/**
- * Options for {@linkcode WorkerPool.run}.
- *
- * @example A job given up before it ran
- * ```ts
- * import { WorkerPool } from "./mod.ts";
- * import { rejects } from "node:assert/strict";
- *
- * await using pool = new WorkerPool({ size: 1 });
- * const module = new URL("../tests/fixtures/worker_tasks.ts", import.meta.url);
- * const signal = AbortSignal.abort(new Error("not needed"));
- * await rejects(pool.run(module, "square", [7], { signal }), /not needed/);
- * ```
- */
-export interface RunOptions {
-  /** Aborting it drops a queued job, or terminates the worker running it. */
-  signal?: AbortSignal;
-}
 
 interface Job {
   readonly id: number;
@@ -98,6 +57,7 @@ export class WorkerPool implements AsyncDisposable {
   #queue: Job[] = [];
   #nextId = 0;
   #closed = false;
+  #ended = 0;
 
   /**
    * Makes a pool; no worker starts until the first job.
@@ -119,6 +79,27 @@ export class WorkerPool implements AsyncDisposable {
   /** Workers started and alive. */
   get workers(): number {
     return this.#slots.length;
+  }
+
+  /** Jobs running in a worker now. */
+  get running(): number {
+    let running = 0;
+    for (const slot of this.#slots) if (slot.job !== undefined) running++;
+    return running;
+  }
+
+  /** Jobs waiting for a free worker. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Workers ended before the pool closed, each replaced on demand: terminated
+   * at a job's timeout or abort (a CPU loop cannot see a signal), crashed, or
+   * closed by their own code. Each costs a new worker's start.
+   */
+  get ended(): number {
+    return this.#ended;
   }
 
   /**
@@ -294,7 +275,9 @@ export class WorkerPool implements AsyncDisposable {
   #drop(slot: Slot): void {
     slot.worker.terminate();
     const index = this.#slots.indexOf(slot);
-    if (index !== -1) this.#slots.splice(index, 1);
+    if (index === -1) return;
+    this.#slots.splice(index, 1);
+    this.#ended++;
   }
 
   #settle(job: Job, value: unknown, ok: boolean): void {

@@ -1,5 +1,5 @@
 // /metrics: valid Prometheus text, and exact deltas for a scripted series of requests.
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { Histogram, LATENCY_BUCKETS, Metrics, TaskRunner } from "../lib/mod.ts";
 import { startApp, tempDir } from "./_helpers.ts";
 
@@ -97,6 +97,23 @@ Deno.test("Metrics: stray errors are a counter when the process counts them", ()
   strays.count = 2;
   equal(parse(metrics.render()).get("posthaste_stray_errors_total{}"), 2);
   equal(parse(new Metrics(runner).render()).has("posthaste_stray_errors_total{}"), false);
+});
+
+Deno.test("Metrics: the worker pool's workers and jobs when a pool is set", () => {
+  const runner = new TaskRunner();
+  const metrics = new Metrics(runner);
+  equal(parse(metrics.render()).has("posthaste_workers{}"), false);
+  metrics.workerPool = { workers: 1, running: 1, queued: 4, ended: 2 };
+  const values = parse(metrics.render());
+  deepEqual(
+    [
+      "posthaste_workers{}",
+      'posthaste_worker_jobs{state="running"}',
+      'posthaste_worker_jobs{state="queued"}',
+      "posthaste_workers_ended_total{}",
+    ].map((key) => values.get(key)),
+    [1, 1, 4, 2],
+  );
 });
 
 Deno.test("Metrics: the journal's sync times are a histogram when a journal is set", () => {

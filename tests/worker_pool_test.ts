@@ -123,3 +123,18 @@ Deno.test("WorkerPool: an aborted queued job never runs; close() rejects what is
   await rejects(busy, /pool is closed/);
   await rejects(pool.run(MODULE, "square", [2]), /pool is closed/);
 });
+
+Deno.test("WorkerPool counts running and queued jobs, and the workers it ended", async () => {
+  await using pool = new WorkerPool({ size: 1 });
+  const counts = () => [pool.workers, pool.running, pool.queued, pool.ended];
+  const stop = new AbortController();
+  const spinning = pool.run(MODULE, "spin", [], { signal: stop.signal });
+  const squared = pool.run(MODULE, "square", [3]);
+  deepEqual(counts(), [1, 1, 1, 0]);
+  stop.abort(new Error("enough"));
+  await rejects(spinning, /enough/);
+  deepEqual(counts(), [1, 1, 0, 1], "terminated, and a new worker took the queued job");
+  equal(await squared, 9);
+  await rejects(pool.run(MODULE, "fail", ["no"]), /no/);
+  deepEqual(counts(), [1, 0, 0, 1], "a job that throws leaves its worker alive");
+});
