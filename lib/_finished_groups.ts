@@ -167,6 +167,7 @@ export class FinishedGroups {
         attempts: this.#tasks[slot * 3 + 2] as number,
         durationMs: this.#durations[slot] as number,
         error: null,
+        retryAt: null,
       }],
     };
   }

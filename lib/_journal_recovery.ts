@@ -82,6 +82,7 @@ export type StatusRow = {
   attempts: number;
   duration_ms: number;
   error: string | null;
+  next_at: number | string; // PostgreSQL sends its bigint as text
 };
 
 /** A group's status from its rows (in index order), or undefined without any. */
@@ -96,6 +97,10 @@ export function groupStatus(id: string, rows: StatusRow[]): GroupStatus | undefi
       attempts: row.attempts,
       durationMs: row.duration_ms,
       error: row.error,
+      // A task stopped at shutdown in its backoff is journaled queued, with its retry time.
+      retryAt: (row.state === "retrying" || row.state === "queued") && Number(row.next_at) > 0
+        ? new Date(Number(row.next_at)).toISOString()
+        : null,
     })),
   };
 }

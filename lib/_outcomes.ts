@@ -124,6 +124,7 @@ export class Outcomes {
   retrying(entry: TaskEntry, at: number): void {
     this.#stats.retried++;
     entry.state = "retrying";
+    entry.retryAt = at;
     this.#options.journal?.record(entry, at);
   }
 

@@ -64,6 +64,8 @@ export interface TaskEntry {
   durationMs: number;
   /** See {@linkcode TaskRecord.error}. */
   error: string | undefined;
+  /** See {@linkcode TaskRecord.retryAt}. */
+  retryAt: number;
 }
 
 /**
@@ -176,6 +178,7 @@ export class TaskGroup {
       startedAt: -1,
       durationMs: 0,
       error: undefined,
+      retryAt: -1,
     });
     return this;
   }
@@ -249,12 +252,16 @@ export class TaskGroup {
     return {
       id: this.id,
       state: this.state,
-      tasks: this.#entries.map(({ name, state, attempts, durationMs, error }) => ({
+      tasks: this.#entries.map(({ name, state, attempts, durationMs, error, retryAt }) => ({
         name,
         state,
         attempts,
         durationMs,
         error: error ?? null,
+        // Rounded up as the journal stores it: the same time either way.
+        retryAt: state === "retrying" && retryAt >= 0
+          ? new Date(Math.ceil(retryAt)).toISOString()
+          : null,
       })),
     };
   }

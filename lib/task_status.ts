@@ -80,6 +80,8 @@ export interface TaskRecord {
   readonly durationMs: number;
   /** The last attempt's error message, if it failed. */
   readonly error: string | undefined;
+  /** When a `retrying` task's next attempt is due (clock milliseconds), else -1. */
+  readonly retryAt: number;
 }
 
 /**
@@ -94,7 +96,9 @@ export interface TaskRecord {
  * deepEqual(status, {
  *   id: "g",
  *   state: "queued",
- *   tasks: [{ name: "send", state: "queued", attempts: 0, durationMs: 0, error: null }],
+ *   tasks: [
+ *     { name: "send", state: "queued", attempts: 0, durationMs: 0, error: null, retryAt: null },
+ *   ],
  * });
  * ```
  */
@@ -110,6 +114,12 @@ export interface GroupStatus {
     readonly attempts: number;
     readonly durationMs: number;
     readonly error: string | null;
+    /**
+     * When the next attempt of a task waiting out a retry's backoff is due
+     * (ISO 8601): a `retrying` one, or one the journal holds `queued` after a
+     * restart. Else null.
+     */
+    readonly retryAt: string | null;
   }[];
 }
 

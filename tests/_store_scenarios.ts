@@ -47,9 +47,14 @@ export async function abandonedTaskKeepsItsBackoff(open: OpenStore): Promise<voi
   await first.enqueue(group);
   runner.submit(group);
   await reached;
+  // GET /tasks/{id} says when the next attempt is due: live, then from the journal.
+  const due = Date.parse(group.toJSON().tasks[0]?.retryAt ?? "");
+  ok(due > Date.now() + 20_000 && due <= Date.now() + 60_000, `retryAt ${due}`);
   deepEqual(await runner.drain({ signal: AbortSignal.abort() }), { abandoned: 1 });
   await first.close();
   const store = await open();
+  const journaled = (await store.status("late"))?.tasks[0];
+  deepEqual([journaled?.state, journaled?.retryAt], ["queued", new Date(due).toISOString()]);
   const [task] = await store.recover();
   equal(task?.attempts, 1);
   ok((task?.nextAt ?? 0) > Date.now() + 20_000, "the backoff carries on after the restart");

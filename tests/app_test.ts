@@ -75,6 +75,7 @@ Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status
       attempts: 1,
       durationMs: status.tasks[0].durationMs,
       error: null,
+      retryAt: null,
     }],
   });
   const unknown = await fetch(`${server.url}/tasks/nope`);

@@ -74,6 +74,7 @@ Deno.test("GET /tasks/{id} follows a group from queued to running to done, and s
     attempts: 1,
     durationMs: failed.tasks[1].durationMs,
     error: "bad input for bad",
+    retryAt: null,
   });
 });
 
