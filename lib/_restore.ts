@@ -5,7 +5,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { TaskRunner } from "./runner.ts";
 import type { TaskDefinition } from "./task.ts";
-import { restoreTask, TaskGroup } from "./task_group.ts";
+import { restoreTask, type TaskEntry, TaskGroup } from "./task_group.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 
 /** What restoring needs: the definitions, the dead letters, the journal to mark failures in, and the wall clock. */
@@ -109,5 +109,8 @@ export function submitRestored(
   const after = wait > 0
     ? new Promise<void>((resolve) => clock.setTimeout(resolve, wait))
     : undefined;
+  // GET /tasks/{id} shows when it runs: queued, with its retry time.
+  const [first] = group.tasks as readonly TaskEntry[];
+  if (after && first) first.retryAt = clock.now() + wait;
   runner.submit(group, after ? { after } : {});
 }

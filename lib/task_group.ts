@@ -258,8 +258,9 @@ export class TaskGroup {
         attempts,
         durationMs,
         error: error ?? null,
-        // Rounded up as the journal stores it: the same time either way.
-        retryAt: state === "retrying" && retryAt >= 0
+        // Queued with a retry time: restored in its backoff. Rounded up as
+        // the journal stores it, so both say the same time.
+        retryAt: (state === "retrying" || state === "queued") && retryAt >= 0
           ? new Date(Math.ceil(retryAt)).toISOString()
           : null,
       })),

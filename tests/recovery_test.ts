@@ -157,7 +157,8 @@ Deno.test("recoverTasks waits out a journaled retry time, but never longer than 
   const patient = defineTask("send", fn, { maxRetryDelay: 60_000 });
   for (const [definition, longest] of [[byDefault, 10_000], [patient, 60_000]] as const) {
     sent.length = 0;
-    await using runner = new TaskRunner({ clock });
+    const groups: TaskGroup[] = [];
+    await using runner = new TaskRunner({ clock, onGroupAccepted: (group) => groups.push(group) });
     const tasks = [
       stored("soon", clock.now() + 3_000), // a backoff the process died in: carried on
       // Journaled by a wall clock a day ahead of this one (stepped back since, or a peer's).
@@ -170,6 +171,12 @@ Deno.test("recoverTasks waits out a journaled retry time, but never longer than 
       deadLetter: () => {},
       clock,
     });
+    // GET /tasks/{id} says when each runs (before, queued and nothing more).
+    const due = () => groups.map((group) => group.toJSON().tasks[0]?.retryAt);
+    deepEqual(
+      due(),
+      [clock.now() + 3_000, clock.now() + longest].map((at) => new Date(at).toISOString()),
+    );
     await clock.tickAsync(2_999);
     deepEqual(sent, []);
     await clock.tickAsync(1);
@@ -178,5 +185,6 @@ Deno.test("recoverTasks waits out a journaled retry time, but never longer than 
     deepEqual(sent, ["soon"]);
     await clock.tickAsync(1);
     deepEqual(sent, ["soon", "a-day-ahead"], `at the ${longest} ms backoff`);
+    deepEqual(due(), [null, null], "done");
   }
 });
