@@ -22,16 +22,19 @@ import { notificationService } from "./service.ts";
 import { cannot } from "./_journal_rows.ts";
 import { Reopens } from "./_reopens.ts";
 import { SqliteTaskStore } from "./sqlite_task_store.ts";
-import type { TaskGroup } from "./task_group.ts";
-import type { TaskStore } from "./task_store.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import type { App, CreateAppOptions, ShutdownOptions } from "./app_options.ts";
 import { abortable } from "./abortable.ts";
+import { knownTasksOnly } from "./_known_tasks.ts";
 
-// How long the files (and the journal) may take to close at shutdown, after
-// the drain: a disk that stalls must not hold the exit for good.
-const CLOSE_TIMEOUT_MS = 5_000;
+/** Whether `promise` settled within `ms` (false if not); its rejection passes through. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return await abortable(promise, AbortSignal.timeout(ms)).then(() => true, (error) => {
+    if (error instanceof DOMException && error.name === "TimeoutError") return false;
+    throw error;
+  });
+}
 
 /**
  * Opens the log files and builds the runner, routes and handler.
@@ -63,7 +66,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const logger = getLogger(["posthaste", "app"]);
   // Until the app is returned, a failure closes what was opened (last first).
   await using opened = new AsyncDisposableStack();
-  const { signal } = options;
+  const { signal, closeTimeoutMs = 5_000 } = options;
   // Named by its variable: "Is a directory (os error 21)" alone says not which file.
   const openFile = (variable: string, path: string, escape?: (line: string) => string) =>
     LogWriter.open(path, { ...(escape && { escape }), ...(signal && { signal }) }).catch(
@@ -121,12 +124,28 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     pool,
     ...(signal && { signal }),
   });
-  let serviceClosed: Promise<void> | undefined;
+  // Bounded: a service that never closes must not keep the files from being
+  // flushed and closed after it (their lines would be lost at exit).
+  let serviceClosed: Promise<boolean> | undefined;
   const closeService = () =>
-    serviceClosed ??= Promise.try(() => service[Symbol.asyncDispose]?.()).catch((error) =>
-      logger.error("Cannot close the service: {error}", { error })
+    serviceClosed ??= within(
+      Promise.try(() => service[Symbol.asyncDispose]?.()),
+      closeTimeoutMs,
+    ).then(
+      (finished) => {
+        if (finished) return true;
+        logger.error(
+          "Cannot close the service within {timeoutMs} ms; closing the files and journal without it",
+          { timeoutMs: closeTimeoutMs },
+        );
+        return false;
+      },
+      (error) => {
+        logger.error("Cannot close the service: {error}", { error });
+        return false;
+      },
     );
-  opened.defer(closeService);
+  opened.defer(async () => void await closeService());
   signal?.throwIfAborted(); // a service made asynchronously may not have looked
   // Recovered tasks may be running: they stop, and stay in the journal
   // (before the service and the pool they may use are closed).
@@ -215,17 +234,15 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     await Promise.race([requests.quiet(), gaveUp]);
     const { abandoned } = await runner.drain({ signal: deadline });
     if (!deadline.aborted) await Promise.race([server.shutdown(), gaveUp]);
-    const closed = await abortable(closeFiles(), AbortSignal.timeout(CLOSE_TIMEOUT_MS)).then(
-      () => true,
-      (error) => {
-        if (!(error instanceof DOMException && error.name === "TimeoutError")) throw error;
-        logger.error(
-          "Cannot close the files within {timeoutMs} ms (a disk that stalls?): lines not yet written are lost",
-          { timeoutMs: CLOSE_TIMEOUT_MS },
-        );
-        return false;
-      },
-    );
+    // The service first, with its own deadline, then the files with theirs.
+    const serviceOk = await closeService();
+    const closed = await within(closeFiles(), closeTimeoutMs);
+    if (!closed) {
+      logger.error(
+        "Cannot close the files within {timeoutMs} ms (a disk that stalls?): lines not yet written are lost",
+        { timeoutMs: closeTimeoutMs },
+      );
+    }
     if (takeover?.deferring) {
       logger.warn(
         "Work deferred at start-up is not all resumed; it stays in {file} for the next start",
@@ -241,7 +258,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
       );
       return 1;
     }
-    if (!closed) return 1;
+    if (!closed || !serviceOk) return 1;
     logger.info("Shutdown complete: every accepted task finished");
     return 0;
   };
@@ -272,29 +289,6 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     async [Symbol.asyncDispose]() {
       await runner.drain();
       await closeFiles();
-    },
-  };
-}
-
-/**
- * The journal as the handler sees it: a group holding a task whose name the
- * service did not list is refused (a 500: the service's bug) before anything
- * is journaled, since after a restart nothing could run it.
- */
-function knownTasksOnly(
-  store: Pick<TaskStore, "enqueue">,
-  definitions: ReadonlyMap<string, unknown>,
-): Pick<TaskStore, "enqueue"> {
-  return {
-    enqueue(group: TaskGroup): Promise<void> {
-      for (const { name } of group.tasks) {
-        if (!definitions.has(name)) {
-          throw new TypeError(
-            `Cannot journal task "${name}": it is not one of the service's tasks (defineTask, listed in tasks), so a restart could not run it`,
-          );
-        }
-      }
-      return store.enqueue(group);
     },
   };
 }

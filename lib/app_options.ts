@@ -57,6 +57,13 @@ export interface CreateAppOptions {
    * @default {notificationService}
    */
   service?: ServiceFactory;
+  /**
+   * How long, at shutdown after the drain, the service may take to close,
+   * and then the files and journal: a service or disk that stalls must not
+   * hold the exit for good.
+   * @default {5000}
+   */
+  closeTimeoutMs?: number;
 }
 
 /**

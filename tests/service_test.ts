@@ -248,3 +248,32 @@ Deno.test("createApp answers /healthz, /metrics and /tasks/:id before a service'
   equal(await text("/about"), "200 page about");
   equal(await text("/tasks/7", "POST"), "200 page task 7", "other methods still reach the service");
 });
+
+Deno.test("createApp: a service that never closes holds the shutdown closeTimeoutMs at most; the lines are written, exit 1", async () => {
+  await using dir = await tempDir();
+  await using logs = await captureLogs();
+  const service = ({ log }: ServiceParts): Service => {
+    const note = defineTask("note", (text: string) => log.append(text));
+    return {
+      routes: [route("POST", "/note/:text", (_request, { params, group }) => {
+        group.add(note, params.text);
+        return new Response(null, { status: 202 });
+      })],
+      tasks: [note],
+      [Symbol.asyncDispose]: () => new Promise<void>(() => {}), // a client that hangs on close
+    };
+  };
+  const app = await createApp(durableConfig(dir.path), { service, closeTimeoutMs: 50 });
+  const { server, url } = serve(app);
+  equal((await fetch(`${url}/note/kept`, { method: "POST" })).status, 202);
+  equal(await app.shutdown(server, {}), 1);
+  // Before, the files and journal waited for the service, never closed, and after 5 s the
+  // log blamed the disk ("Cannot close the files … (a disk that stalls?)").
+  equal(await Deno.readTextFile(`${dir.path}/log.txt`), "kept\n");
+  deepEqual(
+    logs.records.map((record) => record.rawMessage).filter((text) =>
+      String(text).includes("close")
+    ),
+    ["Cannot close the service within {timeoutMs} ms; closing the files and journal without it"],
+  );
+});
