@@ -86,9 +86,9 @@ const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
  * Runs the server until a signal stops it: reads the configuration, makes the
  * app, serves it, and drains on SIGINT, SIGTERM or SIGHUP, or once
  * `options.signal` aborts (a second signal gives up waiting for tasks; one
- * while starting stops the start). SIGUSR2
- * reopens the log files. Once it serves, stray errors are logged, not fatal.
- * The process is left to the caller: `Deno.exit(await runServer())`.
+ * while starting stops the start). SIGUSR2 reopens the log files. Once it
+ * serves, stray errors are logged, not fatal. The process is left to the
+ * caller: `Deno.exit(await runServer())`.
  *
  * @param options What to serve, and the parts of the process it uses.
  * @returns The exit code, once stopped: 0 when every accepted task finished

@@ -80,7 +80,11 @@ export interface TaskRecord {
   readonly durationMs: number;
   /** The last attempt's error message, if it failed. */
   readonly error: string | undefined;
-  /** When a `retrying` task's next attempt is due (clock milliseconds), else -1. */
+  /**
+   * When its next attempt is due (clock milliseconds) while it waits out a
+   * retry's backoff: `retrying`, or `queued` when resumed in a backoff after
+   * a restart. -1 until it first waits.
+   */
   readonly retryAt: number;
 }
 
