@@ -9,7 +9,7 @@ export class Reopens {
   readonly #logger: StructuredLogger;
   /** What each path named when its file was last opened. */
   readonly #openedAs = new Map<string, string | undefined>();
-  readonly #running = new Map<string, Promise<void>>();
+  readonly #running = new Map<string, Promise<boolean>>();
 
   constructor(logger: StructuredLogger) {
     this.#logger = logger;
@@ -20,21 +20,25 @@ export class Reopens {
     this.#openedAs.set(file, await fileIdentity(file));
   }
 
-  /** Opens `file` afresh for `writer`, unless its path still names the open file. */
-  reopen(file: string, writer: LogWriter): Promise<void> {
+  /**
+   * Opens `file` afresh for `writer`, unless its path still names the open
+   * file; true if it did.
+   */
+  reopen(file: string, writer: LogWriter): Promise<boolean> {
     const done = (this.#running.get(file) ?? Promise.resolve()).catch(() => {})
       .then(() => this.#reopen(file, writer));
     this.#running.set(file, done);
     return done;
   }
 
-  async #reopen(file: string, writer: LogWriter): Promise<void> {
+  async #reopen(file: string, writer: LogWriter): Promise<boolean> {
     const now = await fileIdentity(file);
-    if (now !== undefined && now === this.#openedAs.get(file)) return;
+    if (now !== undefined && now === this.#openedAs.get(file)) return false;
     try {
       await writer.reopen();
       await this.opened(file);
       this.#logger.info("Reopened {file}", { file });
+      return true;
     } catch (error) {
       this.#logger.error("Cannot reopen {file}, lines still go to the old handle: {error}", {
         file,

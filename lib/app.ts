@@ -207,7 +207,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   opened.move(); // started: from now on the app's shutdown closes them
   // Renamed away or deleted without a signal (logrotate's default): reopened within a second.
   for (const [file, writer] of files) {
-    watches.push(await watchFile(file, () => reopens.reopen(file, writer)));
+    watches.push(await watchFile(file, async () => void await reopens.reopen(file, writer)));
   }
   // The journal's files are not reopened: a replaced one refuses new work.
   if (store instanceof SqliteTaskStore) watches.push(await store.watchFiles());
@@ -274,7 +274,15 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
       return requests.count;
     },
     async reopenFiles() {
-      await Promise.allSettled(files.map(([file, writer]) => reopens.reopen(file, writer)));
+      const reopened = await Promise.allSettled(
+        files.map(([file, writer]) => reopens.reopen(file, writer)),
+      );
+      // A SIGUSR2 sent by hand with nothing moved is answered, not met with silence.
+      if (reopened.every((result) => result.status === "fulfilled" && !result.value)) {
+        logger.info("Nothing to reopen: {files} still name the files open", {
+          files: files.map(([file]) => file),
+        });
+      }
     },
     async shutdown(server, options = {}) {
       try {

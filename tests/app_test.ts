@@ -155,6 +155,19 @@ Deno.test("reopenFiles: after a rename (logrotate), later lines go to new files 
   equal(logs.records.filter((r) => r.message.join("").startsWith("Reopened")).length, 2);
 });
 
+Deno.test("reopenFiles: with nothing moved, it says so (before, a SIGUSR2 by hand met silence)", async () => {
+  await using logs = await captureLogs();
+  await using server = await startApp();
+  await server.app.reopenFiles();
+  deepEqual(logs.records.map((record) => record.rawMessage), [
+    "Nothing to reopen: {files} still name the files open",
+  ]);
+  deepEqual(logs.records[0]?.properties.files, [
+    `${server.dir}/log.txt`,
+    `${server.dir}/dead-letter.jsonl`,
+  ]);
+});
+
 Deno.test("reopenFiles: a path that cannot be opened is logged and lines go on to the old file", async () => {
   await using logs = await captureLogs();
   await using server = await startApp();
