@@ -97,7 +97,9 @@ Deno.test("runServer(): a second signal gives up on the task, returns 1 and clos
   });
   const server = start(files(dir.path), { service });
   const { port } = await server.listening;
-  equal((await fetch(`http://127.0.0.1:${port}/hang`, { method: "POST" })).status, 202);
+  // Not kept alive: the fetch below must open a connection, not reuse this one.
+  const hanging = { method: "POST", headers: { connection: "close" } };
+  equal((await fetch(`http://127.0.0.1:${port}/hang`, hanging)).status, 202);
   await started.promise;
   server.signals.send("SIGTERM");
   server.signals.send("SIGINT");
