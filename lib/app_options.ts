@@ -52,7 +52,7 @@ export interface CreateAppOptions {
   signal?: AbortSignal;
   /**
    * What to serve, made from the app's parts: your routes and the task
-   * definitions they add. The app adds its `/healthz`, `/tasks/:id` and
+   * definitions they add. The app adds its `/healthz`, `/livez`, `/tasks/:id` and
    * `/metrics`, and gives them its runner, journal, drain and dead letters.
    * @default {notificationService}
    */

@@ -79,9 +79,10 @@ export interface OpsOptions {
 }
 
 /**
- * `GET /healthz` (200 `ok`, 503 `draining` or `journal_unavailable`),
- * `GET /tasks/:id` (the group's status, 404 if unknown) and `GET /metrics`
- * (Prometheus text).
+ * `GET /healthz` (200 `ok`, 503 `draining` or `journal_unavailable`: for a
+ * load balancer or a readiness probe), `GET /livez` (200 `alive` while the
+ * process serves, draining or not: for a liveness probe), `GET /tasks/:id`
+ * (the group's status, 404 if unknown) and `GET /metrics` (Prometheus text).
  *
  * @param options The drain flag, the status lookup and the metrics.
  * @returns The routes.
@@ -97,7 +98,7 @@ export interface OpsOptions {
  *   status: () => undefined,
  *   metrics: new Metrics(runner),
  * });
- * equal(routes.map((r) => r.pattern.pathname).join(" "), "/healthz /tasks/:id /metrics");
+ * equal(routes.map((r) => r.pattern.pathname).join(" "), "/healthz /tasks/:id /metrics /livez");
  * ```
  */
 export function opsRoutes(options: OpsOptions): Route[] {
@@ -156,6 +157,9 @@ export function opsRoutes(options: OpsOptions): Route[] {
       new Response(metrics.render(), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       })),
+    // A drain or a journal outage is no reason to restart the process: a
+    // liveness probe on /healthz would kill a server in the middle of its drain.
+    route("GET", "/livez", () => Response.json({ status: "alive" })),
   ];
 }
 

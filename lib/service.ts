@@ -78,7 +78,7 @@ export type ServiceFactory = (parts: ServiceParts) => Service | Promise<Service>
 
 /**
  * A service: its routes, and every task definition they add. The app adds
- * `/healthz`, `/tasks/:id` and `/metrics` to the routes.
+ * `/healthz`, `/livez`, `/tasks/:id` and `/metrics` to the routes.
  *
  * @example A service of one route and one task
  * ```ts

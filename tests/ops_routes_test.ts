@@ -108,6 +108,22 @@ Deno.test("GET /healthz answers 503 journal_unavailable while the journal takes 
   deepEqual(await up.json(), { status: "ok" });
 });
 
+Deno.test("GET /livez answers 200 alive while /healthz says draining or journal_unavailable", async () => {
+  let draining = false;
+  await using server = healthServer(() => Promise.resolve(false), { draining: () => draining });
+  const live = server.url.replace("/healthz", "/livez");
+  const answer = async (url: string) => {
+    const response = await fetch(url);
+    return [response.status, (await response.json()).status];
+  };
+  deepEqual(await answer(server.url), [503, "journal_unavailable"]);
+  deepEqual(await answer(live), [200, "alive"]);
+  draining = true;
+  deepEqual(await answer(server.url), [503, "draining"]);
+  // Before, /livez was 404: a liveness probe had only /healthz, which fails for the whole drain.
+  deepEqual(await answer(live), [200, "alive"]);
+});
+
 Deno.test("GET /healthz answers 503 journal_unavailable when the journal's health does not answer within healthTimeoutMs (1 s)", async () => {
   const clock = fakeClock();
   const probing = Promise.withResolvers<void>();
