@@ -15,7 +15,7 @@ let current: number | undefined;
 // Deno.exit in a worker ends the worker alone, and as silently as close.
 // The pool learns which job ran (none between jobs), through the port, which
 // keeps order: a job it sent since has not started and goes to another worker.
-const closing = (crash?: ReturnType<typeof described>): void =>
+const closing = (crash?: Described): void =>
   self.postMessage({ id: current, ok: false, closed: true, crash });
 const close = self.close.bind(self);
 const exit = Deno.exit.bind(Deno);
@@ -66,13 +66,20 @@ self.onmessage = async ({ data }: MessageEvent<Job>): Promise<void> => {
   }
 };
 
+/** A failure as the host tells the pool of it (the pool imports this type). */
+export interface Described {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+}
+
 /**
  * A failure as it crosses back to the pool: strings, whatever was thrown. A
  * value whose text cannot be read (no prototype, a throwing toString) is said
  * to be so, not left to crash the worker. Written here, not imported from
  * lib/_thrown.ts: a worker may read only its own module.
  */
-function described(error: unknown): { name: string; message: string; stack?: string } {
+function described(error: unknown): Described {
   try {
     if (!(error instanceof Error)) return { name: "Error", message: String(error) };
     const { stack } = error;

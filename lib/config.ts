@@ -8,34 +8,38 @@ import type { LogLevel } from "./logging.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { MAX_TIMER_MS } from "./clock.ts";
 
+// A variable: unset or empty is the default; text is read by `read`.
+const variable = <S extends z.ZodType>(
+  schema: S,
+  fallback: z.infer<S>,
+  read: (text: string) => unknown,
+) =>
+  z.preprocess(
+    (value) =>
+      value === undefined || value === ""
+        ? fallback
+        : typeof value === "string"
+        ? read(value)
+        : value,
+    schema,
+  );
+
 // Decimal digits only: Number() would read " " as 0 (a SHUTDOWN_TIMEOUT_MS
 // that abandons every task), and "0x10" or "1e3" as numbers nobody wrote.
 const DECIMAL = /^-?\d+$/;
 const notDecimal = (issue: { code: string }) =>
   issue.code === "invalid_type" ? "must be a whole number in decimal digits" : undefined;
 const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(
-    (value) =>
-      value === undefined || value === ""
-        ? fallback
-        : typeof value === "string" && DECIMAL.test(value)
-        ? Number(value)
-        : value,
+  variable(
     z.number({ error: notDecimal }).int().min(min).max(max),
+    fallback,
+    (text) => DECIMAL.test(text) ? Number(text) : text,
   );
 
 // Any case, and "warn" for "warning": LOG_LEVEL=WARN is how other servers
 // (and Python's logging) spell it, and a start that fails on it helps nobody.
 const words = <T extends z.ZodEnum>(schema: T, fallback: z.infer<T>) =>
-  z.preprocess(
-    (value) =>
-      value === undefined || value === ""
-        ? fallback
-        : typeof value === "string"
-        ? value.toLowerCase().replace(/^warn$/, "warning")
-        : value,
-    schema,
-  );
+  variable(schema, fallback, (text) => text.toLowerCase().replace(/^warn$/, "warning"));
 
 // Waits are capped at what a timer keeps (MAX_TIMER_MS): a longer one would fire at once.
 const SCHEMA = z.object({

@@ -6,6 +6,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { WorkerFunction, WorkerModule } from "./cloneable.ts";
 import type { StructuredLogger } from "./logging.ts";
+import type { Described } from "./_worker_host.ts";
 import type { RunOptions, WorkerPoolOptions } from "./worker_pool_options.ts";
 import { defineTask, type TaskContext, type TaskDefinition, type TaskOptions } from "./task.ts";
 
@@ -18,13 +19,6 @@ interface Job {
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
   onAbort?: () => void;
-}
-
-/** A failure as the worker host describes it. */
-interface Described {
-  readonly name: string;
-  readonly message: string;
-  readonly stack?: string;
 }
 
 interface Slot {
