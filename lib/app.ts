@@ -27,6 +27,8 @@ import { WorkerPool } from "./worker_pool.ts";
 import type { App, CreateAppOptions, ShutdownOptions } from "./app_options.ts";
 import { abortable } from "./abortable.ts";
 import { knownTasksOnly } from "./_known_tasks.ts";
+import { outsideRequests } from "./_submit.ts";
+import type { TaskStore } from "./task_store.ts";
 
 /** Whether `promise` settled within `ms` (false if not); its rejection passes through. */
 async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -118,10 +120,14 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     ? opened.use(new WorkerPool({ size: config.workers }))
     : undefined;
   metrics.workerPool = pool;
+  // What a journal accepts: the service's tasks, known once it is made.
+  let journal: Pick<TaskStore, "enqueue"> | null | undefined = store ? null : undefined;
+  const submit = outsideRequests(runner, (id) => registry.has(id), () => journal);
   const service = await (options.service ?? notificationService)({
     config,
     log,
     pool,
+    submit,
     ...(signal && { signal }),
   });
   // Bounded: a service that never closes must not keep the files from being
@@ -151,6 +157,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   // (before the service and the pool they may use are closed).
   opened.defer(async () => void await runner.drain({ signal: AbortSignal.abort() }));
   const definitions = definitionsByName(...service.tasks);
+  if (store) journal = knownTasksOnly(store, definitions);
   // The app's own routes first: a service's catch-all (`GET /:page`) or its
   // own /healthz must not hide the health check a load balancer drains by.
   const routes = [
@@ -172,7 +179,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     runner,
     onResponse: (route, status) => metrics.request(route, status),
     accepting: () => !draining,
-    journal: store && knownTasksOnly(store, definitions),
+    journal: journal ?? undefined,
     fingerprintOf: (id) => registry.fingerprint(id),
     onReplay: () => void replays.count++,
   }));
@@ -270,6 +277,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     deadLetters,
     registry,
     metrics,
+    submit,
     get inFlight() {
       return requests.count;
     },

@@ -7,6 +7,7 @@ import type { GroupRegistry } from "./group_registry.ts";
 import type { LogWriter } from "./log_writer.ts";
 import type { Metrics } from "./metrics.ts";
 import type { TaskRunner } from "./runner.ts";
+import type { TaskGroup } from "./task_group.ts";
 import type { ServiceFactory } from "./service.ts";
 
 /**
@@ -97,6 +98,45 @@ export interface App extends AsyncDisposable {
   readonly metrics: Metrics;
   /** Requests being handled now (their tasks not yet handed to the runner). */
   readonly inFlight: number;
+  /**
+   * Runs a group outside a request (a follow-up a task submits, a timer's
+   * work), as a request's group runs: in order, with the limits, in
+   * `GET /tasks/{id}` and the metrics, and in durable mode journaled first,
+   * so that it survives a crash once the promise resolved. A service gets it
+   * as `ServiceParts.submit`. It takes no signal: a group sent to the journal
+   * cannot be taken back (`abortable` ends the wait alone).
+   *
+   * @param group The tasks; durable mode takes only the service's `tasks`.
+   * @returns A promise that resolves once the group is accepted (journaled),
+   * or rejects with nothing of it run: an `AdmissionError` (the backlog is
+   * full, or the runner is draining: a task's follow-up should let it throw,
+   * so that its retry or the restart submits it again), a
+   * `DuplicateGroupError` (its given id is known: see `groupIdForKey`), the
+   * journal's error, or a `TypeError` (durable mode: a task not in the
+   * service's `tasks`, or submitted while the service is being made).
+   *
+   * @example Work from a timer, journaled
+   * ```ts
+   * import { createApp, defineTask, readConfig, TaskGroup } from "./mod.ts";
+   * import { equal } from "node:assert/strict";
+   *
+   * const tidied: number[] = [];
+   * const tidy = defineTask("tidy", (days: number) => void tidied.push(days));
+   * const service = () => ({ routes: [], tasks: [tidy] });
+   * const dir = await Deno.makeTempDir();
+   * const env: Record<string, string> = {
+   *   TASK_STORE: `sqlite:${dir}/tasks.db`,
+   *   LOG_FILE: `${dir}/log.txt`,
+   *   DEAD_LETTER_FILE: `${dir}/dl.jsonl`,
+   * };
+   * await using app = await createApp(readConfig((name) => env[name]), { service });
+   * const group = new TaskGroup().add(tidy, 30);
+   * await app.submit(group); // journaled: from here on a crash does not lose it
+   * await group.settled();
+   * equal(tidied.join(), "30");
+   * ```
+   */
+  submit(group: TaskGroup): Promise<void>;
   /**
    * Reopens the notification log and the dead-letter file at their paths,
    * after logrotate renamed them (`main.ts` calls it on SIGUSR2). A file that

@@ -60,7 +60,39 @@ export function idempotentGroupId(request: Request): string | undefined {
   }
   const key = match[1] ?? match[2];
   const { pathname } = new URL(request.url);
-  const hex = sha256Hex(`${request.method} ${pathname}\n${key}`);
+  return uuid8(`${request.method} ${pathname}\n${key}`);
+}
+
+/**
+ * The group id a key of yours names, for work submitted outside a request
+ * (`App.submit`): a UUID version 8 of the key's SHA-256, as an
+ * `Idempotency-Key`'s is (and never the same as a request's). Such a group
+ * is kept in the journal once done, for `STATUS_RETENTION_MS`, so the key
+ * submitted again in that time is refused with a `DuplicateGroupError`: a
+ * follow-up a task submits with a key made from its own `id` is submitted
+ * once, however often the task is retried or resumed.
+ *
+ * @param key Any text.
+ * @returns The id.
+ *
+ * @example A task's follow-up, named by the task
+ * ```ts
+ * import { groupIdForKey, TaskGroup } from "./mod.ts";
+ * import { equal, notEqual } from "node:assert/strict";
+ *
+ * const id = groupIdForKey("0192…/0 receipt");
+ * equal(new TaskGroup({ id }).id, id);
+ * equal(groupIdForKey("0192…/0 receipt"), id);
+ * notEqual(groupIdForKey("0192…/1 receipt"), id);
+ * ```
+ */
+export function groupIdForKey(key: string): string {
+  // A request's text starts with its method: never a newline.
+  return uuid8(`\n${key}`);
+}
+
+function uuid8(text: string): string {
+  const hex = sha256Hex(text);
   // RFC 9562: version 8 (custom) in the 13th hex digit, the variant in the 17th.
   const variant = (8 | (parseInt(hex[16] as string, 16) & 3)).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${

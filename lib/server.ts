@@ -8,6 +8,7 @@ import { context } from "@opentelemetry/api";
 import { fingerprints } from "./_given_ids.ts";
 import { IntervalGate } from "./_interval_gate.ts";
 import { Replays, requestFingerprint, watchBody } from "./_replays.ts";
+import { submitJournaled } from "./_submit.ts";
 import { readable } from "./_thrown.ts";
 import { AdmissionError } from "./admission_error.ts";
 import { systemClock } from "./clock.ts";
@@ -120,12 +121,10 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     if (!arrivedAccepting) {
       return refuse("shutting_down", "Cannot accept tasks: server is shutting down");
     }
-    const committed = journal && Promise.withResolvers<void>();
+    let accepted: Promise<void> | undefined;
     try {
-      runner.submit(group, {
-        after: info.completed,
-        ...(committed && { commit: committed.promise }),
-      });
+      // A plain function in durable mode throws a TypeError: a bug, answered 500.
+      accepted = submitJournaled(runner, journal, group, info.completed);
     } catch (error) {
       if (!(error instanceof AdmissionError)) throw error;
       const { reason, message } = error;
@@ -133,24 +132,11 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       if (reason === "too_large") return new HttpError(413, "too_many_tasks", message).toResponse();
       return refuse(reason === "draining" ? "shutting_down" : "backlog_full", message);
     }
-    if (journal === undefined || committed === undefined) return response;
     // The 202 goes out only once the group is durable.
-    committed.promise.catch(() => {});
-    let enqueued: Promise<void>;
-    try {
-      enqueued = journal.enqueue(group);
-    } catch (error) {
-      // E.g. a plain function in durable mode: a bug, answered 500; the group is dropped.
-      committed.reject(error);
-      throw error;
-    }
-    const answered = enqueued.then(
-      () => {
-        committed.resolve();
-        return response;
-      },
+    if (accepted === undefined) return response;
+    const answered = accepted.then(
+      () => response,
       (error) => {
-        committed.reject(error);
         // Journaled before (by this server before a restart, or another one).
         if (fingerprint !== undefined && error instanceof DuplicateGroupError) {
           return replays.answer(response, error.fingerprint ?? "", fingerprint);
@@ -164,7 +150,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
         return refuse(...JOURNAL_FAILED);
       },
     );
-    if (fingerprint !== undefined) replays.hold(group.id, fingerprint, enqueued);
+    if (fingerprint !== undefined) replays.hold(group.id, fingerprint, accepted);
     return answered;
   };
 

@@ -10,6 +10,7 @@ import { notificationRoutes, notificationTask } from "./notification.ts";
 import { reportRoutes, reportTask } from "./reports.ts";
 import type { Route } from "./router.ts";
 import type { TaskDefinition } from "./task.ts";
+import type { TaskGroup } from "./task_group.ts";
 import type { WorkerPool } from "./worker_pool.ts";
 
 /**
@@ -28,7 +29,7 @@ import type { WorkerPool } from "./worker_pool.ts";
  *   tasks: [],
  * });
  * await using log = await LogWriter.open(await Deno.makeTempFile());
- * const service = greeter({ config: readConfig(() => undefined), log, pool: undefined });
+ * const service = greeter({ config: readConfig(() => undefined), log, pool: undefined, submit: () => Promise.resolve() });
  * equal(service.routes.length, 1);
  * ```
  */
@@ -39,6 +40,12 @@ export interface ServiceParts {
   readonly log: LogWriter;
   /** Workers for CPU-bound tasks (`WORKERS`), or none when it is 0; closed at shutdown. */
   readonly pool: WorkerPool | undefined;
+  /**
+   * Runs a group outside a request (a follow-up a task submits, a timer's
+   * work) as a request's group runs: `App.submit`. A task made here can
+   * reach it.
+   */
+  readonly submit: (group: TaskGroup) => Promise<void>;
   /**
    * The start's signal (`createApp`'s `signal` option), for a service made
    * asynchronously (a database it connects to) to give up with the start.
@@ -129,7 +136,12 @@ export interface Service {
  *
  * const path = await Deno.makeTempFile();
  * await using log = await LogWriter.open(path);
- * const service = notificationService({ config: readConfig(() => undefined), log, pool: undefined });
+ * const service = notificationService({
+ *   config: readConfig(() => undefined),
+ *   log,
+ *   pool: undefined,
+ *   submit: () => Promise.resolve(),
+ * });
  * deepEqual(service.routes.map((route) => route.pattern.pathname), [
  *   "/send-notification/:email",
  *   "/reports",
