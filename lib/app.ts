@@ -25,18 +25,10 @@ import { SqliteTaskStore } from "./sqlite_task_store.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import type { App, CreateAppOptions, ShutdownOptions } from "./app_options.ts";
-import { abortable } from "./abortable.ts";
+import { serviceCloser, within } from "./_bounded_close.ts";
 import { knownTasksOnly } from "./_known_tasks.ts";
 import { outsideRequests } from "./_submit.ts";
 import type { TaskStore } from "./task_store.ts";
-
-/** Whether `promise` settled within `ms` (false if not); its rejection passes through. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  return await abortable(promise, AbortSignal.timeout(ms)).then(() => true, (error) => {
-    if (error instanceof DOMException && error.name === "TimeoutError") return false;
-    throw error;
-  });
-}
 
 /**
  * Opens the log files and builds the runner, routes and handler.
@@ -132,25 +124,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   });
   // Bounded: a service that never closes must not keep the files from being
   // flushed and closed after it (their lines would be lost at exit).
-  let serviceClosed: Promise<boolean> | undefined;
-  const closeService = () =>
-    serviceClosed ??= within(
-      Promise.try(() => service[Symbol.asyncDispose]?.()),
-      closeTimeoutMs,
-    ).then(
-      (finished) => {
-        if (finished) return true;
-        logger.error(
-          "Cannot close the service within {timeoutMs} ms; closing the files and journal without it",
-          { timeoutMs: closeTimeoutMs },
-        );
-        return false;
-      },
-      (error) => {
-        logger.error("Cannot close the service: {error}", { error });
-        return false;
-      },
-    );
+  const closeService = serviceCloser(service, closeTimeoutMs, logger);
   opened.defer(async () => void await closeService());
   signal?.throwIfAborted(); // a service made asynchronously may not have looked
   // Recovered tasks may be running: they stop, and stay in the journal
