@@ -115,17 +115,21 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   // What a journal accepts: the service's tasks, known once it is made.
   let journal: Pick<TaskStore, "enqueue"> | null | undefined = store ? null : undefined;
   const submit = outsideRequests(runner, (id) => registry.has(id), () => journal);
+  // Aborted once shutdown begins (or the start fails): a service stops bringing work.
+  const stopping = new AbortController();
   const service = await (options.service ?? notificationService)({
     config,
     log,
     pool,
     submit,
+    stopping: stopping.signal,
     ...(signal && { signal }),
   });
   // Bounded: a service that never closes must not keep the files from being
   // flushed and closed after it (their lines would be lost at exit).
   const closeService = serviceCloser(service, closeTimeoutMs, logger);
   opened.defer(async () => void await closeService());
+  opened.defer(() => stopping.abort()); // before the service closes
   signal?.throwIfAborted(); // a service made asynchronously may not have looked
   // Recovered tasks may be running: they stop, and stay in the journal
   // (before the service and the pool they may use are closed).
@@ -198,6 +202,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     options: ShutdownOptions,
   ): Promise<number> => {
     draining = true;
+    stopping.abort();
     takeover?.[Symbol.dispose]();
     const signals = [AbortSignal.timeout(config.shutdownTimeoutMs)];
     if (options.signal) signals.push(options.signal);
@@ -277,6 +282,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
       }
     },
     async [Symbol.asyncDispose]() {
+      stopping.abort();
       await runner.drain();
       await closeFiles();
     },

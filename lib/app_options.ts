@@ -86,7 +86,10 @@ export interface CreateAppOptions {
 export interface App extends AsyncDisposable {
   /** The `Deno.serve` handler. */
   readonly handler: Deno.ServeHandler;
-  /** The task runner. */
+  /**
+   * The task runner: its `idle()`, `pending`, `stats`. Submit through
+   * {@linkcode App.submit}: in durable mode `runner.submit` does not journal.
+   */
   readonly runner: TaskRunner;
   /** The notification log. */
   readonly log: LogWriter;

@@ -29,7 +29,13 @@ import type { WorkerPool } from "./worker_pool.ts";
  *   tasks: [],
  * });
  * await using log = await LogWriter.open(await Deno.makeTempFile());
- * const service = greeter({ config: readConfig(() => undefined), log, pool: undefined, submit: () => Promise.resolve() });
+ * const service = greeter({
+ *   config: readConfig(() => undefined),
+ *   log,
+ *   pool: undefined,
+ *   submit: () => Promise.resolve(),
+ *   stopping: new AbortController().signal,
+ * });
  * equal(service.routes.length, 1);
  * ```
  */
@@ -46,6 +52,12 @@ export interface ServiceParts {
    * reach it.
    */
   readonly submit: (group: TaskGroup) => Promise<void>;
+  /**
+   * Aborts when the app's shutdown begins (or its start fails): a service
+   * that brings work of its own (a timer, a queue it consumes) stops then;
+   * what it submitted still runs in the drain.
+   */
+  readonly stopping: AbortSignal;
   /**
    * The start's signal (`createApp`'s `signal` option), for a service made
    * asynchronously (a database it connects to) to give up with the start.
@@ -141,6 +153,7 @@ export interface Service {
  *   log,
  *   pool: undefined,
  *   submit: () => Promise.resolve(),
+ *   stopping: new AbortController().signal,
  * });
  * deepEqual(service.routes.map((route) => route.pattern.pathname), [
  *   "/send-notification/:email",

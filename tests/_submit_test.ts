@@ -158,3 +158,47 @@ Deno.test("App.submit in durable mode takes only the service's tasks, and none w
   await app.runner.idle();
   deepEqual(ran, [], "nothing was journaled");
 });
+
+Deno.test("ServiceParts.stopping aborts when shutdown begins: a service's own source of work stops, what it submitted runs", async () => {
+  await using dir = await tempDir();
+  const ran: number[] = [];
+  const release = Promise.withResolvers<void>();
+  const tick = defineTask("tick", async (n: number) => {
+    ran.push(n);
+    if (n === 1) await release.promise;
+  });
+  let stoppedWhile: { pending: number; draining: boolean } | undefined;
+  const submitted: Promise<void>[] = [];
+  const service = ({ submit, stopping }: ServiceParts): Service => {
+    // A source of work of its own (a timer, a queue it consumes), stopped by the signal.
+    submitted.push(submit(new TaskGroup().add(tick, 1)), submit(new TaskGroup().add(tick, 2)));
+    stopping.addEventListener("abort", () => {
+      stoppedWhile = { pending: app.runner.pending, draining: app.runner.draining };
+    });
+    return { routes: [], tasks: [tick] };
+  };
+  const app = await createApp(config(dir.path), { service });
+  await Promise.all(submitted);
+  const exit = app.shutdown({ shutdown: () => Promise.resolve() });
+  deepEqual(
+    stoppedWhile,
+    { pending: 1, draining: false },
+    "before the drain, tick 1 still running",
+  );
+  release.resolve();
+  equal(await exit, 0);
+  deepEqual(ran, [1, 2]);
+
+  // A start that fails after the service was made aborts it too.
+  let aborted = false;
+  await rejects(
+    createApp(config(dir.path), {
+      service: ({ stopping }) => {
+        stopping.addEventListener("abort", () => void (aborted = true));
+        return { routes: [], tasks: [tick, defineTask("tick", () => {})] };
+      },
+    }),
+    /two are named "tick"/,
+  );
+  equal(aborted, true);
+});
