@@ -7,6 +7,7 @@ import { getLogger } from "@logtape/logtape";
 import type { WorkerFunction, WorkerModule } from "./cloneable.ts";
 import type { StructuredLogger } from "./logging.ts";
 import type { Described } from "./_worker_host.ts";
+import { checkWorkerReads, WORKER_HOST } from "./_worker_reads.ts";
 import type { RunOptions, WorkerPoolOptions } from "./worker_pool_options.ts";
 import { defineTask, type TaskContext, type TaskDefinition, type TaskOptions } from "./task.ts";
 
@@ -25,8 +26,6 @@ interface Slot {
   readonly worker: Worker;
   job: Job | undefined;
 }
-
-const HOST = new URL("./_worker_host.ts", import.meta.url).href;
 
 /**
  * Runs exported functions of modules in Web Workers, one job per worker at a
@@ -116,6 +115,11 @@ export class WorkerPool implements AsyncDisposable {
     const { signal } = options;
     if (this.#closed) return Promise.reject(new Error("Cannot run worker task: pool is closed"));
     if (signal?.aborted) return Promise.reject(signal.reason);
+    try {
+      checkWorkerReads(String(module), `run worker task "${name}"`);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const { promise, resolve, reject } = Promise.withResolvers<R>();
     const job: Job = {
       id: this.#nextId++,
@@ -152,6 +156,8 @@ export class WorkerPool implements AsyncDisposable {
     options: TaskOptions = {},
   ): TaskDefinition<Parameters<F>> {
     const url = module as URL | string;
+    // At start-up, when the service defines it, rather than at each job.
+    checkWorkerReads(String(url), `define worker task "${taskName}"`);
     const run = (pool: WorkerPool) =>
       function (this: TaskContext, ...args: unknown[]): Promise<unknown> {
         return pool.run(url, name, args, { signal: this.signal });
@@ -198,7 +204,7 @@ export class WorkerPool implements AsyncDisposable {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(HOST, { type: "module" });
+    const worker = new Worker(WORKER_HOST, { type: "module" });
     const slot: Slot = { worker, job: undefined };
     worker.onmessage = ({ data }: MessageEvent) => {
       if (data.closed) return this.#workerClosed(slot, data.id, data.crash);

@@ -1,0 +1,41 @@
+// Whether this process may read the modules a worker imports: a worker
+// denied one crashed at its job, and Deno printed its error outside the
+// server's logs. Internal.
+
+/** The module every worker starts from. */
+export const WORKER_HOST: string = new URL("./_worker_host.ts", import.meta.url).href;
+
+// Process-wide: a grant found once is not asked again for each job.
+const granted = new Set<string>();
+
+/**
+ * Throws unless this process may read the worker host and `module` (a
+ * `file:` URL; a compiled binary's embedded modules need no grant).
+ *
+ * @param module The module's URL.
+ * @param action What cannot be done, for the message: `define worker task "x"`.
+ * @throws {Error} `Cannot <action>: no read access to "<path>", …`.
+ */
+export function checkWorkerReads(module: string, action: string): void {
+  for (const url of [WORKER_HOST, module]) {
+    if (granted.has(url)) continue;
+    const path = unreadable(url);
+    if (path !== undefined) {
+      throw new Error(
+        `Cannot ${action}: no read access to ${
+          JSON.stringify(path)
+        }, which its worker imports; grant it (--allow-read=${path})`,
+      );
+    }
+    granted.add(url);
+  }
+}
+
+/** The path of a `file:` URL this process may not read, else undefined. */
+function unreadable(url: string): string | undefined {
+  if (Deno.build.standalone || !URL.canParse(url)) return undefined;
+  const parsed = new URL(url);
+  if (parsed.protocol !== "file:") return undefined;
+  const { state } = Deno.permissions.querySync({ name: "read", path: parsed });
+  return state === "granted" ? undefined : decodeURIComponent(parsed.pathname);
+}
