@@ -17,7 +17,7 @@ import type { HandlerOptions } from "./handler_options.ts";
 import { HttpError } from "./http_error.ts";
 import { idempotentGroupId } from "./idempotency_key.ts";
 import { matchRoute, type RouteMatch } from "./router.ts";
-import { TaskGroup } from "./task_group.ts";
+import { nextTask, TaskGroup } from "./task_group.ts";
 
 const JOURNAL_FAILED = [
   "journal_unavailable",
@@ -106,7 +106,12 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     arrivedAccepting: boolean,
     fingerprint: string | undefined,
   ): Response | Promise<Response> => {
-    if (group.size === 0) return response;
+    if (group.size === 0) {
+      // Closed: a task added after the answer (a timer's, an unawaited
+      // promise's) throws rather than being silently never run.
+      group[nextTask]();
+      return response;
+    }
     // A repeat is no new work: replayed while draining or with a full backlog too.
     const first = fingerprint === undefined ? undefined : replays.first(group.id);
     if (typeof first === "string") return replays.answer(response, first, fingerprint as string);

@@ -162,7 +162,9 @@ export class TaskGroup {
    */
   add<A extends unknown[]>(task: Task<A>, ...args: NoInfer<A>): this {
     if (this.started) {
-      throw new Error(`Cannot add task: group "${this.id}" has already started`);
+      throw new Error(
+        `Cannot add task: group "${this.id}" was handed to a runner (a route adds its tasks before it answers)`,
+      );
     }
     const definition = typeof task === "function" ? undefined : task;
     const fn = (definition?.fn ?? task) as TaskFunction<unknown[]>;
@@ -274,11 +276,11 @@ export class TaskGroup {
    * @returns The next task to run.
    */
   [nextTask](): TaskEntry | undefined {
-    // A pending group can wait long: drop the spare capacity V8 gave the
-    // array on its first push (17 slots for one task).
-    if (this.#cursor === 0) this.#entries = this.#entries.slice();
     const entry = this.#entries[this.#cursor];
     if (entry !== undefined) {
+      // A pending group can wait long: drop the spare capacity V8 gave the
+      // array on its first push (17 slots for one task).
+      if (this.#cursor === 0) this.#entries = this.#entries.slice();
       this.#cursor++;
       return entry;
     }

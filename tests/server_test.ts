@@ -216,3 +216,41 @@ Deno.test("server still runs the tasks of a client that went away before deliver
   await group.settled();
   equal(group.state, "done");
 });
+
+Deno.test("a task added after the route answered throws, with or without tasks before it", async () => {
+  await using runner = new TaskRunner();
+  const late: string[] = [];
+  const answered = Promise.withResolvers<void>();
+  const groups: TaskGroup[] = [];
+  const { server, url } = serve([
+    route("POST", "/late/:before", (_request, { params, group }) => {
+      if (params.before === "1") group.add(() => {});
+      groups.push(group);
+      // Work a route forgot to await: it adds its task once the answer is out.
+      void answered.promise.then(() => {
+        try {
+          group.add(() => void late.push("ran"));
+        } catch (error) {
+          late.push(String(error));
+        }
+      });
+      return new Response(null, { status: 202 });
+    }),
+  ], runner);
+  await using _server = server;
+
+  for (const before of ["0", "1"]) {
+    equal((await fetch(`${url}/late/${before}`, { method: "POST" })).status, 202);
+  }
+  answered.resolve();
+  await answered.promise;
+  await runner.idle();
+  // Before, the group with no task before it took the late one and never ran it.
+  deepEqual(
+    late,
+    groups.map(({ id }) =>
+      `Error: Cannot add task: group "${id}" was handed to a runner (a route adds its tasks before it answers)`
+    ),
+  );
+  deepEqual(groups.map((group) => group.size), [0, 1]);
+});

@@ -46,7 +46,7 @@ Deno.test("TaskGroup names tasks and derives its state", async () => {
   runner.submit(group);
   await group.settled();
   equal(group.state, "done");
-  throws(() => group.add(() => {}), /Cannot add task: group "req" has already started/);
+  throws(() => group.add(() => {}), /Cannot add task: group "req" was handed to a runner/);
 });
 
 Deno.test("TaskGroup.settled() resolves at once for an empty group", async () => {
