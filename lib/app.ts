@@ -219,7 +219,15 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     // so health checks see 503 draining and new work gets 503 shutting_down.
     await Promise.race([requests.quiet(), gaveUp]);
     const { abandoned } = await runner.drain({ signal: deadline });
-    if (!deadline.aborted) await Promise.race([server.shutdown(), gaveUp]);
+    if (!deadline.aborted) {
+      const listenerClosed = server.shutdown().then(() => true);
+      if (!await Promise.race([listenerClosed, gaveUp.then(() => false)])) {
+        // Said, or the operator sees only a drain that took the whole deadline.
+        logger.warn(
+          "Responses still open at the shutdown deadline (a stream that does not end: end it on the service's `stopping`); exiting without them",
+        );
+      }
+    }
     // The service first, with its own deadline, then the files with theirs.
     const serviceOk = await closeService();
     const closed = await within(closeFiles(), closeTimeoutMs);

@@ -55,7 +55,8 @@ export interface ServiceParts {
   /**
    * Aborts when the app's shutdown begins (or its start fails): a service
    * that brings work of its own (a timer, a queue it consumes) stops then;
-   * what it submitted still runs in the drain.
+   * what it submitted still runs in the drain. A route that streams ends its
+   * streams then too: the listener closes once every response is done.
    */
   readonly stopping: AbortSignal;
   /**

@@ -277,3 +277,58 @@ Deno.test("createApp: a service that never closes holds the shutdown closeTimeou
     ["Cannot close the service within {timeoutMs} ms; closing the files and journal without it"],
   );
 });
+
+/** A service whose one route streams until the app's shutdown begins, if `endOnStopping`. */
+function streamingService(endOnStopping: boolean) {
+  return ({ stopping }: ServiceParts): Service => ({
+    routes: [route("GET", "/events", () => {
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode("data: hello\n\n"));
+          if (endOnStopping) stopping.addEventListener("abort", () => controller.close());
+        },
+      });
+      return new Response(body, { headers: { "content-type": "text/event-stream" } });
+    })],
+    tasks: [],
+  });
+}
+
+Deno.test("createApp: a stream that ends on `stopping` lets the listener close; one that does not is named at the deadline", async () => {
+  await using dir = await tempDir();
+  await using logs = await captureLogs();
+  const config = { ...durableConfig(dir.path), taskStore: undefined };
+  {
+    const app = await createApp(config, { service: streamingService(true) });
+    const { server, url } = serve(app);
+    const events = await fetch(`${url}/events`);
+    const read = events.text();
+    equal(await app.shutdown(server), 0);
+    equal(await read, "data: hello\n\n", "the stream ended");
+  }
+  equal(logs.records.some(({ level }) => level === "warning"), false);
+
+  // A stream that never ends holds the listener until the deadline (a second signal here).
+  const app = await createApp(config, { service: streamingService(false) });
+  const { server, url } = serve(app);
+  const events = await fetch(`${url}/events`);
+  const reader = events.body!.getReader();
+  await reader.read();
+  const closing = Promise.withResolvers<void>();
+  const gaveUp = new AbortController();
+  const exit = app.shutdown({
+    shutdown: () => {
+      closing.resolve();
+      return server.shutdown();
+    },
+  }, { signal: gaveUp.signal });
+  await closing.promise;
+  gaveUp.abort();
+  equal(await exit, 0, "no task was lost");
+  match(
+    logs.records.map((record) => String(record.message.join(""))).join("\n"),
+    /Responses still open at the shutdown deadline \(a stream that does not end/,
+  );
+  await reader.cancel();
+  await server.finished;
+});
