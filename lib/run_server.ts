@@ -220,14 +220,15 @@ async function run(
   try {
     server = new ResilientServer({ hostname, port, onListen }, app.handler);
   } catch (error) {
-    // A port taken, say: recovered tasks that began stop and stay journaled.
-    logger.error("Cannot listen on {hostname}:{port}: {error}", {
-      hostname,
-      port,
-      error: String(error),
-    });
-    stop({ shutdown: async () => {} }, AbortSignal.abort());
-    await stopped.promise;
+    // A port taken, say: a failed start, in one line as any other. Recovered
+    // tasks that began stop and stay journaled, which the shutdown reports.
+    const url = serverUrl({ transport: "tcp", hostname, port });
+    startFailed(logger, `Cannot listen on ${url}: ${String(error)}`);
+    if (app.runner.pending === 0) await app[Symbol.asyncDispose]();
+    else {
+      stop({ shutdown: async () => {} }, AbortSignal.abort());
+      await stopped.promise;
+    }
     return 1;
   }
   app.metrics.acceptFailures = server.failures;

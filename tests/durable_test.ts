@@ -63,7 +63,12 @@ Deno.test("durable: a port already taken fails the start with a clear error; the
     const { code, stderr } = await child.output();
     const logged = new TextDecoder().decode(stderr);
     equal(code, 1, logged);
-    match(logged, /"message":"Cannot listen on \\"127.0.0.1\\":\d+: .*AddrInUse/);
+    match(
+      logged,
+      /"message":"Start-up failed: \\"Cannot listen on http:\/\/127.0.0.1:\d+\/: AddrInUse/,
+    );
+    // Recovered tasks that began were stopped, and stay journaled.
+    match(logged, /Shutdown stopped 3 tasks; they stay in/);
     ok(!logged.includes("Uncaught"), logged);
   }
   await using restarted = await spawnServer(dir.path, { ...env, SEND_DELAY_MS: "0" });
