@@ -1,6 +1,6 @@
-// Whether this process may read the modules a worker imports: a worker
-// denied one crashed at its job, and Deno printed its error outside the
-// server's logs. Internal.
+// Whether this process may read the modules a worker imports, and they
+// exist: a worker denied one crashed at its job, and Deno printed its error
+// outside the server's logs; a missing one failed every job. Internal.
 
 /** The module every worker starts from. */
 export const WORKER_HOST: string = new URL("./_worker_host.ts", import.meta.url).href;
@@ -9,8 +9,8 @@ export const WORKER_HOST: string = new URL("./_worker_host.ts", import.meta.url)
 const granted = new Set<string>();
 
 /**
- * Throws unless this process may read the worker host and `module` (a
- * `file:` URL; a compiled binary's embedded modules need no grant).
+ * Throws unless this process may read the worker host and `module`, and
+ * they exist (`file:` URLs; a compiled binary's embedded modules need no grant).
  *
  * @param module The module's URL.
  * @param action What cannot be done, for the message: `define worker task "x"`.
@@ -19,23 +19,28 @@ const granted = new Set<string>();
 export function checkWorkerReads(module: string, action: string): void {
   for (const url of [WORKER_HOST, module]) {
     if (granted.has(url)) continue;
-    const path = unreadable(url);
-    if (path !== undefined) {
-      throw new Error(
-        `Cannot ${action}: no read access to ${
-          JSON.stringify(path)
-        }, which its worker imports; grant it (--allow-read=${path})`,
-      );
-    }
+    const problem = unreadable(url);
+    if (problem !== undefined) throw new Error(`Cannot ${action}: ${problem}`);
     granted.add(url);
   }
 }
 
-/** The path of a `file:` URL this process may not read, else undefined. */
+/** Why a worker could not import a `file:` URL (not granted, or no such file), else undefined. */
 function unreadable(url: string): string | undefined {
   if (Deno.build.standalone || !URL.canParse(url)) return undefined;
   const parsed = new URL(url);
   if (parsed.protocol !== "file:") return undefined;
+  const path = decodeURIComponent(parsed.pathname);
   const { state } = Deno.permissions.querySync({ name: "read", path: parsed });
-  return state === "granted" ? undefined : decodeURIComponent(parsed.pathname);
+  if (state !== "granted") {
+    return `no read access to ${
+      JSON.stringify(path)
+    }, which its worker imports; grant it (--allow-read=${path})`;
+  }
+  try {
+    if (Deno.statSync(parsed).isFile) return undefined;
+  } catch {
+    // Missing, or unreadable as a file: said below.
+  }
+  return `${JSON.stringify(path)} is not a file, so its worker could not import it`;
 }
