@@ -26,6 +26,7 @@ import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import type { App, CreateAppOptions, ShutdownOptions } from "./app_options.ts";
 import { serviceCloser, within } from "./_bounded_close.ts";
+import { checkDistinctFiles } from "./_distinct_files.ts";
 import { knownTasksOnly } from "./_known_tasks.ts";
 import { outsideRequests } from "./_submit.ts";
 import type { TaskStore } from "./task_store.ts";
@@ -74,6 +75,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const deadLetters = opened.use(
     await openFile("DEAD_LETTER_FILE", config.deadLetterFile, escapeJsonLine),
   );
+  checkDistinctFiles(config); // the log files exist now: compared as files
   // Durable mode: open (and check) the journal before anything is served.
   const store = config.taskStore && await openTaskStore(config.taskStore, {
     retentionMs: config.statusRetentionMs,

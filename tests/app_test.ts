@@ -259,3 +259,28 @@ Deno.test("createApp gives up at its signal while the database does not answer, 
   conn.close();
   equal((await openFiles()).includes(dir.path), false, "no file in the directory is open");
 });
+
+Deno.test("createApp refuses two configured files that are one: a log line in the journal was lost", async () => {
+  await using dir = await tempDir();
+  const start = (env: Record<string, string>) =>
+    createApp(readConfig((name) => ({ DEAD_LETTER_FILE: `${dir.path}/dl.jsonl`, ...env })[name]));
+  // Before: served, and each notification line appended to tasks.db was gone after a checkpoint.
+  await rejects(
+    start({ TASK_STORE: `sqlite:${dir.path}/tasks.db`, LOG_FILE: `${dir.path}/tasks.db` }),
+    /^Error: Cannot use TASK_STORE's journal ".*\/tasks\.db": LOG_FILE ".*\/tasks\.db" is the same file; give each its own \(lines appended to a journal are lost/,
+  );
+  // Spelled otherwise, or the journal's WAL: the same file all the same.
+  await rejects(
+    start({ TASK_STORE: `sqlite:${dir.path}/x.db`, LOG_FILE: `${dir.path}/./x.db-wal` }),
+    /^Error: Cannot use TASK_STORE's journal \(its wal\) ".*\/x\.db-wal": LOG_FILE/,
+  );
+  await rejects(
+    start({ LOG_FILE: `${dir.path}/dl.jsonl` }),
+    /^Error: Cannot use DEAD_LETTER_FILE ".*\/dl\.jsonl": LOG_FILE ".*\/dl\.jsonl" is the same file; give each its own$/,
+  );
+  equal((await openFiles()).includes(dir.path), false, "each closed again");
+  await using _distinct = await start({
+    TASK_STORE: `sqlite:${dir.path}/tasks.db`,
+    LOG_FILE: `${dir.path}/log.txt`,
+  });
+});

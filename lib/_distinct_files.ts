@@ -1,0 +1,54 @@
+// The files a start is configured with must be distinct: a log line
+// appended to the SQLite journal (LOG_FILE=tasks.db) was lost at its next
+// checkpoint, silently, and one appended to its WAL would corrupt it. Internal.
+import type { Config } from "./config.ts";
+
+/**
+ * Throws if two of the configured files are one: by device and inode where
+ * the file exists (the log files do, once opened), else by name.
+ *
+ * @throws {Error} `Cannot use TASK_STORE's journal "x.db": LOG_FILE "x.db" is the same file; …`
+ */
+export function checkDistinctFiles(config: Config): void {
+  const files: [string, string][] = [
+    ["LOG_FILE", config.logFile],
+    ["DEAD_LETTER_FILE", config.deadLetterFile],
+  ];
+  const store = config.taskStore;
+  if (store?.kind === "sqlite") {
+    // SQLite writes beside the database: its WAL, and a rollback journal while it switches modes.
+    for (const suffix of ["", "-wal", "-journal"]) {
+      files.push([
+        `TASK_STORE's journal${suffix && ` (its ${suffix.slice(1)})`}`,
+        store.file + suffix,
+      ]);
+    }
+  }
+  const seen = new Map<string, [string, string]>();
+  for (const [name, path] of files) {
+    const key = identity(path);
+    const first = seen.get(key);
+    if (first !== undefined) {
+      const journal = name.startsWith("TASK_STORE")
+        ? " (lines appended to a journal are lost at its next checkpoint, or corrupt it)"
+        : "";
+      throw new Error(
+        `Cannot use ${name} ${JSON.stringify(path)}: ${first[0]} ${
+          JSON.stringify(first[1])
+        } is the same file; give each its own${journal}`,
+      );
+    }
+    seen.set(key, [name, path]);
+  }
+}
+
+/** The file's device and inode, or its name where it cannot be looked at. */
+function identity(path: string): string {
+  try {
+    const { dev, ino } = Deno.statSync(path);
+    if (ino !== null) return `${dev}:${ino}`;
+  } catch {
+    // Missing (not yet made), or not ours to look at: its name then.
+  }
+  return `name:${path.replace(/\/(\.\/)+/g, "/").replace(/^(\.\/)+/, "").replace(/\/{2,}/g, "/")}`;
+}
