@@ -42,13 +42,16 @@ export function checkDistinctFiles(config: Config): void {
   }
 }
 
-/** The file's device and inode, or its name where it cannot be looked at. */
+/** The file's device and inode, or its name where it is missing or not ours to look at. */
 function identity(path: string): string {
-  try {
-    const { dev, ino } = Deno.statSync(path);
-    if (ino !== null) return `${dev}:${ino}`;
-  } catch {
-    // Missing (not yet made), or not ours to look at: its name then.
+  // Asked first: a look must not prompt for a grant at a terminal.
+  if (Deno.permissions.querySync({ name: "read", path }).state === "granted") {
+    try {
+      const { dev, ino } = Deno.statSync(path);
+      if (ino !== null) return `${dev}:${ino}`;
+    } catch {
+      // Missing (not yet made): its name then.
+    }
   }
   return `name:${path.replace(/\/(\.\/)+/g, "/").replace(/^(\.\/)+/, "").replace(/\/{2,}/g, "/")}`;
 }
