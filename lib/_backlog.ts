@@ -12,6 +12,8 @@ export class Backlog {
   readonly #max: number;
   #pending = 0;
   #draining = false;
+  // Drained (nothing left, or the deadline passed): not even a follow-up is admitted.
+  #closed = false;
   #idle: (() => void)[] = [];
 
   /** @param max The most tasks that may be pending at once. */
@@ -24,7 +26,7 @@ export class Backlog {
     return this.#pending;
   }
 
-  /** Whether draining began; nothing is admitted then. */
+  /** Whether draining began; only follow-ups are admitted then, until it ends. */
   get draining(): boolean {
     return this.#draining;
   }
@@ -32,11 +34,15 @@ export class Backlog {
   /**
    * Admits `size` tasks, all or none.
    *
-   * @throws {AdmissionError} If draining, or if they do not fit (now, or
-   * ever: `too_large`).
+   * @param whileDraining Admit them while draining too (a follow-up of
+   * accepted work, which the drain then waits for), though not once it ended.
+   * @throws {AdmissionError} If draining (or drained), or if they do not fit
+   * (now, or ever: `too_large`).
    */
-  admit(size: number): void {
-    if (this.#draining) throw new AdmissionError("draining", this.#pending, this.#max);
+  admit(size: number, whileDraining = false): void {
+    if (this.#closed || (this.#draining && !whileDraining)) {
+      throw new AdmissionError("draining", this.#pending, this.#max);
+    }
     if (this.#pending + size > this.#max) {
       const reason = size > this.#max ? "too_large" : "backlog_full";
       throw new AdmissionError(reason, this.#pending, this.#max, size);
@@ -51,7 +57,9 @@ export class Backlog {
    */
   settle(count = 1): void {
     this.#pending -= count;
-    if (this.#pending === 0) { for (const resolve of this.#idle.splice(0)) resolve(); }
+    if (this.#pending > 0) return;
+    if (this.#draining) this.#closed = true;
+    for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   /** Resolves once nothing is pending. */
@@ -67,9 +75,11 @@ export class Backlog {
    */
   async drain(signal?: AbortSignal): Promise<void> {
     this.#draining = true;
+    if (this.#pending === 0) this.#closed = true;
     // The abort ends only the wait: the caller then deals with what is left.
     await abortable(this.idle(), signal).catch((error) => {
       if (!signal?.aborted) throw error;
     });
+    this.#closed = true;
   }
 }

@@ -3,12 +3,13 @@
 import { givenIds } from "./_given_ids.ts";
 import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import type { TaskRunner } from "./runner.ts";
+import type { SubmitOptions } from "./runner_options.ts";
 import type { TaskGroup } from "./task_group.ts";
 import type { TaskStore } from "./task_store.ts";
 
 /**
- * Submits `group` to `runner`, to start once `after` settled and, with a
- * journal, once it is journaled.
+ * Submits `group` to `runner` with `options` (`after`, `whileDraining`), to
+ * start, with a journal, once it is journaled.
  *
  * @returns Undefined without a journal; else a promise that resolves once
  * the group is journaled, or rejects with the journal's error (the runner
@@ -21,14 +22,14 @@ export function submitJournaled(
   runner: TaskRunner,
   journal: Pick<TaskStore, "enqueue"> | undefined,
   group: TaskGroup,
-  after?: Promise<void>,
+  options: SubmitOptions = {},
 ): Promise<void> | undefined {
   if (journal === undefined) {
-    runner.submit(group, after === undefined ? undefined : { after });
+    runner.submit(group, options);
     return undefined;
   }
   const committed = Promise.withResolvers<void>();
-  runner.submit(group, { commit: committed.promise, ...(after && { after }) });
+  runner.submit(group, { ...options, commit: committed.promise });
   committed.promise.catch(() => {});
   let enqueued: Promise<void>;
   try {
@@ -45,8 +46,8 @@ export function submitJournaled(
 
 /**
  * `App.submit` and `ServiceParts.submit`: a group submitted outside a
- * request, journaled first in durable mode, refused (rejected) when its
- * given id is known. `journal()` is undefined in memory mode and null while
+ * request, journaled first in durable mode, accepted while the runner drains
+ * (until it has drained), refused (rejected) when its given id is known. `journal()` is undefined in memory mode and null while
  * the service (which names the tasks a journal accepts) is being made.
  */
 export function outsideRequests(
@@ -63,6 +64,7 @@ export function outsideRequests(
         );
       }
       if (givenIds.has(group) && known(group.id)) throw new DuplicateGroupError(group.id);
-      return submitJournaled(runner, store, group);
+      // A task's follow-up is part of the work the drain waits for.
+      return submitJournaled(runner, store, group, { whileDraining: true });
     });
 }

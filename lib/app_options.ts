@@ -105,15 +105,18 @@ export interface App extends AsyncDisposable {
    * Runs a group outside a request (a follow-up a task submits, a timer's
    * work), as a request's group runs: in order, with the limits, in
    * `GET /tasks/{id}` and the metrics, and in durable mode journaled first,
-   * so that it survives a crash once the promise resolved. A service gets it
+   * so that it survives a crash once the promise resolved. It is accepted
+   * while the shutdown drains, which waits for it too (up to its deadline;
+   * in durable mode what is left stays journaled): a task's follow-up is part
+   * of the work; a service stops its own sources of work on `stopping`. A service gets it
    * as `ServiceParts.submit`. It takes no signal: a group sent to the journal
    * cannot be taken back (`abortable` ends the wait alone).
    *
    * @param group The tasks; durable mode takes only the service's `tasks`.
    * @returns A promise that resolves once the group is accepted (journaled),
    * or rejects with nothing of it run: an `AdmissionError` (the backlog is
-   * full, or the runner is draining: a task's follow-up should let it throw,
-   * so that its retry or the restart submits it again), a
+   * full, or the shutdown's drain has ended: a task's follow-up should let it
+   * throw, so that its retry or the restart submits it again), a
    * `DuplicateGroupError` (its given id is known: see `groupIdForKey`), the
    * journal's error, or a `TypeError` (durable mode: a task not in the
    * service's `tasks`, or submitted while the service is being made).

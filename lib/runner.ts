@@ -144,15 +144,15 @@ export class TaskRunner implements AsyncDisposable {
    * @param group The tasks to run, in order; it cannot grow afterwards.
    * @param options When to start.
    * @throws {AdmissionError} If the backlog is full, the group alone is larger
-   * than `maxPending`, or the runner is draining; nothing of the group is
-   * accepted then.
+   * than `maxPending`, or the runner is draining (unless `whileDraining`) or
+   * drained; nothing of the group is accepted then.
    * @throws {Error} If the group was submitted before.
    */
   submit(group: TaskGroup, options: SubmitOptions = {}): void {
     if (group.started) {
       throw new Error(`Cannot submit group "${group.id}": it was submitted already`);
     }
-    this.#backlog.admit(group.size);
+    this.#backlog.admit(group.size, options.whileDraining);
     const first = group[nextTask]();
     if (first === undefined) return;
     this.#outcomes.accepted(group);

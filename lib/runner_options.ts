@@ -195,6 +195,13 @@ export interface SubmitOptions {
    * @default {undefined} (not journaled)
    */
   commit?: Promise<unknown>;
+  /**
+   * Accept the group while the runner drains (a follow-up of work it
+   * accepted: the drain then waits for it too, up to its deadline); once the
+   * drain has ended it is refused all the same.
+   * @default {false}
+   */
+  whileDraining?: boolean;
 }
 
 /**

@@ -129,7 +129,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     let accepted: Promise<void> | undefined;
     try {
       // A plain function in durable mode throws a TypeError: a bug, answered 500.
-      accepted = submitJournaled(runner, journal, group, info.completed);
+      accepted = submitJournaled(runner, journal, group, { after: info.completed });
     } catch (error) {
       if (!(error instanceof AdmissionError)) throw error;
       const { reason, message } = error;

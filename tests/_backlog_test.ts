@@ -39,3 +39,24 @@ Deno.test("Backlog.drain() stops waiting when its signal aborts", async () => {
   await drained;
   equal(backlog.pending, 1, "the caller abandons what is left");
 });
+
+Deno.test("Backlog admits a follow-up while draining (whileDraining), and nothing once drained", async () => {
+  const backlog = new Backlog(3);
+  backlog.admit(1);
+  const drained = backlog.drain();
+  const draining = (error: AdmissionError) => error.reason === "draining";
+  throws(() => backlog.admit(1), draining, "new work is refused");
+  backlog.admit(1, true); // a follow-up of the accepted task: the drain waits for it too
+  backlog.settle();
+  equal(backlog.pending, 1);
+  backlog.settle();
+  throws(() => backlog.admit(1, true), draining, "drained: at zero, before the drain returns");
+  await drained;
+  throws(() => backlog.admit(1, true), draining);
+
+  // A drain given up at its deadline ends admission too.
+  const late = new Backlog(3);
+  late.admit(1);
+  await late.drain(AbortSignal.abort());
+  throws(() => late.admit(1, true), draining);
+});

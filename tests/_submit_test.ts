@@ -97,7 +97,7 @@ postgresTest("App.submit on PostgreSQL: a task's follow-up is submitted once", a
   await followUpOnce(dir.path, db.url);
 });
 
-Deno.test("App.submit refuses, with nothing run: a known given id, a full backlog, a draining runner", async () => {
+Deno.test("App.submit refuses, with nothing run: a known given id, a full backlog, a drain that has ended", async () => {
   await using dir = await tempDir();
   const ran: string[] = [];
   const release = Promise.withResolvers<void>();
@@ -116,16 +116,47 @@ Deno.test("App.submit refuses, with nothing run: a known given id, a full backlo
     app.submit(new TaskGroup().add(note, "b").add(note, "c")),
     (error) => error instanceof AdmissionError && error.reason === "backlog_full",
   );
+  // While the drain waits for "held", a group is still accepted, and waited for.
   const drained = app.runner.drain();
+  await app.submit(new TaskGroup().add(note, "during the drain"));
+  release.resolve();
+  deepEqual(await drained, { abandoned: 0 });
   await rejects(
     app.submit(new TaskGroup().add(note, "late")),
     (error) => error instanceof AdmissionError && error.reason === "draining",
   );
-  release.resolve();
-  deepEqual(await drained, { abandoned: 0 });
-  deepEqual(ran, ["held"]);
+  deepEqual(ran, ["held", "during the drain"]);
   equal(app.registry.status(id)?.state, "done", "its status is kept");
   await rejects(app.submit(new TaskGroup({ id }).add(note, "done")), DuplicateGroupError);
+});
+
+Deno.test("App.submit: a task's follow-up submitted while the shutdown drains runs in that drain", async () => {
+  await using dir = await tempDir();
+  const durable = config(dir.path, { TASK_STORE: `sqlite:${dir.path}/tasks.db` });
+  const shop1 = shop();
+  const charging = Promise.withResolvers<void>();
+  const charged = Promise.withResolvers<void>();
+  // The charge is still on its way when the SIGTERM comes; then it submits its receipt.
+  const slow = defineTask("slow-charge", async (order: string) => {
+    charging.resolve();
+    await charged.promise;
+    await submitted!(new TaskGroup().add(shop1.charge, order));
+  });
+  let submitted: ServiceParts["submit"] | undefined;
+  const service = (parts: ServiceParts): Service => {
+    submitted = parts.submit;
+    const made = shop1.service(parts);
+    return { ...made, tasks: [...made.tasks, slow] };
+  };
+  const app = await createApp(durable, { service });
+  await app.submit(new TaskGroup().add(slow, "order-9"));
+  await charging.promise;
+  const exit = app.shutdown({ shutdown: () => Promise.resolve() });
+  charged.resolve();
+  // Before: the follow-up met AdmissionError("draining"), the charge failed, was retried, and
+  // was dead-lettered as failed once its retries were spent.
+  equal(await exit, 0);
+  deepEqual(shop1.receipts, ["order-9"]);
 });
 
 Deno.test("App.submit in durable mode takes only the service's tasks, and none while it is being made", async () => {
