@@ -47,8 +47,9 @@ export function submitJournaled(
 /**
  * `App.submit` and `ServiceParts.submit`: a group submitted outside a
  * request, journaled first in durable mode, accepted while the runner drains
- * (until it has drained), refused (rejected) when its given id is known. `journal()` is undefined in memory mode and null while
- * the service (which names the tasks a journal accepts) is being made.
+ * (until it has drained), refused (rejected) when its given id is known.
+ * `journal()` is undefined in memory mode and null while the service (which
+ * names the tasks a journal accepts) is being made.
  */
 export function outsideRequests(
   runner: TaskRunner,

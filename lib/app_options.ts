@@ -108,9 +108,9 @@ export interface App extends AsyncDisposable {
    * so that it survives a crash once the promise resolved. It is accepted
    * while the shutdown drains, which waits for it too (up to its deadline;
    * in durable mode what is left stays journaled): a task's follow-up is part
-   * of the work; a service stops its own sources of work on `stopping`. A service gets it
-   * as `ServiceParts.submit`. It takes no signal: a group sent to the journal
-   * cannot be taken back (`abortable` ends the wait alone).
+   * of the work; a service stops its own sources of work on `stopping`. A
+   * service gets it as `ServiceParts.submit`. It takes no signal: a group
+   * sent to the journal cannot be taken back (`abortable` ends the wait alone).
    *
    * @param group The tasks; durable mode takes only the service's `tasks`.
    * @returns A promise that resolves once the group is accepted (journaled),
