@@ -1,15 +1,16 @@
 // The files a start is configured with must be distinct: a log line
 // appended to the SQLite journal (LOG_FILE=tasks.db) was lost at its next
 // checkpoint, silently, and one appended to its WAL would corrupt it. Internal.
+import { fileIdentity } from "./_file_identity.ts";
 import type { Config } from "./config.ts";
 
 /**
- * Throws if two of the configured files are one: by device and inode where
+ * Rejects if two of the configured files are one: by device and inode where
  * the file exists (the log files do, once opened), else by name.
  *
  * @throws {Error} `Cannot use TASK_STORE's journal "x.db": LOG_FILE "x.db" is the same file; …`
  */
-export function checkDistinctFiles(config: Config): void {
+export async function checkDistinctFiles(config: Config): Promise<void> {
   const files: [string, string][] = [
     ["LOG_FILE", config.logFile],
     ["DEAD_LETTER_FILE", config.deadLetterFile],
@@ -26,7 +27,7 @@ export function checkDistinctFiles(config: Config): void {
   }
   const seen = new Map<string, [string, string]>();
   for (const [name, path] of files) {
-    const key = identity(path);
+    const key = await fileIdentity(path) ?? `name:${normalized(path)}`;
     const first = seen.get(key);
     if (first !== undefined) {
       const journal = name.startsWith("TASK_STORE")
@@ -42,16 +43,7 @@ export function checkDistinctFiles(config: Config): void {
   }
 }
 
-/** The file's device and inode, or its name where it is missing or not ours to look at. */
-function identity(path: string): string {
-  // Asked first: a look must not prompt for a grant at a terminal.
-  if (Deno.permissions.querySync({ name: "read", path }).state === "granted") {
-    try {
-      const { dev, ino } = Deno.statSync(path);
-      if (ino !== null) return `${dev}:${ino}`;
-    } catch {
-      // Missing (not yet made): its name then.
-    }
-  }
-  return `name:${path.replace(/\/(\.\/)+/g, "/").replace(/^(\.\/)+/, "").replace(/\/{2,}/g, "/")}`;
+/** A path's name with its `./` and doubled slashes taken out. */
+function normalized(path: string): string {
+  return path.replace(/\/(\.\/)+/g, "/").replace(/^(\.\/)+/, "").replace(/\/{2,}/g, "/");
 }

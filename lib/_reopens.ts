@@ -2,6 +2,7 @@
 // signals, and the file watch sees the rename too: a path that still names
 // the file last opened is not reopened again, and one reopen of a file runs
 // at a time, so that the second sees the first's file. Internal to createApp.
+import { fileIdentity } from "./_file_identity.ts";
 import type { LogWriter } from "./log_writer.ts";
 import type { StructuredLogger } from "./logging.ts";
 
@@ -47,13 +48,4 @@ export class Reopens {
       throw error;
     }
   }
-}
-
-/**
- * The device and inode the path names now, or undefined if it cannot be
- * looked at (gone, or no read permission: Deno.stat would prompt for it).
- */
-async function fileIdentity(path: string): Promise<string | undefined> {
-  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
-  return await Deno.stat(path).then(({ dev, ino }) => `${dev}:${ino}`, () => undefined);
 }

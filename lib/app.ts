@@ -75,7 +75,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const deadLetters = opened.use(
     await openFile("DEAD_LETTER_FILE", config.deadLetterFile, escapeJsonLine),
   );
-  checkDistinctFiles(config); // the log files exist now: compared as files
+  await checkDistinctFiles(config); // the log files exist now: compared as files
   // Durable mode: open (and check) the journal before anything is served.
   const store = config.taskStore && await openTaskStore(config.taskStore, {
     retentionMs: config.statusRetentionMs,
