@@ -13,16 +13,21 @@ const granted = new Set<string>();
  * they exist (`file:` URLs; a compiled binary's embedded modules need no grant).
  *
  * @param module The module's URL.
- * @param action What cannot be done, for the message: `define worker task "x"`.
- * @throws {Error} `Cannot <action>: no read access to "<path>", …`.
+ * @param verb What is done with the task, for the message.
+ * @param task The task's name (`pool.define`) or the function's (`pool.run`).
+ * @throws {Error} `Cannot <verb> worker task "<task>": no read access to "<path>", …`.
  */
-export function checkWorkerReads(module: string, action: string): void {
-  for (const url of [WORKER_HOST, module]) {
-    if (granted.has(url)) continue;
-    const problem = unreadable(url);
-    if (problem !== undefined) throw new Error(`Cannot ${action}: ${problem}`);
-    granted.add(url);
-  }
+export function checkWorkerReads(module: string, verb: "define" | "run", task: string): void {
+  // Each job runs this: two look-ups, and no message unless one fails.
+  checkOne(WORKER_HOST, verb, task);
+  checkOne(module, verb, task);
+}
+
+function checkOne(url: string, verb: "define" | "run", task: string): void {
+  if (granted.has(url)) return;
+  const problem = unreadable(url);
+  if (problem !== undefined) throw new Error(`Cannot ${verb} worker task "${task}": ${problem}`);
+  granted.add(url);
 }
 
 /** Why a worker could not import a `file:` URL (not granted, or no such file), else undefined. */

@@ -116,7 +116,7 @@ export class WorkerPool implements AsyncDisposable {
     if (this.#closed) return Promise.reject(new Error("Cannot run worker task: pool is closed"));
     if (signal?.aborted) return Promise.reject(signal.reason);
     try {
-      checkWorkerReads(String(module), `run worker task "${name}"`);
+      checkWorkerReads(String(module), "run", name);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -157,7 +157,7 @@ export class WorkerPool implements AsyncDisposable {
   ): TaskDefinition<Parameters<F>> {
     const url = module as URL | string;
     // At start-up, when the service defines it, rather than at each job.
-    checkWorkerReads(String(url), `define worker task "${taskName}"`);
+    checkWorkerReads(String(url), "define", taskName);
     const run = (pool: WorkerPool) =>
       function (this: TaskContext, ...args: unknown[]): Promise<unknown> {
         return pool.run(url, name, args, { signal: this.signal });
