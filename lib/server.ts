@@ -24,6 +24,9 @@ const JOURNAL_FAILED = [
   "Cannot accept tasks: the task journal failed",
 ] as const;
 
+const USED_BODY = "Cannot send the route's response: its body was already read " +
+  "(a Response is sent once; make a new one for each request)";
+
 /**
  * Makes the `Deno.serve` handler. Each request gets a fresh
  * {@linkcode TaskGroup}; once the route handler returned its response, the
@@ -176,6 +179,8 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     try {
       const result = route.handler(request, { params, group });
       const settle = (response: Response): Response | Promise<Response> => {
+        // Deno would answer a bare 500 itself, after the group had been started.
+        if (response.bodyUsed) throw new TypeError(USED_BODY);
         const fingerprint = keyed ? requestFingerprint(request) : undefined;
         if (fingerprint) fingerprints.set(group, fingerprint);
         const admitted = admit(response, group, info, arrivedAccepting, fingerprint);
