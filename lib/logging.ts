@@ -115,19 +115,38 @@ function stderrSink(formatter: (record: LogRecord) => string): Sink {
   });
 }
 
-// LogTape renders a value in the JSON message with JSON.stringify, which
-// makes an Error "{}": "Cannot journal request r1: {}". The message names it
-// by its text; the property beside it keeps the name, message and stack.
-function readableErrors(record: LogRecord): LogRecord {
+// LogTape quotes a string value in a message, which a JSON line then escapes
+// again (`Start-up failed: \"Cannot read configuration: PORT (\\\"abc\\\")…`),
+// and writes an Error as "{}". A message reads as a sentence: strings and
+// errors as their text, other values as LogTape renders them; the properties
+// beside it keep each value whole (an error's name, message and stack).
+function readableMessage(record: LogRecord): LogRecord {
   const parts = record.message;
-  if (!parts.some((part) => part instanceof Error)) return record;
-  const message = parts.map((part) =>
-    part instanceof Error
-      ? (part.name === "Error" ? part.message : `${part.name}: ${part.message}`)
-      : part
-  );
+  if (!parts.some((part, i) => i % 2 === 1 && isText(part))) return record;
+  // Text values join the template around them; other values stay at odd places.
+  const message: unknown[] = [];
+  let text = parts[0] as string;
+  for (let i = 1; i < parts.length; i += 2) {
+    const value = parts[i], after = parts[i + 1] as string;
+    if (isText(value)) text += textOf(value) + after;
+    else {
+      message.push(text, value);
+      text = after;
+    }
+  }
+  message.push(text);
   return { ...record, message };
 }
+
+const isText = (value: unknown): value is string | Error =>
+  typeof value === "string" || value instanceof Error;
+
+const textOf = (value: string | Error): string =>
+  typeof value === "string"
+    ? value
+    : value.name === "Error"
+    ? value.message
+    : `${value.name}: ${value.message}`;
 
 // Each record is exactly one line: JSON escapes control characters itself
 // (U+2028/U+2029 too, here); the pretty format goes through escapeLine.
@@ -135,11 +154,11 @@ function lineFormatter(format: "json" | "pretty"): (record: LogRecord) => string
   if (format === "json") {
     const json = getJsonLinesFormatter({ properties: "flatten" });
     return (record) =>
-      json(readableErrors(record))
+      json(readableMessage(record))
         .replace(/[\u2028\u2029]/g, (c) => c === "\u2028" ? "\\u2028" : "\\u2029");
   }
   const text = getTextFormatter();
-  return (record) => escapeLine(text(record).replace(/\n$/, "")) + "\n";
+  return (record) => escapeLine(text(readableMessage(record)).replace(/\n$/, "")) + "\n";
 }
 
 /**
@@ -161,7 +180,7 @@ function lineFormatter(format: "json" | "pretty"): (record: LogRecord) => string
  * const lines: string[] = [];
  * await configureLogging({ write: (line) => void lines.push(line) });
  * getLogger(["posthaste"]).info("hello {who}", { who: "ada" });
- * match(lines[0] ?? "", /"message":"hello \\"ada\\""/);
+ * match(lines[0] ?? "", /"message":"hello ada"/);
  * await reset();
  * ```
  */

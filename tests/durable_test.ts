@@ -65,7 +65,7 @@ Deno.test("durable: a port already taken fails the start with a clear error; the
     equal(code, 1, logged);
     match(
       logged,
-      /"message":"Start-up failed: \\"Cannot listen on http:\/\/127.0.0.1:\d+\/: AddrInUse/,
+      /"message":"Start-up failed: Cannot listen on http:\/\/127.0.0.1:\d+\/: AddrInUse/,
     );
     // Recovered tasks that began were stopped, and stay journaled.
     match(logged, /Shutdown stopped 3 tasks; they stay in/);

@@ -42,21 +42,23 @@ Deno.test("configureLogging(): pretty format escapes hostile text too", async ()
   equal(lines[0]?.split("\n").length, 2);
 });
 
-Deno.test("configureLogging(): an error in a JSON message reads as its text, not {}", async () => {
+Deno.test("configureLogging(): a string or an error in a JSON message reads as its text (not quoted, not {})", async () => {
   const lines: string[] = [];
   await configureLogging({ write: (line) => void lines.push(line) });
   try {
     const logger = getLogger(["posthaste", "test"]);
     logger.error("Cannot commit {id}: {error}", { id: "g1", error: new Error("disk stalled") });
     logger.error("Cannot parse: {error}", { error: new TypeError("not JSON") });
+    logger.error("{count} tasks {where}: {detail}", { count: 3, where: "left", detail: { a: 1 } });
   } finally {
     await reset();
   }
-  const [plain, typed] = lines.map((line) => JSON.parse(line));
-  equal(plain.message, 'Cannot commit "g1": "disk stalled"', "quoted, as any string");
+  const [plain, typed, mixed] = lines.map((line) => JSON.parse(line));
+  equal(plain.message, "Cannot commit g1: disk stalled", "strings and errors as their text");
   equal(plain.error.message, "disk stalled", "the property keeps the error whole");
   ok(plain.error.stack.includes("logging_test.ts"));
-  equal(typed.message, 'Cannot parse: "TypeError: not JSON"');
+  equal(typed.message, "Cannot parse: TypeError: not JSON");
+  equal(mixed.message, '3 tasks left: {"a":1}', "other values as LogTape writes them");
 });
 
 Deno.test("configureLogging(): a service's own categories are written too, LogTape's own warnings once", async () => {
@@ -73,6 +75,6 @@ Deno.test("configureLogging(): a service's own categories are written too, LogTa
   // Before, only posthaste's categories were: a service's own records went nowhere.
   equal(
     lines.map((line) => JSON.parse(line).message).join(" | "),
-    'sent "ada" | LogTape\'s problem',
+    "sent ada | LogTape's problem",
   );
 });

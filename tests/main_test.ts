@@ -107,7 +107,7 @@ Deno.test("main.ts: SIGTERM while starting (a database that does not answer) sto
   equal(new TextDecoder().decode(stdout), "", "it never listened");
   const logged = lines(new TextDecoder().decode(stderr)).map((line) => JSON.parse(line));
   deepEqual(logged.map(({ message, signal }) => [message.split(":")[0], signal]), [
-    ['Start-up stopped by "SIGTERM"', "SIGTERM"],
+    ["Start-up stopped by SIGTERM", "SIGTERM"],
   ]);
   void connection;
 });
