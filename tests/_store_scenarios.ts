@@ -462,12 +462,13 @@ export async function burstSurvivesSigkill(dir: string, taskStore: string): Prom
         // the connection died with the process: no 202, no promise made
       }
     });
-    await killed.promise;
+    // Every request answered before 100 were accepted: the check below says how many were.
+    await Promise.race([killed.promise, Promise.all(requests)]);
     server.child.kill("SIGKILL");
     await Promise.all(requests);
     await server.status();
   }
-  ok(accepted.length >= 100);
+  ok(accepted.length >= 100, `${accepted.length} of ${sent.length} requests got a 202`);
   await using restarted = await spawnServer(dir, { ...env, SEND_DELAY_MS: "0" });
   restarted.child.kill("SIGTERM");
   equal((await restarted.status()).code, 0);
