@@ -2,6 +2,7 @@
 // appended to the SQLite journal (LOG_FILE=tasks.db) was lost at its next
 // checkpoint, silently, and one appended to its WAL would corrupt it. Internal.
 import { fileIdentity } from "./_file_identity.ts";
+import { isStandardOutput } from "./_log_files.ts";
 import type { Config } from "./config.ts";
 
 /**
@@ -27,7 +28,9 @@ export async function checkDistinctFiles(config: Config): Promise<void> {
   }
   const seen = new Map<string, [string, string]>();
   for (const [name, path] of files) {
-    const key = await fileIdentity(path) ?? `name:${normalized(path)}`;
+    const key = isStandardOutput(path)
+      ? "standard output"
+      : await fileIdentity(path) ?? `name:${normalized(path)}`;
     const first = seen.get(key);
     if (first !== undefined) {
       const journal = name.startsWith("TASK_STORE")

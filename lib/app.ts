@@ -10,7 +10,6 @@ import { GroupRegistry } from "./group_registry.ts";
 import { InFlight } from "./_in_flight.ts";
 import { escapeJsonLine } from "./escape_line.ts";
 import { watchFile } from "./file_watch.ts";
-import { LogWriter } from "./log_writer.ts";
 import { Metrics } from "./metrics.ts";
 import { opsRoutes } from "./ops_routes.ts";
 import { JournalTakeover } from "./journal_takeover.ts";
@@ -19,7 +18,7 @@ import { definitionsByName } from "./recovery.ts";
 import { TaskRunner } from "./runner.ts";
 import { createHandler } from "./server.ts";
 import { notificationService } from "./service.ts";
-import { cannot } from "./_journal_rows.ts";
+import { isStandardOutput, openLogFile } from "./_log_files.ts";
 import { Reopens } from "./_reopens.ts";
 import { SqliteTaskStore } from "./sqlite_task_store.ts";
 import { recordingTracer } from "./task_tracing.ts";
@@ -62,18 +61,13 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   // Until the app is returned, a failure closes what was opened (last first).
   await using opened = new AsyncDisposableStack();
   const { signal, closeTimeoutMs = 5_000 } = options;
-  // Named by its variable: "Is a directory (os error 21)" alone says not which file.
-  const openFile = (variable: string, path: string, escape?: (line: string) => string) =>
-    LogWriter.open(path, { ...(escape && { escape }), ...(signal && { signal }) }).catch(
-      (error) => {
-        if (signal?.aborted && error === signal.reason) throw error;
-        throw cannot(`open ${variable} ${JSON.stringify(path)}`, error);
-      },
-    );
-  const log = opened.use(await openFile("LOG_FILE", config.logFile));
+  const log = opened.use(await openLogFile("LOG_FILE", config.logFile, { signal }));
   // One JSON record a line: escaped as JSON, so that each line parses back.
   const deadLetters = opened.use(
-    await openFile("DEAD_LETTER_FILE", config.deadLetterFile, escapeJsonLine),
+    await openLogFile("DEAD_LETTER_FILE", config.deadLetterFile, {
+      escape: escapeJsonLine,
+      signal,
+    }),
   );
   await checkDistinctFiles(config); // the log files exist now: compared as files
   // Durable mode: open (and check) the journal before anything is served.
@@ -163,7 +157,9 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     fingerprintOf: (id) => registry.fingerprint(id),
     onReplay: () => void replays.count++,
   }));
-  const files = [[config.logFile, log], [config.deadLetterFile, deadLetters]] as const;
+  // Standard output is neither rotated nor replaced: nothing to reopen.
+  const files = ([[config.logFile, log], [config.deadLetterFile, deadLetters]] as const)
+    .filter(([file]) => !isStandardOutput(file));
   const reopens = new Reopens(logger);
   for (const [file] of files) await reopens.opened(file);
   const watches: AsyncDisposable[] = [];

@@ -9,6 +9,7 @@ import { abortable } from "./abortable.ts";
 import { createApp } from "./app.ts";
 import type { App, CreateAppOptions } from "./app_options.ts";
 import { type Config, CONFIG_VARIABLES, readConfig } from "./config.ts";
+import { isStandardOutput } from "./_log_files.ts";
 import { configureLogging } from "./logging.ts";
 import { ResilientServer } from "./resilient_server.ts";
 import { serverUrl } from "./server_url.ts";
@@ -216,7 +217,9 @@ async function run(
 
   // Deno.serve, served again if its accept loop dies (out of file descriptors).
   const { hostname, port } = config;
-  const onListen = options.onListen ?? ((addr) => announce(logger, addr));
+  // Lines on stdout (LOG_FILE=-): the announcement goes beside the logs instead.
+  const out = isStandardOutput(config.logFile) ? Deno.stderr : Deno.stdout;
+  const onListen = options.onListen ?? ((addr) => announce(logger, addr, out));
   try {
     server = new ResilientServer({ hostname, port, onListen }, app.handler);
   } catch (error) {
@@ -265,10 +268,14 @@ function processEnv(): (name: string) => string | undefined {
   return (name) => Deno.env.get(name);
 }
 
-function announce(logger: Logger, addr: Deno.NetAddr): void {
+function announce(
+  logger: Logger,
+  addr: Deno.NetAddr,
+  out: { writeSync(p: Uint8Array): number },
+): void {
   const url = serverUrl(addr);
   try {
-    Deno.stdout.writeSync(new TextEncoder().encode(`posthaste listening on ${url}\n`));
+    out.writeSync(new TextEncoder().encode(`posthaste listening on ${url}\n`));
   } catch (error) {
     // Nobody reads stdout (`… | head -1` exited): serve all the same.
     logger.warn("Cannot write to stdout ({error}); listening on {url}", {

@@ -278,6 +278,11 @@ Deno.test("createApp refuses two configured files that are one: a log line in th
     start({ LOG_FILE: `${dir.path}/dl.jsonl` }),
     /^Error: Cannot use DEAD_LETTER_FILE ".*\/dl\.jsonl": LOG_FILE ".*\/dl\.jsonl" is the same file; give each its own$/,
   );
+  // Standard output, however spelled, is one stream.
+  await rejects(
+    start({ LOG_FILE: "-", DEAD_LETTER_FILE: "/dev/stdout" }),
+    /^Error: Cannot use DEAD_LETTER_FILE "\/dev\/stdout": LOG_FILE "-" is the same file/,
+  );
   equal((await openFiles()).includes(dir.path), false, "each closed again");
   await using _distinct = await start({
     TASK_STORE: `sqlite:${dir.path}/tasks.db`,
