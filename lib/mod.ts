@@ -3,18 +3,32 @@
  *
  * Answer the request now; run the slow work right after the response is
  * delivered, in order, with timeouts that abort, retries, limits and drain.
+ * Where to start: {@linkcode route}, {@linkcode createHandler} and
+ * {@linkcode TaskRunner} are the core; {@linkcode createApp} adds durable
+ * mode, the drain, dead letters, status, metrics and the log files, read from
+ * the configuration ({@linkcode readConfig}); {@linkcode runServer} runs it as
+ * a process, signals included. Tasks are {@linkcode defineTask}s (or plain
+ * functions in memory mode), added with {@linkcode TaskGroup.add}.
  *
  * @example A route that leaves a task behind
  * ```ts
- * import { TaskGroup, TaskRunner } from "./mod.ts";
- * import { equal } from "node:assert/strict";
+ * import { createHandler, route, TaskRunner } from "./mod.ts";
+ * import { deepEqual, equal } from "node:assert/strict";
  *
+ * const sent: string[] = [];
  * await using runner = new TaskRunner();
- * const lines: string[] = [];
- * const group = new TaskGroup().add((line: string) => void lines.push(line), "hello");
- * runner.submit(group);
+ * const handler = createHandler({
+ *   runner,
+ *   routes: [route("POST", "/greet/:name", (_request, { params, group }) => {
+ *     group.add((name: string) => void sent.push(`hello, ${name}`), params.name);
+ *     return new Response(null, { status: 202 }); // answered before the task runs
+ *   })],
+ * });
+ * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+ * const response = await fetch(`http://127.0.0.1:${server.addr.port}/greet/ada`, { method: "POST" });
+ * equal(response.status, 202);
  * await runner.idle();
- * equal(lines[0], "hello");
+ * deepEqual(sent, ["hello, ada"]);
  * ```
  *
  * @module
