@@ -15,7 +15,7 @@ export const isStandardOutput = (path: string): boolean => path === "-" || path 
  * @throws {Error} `Cannot open LOG_FILE "x": <why>`, naming the variable:
  * "Is a directory (os error 21)" alone says not which file.
  */
-export function openLogFile(
+export async function openLogFile(
   variable: string,
   path: string,
   options: { escape?: (line: string) => string; signal?: AbortSignal | undefined },
@@ -24,12 +24,12 @@ export function openLogFile(
   if (isStandardOutput(path)) {
     signal?.throwIfAborted();
     const stdout = { write: (p: Uint8Array) => Deno.stdout.write(p), close() {} };
-    return Promise.resolve(new LogWriter(stdout, escape && { escape }));
+    return new LogWriter(stdout, escape && { escape });
   }
-  return LogWriter.open(path, { ...(escape && { escape }), ...(signal && { signal }) }).catch(
-    (error) => {
-      if (signal?.aborted && error === signal.reason) throw error;
-      throw cannot(`open ${variable} ${JSON.stringify(path)}`, error);
-    },
-  );
+  try {
+    return await LogWriter.open(path, { ...(escape && { escape }), ...(signal && { signal }) });
+  } catch (error) {
+    if (signal?.aborted && error === signal.reason) throw error;
+    throw cannot(`open ${variable} ${JSON.stringify(path)}`, error);
+  }
 }
