@@ -60,6 +60,10 @@ const SCHEMA = z.object({
   TASK_STORE: z.string().regex(
     /^(memory|sqlite:.+|postgres(ql)?:\/\/.*)$/,
     "must be memory, sqlite:<file> or postgres://<url>",
+  ).refine(
+    // SQLite's name for a database in memory, which keeps nothing through a restart.
+    (value) => value !== "sqlite::memory:",
+    "an in-memory SQLite database keeps nothing through a restart: give durable mode a file (sqlite:tasks.db), or use memory",
   ).default("memory"),
   TAKEOVER_INTERVAL_MS: int(5_000, 0, MAX_TIMER_MS),
   WORKERS: int(Math.max(1, navigator.hardwareConcurrency - 1), 0, 1_024),

@@ -124,6 +124,11 @@ Deno.test("readConfig() reads TASK_STORE as memory, a SQLite file or a PostgreSQ
   deepEqual(store(url).taskStore, { kind: "postgres", url });
   deepEqual(store("postgresql://db/x").taskStore, { kind: "postgres", url: "postgresql://db/x" });
   throws(() => store("mysql://db/x"), /TASK_STORE/);
+  // Before: "Cannot open task journal \":memory:\": cannot open its WAL file: NotFound: …".
+  throws(
+    () => store("sqlite::memory:"),
+    /TASK_STORE \("sqlite::memory:"\): an in-memory SQLite database keeps nothing through a restart/,
+  );
   throws(() => store("mysql://ada:secret@db/x"), (error: Error) => {
     equal(error.message.includes("mysql://ada@db/x"), true, error.message);
     equal(error.message.includes("secret"), false);
