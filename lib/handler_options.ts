@@ -48,8 +48,9 @@ export interface HandlerOptions {
    */
   retryAfter?: number;
   /**
-   * Called once per answered request with the matched route's pattern (or
-   * `unmatched`) and the status, e.g. for metrics.
+   * Called once per answered request with the matched route's pattern (for
+   * a 405, the pattern of the path; else `unmatched`) and the status, e.g.
+   * for metrics.
    * @default {nothing}
    */
   onResponse?: (route: string, status: number) => void;

@@ -212,6 +212,10 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       id = idempotentGroupId(request);
     } catch (error) {
       const response = fail(error, request, undefined);
+      // A known path asked with another method: counted under its route, not as unmatched.
+      if (response.status === 405) {
+        label = routes.find(({ pattern }) => pattern.test(request.url))?.pattern.pathname ?? label;
+      }
       onResponse(label, response.status);
       return response;
     }

@@ -63,6 +63,7 @@ Deno.test("GET /metrics is Prometheus text and moves by exactly the expected amo
     post("/send-notification/not-an-email"),
     post("/send-notification/%0A"),
     post("/nowhere"),
+    fetch(`${server.url}/send-notification/d@example.com`).then((r) => r.body?.cancel()),
   ]);
   await server.logText();
   const after = await scrape();
@@ -71,6 +72,8 @@ Deno.test("GET /metrics is Prometheus text and moves by exactly the expected amo
   equal(delta('posthaste_http_requests_total{route="/send-notification/:email",status="202"}'), 3);
   equal(delta('posthaste_http_requests_total{route="/send-notification/:email",status="422"}'), 2);
   equal(delta('posthaste_http_requests_total{route="unmatched",status="404"}'), 1);
+  // Before: a GET on the POST route was counted as unmatched.
+  equal(delta('posthaste_http_requests_total{route="/send-notification/:email",status="405"}'), 1);
   equal(
     delta('posthaste_http_requests_total{route="/metrics",status="200"}'),
     1,
