@@ -33,13 +33,16 @@ Deno.test("configureLogging(): pretty format escapes hostile text too", async ()
   });
   try {
     getLogger(["posthaste"]).debug(`user said ${hostile}`);
+    getLogger(["posthaste"]).info("Start-up stopped by {signal}", { signal: hostile });
   } finally {
     await reset();
   }
-  equal(lines.length, 1);
+  equal(lines.length, 2);
   // deno-lint-ignore no-control-regex -- asserting their absence
-  ok(!/[\r\u2028\x1b]/.test(lines[0] ?? ""));
-  equal(lines[0]?.split("\n").length, 2);
+  ok(!lines.some((line) => /[\r\u2028\x1b]/.test(line)));
+  ok(lines.every((line) => line.split("\n").length === 2));
+  // A string value as its text, escaped as the line is (LogTape's own rendering quoted it).
+  ok(lines[1]?.includes("Start-up stopped by a\\nb\\r"), lines[1]);
 });
 
 Deno.test("configureLogging(): a string or an error in a JSON message reads as its text (not quoted, not {})", async () => {
