@@ -68,7 +68,7 @@ export class AdmissionError extends Error {
   constructor(reason: AdmissionReason, pending: number, limit: number, size = 0) {
     super(
       reason === "draining"
-        ? "Cannot accept tasks: runner is draining"
+        ? "Cannot accept tasks: runner is draining or has drained"
         : reason === "too_large"
         ? `Cannot accept tasks: a group of ${size} tasks is larger than the backlog (${limit})`
         : `Cannot accept tasks: backlog is full (${pending} of ${limit} pending)`,

@@ -53,6 +53,11 @@ Deno.test("Backlog admits a follow-up while draining (whileDraining), and nothin
   throws(() => backlog.admit(1, true), draining, "drained: at zero, before the drain returns");
   await drained;
   throws(() => backlog.admit(1, true), draining);
+  // Its message fits after the drain too (before: "runner is draining", with nothing left to drain).
+  throws(
+    () => backlog.admit(1, true),
+    /^AdmissionError: Cannot accept tasks: runner is draining or has drained$/,
+  );
 
   // A drain given up at its deadline ends admission too.
   const late = new Backlog(3);
