@@ -217,8 +217,9 @@ async function run(
 
   // Deno.serve, served again if its accept loop dies (out of file descriptors).
   const { hostname, port } = config;
-  // Lines on stdout (LOG_FILE=-): the announcement goes beside the logs instead.
-  const out = isStandardOutput(config.logFile) ? Deno.stderr : Deno.stdout;
+  // Lines on stdout (LOG_FILE=- or DEAD_LETTER_FILE=-): the announcement goes beside the logs instead.
+  const linesOnStdout = [config.logFile, config.deadLetterFile].some(isStandardOutput);
+  const out = linesOnStdout ? Deno.stderr : Deno.stdout;
   const onListen = options.onListen ?? ((addr) => announce(logger, addr, out));
   try {
     server = new ResilientServer({ hostname, port, onListen }, app.handler);
