@@ -245,16 +245,26 @@ export async function spawnServer(
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
   let url: string | undefined;
-  while (url === undefined) {
-    const { done, value } = await reader.read();
-    if (done) {
-      const { code } = await child.status;
-      throw new Error(
-        `Cannot start server: it exited (code ${code}) before listening\n${await stderr}`,
-      );
+  // A guard, not a wait: a start that never ends fails the test instead of hanging it.
+  let gaveUp = "";
+  const guard = setTimeout(() => {
+    gaveUp = ", killed: not listening after 60 s";
+    child.kill("SIGKILL");
+  }, 60_000);
+  try {
+    while (url === undefined) {
+      const { done, value } = await reader.read();
+      if (done) {
+        const { code } = await child.status;
+        throw new Error(
+          `Cannot start server: it exited (code ${code}${gaveUp}) before listening\n${await stderr}`,
+        );
+      }
+      seen += value;
+      url = /listening on (http:\/\/\S+?)\/?\n/.exec(seen)?.[1];
     }
-    seen += value;
-    url = /listening on (http:\/\/\S+?)\/?\n/.exec(seen)?.[1];
+  } finally {
+    clearTimeout(guard);
   }
   const rest = (async () => {
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
