@@ -67,7 +67,8 @@ export interface RunServerOptions {
   logTo?: (line: string) => void;
   /**
    * Told the address once the server listens.
-   * @default {prints `posthaste listening on <url>` to stdout}
+   * @default {prints `posthaste listening on <url>` to stdout (to stderr
+   * when `LOG_FILE` or `DEAD_LETTER_FILE` is standard output, `-`)}
    */
   onListen?: (addr: Deno.NetAddr) => void;
   /**
