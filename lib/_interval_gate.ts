@@ -8,6 +8,9 @@ export class IntervalGate {
   readonly #clock: Pick<Clock, "now">;
   #nextAt = -Infinity;
   #counted = 0;
+  /** Events since the last `ended` line, and when the first of them came. */
+  #run = 0;
+  #runStartedAt = 0;
 
   constructor(intervalMs: number, clock: Pick<Clock, "now">) {
     this.#intervalMs = intervalMs;
@@ -32,6 +35,7 @@ export class IntervalGate {
    * most once an interval that says how many it stands for.
    */
   tally(): number | undefined {
+    if (this.#run++ === 0) this.#runStartedAt = this.#clock.now();
     this.#counted++;
     if (!this.due()) return undefined;
     const counted = this.#counted;
@@ -47,5 +51,25 @@ export class IntervalGate {
   each(log: (unlogged: number) => void): void {
     const counted = this.tally();
     if (counted !== undefined) log(counted - 1);
+  }
+
+  /**
+   * Says that a run of counted events is over (a write went through after
+   * failures): if any was counted since, calls `log` with how many in all,
+   * how many no line has told of yet, and the milliseconds since the first.
+   * It shares the gate with the events' lines, so a source that flaps
+   * between failing and not still logs a line a second at most; a run whose
+   * end finds the gate shut is told of at a later end.
+   */
+  ended(log: (run: { count: number; unlogged: number; ms: number }) => void): void {
+    if (this.#run === 0 || !this.due()) return;
+    const run = {
+      count: this.#run,
+      unlogged: this.#counted,
+      ms: this.#clock.now() - this.#runStartedAt,
+    };
+    this.#run = 0;
+    this.#counted = 0;
+    log(run);
   }
 }

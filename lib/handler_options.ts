@@ -67,6 +67,7 @@ export interface HandlerOptions {
    * none of the tasks runs. Such refusals are logged at most once a second,
    * with how many went unlogged since: a journal that is away refuses every
    * request, and a line each would flood the log (onto the full disk, maybe).
+   * The first request it takes again is logged (info) with the whole count.
    * @default {none (memory only)}
    */
   journal?: Pick<TaskStore, "enqueue"> | undefined;

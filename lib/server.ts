@@ -74,6 +74,14 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     onReplay = () => {},
   } = options;
   const refusalLog = new IntervalGate(1_000, clock);
+  // The refusals' last line may have held some back: the end of the outage tells them.
+  const logJournalBack = (
+    { count, unlogged, ms }: { count: number; unlogged: number; ms: number },
+  ) =>
+    logger.info(
+      "The journal takes requests again: {count} refused in the {ms} ms since the first ({unlogged} since the last such line)",
+      { count, ms, unlogged },
+    );
   const replays = new Replays(fingerprintOf, onReplay);
 
   const fail = (thrown: unknown, request: Request, group: TaskGroup | undefined): Response => {
@@ -143,7 +151,10 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     // The 202 goes out only once the group is durable.
     if (accepted === undefined) return response;
     const answered = accepted.then(
-      () => response,
+      () => {
+        refusalLog.ended(logJournalBack);
+        return response;
+      },
       (error) => {
         // Journaled before (by this server before a restart, or another one).
         if (fingerprint !== undefined && error instanceof DuplicateGroupError) {

@@ -36,3 +36,27 @@ Deno.test("IntervalGate.each() calls its log once an interval, with how many it 
   gate.each((unlogged) => logged.push(unlogged));
   deepEqual(logged, [0, 2]);
 });
+
+Deno.test("IntervalGate.ended() tells a run's end once, with what no line told, a line a second at most", () => {
+  let now = 0;
+  const gate = new IntervalGate(1_000, { now: () => now });
+  const ends: { count: number; unlogged: number; ms: number }[] = [];
+  const end = () => gate.ended((run) => ends.push(run));
+  end();
+  deepEqual(ends, [], "nothing counted: nothing to end");
+  gate.tally(); // logged at 0
+  now = 300;
+  gate.tally();
+  gate.tally();
+  end();
+  deepEqual(ends, [], "the gate is shut until 1,000: the run goes on");
+  now = 1_200;
+  end();
+  end();
+  deepEqual(ends, [{ count: 3, unlogged: 2, ms: 1_200 }]);
+  now = 1_500;
+  deepEqual(gate.tally(), undefined, "a new run within the second: held");
+  now = 2_200;
+  end();
+  deepEqual(ends.at(-1), { count: 1, unlogged: 1, ms: 700 });
+});

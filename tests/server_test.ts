@@ -124,15 +124,21 @@ Deno.test("a route's 503 gets the handler's Retry-After unless it set its own", 
   deepEqual(answers, [[503, "7", "busy"], [503, "30", "busy"], [410, null, "gone"]]);
 });
 
-Deno.test("a journal that refuses every request is logged once a second, with the count between", async () => {
+Deno.test("a journal that refuses requests is logged once a second, with the count between, and its end once", async () => {
   await using runner = new TaskRunner();
   const { logger, errors } = recordingLogger(2);
+  const infos: [string, Record<string, unknown>][] = [];
+  logger.info = (message, properties = {}) => void infos.push([message, properties]);
   let now = 0;
+  let full = true;
   const handler = createHandler({
     runner,
     logger,
     clock: { now: () => now },
-    journal: { enqueue: () => Promise.reject(new Error("database or disk is full")) },
+    journal: {
+      enqueue: () =>
+        full ? Promise.reject(new Error("database or disk is full")) : Promise.resolve(),
+    },
     routes: [route("POST", "/work", (_request, { group }) => {
       group.add(() => {});
       return new Response(null, { status: 202 });
@@ -141,17 +147,32 @@ Deno.test("a journal that refuses every request is logged once a second, with th
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
   const post = async () => {
     const response = await fetch(`http://127.0.0.1:${server.addr.port}/work`, { method: "POST" });
-    return [response.status, (await response.json()).error];
+    return [response.status, response.status === 202 ? null : (await response.json()).error];
   };
   for (let i = 0; i < 3; i++) deepEqual(await post(), [503, "journal_unavailable"]);
   now = 999;
   await post();
   now = 1_000;
   await post();
+  now = 1_500;
+  await post(); // held back: the next line is due at 2,000
   deepEqual(errors.map((e) => [String(e.properties.error), e.properties.unlogged]), [
     ["Error: database or disk is full", 0],
     ["Error: database or disk is full", 3],
   ]);
+  full = false;
+  now = 1_600;
+  deepEqual(await post(), [202, null]);
+  deepEqual(infos, [], "within the second of the last line: told at a later end");
+  now = 2_000;
+  deepEqual(await post(), [202, null]);
+  now = 9_000;
+  deepEqual(await post(), [202, null]);
+  deepEqual(infos, [[
+    "The journal takes requests again: {count} refused in the {ms} ms since the first ({unlogged} since the last such line)",
+    { count: 6, ms: 2_000, unlogged: 1 },
+  ]]);
+  await runner.idle();
 });
 
 Deno.test("server answers a handler bug with 500 internal_error and logs the stack", async () => {
