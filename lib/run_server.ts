@@ -220,7 +220,7 @@ async function run(
   const { hostname, port } = config;
   // Lines on stdout (LOG_FILE=- or DEAD_LETTER_FILE=-): the announcement goes beside the logs instead.
   const linesOnStdout = [config.logFile, config.deadLetterFile].some(isStandardOutput);
-  const out = linesOnStdout ? Deno.stderr : Deno.stdout;
+  const out = linesOnStdout ? "stderr" : "stdout";
   const onListen = options.onListen ?? ((addr) => announce(logger, addr, out));
   try {
     server = new ResilientServer({ hostname, port, onListen }, app.handler);
@@ -273,14 +273,15 @@ function processEnv(): (name: string) => string | undefined {
 function announce(
   logger: Logger,
   addr: Deno.NetAddr,
-  out: { writeSync(p: Uint8Array): number },
+  out: "stdout" | "stderr",
 ): void {
   const url = serverUrl(addr);
   try {
-    out.writeSync(new TextEncoder().encode(`posthaste listening on ${url}\n`));
+    Deno[out].writeSync(new TextEncoder().encode(`posthaste listening on ${url}\n`));
   } catch (error) {
-    // Nobody reads stdout (`… | head -1` exited): serve all the same.
-    logger.warn("Cannot write to stdout ({error}); listening on {url}", {
+    // Nobody reads it (`… | head -1` exited): serve all the same.
+    logger.warn("Cannot write to {out} ({error}); listening on {url}", {
+      out,
       url,
       error: String(error),
     });
