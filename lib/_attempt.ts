@@ -3,7 +3,7 @@
 import { abortWithHooks, hookableController } from "./_abort_hooks.ts";
 import { readable } from "./_thrown.ts";
 import type { TaskContext } from "./task.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import { taskId } from "./task_status.ts";
 import type { TimeoutHandle, TimeoutQueue, TimeoutTarget } from "./timeout_queue.ts";
 import {
@@ -46,11 +46,21 @@ export class Attempt implements TaskContext, TimeoutTarget {
   #deadline: TimeoutHandle | undefined;
   #timeouts: TimeoutQueue | undefined;
   #timeout = 0;
+  readonly #submit: (group: TaskGroup) => Promise<void>;
 
-  constructor(entry: TaskEntry, tracer: TaskTracer | undefined) {
+  constructor(
+    entry: TaskEntry,
+    tracer: TaskTracer | undefined,
+    submit: (group: TaskGroup) => Promise<void>,
+  ) {
     this.#entry = entry;
     this.attempt = entry.attempts;
     this.#span = tracer && startAttemptSpan(tracer, entry);
+    this.#submit = submit;
+  }
+
+  submit(group: TaskGroup): Promise<void> {
+    return this.#submit(group);
   }
 
   get signal(): AbortSignal {

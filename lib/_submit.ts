@@ -69,3 +69,23 @@ export function outsideRequests(
       return submitJournaled(runner, store, group, { whileDraining: true });
     });
 }
+
+/**
+ * A bare runner's `this.submit` for tasks: the runner's submit, accepted
+ * while it drains. With a journal it refuses: the group would run
+ * unjournaled, lost in a crash (`createApp` gives its own).
+ */
+export function followUpsOf(
+  runner: TaskRunner,
+  journaled: boolean,
+): (group: TaskGroup) => Promise<void> {
+  return (group) =>
+    Promise.try(() => {
+      if (journaled) {
+        throw new TypeError(
+          `Cannot submit group "${group.id}": a runner with a journal needs submitFollowUp to journal it`,
+        );
+      }
+      runner.submit(group, { whileDraining: true });
+    });
+}

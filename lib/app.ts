@@ -100,6 +100,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
       if (runner.pending <= config.maxPending / 2) takeover?.roomFreed();
     },
     tracer: recordingTracer(),
+    submitFollowUp: (group) => submit(group),
   });
   const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
   metrics.journalSyncs = store?.journalSyncs;

@@ -12,6 +12,7 @@ import { type Final, Outcomes } from "./_outcomes.ts";
 import { Overruns } from "./_overruns.ts";
 import { Backlog } from "./_backlog.ts";
 import { JournaledStarts } from "./_journaled_starts.ts";
+import { followUpsOf } from "./_submit.ts";
 import { WaitingItems } from "./_start_gate.ts";
 import {
   type DrainOptions,
@@ -74,6 +75,8 @@ export class TaskRunner implements AsyncDisposable {
   /** Durable mode: attempts waiting for their start to be journaled. */
   #starts: JournaledStarts | undefined;
   #backoff = new Map<TaskEntry, unknown>();
+  /** A task's `this.submit`: one function for every attempt. */
+  readonly #submitFollowUp: (group: TaskGroup) => Promise<void>;
   /** Counters of what the runner has done. */
   readonly stats: RunnerStats = new RunnerStats();
 
@@ -96,6 +99,8 @@ export class TaskRunner implements AsyncDisposable {
     const logger = options.logger ?? getLogger(["posthaste", "runner"]);
     this.#outcomes = new Outcomes(options, this.stats, this.#clock, logger);
     this.#overruns = new Overruns(monotonic, logger);
+    this.#submitFollowUp = options.submitFollowUp ??
+      followUpsOf(this, options.journal !== undefined);
     if (options.journal === undefined) return;
     this.#starts = new JournaledStarts(options.journal, {
       call: (entry) => this.#call(entry),
@@ -223,7 +228,7 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   #call(entry: TaskEntry): void {
-    const attempt = new Attempt(entry, this.#options.tracer);
+    const attempt = new Attempt(entry, this.#options.tracer, this.#submitFollowUp);
     let result: PromiseLike<unknown> | undefined;
     try {
       const value = attempt.call();

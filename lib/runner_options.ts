@@ -73,6 +73,13 @@ export interface TaskRunnerOptions {
    * outcomes and retry times are recorded. @default {none (memory only)}
    */
   journal?: Pick<TaskStore, "attempt" | "record"> | undefined;
+  /**
+   * What a task's `this.submit(group)` does with a follow-up group.
+   * `createApp` gives its `App.submit` (journaled first in durable mode).
+   * @default {this runner's submit, accepted while draining; with a
+   * `journal`, a rejection (a follow-up must be journaled: give this)}
+   */
+  submitFollowUp?: ((group: TaskGroup) => Promise<void>) | undefined;
   /** Traces each attempt as a span in its request's trace. @default {no spans} */
   tracer?: TaskTracer | undefined;
   /**

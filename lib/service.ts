@@ -47,9 +47,9 @@ export interface ServiceParts {
   /** Workers for CPU-bound tasks (`WORKERS`), or none when it is 0; closed at shutdown. */
   readonly pool: WorkerPool | undefined;
   /**
-   * Runs a group outside a request (a follow-up a task submits, a timer's
-   * work) as a request's group runs: `App.submit`. A task made here can
-   * reach it.
+   * Runs a group outside a request (a timer's work, a queue's messages) as
+   * a request's group runs: `App.submit`. A task reaches the same through
+   * its `this.submit`.
    */
   readonly submit: (group: TaskGroup) => Promise<void>;
   /**

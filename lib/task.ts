@@ -5,6 +5,7 @@
  */
 import { checkTaskOptions } from "./_task_options.ts";
 import { unstorable } from "./_journal_rows.ts";
+import type { TaskGroup } from "./task_group.ts";
 
 /**
  * What a running task can reach through `this`, without it taking a place
@@ -36,6 +37,16 @@ export interface TaskContext {
   readonly groupId: string;
   /** The task's name. */
   readonly name: string;
+  /**
+   * Submits a group of follow-up tasks, as `App.submit` does: it runs as a
+   * request's group does, is accepted while the shutdown drains (the drain
+   * waits for it), and in durable mode resolves once it is journaled. It
+   * rejects, with nothing run, on a full backlog or a drain that has ended
+   * (`AdmissionError`: let it throw, so that a retry submits again), and
+   * for a given id still known (`DuplicateGroupError`: name a follow-up with
+   * `groupIdForKey` of the task's `id`, so that it is submitted once).
+   */
+  submit(group: TaskGroup): Promise<void>;
 }
 
 /**

@@ -25,15 +25,15 @@ function config(dir: string, env: Record<string, string> = {}): Config {
 }
 
 /**
- * A charge whose receipt is its follow-up, submitted with a key made from
- * the charge's own id; the charge can be held after submitting it.
+ * A charge whose receipt is its follow-up, submitted through its `this` with
+ * a key made from the charge's own id; the charge can be held after
+ * submitting it. Defined outside the service, as a module's tasks are.
  */
 function shop() {
   const receipts: string[] = [];
   const charges: number[] = [];
   const receipted = Promise.withResolvers<void>();
   let held = false;
-  let submit: ServiceParts["submit"] = () => Promise.reject(new Error("no service yet"));
   const receipt = defineTask("receipt", (order: string) => {
     receipts.push(order);
     receipted.resolve();
@@ -41,15 +41,12 @@ function shop() {
   const charge = defineTask("charge", async function (order: string) {
     charges.push(this.attempt);
     const followUp = new TaskGroup({ id: groupIdForKey(`${this.id} receipt`) });
-    await submit(followUp.add(receipt, order)).catch((error) => {
+    await this.submit(followUp.add(receipt, order)).catch((error) => {
       if (!(error instanceof DuplicateGroupError)) throw error;
     });
     if (held) await delay(60_000, { signal: this.signal }); // until shutdown stops it
   });
-  const service = (parts: ServiceParts): Service => {
-    submit = parts.submit;
-    return { routes: [], tasks: [charge, receipt] };
-  };
+  const service = (): Service => ({ routes: [], tasks: [charge, receipt] });
   return {
     receipts,
     charges,
@@ -87,12 +84,12 @@ async function followUpOnce(dir: string, taskStore: string): Promise<void> {
   equal(app.registry.status(group.id)?.state, "done");
 }
 
-Deno.test("App.submit: a task's follow-up is journaled, and submitted once however often the task is resumed", async () => {
+Deno.test("App.submit and a task's this.submit: its follow-up is journaled, and submitted once however often the task is resumed", async () => {
   await using dir = await tempDir();
   await followUpOnce(dir.path, `sqlite:${dir.path}/tasks.db`);
 });
 
-postgresTest("App.submit on PostgreSQL: a task's follow-up is submitted once", async (db) => {
+postgresTest("A task's this.submit on PostgreSQL: its follow-up is submitted once", async (db) => {
   await using dir = await tempDir();
   await followUpOnce(dir.path, db.url);
 });
@@ -145,7 +142,7 @@ Deno.test("App.submit: a task's follow-up submitted while the shutdown drains ru
   let submitted: ServiceParts["submit"] | undefined;
   const service = (parts: ServiceParts): Service => {
     submitted = parts.submit;
-    const made = shop1.service(parts);
+    const made = shop1.service();
     return { ...made, tasks: [...made.tasks, slow] };
   };
   const app = await createApp(durable, { service });

@@ -759,3 +759,65 @@ Deno.test("TaskRunner: at debug level, each accepted group and each finished tas
   await quietRunner.idle();
   deepEqual([debugCalls, asked], [0, 1]);
 });
+
+Deno.test("a task's this.submit: a follow-up runs, accepted while the runner drains; a journaled runner needs submitFollowUp", async () => {
+  const seen: string[] = [];
+  const release = Promise.withResolvers<void>();
+  const receipt = (order: string) => void seen.push(`receipt ${order}`);
+  async function charge(this: TaskContext, order: string) {
+    await release.promise;
+    seen.push(`charge ${order}`);
+    await this.submit(new TaskGroup().add(receipt, order));
+  }
+  const runner = new TaskRunner();
+  runner.submit(new TaskGroup().add(charge, "o-1"));
+  const drained = runner.drain(); // the follow-up comes while it waits: part of the work
+  release.resolve();
+  deepEqual(await drained, { abandoned: 0 });
+  deepEqual(seen, ["charge o-1", "receipt o-1"]);
+
+  // A drain that has ended refuses it: here a task abandoned at the drain's deadline that goes on.
+  await using held = new TaskRunner();
+  const go = Promise.withResolvers<void>();
+  const refused = Promise.withResolvers<unknown>();
+  held.submit(
+    new TaskGroup().add(async function (this: TaskContext) {
+      await go.promise;
+      await this.submit(new TaskGroup().add(() => {})).catch(refused.resolve);
+    }),
+  );
+  deepEqual(await held.drain({ signal: AbortSignal.abort() }), { abandoned: 1 });
+  go.resolve();
+  const error = await refused.promise;
+  ok(error instanceof AdmissionError && error.reason === "draining", String(error));
+
+  // A runner with a journal would run the follow-up unjournaled: it is refused unless given a way.
+  const journal = { attempt: () => Promise.resolve(), record: () => {} };
+  const errors: unknown[] = [];
+  await using journaled = new TaskRunner({
+    journal,
+    retries: 0,
+    deadLetter: (r) => errors.push(r.error),
+  });
+  journaled.submit(
+    new TaskGroup().add(async function (this: TaskContext) {
+      await this.submit(new TaskGroup().add(() => {}));
+    }),
+  );
+  await journaled.idle();
+  match(
+    String(errors[0]),
+    /Cannot submit group ".+": a runner with a journal needs submitFollowUp/,
+  );
+  const given: TaskGroup[] = [];
+  await using routed = new TaskRunner({
+    journal,
+    submitFollowUp: (group) => Promise.resolve(void given.push(group)),
+  });
+  const followUp = new TaskGroup();
+  routed.submit(new TaskGroup().add(function (this: TaskContext) {
+    return this.submit(followUp);
+  }));
+  await routed.idle();
+  deepEqual(given, [followUp]);
+});
