@@ -9,6 +9,7 @@ import { abortable } from "./abortable.ts";
 import { createApp } from "./app.ts";
 import type { App, CreateAppOptions } from "./app_options.ts";
 import { type Config, CONFIG_VARIABLES, readConfig } from "./config.ts";
+import { checkGrants } from "./_grants.ts";
 import { isStandardOutput } from "./_log_files.ts";
 import { configureLogging } from "./logging.ts";
 import { ResilientServer } from "./resilient_server.ts";
@@ -157,6 +158,7 @@ async function run(
   try {
     const env = options.env ?? processEnv();
     config = readConfig((name) => CONFIG_VARIABLES.includes(name) ? env(name) : undefined);
+    checkGrants(config);
   } catch (error) {
     return startFailed(logger, error);
   }

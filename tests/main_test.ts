@@ -243,6 +243,36 @@ Deno.test("main.ts: env access not granted to configuration variables names them
   equal(logged.error.includes("PORT,"), false, "PORT is granted");
 });
 
+Deno.test("main.ts: net, read and write access not granted to the configuration's address and files are named at once", async () => {
+  await using dir = await tempDir();
+  const elsewhere = `${dir.path}/elsewhere`;
+  await Deno.mkdir(elsewhere);
+  const { code, stdout, stderr } = await spawnMain(dir.path, {
+    PORT: "0",
+    LISTEN_HOSTNAME: "127.0.0.2",
+    LOG_FILE: `${elsewhere}/../../log.txt`,
+    DEAD_LETTER_FILE: "-",
+    TASK_STORE: `sqlite:/tasks.db`,
+  }).output();
+  equal(code, 1);
+  equal(stdout.length, 0, "it never listened");
+  const [logged, ...more] = lines(new TextDecoder().decode(stderr)).map((line) => JSON.parse(line));
+  equal(more.length, 0);
+  // Before: "Requires read access to …log.txt", then the next file, then the address, a start at a time.
+  const log = `${elsewhere}/../../log.txt`;
+  const journal = ["/tasks.db", "/tasks.db-wal", "/tasks.db-journal"];
+  equal(
+    logged.error,
+    `Cannot start: no net access to 127.0.0.2:0; no read access to ${
+      [log, ...journal].join(", ")
+    }; ` +
+      `no write access to ${[log, ...journal].join(", ")}; grant it (--allow-net=127.0.0.2:0 ` +
+      `--allow-read=${[log, ...journal]} --allow-write=${[log, ...journal]}): beside -P=server, ` +
+      "such a flag replaces that kind's list in the set, so give the set's other entries of the kind too",
+  );
+  deepEqual([...Deno.readDirSync(elsewhere)], [], "nothing was made");
+});
+
 Deno.test("main.ts: while tasks drain, /healthz answers 503 and new work 503 shutting_down", async () => {
   await using dir = await tempDir();
   await using server = await spawnServer(dir.path, { SEND_DELAY_MS: "1000" });

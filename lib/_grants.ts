@@ -1,0 +1,43 @@
+// The permissions a configuration needs (the listening address, the line
+// files, a SQLite journal and its -wal and -journal files), asked for before
+// anything opens, so that every one missing is named at once with the flag
+// that grants it: Deno's own error names one path, and suggests the whole
+// flag. Internal to runServer.
+import { isStandardOutput } from "./_log_files.ts";
+import type { Config } from "./config.ts";
+
+type Kind = "net" | "read" | "write";
+
+const granted = (descriptor: Deno.PermissionDescriptor): boolean =>
+  Deno.permissions.querySync(descriptor).state === "granted";
+
+/**
+ * Throws if the process may not do what `config` asks of it.
+ *
+ * @throws {Error} `Cannot start: no net access to 127.0.0.1:9000; …`, with
+ * the flags that grant what is missing.
+ */
+export function checkGrants(config: Config): void {
+  const missing: Record<Kind, string[]> = { net: [], read: [], write: [] };
+  const { hostname, port, logFile, deadLetterFile, taskStore } = config;
+  const host = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  if (!granted({ name: "net", host })) missing.net.push(host);
+  const files = [logFile, deadLetterFile].filter((path) => !isStandardOutput(path));
+  if (taskStore?.kind === "sqlite") {
+    const { file } = taskStore;
+    files.push(file, `${file}-wal`, `${file}-journal`);
+  }
+  for (const path of files) {
+    if (!granted({ name: "read", path })) missing.read.push(path);
+    if (!granted({ name: "write", path })) missing.write.push(path);
+  }
+  const kinds = (Object.keys(missing) as Kind[]).filter((kind) => missing[kind].length > 0);
+  if (kinds.length === 0) return;
+  const what = kinds.map((kind) => `no ${kind} access to ${missing[kind].join(", ")}`);
+  const flags = kinds.map((kind) => `--allow-${kind}=${missing[kind].join(",")}`);
+  throw new Error(
+    `Cannot start: ${what.join("; ")}; grant it (${
+      flags.join(" ")
+    }): beside -P=server, such a flag replaces that kind's list in the set, so give the set's other entries of the kind too`,
+  );
+}
