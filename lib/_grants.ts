@@ -1,5 +1,6 @@
 // The permissions a configuration needs (the listening address, the line
-// files, a SQLite journal and its -wal and -journal files), asked for before
+// files, a SQLite journal and its -wal and -journal files, a PostgreSQL
+// database's host), asked for before
 // anything opens, so that every one missing is named at once with the flag
 // that grants it: Deno's own error names one path, and suggests the whole
 // flag. Internal to runServer.
@@ -27,6 +28,8 @@ export function checkGrants(config: Config): void {
     const { file } = taskStore;
     files.push(file, `${file}-wal`, `${file}-journal`);
   }
+  const database = taskStore?.kind === "postgres" && databaseHost(taskStore.url);
+  if (database && !granted({ name: "net", host: database })) missing.net.push(database);
   for (const path of files) {
     if (!granted({ name: "read", path })) missing.read.push(path);
     if (!granted({ name: "write", path })) missing.write.push(path);
@@ -40,4 +43,25 @@ export function checkGrants(config: Config): void {
       flags.join(" ")
     }): beside -P=server, such a flag replaces that kind's list in the set, so give the set's other entries of the kind too`,
   );
+}
+
+/**
+ * `host:port` of a PostgreSQL URL, or undefined where the driver finds the
+ * host elsewhere (`?host=` a socket, PGHOST, several hosts): left to it.
+ */
+function databaseHost(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return undefined;
+  }
+  if (parsed.hostname === "" || parsed.searchParams.has("host")) return undefined;
+  let port = parsed.port;
+  try {
+    port ||= Deno.env.get("PGPORT") ?? "";
+  } catch {
+    // PGPORT not readable: the driver cannot read it either.
+  }
+  return `${parsed.hostname}:${port || "5432"}`;
 }

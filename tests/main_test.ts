@@ -271,6 +271,14 @@ Deno.test("main.ts: net, read and write access not granted to the configuration'
       "such a flag replaces that kind's list in the set, so give the set's other entries of the kind too",
   );
   deepEqual([...Deno.readDirSync(elsewhere)], [], "nothing was made");
+
+  // Before: "getaddrinfo EPERM localhost" from the PostgreSQL driver.
+  const database = await spawnMain(dir.path, { TASK_STORE: "postgres://u@localhost/x" }).output();
+  equal(database.code, 1);
+  match(
+    JSON.parse(new TextDecoder().decode(database.stderr)).error,
+    /^Cannot start: no net access to localhost:5432; grant it \(--allow-net=localhost:5432\)/,
+  );
 });
 
 Deno.test("main.ts: while tasks drain, /healthz answers 503 and new work 503 shutting_down", async () => {
