@@ -28,8 +28,8 @@ export function checkGrants(config: Config): void {
     const { file } = taskStore;
     files.push(file, `${file}-wal`, `${file}-journal`);
   }
-  const database = taskStore?.kind === "postgres" && databaseHost(taskStore.url);
-  if (database && !granted({ name: "net", host: database })) missing.net.push(database);
+  const databases = taskStore?.kind === "postgres" ? databaseHosts(taskStore.url) : [];
+  for (const host of databases) if (!granted({ name: "net", host })) missing.net.push(host);
   for (const path of files) {
     if (!granted({ name: "read", path })) missing.read.push(path);
     if (!granted({ name: "write", path })) missing.write.push(path);
@@ -46,22 +46,19 @@ export function checkGrants(config: Config): void {
 }
 
 /**
- * `host:port` of a PostgreSQL URL, or undefined where the driver finds the
- * host elsewhere (`?host=` a socket, PGHOST, several hosts): left to it.
+ * `host:port` of each host a PostgreSQL URL names (the driver takes a list,
+ * `h1:5432,h2:5432`, to fail over); none where it finds the host elsewhere
+ * (`?host=` a socket, PGHOST).
  */
-function databaseHost(url: string): string | undefined {
-  let parsed: URL;
+function databaseHosts(url: string): string[] {
+  const [, hosts = "", query = ""] = /^[a-z]+:\/\/(?:[^@/?#]*@)?([^/?#]*)[^?#]*(\?[^#]*)?/i
+    .exec(url) ?? [];
+  if (hosts === "" || new URLSearchParams(query).has("host")) return [];
+  let defaultPort = "5432";
   try {
-    parsed = new URL(url);
+    defaultPort = Deno.env.get("PGPORT") || defaultPort; // as the driver reads it
   } catch {
-    return undefined;
+    // Not readable: the driver cannot read it either.
   }
-  if (parsed.hostname === "" || parsed.searchParams.has("host")) return undefined;
-  let port = parsed.port;
-  try {
-    port ||= Deno.env.get("PGPORT") ?? "";
-  } catch {
-    // PGPORT not readable: the driver cannot read it either.
-  }
-  return `${parsed.hostname}:${port || "5432"}`;
+  return hosts.split(",").map((host) => /:\d+$/.test(host) ? host : `${host}:${defaultPort}`);
 }
