@@ -59,8 +59,9 @@ export class Attempt implements TaskContext, TimeoutTarget {
     this.#submit = submit;
   }
 
-  submit(group: TaskGroup): Promise<void> {
-    return this.#submit(group);
+  /** The runner's, shared by every attempt: bound to none, so `const { submit } = this` works. */
+  get submit(): (group: TaskGroup) => Promise<void> {
+    return this.#submit;
   }
 
   get signal(): AbortSignal {

@@ -46,7 +46,7 @@ export interface TaskContext {
    * for a given id still known (`DuplicateGroupError`: name a follow-up with
    * `groupIdForKey` of the task's `id`, so that it is submitted once).
    */
-  submit(group: TaskGroup): Promise<void>;
+  readonly submit: (group: TaskGroup) => Promise<void>;
 }
 
 /**

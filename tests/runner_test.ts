@@ -816,7 +816,8 @@ Deno.test("a task's this.submit: a follow-up runs, accepted while the runner dra
   });
   const followUp = new TaskGroup();
   routed.submit(new TaskGroup().add(function (this: TaskContext) {
-    return this.submit(followUp);
+    const { submit } = this; // as a task may take signal and id
+    return submit(followUp);
   }));
   await routed.idle();
   deepEqual(given, [followUp]);
