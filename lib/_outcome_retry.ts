@@ -11,6 +11,8 @@ export interface OutcomeRetryOptions {
   clock: Pick<Clock, "now" | "setTimeout" | "clearTimeout">;
   /** Called once for an outcome given up on (at close, or after `retryForMs`). */
   onGiveUp: (key: string, error: unknown) => void;
+  /** Called for each write that commits, a retried one too. @default {nothing} */
+  onWritten?: () => void;
   /** Milliseconds between a failure and the next try. @default {1000} */
   pauseMs?: number;
   /** Milliseconds after its first failure an outcome is given up on. @default {60000} */
@@ -34,6 +36,7 @@ interface Carried {
 export class OutcomeRetry {
   readonly #clock: OutcomeRetryOptions["clock"];
   readonly #onGiveUp: OutcomeRetryOptions["onGiveUp"];
+  readonly #onWritten: () => void;
   readonly #pauseMs: number;
   readonly #retryForMs: number;
   #carried = new Map<string, Carried>();
@@ -42,9 +45,10 @@ export class OutcomeRetry {
 
   /** @param options The clock, where give-ups go, and the timings. */
   constructor(options: OutcomeRetryOptions) {
-    const { clock, onGiveUp, pauseMs = 1_000, retryForMs = 60_000 } = options;
+    const { clock, onGiveUp, onWritten = () => {}, pauseMs = 1_000, retryForMs = 60_000 } = options;
     this.#clock = clock;
     this.#onGiveUp = onGiveUp;
+    this.#onWritten = onWritten;
     this.#pauseMs = pauseMs;
     this.#retryForMs = retryForMs;
   }
@@ -87,7 +91,10 @@ export class OutcomeRetry {
     const written = write();
     // Registered before any later write of the same batch: if both fail, the
     // later one is carried last and wins.
-    written.catch((error) => this.#carry(key, write, since ?? this.#clock.now(), error));
+    written.then(
+      this.#onWritten,
+      (error) => this.#carry(key, write, since ?? this.#clock.now(), error),
+    );
     return written;
   }
 
@@ -111,13 +118,18 @@ export class OutcomeRetry {
 /**
  * The journal's lines about outcome writes that fail by the thousand (a full
  * disk): refused (tried again after `pauseMs`), and given up on, each at most
- * a line a second with how many it stands for.
+ * a line a second with how many it stands for; and the first written after
+ * refusals, which ends them.
  */
 export function outcomeFailureLogs(
   logger: StructuredLogger,
   clock: Pick<Clock, "now">,
   pauseMs: number,
-): { refused(taskId: string, error: unknown): void; givenUp(id: string, error: unknown): void } {
+): {
+  refused(taskId: string, error: unknown): void;
+  written(): void;
+  givenUp(id: string, error: unknown): void;
+} {
   const refusals = new IntervalGate(1_000, clock);
   const giveUps = new IntervalGate(1_000, clock);
   return {
@@ -126,6 +138,14 @@ export function outcomeFailureLogs(
         logger.error(
           "Cannot journal task {taskId}, tries again in {pauseMs} ms: {error} ({unlogged} more refused since the last such line)",
           { taskId, pauseMs, error, unlogged },
+        )
+      ),
+    // Those refused are written again at their next try.
+    written: () =>
+      refusals.ended(({ count, ms, unlogged }) =>
+        logger.info(
+          "The journal takes task outcomes again: {count} refused in the {ms} ms since the first ({unlogged} since the last such line)",
+          { count, ms, unlogged },
         )
       ),
     givenUp: (id, error) =>

@@ -89,6 +89,16 @@ export class Outcomes {
     );
   }
 
+  /** An attempt's start was journaled: if marks were refused before, says the journal is back. */
+  markJournaled(): void {
+    this.#refusals.ended(({ count, ms, unlogged }) =>
+      this.#logger.info(
+        "The journal takes attempt starts again: {count} refused in the {ms} ms since the first ({unlogged} since the last such line)",
+        { count, ms, unlogged },
+      )
+    );
+  }
+
   /** A group's journal commit failed (its client got a 503): its hooks, and a debug record. */
   dropped(group: TaskGroup): void {
     this.#debug?.("Dropped group {groupId}: its journal commit failed", {

@@ -42,6 +42,7 @@ export class SqliteOutcomes {
     const retry = this.#retry = new OutcomeRetry({
       clock,
       onGiveUp: (id, error) => failures.givenUp(id, error),
+      onWritten: () => failures.written(),
     });
     const failures = this.#failures = outcomeFailureLogs(logger, clock, retry.pauseMs);
   }

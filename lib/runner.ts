@@ -103,7 +103,10 @@ export class TaskRunner implements AsyncDisposable {
       followUpsOf(this, options.journal !== undefined);
     if (options.journal === undefined) return;
     this.#starts = new JournaledStarts(options.journal, {
-      call: (entry) => this.#call(entry),
+      call: (entry) => {
+        this.#outcomes.markJournaled();
+        this.#call(entry);
+      },
       pause: (entry, error, pauseMs) => {
         this.#outcomes.markRefused(entry, error, pauseMs);
         this.#later(entry, pauseMs);

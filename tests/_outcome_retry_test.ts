@@ -26,12 +26,17 @@ function journal() {
 function retrying() {
   const clock = fakeClock();
   const givenUp: string[] = [];
-  const retry = new OutcomeRetry({ clock, onGiveUp: (key) => void givenUp.push(key) });
-  return { clock, givenUp, retry };
+  const written = { count: 0 };
+  const retry = new OutcomeRetry({
+    clock,
+    onGiveUp: (key) => void givenUp.push(key),
+    onWritten: () => void written.count++,
+  });
+  return { clock, givenUp, retry, written };
 }
 
 Deno.test("OutcomeRetry: a refused outcome is written again a second later until it commits", async () => {
-  const { clock, givenUp, retry } = retrying();
+  const { clock, givenUp, retry, written } = retrying();
   const { disk, write } = journal();
   await rejects(retry.write("g/0", write("g/0 done")), /disk is full/);
   await clock.tickAsync(999);
@@ -43,6 +48,7 @@ Deno.test("OutcomeRetry: a refused outcome is written again a second later until
   deepEqual(disk.taken, ["g/0 done"]);
   await clock.tickAsync(10_000);
   deepEqual([disk.tries, givenUp], [3, []], "written once, then left alone");
+  equal(written.count, 1, "the retried write told of its commit: the journal's refusals ended");
 });
 
 Deno.test("OutcomeRetry: a newer write of the key replaces a waiting outcome; an attempt mark drops it", async () => {
@@ -216,4 +222,11 @@ Deno.test("outcomeFailureLogs: a line a second of each kind, with how many it st
     errors.map(({ properties: p }) => [p.taskId ?? p.id, p.unlogged]),
     [["a/0", 0], ["a/0", 0], ["d/0", 2]],
   );
+  const infos: Record<string, unknown>[] = [];
+  logger.info = (_message, properties = {}) => void infos.push(properties);
+  logs.refused("e/0", full); // held: the gate opens again at 2,000
+  now = 2_500;
+  logs.written();
+  logs.written();
+  deepEqual(infos, [{ count: 5, ms: 2_500, unlogged: 1 }], "the refusals' end, once");
 });

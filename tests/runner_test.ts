@@ -644,25 +644,37 @@ Deno.test("TaskRunner: an attempt mark the journal refuses is no attempt; the ta
   equal(group.tasks[0]?.state, "done");
 });
 
-Deno.test("TaskRunner: a journal refusing every task's mark is logged a line a second, with the count", async () => {
+Deno.test("TaskRunner: a journal refusing every task's mark is logged a line a second, with the count, and its end once", async () => {
   const clock = fakeClock();
   const warnings: Record<string, unknown>[] = [];
+  const infos: [string, Record<string, unknown>][] = [];
   const logger = {
-    info() {},
+    info: (message: string, p?: Record<string, unknown>) => void infos.push([message, p ?? {}]),
     error() {},
     warn: (_: string, p?: Record<string, unknown>) => void warnings.push(p ?? {}),
   };
+  let full = true;
+  const attempt = () => full ? Promise.reject(new Error("disk full")) : Promise.resolve();
   const runner = new TaskRunner({
     clock,
     logger,
     maxConcurrency: 1_000,
-    journal: { attempt: () => Promise.reject(new Error("disk full")), record() {} },
+    journal: { attempt, record() {} },
   });
-  for (let i = 0; i < 1_000; i++) runner.submit(new TaskGroup().add(() => {}));
+  let ran = 0;
+  for (let i = 0; i < 1_000; i++) runner.submit(new TaskGroup().add(() => void ran++));
   await clock.tickAsync(2_000); // each task refused at 0, 1,000 and 2,000 ms
   // It was one line per refusal: 3,000 here, and 21,000 a second in a run with 26,450 tasks.
   deepEqual(warnings.map((p) => p.unlogged), [0, 999, 999]);
-  await runner.drain({ signal: AbortSignal.abort() });
+  deepEqual(infos, []);
+  full = false;
+  await clock.tickAsync(1_000);
+  await runner.idle();
+  equal(ran, 1_000);
+  deepEqual(infos, [[
+    "The journal takes attempt starts again: {count} refused in the {ms} ms since the first ({unlogged} since the last such line)",
+    { count: 3_000, ms: 3_000, unlogged: 999 }, // those refused at 2,000 after its line
+  ]]);
 });
 
 Deno.test("TaskRunner.defaults: the options of a task that sets none, frozen", () => {
