@@ -1,9 +1,8 @@
 // The permissions a configuration needs (the listening address, the line
 // files, a SQLite journal and its -wal and -journal files, a PostgreSQL
-// database's host), asked for before
-// anything opens, so that every one missing is named at once with the flag
-// that grants it: Deno's own error names one path, and suggests the whole
-// flag. Internal to runServer.
+// database's hosts), asked for before anything opens, so that every one
+// missing is named at once with the flag that grants it: Deno's own error
+// names one path, and suggests the whole flag. Internal to runServer.
 import { isStandardOutput } from "./_log_files.ts";
 import type { Config } from "./config.ts";
 

@@ -45,6 +45,7 @@ export interface TaskContext {
    * (`AdmissionError`: let it throw, so that a retry submits again), and
    * for a given id still known (`DuplicateGroupError`: name a follow-up with
    * `groupIdForKey` of the task's `id`, so that it is submitted once).
+   * Under a bare `TaskRunner`, its own submit (`TaskRunnerOptions.submitFollowUp`).
    */
   readonly submit: (group: TaskGroup) => Promise<void>;
 }
