@@ -1,5 +1,6 @@
 // One attempt of one task: the `this` a task sees, the race between the
 // task's promise and its abort, and its span. Internal to the runner.
+import { type Context, context, type Span, trace } from "@opentelemetry/api";
 import { abortWithHooks, hookableController } from "./_abort_hooks.ts";
 import { readable } from "./_thrown.ts";
 import type { TaskContext } from "./task.ts";
@@ -100,7 +101,14 @@ export class Attempt implements TaskContext, TimeoutTarget {
 
   /** Calls the task with this attempt as `this`. */
   call(): unknown {
-    return this.#entry.fn.apply(this, this.#entry.args);
+    const { fn, args, group } = this.#entry;
+    if (this.#span === undefined) return fn.apply(this, args);
+    // Traced: spans the task starts (its fetches, a follow-up's tasks) are its attempt's children.
+    const active = trace.setSpan(
+      (group.traceContext as Context) ?? context.active(),
+      this.#span as Span,
+    );
+    return context.with(active, fn, this, ...args);
   }
 
   /** Ends the attempt's span, if it is traced. */

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { context } from "@opentelemetry/api";
 import { givenField } from "./_given_ids.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { timeOrderedId } from "./time_ordered_id.ts";
@@ -149,7 +150,7 @@ export class TaskGroup {
   constructor(options: TaskGroupOptions = {}) {
     this.id = options.id ?? timeOrderedId();
     this.#given = options.id === undefined ? undefined : null;
-    this.traceContext = options.traceContext;
+    this.traceContext = options.traceContext ?? context.active();
   }
 
   /**

@@ -31,7 +31,8 @@ export interface TaskGroupOptions {
   /**
    * The OpenTelemetry context the group was made in (the request's), so task
    * spans join its trace.
-   * @default {undefined} (task spans, if any, start new traces)
+   * @default {the context active when it is made: a request's, or, for a
+   * follow-up made in a traced task, that task's attempt span}
    */
   traceContext?: object;
 }

@@ -1,5 +1,12 @@
 import { deepEqual, equal } from "node:assert/strict";
-import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
+import { AsyncLocalStorage } from "node:async_hooks";
+import {
+  type Context,
+  context,
+  type ContextManager,
+  ROOT_CONTEXT,
+  trace,
+} from "@opentelemetry/api";
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -42,4 +49,65 @@ Deno.test("each attempt is a span in the request's trace, with name, attempt and
   }
   deepEqual(spans.map((s) => s.attributes["posthaste.task.id"]), ["req-1/0", "req-1/1", "req-1/2"]);
   equal(spans[1]?.status.message, "smtp down");
+});
+
+/** Deno's context manager when OTEL_DENO is on, as far as these tests need it: across awaits. */
+class StorageContextManager implements ContextManager {
+  readonly #storage = new AsyncLocalStorage<Context>();
+  active(): Context {
+    return this.#storage.getStore() ?? ROOT_CONTEXT;
+  }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    context: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    return this.#storage.run(context, () => fn.apply(thisArg, args));
+  }
+  bind<T>(_context: Context, target: T): T {
+    return target;
+  }
+  enable(): this {
+    return this;
+  }
+  disable(): this {
+    this.#storage.disable();
+    return this;
+  }
+}
+
+Deno.test("a traced task's own spans, and its follow-up's tasks, are children of its attempt's span", async () => {
+  context.setGlobalContextManager(new StorageContextManager());
+  try {
+    const exporter = new InMemorySpanExporter();
+    const provider = new BasicTracerProvider({
+      spanProcessors: [new SimpleSpanProcessor(exporter)],
+    });
+    const tracer = provider.getTracer("test");
+    const request = tracer.startSpan("POST /orders");
+    request.end();
+    const inner = defineTask("receipt", () => tracer.startSpan("send mail").end());
+    const outer = defineTask("charge", async function () {
+      tracer.startSpan("call the bank").end();
+      await Promise.resolve(); // after an await too
+      await this.submit(new TaskGroup().add(inner));
+    });
+    await using runner = new TaskRunner({ tracer });
+    runner.submit(
+      new TaskGroup({ traceContext: trace.setSpan(ROOT_CONTEXT, request) }).add(outer),
+    );
+    await runner.idle();
+    const spans = new Map(exporter.getFinishedSpans().map((span) => [span.name, span]));
+    const parentOf = (name: string) => {
+      const parent = spans.get(name)?.parentSpanContext?.spanId;
+      return [...spans].find(([, span]) => span.spanContext().spanId === parent)?.[0];
+    };
+    deepEqual(
+      ["task charge", "call the bank", "task receipt", "send mail"].map(parentOf),
+      ["POST /orders", "task charge", "task charge", "task receipt"],
+    );
+  } finally {
+    context.disable();
+  }
 });
