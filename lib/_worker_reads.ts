@@ -15,37 +15,45 @@ const granted = new Set<string>();
  * @param module The module's URL.
  * @param verb What is done with the task, for the message.
  * @param task The task's name (`pool.define`) or the function's (`pool.run`).
- * @throws {Error} `Cannot <verb> worker task "<task>": no read access to "<path>", …`.
+ * @throws {Error} `Cannot <verb> worker task "<task>": no read access to "<path>", …`,
+ * naming both files when both are not granted.
  */
 export function checkWorkerReads(module: string, verb: "define" | "run", task: string): void {
   // Each job runs this: two look-ups, and no message unless one fails.
-  checkOne(WORKER_HOST, verb, task);
-  checkOne(module, verb, task);
-}
-
-function checkOne(url: string, verb: "define" | "run", task: string): void {
-  if (granted.has(url)) return;
-  const problem = unreadable(url);
-  if (problem !== undefined) throw new Error(`Cannot ${verb} worker task "${task}": ${problem}`);
-  granted.add(url);
+  if (granted.has(WORKER_HOST) && granted.has(module)) return;
+  const ungranted: string[] = [];
+  const missing: string[] = [];
+  for (const url of new Set([WORKER_HOST, module])) {
+    const problem = unreadable(url);
+    if (problem === undefined) granted.add(url);
+    else (problem.granted ? missing : ungranted).push(problem.path);
+  }
+  const problems = [
+    ungranted.length > 0 &&
+    `no read access to ${
+      ungranted.map((path) => JSON.stringify(path)).join(", ")
+    }, which its worker imports; grant it (--allow-read=${ungranted.join(",")})`,
+    ...missing.map((path) =>
+      `${JSON.stringify(path)} is not a file, so its worker could not import it`
+    ),
+  ].filter(Boolean);
+  if (problems.length > 0) {
+    throw new Error(`Cannot ${verb} worker task "${task}": ${problems.join("; ")}`);
+  }
 }
 
 /** Why a worker could not import a `file:` URL (not granted, or no such file), else undefined. */
-function unreadable(url: string): string | undefined {
+function unreadable(url: string): { path: string; granted: boolean } | undefined {
   if (Deno.build.standalone || !URL.canParse(url)) return undefined;
   const parsed = new URL(url);
   if (parsed.protocol !== "file:") return undefined;
   const path = decodeURIComponent(parsed.pathname);
   const { state } = Deno.permissions.querySync({ name: "read", path: parsed });
-  if (state !== "granted") {
-    return `no read access to ${
-      JSON.stringify(path)
-    }, which its worker imports; grant it (--allow-read=${path})`;
-  }
+  if (state !== "granted") return { path, granted: false };
   try {
     if (Deno.statSync(parsed).isFile) return undefined;
   } catch {
-    // Missing, or unreadable as a file: said below.
+    // Missing, or unreadable as a file: said by the caller.
   }
-  return `${JSON.stringify(path)} is not a file, so its worker could not import it`;
+  return { path, granted: true };
 }

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { checkWorkerReads } from "./_worker_reads.ts";
 import type { LineSink } from "./notification.ts";
 import { buildReport } from "./report_work.ts";
 import { type Route, route } from "./router.ts";
@@ -42,6 +43,8 @@ export interface ReportOptions {
  *
  * @param options The log, the pool and the amount of work.
  * @returns The task definition.
+ * @throws {Error} With a pool, if this process may not read the modules its
+ * workers import (`Cannot define worker task "build-report": no read access to …`).
  *
  * @example The report task's name
  * ```ts
@@ -53,6 +56,9 @@ export interface ReportOptions {
  */
 export function reportTask(options: ReportOptions): TaskDefinition<[string]> {
   const { log, pool, workMs = 50 } = options;
+  // At start-up, as pool.define does: a server whose workers cannot import
+  // their modules would answer 202 to every report and fail each.
+  if (pool) checkWorkerReads(REPORT_WORK.href, "define", "build-report");
   return defineTask("build-report", async function (this: TaskContext, id: string) {
     const result = pool
       ? await pool.run<string>(REPORT_WORK, "buildReport", [id, workMs], { signal: this.signal })

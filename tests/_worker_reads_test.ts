@@ -23,11 +23,22 @@ const denied = (action: string, path: string) =>
 Deno.test("a worker task whose modules this process may not read, or that do not exist, is refused by name, at define and at run", async () => {
   // Before: defined, and each job failed with "its worker crashed: Requires read access…",
   // with Deno's own error printed on stderr beside the logs.
+  // Both at once, not one start at a time.
+  const both = (action: string, path: string) =>
+    `Error: Cannot ${action}: no read access to "${HOST}", "${path}", which its worker imports; grant it (--allow-read=${HOST},${path})`;
+  deepEqual(await printed([]), {
+    lines: [
+      both('define worker task "square"', TASKS),
+      both('run worker task "square"', TASKS),
+      both('define worker task "typo"', MISSING),
+    ],
+    stderr: "",
+  });
   deepEqual(await printed([TASKS]), {
     lines: [
       denied('define worker task "square"', HOST),
       denied('run worker task "square"', HOST),
-      denied('define worker task "typo"', HOST),
+      both('define worker task "typo"', MISSING),
     ],
     stderr: "",
   });

@@ -284,6 +284,35 @@ Deno.test("main.ts: net, read and write access not granted to the configuration'
   );
 });
 
+Deno.test("main.ts: the demo's worker modules not granted fail the start, both named, rather than every report", async () => {
+  await using dir = await tempDir();
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const permissions = serverPermissions(dir.path)
+    .map((flag) => flag.startsWith("--allow-read=") ? `--allow-read=${dir.path}` : flag);
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, main],
+    env: {
+      PORT: "0",
+      LOG_FILE: `${dir.path}/log.txt`,
+      DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+      WORKERS: "1",
+      NO_COLOR: "1",
+    },
+    stdin: "null",
+    signal: AbortSignal.timeout(60_000), // a server that starts would serve for good
+  }).output();
+  equal(code, 1);
+  const [logged, ...more] = lines(new TextDecoder().decode(stderr)).map((line) => JSON.parse(line));
+  equal(more.length, 0);
+  const [host, work] = ["../lib/_worker_host.ts", "../lib/report_work.ts"]
+    .map((path) => new URL(path, import.meta.url).pathname);
+  // Before: it served, answered POST /reports 202, and each report failed in the runner's log.
+  equal(
+    logged.error,
+    `Cannot define worker task "build-report": no read access to "${host}", "${work}", which its worker imports; grant it (--allow-read=${host},${work})`,
+  );
+});
+
 Deno.test("main.ts: while tasks drain, /healthz answers 503 and new work 503 shutting_down", async () => {
   await using dir = await tempDir();
   await using server = await spawnServer(dir.path, { SEND_DELAY_MS: "1000" });
