@@ -2,7 +2,7 @@
 // expression, not `new URL`, so that a value which is not a valid URL (the
 // configuration error that reports it) is cleaned too. Internal.
 
-/** `text` with the password of a `scheme://user:password@` part removed. */
+/** `text` with the password of every `scheme://user:password@` part removed. */
 export function withoutPassword(text: string): string {
-  return text.replace(/(\/\/[^/:@]*):[^/@]*@/, "$1@");
+  return text.replace(/(\/\/[^/:@\s]*):[^/@\s]*@/g, "$1@");
 }

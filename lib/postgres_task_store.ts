@@ -114,8 +114,10 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     signal?.throwIfAborted();
     checkCommitTimeout(options.commitTimeoutMs ?? COMMIT_TIMEOUT_MS);
     const name = withoutPassword(url);
-    const sql = connect(url, options.connections ?? 4);
+    let sql: Sql | undefined;
     try {
+      // In the try: the driver's own parse error quotes the URL, password and all.
+      sql = connect(url, options.connections ?? 4);
       await abortable(ensureTable(sql), signal);
       const owner = crypto.randomUUID();
       const logger = options.logger ?? getLogger(["posthaste", "journal"]);
@@ -126,9 +128,12 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       });
       return new PostgresTaskStore(sql, claim, url, { owner, name, logger }, options);
     } catch (error) {
-      await sql.end({ timeout: 0 });
+      await sql?.end({ timeout: 0 });
       if (signal?.aborted && error === signal.reason) throw error;
-      throw cannot(`open task store "${name}"`, error);
+      const failed = cannot(`open task store "${name}"`, error);
+      const shown = withoutPassword(failed.message);
+      // An error that quotes the URL whole (the driver's parse error) is not kept as the cause.
+      throw shown === failed.message ? failed : new Error(shown);
     }
   }
 

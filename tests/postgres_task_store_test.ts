@@ -174,6 +174,18 @@ postgresTest(
   },
 );
 
+Deno.test("PostgresTaskStore: a URL the driver cannot parse is refused without its password, as any other", async () => {
+  // Before: "Invalid URL: 'postgres://u:s3cret@/db?host=/run/pg'", thrown past the naming, into the start's log line.
+  await rejects(PostgresTaskStore.open("postgres://u:s3cret@/db?host=/run/pg"), (error: Error) => {
+    equal(
+      error.message,
+      `Cannot open task store "postgres://u@/db?host=/run/pg": Invalid URL: 'postgres://u@/db?host=/run/pg'`,
+    );
+    equal(error.cause, undefined, "the driver's error, which quotes it whole, is not kept");
+    return true;
+  });
+});
+
 postgresTest(
   "PostgresTaskStore: a table made before request fingerprints gets their column as it opens",
   async (db) => {
