@@ -104,10 +104,7 @@ export class Attempt implements TaskContext, TimeoutTarget {
     const { fn, args, group } = this.#entry;
     if (this.#span === undefined) return fn.apply(this, args);
     // Traced: spans the task starts (its fetches, a follow-up's tasks) are its attempt's children.
-    const active = trace.setSpan(
-      (group.traceContext as Context) ?? context.active(),
-      this.#span as Span,
-    );
+    const active = trace.setSpan(group.traceContext as Context, this.#span as Span);
     return context.with(active, fn, this, ...args);
   }
 

@@ -12,22 +12,8 @@ import type { Config } from "./config.ts";
  * @throws {Error} `Cannot use TASK_STORE's journal "x.db": LOG_FILE "x.db" is the same file; …`
  */
 export async function checkDistinctFiles(config: Config): Promise<void> {
-  const files: [string, string][] = [
-    ["LOG_FILE", config.logFile],
-    ["DEAD_LETTER_FILE", config.deadLetterFile],
-  ];
-  const store = config.taskStore;
-  if (store?.kind === "sqlite") {
-    // SQLite writes beside the database: its WAL, and a rollback journal while it switches modes.
-    for (const suffix of ["", "-wal", "-journal"]) {
-      files.push([
-        `TASK_STORE's journal${suffix && ` (its ${suffix.slice(1)})`}`,
-        store.file + suffix,
-      ]);
-    }
-  }
   const seen = new Map<string, [string, string]>();
-  for (const [name, path] of files) {
+  for (const [name, path] of configuredFiles(config)) {
     const key = isStandardOutput(path)
       ? "standard output"
       : await fileIdentity(path) ?? `name:${normalized(path)}`;
@@ -44,6 +30,29 @@ export async function checkDistinctFiles(config: Config): Promise<void> {
     }
     seen.set(key, [name, path]);
   }
+}
+
+/**
+ * The files a start writes, each with what names it: the two line files
+ * (maybe standard output) and a SQLite journal's three (the start's
+ * permission check asks for the same).
+ */
+export function configuredFiles(config: Config): [string, string][] {
+  const files: [string, string][] = [
+    ["LOG_FILE", config.logFile],
+    ["DEAD_LETTER_FILE", config.deadLetterFile],
+  ];
+  const store = config.taskStore;
+  if (store?.kind === "sqlite") {
+    // SQLite writes beside the database: its WAL, and a rollback journal while it switches modes.
+    for (const suffix of ["", "-wal", "-journal"]) {
+      files.push([
+        `TASK_STORE's journal${suffix && ` (its ${suffix.slice(1)})`}`,
+        store.file + suffix,
+      ]);
+    }
+  }
+  return files;
 }
 
 /** A path's name with its `./` and doubled slashes taken out. */

@@ -3,8 +3,10 @@
 // database's hosts), asked for before anything opens, so that every one
 // missing is named at once with the flag that grants it: Deno's own error
 // names one path, and suggests the whole flag. Internal to runServer.
+import { configuredFiles } from "./_distinct_files.ts";
 import { isStandardOutput } from "./_log_files.ts";
 import type { Config } from "./config.ts";
+import { serverUrl } from "./server_url.ts";
 
 type Kind = "net" | "read" | "write";
 
@@ -19,14 +21,12 @@ const granted = (descriptor: Deno.PermissionDescriptor): boolean =>
  */
 export function checkGrants(config: Config): void {
   const missing: Record<Kind, string[]> = { net: [], read: [], write: [] };
-  const { hostname, port, logFile, deadLetterFile, taskStore } = config;
-  const host = `${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  const { hostname, port, taskStore } = config;
+  // serverUrl's `host:port`, an IPv6 address in brackets.
+  const host = serverUrl({ transport: "tcp", hostname, port }).slice("http://".length, -1);
   if (!granted({ name: "net", host })) missing.net.push(host);
-  const files = [logFile, deadLetterFile].filter((path) => !isStandardOutput(path));
-  if (taskStore?.kind === "sqlite") {
-    const { file } = taskStore;
-    files.push(file, `${file}-wal`, `${file}-journal`);
-  }
+  const files = configuredFiles(config).map(([, path]) => path)
+    .filter((path) => !isStandardOutput(path));
   const databases = taskStore?.kind === "postgres" ? databaseHosts(taskStore.url) : [];
   for (const host of databases) if (!granted({ name: "net", host })) missing.net.push(host);
   for (const path of files) {

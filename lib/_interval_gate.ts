@@ -1,6 +1,10 @@
 // "At most once an interval", for work that may run often but need not:
 // pruning the journal, probing a failing one. Internal.
 import type { Clock } from "./clock.ts";
+import type { StructuredLogger } from "./logging.ts";
+
+/** What {@linkcode IntervalGate.ended} tells of a run of events. */
+export type Run = { count: number; unlogged: number; ms: number };
 
 /** Says yes at most once per `intervalMs` of its clock. */
 export class IntervalGate {
@@ -61,7 +65,7 @@ export class IntervalGate {
    * between failing and not still logs a line a second at most; a run whose
    * end finds the gate shut is told of at a later end.
    */
-  ended(log: (run: { count: number; unlogged: number; ms: number }) => void): void {
+  ended(log: (run: Run) => void): void {
     if (this.#run === 0 || !this.due()) return;
     const run = {
       count: this.#run,
@@ -72,4 +76,20 @@ export class IntervalGate {
     this.#counted = 0;
     log(run);
   }
+}
+
+/**
+ * The line that ends a run of journal refusals, for {@linkcode IntervalGate.ended}:
+ * `what` the journal takes again (requests, attempt starts, task outcomes).
+ * Made once, not at each call.
+ */
+export function journalBackLine(
+  logger: Pick<StructuredLogger, "info">,
+  what: string,
+): (run: Run) => void {
+  return (run) =>
+    logger.info(
+      `The journal takes ${what} again: {count} refused in the {ms} ms since the first ({unlogged} since the last such line)`,
+      run,
+    );
 }

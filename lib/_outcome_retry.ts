@@ -1,7 +1,7 @@
 // Outcome writes that go again after their commit failed. Internal to the
 // SQLite journal: a task that finished while the disk was full must not stay
 // marked unfinished, to run again after the next restart.
-import { IntervalGate } from "./_interval_gate.ts";
+import { IntervalGate, journalBackLine } from "./_interval_gate.ts";
 import type { Clock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 
@@ -131,6 +131,7 @@ export function outcomeFailureLogs(
   givenUp(id: string, error: unknown): void;
 } {
   const refusals = new IntervalGate(1_000, clock);
+  const outcomesBack = journalBackLine(logger, "task outcomes");
   const giveUps = new IntervalGate(1_000, clock);
   return {
     refused: (taskId, error) =>
@@ -141,13 +142,7 @@ export function outcomeFailureLogs(
         )
       ),
     // Those refused are written again at their next try.
-    written: () =>
-      refusals.ended(({ count, ms, unlogged }) =>
-        logger.info(
-          "The journal takes task outcomes again: {count} refused in the {ms} ms since the first ({unlogged} since the last such line)",
-          { count, ms, unlogged },
-        )
-      ),
+    written: () => refusals.ended(outcomesBack),
     givenUp: (id, error) =>
       giveUps.each((unlogged) =>
         logger.error(

@@ -1,6 +1,6 @@
 // What the runner tells the world about attempts and outcomes: the log,
 // the counters, the journal and the dead letters. Internal to the runner.
-import { IntervalGate } from "./_interval_gate.ts";
+import { IntervalGate, journalBackLine, type Run } from "./_interval_gate.ts";
 import type { Clock } from "./clock.ts";
 import { deadLetterOf, sendDeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
@@ -32,6 +32,8 @@ export class Outcomes {
   readonly #logger: StructuredLogger;
   /** A journal that is away refuses every task's mark, each second: one line a second. */
   readonly #refusals: IntervalGate;
+  /** The line that ends them: made once, as every journaled start asks. */
+  readonly #startsBack: (run: Run) => void;
   /** Debug records, if that level is kept: asked once, as a record per task costs. */
   readonly #debug: StructuredLogger["debug"];
 
@@ -46,6 +48,7 @@ export class Outcomes {
     this.#clock = clock;
     this.#logger = logger;
     this.#refusals = new IntervalGate(1_000, clock);
+    this.#startsBack = journalBackLine(logger, "attempt starts");
     this.#debug = logger.isEnabledFor?.("debug") === false ? undefined : logger.debug?.bind(logger);
   }
 
@@ -91,12 +94,7 @@ export class Outcomes {
 
   /** An attempt's start was journaled: if marks were refused before, says the journal is back. */
   markJournaled(): void {
-    this.#refusals.ended(({ count, ms, unlogged }) =>
-      this.#logger.info(
-        "The journal takes attempt starts again: {count} refused in the {ms} ms since the first ({unlogged} since the last such line)",
-        { count, ms, unlogged },
-      )
-    );
+    this.#refusals.ended(this.#startsBack);
   }
 
   /** A group's journal commit failed (its client got a 503): its hooks, and a debug record. */

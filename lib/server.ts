@@ -6,7 +6,7 @@
 import { getLogger } from "@logtape/logtape";
 import { context } from "@opentelemetry/api";
 import { fingerprints } from "./_given_ids.ts";
-import { IntervalGate } from "./_interval_gate.ts";
+import { IntervalGate, journalBackLine } from "./_interval_gate.ts";
 import { Replays, requestFingerprint, watchBody } from "./_replays.ts";
 import { submitJournaled } from "./_submit.ts";
 import { readable } from "./_thrown.ts";
@@ -75,13 +75,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
   } = options;
   const refusalLog = new IntervalGate(1_000, clock);
   // The refusals' last line may have held some back: the end of the outage tells them.
-  const logJournalBack = (
-    { count, unlogged, ms }: { count: number; unlogged: number; ms: number },
-  ) =>
-    logger.info(
-      "The journal takes requests again: {count} refused in the {ms} ms since the first ({unlogged} since the last such line)",
-      { count, ms, unlogged },
-    );
+  const logJournalBack = journalBackLine(logger, "requests");
   const replays = new Replays(fingerprintOf, onReplay);
 
   const fail = (thrown: unknown, request: Request, group: TaskGroup | undefined): Response => {

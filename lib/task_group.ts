@@ -128,8 +128,8 @@ export const nextTask: unique symbol = Symbol("posthaste.nextTask");
 export class TaskGroup {
   /** The group's id; also the id in the 202 answer. */
   readonly id: string;
-  /** The OpenTelemetry context task spans are children of. */
-  readonly traceContext: object | undefined;
+  /** The OpenTelemetry context its task spans are children of: as given, else the one active. */
+  readonly traceContext: object;
   // See givenField in _given_ids.ts.
   #given: string | null | undefined;
   #entries: TaskEntry[] = [];
