@@ -16,15 +16,17 @@ const granted = (descriptor: Deno.PermissionDescriptor): boolean =>
 /**
  * Throws if the process may not do what `config` asks of it.
  *
+ * @param config The configuration.
+ * @param options `listens: false` for a process that serves nothing.
  * @throws {Error} `Cannot start: no net access to 127.0.0.1:9000; …`, with
  * the flags that grant what is missing.
  */
-export function checkGrants(config: Config): void {
+export function checkGrants(config: Config, { listens = true } = {}): void {
   const missing: Record<Kind, string[]> = { net: [], read: [], write: [] };
   const { hostname, port, taskStore } = config;
   // serverUrl's `host:port`, an IPv6 address in brackets.
   const host = serverUrl({ transport: "tcp", hostname, port }).slice("http://".length, -1);
-  if (!granted({ name: "net", host })) missing.net.push(host);
+  if (listens && !granted({ name: "net", host })) missing.net.push(host);
   const files = configuredFiles(config).map(([, path]) => path)
     .filter((path) => !isStandardOutput(path));
   const databases = taskStore?.kind === "postgres" ? databaseHosts(taskStore.url) : [];

@@ -84,6 +84,7 @@ export * from "./resilient_server.ts";
 export * from "./reports.ts";
 export * from "./path_params.ts";
 export * from "./router.ts";
+export * from "./run_replay.ts";
 export * from "./run_server.ts";
 export * from "./handler_options.ts";
 export * from "./server.ts";

@@ -4,14 +4,11 @@
  *
  * @module
  */
-import { drain, getLogger, type Logger } from "@logtape/logtape";
-import { abortable } from "./abortable.ts";
+import { getLogger, type Logger } from "@logtape/logtape";
 import { createApp } from "./app.ts";
 import type { App, CreateAppOptions } from "./app_options.ts";
-import { type Config, CONFIG_VARIABLES, readConfig } from "./config.ts";
-import { checkGrants } from "./_grants.ts";
 import { isStandardOutput } from "./_log_files.ts";
-import { configureLogging } from "./logging.ts";
+import { asProcess, type Listen, processConfig, startFailed, STOP_SIGNALS } from "./_process.ts";
 import { ResilientServer } from "./resilient_server.ts";
 import { serverUrl } from "./server_url.ts";
 import { catchStrayErrors } from "./stray_errors.ts";
@@ -79,12 +76,6 @@ export interface RunServerOptions {
   signal?: AbortSignal;
 }
 
-// SIGHUP drains too: by default it ends the process at once, and with it the
-// accepted work, when the terminal goes (an ssh session that dropped).
-const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
-  ? ["SIGINT", "SIGBREAK"]
-  : ["SIGINT", "SIGTERM", "SIGHUP"];
-
 /**
  * Runs the server until a signal stops it: reads the configuration, makes the
  * app, serves it, and drains on SIGINT, SIGTERM or SIGHUP, or once
@@ -126,47 +117,18 @@ const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
  * );
  * ```
  */
-export async function runServer(options: RunServerOptions = {}): Promise<number> {
-  const { signals = Deno } = options;
-  const added: [Deno.Signal, () => void][] = [];
-  const listen = (signal: Deno.Signal, handler: () => void): void => {
-    signals.addSignalListener(signal, handler);
-    added.push([signal, handler]);
-  };
-  const ended = new AbortController();
-  try {
-    return await run(options, listen, ended.signal);
-  } finally {
-    ended.abort();
-    for (const [signal, handler] of added) signals.removeSignalListener(signal, handler);
-    // What is still queued for stderr is written first, unless stderr takes
-    // nothing for a second (nobody reads it).
-    await abortable(drain(), AbortSignal.timeout(1_000)).catch(() => {});
-  }
+export function runServer(options: RunServerOptions = {}): Promise<number> {
+  return asProcess(options.signals ?? Deno, (listen, ended) => run(options, listen, ended));
 }
 
 async function run(
   options: RunServerOptions,
-  listen: (signal: Deno.Signal, handler: () => void) => void,
+  listen: Listen,
   ended: AbortSignal,
 ): Promise<number> {
-  const { logTo: write, service } = options;
-  // JSON lines until the configuration is read: a start that fails says why in one.
-  await configureLogging(write && { write });
   const logger = getLogger(["posthaste", "app"]);
-  let config: Config;
-  try {
-    const env = options.env ?? processEnv();
-    config = readConfig((name) => CONFIG_VARIABLES.includes(name) ? env(name) : undefined);
-    checkGrants(config);
-  } catch (error) {
-    return startFailed(logger, error);
-  }
-  await configureLogging({
-    level: config.logLevel,
-    format: config.logFormat,
-    ...write && { write },
-  });
+  const config = await processConfig(logger, { ...options, listens: true });
+  if (config === undefined) return 1;
 
   // Listeners first, so that no signal can arrive unhandled. While starting
   // (a database that does not answer, a long recovery), a signal stops the
@@ -197,6 +159,7 @@ async function run(
   }
   let app: App;
   try {
+    const { service } = options;
     app = await createApp(config, { signal: starting.signal, ...service && { service } });
   } catch (error) {
     if (!starting.signal.aborted) return startFailed(logger, error);
@@ -251,27 +214,6 @@ async function run(
   return code;
 }
 
-/**
- * The process's environment, once every configuration variable may be read:
- * each is asked for (a default needs to know it is unset), and those not
- * granted are named together, not one failed start at a time.
- */
-function processEnv(): (name: string) => string | undefined {
-  const ungranted = CONFIG_VARIABLES.filter((variable) =>
-    Deno.permissions.querySync({ name: "env", variable }).state !== "granted"
-  );
-  if (ungranted.length > 0) {
-    throw new Error(
-      `Cannot read configuration: no env access to ${
-        ungranted.join(", ")
-      }; grant each (--allow-env=${
-        ungranted.join(",")
-      }, beside your own), as deno.json's server permission set does`,
-    );
-  }
-  return (name) => Deno.env.get(name);
-}
-
 function announce(
   logger: Logger,
   addr: Deno.NetAddr,
@@ -288,11 +230,4 @@ function announce(
       error: String(error),
     });
   }
-}
-
-function startFailed(logger: Logger, error: unknown): number {
-  logger.error("Start-up failed: {error}", {
-    error: error instanceof Error ? error.message : String(error),
-  });
-  return 1;
 }

@@ -1,0 +1,76 @@
+// Dead-letter lines read back for a replay: each a JSON record that
+// deadLetterLine wrote, its task id `<group id>/<index>`. Internal to runReplay.
+import { z } from "zod";
+import type { DeadLetter } from "./dead_letter.ts";
+
+/** What a replay needs of one dead letter. */
+export interface ReplayLetter {
+  readonly reason: DeadLetter["reason"];
+  readonly task: string;
+  readonly groupId: string;
+  /** The task's place in its group: its id, `<group id>/<index>`, stays. */
+  readonly index: number;
+  readonly args: unknown[];
+}
+
+export const REASONS = ["failed", "shutdown", "crash_loop", "unknown_task", "unreadable"] as const;
+
+const LETTER = z.object({
+  reason: z.enum(REASONS),
+  task: z.string(),
+  taskId: z.string(),
+  groupId: z.string(),
+  args: z.array(z.unknown()),
+});
+
+// Lines named in an error message: a whole file of bad lines is not all listed.
+const NAMED = 5;
+
+/**
+ * Reads dead letters, one a line (blank lines skipped).
+ *
+ * @throws {Error} `Cannot read dead letters: line 3 (…), …`, naming each bad
+ * line (up to five): nothing is replayed from text that is not all letters.
+ */
+export function readDeadLetters(text: string): ReplayLetter[] {
+  const letters: ReplayLetter[] = [];
+  const bad: string[] = [];
+  const lines = text.split("\n");
+  for (const [at, line] of lines.entries()) {
+    if (line.trim() === "") continue;
+    const problem = read(line, letters);
+    if (problem !== undefined) bad.push(`line ${at + 1} (${problem})`);
+  }
+  if (bad.length > 0) {
+    const more = bad.length > NAMED ? `, and ${bad.length - NAMED} more` : "";
+    throw new Error(
+      `Cannot read dead letters: ${bad.slice(0, NAMED).join(", ")}${more} ${
+        bad.length === 1 ? "is not a dead letter" : "are not dead letters"
+      }; nothing was replayed`,
+    );
+  }
+  return letters;
+}
+
+/** Adds the letter on `line` to `letters`, or says what is wrong with it. */
+function read(line: string, letters: ReplayLetter[]): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(line);
+  } catch (error) {
+    // Its "(line 1 column 91)" would contradict the line named.
+    return (error as Error).message.replace(/ \(line \d+ column \d+\)$/, "");
+  }
+  const parsed = LETTER.safeParse(json);
+  if (!parsed.success) {
+    const [issue] = parsed.error.issues;
+    return `${issue?.path.join(".") || "the line"}: ${issue?.message}`;
+  }
+  const { reason, task, taskId, groupId, args } = parsed.data;
+  const index = taskId.startsWith(`${groupId}/`) ? Number(taskId.slice(groupId.length + 1)) : NaN;
+  if (!Number.isSafeInteger(index) || index < 0 || taskId !== `${groupId}/${index}`) {
+    return `taskId ${JSON.stringify(taskId)} is not "<groupId>/<index>"`;
+  }
+  letters.push({ reason, task, groupId, index, args });
+  return undefined;
+}

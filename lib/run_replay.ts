@@ -1,0 +1,254 @@
+/**
+ * Dead letters run again: the tasks a server gave up on (every attempt
+ * failed, or the shutdown deadline came first), replayed in a process of
+ * their own with the server's tasks and configuration. `replay.ts` runs it
+ * with the demo service; run it with yours.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import { parseArgs } from "node:util";
+import { abortable } from "./abortable.ts";
+import { createApp } from "./app.ts";
+import type { App } from "./app_options.ts";
+import type { DeadLetter } from "./dead_letter.ts";
+import { readDeadLetters, REASONS, type ReplayLetter } from "./_dead_letter_input.ts";
+import { type Plan, planReplay } from "./_replay_plan.ts";
+import { asProcess, type Listen, processConfig, startFailed, STOP_SIGNALS } from "./_process.ts";
+import { definitionsByName } from "./recovery.ts";
+import type { SignalSource } from "./run_server.ts";
+import { notificationService, type ServiceFactory } from "./service.ts";
+import { catchStrayErrors } from "./stray_errors.ts";
+import type { TaskDefinition } from "./task.ts";
+import type { TaskGroup } from "./task_group.ts";
+
+/**
+ * Options for {@linkcode runReplay}: what to replay with, and the parts of
+ * the process it uses, each Deno's own unless given.
+ *
+ * @example Letters given as text
+ * ```ts
+ * import type { RunReplayOptions } from "./mod.ts";
+ *
+ * const letter = { reason: "failed", task: "send-notification", taskId: "g/0", groupId: "g",
+ *   args: ["ada@example.com", "hi"] };
+ * const options: RunReplayOptions = {
+ *   input: new Blob([JSON.stringify(letter) + "\n"]).stream(),
+ *   args: ["--reason=failed"],
+ * };
+ * ```
+ */
+export interface RunReplayOptions {
+  /** The tasks to replay with, those of a server's service. @default {notificationService} */
+  service?: ServiceFactory;
+  /** The dead letters, one JSON line each. @default {standard input} */
+  input?: ReadableStream<Uint8Array>;
+  /**
+   * The command line: `--reason=failed,shutdown` picks the letters replayed
+   * by their reason (`failed`, `shutdown`, `unknown_task`, `crash_loop`).
+   * @default {Deno.args}
+   */
+  args?: readonly string[];
+  /** Reads a configuration variable. @default {Deno.env.get} */
+  env?: (name: string) => string | undefined;
+  /** Where signals come from. @default {Deno} */
+  signals?: SignalSource;
+  /** Where the replay's own log lines go, synchronously. @default {stderr} */
+  logTo?: (line: string) => void;
+  /** Aborting it stops the replay as SIGTERM does. */
+  signal?: AbortSignal;
+}
+
+// A task that crashed the process again and again is replayed only when asked
+// for; an unreadable one's arguments are gone.
+const DEFAULT_REASONS: readonly DeadLetter["reason"][] = ["failed", "shutdown", "unknown_task"];
+
+/**
+ * Replays dead letters: reads them (standard input by default), rebuilds each
+ * group from its letters with the service's task definitions, and runs them as
+ * the server would (`LOG_FILE`, `DEAD_LETTER_FILE`, `MAX_CONCURRENCY`,
+ * `TASK_TIMEOUT_MS`, `TASK_RETRIES`…), in memory: `TASK_STORE` is not opened,
+ * so a server may run meanwhile. A task keeps its id (`this.id`,
+ * `<group id>/<index>`) and gets all its attempts again; one that fails again
+ * is dead-lettered again. A signal stops it as it stops the server (a drain
+ * of up to `SHUTDOWN_TIMEOUT_MS`; a second gives up). Replaying is at least
+ * once: the same letters replayed twice run twice.
+ *
+ * @param options What to replay, and the parts of the process it uses.
+ * @returns The exit code: 0 when every letter chosen ran to success; 1 when
+ * one failed again, was stopped, could not be read or has no task defined.
+ *
+ * @example Replaying a notification that failed
+ * ```ts
+ * import { runReplay } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const env: Record<string, string> = {
+ *   LOG_FILE: `${dir}/log.txt`, DEAD_LETTER_FILE: `${dir}/dl.jsonl`, WORKERS: "0",
+ * };
+ * const letter = { reason: "failed", task: "send-notification", taskId: "g/0", groupId: "g",
+ *   args: ["ada@example.com", "hi"] };
+ * const code = await runReplay({
+ *   input: new Blob([JSON.stringify(letter) + "\n"]).stream(),
+ *   args: [], env: (name) => env[name], logTo: () => {},
+ * });
+ * equal(code, 0);
+ * equal(await Deno.readTextFile(`${dir}/log.txt`), "notification for ada@example.com: hi\n");
+ * ```
+ */
+export function runReplay(options: RunReplayOptions = {}): Promise<number> {
+  return asProcess(options.signals ?? Deno, (listen, ended) => replay(options, listen, ended));
+}
+
+async function replay(options: RunReplayOptions, listen: Listen, ended: AbortSignal) {
+  const logger = getLogger(["posthaste", "replay"]);
+  const config = await processConfig(logger, {
+    ...options,
+    listens: false,
+    adjust: (config) => ({ ...config, taskStore: undefined }),
+  });
+  if (config === undefined) return 1;
+  // A signal stops reading and starting; once running, it drains, and a second gives up.
+  const stop = new AbortController();
+  const giveUp = new AbortController();
+  for (const signal of STOP_SIGNALS) {
+    listen(signal, () => stop.signal.aborted ? giveUp.abort() : stop.abort(signal));
+  }
+  options.signal?.addEventListener("abort", () => stop.abort("SIGTERM"), { signal: ended });
+  if (options.signal?.aborted) stop.abort("SIGTERM");
+
+  let letters: ReplayLetter[];
+  let reasons: readonly DeadLetter["reason"][];
+  try {
+    reasons = chosenReasons(options.args ?? Deno.args);
+    letters = readDeadLetters(await abortable(readInput(options.input), stop.signal));
+  } catch (error) {
+    if (stop.signal.aborted) return stopped(logger, stop.signal);
+    return startFailed(logger, error);
+  }
+  let tasks: readonly TaskDefinition<never>[] = [];
+  const service: ServiceFactory = async (parts) => {
+    const made = await (options.service ?? notificationService)(parts);
+    tasks = made.tasks;
+    return made;
+  };
+  let app: App;
+  try {
+    app = await createApp(config, { service, signal: stop.signal });
+  } catch (error) {
+    if (stop.signal.aborted) return stopped(logger, stop.signal);
+    return startFailed(logger, error);
+  }
+  using _strays = catchStrayErrors();
+  const plan = planReplay(letters, reasons, definitionsByName(...tasks), logger);
+  if (plan.groups.length > 0) {
+    logger.info("Replaying {tasks} tasks of {groups} groups", {
+      tasks: plan.tasks,
+      groups: plan.groups.length,
+    });
+  }
+  const submitted = await submitAll(app, plan.groups, config.maxPending, stop.signal, logger);
+  // Every task's end, or a signal: then the drain, as the server's.
+  await abortable(app.runner.idle(), stop.signal).catch(() => {});
+  let closed = 0;
+  if (stop.signal.aborted) {
+    closed = await app.shutdown({ shutdown: () => Promise.resolve() }, { signal: giveUp.signal });
+  } else await app[Symbol.asyncDispose]();
+  return summarize(logger, plan, submitted, config.deadLetterFile) && closed === 0 ? 0 : 1;
+}
+
+function chosenReasons(args: readonly string[]): DeadLetter["reason"][] {
+  let values: { reason?: string[] | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: { reason: { type: "string", multiple: true } },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new Error(
+      `Cannot replay: ${(error as Error).message} (its one option: --reason=failed,shutdown,…)`,
+    );
+  }
+  if (values.reason === undefined) return [...DEFAULT_REASONS];
+  const reasons = values.reason.flatMap((value) => value.split(","));
+  for (const reason of reasons) {
+    if (reason === "unreadable") {
+      throw new Error(
+        "Cannot replay unreadable letters: their arguments could not be read from the journal",
+      );
+    }
+    if (!(REASONS as readonly string[]).includes(reason)) {
+      throw new Error(
+        `Cannot replay: --reason ${JSON.stringify(reason)} is not one of ${
+          REASONS.filter((known) => known !== "unreadable").join(", ")
+        }`,
+      );
+    }
+  }
+  return reasons as DeadLetter["reason"][];
+}
+
+async function readInput(input: ReadableStream<Uint8Array> | undefined): Promise<string> {
+  if (input === undefined && Deno.stdin.isTerminal()) {
+    throw new Error(
+      "Cannot replay: give the dead letters on standard input (deno task replay < dead-letter.jsonl)",
+    );
+  }
+  return await new Response(input ?? Deno.stdin.readable).text();
+}
+
+/** Submits the groups in order, each once the backlog has room for it, until stopped. */
+async function submitAll(
+  app: App,
+  groups: readonly TaskGroup[],
+  maxPending: number,
+  stop: AbortSignal,
+  logger: Logger,
+): Promise<TaskGroup[]> {
+  const submitted: TaskGroup[] = [];
+  let oldest = 0;
+  for (const group of groups) {
+    while (app.runner.pending + group.size > maxPending && oldest < submitted.length) {
+      await abortable((submitted[oldest++] as TaskGroup).settled(), stop).catch(() => {});
+      if (stop.aborted) return submitted;
+    }
+    if (stop.aborted) return submitted;
+    try {
+      await app.submit(group);
+      submitted.push(group);
+    } catch (error) {
+      logger.error("Cannot replay group {groupId}: {error}", { groupId: group.id, error });
+    }
+  }
+  return submitted;
+}
+
+/** Logs what the replay did; true if every task chosen succeeded. */
+function summarize(logger: Logger, plan: Plan, submitted: readonly TaskGroup[], file: string) {
+  const counts = { done: 0, failed: 0, abandoned: 0 };
+  for (const group of submitted) {
+    for (const task of group.tasks) {
+      const state = task.state === "done" || task.state === "failed" ? task.state : "abandoned";
+      counts[state]++;
+    }
+  }
+  const notRun = plan.tasks - counts.done - counts.failed - counts.abandoned;
+  if (plan.tasks === 0) logger.info("Nothing to replay");
+  else if (counts.done === plan.tasks) {
+    logger.info("Replayed {tasks} tasks: every one done", { tasks: plan.tasks });
+  } else {
+    logger.error(
+      "Replayed {tasks} tasks: {done} done, {failed} failed again, {abandoned} stopped, {notRun} not run; dead letters for those that failed or were stopped are in {file}",
+      { tasks: plan.tasks, ...counts, notRun, file },
+    );
+  }
+  const ok = counts.done === plan.tasks && plan.undefinedTasks === 0;
+  return ok;
+}
+
+function stopped(logger: Logger, signal: AbortSignal): number {
+  logger.info("Replay stopped by {signal}: nothing was run", { signal: signal.reason });
+  return 1;
+}
