@@ -27,20 +27,31 @@ const LETTER = z.object({
 const NAMED = 5;
 
 /**
- * Reads dead letters, one a line (blank lines skipped).
+ * Reads dead letters, one a line (blank lines skipped), as the text streams
+ * in: the letters are kept, not the text.
  *
  * @throws {Error} `Cannot read dead letters: line 3 (…), …`, naming each bad
  * line (up to five): nothing is replayed from text that is not all letters.
  */
-export function readDeadLetters(text: string): ReplayLetter[] {
+export async function readDeadLetters(
+  input: ReadableStream<Uint8Array>,
+): Promise<ReplayLetter[]> {
   const letters: ReplayLetter[] = [];
   const bad: string[] = [];
-  const lines = text.split("\n");
-  for (const [at, line] of lines.entries()) {
-    if (line.trim() === "") continue;
-    const problem = read(line, letters);
-    if (problem !== undefined) bad.push(`line ${at + 1} (${problem})`);
+  let number = 0;
+  const line = (text: string): void => {
+    number++;
+    if (text.trim() === "") return;
+    const problem = read(text, letters);
+    if (problem !== undefined) bad.push(`line ${number} (${problem})`);
+  };
+  let rest = "";
+  for await (const chunk of input.pipeThrough(new TextDecoderStream())) {
+    const lines = (rest + chunk).split("\n");
+    rest = lines.pop() as string;
+    lines.forEach(line);
   }
+  line(rest);
   if (bad.length > 0) {
     const more = bad.length > NAMED ? `, and ${bad.length - NAMED} more` : "";
     throw new Error(

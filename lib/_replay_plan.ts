@@ -7,9 +7,9 @@ import type { DeadLetter } from "./dead_letter.ts";
 import type { TaskDefinition } from "./task.ts";
 import { restoreTask, TaskGroup } from "./task_group.ts";
 
-/** The groups to run, rebuilt from the letters, and what was left out. */
+/** The groups to run, each its letters in order, and what was left out. */
 export interface Plan {
-  groups: TaskGroup[];
+  groups: ReplayLetter[][];
   tasks: number;
   /** Letters whose task no definition names. */
   undefinedTasks: number;
@@ -22,7 +22,7 @@ export function planReplay(
   logger: Logger,
 ): Plan {
   // A task's letter once: the last, should the input repeat one.
-  const byGroup = new Map<string, Map<number, ReplayLetter>>();
+  const byGroup = new Map<string, ReplayLetter[]>();
   const leftOut = new Map<string, number>();
   const unknown = new Map<string, number>();
   let repeated = 0;
@@ -32,10 +32,17 @@ export function planReplay(
     } else if (!definitions.has(letter.task)) {
       unknown.set(letter.task, (unknown.get(letter.task) ?? 0) + 1);
     } else {
-      const group = byGroup.get(letter.groupId) ?? new Map<number, ReplayLetter>();
-      byGroup.set(letter.groupId, group);
-      if (group.has(letter.index)) repeated++;
-      group.set(letter.index, letter);
+      const group = byGroup.get(letter.groupId);
+      if (group === undefined) byGroup.set(letter.groupId, [letter]);
+      else {
+        // A group's letters are few: a look through them is cheaper than a map each.
+        const at = group.findIndex(({ index }) => index === letter.index);
+        if (at < 0) group.push(letter);
+        else {
+          group[at] = letter;
+          repeated++;
+        }
+      }
     }
   }
   if (leftOut.size > 0) {
@@ -53,17 +60,24 @@ export function planReplay(
   if (repeated > 0) {
     logger.warn("{repeated} letters repeat a task id: each task is replayed once", { repeated });
   }
-  let tasks = 0;
-  const groups = [...byGroup].map(([id, entries]) => {
-    const group = new TaskGroup({ id });
-    for (const letter of [...entries.values()].sort((a, b) => a.index - b.index)) {
-      const definition = definitions.get(letter.task) as TaskDefinition<unknown[]>;
-      group[restoreTask](definition, letter.args, letter.index, 0);
-      tasks++;
-    }
-    return group;
-  });
+  // Made into groups as they are submitted: no more are held than run.
+  const groups = [...byGroup.values()];
+  for (const group of groups) group.sort((a, b) => a.index - b.index);
+  const tasks = groups.reduce((total, group) => total + group.length, 0);
   return { groups, tasks, undefinedTasks: sum(unknown) };
+}
+
+/** The group that `letters` (one group's, in order) were dead letters of; each task keeps its id. */
+export function groupOf(
+  letters: readonly ReplayLetter[],
+  definitions: ReadonlyMap<string, TaskDefinition<never>>,
+): TaskGroup {
+  const group = new TaskGroup({ id: (letters[0] as ReplayLetter).groupId });
+  for (const { task, args, index } of letters) {
+    // planReplay kept only the letters of defined tasks.
+    group[restoreTask](definitions.get(task) as TaskDefinition<unknown[]>, args, index, 0);
+  }
+  return group;
 }
 
 const sum = (counts: ReadonlyMap<string, number>): number =>

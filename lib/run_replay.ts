@@ -10,10 +10,11 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import { parseArgs } from "node:util";
 import { abortable } from "./abortable.ts";
 import { createApp } from "./app.ts";
+import { Fifo } from "./fifo.ts";
 import type { App } from "./app_options.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import { readDeadLetters, REASONS, type ReplayLetter } from "./_dead_letter_input.ts";
-import { type Plan, planReplay } from "./_replay_plan.ts";
+import { groupOf, type Plan, planReplay } from "./_replay_plan.ts";
 import { asProcess, type Listen, processConfig, startFailed, STOP_SIGNALS } from "./_process.ts";
 import { definitionsByName } from "./recovery.ts";
 import type { SignalSource } from "./run_server.ts";
@@ -122,7 +123,7 @@ async function replay(options: RunReplayOptions, listen: Listen, ended: AbortSig
   let reasons: readonly DeadLetter["reason"][];
   try {
     reasons = chosenReasons(options.args ?? Deno.args);
-    letters = readDeadLetters(await abortable(readInput(options.input), stop.signal));
+    letters = await abortable(readDeadLetters(input(options.input)), stop.signal);
   } catch (error) {
     if (stop.signal.aborted) return stopped(logger, stop.signal);
     return startFailed(logger, error);
@@ -141,21 +142,25 @@ async function replay(options: RunReplayOptions, listen: Listen, ended: AbortSig
     return startFailed(logger, error);
   }
   using _strays = catchStrayErrors();
-  const plan = planReplay(letters, reasons, definitionsByName(...tasks), logger);
+  const definitions = definitionsByName(...tasks);
+  const plan = planReplay(letters, reasons, definitions, logger);
   if (plan.groups.length > 0) {
     logger.info("Replaying {tasks} tasks of {groups} groups", {
       tasks: plan.tasks,
       groups: plan.groups.length,
     });
   }
-  const submitted = await submitAll(app, plan.groups, config.maxPending, stop.signal, logger);
+  // Submitted ahead of the running ones, groups only take memory: a window of
+  // twice what runs at once (100,000 waiting took 0.5 GB for 200,000 letters).
+  const window = Math.min(config.maxPending, 2 * config.maxConcurrency);
+  const counts = await runAll(app, plan, definitions, window, stop.signal, logger);
   // Every task's end, or a signal: then the drain, as the server's.
   await abortable(app.runner.idle(), stop.signal).catch(() => {});
   let closed = 0;
   if (stop.signal.aborted) {
     closed = await app.shutdown({ shutdown: () => Promise.resolve() }, { signal: giveUp.signal });
   } else await app[Symbol.asyncDispose]();
-  return summarize(logger, plan, submitted, config.deadLetterFile) && closed === 0 ? 0 : 1;
+  return summarize(logger, plan, await counts.all(), config.deadLetterFile) && closed === 0 ? 0 : 1;
 }
 
 function chosenReasons(args: readonly string[]): DeadLetter["reason"][] {
@@ -190,50 +195,65 @@ function chosenReasons(args: readonly string[]): DeadLetter["reason"][] {
   return reasons as DeadLetter["reason"][];
 }
 
-async function readInput(input: ReadableStream<Uint8Array> | undefined): Promise<string> {
-  if (input === undefined && Deno.stdin.isTerminal()) {
+function input(given: ReadableStream<Uint8Array> | undefined): ReadableStream<Uint8Array> {
+  if (given === undefined && Deno.stdin.isTerminal()) {
     throw new Error(
       "Cannot replay: give the dead letters on standard input (deno task replay < dead-letter.jsonl)",
     );
   }
-  return await new Response(input ?? Deno.stdin.readable).text();
+  return given ?? Deno.stdin.readable;
 }
 
-/** Submits the groups in order, each once the backlog has room for it, until stopped. */
-async function submitAll(
+/** How the tasks submitted ended. */
+interface Counts {
+  done: number;
+  failed: number;
+  abandoned: number;
+}
+
+/**
+ * Submits the groups in order, each once the backlog has room for it, until
+ * stopped; `all()` gives how the submitted tasks ended, once they all did.
+ */
+async function runAll(
   app: App,
-  groups: readonly TaskGroup[],
-  maxPending: number,
+  plan: Plan,
+  definitions: ReadonlyMap<string, TaskDefinition<never>>,
+  window: number,
   stop: AbortSignal,
   logger: Logger,
-): Promise<TaskGroup[]> {
-  const submitted: TaskGroup[] = [];
-  let oldest = 0;
-  for (const group of groups) {
-    while (app.runner.pending + group.size > maxPending && oldest < submitted.length) {
-      await abortable((submitted[oldest++] as TaskGroup).settled(), stop).catch(() => {});
-      if (stop.aborted) return submitted;
+): Promise<{ all(): Promise<Counts> }> {
+  const counts: Counts = { done: 0, failed: 0, abandoned: 0 };
+  const tally = (group: TaskGroup): void => {
+    for (const { state } of group.tasks) {
+      counts[state === "done" || state === "failed" ? state : "abandoned"]++;
     }
-    if (stop.aborted) return submitted;
+  };
+  // Groups are counted as they end, and let go of: oldest first, to wait for room.
+  const ending = new Fifo<Promise<void>>();
+  const all = async () => {
+    while (ending.length > 0) await ending.shift();
+    return counts;
+  };
+  for (const letters of plan.groups) {
+    while (app.runner.pending + letters.length > window && ending.length > 0) {
+      await abortable(ending.shift() as Promise<void>, stop).catch(() => {});
+      if (stop.aborted) return { all };
+    }
+    if (stop.aborted) break;
+    const group = groupOf(letters, definitions);
     try {
       await app.submit(group);
-      submitted.push(group);
+      ending.push(group.settled().then(tally));
     } catch (error) {
       logger.error("Cannot replay group {groupId}: {error}", { groupId: group.id, error });
     }
   }
-  return submitted;
+  return { all };
 }
 
 /** Logs what the replay did; true if every task chosen succeeded. */
-function summarize(logger: Logger, plan: Plan, submitted: readonly TaskGroup[], file: string) {
-  const counts = { done: 0, failed: 0, abandoned: 0 };
-  for (const group of submitted) {
-    for (const task of group.tasks) {
-      const state = task.state === "done" || task.state === "failed" ? task.state : "abandoned";
-      counts[state]++;
-    }
-  }
+function summarize(logger: Logger, plan: Plan, counts: Counts, file: string): boolean {
   const notRun = plan.tasks - counts.done - counts.failed - counts.abandoned;
   if (plan.tasks === 0) logger.info("Nothing to replay");
   else if (counts.done === plan.tasks) {
