@@ -4,12 +4,15 @@
  * @module
  */
 
-// C0 and C1 controls, DEL, the Unicode line and paragraph separators, and the
-// backslash itself (so that escaping stays reversible and unambiguous).
+// C0 and C1 controls, DEL, the Unicode line and paragraph separators, the
+// explicit bidi controls (embeddings, overrides, isolates: with them a line
+// shows its text in another order than it holds, "Trojan Source",
+// CVE-2021-42574; the marks, which RTL text uses, stay), and the backslash
+// itself (so that escaping stays reversible and unambiguous).
 // deno-lint-ignore no-control-regex -- matching control characters is the point
-const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028\u2029\\]/;
+const UNSAFE = /[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\\]/;
 // deno-lint-ignore no-control-regex -- as above
-const UNSAFE_ALL = /[\x00-\x1f\x7f-\x9f\u2028\u2029\\]/g;
+const UNSAFE_ALL = /[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\\]/g;
 const SHORT: Record<string, string> = {
   "\n": "\\n",
   "\r": "\\r",
@@ -29,7 +32,9 @@ function escapeChar(char: string): string {
 /**
  * Escapes text so that it is always exactly one line: CR, LF, tab, every
  * other C0/C1 control character (ANSI escapes start with one), DEL, U+2028,
- * U+2029 and the backslash are written as backslash escapes, and lone
+ * U+2029, the explicit bidi controls (U+202A–U+202E, U+2066–U+2069, which
+ * show a line's text in another order) and the backslash are written as
+ * backslash escapes, and lone
  * surrogates (text that came from invalid UTF-8 or broken UTF-16) become
  * U+FFFD. Text with nothing to escape is returned as it is, without copying.
  *
@@ -52,9 +57,9 @@ export function escapeLine(text: string): string {
 }
 
 // What JSON.stringify leaves raw that breaks or hides a line: it escapes the
-// C0 controls itself, but not DEL, C1 or the Unicode separators.
+// C0 controls itself, but not DEL, C1, the Unicode separators or bidi controls.
 // deno-lint-ignore no-control-regex -- matching control characters is the point
-const JSON_UNSAFE_ALL = /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g;
+const JSON_UNSAFE_ALL = /[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]/g;
 
 const jsonEscape = (char: string): string =>
   `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;

@@ -11,7 +11,7 @@ import {
   type LogRecord,
   type Sink,
 } from "@logtape/logtape";
-import { escapeLine } from "./escape_line.ts";
+import { escapeJsonLine, escapeLine } from "./escape_line.ts";
 import { NonBlockingLines } from "./non_blocking_lines.ts";
 
 /**
@@ -149,13 +149,12 @@ const textOf = (value: string | Error): string =>
     : `${value.name}: ${value.message}`;
 
 // Each record is exactly one line: JSON escapes control characters itself
-// (U+2028/U+2029 too, here); the pretty format goes through escapeLine.
+// (U+2028/U+2029 and bidi controls too, here); the pretty format goes
+// through escapeLine.
 function lineFormatter(format: "json" | "pretty"): (record: LogRecord) => string {
   if (format === "json") {
     const json = getJsonLinesFormatter({ properties: "flatten" });
-    return (record) =>
-      json(readableMessage(record))
-        .replace(/[\u2028\u2029]/g, (c) => c === "\u2028" ? "\\u2028" : "\\u2029");
+    return (record) => escapeJsonLine(json(readableMessage(record)).replace(/\n$/, "")) + "\n";
   }
   const text = getTextFormatter();
   return (record) => escapeLine(text(readableMessage(record)).replace(/\n$/, "")) + "\n";

@@ -2,7 +2,7 @@ import { equal, ok } from "node:assert/strict";
 import { getLogger, reset } from "@logtape/logtape";
 import { configureLogging } from "../lib/mod.ts";
 
-const hostile = "a\nb\r\u2028c\x1b[2J";
+const hostile = "a\nb\r\u2028c\x1b[2J\x9b2J\u202ed";
 
 Deno.test("configureLogging(): JSON lines, one per record, even with hostile text", async () => {
   const lines: string[] = [];
@@ -17,7 +17,7 @@ Deno.test("configureLogging(): JSON lines, one per record, even with hostile tex
   const line = lines[0] ?? "";
   equal(line.indexOf("\n"), line.length - 1);
   // deno-lint-ignore no-control-regex -- asserting their absence
-  ok(!/[\r\u2028\x1b]/.test(line));
+  ok(!/[\r\u2028\x1b\x9b\u202e]/.test(line));
   const record = JSON.parse(line);
   equal(record.level, "WARN");
   equal(record.text, hostile);
@@ -39,7 +39,7 @@ Deno.test("configureLogging(): pretty format escapes hostile text too", async ()
   }
   equal(lines.length, 2);
   // deno-lint-ignore no-control-regex -- asserting their absence
-  ok(!lines.some((line) => /[\r\u2028\x1b]/.test(line)));
+  ok(!lines.some((line) => /[\r\u2028\x1b\x9b\u202e]/.test(line)));
   ok(lines.every((line) => line.split("\n").length === 2));
   // A string value as its text, escaped as the line is (LogTape's own rendering quoted it).
   ok(lines[1]?.includes("Start-up stopped by a\\nb\\r"), lines[1]);

@@ -53,10 +53,13 @@ const path = fc.oneof(
   { weight: 1, arbitrary: fc.array(segment, { maxLength: 4 }).map((s) => `/${s.join("/")}`) },
 );
 
-/** Message text rich in what must be escaped: newlines, controls, separators, backslashes. */
+/** Message text rich in what must be escaped: newlines, controls, separators, bidi controls, backslashes. */
 const message = fc.array(
   fc.oneof(
-    fc.constantFrom("\n", "\r", "\t", "\0", "\x7f", "\x85", "\u2028", "\u2029", "\\", "\\n", '"'),
+    fc.constantFrom(
+      ..."\n \r \t \0 \x7f \x85 \u2028 \u2029 \u202e \u2067 \\ \\n".split(" "),
+      '"',
+    ),
     fc.string({ unit: "binary", minLength: 1, maxLength: 3 }),
   ),
   { maxLength: 12 },
@@ -206,8 +209,9 @@ Deno.test("server: random requests get a known status and JSON error, never a 50
   const found = lines(await server.logText());
   const reported = found.filter((line) => line.startsWith("report "));
   const logged = found.filter((line) => !line.startsWith("report "));
-  // deno-lint-ignore no-control-regex -- the point: no raw control or separator in the log
-  ok(logged.every((line) => !/[\x00-\x1f\x7f-\x9f\u2028\u2029]/.test(line)), "escaped");
+  // deno-lint-ignore no-control-regex -- the point: no raw control, separator or bidi control
+  const raw = /[\x00-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]/;
+  ok(logged.every((line) => !raw.test(line)), "escaped");
   deepEqual(
     logged.map(unescape).sort(),
     notified.map((line) => line.toWellFormed()).sort(),
