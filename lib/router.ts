@@ -250,7 +250,7 @@ export function matchRoute(routes: readonly Route[], request: Request): RouteMat
     allow.add(candidate.method);
     if (candidate.method === "GET") allow.add("HEAD"); // answered as GET, above
   }
-  if (allow === undefined) throw new HttpError(404, "not_found", `No route for ${echoed(path)}`);
+  if (allow === undefined) throw notFound(table, path, url);
   const methods = [...allow].join(", ");
   throw new HttpError(
     405,
@@ -258,4 +258,21 @@ export function matchRoute(routes: readonly Route[], request: Request): RouteMat
     `Method ${method} is not allowed here; use ${methods}`,
     { allow: methods },
   );
+}
+
+/**
+ * 404, saying so when the path without its trailing slash has a route (a
+ * client that adds one gets told why, not only that nothing is there).
+ */
+function notFound(table: readonly Compiled[], path: string, url: string): HttpError {
+  const trimmed = path.replace(/\/+$/, "");
+  let hint = "";
+  if (trimmed !== path && trimmed !== "") {
+    const without = new URL(url);
+    without.pathname = trimmed;
+    if (table.some(({ route }) => route.pattern.test(without))) {
+      hint = `; ${echoed(trimmed)}, without the trailing slash, has one`;
+    }
+  }
+  return new HttpError(404, "not_found", `No route for ${echoed(path)}${hint}`);
 }

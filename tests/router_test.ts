@@ -34,6 +34,18 @@ Deno.test("matchRoute() throws 404 for unknown paths, including dot-dot segments
   });
 });
 
+Deno.test("matchRoute()'s 404 for a trailing slash names the path without it, when that has a route", () => {
+  throws(() => matchRoute(routes, new Request("http://x/tasks/7/", { method: "DELETE" })), {
+    status: 404,
+    message: "No route for /tasks/7/; /tasks/7, without the trailing slash, has one",
+  });
+  for (const path of ["/nope/", "/send-notification/", "//"]) {
+    throws(() => matchRoute(routes, new Request(`http://x${path}`, { method: "POST" })), {
+      message: `No route for ${path}`,
+    });
+  }
+});
+
 Deno.test("matchRoute() throws 405 with Allow listing every method of the path once, HEAD beside GET", () => {
   try {
     matchRoute(routes, new Request("http://x/tasks/1", { method: "PUT" }));
