@@ -157,6 +157,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     journal: journal ?? undefined,
     fingerprintOf: (id) => registry.fingerprint(id),
     onReplay: () => void replays.count++,
+    onRefused: (code) => metrics.refused(code),
   }));
   // Standard output is neither rotated nor replaced: nothing to reopen.
   const files = ([[config.logFile, log], [config.deadLetterFile, deadLetters]] as const)

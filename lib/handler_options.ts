@@ -90,4 +90,32 @@ export interface HandlerOptions {
   fingerprintOf?: (id: string) => string | undefined;
   /** Called for each replayed answer, e.g. for metrics. @default {nothing} */
   onReplay?: () => void;
+  /**
+   * Called for each request whose tasks the handler refused, with the
+   * answer's code: 503 `backlog_full`, `shutting_down` or
+   * `journal_unavailable`, 413 `too_many_tasks`; e.g. for metrics, where a
+   * status alone does not tell a full backlog from a journal that is away.
+   * @default {nothing}
+   */
+  onRefused?: (code: RefusalCode) => void;
 }
+
+/**
+ * Why the handler refused a request's tasks ({@linkcode HandlerOptions.onRefused}).
+ *
+ * @example Counting refusals by code
+ * ```ts
+ * import type { RefusalCode } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const refused = new Map<RefusalCode, number>();
+ * const onRefused = (code: RefusalCode) => void refused.set(code, (refused.get(code) ?? 0) + 1);
+ * onRefused("backlog_full");
+ * equal(refused.get("backlog_full"), 1);
+ * ```
+ */
+export type RefusalCode =
+  | "backlog_full"
+  | "shutting_down"
+  | "journal_unavailable"
+  | "too_many_tasks";

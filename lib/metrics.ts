@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { RefusalCode } from "./handler_options.ts";
 import type { LogWriterStats } from "./log_writer_options.ts";
 import { DURATION_BUCKETS, Histogram } from "./histogram.ts";
 import type { TaskRunner } from "./runner.ts";
@@ -74,6 +75,14 @@ export class Metrics {
     }
     | undefined;
   #requests = new Map<string, Map<number, { route: string; status: string; count: number }>>();
+  // Each known from the start, at 0: a rate over a series that appears only
+  // with its first refusal misses that one.
+  #refusals: Record<RefusalCode, number> = {
+    backlog_full: 0,
+    shutting_down: 0,
+    journal_unavailable: 0,
+    too_many_tasks: 0,
+  };
   #durations = new Map<string, Histogram>();
 
   /**
@@ -110,6 +119,15 @@ export class Metrics {
   }
 
   /**
+   * Counts one request whose tasks were refused.
+   *
+   * @param code The answer's code.
+   */
+  refused(code: RefusalCode): void {
+    this.#refusals[code]++;
+  }
+
+  /**
    * Renders every metric.
    *
    * @returns The exposition text; serve it as `text/plain; version=0.0.4`.
@@ -128,6 +146,14 @@ export class Metrics {
       for (const { route, status, count } of byStatus.values()) {
         out.push(`posthaste_http_requests_total${labels({ route, status })} ${count}`);
       }
+    }
+    family(
+      "posthaste_http_refusals_total",
+      "counter",
+      "Requests whose tasks were refused, by the answer's code (503 backlog_full, shutting_down, journal_unavailable; 413 too_many_tasks).",
+    );
+    for (const [code, count] of Object.entries(this.#refusals)) {
+      out.push(`posthaste_http_refusals_total${labels({ code })} ${count}`);
     }
     const { stats } = this.#runner;
     const counters: [string, number, string][] = [

@@ -13,7 +13,7 @@ import { readable } from "./_thrown.ts";
 import { AdmissionError } from "./admission_error.ts";
 import { systemClock } from "./clock.ts";
 import { DuplicateGroupError } from "./duplicate_group_error.ts";
-import type { HandlerOptions } from "./handler_options.ts";
+import type { HandlerOptions, RefusalCode } from "./handler_options.ts";
 import { HttpError } from "./http_error.ts";
 import { idempotentGroupId } from "./idempotency_key.ts";
 import { matchRoute, type RouteMatch } from "./router.ts";
@@ -72,6 +72,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     clock = systemClock,
     fingerprintOf = () => undefined,
     onReplay = () => {},
+    onRefused = () => {},
   } = options;
   const refusalLog = new IntervalGate(1_000, clock);
   // The refusals' last line may have held some back: the end of the outage tells them.
@@ -101,8 +102,10 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       .toResponse();
   };
 
-  const refuse = (code: string, detail: string): Response =>
-    new HttpError(503, code, detail, { "retry-after": String(retryAfter) }).toResponse();
+  const refuse = (code: RefusalCode, detail: string): Response => {
+    onRefused(code);
+    return new HttpError(503, code, detail, { "retry-after": String(retryAfter) }).toResponse();
+  };
 
   const admit = (
     response: Response,
@@ -139,7 +142,10 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       if (!(error instanceof AdmissionError)) throw error;
       const { reason, message } = error;
       // No Retry-After: the route's group will never fit this server's backlog.
-      if (reason === "too_large") return new HttpError(413, "too_many_tasks", message).toResponse();
+      if (reason === "too_large") {
+        onRefused("too_many_tasks");
+        return new HttpError(413, "too_many_tasks", message).toResponse();
+      }
       return refuse(reason === "draining" ? "shutting_down" : "backlog_full", message);
     }
     // The 202 goes out only once the group is durable.

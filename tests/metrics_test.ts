@@ -91,6 +91,20 @@ Deno.test("GET /metrics is Prometheus text and moves by exactly the expected amo
   ok(delta('posthaste_log_write_batches_total{file="notifications"}') >= 1);
 });
 
+Deno.test("GET /metrics counts refused requests by code, each code there from the start", async () => {
+  await using server = await startApp();
+  const codes = ["backlog_full", "shutting_down", "journal_unavailable", "too_many_tasks"];
+  const refusals = async () => {
+    const samples = parse(await (await fetch(`${server.url}/metrics`)).text());
+    return codes.map((code) => samples.get(`posthaste_http_refusals_total{code="${code}"}`));
+  };
+  deepEqual(await refusals(), [0, 0, 0, 0]);
+  equal(await server.app.shutdown({ shutdown: () => Promise.resolve() }), 0);
+  const late = await fetch(`${server.url}/send-notification/a@example.com`, { method: "POST" });
+  deepEqual([late.status, (await late.json()).error], [503, "shutting_down"]);
+  deepEqual(await refusals(), [0, 1, 0, 0]);
+});
+
 Deno.test("Metrics: stray errors are a counter when the process counts them", () => {
   const runner = new TaskRunner();
   const strays = { count: 0 };

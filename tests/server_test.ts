@@ -1,6 +1,7 @@
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import {
   createHandler,
+  type HandlerOptions,
   HttpError,
   LogWriter,
   type Route,
@@ -13,10 +14,11 @@ import { captureLogs, lines, recordingLogger, tempDir } from "./_helpers.ts";
 function serve(
   routes: Route[],
   runner: TaskRunner,
+  options: Partial<HandlerOptions> = {},
 ): { server: Deno.HttpServer<Deno.NetAddr>; url: string } {
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
-    createHandler({ routes, runner }),
+    createHandler({ routes, runner, ...options }),
   );
   return { server, url: `http://127.0.0.1:${server.addr.port}` };
 }
@@ -54,16 +56,21 @@ Deno.test("server answers 503 with Retry-After when the backlog is full, and run
   await using runner = new TaskRunner({ maxPending: 2 });
   const gate = Promise.withResolvers<void>();
   const ran: string[] = [];
-  const { server, url } = serve([
-    route("POST", "/work/:name", (_request, { params, group }) => {
-      const { name } = params;
-      group.add(async () => {
-        ran.push(`${name} first`);
-        await gate.promise;
-      }).add(() => void ran.push(`${name} second`));
-      return new Response(null, { status: 202 });
-    }),
-  ], runner);
+  const refusals: string[] = [];
+  const { server, url } = serve(
+    [
+      route("POST", "/work/:name", (_request, { params, group }) => {
+        const { name } = params;
+        group.add(async () => {
+          ran.push(`${name} first`);
+          await gate.promise;
+        }).add(() => void ran.push(`${name} second`));
+        return new Response(null, { status: 202 });
+      }),
+    ],
+    runner,
+    { onRefused: (code) => void refusals.push(code) },
+  );
   await using _server = server;
 
   equal((await fetch(`${url}/work/a`, { method: "POST" })).status, 202);
@@ -72,6 +79,7 @@ Deno.test("server answers 503 with Retry-After when the backlog is full, and run
   equal(refused.headers.get("retry-after"), "1");
   equal(refused.headers.get("content-type"), "application/json");
   equal((await refused.json()).error, "backlog_full");
+  deepEqual(refusals, ["backlog_full"], "told, for metrics");
   gate.resolve();
   await runner.idle();
   deepEqual(ran, ["a first", "a second"]);
@@ -80,12 +88,17 @@ Deno.test("server answers 503 with Retry-After when the backlog is full, and run
 Deno.test("server answers 413 too_many_tasks, without Retry-After, for a group that can never fit the backlog", async () => {
   await using runner = new TaskRunner({ maxPending: 2 });
   let ran = 0;
-  const { server, url } = serve([
-    route("POST", "/batch/:count", (_request, { params, group }) => {
-      for (let i = 0; i < Number(params.count); i++) group.add(() => void ran++);
-      return new Response(null, { status: 202 });
-    }),
-  ], runner);
+  const refusals: string[] = [];
+  const { server, url } = serve(
+    [
+      route("POST", "/batch/:count", (_request, { params, group }) => {
+        for (let i = 0; i < Number(params.count); i++) group.add(() => void ran++);
+        return new Response(null, { status: 202 });
+      }),
+    ],
+    runner,
+    { onRefused: (code) => void refusals.push(code) },
+  );
   await using _server = server;
 
   const refused = await fetch(`${url}/batch/3`, { method: "POST" });
@@ -96,6 +109,7 @@ Deno.test("server answers 413 too_many_tasks, without Retry-After, for a group t
     detail: "Cannot accept tasks: a group of 3 tasks is larger than the backlog (2)",
   });
   equal((await fetch(`${url}/batch/2`, { method: "POST" })).status, 202, "one that fits");
+  deepEqual(refusals, ["too_many_tasks"]);
   await runner.idle();
   equal(ran, 2, "nothing of the refused group ran");
 });
@@ -131,9 +145,11 @@ Deno.test("a journal that refuses requests is logged once a second, with the cou
   logger.info = (message, properties = {}) => void infos.push([message, properties]);
   let now = 0;
   let full = true;
+  let refusals = 0;
   const handler = createHandler({
     runner,
     logger,
+    onRefused: (code) => void (refusals += code === "journal_unavailable" ? 1 : 100),
     clock: { now: () => now },
     journal: {
       enqueue: () =>
@@ -172,6 +188,7 @@ Deno.test("a journal that refuses requests is logged once a second, with the cou
     "The journal takes requests again: {count} refused in the {ms} ms since the first ({unlogged} since the last such line)",
     { count: 6, ms: 2_000, unlogged: 1 },
   ]]);
+  equal(refusals, 6, "each told as journal_unavailable, for metrics");
   await runner.idle();
 });
 
