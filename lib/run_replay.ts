@@ -104,12 +104,22 @@ export function runReplay(options: RunReplayOptions = {}): Promise<number> {
 
 async function replay(options: RunReplayOptions, listen: Listen, ended: AbortSignal) {
   const logger = getLogger(["posthaste", "replay"]);
+  let journaled = false;
   const config = await processConfig(logger, {
     ...options,
     listens: false,
-    adjust: (config) => ({ ...config, taskStore: undefined }),
+    adjust: (config) => {
+      journaled = config.taskStore !== undefined;
+      return { ...config, taskStore: undefined };
+    },
   });
   if (config === undefined) return 1;
+  if (journaled) {
+    // Said, or a durable server's operator would take the replay to be journaled.
+    logger.info(
+      "Replaying in this process's memory: TASK_STORE is not opened, so a replay that dies leaves its letters to be replayed again",
+    );
+  }
   // A signal stops reading and starting; once running, it drains, and a second gives up.
   const stop = new AbortController();
   const giveUp = new AbortController();
