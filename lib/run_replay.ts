@@ -45,8 +45,9 @@ export interface RunReplayOptions {
   /** The dead letters, one JSON line each. @default {standard input} */
   input?: ReadableStream<Uint8Array>;
   /**
-   * The command line: `--reason=failed,shutdown` picks the letters replayed
-   * by their reason (`failed`, `shutdown`, `unknown_task`, `crash_loop`).
+   * The command line: `--reason=failed,crash_loop` picks the letters replayed
+   * by their reason (`failed`, `shutdown`, `unknown_task`, `crash_loop`);
+   * without it, all but `crash_loop`.
    * @default {Deno.args}
    */
   args?: readonly string[];
@@ -274,8 +275,7 @@ function summarize(logger: Logger, plan: Plan, counts: Counts, file: string): bo
       { tasks: plan.tasks, ...counts, notRun, file },
     );
   }
-  const ok = counts.done === plan.tasks && plan.undefinedTasks === 0;
-  return ok;
+  return counts.done === plan.tasks && plan.undefinedTasks === 0;
 }
 
 function stopped(logger: Logger, signal: AbortSignal): number {
