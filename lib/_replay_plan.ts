@@ -11,6 +11,8 @@ import { restoreTask, TaskGroup } from "./task_group.ts";
 export interface Plan {
   groups: ReplayLetter[][];
   tasks: number;
+  /** How many of the tasks each task name has. */
+  names: Record<string, number>;
   /** Letters whose task no definition names. */
   undefinedTasks: number;
 }
@@ -63,8 +65,10 @@ export function planReplay(
   // Made into groups as they are submitted: no more are held than run.
   const groups = [...byGroup.values()];
   for (const group of groups) group.sort((a, b) => a.index - b.index);
+  const names: Record<string, number> = {};
+  for (const group of groups) for (const { task } of group) names[task] = (names[task] ?? 0) + 1;
   const tasks = groups.reduce((total, group) => total + group.length, 0);
-  return { groups, tasks, undefinedTasks: sum(unknown) };
+  return { groups, tasks, names, undefinedTasks: sum(unknown) };
 }
 
 /** The group that `letters` (one group's, in order) were dead letters of; each task keeps its id. */

@@ -47,7 +47,8 @@ export interface RunReplayOptions {
   /**
    * The command line: `--reason=failed,crash_loop` picks the letters replayed
    * by their reason (`failed`, `shutdown`, `unknown_task`, `crash_loop`);
-   * without it, all but `crash_loop`.
+   * without it, all but `crash_loop`. `--dry-run` says what would be
+   * replayed, and runs nothing.
    * @default {Deno.args}
    */
   args?: readonly string[];
@@ -129,11 +130,15 @@ async function replay(options: RunReplayOptions, listen: Listen, ended: AbortSig
   }
   options.signal?.addEventListener("abort", () => stop.abort("SIGTERM"), { signal: ended });
   if (options.signal?.aborted) stop.abort("SIGTERM");
+  // logrotate's SIGUSR2, meant for the server, must not end a replay (its
+  // default action): the replay's files are reopened too.
+  let reopen = (): void => {};
+  if (Deno.build.os !== "windows") listen("SIGUSR2", () => reopen());
 
   let letters: ReplayLetter[];
-  let reasons: readonly DeadLetter["reason"][];
+  let chosen: Choices;
   try {
-    reasons = chosenReasons(options.args ?? Deno.args);
+    chosen = choices(options.args ?? Deno.args);
     letters = await abortable(readDeadLetters(input(options.input)), stop.signal);
   } catch (error) {
     if (stop.signal.aborted) return stopped(logger, stop.signal);
@@ -152,9 +157,22 @@ async function replay(options: RunReplayOptions, listen: Listen, ended: AbortSig
     if (stop.signal.aborted) return stopped(logger, stop.signal);
     return startFailed(logger, error);
   }
+  reopen = () => void app.reopenFiles();
   using _strays = catchStrayErrors();
   const definitions = definitionsByName(...tasks);
-  const plan = planReplay(letters, reasons, definitions, logger);
+  const plan = planReplay(letters, chosen.reasons, definitions, logger);
+  if (chosen.dryRun) {
+    logger.info(
+      "Would replay {tasks} tasks of {groups} groups ({names}); --dry-run: none was run",
+      {
+        tasks: plan.tasks,
+        groups: plan.groups.length,
+        names: plan.names,
+      },
+    );
+    await app[Symbol.asyncDispose]();
+    return plan.undefinedTasks === 0 ? 0 : 1;
+  }
   if (plan.groups.length > 0) {
     logger.info("Replaying {tasks} tasks of {groups} groups", {
       tasks: plan.tasks,
@@ -174,21 +192,34 @@ async function replay(options: RunReplayOptions, listen: Listen, ended: AbortSig
   return summarize(logger, plan, await counts.all(), config.deadLetterFile) && closed === 0 ? 0 : 1;
 }
 
-function chosenReasons(args: readonly string[]): DeadLetter["reason"][] {
-  let values: { reason?: string[] | undefined };
+/** The command line's choices. */
+interface Choices {
+  reasons: readonly DeadLetter["reason"][];
+  /** Only say what would be replayed. */
+  dryRun: boolean;
+}
+
+function choices(args: readonly string[]): Choices {
+  let values: { reason?: string[] | undefined; "dry-run"?: boolean | undefined };
   try {
     ({ values } = parseArgs({
       args: [...args],
-      options: { reason: { type: "string", multiple: true } },
+      options: { reason: { type: "string", multiple: true }, "dry-run": { type: "boolean" } },
       strict: true,
     }));
   } catch (error) {
     throw new Error(
-      `Cannot replay: ${(error as Error).message} (its one option: --reason=failed,shutdown,…)`,
+      `Cannot replay: ${
+        (error as Error).message
+      } (its options: --reason=failed,shutdown,… and --dry-run)`,
     );
   }
-  if (values.reason === undefined) return [...DEFAULT_REASONS];
-  const reasons = values.reason.flatMap((value) => value.split(","));
+  return { reasons: chosenReasons(values.reason), dryRun: values["dry-run"] ?? false };
+}
+
+function chosenReasons(values: string[] | undefined): DeadLetter["reason"][] {
+  if (values === undefined) return [...DEFAULT_REASONS];
+  const reasons = values.flatMap((value) => value.split(","));
   for (const reason of reasons) {
     if (reason === "unreadable") {
       throw new Error(

@@ -128,6 +128,23 @@ Deno.test("runReplay() leaves out crash loops unless --reason names them; refuse
   }
 });
 
+Deno.test("runReplay() --dry-run says what would be replayed, and runs nothing", async () => {
+  const { code, ran, logged } = await replay(
+    text([
+      letter("record", "g/0", ["a"]),
+      letter("record", "g/1", ["b"], "shutdown"),
+      letter("fail", "h/0", ["c"]),
+      letter("record", "i/0", ["d"], "crash_loop"),
+    ]),
+    { args: ["--dry-run"] },
+  );
+  equal(code, 0);
+  deepEqual(ran, []);
+  const said = logged.at(-1);
+  deepEqual([said?.tasks, said?.groups, said?.names], [3, 2, { record: 2, fail: 1 }]);
+  match(String(said?.message), /^Would replay 3 tasks of 2 groups .*--dry-run: none was run$/);
+});
+
 Deno.test("runReplay() runs nothing from input that is not all dead letters, naming the lines", async () => {
   const input = text([letter("record", "g/0", ["fine"])]) +
     '{"reason":"failed","task":"record"\n\n' +
@@ -256,4 +273,45 @@ Deno.test("replay.ts runs again the notifications main.ts abandoned at SIGTERM",
     "notification for b@example.com: some notification",
   ]);
   equal(await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`), "");
+});
+
+Deno.test("replay.ts is not ended by SIGUSR2 (logrotate's, meant for the server): it reopens its files", async () => {
+  await using dir = await tempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...serverPermissions(dir.path),
+      new URL("../replay.ts", import.meta.url).pathname,
+    ],
+    env: {
+      LOG_FILE: `${dir.path}/log.txt`,
+      DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+      SEND_DELAY_MS: "60000",
+      SHUTDOWN_TIMEOUT_MS: "0",
+      NO_COLOR: "1",
+    },
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  await new Blob([text([letter("send-notification", "g/0", ["a@example.com", "hi"])])]).stream()
+    .pipeTo(child.stdin);
+  // Its signal listeners are in place once it says it is replaying.
+  let said = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  while (!said.includes("Replaying 1 tasks")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`replay.ts ended: ${said}`);
+    said += value;
+  }
+  child.kill("SIGUSR2");
+  child.kill("SIGTERM"); // only now does it end: a drain of 0 ms stops the task
+  while (!(await reader.read()).done);
+  const status = await child.status;
+  deepEqual([status.signal, status.code], [null, 1], "ended by the SIGTERM, not the SIGUSR2");
+  const [again] = lines(await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`));
+  deepEqual(
+    [JSON.parse(again ?? "{}").reason, JSON.parse(again ?? "{}").taskId],
+    ["shutdown", "g/0"],
+  );
 });
