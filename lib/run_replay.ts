@@ -73,7 +73,9 @@ const DEFAULT_REASONS: readonly DeadLetter["reason"][] = ["failed", "shutdown", 
  * `TASK_TIMEOUT_MS`, `TASK_RETRIES`…), in memory: `TASK_STORE` is not opened,
  * so a server may run meanwhile. A task keeps its id (`this.id`,
  * `<group id>/<index>`) and gets all its attempts again; one that fails again
- * is dead-lettered again. A signal stops it as it stops the server (a drain
+ * is dead-lettered again. The service is made for its tasks only, with
+ * `stopping` already aborted, so that it starts no work of its own (a
+ * timer, a queue it consumes). A signal stops it as it stops the server (a drain
  * of up to `SHUTDOWN_TIMEOUT_MS`; a second gives up). Replaying is at least
  * once: the same letters replayed twice run twice.
  *
@@ -145,8 +147,11 @@ async function replay(options: RunReplayOptions, listen: Listen, ended: AbortSig
     return startFailed(logger, error);
   }
   let tasks: readonly TaskDefinition<never>[] = [];
+  // Made only for its tasks: its own sources of work (a timer, a queue it
+  // consumes) must not start here, so it is told it is stopping already.
+  const stopping = AbortSignal.abort(new DOMException("A replay serves nothing", "AbortError"));
   const service: ServiceFactory = async (parts) => {
-    const made = await (options.service ?? notificationService)(parts);
+    const made = await (options.service ?? notificationService)({ ...parts, stopping });
     tasks = made.tasks;
     return made;
   };

@@ -57,6 +57,8 @@ export interface ServiceParts {
    * that brings work of its own (a timer, a queue it consumes) stops then;
    * what it submitted still runs in the drain. A route that streams ends its
    * streams then too: the listener closes once every response is done.
+   * Already aborted when the service is made for `runReplay`, which
+   * serves nothing and runs only the letters: start such work only if not.
    */
   readonly stopping: AbortSignal;
   /**

@@ -145,6 +145,19 @@ Deno.test("runReplay() --dry-run says what would be replayed, and runs nothing",
   match(String(said?.message), /^Would replay 3 tasks of 2 groups .*--dry-run: none was run$/);
 });
 
+Deno.test("runReplay() makes the service with stopping aborted: it starts no work of its own", async () => {
+  let stopping: AbortSignal | undefined;
+  const { code, ran } = await replay(text([letter("record", "g/0", ["a"])]), {
+    service: (parts) => {
+      stopping = parts.stopping;
+      return { routes: [], tasks: [] };
+    },
+  });
+  equal(stopping?.aborted, true);
+  equal(code, 1, "its letter names a task this service does not define");
+  deepEqual(ran, []);
+});
+
 Deno.test("runReplay() runs nothing from input that is not all dead letters, naming the lines", async () => {
   const input = text([letter("record", "g/0", ["fine"])]) +
     '{"reason":"failed","task":"record"\n\n' +
