@@ -1,11 +1,62 @@
 // Dead letters made into groups again for a replay: the letters chosen by
-// reason, each group's in their order, once per task id; what was left out
-// is logged. Internal to runReplay.
+// reason on the command line, each group's in their order, once per task id;
+// what was left out is logged. Internal to runReplay.
 import type { Logger } from "@logtape/logtape";
-import type { ReplayLetter } from "./_dead_letter_input.ts";
+import { parseArgs } from "node:util";
+import { REASONS, type ReplayLetter } from "./_dead_letter_input.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { TaskDefinition } from "./task.ts";
 import { restoreTask, TaskGroup } from "./task_group.ts";
+
+// A task that crashed the process again and again is replayed only when asked
+// for; an unreadable one's arguments are gone.
+const DEFAULT_REASONS: readonly DeadLetter["reason"][] = ["failed", "shutdown", "unknown_task"];
+
+/** The command line's choices. */
+export interface Choices {
+  reasons: readonly DeadLetter["reason"][];
+  /** Only say what would be replayed. */
+  dryRun: boolean;
+}
+
+/** What the command line asks for: `--reason=a,b` (repeatable) and `--dry-run`. */
+export function choices(args: readonly string[]): Choices {
+  let values: { reason?: string[] | undefined; "dry-run"?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      options: { reason: { type: "string", multiple: true }, "dry-run": { type: "boolean" } },
+      strict: true,
+    }));
+  } catch (error) {
+    throw new Error(
+      `Cannot replay: ${
+        (error as Error).message
+      } (its options: --reason=failed,shutdown,… and --dry-run)`,
+    );
+  }
+  return { reasons: chosenReasons(values.reason), dryRun: values["dry-run"] ?? false };
+}
+
+function chosenReasons(values: string[] | undefined): DeadLetter["reason"][] {
+  if (values === undefined) return [...DEFAULT_REASONS];
+  const reasons = values.flatMap((value) => value.split(","));
+  for (const reason of reasons) {
+    if (reason === "unreadable") {
+      throw new Error(
+        "Cannot replay unreadable letters: their arguments could not be read from the journal",
+      );
+    }
+    if (!(REASONS as readonly string[]).includes(reason)) {
+      throw new Error(
+        `Cannot replay: --reason ${JSON.stringify(reason)} is not one of ${
+          REASONS.filter((known) => known !== "unreadable").join(", ")
+        }`,
+      );
+    }
+  }
+  return reasons as DeadLetter["reason"][];
+}
 
 /** The groups to run, each its letters in order, and what was left out. */
 export interface Plan {
@@ -17,6 +68,7 @@ export interface Plan {
   undefinedTasks: number;
 }
 
+/** Chooses the letters by `reasons`, keeps those of defined tasks, once per task id, and groups them. */
 export function planReplay(
   letters: readonly ReplayLetter[],
   reasons: readonly DeadLetter["reason"][],

@@ -7,14 +7,12 @@
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
-import { parseArgs } from "node:util";
 import { abortable } from "./abortable.ts";
 import { createApp } from "./app.ts";
 import { Fifo } from "./fifo.ts";
 import type { App } from "./app_options.ts";
-import type { DeadLetter } from "./dead_letter.ts";
-import { readDeadLetters, REASONS, type ReplayLetter } from "./_dead_letter_input.ts";
-import { groupOf, type Plan, planReplay } from "./_replay_plan.ts";
+import { readDeadLetters, type ReplayLetter } from "./_dead_letter_input.ts";
+import { type Choices, choices, groupOf, type Plan, planReplay } from "./_replay_plan.ts";
 import { asProcess, type Listen, processConfig, startFailed, STOP_SIGNALS } from "./_process.ts";
 import { definitionsByName } from "./recovery.ts";
 import type { SignalSource } from "./run_server.ts";
@@ -61,10 +59,6 @@ export interface RunReplayOptions {
   /** Aborting it stops the replay as SIGTERM does. */
   signal?: AbortSignal;
 }
-
-// A task that crashed the process again and again is replayed only when asked
-// for; an unreadable one's arguments are gone.
-const DEFAULT_REASONS: readonly DeadLetter["reason"][] = ["failed", "shutdown", "unknown_task"];
 
 /**
  * Replays dead letters: reads them (standard input by default), rebuilds each
@@ -195,51 +189,6 @@ async function replay(options: RunReplayOptions, listen: Listen, ended: AbortSig
     closed = await app.shutdown({ shutdown: () => Promise.resolve() }, { signal: giveUp.signal });
   } else await app[Symbol.asyncDispose]();
   return summarize(logger, plan, await counts.all(), config.deadLetterFile) && closed === 0 ? 0 : 1;
-}
-
-/** The command line's choices. */
-interface Choices {
-  reasons: readonly DeadLetter["reason"][];
-  /** Only say what would be replayed. */
-  dryRun: boolean;
-}
-
-function choices(args: readonly string[]): Choices {
-  let values: { reason?: string[] | undefined; "dry-run"?: boolean | undefined };
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      options: { reason: { type: "string", multiple: true }, "dry-run": { type: "boolean" } },
-      strict: true,
-    }));
-  } catch (error) {
-    throw new Error(
-      `Cannot replay: ${
-        (error as Error).message
-      } (its options: --reason=failed,shutdown,… and --dry-run)`,
-    );
-  }
-  return { reasons: chosenReasons(values.reason), dryRun: values["dry-run"] ?? false };
-}
-
-function chosenReasons(values: string[] | undefined): DeadLetter["reason"][] {
-  if (values === undefined) return [...DEFAULT_REASONS];
-  const reasons = values.flatMap((value) => value.split(","));
-  for (const reason of reasons) {
-    if (reason === "unreadable") {
-      throw new Error(
-        "Cannot replay unreadable letters: their arguments could not be read from the journal",
-      );
-    }
-    if (!(REASONS as readonly string[]).includes(reason)) {
-      throw new Error(
-        `Cannot replay: --reason ${JSON.stringify(reason)} is not one of ${
-          REASONS.filter((known) => known !== "unreadable").join(", ")
-        }`,
-      );
-    }
-  }
-  return reasons as DeadLetter["reason"][];
 }
 
 function input(given: ReadableStream<Uint8Array> | undefined): ReadableStream<Uint8Array> {
