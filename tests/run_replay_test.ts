@@ -244,6 +244,28 @@ Deno.test("runReplay() stops on a signal: running tasks drain, the rest are dead
   deepEqual([summary?.done, summary?.abandoned, summary?.notRun], [0, 1, 1]);
 });
 
+/** `replay.ts` as a child process, its files in `dir`, given `letters` on its stdin. */
+async function spawnReplay(
+  dir: string,
+  letters: string,
+  env: Record<string, string> = {},
+): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...serverPermissions(dir), new URL("../replay.ts", import.meta.url).pathname],
+    env: {
+      LOG_FILE: `${dir}/log.txt`,
+      DEAD_LETTER_FILE: `${dir}/dead-letter.jsonl`,
+      NO_COLOR: "1",
+      ...env,
+    },
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  await new Blob([letters]).stream().pipeTo(child.stdin);
+  return child;
+}
+
 Deno.test("replay.ts runs again the notifications main.ts abandoned at SIGTERM", async () => {
   await using dir = await tempDir();
   {
@@ -263,22 +285,7 @@ Deno.test("replay.ts runs again the notifications main.ts abandoned at SIGTERM",
   const letters = await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`);
   equal(lines(letters).length, 2);
   await Deno.rename(`${dir.path}/dead-letter.jsonl`, `${dir.path}/replaying.jsonl`);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...serverPermissions(dir.path),
-      new URL("../replay.ts", import.meta.url).pathname,
-    ],
-    env: {
-      LOG_FILE: `${dir.path}/log.txt`,
-      DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
-      NO_COLOR: "1",
-    },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  await new Blob([letters]).stream().pipeTo(child.stdin);
+  const child = await spawnReplay(dir.path, letters);
   const { code, stderr } = await child.output();
   equal(code, 0, new TextDecoder().decode(stderr));
   deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)).sort(), [
@@ -290,25 +297,11 @@ Deno.test("replay.ts runs again the notifications main.ts abandoned at SIGTERM",
 
 Deno.test("replay.ts is not ended by SIGUSR2 (logrotate's, meant for the server): it reopens its files", async () => {
   await using dir = await tempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...serverPermissions(dir.path),
-      new URL("../replay.ts", import.meta.url).pathname,
-    ],
-    env: {
-      LOG_FILE: `${dir.path}/log.txt`,
-      DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
-      SEND_DELAY_MS: "60000",
-      SHUTDOWN_TIMEOUT_MS: "0",
-      NO_COLOR: "1",
-    },
-    stdin: "piped",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  await new Blob([text([letter("send-notification", "g/0", ["a@example.com", "hi"])])]).stream()
-    .pipeTo(child.stdin);
+  const child = await spawnReplay(
+    dir.path,
+    text([letter("send-notification", "g/0", ["a@example.com", "hi"])]),
+    { SEND_DELAY_MS: "60000", SHUTDOWN_TIMEOUT_MS: "0" },
+  );
   // Its signal listeners are in place once it says it is replaying.
   let said = "";
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
