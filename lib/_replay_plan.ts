@@ -106,10 +106,13 @@ export function planReplay(
     });
   }
   if (unknown.size > 0) {
-    logger.error("Cannot replay {letters} letters: no task is defined with their names ({names})", {
-      letters: sum(unknown),
-      names: Object.fromEntries(unknown),
-    });
+    logger.error(
+      "Cannot replay {letters} letters: none of the service's tasks has their names ({names}); a replay runs the defineTask definitions listed in its tasks",
+      {
+        letters: sum(unknown),
+        names: Object.fromEntries(unknown),
+      },
+    );
   }
   if (repeated > 0) {
     logger.warn("{repeated} letters repeat a task id: each task is replayed once", { repeated });
