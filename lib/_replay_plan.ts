@@ -22,17 +22,28 @@ export interface Choices {
 /** What the command line asks for: `--reason=a,b` (repeatable) and `--dry-run`. */
 export function choices(args: readonly string[]): Choices {
   let values: { reason?: string[] | undefined; "dry-run"?: boolean | undefined };
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: [...args],
       options: { reason: { type: "string", multiple: true }, "dry-run": { type: "boolean" } },
       strict: true,
+      allowPositionals: true,
     }));
   } catch (error) {
     throw new Error(
       `Cannot replay: ${
         (error as Error).message
       } (its options: --reason=failed,shutdown,… and --dry-run)`,
+    );
+  }
+  const [path] = positionals;
+  if (path !== undefined) {
+    // A path would need a read grant of its own; standard input needs none.
+    throw new Error(
+      `Cannot replay ${
+        JSON.stringify(path)
+      }: give the letters on standard input (deno task replay < ${path})`,
     );
   }
   return { reasons: chosenReasons(values.reason), dryRun: values["dry-run"] ?? false };

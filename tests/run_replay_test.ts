@@ -119,6 +119,10 @@ Deno.test("runReplay() leaves out crash loops unless --reason names them; refuse
       [["--reason", "unreadable"], /Cannot replay unreadable letters/],
       [["--reason=failed,lost"], /--reason "lost" is not one of failed, shutdown, crash_loop/],
       [["--all"], /Cannot replay: Unknown option '--all'/],
+      [
+        ["replaying.jsonl"],
+        /^Cannot replay "replaying.jsonl": give the letters on standard input \(deno task replay < replaying.jsonl\)$/,
+      ],
     ] as const
   ) {
     const refused = await replay(input, { args });
