@@ -2,7 +2,8 @@
 // files, a SQLite journal and its -wal and -journal files, a PostgreSQL
 // database's hosts), asked for before anything opens, so that every one
 // missing is named at once with the flag that grants it: Deno's own error
-// names one path, and suggests the whole flag. Internal to runServer.
+// names one path, and suggests the whole flag. Internal to runServer and
+// runReplay (through processConfig).
 import { configuredFiles } from "./_distinct_files.ts";
 import { isStandardOutput } from "./_log_files.ts";
 import type { Config } from "./config.ts";
@@ -24,9 +25,11 @@ const granted = (descriptor: Deno.PermissionDescriptor): boolean =>
 export function checkGrants(config: Config, { listens = true } = {}): void {
   const missing: Record<Kind, string[]> = { net: [], read: [], write: [] };
   const { hostname, port, taskStore } = config;
-  // serverUrl's `host:port`, an IPv6 address in brackets.
-  const host = serverUrl({ transport: "tcp", hostname, port }).slice("http://".length, -1);
-  if (listens && !granted({ name: "net", host })) missing.net.push(host);
+  if (listens) {
+    // serverUrl's `host:port`, an IPv6 address in brackets.
+    const host = serverUrl({ transport: "tcp", hostname, port }).slice("http://".length, -1);
+    if (!granted({ name: "net", host })) missing.net.push(host);
+  }
   const files = configuredFiles(config).map(([, path]) => path)
     .filter((path) => !isStandardOutput(path));
   const databases = taskStore?.kind === "postgres" ? databaseHosts(taskStore.url) : [];

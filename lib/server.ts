@@ -102,9 +102,13 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       .toResponse();
   };
 
+  // Every refusal of a request's tasks, told once here.
   const refuse = (code: RefusalCode, detail: string): Response => {
     onRefused(code);
-    return new HttpError(503, code, detail, { "retry-after": String(retryAfter) }).toResponse();
+    // No Retry-After for too_many_tasks: the route's group will never fit this server's backlog.
+    return (code === "too_many_tasks"
+      ? new HttpError(413, code, detail)
+      : new HttpError(503, code, detail, { "retry-after": String(retryAfter) })).toResponse();
   };
 
   const admit = (
@@ -141,12 +145,14 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     } catch (error) {
       if (!(error instanceof AdmissionError)) throw error;
       const { reason, message } = error;
-      // No Retry-After: the route's group will never fit this server's backlog.
-      if (reason === "too_large") {
-        onRefused("too_many_tasks");
-        return new HttpError(413, "too_many_tasks", message).toResponse();
-      }
-      return refuse(reason === "draining" ? "shutting_down" : "backlog_full", message);
+      return refuse(
+        reason === "too_large"
+          ? "too_many_tasks"
+          : reason === "draining"
+          ? "shutting_down"
+          : "backlog_full",
+        message,
+      );
     }
     // The 202 goes out only once the group is durable.
     if (accepted === undefined) return response;
