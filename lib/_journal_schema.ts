@@ -56,6 +56,7 @@ const COLUMNS =
 export function openJournal(path: string): DatabaseSync {
   let db: DatabaseSync | undefined;
   try {
+    createPrivate(path);
     db = new DatabaseSync(path);
     // One process per journal: a second server on the same file would run
     // the first one's tasks again and count them as crashes. The lock is
@@ -99,6 +100,17 @@ export function openJournal(path: string): DatabaseSync {
   } catch (error) {
     db?.close();
     throw cannot(`open task journal "${path}"`, error);
+  }
+}
+
+// A new journal is made readable by its owner only, and SQLite gives its WAL
+// the same mode: rows hold the tasks' arguments. An existing file keeps its own.
+function createPrivate(path: string): void {
+  if (path === "" || path === ":memory:" || path.startsWith("file:")) return;
+  try {
+    Deno.openSync(path, { createNew: true, write: true, mode: 0o600 }).close();
+  } catch {
+    // It exists, or cannot be made: SQLite's own open then says why.
   }
 }
 

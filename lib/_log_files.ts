@@ -4,6 +4,7 @@
 // it already has needs no permission. Internal to createApp.
 import { cannot } from "./_journal_rows.ts";
 import { LogWriter } from "./log_writer.ts";
+import type { LogWriterOpenOptions } from "./log_writer_options.ts";
 
 /** Whether a configured file means standard output. */
 export const isStandardOutput = (path: string): boolean => path === "-" || path === "/dev/stdout";
@@ -18,7 +19,7 @@ export const isStandardOutput = (path: string): boolean => path === "-" || path 
 export async function openLogFile(
   variable: string,
   path: string,
-  options: { escape?: (line: string) => string; signal?: AbortSignal | undefined },
+  options: LogWriterOpenOptions,
 ): Promise<LogWriter> {
   const { escape, signal } = options;
   if (isStandardOutput(path)) {
@@ -27,7 +28,7 @@ export async function openLogFile(
     return new LogWriter(stdout, escape && { escape });
   }
   try {
-    return await LogWriter.open(path, { ...(escape && { escape }), ...(signal && { signal }) });
+    return await LogWriter.open(path, options);
   } catch (error) {
     if (signal?.aborted && error === signal.reason) throw error;
     throw cannot(`open ${variable} ${JSON.stringify(path)}`, error);

@@ -63,9 +63,11 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const { signal, closeTimeoutMs = 5_000 } = options;
   const log = opened.use(await openLogFile("LOG_FILE", config.logFile, { signal }));
   // One JSON record a line: escaped as JSON, so that each line parses back.
+  // Created readable by its owner only: a letter holds its task's arguments.
   const deadLetters = opened.use(
     await openLogFile("DEAD_LETTER_FILE", config.deadLetterFile, {
       escape: escapeJsonLine,
+      mode: 0o600,
       signal,
     }),
   );

@@ -9,6 +9,7 @@ import { escapeLine } from "./escape_line.ts";
 import { LineQueue } from "./_line_queue.ts";
 import type {
   AppendOptions,
+  LogWriterOpenOptions,
   LogWriterOptions,
   LogWriterStats,
   WriteTarget,
@@ -73,19 +74,18 @@ export class LogWriter implements AsyncDisposable {
    * that owns the handle until {@linkcode LogWriter.close}.
    *
    * @param path The file to append to.
-   * @param options How each line is escaped, and a signal to give up (the
-   * file is then closed if it was opened meanwhile).
+   * @param options How each line is escaped, the new file's permission
+   * bits, and a signal to give up (the file is then closed if it was opened
+   * meanwhile).
    * @returns A writer for `path`.
    * @throws {Deno.errors.PermissionDenied} Without write access to `path`.
    * @throws The signal's reason, if it aborts before the writer is made.
    */
-  static async open(
-    path: string | URL,
-    options: Pick<LogWriterOptions, "escape"> & WaitOptions = {},
-  ): Promise<LogWriter> {
-    const { escape, signal } = options;
+  static async open(path: string | URL, options: LogWriterOpenOptions = {}): Promise<LogWriter> {
+    const { escape, mode, signal } = options;
     signal?.throwIfAborted();
-    const open = () => Deno.open(path, { append: true, create: true });
+    const open = () =>
+      Deno.open(path, { append: true, create: true, ...(mode !== undefined && { mode }) });
     const file = await open();
     if (signal?.aborted) {
       file.close();

@@ -96,6 +96,34 @@ export interface LogWriterOptions {
 }
 
 /**
+ * Options for {@linkcode LogWriter.open}.
+ *
+ * @example A file only its owner reads
+ * ```ts
+ * import { LogWriter } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   await using log = await LogWriter.open(`${dir}/private.txt`, { mode: 0o600 });
+ *   await log.append("secret");
+ * }
+ * equal((await Deno.stat(`${dir}/private.txt`)).mode! & 0o777, 0o600);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export interface LogWriterOpenOptions extends Pick<LogWriterOptions, "escape"> {
+  /**
+   * Permission bits of the file if it is created (a reopen after a rotation
+   * creates it too), less the process's umask; an existing file keeps its own.
+   * @default {0o666}
+   */
+  mode?: number | undefined;
+  /** Gives up opening: the file is closed if it was opened meanwhile. @default {undefined} */
+  signal?: AbortSignal | undefined;
+}
+
+/**
  * Options for {@linkcode LogWriter.append}: how a task that may time out and
  * retry appends its line once.
  *

@@ -1,5 +1,5 @@
 import { deepEqual, equal, rejects, throws } from "node:assert/strict";
-import { DuplicateGroupError, SqliteTaskStore, TaskGroup } from "../lib/mod.ts";
+import { defineTask, DuplicateGroupError, SqliteTaskStore, TaskGroup } from "../lib/mod.ts";
 import { tempDir } from "./_helpers.ts";
 
 Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuses a newer one", async () => {
@@ -90,4 +90,23 @@ Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuse
   newest.exec("PRAGMA user_version = 4");
   newest.close();
   throws(() => SqliteTaskStore.open(path), /schema 4, expected 3/);
+});
+
+Deno.test("a new journal and its WAL are readable by their owner only; an existing file keeps its mode", async () => {
+  await using dir = await tempDir();
+  const modeOf = (file: string) => Deno.statSync(file).mode! & 0o777;
+  const path = `${dir.path}/tasks.db`;
+  {
+    using store = SqliteTaskStore.open(path);
+    await store.enqueue(new TaskGroup().add(defineTask("t", (_: string) => {}), "ada@example.com"));
+    equal(modeOf(path), 0o600);
+    equal(modeOf(`${path}-wal`), 0o600);
+  }
+  const shared = `${dir.path}/shared.db`;
+  Deno.writeFileSync(shared, new Uint8Array(), { mode: 0o640 });
+  Deno.chmodSync(shared, 0o640); // past the umask
+  {
+    using _store = SqliteTaskStore.open(shared);
+  }
+  equal(modeOf(shared), 0o640);
 });

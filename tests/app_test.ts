@@ -152,6 +152,7 @@ Deno.test("reopenFiles: after a rename (logrotate), later lines go to new files 
     "notification for before@example.com: some notification",
   ]);
   equal(await Deno.readTextFile(`${server.dir}/dead-letter.jsonl`), "", "created anew");
+  equal((await Deno.stat(`${server.dir}/dead-letter.jsonl`)).mode! & 0o777, 0o600);
   equal(logs.records.filter((r) => r.message.join("").startsWith("Reopened")).length, 2);
 });
 
@@ -288,4 +289,12 @@ Deno.test("createApp refuses two configured files that are one: a log line in th
     TASK_STORE: `sqlite:${dir.path}/tasks.db`,
     LOG_FILE: `${dir.path}/log.txt`,
   });
+});
+
+Deno.test("the dead-letter file is created readable by its owner only; the log file as any new file", async () => {
+  await using server = await startApp();
+  const modeOf = async (name: string) => (await Deno.stat(`${server.dir}/${name}`)).mode! & 0o777;
+  await Deno.writeTextFile(`${server.dir}/plain.txt`, ""); // the umask's default
+  equal(await modeOf("dead-letter.jsonl"), 0o600, "a letter holds its task's arguments");
+  equal(await modeOf("log.txt"), await modeOf("plain.txt"));
 });

@@ -369,3 +369,25 @@ Deno.test("LogWriter.reopen({ signal }): before the switch it keeps the file; af
   ok(from.file.closed, "and is closed once it is written");
   await Promise.all([early.close(), log.close()]);
 });
+
+Deno.test("LogWriter.open({ mode }) creates the file with it, and again at a reopen; an existing file keeps its own", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/private.txt`;
+  const modeOf = async (file: string) => (await Deno.stat(file)).mode! & 0o777;
+  {
+    await using log = await LogWriter.open(path, { mode: 0o600 });
+    await log.append("first");
+    equal(await modeOf(path), 0o600);
+    await Deno.rename(path, `${path}.1`);
+    await log.reopen();
+    await log.append("second");
+    equal(await modeOf(path), 0o600, "the file made at the reopen");
+  }
+  await Deno.chmod(path, 0o640);
+  {
+    await using log = await LogWriter.open(path, { mode: 0o600 });
+    await log.append("third");
+  }
+  equal(await modeOf(path), 0o640);
+  equal(await Deno.readTextFile(path), "second\nthird\n");
+});
