@@ -82,7 +82,8 @@ export interface OpsOptions {
  * `GET /healthz` (200 `ok`, 503 `draining` or `journal_unavailable`: for a
  * load balancer or a readiness probe), `GET /livez` (200 `alive` while the
  * process serves, draining or not: for a liveness probe), `GET /tasks/:id`
- * (the group's status, 404 if unknown) and `GET /metrics` (Prometheus text).
+ * (the group's status, 404 if unknown; the id percent-decoded, a UUID in
+ * either case) and `GET /metrics` (Prometheus text).
  *
  * @param options The drain flag, the status lookup and the metrics.
  * @returns The routes.
@@ -142,8 +143,14 @@ export function opsRoutes(options: OpsOptions): Route[] {
       return health(ok ? "ok" : "journal_unavailable");
     }),
     route("GET", "/tasks/:id", async (request, { params }) => {
-      const { id } = params;
-      const found = await find(id, request.signal);
+      const id = groupIdOf(params.id);
+      let found = await find(id, request.signal);
+      // UUIDs are case-insensitive on input (RFC 9562), and the ids made here
+      // are lower case: an id copied from a client that writes them upper case.
+      const lower = id.toLowerCase();
+      if (found === undefined && lower !== id && UUID.test(id)) {
+        found = await find(lower, request.signal);
+      }
       if (found === undefined) {
         throw new HttpError(
           404,
@@ -161,6 +168,19 @@ export function opsRoutes(options: OpsOptions): Route[] {
     // liveness probe on /healthz would kill a server in the middle of its drain.
     route("GET", "/livez", () => Response.json({ status: "alive" })),
   ];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The id a path segment names: a group's own id may hold any character (`order 42`). */
+function groupIdOf(segment: string): string {
+  try {
+    const id = decodeURIComponent(segment);
+    // No journal holds a NUL (PostgreSQL's text refuses it): looked up as written.
+    return id.includes("\0") ? segment : id;
+  } catch {
+    return segment; // not percent-encoding (`50%off`): the id as written
+  }
 }
 
 /** A signal that aborts with a TimeoutError `ms` from now on `clock`; disposing cancels it. */

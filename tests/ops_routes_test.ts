@@ -8,6 +8,7 @@ import {
   opsRoutes,
   route,
   type TaskContext,
+  TaskGroup,
   TaskRunner,
   type WaitOptions,
 } from "../lib/mod.ts";
@@ -261,4 +262,48 @@ Deno.test("GET /tasks/{id}: a journal that does not answer within statusTimeoutM
   deepEqual(errors.map((e) => [e.properties.groupId, e.properties.error]), [
     ["g", "No answer within 5000 ms"],
   ]);
+});
+
+Deno.test("GET /tasks/{id} decodes the id, and finds a UUID written upper case", async () => {
+  const registry = new GroupRegistry();
+  await using runner = new TaskRunner({
+    onGroupAccepted: (group) => registry.track(group),
+    onGroupSettled: (group) => registry.settled(group),
+  });
+  const asked: string[] = [];
+  const handler = createHandler({
+    runner,
+    routes: opsRoutes({
+      draining: () => false,
+      // As PostgreSQL's text does: a NUL would fail the read (503), not miss.
+      status: (id) => {
+        if (id.includes("\0")) throw new Error("invalid byte sequence: 0x00");
+        asked.push(id);
+        return registry.status(id);
+      },
+      metrics: new Metrics(runner),
+    }),
+  });
+  const made = new TaskGroup();
+  for (
+    const group of [made, new TaskGroup({ id: "order 42/é" }), new TaskGroup({ id: "50%off" })]
+  ) {
+    runner.submit(group.add(() => {}));
+  }
+  await runner.idle();
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const get = async (path: string) => {
+    const response = await fetch(`http://127.0.0.1:${server.addr.port}/tasks/${path}`);
+    const body = await response.json();
+    return [response.status, body.id ?? body.error];
+  };
+  deepEqual(await get("order%2042%2F%C3%A9"), [200, "order 42/é"]);
+  deepEqual(await get("50%off"), [200, "50%off"], "not percent-encoding: the id as written");
+  asked.length = 0;
+  deepEqual(await get(made.id.toUpperCase()), [200, made.id]);
+  deepEqual(asked, [made.id.toUpperCase(), made.id], "as written first: a group's own id may be");
+  deepEqual(await get("%00"), [404, "not_found"], "no id holds a NUL");
+  asked.length = 0;
+  deepEqual(await get("ORDER-42"), [404, "not_found"]);
+  deepEqual(asked, ["ORDER-42"], "only a UUID is looked up again in lower case");
 });
