@@ -154,7 +154,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const handler = requests.wrap(createHandler({
     routes,
     runner,
-    onResponse: (route, status) => metrics.request(route, status),
+    onResponse: (route, status, seconds) => metrics.request(route, status, seconds),
     accepting: () => !draining,
     journal: journal ?? undefined,
     fingerprintOf: (id) => registry.fingerprint(id),

@@ -49,11 +49,13 @@ export interface HandlerOptions {
   retryAfter?: number;
   /**
    * Called once per answered request with the matched route's pattern (for
-   * a 405, the pattern of the path; else `unmatched`) and the status, e.g.
-   * for metrics.
+   * a 405, the pattern of the path; else `unmatched`), the status, and the
+   * seconds from the request reaching the handler to its response being
+   * ready (its body read, and in durable mode its tasks journaled; not the
+   * sending), e.g. for metrics.
    * @default {nothing}
    */
-  onResponse?: (route: string, status: number) => void;
+  onResponse?: (route: string, status: number, seconds: number) => void;
   /**
    * Whether new work is accepted. A request that arrives while this is false
    * and adds tasks is answered 503 `shutting_down`; requests that arrived
@@ -71,7 +73,11 @@ export interface HandlerOptions {
    * @default {none (memory only)}
    */
   journal?: Pick<TaskStore, "enqueue"> | undefined;
-  /** Times the once-a-second log of journal refusals. @default {systemClock} */
+  /**
+   * Times each request for `onResponse`, and the once-a-second log of journal
+   * refusals.
+   * @default {monotonicClock}
+   */
   clock?: Pick<Clock, "now">;
   /**
    * The fingerprint of the accepted group (unfinished, or finished and still

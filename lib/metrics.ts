@@ -5,17 +5,10 @@
  */
 import type { RefusalCode } from "./handler_options.ts";
 import type { LogWriterStats } from "./log_writer_options.ts";
-import { DURATION_BUCKETS, Histogram } from "./histogram.ts";
+import { DURATION_BUCKETS, Histogram, REQUEST_BUCKETS } from "./histogram.ts";
+import { denoProcess, type ProcessReadings } from "./process_readings.ts";
+import { labels, processFamilies, series } from "./_exposition.ts";
 import type { TaskRunner } from "./runner.ts";
-
-function escapeLabel(value: string): string {
-  return value.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`);
-}
-
-function labels(pairs: Record<string, string>): string {
-  const text = Object.entries(pairs).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
-  return text === "" ? "" : `{${text}}`;
-}
 
 /**
  * Counts requests and task durations and renders them, with the runner's
@@ -28,8 +21,9 @@ function labels(pairs: Record<string, string>): string {
  *
  * const runner = new TaskRunner();
  * const metrics = new Metrics(runner);
- * metrics.request("/healthz", 200);
+ * metrics.request("/healthz", 200, 0.0002);
  * match(metrics.render(), /posthaste_http_requests_total\{route="\/healthz",status="200"\} 1/);
+ * match(metrics.render(), /request_duration_seconds_bucket\{route="\/healthz",le="0.00025"\} 1/);
  * ```
  */
 export class Metrics {
@@ -74,7 +68,15 @@ export class Metrics {
       readonly ended: number;
     }
     | undefined;
+  /**
+   * What the process reports of itself: exported as `process_cpu_seconds_total`,
+   * `process_resident_memory_bytes`, `process_heap_bytes` and
+   * `process_start_time_seconds`.
+   * @default {denoProcess}
+   */
+  processReadings: ProcessReadings = denoProcess;
   #requests = new Map<string, Map<number, { route: string; status: string; count: number }>>();
+  #requestDurations = new Map<string, Histogram>();
   // Each known from the start, at 0: a rate over a series that appears only
   // with its first refusal misses that one.
   #refusals: Record<RefusalCode, number> = {
@@ -107,8 +109,9 @@ export class Metrics {
    *
    * @param route The matched route's pattern, or `unmatched`.
    * @param status The response status.
+   * @param seconds How long the answer took, if timed.
    */
-  request(route: string, status: number): void {
+  request(route: string, status: number, seconds?: number): void {
     // Keyed by the route's own string and the status number: a key built per
     // request would be a fresh string, and V8 hashes those slowly (~0.5 us).
     let byStatus = this.#requests.get(route);
@@ -116,6 +119,12 @@ export class Metrics {
     const entry = byStatus.get(status);
     if (entry) entry.count++;
     else byStatus.set(status, { route, status: String(status), count: 1 });
+    if (seconds === undefined) return;
+    let histogram = this.#requestDurations.get(route);
+    if (histogram === undefined) {
+      this.#requestDurations.set(route, histogram = new Histogram(REQUEST_BUCKETS));
+    }
+    histogram.observe(seconds);
   }
 
   /**
@@ -146,6 +155,14 @@ export class Metrics {
       for (const { route, status, count } of byStatus.values()) {
         out.push(`posthaste_http_requests_total${labels({ route, status })} ${count}`);
       }
+    }
+    family(
+      "posthaste_http_request_duration_seconds",
+      "histogram",
+      "Time from a request reaching the handler to its response being ready (body read, tasks journaled), by route.",
+    );
+    for (const [route, histogram] of this.#requestDurations) {
+      series(out, "posthaste_http_request_duration_seconds", { route }, histogram);
     }
     family(
       "posthaste_http_refusals_total",
@@ -246,6 +263,7 @@ export class Metrics {
       );
       series(out, name, {}, this.journalSyncs);
     }
+    processFamilies(out, this.processReadings);
     return out.join("\n") + "\n";
   }
 
@@ -256,20 +274,4 @@ export class Metrics {
     }
     histogram.observe(seconds);
   }
-}
-
-/** A histogram's `_bucket`, `_sum` and `_count` series. */
-function series(
-  out: string[],
-  name: string,
-  pairs: Record<string, string>,
-  histogram: Histogram,
-): void {
-  const counts = histogram.cumulative();
-  histogram.bounds.forEach((le, i) => {
-    out.push(`${name}_bucket${labels({ ...pairs, le: String(le) })} ${counts[i]}`);
-  });
-  out.push(`${name}_bucket${labels({ ...pairs, le: "+Inf" })} ${histogram.count}`);
-  out.push(`${name}_sum${labels(pairs)} ${histogram.sum}`);
-  out.push(`${name}_count${labels(pairs)} ${histogram.count}`);
 }

@@ -72,6 +72,7 @@ export * from "./non_blocking_lines.ts";
 export * from "./logging.ts";
 export * from "./histogram.ts";
 export * from "./metrics.ts";
+export * from "./process_readings.ts";
 export * from "./notification.ts";
 export * from "./notification_input.ts";
 export * from "./open_task_store.ts";

@@ -11,7 +11,7 @@ import { Replays, requestFingerprint, watchBody } from "./_replays.ts";
 import { submitJournaled } from "./_submit.ts";
 import { readable } from "./_thrown.ts";
 import { AdmissionError } from "./admission_error.ts";
-import { systemClock } from "./clock.ts";
+import { monotonicClock } from "./clock.ts";
 import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import type { HandlerOptions, RefusalCode } from "./handler_options.ts";
 import { HttpError } from "./http_error.ts";
@@ -69,7 +69,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     onResponse = () => {},
     accepting = () => true,
     journal,
-    clock = systemClock,
+    clock = monotonicClock,
     fingerprintOf = () => undefined,
     onReplay = () => {},
     onRefused = () => {},
@@ -187,10 +187,11 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     group: TaskGroup,
     arrivedAccepting: boolean,
     keyed: boolean,
+    started: number,
   ): Response | Promise<Response> => {
     const label = route.pattern.pathname;
     const answer = (response: Response): Response => {
-      onResponse(label, response.status);
+      onResponse(label, response.status, (clock.now() - started) / 1_000);
       return response;
     };
     try {
@@ -219,6 +220,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
   };
 
   return (request, info) => {
+    const started = clock.now();
     const arrivedAccepting = accepting();
     let label = "unmatched";
     let match: RouteMatch;
@@ -233,13 +235,13 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
       if (response.status === 405) {
         label = routes.find(({ pattern }) => pattern.test(request.url))?.pattern.pathname ?? label;
       }
-      onResponse(label, response.status);
+      onResponse(label, response.status, (clock.now() - started) / 1_000);
       return response;
     }
     // The request's span is the active context here; task spans join its trace.
     const group = new TaskGroup({ traceContext: context.active(), id });
     // Keyed: what the route reads of its body is kept, to tell a repeat from the key reused.
     if (id !== undefined) watchBody(request);
-    return handle(request, info, match, group, arrivedAccepting, id !== undefined);
+    return handle(request, info, match, group, arrivedAccepting, id !== undefined, started);
   };
 }

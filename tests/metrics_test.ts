@@ -86,6 +86,15 @@ Deno.test("GET /metrics is Prometheus text and moves by exactly the expected amo
   equal(after.get("posthaste_tasks_running{}"), 0);
   equal(after.get("posthaste_tasks_overrunning{}"), 0);
   equal(delta('posthaste_task_duration_seconds_count{task="send-notification"}'), 3);
+  // Every answer of the route timed: the 202s, 422s and the 405.
+  const timed = 'posthaste_http_request_duration_seconds_count{route="/send-notification/:email"}';
+  equal(delta(timed), 6);
+  equal(delta('posthaste_http_request_duration_seconds_count{route="unmatched"}'), 1);
+  ok(delta('posthaste_http_request_duration_seconds_sum{route="/send-notification/:email"}') > 0);
+  ok(after.get("process_cpu_seconds_total{}")! > before.get("process_cpu_seconds_total{}")!);
+  ok(after.get("process_resident_memory_bytes{}")! > after.get("process_heap_bytes{}")!);
+  ok(after.get("process_start_time_seconds{}")! <= Date.now() / 1_000);
+  equal(after.get("process_start_time_seconds{}"), before.get("process_start_time_seconds{}"));
   equal(delta('posthaste_log_lines_total{file="notifications"}'), 3);
   ok(delta('posthaste_log_bytes_total{file="notifications"}') > 0);
   ok(delta('posthaste_log_write_batches_total{file="notifications"}') >= 1);
@@ -157,4 +166,39 @@ Deno.test("GET /metrics in durable mode has the journal's sync times", async () 
   await posted.body?.cancel();
   const series = parse(await (await fetch(`${server.url}/metrics`)).text());
   ok((series.get("posthaste_journal_sync_seconds_count{}") ?? 0) >= 1, "the 202 waited for one");
+});
+
+Deno.test("Metrics: request durations by route, in buckets from 100 µs; process readings as given", () => {
+  const metrics = new Metrics(new TaskRunner());
+  metrics.processReadings = {
+    cpuSeconds: () => 2.25,
+    residentBytes: () => 90_000_000,
+    heapBytes: () => 30_000_000,
+    startTimeSeconds: 1_796_000_000.5,
+  };
+  metrics.request("/a", 202, 0.00008);
+  metrics.request("/a", 503, 0.0003);
+  metrics.request("/b", 200, 12);
+  metrics.request("/b", 200); // not timed: counted, not observed
+  const series = parse(metrics.render());
+  const a = (le: string) =>
+    series.get(`posthaste_http_request_duration_seconds_bucket{route="/a",le="${le}"}`);
+  deepEqual([a("0.0001"), a("0.00025"), a("0.0005"), a("+Inf")], [1, 1, 2, 2]);
+  ok(
+    Math.abs(series.get('posthaste_http_request_duration_seconds_sum{route="/a"}')! - 0.00038) <
+      1e-12,
+  );
+  equal(series.get('posthaste_http_request_duration_seconds_bucket{route="/b",le="10"}'), 0);
+  equal(series.get('posthaste_http_request_duration_seconds_count{route="/b"}'), 1);
+  equal(series.get('posthaste_http_requests_total{route="/b",status="200"}'), 2);
+  deepEqual(
+    [
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "process_heap_bytes",
+      "process_start_time_seconds",
+    ]
+      .map((name) => series.get(`${name}{}`)),
+    [2.25, 90_000_000, 30_000_000, 1_796_000_000.5],
+  );
 });

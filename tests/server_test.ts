@@ -301,3 +301,32 @@ Deno.test("a task added after the route answered throws, with or without tasks b
   );
   deepEqual(groups.map((group) => group.size), [0, 1]);
 });
+
+Deno.test("onResponse is told each answer's route, status and seconds on the handler's clock", async () => {
+  await using runner = new TaskRunner();
+  let now = 1_000;
+  const clock = { now: () => now };
+  const gate = Promise.withResolvers<void>(), reached = Promise.withResolvers<void>();
+  const answered: [string, number, number][] = [];
+  const { server, url } = serve(
+    [
+      route("POST", "/slow", async () => {
+        reached.resolve();
+        await gate.promise;
+        return new Response(null, { status: 204 });
+      }),
+      route("GET", "/fast", () => new Response("ok")),
+    ],
+    runner,
+    { clock, onResponse: (...told) => void answered.push(told) },
+  );
+  await using _server = server;
+  await (await fetch(`${url}/fast`)).text();
+  const slow = fetch(`${url}/slow`, { method: "POST" });
+  await reached.promise;
+  now += 2_500;
+  gate.resolve();
+  equal((await slow).status, 204);
+  await (await fetch(`${url}/nowhere`)).body?.cancel();
+  deepEqual(answered, [["/fast", 200, 0], ["/slow", 204, 2.5], ["unmatched", 404, 0]]);
+});
