@@ -129,7 +129,7 @@ export function opsRoutes(options: OpsOptions): Route[] {
     }
   };
   const health = (state: string): Response =>
-    Response.json({ status: state }, { status: state === "ok" ? 200 : 503 });
+    Response.json({ status: state }, { status: state === "ok" ? 200 : 503, headers: NO_STORE });
   return [
     route("GET", "/healthz", async () => {
       if (draining()) return health("draining");
@@ -156,19 +156,25 @@ export function opsRoutes(options: OpsOptions): Route[] {
           404,
           "not_found",
           `No task group ${JSON.stringify(echoed(id))} is known`,
+          NO_STORE, // the group may be accepted a moment later
         );
       }
-      return Response.json(found);
+      return Response.json(found, { headers: NO_STORE });
     }),
     route("GET", "/metrics", () =>
       new Response(metrics.render(), {
-        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8", ...NO_STORE },
       })),
     // A drain or a journal outage is no reason to restart the process: a
     // liveness probe on /healthz would kill a server in the middle of its drain.
-    route("GET", "/livez", () => Response.json({ status: "alive" })),
+    route("GET", "/livez", () => Response.json({ status: "alive" }, { headers: NO_STORE })),
   ];
 }
+
+// Every answer here is of this moment: a cache in front (Varnish caches a 200
+// or 404 without Cache-Control for 2 minutes) would show a task queued long
+// after it ran, or a server healthy after its drain began.
+const NO_STORE = { "cache-control": "no-store" };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

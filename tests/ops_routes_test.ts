@@ -307,3 +307,32 @@ Deno.test("GET /tasks/{id} decodes the id, and finds a UUID written upper case",
   deepEqual(await get("ORDER-42"), [404, "not_found"]);
   deepEqual(asked, ["ORDER-42"], "only a UUID is looked up again in lower case");
 });
+
+Deno.test("the ops routes' answers are not to be cached: each is of its moment", async () => {
+  await using runner = new TaskRunner();
+  let draining = false;
+  const handler = createHandler({
+    runner,
+    routes: opsRoutes({
+      draining: () => draining,
+      status: (id) => id === "g" ? { id, state: "done", tasks: [] } : undefined,
+      metrics: new Metrics(runner),
+    }),
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  const cacheControl = async (path: string) => {
+    const response = await fetch(`http://127.0.0.1:${server.addr.port}${path}`);
+    await response.body?.cancel();
+    return [path, response.status, response.headers.get("cache-control")];
+  };
+  const paths = ["/healthz", "/livez", "/metrics", "/tasks/g", "/tasks/h"];
+  deepEqual(await Promise.all(paths.map(cacheControl)), [
+    ["/healthz", 200, "no-store"],
+    ["/livez", 200, "no-store"],
+    ["/metrics", 200, "no-store"],
+    ["/tasks/g", 200, "no-store"],
+    ["/tasks/h", 404, "no-store"],
+  ]);
+  draining = true;
+  deepEqual(await cacheControl("/healthz"), ["/healthz", 503, "no-store"]);
+});
