@@ -18,13 +18,14 @@ import { givenIds, PendingIds } from "./_given_ids.ts";
 import { checkCommitTimeout, COMMIT_TIMEOUT_MS, PostgresCommit } from "./_postgres_commit.ts";
 import { saveRow } from "./_postgres_batch.ts";
 import { PostgresOutcomes } from "./_postgres_outcomes.ts";
+import { probeStreams } from "./_postgres_probe.ts";
+import { UnsureGroups } from "./_unsure_groups.ts";
 import {
   adoptOrphans,
   connect,
   ensureTable,
   failOwned,
   listOwned,
-  PROBE,
   readFingerprint,
   readGroup,
 } from "./_postgres_journal.ts";
@@ -34,8 +35,6 @@ import type { TaskEntry, TaskGroup } from "./task_group.ts";
 import type { GroupStatus } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 import type { PostgresTaskStoreOptions } from "./postgres_task_store_options.ts";
-
-const MAX_UNSURE = 10_000;
 
 /**
  * A {@linkcode TaskStore} in a PostgreSQL database, which several servers
@@ -94,8 +93,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #logger: StructuredLogger;
   readonly #leftBehind: LeftBehindLog;
   #closed: Promise<void> | undefined;
-  /** Groups withdrawn (see #withdraw), to delete again at close; the newest MAX_UNSURE. */
-  readonly #unsure = new Set<string>();
+  readonly #unsure: UnsureGroups;
 
   /**
    * Connects, creates the table if it is missing, and takes a claim.
@@ -171,13 +169,14 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       batches: this.journalSyncs,
       monotonic: options.clock ?? monotonicClock,
       retryForMs: 0,
-      onUnsure: (ids) => this.#withdraw(ids),
+      onUnsure: (ids) => this.#unsure.withdraw(ids),
     });
     this.#progress = new PostgresCommit({ ...stream, retryForMs: 60_000 });
+    this.#unsure = new UnsureGroups(this.#progress);
     this.#health = new JournalHealth({
       failing: () => this.#intake.failing || this.#progress.failing,
       inFlight: () => this.#intake.answered(),
-      probe: () => this.#probe(),
+      probe: () => probeStreams(owner, this.#intake, this.#progress),
     }, clock);
     this.#outcomes = new PostgresOutcomes({
       sql,
@@ -212,21 +211,6 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
    */
   health(): Promise<boolean> {
     return this.#health.check();
-  }
-
-  /** A row in through the intake and out through the progress stream: both must work again. */
-  async #probe(): Promise<void> {
-    const groupId = `${PROBE}${this.#owner}`;
-    // Not refused by the row of a probe whose second half failed: this one's deletes it.
-    await this.#intake.insertNew([{
-      groupId,
-      index: 0,
-      name: "probe",
-      args: "[]",
-      fingerprint: null,
-    }]);
-    const done = { groupId, index: 0, state: "done", attempts: 0, nextAt: 0, error: null };
-    await this.#progress.save({ ...done, durationMs: 0, keep: false }, true);
   }
 
   enqueue(group: TaskGroup): Promise<void> {
@@ -285,8 +269,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.#intake.flush();
-      // Once more: a late insert may have landed after the first delete.
-      if (this.#unsure.size > 0) this.#progress.withdraw(this.#unsure).catch(() => {});
+      this.#unsure.again();
       await this.#progress.flush();
       try {
         await this.#claim.close();
@@ -299,22 +282,6 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       }
     })();
     return this.#closed;
-  }
-
-  /**
-   * Groups whose enqueue failed after its insert was sent (answered 503,
-   * never run here) may still be in the table, and would run once adopted:
-   * deleted now, and again at close, while the claim keeps peers off them.
-   */
-  #withdraw(groupIds: string[]): void {
-    for (const id of groupIds) {
-      this.#unsure.add(id);
-      // The oldest are let go: their first delete has had its chance.
-      if (this.#unsure.size > MAX_UNSURE) {
-        this.#unsure.delete(this.#unsure.values().next().value as string);
-      }
-    }
-    this.#progress.withdraw(groupIds).catch(() => {});
   }
 
   /** Same as {@linkcode PostgresTaskStore.close}, for `await using`. */

@@ -24,6 +24,7 @@ import { backoffDelay } from "./backoff.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import { Fifo } from "./fifo.ts";
 import { Slots } from "./_slots.ts";
+import { RetryWaits } from "./_retry_waits.ts";
 import { RunnerStats } from "./runner_stats.ts";
 import { TimeoutQueue } from "./timeout_queue.ts";
 import type { TaskOptions } from "./task.ts";
@@ -74,7 +75,8 @@ export class TaskRunner implements AsyncDisposable {
   #active = new Slots<Attempt>();
   /** Durable mode: attempts waiting for their start to be journaled. */
   #starts: JournaledStarts | undefined;
-  #backoff = new Map<TaskEntry, unknown>();
+  /** Tasks waiting out a backoff, or a pause the journal asked for. */
+  #retries: RetryWaits;
   /** A task's `this.submit`: one function for every attempt. */
   readonly #submitFollowUp: (group: TaskGroup) => Promise<void>;
   /** Counters of what the runner has done. */
@@ -93,6 +95,7 @@ export class TaskRunner implements AsyncDisposable {
     this.#defaults = Object.freeze(defaults);
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    this.#retries = new RetryWaits(this.#clock, (entry) => this.#enqueue(entry));
     // Deadlines on a monotonic clock: a step of the wall clock must not move them.
     const monotonic = options.clock ?? monotonicClock;
     this.#timeouts = new TimeoutQueue(monotonic);
@@ -109,7 +112,7 @@ export class TaskRunner implements AsyncDisposable {
       },
       pause: (entry, error, pauseMs) => {
         this.#outcomes.markRefused(entry, error, pauseMs);
-        this.#later(entry, pauseMs);
+        this.#retries.add(entry, pauseMs);
       },
       fail: (entry, error) => this.#attemptFailed(entry, error),
       pump: () => this.#pump(),
@@ -277,16 +280,7 @@ export class TaskRunner implements AsyncDisposable {
       options?.maxRetryDelay ?? defaults.maxRetryDelay,
     );
     this.#outcomes.retrying(entry, this.#clock.now() + delay);
-    this.#later(entry, delay);
-  }
-
-  /** Queues the task again after `ms` (shutdown abandons it meanwhile). */
-  #later(entry: TaskEntry, ms: number): void {
-    const retry = (): void => {
-      this.#backoff.delete(entry);
-      this.#enqueue(entry);
-    };
-    this.#backoff.set(entry, this.#clock.setTimeout(retry, ms));
+    this.#retries.add(entry, delay);
   }
 
   /** Records a final state, then queues the group's next task (or abandons the rest). */
@@ -313,11 +307,7 @@ export class TaskRunner implements AsyncDisposable {
     // Marked abandoned before the abort, so the attempt's own settling ignores it.
     for (const attempt of running) this.#finish(attempt.entry, "abandoned");
     for (const attempt of running) attempt.abort(reason);
-    for (const [entry, timer] of this.#backoff) {
-      this.#clock.clearTimeout(timer);
-      this.#finish(entry, "abandoned");
-    }
-    this.#backoff.clear();
+    for (const entry of this.#retries.takeAll()) this.#finish(entry, "abandoned");
     for (let entry = this.#ready.shift(); entry !== undefined; entry = this.#ready.shift()) {
       this.#finish(entry, "abandoned");
     }

@@ -1,0 +1,31 @@
+// Groups whose enqueue failed after its insert was sent: answered 503 and
+// never run here, they may still be in the table, and would run once
+// adopted. Internal to PostgresTaskStore.
+import type { PostgresCommit } from "./_postgres_commit.ts";
+
+/** The newest this many are deleted again at close; the oldest had their chance. */
+const MAX_UNSURE = 10_000;
+
+/** Deletes such groups now, and again at close, while the claim keeps peers off them. */
+export class UnsureGroups {
+  readonly #ids = new Set<string>();
+  readonly #progress: PostgresCommit;
+
+  constructor(progress: PostgresCommit) {
+    this.#progress = progress;
+  }
+
+  /** Deletes the groups with the next commit, and remembers them for {@linkcode again}. */
+  withdraw(groupIds: string[]): void {
+    for (const id of groupIds) {
+      this.#ids.add(id);
+      if (this.#ids.size > MAX_UNSURE) this.#ids.delete(this.#ids.values().next().value as string);
+    }
+    this.#progress.withdraw(groupIds).catch(() => {});
+  }
+
+  /** Deletes them once more: a late insert may have landed after the first delete. */
+  again(): void {
+    if (this.#ids.size > 0) this.#progress.withdraw(this.#ids).catch(() => {});
+  }
+}
