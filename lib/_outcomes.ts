@@ -62,12 +62,17 @@ export class Outcomes {
     });
   }
 
-  /** Records and logs a failed attempt (with its number and stack). */
+  /**
+   * Records and logs a failed attempt (with its number and stack): a warning
+   * while a retry is to come, an error for the last, so that an alert on
+   * errors means work that finally failed, not a blip a retry got past.
+   */
   attemptFailed(entry: TaskEntry, error: unknown, willRetry: boolean): void {
     const timedOut = error instanceof DOMException && error.name === "TimeoutError";
     if (timedOut) this.#stats.timedOut++;
     entry.error = recordedErrorText(error);
-    this.#logger.error("Task {taskName} attempt {attempt} {outcome}: {errorMessage}", {
+    const log = willRetry ? this.#logger.warn : this.#logger.error;
+    log.call(this.#logger, "Task {taskName} attempt {attempt} {outcome}: {errorMessage}", {
       ...taskLogFields(entry),
       attempt: entry.attempts,
       outcome: timedOut ? "timed out" : "failed",

@@ -834,3 +834,26 @@ Deno.test("a task's this.submit: a follow-up runs, accepted while the runner dra
   await routed.idle();
   deepEqual(given, [followUp]);
 });
+
+Deno.test("TaskRunner logs an attempt a retry follows as a warning, the last failed one as an error", async () => {
+  const logged: string[] = [];
+  const record = (level: string) => (_message: string, properties?: Record<string, unknown>) =>
+    void logged.push(`${level} ${properties?.taskName} attempt ${properties?.attempt}`);
+  const logger = { info() {}, warn: record("warn"), error: record("error") };
+  await using runner = new TaskRunner({ logger, retries: 2, retryDelay: 0 });
+  const flaky = defineTask("flaky", function () {
+    if (this.attempt < 3) throw new Error("blip");
+  });
+  const broken = defineTask("broken", () => {
+    throw new Error("down");
+  });
+  runner.submit(new TaskGroup().add(flaky).add(broken));
+  await runner.idle();
+  deepEqual(logged, [
+    "warn flaky attempt 1",
+    "warn flaky attempt 2",
+    "warn broken attempt 1",
+    "warn broken attempt 2",
+    "error broken attempt 3",
+  ]);
+});
