@@ -185,10 +185,19 @@ export class Metrics {
       family(`posthaste_tasks_${name}_total`, "counter", help);
       out.push(`posthaste_tasks_${name}_total ${value}`);
     }
+    const { limits } = this.#runner;
     family("posthaste_tasks_pending", "gauge", "Tasks accepted and not finished.");
     out.push(`posthaste_tasks_pending ${this.#runner.pending}`);
+    family("posthaste_tasks_pending_limit", "gauge", "Tasks that may be pending (MAX_PENDING).");
+    out.push(`posthaste_tasks_pending_limit ${limits.maxPending}`);
     family("posthaste_tasks_running", "gauge", "Tasks running now.");
     out.push(`posthaste_tasks_running ${this.#runner.running}`);
+    family(
+      "posthaste_tasks_running_limit",
+      "gauge",
+      "Tasks that may run at once (MAX_CONCURRENCY).",
+    );
+    out.push(`posthaste_tasks_running_limit ${limits.maxConcurrency}`);
     family(
       "posthaste_tasks_overrunning",
       "gauge",

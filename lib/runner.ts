@@ -17,6 +17,7 @@ import { WaitingItems } from "./_start_gate.ts";
 import {
   type DrainOptions,
   resolveLimits,
+  type RunnerLimits,
   type SubmitOptions,
   type TaskRunnerOptions,
 } from "./runner_options.ts";
@@ -56,7 +57,7 @@ import { nextTask, type TaskEntry, type TaskGroup } from "./task_group.ts";
 export class TaskRunner implements AsyncDisposable {
   #maxConcurrency: number;
   #backlog: Backlog;
-  #defaults: Readonly<Record<keyof TaskOptions, number>>;
+  #limits: Readonly<RunnerLimits>;
   /** Hooks and sinks, read where they are used. */
   #options: TaskRunnerOptions;
   #clock: Clock;
@@ -92,7 +93,7 @@ export class TaskRunner implements AsyncDisposable {
     const { maxConcurrency, maxPending, defaults } = resolveLimits(options);
     this.#maxConcurrency = maxConcurrency;
     this.#backlog = new Backlog(maxPending);
-    this.#defaults = Object.freeze(defaults);
+    this.#limits = Object.freeze({ maxConcurrency, maxPending, defaults: Object.freeze(defaults) });
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#retries = new RetryWaits(this.#clock, (entry) => this.#enqueue(entry));
@@ -139,7 +140,12 @@ export class TaskRunner implements AsyncDisposable {
 
   /** The options of a task that sets none of its own. */
   get defaults(): Readonly<Record<keyof TaskOptions, number>> {
-    return this.#defaults;
+    return this.#limits.defaults;
+  }
+
+  /** `maxConcurrency`, `maxPending` and the task defaults, as resolved. */
+  get limits(): Readonly<RunnerLimits> {
+    return this.#limits;
   }
 
   /** Whether {@linkcode TaskRunner.drain} has begun; no group is accepted then. */
@@ -250,7 +256,7 @@ export class TaskRunner implements AsyncDisposable {
     }
 
     attempt.slot = this.#active.add(attempt);
-    const timeout = entry.options?.timeout ?? this.#defaults.timeout;
+    const timeout = entry.options?.timeout ?? this.#limits.defaults.timeout;
     attempt.watchWithDeadline(result, this.#timeouts, timeout, this.#attemptDone);
   }
 
@@ -270,7 +276,7 @@ export class TaskRunner implements AsyncDisposable {
 
   #attemptFailed(entry: TaskEntry, error: unknown): void {
     // Field by field: a task's `retries: undefined` means the default, as its timeout's does.
-    const { options } = entry, defaults = this.#defaults;
+    const { options } = entry, defaults = this.#limits.defaults;
     const willRetry = entry.attempts <= (options?.retries ?? defaults.retries);
     this.#outcomes.attemptFailed(entry, error, willRetry);
     if (!willRetry) return this.#finish(entry, "failed");

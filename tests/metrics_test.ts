@@ -85,6 +85,9 @@ Deno.test("GET /metrics is Prometheus text and moves by exactly the expected amo
   equal(after.get("posthaste_tasks_pending{}"), 0);
   equal(after.get("posthaste_tasks_running{}"), 0);
   equal(after.get("posthaste_tasks_overrunning{}"), 0);
+  // The limits, for an alert on how full the backlog is.
+  equal(after.get("posthaste_tasks_pending_limit{}"), 100_000);
+  equal(after.get("posthaste_tasks_running_limit{}"), 256);
   equal(delta('posthaste_task_duration_seconds_count{task="send-notification"}'), 3);
   // Every answer of the route timed: the 202s, 422s and the 405.
   const timed = 'posthaste_http_request_duration_seconds_count{route="/send-notification/:email"}';

@@ -677,8 +677,8 @@ Deno.test("TaskRunner: a journal refusing every task's mark is logged a line a s
   ]]);
 });
 
-Deno.test("TaskRunner.defaults: the options of a task that sets none, frozen", () => {
-  const runner = new TaskRunner({ retries: 5, timeout: 1_000 });
+Deno.test("TaskRunner.defaults and .limits: as resolved, frozen", () => {
+  const runner = new TaskRunner({ retries: 5, timeout: 1_000, maxPending: 50 });
   deepEqual(runner.defaults, {
     timeout: 1_000,
     retries: 5,
@@ -686,6 +686,8 @@ Deno.test("TaskRunner.defaults: the options of a task that sets none, frozen", (
     maxRetryDelay: 10_000,
   });
   ok(Object.isFrozen(runner.defaults));
+  deepEqual(runner.limits, { maxConcurrency: 256, maxPending: 50, defaults: runner.defaults });
+  ok(Object.isFrozen(runner.limits));
 });
 
 Deno.test("TaskRunner: a task that ignores its signal counts as overrunning until its code ends, and a late end is logged", async () => {
