@@ -11,6 +11,8 @@ import { isStandardOutput } from "./_log_files.ts";
 import { asProcess, type Listen, processConfig, startFailed, STOP_SIGNALS } from "./_process.ts";
 import { ResilientServer } from "./resilient_server.ts";
 import { serverUrl } from "./server_url.ts";
+import type { Config } from "./config.ts";
+import { withoutPassword } from "./_without_password.ts";
 import { catchStrayErrors } from "./stray_errors.ts";
 
 /**
@@ -186,7 +188,11 @@ async function run(
   // Lines on stdout (LOG_FILE=- or DEAD_LETTER_FILE=-): the announcement goes beside the logs instead.
   const linesOnStdout = [config.logFile, config.deadLetterFile].some(isStandardOutput);
   const out = linesOnStdout ? "stderr" : "stdout";
-  const onListen = options.onListen ?? ((addr) => announce(logger, addr, out));
+  const announced = options.onListen ?? ((addr) => announce(logger, addr, out));
+  const onListen = (addr: Deno.NetAddr): void => {
+    logServing(logger, addr, config);
+    announced(addr);
+  };
   try {
     server = new ResilientServer({ hostname, port, onListen }, app.handler);
   } catch (error) {
@@ -212,6 +218,27 @@ async function run(
   // Given up on (a second signal), the drain left the listener open.
   void server.shutdown().catch(() => {});
   return code;
+}
+
+/** One record of what is served how: the settings an operator asks about first. */
+function logServing(logger: Logger, addr: Deno.NetAddr, config: Config): void {
+  const { taskStore: store, maxConcurrency, maxPending, workers } = config;
+  logger.info(
+    "Serving {url}: tasks {store}, at most {maxConcurrency} running and {maxPending} pending; worker threads: {workers}; lines to {logFile}, dead letters to {deadLetterFile}",
+    {
+      url: serverUrl(addr),
+      store: store === undefined
+        ? "in memory"
+        : store.kind === "sqlite"
+        ? `journaled in sqlite:${store.file}`
+        : `journaled in ${withoutPassword(store.url)}`,
+      maxConcurrency,
+      maxPending,
+      workers,
+      logFile: config.logFile,
+      deadLetterFile: config.deadLetterFile,
+    },
+  );
 }
 
 function announce(

@@ -158,3 +158,22 @@ Deno.test("runServer(): its signal stops it as SIGTERM does, serving or starting
   equal(await before.running, 0);
   deepEqual(messages(before.logged), ["Start-up stopped by SIGTERM: nothing was served"]);
 });
+
+Deno.test("runServer() logs what it serves how once listening: the address, the store, the limits, the files", async () => {
+  await using dir = await tempDir();
+  const env = {
+    ...files(dir.path),
+    MAX_CONCURRENCY: "8",
+    TASK_STORE: `sqlite:${dir.path}/tasks.db`,
+  };
+  const server = start(env);
+  const { port } = await server.listening;
+  server.signals.send("SIGTERM");
+  equal(await server.running, 0);
+  const serving = server.logged.find(({ message }) => String(message).startsWith("Serving"));
+  equal(
+    serving?.message,
+    `Serving http://127.0.0.1:${port}/: tasks journaled in sqlite:${dir.path}/tasks.db, at most 8 running and 100000 pending; worker threads: 0; lines to ${dir.path}/log.txt, dead letters to ${dir.path}/dl.jsonl`,
+  );
+  deepEqual([serving?.level, serving?.maxPending], ["INFO", 100_000]);
+});
