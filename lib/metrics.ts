@@ -146,6 +146,10 @@ export class Metrics {
     const family = (name: string, type: string, help: string): void => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     };
+    const histograms = (name: string, help: string, label: string, by: Map<string, Histogram>) => {
+      family(name, "histogram", help);
+      for (const [value, histogram] of by) series(out, name, { [label]: value }, histogram);
+    };
     family(
       "posthaste_http_requests_total",
       "counter",
@@ -156,14 +160,12 @@ export class Metrics {
         out.push(`posthaste_http_requests_total${labels({ route, status })} ${count}`);
       }
     }
-    family(
+    histograms(
       "posthaste_http_request_duration_seconds",
-      "histogram",
       "Time from a request reaching the handler to its response being ready (body read, tasks journaled), by route.",
+      "route",
+      this.#requestDurations,
     );
-    for (const [route, histogram] of this.#requestDurations) {
-      series(out, "posthaste_http_request_duration_seconds", { route }, histogram);
-    }
     family(
       "posthaste_http_refusals_total",
       "counter",
@@ -185,33 +187,28 @@ export class Metrics {
       family(`posthaste_tasks_${name}_total`, "counter", help);
       out.push(`posthaste_tasks_${name}_total ${value}`);
     }
-    const { limits } = this.#runner;
-    family("posthaste_tasks_pending", "gauge", "Tasks accepted and not finished.");
-    out.push(`posthaste_tasks_pending ${this.#runner.pending}`);
-    family("posthaste_tasks_pending_limit", "gauge", "Tasks that may be pending (MAX_PENDING).");
-    out.push(`posthaste_tasks_pending_limit ${limits.maxPending}`);
-    family("posthaste_tasks_running", "gauge", "Tasks running now.");
-    out.push(`posthaste_tasks_running ${this.#runner.running}`);
-    family(
-      "posthaste_tasks_running_limit",
-      "gauge",
-      "Tasks that may run at once (MAX_CONCURRENCY).",
-    );
-    out.push(`posthaste_tasks_running_limit ${limits.maxConcurrency}`);
-    family(
-      "posthaste_tasks_overrunning",
-      "gauge",
-      "Attempts stopped (timed out or abandoned) whose code has not ended: tasks that ignore their signal.",
-    );
-    out.push(`posthaste_tasks_overrunning ${this.#runner.overrunning}`);
-    family(
-      "posthaste_task_duration_seconds",
-      "histogram",
-      "Task duration, first attempt to outcome.",
-    );
-    for (const [task, histogram] of this.#durations) {
-      series(out, "posthaste_task_duration_seconds", { task }, histogram);
+    const runner = this.#runner, { limits } = runner;
+    const gauges: [string, number, string][] = [
+      ["pending", runner.pending, "Tasks accepted and not finished."],
+      ["pending_limit", limits.maxPending, "Tasks that may be pending (MAX_PENDING)."],
+      ["running", runner.running, "Tasks running now."],
+      ["running_limit", limits.maxConcurrency, "Tasks that may run at once (MAX_CONCURRENCY)."],
+      [
+        "overrunning",
+        runner.overrunning,
+        "Attempts stopped (timed out or abandoned) whose code has not ended: tasks that ignore their signal.",
+      ],
+    ];
+    for (const [name, value, help] of gauges) {
+      family(`posthaste_tasks_${name}`, "gauge", help);
+      out.push(`posthaste_tasks_${name} ${value}`);
     }
+    histograms(
+      "posthaste_task_duration_seconds",
+      "Task duration, first attempt to outcome.",
+      "task",
+      this.#durations,
+    );
     const logFamilies: [string, keyof LogWriterStats, string][] = [
       ["posthaste_log_lines_total", "lines", "Lines written."],
       ["posthaste_log_bytes_total", "bytes", "Bytes written."],
