@@ -55,7 +55,6 @@ import { nextTask, type TaskEntry, type TaskGroup } from "./task_group.ts";
  * ```
  */
 export class TaskRunner implements AsyncDisposable {
-  #maxConcurrency: number;
   #backlog: Backlog;
   #limits: Readonly<RunnerLimits>;
   /** Hooks and sinks, read where they are used. */
@@ -91,7 +90,6 @@ export class TaskRunner implements AsyncDisposable {
    */
   constructor(options: TaskRunnerOptions = {}) {
     const { maxConcurrency, maxPending, defaults } = resolveLimits(options);
-    this.#maxConcurrency = maxConcurrency;
     this.#backlog = new Backlog(maxPending);
     this.#limits = Object.freeze({ maxConcurrency, maxPending, defaults: Object.freeze(defaults) });
     this.#options = options;
@@ -210,13 +208,14 @@ export class TaskRunner implements AsyncDisposable {
   #enqueue(entry: TaskEntry): void {
     // With nothing ahead and room, straight to its run: a queue that
     // empties on every task would give up its array each time.
-    if (this.#ready.length > 0 || this.running >= this.#maxConcurrency) this.#ready.push(entry);
-    else this.#run(entry);
+    if (this.#ready.length > 0 || this.running >= this.#limits.maxConcurrency) {
+      this.#ready.push(entry);
+    } else this.#run(entry);
     this.#pump();
   }
 
   #pump(): void {
-    while (this.running < this.#maxConcurrency) {
+    while (this.running < this.#limits.maxConcurrency) {
       const entry = this.#ready.shift();
       if (entry === undefined) return;
       this.#run(entry);

@@ -194,6 +194,16 @@ export interface SpawnOptions {
   fileLimit?: number;
 }
 
+/** A child process's environment: its line files in `dir`, no colour in its logs, then `env`. */
+export function childEnv(dir: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    LOG_FILE: `${dir}/log.txt`,
+    DEAD_LETTER_FILE: `${dir}/dead-letter.jsonl`,
+    NO_COLOR: "1",
+    ...env,
+  };
+}
+
 /** Spawns `main.ts` (or a compiled binary) with its files in `dir`; output piped. */
 export function spawnMain(
   dir: string,
@@ -207,13 +217,7 @@ export function spawnMain(
   const [program, ...args] = limited as [string, ...string[]];
   return new Deno.Command(program, {
     args,
-    env: {
-      PORT: "0",
-      LOG_FILE: `${dir}/log.txt`,
-      DEAD_LETTER_FILE: `${dir}/dead-letter.jsonl`,
-      NO_COLOR: "1",
-      ...env,
-    },
+    env: childEnv(dir, { PORT: "0", ...env }),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -1,6 +1,7 @@
 // Process tests: `main.ts` as a child process, real requests, real signals.
 import { deepEqual, equal, match, ok } from "node:assert/strict";
 import {
+  childEnv,
   lines,
   serverPermissions,
   type ServerProcess,
@@ -291,13 +292,7 @@ Deno.test("main.ts: the demo's worker modules not granted fail the start, both n
     .map((flag) => flag.startsWith("--allow-read=") ? `--allow-read=${dir.path}` : flag);
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...permissions, main],
-    env: {
-      PORT: "0",
-      LOG_FILE: `${dir.path}/log.txt`,
-      DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
-      WORKERS: "1",
-      NO_COLOR: "1",
-    },
+    env: childEnv(dir.path, { PORT: "0", WORKERS: "1" }),
     stdin: "null",
     signal: AbortSignal.timeout(60_000), // a server that starts would serve for good
   }).output();

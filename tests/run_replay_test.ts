@@ -9,7 +9,7 @@ import {
   type ServiceParts,
   type TaskContext,
 } from "../lib/mod.ts";
-import { lines, serverPermissions, spawnServer, tempDir } from "./_helpers.ts";
+import { childEnv, lines, serverPermissions, spawnServer, tempDir } from "./_helpers.ts";
 
 type Letter = Pick<DeadLetter, "reason" | "task" | "taskId" | "groupId" | "args">;
 
@@ -256,12 +256,7 @@ async function spawnReplay(
 ): Promise<Deno.ChildProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...serverPermissions(dir), new URL("../replay.ts", import.meta.url).pathname],
-    env: {
-      LOG_FILE: `${dir}/log.txt`,
-      DEAD_LETTER_FILE: `${dir}/dead-letter.jsonl`,
-      NO_COLOR: "1",
-      ...env,
-    },
+    env: childEnv(dir, env),
     stdin: "piped",
     stdout: "null",
     stderr: "piped",
