@@ -41,6 +41,7 @@ export class FinishedGroups {
   #ids = new Uint32Array(0); // a UUID's 128 bits, 4 words per slot
   #tasks = new Uint32Array(0); // name index, state index and attempts: 3 per slot
   #durations = new Float64Array(0);
+  #finishes = new Float64Array(0); // when the task finished (its clock, maybe not #at's)
   #statuses: (GroupStatus | undefined)[] = []; // the groups that are not compact
   #fingerprints: (string | undefined)[] = []; // keyed groups' request fingerprints
   // Open addressing, linear probing; an entry is slot + 1, 0 is empty.
@@ -150,6 +151,7 @@ export class FinishedGroups {
     this.#tasks[slot * 3 + 1] = STATES.indexOf(task.state);
     this.#tasks[slot * 3 + 2] = task.attempts;
     this.#durations[slot] = task.durationMs;
+    this.#finishes[slot] = task.finishedAt;
     return true;
   }
 
@@ -158,6 +160,7 @@ export class FinishedGroups {
       (this.#ids[slot * 4 + word] as number).toString(16).padStart(8, "0");
     const [a, b, c, d] = [hex(0), hex(1), hex(2), hex(3)];
     const state = STATES[this.#tasks[slot * 3 + 1] as number] as TaskState;
+    const finishedAt = this.#finishes[slot] as number;
     return {
       id: `${a}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${d}`,
       state: groupStateOf([state]),
@@ -166,6 +169,7 @@ export class FinishedGroups {
         state,
         attempts: this.#tasks[slot * 3 + 2] as number,
         durationMs: this.#durations[slot] as number,
+        finishedAt: finishedAt >= 0 ? new Date(finishedAt).toISOString() : null,
         error: null,
         retryAt: null,
       }],
@@ -201,8 +205,9 @@ export class FinishedGroups {
   #grow(): void {
     const capacity = Math.max(INITIAL_CAPACITY, this.#capacity * 2);
     const [keys, at, ids, tasks] = [this.#keys, this.#at, this.#ids, this.#tasks];
-    const [durations, statuses, prints, head, count] = [
+    const [durations, finishes, statuses, prints, head, count] = [
       this.#durations,
+      this.#finishes,
       this.#statuses,
       this.#fingerprints,
       this.#head,
@@ -214,6 +219,7 @@ export class FinishedGroups {
     this.#ids = new Uint32Array(capacity * 4);
     this.#tasks = new Uint32Array(capacity * 3);
     this.#durations = new Float64Array(capacity);
+    this.#finishes = new Float64Array(capacity);
     this.#statuses = new Array(capacity).fill(undefined);
     this.#fingerprints = new Array(capacity).fill(undefined);
     this.#table = new Int32Array(capacity * 2); // at most half full
@@ -226,6 +232,7 @@ export class FinishedGroups {
       this.#ids.set(ids.subarray(from * 4, from * 4 + 4), n * 4);
       this.#tasks.set(tasks.subarray(from * 3, from * 3 + 3), n * 3);
       this.#durations[n] = durations[from] as number;
+      this.#finishes[n] = finishes[from] as number;
       this.#statuses[n] = statuses[from];
       this.#fingerprints[n] = prints[from];
       this.#insert(keys[from] as number, n);

@@ -9,6 +9,7 @@ import { groupStateOf, type GroupStatus, type TaskState } from "./task_status.ts
 import type { StoredTask } from "./task_store.ts";
 
 const UNFINISHED = "state NOT IN ('done', 'failed')";
+const FINAL: ReadonlySet<TaskState> = new Set(["done", "failed", "abandoned"]);
 
 /**
  * Returns the unfinished tasks in group order. A task found `running` was
@@ -83,6 +84,7 @@ export type StatusRow = {
   duration_ms: number;
   error: string | null;
   next_at: number | string; // PostgreSQL sends its bigint as text
+  updated_at: number | string; // a final row's: when its outcome was journaled
 };
 
 /** A group's status from its rows (in index order), or undefined without any. */
@@ -96,6 +98,7 @@ export function groupStatus(id: string, rows: StatusRow[]): GroupStatus | undefi
       state: row.state,
       attempts: row.attempts,
       durationMs: row.duration_ms,
+      finishedAt: FINAL.has(row.state) ? new Date(Number(row.updated_at)).toISOString() : null,
       error: row.error,
       // A task stopped at shutdown in its backoff is journaled queued, with its retry time.
       retryAt: (row.state === "retrying" || row.state === "queued") && Number(row.next_at) > 0

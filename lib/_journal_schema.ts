@@ -216,7 +216,7 @@ function statements(db: DatabaseSync, by: "group_id" | "key_id"): JournalStateme
   const where = `WHERE ${by} = ? AND idx = ?`;
   return {
     groupRows: db.prepare(
-      `SELECT name, state, attempts, duration_ms, error, next_at FROM tasks WHERE ${by} = ? ORDER BY idx`,
+      `SELECT name, state, attempts, duration_ms, error, next_at, updated_at FROM tasks WHERE ${by} = ? ORDER BY idx`,
     ),
     hasGroup: db.prepare(`SELECT fingerprint FROM tasks WHERE ${by} = ? LIMIT 1`),
     requeue: db.prepare(`UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? ${where}`),

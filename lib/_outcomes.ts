@@ -145,7 +145,8 @@ export class Outcomes {
   settled(entry: TaskEntry, state: Final): void {
     entry.state = state;
     // Wall-clock times (they are shown as dates): a step back must not make it negative.
-    entry.durationMs = entry.startedAt < 0 ? 0 : Math.max(0, this.#clock.now() - entry.startedAt);
+    const now = entry.finishedAt = this.#clock.now();
+    entry.durationMs = entry.startedAt < 0 ? 0 : Math.max(0, now - entry.startedAt);
     this.#stats.record(state, entry.name, entry.durationMs);
     this.#options.journal?.record(entry);
     this.#debug?.("Task {taskName} {state} after {attempts} attempts in {durationMs} ms", {
@@ -157,6 +158,6 @@ export class Outcomes {
     const { deadLetter } = this.#options;
     if (state === "done" || deadLetter === undefined) return;
     const reason = state === "failed" ? "failed" : "shutdown";
-    sendDeadLetter(deadLetter, deadLetterOf(entry, reason, this.#clock.now()), this.#logger);
+    sendDeadLetter(deadLetter, deadLetterOf(entry, reason, now), this.#logger);
   }
 }

@@ -229,7 +229,7 @@ export async function readGroup(
 ): Promise<StatusRow[]> {
   signal?.throwIfAborted();
   const query = sql`
-    SELECT name, state, attempts, duration_ms, error, next_at FROM ${sql(TABLE)}
+    SELECT name, state, attempts, duration_ms, error, next_at, updated_at FROM ${sql(TABLE)}
     WHERE group_id = ${groupId} ORDER BY idx
   `;
   const cancel = () => void query.cancel();

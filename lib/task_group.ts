@@ -63,6 +63,8 @@ export interface TaskEntry {
   startedAt: number;
   /** See {@linkcode TaskRecord.durationMs}. */
   durationMs: number;
+  /** See {@linkcode TaskRecord.finishedAt}. */
+  finishedAt: number;
   /** See {@linkcode TaskRecord.error}. */
   error: string | undefined;
   /** See {@linkcode TaskRecord.retryAt}. */
@@ -180,6 +182,7 @@ export class TaskGroup {
       attempts: 0,
       startedAt: -1,
       durationMs: 0,
+      finishedAt: -1,
       error: undefined,
       retryAt: -1,
     });
@@ -248,25 +251,29 @@ export class TaskGroup {
    * The group's status, as `GET /tasks/{id}` answers it. Arguments are left
    * out: they may hold personal data.
    *
-   * @returns The id, state and each task's name, state, attempts, duration
-   * and last error.
+   * @returns The id, state and each task's name, state, attempts, duration,
+   * end and last error.
    */
   toJSON(): GroupStatus {
     return {
       id: this.id,
       state: this.state,
-      tasks: this.#entries.map(({ name, state, attempts, durationMs, error, retryAt }) => ({
-        name,
-        state,
-        attempts,
-        durationMs,
-        error: error ?? null,
-        // Queued with a retry time: restored in its backoff. Rounded up as
-        // the journal stores it, so both say the same time.
-        retryAt: (state === "retrying" || state === "queued") && retryAt >= 0
-          ? new Date(Math.ceil(retryAt)).toISOString()
-          : null,
-      })),
+      tasks: this.#entries.map((entry) => {
+        const { name, state, attempts, durationMs, finishedAt, error, retryAt } = entry;
+        return {
+          name,
+          state,
+          attempts,
+          durationMs,
+          finishedAt: finishedAt >= 0 ? new Date(finishedAt).toISOString() : null,
+          error: error ?? null,
+          // Queued with a retry time: restored in its backoff. Rounded up as
+          // the journal stores it, so both say the same time.
+          retryAt: (state === "retrying" || state === "queued") && retryAt >= 0
+            ? new Date(Math.ceil(retryAt)).toISOString()
+            : null,
+        };
+      }),
     };
   }
 

@@ -78,6 +78,8 @@ export interface TaskRecord {
   readonly startedAt: number;
   /** Milliseconds from the first attempt's start to the final outcome, 0 before. */
   readonly durationMs: number;
+  /** When it reached its final state (clock milliseconds), or -1 before. */
+  readonly finishedAt: number;
   /** The last attempt's error message, if it failed. */
   readonly error: string | undefined;
   /**
@@ -101,7 +103,15 @@ export interface TaskRecord {
  *   id: "g",
  *   state: "queued",
  *   tasks: [
- *     { name: "send", state: "queued", attempts: 0, durationMs: 0, error: null, retryAt: null },
+ *     {
+ *       name: "send",
+ *       state: "queued",
+ *       attempts: 0,
+ *       durationMs: 0,
+ *       finishedAt: null,
+ *       error: null,
+ *       retryAt: null,
+ *     },
  *   ],
  * });
  * ```
@@ -111,12 +121,17 @@ export interface GroupStatus {
   readonly id: string;
   /** The group's state. */
   readonly state: GroupState;
-  /** Each task's name, state, attempts, duration and last error message. */
+  /** Each task's name, state, attempts, duration, end and last error message. */
   readonly tasks: readonly {
     readonly name: string;
     readonly state: TaskState;
     readonly attempts: number;
     readonly durationMs: number;
+    /**
+     * When it reached its final state (`done`, `failed`, `abandoned`), as
+     * ISO 8601; null before. With `durationMs`, when its first attempt began.
+     */
+    readonly finishedAt: string | null;
     readonly error: string | null;
     /**
      * When the next attempt of a task waiting out a retry's backoff is due

@@ -335,6 +335,30 @@ export async function longDurationFailsNoCommit(open: OpenStore): Promise<void> 
 }
 
 /**
+ * A task's status from the journal says when its outcome was journaled, as
+ * the live one says when it ended; an unfinished task's says null.
+ */
+export async function finishedTaskSaysWhen(open: OpenStore): Promise<void> {
+  const store = await open();
+  const [first, second] = await twoRunning(store, "ended");
+  const before = Date.now();
+  Object.assign(first, { state: "failed", error: "gave up", durationMs: 5 });
+  store.record(first);
+  await store.attempt(second);
+  await store.close();
+  const after = Date.now();
+  const reopened = await open();
+  const task = async (id: string) => (await reopened.status(id))?.tasks[0];
+  const ended = Date.parse((await task("ended-a"))?.finishedAt ?? "");
+  ok(ended >= before && ended <= after, `finishedAt ${ended} within [${before}, ${after}]`);
+  deepEqual([(await task("ended-b"))?.state, (await task("ended-b"))?.finishedAt], [
+    "running",
+    null,
+  ]);
+  await reopened.close();
+}
+
+/**
  * An argument JSON cannot hold (NaN, an infinity: JSON writes null) is
  * refused when the group is enqueued, not changed on its way to a restart.
  */
@@ -403,6 +427,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
     nulStaysOutOfTheJournal,
   ],
   ["an outcome after more than 24.8 days fails no other write", longDurationFailsNoCommit],
+  ["a finished task's status says when; an unfinished one's null", finishedTaskSaysWhen],
   ["an argument JSON would turn into null (NaN, Infinity) is refused", nonFiniteArgumentIsRefused],
   [
     "optional arguments left out or undefined at the end come back undefined; one before a value is refused",

@@ -59,6 +59,7 @@ Deno.test("shutdown never rejects: a listener that fails to close is logged, the
 
 Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status", async () => {
   await using server = await startApp();
+  const sent = Date.now();
   const response = await fetch(`${server.url}/send-notification/foo@example.com`, {
     method: "POST",
   });
@@ -66,6 +67,7 @@ Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status
   equal(response.headers.get("location"), `/tasks/${id}`);
   await server.logText();
   const status = await (await fetch(`${server.url}${response.headers.get("location")}`)).json();
+  const { durationMs, finishedAt } = status.tasks[0];
   deepEqual(status, {
     id,
     state: "done",
@@ -73,11 +75,14 @@ Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status
       name: "send-notification",
       state: "done",
       attempts: 1,
-      durationMs: status.tasks[0].durationMs,
+      durationMs,
+      finishedAt,
       error: null,
       retryAt: null,
     }],
   });
+  const ended = Date.parse(finishedAt);
+  ok(ended >= sent && ended <= Date.now(), `${finishedAt}: after the request, before this`);
   const unknown = await fetch(`${server.url}/tasks/nope`);
   equal(unknown.status, 404);
   equal((await unknown.json()).error, "not_found");

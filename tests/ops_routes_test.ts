@@ -7,6 +7,7 @@ import {
   type OpsOptions,
   opsRoutes,
   route,
+  systemClock,
   type TaskContext,
   TaskGroup,
   TaskRunner,
@@ -14,9 +15,11 @@ import {
 } from "../lib/mod.ts";
 import { fakeClock, recordingLogger } from "./_helpers.ts";
 
-Deno.test("GET /tasks/{id} follows a group from queued to running to done, and shows failures", async () => {
+Deno.test("GET /tasks/{id} follows a group from queued to running to done, and shows failures and when each task ended", async () => {
   const registry = new GroupRegistry();
+  let now = Date.parse("2026-12-03T10:00:00.000Z"); // the wall clock, as the tasks see it
   await using runner = new TaskRunner({
+    clock: { ...systemClock, now: () => now },
     retries: 0,
     maxConcurrency: 1,
     onGroupAccepted: (group) => registry.track(group),
@@ -62,18 +65,34 @@ Deno.test("GET /tasks/{id} follows a group from queued to running to done, and s
   ]);
   equal((await status(first)).state, "running");
   equal((await status(second)).state, "queued");
+  deepEqual((await status(first)).tasks.map((t: { finishedAt: unknown }) => t.finishedAt), [
+    null,
+    null,
+  ]);
 
+  now += 1_500;
   gates.get("good")?.resolve();
   gates.get("bad")?.resolve();
   await runner.idle();
-  equal((await status(first)).state, "done");
+  const done = await status(first);
+  equal(done.state, "done");
+  deepEqual(done.tasks[0], {
+    name: "gated",
+    state: "done",
+    attempts: 1,
+    durationMs: 1_500,
+    finishedAt: "2026-12-03T10:00:01.500Z",
+    error: null,
+    retryAt: null,
+  });
   const failed = await status(second);
   equal(failed.state, "failed");
   deepEqual(failed.tasks[1], {
     name: "explode",
     state: "failed",
     attempts: 1,
-    durationMs: failed.tasks[1].durationMs,
+    durationMs: 0,
+    finishedAt: "2026-12-03T10:00:01.500Z",
     error: "bad input for bad",
     retryAt: null,
   });
