@@ -129,6 +129,16 @@ export function journalError(error: string | undefined): string | null {
   return error === undefined ? null : error.replaceAll("\0", "\uFFFD");
 }
 
+/**
+ * When a task ended, as its row's `updated_at` (whole milliseconds), or
+ * `undefined` if it has not: so a status read from the journal says when the
+ * runner saw it end, also when the write came late (a full disk, a database
+ * that was away), not when the write went through.
+ */
+export function outcomeAt(entry: TaskEntry): number | undefined {
+  return entry.finishedAt >= 0 ? Math.floor(entry.finishedAt) : undefined;
+}
+
 /** A row read back (numbers may arrive as strings or bigints). */
 export function storedTask(
   row: Record<string, unknown>,

@@ -2,7 +2,7 @@
 // send them, four at most however many requests they came from. Internal to
 // PostgresTaskStore.
 import type { Sql } from "postgres";
-import { journalError, type NewRow } from "./_journal_rows.ts";
+import { journalError, type NewRow, outcomeAt } from "./_journal_rows.ts";
 import { TABLE } from "./_postgres_journal.ts";
 import type { TaskEntry } from "./task_group.ts";
 
@@ -15,6 +15,8 @@ export interface SaveRow {
   nextAt: number;
   error: string | null;
   durationMs: number;
+  /** When it ended (`updated_at`), or -1 if it has not: the commit's time then. */
+  at: number;
   keep: boolean;
 }
 
@@ -112,15 +114,15 @@ export function batchStatements(
           next_at = CASE WHEN u.k = 1 THEN t.next_at ELSE u.x END,
           error = CASE WHEN u.k = 1 THEN t.error ELSE u.e END,
           duration_ms = CASE WHEN u.k = 1 THEN t.duration_ms ELSE u.d END,
-          updated_at = ${now}
+          updated_at = CASE WHEN u.t < 0 THEN ${now} ELSE u.t END
         FROM unnest(${column(rows, "groupId")}::text[], ${column(rows, "index")}::int[], ${
       column(rows, "state")
     }::text[], ${column(rows, "attempts")}::int[], ${column(rows, "nextAt")}::bigint[], ${
       column(rows, "error")
-    }::text[], ${column(rows, "durationMs")}::int[], ${
+    }::text[], ${column(rows, "durationMs")}::int[], ${column(rows, "at")}::bigint[], ${
       // The driver sends a boolean array as one boolean.
       rows.map((row) => row.keep ? 1 : 0)}::int[])
-          AS u(g, i, s, n, x, e, d, k)
+          AS u(g, i, s, n, x, e, d, t, k)
         WHERE t.group_id = u.g AND t.idx = u.i AND t.owner = ${owner}
       `);
   }
@@ -164,6 +166,7 @@ export function saveRow(entry: TaskEntry, state: string, nextAt: number): SaveRo
     // The column is an integer: a task that took over 24.8 days (with its
     // retries) must not fail the commit that other tasks' writes share.
     durationMs: Math.min(Math.round(entry.durationMs), INT_MAX),
+    at: outcomeAt(entry) ?? -1,
     keep: false,
   };
 }

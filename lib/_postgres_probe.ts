@@ -16,5 +16,5 @@ export async function probeStreams(
   // Not refused by the row of a probe whose second half failed: this one's deletes it.
   await intake.insertNew([{ groupId, index: 0, name: "probe", args: "[]", fingerprint: null }]);
   const done = { groupId, index: 0, state: "done", attempts: 0, nextAt: 0, error: null };
-  await progress.save({ ...done, durationMs: 0, keep: false }, true);
+  await progress.save({ ...done, durationMs: 0, at: -1, keep: false }, true);
 }

@@ -3,7 +3,7 @@
 // of it succeeded, and, once a second, the pruning of old failed and kept
 // groups. Internal to SqliteTaskStore.
 import type { JournalRetention } from "./_journal_retention.ts";
-import { journalError } from "./_journal_rows.ts";
+import { journalError, outcomeAt } from "./_journal_rows.ts";
 import type { JournalStatements } from "./_journal_schema.ts";
 import type { JournalWriter } from "./_journal_batch.ts";
 import { keptWhenDone } from "./_given_ids.ts";
@@ -99,7 +99,7 @@ export class SqliteOutcomes {
       Math.ceil(nextAt),
       journalError(entry.error),
       Math.round(entry.durationMs),
-      this.#clock.now(),
+      outcomeAt(entry) ?? this.#clock.now(),
       entry.group.id,
       entry.index,
     );
@@ -108,7 +108,7 @@ export class SqliteOutcomes {
   /** A kept group's last task succeeded: marked done with the others' batched rows. */
   #kept(last: TaskEntry): Promise<void> {
     const { pending, batch } = this.#writer.rows(false);
-    pending.mark("done", last, this.#clock.now());
+    pending.mark("done", last, outcomeAt(last) ?? this.#clock.now());
     return batch;
   }
 

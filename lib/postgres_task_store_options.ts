@@ -33,7 +33,8 @@ export interface PostgresTaskStoreOptions {
   pruneIntervalMs?: number;
   /**
    * Time source for `updated_at` and retention (wall-clock milliseconds), and
-   * the timers of commit deadlines.
+   * the timers of commit deadlines. A finished task's row takes the time its
+   * runner saw it end (`TaskRecord.finishedAt`): give the runner this clock.
    * @default {systemClock}
    */
   clock?: Clock;

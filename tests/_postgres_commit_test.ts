@@ -43,6 +43,7 @@ const saveRow = (index: number, state: string): SaveRow => ({
   nextAt: 0,
   error: null,
   durationMs: 0,
+  at: -1,
   keep: false,
 });
 

@@ -475,7 +475,7 @@ Deno.test("SqliteTaskStore keeps keyed groups that succeeded within the retentio
   const clock = { ...systemClock, now: () => now };
   const options = { retentionMs: 60_000, retentionCount: 2, pruneIntervalMs: 0, clock };
   using store = SqliteTaskStore.open(`${dir.path}/tasks.db`, options);
-  await using runner = new TaskRunner({ journal: store });
+  await using runner = new TaskRunner({ journal: store, clock }); // its outcomes' times
   const keyed = ["1", "2", "3"].map((n) => `00000000-0000-8000-8000-00000000000${n}`);
   // Runs a group to its end; committing the next enqueue commits its outcome and a prune.
   const run = async (id?: string) => {
@@ -570,7 +570,7 @@ Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones with
   };
   {
     using store = SqliteTaskStore.open(path, options);
-    const runner = new TaskRunner({ journal: store });
+    const runner = new TaskRunner({ journal: store, clock: options.clock }); // its outcomes' times
     for (const group of ["f1", "f2", "f3"].map((id) => new TaskGroup({ id }).add(fail, id))) {
       await run(runner, store, group);
       await group.settled();
@@ -594,7 +594,7 @@ Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones with
   }
   {
     using store = SqliteTaskStore.open(path, options);
-    await using runner = new TaskRunner({ journal: store });
+    await using runner = new TaskRunner({ journal: store, clock: options.clock });
     gate.resolve();
     await recoverTasks({
       store,
