@@ -143,8 +143,9 @@ export function opsRoutes(options: OpsOptions): Route[] {
       return health(ok ? "ok" : "journal_unavailable");
     }),
     route("GET", "/tasks/:id", async (request, { params }) => {
-      const id = groupIdOf(params.id);
-      let found = await find(id, request.signal);
+      const { id } = params; // percent-decoded: a group's own id may hold any character
+      // No journal holds a NUL (PostgreSQL's text refuses it, failing the read): unknown.
+      let found = id.includes("\0") ? undefined : await find(id, request.signal);
       // UUIDs are case-insensitive on input (RFC 9562), and the ids made here
       // are lower case: an id copied from a client that writes them upper case.
       const lower = id.toLowerCase();
@@ -177,17 +178,6 @@ export function opsRoutes(options: OpsOptions): Route[] {
 const NO_STORE = { "cache-control": "no-store" };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The id a path segment names: a group's own id may hold any character (`order 42`). */
-function groupIdOf(segment: string): string {
-  try {
-    const id = decodeURIComponent(segment);
-    // No journal holds a NUL (PostgreSQL's text refuses it): looked up as written.
-    return id.includes("\0") ? segment : id;
-  } catch {
-    return segment; // not percent-encoding (`50%off`): the id as written
-  }
-}
 
 /** A signal that aborts with a TimeoutError `ms` from now on `clock`; disposing cancels it. */
 function deadline(clock: Pick<Clock, "setTimeout" | "clearTimeout">, ms: number) {

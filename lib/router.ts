@@ -32,8 +32,9 @@ import type { TaskGroup } from "./task_group.ts";
  */
 export interface RouteContext<Params extends RouteParams = RouteParams> {
   /**
-   * The pattern's named groups, still percent-encoded; typed by the pattern
-   * when `route()` is given it as a literal (see {@linkcode PathParams}).
+   * The pattern's named groups, percent-decoded (`j%C3%B6rg` is `jörg`; one
+   * that is not valid percent-encoding, `50%off`, as written); typed by the
+   * pattern when `route()` is given it as a literal (see {@linkcode PathParams}).
    */
   readonly params: Params;
   /** Tasks added here run after the response is delivered. */
@@ -86,15 +87,15 @@ export interface Route {
 /**
  * What {@linkcode matchRoute} found.
  *
- * @example A match's parameters, still percent-encoded
+ * @example A match's parameters, percent-decoded
  * ```ts
  * import { matchRoute, route, type RouteMatch } from "./mod.ts";
  * import { equal } from "node:assert/strict";
  *
  * const routes = [route("GET", "/users/:name", () => new Response())];
  * const match: RouteMatch = matchRoute(routes, new Request("http://x/users/j%C3%B6rg"));
- * equal(match.params.name, "j%C3%B6rg");
- * equal(decodeURIComponent(match.params.name ?? ""), "jörg");
+ * equal(match.params.name, "jörg");
+ * equal(matchRoute(routes, new Request("http://x/users/50%off")).params.name, "50%off");
  * ```
  */
 export type RouteMatch = {
@@ -237,11 +238,15 @@ export function matchRoute(routes: readonly Route[], request: Request): RouteMat
       const match = regex.exec(path);
       if (match === null) continue;
       params = {};
-      for (let i = 0; i < names.length; i++) params[names[i] as string] = match[i + 1];
+      for (let i = 0; i < names.length; i++) params[names[i] as string] = decoded(match[i + 1]);
     } else {
       const match = candidate.pattern.exec(url);
       if (match === null) continue;
-      params = match.pathname.groups;
+      // A copy: the result may be URLPattern's cached one, which must stay as it is.
+      params = {};
+      for (const [name, value] of Object.entries(match.pathname.groups)) {
+        params[name] = decoded(value);
+      }
     }
     if (candidate.method === method || (method === "HEAD" && candidate.method === "GET")) {
       return { route: candidate, params };
@@ -258,6 +263,20 @@ export function matchRoute(routes: readonly Route[], request: Request): RouteMat
     `Method ${method} is not allowed here; use ${methods}`,
     { allow: methods },
   );
+}
+
+/**
+ * A parameter percent-decoded, as a handler expects it (an email sent as
+ * `ada%40example.com`, a name with a space); one that is not valid
+ * percent-encoding (`50%off`) was not encoded: as written.
+ */
+function decoded(value: string | undefined): string | undefined {
+  if (value === undefined || !value.includes("%")) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 /**
