@@ -5,6 +5,7 @@
  */
 import { groupStateOf, type GroupStatus, type TaskState } from "./task_status.ts";
 import { fingerprints } from "./_given_ids.ts";
+import { isoOrNull } from "./_status_times.ts";
 import type { TaskGroup } from "./task_group.ts";
 
 const STATES: readonly TaskState[] = [
@@ -42,6 +43,7 @@ export class FinishedGroups {
   #tasks = new Uint32Array(0); // name index, state index and attempts: 3 per slot
   #durations = new Float64Array(0);
   #finishes = new Float64Array(0); // when the task finished (its clock, maybe not #at's)
+  #accepted = new Float64Array(0); // when the group was accepted
   #statuses: (GroupStatus | undefined)[] = []; // the groups that are not compact
   #fingerprints: (string | undefined)[] = []; // keyed groups' request fingerprints
   // Open addressing, linear probing; an entry is slot + 1, 0 is empty.
@@ -152,6 +154,7 @@ export class FinishedGroups {
     this.#tasks[slot * 3 + 2] = task.attempts;
     this.#durations[slot] = task.durationMs;
     this.#finishes[slot] = task.finishedAt;
+    this.#accepted[slot] = group.acceptedAt;
     return true;
   }
 
@@ -160,16 +163,16 @@ export class FinishedGroups {
       (this.#ids[slot * 4 + word] as number).toString(16).padStart(8, "0");
     const [a, b, c, d] = [hex(0), hex(1), hex(2), hex(3)];
     const state = STATES[this.#tasks[slot * 3 + 1] as number] as TaskState;
-    const finishedAt = this.#finishes[slot] as number;
     return {
       id: `${a}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${d}`,
       state: groupStateOf([state]),
+      acceptedAt: isoOrNull(this.#accepted[slot] as number),
       tasks: [{
         name: this.#names[this.#tasks[slot * 3] as number] as string,
         state,
         attempts: this.#tasks[slot * 3 + 2] as number,
         durationMs: this.#durations[slot] as number,
-        finishedAt: finishedAt >= 0 ? new Date(finishedAt).toISOString() : null,
+        finishedAt: isoOrNull(this.#finishes[slot] as number),
         error: null,
         retryAt: null,
       }],
@@ -205,9 +208,10 @@ export class FinishedGroups {
   #grow(): void {
     const capacity = Math.max(INITIAL_CAPACITY, this.#capacity * 2);
     const [keys, at, ids, tasks] = [this.#keys, this.#at, this.#ids, this.#tasks];
-    const [durations, finishes, statuses, prints, head, count] = [
+    const [durations, finishes, accepted, statuses, prints, head, count] = [
       this.#durations,
       this.#finishes,
+      this.#accepted,
       this.#statuses,
       this.#fingerprints,
       this.#head,
@@ -220,6 +224,7 @@ export class FinishedGroups {
     this.#tasks = new Uint32Array(capacity * 3);
     this.#durations = new Float64Array(capacity);
     this.#finishes = new Float64Array(capacity);
+    this.#accepted = new Float64Array(capacity);
     this.#statuses = new Array(capacity).fill(undefined);
     this.#fingerprints = new Array(capacity).fill(undefined);
     this.#table = new Int32Array(capacity * 2); // at most half full
@@ -233,6 +238,7 @@ export class FinishedGroups {
       this.#tasks.set(tasks.subarray(from * 3, from * 3 + 3), n * 3);
       this.#durations[n] = durations[from] as number;
       this.#finishes[n] = finishes[from] as number;
+      this.#accepted[n] = accepted[from] as number;
       this.#statuses[n] = statuses[from];
       this.#fingerprints[n] = prints[from];
       this.#insert(keys[from] as number, n);

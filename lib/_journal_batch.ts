@@ -14,12 +14,13 @@ import { keptWhenDone } from "./_given_ids.ts";
 import { journalError, PROBE_PREFIX } from "./_journal_rows.ts";
 import type { TaskEntry } from "./task_group.ts";
 
-// New tasks; with the request fingerprint and the key id (see keptWhenDone)
-// of a keyed group, each NULL where it has none.
+// New tasks, with when their group was accepted; with the request
+// fingerprint and the key id (see keptWhenDone) of a keyed group, each NULL
+// where it has none.
 const insert = (keyed: boolean) => (rows: number) =>
-  `INSERT INTO tasks (group_id, idx, name, args, state, updated_at${
+  `INSERT INTO tasks (group_id, idx, name, args, state, updated_at, created_at${
     keyed ? ", fingerprint, key_id" : ""
-  }) VALUES ${repeat(`(?, ?, ?, ?, 'queued', ?${keyed ? ", ?, ?" : ""})`, rows)}`;
+  }) VALUES ${repeat(`(?, ?, ?, ?, 'queued', ?, ?${keyed ? ", ?, ?" : ""})`, rows)}`;
 
 // A task's attempt has begun (running), or a kept group's last task
 // succeeded (done; see keptWhenDone). UPDATE … FROM (SQLite 3.33): each row
@@ -48,8 +49,8 @@ type Kind = keyof typeof KINDS;
 
 /** Parameters per row of each kind. */
 const WIDTH: Record<Kind, number> = {
-  insert: 5,
-  keyed: 7,
+  insert: 6,
+  keyed: 8,
   running: 6,
   keptRunning: 6,
   done: 6,
@@ -140,7 +141,7 @@ export class PendingRows {
   }
 
   /**
-   * A new task, queued. A group kept for its Idempotency-Key (see
+   * A new task, queued, accepted at `acceptedAt` (`now` if -1). A group kept for its Idempotency-Key (see
    * `keptWhenDone`) is written under `rowKey`, a generated, time-ordered id,
    * and found by its own id (`key_id`); a group with a request fingerprint
    * keeps it.
@@ -151,13 +152,16 @@ export class PendingRows {
     name: string,
     args: string,
     now: number,
+    acceptedAt = -1,
     fingerprint: string | null = null,
     rowKey: string = groupId,
   ): void {
     const kept = keptWhenDone(groupId);
-    if (fingerprint === null && !kept) this.#rows.insert.push(groupId, index, name, args, now);
+    const at = acceptedAt < 0 ? now : acceptedAt;
+    if (fingerprint === null && !kept) this.#rows.insert.push(groupId, index, name, args, now, at);
     else {
-      this.#rows.keyed.push(rowKey, index, name, args, now, fingerprint, kept ? groupId : null);
+      const key = kept ? groupId : null;
+      this.#rows.keyed.push(rowKey, index, name, args, now, at, fingerprint, key);
     }
   }
 

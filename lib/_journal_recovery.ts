@@ -84,15 +84,18 @@ export type StatusRow = {
   duration_ms: number;
   error: string | null;
   next_at: number | string; // PostgreSQL sends its bigint as text
-  updated_at: number | string; // a final row's: when its outcome was journaled
+  updated_at: number | string; // a final row's: when its task ended
+  created_at: number | string | null; // null in rows journaled before the column was
 };
 
 /** A group's status from its rows (in index order), or undefined without any. */
 export function groupStatus(id: string, rows: StatusRow[]): GroupStatus | undefined {
   if (rows.length === 0) return undefined;
+  const accepted = rows[0]?.created_at ?? null;
   return {
     id,
     state: groupStateOf(rows.map((row) => row.state)),
+    acceptedAt: accepted === null ? null : new Date(Number(accepted)).toISOString(),
     tasks: rows.map((row) => ({
       name: row.name,
       state: row.state,

@@ -16,6 +16,8 @@ export interface NewRow {
   args: string;
   /** The request fingerprint of a keyed group (see `fingerprints`), else null. */
   fingerprint: string | null;
+  /** When its group was accepted (`created_at`), or -1 if no runner took it: the commit's time then. */
+  acceptedAt: number;
 }
 
 /**
@@ -58,6 +60,7 @@ export function journalRows(group: TaskGroup): NewRow[] {
     throw new TypeError(`Cannot journal group ${JSON.stringify(id)}: its id holds ${bad}`);
   }
   const fingerprint = fingerprints.get(group) ?? null;
+  const acceptedAt = group.acceptedAt >= 0 ? Math.floor(group.acceptedAt) : -1;
   return (group.tasks as readonly TaskEntry[]).map((task, index) => {
     if (task.options === undefined) {
       throw new TypeError(
@@ -71,7 +74,7 @@ export function journalRows(group: TaskGroup): NewRow[] {
     const kept = withoutTrailingUndefined(task.args);
     const args = JSON.stringify(kept);
     if (args.includes("null")) JSON.stringify(kept, jsonOnly(task.name));
-    return { groupId: group.id, index, name: task.name, args, fingerprint };
+    return { groupId: group.id, index, name: task.name, args, fingerprint, acceptedAt };
   });
 }
 
@@ -162,6 +165,9 @@ export function storedTask(
     // One damaged row must not stop every other task from running again.
     ...(typeof args === "string" && { unreadable: `${args}: ${text.slice(0, 200)}` }),
     ...(typeof row.fingerprint === "string" && { fingerprint: row.fingerprint }),
+    // Null in rows journaled before the column was.
+    ...(row.created_at !== null && row.created_at !== undefined &&
+      { acceptedAt: Number(row.created_at) }),
   };
 }
 

@@ -22,7 +22,7 @@ const TASKS_TABLE = `
     name TEXT NOT NULL, args TEXT NOT NULL, state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0,
     crashes INTEGER NOT NULL DEFAULT 0, error TEXT, duration_ms INTEGER NOT NULL DEFAULT 0,
-    updated_at INTEGER NOT NULL, fingerprint TEXT, key_id TEXT,
+    updated_at INTEGER NOT NULL, fingerprint TEXT, key_id TEXT, created_at INTEGER,
     PRIMARY KEY (group_id, idx)
   ) STRICT, WITHOUT ROWID`;
 // Version 3 deletes groups as they succeed, so the table holds open work and
@@ -119,7 +119,8 @@ function createPrivate(path: string): void {
 // fingerprint (see DuplicateGroupError.fingerprint). `key_id`: the id of a
 // group kept for its Idempotency-Key (see keptWhenDone), whose rows are
 // keyed by a generated, time-ordered `group_id`; its rows written before
-// (under the id itself) are given theirs.
+// (under the id itself) are given theirs. `created_at`: when the group was
+// accepted (see TaskGroup.acceptedAt), NULL in rows written before.
 function addKeyColumns(db: DatabaseSync): void {
   const columns = db.prepare("PRAGMA table_info(tasks)").all();
   if (!columns.some((column) => column.name === "fingerprint")) {
@@ -130,6 +131,9 @@ function addKeyColumns(db: DatabaseSync): void {
       db.exec("ALTER TABLE tasks ADD COLUMN key_id TEXT");
       db.exec(`UPDATE tasks SET key_id = group_id WHERE ${KEPT_ID_SQL}`);
     });
+  }
+  if (!columns.some((column) => column.name === "created_at")) {
+    db.exec("ALTER TABLE tasks ADD COLUMN created_at INTEGER");
   }
   db.exec(KEY_INDEX);
 }
@@ -216,7 +220,7 @@ function statements(db: DatabaseSync, by: "group_id" | "key_id"): JournalStateme
   const where = `WHERE ${by} = ? AND idx = ?`;
   return {
     groupRows: db.prepare(
-      `SELECT name, state, attempts, duration_ms, error, next_at, updated_at FROM tasks WHERE ${by} = ? ORDER BY idx`,
+      `SELECT name, state, attempts, duration_ms, error, next_at, updated_at, created_at FROM tasks WHERE ${by} = ? ORDER BY idx`,
     ),
     hasGroup: db.prepare(`SELECT fingerprint FROM tasks WHERE ${by} = ? LIMIT 1`),
     requeue: db.prepare(`UPDATE tasks SET state = 'queued', attempts = ?, updated_at = ? ${where}`),

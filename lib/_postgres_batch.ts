@@ -75,13 +75,15 @@ export function batchStatements(
   // done rows, which adoption deletes.
   const statements = [];
   // New rows as one INSERT; the checked ones add their conditions to it.
+  // When each group was accepted; the commit's time for rows no runner took.
+  const accepted = (rows: NewRow[]) => rows.map((row) => row.acceptedAt < 0 ? now : row.acceptedAt);
   const insertRows = (rows: NewRow[]) =>
     sql`
-      INSERT INTO ${sql(TABLE)} (group_id, idx, name, args, state, updated_at, owner)
-      SELECT g, i, n, a, 'queued', ${now}, ${owner}
+      INSERT INTO ${sql(TABLE)} (group_id, idx, name, args, state, updated_at, owner, created_at)
+      SELECT g, i, n, a, 'queued', ${now}, ${owner}, c
       FROM unnest(${column(rows, "groupId")}::text[], ${column(rows, "index")}::int[], ${
       column(rows, "name")
-    }::text[], ${column(rows, "args")}::text[]) AS u(g, i, n, a)
+    }::text[], ${column(rows, "args")}::text[], ${accepted(rows)}::bigint[]) AS u(g, i, n, a, c)
     `;
   if (inserts.length > 0) statements.push(insertRows(inserts));
   if (checked.length > 0) {
@@ -90,13 +92,15 @@ export function batchStatements(
     // their request fingerprints (keyed groups').
     statements.push(
       sql`
-        INSERT INTO ${sql(TABLE)} (group_id, idx, name, args, state, updated_at, owner, fingerprint)
-        SELECT g, i, n, a, 'queued', ${now}, ${owner}, f
+        INSERT INTO ${
+        sql(TABLE)
+      } (group_id, idx, name, args, state, updated_at, owner, fingerprint, created_at)
+        SELECT g, i, n, a, 'queued', ${now}, ${owner}, f, c
         FROM unnest(${column(checked, "groupId")}::text[], ${column(checked, "index")}::int[], ${
         column(checked, "name")
-      }::text[], ${column(checked, "args")}::text[], ${
-        column(checked, "fingerprint")
-      }::text[]) AS u(g, i, n, a, f)
+      }::text[], ${column(checked, "args")}::text[], ${column(checked, "fingerprint")}::text[], ${
+        accepted(checked)
+      }::bigint[]) AS u(g, i, n, a, f, c)
         WHERE NOT EXISTS (SELECT 1 FROM ${sql(TABLE)} AS e WHERE e.group_id = u.g)
         ON CONFLICT DO NOTHING
         RETURNING group_id

@@ -27,7 +27,11 @@ const COLUMNS = [
   "updated_at",
   "owner",
   "fingerprint",
+  "created_at",
 ];
+
+/** Columns a table made by an earlier version may lack, and their types. */
+const NULLABLE: Record<string, string> = { fingerprint: "text", created_at: "bigint" };
 
 /** A row as the driver returns it (bigint columns come back as strings). */
 export type TaskRow = Record<(typeof COLUMNS)[number], unknown>;
@@ -60,7 +64,7 @@ export async function ensureTable(sql: Sql): Promise<void> {
         name text NOT NULL, args text NOT NULL, state text NOT NULL,
         attempts integer NOT NULL DEFAULT 0, next_at bigint NOT NULL DEFAULT 0,
         crashes integer NOT NULL DEFAULT 0, error text, duration_ms integer NOT NULL DEFAULT 0,
-        updated_at bigint NOT NULL, owner text NOT NULL, fingerprint text,
+        updated_at bigint NOT NULL, owner text NOT NULL, fingerprint text, created_at bigint,
         PRIMARY KEY (group_id, idx)
       )`);
     const found = new Set(
@@ -70,17 +74,20 @@ export async function ensureTable(sql: Sql): Promise<void> {
       `).map((row) => String(row.column_name)),
     );
     const missing = COLUMNS.filter((column) => !found.has(column));
-    if (missing.length === 1 && missing[0] === "fingerprint") {
-      // A keyed group's request fingerprint (see DuplicateGroupError), added
-      // to tables made before it: nullable, so no rows are rewritten. Only
-      // then: ALTER TABLE locks out every server's statements, even as a no-op.
-      await tx.unsafe(`ALTER TABLE ${TABLE} ADD COLUMN fingerprint text`);
-    } else if (missing.length > 0) {
+    // Added to tables made before them, nullable, so no rows are rewritten:
+    // a keyed group's request fingerprint (see DuplicateGroupError), and when
+    // a group was accepted (see TaskGroup.acceptedAt). Only when missing:
+    // ALTER TABLE locks out every server's statements, even as a no-op.
+    const added = missing.filter((column) => column in NULLABLE);
+    if (missing.length > added.length) {
       throw new Error(
         `table ${TABLE} is not a posthaste journal this version reads (no column ${
           missing.join(", ")
         })`,
       );
+    }
+    for (const column of added) {
+      await tx.unsafe(`ALTER TABLE ${TABLE} ADD COLUMN ${column} ${NULLABLE[column]}`);
     }
     // Adoption and listing read open rows by owner.
     await tx.unsafe(
@@ -229,7 +236,9 @@ export async function readGroup(
 ): Promise<StatusRow[]> {
   signal?.throwIfAborted();
   const query = sql`
-    SELECT name, state, attempts, duration_ms, error, next_at, updated_at FROM ${sql(TABLE)}
+    SELECT name, state, attempts, duration_ms, error, next_at, updated_at, created_at FROM ${
+    sql(TABLE)
+  }
     WHERE group_id = ${groupId} ORDER BY idx
   `;
   const cancel = () => void query.cancel();

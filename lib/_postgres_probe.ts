@@ -14,7 +14,8 @@ export async function probeStreams(
 ): Promise<void> {
   const groupId = `${PROBE}${owner}`;
   // Not refused by the row of a probe whose second half failed: this one's deletes it.
-  await intake.insertNew([{ groupId, index: 0, name: "probe", args: "[]", fingerprint: null }]);
+  const row = { groupId, index: 0, name: "probe", args: "[]", fingerprint: null, acceptedAt: -1 };
+  await intake.insertNew([row]);
   const done = { groupId, index: 0, state: "done", attempts: 0, nextAt: 0, error: null };
   await progress.save({ ...done, durationMs: 0, at: -1, keep: false }, true);
 }

@@ -1,6 +1,7 @@
 // Journaled tasks made into groups again, and submitted: what recoverTasks
 // and DeferredRecovery share. Internal.
 import { fingerprints } from "./_given_ids.ts";
+import { acceptedField } from "./_status_times.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { TaskRunner } from "./runner.ts";
@@ -85,6 +86,8 @@ export async function restore(
       };
       groups.set(task.groupId, found);
       if (task.fingerprint !== undefined) fingerprints.set(found.group, task.fingerprint);
+      // Unknown for rows journaled before it was: the runner then takes it as accepted now.
+      if (task.acceptedAt !== undefined) acceptedField.set(found.group, task.acceptedAt);
     }
     found.group[restoreTask](
       definition,

@@ -13,6 +13,7 @@ import { Overruns } from "./_overruns.ts";
 import { Backlog } from "./_backlog.ts";
 import { JournaledStarts } from "./_journaled_starts.ts";
 import { followUpsOf } from "./_submit.ts";
+import { acceptedField } from "./_status_times.ts";
 import { WaitingItems } from "./_start_gate.ts";
 import {
   type DrainOptions,
@@ -168,6 +169,8 @@ export class TaskRunner implements AsyncDisposable {
       throw new Error(`Cannot submit group "${group.id}": it was submitted already`);
     }
     this.#backlog.admit(group.size, options.whileDraining);
+    // A recovered group keeps the time the journal holds.
+    if (group.acceptedAt < 0) acceptedField.set(group, this.#clock.now());
     const first = group[nextTask]();
     if (first === undefined) return;
     this.#outcomes.accepted(group);

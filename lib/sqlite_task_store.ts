@@ -188,8 +188,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
     // that they append as other groups' do (see tasks_keys).
     const rowKey = keptWhenDone(id) ? timeOrderedId(now) : id;
     const { pending, batch: enqueued } = this.#writer.rows(true);
-    for (const { groupId, index, name, args, fingerprint } of rows) {
-      pending.insert(groupId, index, name, args, now, fingerprint, rowKey);
+    for (const { groupId, index, name, args, fingerprint, acceptedAt } of rows) {
+      pending.insert(groupId, index, name, args, now, acceptedAt, fingerprint, rowKey);
     }
     // Committed but not synced: the client hears 503, so the rows must not
     // run after a restart either. Best effort; the disk is failing.

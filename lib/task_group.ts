@@ -5,6 +5,7 @@
  */
 import { context } from "@opentelemetry/api";
 import { givenField } from "./_given_ids.ts";
+import { acceptedField, isoOrNull } from "./_status_times.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { timeOrderedId } from "./time_ordered_id.ts";
 import type { TaskGroupOptions } from "./task_group_options.ts";
@@ -138,10 +139,12 @@ export class TaskGroup {
   #cursor = 0;
   #settled: PromiseWithResolvers<void> | undefined;
   #finished = false;
+  #acceptedAt = -1;
 
   static {
     givenField.get = (group) => group.#given;
     givenField.set = (group, value) => void (group.#given = value);
+    acceptedField.set = (group, at) => void (group.#acceptedAt = at);
   }
 
   /**
@@ -217,6 +220,15 @@ export class TaskGroup {
     return this;
   }
 
+  /**
+   * When a runner accepted the group (its clock's milliseconds), or -1
+   * before. A group recovered from a journal keeps the time it was first
+   * accepted.
+   */
+  get acceptedAt(): number {
+    return this.#acceptedAt;
+  }
+
   /** How many tasks the group holds. */
   get size(): number {
     return this.#entries.length;
@@ -251,13 +263,14 @@ export class TaskGroup {
    * The group's status, as `GET /tasks/{id}` answers it. Arguments are left
    * out: they may hold personal data.
    *
-   * @returns The id, state and each task's name, state, attempts, duration,
-   * end and last error.
+   * @returns The id, state, acceptance time and each task's name, state,
+   * attempts, duration, end and last error.
    */
   toJSON(): GroupStatus {
     return {
       id: this.id,
       state: this.state,
+      acceptedAt: isoOrNull(this.#acceptedAt),
       tasks: this.#entries.map((entry) => {
         const { name, state, attempts, durationMs, finishedAt, error, retryAt } = entry;
         return {
@@ -265,7 +278,7 @@ export class TaskGroup {
           state,
           attempts,
           durationMs,
-          finishedAt: finishedAt >= 0 ? new Date(finishedAt).toISOString() : null,
+          finishedAt: isoOrNull(finishedAt),
           error: error ?? null,
           // Queued with a retry time: restored in its backoff. Rounded up as
           // the journal stores it, so both say the same time.

@@ -102,6 +102,7 @@ export interface TaskRecord {
  * deepEqual(status, {
  *   id: "g",
  *   state: "queued",
+ *   acceptedAt: null, // no runner has it yet
  *   tasks: [
  *     {
  *       name: "send",
@@ -121,6 +122,11 @@ export interface GroupStatus {
   readonly id: string;
   /** The group's state. */
   readonly state: GroupState;
+  /**
+   * When a runner accepted it (ISO 8601; after a restart, when it was first
+   * accepted), or null before, or if its journal rows do not say.
+   */
+  readonly acceptedAt: string | null;
   /** Each task's name, state, attempts, duration, end and last error message. */
   readonly tasks: readonly {
     readonly name: string;

@@ -73,6 +73,11 @@ export interface StoredTask {
    * answered 422 (see `DuplicateGroupError.fingerprint`).
    */
   readonly fingerprint?: string;
+  /**
+   * When its group was first accepted (wall-clock milliseconds), if the
+   * journal holds it: a restored group keeps it (`TaskGroup.acceptedAt`).
+   */
+  readonly acceptedAt?: number;
 }
 
 /**

@@ -1,15 +1,17 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { FinishedGroups } from "../lib/_finished_groups.ts";
 import { fingerprints } from "../lib/_given_ids.ts";
+import { acceptedField } from "../lib/_status_times.ts";
 import { TaskGroup } from "../lib/mod.ts";
 import type { TaskEntry } from "../lib/task_group.ts";
 
 let finishedAt = Date.parse("2026-12-03T10:00:00.000Z");
 
-/** A finished group, each of its tasks finished a millisecond after the last one made here. */
+/** A finished group: accepted 10 ms before the last one made here finished; its tasks a millisecond apart after it. */
 function done(id?: string, tasks = 1, error?: string): TaskGroup {
   const group = new TaskGroup(id === undefined ? {} : { id });
   for (let i = 0; i < tasks; i++) group.add(function send() {});
+  acceptedField.set(group, finishedAt - 10);
   for (const entry of group.tasks as TaskEntry[]) {
     const state = error ? "failed" : "done";
     Object.assign(entry, { state, attempts: 1, durationMs: 2.5, finishedAt: ++finishedAt, error });
@@ -40,7 +42,11 @@ Deno.test("FinishedGroups keeps statuses and fingerprints oldest first through g
     deepEqual(finished.find(group.id, i % 7), group.toJSON(), `group ${i}`);
     equal(finished.fingerprint(group.id, i % 7), keyed(i) ? `fp-${i}` : "", `group ${i}`);
   }
-  equal(finished.find(groups[0]!.id, 0)?.tasks[0]?.finishedAt, "2026-12-03T10:00:00.001Z");
+  const first = finished.find(groups[0]!.id, 0);
+  deepEqual([first?.acceptedAt, first?.tasks[0]?.finishedAt], [
+    "2026-12-03T09:59:59.990Z",
+    "2026-12-03T10:00:00.001Z",
+  ]);
   equal(finished.find(groups[0]!.id, 1), undefined, "the hash is part of the key");
   for (let i = 0; i < 6; i++) finished.shift();
   equal(finished.oldestAt, 6);

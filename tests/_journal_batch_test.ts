@@ -54,7 +54,7 @@ Deno.test("JournalWriter writes any number of rows of each kind in one transacti
     for (const group of ids) {
       const { pending } = writer.rows(true);
       pending.insert(group, 0, "send", '["a"]', 1);
-      pending.insert(group, 1, "send", '["b"]', 1, `fp-${group}`); // as a keyed group's
+      pending.insert(group, 1, "send", '["b"]', 1, -1, `fp-${group}`); // as a keyed group's
     }
     commits.commit();
     equal(tasks(db).length, 2 * count, `${count} groups inserted`);
@@ -156,7 +156,7 @@ Deno.test("JournalWriter agrees with one statement per row, over any sequence of
           inserted.add(group);
           for (let index = 0; index < step.tasks; index++) {
             const fingerprint = step.keyed ? `fp-${group}` : null;
-            writer.rows(true).pending.insert(group, index, "send", "[]", 1, fingerprint);
+            writer.rows(true).pending.insert(group, index, "send", "[]", 1, -1, fingerprint);
             if (fingerprint !== null) keyed.add(group);
             model.set(`${group}/${index}`, [group, index, "queued", 0, null]);
           }

@@ -42,9 +42,10 @@ Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuse
   // Version 2: the same table, an index of open rows instead of failed ones, done groups kept.
   const v2 = new DatabaseSync(path);
   deepEqual(indexes(v2), ["tasks_done", "tasks_failed", "tasks_keys"]);
-  deepEqual(columns(v2).slice(-3), ["updated_at", "fingerprint", "key_id"]);
+  deepEqual(columns(v2).slice(-4), ["updated_at", "fingerprint", "key_id", "created_at"]);
   v2.exec(`
     DROP INDEX tasks_keys;
+    ALTER TABLE tasks DROP COLUMN created_at;
     ALTER TABLE tasks DROP COLUMN key_id;
     ALTER TABLE tasks DROP COLUMN fingerprint;
     DROP INDEX tasks_failed;
@@ -62,14 +63,15 @@ Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuse
   }
   const newer = new DatabaseSync(path);
   deepEqual(indexes(newer), ["tasks_done", "tasks_failed", "tasks_keys"]);
-  deepEqual(columns(newer).slice(-3), ["updated_at", "fingerprint", "key_id"]);
+  deepEqual(columns(newer).slice(-4), ["updated_at", "fingerprint", "key_id", "created_at"]);
   // A version 3 journal of the releases before: its index of done rows, and
-  // its columns of request fingerprints and key ids, are added as it opens;
-  // a group kept for its Idempotency-Key, written under its own id, is
-  // found by it from then on.
+  // its columns of request fingerprints, key ids and acceptance times, are
+  // added as it opens; a group kept for its Idempotency-Key, written under
+  // its own id, is found by it from then on; when a group was accepted is
+  // not known.
   const keyed = "5b1ef0c2-1111-8222-9333-444455556666";
   newer.exec(`
-    DROP INDEX tasks_done; DROP INDEX tasks_keys;
+    DROP INDEX tasks_done; DROP INDEX tasks_keys; ALTER TABLE tasks DROP COLUMN created_at;
     ALTER TABLE tasks DROP COLUMN key_id; ALTER TABLE tasks DROP COLUMN fingerprint;
     INSERT INTO tasks (group_id, idx, name, args, state, updated_at) VALUES
       ('${keyed}', 0, 'send', '["kim@example.com"]', 'done', ${at}),
@@ -79,12 +81,16 @@ Deno.test("SqliteTaskStore upgrades version 1 and 2 journals in place and refuse
   {
     using store = SqliteTaskStore.open(path);
     deepEqual(store.status(keyed)?.tasks.map((task) => task.state), ["done", "queued"]);
-    deepEqual(store.recover().map((task) => task.id), [`${keyed}/1`, "g/1"]);
+    equal(store.status(keyed)?.acceptedAt, null);
+    deepEqual(store.recover().map((task) => [task.id, task.acceptedAt]), [
+      [`${keyed}/1`, undefined],
+      ["g/1", undefined],
+    ]);
     await rejects(store.enqueue(new TaskGroup({ id: keyed })), DuplicateGroupError);
   }
   const reopened = new DatabaseSync(path);
   deepEqual(indexes(reopened), ["tasks_done", "tasks_failed", "tasks_keys"]);
-  deepEqual(columns(reopened).slice(-3), ["updated_at", "fingerprint", "key_id"]);
+  deepEqual(columns(reopened).slice(-4), ["updated_at", "fingerprint", "key_id", "created_at"]);
   reopened.close();
   const newest = new DatabaseSync(path);
   newest.exec("PRAGMA user_version = 4");

@@ -93,6 +93,7 @@ Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at o
     name: "send",
     args: "[]",
     fingerprint: null,
+    acceptedAt: -1,
   });
   const outcome = (p: Promise<unknown>) => p.then(() => "committed", (e: Error) => e.message);
   const first = outcome(commit.insert([row("a")]));
@@ -123,7 +124,14 @@ Deno.test("PostgresCommit.answered(): waits for the batch on its way, to whether
   let answer = Promise.withResolvers<unknown>();
   const database = fakeDatabase(() => answer.promise);
   const commit = streamOn(() => database, clock);
-  const row = { groupId: "g", index: 0, name: "send", args: "[]", fingerprint: null };
+  const row = {
+    groupId: "g",
+    index: 0,
+    name: "send",
+    args: "[]",
+    fingerprint: null,
+    acceptedAt: -1,
+  };
   equal(commit.answered(), undefined, "nothing on its way");
   const inserted = commit.insert([row]).catch(() => {});
   await turn(); // sent
@@ -160,7 +168,14 @@ Deno.test("PostgresCommit observes each batch's seconds to its answer, or to its
     batches,
     monotonic: clock,
   });
-  const row = { groupId: "g", index: 0, name: "send", args: "[]", fingerprint: null };
+  const row = {
+    groupId: "g",
+    index: 0,
+    name: "send",
+    args: "[]",
+    fingerprint: null,
+    acceptedAt: -1,
+  };
   const first = commit.insert([row]);
   await turn(); // sent
   await clock.tickAsync(4);

@@ -5,6 +5,7 @@
 import { deepEqual, equal, rejects } from "node:assert/strict";
 import fc from "fast-check";
 import { fingerprints } from "../lib/_given_ids.ts";
+import { acceptedField } from "../lib/_status_times.ts";
 import {
   defineTask,
   DuplicateGroupError,
@@ -15,6 +16,8 @@ import {
 import type { OpenStore } from "./_store_scenarios.ts";
 
 const send = defineTask("send", (to: string, note: string) => void [to, note]);
+// A group's acceptance time, a time of its own for each.
+const acceptedAt = (g: number) => Date.UTC(2026, 11, 3) + g;
 
 type Op =
   | { kind: "start"; group: number }
@@ -92,6 +95,7 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
         for (const [to, note] of tasks) group.add(send, to, note);
         // With the fingerprint of its request, as createHandler keeps it.
         if (keyed[g]) fingerprints.set(group, `fp-${g}`);
+        acceptedField.set(group, acceptedAt(g)); // as the runner sets it
         return group;
       });
       const rows = groups.map((group) =>
@@ -168,6 +172,7 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
               crashes,
               quarantined: crashes >= crashLimit,
               ...(keyed[g] && { fingerprint: `fp-${g}` }),
+              acceptedAt: acceptedAt(g),
             });
             if (crashes > 0) row.state = crashes >= crashLimit ? "failed" : "queued";
           }
@@ -194,6 +199,8 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
             want,
             `status of ${group.id}`,
           );
+          const accepted = deleted.has(g) ? undefined : new Date(acceptedAt(g)).toISOString();
+          equal(status?.acceptedAt, accepted, `acceptance of ${group.id}`);
           for (const [i, row] of (deleted.has(g) ? [] : rows[g] ?? []).entries()) {
             // PostgreSQL's column holds up to 2^31 - 1 ms; SQLite's, all.
             const duration = Math.min(status?.tasks[i]?.durationMs ?? -1, 2 ** 31 - 1);

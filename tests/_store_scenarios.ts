@@ -9,6 +9,7 @@ import {
   type DurableTaskStore,
   idempotentGroupId,
   recoverTasks,
+  systemClock,
   type TaskContext,
   type TaskEntry,
   TaskGroup,
@@ -357,6 +358,36 @@ export async function finishedTaskSaysWhen(open: OpenStore): Promise<void> {
 }
 
 /**
+ * When a group was accepted is journaled with it: its status says so after a
+ * restart, and the group recovered and run again keeps it.
+ */
+export async function acceptedAtSurvivesRestart(open: OpenStore): Promise<void> {
+  const send = defineTask("send", (to: string) => void to);
+  const acceptedAt = Math.floor(Date.now() - 60_000); // a minute before the restart
+  const first = await open();
+  const runner = new TaskRunner({ clock: { ...systemClock, now: () => acceptedAt } });
+  const group = new TaskGroup({ id: "accepted" }).add(send, "a");
+  runner.submit(group, { after: Promise.withResolvers<void>().promise }); // accepted, not run
+  equal(group.acceptedAt, acceptedAt);
+  await first.enqueue(group);
+  await first.close();
+  const store = await open();
+  const iso = new Date(acceptedAt).toISOString();
+  equal((await store.status("accepted"))?.acceptedAt, iso);
+  const accepted: TaskGroup[] = [];
+  await using restarted = new TaskRunner({ onGroupAccepted: (g) => void accepted.push(g) });
+  await recoverTasks({
+    store,
+    definitions: definitionsByName(send),
+    runner: restarted,
+    deadLetter: () => {},
+  });
+  await restarted.idle();
+  deepEqual(accepted.map((g) => [g.id, g.toJSON().acceptedAt]), [["accepted", iso]]);
+  await store.close();
+}
+
+/**
  * An argument JSON cannot hold (NaN, an infinity: JSON writes null) is
  * refused when the group is enqueued, not changed on its way to a restart.
  */
@@ -426,6 +457,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
   ],
   ["an outcome after more than 24.8 days fails no other write", longDurationFailsNoCommit],
   ["a finished task's status says when; an unfinished one's null", finishedTaskSaysWhen],
+  ["when a group was accepted is journaled, and kept by its recovery", acceptedAtSurvivesRestart],
   ["an argument JSON would turn into null (NaN, Infinity) is refused", nonFiniteArgumentIsRefused],
   [
     "optional arguments left out or undefined at the end come back undefined; one before a value is refused",

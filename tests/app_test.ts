@@ -71,6 +71,7 @@ Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status
   deepEqual(status, {
     id,
     state: "done",
+    acceptedAt: status.acceptedAt,
     tasks: [{
       name: "send-notification",
       state: "done",
@@ -81,8 +82,8 @@ Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status
       retryAt: null,
     }],
   });
-  const ended = Date.parse(finishedAt);
-  ok(ended >= sent && ended <= Date.now(), `${finishedAt}: after the request, before this`);
+  const [accepted, ended] = [Date.parse(status.acceptedAt), Date.parse(finishedAt)];
+  ok(sent <= accepted && accepted <= ended && ended <= Date.now(), JSON.stringify(status));
   const unknown = await fetch(`${server.url}/tasks/nope`);
   equal(unknown.status, 404);
   equal((await unknown.json()).error, "not_found");

@@ -74,28 +74,24 @@ Deno.test("GET /tasks/{id} follows a group from queued to running to done, and s
   gates.get("good")?.resolve();
   gates.get("bad")?.resolve();
   await runner.idle();
-  const done = await status(first);
-  equal(done.state, "done");
-  deepEqual(done.tasks[0], {
-    name: "gated",
-    state: "done",
+  // Both ended when the gates opened, 1.5 s after the first began.
+  const ended = (name: string, state: string, durationMs: number, error: string | null) => ({
+    name,
+    state,
     attempts: 1,
-    durationMs: 1_500,
+    durationMs,
     finishedAt: "2026-12-03T10:00:01.500Z",
-    error: null,
+    error,
     retryAt: null,
   });
-  const failed = await status(second);
-  equal(failed.state, "failed");
-  deepEqual(failed.tasks[1], {
-    name: "explode",
-    state: "failed",
-    attempts: 1,
-    durationMs: 0,
-    finishedAt: "2026-12-03T10:00:01.500Z",
-    error: "bad input for bad",
-    retryAt: null,
-  });
+  const [done, failed] = [await status(first), await status(second)];
+  deepEqual([done.state, done.tasks[0]], ["done", ended("gated", "done", 1_500, null)]);
+  deepEqual([failed.state, failed.tasks[1]], [
+    "failed",
+    ended("explode", "failed", 0, "bad input for bad"),
+  ]);
+  // Both accepted as they came, before the clock moved on.
+  deepEqual([done.acceptedAt, failed.acceptedAt], Array(2).fill("2026-12-03T10:00:00.000Z"));
 });
 
 /** A server of the ops routes over a journal whose health is `journalHealth`. */
@@ -165,7 +161,7 @@ Deno.test("GET /healthz answers 503 journal_unavailable when the journal's healt
 
 Deno.test("GET /tasks/{id} awaits a journal that answers asynchronously (a network store)", async () => {
   await using runner = new TaskRunner();
-  const known = { id: "g", state: "failed", tasks: [] } as const;
+  const known = { id: "g", state: "failed", acceptedAt: null, tasks: [] } as const;
   const handler = createHandler({
     runner,
     routes: opsRoutes({
@@ -334,7 +330,7 @@ Deno.test("the ops routes' answers are not to be cached: each is of its moment",
     runner,
     routes: opsRoutes({
       draining: () => draining,
-      status: (id) => id === "g" ? { id, state: "done", tasks: [] } : undefined,
+      status: (id) => id === "g" ? { id, state: "done", acceptedAt: null, tasks: [] } : undefined,
       metrics: new Metrics(runner),
     }),
   });

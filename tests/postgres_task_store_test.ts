@@ -187,11 +187,16 @@ Deno.test("PostgresTaskStore: a URL the driver cannot parse is refused without i
 });
 
 postgresTest(
-  "PostgresTaskStore: a table made before request fingerprints gets their column as it opens",
+  "PostgresTaskStore: a table made before request fingerprints and acceptance times gets their columns as it opens",
   async (db) => {
-    await (await PostgresTaskStore.open(db.url)).close();
-    await db.admin.unsafe(`ALTER TABLE ${db.name}.posthaste_tasks DROP COLUMN fingerprint`);
+    const before = await PostgresTaskStore.open(db.url);
+    await before.enqueue(new TaskGroup({ id: "older" }).add(send, "o"));
+    await before.close();
+    for (const column of ["fingerprint", "created_at"]) {
+      await db.admin.unsafe(`ALTER TABLE ${db.name}.posthaste_tasks DROP COLUMN ${column}`);
+    }
     await using store = await PostgresTaskStore.open(db.url);
+    equal((await store.status("older"))?.acceptedAt, null, "journaled before: not known");
     const group = new TaskGroup({ id: "keyed" }).add(send, "a");
     fingerprints.set(group, "fp");
     await store.enqueue(group);

@@ -5,6 +5,7 @@ import {
   type DeadLetter,
   defineTask,
   delay,
+  systemClock,
   type TaskContext,
   TaskGroup,
   TaskRunner,
@@ -675,6 +676,26 @@ Deno.test("TaskRunner: a journal refusing every task's mark is logged a line a s
     "The journal takes attempt starts again: {count} refused in the {ms} ms since the first ({unlogged} since the last such line)",
     { count: 3_000, ms: 3_000, unlogged: 999 }, // those refused at 2,000 after its line
   ]]);
+});
+
+Deno.test("TaskRunner marks a group accepted on its clock as it takes it; a refused one is not", async () => {
+  let now = Date.UTC(2026, 11, 3, 10);
+  await using runner = new TaskRunner({ maxPending: 1, clock: { ...systemClock, now: () => now } });
+  const gate = Promise.withResolvers<void>();
+  const taken = new TaskGroup().add(() => gate.promise);
+  equal(taken.acceptedAt, -1);
+  runner.submit(taken);
+  now += 1_000;
+  const refused = new TaskGroup().add(() => {});
+  throws(() => runner.submit(refused), AdmissionError); // the backlog is full
+  deepEqual([taken.acceptedAt, refused.acceptedAt], [Date.UTC(2026, 11, 3, 10), -1]);
+  deepEqual([taken.toJSON().acceptedAt, refused.toJSON().acceptedAt], [
+    "2026-12-03T10:00:00.000Z",
+    null,
+  ]);
+  gate.resolve();
+  await runner.idle();
+  equal(taken.acceptedAt, Date.UTC(2026, 11, 3, 10), "kept as it runs");
 });
 
 Deno.test("TaskRunner.defaults and .limits: as resolved, frozen", () => {
