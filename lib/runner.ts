@@ -129,6 +129,20 @@ export class TaskRunner implements AsyncDisposable {
     return this.#active.size + (this.#starts?.size ?? 0);
   }
 
+  /** Tasks ready to run that wait for a free slot: `maxConcurrency` are running. */
+  get queued(): number {
+    return this.#ready.length;
+  }
+
+  /**
+   * Milliseconds since the group of the task first in line for a free slot
+   * was accepted, or 0 if none waits: how far behind the runner is.
+   */
+  get queueLatencyMs(): number {
+    const first = this.#ready.peek();
+    return first === undefined ? 0 : Math.max(0, this.#clock.now() - first.group.acceptedAt);
+  }
+
   /**
    * Attempts stopped at their timeout or at shutdown whose code has not
    * ended: tasks that ignore their signal, running past every limit.

@@ -1,6 +1,13 @@
 // /metrics: valid Prometheus text, and exact deltas for a scripted series of requests.
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { Histogram, LATENCY_BUCKETS, Metrics, TaskRunner } from "../lib/mod.ts";
+import {
+  Histogram,
+  LATENCY_BUCKETS,
+  Metrics,
+  systemClock,
+  TaskGroup,
+  TaskRunner,
+} from "../lib/mod.ts";
 import { startApp, tempDir } from "./_helpers.ts";
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -126,6 +133,35 @@ Deno.test("Metrics: stray errors are a counter when the process counts them", ()
   strays.count = 2;
   equal(parse(metrics.render()).get("posthaste_stray_errors_total{}"), 2);
   equal(parse(new Metrics(runner).render()).has("posthaste_stray_errors_total{}"), false);
+});
+
+Deno.test("Metrics: tasks waiting for a free slot, and how long the first in line has waited since its group was accepted", async () => {
+  let now = Date.UTC(2026, 11, 3, 10);
+  const clock = { ...systemClock, now: () => now };
+  await using runner = new TaskRunner({ maxConcurrency: 1, clock });
+  const metrics = new Metrics(runner);
+  const waiting = () => {
+    const values = parse(metrics.render());
+    return ["queued", "queue_latency_seconds"].map((name) =>
+      values.get(`posthaste_tasks_${name}{}`)
+    );
+  };
+  deepEqual(waiting(), [0, 0]);
+  const gate = Promise.withResolvers<void>();
+  runner.submit(new TaskGroup().add(() => gate.promise)); // takes the one slot
+  now += 1_000;
+  runner.submit(new TaskGroup().add(() => {}).add(() => {})); // first in line, accepted now
+  now += 500;
+  runner.submit(new TaskGroup().add(() => {}));
+  now += 2_000;
+  deepEqual(
+    waiting(),
+    [2, 2.5],
+    "its first task and the last group's wait; its second is not ready",
+  );
+  gate.resolve();
+  await runner.idle();
+  deepEqual(waiting(), [0, 0]);
 });
 
 Deno.test("Metrics: the worker pool's workers and jobs when a pool is set", () => {
