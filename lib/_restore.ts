@@ -1,7 +1,7 @@
 // Journaled tasks made into groups again, and submitted: what recoverTasks
 // and DeferredRecovery share. Internal.
 import { fingerprints } from "./_given_ids.ts";
-import { acceptedField } from "./_status_times.ts";
+import { acceptedField, isoOrNull } from "./_status_times.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { TaskRunner } from "./runner.ts";
@@ -31,6 +31,7 @@ function letter(
     args: task.args,
     attempts: task.attempts,
     error,
+    acceptedAt: isoOrNull(task.acceptedAt ?? -1),
     startedAt: null,
     endedAt: new Date(now).toISOString(),
   };

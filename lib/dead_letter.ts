@@ -5,6 +5,7 @@
  */
 import type { StructuredLogger } from "./logging.ts";
 import type { TaskEntry } from "./task_group.ts";
+import { isoOrNull } from "./_status_times.ts";
 import { taskId } from "./task_status.ts";
 
 /**
@@ -42,6 +43,11 @@ export interface DeadLetter {
   readonly attempts: number;
   /** The last attempt's error message, or null if none ran or failed. */
   readonly error: string | null;
+  /**
+   * When its group was accepted (ISO 8601), or null if that is not known (a
+   * group no runner took, or journaled by an earlier version).
+   */
+  readonly acceptedAt: string | null;
   /** When the first attempt started (ISO 8601), or null if none did. */
   readonly startedAt: string | null;
   /** When the task was given up (ISO 8601). */
@@ -64,6 +70,7 @@ export interface DeadLetter {
  * const group = new TaskGroup({ id: "g" }).add((n: number) => n, 1);
  * const record = deadLetterOf(group.tasks[0] as never, "shutdown", 0);
  * equal(record.taskId, "g/0");
+ * equal(record.acceptedAt, null); // no runner took it
  * equal(record.startedAt, null);
  * ```
  */
@@ -80,7 +87,8 @@ export function deadLetterOf(
     args: entry.args,
     attempts: entry.attempts,
     error: entry.error ?? null,
-    startedAt: entry.startedAt < 0 ? null : new Date(entry.startedAt).toISOString(),
+    acceptedAt: isoOrNull(entry.group.acceptedAt),
+    startedAt: isoOrNull(entry.startedAt),
     endedAt: new Date(now).toISOString(),
   };
 }
@@ -99,7 +107,7 @@ export function deadLetterOf(
  *
  * const record = {
  *   reason: "failed", task: "t", taskId: "g/0", groupId: "g", args: [1n], attempts: 1,
- *   error: "boom", startedAt: null, endedAt: "2026-01-01T00:00:00.000Z",
+ *   error: "boom", acceptedAt: null, startedAt: null, endedAt: "2026-01-01T00:00:00.000Z",
  * } as const;
  * equal(JSON.parse(deadLetterLine(record)).args[0], "1");
  * ```

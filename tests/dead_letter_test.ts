@@ -6,6 +6,7 @@ import {
   sendDeadLetter,
   TaskGroup,
 } from "../lib/mod.ts";
+import { acceptedField } from "../lib/_status_times.ts";
 import { recordingLogger } from "./_helpers.ts";
 
 function record(args: unknown[]): DeadLetter {
@@ -23,9 +24,20 @@ Deno.test("deadLetterOf() records the task as it stands", () => {
     args: ["ada@example.com"],
     attempts: 0,
     error: null,
+    acceptedAt: null,
     startedAt: null,
     endedAt: "2026-01-01T00:00:00.000Z",
   });
+});
+
+Deno.test("deadLetterOf() says when the task's group was accepted, once a runner took it", () => {
+  const group = new TaskGroup({ id: "g" }).add(function send() {});
+  acceptedField.set(group, Date.UTC(2025, 11, 31)); // as the runner sets it
+  const letter = deadLetterOf(group.tasks[0] as never, "shutdown", Date.UTC(2026, 0, 1));
+  deepEqual([letter.acceptedAt, letter.endedAt], [
+    "2025-12-31T00:00:00.000Z",
+    "2026-01-01T00:00:00.000Z",
+  ]);
 });
 
 Deno.test("deadLetterLine() writes one JSON line even for arguments JSON cannot hold", () => {

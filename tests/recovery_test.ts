@@ -11,6 +11,7 @@ import {
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
+import { acceptedField } from "../lib/_status_times.ts";
 import { fakeClock, storedTask, tempDir } from "./_helpers.ts";
 import { journalWith, unfinished } from "./_sqlite_journal.ts";
 
@@ -54,7 +55,9 @@ Deno.test("recoverTasks dead-letters a journaled task whose name is no longer de
   const gone = defineTask("gone", (to: string) => void to);
   {
     using store = SqliteTaskStore.open(path);
-    await store.enqueue(new TaskGroup({ id: "old" }).add(gone, "ada@example.com"));
+    const group = new TaskGroup({ id: "old" }).add(gone, "ada@example.com");
+    acceptedField.set(group, Date.UTC(2026, 11, 1)); // as a runner took it, days ago
+    await store.enqueue(group);
   }
   const letters: DeadLetter[] = [];
   {
@@ -68,8 +71,8 @@ Deno.test("recoverTasks dead-letters a journaled task whose name is no longer de
       clock: fakeClock(), // the time of the letter, too
     });
     deepEqual(result, { resumed: 0, deadLettered: 1, deferred: 0 });
-    deepEqual(letters.map((l) => [l.taskId, l.reason, l.endedAt]), [
-      ["old/0", "unknown_task", "1970-01-01T00:00:00.000Z"],
+    deepEqual(letters.map((l) => [l.taskId, l.reason, l.acceptedAt, l.endedAt]), [
+      ["old/0", "unknown_task", "2026-12-01T00:00:00.000Z", "1970-01-01T00:00:00.000Z"],
     ]);
     equal(store.status("old")?.state, "failed");
   }

@@ -319,7 +319,12 @@ Deno.test("TaskRunner retries with exponential backoff and jitter, then dead-let
   equal(letters.length, 1);
   const letter = letters[0] as DeadLetter;
   deepEqual(
-    { ...letter, startedAt: typeof letter.startedAt, endedAt: typeof letter.endedAt },
+    {
+      ...letter,
+      acceptedAt: typeof letter.acceptedAt,
+      startedAt: typeof letter.startedAt,
+      endedAt: typeof letter.endedAt,
+    },
     {
       reason: "failed",
       task: "flaky",
@@ -328,6 +333,7 @@ Deno.test("TaskRunner retries with exponential backoff and jitter, then dead-let
       args: ["ada@example.com"],
       attempts: 4,
       error: "cannot reach ada@example.com",
+      acceptedAt: "string",
       startedAt: "string",
       endedAt: "string",
     },
