@@ -141,10 +141,10 @@ export class PendingRows {
   }
 
   /**
-   * A new task, queued, accepted at `acceptedAt` (`now` if -1). A group kept for its Idempotency-Key (see
-   * `keptWhenDone`) is written under `rowKey`, a generated, time-ordered id,
-   * and found by its own id (`key_id`); a group with a request fingerprint
-   * keeps it.
+   * A new task, queued, its group accepted at `acceptedAt` (`now` if -1). A
+   * group kept for its Idempotency-Key (see `keptWhenDone`) is written under
+   * `rowKey`, a generated, time-ordered id, and found by its own id
+   * (`key_id`); a group with a request fingerprint keeps it.
    */
   insert(
     groupId: string,

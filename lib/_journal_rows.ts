@@ -16,7 +16,7 @@ export interface NewRow {
   args: string;
   /** The request fingerprint of a keyed group (see `fingerprints`), else null. */
   fingerprint: string | null;
-  /** When its group was accepted (`created_at`), or -1 if no runner took it: the commit's time then. */
+  /** When its group was accepted (`created_at`); -1 if no runner took it: the commit's time. */
   acceptedAt: number;
 }
 

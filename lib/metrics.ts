@@ -192,13 +192,13 @@ export class Metrics {
       ["pending", runner.pending, "Tasks accepted and not finished."],
       ["pending_limit", limits.maxPending, "Tasks that may be pending (MAX_PENDING)."],
       ["running", runner.running, "Tasks running now."],
+      ["running_limit", limits.maxConcurrency, "Tasks that may run at once (MAX_CONCURRENCY)."],
       ["queued", runner.queued, "Tasks ready to run that wait for a free slot."],
       [
         "queue_latency_seconds",
         runner.queueLatencyMs / 1_000,
         "Seconds since the group of the task first in line for a free slot was accepted; 0 if none waits.",
       ],
-      ["running_limit", limits.maxConcurrency, "Tasks that may run at once (MAX_CONCURRENCY)."],
       [
         "overrunning",
         runner.overrunning,
