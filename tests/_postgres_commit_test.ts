@@ -5,6 +5,7 @@ import type { Sql } from "postgres";
 import { defineTask, Histogram, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
 import { checkCommitTimeout, PostgresCommit } from "../lib/_postgres_commit.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
+import type { NewRow } from "../lib/_journal_rows.ts";
 import { type FakeClock, fakeClock, recordingLogger, turn } from "./_helpers.ts";
 import { lockTable, postgresTest } from "./_postgres.ts";
 
@@ -33,6 +34,16 @@ function streamOn(connect: () => Sql, clock: FakeClock): PostgresCommit {
     retryForMs: 5_000,
   });
 }
+
+/** A new task's row, of a group no runner took. */
+const newRow = (groupId: string): NewRow => ({
+  groupId,
+  index: 0,
+  name: "send",
+  args: "[]",
+  fingerprint: null,
+  acceptedAt: -1,
+});
 
 /** A task's progress as the store saves it. */
 const saveRow = (index: number, state: string): SaveRow => ({
@@ -87,34 +98,26 @@ Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at o
   let statements = 0;
   const frozen = () => fakeDatabase(() => (statements++, thawed.promise.then(() => [])));
   const commit = streamOn(() => (connections++, frozen()), clock);
-  const row = (groupId: string) => ({
-    groupId,
-    index: 0,
-    name: "send",
-    args: "[]",
-    fingerprint: null,
-    acceptedAt: -1,
-  });
   const outcome = (p: Promise<unknown>) => p.then(() => "committed", (e: Error) => e.message);
-  const first = outcome(commit.insert([row("a")]));
+  const first = outcome(commit.insert([newRow("a")]));
   await turn(); // sent
-  const behind = outcome(commit.insert([row("b")])); // queued behind it
+  const behind = outcome(commit.insert([newRow("b")])); // queued behind it
   await clock.tickAsync(2_000); // one statement's timeout, then a second
   const noAnswer = "Cannot commit to the task journal: no answer in 2000 ms";
   deepEqual(await Promise.all([first, behind]), [noAnswer, noAnswer], "behind it: refused with it");
   equal(statements, 1, "the batch behind was never sent");
 
-  const probe = outcome(commit.insert([row("c")])); // nothing on its way: this one looks
+  const probe = outcome(commit.insert([newRow("c")])); // nothing on its way: this one looks
   await turn();
   equal(connections, 2, "on a new connection");
-  equal(await outcome(commit.insert([row("d")])), noAnswer, "refused at once while it looks");
-  equal(await outcome(commit.insertNew([row("e")])), noAnswer);
+  equal(await outcome(commit.insert([newRow("d")])), noAnswer, "refused at once while it looks");
+  equal(await outcome(commit.insertNew([newRow("e")])), noAnswer);
   equal(statements, 2);
 
   thawed.resolve(); // the database is back
   equal(await probe, "committed");
   await turn();
-  equal(await outcome(commit.insert([row("f")])), "committed", "inserts queue again");
+  equal(await outcome(commit.insert([newRow("f")])), "committed", "inserts queue again");
   thawed = Promise.withResolvers();
   await commit.flush();
 });
@@ -124,14 +127,7 @@ Deno.test("PostgresCommit.answered(): waits for the batch on its way, to whether
   let answer = Promise.withResolvers<unknown>();
   const database = fakeDatabase(() => answer.promise);
   const commit = streamOn(() => database, clock);
-  const row = {
-    groupId: "g",
-    index: 0,
-    name: "send",
-    args: "[]",
-    fingerprint: null,
-    acceptedAt: -1,
-  };
+  const row = newRow("g");
   equal(commit.answered(), undefined, "nothing on its way");
   const inserted = commit.insert([row]).catch(() => {});
   await turn(); // sent
@@ -168,14 +164,7 @@ Deno.test("PostgresCommit observes each batch's seconds to its answer, or to its
     batches,
     monotonic: clock,
   });
-  const row = {
-    groupId: "g",
-    index: 0,
-    name: "send",
-    args: "[]",
-    fingerprint: null,
-    acceptedAt: -1,
-  };
+  const row = newRow("g");
   const first = commit.insert([row]);
   await turn(); // sent
   await clock.tickAsync(4);
