@@ -5,7 +5,7 @@
  */
 import { groupStateOf, type GroupStatus, type TaskState } from "./task_status.ts";
 import { fingerprints } from "./_given_ids.ts";
-import { isoOrNull } from "./_status_times.ts";
+import { finishedAt, isoOrNull } from "./_status_times.ts";
 import type { TaskGroup } from "./task_group.ts";
 
 const STATES: readonly TaskState[] = [
@@ -153,7 +153,7 @@ export class FinishedGroups {
     this.#tasks[slot * 3 + 1] = STATES.indexOf(task.state);
     this.#tasks[slot * 3 + 2] = task.attempts;
     this.#durations[slot] = task.durationMs;
-    this.#finishes[slot] = task.finishedAt;
+    this.#finishes[slot] = finishedAt(task);
     this.#accepted[slot] = group.acceptedAt;
     return true;
   }

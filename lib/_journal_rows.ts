@@ -1,5 +1,6 @@
 // A journal's rows as both stores write and read them. Internal.
 import { fingerprints } from "./_given_ids.ts";
+import { finishedAt } from "./_status_times.ts";
 import { errorText } from "./_thrown.ts";
 import { DuplicateGroupError } from "./duplicate_group_error.ts";
 import type { TaskEntry, TaskGroup } from "./task_group.ts";
@@ -139,7 +140,8 @@ export function journalError(error: string | undefined): string | null {
  * that was away), not when the write went through.
  */
 export function outcomeAt(entry: TaskEntry): number | undefined {
-  return entry.finishedAt >= 0 ? Math.floor(entry.finishedAt) : undefined;
+  const at = finishedAt(entry);
+  return at >= 0 ? Math.floor(at) : undefined;
 }
 
 /** A row read back (numbers may arrive as strings or bigints). */

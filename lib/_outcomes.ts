@@ -145,7 +145,7 @@ export class Outcomes {
   settled(entry: TaskEntry, state: Final): void {
     entry.state = state;
     // Wall-clock times (they are shown as dates): a step back must not make it negative.
-    const now = entry.finishedAt = this.#clock.now();
+    const now = this.#clock.now();
     entry.durationMs = entry.startedAt < 0 ? 0 : Math.max(0, now - entry.startedAt);
     this.#stats.record(state, entry.name, entry.durationMs);
     this.#options.journal?.record(entry);

@@ -2,6 +2,7 @@
 // as it takes the group, or by recovery to the time the journal holds) and
 // when each task ended. Internal.
 import type { TaskGroup } from "./task_group.ts";
+import type { TaskRecord } from "./task_status.ts";
 
 /**
  * Writes a group's private field for when it was accepted (wall-clock
@@ -11,6 +12,20 @@ import type { TaskGroup } from "./task_group.ts";
 export const acceptedField = {
   set: (_group: TaskGroup, _at: number): void => {},
 };
+
+/**
+ * When a task reached its final state (clock milliseconds): its first
+ * attempt's start and its duration, which runs to that moment. -1 if it has
+ * not, or never started (abandoned while it waited). Not a field of the task:
+ * a wall-clock time there would be a heap number of its own for every task
+ * (V8 stores a field's doubles boxed once one is), more for each scavenge to
+ * copy.
+ */
+export function finishedAt(task: TaskRecord): number {
+  const { state, startedAt } = task;
+  const final = state === "done" || state === "failed" || state === "abandoned";
+  return final && startedAt >= 0 ? startedAt + task.durationMs : -1;
+}
 
 /** Clock milliseconds as ISO 8601, or null for -1 (not yet). */
 export function isoOrNull(at: number): string | null {

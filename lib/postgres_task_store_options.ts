@@ -34,7 +34,7 @@ export interface PostgresTaskStoreOptions {
   /**
    * Time source for `updated_at` and retention (wall-clock milliseconds), and
    * the timers of commit deadlines. A finished task's row takes the time its
-   * runner saw it end (`TaskRecord.finishedAt`): give the runner this clock.
+   * runner saw it end (its first attempt's start and its duration): give the runner this clock.
    * @default {systemClock}
    */
   clock?: Clock;

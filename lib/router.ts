@@ -268,10 +268,14 @@ export function matchRoute(routes: readonly Route[], request: Request): RouteMat
 /**
  * A parameter percent-decoded, as a handler expects it (an email sent as
  * `ada%40example.com`, a name with a space); one that is not valid
- * percent-encoding (`50%off`) was not encoded: as written.
+ * percent-encoding (`50%off`) was not encoded: as written. Decoded even with
+ * no `%` in it, for the copy: the match is a slice of the request's URL, and
+ * a task that keeps a parameter would keep the whole URL with it (an email
+ * kept 121 B of heap as a slice, 49 B as a copy: with 100,000 tasks pending,
+ * 7 MB more for every scavenge to trace).
  */
 function decoded(value: string | undefined): string | undefined {
-  if (value === undefined || !value.includes("%")) return value;
+  if (value === undefined) return value;
   try {
     return decodeURIComponent(value);
   } catch {

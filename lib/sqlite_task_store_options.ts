@@ -61,7 +61,7 @@ export interface SqliteTaskStoreOptions {
    * Time source for `updated_at` and retention (wall-clock milliseconds),
    * and the timers of the pause before an outcome whose commit failed is
    * written again and of the commit deadline. A finished task's row takes
-   * the time its runner saw it end (`TaskRecord.finishedAt`): give the
+   * the time its runner saw it end (its first attempt's start and its duration): give the
    * runner this clock.
    * @default {systemClock}
    */

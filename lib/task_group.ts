@@ -5,7 +5,7 @@
  */
 import { context } from "@opentelemetry/api";
 import { givenField } from "./_given_ids.ts";
-import { acceptedField, isoOrNull } from "./_status_times.ts";
+import { acceptedField, finishedAt, isoOrNull } from "./_status_times.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { timeOrderedId } from "./time_ordered_id.ts";
 import type { TaskGroupOptions } from "./task_group_options.ts";
@@ -67,8 +67,6 @@ export interface TaskEntry {
   startedAt: number;
   /** See {@linkcode TaskRecord.durationMs}. */
   durationMs: number;
-  /** See {@linkcode TaskRecord.finishedAt}. */
-  finishedAt: number;
   /** See {@linkcode TaskRecord.error}. */
   error: string | undefined;
   /** See {@linkcode TaskRecord.retryAt}. */
@@ -191,7 +189,6 @@ export class TaskGroup {
       attempts: 0,
       startedAt: -1,
       durationMs: 0,
-      finishedAt: -1,
       error: undefined,
       retryAt: -1,
     });
@@ -278,13 +275,13 @@ export class TaskGroup {
       state: this.state,
       acceptedAt: isoOrNull(this.acceptedAt),
       tasks: this.#entries.map((entry) => {
-        const { name, state, attempts, durationMs, finishedAt, error, retryAt } = entry;
+        const { name, state, attempts, durationMs, error, retryAt } = entry;
         return {
           name,
           state,
           attempts,
           durationMs,
-          finishedAt: isoOrNull(finishedAt),
+          finishedAt: isoOrNull(finishedAt(entry)),
           error: error ?? null,
           // Queued with a retry time: restored in its backoff. Rounded up as
           // the journal stores it, so both say the same time.

@@ -78,8 +78,6 @@ export interface TaskRecord {
   readonly startedAt: number;
   /** Milliseconds from the first attempt's start to the final outcome, 0 before. */
   readonly durationMs: number;
-  /** When it reached its final state (clock milliseconds), or -1 before. */
-  readonly finishedAt: number;
   /** The last attempt's error message, if it failed. */
   readonly error: string | undefined;
   /**

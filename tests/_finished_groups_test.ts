@@ -14,7 +14,8 @@ function done(id?: string, tasks = 1, error?: string): TaskGroup {
   acceptedField.set(group, finishedAt - 10);
   for (const entry of group.tasks as TaskEntry[]) {
     const state = error ? "failed" : "done";
-    Object.assign(entry, { state, attempts: 1, durationMs: 2.5, finishedAt: ++finishedAt, error });
+    const startedAt = ++finishedAt - 2.5; // it ends 2.5 ms later
+    Object.assign(entry, { state, attempts: 1, startedAt, durationMs: 2.5, error });
   }
   return group;
 }

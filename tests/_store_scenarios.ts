@@ -343,7 +343,8 @@ export async function finishedTaskSaysWhen(open: OpenStore): Promise<void> {
   const store = await open();
   const [first, second] = await twoRunning(store, "ended");
   const finishedAt = Date.now() - 1_234.5; // ended a while before this write
-  Object.assign(first, { state: "failed", error: "gave up", durationMs: 5, finishedAt });
+  const startedAt = finishedAt - 5;
+  Object.assign(first, { state: "failed", error: "gave up", startedAt, durationMs: 5 });
   store.record(first);
   await store.attempt(second);
   await store.close();
