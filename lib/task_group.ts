@@ -142,7 +142,8 @@ export class TaskGroup {
   #finished = false;
   // Kept as milliseconds after SINCE: a small integer V8 stores in the field
   // itself, where a wall-clock time (over 2^31) is a heap number of its own,
-  // 24 B more for every waiting group. Undefined: not accepted.
+  // 24 B more for every waiting group (so for 12 days or more after the
+  // start, as small integers reach; a heap number after). Undefined: not accepted.
   #accepted: number | undefined;
 
   static {

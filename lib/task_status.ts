@@ -133,7 +133,8 @@ export interface GroupStatus {
     readonly durationMs: number;
     /**
      * When it reached its final state (`done`, `failed`, `abandoned`), as
-     * ISO 8601; null before. With `durationMs`, when its first attempt began.
+     * ISO 8601; null before, and for a task abandoned before its first
+     * attempt. With `durationMs`, when its first attempt began.
      */
     readonly finishedAt: string | null;
     readonly error: string | null;
