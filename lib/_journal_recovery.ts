@@ -4,12 +4,12 @@
 import type { DatabaseSync } from "node:sqlite";
 import { keptWhenDone } from "./_given_ids.ts";
 import { storedTask } from "./_journal_rows.ts";
+import { isFinal } from "./_status_times.ts";
 import { transaction } from "./_sqlite_transaction.ts";
 import { groupStateOf, type GroupStatus, type TaskState } from "./task_status.ts";
 import type { StoredTask } from "./task_store.ts";
 
 const UNFINISHED = "state NOT IN ('done', 'failed')";
-const FINAL: ReadonlySet<TaskState> = new Set(["done", "failed", "abandoned"]);
 
 /**
  * Returns the unfinished tasks in group order. A task found `running` was
@@ -101,7 +101,7 @@ export function groupStatus(id: string, rows: StatusRow[]): GroupStatus | undefi
       state: row.state,
       attempts: row.attempts,
       durationMs: row.duration_ms,
-      finishedAt: FINAL.has(row.state) ? new Date(Number(row.updated_at)).toISOString() : null,
+      finishedAt: isFinal(row.state) ? new Date(Number(row.updated_at)).toISOString() : null,
       error: row.error,
       // A task stopped at shutdown in its backoff is journaled queued, with its retry time.
       retryAt: (row.state === "retrying" || row.state === "queued") && Number(row.next_at) > 0

@@ -2,7 +2,7 @@
 // as it takes the group, or by recovery to the time the journal holds) and
 // when each task ended. Internal.
 import type { TaskGroup } from "./task_group.ts";
-import type { TaskRecord } from "./task_status.ts";
+import type { TaskRecord, TaskState } from "./task_status.ts";
 
 /**
  * Writes a group's private field for when it was accepted (wall-clock
@@ -23,8 +23,12 @@ export const acceptedField = {
  */
 export function finishedAt(task: TaskRecord): number {
   const { state, startedAt } = task;
-  const final = state === "done" || state === "failed" || state === "abandoned";
-  return final && startedAt >= 0 ? startedAt + task.durationMs : -1;
+  return isFinal(state) && startedAt >= 0 ? startedAt + task.durationMs : -1;
+}
+
+/** Whether a task is done with: `done`, `failed` or `abandoned`. */
+export function isFinal(state: TaskState): boolean {
+  return state === "done" || state === "failed" || state === "abandoned";
 }
 
 /** Clock milliseconds as ISO 8601, or null for -1 (not yet). */

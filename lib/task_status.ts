@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isFinal } from "./_status_times.ts";
 
 /**
  * Where a task is in its life.
@@ -147,8 +148,6 @@ export interface GroupStatus {
   }[];
 }
 
-const FINAL = new Set<TaskState>(["done", "failed", "abandoned"]);
-
 /**
  * A task's stable id: its group's id and its index in the group.
  *
@@ -188,7 +187,7 @@ export function groupStateOf(states: readonly TaskState[]): GroupState {
   let final = 0, started = false, failed = false, abandoned = false;
   for (const state of states) {
     started ||= state !== "queued";
-    if (!FINAL.has(state)) continue;
+    if (!isFinal(state)) continue;
     final++;
     failed ||= state === "failed";
     abandoned ||= state === "abandoned";
