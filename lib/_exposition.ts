@@ -13,6 +13,23 @@ export function labels(pairs: Record<string, string>): string {
   return text === "" ? "" : `{${text}}`;
 }
 
+/** A family's `# HELP` and `# TYPE` lines. */
+export function header(out: string[], name: string, type: string, help: string): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+}
+
+/** A family of one sample without labels: its header and its value. */
+export function single(
+  out: string[],
+  name: string,
+  type: string,
+  help: string,
+  value: number,
+): void {
+  header(out, name, type, help);
+  out.push(`${name} ${value}`);
+}
+
 /** The standard `process_*` families, read now. */
 export function processFamilies(out: string[], readings: ProcessReadings): void {
   const families: [string, string, string, number][] = [
@@ -36,9 +53,7 @@ export function processFamilies(out: string[], readings: ProcessReadings): void 
       readings.startTimeSeconds,
     ],
   ];
-  for (const [name, type, help, value] of families) {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
-  }
+  for (const [name, type, help, value] of families) single(out, name, type, help, value);
 }
 
 /** A histogram's `_bucket`, `_sum` and `_count` series. */

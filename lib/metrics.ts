@@ -7,7 +7,7 @@ import type { RefusalCode } from "./handler_options.ts";
 import type { LogWriterStats } from "./log_writer_options.ts";
 import { DURATION_BUCKETS, Histogram, REQUEST_BUCKETS } from "./histogram.ts";
 import { denoProcess, type ProcessReadings } from "./process_readings.ts";
-import { labels, processFamilies, series } from "./_exposition.ts";
+import { header, labels, processFamilies, series, single } from "./_exposition.ts";
 import type { TaskRunner } from "./runner.ts";
 
 /**
@@ -143,9 +143,7 @@ export class Metrics {
    */
   render(): string {
     const out: string[] = [];
-    const family = (name: string, type: string, help: string): void => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    };
+    const family = (name: string, type: string, help: string) => header(out, name, type, help);
     const histograms = (name: string, help: string, label: string, by: Map<string, Histogram>) => {
       family(name, "histogram", help);
       for (const [value, histogram] of by) series(out, name, { [label]: value }, histogram);
@@ -184,8 +182,7 @@ export class Metrics {
       ["abandoned", stats.abandoned, "Tasks abandoned at shutdown."],
     ];
     for (const [name, value, help] of counters) {
-      family(`posthaste_tasks_${name}_total`, "counter", help);
-      out.push(`posthaste_tasks_${name}_total ${value}`);
+      single(out, `posthaste_tasks_${name}_total`, "counter", help, value);
     }
     const runner = this.#runner, { limits } = runner;
     const gauges: [string, number, string][] = [
@@ -206,8 +203,7 @@ export class Metrics {
       ],
     ];
     for (const [name, value, help] of gauges) {
-      family(`posthaste_tasks_${name}`, "gauge", help);
-      out.push(`posthaste_tasks_${name} ${value}`);
+      single(out, `posthaste_tasks_${name}`, "gauge", help, value);
     }
     histograms(
       "posthaste_task_duration_seconds",
@@ -248,23 +244,22 @@ export class Metrics {
       ],
     ] as const;
     for (const [counter, name, help] of processCounters) {
-      if (counter === undefined) continue;
-      family(name, "counter", help);
-      out.push(`${name} ${counter.count}`);
+      if (counter !== undefined) single(out, name, "counter", help, counter.count);
     }
     const pool = this.workerPool;
     if (pool !== undefined) {
-      family("posthaste_workers", "gauge", "Worker threads started and alive (WORKERS at most).");
-      out.push(`posthaste_workers ${pool.workers}`);
+      const alive = "Worker threads started and alive (WORKERS at most).";
+      single(out, "posthaste_workers", "gauge", alive, pool.workers);
       family("posthaste_worker_jobs", "gauge", "Worker jobs running, or queued for a free worker.");
       out.push(`posthaste_worker_jobs{state="running"} ${pool.running}`);
       out.push(`posthaste_worker_jobs{state="queued"} ${pool.queued}`);
-      family(
+      single(
+        out,
         "posthaste_workers_ended_total",
         "counter",
         "Workers ended and replaced: terminated at a job's timeout or abort, crashed, or closed by their own code.",
+        pool.ended,
       );
-      out.push(`posthaste_workers_ended_total ${pool.ended}`);
     }
     if (this.journalSyncs !== undefined) {
       const name = "posthaste_journal_sync_seconds";
