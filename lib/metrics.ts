@@ -56,6 +56,12 @@ export class Metrics {
    */
   journalSyncs: Histogram | undefined;
   /**
+   * How late the event loop ran its timers ({@linkcode EventLoopLag}'s
+   * `histogram`): exported as `posthaste_event_loop_lag_seconds` once set.
+   * @default {undefined (not exported)}
+   */
+  eventLoopLag: Histogram | undefined;
+  /**
    * The worker pool ({@linkcode WorkerPool}): exported as `posthaste_workers`,
    * `posthaste_worker_jobs` and `posthaste_workers_ended_total` once set.
    * @default {undefined (not exported)}
@@ -261,14 +267,22 @@ export class Metrics {
         pool.ended,
       );
     }
-    if (this.journalSyncs !== undefined) {
-      const name = "posthaste_journal_sync_seconds";
-      family(
-        name,
-        "histogram",
+    const unlabelled = [
+      [
+        this.journalSyncs,
+        "posthaste_journal_sync_seconds",
         "Time a durable journal write took: SQLite's WAL fdatasync, PostgreSQL's insert of new tasks.",
-      );
-      series(out, name, {}, this.journalSyncs);
+      ],
+      [
+        this.eventLoopLag,
+        "posthaste_event_loop_lag_seconds",
+        "How much later than set a sampling timer fired: time the event loop was busy, answering no request and moving no task on.",
+      ],
+    ] as const;
+    for (const [histogram, name, help] of unlabelled) {
+      if (histogram === undefined) continue;
+      family(name, "histogram", help);
+      series(out, name, {}, histogram);
     }
     processFamilies(out, this.processReadings);
     return out.join("\n") + "\n";

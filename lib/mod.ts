@@ -94,3 +94,4 @@ export * from "./server_url.ts";
 export * from "./sqlite_task_store.ts";
 export * from "./sqlite_task_store_options.ts";
 export * from "./stray_errors.ts";
+export * from "./event_loop_lag.ts";

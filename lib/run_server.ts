@@ -14,6 +14,7 @@ import { serverUrl } from "./server_url.ts";
 import type { Config } from "./config.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { catchStrayErrors } from "./stray_errors.ts";
+import { EventLoopLag } from "./event_loop_lag.ts";
 
 /**
  * Where {@linkcode runServer} hears signals: `Deno` itself, or a stand-in.
@@ -212,6 +213,8 @@ async function run(
   // and with it every accepted task (until now, a failure to start must).
   using strays = catchStrayErrors();
   app.metrics.strayErrors = strays;
+  using lag = new EventLoopLag();
+  app.metrics.eventLoopLag = lag.histogram;
   // A signal after the start's last look at it: the start is done, so it drains.
   if (starting.signal.aborted) onSignal("SIGTERM");
   const code = await stopped.promise;

@@ -197,6 +197,20 @@ Deno.test("Metrics: the journal's sync times are a histogram when a journal is s
   equal(series.get("posthaste_journal_sync_seconds_sum{}"), 1.503);
 });
 
+Deno.test("Metrics: the event loop's lag is a histogram when a sampler is set", () => {
+  const metrics = new Metrics(new TaskRunner());
+  equal(metrics.render().includes("posthaste_event_loop_lag_seconds"), false);
+  const lag = new Histogram(LATENCY_BUCKETS);
+  metrics.eventLoopLag = lag;
+  lag.observe(0.0004);
+  lag.observe(1.2);
+  const series = parse(metrics.render());
+  equal(series.get('posthaste_event_loop_lag_seconds_bucket{le="0.001"}'), 1);
+  equal(series.get('posthaste_event_loop_lag_seconds_bucket{le="1"}'), 1);
+  equal(series.get('posthaste_event_loop_lag_seconds_bucket{le="2.5"}'), 2);
+  equal(series.get("posthaste_event_loop_lag_seconds_count{}"), 2);
+});
+
 Deno.test("GET /metrics in durable mode has the journal's sync times", async () => {
   await using dir = await tempDir();
   await using server = await startApp({ TASK_STORE: `sqlite:${dir.path}/tasks.db` });

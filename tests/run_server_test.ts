@@ -72,6 +72,8 @@ Deno.test("runServer() serves your service until SIGTERM, then drains, returns 0
   const demo = await fetch(`http://127.0.0.1:${port}/send-notification/a@b.co`, { method: "POST" });
   await demo.body?.cancel();
   equal(demo.status, 404, "your routes, not the demo's");
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  match(metrics, /^# TYPE posthaste_event_loop_lag_seconds histogram$/m, "sampled while serving");
   ok(server.signals.listening() > 0);
   server.signals.send("SIGTERM");
   equal(await server.running, 0);
