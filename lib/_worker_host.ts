@@ -71,6 +71,8 @@ export interface Described {
   readonly name: string;
   readonly message: string;
   readonly stack?: string;
+  /** A `RetryAfterError`'s wait, in milliseconds. */
+  readonly delayMs?: number;
 }
 
 /**
@@ -82,9 +84,13 @@ export interface Described {
 function described(error: unknown): Described {
   try {
     if (!(error instanceof Error)) return { name: "Error", message: String(error) };
-    const { stack } = error;
-    const text = { name: String(error.name), message: String(error.message) };
-    return typeof stack === "string" ? { ...text, stack } : text;
+    const { stack } = error, { delayMs } = error as { delayMs?: unknown };
+    const text: Described = { name: String(error.name), message: String(error.message) };
+    return {
+      ...text,
+      ...typeof stack === "string" && { stack },
+      ...typeof delayMs === "number" && { delayMs },
+    };
   } catch {
     return {
       name: "TypeError",

@@ -95,3 +95,5 @@ export * from "./sqlite_task_store.ts";
 export * from "./sqlite_task_store_options.ts";
 export * from "./stray_errors.ts";
 export * from "./event_loop_lag.ts";
+export * from "./unrecoverable_error.ts";
+export * from "./retry_after_error.ts";

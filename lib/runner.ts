@@ -23,6 +23,8 @@ import {
   type TaskRunnerOptions,
 } from "./runner_options.ts";
 import { backoffDelay } from "./backoff.ts";
+import { RetryAfterError } from "./retry_after_error.ts";
+import { UnrecoverableError } from "./unrecoverable_error.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import { Fifo } from "./fifo.ts";
 import { Slots } from "./_slots.ts";
@@ -293,10 +295,11 @@ export class TaskRunner implements AsyncDisposable {
   #attemptFailed(entry: TaskEntry, error: unknown): void {
     // Field by field: a task's `retries: undefined` means the default, as its timeout's does.
     const { options } = entry, defaults = this.#limits.defaults;
-    const willRetry = entry.attempts <= (options?.retries ?? defaults.retries);
+    const willRetry = !(error instanceof UnrecoverableError) &&
+      entry.attempts <= (options?.retries ?? defaults.retries);
     this.#outcomes.attemptFailed(entry, error, willRetry);
     if (!willRetry) return this.#finish(entry, "failed");
-    const delay = backoffDelay(
+    const delay = error instanceof RetryAfterError ? error.delayMs : backoffDelay(
       entry.attempts,
       options?.retryDelay ?? defaults.retryDelay,
       options?.maxRetryDelay ?? defaults.maxRetryDelay,

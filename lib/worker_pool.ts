@@ -7,6 +7,7 @@ import { getLogger } from "@logtape/logtape";
 import type { WorkerFunction, WorkerModule } from "./cloneable.ts";
 import type { StructuredLogger } from "./logging.ts";
 import type { Described } from "./_worker_host.ts";
+import { revived } from "./_worker_errors.ts";
 import { checkWorkerReads, WORKER_HOST } from "./_worker_reads.ts";
 import type { RunOptions, WorkerPoolOptions } from "./worker_pool_options.ts";
 import { defineTask, type TaskContext, type TaskDefinition, type TaskOptions } from "./task.ts";
@@ -213,8 +214,7 @@ export class WorkerPool implements AsyncDisposable {
       slot.job = undefined;
       if (data.ok) this.#settle(job, data.value, true);
       else {
-        const error = Object.assign(new Error(data.error.message), data.error);
-        this.#settle(job, error, false);
+        this.#settle(job, revived(data.error), false);
       }
       this.#dispatch();
     };
