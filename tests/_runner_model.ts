@@ -7,11 +7,13 @@ import {
   AdmissionError,
   type DeadLetter,
   defineTask,
+  RetryAfterError,
   type StructuredLogger,
   type TaskContext,
   TaskGroup,
   type TaskOptions,
   TaskRunner,
+  UnrecoverableError,
 } from "../lib/mod.ts";
 import { fakeClock } from "./_helpers.ts";
 
@@ -28,14 +30,16 @@ const MARK_TRIES = 60;
  * One attempt: its journal mark (taking `markMs`, refused `markRefusals`
  * times first, each a second's pause and no attempt; MARK_TRIES refusals
  * fail the attempt before it runs), then what the task does: settle after
- * `ms` (synchronously when `sync`), hang until its signal aborts, or ignore
- * the signal and resolve long after the timeout.
+ * `ms` (synchronously when `sync`), failing as an error does (`throw`), for
+ * good (`fatal`: an UnrecoverableError) or asking `waitMs` before the next
+ * attempt (`later`: a RetryAfterError); hang until its signal aborts; or
+ * ignore the signal and resolve long after the timeout.
  */
 export type Step =
   & { markMs: number; markRefusals: number }
   & (
-    | { kind: "ok"; ms: number; sync: boolean }
-    | { kind: "throw"; ms: number; sync: boolean }
+    | { kind: "ok" | "throw" | "fatal"; ms: number; sync: boolean }
+    | { kind: "later"; ms: number; sync: boolean; waitMs: number }
     | { kind: "hang" }
     | { kind: "ignore" }
   );
@@ -47,16 +51,30 @@ const step: fc.Arbitrary<Step> = fc.record({
     { weight: 2, arbitrary: fc.integer({ min: 1, max: 2 }) },
     { weight: 1, arbitrary: fc.constant(MARK_TRIES) },
   ),
-}).chain((mark) =>
-  fc.oneof(
-    fc.record({
-      kind: fc.constantFrom("ok", "throw"),
-      ms: fc.integer({ min: 0, max: TIMEOUT - 2 }),
-      sync: fc.boolean(),
-    }).map((s) => ({ ...mark, ...s })),
-    fc.constantFrom("hang", "ignore").map((kind) => ({ ...mark, kind })),
-  )
-);
+}).chain((mark) => {
+  const settles = { ms: fc.integer({ min: 0, max: TIMEOUT - 2 }), sync: fc.boolean() };
+  return fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({ kind: fc.constantFrom("ok", "throw"), ...settles })
+        .map((s) => ({ ...mark, ...s })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant("fatal" as const), ...settles })
+        .map((s) => ({ ...mark, ...s })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("later" as const),
+        ...settles,
+        waitMs: fc.integer({ min: 0, max: 20 }),
+      }).map((s) => ({ ...mark, ...s })),
+    },
+    { weight: 4, arbitrary: fc.constantFrom("hang", "ignore").map((kind) => ({ ...mark, kind })) },
+  );
+});
 
 /** A promise a group waits for, settled `at` ms after the submit. */
 export interface Gate {
@@ -131,10 +149,11 @@ export function expected(
   steps: Step[],
 ): { runs: number[]; attempts: number; done: boolean } {
   const marked = (s: Step): boolean => !(p.journaled && s.markRefusals >= MARK_TRIES);
-  const first = steps.findIndex((s) => marked(s) && s.kind === "ok");
-  const attempts = first < 0 ? steps.length : first + 1;
+  // An attempt that runs and succeeds, or fails for good, is the last.
+  const last = steps.findIndex((s) => marked(s) && (s.kind === "ok" || s.kind === "fatal"));
+  const attempts = last < 0 ? steps.length : last + 1;
   const runs = steps.slice(0, attempts).flatMap((s, i) => marked(s) ? [i + 1] : []);
-  return { runs, attempts, done: first >= 0 };
+  return { runs, attempts, done: steps[last]?.kind === "ok" };
 }
 
 /** Runs `p` on a fake clock, with a drain whose deadline aborts at `at + grace` if given. */
@@ -203,6 +222,8 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
       const settle = (): void => {
         end();
         if (now.kind === "throw") throw new Error(`fails ${group}/${index}`);
+        if (now.kind === "fatal") throw new UnrecoverableError(`gives up ${group}/${index}`);
+        if (now.kind === "later") throw new RetryAfterError(`later ${group}/${index}`, now.waitMs);
       };
       if (now.sync) return settle();
       return new Promise<void>((resolve) => clock.setTimeout(resolve, now.ms)).then(settle);

@@ -86,6 +86,14 @@ Deno.test("TaskRunner model: order, limits, backlog, attempts and dead letters h
           equal(end.at - start.at, TIMEOUT, "aborted at its deadline, not later");
           equal(end.aborted, "TimeoutError");
         } else equal(end.aborted, undefined, "an attempt that settled in time is not aborted");
+        // A RetryAfterError's wait, not the backoff's (2-4 ms), comes before the next attempt.
+        const next = r.events.find((e) =>
+          e.type === "start" && e.group === end.group && e.index === end.index &&
+          e.attempt === end.attempt + 1
+        );
+        if (step.kind === "later" && next !== undefined) {
+          ok(next.at >= end.at + step.waitMs, `waited ${next.at - end.at} of ${step.waitMs} ms`);
+        }
       }
     }),
     { numRuns: 200, examples: [[refusedThroughout]] },
