@@ -56,3 +56,42 @@ export class RetryAfterError extends Error {
     this.delayMs = delayMs;
   }
 }
+
+/**
+ * How long a response's `Retry-After` header asks to wait, in milliseconds:
+ * its seconds (`120`), or the time until its date (`Wed, 21 Oct 2026
+ * 07:28:00 GMT`; 0 once past), at most {@linkcode MAX_TIMER_MS}. For the
+ * {@linkcode RetryAfterError} of a `429` or `503`.
+ *
+ * @param response The response, or its headers.
+ * @param now The time to count a date from, in milliseconds since the epoch.
+ * @returns The wait, or `undefined` without a header that says one.
+ *
+ * @example A 429 that asks for two minutes
+ * ```ts
+ * import { retryAfterMs } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const limited = new Response(null, { status: 429, headers: { "retry-after": "120" } });
+ * equal(retryAfterMs(limited), 120_000);
+ * const until = new Headers({ "retry-after": "Thu, 03 Dec 2026 18:00:30 GMT" });
+ * equal(retryAfterMs(until, Date.parse("2026-12-03T18:00:00Z")), 30_000);
+ * equal(retryAfterMs(new Response()), undefined);
+ * ```
+ */
+export function retryAfterMs(
+  response: Pick<Response, "headers"> | Headers,
+  now: number = Date.now(),
+): number | undefined {
+  const headers = response instanceof Headers ? response : response.headers;
+  const value = headers.get("retry-after")?.trim();
+  if (value === undefined || value === "") return undefined;
+  // delay-seconds is 1*DIGIT (RFC 9110, 10.2.3); an HTTP date begins with its day's
+  // name, in each of its three forms (Date.parse alone takes "1.5" for a date).
+  const ms = /^\d+$/.test(value)
+    ? Number(value) * 1_000
+    : /^[A-Za-z]{3}/.test(value)
+    ? Date.parse(value) - now
+    : Number.NaN;
+  return Number.isNaN(ms) ? undefined : Math.min(MAX_TIMER_MS, Math.max(0, ms));
+}

@@ -3,6 +3,7 @@ import {
   type DeadLetter,
   defineTask,
   RetryAfterError,
+  retryAfterMs,
   TaskGroup,
   TaskRunner,
   WorkerPool,
@@ -82,4 +83,23 @@ Deno.test("RetryAfterError: a worker's task sets its wait by an error of that na
   runner.submit(group);
   await group.settled(); // 1 ms, not the minute of the backoff
   deepEqual([group.tasks[0]?.state, group.tasks[0]?.attempts], ["failed", 2]);
+});
+
+Deno.test("retryAfterMs reads Retry-After's seconds or date, within what a timer can wait, and nothing else", () => {
+  const now = Date.parse("2026-12-03T18:00:00Z");
+  const wait = (value: string) => retryAfterMs(new Headers({ "retry-after": value }), now);
+  deepEqual(
+    ["0", " 120 ", "99999999999", "Thu, 03 Dec 2026 18:00:30 GMT", "Thu, 03 Dec 2026 17:00:00 GMT"]
+      .map(wait),
+    [0, 120_000, 2_147_483_647, 30_000, 0],
+  );
+  deepEqual(["Thursday, 03-Dec-26 18:01:00 GMT", "Thu Dec  3 18:02:00 2026"].map(wait), [
+    60_000,
+    120_000,
+  ]);
+  for (const bad of ["", "1.5", "-1", "+5", "soon", "Thu, 99 Foo 2026", "1e3"]) {
+    equal(wait(bad), undefined, JSON.stringify(bad));
+  }
+  equal(retryAfterMs(new Response(null, { status: 429 })), undefined);
+  equal(retryAfterMs(new Response(null, { headers: { "retry-after": "2" } })), 2_000);
 });
