@@ -196,7 +196,11 @@ export class Metrics {
       ["pending_limit", limits.maxPending, "Tasks that may be pending (MAX_PENDING)."],
       ["running", runner.running, "Tasks running now."],
       ["running_limit", limits.maxConcurrency, "Tasks that may run at once (MAX_CONCURRENCY)."],
-      ["queued", runner.queued, "Tasks ready to run that wait for a free slot."],
+      [
+        "queued",
+        runner.queued,
+        "Tasks ready to run that wait for a free slot, or for their name's (a task's concurrency).",
+      ],
       [
         "queue_latency_seconds",
         runner.queueLatencyMs / 1_000,

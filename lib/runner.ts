@@ -27,6 +27,7 @@ import { RetryAfterError } from "./retry_after_error.ts";
 import { UnrecoverableError } from "./unrecoverable_error.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import { Fifo } from "./fifo.ts";
+import { Lanes } from "./_lanes.ts";
 import { Slots } from "./_slots.ts";
 import { RetryWaits } from "./_retry_waits.ts";
 import { RunnerStats } from "./runner_stats.ts";
@@ -68,6 +69,8 @@ export class TaskRunner implements AsyncDisposable {
 
   #timeouts: TimeoutQueue;
   #ready = new Fifo<TaskEntry>();
+  /** Tasks with a `concurrency` of their own: their running counts, and those waiting. */
+  #lanes = new Lanes();
   /** First tasks of groups whose response is not delivered yet. */
   #waiting = new WaitingItems<TaskEntry>({
     start: (first) => this.#enqueue(first),
@@ -114,6 +117,7 @@ export class TaskRunner implements AsyncDisposable {
       },
       pause: (entry, error, pauseMs) => {
         this.#outcomes.markRefused(entry, error, pauseMs);
+        this.#leaveLane(entry);
         this.#retries.add(entry, pauseMs);
       },
       fail: (entry, error) => this.#attemptFailed(entry, error),
@@ -131,9 +135,12 @@ export class TaskRunner implements AsyncDisposable {
     return this.#active.size + (this.#starts?.size ?? 0);
   }
 
-  /** Tasks ready to run that wait for a free slot: `maxConcurrency` are running. */
+  /**
+   * Tasks ready to run that wait for a free slot (`maxConcurrency` are
+   * running) or for one of their name's (its `concurrency` are running).
+   */
   get queued(): number {
-    return this.#ready.length;
+    return this.#ready.length + this.#lanes.waiting;
   }
 
   /**
@@ -141,7 +148,9 @@ export class TaskRunner implements AsyncDisposable {
    * was accepted, or 0 if none waits: how far behind the runner is.
    */
   get queueLatencyMs(): number {
-    const first = this.#ready.peek();
+    let first = this.#ready.peek();
+    const laned = this.#lanes.oldest();
+    if (laned && (!first || laned.group.acceptedAt < first.group.acceptedAt)) first = laned;
     return first === undefined ? 0 : Math.max(0, this.#clock.now() - first.group.acceptedAt);
   }
 
@@ -154,7 +163,7 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   /** The options of a task that sets none of its own. */
-  get defaults(): Readonly<Record<keyof TaskOptions, number>> {
+  get defaults(): Readonly<Record<Exclude<keyof TaskOptions, "concurrency">, number>> {
     return this.#limits.defaults;
   }
 
@@ -246,6 +255,8 @@ export class TaskRunner implements AsyncDisposable {
    * with no timer, listener or promise; the caller's loop runs the next one.
    */
   #run(entry: TaskEntry): void {
+    // A name's lane full: the task waits there. (Inline: most tasks have no limit.)
+    if (entry.options?.concurrency !== undefined && !this.#lanes.take(entry)) return;
     entry.state = "running";
     entry.attempts++;
     // The first attempt in this process (a resumed task may have tried before a restart).
@@ -304,12 +315,17 @@ export class TaskRunner implements AsyncDisposable {
       options?.retryDelay ?? defaults.retryDelay,
       options?.maxRetryDelay ?? defaults.maxRetryDelay,
     );
+    this.#leaveLane(entry); // the wait holds no place in its lane
     this.#outcomes.retrying(entry, this.#clock.now() + delay);
     this.#retries.add(entry, delay);
   }
 
   /** Records a final state, then queues the group's next task (or abandons the rest). */
   #finish(entry: TaskEntry, state: Final): void {
+    // Before its state changes: an attempt that ran gives its place back.
+    if (entry.options?.concurrency !== undefined && entry.state === "running") {
+      this.#leaveLane(entry);
+    }
     this.#settle(entry, state);
     const { group } = entry;
     let next = group[nextTask]();
@@ -318,6 +334,12 @@ export class TaskRunner implements AsyncDisposable {
     }
     if (next !== undefined) this.#ready.push(next);
     else this.#outcomes.hook("onGroupSettled", group);
+  }
+
+  /** A running task stops (ends, or waits): the next of its name in its lane is queued. */
+  #leaveLane(entry: TaskEntry): void {
+    const next = this.#lanes.release(entry);
+    if (next !== undefined) this.#ready.push(next);
   }
 
   #settle(entry: TaskEntry, state: Final): void {
@@ -333,11 +355,16 @@ export class TaskRunner implements AsyncDisposable {
     for (const attempt of running) this.#finish(attempt.entry, "abandoned");
     for (const attempt of running) attempt.abort(reason);
     for (const entry of this.#retries.takeAll()) this.#finish(entry, "abandoned");
-    for (let entry = this.#ready.shift(); entry !== undefined; entry = this.#ready.shift()) {
-      this.#finish(entry, "abandoned");
-    }
+    const abandonReady = (): void => {
+      for (let entry = this.#ready.shift(); entry !== undefined; entry = this.#ready.shift()) {
+        this.#finish(entry, "abandoned");
+      }
+    };
+    abandonReady();
     for (const entry of this.#waiting.takeAll()) this.#finish(entry, "abandoned");
     for (const entry of this.#starts?.takeAll() ?? []) this.#finish(entry, "abandoned");
+    abandonReady(); // queued from a lane as the starts above gave their places back
+    for (const entry of this.#lanes.takeAll()) this.#finish(entry, "abandoned");
     return this.stats.abandoned - before;
   }
 

@@ -133,7 +133,7 @@ export interface RunnerLimits {
   /** Tasks accepted but not finished. */
   maxPending: number;
   /** Task options for tasks that set none. */
-  defaults: Record<keyof TaskOptions, number>;
+  defaults: Record<Exclude<keyof TaskOptions, "concurrency">, number>;
 }
 
 /**

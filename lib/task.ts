@@ -113,6 +113,17 @@ export interface TaskOptions {
    * @default {10000} (the runner's `maxRetryDelay`)
    */
   readonly maxRetryDelay?: number | undefined;
+  /**
+   * Attempts of tasks of this name that may run at once, across all groups
+   * (a mail API that takes 4 connections). A task that finds them all
+   * running waits, and holds back no task of another name; its group's
+   * later tasks wait behind it. Within the runner's `maxConcurrency` still.
+   * An attempt stopped at its timeout gives its place back, as its slot,
+   * even if its code runs on.
+   *
+   * @default {undefined} (only the runner's `maxConcurrency`)
+   */
+  readonly concurrency?: number | undefined;
 }
 
 /**
@@ -192,8 +203,8 @@ export type Task<A extends unknown[]> = TaskFunction<A> | TaskDefinition<A>;
  * @throws {TypeError} If `name` is empty or holds a NUL character or a lone
  * surrogate (the journal cannot store it as it is).
  * @throws {RangeError} If `timeout` is not a positive integer, `retries` not
- * an integer >= 0, or a retry delay not a number >= 0; or a wait is over
- * {@linkcode MAX_TIMER_MS}.
+ * an integer >= 0, a retry delay not a number >= 0, or `concurrency` not a
+ * positive integer; or a wait is over {@linkcode MAX_TIMER_MS}.
  *
  * @example Defining a task with a timeout
  * ```ts

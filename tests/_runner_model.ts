@@ -88,6 +88,11 @@ export interface Plan {
   maxPending: number;
   retries: number;
   /**
+   * If set, a group's task i is of name `n<i % 2>`, limited to this many
+   * attempts at once (`concurrency`), shared across the groups.
+   */
+  laneLimit?: number;
+  /**
    * Per group: when it is submitted, the journal commit and the delivery it
    * waits for (if any), and each task's steps (one per possible attempt).
    */
@@ -117,6 +122,7 @@ export const plan: fc.Arbitrary<Plan> = fc.integer({ min: 0, max: 2 }).chain((re
     maxConcurrency: fc.integer({ min: 1, max: 4 }),
     maxPending: fc.integer({ min: 1, max: 12 }),
     retries: fc.constant(retries),
+    laneLimit: fc.integer({ min: 1, max: 2 }),
     groups: fc.array(
       fc.record({
         at: fc.integer({ min: 0, max: 40 }),
@@ -130,7 +136,7 @@ export const plan: fc.Arbitrary<Plan> = fc.integer({ min: 0, max: 2 }).chain((re
       }, { requiredKeys: ["at", "tasks"] }),
       { minLength: 1, maxLength: 8 },
     ),
-  })
+  }, { requiredKeys: ["journaled", "maxConcurrency", "maxPending", "retries", "groups"] })
 );
 
 export interface Event {
@@ -193,6 +199,8 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
   });
   const events: Event[] = [];
   let live = 0, most = 0;
+  const liveByName = new Map<string, number>();
+  const overLimit: string[] = [];
   const groups: TaskGroup[] = [];
   const accepted: boolean[] = [];
   const opensAt: number[] = []; // when an accepted group's gates have both settled
@@ -200,15 +208,20 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
 
   const task = (group: number, index: number, steps: Step[]) =>
     function (this: TaskContext): unknown {
-      const { attempt, signal } = this;
+      const { attempt, signal, name } = this;
       const event = { group, index, attempt };
       events.push({ type: "start", ...event, at: clock.now() });
       most = Math.max(most, ++live);
+      const ofName = (liveByName.get(name) ?? 0) + 1;
+      liveByName.set(name, ofName);
+      // Noted, not asserted here: a task's throw would be its failure.
+      if (ofName > (p.laneLimit ?? Infinity)) overLimit.push(`${ofName} of ${name}`);
       let ended = false;
       const end = (): void => {
         if (ended) return;
         ended = true;
         live--;
+        liveByName.set(name, (liveByName.get(name) ?? 0) - 1);
         const aborted = signal.aborted ? (signal.reason as Error).name : undefined;
         events.push({ type: "end", ...event, at: clock.now(), aborted });
       };
@@ -244,7 +257,9 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
     const group = new TaskGroup({ id: `g${g}` });
     for (const [i, steps] of tasks.entries()) {
       const fn = task(g, i, steps);
-      group.add(options === undefined ? fn : defineTask(`t${g}.${i}`, fn, options));
+      if (p.laneLimit !== undefined) {
+        group.add(defineTask(`n${i % 2}`, fn, { ...options, concurrency: p.laneLimit }));
+      } else group.add(options === undefined ? fn : defineTask(`t${g}.${i}`, fn, options));
     }
     groups.push(group);
     index.set(group, g);
@@ -293,6 +308,7 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
   await runner.idle();
   const abandoned = drained === undefined ? 0 : (await drained).abandoned;
   ok(most <= p.maxConcurrency, `${most} ran at once, limit ${p.maxConcurrency}`);
+  equal(overLimit.length, 0, `ran at once: ${overLimit.join(", ")}, limit ${p.laneLimit}`);
   equal(live, 0, "every attempt ended, or was aborted");
   equal(runner.pending, 0);
   return {
