@@ -22,9 +22,7 @@ import {
   type SubmitOptions,
   type TaskRunnerOptions,
 } from "./runner_options.ts";
-import { backoffDelay } from "./backoff.ts";
-import { RetryAfterError } from "./retry_after_error.ts";
-import { UnrecoverableError } from "./unrecoverable_error.ts";
+import { retryDelay } from "./_retry_plan.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import { Fifo } from "./fifo.ts";
 import { Lanes } from "./_lanes.ts";
@@ -304,17 +302,9 @@ export class TaskRunner implements AsyncDisposable {
   };
 
   #attemptFailed(entry: TaskEntry, error: unknown): void {
-    // Field by field: a task's `retries: undefined` means the default, as its timeout's does.
-    const { options } = entry, defaults = this.#limits.defaults;
-    const willRetry = !(error instanceof UnrecoverableError) &&
-      entry.attempts <= (options?.retries ?? defaults.retries);
-    this.#outcomes.attemptFailed(entry, error, willRetry);
-    if (!willRetry) return this.#finish(entry, "failed");
-    const delay = error instanceof RetryAfterError ? error.delayMs : backoffDelay(
-      entry.attempts,
-      options?.retryDelay ?? defaults.retryDelay,
-      options?.maxRetryDelay ?? defaults.maxRetryDelay,
-    );
+    const delay = retryDelay(entry, error, this.#limits.defaults);
+    this.#outcomes.attemptFailed(entry, error, delay !== undefined);
+    if (delay === undefined) return this.#finish(entry, "failed");
     this.#leaveLane(entry); // the wait holds no place in its lane
     this.#outcomes.retrying(entry, this.#clock.now() + delay);
     this.#retries.add(entry, delay);
