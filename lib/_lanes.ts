@@ -51,7 +51,7 @@ export class Lanes {
     if (lane === undefined) return undefined;
     lane.running--;
     const next = lane.waiting.shift();
-    // Lanes stay once made (one a limited name): a Map whose entries come and go is slow to collect.
+    // Lanes stay once made (one per limited name): a Map whose entries come and go is slow to collect.
     if (next !== undefined) this.waiting--;
     return next;
   }

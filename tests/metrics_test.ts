@@ -181,34 +181,26 @@ Deno.test("Metrics: the worker pool's workers and jobs when a pool is set", () =
   );
 });
 
-Deno.test("Metrics: the journal's sync times are a histogram when a journal is set", () => {
-  const metrics = new Metrics(new TaskRunner());
-  equal(metrics.render().includes("posthaste_journal_sync_seconds"), false, "memory mode");
-  const syncs = new Histogram(LATENCY_BUCKETS);
-  metrics.journalSyncs = syncs;
-  syncs.observe(0.003);
-  syncs.observe(1.5);
-  const series = parse(metrics.render());
-  equal(series.get('posthaste_journal_sync_seconds_bucket{le="0.0025"}'), 0);
-  equal(series.get('posthaste_journal_sync_seconds_bucket{le="0.005"}'), 1);
-  equal(series.get('posthaste_journal_sync_seconds_bucket{le="2.5"}'), 2);
-  equal(series.get('posthaste_journal_sync_seconds_bucket{le="+Inf"}'), 2);
-  equal(series.get("posthaste_journal_sync_seconds_count{}"), 2);
-  equal(series.get("posthaste_journal_sync_seconds_sum{}"), 1.503);
-});
-
-Deno.test("Metrics: the event loop's lag is a histogram when a sampler is set", () => {
-  const metrics = new Metrics(new TaskRunner());
-  equal(metrics.render().includes("posthaste_event_loop_lag_seconds"), false);
-  const lag = new Histogram(LATENCY_BUCKETS);
-  metrics.eventLoopLag = lag;
-  lag.observe(0.0004);
-  lag.observe(1.2);
-  const series = parse(metrics.render());
-  equal(series.get('posthaste_event_loop_lag_seconds_bucket{le="0.001"}'), 1);
-  equal(series.get('posthaste_event_loop_lag_seconds_bucket{le="1"}'), 1);
-  equal(series.get('posthaste_event_loop_lag_seconds_bucket{le="2.5"}'), 2);
-  equal(series.get("posthaste_event_loop_lag_seconds_count{}"), 2);
+Deno.test("Metrics: the journal's sync times and the event loop's lag are histograms once set", () => {
+  const fields = [
+    ["journalSyncs", "posthaste_journal_sync_seconds"],
+    ["eventLoopLag", "posthaste_event_loop_lag_seconds"],
+  ] as const;
+  for (const [field, name] of fields) {
+    const metrics = new Metrics(new TaskRunner());
+    equal(metrics.render().includes(name), false, "not set (memory mode, no sampler): none");
+    const histogram = new Histogram(LATENCY_BUCKETS);
+    metrics[field] = histogram;
+    histogram.observe(0.003);
+    histogram.observe(1.5);
+    const series = parse(metrics.render());
+    const buckets = ["0.0025", "0.005", "2.5", "+Inf"].map((le) =>
+      series.get(`${name}_bucket{le="${le}"}`)
+    );
+    deepEqual(buckets, [0, 1, 2, 2], name);
+    equal(series.get(`${name}_count{}`), 2);
+    equal(series.get(`${name}_sum{}`), 1.503);
+  }
 });
 
 Deno.test("GET /metrics in durable mode has the journal's sync times", async () => {
