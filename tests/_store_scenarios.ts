@@ -388,6 +388,37 @@ export async function acceptedAtSurvivesRestart(open: OpenStore): Promise<void> 
   await store.close();
 }
 
+/** Recovered tasks run within their definition's `concurrency`, as accepted ones do. */
+export async function recoveredTasksKeepTheirConcurrency(open: OpenStore): Promise<void> {
+  const started: string[] = [];
+  const gate = Promise.withResolvers<void>();
+  let live = 0, most = 0;
+  const send = defineTask("send", async (to: string) => {
+    started.push(to);
+    most = Math.max(most, ++live);
+    await gate.promise;
+    live--;
+  }, { concurrency: 2 });
+  const first = await open();
+  for (const to of ["a", "b", "c", "d", "e"]) {
+    await first.enqueue(new TaskGroup({ id: `limited-${to}` }).add(send, to));
+  }
+  await first.close();
+  const store = await open();
+  await using restarted = new TaskRunner({ logger: { info() {}, warn() {}, error() {} } });
+  await recoverTasks({
+    store,
+    definitions: definitionsByName(send),
+    runner: restarted,
+    deadLetter: () => {},
+  });
+  deepEqual([started.length, restarted.queued], [2, 3], "two run, three wait for their name");
+  gate.resolve();
+  await restarted.idle();
+  deepEqual([started.toSorted(), most], [["a", "b", "c", "d", "e"], 2]);
+  await store.close();
+}
+
 /**
  * An argument JSON cannot hold (NaN, an infinity: JSON writes null) is
  * refused when the group is enqueued, not changed on its way to a restart.
@@ -459,6 +490,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
   ["an outcome after more than 24.8 days fails no other write", longDurationFailsNoCommit],
   ["a finished task's status says when; an unfinished one's null", finishedTaskSaysWhen],
   ["when a group was accepted is journaled, and kept by its recovery", acceptedAtSurvivesRestart],
+  ["recovered tasks run within their definition's concurrency", recoveredTasksKeepTheirConcurrency],
   ["an argument JSON would turn into null (NaN, Infinity) is refused", nonFiniteArgumentIsRefused],
   [
     "optional arguments left out or undefined at the end come back undefined; one before a value is refused",
