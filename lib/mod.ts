@@ -8,7 +8,9 @@
  * mode, the drain, dead letters, status, metrics and the log files, read from
  * the configuration ({@linkcode readConfig}); {@linkcode runServer} runs it as
  * a process, signals included. Tasks are {@linkcode defineTask}s (or plain
- * functions in memory mode), added with {@linkcode TaskGroup.add}.
+ * functions in memory mode), added with {@linkcode TaskGroup.add}; one steers
+ * its retries by throwing {@linkcode RetryAfterError} or
+ * {@linkcode UnrecoverableError}.
  *
  * @example A route that leaves a task behind
  * ```ts
