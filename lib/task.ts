@@ -198,7 +198,7 @@ export type Task<A extends unknown[]> = TaskFunction<A> | TaskDefinition<A>;
  *
  * @param name A stable name, unique within the application.
  * @param fn The function to run.
- * @param options Timeout and retry behaviour for this task.
+ * @param options Timeout, retries and concurrency for this task.
  * @returns The definition, to pass to {@linkcode TaskGroup.add}.
  * @throws {TypeError} If `name` is empty or holds a NUL character or a lone
  * surrogate (the journal cannot store it as it is).

@@ -147,7 +147,7 @@ export class WorkerPool implements AsyncDisposable {
    * @param taskName The task's name.
    * @param module The module's URL.
    * @param name The exported function's name.
-   * @param options Timeout and retries; at the timeout the worker is terminated.
+   * @param options Timeout, retries and concurrency; at the timeout the worker is terminated.
    * @returns A definition to add to a group.
    */
   define<F extends WorkerFunction>(
