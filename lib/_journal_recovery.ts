@@ -4,7 +4,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { keptWhenDone } from "./_given_ids.ts";
 import { storedTask } from "./_journal_rows.ts";
-import { isFinal } from "./_status_times.ts";
+import { isFinal, isoOrNull } from "./_status_times.ts";
 import { transaction } from "./_sqlite_transaction.ts";
 import { groupStateOf, type GroupStatus, type TaskState } from "./task_status.ts";
 import type { StoredTask } from "./task_store.ts";
@@ -95,13 +95,13 @@ export function groupStatus(id: string, rows: StatusRow[]): GroupStatus | undefi
   return {
     id,
     state: groupStateOf(rows.map((row) => row.state)),
-    acceptedAt: accepted === null ? null : new Date(Number(accepted)).toISOString(),
+    acceptedAt: isoOrNull(accepted === null ? -1 : Number(accepted)),
     tasks: rows.map((row) => ({
       name: row.name,
       state: row.state,
       attempts: row.attempts,
       durationMs: row.duration_ms,
-      finishedAt: isFinal(row.state) ? new Date(Number(row.updated_at)).toISOString() : null,
+      finishedAt: isoOrNull(isFinal(row.state) ? Number(row.updated_at) : -1),
       error: row.error,
       // A task stopped at shutdown in its backoff is journaled queued, with its retry time.
       retryAt: (row.state === "retrying" || row.state === "queued") && Number(row.next_at) > 0

@@ -20,14 +20,12 @@ export class Lanes {
   waiting = 0;
 
   /**
-   * Takes a place in the task's lane, or parks the task there when its lane
-   * is full. A task without a limit of its own always may start.
+   * Takes a place in the lane of a task with a `concurrency` of its own
+   * (`limit`), or parks the task there when its lane is full.
    *
    * @returns Whether the task may start now.
    */
-  take(entry: TaskEntry): boolean {
-    const limit = entry.options?.concurrency;
-    if (limit === undefined) return true;
+  take(entry: TaskEntry, limit: number): boolean {
     let lane = this.#lanes.get(entry.name);
     if (lane === undefined) this.#lanes.set(entry.name, lane = { running: 0, waiting: new Fifo() });
     if (lane.running < limit) {
@@ -40,13 +38,12 @@ export class Lanes {
   }
 
   /**
-   * Gives back the place of an attempt that ended (or of a task that stopped
-   * running for a while: a backoff, a refused journal mark).
+   * Gives back the place a limited task's attempt held: it ended, or stopped
+   * running for a while (a backoff, a refused journal mark).
    *
    * @returns The task of that name that waited longest, to queue, if any.
    */
   release(entry: TaskEntry): TaskEntry | undefined {
-    if (entry.options?.concurrency === undefined) return undefined;
     const lane = this.#lanes.get(entry.name);
     if (lane === undefined) return undefined;
     lane.running--;

@@ -253,8 +253,9 @@ export class TaskRunner implements AsyncDisposable {
    * with no timer, listener or promise; the caller's loop runs the next one.
    */
   #run(entry: TaskEntry): void {
-    // A name's lane full: the task waits there. (Inline: most tasks have no limit.)
-    if (entry.options?.concurrency !== undefined && !this.#lanes.take(entry)) return;
+    // A name's lane full: the task waits there.
+    const limit = entry.options?.concurrency;
+    if (limit !== undefined && !this.#lanes.take(entry, limit)) return;
     entry.state = "running";
     entry.attempts++;
     // The first attempt in this process (a resumed task may have tried before a restart).
@@ -313,9 +314,7 @@ export class TaskRunner implements AsyncDisposable {
   /** Records a final state, then queues the group's next task (or abandons the rest). */
   #finish(entry: TaskEntry, state: Final): void {
     // Before its state changes: an attempt that ran gives its place back.
-    if (entry.options?.concurrency !== undefined && entry.state === "running") {
-      this.#leaveLane(entry);
-    }
+    if (entry.state === "running") this.#leaveLane(entry);
     this.#settle(entry, state);
     const { group } = entry;
     let next = group[nextTask]();
@@ -328,6 +327,7 @@ export class TaskRunner implements AsyncDisposable {
 
   /** A running task stops (ends, or waits): the next of its name in its lane is queued. */
   #leaveLane(entry: TaskEntry): void {
+    if (entry.options?.concurrency === undefined) return; // no lane: most tasks
     const next = this.#lanes.release(entry);
     if (next !== undefined) this.#ready.push(next);
   }
