@@ -6,7 +6,25 @@
  */
 import { type Clock, systemClock } from "./clock.ts";
 
-/** What tells two files apart: device and inode. */
+/**
+ * What tells two files apart: device and inode.
+ *
+ * @example A stat that sees every look as a new file, as a test would give
+ * ```ts
+ * import { type FileIdentity, watchFile } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * let inode = 0;
+ * const stat = (): Promise<FileIdentity> => Promise.resolve({ dev: 1, ino: ++inode });
+ * const reopened = Promise.withResolvers<void>();
+ * await using _watch = await watchFile("log.txt", async () => reopened.resolve(), {
+ *   intervalMs: 10,
+ *   stat,
+ * });
+ * await reopened.promise;
+ * equal(inode >= 2, true);
+ * ```
+ */
 export interface FileIdentity {
   /** The device the file is on. */
   dev: number;

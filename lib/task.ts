@@ -117,7 +117,9 @@ export interface TaskOptions {
    * Attempts of tasks of this name that may run at once, across all groups
    * (a mail API that takes 4 connections). A task that finds them all
    * running waits, and holds back no task of another name; its group's
-   * later tasks wait behind it. Within the runner's `maxConcurrency` still.
+   * later tasks wait behind it. Within the runner's `maxConcurrency` still,
+   * and like it, a limit of one runner: servers that share a PostgreSQL
+   * journal each run up to this many.
    * An attempt stopped at its timeout gives its place back, as its slot,
    * even if its code runs on.
    *
