@@ -8,7 +8,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { GroupCommit } from "../lib/_group_commit.ts";
 import { JournalWriter } from "../lib/_journal_batch.ts";
 import { openJournal } from "../lib/_journal_schema.ts";
-import type { TaskEntry } from "../lib/task_group.ts";
+import type { TaskEntry } from "../lib/task_entry.ts";
 
 const TASKS = 30;
 const dir = await Deno.makeTempDir({ prefix: "posthaste_statements_bench_" });

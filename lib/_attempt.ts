@@ -4,7 +4,8 @@ import { type Context, context, type Span, trace } from "@opentelemetry/api";
 import { abortWithHooks, hookableController } from "./_abort_hooks.ts";
 import { readable } from "./_thrown.ts";
 import type { TaskContext } from "./task.ts";
-import type { TaskEntry, TaskGroup } from "./task_group.ts";
+import type { TaskGroup } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 import { taskId } from "./task_status.ts";
 import type { TimeoutHandle, TimeoutQueue, TimeoutTarget } from "./timeout_queue.ts";
 import {

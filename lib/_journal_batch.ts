@@ -12,7 +12,7 @@ import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
 import type { GroupCommit, Write } from "./_group_commit.ts";
 import { keptWhenDone } from "./_given_ids.ts";
 import { journalError, PROBE_PREFIX } from "./_journal_rows.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 
 // New tasks, with when their group was accepted; with the request
 // fingerprint and the key id (see keptWhenDone) of a keyed group, each NULL

@@ -3,7 +3,7 @@
 // journal refuses (a database restarting, a full disk) is no attempt: the
 // task has not run, and tries again a second later. Internal to the runner.
 import { Slots } from "./_slots.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 import type { TaskStore } from "./task_store.ts";
 
 const MARK_PAUSE_MS = 1_000;

@@ -2,7 +2,7 @@
 // limited task's name run, and the tasks of that name waiting for one to end.
 // Internal to TaskRunner, which keeps the global limit itself.
 import { Fifo } from "./fifo.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 
 interface Lane {
   running: number;

@@ -6,7 +6,8 @@ import { deadLetterOf, sendDeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
 import type { TaskRunnerOptions } from "./runner_options.ts";
 import type { RunnerStats } from "./runner_stats.ts";
-import type { TaskEntry, TaskGroup } from "./task_group.ts";
+import type { TaskGroup } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 import { taskId } from "./task_status.ts";
 import { recordedErrorText } from "./_thrown.ts";
 

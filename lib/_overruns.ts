@@ -5,7 +5,7 @@ import { IntervalGate } from "./_interval_gate.ts";
 import type { Clock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { taskLogFields } from "./_outcomes.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 
 /** A task that ends within this long of its abort heeded its signal. */
 export const OVERRUN_GRACE_MS = 1_000;

@@ -4,7 +4,7 @@
 import type { Sql } from "postgres";
 import { journalError, type NewRow, outcomeAt } from "./_journal_rows.ts";
 import { TABLE } from "./_postgres_journal.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 
 /** A task's progress; `keep` leaves its retry time, error and duration as they are. */
 export interface SaveRow {

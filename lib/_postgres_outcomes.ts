@@ -10,7 +10,7 @@ import type { PostgresCommit } from "./_postgres_commit.ts";
 import { pruneFinished } from "./_postgres_journal.ts";
 import type { Clock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 import { taskId } from "./task_status.ts";
 
 /** What {@linkcode PostgresOutcomes} writes with, and how long finished groups stay. */

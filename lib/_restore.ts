@@ -6,7 +6,8 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { TaskRunner } from "./runner.ts";
 import type { TaskDefinition } from "./task.ts";
-import { restoreTask, type TaskEntry, TaskGroup } from "./task_group.ts";
+import { restoreTask, TaskGroup } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 
 /** What restoring needs: the definitions, the dead letters, the journal to mark failures in, and the wall clock. */

@@ -3,7 +3,7 @@
 import { backoffDelay } from "./backoff.ts";
 import { RetryAfterError } from "./retry_after_error.ts";
 import type { RunnerLimits } from "./runner_options.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 import { UnrecoverableError } from "./unrecoverable_error.ts";
 
 /**

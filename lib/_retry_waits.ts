@@ -1,7 +1,7 @@
 // Tasks waiting out a retry's backoff (or a pause the journal asked for),
 // each on a timer of the runner's clock. Internal to TaskRunner.
 import type { Clock } from "./clock.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 
 /** Queues each task again when its wait ends; shutdown takes them all back. */
 export class RetryWaits {

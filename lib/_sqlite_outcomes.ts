@@ -10,7 +10,7 @@ import { keptWhenDone } from "./_given_ids.ts";
 import { outcomeFailureLogs, OutcomeRetry } from "./_outcome_retry.ts";
 import type { Clock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 import { taskId, type TaskState } from "./task_status.ts";
 
 /** What {@linkcode SqliteOutcomes} writes with. */

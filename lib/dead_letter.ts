@@ -4,7 +4,7 @@
  * @module
  */
 import type { StructuredLogger } from "./logging.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 import { isoOrNull } from "./_status_times.ts";
 import { taskId } from "./task_status.ts";
 

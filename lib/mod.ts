@@ -53,6 +53,7 @@ export * from "./runner_options.ts";
 export * from "./runner_stats.ts";
 export * from "./task.ts";
 export * from "./task_group_options.ts";
+export * from "./task_entry.ts";
 export * from "./task_group.ts";
 export * from "./task_status.ts";
 export * from "./task_store.ts";

@@ -31,7 +31,8 @@ import {
 } from "./_postgres_journal.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import { groupStatus } from "./_journal_recovery.ts";
-import type { TaskEntry, TaskGroup } from "./task_group.ts";
+import type { TaskGroup } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 import type { GroupStatus } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
 import type { PostgresTaskStoreOptions } from "./postgres_task_store_options.ts";

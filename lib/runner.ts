@@ -4,17 +4,11 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
-import { Attempt, type AttemptDone, isThenable } from "./_attempt.ts";
-import { readable } from "./_thrown.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
-import { type Final, Outcomes } from "./_outcomes.ts";
-import { Overruns } from "./_overruns.ts";
 import { Backlog } from "./_backlog.ts";
-import { JournaledStarts } from "./_journaled_starts.ts";
+import { Scheduler } from "./_scheduler.ts";
 import { followUpsOf } from "./_submit.ts";
 import { acceptedField } from "./_status_times.ts";
-import { WaitingItems } from "./_start_gate.ts";
 import {
   type DrainOptions,
   resolveLimits,
@@ -22,16 +16,10 @@ import {
   type SubmitOptions,
   type TaskRunnerOptions,
 } from "./runner_options.ts";
-import { retryDelay } from "./_retry_plan.ts";
-import { type Clock, monotonicClock, systemClock } from "./clock.ts";
-import { Fifo } from "./fifo.ts";
-import { Lanes } from "./_lanes.ts";
-import { Slots } from "./_slots.ts";
-import { RetryWaits } from "./_retry_waits.ts";
+import { type Clock, systemClock } from "./clock.ts";
 import { RunnerStats } from "./runner_stats.ts";
-import { TimeoutQueue } from "./timeout_queue.ts";
 import type { TaskOptions } from "./task.ts";
-import { nextTask, type TaskEntry, type TaskGroup } from "./task_group.ts";
+import { nextTask, type TaskGroup } from "./task_group.ts";
 
 /**
  * Runs {@linkcode TaskGroup}s: each group's tasks in order, many groups at
@@ -57,32 +45,11 @@ import { nextTask, type TaskEntry, type TaskGroup } from "./task_group.ts";
  * ```
  */
 export class TaskRunner implements AsyncDisposable {
-  #backlog: Backlog;
-  #limits: Readonly<RunnerLimits>;
-  /** Hooks and sinks, read where they are used. */
-  #options: TaskRunnerOptions;
-  #clock: Clock;
-  #outcomes: Outcomes;
-  #overruns: Overruns;
-
-  #timeouts: TimeoutQueue;
-  #ready = new Fifo<TaskEntry>();
-  /** Tasks with a `concurrency` of their own: their running counts, and those waiting. */
-  #lanes = new Lanes();
-  /** First tasks of groups whose response is not delivered yet. */
-  #waiting = new WaitingItems<TaskEntry>({
-    start: (first) => this.#enqueue(first),
-    drop: (first) => this.#drop(first),
-    lost: (first, error) => this.#outcomes.responseLost(first.group, error),
-  });
-  // Not a Map: an attempt comes and goes with each task (see _slots.ts).
-  #active = new Slots<Attempt>();
-  /** Durable mode: attempts waiting for their start to be journaled. */
-  #starts: JournaledStarts | undefined;
-  /** Tasks waiting out a backoff, or a pause the journal asked for. */
-  #retries: RetryWaits;
-  /** A task's `this.submit`: one function for every attempt. */
-  readonly #submitFollowUp: (group: TaskGroup) => Promise<void>;
+  readonly #backlog: Backlog;
+  readonly #limits: Readonly<RunnerLimits>;
+  readonly #clock: Clock;
+  /** Runs what was admitted. */
+  readonly #scheduler: Scheduler;
   /** Counters of what the runner has done. */
   readonly stats: RunnerStats = new RunnerStats();
 
@@ -96,30 +63,14 @@ export class TaskRunner implements AsyncDisposable {
     const { maxConcurrency, maxPending, defaults } = resolveLimits(options);
     this.#backlog = new Backlog(maxPending);
     this.#limits = Object.freeze({ maxConcurrency, maxPending, defaults: Object.freeze(defaults) });
-    this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#retries = new RetryWaits(this.#clock, (entry) => this.#enqueue(entry));
-    // Deadlines on a monotonic clock: a step of the wall clock must not move them.
-    const monotonic = options.clock ?? monotonicClock;
-    this.#timeouts = new TimeoutQueue(monotonic);
-    const logger = options.logger ?? getLogger(["posthaste", "runner"]);
-    this.#outcomes = new Outcomes(options, this.stats, this.#clock, logger);
-    this.#overruns = new Overruns(monotonic, logger);
-    this.#submitFollowUp = options.submitFollowUp ??
-      followUpsOf(this, options.journal !== undefined);
-    if (options.journal === undefined) return;
-    this.#starts = new JournaledStarts(options.journal, {
-      call: (entry) => {
-        this.#outcomes.markJournaled();
-        this.#call(entry);
-      },
-      pause: (entry, error, pauseMs) => {
-        this.#outcomes.markRefused(entry, error, pauseMs);
-        this.#leaveLane(entry);
-        this.#retries.add(entry, pauseMs);
-      },
-      fail: (entry, error) => this.#attemptFailed(entry, error),
-      pump: () => this.#pump(),
+    this.#scheduler = new Scheduler({
+      options,
+      limits: this.#limits,
+      backlog: this.#backlog,
+      stats: this.stats,
+      clock: this.#clock,
+      submitFollowUp: options.submitFollowUp ?? followUpsOf(this, options.journal !== undefined),
     });
   }
 
@@ -130,7 +81,7 @@ export class TaskRunner implements AsyncDisposable {
 
   /** Tasks running now. */
   get running(): number {
-    return this.#active.size + (this.#starts?.size ?? 0);
+    return this.#scheduler.running;
   }
 
   /**
@@ -138,7 +89,7 @@ export class TaskRunner implements AsyncDisposable {
    * running) or for one of their name's (its `concurrency` are running).
    */
   get queued(): number {
-    return this.#ready.length + this.#lanes.waiting;
+    return this.#scheduler.queued;
   }
 
   /**
@@ -146,9 +97,7 @@ export class TaskRunner implements AsyncDisposable {
    * was accepted, or 0 if none waits: how far behind the runner is.
    */
   get queueLatencyMs(): number {
-    let first = this.#ready.peek();
-    const laned = this.#lanes.oldest();
-    if (laned && (!first || laned.group.acceptedAt < first.group.acceptedAt)) first = laned;
+    const first = this.#scheduler.firstInLine;
     return first === undefined ? 0 : Math.max(0, this.#clock.now() - first.group.acceptedAt);
   }
 
@@ -157,7 +106,7 @@ export class TaskRunner implements AsyncDisposable {
    * ended: tasks that ignore their signal, running past every limit.
    */
   get overrunning(): number {
-    return this.#overruns.size;
+    return this.#scheduler.overrunning;
   }
 
   /** The options of a task that sets none of its own. */
@@ -195,11 +144,7 @@ export class TaskRunner implements AsyncDisposable {
     // A recovered group keeps the time the journal holds.
     if (group.acceptedAt < 0) acceptedField.set(group, this.#clock.now());
     const first = group[nextTask]();
-    if (first === undefined) return;
-    this.#outcomes.accepted(group);
-    const { after, commit } = options;
-    if (after === undefined && commit === undefined) return this.#enqueue(first);
-    this.#waiting.add(options, first);
+    if (first !== undefined) this.#scheduler.start(first, options);
   }
 
   /**
@@ -223,148 +168,11 @@ export class TaskRunner implements AsyncDisposable {
    */
   async drain(options: DrainOptions = {}): Promise<{ abandoned: number }> {
     await this.#backlog.drain(options.signal);
-    return { abandoned: this.#backlog.pending > 0 ? this.#abandonAll() : 0 };
+    return { abandoned: this.#backlog.pending > 0 ? this.#scheduler.abandonAll() : 0 };
   }
 
   /** Drains without a deadline, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.drain();
-  }
-
-  #enqueue(entry: TaskEntry): void {
-    // With nothing ahead and room, straight to its run: a queue that
-    // empties on every task would give up its array each time.
-    if (this.#ready.length > 0 || this.running >= this.#limits.maxConcurrency) {
-      this.#ready.push(entry);
-    } else this.#run(entry);
-    this.#pump();
-  }
-
-  #pump(): void {
-    while (this.running < this.#limits.maxConcurrency) {
-      const entry = this.#ready.shift();
-      if (entry === undefined) return;
-      this.#run(entry);
-    }
-  }
-
-  /**
-   * Starts one attempt. A task that returns no promise finishes right here,
-   * with no timer, listener or promise; the caller's loop runs the next one.
-   */
-  #run(entry: TaskEntry): void {
-    // A name's lane full: the task waits there.
-    const limit = entry.options?.concurrency;
-    if (limit !== undefined && !this.#lanes.take(entry, limit)) return;
-    entry.state = "running";
-    entry.attempts++;
-    // The first attempt in this process (a resumed task may have tried before a restart).
-    if (entry.startedAt < 0) {
-      entry.startedAt = this.#clock.now();
-      this.stats.started++;
-    }
-    if (this.#starts === undefined) return this.#call(entry);
-    this.#starts.start(entry);
-  }
-
-  #call(entry: TaskEntry): void {
-    const attempt = new Attempt(entry, this.#options.tracer, this.#submitFollowUp);
-    let result: PromiseLike<unknown> | undefined;
-    try {
-      const value = attempt.call();
-      result = isThenable(value) ? value : undefined; // reads its then, which may throw too
-    } catch (thrown) {
-      const error = readable(thrown);
-      attempt.end(true, error);
-      return this.#attemptFailed(entry, error);
-    }
-    if (result === undefined) {
-      attempt.end(false);
-      return this.#finish(entry, "done");
-    }
-
-    attempt.slot = this.#active.add(attempt);
-    const timeout = entry.options?.timeout ?? this.#limits.defaults.timeout;
-    attempt.watchWithDeadline(result, this.#timeouts, timeout, this.#attemptDone);
-  }
-
-  /** Where every watched attempt reports: one function, not a closure per attempt. */
-  #attemptDone: AttemptDone = (entry, attempt, failed, error, late) => {
-    if (late) return this.#overruns.ended(entry, attempt);
-    if (attempt.stopped) this.#overruns.stopped(attempt);
-    this.#active.take(attempt.slot);
-    // Shutdown gave up on this task while it ran; it is already reported.
-    const abandoned = entry.state === "abandoned";
-    attempt.end(failed, error, abandoned);
-    if (abandoned) return;
-    if (failed) this.#attemptFailed(entry, error);
-    else this.#finish(entry, "done");
-    this.#pump();
-  };
-
-  #attemptFailed(entry: TaskEntry, error: unknown): void {
-    const delay = retryDelay(entry, error, this.#limits.defaults);
-    this.#outcomes.attemptFailed(entry, error, delay !== undefined);
-    if (delay === undefined) return this.#finish(entry, "failed");
-    this.#leaveLane(entry); // the wait holds no place in its lane
-    this.#outcomes.retrying(entry, this.#clock.now() + delay);
-    this.#retries.add(entry, delay);
-  }
-
-  /** Records a final state, then queues the group's next task (or abandons the rest). */
-  #finish(entry: TaskEntry, state: Final): void {
-    // Before its state changes: an attempt that ran gives its place back.
-    if (entry.state === "running") this.#leaveLane(entry);
-    this.#settle(entry, state);
-    const { group } = entry;
-    let next = group[nextTask]();
-    if (state === "abandoned") {
-      for (; next !== undefined; next = group[nextTask]()) this.#settle(next, "abandoned");
-    }
-    if (next !== undefined) this.#ready.push(next);
-    else this.#outcomes.hook("onGroupSettled", group);
-  }
-
-  /** A running task stops (ends, or waits): the next of its name in its lane is queued. */
-  #leaveLane(entry: TaskEntry): void {
-    if (entry.options?.concurrency === undefined) return; // no lane: most tasks
-    const next = this.#lanes.release(entry);
-    if (next !== undefined) this.#ready.push(next);
-  }
-
-  #settle(entry: TaskEntry, state: Final): void {
-    this.#backlog.settle();
-    this.#outcomes.settled(entry, state);
-  }
-
-  #abandonAll(): number {
-    const before = this.stats.abandoned;
-    const reason = new DOMException("Shutdown deadline passed", "AbortError");
-    const running = this.#active.takeAll();
-    // Marked abandoned before the abort, so the attempt's own settling ignores it.
-    for (const attempt of running) this.#finish(attempt.entry, "abandoned");
-    for (const attempt of running) attempt.abort(reason);
-    for (const entry of this.#retries.takeAll()) this.#finish(entry, "abandoned");
-    const abandonReady = (): void => {
-      for (let entry = this.#ready.shift(); entry !== undefined; entry = this.#ready.shift()) {
-        this.#finish(entry, "abandoned");
-      }
-    };
-    abandonReady();
-    for (const entry of this.#waiting.takeAll()) this.#finish(entry, "abandoned");
-    for (const entry of this.#starts?.takeAll() ?? []) this.#finish(entry, "abandoned");
-    abandonReady(); // queued from a lane as the starts above gave their places back
-    for (const entry of this.#lanes.takeAll()) this.#finish(entry, "abandoned");
-    return this.stats.abandoned - before;
-  }
-
-  /** A group whose journal commit failed: its client got no 202, so it never existed. */
-  #drop(first: TaskEntry): void {
-    const { group } = first;
-    for (let entry = first; entry !== undefined; entry = group[nextTask]() as TaskEntry) {
-      entry.state = "abandoned";
-    }
-    this.#backlog.settle(group.size);
-    this.#outcomes.dropped(group);
   }
 }

@@ -18,7 +18,8 @@
  */
 import type { WaitOptions } from "./abortable.ts";
 import type { JsonValue } from "./task.ts";
-import type { TaskEntry, TaskGroup } from "./task_group.ts";
+import type { TaskGroup } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 import type { GroupStatus } from "./task_status.ts";
 
 /**

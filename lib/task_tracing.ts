@@ -6,7 +6,7 @@
  */
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { errorText } from "./_thrown.ts";
-import type { TaskEntry } from "./task_group.ts";
+import type { TaskEntry } from "./task_entry.ts";
 import { taskId } from "./task_status.ts";
 
 /**

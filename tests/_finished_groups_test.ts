@@ -3,7 +3,7 @@ import { FinishedGroups } from "../lib/_finished_groups.ts";
 import { fingerprints } from "../lib/_given_ids.ts";
 import { acceptedField } from "../lib/_status_times.ts";
 import { TaskGroup } from "../lib/mod.ts";
-import type { TaskEntry } from "../lib/task_group.ts";
+import type { TaskEntry } from "../lib/task_entry.ts";
 
 let finishedAt = Date.parse("2026-12-03T10:00:00.000Z");
 

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { GroupCommit, type SyncTarget } from "../lib/_group_commit.ts";
 import { JournalWriter } from "../lib/_journal_batch.ts";
 import { openJournal } from "../lib/_journal_schema.ts";
-import type { TaskEntry } from "../lib/task_group.ts";
+import type { TaskEntry } from "../lib/task_entry.ts";
 
 /** A WAL stand-in that counts its syncs, which finish at once. */
 function countingWal(): SyncTarget & { syncs: number } {

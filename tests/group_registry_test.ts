@@ -2,7 +2,7 @@ import { deepEqual, equal } from "node:assert/strict";
 import fc from "fast-check";
 import { GroupRegistry, type GroupStatus, TaskGroup, type TaskState } from "../lib/mod.ts";
 import { fingerprints } from "../lib/_given_ids.ts";
-import type { TaskEntry } from "../lib/task_group.ts";
+import type { TaskEntry } from "../lib/task_entry.ts";
 import { fakeClock } from "./_helpers.ts";
 
 /** A group whose tasks ended as `outcomes` say, as if a runner had run them. */
