@@ -1,11 +1,29 @@
-// Per-task concurrency (`TaskOptions.concurrency`): how many attempts of each
-// limited task's name run, and the tasks of that name waiting for one to end.
-// Internal to TaskRunner, which keeps the global limit itself.
+// Per-task concurrency (`TaskOptions.concurrency`, `sharedConcurrency`): how
+// many attempts of each limited task's name run, and the tasks of that name
+// waiting for one to end, or for a place the servers share. Internal to
+// TaskRunner, which keeps the global limit itself.
+import type { Clock } from "./clock.ts";
 import { Fifo } from "./fifo.ts";
+import type { SharedPlaces } from "./shared_places.ts";
 import type { TaskEntry } from "./task_entry.ts";
+import type { TaskOptions } from "./task.ts";
+
+/** How long a task whose shared places are all taken waits before it asks again. */
+export const LOOK_MS = 250;
 
 interface Lane {
+  readonly name: string;
+  /** This runner's limit: `concurrency`, or `sharedConcurrency` where nothing shares places. */
+  readonly limit: number;
+  /** The servers' limit, where places are shared. */
+  readonly shared: number | undefined;
   running: number;
+  /** Tasks given a shared place, on their way to start. */
+  granted: number;
+  /** A place asked for, or a look scheduled: one at a time. */
+  asking: boolean;
+  /** The timer of a look scheduled after no place was free. */
+  look: unknown;
   readonly waiting: Fifo<TaskEntry>;
 }
 
@@ -16,24 +34,49 @@ interface Lane {
  */
 export class Lanes {
   readonly #lanes = new Map<string, Lane>();
+  readonly #places: SharedPlaces | undefined;
+  readonly #ready: (entry: TaskEntry) => void;
+  readonly #clock: Pick<Clock, "setTimeout" | "clearTimeout">;
+  /** Tasks given a shared place, on their way through the ready queue. */
+  readonly #granted = new Set<TaskEntry>();
+  #closed = false;
   /** Tasks waiting in a lane. */
   waiting = 0;
 
   /**
-   * Takes a place in the lane of a task with a `concurrency` of its own
-   * (`limit`), or parks the task there when its lane is full.
+   * @param places The places servers share, if the journal has them.
+   * @param ready Where a task goes that got its shared place.
+   * @param clock Runs the looks for a free place.
+   */
+  constructor(
+    places: SharedPlaces | undefined,
+    ready: (entry: TaskEntry) => void,
+    clock: Pick<Clock, "setTimeout" | "clearTimeout">,
+  ) {
+    this.#places = places;
+    this.#ready = ready;
+    this.#clock = clock;
+  }
+
+  /**
+   * Takes a place in the lane of a task with a `concurrency` or a
+   * `sharedConcurrency` of its own, or parks the task there when its lane
+   * is full, or until a shared place is taken for it (it then goes to
+   * `ready`).
    *
    * @returns Whether the task may start now.
    */
-  take(entry: TaskEntry, limit: number): boolean {
+  take(entry: TaskEntry, options: TaskOptions): boolean {
     let lane = this.#lanes.get(entry.name);
-    if (lane === undefined) this.#lanes.set(entry.name, lane = { running: 0, waiting: new Fifo() });
-    if (lane.running < limit) {
+    if (lane === undefined) this.#lanes.set(entry.name, lane = this.#lane(entry.name, options));
+    if (lane.shared === undefined ? lane.running < lane.limit : this.#granted.delete(entry)) {
+      if (lane.shared !== undefined) lane.granted--;
       lane.running++;
       return true;
     }
     lane.waiting.push(entry);
     this.waiting++;
+    this.#ask(lane);
     return false;
   }
 
@@ -41,12 +84,19 @@ export class Lanes {
    * Gives back the place a limited task's attempt held: it ended, or stopped
    * running for a while (a backoff, a refused journal mark).
    *
-   * @returns The task of that name that waited longest, to queue, if any.
+   * @returns The task of that name that waited longest, to queue, if any
+   * (with shared places, it goes to `ready` once it has one).
    */
   release(entry: TaskEntry): TaskEntry | undefined {
     const lane = this.#lanes.get(entry.name);
     if (lane === undefined) return undefined;
     lane.running--;
+    if (lane.shared !== undefined) {
+      this.#give(lane.name);
+      this.#stopLook(lane); // the place just given back: ask now
+      this.#ask(lane);
+      return undefined;
+    }
     const next = lane.waiting.shift();
     // Lanes stay once made (one per limited name): a Map whose entries come and go is slow to collect.
     if (next !== undefined) this.waiting--;
@@ -63,8 +113,20 @@ export class Lanes {
     return oldest;
   }
 
+  /**
+   * Shutdown: no place is asked for after this, and those given to tasks
+   * that have not started go back (the tasks are abandoned).
+   */
+  close(): void {
+    this.#closed = true;
+    for (const lane of this.#lanes.values()) this.#stopLook(lane);
+    for (const entry of this.#granted) this.#give(entry.name);
+    this.#granted.clear();
+  }
+
   /** Every waiting task, for shutdown; the lanes are empty after. */
   takeAll(): TaskEntry[] {
+    this.close();
     const all: TaskEntry[] = [];
     for (const { waiting } of this.#lanes.values()) {
       for (let entry = waiting.shift(); entry !== undefined; entry = waiting.shift()) {
@@ -74,5 +136,69 @@ export class Lanes {
     this.#lanes.clear();
     this.waiting = 0;
     return all;
+  }
+
+  #lane(name: string, options: TaskOptions): Lane {
+    const { concurrency = Infinity, sharedConcurrency } = options;
+    const shared = this.#places === undefined ? undefined : sharedConcurrency;
+    const limit = shared === undefined
+      ? Math.min(concurrency, sharedConcurrency ?? Infinity)
+      : concurrency;
+    return {
+      name,
+      limit,
+      shared,
+      running: 0,
+      granted: 0,
+      asking: false,
+      look: undefined,
+      waiting: new Fifo(),
+    };
+  }
+
+  /** Asks the servers' places for one, for the task waiting longest, if this runner has room. */
+  #ask(lane: Lane): void {
+    const { shared } = lane;
+    if (shared === undefined || lane.asking || this.#closed) return;
+    if (lane.waiting.length === 0 || lane.running + lane.granted >= lane.limit) return;
+    lane.asking = true;
+    // A throw is a rejection: whatever the places do, nothing throws into the runner.
+    new Promise<boolean>((resolve) => resolve(this.#places!.take(lane.name, shared)))
+      .catch(() => false).then((taken) => {
+        lane.asking = false;
+        if (taken && this.#closed) return this.#give(lane.name);
+        if (!taken) return this.#lookLater(lane);
+        const next = lane.waiting.shift()!;
+        this.waiting--;
+        lane.granted++;
+        this.#granted.add(next);
+        this.#ready(next);
+        this.#ask(lane); // more waiting: one more place
+      });
+  }
+
+  #give(name: string): void {
+    try {
+      this.#places!.give(name);
+    } catch {
+      // Its own to report; the runner goes on.
+    }
+  }
+
+  #lookLater(lane: Lane): void {
+    if (this.#closed) return;
+    lane.asking = true;
+    lane.look = this.#clock.setTimeout(() => {
+      lane.look = undefined;
+      lane.asking = false;
+      this.#ask(lane);
+    }, LOOK_MS);
+  }
+
+  #stopLook(lane: Lane): void {
+    if (lane.look === undefined) return;
+    this.#clock.clearTimeout(lane.look);
+    lane.look = undefined;
+    lane.asking = false;
   }
 }

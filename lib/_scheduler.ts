@@ -18,8 +18,15 @@ import { Slots } from "./_slots.ts";
 import { RetryWaits } from "./_retry_waits.ts";
 import type { RunnerStats } from "./runner_stats.ts";
 import { TimeoutQueue } from "./timeout_queue.ts";
+import type { TaskOptions } from "./task.ts";
 import { nextTask, type TaskGroup } from "./task_group.ts";
 import type { TaskEntry } from "./task_entry.ts";
+
+/** Whether a task has a lane: a `concurrency` or `sharedConcurrency` of its own. */
+function laned(options: TaskOptions | undefined): options is TaskOptions {
+  return options !== undefined &&
+    (options.concurrency !== undefined || options.sharedConcurrency !== undefined);
+}
 
 /** What a scheduler is given by its runner. */
 export interface SchedulerParts {
@@ -46,7 +53,7 @@ export class Scheduler {
   readonly #timeouts: TimeoutQueue;
   readonly #ready = new Fifo<TaskEntry>();
   /** Tasks with a `concurrency` of their own: their running counts, and those waiting. */
-  readonly #lanes = new Lanes();
+  readonly #lanes: Lanes;
   /** First tasks of groups whose response is not delivered yet. */
   readonly #waiting = new WaitingItems<TaskEntry>({
     start: (first) => this.#enqueue(first),
@@ -66,6 +73,10 @@ export class Scheduler {
     this.#maxConcurrency = parts.limits.maxConcurrency;
     this.#clock = clock;
     this.#retries = new RetryWaits(clock, (entry) => this.#enqueue(entry));
+    this.#lanes = new Lanes(options.journal?.sharedPlaces, (entry) => {
+      this.#ready.push(entry);
+      this.#pump();
+    }, clock);
     // Deadlines on a monotonic clock: a step of the wall clock must not move them.
     const monotonic = options.clock ?? monotonicClock;
     this.#timeouts = new TimeoutQueue(monotonic);
@@ -127,6 +138,7 @@ export class Scheduler {
     const { stats } = this.#parts;
     const before = stats.abandoned;
     const reason = new DOMException("Shutdown deadline passed", "AbortError");
+    this.#lanes.close(); // the places the running give back are not asked for again
     const running = this.#active.takeAll();
     // Marked abandoned before the abort, so the attempt's own settling ignores it.
     for (const attempt of running) this.#finish(attempt.entry, "abandoned");
@@ -168,8 +180,8 @@ export class Scheduler {
    */
   #run(entry: TaskEntry): void {
     // A name's lane full: the task waits there.
-    const limit = entry.options?.concurrency;
-    if (limit !== undefined && !this.#lanes.take(entry, limit)) return;
+    const options = entry.options;
+    if (laned(options) && !this.#lanes.take(entry, options)) return;
     entry.state = "running";
     entry.attempts++;
     // The first attempt in this process (a resumed task may have tried before a restart).
@@ -242,7 +254,7 @@ export class Scheduler {
 
   /** A running task stops (ends, or waits): the next of its name in its lane is queued. */
   #leaveLane(entry: TaskEntry): void {
-    if (entry.options?.concurrency === undefined) return; // no lane: most tasks
+    if (!laned(entry.options)) return; // no lane: most tasks
     const next = this.#lanes.release(entry);
     if (next !== undefined) this.#ready.push(next);
   }

@@ -11,7 +11,7 @@ import type { TaskOptions } from "./task.ts";
  * @param action What was being done, for the message ("define task \"x\"").
  */
 export function checkTaskOptions(options: TaskOptions, action: string): void {
-  const { timeout, retries, retryDelay, maxRetryDelay, concurrency } = options;
+  const { timeout, retries, retryDelay, maxRetryDelay } = options;
   const bad = (name: string, rule: string, value: number): never => {
     throw new RangeError(`Cannot ${action}: ${name} must be ${rule}, got ${value}`);
   };
@@ -23,8 +23,11 @@ export function checkTaskOptions(options: TaskOptions, action: string): void {
   if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0)) {
     bad("retries", "an integer >= 0", retries);
   }
-  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
-    bad("concurrency", "a positive integer", concurrency);
+  for (const name of ["concurrency", "sharedConcurrency"] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      bad(name, "a positive integer", value);
+    }
   }
   for (const [name, value] of [["retryDelay", retryDelay], ["maxRetryDelay", maxRetryDelay]]) {
     if (typeof value === "number" && !(value >= 0 && value <= MAX_TIMER_MS)) {

@@ -56,6 +56,7 @@ export * from "./task_group_options.ts";
 export * from "./task_entry.ts";
 export * from "./task_group.ts";
 export * from "./task_status.ts";
+export * from "./shared_places.ts";
 export * from "./task_store.ts";
 export * from "./task_tracing.ts";
 export * from "./time_ordered_id.ts";

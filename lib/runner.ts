@@ -110,7 +110,9 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   /** The options of a task that sets none of its own. */
-  get defaults(): Readonly<Record<Exclude<keyof TaskOptions, "concurrency">, number>> {
+  get defaults(): Readonly<
+    Record<Exclude<keyof TaskOptions, "concurrency" | "sharedConcurrency">, number>
+  > {
     return this.#limits.defaults;
   }
 

@@ -72,7 +72,7 @@ export interface TaskRunnerOptions {
    * A durable journal: each attempt starts once its start is journaled, and
    * outcomes and retry times are recorded. @default {none (memory only)}
    */
-  journal?: Pick<TaskStore, "attempt" | "record"> | undefined;
+  journal?: Pick<TaskStore, "attempt" | "record" | "sharedPlaces"> | undefined;
   /**
    * What a task's `this.submit(group)` does with a follow-up group.
    * `createApp` gives its `App.submit` (journaled first in durable mode).
@@ -133,7 +133,7 @@ export interface RunnerLimits {
   /** Tasks accepted but not finished. */
   maxPending: number;
   /** Task options for tasks that set none. */
-  defaults: Record<Exclude<keyof TaskOptions, "concurrency">, number>;
+  defaults: Record<Exclude<keyof TaskOptions, "concurrency" | "sharedConcurrency">, number>;
 }
 
 /**

@@ -119,13 +119,25 @@ export interface TaskOptions {
    * running waits, and holds back no task of another name; its group's
    * later tasks wait behind it. Within the runner's `maxConcurrency` still,
    * and like it, a limit of one runner: servers that share a PostgreSQL
-   * journal each run up to this many.
+   * journal each run up to this many (see `sharedConcurrency`).
    * An attempt stopped at its timeout gives its place back, as its slot,
    * even if its code runs on.
    *
    * @default {undefined} (only the runner's `maxConcurrency`)
    */
   readonly concurrency?: number | undefined;
+  /**
+   * Attempts of tasks of this name that may run at once across every server
+   * sharing the journal (a limit the other side sets, such as a mail API's 4
+   * connections, when several servers share PostgreSQL). Before each attempt
+   * the runner takes one of these places from the journal's
+   * {@linkcode SharedPlaces}, waiting as for `concurrency` while none is free
+   * (it looks again every 250 ms); a journal of one server, or none, makes
+   * it the same as `concurrency`. With both, both hold.
+   *
+   * @default {undefined} (no limit shared between servers)
+   */
+  readonly sharedConcurrency?: number | undefined;
 }
 
 /**
@@ -205,8 +217,9 @@ export type Task<A extends unknown[]> = TaskFunction<A> | TaskDefinition<A>;
  * @throws {TypeError} If `name` is empty or holds a NUL character or a lone
  * surrogate (the journal cannot store it as it is).
  * @throws {RangeError} If `timeout` is not a positive integer, `retries` not
- * an integer >= 0, a retry delay not a number >= 0, or `concurrency` not a
- * positive integer; or a wait is over {@linkcode MAX_TIMER_MS}.
+ * an integer >= 0, a retry delay not a number >= 0, or `concurrency` or
+ * `sharedConcurrency` not a positive integer; or a wait is over
+ * {@linkcode MAX_TIMER_MS}.
  *
  * @example Defining a task with a timeout
  * ```ts

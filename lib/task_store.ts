@@ -19,6 +19,7 @@
 import type { WaitOptions } from "./abortable.ts";
 import type { JsonValue } from "./task.ts";
 import type { TaskGroup } from "./task_group.ts";
+import type { SharedPlaces } from "./shared_places.ts";
 import type { TaskEntry } from "./task_entry.ts";
 import type { GroupStatus } from "./task_status.ts";
 
@@ -129,6 +130,12 @@ export interface TaskStore {
   enqueue(group: TaskGroup): Promise<void>;
   /** Marks an attempt as started; resolves once durable (the attempt waits for it). */
   attempt(entry: TaskEntry): Promise<void>;
+  /**
+   * The places of `sharedConcurrency` that the servers on this journal
+   * share; absent where one server has the journal (the runner then keeps
+   * the limit itself).
+   */
+  readonly sharedPlaces?: SharedPlaces | undefined;
   /**
    * Records an outcome, or a retry not before `nextAt`; durability may lag.
    * Not awaited: an asynchronous store handles (logs) its own failures.

@@ -6,9 +6,11 @@ import {
   type App,
   type Clock,
   createApp,
+  defineTask,
   readConfig,
   type StoredTask,
   type StructuredLogger,
+  type TaskOptions,
   type WriteTarget,
 } from "../lib/mod.ts";
 
@@ -386,4 +388,38 @@ export function counts(log: string): Map<string, number> {
     seen.set(email, (seen.get(email) ?? 0) + 1);
   }
   return seen;
+}
+
+/**
+ * A task of `name` whose every run waits for the test to end it; `running`
+ * and `most` count the runs under way across every runner that runs it.
+ */
+export function gatedTask(name: string, options: TaskOptions) {
+  const started: string[] = [];
+  const gates = new Map<string, PromiseWithResolvers<void>>();
+  let starting = Promise.withResolvers<void>();
+  const counts = { running: 0, most: 0 };
+  const task = defineTask(name, async function (label: string) {
+    started.push(label);
+    counts.most = Math.max(counts.most, ++counts.running);
+    const gate = Promise.withResolvers<void>();
+    gates.set(label, gate);
+    starting.resolve();
+    starting = Promise.withResolvers();
+    try {
+      await gate.promise;
+    } finally {
+      counts.running--;
+    }
+  }, options);
+  return {
+    task,
+    started,
+    counts,
+    /** Ends the run of `label` (rejects it with `error`, if given). */
+    end: (label: string, error?: Error) =>
+      error ? gates.get(label)?.reject(error) : gates.get(label)?.resolve(),
+    /** Resolves once the next run starts. */
+    nextStart: () => starting.promise,
+  };
 }

@@ -1,37 +1,13 @@
 // TaskOptions.concurrency, through the runner (lib/_lanes.ts keeps the counts).
 import { deepEqual, equal, throws } from "node:assert/strict";
 import { type DeadLetter, defineTask, TaskGroup, TaskRunner } from "../lib/mod.ts";
-import { fakeClock } from "./_helpers.ts";
+import { fakeClock, gatedTask } from "./_helpers.ts";
 
 const quiet = { info() {}, warn() {}, error() {} };
 
-/** A task of `name` whose every run waits for the test to end it. */
-function gated(name: string, concurrency: number, options: { retryDelay?: number } = {}) {
-  const started: string[] = [];
-  const gates = new Map<string, PromiseWithResolvers<void>>();
-  let starting = Promise.withResolvers<void>();
-  const task = defineTask(name, async function (label: string) {
-    started.push(label);
-    const gate = Promise.withResolvers<void>();
-    gates.set(label, gate);
-    starting.resolve();
-    starting = Promise.withResolvers();
-    await gate.promise;
-  }, { concurrency, ...options });
-  return {
-    task,
-    started,
-    /** Ends the run of `label` (rejects it with `error`, if given). */
-    end: (label: string, error?: Error) =>
-      error ? gates.get(label)?.reject(error) : gates.get(label)?.resolve(),
-    /** Resolves once the next run starts. */
-    nextStart: () => starting.promise,
-  };
-}
-
 Deno.test("concurrency: at most that many of a name run at once, the next as one ends; other names are not held back", async () => {
   await using runner = new TaskRunner({ logger: quiet, maxConcurrency: 8 });
-  const mail = gated("mail", 2);
+  const mail = gatedTask("mail", { concurrency: 2 });
   const groups = ["a", "b", "c", "d"].map((label) => new TaskGroup().add(mail.task, label));
   for (const group of groups) runner.submit(group);
   const other: string[] = [];
@@ -62,7 +38,7 @@ Deno.test("concurrency: at most that many of a name run at once, the next as one
 
 Deno.test("concurrency: a task waiting for its name holds back its group's next task", async () => {
   await using runner = new TaskRunner({ logger: quiet });
-  const mail = gated("mail", 1);
+  const mail = gatedTask("mail", { concurrency: 1 });
   const after: string[] = [];
   runner.submit(new TaskGroup().add(mail.task, "first"));
   const second = new TaskGroup().add(mail.task, "second").add(() => void after.push("after"));
@@ -79,7 +55,7 @@ Deno.test("concurrency: a task waiting for its name holds back its group's next 
 Deno.test("concurrency: a task waiting out its backoff holds no place; a failed one gives its place back", async () => {
   const clock = fakeClock();
   await using runner = new TaskRunner({ clock, logger: quiet, retries: 1 });
-  const mail = gated("mail", 1, { retryDelay: 1_000 });
+  const mail = gatedTask("mail", { concurrency: 1, retryDelay: 1_000 });
   const first = new TaskGroup().add(mail.task, "first");
   const second = new TaskGroup().add(mail.task, "second");
   runner.submit(first);
@@ -110,7 +86,7 @@ Deno.test("concurrency: the drain's deadline abandons the tasks waiting for thei
     logger: quiet,
     deadLetter: (letter) => void letters.push(letter),
   });
-  const mail = gated("mail", 1);
+  const mail = gatedTask("mail", { concurrency: 1 });
   for (const label of ["a", "b", "c"]) {
     runner.submit(new TaskGroup({ id: label }).add(mail.task, label));
   }
@@ -128,7 +104,7 @@ Deno.test("concurrency: the drain's deadline abandons the tasks waiting for thei
 Deno.test("concurrency: the queue's latency counts a task waiting for its name", async () => {
   const clock = fakeClock();
   const runner = new TaskRunner({ clock, logger: quiet });
-  const mail = gated("mail", 1);
+  const mail = gatedTask("mail", { concurrency: 1 });
   runner.submit(new TaskGroup().add(mail.task, "a"));
   runner.submit(new TaskGroup().add(mail.task, "b"));
   await clock.tickAsync(2_500);

@@ -1,13 +1,14 @@
 // The runner's model, for tests/runner_model_test.ts: what a plan of random
 // groups is (steps per attempt, limits, a journal, gates), how it runs on a
 // fake clock, and what the model predicts.
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import fc from "fast-check";
 import {
   AdmissionError,
   type DeadLetter,
   defineTask,
   RetryAfterError,
+  type SharedPlaces,
   type StructuredLogger,
   type TaskContext,
   TaskGroup,
@@ -93,6 +94,12 @@ export interface Plan {
    */
   laneLimit?: number;
   /**
+   * If set with `laneLimit`, the limit is a `sharedConcurrency`: a journaled
+   * runner takes its places from the journal's, each answer `ms` later, and
+   * one take in three fails when `flaky`.
+   */
+  shared?: { ms: number; flaky: boolean };
+  /**
    * Per group: when it is submitted, the journal commit and the delivery it
    * waits for (if any), and each task's steps (one per possible attempt).
    */
@@ -123,6 +130,7 @@ export const plan: fc.Arbitrary<Plan> = fc.integer({ min: 0, max: 2 }).chain((re
     maxPending: fc.integer({ min: 1, max: 12 }),
     retries: fc.constant(retries),
     laneLimit: fc.integer({ min: 1, max: 2 }),
+    shared: fc.record({ ms: fc.integer({ min: 0, max: 20 }), flaky: fc.boolean() }),
     groups: fc.array(
       fc.record({
         at: fc.integer({ min: 0, max: 40 }),
@@ -172,6 +180,21 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
     p.groups[index.get(entry.group) as number]?.tasks[entry.index]?.[entry.attempts - 1] as Step;
   // Marks refused so far, by group, task and attempt.
   const refusals = new Map<string, number>();
+  // The journal's shared places: one runner here, so they hold as its own limit would.
+  const placesHeld = new Map<string, number>();
+  let takes = 0;
+  const places: SharedPlaces = {
+    take: (name, limit) =>
+      new Promise((resolve, reject) =>
+        clock.setTimeout(() => {
+          if (p.shared?.flaky && ++takes % 3 === 0) return reject(new Error("database away"));
+          const held = placesHeld.get(name) ?? 0;
+          if (held < limit) placesHeld.set(name, held + 1);
+          resolve(held < limit);
+        }, p.shared?.ms ?? 0)
+      ),
+    give: (name) => void placesHeld.set(name, (placesHeld.get(name) ?? 0) - 1),
+  };
   const runner = new TaskRunner({
     clock,
     logger: quiet,
@@ -194,6 +217,7 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
             clock.setTimeout(() => refuse ? reject(new Error("disk full")) : resolve(), markMs);
           }),
         record: (entry) => void recorded.set(`${entry.group.id}/${entry.index}`, entry.state),
+        ...(p.shared && { sharedPlaces: places }),
       }
       : undefined,
   });
@@ -258,7 +282,8 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
     for (const [i, steps] of tasks.entries()) {
       const fn = task(g, i, steps);
       if (p.laneLimit !== undefined) {
-        group.add(defineTask(`n${i % 2}`, fn, { ...options, concurrency: p.laneLimit }));
+        const limit = p.shared ? { sharedConcurrency: p.laneLimit } : { concurrency: p.laneLimit };
+        group.add(defineTask(`n${i % 2}`, fn, { ...options, ...limit }));
       } else group.add(options === undefined ? fn : defineTask(`t${g}.${i}`, fn, options));
     }
     groups.push(group);
@@ -310,6 +335,7 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
   ok(most <= p.maxConcurrency, `${most} ran at once, limit ${p.maxConcurrency}`);
   equal(overLimit.length, 0, `ran at once: ${overLimit.join(", ")}, limit ${p.laneLimit}`);
   equal(live, 0, "every attempt ended, or was aborted");
+  deepEqual([...placesHeld.values()].filter((n) => n !== 0), [], "every shared place given back");
   equal(runner.pending, 0);
   return {
     events,

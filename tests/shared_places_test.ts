@@ -1,0 +1,180 @@
+// TaskOptions.sharedConcurrency through the runner, with places two runners
+// share (lib/_lanes.ts asks lib/shared_places.ts's interface for them).
+import { deepEqual, equal, throws } from "node:assert/strict";
+import {
+  type DeadLetter,
+  defineTask,
+  type SharedPlaces,
+  TaskGroup,
+  TaskRunner,
+  type TaskRunnerOptions,
+} from "../lib/mod.ts";
+import { LOOK_MS } from "../lib/_lanes.ts";
+import { fakeClock, gatedTask, turn } from "./_helpers.ts";
+
+const quiet = { info() {}, warn() {}, error() {} };
+
+/** Places kept in a Map, as a journal that servers share keeps them; `down` fails every take. */
+function memoryPlaces() {
+  const held = new Map<string, number>();
+  const calls = { takes: 0, gives: 0, down: false };
+  const places: SharedPlaces = {
+    take(name, limit) {
+      calls.takes++;
+      if (calls.down && calls.takes % 2) throw new Error("database away"); // thrown, or
+      if (calls.down) return Promise.reject(new Error("database away")); // rejected
+      const taken = held.get(name) ?? 0;
+      if (taken >= limit) return Promise.resolve(false);
+      held.set(name, taken + 1);
+      return Promise.resolve(true);
+    },
+    give(name) {
+      calls.gives++;
+      held.set(name, (held.get(name) ?? 0) - 1);
+    },
+  };
+  return { places, held, calls };
+}
+
+/** A runner whose journal has `places`; its attempt marks and outcomes go nowhere. */
+function runnerWith(places: SharedPlaces, options: TaskRunnerOptions = {}): TaskRunner {
+  const journal = { attempt: () => Promise.resolve(), record() {}, sharedPlaces: places };
+  return new TaskRunner({ logger: quiet, journal, ...options });
+}
+
+/** Lets the places' answers and the runner's starts go through. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await turn();
+}
+
+Deno.test("sharedConcurrency: two runners together run at most that many; one waiting looks again until the other's place is free", async () => {
+  const clock = fakeClock();
+  const { places, held } = memoryPlaces();
+  await using a = runnerWith(places, { clock });
+  await using b = runnerWith(places, { clock });
+  const mail = gatedTask("mail", { sharedConcurrency: 2 });
+  for (const label of ["a1", "a2"]) a.submit(new TaskGroup().add(mail.task, label));
+  await settle();
+  b.submit(new TaskGroup().add(mail.task, "b1"));
+  await settle();
+  deepEqual([mail.started, b.queued, held.get("mail")], [["a1", "a2"], 1, 2]);
+  mail.end("a1");
+  await settle();
+  deepEqual([mail.started, held.get("mail")], [["a1", "a2"], 1], "b1 waits for its look");
+  await clock.tickAsync(LOOK_MS);
+  await settle();
+  deepEqual([mail.started, b.queued, held.get("mail")], [["a1", "a2", "b1"], 0, 2]);
+  mail.end("a2");
+  mail.end("b1");
+  await Promise.all([a.idle(), b.idle()]);
+  deepEqual([mail.counts.most, held.get("mail")], [2, 0]);
+});
+
+Deno.test("sharedConcurrency: a runner's waiting task takes the place its own ended attempt gave back, without waiting for a look", async () => {
+  const clock = fakeClock();
+  const { places, calls } = memoryPlaces();
+  await using runner = runnerWith(places, { clock });
+  const mail = gatedTask("mail", { sharedConcurrency: 1 });
+  for (const label of ["x", "y"]) runner.submit(new TaskGroup().add(mail.task, label));
+  await settle();
+  deepEqual([mail.started, runner.queued, runner.running], [["x"], 1, 1]);
+  const next = mail.nextStart();
+  mail.end("x");
+  await next;
+  deepEqual(mail.started, ["x", "y"]);
+  mail.end("y");
+  await runner.idle();
+  deepEqual(
+    [calls.takes - calls.gives, mail.counts.most],
+    [1, 1],
+    "the one refused take gave nothing",
+  );
+});
+
+Deno.test("sharedConcurrency: a take that throws or rejects counts as no place; the task looks again and runs once one is taken", async () => {
+  const clock = fakeClock();
+  const { places, calls, held } = memoryPlaces();
+  await using runner = runnerWith(places, { clock });
+  const mail = gatedTask("mail", { sharedConcurrency: 1 });
+  calls.down = true;
+  const group = new TaskGroup().add(mail.task, "x");
+  runner.submit(group);
+  await settle();
+  await clock.tickAsync(LOOK_MS);
+  await settle();
+  deepEqual([mail.started, calls.takes, runner.queued], [[], 2, 1]);
+  calls.down = false;
+  await clock.tickAsync(LOOK_MS);
+  await settle();
+  deepEqual(mail.started, ["x"]);
+  mail.end("x");
+  await group.settled();
+  equal(held.get("mail"), 0);
+});
+
+Deno.test("sharedConcurrency: the drain's deadline abandons the tasks waiting for a place, gives back every place and stops looking", async () => {
+  const clock = fakeClock();
+  const { places, held, calls } = memoryPlaces();
+  const letters: DeadLetter[] = [];
+  const other = runnerWith(places, { clock });
+  const runner = runnerWith(places, { clock, deadLetter: (letter) => void letters.push(letter) });
+  const mail = gatedTask("mail", { sharedConcurrency: 2 });
+  other.submit(new TaskGroup().add(mail.task, "elsewhere"));
+  for (const label of ["a", "b", "c"]) {
+    runner.submit(new TaskGroup({ id: label }).add(mail.task, label));
+  }
+  await settle();
+  deepEqual([mail.started, runner.queued], [["elsewhere", "a"], 2]);
+  const { abandoned } = await runner.drain({ signal: AbortSignal.abort() });
+  deepEqual([abandoned, letters.map((letter) => letter.groupId)], [3, ["a", "b", "c"]]);
+  equal(held.get("mail"), 1, "only the other runner's place is held");
+  const takes = calls.takes;
+  await clock.tickAsync(10 * LOOK_MS);
+  equal(calls.takes, takes, "no look after the drain");
+  mail.end("elsewhere");
+  await other.idle();
+  equal(held.get("mail"), 0);
+});
+
+Deno.test("sharedConcurrency: a place taken for a task that waits for a slot goes back when the drain's deadline abandons it", async () => {
+  const { places, held } = memoryPlaces();
+  const runner = runnerWith(places, { maxConcurrency: 1 });
+  const other = gatedTask("other", {});
+  const mail = gatedTask("mail", { sharedConcurrency: 1 });
+  runner.submit(new TaskGroup().add(mail.task, "m")); // asks for a place, and waits for it
+  runner.submit(new TaskGroup().add(other.task, "takes the slot meanwhile"));
+  await settle();
+  deepEqual([mail.started, runner.queued, held.get("mail")], [[], 1, 1], "its place, no slot");
+  await runner.drain({ signal: AbortSignal.abort() });
+  deepEqual([mail.started, held.get("mail")], [[], 0]);
+});
+
+Deno.test("sharedConcurrency: without shared places it is the runner's own limit; with concurrency, the smaller holds", async () => {
+  for (
+    const [options, places, most] of [
+      [{ sharedConcurrency: 2 }, undefined, 2],
+      [{ sharedConcurrency: 2, concurrency: 3 }, undefined, 2],
+      [{ sharedConcurrency: 3, concurrency: 1 }, memoryPlaces().places, 1],
+    ] as const
+  ) {
+    await using runner = places ? runnerWith(places) : new TaskRunner({ logger: quiet });
+    const mail = gatedTask("mail", options);
+    const labels = ["a", "b", "c", "d"];
+    for (const label of labels) runner.submit(new TaskGroup().add(mail.task, label));
+    for (const label of labels) {
+      await settle();
+      mail.end(label);
+    }
+    await runner.idle();
+    deepEqual([mail.started, mail.counts.most], [labels, most], JSON.stringify(options));
+  }
+});
+
+Deno.test("sharedConcurrency must be a positive integer", () => {
+  for (const bad of [0, -1, 1.5, Number.NaN, Infinity]) {
+    throws(() => defineTask("x", () => {}, { sharedConcurrency: bad }), {
+      name: "RangeError",
+      message: `Cannot define task "x": sharedConcurrency must be a positive integer, got ${bad}`,
+    });
+  }
+});
