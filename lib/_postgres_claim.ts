@@ -4,12 +4,15 @@
 // Internal to PostgresTaskStore.
 import postgres, { type Sql } from "postgres";
 import type { StructuredLogger } from "./logging.ts";
+import { PostgresPlaces } from "./_postgres_places.ts";
 
 /** Holds the lock, and takes it again if its connection is lost. */
 export class OwnerClaim {
   readonly #sql: Sql;
   readonly #owner: string;
   readonly #logger: StructuredLogger;
+  /** The places of `sharedConcurrency`, held by the same session as the claim. */
+  readonly places: PostgresPlaces;
   #closing = false;
   #retaking = false;
   #retry: ReturnType<typeof setTimeout> | undefined;
@@ -41,6 +44,7 @@ export class OwnerClaim {
     this.#sql = sql;
     this.#owner = owner;
     this.#logger = logger;
+    this.places = new PostgresPlaces(sql);
   }
 
   /** Ends the session, and with it the claim. */
@@ -62,6 +66,7 @@ export class OwnerClaim {
    * retry loop at a time: the failed connections of its attempts close too.
    */
   #lost(): void {
+    this.places.lost();
     if (this.#closing || this.#retaking) return;
     this.#retaking = true;
     void this.#retake().finally(() => this.#retaking = false);

@@ -35,6 +35,7 @@ import type { TaskGroup } from "./task_group.ts";
 import type { TaskEntry } from "./task_entry.ts";
 import type { GroupStatus } from "./task_status.ts";
 import type { StoredTask, TaskStore } from "./task_store.ts";
+import type { SharedPlaces } from "./shared_places.ts";
 import type { PostgresTaskStoreOptions } from "./postgres_task_store_options.ts";
 
 /**
@@ -78,6 +79,11 @@ import type { PostgresTaskStoreOptions } from "./postgres_task_store_options.ts"
 export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #sql: Sql;
   readonly #claim: OwnerClaim;
+  /**
+   * The places of `sharedConcurrency`: advisory locks on the claim's
+   * session, so a server that dies gives back those it held.
+   */
+  readonly sharedPlaces: SharedPlaces;
   // Chosen group ids whose commit has not settled (see enqueue).
   readonly #givenPending = new PendingIds();
   readonly #owner: string;
@@ -151,6 +157,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     } = options;
     this.#sql = sql;
     this.#claim = claim;
+    this.sharedPlaces = claim.places;
     this.#owner = owner;
     this.#name = name;
     this.#logger = logger;
