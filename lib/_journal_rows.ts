@@ -163,6 +163,8 @@ export function storedTask(
     args: typeof args === "string" ? [] : args,
     attempts: Number(row.attempts),
     nextAt: Number(row.next_at),
+    ...(row.updated_at !== null && row.updated_at !== undefined &&
+      { updatedAt: Number(row.updated_at) }),
     crashes,
     quarantined,
     // One damaged row must not stop every other task from running again.

@@ -166,7 +166,8 @@ export async function adoptOrphans(
         WHEN state = 'running' AND crashes + 1 >= ${crashLimit}
         THEN 'quarantined: the process crashed during ' || (crashes + 1) || ' attempts'
         ELSE error END,
-      updated_at = ${now}
+      -- A retry's keeps its writer's time: with next_at, the wait it was given, by one clock.
+      updated_at = CASE WHEN state = 'running' THEN ${now} ELSE updated_at END
     WHERE owner = ANY(${gone}::text[]) AND state NOT IN ('done', 'failed')
     ${
     names === undefined ? tx`` : tx`AND group_id NOT IN (

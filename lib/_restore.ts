@@ -57,6 +57,8 @@ function refusal(
 export interface Restored {
   group: TaskGroup;
   nextAt: number;
+  /** The wait it was given when `nextAt` was journaled, if the journal says. */
+  givenWait: number | undefined;
   /** The next task's own longest backoff, if it sets one. */
   maxRetryDelay: number | undefined;
 }
@@ -84,6 +86,10 @@ export async function restore(
       found = {
         group: new TaskGroup({ id: task.groupId }),
         nextAt: task.nextAt,
+        // Not a wait where the row was written after its retry time (late, or by another clock).
+        givenWait: task.updatedAt !== undefined && task.nextAt > task.updatedAt
+          ? task.nextAt - task.updatedAt
+          : undefined,
         maxRetryDelay: definition.options.maxRetryDelay,
       };
       groups.set(task.groupId, found);
@@ -104,13 +110,15 @@ export async function restore(
 /** Submits a restored group; a retry's backoff carries on instead of starting over. */
 export function submitRestored(
   runner: TaskRunner,
-  { group, nextAt, maxRetryDelay = runner.defaults.maxRetryDelay }: Restored,
+  { group, nextAt, givenWait, maxRetryDelay = runner.defaults.maxRetryDelay }: Restored,
   clock: Clock = systemClock,
 ): void {
-  // A retry time further off than the longest backoff was journaled by a wall
-  // clock ahead of this one (stepped back since, or a peer's): it could be days
-  // away, so the wait is a backoff's at most.
-  const wait = Math.min(nextAt - clock.now(), maxRetryDelay);
+  // A retry time further off than the wait it was given (both written by one
+  // clock) was journaled by a wall clock ahead of this one (stepped back
+  // since, or a peer's): it could be days away, so the wait is the one given
+  // at most: a backoff's, or the longer one a RetryAfterError asked for. A
+  // row that does not say when it was written waits a backoff's at most.
+  const wait = Math.min(nextAt - clock.now(), givenWait ?? maxRetryDelay);
   const after = wait > 0
     ? new Promise<void>((resolve) => clock.setTimeout(resolve, wait))
     : undefined;

@@ -12,8 +12,9 @@ import { MAX_TIMER_MS } from "./clock.ts";
  * `retries` still: with none left, the task fails. For a `429 Too Many
  * Requests` or a `503` with a `Retry-After`, where the backoff's first
  * retries would be refused the same way. The wait is journaled in durable
- * mode, and `GET /tasks/{id}` shows it as `retryAt`. A task in a worker
- * throws an error named `RetryAfterError` with a number `delayMs`.
+ * mode and kept whole through a restart; `GET /tasks/{id}` shows it as
+ * `retryAt`. A task in a worker throws an error named `RetryAfterError`
+ * with a number `delayMs`.
  *
  * @example Waiting as long as the mail API asked
  * ```ts

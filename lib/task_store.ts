@@ -59,6 +59,13 @@ export interface StoredTask {
   readonly attempts: number;
   /** Clock time before which it must not run again (a retry's backoff), or 0. */
   readonly nextAt: number;
+  /**
+   * Clock time its row was last written by the server that ran it (when
+   * `nextAt` was set, for a task waiting to retry): from the two, the wait
+   * it was given, by one clock. Unknown, the wait is its `maxRetryDelay` at
+   * most.
+   */
+  readonly updatedAt?: number;
   /** Attempts during which the process died. */
   readonly crashes: number;
   /** Whether it crashed the process too often and was moved to the dead letters. */

@@ -177,8 +177,13 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
             if (crashes > 0) row.state = crashes >= crashLimit ? "failed" : "queued";
           }
         }
+        // When each row was last written is the store's clock's, not the model's: only there.
         const found = (await restarted.recover(crashLimit))
-          .filter((task) => task.groupId.startsWith(prefix));
+          .filter((task) => task.groupId.startsWith(prefix))
+          .map(({ updatedAt, ...task }) => {
+            equal(typeof updatedAt, "number", `updatedAt of ${task.id}`);
+            return task;
+          });
         // A group's tasks together and in order; groups in the journal's
         // order, which for kept groups is the order they came (SQLite) or
         // their id's (PostgreSQL): compared by id.

@@ -2,6 +2,7 @@
 // PostgreSQL tests alike.
 import { deepEqual, equal, match, ok, rejects, throws } from "node:assert/strict";
 import {
+  type Clock,
   type DeadLetter,
   defineTask,
   definitionsByName,
@@ -9,6 +10,7 @@ import {
   type DurableTaskStore,
   idempotentGroupId,
   recoverTasks,
+  RetryAfterError,
   systemClock,
   type TaskContext,
   type TaskEntry,
@@ -20,8 +22,8 @@ import {
 import { fingerprints } from "../lib/_given_ids.ts";
 import { counts, emails, post, spawnServer } from "./_helpers.ts";
 
-/** Opens the store afresh, as a restarted server would. */
-export type OpenStore = () => Promise<DurableTaskStore>;
+/** Opens the store afresh, as a restarted server would (on `clock`, if given). */
+export type OpenStore = (clock?: Clock) => Promise<DurableTaskStore>;
 
 /** The store as a runner's journal, and a promise of the first task it records as `state`. */
 export function journalUntil(store: TaskStore, state: TaskState) {
@@ -388,6 +390,42 @@ export async function acceptedAtSurvivesRestart(open: OpenStore): Promise<void> 
   await store.close();
 }
 
+/**
+ * A RetryAfterError's wait, longer than the task's `maxRetryDelay`, is kept
+ * through a restart (and PostgreSQL's takeover), not cut to the backoff; and
+ * journaled by a wall clock a day ahead (stepped back since, or a peer's),
+ * it is the wait given, not a day.
+ */
+export async function retryAfterWaitSurvivesRestart(open: OpenStore): Promise<void> {
+  const limited = defineTask("limited", function (this: TaskContext) {
+    if (this.attempt === 1) throw new RetryAfterError("429 from the mail API", 60_000);
+  }, { retries: 2, retryDelay: 10, maxRetryDelay: 1_000 });
+  const aDayAhead: Clock = { ...systemClock, now: () => Date.now() + 86_400_000 };
+  const first = await open(aDayAhead);
+  const { journal, reached } = journalUntil(first, "retrying");
+  const runner = new TaskRunner({ journal, clock: aDayAhead });
+  const group = new TaskGroup({ id: "limited" }).add(limited);
+  await first.enqueue(group);
+  runner.submit(group);
+  await reached;
+  const wait = Date.parse(group.toJSON().tasks[0]?.retryAt ?? "") - aDayAhead.now();
+  await runner.drain({ signal: AbortSignal.abort() });
+  await first.close();
+  const store = await open();
+  const accepted: TaskGroup[] = [];
+  const restarted = new TaskRunner({ onGroupAccepted: (g) => void accepted.push(g) });
+  await recoverTasks({
+    store,
+    definitions: definitionsByName(limited),
+    runner: restarted,
+    deadLetter: () => {},
+  });
+  const left = Date.parse(accepted[0]?.toJSON().tasks[0]?.retryAt ?? "") - Date.now();
+  ok(left > wait - 5_000 && left <= wait, `${left} ms left of the ${wait} ms given`);
+  await restarted.drain({ signal: AbortSignal.abort() });
+  await store.close();
+}
+
 /** Recovered tasks run within their definition's `concurrency`, as accepted ones do. */
 export async function recoveredTasksKeepTheirConcurrency(open: OpenStore): Promise<void> {
   const started: string[] = [];
@@ -491,6 +529,10 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
   ["a finished task's status says when; an unfinished one's null", finishedTaskSaysWhen],
   ["when a group was accepted is journaled, and kept by its recovery", acceptedAtSurvivesRestart],
   ["recovered tasks run within their definition's concurrency", recoveredTasksKeepTheirConcurrency],
+  [
+    "a RetryAfterError's wait past maxRetryDelay is kept through a restart",
+    retryAfterWaitSurvivesRestart,
+  ],
   ["an argument JSON would turn into null (NaN, Infinity) is refused", nonFiniteArgumentIsRefused],
   [
     "optional arguments left out or undefined at the end come back undefined; one before a value is refused",

@@ -109,7 +109,7 @@ postgresTest(
 for (const [name, scenario] of STORE_SCENARIOS) {
   postgresTest(
     `PostgresTaskStore: ${name}`,
-    (db) => scenario(() => PostgresTaskStore.open(db.url)),
+    (db) => scenario((clock) => PostgresTaskStore.open(db.url, { ...(clock && { clock }) })),
   );
 }
 

@@ -150,7 +150,49 @@ Deno.test("recoverTasks gives up at its signal: it rejects with the reason, subm
   deepEqual(unfinished(store), ["g0/0", "g0/1"]);
 });
 
-Deno.test("recoverTasks waits out a journaled retry time, but never longer than the task's longest backoff", async () => {
+Deno.test("recoverTasks waits out a journaled retry time as long as the wait it was given, past maxRetryDelay, and never longer", async () => {
+  const clock = fakeClock();
+  const sent: string[] = [];
+  const send = defineTask("send", (to: string) => void sent.push(to)); // maxRetryDelay: 10 s
+  const groups: TaskGroup[] = [];
+  await using runner = new TaskRunner({ clock, onGroupAccepted: (group) => groups.push(group) });
+  const now = clock.now();
+  const tasks = [
+    // A RetryAfterError's 60 s, journaled 1 s before the restart.
+    storedTask("asked", {
+      args: ["asked"],
+      attempts: 1,
+      nextAt: now + 59_000,
+      updatedAt: now - 1_000,
+    }),
+    // A 5 s backoff journaled by a wall clock a day ahead of this one.
+    storedTask("a-day-ahead", {
+      args: ["a-day-ahead"],
+      attempts: 1,
+      nextAt: now + 86_405_000,
+      updatedAt: now + 86_400_000,
+    }),
+  ];
+  await recoverTasks({
+    store: { recover: () => tasks, fail: () => {} },
+    definitions: definitionsByName(send),
+    runner,
+    deadLetter: () => {},
+    clock,
+  });
+  deepEqual(
+    groups.map((group) => group.toJSON().tasks[0]?.retryAt),
+    [now + 59_000, now + 5_000].map((at) => new Date(at).toISOString()),
+  );
+  await clock.tickAsync(5_000);
+  deepEqual(sent, ["a-day-ahead"]);
+  await clock.tickAsync(53_999);
+  deepEqual(sent, ["a-day-ahead"]);
+  await clock.tickAsync(1);
+  deepEqual(sent, ["a-day-ahead", "asked"]);
+});
+
+Deno.test("recoverTasks waits out a journaled retry time whose row says not when it was written a backoff's at most", async () => {
   const clock = fakeClock();
   const stored = (groupId: string, nextAt: number) =>
     storedTask(groupId, { args: [groupId], attempts: 1, nextAt });
