@@ -56,6 +56,7 @@ export class Lanes {
     this.#places = places;
     this.#ready = ready;
     this.#clock = clock;
+    places?.watch?.((name) => this.#wake(name));
   }
 
   /**
@@ -92,9 +93,17 @@ export class Lanes {
     if (lane === undefined) return undefined;
     lane.running--;
     if (lane.shared !== undefined) {
-      this.#give(lane.name);
-      this.#stopLook(lane); // the place just given back: ask now
-      this.#ask(lane);
+      void this.#give(lane.name).then((othersWait) => {
+        // Another server waits: the place is its until this runner's next
+        // look, a whole interval on (its own look comes before).
+        if (othersWait) {
+          this.#stopLook(lane);
+          if (!lane.asking) this.#lookLater(lane);
+          return;
+        }
+        this.#stopLook(lane); // the place just given back: ask now
+        this.#ask(lane);
+      });
       return undefined;
     }
     const next = lane.waiting.shift();
@@ -120,7 +129,7 @@ export class Lanes {
   close(): void {
     this.#closed = true;
     for (const lane of this.#lanes.values()) this.#stopLook(lane);
-    for (const entry of this.#granted) this.#give(entry.name);
+    for (const entry of this.#granted) void this.#give(entry.name);
     this.#granted.clear();
   }
 
@@ -166,7 +175,7 @@ export class Lanes {
     new Promise<boolean>((resolve) => resolve(this.#places!.take(lane.name, shared)))
       .catch(() => false).then((taken) => {
         lane.asking = false;
-        if (taken && this.#closed) return this.#give(lane.name);
+        if (taken && this.#closed) return void this.#give(lane.name);
         if (!taken) return this.#lookLater(lane);
         const next = lane.waiting.shift()!;
         this.waiting--;
@@ -177,12 +186,9 @@ export class Lanes {
       });
   }
 
-  #give(name: string): void {
-    try {
-      this.#places!.give(name);
-    } catch {
-      // Its own to report; the runner goes on.
-    }
+  /** Gives back a place; whatever the places do, nothing throws into the runner. */
+  #give(name: string): Promise<boolean> {
+    return new Promise<boolean>((resolve) => resolve(this.#places!.give(name))).catch(() => false);
   }
 
   #lookLater(lane: Lane): void {
@@ -193,6 +199,14 @@ export class Lanes {
       lane.asking = false;
       this.#ask(lane);
     }, LOOK_MS);
+  }
+
+  /** Another server gave back a place of `name` for one that waits: a lane waiting for its look asks now. */
+  #wake(name: string): void {
+    const lane = this.#lanes.get(name);
+    if (lane === undefined || lane.look === undefined) return;
+    this.#stopLook(lane);
+    this.#ask(lane);
   }
 
   #stopLook(lane: Lane): void {

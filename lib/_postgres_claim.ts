@@ -44,7 +44,7 @@ export class OwnerClaim {
     this.#sql = sql;
     this.#owner = owner;
     this.#logger = logger;
-    this.places = new PostgresPlaces(sql);
+    this.places = new PostgresPlaces(sql, owner);
   }
 
   /** Ends the session, and with it the claim. */

@@ -1,47 +1,107 @@
 // The places of sharedConcurrency in PostgreSQL: session-level advisory locks
 // on (the name's hash, the place's number), taken with a try-lock on the
 // journal claim's connection, so that a server that dies, or loses that
-// connection, gives back every place it held. Internal to PostgresTaskStore.
+// connection, gives back every place it held. A server whose take found none
+// free holds the name's "waiting" lock (place -1) in share mode until it
+// takes one: a server giving a place back sees it, leaves the place to it,
+// and wakes it with a NOTIFY. Internal to PostgresTaskStore.
 import type { Sql } from "postgres";
 import type { SharedPlaces } from "./shared_places.ts";
+
+// The schema in the key: servers of another search_path keep their own places.
+const KEY = "hashtext(current_schema() || ' posthaste place ' || $1)";
+const WAITING = -1;
+const CHANNEL = "posthaste_places";
 
 /** Places this server holds, by name; what it takes and gives on its claim's session. */
 export class PostgresPlaces implements SharedPlaces {
   readonly #sql: Sql;
+  readonly #owner: string;
   readonly #held = new Map<string, number[]>();
+  /** Names whose waiting lock this session holds. */
+  readonly #waiting = new Set<string>();
+  readonly #watchers = new Set<(name: string) => void>();
+  /** The LISTEN, once this server first waited (a connection of its own). */
+  #listening: Promise<void> | undefined;
 
-  /** @param sql The claim's one connection: its session holds the locks. */
-  constructor(sql: Sql) {
+  /**
+   * @param sql The claim's one connection: its session holds the locks.
+   * @param owner The store's owner id: its own wake-ups are not for it.
+   */
+  constructor(sql: Sql, owner: string) {
     this.#sql = sql;
+    this.#owner = owner;
   }
 
   async take(name: string, limit: number): Promise<boolean> {
     const held = this.#mine(name);
     const free: number[] = [];
     for (let place = 0; place < limit; place++) if (!held.includes(place)) free.push(place);
-    if (free.length === 0) return false;
     // The filter runs row by row under the LIMIT: one lock at most (tested).
-    // The schema in the key: servers of another search_path keep their own places.
-    const [row] = await this.#sql`
-      SELECT place FROM unnest(${free}::int[]) AS place
-      WHERE pg_try_advisory_lock(hashtext(current_schema() || ' posthaste place ' || ${name}), place)
-      LIMIT 1`;
-    if (row === undefined) return false;
-    this.#mine(name).push(Number(row.place)); // afresh: a loss meanwhile cleared the map
-    return true;
+    const [row] = free.length === 0 ? [] : await this.#sql.unsafe(
+      `SELECT place FROM unnest($2::int[]) AS place
+       WHERE pg_try_advisory_lock(${KEY}, place) LIMIT 1`,
+      [name, free],
+    );
+    const taken = row !== undefined;
+    if (taken) this.#mine(name).push(Number(row.place)); // afresh: a loss meanwhile cleared the map
+    else this.#listen();
+    if (taken === this.#waiting.has(name)) await this.#wait(name, !taken);
+    return taken;
   }
 
-  give(name: string): void {
+  watch(listener: (name: string) => void): void {
+    this.#watchers.add(listener);
+  }
+
+  async give(name: string): Promise<boolean> {
     const place = this.#held.get(name)?.pop();
-    if (place === undefined) return; // lost with the session
-    this.#sql`
-      SELECT pg_advisory_unlock(hashtext(current_schema() || ' posthaste place ' || ${name}), ${place}::int)
-    `.catch(() => {}); // a session that ended has given it back
+    if (place === undefined) return false; // lost with the session
+    // Whether another session holds the name's waiting lock, once this
+    // place is free; if one does, a NOTIFY wakes it (at the commit: after the unlock).
+    const [row] = await this.#sql.unsafe(
+      `WITH freed AS MATERIALIZED (SELECT pg_advisory_unlock(${KEY}, $2)),
+       waiting AS MATERIALIZED (SELECT EXISTS (
+         SELECT FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+         AND classid = ${KEY}::oid AND objid = ($3::int)::oid AND pid <> pg_backend_pid()
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       ) AS others_wait FROM freed)
+       SELECT others_wait FROM waiting LEFT JOIN LATERAL (
+         SELECT pg_notify('${CHANNEL}', json_build_array($4::text, current_schema(), $1)::text)
+         WHERE waiting.others_wait
+       ) AS woken ON true`,
+      [name, place, WAITING, this.#owner],
+    );
+    return row?.others_wait === true;
   }
 
-  /** The session ended: every place went with it. */
+  /** The session ended: every place, and every waiting lock, went with it. */
   lost(): void {
     this.#held.clear();
+    this.#waiting.clear();
+  }
+
+  /** Takes (share mode, never blocked: nobody takes it exclusively) or lets go the waiting lock. */
+  async #wait(name: string, waiting: boolean): Promise<void> {
+    if (waiting) this.#waiting.add(name);
+    else this.#waiting.delete(name);
+    const lock = waiting ? "pg_advisory_lock_shared" : "pg_advisory_unlock_shared";
+    await this.#sql.unsafe(`SELECT ${lock}(${KEY}, ${WAITING})`, [name]);
+  }
+
+  /** Listens for places given back, from the first wait on (again after a failure). */
+  #listen(): void {
+    this.#listening ??= (async () => {
+      const [row] = await this.#sql`SELECT current_schema() AS schema`;
+      await this.#sql.listen(CHANNEL, (payload) => {
+        const [owner, schema, name] = JSON.parse(payload) as string[];
+        // One channel for every schema: only this one's, and not this server's own.
+        if (schema !== row?.schema || owner === this.#owner || name === undefined) return;
+        for (const watcher of this.#watchers) watcher(name);
+      });
+    })().catch(() => {
+      this.#listening = undefined; // looks go on; the next wait listens again
+    });
   }
 
   #mine(name: string): number[] {

@@ -132,8 +132,9 @@ export interface TaskOptions {
    * connections, when several servers share PostgreSQL). Before each attempt
    * the runner takes one of these places from the journal's
    * {@linkcode SharedPlaces}, waiting as for `concurrency` while none is free
-   * (it looks again every 250 ms); a journal of one server, or none, makes
-   * it the same as `concurrency`. With both, both hold.
+   * (it looks again every 250 ms, or when another server gives one back for
+   * it; servers that all wait take turns); a journal of one server, or
+   * none, makes it the same as `concurrency`. With both, both hold.
    *
    * @default {undefined} (no limit shared between servers)
    */

@@ -1,6 +1,6 @@
 // The places of sharedConcurrency in PostgreSQL (lib/_postgres_places.ts):
 // advisory locks on the claim's session, shared by the stores on one schema.
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { PostgresTaskStore, TaskGroup, TaskRunner } from "../lib/mod.ts";
 import { gatedTask } from "./_helpers.ts";
 import { postgresTest, type TestSchema } from "./_postgres.ts";
@@ -9,7 +9,7 @@ import { postgresTest, type TestSchema } from "./_postgres.ts";
 async function locksOf(db: TestSchema, name: string): Promise<number> {
   const [row] = await db.admin`
     SELECT count(*)::int AS held FROM pg_locks
-    WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+    WHERE locktype = 'advisory' AND objsubid = 2 AND granted AND mode = 'ExclusiveLock'
     AND classid = hashtext(${db.name} || ' posthaste place ' || ${name})::oid
   `;
   return row?.held as number;
@@ -77,7 +77,7 @@ postgresTest(
 );
 
 postgresTest(
-  "PostgreSQL places: two runners on two stores run a task of sharedConcurrency 1 one at a time",
+  "PostgreSQL places: two runners on two stores run a task of sharedConcurrency 1 one at a time, taking turns",
   async (db) => {
     await using a = await PostgresTaskStore.open(db.url);
     await using b = await PostgresTaskStore.open(db.url);
@@ -97,5 +97,8 @@ postgresTest(
     }
     await Promise.all([runnerA.idle(), runnerB.idle()]);
     deepEqual([mail.started.toSorted(), mail.counts.most], [labels.toSorted(), 1]);
+    // Each gives its place back to the other, which waits: a, b, a, b (or b first).
+    const servers = mail.started.map((label) => label[0]).join("");
+    ok(servers === "abab" || servers === "baba", servers);
   },
 );

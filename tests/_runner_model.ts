@@ -193,7 +193,10 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
           resolve(held < limit);
         }, p.shared?.ms ?? 0)
       ),
-    give: (name) => void placesHeld.set(name, (placesHeld.get(name) ?? 0) - 1),
+    give(name) {
+      placesHeld.set(name, (placesHeld.get(name) ?? 0) - 1);
+      return Promise.resolve(false); // no other server
+    },
   };
   const runner = new TaskRunner({
     clock,

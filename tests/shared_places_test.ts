@@ -14,32 +14,53 @@ import { fakeClock, gatedTask, turn } from "./_helpers.ts";
 
 const quiet = { info() {}, warn() {}, error() {} };
 
-/** Places kept in a Map, as a journal that servers share keeps them; `down` fails every take. */
+/**
+ * Places kept in a Map, as a journal that servers share keeps them: `places`
+ * is one server's view, `serverPlaces(name)` another's; a server whose take
+ * found none waits until its next take succeeds, and a place given back
+ * while others wait wakes them (`watch`) unless `silent`. `down` fails
+ * every take.
+ */
 function memoryPlaces() {
   const held = new Map<string, number>();
-  const calls = { takes: 0, gives: 0, down: false };
-  const places: SharedPlaces = {
+  const waiting = new Map<string, Set<string>>();
+  const watchers = new Map<string, (name: string) => void>();
+  const calls = { takes: 0, gives: 0, down: false, silent: false };
+  const serverPlaces = (server: string): SharedPlaces => ({
     take(name, limit) {
       calls.takes++;
       if (calls.down && calls.takes % 2) throw new Error("database away"); // thrown, or
       if (calls.down) return Promise.reject(new Error("database away")); // rejected
       const taken = held.get(name) ?? 0;
-      if (taken >= limit) return Promise.resolve(false);
+      const waiters = waiting.get(name) ?? waiting.set(name, new Set()).get(name)!;
+      if (taken >= limit) return Promise.resolve(!waiters.add(server));
       held.set(name, taken + 1);
+      waiters.delete(server);
       return Promise.resolve(true);
     },
     give(name) {
       calls.gives++;
       held.set(name, (held.get(name) ?? 0) - 1);
+      const others = [...waiting.get(name) ?? []].filter((other) => other !== server);
+      if (!calls.silent) { for (const other of others) watchers.get(other)?.(name); }
+      return Promise.resolve(others.length > 0);
     },
-  };
-  return { places, held, calls };
+    watch: (listener) => void watchers.set(server, listener),
+  });
+  return { places: serverPlaces("first"), serverPlaces, held, calls };
 }
 
-/** A runner whose journal has `places`; its attempt marks and outcomes go nowhere. */
+/**
+ * A runner whose journal has `places`; its attempt marks and outcomes go
+ * nowhere. Disposed, it gives up at once on what still runs, so that a test
+ * that failed with gated tasks running ends rather than hangs.
+ */
 function runnerWith(places: SharedPlaces, options: TaskRunnerOptions = {}): TaskRunner {
   const journal = { attempt: () => Promise.resolve(), record() {}, sharedPlaces: places };
-  return new TaskRunner({ logger: quiet, journal, ...options });
+  const runner = new TaskRunner({ logger: quiet, journal, ...options });
+  return Object.assign(runner, {
+    [Symbol.asyncDispose]: async () => void await runner.drain({ signal: AbortSignal.abort() }),
+  });
 }
 
 /** Lets the places' answers and the runner's starts go through. */
@@ -49,9 +70,10 @@ async function settle(): Promise<void> {
 
 Deno.test("sharedConcurrency: two runners together run at most that many; one waiting looks again until the other's place is free", async () => {
   const clock = fakeClock();
-  const { places, held } = memoryPlaces();
+  const { places, serverPlaces, held, calls } = memoryPlaces();
+  calls.silent = true; // no wake-ups: the looks alone
   await using a = runnerWith(places, { clock });
-  await using b = runnerWith(places, { clock });
+  await using b = runnerWith(serverPlaces("second"), { clock });
   const mail = gatedTask("mail", { sharedConcurrency: 2 });
   for (const label of ["a1", "a2"]) a.submit(new TaskGroup().add(mail.task, label));
   await settle();
@@ -68,6 +90,50 @@ Deno.test("sharedConcurrency: two runners together run at most that many; one wa
   mail.end("b1");
   await Promise.all([a.idle(), b.idle()]);
   deepEqual([mail.counts.most, held.get("mail")], [2, 0]);
+});
+
+Deno.test("sharedConcurrency: a runner that gives a place back while another server waits leaves it to that one: neither's stream holds the other's back", async () => {
+  const clock = fakeClock();
+  const { places, serverPlaces, calls } = memoryPlaces();
+  calls.silent = true; // no wake-ups: the looks alone
+  await using a = runnerWith(places, { clock });
+  await using b = runnerWith(serverPlaces("second"), { clock });
+  const mail = gatedTask("mail", { sharedConcurrency: 1 });
+  for (const label of ["a1", "a2", "a3"]) a.submit(new TaskGroup().add(mail.task, label));
+  await settle();
+  for (const label of ["b1", "b2"]) b.submit(new TaskGroup().add(mail.task, label));
+  for (let ran = 1; ran < 5; ran++) {
+    await settle();
+    mail.end(mail.started.at(-1)!);
+    for (let looks = 0; mail.started.length === ran && looks < 4; looks++) {
+      await settle();
+      await clock.tickAsync(LOOK_MS);
+    }
+  }
+  await settle();
+  mail.end(mail.started.at(-1)!);
+  await Promise.all([a.idle(), b.idle()]);
+  deepEqual([mail.started, mail.counts.most], [["a1", "b1", "a2", "b2", "a3"], 1]);
+});
+
+Deno.test("sharedConcurrency: a place given back for another server wakes it: it runs without waiting for its look", async () => {
+  const clock = fakeClock();
+  const { places, serverPlaces } = memoryPlaces();
+  await using a = runnerWith(places, { clock });
+  await using b = runnerWith(serverPlaces("second"), { clock });
+  const mail = gatedTask("mail", { sharedConcurrency: 1 });
+  for (const label of ["a1", "a2"]) a.submit(new TaskGroup().add(mail.task, label));
+  await settle();
+  b.submit(new TaskGroup().add(mail.task, "b1"));
+  await settle();
+  for (const [label, next] of [["a1", "b1"], ["b1", "a2"]]) {
+    mail.end(label!);
+    await settle(); // no tick of the clock: woken, not looked
+    equal(mail.started.at(-1), next);
+  }
+  mail.end("a2");
+  await Promise.all([a.idle(), b.idle()]);
+  deepEqual(mail.started, ["a1", "b1", "a2"]);
 });
 
 Deno.test("sharedConcurrency: a runner's waiting task takes the place its own ended attempt gave back, without waiting for a look", async () => {
