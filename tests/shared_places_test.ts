@@ -68,13 +68,33 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await turn();
 }
 
-Deno.test("sharedConcurrency: two runners together run at most that many; one waiting looks again until the other's place is free", async () => {
+/**
+ * Two servers' runners on one set of places, on a fake clock, and a gated
+ * task `mail` of `sharedConcurrency` places; `silent`: no wake-ups, the
+ * looks alone.
+ */
+function twoServers(sharedConcurrency: number, silent: boolean) {
   const clock = fakeClock();
   const { places, serverPlaces, held, calls } = memoryPlaces();
-  calls.silent = true; // no wake-ups: the looks alone
-  await using a = runnerWith(places, { clock });
-  await using b = runnerWith(serverPlaces("second"), { clock });
-  const mail = gatedTask("mail", { sharedConcurrency: 2 });
+  calls.silent = silent;
+  const a = runnerWith(places, { clock });
+  const b = runnerWith(serverPlaces("second"), { clock });
+  const mail = gatedTask("mail", { sharedConcurrency });
+  return {
+    clock,
+    a,
+    b,
+    mail,
+    held,
+    async [Symbol.asyncDispose]() {
+      await Promise.all([a[Symbol.asyncDispose](), b[Symbol.asyncDispose]()]);
+    },
+  };
+}
+
+Deno.test("sharedConcurrency: two runners together run at most that many; one waiting looks again until the other's place is free", async () => {
+  await using servers = twoServers(2, true);
+  const { clock, a, b, mail, held } = servers;
   for (const label of ["a1", "a2"]) a.submit(new TaskGroup().add(mail.task, label));
   await settle();
   b.submit(new TaskGroup().add(mail.task, "b1"));
@@ -93,12 +113,8 @@ Deno.test("sharedConcurrency: two runners together run at most that many; one wa
 });
 
 Deno.test("sharedConcurrency: a runner that gives a place back while another server waits leaves it to that one: neither's stream holds the other's back", async () => {
-  const clock = fakeClock();
-  const { places, serverPlaces, calls } = memoryPlaces();
-  calls.silent = true; // no wake-ups: the looks alone
-  await using a = runnerWith(places, { clock });
-  await using b = runnerWith(serverPlaces("second"), { clock });
-  const mail = gatedTask("mail", { sharedConcurrency: 1 });
+  await using servers = twoServers(1, true); // no wake-ups: the looks alone
+  const { clock, a, b, mail } = servers;
   for (const label of ["a1", "a2", "a3"]) a.submit(new TaskGroup().add(mail.task, label));
   await settle();
   for (const label of ["b1", "b2"]) b.submit(new TaskGroup().add(mail.task, label));
@@ -117,11 +133,8 @@ Deno.test("sharedConcurrency: a runner that gives a place back while another ser
 });
 
 Deno.test("sharedConcurrency: a place given back for another server wakes it: it runs without waiting for its look", async () => {
-  const clock = fakeClock();
-  const { places, serverPlaces } = memoryPlaces();
-  await using a = runnerWith(places, { clock });
-  await using b = runnerWith(serverPlaces("second"), { clock });
-  const mail = gatedTask("mail", { sharedConcurrency: 1 });
+  await using servers = twoServers(1, false);
+  const { a, b, mail } = servers;
   for (const label of ["a1", "a2"]) a.submit(new TaskGroup().add(mail.task, label));
   await settle();
   b.submit(new TaskGroup().add(mail.task, "b1"));
