@@ -94,15 +94,11 @@ export class Lanes {
     lane.running--;
     if (lane.shared !== undefined) {
       void this.#give(lane.name).then((othersWait) => {
+        this.#stopLook(lane);
+        if (!othersWait) return this.#ask(lane); // the place just given back: ask now
         // Another server waits: the place is its until this runner's next
         // look, a whole interval on (its own look comes before).
-        if (othersWait) {
-          this.#stopLook(lane);
-          if (!lane.asking) this.#lookLater(lane);
-          return;
-        }
-        this.#stopLook(lane); // the place just given back: ask now
-        this.#ask(lane);
+        if (!lane.asking) this.#lookLater(lane);
       });
       return undefined;
     }
@@ -172,23 +168,22 @@ export class Lanes {
     if (lane.waiting.length === 0 || lane.running + lane.granted >= lane.limit) return;
     lane.asking = true;
     // A throw is a rejection: whatever the places do, nothing throws into the runner.
-    new Promise<boolean>((resolve) => resolve(this.#places!.take(lane.name, shared)))
-      .catch(() => false).then((taken) => {
-        lane.asking = false;
-        if (taken && this.#closed) return void this.#give(lane.name);
-        if (!taken) return this.#lookLater(lane);
-        const next = lane.waiting.shift()!;
-        this.waiting--;
-        lane.granted++;
-        this.#granted.add(next);
-        this.#ready(next);
-        this.#ask(lane); // more waiting: one more place
-      });
+    Promise.try(() => this.#places!.take(lane.name, shared)).catch(() => false).then((taken) => {
+      lane.asking = false;
+      if (taken && this.#closed) return void this.#give(lane.name);
+      if (!taken) return this.#lookLater(lane);
+      const next = lane.waiting.shift()!;
+      this.waiting--;
+      lane.granted++;
+      this.#granted.add(next);
+      this.#ready(next);
+      this.#ask(lane); // more waiting: one more place
+    });
   }
 
   /** Gives back a place; whatever the places do, nothing throws into the runner. */
   #give(name: string): Promise<boolean> {
-    return new Promise<boolean>((resolve) => resolve(this.#places!.give(name))).catch(() => false);
+    return Promise.try(() => this.#places!.give(name)).catch(() => false);
   }
 
   #lookLater(lane: Lane): void {

@@ -46,6 +46,7 @@ export class PostgresPlaces implements SharedPlaces {
     const taken = row !== undefined;
     if (taken) this.#mine(name).push(Number(row.place)); // afresh: a loss meanwhile cleared the map
     else this.#listen();
+    // Waiting from a take that found none until one that found one: a change, told to the others.
     if (taken === this.#waiting.has(name)) await this.#wait(name, !taken);
     return taken;
   }

@@ -8,11 +8,12 @@ import {
   SqliteTaskStore,
   type StoredTask,
   type TaskContext,
+  type TaskDefinition,
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
 import { acceptedField } from "../lib/_status_times.ts";
-import { fakeClock, storedTask, tempDir } from "./_helpers.ts";
+import { type FakeClock, fakeClock, storedTask, tempDir } from "./_helpers.ts";
 import { journalWith, unfinished } from "./_sqlite_journal.ts";
 
 const send = defineTask("send", (to: string) => void to);
@@ -150,12 +151,35 @@ Deno.test("recoverTasks gives up at its signal: it rejects with the reason, subm
   deepEqual(unfinished(store), ["g0/0", "g0/1"]);
 });
 
+/**
+ * Recovers `tasks` of `definition` into a runner on `clock`, as a restart
+ * does; `due()` is when each group's next task runs, as `GET /tasks/{id}`
+ * says (before, queued and nothing more).
+ */
+async function recoverOnClock(
+  clock: FakeClock,
+  definition: TaskDefinition<[string]>,
+  tasks: StoredTask[],
+) {
+  const groups: TaskGroup[] = [];
+  const runner = new TaskRunner({ clock, onGroupAccepted: (group) => groups.push(group) });
+  await recoverTasks({
+    store: { recover: () => tasks, fail: () => {} },
+    definitions: definitionsByName(definition),
+    runner,
+    deadLetter: () => {},
+    clock,
+  });
+  return {
+    due: () => groups.map((group) => group.toJSON().tasks[0]?.retryAt),
+    [Symbol.asyncDispose]: () => runner[Symbol.asyncDispose](),
+  };
+}
+
 Deno.test("recoverTasks waits out a journaled retry time as long as the wait it was given, past maxRetryDelay, and never longer", async () => {
   const clock = fakeClock();
   const sent: string[] = [];
   const send = defineTask("send", (to: string) => void sent.push(to)); // maxRetryDelay: 10 s
-  const groups: TaskGroup[] = [];
-  await using runner = new TaskRunner({ clock, onGroupAccepted: (group) => groups.push(group) });
   const now = clock.now();
   const tasks = [
     // A RetryAfterError's 60 s, journaled 1 s before the restart.
@@ -173,15 +197,9 @@ Deno.test("recoverTasks waits out a journaled retry time as long as the wait it 
       updatedAt: now + 86_400_000,
     }),
   ];
-  await recoverTasks({
-    store: { recover: () => tasks, fail: () => {} },
-    definitions: definitionsByName(send),
-    runner,
-    deadLetter: () => {},
-    clock,
-  });
+  await using recovered = await recoverOnClock(clock, send, tasks);
   deepEqual(
-    groups.map((group) => group.toJSON().tasks[0]?.retryAt),
+    recovered.due(),
     [now + 59_000, now + 5_000].map((at) => new Date(at).toISOString()),
   );
   await clock.tickAsync(5_000);
@@ -202,22 +220,13 @@ Deno.test("recoverTasks waits out a journaled retry time whose row says not when
   const patient = defineTask("send", fn, { maxRetryDelay: 60_000 });
   for (const [definition, longest] of [[byDefault, 10_000], [patient, 60_000]] as const) {
     sent.length = 0;
-    const groups: TaskGroup[] = [];
-    await using runner = new TaskRunner({ clock, onGroupAccepted: (group) => groups.push(group) });
     const tasks = [
       stored("soon", clock.now() + 3_000), // a backoff the process died in: carried on
       // Journaled by a wall clock a day ahead of this one (stepped back since, or a peer's).
       stored("a-day-ahead", clock.now() + 86_400_000),
     ];
-    await recoverTasks({
-      store: { recover: () => tasks, fail: () => {} },
-      definitions: definitionsByName(definition),
-      runner,
-      deadLetter: () => {},
-      clock,
-    });
-    // GET /tasks/{id} says when each runs (before, queued and nothing more).
-    const due = () => groups.map((group) => group.toJSON().tasks[0]?.retryAt);
+    await using recovered = await recoverOnClock(clock, definition, tasks);
+    const { due } = recovered;
     deepEqual(
       due(),
       [clock.now() + 3_000, clock.now() + longest].map((at) => new Date(at).toISOString()),
