@@ -163,6 +163,7 @@ export class FinishedGroups {
       (this.#ids[slot * 4 + word] as number).toString(16).padStart(8, "0");
     const [a, b, c, d] = [hex(0), hex(1), hex(2), hex(3)];
     const state = STATES[this.#tasks[slot * 3 + 1] as number] as TaskState;
+    const finish = this.#finishes[slot] as number, duration = this.#durations[slot] as number;
     return {
       id: `${a}-${b.slice(0, 4)}-${b.slice(4)}-${c.slice(0, 4)}-${c.slice(4)}${d}`,
       state: groupStateOf([state]),
@@ -171,8 +172,9 @@ export class FinishedGroups {
         name: this.#names[this.#tasks[slot * 3] as number] as string,
         state,
         attempts: this.#tasks[slot * 3 + 2] as number,
-        durationMs: this.#durations[slot] as number,
-        finishedAt: isoOrNull(this.#finishes[slot] as number),
+        startedAt: isoOrNull(finish < 0 ? -1 : finish - duration),
+        durationMs: duration,
+        finishedAt: isoOrNull(finish),
         error: null,
         retryAt: null,
       }],

@@ -88,6 +88,16 @@ export type StatusRow = {
   created_at: number | string | null; // null in rows journaled before the column was
 };
 
+/**
+ * When a row's first attempt began, where the row says: a final one ended its
+ * duration after it; a first attempt's mark is its start. Else -1.
+ */
+function startedAt(row: StatusRow): number {
+  // A task abandoned before its first attempt ended with no duration and no start.
+  if (isFinal(row.state)) return row.attempts > 0 ? Number(row.updated_at) - row.duration_ms : -1;
+  return row.state === "running" && row.attempts === 1 ? Number(row.updated_at) : -1;
+}
+
 /** A group's status from its rows (in index order), or undefined without any. */
 export function groupStatus(id: string, rows: StatusRow[]): GroupStatus | undefined {
   if (rows.length === 0) return undefined;
@@ -100,6 +110,7 @@ export function groupStatus(id: string, rows: StatusRow[]): GroupStatus | undefi
       name: row.name,
       state: row.state,
       attempts: row.attempts,
+      startedAt: isoOrNull(startedAt(row)),
       durationMs: row.duration_ms,
       finishedAt: isoOrNull(isFinal(row.state) ? Number(row.updated_at) : -1),
       error: row.error,

@@ -211,7 +211,7 @@ export class TaskGroup {
    * out: they may hold personal data.
    *
    * @returns The id, state, acceptance time and each task's name, state,
-   * attempts, duration, end and last error.
+   * attempts, start, duration, end and last error.
    */
   toJSON(): GroupStatus {
     return {
@@ -224,6 +224,7 @@ export class TaskGroup {
           name,
           state,
           attempts,
+          startedAt: isoOrNull(entry.startedAt),
           durationMs,
           finishedAt: isoOrNull(finishedAt(entry)),
           error: error ?? null,

@@ -107,6 +107,7 @@ export interface TaskRecord {
  *       name: "send",
  *       state: "queued",
  *       attempts: 0,
+ *       startedAt: null,
  *       durationMs: 0,
  *       finishedAt: null,
  *       error: null,
@@ -126,16 +127,25 @@ export interface GroupStatus {
    * accepted), or null before, or if its journal rows do not say.
    */
   readonly acceptedAt: string | null;
-  /** Each task's name, state, attempts, duration, end and last error message. */
+  /** Each task's name, state, attempts, start, duration, end and last error message. */
   readonly tasks: readonly {
     readonly name: string;
     readonly state: TaskState;
     readonly attempts: number;
+    /**
+     * When its first attempt began (ISO 8601), so that a task `running` or
+     * `retrying` shows how long it has been at it; null before. A server
+     * counts from its own first attempt of the task (one resumed after a
+     * restart, from the restart on); a status read from the journal (a group
+     * finished before the restart, or a PostgreSQL peer's) has it for a
+     * final task and one running its first attempt, else null.
+     */
+    readonly startedAt: string | null;
     readonly durationMs: number;
     /**
      * When it reached its final state (`done`, `failed`, `abandoned`), as
      * ISO 8601; null before, and for a task abandoned before its first
-     * attempt. With `durationMs`, when its first attempt began.
+     * attempt. `durationMs` after `startedAt`.
      */
     readonly finishedAt: string | null;
     readonly error: string | null;

@@ -44,8 +44,10 @@ Deno.test("FinishedGroups keeps statuses and fingerprints oldest first through g
     equal(finished.fingerprint(group.id, i % 7), keyed(i) ? `fp-${i}` : "", `group ${i}`);
   }
   const first = finished.find(groups[0]!.id, 0);
-  deepEqual([first?.acceptedAt, first?.tasks[0]?.finishedAt], [
+  const task = first?.tasks[0];
+  deepEqual([first?.acceptedAt, task?.startedAt, task?.finishedAt], [
     "2026-12-03T09:59:59.990Z",
+    "2026-12-03T09:59:59.998Z", // 2.5 ms before its end
     "2026-12-03T10:00:00.001Z",
   ]);
   equal(finished.find(groups[0]!.id, 1), undefined, "the hash is part of the key");

@@ -2,7 +2,7 @@
 // tests alike: random groups, random progress through them as the runner
 // journals it (attempt marks; done, failed, retrying; abandoned at shutdown),
 // a restart, then what `recover()` and `status()` answer, against the model.
-import { deepEqual, equal, rejects } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import fc from "fast-check";
 import { fingerprints } from "../lib/_given_ids.ts";
 import { acceptedField } from "../lib/_status_times.ts";
@@ -214,6 +214,11 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
               Math.min(row.durationMs, 2 ** 31 - 1),
               `duration of ${group.id}/${i}`,
             );
+            // Nothing runs after the restart: a start only for a task that ended after one.
+            const final = row.state === "done" || row.state === "failed";
+            const { startedAt, finishedAt } = status?.tasks[i] ?? {};
+            equal(startedAt !== null, final && row.attempts > 0, `start of ${group.id}/${i}`);
+            if (final) ok(startedAt! <= finishedAt!, `start ${startedAt}, end ${finishedAt}`);
             if (row.state !== "failed" || row.error === null) continue;
             deepEqual(status?.tasks[i]?.error, row.error, `error of ${group.id}/${i}`);
           }

@@ -338,8 +338,9 @@ export async function longDurationFailsNoCommit(open: OpenStore): Promise<void> 
 }
 
 /**
- * A task's status from the journal says when the runner saw it end, as the
- * live one does, also when the write came later; an unfinished task's says null.
+ * A task's status from the journal says when the runner saw it begin and
+ * end, as the live one does, also when the write came later; one running its
+ * first attempt, since its mark, and no end.
  */
 export async function finishedTaskSaysWhen(open: OpenStore): Promise<void> {
   const store = await open();
@@ -348,15 +349,19 @@ export async function finishedTaskSaysWhen(open: OpenStore): Promise<void> {
   const startedAt = finishedAt - 5;
   Object.assign(first, { state: "failed", error: "gave up", startedAt, durationMs: 5 });
   store.record(first);
+  const marked = Math.floor(Date.now());
   await store.attempt(second);
   await store.close();
   const reopened = await open();
   const task = async (id: string) => (await reopened.status(id))?.tasks[0];
-  equal((await task("ended-a"))?.finishedAt, new Date(finishedAt).toISOString());
-  deepEqual([(await task("ended-b"))?.state, (await task("ended-b"))?.finishedAt], [
-    "running",
-    null,
-  ]);
+  const ended = await task("ended-a");
+  const iso = (at: number) => new Date(at).toISOString();
+  deepEqual([ended?.startedAt, ended?.finishedAt], [iso(startedAt), iso(finishedAt)]);
+  // Running its first attempt: since its mark; its end not yet.
+  const running = await task("ended-b");
+  deepEqual([running?.state, running?.finishedAt], ["running", null]);
+  const since = Date.parse(running?.startedAt ?? "");
+  ok(marked <= since && since <= Date.now(), `${running?.startedAt}, marked at ${marked}`);
   await reopened.close();
 }
 
@@ -526,7 +531,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
     nulStaysOutOfTheJournal,
   ],
   ["an outcome after more than 24.8 days fails no other write", longDurationFailsNoCommit],
-  ["a finished task's status says when; an unfinished one's null", finishedTaskSaysWhen],
+  ["a task's status from the journal says when it began and ended", finishedTaskSaysWhen],
   ["when a group was accepted is journaled, and kept by its recovery", acceptedAtSurvivesRestart],
   ["recovered tasks run within their definition's concurrency", recoveredTasksKeepTheirConcurrency],
   [

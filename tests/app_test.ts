@@ -67,7 +67,7 @@ Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status
   equal(response.headers.get("location"), `/tasks/${id}`);
   await server.logText();
   const status = await (await fetch(`${server.url}${response.headers.get("location")}`)).json();
-  const { durationMs, finishedAt } = status.tasks[0];
+  const { startedAt, durationMs, finishedAt } = status.tasks[0];
   deepEqual(status, {
     id,
     state: "done",
@@ -76,14 +76,16 @@ Deno.test("a 202 carries Location: /tasks/{id}, which answers the group's status
       name: "send-notification",
       state: "done",
       attempts: 1,
+      startedAt,
       durationMs,
       finishedAt,
       error: null,
       retryAt: null,
     }],
   });
-  const [accepted, ended] = [Date.parse(status.acceptedAt), Date.parse(finishedAt)];
-  ok(sent <= accepted && accepted <= ended && ended <= Date.now(), JSON.stringify(status));
+  const [accepted, began, ended] = [status.acceptedAt, startedAt, finishedAt].map(Date.parse);
+  ok(sent <= accepted! && accepted! <= began! && began! <= ended!, JSON.stringify(status));
+  ok(ended! <= Date.now() && ended! - began! <= durationMs, JSON.stringify(status));
   const unknown = await fetch(`${server.url}/tasks/nope`);
   equal(unknown.status, 404);
   equal((await unknown.json()).error, "not_found");

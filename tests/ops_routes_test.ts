@@ -65,9 +65,10 @@ Deno.test("GET /tasks/{id} follows a group from queued to running to done, and s
   ]);
   equal((await status(first)).state, "running");
   equal((await status(second)).state, "queued");
-  deepEqual((await status(first)).tasks.map((t: { finishedAt: unknown }) => t.finishedAt), [
-    null,
-    null,
+  type Times = { startedAt: unknown; finishedAt: unknown };
+  deepEqual((await status(first)).tasks.map((t: Times) => [t.startedAt, t.finishedAt]), [
+    ["2026-12-03T10:00:00.000Z", null], // running: since when
+    [null, null],
   ]);
 
   now += 1_500;
@@ -79,6 +80,7 @@ Deno.test("GET /tasks/{id} follows a group from queued to running to done, and s
     name,
     state,
     attempts: 1,
+    startedAt: new Date(Date.parse("2026-12-03T10:00:01.500Z") - durationMs).toISOString(),
     durationMs,
     finishedAt: "2026-12-03T10:00:01.500Z",
     error,
