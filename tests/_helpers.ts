@@ -11,8 +11,38 @@ import {
   type StoredTask,
   type StructuredLogger,
   type TaskOptions,
+  TaskRunner,
   type WriteTarget,
 } from "../lib/mod.ts";
+
+/** How long a test's runner may take to drain as the test ends. */
+const TEST_DRAIN_MS = 5_000;
+
+/**
+ * A `TaskRunner` whose `await using` drains within 5 s: Deno's tests have no
+ * time limit, so a test whose assertion failed while its gated tasks were
+ * open hung in the drain and never reported the assertion. A runner that
+ * cannot drain says so on stderr rather than throw: thrown from a disposal,
+ * its error would hide the test's own in a `SuppressedError`, which Deno
+ * prints without it, and an uncaught one fails the module in its place. (A
+ * runner whose count of unfinished tasks went wrong still hangs the test at
+ * its `idle()`.)
+ */
+export class TestRunner extends TaskRunner {
+  override async [Symbol.asyncDispose](): Promise<void> {
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), TEST_DRAIN_MS);
+    try {
+      const { abandoned } = await this.drain({ signal: deadline.signal });
+      if (!deadline.signal.aborted) return;
+      const why =
+        `Cannot drain a test's runner within ${TEST_DRAIN_MS} ms: ${abandoned} abandoned\n`;
+      Deno.stderr.writeSync(new TextEncoder().encode(why));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
 
 /** A journaled task `send` of group `groupId`, its first, not yet tried, unless `fields` say otherwise. */
 export function storedTask(groupId: string, fields: Partial<StoredTask> = {}): StoredTask {

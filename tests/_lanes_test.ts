@@ -1,12 +1,12 @@
 // TaskOptions.concurrency, through the runner (lib/_lanes.ts keeps the counts).
 import { deepEqual, equal, throws } from "node:assert/strict";
 import { type DeadLetter, defineTask, TaskGroup, TaskRunner } from "../lib/mod.ts";
-import { fakeClock, gatedTask } from "./_helpers.ts";
+import { fakeClock, gatedTask, TestRunner } from "./_helpers.ts";
 
 const quiet = { info() {}, warn() {}, error() {} };
 
 Deno.test("concurrency: at most that many of a name run at once, the next as one ends; other names are not held back", async () => {
-  await using runner = new TaskRunner({ logger: quiet, maxConcurrency: 8 });
+  await using runner = new TestRunner({ logger: quiet, maxConcurrency: 8 });
   const mail = gatedTask("mail", { concurrency: 2 });
   const groups = ["a", "b", "c", "d"].map((label) => new TaskGroup().add(mail.task, label));
   for (const group of groups) runner.submit(group);
@@ -37,7 +37,7 @@ Deno.test("concurrency: at most that many of a name run at once, the next as one
 });
 
 Deno.test("concurrency: a task waiting for its name holds back its group's next task", async () => {
-  await using runner = new TaskRunner({ logger: quiet });
+  await using runner = new TestRunner({ logger: quiet });
   const mail = gatedTask("mail", { concurrency: 1 });
   const after: string[] = [];
   runner.submit(new TaskGroup().add(mail.task, "first"));
@@ -54,7 +54,7 @@ Deno.test("concurrency: a task waiting for its name holds back its group's next 
 
 Deno.test("concurrency: a task waiting out its backoff holds no place; a failed one gives its place back", async () => {
   const clock = fakeClock();
-  await using runner = new TaskRunner({ clock, logger: quiet, retries: 1 });
+  await using runner = new TestRunner({ clock, logger: quiet, retries: 1 });
   const mail = gatedTask("mail", { concurrency: 1, retryDelay: 1_000 });
   const first = new TaskGroup().add(mail.task, "first");
   const second = new TaskGroup().add(mail.task, "second");

@@ -9,7 +9,14 @@ import {
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
-import { type FakeClock, fakeClock, recordingLogger, tempDir, turn } from "./_helpers.ts";
+import {
+  type FakeClock,
+  fakeClock,
+  recordingLogger,
+  tempDir,
+  TestRunner,
+  turn,
+} from "./_helpers.ts";
 
 /** A journal that refuses every write while `full`, and records what it took. */
 function journal() {
@@ -136,7 +143,7 @@ async function finishWhileFull(
   fullDiskJournal(path);
   const store = SqliteTaskStore.open(path, { clock, logger });
   await store.enqueue(new TaskGroup({ id: "~full" }).add(send, "nobody"));
-  await using runner = new TaskRunner({ journal: store });
+  await using runner = new TestRunner({ journal: store });
   const fail = defineTask("fail", () => {
     throw new Error("no");
   }, { retries: 0 });

@@ -1,8 +1,8 @@
 // The places of sharedConcurrency in PostgreSQL (lib/_postgres_places.ts):
 // advisory locks on the claim's session, shared by the stores on one schema.
 import { deepEqual, equal, ok } from "node:assert/strict";
-import { PostgresTaskStore, TaskGroup, TaskRunner } from "../lib/mod.ts";
-import { gatedTask } from "./_helpers.ts";
+import { PostgresTaskStore, TaskGroup } from "../lib/mod.ts";
+import { gatedTask, TestRunner } from "./_helpers.ts";
 import { postgresTest, type TestSchema } from "./_postgres.ts";
 
 /** How many places of `name` the sessions on `db` hold now. */
@@ -82,8 +82,8 @@ postgresTest(
     await using a = await PostgresTaskStore.open(db.url);
     await using b = await PostgresTaskStore.open(db.url);
     const mail = gatedTask("mail", { sharedConcurrency: 1 });
-    await using runnerA = new TaskRunner({ journal: a });
-    await using runnerB = new TaskRunner({ journal: b });
+    await using runnerA = new TestRunner({ journal: a });
+    await using runnerB = new TestRunner({ journal: b });
     const labels = ["a1", "b1", "a2", "b2"];
     const groups = labels.map((label) => new TaskGroup().add(mail.task, label));
     for (const [i, group] of groups.entries()) await (i % 2 ? b : a).enqueue(group);

@@ -20,7 +20,7 @@ import {
   type TaskStore,
 } from "../lib/mod.ts";
 import { fingerprints } from "../lib/_given_ids.ts";
-import { counts, emails, post, spawnServer } from "./_helpers.ts";
+import { counts, emails, post, spawnServer, TestRunner } from "./_helpers.ts";
 
 /** Opens the store afresh, as a restarted server would (on `clock`, if given). */
 export type OpenStore = (clock?: Clock) => Promise<DurableTaskStore>;
@@ -383,7 +383,7 @@ export async function acceptedAtSurvivesRestart(open: OpenStore): Promise<void> 
   const iso = new Date(acceptedAt).toISOString();
   equal((await store.status("accepted"))?.acceptedAt, iso);
   const accepted: TaskGroup[] = [];
-  await using restarted = new TaskRunner({ onGroupAccepted: (g) => void accepted.push(g) });
+  await using restarted = new TestRunner({ onGroupAccepted: (g) => void accepted.push(g) });
   await recoverTasks({
     store,
     definitions: definitionsByName(send),
@@ -448,7 +448,7 @@ export async function recoveredTasksKeepTheirConcurrency(open: OpenStore): Promi
   }
   await first.close();
   const store = await open();
-  await using restarted = new TaskRunner({ logger: { info() {}, warn() {}, error() {} } });
+  await using restarted = new TestRunner({ logger: { info() {}, warn() {}, error() {} } });
   await recoverTasks({
     store,
     definitions: definitionsByName(send),

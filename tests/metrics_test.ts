@@ -8,7 +8,7 @@ import {
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
-import { startApp, tempDir } from "./_helpers.ts";
+import { startApp, tempDir, TestRunner } from "./_helpers.ts";
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const SAMPLE =
@@ -138,7 +138,7 @@ Deno.test("Metrics: stray errors are a counter when the process counts them", ()
 Deno.test("Metrics: tasks waiting for a free slot, and how long the first in line has waited since its group was accepted", async () => {
   let now = Date.UTC(2026, 11, 3, 10);
   const clock = { ...systemClock, now: () => now };
-  await using runner = new TaskRunner({ maxConcurrency: 1, clock });
+  await using runner = new TestRunner({ maxConcurrency: 1, clock });
   const metrics = new Metrics(runner);
   const waiting = () => {
     const values = parse(metrics.render());

@@ -13,12 +13,12 @@ import {
   TaskRunner,
   type WaitOptions,
 } from "../lib/mod.ts";
-import { fakeClock, recordingLogger } from "./_helpers.ts";
+import { fakeClock, recordingLogger, TestRunner } from "./_helpers.ts";
 
 Deno.test("GET /tasks/{id} follows a group from queued to running to done, and shows failures and when each task ended", async () => {
   const registry = new GroupRegistry();
   let now = Date.parse("2026-12-03T10:00:00.000Z"); // the wall clock, as the tasks see it
-  await using runner = new TaskRunner({
+  await using runner = new TestRunner({
     clock: { ...systemClock, now: () => now },
     retries: 0,
     maxConcurrency: 1,
@@ -162,7 +162,7 @@ Deno.test("GET /healthz answers 503 journal_unavailable when the journal's healt
 });
 
 Deno.test("GET /tasks/{id} awaits a journal that answers asynchronously (a network store)", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const known = { id: "g", state: "failed", acceptedAt: null, tasks: [] } as const;
   const handler = createHandler({
     runner,
@@ -190,7 +190,7 @@ Deno.test("GET /tasks/{id} awaits a journal that answers asynchronously (a netwo
 });
 
 Deno.test("GET /tasks/{id} answers 503 journal_unavailable, logged, when the journal cannot be read", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const { logger, errors } = recordingLogger(1);
   const handler = createHandler({
     runner,
@@ -243,7 +243,7 @@ function hangingJournal(runner: TaskRunner, options: Partial<OpsOptions> = {}) {
 }
 
 Deno.test("GET /tasks/{id}: a client that goes away stops the journal read; 499, nothing logged", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const { logger, errors } = recordingLogger(1);
   const { handler, reading, answered } = hangingJournal(runner, { logger });
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
@@ -257,7 +257,7 @@ Deno.test("GET /tasks/{id}: a client that goes away stops the journal read; 499,
 });
 
 Deno.test("GET /tasks/{id}: a journal that does not answer within statusTimeoutMs is stopped; 503, logged", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const { logger, errors } = recordingLogger(1);
   const clock = fakeClock();
   const { handler, reading, stopped } = hangingJournal(runner, {
@@ -283,7 +283,7 @@ Deno.test("GET /tasks/{id}: a journal that does not answer within statusTimeoutM
 
 Deno.test("GET /tasks/{id} decodes the id, and finds a UUID written upper case", async () => {
   const registry = new GroupRegistry();
-  await using runner = new TaskRunner({
+  await using runner = new TestRunner({
     onGroupAccepted: (group) => registry.track(group),
     onGroupSettled: (group) => registry.settled(group),
   });
@@ -326,7 +326,7 @@ Deno.test("GET /tasks/{id} decodes the id, and finds a UUID written upper case",
 });
 
 Deno.test("the ops routes' answers are not to be cached: each is of its moment", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   let draining = false;
   const handler = createHandler({
     runner,

@@ -16,7 +16,7 @@ import {
 import { configure, reset } from "@logtape/logtape";
 import { fingerprints } from "../lib/_given_ids.ts";
 import { connect, ensureTable, pruneFinished } from "../lib/_postgres_journal.ts";
-import { fakeClock } from "./_helpers.ts";
+import { fakeClock, TestRunner } from "./_helpers.ts";
 import { lockTable, postgresTest, type TestSchema } from "./_postgres.ts";
 import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
 import { storeMatchesModel } from "./_store_model.ts";
@@ -301,7 +301,7 @@ postgresTest(
     // An older server, in a rolling deploy: before, it adopted g1 and, with
     // no definition of "newer", dead-lettered that task.
     await using older = await PostgresTaskStore.open(db.url, { logger });
-    await using runner = new TaskRunner({ journal: older });
+    await using runner = new TestRunner({ journal: older });
     const letters: unknown[] = [];
     const result = await recoverTasks({
       store: older,

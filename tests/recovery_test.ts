@@ -13,7 +13,7 @@ import {
   TaskRunner,
 } from "../lib/mod.ts";
 import { acceptedField } from "../lib/_status_times.ts";
-import { type FakeClock, fakeClock, storedTask, tempDir } from "./_helpers.ts";
+import { type FakeClock, fakeClock, storedTask, tempDir, TestRunner } from "./_helpers.ts";
 import { journalWith, unfinished } from "./_sqlite_journal.ts";
 
 const send = defineTask("send", (to: string) => void to);
@@ -37,7 +37,7 @@ Deno.test("recoverTasks: more unfinished work than MAX_PENDING does not stop sta
     await gate.promise; // pending until the assertion below
     ran.push(this.groupId);
   });
-  await using runner = new TaskRunner({ maxPending: 2 });
+  await using runner = new TestRunner({ maxPending: 2 });
   const result = await recoverTasks({
     store,
     definitions: definitionsByName(record),
@@ -63,7 +63,7 @@ Deno.test("recoverTasks dead-letters a journaled task whose name is no longer de
   const letters: DeadLetter[] = [];
   {
     using store = SqliteTaskStore.open(path);
-    await using runner = new TaskRunner({ journal: store });
+    await using runner = new TestRunner({ journal: store });
     const result = await recoverTasks({
       store,
       definitions: definitionsByName(send),
@@ -99,7 +99,7 @@ Deno.test("recoverTasks dead-letters a task whose journaled arguments cannot be 
   const ran: string[] = [];
   {
     using store = SqliteTaskStore.open(path);
-    await using runner = new TaskRunner({ journal: store });
+    await using runner = new TestRunner({ journal: store });
     const result = await recoverTasks({
       store,
       definitions: definitionsByName(defineTask("send", (to: string) => void ran.push(to))),

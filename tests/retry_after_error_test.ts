@@ -5,17 +5,16 @@ import {
   RetryAfterError,
   retryAfterMs,
   TaskGroup,
-  TaskRunner,
   WorkerPool,
 } from "../lib/mod.ts";
 import type * as Tasks from "./fixtures/worker_tasks.ts";
-import { fakeClock } from "./_helpers.ts";
+import { fakeClock, TestRunner } from "./_helpers.ts";
 
 const quiet = { info() {}, warn() {}, error() {} };
 
 Deno.test("RetryAfterError: the next attempt waits delayMs in place of the backoff, past maxRetryDelay; retryAt says when", async () => {
   const clock = fakeClock();
-  await using runner = new TaskRunner({ clock, logger: quiet });
+  await using runner = new TestRunner({ clock, logger: quiet });
   const times: number[] = [];
   const send = defineTask("send", function (to: string) {
     times.push(clock.now());
@@ -39,7 +38,7 @@ Deno.test("RetryAfterError: the next attempt waits delayMs in place of the backo
 Deno.test("RetryAfterError is one of the task's retries: with none left, the task fails", async () => {
   const clock = fakeClock();
   const letters: DeadLetter[] = [];
-  await using runner = new TaskRunner({
+  await using runner = new TestRunner({
     clock,
     logger: quiet,
     deadLetter: (letter) => void letters.push(letter),
@@ -78,7 +77,7 @@ Deno.test("RetryAfterError: a worker's task sets its wait by an error of that na
   const module = new URL("./fixtures/worker_tasks.ts", import.meta.url);
   const options = { retries: 1, retryDelay: 60_000 };
   const failing = pool.define<typeof Tasks.failNamed>("failing", module, "failNamed", options);
-  await using runner = new TaskRunner({ logger: quiet });
+  await using runner = new TestRunner({ logger: quiet });
   const group = new TaskGroup().add(failing, "RetryAfterError", 1);
   runner.submit(group);
   await group.settled(); // 1 ms, not the minute of the backoff

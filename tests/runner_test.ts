@@ -11,11 +11,11 @@ import {
   TaskRunner,
   TimeoutQueue,
 } from "../lib/mod.ts";
-import { captureLogs, fakeClock, recordingLogger } from "./_helpers.ts";
+import { captureLogs, fakeClock, recordingLogger, TestRunner } from "./_helpers.ts";
 
 Deno.test("TaskRunner runs a group's tasks in order, sync and async", async () => {
   const seen: string[] = [];
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const group = new TaskGroup()
     .add(async (x: string) => {
       await Promise.resolve();
@@ -32,7 +32,7 @@ Deno.test("TaskRunner runs a group's tasks in order, sync and async", async () =
 Deno.test("TaskRunner reports a throwing task with name, error and stack, and runs the next", async () => {
   await using logs = await captureLogs();
   const seen: string[] = [];
-  await using runner = new TaskRunner({ retries: 0 });
+  await using runner = new TestRunner({ retries: 0 });
   const group = new TaskGroup()
     .add(function explode() {
       throw new Error("boom");
@@ -61,7 +61,7 @@ Deno.test("TaskRunner: a thrown value whose text cannot be read fails its task a
     "Cannot read the object that was thrown: it has no usable message or string form";
   const message = Object.assign(new Error(), { message: Object.create(null) });
   const seen: string[] = [];
-  await using runner = new TaskRunner({ retries: 1, retryDelay: 1 });
+  await using runner = new TestRunner({ retries: 1, retryDelay: 1 });
   const group = new TaskGroup()
     .add(function bare() {
       throw Object.create(null); // before: String() threw inside submit(), the task stayed running
@@ -115,7 +115,7 @@ Deno.test("TaskRunner: a thrown value whose text cannot be read fails its task a
 
 Deno.test("TaskRunner: a timeout aborts the task's signal with a TimeoutError", async () => {
   const clock = fakeClock();
-  await using runner = new TaskRunner({ clock, retries: 0 });
+  await using runner = new TestRunner({ clock, retries: 0 });
   const aborted: { reason?: unknown } = {};
   const started = Promise.withResolvers<void>();
   const wait = defineTask("wait", function (this: TaskContext) {
@@ -143,7 +143,7 @@ Deno.test("TaskRunner: a timeout aborts the task's signal with a TimeoutError", 
 Deno.test("TaskRunner: a timeout that starts the next task does not delay the timeouts already waiting", async () => {
   const clock = fakeClock();
   await using _logs = await captureLogs();
-  await using runner = new TaskRunner({ clock, retries: 0, timeout: 100, maxConcurrency: 2 });
+  await using runner = new TestRunner({ clock, retries: 0, timeout: 100, maxConcurrency: 2 });
   const abortedAt: [string, number][] = [];
   const hang = (name: string) =>
     defineTask(name, function (this: TaskContext) {
@@ -167,7 +167,7 @@ Deno.test("TaskRunner: a timeout that starts the next task does not delay the ti
 Deno.test("TaskRunner: a task that ignores its signal is reported timed out and the group goes on", async () => {
   const clock = fakeClock();
   await using logs = await captureLogs();
-  await using runner = new TaskRunner({ clock, retries: 0, timeout: 50 });
+  await using runner = new TestRunner({ clock, retries: 0, timeout: 50 });
   const seen: string[] = [];
   const group = new TaskGroup()
     .add(function stuck() {
@@ -189,7 +189,7 @@ Deno.test("TaskRunner: a task that ignores its signal is reported timed out and 
 Deno.test("TaskRunner: a task's context names it; a signal first read after its timeout is aborted already", async () => {
   const clock = fakeClock();
   await using _logs = await captureLogs();
-  await using runner = new TaskRunner({ clock, retries: 1, timeout: 50 });
+  await using runner = new TestRunner({ clock, retries: 1, timeout: 50 });
   const gate = Promise.withResolvers<void>();
   const seen: { id: string; groupId: string; name: string; attempt: number; reason?: unknown }[] =
     [];
@@ -216,7 +216,7 @@ Deno.test("TaskRunner: a task's context names it; a signal first read after its 
 
 Deno.test("TaskRunner: an attempt that finished in time is not aborted when its timeout comes", async () => {
   const clock = fakeClock();
-  await using runner = new TaskRunner({ clock, retries: 0, timeout: 50 });
+  await using runner = new TestRunner({ clock, retries: 0, timeout: 50 });
   const signals: AbortSignal[] = [];
   const group = new TaskGroup().add(async function quick(this: TaskContext) {
     signals.push(this.signal); // a task may keep its signal after it returns
@@ -231,7 +231,7 @@ Deno.test("TaskRunner: an attempt that finished in time is not aborted when its 
 
 Deno.test("TaskRunner: a step back of the wall clock neither stalls a timeout nor makes a duration negative", async () => {
   await using _logs = await captureLogs();
-  await using runner = new TaskRunner({ retries: 0, timeout: 10 });
+  await using runner = new TestRunner({ retries: 0, timeout: 10 });
   const wallNow = Date.now;
   const started = Promise.withResolvers<void>();
   const group = new TaskGroup().add(function stuck() {
@@ -257,7 +257,7 @@ Deno.test("TaskRunner: hooks and observers that throw are logged; every task sti
   const strays = recordingLogger(3);
   using _strays = catchStrayErrors({ logger: strays.logger });
   const recorded: string[] = [];
-  await using runner = new TaskRunner({
+  await using runner = new TestRunner({
     onGroupAccepted: () => {
       throw new Error("accepted hook");
     },
@@ -296,7 +296,7 @@ Deno.test("TaskRunner retries with exponential backoff and jitter, then dead-let
   const clock = fakeClock();
   await using logs = await captureLogs();
   const letters: DeadLetter[] = [];
-  await using runner = new TaskRunner({ clock, deadLetter: (r) => void letters.push(r) });
+  await using runner = new TestRunner({ clock, deadLetter: (r) => void letters.push(r) });
   const attempts: number[] = [];
   const times: number[] = [];
   const flaky = defineTask("flaky", function (this: TaskContext, email: string) {
@@ -347,7 +347,7 @@ Deno.test("TaskRunner retries with exponential backoff and jitter, then dead-let
 Deno.test("TaskRunner: a task option given as undefined takes the runner's default", async () => {
   const clock = fakeClock();
   await using _logs = await captureLogs();
-  await using runner = new TaskRunner({ clock, retries: 2, retryDelay: 100, maxRetryDelay: 100 });
+  await using runner = new TestRunner({ clock, retries: 2, retryDelay: 100, maxRetryDelay: 100 });
   const times: number[] = [];
   // What `{ retries: settings.retries }` makes when the setting is absent.
   const unset = { retries: undefined, retryDelay: undefined, maxRetryDelay: undefined };
@@ -367,7 +367,7 @@ Deno.test("TaskRunner: a task option given as undefined takes the runner's defau
 Deno.test("TaskRunner keeps at most 4,096 characters of a failure's text, in its status and dead letter", async () => {
   await using _logs = await captureLogs();
   const letters: DeadLetter[] = [];
-  await using runner = new TaskRunner({ retries: 0, deadLetter: (r) => void letters.push(r) });
+  await using runner = new TestRunner({ retries: 0, deadLetter: (r) => void letters.push(r) });
   // An error that quotes a whole response body, say.
   const group = new TaskGroup().add(() => {
     throw new Error(`HTTP 500: ${"<html>".repeat(50_000)}`);
@@ -382,7 +382,7 @@ Deno.test("TaskRunner keeps at most 4,096 characters of a failure's text, in its
 
 Deno.test("TaskRunner: a task that succeeds on a retry is done", async () => {
   const clock = fakeClock();
-  await using runner = new TaskRunner({ clock, retryDelay: 10 });
+  await using runner = new TestRunner({ clock, retryDelay: 10 });
   const group = new TaskGroup().add(function (this: TaskContext) {
     if (this.attempt < 2) throw new Error("once");
   });
@@ -393,7 +393,7 @@ Deno.test("TaskRunner: a task that succeeds on a retry is done", async () => {
 });
 
 Deno.test("TaskRunner never runs more than maxConcurrency tasks at once", async () => {
-  await using runner = new TaskRunner({ maxConcurrency: 3 });
+  await using runner = new TestRunner({ maxConcurrency: 3 });
   const gate = Promise.withResolvers<void>();
   let running = 0, most = 0, finished = 0;
   const gated = async (): Promise<void> => {
@@ -419,7 +419,7 @@ Deno.test("TaskRunner holds no timer for queued tasks", async () => {
     counting.timers++;
     return clock.setTimeout(fn, ms);
   };
-  await using runner = new TaskRunner({ clock: counting, maxConcurrency: 1 });
+  await using runner = new TestRunner({ clock: counting, maxConcurrency: 1 });
   const gate = Promise.withResolvers<void>();
   for (let i = 0; i < 1_000; i++) runner.submit(new TaskGroup().add(() => gate.promise));
   await Promise.resolve();
@@ -446,7 +446,7 @@ Deno.test("TaskRunner refuses a whole group when the backlog would overflow", ()
 
 Deno.test("TaskRunner starts a group only after `after` settles, even if it rejects", async () => {
   await using logs = await captureLogs();
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const delivered = Promise.withResolvers<void>();
   const seen: string[] = [];
   const group = new TaskGroup().add(() => void seen.push("ran"));
@@ -480,7 +480,7 @@ Deno.test("TaskRunner: a group the drain deadline abandoned before its delivery 
 
 Deno.test("TaskRunner: a delivery that fails while the commit is pending, or after it failed, is handled", async () => {
   await using logs = await captureLogs();
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const seen: string[] = [];
   const committed = Promise.withResolvers<void>();
   // Rejected before the commit settles: no handler may be missing meanwhile.
@@ -501,7 +501,7 @@ Deno.test("TaskRunner: a delivery that fails while the commit is pending, or aft
 Deno.test("TaskRunner: a group whose commit failed is reported dropped, then settled; one committed only settled", async () => {
   const hooks: string[] = [];
   const hook = (name: string) => (group: TaskGroup) => void hooks.push(`${name} ${group.id}`);
-  await using runner = new TaskRunner({
+  await using runner = new TestRunner({
     onGroupAccepted: hook("accepted"),
     onGroupDropped: hook("dropped"),
     onGroupSettled: hook("settled"),
@@ -522,7 +522,7 @@ Deno.test("TaskRunner: a group whose commit failed is reported dropped, then set
 });
 
 Deno.test("TaskRunner.drain() waits for work; then refuses new groups", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const gate = Promise.withResolvers<void>();
   let done = false;
   runner.submit(new TaskGroup().add(async () => {
@@ -573,7 +573,7 @@ Deno.test("TaskRunner.drain({ signal }) aborts running tasks and abandons the re
 });
 
 Deno.test("TaskRunner refuses a group submitted twice", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const group = new TaskGroup().add(() => {});
   runner.submit(group);
   throws(() => runner.submit(group), /Cannot submit group .* submitted already/);
@@ -586,7 +586,7 @@ Deno.test("TaskRunner rejects bad limits with RangeError", () => {
 
 Deno.test("TaskRunner.idle({ signal }) stops waiting at the abort; the tasks go on", async () => {
   const gate = Promise.withResolvers<void>();
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   runner.submit(new TaskGroup().add(() => gate.promise));
   await rejects(runner.idle({ signal: AbortSignal.abort(new Error("at once")) }), /at once/);
   const controller = new AbortController();
@@ -602,7 +602,7 @@ Deno.test("TaskRunner.idle({ signal }) stops waiting at the abort; the tasks go 
 Deno.test("TaskRunner: a delay on the task's signal ends at the timeout, and what follows never runs", async () => {
   const clock = fakeClock();
   const timeouts = new TimeoutQueue(clock);
-  await using runner = new TaskRunner({ clock, retries: 0 });
+  await using runner = new TestRunner({ clock, retries: 0 });
   const sent: string[] = [];
   let caught: unknown;
   const send = defineTask("send", async function (to: string) {
@@ -629,7 +629,7 @@ Deno.test("TaskRunner: an attempt mark the journal refuses is no attempt; the ta
   const marks: string[] = [];
   let refusals = 2; // a database restarting
   const ran: number[] = [];
-  await using runner = new TaskRunner({
+  await using runner = new TestRunner({
     clock,
     retries: 0,
     journal: {
@@ -686,7 +686,7 @@ Deno.test("TaskRunner: a journal refusing every task's mark is logged a line a s
 
 Deno.test("TaskRunner marks a group accepted on its clock as it takes it; a refused one is not", async () => {
   let now = Date.UTC(2026, 11, 3, 10);
-  await using runner = new TaskRunner({ maxPending: 1, clock: { ...systemClock, now: () => now } });
+  await using runner = new TestRunner({ maxPending: 1, clock: { ...systemClock, now: () => now } });
   const gate = Promise.withResolvers<void>();
   const taken = new TaskGroup().add(() => gate.promise);
   equal(taken.acceptedAt, -1);
@@ -725,7 +725,7 @@ Deno.test("TaskRunner: a task that ignores its signal counts as overrunning unti
     error() {},
     warn: (message: string, p: Record<string, unknown>) => void warnings.push([message, p]),
   };
-  await using runner = new TaskRunner({ clock, logger, retries: 0, timeout: 100 });
+  await using runner = new TestRunner({ clock, logger, retries: 0, timeout: 100 });
   const stuck = Promise.withResolvers<void>();
   const deaf = defineTask("deaf", () => stuck.promise); // never looks at its signal
   const heedful = defineTask("heedful", function (this: TaskContext) {
@@ -760,7 +760,7 @@ Deno.test("TaskRunner: at debug level, each accepted group and each finished tas
     warn: quiet,
     error: quiet,
   };
-  await using runner = new TaskRunner({ logger: debugging, retries: 1, retryDelay: 1 });
+  await using runner = new TestRunner({ logger: debugging, retries: 1, retryDelay: 1 });
   let calls = 0;
   const group = new TaskGroup({ id: "g" })
     .add(function send(_to: string) {}, "ada")
@@ -795,7 +795,7 @@ Deno.test("TaskRunner: at debug level, each accepted group and each finished tas
     warn: quiet,
     error: quiet,
   };
-  await using quietRunner = new TaskRunner({ logger: above });
+  await using quietRunner = new TestRunner({ logger: above });
   for (let i = 0; i < 3; i++) quietRunner.submit(new TaskGroup().add(() => {}));
   await quietRunner.idle();
   deepEqual([debugCalls, asked], [0, 1]);
@@ -818,7 +818,7 @@ Deno.test("a task's this.submit: a follow-up runs, accepted while the runner dra
   deepEqual(seen, ["charge o-1", "receipt o-1"]);
 
   // A drain that has ended refuses it: here a task abandoned at the drain's deadline that goes on.
-  await using held = new TaskRunner();
+  await using held = new TestRunner();
   const go = Promise.withResolvers<void>();
   const refused = Promise.withResolvers<unknown>();
   held.submit(
@@ -835,7 +835,7 @@ Deno.test("a task's this.submit: a follow-up runs, accepted while the runner dra
   // A runner with a journal would run the follow-up unjournaled: it is refused unless given a way.
   const journal = { attempt: () => Promise.resolve(), record: () => {} };
   const errors: unknown[] = [];
-  await using journaled = new TaskRunner({
+  await using journaled = new TestRunner({
     journal,
     retries: 0,
     deadLetter: (r) => errors.push(r.error),
@@ -851,7 +851,7 @@ Deno.test("a task's this.submit: a follow-up runs, accepted while the runner dra
     /Cannot submit group ".+": a runner with a journal needs submitFollowUp/,
   );
   const given: TaskGroup[] = [];
-  await using routed = new TaskRunner({
+  await using routed = new TestRunner({
     journal,
     submitFollowUp: (group) => Promise.resolve(void given.push(group)),
   });
@@ -869,7 +869,7 @@ Deno.test("TaskRunner logs an attempt a retry follows as a warning, the last fai
   const record = (level: string) => (_message: string, properties?: Record<string, unknown>) =>
     void logged.push(`${level} ${properties?.taskName} attempt ${properties?.attempt}`);
   const logger = { info() {}, warn: record("warn"), error: record("error") };
-  await using runner = new TaskRunner({ logger, retries: 2, retryDelay: 0 });
+  await using runner = new TestRunner({ logger, retries: 2, retryDelay: 0 });
   const flaky = defineTask("flaky", function () {
     if (this.attempt < 3) throw new Error("blip");
   });

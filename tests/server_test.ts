@@ -7,9 +7,9 @@ import {
   type Route,
   route,
   type TaskGroup,
-  TaskRunner,
+  type TaskRunner,
 } from "../lib/mod.ts";
-import { captureLogs, lines, recordingLogger, tempDir } from "./_helpers.ts";
+import { captureLogs, lines, recordingLogger, tempDir, TestRunner } from "./_helpers.ts";
 
 function serve(
   routes: Route[],
@@ -26,7 +26,7 @@ function serve(
 Deno.test("server answers before a slow task finishes; the line appears after", async () => {
   await using dir = await tempDir();
   await using log = await LogWriter.open(`${dir.path}/log.txt`);
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const gate = Promise.withResolvers<void>();
   const started = Promise.withResolvers<void>();
   const { server, url } = serve([
@@ -53,7 +53,7 @@ Deno.test("server answers before a slow task finishes; the line appears after", 
 });
 
 Deno.test("server answers 503 with Retry-After when the backlog is full, and runs nothing of it", async () => {
-  await using runner = new TaskRunner({ maxPending: 2 });
+  await using runner = new TestRunner({ maxPending: 2 });
   const gate = Promise.withResolvers<void>();
   const ran: string[] = [];
   const refusals: string[] = [];
@@ -86,7 +86,7 @@ Deno.test("server answers 503 with Retry-After when the backlog is full, and run
 });
 
 Deno.test("server answers 413 too_many_tasks, without Retry-After, for a group that can never fit the backlog", async () => {
-  await using runner = new TaskRunner({ maxPending: 2 });
+  await using runner = new TestRunner({ maxPending: 2 });
   let ran = 0;
   const refusals: string[] = [];
   const { server, url } = serve(
@@ -115,7 +115,7 @@ Deno.test("server answers 413 too_many_tasks, without Retry-After, for a group t
 });
 
 Deno.test("a route's 503 gets the handler's Retry-After unless it set its own", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const busy = (headers?: Record<string, string>) => () => {
     throw new HttpError(503, "busy", "Cannot serve: busy", headers);
   };
@@ -139,7 +139,7 @@ Deno.test("a route's 503 gets the handler's Retry-After unless it set its own", 
 });
 
 Deno.test("a journal that refuses requests is logged once a second, with the count between, and its end once", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const { logger, errors } = recordingLogger(2);
   const infos: [string, Record<string, unknown>][] = [];
   logger.info = (message, properties = {}) => void infos.push([message, properties]);
@@ -194,7 +194,7 @@ Deno.test("a journal that refuses requests is logged once a second, with the cou
 
 Deno.test("server answers a handler bug with 500 internal_error and logs the stack", async () => {
   await using logs = await captureLogs();
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const added: TaskGroup[] = [];
   // A Response can be sent once: Deno answered this one a bare 500 after the task had started.
   const sent = new Response("secret body");
@@ -237,7 +237,7 @@ Deno.test("server answers a handler bug with 500 internal_error and logs the sta
 });
 
 Deno.test("server still runs the tasks of a client that went away before delivery", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const handlerReached = Promise.withResolvers<void>();
   const clientGone = Promise.withResolvers<void>();
   const groupSeen = Promise.withResolvers<TaskGroup>();
@@ -265,7 +265,7 @@ Deno.test("server still runs the tasks of a client that went away before deliver
 });
 
 Deno.test("a task added after the route answered throws, with or without tasks before it", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const late: string[] = [];
   const answered = Promise.withResolvers<void>();
   const groups: TaskGroup[] = [];
@@ -303,7 +303,7 @@ Deno.test("a task added after the route answered throws, with or without tasks b
 });
 
 Deno.test("onResponse is told each answer's route, status and seconds on the handler's clock", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   let now = 1_000;
   const clock = { now: () => now };
   const gate = Promise.withResolvers<void>(), reached = Promise.withResolvers<void>();

@@ -15,14 +15,14 @@ import {
   TaskGroup,
   TaskRunner,
 } from "../lib/mod.ts";
-import { fakeClock, recordingLogger, tempDir, turn } from "./_helpers.ts";
+import { fakeClock, recordingLogger, tempDir, TestRunner, turn } from "./_helpers.ts";
 import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
 import { storeMatchesModel } from "./_store_model.ts";
 
 const send = defineTask("send", (to: string) => void to);
 
 Deno.test("SqliteTaskStore: a 202 is sent only after the commit; a failed commit answers 503 and runs nothing", async () => {
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const gate = Promise.withResolvers<void>();
   const committing = Promise.withResolvers<void>();
   let fail = false;
@@ -218,7 +218,7 @@ Deno.test("SqliteTaskStore: a WAL file that cannot be opened fails the open and 
 Deno.test("durable: a plain function task is a 500 (it cannot be journaled by name) and leaves nothing pending", async () => {
   await using dir = await tempDir();
   using store = SqliteTaskStore.open(`${dir.path}/tasks.db`);
-  await using runner = new TaskRunner({ journal: store });
+  await using runner = new TestRunner({ journal: store });
   const handler = createHandler({
     runner,
     journal: store,
@@ -477,7 +477,7 @@ Deno.test("SqliteTaskStore keeps keyed groups that succeeded within the retentio
   const clock = { ...systemClock, now: () => now };
   const options = { retentionMs: 60_000, retentionCount: 2, pruneIntervalMs: 0, clock };
   using store = SqliteTaskStore.open(`${dir.path}/tasks.db`, options);
-  await using runner = new TaskRunner({ journal: store, clock }); // its outcomes' times
+  await using runner = new TestRunner({ journal: store, clock }); // its outcomes' times
   const keyed = ["1", "2", "3"].map((n) => `00000000-0000-8000-8000-00000000000${n}`);
   // Runs a group to its end; committing the next enqueue commits its outcome and a prune.
   const run = async (id?: string) => {
@@ -511,7 +511,7 @@ Deno.test("SqliteTaskStore journals a kept group under a time-ordered id, and fi
     let now = Date.now();
     const clock = { ...systemClock, now: () => now++ };
     using store = SqliteTaskStore.open(path, { retentionCount: 2, pruneIntervalMs: 0, clock });
-    await using runner = new TaskRunner({ journal: store });
+    await using runner = new TestRunner({ journal: store });
     const groups = keys.map((id) => new TaskGroup({ id }).add(send, id).add(send, "then"));
     for (const group of groups) await store.enqueue(group);
     deepEqual(ids(store.list("", 1)), both(0), "paged in the order they came");
@@ -596,7 +596,7 @@ Deno.test("SqliteTaskStore deletes groups that succeeded, keeps failed ones with
   }
   {
     using store = SqliteTaskStore.open(path, options);
-    await using runner = new TaskRunner({ journal: store, clock: options.clock });
+    await using runner = new TestRunner({ journal: store, clock: options.clock });
     gate.resolve();
     await recoverTasks({
       store,

@@ -1,5 +1,6 @@
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import { defineTask, type TaskContext, TaskGroup, TaskRunner } from "../lib/mod.ts";
+import { defineTask, type TaskContext, TaskGroup } from "../lib/mod.ts";
+import { TestRunner } from "./_helpers.ts";
 
 Deno.test("TaskGroup.add() type-checks arguments against the task's parameters", () => {
   const send = (email: string, retries: number): string => email.repeat(retries);
@@ -42,7 +43,7 @@ Deno.test("TaskGroup names tasks and derives its state", async () => {
   deepEqual(group.tasks.map((t) => t.name), ["named", "defined", "anonymous"]);
   equal(group.id, "req");
   equal(group.state, "queued");
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   runner.submit(group);
   await group.settled();
   equal(group.state, "done");
@@ -80,7 +81,7 @@ Deno.test("defineTask() refuses a timeout or retry number a timer or a journal c
 
 Deno.test("TaskGroup.settled({ signal }) stops waiting at the abort; the task goes on", async () => {
   const gate = Promise.withResolvers<void>();
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   const group = new TaskGroup().add(() => gate.promise);
   runner.submit(group);
   const controller = new AbortController();
@@ -96,7 +97,7 @@ Deno.test("TaskGroup and a task's `this` print no internals (a chosen id's mark,
   const group = new TaskGroup({ id: "g" });
   ok(!/Symbol|given/.test(Deno.inspect(group)), Deno.inspect(group));
   let seen = "";
-  await using runner = new TaskRunner();
+  await using runner = new TestRunner();
   runner.submit(new TaskGroup().add(async function (this: TaskContext) {
     await Promise.resolve();
     seen = Deno.inspect(this);

@@ -12,8 +12,8 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
-import { defineTask, TaskGroup, TaskRunner } from "../lib/mod.ts";
-import { fakeClock } from "./_helpers.ts";
+import { defineTask, TaskGroup } from "../lib/mod.ts";
+import { fakeClock, TestRunner } from "./_helpers.ts";
 
 Deno.test("each attempt is a span in the request's trace, with name, attempt and outcome", async () => {
   const exporter = new InMemorySpanExporter();
@@ -24,7 +24,7 @@ Deno.test("each attempt is a span in the request's trace, with name, attempt and
   const traceContext = trace.setSpan(ROOT_CONTEXT, request);
 
   const clock = fakeClock();
-  await using runner = new TaskRunner({ tracer, clock, retries: 0 });
+  await using runner = new TestRunner({ tracer, clock, retries: 0 });
   const group = new TaskGroup({ id: "req-1", traceContext })
     .add(function send() {})
     .add(function flaky() {
@@ -93,7 +93,7 @@ Deno.test("a traced task's own spans, and its follow-up's tasks, are children of
       await Promise.resolve(); // after an await too
       await this.submit(new TaskGroup().add(inner));
     });
-    await using runner = new TaskRunner({ tracer });
+    await using runner = new TestRunner({ tracer });
     runner.submit(
       new TaskGroup({ traceContext: trace.setSpan(ROOT_CONTEXT, request) }).add(outer),
     );

@@ -4,10 +4,10 @@ import {
   defineTask,
   delay,
   TaskGroup,
-  TaskRunner,
   UnrecoverableError,
   WorkerPool,
 } from "../lib/mod.ts";
+import { TestRunner } from "./_helpers.ts";
 import type * as Tasks from "./fixtures/worker_tasks.ts";
 
 function quietLogs() {
@@ -23,7 +23,7 @@ function quietLogs() {
 Deno.test("UnrecoverableError fails its task at that attempt, retries left or not; the group goes on", async () => {
   const { logger, levels } = quietLogs();
   const letters: DeadLetter[] = [];
-  await using runner = new TaskRunner({
+  await using runner = new TestRunner({
     logger,
     deadLetter: (letter) => void letters.push(letter),
   });
@@ -67,7 +67,7 @@ Deno.test("UnrecoverableError: a worker's task fails for good by throwing an err
   const module = new URL("./fixtures/worker_tasks.ts", import.meta.url);
   const options = { retries: 3, retryDelay: 0 };
   const failing = pool.define<typeof Tasks.failNamed>("failing", module, "failNamed", options);
-  await using runner = new TaskRunner({ logger: quietLogs().logger });
+  await using runner = new TestRunner({ logger: quietLogs().logger });
   const group = new TaskGroup().add(failing, "UnrecoverableError");
   runner.submit(group);
   await group.settled();

@@ -1,6 +1,7 @@
 import type { Logger } from "@logtape/logtape";
 import { deepEqual, equal, match, rejects, throws } from "node:assert/strict";
-import { TaskGroup, TaskRunner, WorkerPool } from "../lib/mod.ts";
+import { TaskGroup, WorkerPool } from "../lib/mod.ts";
+import { TestRunner } from "./_helpers.ts";
 import type * as Tasks from "./fixtures/worker_tasks.ts";
 
 const MODULE = new URL("./fixtures/worker_tasks.ts", import.meta.url);
@@ -89,7 +90,7 @@ Deno.test("WorkerPool: a throwing task or one that closes its worker fails only 
 
 Deno.test("WorkerPool: a timeout terminates a worker stuck in an infinite loop; the next task runs", async () => {
   await using pool = new WorkerPool({ size: 1 });
-  await using runner = new TaskRunner({ retries: 0 });
+  await using runner = new TestRunner({ retries: 0 });
   const spin = pool.define<typeof Tasks.spin>("spin", MODULE, "spin", { timeout: 200 });
   const square = pool.define<typeof Tasks.square>("square", MODULE, "square");
   const group = new TaskGroup().add(spin).add(square, 6);
