@@ -3,60 +3,129 @@
 // open. PostgreSQL frees it when the session ends, however the process ends.
 // Internal to PostgresTaskStore.
 import postgres, { type Sql } from "postgres";
+import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { PostgresPlaces } from "./_postgres_places.ts";
 
-/** Holds the lock, and takes it again if its connection is lost. */
+/** How often the claim's connection is asked whether it still answers. */
+export const CHECK_MS = 5_000;
+/**
+ * How long an answer may take before the connection counts as gone (a host
+ * that vanished without a reset): long, since a new connection is a gap in
+ * the claim in which a peer may adopt this server's work.
+ */
+export const STALL_MS = 30_000;
+
+/** Holds the lock, and takes it again if its connection is lost or stops answering. */
 export class OwnerClaim {
-  readonly #sql: Sql;
+  #sql: Sql;
+  readonly #url: string;
   readonly #owner: string;
   readonly #logger: StructuredLogger;
+  readonly #timers: Pick<Clock, "setTimeout" | "clearTimeout">;
   /** The places of `sharedConcurrency`, held by the same session as the claim. */
   readonly places: PostgresPlaces;
   #closing = false;
   #retaking = false;
-  #retry: ReturnType<typeof setTimeout> | undefined;
-  #wake: (() => void) | undefined;
+  /** Ends the pauses of the retake and the checks, at close. */
+  readonly #pauses = new Set<() => void>();
+  /** Connections given up on, closing. */
+  readonly #ending: Promise<void>[] = [];
 
-  /** Connects and takes the lock. */
-  static async take(url: string, owner: string, logger: StructuredLogger): Promise<OwnerClaim> {
-    let claim: OwnerClaim | undefined = undefined;
-    const sql = postgres(url, {
-      max: 1,
-      // Never recycled: a new connection would be a gap in the claim.
-      max_lifetime: null,
-      onnotice: () => {},
-      onclose: () => claim && claim.#lost(),
-      connection: { application_name: "posthaste claim" },
-    });
-    claim = new OwnerClaim(sql, owner, logger);
+  /**
+   * Connects and takes the lock.
+   *
+   * @param timers Time the checks of the connection (the system's: a fake
+   * clock ticked far would see a stall in every answer on its way).
+   */
+  static async take(
+    url: string,
+    owner: string,
+    logger: StructuredLogger,
+    timers: Pick<Clock, "setTimeout" | "clearTimeout"> = systemClock,
+  ): Promise<OwnerClaim> {
+    const claim = new OwnerClaim(url, owner, logger, timers);
     try {
       await claim.#lock();
-      return claim;
     } catch (error) {
       claim.#closing = true;
-      await sql.end({ timeout: 0 });
+      await claim.#sql.end({ timeout: 0 });
       throw error;
     }
+    void claim.#watch();
+    return claim;
   }
 
-  private constructor(sql: Sql, owner: string, logger: StructuredLogger) {
-    this.#sql = sql;
+  private constructor(
+    url: string,
+    owner: string,
+    logger: StructuredLogger,
+    timers: Pick<Clock, "setTimeout" | "clearTimeout">,
+  ) {
+    this.#url = url;
     this.#owner = owner;
     this.#logger = logger;
-    this.places = new PostgresPlaces(sql, owner);
+    this.#timers = timers;
+    this.#sql = this.#connect();
+    this.places = new PostgresPlaces(() => this.#sql, owner);
   }
 
   /** Ends the session, and with it the claim. */
   async close(): Promise<void> {
     this.#closing = true;
-    clearTimeout(this.#retry);
-    this.#wake?.();
-    await this.#sql.end({ timeout: 5 });
+    for (const end of [...this.#pauses]) end();
+    await Promise.all([this.#sql.end({ timeout: 5 }), ...this.#ending]);
+  }
+
+  #connect(): Sql {
+    const sql: Sql = postgres(this.#url, {
+      max: 1,
+      // Never recycled: a new connection would be a gap in the claim.
+      max_lifetime: null,
+      onnotice: () => {},
+      // A replaced connection's close is no loss: its successor holds the claim.
+      onclose: () => sql === this.#sql && this.#lost(),
+      connection: { application_name: "posthaste claim" },
+    });
+    return sql;
   }
 
   async #lock(): Promise<void> {
     await this.#sql`SELECT pg_advisory_lock(hashtextextended(${this.#owner}, 0))`;
+  }
+
+  /**
+   * Asks the connection every `CHECK_MS` whether it answers. One that has
+   * not in `STALL_MS` is given up and the claim taken on a new one: else
+   * the store would learn of the loss only from TCP, after many minutes, with
+   * its `sharedConcurrency` tasks waiting on a take all the while.
+   */
+  async #watch(): Promise<void> {
+    while (!this.#closing) {
+      await this.#pause(CHECK_MS).done;
+      if (this.#closing || this.#retaking) continue; // the retake has its own loop
+      const sql = this.#sql;
+      let answered = false;
+      // An error is an answer: a lost connection is taken again through onclose.
+      const asked = sql`SELECT 1`.then(() => answered = true, () => answered = true);
+      const stall = this.#pause(STALL_MS);
+      await Promise.race([asked, stall.done]);
+      stall.end();
+      if (!answered && !this.#closing && sql === this.#sql) this.#replace();
+    }
+  }
+
+  /** Gives up the connection that stopped answering, and takes the claim on a new one. */
+  #replace(): void {
+    this.#logger.warn(
+      "The journal claim's connection gave no answer in {stallMs} ms; connecting again for owner {owner}",
+      { stallMs: STALL_MS, owner: this.#owner },
+    );
+    const gone = this.#sql;
+    this.#sql = this.#connect();
+    this.places.replaced();
+    this.#ending.push(gone.end({ timeout: 0 }).catch(() => {}));
+    this.#lost();
   }
 
   /**
@@ -87,11 +156,21 @@ export class OwnerClaim {
         this.#logger.error("Cannot take the journal claim again (retried in 1 s): {error}", {
           error,
         });
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-          this.#retry = setTimeout(resolve, 1_000);
-        });
+        await this.#pause(1_000).done;
       }
     }
+  }
+
+  /** A wait of `ms` that ends early at `end()`, or when the claim closes. */
+  #pause(ms: number): { done: Promise<void>; end: () => void } {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const end = () => {
+      this.#timers.clearTimeout(timer);
+      this.#pauses.delete(end);
+      resolve();
+    };
+    const timer = this.#timers.setTimeout(end, ms);
+    this.#pauses.add(end);
+    return { done: promise, end };
   }
 }

@@ -15,7 +15,8 @@ const CHANNEL = "posthaste_places";
 
 /** Places this server holds, by name; what it takes and gives on its claim's session. */
 export class PostgresPlaces implements SharedPlaces {
-  readonly #sql: Sql;
+  /** The claim's connection, the one it holds now. */
+  readonly #sql: () => Sql;
   readonly #owner: string;
   readonly #held = new Map<string, number[]>();
   /** Names whose waiting lock this session holds. */
@@ -25,10 +26,10 @@ export class PostgresPlaces implements SharedPlaces {
   #listening: Promise<void> | undefined;
 
   /**
-   * @param sql The claim's one connection: its session holds the locks.
+   * @param sql The claim's one connection (a new one once it stopped answering): its session holds the locks.
    * @param owner The store's owner id: its own wake-ups are not for it.
    */
-  constructor(sql: Sql, owner: string) {
+  constructor(sql: () => Sql, owner: string) {
     this.#sql = sql;
     this.#owner = owner;
   }
@@ -38,7 +39,7 @@ export class PostgresPlaces implements SharedPlaces {
     const free: number[] = [];
     for (let place = 0; place < limit; place++) if (!held.includes(place)) free.push(place);
     // The filter runs row by row under the LIMIT: one lock at most (tested).
-    const [row] = free.length === 0 ? [] : await this.#sql.unsafe(
+    const [row] = free.length === 0 ? [] : await this.#sql().unsafe(
       `SELECT place FROM unnest($2::int[]) AS place
        WHERE pg_try_advisory_lock(${KEY}, place) LIMIT 1`,
       [name, free],
@@ -60,7 +61,7 @@ export class PostgresPlaces implements SharedPlaces {
     if (place === undefined) return false; // lost with the session
     // Whether another session holds the name's waiting lock, once this
     // place is free; if one does, a NOTIFY wakes it (at the commit: after the unlock).
-    const [row] = await this.#sql.unsafe(
+    const [row] = await this.#sql().unsafe(
       `WITH freed AS MATERIALIZED (SELECT pg_advisory_unlock(${KEY}, $2)),
        waiting AS MATERIALIZED (SELECT EXISTS (
          SELECT FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted
@@ -82,19 +83,25 @@ export class PostgresPlaces implements SharedPlaces {
     this.#waiting.clear();
   }
 
+  /** The claim gave up its connection for a new one: so goes the LISTEN, whose connection ends with it. */
+  replaced(): void {
+    this.lost();
+    this.#listening = undefined;
+  }
+
   /** Takes (share mode, never blocked: nobody takes it exclusively) or lets go the waiting lock. */
   async #wait(name: string, waiting: boolean): Promise<void> {
     if (waiting) this.#waiting.add(name);
     else this.#waiting.delete(name);
     const lock = waiting ? "pg_advisory_lock_shared" : "pg_advisory_unlock_shared";
-    await this.#sql.unsafe(`SELECT ${lock}(${KEY}, ${WAITING})`, [name]);
+    await this.#sql().unsafe(`SELECT ${lock}(${KEY}, ${WAITING})`, [name]);
   }
 
   /** Listens for places given back, from the first wait on (again after a failure). */
   #listen(): void {
     this.#listening ??= (async () => {
-      const [row] = await this.#sql`SELECT current_schema() AS schema`;
-      await this.#sql.listen(CHANNEL, (payload) => {
+      const [row] = await this.#sql()`SELECT current_schema() AS schema`;
+      await this.#sql().listen(CHANNEL, (payload) => {
         const [owner, schema, name] = JSON.parse(payload) as string[];
         // One channel for every schema: only this one's, and not this server's own.
         if (schema !== row?.schema || owner === this.#owner || name === undefined) return;

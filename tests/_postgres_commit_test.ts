@@ -7,7 +7,7 @@ import { checkCommitTimeout, PostgresCommit } from "../lib/_postgres_commit.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
 import type { NewRow } from "../lib/_journal_rows.ts";
 import { type FakeClock, fakeClock, recordingLogger, turn } from "./_helpers.ts";
-import { lockTable, postgresTest } from "./_postgres.ts";
+import { lockTable, postgresTest, proxyTo } from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
 
@@ -180,15 +180,6 @@ Deno.test("PostgresCommit observes each batch's seconds to its answer, or to its
   await commit.flush();
 });
 
-interface Link {
-  conns: Deno.Conn[];
-  silent: boolean;
-  /** What the client sent while held, for the server later. */
-  held: Uint8Array[] | undefined;
-  /** Resolves when the server ended its side. */
-  ended: PromiseWithResolvers<void>;
-}
-
 Deno.test("PostgresCommit: progress queued behind a batch that got no answer is not refused with it", async () => {
   const clock = fakeClock();
   const sent: string[] = [];
@@ -210,88 +201,6 @@ Deno.test("PostgresCommit: progress queued behind a batch that got no answer is 
   deepEqual(sent, ["UPDATE", "UPDATE", "DELETE"], "the outcome again, with the delete");
   await commit.flush();
 });
-
-/**
- * A TCP proxy to the database. `silenceNewest()` makes the connection opened
- * last swallow every byte both ways without closing, as a database host that
- * vanished without a reset does; the others, and later ones, pass.
- * `holdNewest()` keeps what its client sends from the server, even after the
- * client gave up on it, until `releaseHeld()` delivers it: a database that
- * froze, then woke and ran what it had been sent.
- */
-function proxyTo(url: string) {
-  const target = new URL(url);
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const links: Link[] = [];
-  const close = (conns: Deno.Conn[]) => {
-    for (const conn of conns) {
-      try {
-        conn.close();
-      } catch { /* closed already */ }
-    }
-  };
-  const pump = async (from: Deno.Conn, to: Deno.Conn, link: Link) => {
-    const buffer = new Uint8Array(65_536);
-    const toServer = from === link.conns[0];
-    try {
-      for (let n = await from.read(buffer); n !== null; n = await from.read(buffer)) {
-        if (link.silent) continue;
-        if (link.held === undefined) await to.write(buffer.subarray(0, n));
-        else if (toServer) link.held.push(buffer.slice(0, n));
-      }
-    } catch { /* closed by the other side or at dispose */ }
-    if (!toServer) link.ended.resolve();
-    // One side ended: so does the link, as a direct connection would.
-    if (!link.silent && link.held === undefined) close([from, to]);
-  };
-  const pumps: Promise<void>[] = [];
-  const accepting = (async () => {
-    for await (const client of listener) {
-      const server = await Deno.connect({
-        hostname: target.hostname,
-        port: Number(target.port || 5432),
-      });
-      const link: Link = {
-        conns: [client, server],
-        silent: false,
-        held: undefined,
-        ended: Promise.withResolvers(),
-      };
-      links.push(link);
-      pumps.push(pump(client, server, link), pump(server, client, link));
-    }
-  })();
-  const proxied = new URL(url);
-  proxied.hostname = "127.0.0.1";
-  proxied.port = String(listener.addr.port);
-  return {
-    url: proxied.href,
-    silenceNewest(): void {
-      const link = links.at(-1);
-      if (link) link.silent = true;
-    },
-    holdNewest(): void {
-      const link = links.at(-1);
-      if (link) link.held = [];
-    },
-    /** Delivers what was held, and waits until the server has answered and closed. */
-    async releaseHeld(): Promise<void> {
-      const link = links.find((l) => l.held !== undefined);
-      const server = link?.conns[1];
-      if (link?.held === undefined || server === undefined) return;
-      for (const chunk of link.held) await server.write(chunk);
-      await server.closeWrite();
-      await link.ended.promise;
-      close(link.conns);
-    },
-    async [Symbol.asyncDispose](): Promise<void> {
-      listener.close();
-      for (const { conns } of links) close(conns);
-      await accepting.catch(() => {});
-      await Promise.all(pumps);
-    },
-  };
-}
 
 postgresTest(
   "PostgresTaskStore: a commit that gets no answer fails at its deadline; the next goes through on a new connection",
