@@ -38,14 +38,21 @@ export interface Batch {
   withdrawn: Set<string>;
   /** When a commit of outcomes carried over into this batch first failed (`now`). */
   failedSince: number | undefined;
+  /** This batch's commit. */
   done: PromiseWithResolvers<void>;
+  /**
+   * Its outcomes' commit: this batch's, or a later one's they were carried
+   * over to; rejected once they are given up.
+   */
+  outcomes: PromiseWithResolvers<void>;
 }
 
 /** An empty batch. */
 export function newBatch(): Batch {
-  const done = Promise.withResolvers<void>();
+  const [done, outcomes] = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
   // Callers handle their own failures; a batch of carried-over outcomes may have none.
   done.promise.catch(() => {});
+  outcomes.promise.catch(() => {});
   return {
     inserts: [],
     checked: [],
@@ -55,6 +62,7 @@ export function newBatch(): Batch {
     withdrawn: new Set(),
     failedSince: undefined,
     done,
+    outcomes,
   };
 }
 

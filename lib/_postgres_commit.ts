@@ -106,8 +106,28 @@ export class PostgresCommit {
     return batch.done.promise.then(() => !batch.refused.has(id));
   }
 
-  /** Queues a task's progress, and whether its group is now finished. */
+  /**
+   * Queues a task's progress, and whether its group is now finished.
+   *
+   * @returns This batch's commit: an attempt mark, which is not carried over,
+   * or a probe, which asks whether the stream works now. For an outcome, see
+   * {@linkcode PostgresCommit.saveOutcome}.
+   */
   save(row: SaveRow, groupFinished = false): Promise<void> {
+    return this.#save(row, groupFinished).done.promise;
+  }
+
+  /**
+   * Queues a task's outcome, and whether its group is now finished.
+   *
+   * @returns Its commit, with this batch or a later one it was carried over
+   * to after a failure; rejected once it is given up (`retryForMs`, or close).
+   */
+  saveOutcome(row: SaveRow, groupFinished = false): Promise<void> {
+    return this.#save(row, groupFinished).outcomes.promise;
+  }
+
+  #save(row: SaveRow, groupFinished: boolean): Batch {
     const batch = this.#batch();
     const key = `${row.groupId}/${row.index}`;
     const earlier = row.keep ? batch.saves.get(key) : undefined;
@@ -116,7 +136,7 @@ export class PostgresCommit {
     // table does not have them yet.
     batch.saves.set(key, earlier ? { ...earlier, state: row.state, attempts: row.attempts } : row);
     if (groupFinished) batch.finished.add(row.groupId);
-    return batch.done.promise;
+    return batch;
   }
 
   /** Queues the delete of groups whose insert failed but may have been applied. */
@@ -167,15 +187,19 @@ export class PostgresCommit {
    * they have failed for `retryForMs` (a row the database would always refuse
    * must not hold the others' for longer) or at close.
    */
-  #carryOver(failed: Batch): boolean {
+  #carryOver(failed: Batch, error: unknown): boolean {
     const now = this.#options.now();
     const since = failed.failedSince ?? now;
-    if (this.#closing || now - since >= this.#options.retryForMs) return false;
     const outcomes = [...failed.saves].filter(([, row]) => row.state !== "running");
-    if (outcomes.length === 0 && failed.finished.size === 0 && failed.withdrawn.size === 0) {
+    const none = outcomes.length === 0 && failed.finished.size === 0 &&
+      failed.withdrawn.size === 0;
+    if (none || this.#closing || now - since >= this.#options.retryForMs) {
+      failed.outcomes.reject(error);
       return false;
     }
     const next = this.#next ??= newBatch();
+    // Its outcomes' callers learn how the carried ones end.
+    next.outcomes.promise.then(failed.outcomes.resolve, failed.outcomes.reject);
     next.failedSince = Math.min(next.failedSince ?? since, since);
     for (const [key, row] of outcomes) {
       const later = next.saves.get(key);
@@ -197,6 +221,7 @@ export class PostgresCommit {
         this.#failing = false;
         this.#stuck = undefined;
         batch.done.resolve();
+        batch.outcomes.resolve();
       },
       (error) => {
         this.#failing = true;
@@ -211,7 +236,7 @@ export class PostgresCommit {
           this.#next = undefined;
           next.done.reject(this.#stuck);
         }
-        if (this.#carryOver(batch)) {
+        if (this.#carryOver(batch, error)) {
           this.#pause = this.#options.timers.setTimeout(() => this.#resume(), RETRY_PAUSE_MS);
         }
       },

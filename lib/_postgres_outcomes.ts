@@ -48,10 +48,11 @@ export class PostgresOutcomes {
       // Queued again for the restart, keeping a backoff's retry time.
       ? { ...saveRow(entry, "queued", 0), keep: true }
       : saveRow(entry, state, nextAt);
-    progress.save(row, finished).catch((error) => {
+    // Settles with the last try: a commit that failed is tried again with the next.
+    progress.saveOutcome(row, finished).catch((error) => {
       this.#giveUps.each((unlogged) =>
         logger.error(
-          "Cannot journal task {taskId} (tried again for a minute): {error} ({unlogged} more given up since the last such line)",
+          "Cannot journal task {taskId} (given up after a minute of tries, or at close): {error} ({unlogged} more given up since the last such line)",
           { taskId: taskId(group.id, entry.index), error, unlogged },
         )
       );
