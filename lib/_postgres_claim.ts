@@ -5,6 +5,7 @@
 import postgres, { type Sql } from "postgres";
 import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
+import { END_S } from "./_postgres_commit.ts";
 import { PostgresPlaces } from "./_postgres_places.ts";
 
 /** How often the claim's connection is asked whether it still answers. */
@@ -74,7 +75,7 @@ export class OwnerClaim {
   async close(): Promise<void> {
     this.#closing = true;
     for (const end of [...this.#pauses]) end();
-    await Promise.all([this.#sql.end({ timeout: 5 }), ...this.#ending]);
+    await Promise.all([this.#sql.end({ timeout: END_S }), ...this.#ending]);
   }
 
   #connect(): Sql {

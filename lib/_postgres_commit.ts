@@ -10,6 +10,14 @@ import { type Batch, batchStatements, newBatch, type SaveRow } from "./_postgres
 
 const RETRY_PAUSE_MS = 1_000;
 
+/**
+ * Seconds a closing store's connection waits for its statements before it
+ * is dropped. Short: at close the commits have been flushed, and a database
+ * host gone without a reset answers nothing, which would hold the exit for
+ * the whole wait (the app gives its files and journal 5 s in all).
+ */
+export const END_S = 1;
+
 /** How long the database gives a commit's statement, by default. */
 export const COMMIT_TIMEOUT_MS = 10_000;
 // A batch has five statements at most, each given the timeout, then a second.
@@ -248,7 +256,7 @@ export class PostgresCommit {
 
   /** Ends the connection (and any replaced one still closing); call after flush(). */
   async end(): Promise<void> {
-    await Promise.all([this.#sql.end({ timeout: 5 }), ...this.#ending]);
+    await Promise.all([this.#sql.end({ timeout: END_S }), ...this.#ending]);
   }
 
   /**

@@ -169,6 +169,8 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   const watches: AsyncDisposable[] = [];
   // Once: `await using app` after `app.shutdown()` closes nothing twice.
   let filesClosed: Promise<void> | undefined;
+  // Which of the two a close cut short at its deadline was at: said in the log.
+  let journalClosing = false;
   const closeFiles = (): Promise<void> =>
     filesClosed ??= (async () => {
       takeover?.[Symbol.dispose]();
@@ -176,6 +178,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
       // The service first: its tasks are done, and closing it may still log.
       await closeService();
       await Promise.allSettled([...unwatched, pool?.close(), log.close(), deadLetters.close()]);
+      journalClosing = true;
       await store?.close();
     })();
 
@@ -235,8 +238,10 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     const closed = await within(closeFiles(), closeTimeoutMs);
     if (!closed) {
       logger.error(
-        "Cannot close the files within {timeoutMs} ms (a disk that stalls?): lines not yet written are lost",
-        { timeoutMs: closeTimeoutMs },
+        journalClosing
+          ? "Cannot close the journal {file} within {timeoutMs} ms (a disk or database that stalls?): outcomes not yet written are lost, and their tasks run again after the restart"
+          : "Cannot close the files within {timeoutMs} ms (a disk that stalls?): lines not yet written are lost",
+        { file: store?.path, timeoutMs: closeTimeoutMs },
       );
     }
     if (takeover?.deferring) {

@@ -15,7 +15,12 @@ import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { cannot, duplicateGroup, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
-import { checkCommitTimeout, COMMIT_TIMEOUT_MS, PostgresCommit } from "./_postgres_commit.ts";
+import {
+  checkCommitTimeout,
+  COMMIT_TIMEOUT_MS,
+  END_S,
+  PostgresCommit,
+} from "./_postgres_commit.ts";
 import { saveRow } from "./_postgres_batch.ts";
 import { PostgresOutcomes } from "./_postgres_outcomes.ts";
 import { probeStreams } from "./_postgres_probe.ts";
@@ -283,7 +288,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
         await this.#claim.close();
       } finally {
         await Promise.all([
-          this.#sql.end({ timeout: 5 }),
+          this.#sql.end({ timeout: END_S }),
           this.#intake.end(),
           this.#progress.end(),
         ]);

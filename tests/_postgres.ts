@@ -169,6 +169,10 @@ export function proxyTo(url: string) {
       const link = links.at(-1);
       if (link) link.silent = true;
     },
+    /** Every connection open now swallows every byte (later ones pass): the host gone. */
+    silenceAll(): void {
+      for (const link of links) link.silent = true;
+    },
     holdNewest(): void {
       const link = links.at(-1);
       if (link) link.held = [];

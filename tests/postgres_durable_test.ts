@@ -1,8 +1,9 @@
 // Durable mode on PostgreSQL as a user runs it: real processes, real SIGKILL,
 // restarts, and two servers sharing one queue.
 import { deepEqual, equal, match, rejects } from "node:assert/strict";
-import { counts, emails, post, spawnServer, startApp, tempDir } from "./_helpers.ts";
-import { postgresTest } from "./_postgres.ts";
+import { createApp, readConfig } from "../lib/mod.ts";
+import { captureLogs, counts, emails, post, spawnServer, startApp, tempDir } from "./_helpers.ts";
+import { postgresTest, proxyTo } from "./_postgres.ts";
 import { acceptedWorkSurvivesSigkill, burstSurvivesSigkill } from "./_store_scenarios.ts";
 
 postgresTest(
@@ -85,3 +86,46 @@ Deno.test("postgres: a database that cannot be reached stops start-up with its U
     },
   );
 });
+
+postgresTest(
+  "postgres: a shutdown after the database host went without a reset closes within its 5 s",
+  async (db) => {
+    await using logs = await captureLogs();
+    await using proxy = proxyTo(db.url);
+    await using server = await startApp({ TASK_STORE: proxy.url, SEND_DELAY_MS: "0" });
+    const sent = await fetch(`${server.url}/send-notification/ada@example.com`, { method: "POST" });
+    equal(sent.status, 202);
+    await server.logText(); // run, its outcome on its way
+    const rows = () => db.admin`SELECT 1 FROM ${db.admin(db.name)}.posthaste_tasks`;
+    for (let look = 0; look < 1_000 && (await rows()).length > 0; look++); // round trips, no sleeps
+    equal((await rows()).length, 0, "its outcome committed: nothing is left to write");
+    proxy.silenceAll(); // every connection of the store's: the pool, the claim, both streams
+    const code = await server.app.shutdown({ shutdown: () => Promise.resolve() });
+    // A prune sent into the silence may fail, and say so; nothing fails to close.
+    const closes = logs.records.map((r) => String(r.rawMessage)).filter((m) => /close/i.test(m));
+    deepEqual([code, closes], [0, []]);
+  },
+);
+
+postgresTest(
+  "postgres: a journal that cannot close by the app's deadline is named in the log, not the files",
+  async (db) => {
+    await using logs = await captureLogs();
+    await using proxy = proxyTo(db.url);
+    await using dir = await tempDir();
+    const env: Record<string, string> = {
+      TASK_STORE: proxy.url,
+      LOG_FILE: `${dir.path}/log.txt`,
+      DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+    };
+    // Its connections get 1 s to end: more than the 500 ms the app waits here.
+    const app = await createApp(readConfig((name) => env[name]), { closeTimeoutMs: 500 });
+    proxy.silenceAll();
+    equal(await app.shutdown({ shutdown: () => Promise.resolve() }), 1);
+    const errors = logs.records.filter((r) => r.level === "error").map((r) => String(r.rawMessage));
+    deepEqual(errors.map((message) => message.split(" within")[0]), [
+      "Cannot close the journal {file}",
+    ]);
+    await app[Symbol.asyncDispose](); // the close, to its end
+  },
+);
