@@ -189,9 +189,11 @@ export class JournalTakeover implements Disposable {
     const { intervalMs = 0, clock = systemClock } = this.#options;
     if (intervalMs <= 0) return;
     const timer = this.#timer = clock.setTimeout(() => {
-      this.#untilAnswerOrTimeout(this.#adopt(false)).catch(
-        (error) => this.#logger.error("Cannot take over orphaned tasks: {error}", { error }),
-      ).finally(() => {
+      this.#untilAnswerOrTimeout(this.#adopt(false)).catch((error) => {
+        // Disposed meanwhile: the shutdown closed the journal under the look.
+        if (this.#timer !== timer) return;
+        this.#logger.error("Cannot take over orphaned tasks: {error}", { error });
+      }).finally(() => {
         if (this.#timer === timer) this.#lookLater(); // not disposed meanwhile
       });
     }, intervalMs);
