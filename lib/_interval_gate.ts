@@ -70,7 +70,8 @@ export class IntervalGate {
     const run = {
       count: this.#run,
       unlogged: this.#counted,
-      ms: this.#clock.now() - this.#runStartedAt,
+      // Whole: a monotonic clock's fraction ("2031.665409000001 ms") is noise in a line.
+      ms: Math.round(this.#clock.now() - this.#runStartedAt),
     };
     this.#run = 0;
     this.#counted = 0;
