@@ -22,6 +22,8 @@ export interface PostgresOutcomesDeps {
   retentionMs: number;
   retentionCount: number;
   pruneIntervalMs: number;
+  /** Whether the store is closing: a prune it cuts short is no failure. */
+  closing: () => boolean;
 }
 
 /** Writes attempts' outcomes to one PostgreSQL journal. */
@@ -59,7 +61,7 @@ export class PostgresOutcomes {
     });
     if ((state === "done" || state === "failed") && this.#prunes.due()) {
       pruneFinished(sql, clock.now() - retentionMs, retentionCount).catch((error) => {
-        logger.error("Cannot prune failed tasks: {error}", { error });
+        if (!this.#deps.closing()) logger.error("Cannot prune failed tasks: {error}", { error });
       });
     }
   }

@@ -199,6 +199,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       retentionMs,
       retentionCount,
       pruneIntervalMs,
+      closing: () => this.#closed !== undefined,
     });
   }
 
