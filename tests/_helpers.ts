@@ -350,6 +350,16 @@ export interface LoggedError {
   properties: Record<string, unknown>;
 }
 
+/** A logger that drops everything, for tests that read no log. */
+export const quiet: StructuredLogger = { info() {}, warn() {}, error() {} };
+
+/** A logger that keeps every message it is given, whatever its level. */
+export function keepingLogger(): StructuredLogger & { messages: string[] } {
+  const messages: string[] = [];
+  const keep = (message: string) => void messages.push(message);
+  return { messages, info: keep, warn: keep, error: keep };
+}
+
 /** A logger that keeps its errors and resolves `enough` once it has `count` of them. */
 export function recordingLogger(
   count: number,

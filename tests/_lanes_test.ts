@@ -1,9 +1,7 @@
 // TaskOptions.concurrency, through the runner (lib/_lanes.ts keeps the counts).
 import { deepEqual, equal, throws } from "node:assert/strict";
 import { type DeadLetter, defineTask, TaskGroup, TaskRunner } from "../lib/mod.ts";
-import { fakeClock, gatedTask, TestRunner } from "./_helpers.ts";
-
-const quiet = { info() {}, warn() {}, error() {} };
+import { fakeClock, gatedTask, quiet, TestRunner } from "./_helpers.ts";
 
 Deno.test("concurrency: at most that many of a name run at once, the next as one ends; other names are not held back", async () => {
   await using runner = new TestRunner({ logger: quiet, maxConcurrency: 8 });

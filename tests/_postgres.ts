@@ -14,6 +14,8 @@ export interface TestSchema extends AsyncDisposable {
   name: string;
   /** A connection for looking at and breaking things. */
   admin: Sql;
+  /** The sessions that hold `owner`'s claim, by pid. */
+  claimHolders(owner: string): Promise<number[]>;
   /** Ends the sessions that hold `owner`'s claim, as its process dying would. */
   kill(owner: string): Promise<void>;
 }
@@ -28,18 +30,24 @@ async function testSchema(): Promise<TestSchema> {
   await admin`CREATE SCHEMA ${admin(name)}`;
   const url = new URL(POSTGRES_URL);
   url.searchParams.set("search_path", name);
+  const claimHolders = async (owner: string): Promise<number[]> => {
+    // A 64-bit advisory key shows in pg_locks as two 32-bit halves.
+    const rows = await admin`
+      SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+      AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(${owner}, 0)
+    `;
+    return rows.map((row) => row.pid as number);
+  };
   return {
     url: url.href,
     name,
     admin,
+    claimHolders,
     async kill(owner) {
-      // A 64-bit advisory key shows in pg_locks as two 32-bit halves; each
-      // call returns once its session is gone, and with it the lock.
-      await admin`
-        SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
-        WHERE locktype = 'advisory' AND objsubid = 1
-        AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(${owner}, 0)
-      `;
+      // Each call returns once its session is gone, and with it the lock.
+      for (const pid of await claimHolders(owner)) {
+        await admin`SELECT pg_terminate_backend(${pid}, 10000)`;
+      }
     },
     async [Symbol.asyncDispose]() {
       await admin`DROP SCHEMA ${admin(name)} CASCADE`;

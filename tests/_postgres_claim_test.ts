@@ -2,49 +2,30 @@
 // few seconds whether it answers; one that does not is given up for a new one.
 import { deepEqual, equal, notEqual, rejects } from "node:assert/strict";
 import { CHECK_MS, OwnerClaim, STALL_MS } from "../lib/_postgres_claim.ts";
-import type { StructuredLogger } from "../lib/mod.ts";
-import { fakeClock } from "./_helpers.ts";
-import { postgresTest, proxyTo, type TestSchema } from "./_postgres.ts";
-
-/** The sessions that hold `owner`'s claim, by pid. */
-async function holders(db: TestSchema, owner: string): Promise<number[]> {
-  const rows = await db.admin`
-    SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
-    AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(${owner}, 0)
-  `;
-  return rows.map((row) => row.pid as number);
-}
-
-/** A logger that keeps its warnings' messages. */
-function warnings(): { logger: StructuredLogger; warned: string[] } {
-  const warned: string[] = [];
-  return {
-    logger: { info() {}, warn: (message) => void warned.push(message), error() {} },
-    warned,
-  };
-}
+import { fakeClock, keepingLogger } from "./_helpers.ts";
+import { postgresTest, proxyTo } from "./_postgres.ts";
 
 postgresTest(
   "OwnerClaim: a connection that stops answering is given up, and the claim and its places taken on a new one",
   async (db) => {
     await using proxy = proxyTo(db.url);
     const clock = fakeClock();
-    const { logger, warned } = warnings();
+    const logger = keepingLogger();
     const owner = crypto.randomUUID();
     const claim = await OwnerClaim.take(proxy.url, owner, logger, clock);
     try {
-      const [old] = await holders(db, owner);
+      const [old] = await db.claimHolders(owner);
       equal(await claim.places.take("mail", 1), true);
       proxy.silenceNewest(); // the claim's connection: a database host gone without a reset
       const unanswered = rejects(claim.places.take("other", 1)); // sent into the silence
       await clock.tickAsync(CHECK_MS); // the check goes the same way
       await clock.tickAsync(STALL_MS);
-      equal(warned[0]?.startsWith("The journal claim's connection gave no answer"), true);
+      equal(logger.messages[0]?.startsWith("The journal claim's connection gave no answer"), true);
       await unanswered; // ended with the connection given up: the lane looks again later
       // The old session holds the claim until its host's end ends it; the new one waits for it.
       await db.admin`SELECT pg_terminate_backend(${old!}, 10000)`;
       equal(await claim.places.take("mail", 1), true, "the place of the old session, afresh");
-      const now = await holders(db, owner);
+      const now = await db.claimHolders(owner);
       equal(now.length, 1, "one session holds the claim");
       notEqual(now[0], old, "the new one");
     } finally {
@@ -55,17 +36,17 @@ postgresTest(
 
 postgresTest("OwnerClaim: a connection that answers its checks is kept", async (db) => {
   const clock = fakeClock();
-  const { logger, warned } = warnings();
+  const logger = keepingLogger();
   const owner = crypto.randomUUID();
   const claim = await OwnerClaim.take(db.url, owner, logger, clock);
   try {
-    const first = await holders(db, owner);
+    const first = await db.claimHolders(owner);
     for (let check = 0; check < 3; check++) {
       await clock.tickAsync(CHECK_MS);
       await claim.places.take("mail", 5); // after the check, on the one connection
     }
     await clock.tickAsync(STALL_MS);
-    deepEqual([await holders(db, owner), warned], [first, []]);
+    deepEqual([await db.claimHolders(owner), logger.messages], [first, []]);
   } finally {
     await claim.close();
   }

@@ -9,20 +9,18 @@ import {
   defineTask,
   RetryAfterError,
   type SharedPlaces,
-  type StructuredLogger,
   type TaskContext,
   TaskGroup,
   type TaskOptions,
   TaskRunner,
   UnrecoverableError,
 } from "../lib/mod.ts";
-import { fakeClock } from "./_helpers.ts";
+import { fakeClock, quiet } from "./_helpers.ts";
 
 export const TIMEOUT = 10;
 const RETRY_DELAY = 2;
 const MAX_RETRY_DELAY = 10_000;
 export const FINAL = new Set(["done", "failed", "abandoned"]);
-const quiet: StructuredLogger = { info() {}, warn() {}, error() {} };
 
 /** Refused attempt marks in a row after which the runner counts a failed attempt (its MARK_TRIES). */
 const MARK_TRIES = 60;

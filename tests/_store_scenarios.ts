@@ -20,7 +20,7 @@ import {
   type TaskStore,
 } from "../lib/mod.ts";
 import { fingerprints } from "../lib/_given_ids.ts";
-import { counts, emails, post, spawnServer, TestRunner } from "./_helpers.ts";
+import { counts, emails, post, quiet, spawnServer, TestRunner } from "./_helpers.ts";
 
 /** Opens the store afresh, as a restarted server would (on `clock`, if given). */
 export type OpenStore = (clock?: Clock) => Promise<DurableTaskStore>;
@@ -448,7 +448,7 @@ export async function recoveredTasksKeepTheirConcurrency(open: OpenStore): Promi
   }
   await first.close();
   const store = await open();
-  await using restarted = new TestRunner({ logger: { info() {}, warn() {}, error() {} } });
+  await using restarted = new TestRunner({ logger: quiet });
   await recoverTasks({
     store,
     definitions: definitionsByName(send),

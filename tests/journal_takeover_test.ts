@@ -4,19 +4,11 @@ import {
   definitionsByName,
   JournalTakeover,
   type StoredTask,
-  type StructuredLogger,
   TaskRunner,
 } from "../lib/mod.ts";
-import { fakeClock, storedTask } from "./_helpers.ts";
+import { fakeClock, keepingLogger, storedTask } from "./_helpers.ts";
 
 const stored = (groupId: string, to: string): StoredTask => storedTask(groupId, { args: [to] });
-
-/** A logger that keeps every message it is given, whatever its level. */
-function keepingLogger(): StructuredLogger & { messages: string[] } {
-  const messages: string[] = [];
-  const keep = (message: string) => void messages.push(message);
-  return { messages, info: keep, warn: keep, error: keep };
-}
 
 Deno.test("JournalTakeover looks again every interval, one look at a time, and logs only what it found", async () => {
   const logger = keepingLogger();

@@ -8,9 +8,7 @@ import {
   WorkerPool,
 } from "../lib/mod.ts";
 import type * as Tasks from "./fixtures/worker_tasks.ts";
-import { fakeClock, TestRunner } from "./_helpers.ts";
-
-const quiet = { info() {}, warn() {}, error() {} };
+import { fakeClock, quiet, TestRunner } from "./_helpers.ts";
 
 Deno.test("RetryAfterError: the next attempt waits delayMs in place of the backoff, past maxRetryDelay; retryAt says when", async () => {
   const clock = fakeClock();

@@ -10,9 +10,7 @@ import {
   type TaskRunnerOptions,
 } from "../lib/mod.ts";
 import { LOOK_MS } from "../lib/_lanes.ts";
-import { fakeClock, gatedTask, turn } from "./_helpers.ts";
-
-const quiet = { info() {}, warn() {}, error() {} };
+import { fakeClock, gatedTask, quiet, turn } from "./_helpers.ts";
 
 /**
  * Places kept in a Map, as a journal that servers share keeps them: `places`
