@@ -288,7 +288,11 @@ function byGroupAndIndex(a: StoredTask, b: StoredTask): number {
 }
 
 /** A connection pool of `max` named posthaste, with session settings. */
-export function connect(url: string, max: number, settings: Record<string, number> = {}): Sql {
+export function connect(
+  url: string,
+  max: number,
+  settings: Record<string, number | string> = {},
+): Sql {
   const connection = {
     application_name: "posthaste",
     // The driver prepares each statement once per connection, and after five

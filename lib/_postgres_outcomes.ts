@@ -2,12 +2,12 @@
 // (on the progress stream, which tries a failed one again for a minute), and,
 // once a second, the pruning of old failed and kept groups. Internal to
 // PostgresTaskStore.
-import type { Sql } from "postgres";
 import { IntervalGate } from "./_interval_gate.ts";
 import { keptWhenDone } from "./_given_ids.ts";
 import { saveRow } from "./_postgres_batch.ts";
 import type { PostgresCommit } from "./_postgres_commit.ts";
 import { pruneFinished } from "./_postgres_journal.ts";
+import type { PostgresPool } from "./_postgres_pool.ts";
 import type { Clock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import type { TaskEntry } from "./task_entry.ts";
@@ -15,7 +15,7 @@ import { taskId } from "./task_status.ts";
 
 /** What {@linkcode PostgresOutcomes} writes with, and how long finished groups stay. */
 export interface PostgresOutcomesDeps {
-  sql: Sql;
+  pool: PostgresPool;
   progress: PostgresCommit;
   clock: Clock;
   logger: StructuredLogger;
@@ -41,7 +41,7 @@ export class PostgresOutcomes {
 
   /** See `TaskStore.record`. */
   record(entry: TaskEntry, nextAt: number): void {
-    const { sql, progress, clock, logger, retentionMs, retentionCount } = this.#deps;
+    const { pool, progress, clock, logger, retentionMs, retentionCount } = this.#deps;
     const { group, state } = entry;
     // A keyed group that succeeded is saved as done, not deleted: a repeat of its key is known.
     const finished = state === "done" && group.tasks.every((task) => task.state === "done") &&
@@ -60,7 +60,8 @@ export class PostgresOutcomes {
       );
     });
     if ((state === "done" || state === "failed") && this.#prunes.due()) {
-      pruneFinished(sql, clock.now() - retentionMs, retentionCount).catch((error) => {
+      const cutoff = clock.now() - retentionMs;
+      pool.run((sql) => pruneFinished(sql, cutoff, retentionCount)).catch((error) => {
         if (!this.#deps.closing()) logger.error("Cannot prune failed tasks: {error}", { error });
       });
     }

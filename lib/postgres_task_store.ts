@@ -6,8 +6,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { StructuredLogger } from "./logging.ts";
-import type { Sql } from "postgres";
 import { OwnerClaim } from "./_postgres_claim.ts";
+import { PostgresPool } from "./_postgres_pool.ts";
 import { LeftBehindLog } from "./_left_behind.ts";
 import { Histogram, LATENCY_BUCKETS } from "./histogram.ts";
 import { JournalHealth } from "./_journal_health.ts";
@@ -15,12 +15,7 @@ import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { cannot, duplicateGroup, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
-import {
-  checkCommitTimeout,
-  COMMIT_TIMEOUT_MS,
-  END_S,
-  PostgresCommit,
-} from "./_postgres_commit.ts";
+import { checkCommitTimeout, COMMIT_TIMEOUT_MS, PostgresCommit } from "./_postgres_commit.ts";
 import { saveRow } from "./_postgres_batch.ts";
 import { PostgresOutcomes } from "./_postgres_outcomes.ts";
 import { probeStreams } from "./_postgres_probe.ts";
@@ -82,7 +77,7 @@ import type { PostgresTaskStoreOptions } from "./postgres_task_store_options.ts"
  * ```
  */
 export class PostgresTaskStore implements TaskStore, AsyncDisposable {
-  readonly #sql: Sql;
+  readonly #pool: PostgresPool;
   readonly #claim: OwnerClaim;
   /**
    * The places of `sharedConcurrency`: advisory locks on the claim's
@@ -124,21 +119,21 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     signal?.throwIfAborted();
     checkCommitTimeout(options.commitTimeoutMs ?? COMMIT_TIMEOUT_MS);
     const name = withoutPassword(url);
-    let sql: Sql | undefined;
+    const logger = options.logger ?? getLogger(["posthaste", "journal"]);
+    let pool: PostgresPool | undefined;
     try {
       // In the try: the driver's own parse error quotes the URL, password and all.
-      sql = connect(url, options.connections ?? 4);
-      await abortable(ensureTable(sql), signal);
+      pool = new PostgresPool(url, options.connections ?? 4, logger);
+      await abortable(pool.run(ensureTable), signal);
       const owner = crypto.randomUUID();
-      const logger = options.logger ?? getLogger(["posthaste", "journal"]);
       const taking = OwnerClaim.take(url, owner, logger);
       const claim = await abortable(taking, signal).catch((error) => {
         taking.then((claim) => claim.close(), () => {});
         throw error;
       });
-      return new PostgresTaskStore(sql, claim, url, { owner, name, logger }, options);
+      return new PostgresTaskStore(pool, claim, url, { owner, name, logger }, options);
     } catch (error) {
-      await sql?.end({ timeout: 0 });
+      await pool?.end(0);
       if (signal?.aborted && error === signal.reason) throw error;
       const failed = cannot(`open task store "${name}"`, error);
       const shown = withoutPassword(failed.message);
@@ -148,7 +143,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   }
 
   private constructor(
-    sql: Sql,
+    pool: PostgresPool,
     claim: OwnerClaim,
     url: string,
     { owner, name, logger }: { owner: string; name: string; logger: StructuredLogger },
@@ -160,7 +155,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       pruneIntervalMs = 1_000,
       commitTimeoutMs = COMMIT_TIMEOUT_MS,
     } = options;
-    this.#sql = sql;
+    this.#pool = pool;
     this.#claim = claim;
     this.sharedPlaces = claim.places;
     this.#owner = owner;
@@ -192,7 +187,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       probe: () => probeStreams(owner, this.#intake, this.#progress),
     }, clock);
     this.#outcomes = new PostgresOutcomes({
-      sql,
+      pool,
       progress: this.#progress,
       clock,
       logger,
@@ -237,7 +232,12 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     if (pending) return Promise.reject(duplicateGroup(id, pending.fingerprint));
     const inserted = this.#intake.insertNew(rows).then(async (fresh) => {
       // The stored group's fingerprint, asked for only now: repeats are rare.
-      if (!fresh) throw duplicateGroup(id, await readFingerprint(this.#sql, id).catch(() => null));
+      if (!fresh) {
+        throw duplicateGroup(
+          id,
+          await this.#pool.run((sql) => readFingerprint(sql, id)).catch(() => null),
+        );
+      }
     });
     return this.#givenPending.hold(group, inserted);
   }
@@ -257,23 +257,25 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
    */
   async recover(crashLimit = 3, names?: readonly string[]): Promise<StoredTask[]> {
     const now = this.#clock.now();
-    const { adopted, left } = await this.#sql.begin((tx) =>
-      adoptOrphans(tx, this.#owner, crashLimit, now, names)
+    const { adopted, left } = await this.#pool.run((sql) =>
+      sql.begin((tx) => adoptOrphans(tx, this.#owner, crashLimit, now, names))
     );
     this.#leftBehind.report(left, names);
     return adopted;
   }
 
   list(after: string, groups: number): Promise<StoredTask[]> {
-    return listOwned(this.#sql, this.#owner, after, groups);
+    return this.#pool.run((sql) => listOwned(sql, this.#owner, after, groups));
   }
 
   fail(task: Pick<StoredTask, "groupId" | "index">, error: string): Promise<void> {
-    return failOwned(this.#sql, this.#owner, task, error, this.#clock.now());
+    const now = this.#clock.now();
+    return this.#pool.run((sql) => failOwned(sql, this.#owner, task, error, now));
   }
 
   async status(groupId: string, options: WaitOptions = {}): Promise<GroupStatus | undefined> {
-    return groupStatus(groupId, await readGroup(this.#sql, groupId, options.signal));
+    const rows = await this.#pool.run((sql) => readGroup(sql, groupId, options.signal));
+    return groupStatus(groupId, rows);
   }
 
   /**
@@ -289,7 +291,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
         await this.#claim.close();
       } finally {
         await Promise.all([
-          this.#sql.end({ timeout: END_S }),
+          this.#pool.end(),
           this.#intake.end(),
           this.#progress.end(),
         ]);

@@ -1,0 +1,135 @@
+// The PostgreSQL store's pool for what is not a commit: status reads,
+// takeover looks, prunes, the lists of a replay. Once every connection is
+// busy, the driver pipelines the next queries onto busy ones; a connection
+// whose host vanished without a reset (a failover, a network cut) takes them
+// too, and neither they nor it end until TCP gives up, a quarter of an hour
+// later: every status read 503, and no look for the work of servers that died.
+// So a query with no answer for a while has the database asked, on a
+// connection of its own, whether it runs any of the pool's; if it runs none,
+// the pool is given up for a new one. Internal to PostgresTaskStore.
+import type { Sql } from "postgres";
+import { type Clock, systemClock } from "./clock.ts";
+import type { StructuredLogger } from "./logging.ts";
+import { END_S } from "./_postgres_commit.ts";
+import { connect } from "./_postgres_journal.ts";
+
+/**
+ * How long a query on the pool waits for its answer before the database is
+ * asked whether it runs it (and again as often while it does): twice a
+ * status read's deadline.
+ */
+export const POOL_STALL_MS = 10_000;
+/** How long that question may take: no answer counts as "none of them". */
+export const POOL_CHECK_MS = 5_000;
+
+/** A pool of connections, replaced when a query on it has no answer and the database runs none. */
+export class PostgresPool {
+  readonly #url: string;
+  readonly #size: number;
+  readonly #logger: StructuredLogger;
+  readonly #timers: Pick<Clock, "setTimeout" | "clearTimeout">;
+  #sql!: Sql;
+  /** The pool's sessions' `application_name`, new with each pool: how the database tells them. */
+  #name = "";
+  /** The question on its way, for the pool it asks about: one at a time. */
+  #asking: Promise<boolean> | undefined;
+  /** Pools given up on, closing. */
+  readonly #ending = new Set<Promise<void>>();
+  #ended = false;
+
+  /**
+   * @param size The pool's connections.
+   * @param timers Time the stalls (the system's: a fake clock ticked far
+   * would see a stall in every query on its way).
+   */
+  constructor(
+    url: string,
+    size: number,
+    logger: StructuredLogger,
+    timers: Pick<Clock, "setTimeout" | "clearTimeout"> = systemClock,
+  ) {
+    this.#url = url;
+    this.#size = size;
+    this.#logger = logger;
+    this.#timers = timers;
+    this.#open();
+  }
+
+  /**
+   * Runs `query` on the pool. Each `POOL_STALL_MS` it goes unanswered, the
+   * database is asked whether it runs any of the pool's queries; if not, the
+   * pool is given up: its queries still on their way are ended (rejected) a
+   * second later, and later queries go to a new one.
+   */
+  async run<T>(query: (sql: Sql) => Promise<T>): Promise<T> {
+    const sql = this.#sql;
+    let timer: unknown;
+    let settled = false;
+    const watch = () => {
+      timer = this.#timers.setTimeout(async () => {
+        if (sql !== this.#sql || this.#ended) return;
+        if (await this.#running()) {
+          if (!settled) watch(); // a slow query: asked again later
+        } else if (sql === this.#sql && !this.#ended) this.#replace();
+      }, POOL_STALL_MS);
+    };
+    watch();
+    try {
+      return await query(sql);
+    } finally {
+      settled = true;
+      this.#timers.clearTimeout(timer);
+    }
+  }
+
+  /** Ends every connection, waiting up to `timeoutS` for the queries on their way. */
+  async end(timeoutS: number = END_S): Promise<void> {
+    this.#ended = true; // its queries end within timeoutS, their stall timers with them
+    await Promise.all([this.#sql.end({ timeout: timeoutS }), ...this.#ending]);
+  }
+
+  #open(): void {
+    this.#name = `posthaste pool ${crypto.randomUUID()}`;
+    this.#sql = connect(this.#url, this.#size, { application_name: this.#name });
+  }
+
+  /** Whether the database runs a query of the current pool's now (false if it does not answer). */
+  #running(): Promise<boolean> {
+    const name = this.#name;
+    this.#asking ??= (async () => {
+      const asked = connect(this.#url, 1);
+      let timer: unknown;
+      const late = new Promise<never>((_, reject) => {
+        timer = this.#timers.setTimeout(() => reject(new Error("no answer")), POOL_CHECK_MS);
+      });
+      try {
+        const [row] = await Promise.race([
+          asked`SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE application_name = ${name} AND state = 'active'`,
+          late,
+        ]);
+        return row!.n > 0;
+      } catch {
+        return false; // a database that does not answer runs nothing of ours worth waiting for
+      } finally {
+        this.#timers.clearTimeout(timer);
+        this.#asking = undefined;
+        void asked.end({ timeout: 0 });
+      }
+    })();
+    return this.#asking;
+  }
+
+  #replace(): void {
+    this.#logger.warn(
+      "A query on the journal's pool had no answer in {stallMs} ms, and the database runs none of the pool's; connecting a new pool",
+      { stallMs: POOL_STALL_MS },
+    );
+    const gone = this.#sql;
+    this.#open();
+    // A second for the answers of its connections that still give them.
+    const ending: Promise<void> = gone.end({ timeout: END_S }).catch(() => {})
+      .finally(() => this.#ending.delete(ending));
+    this.#ending.add(ending);
+  }
+}

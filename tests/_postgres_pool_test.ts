@@ -1,0 +1,80 @@
+// The PostgreSQL store's pool (lib/_postgres_pool.ts): a query without an
+// answer for a while, which the database does not run, gives the pool up for
+// a new one.
+import { deepEqual, equal, notEqual, rejects } from "node:assert/strict";
+import type { Clock } from "../lib/clock.ts";
+import { POOL_STALL_MS, PostgresPool } from "../lib/_postgres_pool.ts";
+import { fakeClock, keepingLogger } from "./_helpers.ts";
+import { postgresTest, proxyTo } from "./_postgres.ts";
+
+const backend = (pool: PostgresPool) =>
+  pool.run(async (sql) => (await sql`SELECT pg_backend_pid() AS pid`)[0]!.pid as number);
+
+/** A fake clock's timers, whose callbacks' promises (the pool's checks) can be awaited. */
+function checkedTimers() {
+  const clock = fakeClock();
+  const fired: unknown[] = [];
+  const timers: Pick<Clock, "setTimeout" | "clearTimeout"> = {
+    setTimeout: (fn, ms) => clock.setTimeout(() => void fired.push((fn as () => unknown)()), ms),
+    clearTimeout: (handle) => clock.clearTimeout(handle),
+  };
+  /** Moves time on `ms`, then waits for what the timers it fired started. */
+  const tick = async (ms: number) => {
+    await clock.tickAsync(ms);
+    await Promise.all(fired.splice(0));
+  };
+  return { timers, tick };
+}
+
+postgresTest(
+  "PostgresPool: a query with no answer that the database does not run gives the pool up",
+  async (db) => {
+    await using proxy = proxyTo(db.url);
+    const { timers, tick } = checkedTimers();
+    const logger = keepingLogger();
+    const pool = new PostgresPool(proxy.url, 2, logger, timers);
+    try {
+      const old = await backend(pool); // its connection, open and idle: the next query's
+      proxy.silenceAll(); // a database host gone without a reset; new connections pass
+      const unanswered = rejects(backend(pool));
+      await tick(POOL_STALL_MS - 1);
+      equal(logger.messages.length, 0, "not before the stall");
+      await tick(1);
+      deepEqual(logger.messages, [
+        "A query on the journal's pool had no answer in {stallMs} ms, and the database runs none of the pool's; connecting a new pool",
+      ]);
+      await unanswered; // ended with the pool given up
+      notEqual(await backend(pool), old, "a new connection answers");
+    } finally {
+      await pool.end();
+    }
+  },
+);
+
+postgresTest(
+  "PostgresPool: a query the database still runs keeps the pool, and is asked about again",
+  async (db) => {
+    await using proxy = proxyTo(db.url);
+    const { timers, tick } = checkedTimers();
+    const logger = keepingLogger();
+    const pool = new PostgresPool(proxy.url, 1, logger, timers);
+    try {
+      const pid = await backend(pool);
+      const slow = rejects(pool.run((sql) => sql`SELECT pg_sleep(30)`));
+      // Not a sleep: each look is a round trip, until the database runs it.
+      while (
+        !(await db.admin`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND state = 'active'`)
+          .length
+      );
+      await tick(POOL_STALL_MS); // the database is asked, and runs it
+      deepEqual(logger.messages, [], "kept");
+      proxy.silenceAll(); // then its host is gone, and the query's end with it
+      await db.admin`SELECT pg_cancel_backend(${pid})`;
+      await tick(POOL_STALL_MS); // asked again: it runs nothing of the pool's
+      equal(logger.messages.length, 1, "given up");
+      await slow;
+    } finally {
+      await pool.end();
+    }
+  },
+);
