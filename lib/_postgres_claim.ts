@@ -17,6 +17,9 @@ export const CHECK_MS = 5_000;
  */
 export const STALL_MS = 30_000;
 
+/** How the claim's sessions are named, for the database's views and {@linkcode OwnerClaim}'s own ends. */
+const APPLICATION_NAME = "posthaste claim";
+
 /** Holds the lock, and takes it again if its connection is lost or stops answering. */
 export class OwnerClaim {
   #sql: Sql;
@@ -86,7 +89,7 @@ export class OwnerClaim {
       onnotice: () => {},
       // A replaced connection's close is no loss: its successor holds the claim.
       onclose: () => sql === this.#sql && this.#lost(),
-      connection: { application_name: "posthaste claim" },
+      connection: { application_name: APPLICATION_NAME },
     });
     return sql;
   }
@@ -149,7 +152,10 @@ export class OwnerClaim {
     });
     while (!this.#closing) {
       try {
+        // Sent together, before any take of a place on the connection.
+        const ended = this.#endFormer().catch(() => {}); // not allowed to: the lock waits
         await this.#lock();
+        await ended;
         this.#logger.info("Took the journal claim for owner {owner} again", { owner });
         return;
       } catch (error) {
@@ -160,6 +166,23 @@ export class OwnerClaim {
         await this.#pause(1_000).done;
       }
     }
+  }
+
+  /**
+   * Ends the sessions of this claim's former connections that the database
+   * still keeps: one given up on while its host lives (a network cut) stays
+   * until the database's TCP keepalive, two hours on by default, holding the
+   * claim, which the new session waits for, and the places, which every
+   * server's tasks of that name wait for. Only those: the claim's own sessions
+   * holding this owner's lock, never a peer's look holding it for a moment.
+   */
+  async #endFormer(): Promise<void> {
+    await this.#sql`
+      SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+      WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+      AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(${this.#owner}, 0)
+      AND a.application_name = ${APPLICATION_NAME} AND l.pid <> pg_backend_pid()
+    `;
   }
 
   /** A wait of `ms` that ends early at `end()`, or when the claim closes. */

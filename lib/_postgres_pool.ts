@@ -125,11 +125,16 @@ export class PostgresPool {
       "A query on the journal's pool had no answer in {stallMs} ms, and the database runs none of the pool's; connecting a new pool",
       { stallMs: POOL_STALL_MS },
     );
-    const gone = this.#sql;
+    const [gone, name] = [this.#sql, this.#name];
     this.#open();
+    // Its sessions the database still keeps (a host that lives, a network
+    // cut) are ended: an adoption's transaction would hold its rows for hours.
+    const ended = this.#sql`
+      SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${name}
+    `.then(() => {}, () => {});
     // A second for the answers of its connections that still give them.
-    const ending: Promise<void> = gone.end({ timeout: END_S }).catch(() => {})
-      .finally(() => this.#ending.delete(ending));
+    const ending: Promise<void> = Promise.all([gone.end({ timeout: END_S }).catch(() => {}), ended])
+      .then(() => void this.#ending.delete(ending));
     this.#ending.add(ending);
   }
 }

@@ -45,6 +45,12 @@ postgresTest(
       ]);
       await unanswered; // ended with the pool given up
       notEqual(await backend(pool), old, "a new connection answers");
+      // The database kept the old session (its host lives: the proxy holds
+      // its end open); the pool ended it. Round trips until it is gone.
+      const alive = async () =>
+        (await db.admin`SELECT 1 FROM pg_stat_activity WHERE pid = ${old}`).length > 0;
+      for (let i = 0; i < 10_000 && await alive(); i++);
+      equal(await alive(), false, "the old session ended");
     } finally {
       await pool.end();
     }
