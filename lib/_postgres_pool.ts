@@ -32,7 +32,7 @@ export class PostgresPool {
   /** The pool's sessions' `application_name`, new with each pool: how the database tells them. */
   #name = "";
   /** The question on its way, for the pool it asks about: one at a time. */
-  #asking: Promise<boolean> | undefined;
+  #asking: Promise<string | undefined> | undefined;
   /** Pools given up on, closing. */
   readonly #ending = new Set<Promise<void>>();
   #ended = false;
@@ -68,14 +68,24 @@ export class PostgresPool {
     const watch = () => {
       timer = this.#timers.setTimeout(async () => {
         if (sql !== this.#sql || this.#ended) return;
-        if (await this.#running()) {
+        const idle = await this.#idle();
+        if (idle === undefined) {
           if (!settled) watch(); // a slow query: asked again later
-        } else if (sql === this.#sql && !this.#ended) this.#replace();
+        } else if (sql === this.#sql && !this.#ended) this.#replace(idle);
       }, POOL_STALL_MS);
     };
     watch();
     try {
       return await query(sql);
+    } catch (error) {
+      if (sql === this.#sql || this.#ended) throw error;
+      // Ended with the pool given up: say so, not "CONNECTION_DESTROYED".
+      throw new Error(
+        `the journal's pool gave no answer in ${POOL_STALL_MS} ms, and was replaced`,
+        {
+          cause: error,
+        },
+      );
     } finally {
       settled = true;
       this.#timers.clearTimeout(timer);
@@ -93,14 +103,20 @@ export class PostgresPool {
     this.#sql = connect(this.#url, this.#size, { application_name: this.#name });
   }
 
-  /** Whether the database runs a query of the current pool's now (false if it does not answer). */
-  #running(): Promise<boolean> {
+  /**
+   * Why the current pool counts as idle (the database runs none of its
+   * queries, or does not answer), or undefined if it runs one.
+   */
+  #idle(): Promise<string | undefined> {
     const name = this.#name;
     this.#asking ??= (async () => {
       const asked = connect(this.#url, 1);
       let timer: unknown;
       const late = new Promise<never>((_, reject) => {
-        timer = this.#timers.setTimeout(() => reject(new Error("no answer")), POOL_CHECK_MS);
+        timer = this.#timers.setTimeout(
+          () => reject(new Error(`no answer in ${POOL_CHECK_MS} ms`)),
+          POOL_CHECK_MS,
+        );
       });
       try {
         const [row] = await Promise.race([
@@ -108,9 +124,12 @@ export class PostgresPool {
             WHERE application_name = ${name} AND state = 'active'`,
           late,
         ]);
-        return row!.n > 0;
-      } catch {
-        return false; // a database that does not answer runs nothing of ours worth waiting for
+        return row!.n > 0 ? undefined : "the database runs none of the pool's";
+      } catch (error) {
+        // A database that does not answer runs nothing of ours worth waiting for.
+        return `the database did not say whether it runs any of the pool's (${
+          error instanceof Error ? error.message : error
+        })`;
       } finally {
         this.#timers.clearTimeout(timer);
         this.#asking = undefined;
@@ -120,10 +139,10 @@ export class PostgresPool {
     return this.#asking;
   }
 
-  #replace(): void {
+  #replace(why: string): void {
     this.#logger.warn(
-      "A query on the journal's pool had no answer in {stallMs} ms, and the database runs none of the pool's; connecting a new pool",
-      { stallMs: POOL_STALL_MS },
+      "A query on the journal's pool had no answer in {stallMs} ms, and {why}; connecting a new pool",
+      { stallMs: POOL_STALL_MS, why },
     );
     const [gone, name] = [this.#sql, this.#name];
     this.#open();

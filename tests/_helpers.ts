@@ -353,11 +353,18 @@ export interface LoggedError {
 /** A logger that drops everything, for tests that read no log. */
 export const quiet: StructuredLogger = { info() {}, warn() {}, error() {} };
 
-/** A logger that keeps every message it is given, whatever its level. */
-export function keepingLogger(): StructuredLogger & { messages: string[] } {
+/** A logger that keeps every message it is given, and its properties, whatever its level. */
+export function keepingLogger(): StructuredLogger & {
+  messages: string[];
+  properties: Record<string, unknown>[];
+} {
   const messages: string[] = [];
-  const keep = (message: string) => void messages.push(message);
-  return { messages, info: keep, warn: keep, error: keep };
+  const properties: Record<string, unknown>[] = [];
+  const keep = (message: string, props: Record<string, unknown>) => {
+    messages.push(message);
+    properties.push(props);
+  };
+  return { messages, properties, info: keep, warn: keep, error: keep };
 }
 
 /** A logger that keeps its errors and resolves `enough` once it has `count` of them. */

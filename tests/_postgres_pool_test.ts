@@ -36,13 +36,16 @@ postgresTest(
     try {
       const old = await backend(pool); // its connection, open and idle: the next query's
       proxy.silenceAll(); // a database host gone without a reset; new connections pass
-      const unanswered = rejects(backend(pool));
+      const unanswered = rejects(backend(pool), {
+        message: "the journal's pool gave no answer in 10000 ms, and was replaced",
+      });
       await tick(POOL_STALL_MS - 1);
       equal(logger.messages.length, 0, "not before the stall");
       await tick(1);
       deepEqual(logger.messages, [
-        "A query on the journal's pool had no answer in {stallMs} ms, and the database runs none of the pool's; connecting a new pool",
+        "A query on the journal's pool had no answer in {stallMs} ms, and {why}; connecting a new pool",
       ]);
+      equal(logger.properties[0]?.why, "the database runs none of the pool's");
       await unanswered; // ended with the pool given up
       notEqual(await backend(pool), old, "a new connection answers");
       // The database kept the old session (its host lives: the proxy holds
