@@ -56,7 +56,9 @@ import type { PostgresTaskStoreOptions } from "./postgres_task_store_options.ts"
  * `synchronous_commit` on (PostgreSQL's default) an enqueue resolves once
  * its rows are durable. A commit fails at its deadline (`commitTimeoutMs`)
  * rather than wait for good on a stuck connection, which is then replaced;
- * outcomes whose commit failed go again with later commits for a minute.
+ * outcomes whose commit failed go again with later commits for a minute. The
+ * pool of reads and looks, and the claim's connection, are replaced too when
+ * they stop answering (a host gone without a reset).
  *
  * @example Journaling a group in PostgreSQL
  * ```ts
