@@ -11,9 +11,15 @@ import { PostgresPlaces } from "./_postgres_places.ts";
 /** How often the claim's connection is asked whether it still answers. */
 export const CHECK_MS = 5_000;
 /**
- * How long an answer may take before the connection counts as gone (a host
- * that vanished without a reset): long, since a new connection is a gap in
- * the claim in which a peer may adopt this server's work.
+ * How long a check's answer may take before the database is asked, on a
+ * connection of its own, whether the claim is still held there.
+ */
+export const SLOW_MS = 2_000;
+/**
+ * How long an answer may take before the connection counts as gone while the
+ * database says the claim is held (its host lives, a network cut), or says
+ * nothing (it froze): long, since a new connection is a gap in the claim in
+ * which a peer may adopt this server's work.
  */
 export const STALL_MS = 30_000;
 
@@ -99,10 +105,13 @@ export class OwnerClaim {
   }
 
   /**
-   * Asks the connection every `CHECK_MS` whether it answers. One that has
-   * not in `STALL_MS` is given up and the claim taken on a new one: else
-   * the store would learn of the loss only from TCP, after many minutes, with
-   * its `sharedConcurrency` tasks waiting on a take all the while.
+   * Asks the connection every `CHECK_MS` whether it answers. Else the store
+   * would learn of its loss only from TCP, after many minutes, with its
+   * `sharedConcurrency` tasks waiting on a take all the while. One with no
+   * answer in `SLOW_MS` has the database asked whether the claim is held
+   * there: if not (a failover: the new host never had the session), it is
+   * given up at once, before peers, whose looks find the claim free, adopt
+   * this server's work; if so, or with no answer, after `STALL_MS`.
    */
   async #watch(): Promise<void> {
     while (!this.#closing) {
@@ -113,17 +122,44 @@ export class OwnerClaim {
       // An error is an answer: a lost connection is taken again through onclose.
       const asked = sql`SELECT 1`.then(() => answered = true, () => answered = true);
       const stall = this.#pause(STALL_MS);
+      const slow = this.#pause(SLOW_MS);
+      await Promise.race([asked, slow.done]);
+      slow.end();
+      let why = `gave no answer in ${STALL_MS} ms`;
+      if (!answered && !this.#closing && !await this.#held()) {
+        why = `gave no answer in ${SLOW_MS} ms, and the database holds no claim for it`;
+        stall.end();
+      }
       await Promise.race([asked, stall.done]);
       stall.end();
-      if (!answered && !this.#closing && sql === this.#sql) this.#replace();
+      if (!answered && !this.#closing && sql === this.#sql) this.#replace(why);
+    }
+  }
+
+  /**
+   * Whether the database says a session holds the claim: true too if it
+   * says nothing in `SLOW_MS` (a database that froze holds what it held).
+   */
+  async #held(): Promise<boolean> {
+    const asked = postgres(this.#url, { max: 1, onnotice: () => {} });
+    const late = this.#pause(SLOW_MS);
+    try {
+      const holders = asked`
+        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+        AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(${this.#owner}, 0)
+      `.then((rows) => rows.length > 0, () => true);
+      return await Promise.race([holders, late.done.then(() => true)]);
+    } finally {
+      late.end();
+      void asked.end({ timeout: 0 });
     }
   }
 
   /** Gives up the connection that stopped answering, and takes the claim on a new one. */
-  #replace(): void {
+  #replace(why: string): void {
     this.#logger.warn(
-      "The journal claim's connection gave no answer in {stallMs} ms; connecting again for owner {owner}",
-      { stallMs: STALL_MS, owner: this.#owner },
+      "The journal claim's connection {why}; connecting again for owner {owner}",
+      { why, owner: this.#owner },
     );
     const gone = this.#sql;
     this.#sql = this.#connect();
@@ -175,10 +211,12 @@ export class OwnerClaim {
    * claim, which the new session waits for, and the places, which every
    * server's tasks of that name wait for. Only those: the claim's own sessions
    * holding this owner's lock, never a peer's look holding it for a moment.
+   * Each is waited for until it is gone, its places with it (PostgreSQL 14
+   * or later; on earlier ones the call fails, and the lock waits as before).
    */
   async #endFormer(): Promise<void> {
     await this.#sql`
-      SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+      SELECT pg_terminate_backend(l.pid, 5000) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
       WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
       AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(${this.#owner}, 0)
       AND a.application_name = ${APPLICATION_NAME} AND l.pid <> pg_backend_pid()

@@ -1,8 +1,8 @@
 // The journal claim (lib/_postgres_claim.ts): its connection is asked every
 // few seconds whether it answers; one that does not is given up for a new one.
 import { deepEqual, equal, notEqual, rejects } from "node:assert/strict";
-import { CHECK_MS, OwnerClaim, STALL_MS } from "../lib/_postgres_claim.ts";
-import { fakeClock, keepingLogger } from "./_helpers.ts";
+import { CHECK_MS, OwnerClaim, SLOW_MS, STALL_MS } from "../lib/_postgres_claim.ts";
+import { fakeClock, keepingLogger, quiet } from "./_helpers.ts";
 import { postgresTest, proxyTo } from "./_postgres.ts";
 
 postgresTest(
@@ -20,7 +20,9 @@ postgresTest(
       const unanswered = rejects(claim.places.take("other", 1)); // sent into the silence
       await clock.tickAsync(CHECK_MS); // the check goes the same way
       await clock.tickAsync(STALL_MS);
-      equal(logger.messages[0]?.startsWith("The journal claim's connection gave no answer"), true);
+      // The database was asked whether it holds the claim; the question's own
+      // wait ran out in the tick (a database that says nothing holds it).
+      equal(logger.properties[0]?.why, "gave no answer in 30000 ms");
       await unanswered; // ended with the connection given up: the lane looks again later
       // The database kept the old session, with the claim and the place (its
       // host lives: the proxy holds its end open); the new session ended it.
@@ -28,6 +30,46 @@ postgresTest(
       const now = await db.claimHolders(owner);
       equal(now.length, 1, "one session holds the claim");
       notEqual(now[0], old, "the new one");
+    } finally {
+      await claim.close();
+    }
+  },
+);
+
+postgresTest(
+  "OwnerClaim: a connection that stops answering while the database holds no claim (a failover) is given up at once",
+  async (db) => {
+    await using proxy = proxyTo(db.url);
+    const clock = fakeClock();
+    const warned = Promise.withResolvers<string>();
+    const logger = {
+      ...quiet,
+      warn: (_: string, properties: Record<string, unknown>) => warned.resolve(`${properties.why}`),
+    };
+    const owner = crypto.randomUUID();
+    const claim = await OwnerClaim.take(proxy.url, owner, logger, clock);
+    try {
+      const [old] = await db.claimHolders(owner);
+      proxy.silenceNewest(); // the client hears nothing more...
+      await db.kill(owner); // ...and the database no longer has the session: a new host
+      await clock.tickAsync(CHECK_MS);
+      await clock.tickAsync(SLOW_MS); // no answer: the database is asked (in real time)
+      const late = setTimeout(() => warned.reject(new Error("not given up")), 10_000);
+      try {
+        equal(
+          await warned.promise,
+          "gave no answer in 2000 ms, and the database holds no claim for it",
+        );
+      } finally {
+        clearTimeout(late);
+      }
+      equal(
+        await claim.places.take("mail", 1),
+        true,
+        "on the new session, once it holds the claim",
+      );
+      const now = await db.claimHolders(owner);
+      deepEqual([now.length, now[0] === old], [1, false]);
     } finally {
       await claim.close();
     }
