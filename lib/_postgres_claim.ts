@@ -26,6 +26,14 @@ export const STALL_MS = 30_000;
 /** How the claim's sessions are named, for the database's views and {@linkcode OwnerClaim}'s own ends. */
 const APPLICATION_NAME = "posthaste claim";
 
+/**
+ * The condition on `pg_locks l` of the sessions holding `owner`'s claim: a
+ * 64-bit advisory key shows there as two 32-bit halves.
+ */
+const holding = (sql: Sql, owner: string) =>
+  sql`l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+    AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(${owner}, 0)`;
+
 /** Holds the lock, and takes it again if its connection is lost or stops answering. */
 export class OwnerClaim {
   #sql: Sql;
@@ -110,8 +118,9 @@ export class OwnerClaim {
    * `sharedConcurrency` tasks waiting on a take all the while. One with no
    * answer in `SLOW_MS` has the database asked whether the claim is held
    * there: if not (a failover: the new host never had the session), it is
-   * given up at once, before peers, whose looks find the claim free, adopt
-   * this server's work; if so, or with no answer, after `STALL_MS`.
+   * given up at once, so that a peer's look finds the claim free, and adopts
+   * this server's work to run twice, for seconds only; if so, or with no
+   * answer, after `STALL_MS`.
    */
   async #watch(): Promise<void> {
     while (!this.#closing) {
@@ -144,10 +153,8 @@ export class OwnerClaim {
     const asked = postgres(this.#url, { max: 1, onnotice: () => {} });
     const late = this.#pause(SLOW_MS);
     try {
-      const holders = asked`
-        SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted
-        AND ((classid::bigint << 32) | objid::bigint) = hashtextextended(${this.#owner}, 0)
-      `.then((rows) => rows.length > 0, () => true);
+      const holders = asked`SELECT 1 FROM pg_locks l WHERE ${holding(asked, this.#owner)}`
+        .then((rows) => rows.length > 0, () => true);
       return await Promise.race([holders, late.done.then(() => true)]);
     } finally {
       late.end();
@@ -217,8 +224,7 @@ export class OwnerClaim {
   async #endFormer(): Promise<void> {
     await this.#sql`
       SELECT pg_terminate_backend(l.pid, 5000) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-      WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
-      AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(${this.#owner}, 0)
+      WHERE ${holding(this.#sql, this.#owner)}
       AND a.application_name = ${APPLICATION_NAME} AND l.pid <> pg_backend_pid()
     `;
   }

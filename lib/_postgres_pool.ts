@@ -80,12 +80,8 @@ export class PostgresPool {
     } catch (error) {
       if (sql === this.#sql || this.#ended) throw error;
       // Ended with the pool given up: say so, not "CONNECTION_DESTROYED".
-      throw new Error(
-        `the journal's pool gave no answer in ${POOL_STALL_MS} ms, and was replaced`,
-        {
-          cause: error,
-        },
-      );
+      const message = `the journal's pool gave no answer in ${POOL_STALL_MS} ms, and was replaced`;
+      throw new Error(message, { cause: error });
     } finally {
       settled = true;
       this.#timers.clearTimeout(timer);
