@@ -12,7 +12,8 @@ import { PostgresPlaces } from "./_postgres_places.ts";
 export const CHECK_MS = 5_000;
 /**
  * How long a check's answer may take before the database is asked, on a
- * connection of its own, whether the claim is still held there.
+ * connection of its own, whether the claim is still held there (and again
+ * every `CHECK_MS` while there is no answer).
  */
 export const SLOW_MS = 2_000;
 /**
@@ -131,15 +132,18 @@ export class OwnerClaim {
       // An error is an answer: a lost connection is taken again through onclose.
       const asked = sql`SELECT 1`.then(() => answered = true, () => answered = true);
       const stall = this.#pause(STALL_MS);
-      const slow = this.#pause(SLOW_MS);
-      await Promise.race([asked, slow.done]);
-      slow.end();
-      let why = `gave no answer in ${STALL_MS} ms`;
-      if (!answered && !this.#closing && !await this.#held()) {
-        why = `gave no answer in ${SLOW_MS} ms, and the database holds no claim for it`;
-        stall.end();
+      let [stalled, why] = [false, `gave no answer in ${STALL_MS} ms`];
+      void stall.done.then(() => stalled = true);
+      // Asked again while the stall lasts: a new host may take connections
+      // only some seconds after the old one went away.
+      for (let wait = SLOW_MS; !answered && !stalled && !this.#closing; wait = CHECK_MS) {
+        const next = this.#pause(wait);
+        await Promise.race([asked, next.done, stall.done]);
+        next.end();
+        if (answered || stalled || this.#closing || await this.#held()) continue;
+        why = "gave no answer, and the database holds no claim for it";
+        break;
       }
-      await Promise.race([asked, stall.done]);
       stall.end();
       if (!answered && !this.#closing && sql === this.#sql) this.#replace(why);
     }

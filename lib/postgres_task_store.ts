@@ -259,10 +259,15 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
    */
   async recover(crashLimit = 3, names?: readonly string[]): Promise<StoredTask[]> {
     const now = this.#clock.now();
-    const { adopted, left } = await this.#pool.run((sql) =>
+    const { adopted, left, unclaimed } = await this.#pool.run((sql) =>
       sql.begin((tx) => adoptOrphans(tx, this.#owner, crashLimit, now, names))
     );
-    this.#leftBehind.report(left, names);
+    if (unclaimed) {
+      this.#logger.warn(
+        "Adopted nothing of gone servers: this server's own journal claim is not held (its connection is being replaced), and a peer cut off alike could adopt the work back",
+        {},
+      );
+    } else this.#leftBehind.report(left, names);
     return adopted;
   }
 

@@ -16,8 +16,8 @@ import {
 import { configure, reset } from "@logtape/logtape";
 import { fingerprints } from "../lib/_given_ids.ts";
 import { connect, ensureTable, pruneFinished } from "../lib/_postgres_journal.ts";
-import { fakeClock, TestRunner } from "./_helpers.ts";
-import { lockTable, postgresTest, type TestSchema } from "./_postgres.ts";
+import { fakeClock, keepingLogger, TestRunner } from "./_helpers.ts";
+import { lockTable, postgresTest, proxyTo, type TestSchema } from "./_postgres.ts";
 import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
 import { storeMatchesModel } from "./_store_model.ts";
 
@@ -585,5 +585,23 @@ postgresTest(
     } finally {
       await sql.end();
     }
+  },
+);
+
+postgresTest(
+  "PostgresTaskStore: a server whose own claim is free adopts nothing (two cut off together would adopt each other's work back and forth)",
+  async (db) => {
+    const gone = await PostgresTaskStore.open(db.url);
+    await gone.enqueue(new TaskGroup({ id: "g" }).add(send, "a"));
+    await gone.close(); // its rows stay, unfinished: its work to adopt
+    await using proxy = proxyTo(db.url);
+    const logger = keepingLogger();
+    await using cutOff = await PostgresTaskStore.open(proxy.url, { logger });
+    proxy.silenceNewest(); // its claim's connection, opened last: it hears nothing more...
+    await db.kill(cutOff.owner); // ...and the database has no session of it: a failover
+    deepEqual(await cutOff.recover(), []);
+    match(logger.messages.join("\n"), /^Adopted nothing of gone servers: this server's own/);
+    await using healthy = await PostgresTaskStore.open(db.url);
+    deepEqual((await healthy.recover()).map((task) => task.id), ["g/0"]);
   },
 );
