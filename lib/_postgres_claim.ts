@@ -24,6 +24,14 @@ export const SLOW_MS = 2_000;
  */
 export const STALL_MS = 30_000;
 
+/**
+ * How long after the claim was taken again this server adopts nothing of
+ * others: lost in a failover, every server's claim was, and each takes its own
+ * again within some seconds of the new host taking connections; until then a
+ * live peer's work looks like a dead one's.
+ */
+export const SETTLE_MS = 15_000;
+
 /** How the claim's sessions are named, for the database's views and {@linkcode OwnerClaim}'s own ends. */
 const APPLICATION_NAME = "posthaste claim";
 
@@ -46,6 +54,8 @@ export class OwnerClaim {
   readonly places: PostgresPlaces;
   #closing = false;
   #retaking = false;
+  /** Ends the settling after a retake (see `steady`). */
+  #settling: (() => void) | undefined;
   /** Ends the pauses of the retake and the checks, at close. */
   readonly #pauses = new Set<() => void>();
   /** Connections given up on, closing. */
@@ -87,6 +97,15 @@ export class OwnerClaim {
     this.#timers = timers;
     this.#sql = this.#connect();
     this.places = new PostgresPlaces(() => this.#sql, owner);
+  }
+
+  /**
+   * Whether the claim is held, and has been for `SETTLE_MS` since it was last
+   * taken again: whether this server may adopt the work of servers whose
+   * claim is free.
+   */
+  get steady(): boolean {
+    return !this.#retaking && this.#settling === undefined;
   }
 
   /** Ends the session, and with it the claim. */
@@ -204,6 +223,12 @@ export class OwnerClaim {
         await this.#lock();
         await ended;
         this.#logger.info("Took the journal claim for owner {owner} again", { owner });
+        this.#settling?.();
+        const settle = this.#pause(SETTLE_MS);
+        this.#settling = settle.end;
+        void settle.done.then(() => {
+          if (this.#settling === settle.end) this.#settling = undefined;
+        });
         return;
       } catch (error) {
         if (this.#closing) return;

@@ -8,7 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import type { StructuredLogger } from "./logging.ts";
 import { OwnerClaim } from "./_postgres_claim.ts";
 import { PostgresPool } from "./_postgres_pool.ts";
-import { LeftBehindLog } from "./_left_behind.ts";
+import { LookLog } from "./_look_log.ts";
 import { Histogram, LATENCY_BUCKETS } from "./histogram.ts";
 import { JournalHealth } from "./_journal_health.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
@@ -100,7 +100,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #health: JournalHealth;
   readonly #outcomes: PostgresOutcomes;
   readonly #logger: StructuredLogger;
-  readonly #leftBehind: LeftBehindLog;
+  readonly #looks: LookLog;
   #closed: Promise<void> | undefined;
   readonly #unsure: UnsureGroups;
 
@@ -163,7 +163,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     this.#owner = owner;
     this.#name = name;
     this.#logger = logger;
-    this.#leftBehind = new LeftBehindLog(logger);
+    this.#looks = new LookLog(logger);
     const clock = this.#clock = options.clock ?? systemClock;
     // A connection per commit stream: its statements run in the order sent.
     const stream = {
@@ -255,19 +255,18 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   /**
    * Adopts the unfinished tasks of every owner that is gone (see the class);
    * given `names`, only groups whose tasks all have one, and logs what it
-   * leaves, once for each change.
+   * leaves, once for each change. Nothing while this server's own claim is
+   * not steady (lost, or taken again under `SETTLE_MS` ago).
    */
   async recover(crashLimit = 3, names?: readonly string[]): Promise<StoredTask[]> {
     const now = this.#clock.now();
-    const { adopted, left, unclaimed } = await this.#pool.run((sql) =>
-      sql.begin((tx) => adoptOrphans(tx, this.#owner, crashLimit, now, names))
-    );
-    if (unclaimed) {
-      this.#logger.warn(
-        "Adopted nothing of gone servers: this server's own journal claim is not held (its connection is being replaced), and a peer cut off alike could adopt the work back",
-        {},
-      );
-    } else this.#leftBehind.report(left, names);
+    const { adopted, left, unclaimed } = this.#claim.steady
+      ? await this.#pool.run((sql) =>
+        sql.begin((tx) => adoptOrphans(tx, this.#owner, crashLimit, now, names))
+      )
+      : { adopted: [], left: [], unclaimed: true };
+    if (unclaimed) this.#looks.unsteady();
+    else this.#looks.report(left, names);
     return adopted;
   }
 

@@ -1,7 +1,7 @@
 // The journal claim (lib/_postgres_claim.ts): its connection is asked every
 // few seconds whether it answers; one that does not is given up for a new one.
 import { deepEqual, equal, notEqual, rejects } from "node:assert/strict";
-import { CHECK_MS, OwnerClaim, SLOW_MS, STALL_MS } from "../lib/_postgres_claim.ts";
+import { CHECK_MS, OwnerClaim, SETTLE_MS, SLOW_MS, STALL_MS } from "../lib/_postgres_claim.ts";
 import { fakeClock, keepingLogger, quiet } from "./_helpers.ts";
 import { postgresTest, proxyTo } from "./_postgres.ts";
 
@@ -49,6 +49,7 @@ postgresTest(
     const owner = crypto.randomUUID();
     const claim = await OwnerClaim.take(proxy.url, owner, logger, clock);
     try {
+      equal(claim.steady, true, "taken at the start: no settling");
       const [old] = await db.claimHolders(owner);
       proxy.silenceNewest(); // the client hears nothing more...
       await db.kill(owner); // ...and the database no longer has the session: a new host
@@ -56,20 +57,17 @@ postgresTest(
       await clock.tickAsync(SLOW_MS); // no answer: the database is asked (in real time)
       const late = setTimeout(() => warned.reject(new Error("not given up")), 10_000);
       try {
-        equal(
-          await warned.promise,
-          "gave no answer, and the database holds no claim for it",
-        );
+        equal(await warned.promise, "gave no answer, and the database holds no claim for it");
       } finally {
         clearTimeout(late);
       }
-      equal(
-        await claim.places.take("mail", 1),
-        true,
-        "on the new session, once it holds the claim",
-      );
+      equal(claim.steady, false, "taking it again: this server adopts nothing");
+      equal(await claim.places.take("mail", 1), true, "on the new session, once it holds it");
       const now = await db.claimHolders(owner);
       deepEqual([now.length, now[0] === old], [1, false]);
+      equal(claim.steady, false, "held, but peers cut off alike may not hold theirs yet");
+      await clock.tickAsync(SETTLE_MS);
+      equal(claim.steady, true);
     } finally {
       await claim.close();
     }
