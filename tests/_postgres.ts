@@ -109,6 +109,12 @@ export async function lockTable(db: TestSchema): Promise<TableLock> {
   };
 }
 
+/** Resolves once `check` holds: a round trip to the database each look, no sleeps. */
+export async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let look = 0; look < 10_000; look++) if (await check()) return;
+  throw new Error(`Cannot see ${what}: not after 10,000 looks`);
+}
+
 /** One client's connection through {@linkcode proxyTo}, and what is done to it. */
 interface Link {
   conns: Deno.Conn[];

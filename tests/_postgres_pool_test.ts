@@ -5,7 +5,7 @@ import { deepEqual, equal, notEqual, rejects } from "node:assert/strict";
 import type { Clock } from "../lib/clock.ts";
 import { POOL_STALL_MS, PostgresPool } from "../lib/_postgres_pool.ts";
 import { fakeClock, keepingLogger } from "./_helpers.ts";
-import { postgresTest, proxyTo } from "./_postgres.ts";
+import { postgresTest, proxyTo, until } from "./_postgres.ts";
 
 const backend = (pool: PostgresPool) =>
   pool.run(async (sql) => (await sql`SELECT pg_backend_pid() AS pid`)[0]!.pid as number);
@@ -49,11 +49,12 @@ postgresTest(
       await unanswered; // ended with the pool given up
       notEqual(await backend(pool), old, "a new connection answers");
       // The database kept the old session (its host lives: the proxy holds
-      // its end open); the pool ended it. Round trips until it is gone.
-      const alive = async () =>
-        (await db.admin`SELECT 1 FROM pg_stat_activity WHERE pid = ${old}`).length > 0;
-      for (let i = 0; i < 10_000 && await alive(); i++);
-      equal(await alive(), false, "the old session ended");
+      // its end open); the pool ended it.
+      await until(
+        async () =>
+          (await db.admin`SELECT 1 FROM pg_stat_activity WHERE pid = ${old}`).length === 0,
+        "the old session ended",
+      );
     } finally {
       await pool.end();
     }
@@ -70,10 +71,11 @@ postgresTest(
     try {
       const pid = await backend(pool);
       const slow = rejects(pool.run((sql) => sql`SELECT pg_sleep(30)`));
-      // Not a sleep: each look is a round trip, until the database runs it.
-      while (
-        !(await db.admin`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND state = 'active'`)
-          .length
+      await until(
+        async () =>
+          (await db.admin`SELECT 1 FROM pg_stat_activity WHERE pid = ${pid} AND state = 'active'`)
+            .length > 0,
+        "the database run the query",
       );
       await tick(POOL_STALL_MS); // the database is asked, and runs it
       deepEqual(logger.messages, [], "kept");
