@@ -173,7 +173,11 @@ export class OwnerClaim {
    * says nothing in `SLOW_MS` (a database that froze holds what it held).
    */
   async #held(): Promise<boolean> {
-    const asked = postgres(this.#url, { max: 1, onnotice: () => {} });
+    const asked = postgres(this.#url, {
+      max: 1,
+      onnotice: () => {},
+      connection: { application_name: "posthaste" },
+    });
     const late = this.#pause(SLOW_MS);
     try {
       const holders = asked`SELECT 1 FROM pg_locks l WHERE ${holding(asked, this.#owner)}`
