@@ -7,6 +7,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { END_S } from "./_postgres_commit.ts";
 import { PostgresPlaces } from "./_postgres_places.ts";
+import { connect } from "./_postgres_pool.ts";
 
 /** How often the claim's connection is asked whether it still answers. */
 export const CHECK_MS = 5_000;
@@ -170,14 +171,11 @@ export class OwnerClaim {
 
   /**
    * Whether the database says a session holds the claim: true too if it
-   * says nothing in `SLOW_MS` (a database that froze holds what it held).
+   * says nothing in `SLOW_MS`, or fails (a database that froze holds what it
+   * held; one that refuses connections cannot tell, and is asked again).
    */
   async #held(): Promise<boolean> {
-    const asked = postgres(this.#url, {
-      max: 1,
-      onnotice: () => {},
-      connection: { application_name: "posthaste" },
-    });
+    const asked = connect(this.#url, 1);
     const late = this.#pause(SLOW_MS);
     try {
       const holders = asked`SELECT 1 FROM pg_locks l WHERE ${holding(asked, this.#owner)}`

@@ -1,6 +1,6 @@
 // The PostgreSQL journal: its connections, its table, and the statements that read and adopt it.
 // Internal to PostgresTaskStore.
-import postgres, { type Sql, type TransactionSql } from "postgres";
+import type { Sql, TransactionSql } from "postgres";
 import { abortable } from "./abortable.ts";
 import type { StatusRow } from "./_journal_recovery.ts";
 import { PROBE_PREFIX, storedTask } from "./_journal_rows.ts";
@@ -293,23 +293,4 @@ function readRow(row: TaskRow): StoredTask {
 
 function byGroupAndIndex(a: StoredTask, b: StoredTask): number {
   return a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : a.index - b.index;
-}
-
-/** A connection pool of `max` named posthaste, with session settings. */
-export function connect(
-  url: string,
-  max: number,
-  settings: Record<string, number | string> = {},
-): Sql {
-  const connection = {
-    application_name: "posthaste",
-    // The driver prepares each statement once per connection, and after five
-    // runs PostgreSQL may keep a generic plan made while the table was
-    // small: a scan of the whole table for every batch, whose cost grows
-    // with the table (a batched UPDATE took 1.4 s with 20,000 tasks
-    // waiting). A plan per run costs a fraction of a millisecond a batch.
-    plan_cache_mode: "force_custom_plan",
-    ...settings,
-  };
-  return postgres(url, { max, onnotice: () => {}, connection });
 }

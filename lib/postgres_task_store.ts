@@ -7,7 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { StructuredLogger } from "./logging.ts";
 import { OwnerClaim } from "./_postgres_claim.ts";
-import { PostgresPool } from "./_postgres_pool.ts";
+import { connect, PostgresPool } from "./_postgres_pool.ts";
 import { LookLog } from "./_look_log.ts";
 import { Histogram, LATENCY_BUCKETS } from "./histogram.ts";
 import { JournalHealth } from "./_journal_health.ts";
@@ -22,7 +22,6 @@ import { probeStreams } from "./_postgres_probe.ts";
 import { UnsureGroups } from "./_unsure_groups.ts";
 import {
   adoptOrphans,
-  connect,
   ensureTable,
   failOwned,
   listOwned,

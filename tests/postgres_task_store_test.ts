@@ -15,7 +15,8 @@ import {
 } from "../lib/mod.ts";
 import { configure, reset } from "@logtape/logtape";
 import { fingerprints } from "../lib/_given_ids.ts";
-import { connect, ensureTable, pruneFinished } from "../lib/_postgres_journal.ts";
+import { ensureTable, pruneFinished } from "../lib/_postgres_journal.ts";
+import { connect } from "../lib/_postgres_pool.ts";
 import { fakeClock, keepingLogger, TestRunner } from "./_helpers.ts";
 import { lockTable, postgresTest, proxyTo, type TestSchema } from "./_postgres.ts";
 import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
