@@ -1,7 +1,6 @@
 // PostgreSQL for tests: a fresh schema per test in the database that
 // POSTHASTE_TEST_POSTGRES names (.ci/run starts one); without it the
 // PostgreSQL tests are ignored.
-import { equal } from "node:assert/strict";
 import postgres, { type Sql } from "postgres";
 
 /** The test database's URL, or undefined: the PostgreSQL tests are then ignored. */
@@ -98,10 +97,11 @@ export async function lockTable(db: TestSchema): Promise<TableLock> {
     `.then(([row]) => row?.n as number);
   let released: Promise<void> | undefined;
   return {
-    async waiters(count) {
-      for (let i = 0; i < 10_000 && await waiting() !== count; i++);
-      equal(await waiting(), count, `${count} of the store's statements wait for the lock`);
-    },
+    waiters: (count) =>
+      until(
+        async () => await waiting() === count,
+        `${count} store statements waiting for the lock`,
+      ),
     release() {
       held.resolve();
       return released ??= locking.then(() => look.end());
