@@ -7,7 +7,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { END_S } from "./_postgres_commit.ts";
 import { PostgresPlaces } from "./_postgres_places.ts";
-import { connect } from "./_postgres_pool.ts";
+import { askAside } from "./_postgres_pool.ts";
 
 /** How often the claim's connection is asked whether it still answers. */
 export const CHECK_MS = 5_000;
@@ -175,15 +175,18 @@ export class OwnerClaim {
    * held; one that refuses connections cannot tell, and is asked again).
    */
   async #held(): Promise<boolean> {
-    const asked = connect(this.#url, 1);
     const late = this.#pause(SLOW_MS);
     try {
-      const holders = asked`SELECT 1 FROM pg_locks l WHERE ${holding(asked, this.#owner)}`
-        .then((rows) => rows.length > 0, () => true);
-      return await Promise.race([holders, late.done.then(() => true)]);
+      const holders = await askAside(
+        this.#url,
+        (sql) => sql`SELECT 1 FROM pg_locks l WHERE ${holding(sql, this.#owner)}`,
+        late.done.then(() => Promise.reject(new Error(`no answer in ${SLOW_MS} ms`))),
+      );
+      return holders.length > 0;
+    } catch {
+      return true;
     } finally {
       late.end();
-      void asked.end({ timeout: 0 });
     }
   }
 

@@ -106,7 +106,6 @@ export class PostgresPool {
   #idle(): Promise<string | undefined> {
     const name = this.#name;
     this.#asking ??= (async () => {
-      const asked = connect(this.#url, 1);
       let timer: unknown;
       const late = new Promise<never>((_, reject) => {
         timer = this.#timers.setTimeout(
@@ -115,11 +114,13 @@ export class PostgresPool {
         );
       });
       try {
-        const [row] = await Promise.race([
-          asked`SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE application_name = ${name} AND state = 'active'`,
+        const [row] = await askAside(
+          this.#url,
+          (sql) =>
+            sql`SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE application_name = ${name} AND state = 'active'`,
           late,
-        ]);
+        );
         return row!.n > 0 ? undefined : "the database runs none of the pool's";
       } catch (error) {
         // A database that does not answer runs nothing of ours worth waiting for.
@@ -129,7 +130,6 @@ export class PostgresPool {
       } finally {
         this.#timers.clearTimeout(timer);
         this.#asking = undefined;
-        void asked.end({ timeout: 0 });
       }
     })();
     return this.#asking;
@@ -171,4 +171,22 @@ export function connect(
     ...settings,
   };
   return postgres(url, { max, onnotice: () => {}, connection });
+}
+
+/**
+ * Asks the database `query` on a connection of its own, ended once it is
+ * answered, or once `late` rejects first: how a pool or claim that gets no
+ * answer asks whether the database still has its sessions.
+ */
+export async function askAside<T>(
+  url: string,
+  query: (sql: Sql) => Promise<T>,
+  late: Promise<never>,
+): Promise<T> {
+  const sql = connect(url, 1);
+  try {
+    return await Promise.race([query(sql), late]);
+  } finally {
+    void sql.end({ timeout: 0 });
+  }
 }
