@@ -13,15 +13,15 @@ import { askAside } from "./_postgres_pool.ts";
 export const CHECK_MS = 5_000;
 /**
  * How long a check's answer may take before the database is asked, on a
- * connection of its own, whether the claim is still held there (and again
- * every `CHECK_MS` while there is no answer).
+ * connection of its own, what it holds of the claim (and again every
+ * `CHECK_MS` while there is no answer).
  */
 export const SLOW_MS = 2_000;
 /**
- * How long an answer may take before the connection counts as gone while the
- * database says the claim is held (its host lives, a network cut), or says
- * nothing (it froze): long, since a new connection is a gap in the claim in
- * which a peer may adopt this server's work.
+ * How long an answer may take before the connection counts as gone while a
+ * session of the claim runs a query in the database (it is slow), or the
+ * database says nothing (it froze): long, since a new connection is a gap in
+ * the claim in which a peer may adopt this server's work.
  */
 export const STALL_MS = 30_000;
 
@@ -137,11 +137,11 @@ export class OwnerClaim {
    * Asks the connection every `CHECK_MS` whether it answers. Else the store
    * would learn of its loss only from TCP, after many minutes, with its
    * `sharedConcurrency` tasks waiting on a take all the while. One with no
-   * answer in `SLOW_MS` has the database asked whether the claim is held
-   * there: if not (a failover: the new host never had the session), it is
-   * given up at once, so that a peer's look finds the claim free, and adopts
-   * this server's work to run twice, for seconds only; if so, or with no
-   * answer, after `STALL_MS`.
+   * answer in `SLOW_MS` has the database asked what it holds of the claim
+   * (see `#ask`): nothing of it that answers, and the connection is given up
+   * at once, so that a peer's look finds the claim free, and adopts this
+   * server's work to run twice, for seconds only; a slow or silent database,
+   * after `STALL_MS`.
    */
   async #watch(): Promise<void> {
     while (!this.#closing) {
@@ -152,7 +152,7 @@ export class OwnerClaim {
       // An error is an answer: a lost connection is taken again through onclose.
       const asked = sql`SELECT 1`.then(() => answered = true, () => answered = true);
       const stall = this.#pause(STALL_MS);
-      let [stalled, why] = [false, `gave no answer in ${STALL_MS} ms`];
+      let [stalled, why, told] = [false, `gave no answer in ${STALL_MS} ms`, false];
       void stall.done.then(() => stalled = true);
       // Asked again while the stall lasts: a new host may take connections
       // only some seconds after the old one went away.
@@ -160,9 +160,18 @@ export class OwnerClaim {
         const next = this.#pause(wait);
         await Promise.race([asked, next.done, stall.done]);
         next.end();
-        if (answered || stalled || this.#closing || await this.#held()) continue;
-        why = "gave no answer, and the database holds no claim for it";
-        break;
+        if (answered || stalled || this.#closing) continue;
+        const { now, said } = await this.#ask();
+        if (now) {
+          why = `gave no answer, and ${said}`;
+          break;
+        }
+        if (told || answered) continue;
+        told = true; // once a stall: the database is asked every CHECK_MS
+        this.#logger.info(
+          "The journal claim's connection gave no answer in {slowMs} ms, and {said}; waiting for it up to {stallMs} ms",
+          { slowMs: SLOW_MS, said, stallMs: STALL_MS, owner: this.#owner },
+        );
       }
       stall.end();
       if (!answered && !this.#closing && sql === this.#sql) this.#replace(why);
@@ -170,21 +179,36 @@ export class OwnerClaim {
   }
 
   /**
-   * Whether the database says a session holds the claim: true too if it
-   * says nothing in `SLOW_MS`, or fails (a database that froze holds what it
-   * held; one that refuses connections cannot tell, and is asked again).
+   * What the database says of the claim, and whether the connection is to be
+   * given up `now` for it. So it is if no session holds the claim (a
+   * failover: the new host never had the session), or only sessions of this
+   * claim that are idle (a network cut: the question never reached the
+   * session, or its answer never came back). Not while one runs a query (a
+   * slow database), nor if the database says nothing in `SLOW_MS` or fails (one
+   * that froze holds what it held; one that refuses connections cannot tell,
+   * and is asked again).
    */
-  async #held(): Promise<boolean> {
+  async #ask(): Promise<{ now: boolean; said: string }> {
     const late = this.#pause(SLOW_MS);
     try {
       const holders = await askAside(
         this.#url,
-        (sql) => sql`SELECT 1 FROM pg_locks l WHERE ${holding(sql, this.#owner)}`,
+        (sql) =>
+          sql`SELECT a.application_name = ${APPLICATION_NAME} AND a.state = 'idle' AS idle
+            FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE ${holding(sql, this.#owner)}`,
         late.done.then(() => Promise.reject(new Error(`no answer in ${SLOW_MS} ms`))),
       );
-      return holders.length > 0;
-    } catch {
-      return true;
+      if (holders.length === 0) return { now: true, said: "the database holds no claim for it" };
+      if (holders.every((row) => row.idle === true)) {
+        return {
+          now: true,
+          said: "its session in the database is idle: the question or its answer was lost",
+        };
+      }
+      return { now: false, said: "its session in the database runs a query" };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return { now: false, said: `the database did not say what it holds of it (${message})` };
     } finally {
       late.end();
     }

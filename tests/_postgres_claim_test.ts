@@ -2,27 +2,52 @@
 // few seconds whether it answers; one that does not is given up for a new one.
 import { deepEqual, equal, notEqual, rejects } from "node:assert/strict";
 import { CHECK_MS, OwnerClaim, SETTLE_MS, SLOW_MS, STALL_MS } from "../lib/_postgres_claim.ts";
-import { fakeClock, keepingLogger, quiet } from "./_helpers.ts";
-import { postgresTest, proxyTo } from "./_postgres.ts";
+import { fakeClock, keepingLogger } from "./_helpers.ts";
+import { postgresTest, proxyTo, until } from "./_postgres.ts";
+
+/**
+ * A logger whose messages' properties are awaited in turn, each for at most
+ * 10 s of real time: the database is asked in real time, on a fake clock.
+ */
+function awaitedLogger() {
+  const told: PromiseWithResolvers<Record<string, unknown>>[] = [];
+  let [kept, read] = [0, 0];
+  const at = (i: number) => told[i] ??= Promise.withResolvers();
+  const keep = (_: string, properties: Record<string, unknown>) => at(kept++).resolve(properties);
+  const next = async (): Promise<Record<string, unknown>> => {
+    const { promise, reject } = Promise.withResolvers<never>();
+    const late = setTimeout(
+      () => reject(new Error("Cannot read the next message: none in 10 s")),
+      10_000,
+    );
+    try {
+      return await Promise.race([at(read++).promise, promise]);
+    } finally {
+      clearTimeout(late);
+    }
+  };
+  return { logger: { info: keep, warn: keep, error: keep }, next };
+}
 
 postgresTest(
-  "OwnerClaim: a connection that stops answering is given up, and the claim and its places taken on a new one",
+  "OwnerClaim: a connection that stops answering while its session idles in the database (a network cut) is given up at once, and the claim and its places taken on a new one",
   async (db) => {
     await using proxy = proxyTo(db.url);
     const clock = fakeClock();
-    const logger = keepingLogger();
+    const { logger, next } = awaitedLogger();
     const owner = crypto.randomUUID();
     const claim = await OwnerClaim.take(proxy.url, owner, logger, clock);
     try {
       const [old] = await db.claimHolders(owner);
       equal(await claim.places.take("mail", 1), true);
-      proxy.silenceNewest(); // the claim's connection: a database host gone without a reset
+      proxy.silenceNewest(); // the claim's connection: nothing passes, either way
       const unanswered = rejects(claim.places.take("other", 1)); // sent into the silence
       await clock.tickAsync(CHECK_MS); // the check goes the same way
-      await clock.tickAsync(STALL_MS);
-      // The database was asked whether it holds the claim; the question's own
-      // wait ran out in the tick (a database that says nothing holds it).
-      equal(logger.properties[0]?.why, "gave no answer in 30000 ms");
+      await clock.tickAsync(SLOW_MS); // no answer: the database is asked (in real time)
+      equal(
+        (await next()).why,
+        "gave no answer, and its session in the database is idle: the question or its answer was lost",
+      );
       await unanswered; // ended with the connection given up: the lane looks again later
       // The database kept the old session, with the claim and the place (its
       // host lives: the proxy holds its end open); the new session ended it.
@@ -37,15 +62,49 @@ postgresTest(
 );
 
 postgresTest(
+  "OwnerClaim: a connection whose session runs a query in the database is waited for, and given up after STALL_MS",
+  async (db) => {
+    const clock = fakeClock();
+    const { logger, next } = awaitedLogger();
+    const owner = crypto.randomUUID();
+    const claim = await OwnerClaim.take(db.url, owner, logger, clock);
+    // Another session holds the one place of "mail" and its waiting lock, so
+    // the claim's take of a place waits in the database: a slow database.
+    const key = db.admin`SELECT hashtext(${db.name} || ' posthaste place ' || 'mail') AS k`;
+    const [{ k }] = await key as unknown as [{ k: number }];
+    await db.admin`SELECT pg_advisory_lock(${k}, 0), pg_advisory_lock(${k}, -1)`;
+    try {
+      const [old] = await db.claimHolders(owner);
+      const waiting = claim.places.take("mail", 1).catch(() => "ended");
+      await until(
+        async () =>
+          (await db.admin`SELECT 1 FROM pg_stat_activity WHERE pid = ${old!}
+            AND state = 'active' AND wait_event_type = 'Lock'`).length > 0,
+        "the claim's session waiting for the place",
+      );
+      await clock.tickAsync(CHECK_MS);
+      await clock.tickAsync(SLOW_MS); // no answer: the database is asked (in real time)
+      equal((await next()).said, "its session in the database runs a query", "waited for");
+      await clock.tickAsync(STALL_MS - SLOW_MS);
+      equal((await next()).why, "gave no answer in 30000 ms");
+      equal(await waiting, "ended", "with the session given up");
+      await next(); // "Lost the journal claim's connection…"
+      await next(); // "Took the journal claim … again", the old session ended first
+      const now = await db.claimHolders(owner);
+      deepEqual([now.length, now[0] === old], [1, false]);
+    } finally {
+      await db.admin`SELECT pg_advisory_unlock_all()`;
+      await claim.close();
+    }
+  },
+);
+
+postgresTest(
   "OwnerClaim: a connection that stops answering while the database holds no claim (a failover) is given up at once",
   async (db) => {
     await using proxy = proxyTo(db.url);
     const clock = fakeClock();
-    const warned = Promise.withResolvers<string>();
-    const logger = {
-      ...quiet,
-      warn: (_: string, properties: Record<string, unknown>) => warned.resolve(`${properties.why}`),
-    };
+    const { logger, next } = awaitedLogger();
     const owner = crypto.randomUUID();
     const claim = await OwnerClaim.take(proxy.url, owner, logger, clock);
     try {
@@ -55,12 +114,7 @@ postgresTest(
       await db.kill(owner); // ...and the database no longer has the session: a new host
       await clock.tickAsync(CHECK_MS);
       await clock.tickAsync(SLOW_MS); // no answer: the database is asked (in real time)
-      const late = setTimeout(() => warned.reject(new Error("not given up")), 10_000);
-      try {
-        equal(await warned.promise, "gave no answer, and the database holds no claim for it");
-      } finally {
-        clearTimeout(late);
-      }
+      equal((await next()).why, "gave no answer, and the database holds no claim for it");
       equal(claim.steady, false, "taking it again: this server adopts nothing");
       equal(await claim.places.take("mail", 1), true, "on the new session, once it holds it");
       const now = await db.claimHolders(owner);
@@ -81,11 +135,12 @@ postgresTest("OwnerClaim: a connection that answers its checks is kept", async (
   const claim = await OwnerClaim.take(db.url, owner, logger, clock);
   try {
     const first = await db.claimHolders(owner);
-    for (let check = 0; check < 3; check++) {
+    // Checks for longer than STALL_MS, each answered before the clock moves
+    // on (moved on far, it would see every answer on its way as slow).
+    for (let check = 0; check * CHECK_MS <= STALL_MS; check++) {
       await clock.tickAsync(CHECK_MS);
       await claim.places.take("mail", 5); // after the check, on the one connection
     }
-    await clock.tickAsync(STALL_MS);
     deepEqual([await db.claimHolders(owner), logger.messages], [first, []]);
   } finally {
     await claim.close();
