@@ -60,7 +60,7 @@ export class OwnerClaim {
   /** Ends the pauses of the retake and the checks, at close. */
   readonly #pauses = new Set<() => void>();
   /** Connections given up on, closing. */
-  readonly #ending: Promise<void>[] = [];
+  readonly #ending = new Set<Promise<void>>();
 
   /**
    * Connects and takes the lock.
@@ -198,13 +198,9 @@ export class OwnerClaim {
             FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE ${holding(sql, this.#owner)}`,
         late.done.then(() => Promise.reject(new Error(`no answer in ${SLOW_MS} ms`))),
       );
+      const idle = "its session in the database is idle: the question or its answer was lost";
       if (holders.length === 0) return { now: true, said: "the database holds no claim for it" };
-      if (holders.every((row) => row.idle === true)) {
-        return {
-          now: true,
-          said: "its session in the database is idle: the question or its answer was lost",
-        };
-      }
+      if (holders.every((row) => row.idle === true)) return { now: true, said: idle };
       return { now: false, said: "its session in the database runs a query" };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -223,7 +219,9 @@ export class OwnerClaim {
     const gone = this.#sql;
     this.#sql = this.#connect();
     this.places.replaced();
-    this.#ending.push(gone.end({ timeout: 0 }).catch(() => {}));
+    const ending: Promise<void> = gone.end({ timeout: 0 }).catch(() => {})
+      .then(() => void this.#ending.delete(ending));
+    this.#ending.add(ending);
     this.#lost();
   }
 
