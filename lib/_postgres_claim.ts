@@ -2,12 +2,12 @@
 // its owner id, held on a connection of its own for as long as the store is
 // open. PostgreSQL frees it when the session ends, however the process ends.
 // Internal to PostgresTaskStore.
-import postgres, { type Sql } from "postgres";
+import type { Sql } from "postgres";
 import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { END_S } from "./_postgres_commit.ts";
 import { PostgresPlaces } from "./_postgres_places.ts";
-import { askAside } from "./_postgres_pool.ts";
+import { askAside, connect } from "./_postgres_pool.ts";
 
 /** How often the claim's connection is asked whether it still answers. */
 export const CHECK_MS = 5_000;
@@ -117,14 +117,11 @@ export class OwnerClaim {
   }
 
   #connect(): Sql {
-    const sql: Sql = postgres(this.#url, {
-      max: 1,
+    const sql: Sql = connect(this.#url, 1, { application_name: APPLICATION_NAME }, {
       // Never recycled: a new connection would be a gap in the claim.
       max_lifetime: null,
-      onnotice: () => {},
       // A replaced connection's close is no loss: its successor holds the claim.
       onclose: () => sql === this.#sql && this.#lost(),
-      connection: { application_name: APPLICATION_NAME },
     });
     return sql;
   }

@@ -154,11 +154,15 @@ export class PostgresPool {
   }
 }
 
-/** A connection pool of `max` named posthaste, with session settings. */
+/**
+ * A connection pool of `max` named posthaste, with session settings (and
+ * `options` for the driver).
+ */
 export function connect(
   url: string,
   max: number,
   settings: Record<string, number | string> = {},
+  options: postgres.Options<Record<string, never>> = {},
 ): Sql {
   const connection = {
     application_name: "posthaste",
@@ -168,9 +172,16 @@ export function connect(
     // with the table (a batched UPDATE took 1.4 s with 20,000 tasks
     // waiting). A plan per run costs a fraction of a millisecond a batch.
     plan_cache_mode: "force_custom_plan",
+    // A session whose client is cut off (not gone: no reset came) is kept
+    // until the database's TCP keepalive gives up on it, after two hours by
+    // Linux's default; the commit streams' given up on would pile up, each
+    // a connection slot. Probed after a minute of silence, it ends in 90 s.
+    tcp_keepalives_idle: 60,
+    tcp_keepalives_interval: 10,
+    tcp_keepalives_count: 3,
     ...settings,
   };
-  return postgres(url, { max, onnotice: () => {}, connection });
+  return postgres(url, { max, onnotice: () => {}, ...options, connection });
 }
 
 /**

@@ -3,7 +3,7 @@
 // a new one.
 import { deepEqual, equal, notEqual, rejects } from "node:assert/strict";
 import type { Clock } from "../lib/clock.ts";
-import { POOL_STALL_MS, PostgresPool } from "../lib/_postgres_pool.ts";
+import { connect, POOL_STALL_MS, PostgresPool } from "../lib/_postgres_pool.ts";
 import { fakeClock, keepingLogger } from "./_helpers.ts";
 import { postgresTest, proxyTo, until } from "./_postgres.ts";
 
@@ -86,6 +86,23 @@ postgresTest(
       await slow;
     } finally {
       await pool.end();
+    }
+  },
+);
+
+postgresTest(
+  "connect: its sessions have the database probe a client gone silent, so one cut off ends in 90 s, not two hours",
+  async (db) => {
+    const sql = connect(db.url, 1);
+    try {
+      const [row] = await sql`
+        SELECT current_setting('tcp_keepalives_idle') AS idle,
+        current_setting('tcp_keepalives_interval') AS interval,
+        current_setting('tcp_keepalives_count') AS count
+      `;
+      deepEqual({ ...row }, { idle: "60", interval: "10", count: "3" });
+    } finally {
+      await sql.end();
     }
   },
 );
