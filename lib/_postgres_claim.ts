@@ -8,6 +8,12 @@ import type { StructuredLogger } from "./logging.ts";
 import { END_S } from "./_postgres_commit.ts";
 import { PostgresPlaces } from "./_postgres_places.ts";
 import { askAside, connect } from "./_postgres_pool.ts";
+import {
+  CLAIM_APPLICATION_NAME,
+  claimHolders,
+  endFormerClaims,
+  lockClaim,
+} from "./_postgres_claim_sql.ts";
 
 /** How often the claim's connection is asked whether it still answers. */
 export const CHECK_MS = 5_000;
@@ -32,17 +38,6 @@ export const STALL_MS = 30_000;
  * live peer's work looks like a dead one's.
  */
 export const SETTLE_MS = 15_000;
-
-/** How the claim's sessions are named, for the database's views and {@linkcode OwnerClaim}'s own ends. */
-const APPLICATION_NAME = "posthaste claim";
-
-/**
- * The condition on `pg_locks l` of the sessions holding `owner`'s claim: a
- * 64-bit advisory key shows there as two 32-bit halves.
- */
-const holding = (sql: Sql, owner: string) =>
-  sql`l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
-    AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(${owner}, 0)`;
 
 /** Holds the lock, and takes it again if its connection is lost or stops answering. */
 export class OwnerClaim {
@@ -76,7 +71,7 @@ export class OwnerClaim {
   ): Promise<OwnerClaim> {
     const claim = new OwnerClaim(url, owner, logger, timers);
     try {
-      await claim.#lock();
+      await lockClaim(claim.#sql, owner);
     } catch (error) {
       claim.#closing = true;
       await claim.#sql.end({ timeout: 0 });
@@ -117,17 +112,13 @@ export class OwnerClaim {
   }
 
   #connect(): Sql {
-    const sql: Sql = connect(this.#url, 1, { application_name: APPLICATION_NAME }, {
+    const sql: Sql = connect(this.#url, 1, { application_name: CLAIM_APPLICATION_NAME }, {
       // Never recycled: a new connection would be a gap in the claim.
       max_lifetime: null,
       // A replaced connection's close is no loss: its successor holds the claim.
       onclose: () => sql === this.#sql && this.#lost(),
     });
     return sql;
-  }
-
-  async #lock(): Promise<void> {
-    await this.#sql`SELECT pg_advisory_lock(hashtextextended(${this.#owner}, 0))`;
   }
 
   /**
@@ -190,9 +181,7 @@ export class OwnerClaim {
     try {
       const holders = await askAside(
         this.#url,
-        (sql) =>
-          sql`SELECT a.application_name = ${APPLICATION_NAME} AND a.state = 'idle' AS idle
-            FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE ${holding(sql, this.#owner)}`,
+        (sql) => claimHolders(sql, this.#owner),
         late.done.then(() => Promise.reject(new Error(`no answer in ${SLOW_MS} ms`))),
       );
       const idle = "its session in the database is idle: the question or its answer was lost";
@@ -242,9 +231,13 @@ export class OwnerClaim {
     });
     while (!this.#closing) {
       try {
-        // Sent together, before any take of a place on the connection.
-        const ended = this.#endFormer().catch(() => {}); // not allowed to: the lock waits
-        await this.#lock();
+        // The former sessions the database still keeps (a network cut: until
+        // its TCP keepalive gives up, 90 s with connect's settings) hold the
+        // claim, which this lock waits for, and the places, which every
+        // server's tasks of that name wait for: ended first, sent together
+        // before any take of a place on the connection.
+        const ended = endFormerClaims(this.#sql, owner).catch(() => {}); // not allowed to: the lock waits
+        await lockClaim(this.#sql, owner);
         await ended;
         this.#logger.info("Took the journal claim for owner {owner} again", { owner });
         this.#settling?.();
@@ -262,24 +255,6 @@ export class OwnerClaim {
         await this.#pause(1_000).done;
       }
     }
-  }
-
-  /**
-   * Ends the sessions of this claim's former connections that the database
-   * still keeps: one given up on while its host lives (a network cut) stays
-   * until the database's TCP keepalive, two hours on by default, holding the
-   * claim, which the new session waits for, and the places, which every
-   * server's tasks of that name wait for. Only those: the claim's own sessions
-   * holding this owner's lock, never a peer's look holding it for a moment.
-   * Each is waited for until it is gone, its places with it (PostgreSQL 14
-   * or later; on earlier ones the call fails, and the lock waits as before).
-   */
-  async #endFormer(): Promise<void> {
-    await this.#sql`
-      SELECT pg_terminate_backend(l.pid, 5000) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-      WHERE ${holding(this.#sql, this.#owner)}
-      AND a.application_name = ${APPLICATION_NAME} AND l.pid <> pg_backend_pid()
-    `;
   }
 
   /** A wait of `ms` that ends early at `end()`, or when the claim closes. */

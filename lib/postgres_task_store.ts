@@ -7,6 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { StructuredLogger } from "./logging.ts";
 import { OwnerClaim } from "./_postgres_claim.ts";
+import { checkUnshared } from "./_postgres_claim_sql.ts";
 import { connect, PostgresPool } from "./_postgres_pool.ts";
 import { LookLog } from "./_look_log.ts";
 import { Histogram, LATENCY_BUCKETS } from "./histogram.ts";
@@ -130,6 +131,11 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       const taking = OwnerClaim.take(url, owner, logger);
       const claim = await abortable(taking, signal).catch((error) => {
         taking.then((claim) => claim.close(), () => {});
+        throw error;
+      });
+      // A pooler that hands sessions round gives the pool's next query the claim's.
+      await abortable(pool.run((sql) => checkUnshared(sql, owner)), signal).catch(async (error) => {
+        await claim.close();
         throw error;
       });
       return new PostgresTaskStore(pool, claim, url, { owner, name, logger }, options);

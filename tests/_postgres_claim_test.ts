@@ -1,7 +1,9 @@
 // The journal claim (lib/_postgres_claim.ts): its connection is asked every
 // few seconds whether it answers; one that does not is given up for a new one.
 import { deepEqual, equal, notEqual, rejects } from "node:assert/strict";
+import postgres from "postgres";
 import { CHECK_MS, OwnerClaim, SETTLE_MS, SLOW_MS, STALL_MS } from "../lib/_postgres_claim.ts";
+import { checkUnshared, lockClaim } from "../lib/_postgres_claim_sql.ts";
 import { fakeClock, keepingLogger } from "./_helpers.ts";
 import { postgresTest, proxyTo, until } from "./_postgres.ts";
 
@@ -146,3 +148,23 @@ postgresTest("OwnerClaim: a connection that answers its checks is kept", async (
     await claim.close();
   }
 });
+
+postgresTest(
+  "checkUnshared: a session holding the claim that is not the claim's (a pooler handed it over) fails, and lets it go",
+  async (db) => {
+    const owner = crypto.randomUUID();
+    const [holder, other] = [postgres(db.url, { max: 1 }), postgres(db.url, { max: 1 })];
+    try {
+      await lockClaim(holder, owner);
+      await checkUnshared(other, owner); // another session holds it: the claim's own
+      equal((await db.claimHolders(owner)).length, 1, "and keeps it");
+      await rejects(checkUnshared(holder, owner), {
+        message:
+          "its sessions are handed from connection to connection (a pooler in transaction or statement mode), so the claim, a session lock, would not stay with this server; connect directly, or through a pooler in session mode",
+      });
+      deepEqual(await db.claimHolders(owner), [], "let go: it would outlive the process");
+    } finally {
+      await Promise.all([holder.end(), other.end()]);
+    }
+  },
+);

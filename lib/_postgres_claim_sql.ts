@@ -1,0 +1,60 @@
+// What the database is told and asked of a claim's sessions: a session-level
+// advisory lock on the owner id (see _postgres_claim.ts). Internal to
+// PostgresTaskStore.
+import type { Sql } from "postgres";
+
+/** How the claim's sessions are named, for the database's views and the claim's own ends. */
+export const CLAIM_APPLICATION_NAME = "posthaste claim";
+
+/**
+ * The condition on `pg_locks l` of the sessions holding `owner`'s claim: a
+ * 64-bit advisory key shows there as two 32-bit halves.
+ */
+const holding = (sql: Sql, owner: string) =>
+  sql`l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+    AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(${owner}, 0)`;
+
+/** Takes `owner`'s claim for `sql`'s session, waiting while another holds it. */
+export async function lockClaim(sql: Sql, owner: string): Promise<void> {
+  await sql`SELECT pg_advisory_lock(hashtextextended(${owner}, 0))`;
+}
+
+/**
+ * The sessions holding `owner`'s claim, each `idle` if it is one of a claim's
+ * and runs nothing.
+ */
+export function claimHolders(sql: Sql, owner: string): Promise<{ idle: boolean }[]> {
+  return sql<{ idle: boolean }[]>`
+    SELECT a.application_name = ${CLAIM_APPLICATION_NAME} AND a.state = 'idle' AS idle
+    FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE ${holding(sql, owner)}`;
+}
+
+/**
+ * Ends the sessions of a claim's former connections that hold `owner`'s
+ * claim (only those: never a peer's look holding it for a moment), each
+ * waited for until it is gone, its places with it. PostgreSQL 14 or later;
+ * on earlier ones the call fails.
+ */
+export async function endFormerClaims(sql: Sql, owner: string): Promise<void> {
+  await sql`
+    SELECT pg_terminate_backend(l.pid, 5000) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+    WHERE ${holding(sql, owner)}
+    AND a.application_name = ${CLAIM_APPLICATION_NAME} AND l.pid <> pg_backend_pid()
+  `;
+}
+
+/**
+ * Fails if `sql`'s session holds `owner`'s claim, and lets it go: a
+ * connection not the claim's holds it only if a pooler hands sessions from
+ * connection to connection (transaction or statement mode), where the lock
+ * would stay with a session serving others, and outlive the process.
+ */
+export async function checkUnshared(sql: Sql, owner: string): Promise<void> {
+  const released =
+    await sql`SELECT pg_advisory_unlock(hashtextextended(${owner}, 0)) FROM pg_locks l
+    WHERE ${holding(sql, owner)} AND l.pid = pg_backend_pid()`;
+  if (released.length === 0) return;
+  throw new Error(
+    "its sessions are handed from connection to connection (a pooler in transaction or statement mode), so the claim, a session lock, would not stay with this server; connect directly, or through a pooler in session mode",
+  );
+}
