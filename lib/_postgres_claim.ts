@@ -126,10 +126,10 @@ export class OwnerClaim {
    * would learn of its loss only from TCP, after many minutes, with its
    * `sharedConcurrency` tasks waiting on a take all the while. One with no
    * answer in `SLOW_MS` has the database asked what it holds of the claim
-   * (see `#ask`): nothing of it that answers, and the connection is given up
-   * at once, so that a peer's look finds the claim free, and adopts this
-   * server's work to run twice, for seconds only; a slow or silent database,
-   * after `STALL_MS`.
+   * (see `#ask`): no session of it, or only idle ones, and the connection is
+   * given up at once, so that a peer's look finds the claim free, and adopts
+   * this server's work to run twice, for seconds only; a slow or silent
+   * database, after `STALL_MS`.
    */
   async #watch(): Promise<void> {
     while (!this.#closing) {
