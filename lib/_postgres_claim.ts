@@ -7,8 +7,10 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 import { END_S } from "./_postgres_commit.ts";
 import { PostgresPlaces } from "./_postgres_places.ts";
-import { askAside, connect } from "./_postgres_pool.ts";
+import { askAside, connect, type PostgresPool } from "./_postgres_pool.ts";
+import { abortable } from "./abortable.ts";
 import {
+  checkUnshared,
   CLAIM_APPLICATION_NAME,
   claimHolders,
   endFormerClaims,
@@ -79,6 +81,34 @@ export class OwnerClaim {
     }
     void claim.#watch();
     return claim;
+  }
+
+  /**
+   * {@linkcode OwnerClaim.take}, then fails, the claim let go, if `pool`'s
+   * next query runs on the claim's session: a pooler in transaction or
+   * statement mode hands one session from connection to connection. A claim
+   * taken after `signal` aborted is closed.
+   */
+  static async takeUnshared(
+    url: string,
+    owner: string,
+    logger: StructuredLogger,
+    pool: PostgresPool,
+    signal?: AbortSignal,
+  ): Promise<OwnerClaim> {
+    const taking = OwnerClaim.take(url, owner, logger);
+    const claim = await abortable(taking, signal).catch((error) => {
+      taking.then((claim) => claim.close(), () => {});
+      throw error;
+    });
+    try {
+      // Such a pooler gives the pool's next query the session last given back: the claim's.
+      await abortable(pool.run((sql) => checkUnshared(sql, owner)), signal);
+      return claim;
+    } catch (error) {
+      await claim.close();
+      throw error;
+    }
   }
 
   private constructor(

@@ -7,8 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { StructuredLogger } from "./logging.ts";
 import { OwnerClaim } from "./_postgres_claim.ts";
-import { checkUnshared } from "./_postgres_claim_sql.ts";
-import { connect, PostgresPool } from "./_postgres_pool.ts";
+import { PostgresPool } from "./_postgres_pool.ts";
 import { LookLog } from "./_look_log.ts";
 import { Histogram, LATENCY_BUCKETS } from "./histogram.ts";
 import { JournalHealth } from "./_journal_health.ts";
@@ -16,7 +15,8 @@ import { abortable, type WaitOptions } from "./abortable.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { cannot, duplicateGroup, journalRows } from "./_journal_rows.ts";
 import { givenIds, PendingIds } from "./_given_ids.ts";
-import { checkCommitTimeout, COMMIT_TIMEOUT_MS, PostgresCommit } from "./_postgres_commit.ts";
+import { checkCommitTimeout, COMMIT_TIMEOUT_MS, type PostgresCommit } from "./_postgres_commit.ts";
+import { commitStreams } from "./_postgres_streams.ts";
 import { saveRow } from "./_postgres_batch.ts";
 import { PostgresOutcomes } from "./_postgres_outcomes.ts";
 import { probeStreams } from "./_postgres_probe.ts";
@@ -128,16 +128,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       pool = new PostgresPool(url, options.connections ?? 4, logger);
       await abortable(pool.run(ensureTable), signal);
       const owner = crypto.randomUUID();
-      const taking = OwnerClaim.take(url, owner, logger);
-      const claim = await abortable(taking, signal).catch((error) => {
-        taking.then((claim) => claim.close(), () => {});
-        throw error;
-      });
-      // A pooler that hands sessions round gives the pool's next query the claim's.
-      await abortable(pool.run((sql) => checkUnshared(sql, owner)), signal).catch(async (error) => {
-        await claim.close();
-        throw error;
-      });
+      const claim = await OwnerClaim.takeUnshared(url, owner, logger, pool, signal);
       return new PostgresTaskStore(pool, claim, url, { owner, name, logger }, options);
     } catch (error) {
       await pool?.end(0);
@@ -170,23 +161,15 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     this.#logger = logger;
     this.#looks = new LookLog(logger);
     const clock = this.#clock = options.clock ?? systemClock;
-    // A connection per commit stream: its statements run in the order sent.
-    const stream = {
-      connect: () => connect(url, 1, { statement_timeout: commitTimeoutMs }),
+    ({ intake: this.#intake, progress: this.#progress } = commitStreams({
+      url,
       owner,
-      now: () => clock.now(),
+      clock,
       timeoutMs: commitTimeoutMs,
-      timers: clock,
-    };
-    // A failed enqueue was answered 503 and dropped; failed outcomes are tried again.
-    this.#intake = new PostgresCommit({
-      ...stream,
       batches: this.journalSyncs,
       monotonic: options.clock ?? monotonicClock,
-      retryForMs: 0,
       onUnsure: (ids) => this.#unsure.withdraw(ids),
-    });
-    this.#progress = new PostgresCommit({ ...stream, retryForMs: 60_000 });
+    }));
     this.#unsure = new UnsureGroups(this.#progress);
     this.#health = new JournalHealth({
       failing: () => this.#intake.failing || this.#progress.failing,

@@ -92,7 +92,7 @@ export async function lockTable(db: TestSchema): Promise<TableLock> {
   const waiting = () =>
     look`
       SELECT count(*)::int AS n FROM pg_stat_activity
-      WHERE (application_name = 'posthaste' OR application_name LIKE 'posthaste pool %')
+      WHERE application_name LIKE 'posthaste%'
       AND wait_event_type = 'Lock'
     `.then(([row]) => row?.n as number);
   let released: Promise<void> | undefined;

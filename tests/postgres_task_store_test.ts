@@ -607,3 +607,23 @@ postgresTest(
     deepEqual((await healthy.recover()).map((task) => task.id), ["g/0"]);
   },
 );
+
+postgresTest(
+  "PostgresTaskStore: its sessions are named for the database's views: claim, pool, intake, progress",
+  async (db) => {
+    await using store = await PostgresTaskStore.open(db.url);
+    equal(await store.health(), true); // a probe row in through the intake, out through progress
+    const names = (await db.admin`SELECT application_name AS name FROM pg_stat_activity`)
+      .map((row) => String(row.name).replace(/^posthaste pool [-0-9a-f]{36}$/, "posthaste pool …"));
+    for (
+      const name of [
+        "posthaste claim",
+        "posthaste pool …",
+        "posthaste intake",
+        "posthaste progress",
+      ]
+    ) {
+      ok(names.includes(name), `${name} among ${names.join(", ")}`);
+    }
+  },
+);
