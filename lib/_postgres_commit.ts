@@ -3,7 +3,7 @@
 // has a deadline, and failed outcomes go again. Internal to PostgresTaskStore.
 import { setImmediate } from "node:timers";
 import type { Sql } from "postgres";
-import { type Clock, MAX_TIMER_MS, monotonicClock } from "./clock.ts";
+import { type Clock, monotonicClock } from "./clock.ts";
 import type { Histogram } from "./histogram.ts";
 import type { NewRow } from "./_journal_rows.ts";
 import { type Batch, batchStatements, newBatch, type SaveRow } from "./_postgres_batch.ts";
@@ -17,19 +17,6 @@ const RETRY_PAUSE_MS = 1_000;
  * the whole wait (the app gives its files and journal 5 s in all).
  */
 export const END_S = 1;
-
-/** How long the database gives a commit's statement, by default. */
-export const COMMIT_TIMEOUT_MS = 10_000;
-// A batch has five statements at most, each given the timeout, then a second.
-const MAX_COMMIT_MS = Math.floor((MAX_TIMER_MS - 1_000) / 5);
-
-/** Throws a RangeError unless `ms` is a commit timeout whose deadline a timer can keep. */
-export function checkCommitTimeout(ms: number): void {
-  if (Number.isInteger(ms) && ms > 0 && ms <= MAX_COMMIT_MS) return;
-  throw new RangeError(
-    `Cannot open task store: commitTimeoutMs must be an integer from 1 to ${MAX_COMMIT_MS}, got ${ms}`,
-  );
-}
 
 /** How a stream connects, and how long it waits for an answer. */
 export interface CommitOptions {
@@ -54,6 +41,11 @@ export interface CommitOptions {
    * connection), so that they can be withdrawn.
    */
   onUnsure?: (groupIds: string[]) => void;
+  /**
+   * Watches a batch's connection while it has no answer, calling `giveUp` to
+   * fail the batch before its deadline; returns what stops the watch.
+   */
+  watch?: (sql: Sql, giveUp: (why: string) => void) => () => void;
   /** Observes each batch's seconds to its answer, or to its failure. */
   batches?: Histogram;
   /** Times the batches for `batches`: steps of the wall clock must not. @default {monotonicClock} */
@@ -72,6 +64,8 @@ export class PostgresCommit {
   /** A failed batch's outcomes wait in `#next` for the pause before a retry. */
   #pause: unknown;
   #closing = false;
+  /** Connections that answered a batch. */
+  readonly #proven = new WeakSet<Sql>();
   /** Stuck connections being ended. */
   readonly #ending = new Set<Promise<void>>();
 
@@ -260,12 +254,12 @@ export class PostgresCommit {
   }
 
   /**
-   * The batch's commit, failed if it gets no answer by its deadline: past the
-   * server's own statement timeout, so the connection is stuck (a database
-   * host gone without a reset; or postgres.js 3.4.9, whose connection can
-   * leave every later statement unanswered once it was killed while
-   * reconnecting). That connection is ended and the next batch gets a new one;
-   * without this, every later commit would wait behind this one for good.
+   * The batch's commit, failed if it gets no answer by its deadline, past the
+   * server's own statement timeout, or sooner as `watch` sees its session gone
+   * or idle: the connection is stuck (a database host gone without a reset; or
+   * postgres.js 3.4.9, whose connection can leave every later statement
+   * unanswered once it was killed while reconnecting). It is ended and the
+   * next batch gets a new one; else every later commit would wait behind it.
    */
   #answered(batch: Batch): Promise<unknown> {
     const sql = this.#sql;
@@ -273,21 +267,30 @@ export class PostgresCommit {
     const statements = batchStatements(sql, batch, owner, now());
     const deadlineMs = timeoutMs * statements.length + 1_000;
     const started = monotonic.now();
-    let timer: unknown;
+    let [timer, unwatch]: [unknown, (() => void) | undefined] = [undefined, undefined];
     const stuck = new Promise<never>((_, reject) => {
-      timer = timers.setTimeout(() => {
+      const giveUp = (why: string) => {
         if (this.#sql === sql) this.#sql = connect();
         // Ending it also rejects its unanswered statements.
         const ending = sql.end({ timeout: 0 }).catch(() => {})
           .finally(() => this.#ending.delete(ending));
         this.#ending.add(ending);
-        this.#stuck = new Error(`Cannot commit to the task journal: no answer in ${deadlineMs} ms`);
-        reject(this.#stuck);
-      }, deadlineMs);
+        reject(this.#stuck = new Error(`Cannot commit to the task journal: ${why}`));
+      };
+      timer = timers.setTimeout(() => giveUp(`no answer in ${deadlineMs} ms`), deadlineMs);
+      // Not a first batch, which may wait for the connection to be made.
+      if (this.#proven.has(sql)) {
+        unwatch = this.#options.watch?.(sql, (why) => {
+          timers.clearTimeout(timer);
+          giveUp(why);
+        });
+      }
     });
     stuck.catch(() => {});
-    return Promise.race([Promise.all(statements), stuck]).finally(() => {
+    const answered = Promise.all(statements).then(() => void this.#proven.add(sql));
+    return Promise.race([answered, stuck]).finally(() => {
       timers.clearTimeout(timer);
+      unwatch?.();
       this.#options.batches?.observe((monotonic.now() - started) / 1_000);
     });
   }

@@ -1,9 +1,24 @@
 // A PostgresTaskStore's two commit streams: new tasks, what a 202 waits for,
 // and progress, committed beside them. Internal to PostgresTaskStore.
-import type { Clock } from "./clock.ts";
+import { type Clock, MAX_TIMER_MS } from "./clock.ts";
 import type { Histogram } from "./histogram.ts";
 import { PostgresCommit } from "./_postgres_commit.ts";
-import { connect } from "./_postgres_pool.ts";
+import type { Sql } from "postgres";
+import { askAside, connect } from "./_postgres_pool.ts";
+import { type SessionSeen, WATCH_LOOK_MS, watchSession } from "./_session_watch.ts";
+
+/** How long the database gives a commit's statement, by default. */
+export const COMMIT_TIMEOUT_MS = 10_000;
+// A batch has five statements at most, each given the timeout, then a second.
+const MAX_COMMIT_MS = Math.floor((MAX_TIMER_MS - 1_000) / 5);
+
+/** Throws a RangeError unless `ms` is a commit timeout whose deadline a timer can keep. */
+export function checkCommitTimeout(ms: number): void {
+  if (Number.isInteger(ms) && ms > 0 && ms <= MAX_COMMIT_MS) return;
+  throw new RangeError(
+    `Cannot open task store: commitTimeoutMs must be an integer from 1 to ${MAX_COMMIT_MS}, got ${ms}`,
+  );
+}
 
 /** What the two streams share, and what only the intake has. */
 export interface StreamsOptions {
@@ -23,17 +38,27 @@ export interface StreamsOptions {
 
 /**
  * The intake and progress streams, each on a connection of its own (which
- * runs its statements in the order sent), named `posthaste intake` and
- * `posthaste progress` for the database's views. A failed enqueue was
- * answered 503 and is dropped; failed outcomes are tried again for a minute.
+ * runs its statements in the order sent), named `posthaste intake <id>` and
+ * `posthaste progress <id>` for the database's views and `watchSession`. A
+ * failed enqueue was answered 503 and is dropped; failed outcomes are tried
+ * again for a minute.
  */
 export function commitStreams(
   options: StreamsOptions,
 ): { intake: PostgresCommit; progress: PostgresCommit } {
   const { url, owner, clock, timeoutMs } = options;
-  const shared = { owner, now: () => clock.now(), timeoutMs, timers: clock };
-  const connectAs = (name: string) => () =>
-    connect(url, 1, { statement_timeout: timeoutMs, application_name: `posthaste ${name}` });
+  // Each connection a name of its own, so that the database can say what
+  // became of its session, once one of its batches has no answer.
+  const names = new WeakMap<Sql, string>();
+  const connectAs = (stream: string) => () => {
+    const name = `posthaste ${stream} ${crypto.randomUUID().slice(0, 8)}`;
+    const sql = connect(url, 1, { statement_timeout: timeoutMs, application_name: name });
+    names.set(sql, name);
+    return sql;
+  };
+  const watch = (sql: Sql, giveUp: (why: string) => void) =>
+    watchSession(() => lookAt(url, names.get(sql) ?? "", clock), giveUp, clock);
+  const shared = { owner, now: () => clock.now(), timeoutMs, timers: clock, watch };
   return {
     intake: new PostgresCommit({
       ...shared,
@@ -45,4 +70,29 @@ export function commitStreams(
     }),
     progress: new PostgresCommit({ ...shared, connect: connectAs("progress"), retryForMs: 60_000 }),
   };
+}
+
+/** What `pg_stat_activity` shows of the session `name`; undefined without an answer in `WATCH_LOOK_MS`. */
+async function lookAt(
+  url: string,
+  name: string,
+  timers: Pick<Clock, "setTimeout" | "clearTimeout">,
+): Promise<SessionSeen> {
+  let timer: unknown;
+  const late = new Promise<never>((_, reject) => {
+    timer = timers.setTimeout(() => reject(new Error("no answer")), WATCH_LOOK_MS);
+  });
+  try {
+    const [row] = await askAside(
+      url,
+      (sql) =>
+        sql`SELECT state, state_change::text AS since FROM pg_stat_activity WHERE application_name = ${name}`,
+      late,
+    );
+    return row === undefined ? null : { state: String(row.state), since: String(row.since) };
+  } catch {
+    return undefined;
+  } finally {
+    timers.clearTimeout(timer);
+  }
 }

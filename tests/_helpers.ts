@@ -383,18 +383,43 @@ export function recordingLogger(
   return { logger, errors, enough: enough.promise };
 }
 
-/** Captures LogTape records at `info` and above (the server's default) for the test's duration; `await using` resets LogTape. */
-export async function captureLogs(): Promise<{ records: LogRecord[] } & AsyncDisposable> {
+/**
+ * Captures LogTape records at `info` and above (the server's default) for the
+ * test's duration; `when(match)` resolves with the first that matches, kept or
+ * to come. `await using` resets LogTape.
+ */
+export async function captureLogs(): Promise<
+  & { records: LogRecord[]; when(match: (record: LogRecord) => boolean): Promise<LogRecord> }
+  & AsyncDisposable
+> {
   const records: LogRecord[] = [];
+  const waiting = new Set<(record: LogRecord) => void>();
   await configure({
     reset: true,
-    sinks: { capture: (record) => void records.push(record) },
+    sinks: {
+      capture: (record) => {
+        records.push(record);
+        for (const waiter of waiting) waiter(record);
+      },
+    },
     loggers: [
       { category: ["posthaste"], lowestLevel: "info", sinks: ["capture"] },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
     ],
   });
-  return { records, [Symbol.asyncDispose]: () => reset() };
+  const when = (match: (record: LogRecord) => boolean) => {
+    const kept = records.find(match);
+    if (kept) return Promise.resolve(kept);
+    const { promise, resolve } = Promise.withResolvers<LogRecord>();
+    const waiter = (record: LogRecord) => {
+      if (!match(record)) return;
+      waiting.delete(waiter);
+      resolve(record);
+    };
+    waiting.add(waiter);
+    return promise;
+  };
+  return { records, when, [Symbol.asyncDispose]: () => reset() };
 }
 
 /** A raw TCP connection to a test server, for what `fetch` cannot send. */

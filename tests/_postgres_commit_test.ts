@@ -3,7 +3,8 @@
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import type { Sql } from "postgres";
 import { defineTask, Histogram, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
-import { checkCommitTimeout, PostgresCommit } from "../lib/_postgres_commit.ts";
+import { PostgresCommit } from "../lib/_postgres_commit.ts";
+import { checkCommitTimeout } from "../lib/_postgres_streams.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
 import type { NewRow } from "../lib/_journal_rows.ts";
 import { type FakeClock, fakeClock, recordingLogger, turn } from "./_helpers.ts";
@@ -322,3 +323,29 @@ postgresTest(
     deepEqual(await ids(), [first.id], "deleted again at close: it never runs anywhere");
   },
 );
+
+Deno.test("PostgresCommit: a batch is watched once its connection answered one (a first may wait for the connection to be made), and the watch can fail it before its deadline", async () => {
+  const clock = fakeClock();
+  let answering = true;
+  const database = fakeDatabase(() => answering ? Promise.resolve([]) : new Promise(() => {}));
+  const watched: ((why: string) => void)[] = [];
+  const commit = new PostgresCommit({
+    connect: () => database,
+    owner: "me",
+    now: () => clock.now(),
+    timeoutMs: 1_000,
+    timers: clock,
+    retryForMs: 0,
+    watch: (_sql, giveUp) => (watched.push(giveUp), () => {}),
+  });
+  await commit.insert([newRow("first")]);
+  equal(watched.length, 0, "the connection's first batch: left to its deadline");
+  answering = false;
+  const stuck = rejects(commit.insert([newRow("second")]), {
+    message: "Cannot commit to the task journal: its session idles",
+  });
+  await turn(); // the batch goes at the end of the turn
+  equal(watched.length, 1, "its connection answered before: watched");
+  watched[0]!("its session idles"); // long before the 2 s deadline, which the clock never reaches
+  await stuck;
+});
