@@ -269,7 +269,10 @@ export class PostgresCommit {
     const started = monotonic.now();
     let [timer, unwatch]: [unknown, (() => void) | undefined] = [undefined, undefined];
     const stuck = new Promise<never>((_, reject) => {
+      let given = false; // by the deadline or the watch, whichever comes first
       const giveUp = (why: string) => {
+        if (given) return;
+        given = true;
         if (this.#sql === sql) this.#sql = connect();
         // Ending it also rejects its unanswered statements.
         const ending = sql.end({ timeout: 0 }).catch(() => {})
@@ -280,10 +283,7 @@ export class PostgresCommit {
       timer = timers.setTimeout(() => giveUp(`no answer in ${deadlineMs} ms`), deadlineMs);
       // Not a first batch, which may wait for the connection to be made.
       if (this.#proven.has(sql)) {
-        unwatch = this.#options.watch?.(sql, (why) => {
-          timers.clearTimeout(timer);
-          giveUp(why);
-        });
+        unwatch = this.#options.watch?.(sql, giveUp);
       }
     });
     stuck.catch(() => {});

@@ -386,7 +386,7 @@ export function recordingLogger(
 /**
  * Captures LogTape records at `info` and above (the server's default) for the
  * test's duration; `when(match)` resolves with the first that matches, kept or
- * to come. `await using` resets LogTape.
+ * to come within 30 s. `await using` resets LogTape.
  */
 export async function captureLogs(): Promise<
   & { records: LogRecord[]; when(match: (record: LogRecord) => boolean): Promise<LogRecord> }
@@ -407,17 +407,25 @@ export async function captureLogs(): Promise<
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
     ],
   });
-  const when = (match: (record: LogRecord) => boolean) => {
+  const when = async (match: (record: LogRecord) => boolean) => {
     const kept = records.find(match);
-    if (kept) return Promise.resolve(kept);
-    const { promise, resolve } = Promise.withResolvers<LogRecord>();
+    if (kept) return kept;
+    const { promise, resolve, reject } = Promise.withResolvers<LogRecord>();
     const waiter = (record: LogRecord) => {
-      if (!match(record)) return;
-      waiting.delete(waiter);
-      resolve(record);
+      if (match(record)) resolve(record);
     };
     waiting.add(waiter);
-    return promise;
+    // Bounded: a record that never comes fails the test rather than hang it.
+    const late = setTimeout(
+      () => reject(new Error("Cannot see the log record: none in 30 s")),
+      30_000,
+    );
+    try {
+      return await promise;
+    } finally {
+      clearTimeout(late);
+      waiting.delete(waiter);
+    }
   };
   return { records, when, [Symbol.asyncDispose]: () => reset() };
 }

@@ -3,7 +3,7 @@
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
 import type { Sql } from "postgres";
 import { defineTask, Histogram, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
-import { PostgresCommit } from "../lib/_postgres_commit.ts";
+import { type CommitOptions, PostgresCommit } from "../lib/_postgres_commit.ts";
 import { checkCommitTimeout } from "../lib/_postgres_streams.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
 import type { NewRow } from "../lib/_journal_rows.ts";
@@ -23,8 +23,12 @@ function fakeDatabase(answer: (kind: string, values: unknown[]) => Promise<unkno
   }, { end: () => Promise.resolve() }) as unknown as Sql;
 }
 
-/** A commit stream on a fake clock: statements time out at 1 s, outcomes go again for 5 s. */
-function streamOn(connect: () => Sql, clock: FakeClock): PostgresCommit {
+/** A commit stream on a fake clock: statements time out at 1 s, outcomes go again for 5 s (or `options`). */
+function streamOn(
+  connect: () => Sql,
+  clock: FakeClock,
+  options: Partial<CommitOptions> = {},
+): PostgresCommit {
   const now = () => clock.now();
   return new PostgresCommit({
     connect,
@@ -33,6 +37,7 @@ function streamOn(connect: () => Sql, clock: FakeClock): PostgresCommit {
     timeoutMs: 1_000,
     timers: clock,
     retryForMs: 5_000,
+    ...options,
   });
 }
 
@@ -155,16 +160,7 @@ Deno.test("PostgresCommit observes each batch's seconds to its answer, or to its
   let answer = Promise.withResolvers<unknown>();
   const database = fakeDatabase(() => answer.promise);
   const batches = new Histogram([0.01, 1]);
-  const commit = new PostgresCommit({
-    connect: () => database,
-    owner: "me",
-    now: () => clock.now(),
-    timeoutMs: 1_000,
-    timers: clock,
-    retryForMs: 0,
-    batches,
-    monotonic: clock,
-  });
+  const commit = streamOn(() => database, clock, { retryForMs: 0, batches, monotonic: clock });
   const row = newRow("g");
   const first = commit.insert([row]);
   await turn(); // sent
@@ -329,12 +325,7 @@ Deno.test("PostgresCommit: a batch is watched once its connection answered one (
   let answering = true;
   const database = fakeDatabase(() => answering ? Promise.resolve([]) : new Promise(() => {}));
   const watched: ((why: string) => void)[] = [];
-  const commit = new PostgresCommit({
-    connect: () => database,
-    owner: "me",
-    now: () => clock.now(),
-    timeoutMs: 1_000,
-    timers: clock,
+  const commit = streamOn(() => database, clock, {
     retryForMs: 0,
     watch: (_sql, giveUp) => (watched.push(giveUp), () => {}),
   });
