@@ -1,4 +1,4 @@
-// The PostgreSQL journal: its connections, its table, and the statements that read and adopt it.
+// The PostgreSQL journal: its table, and the statements that read and adopt it.
 // Internal to PostgresTaskStore.
 import type { Sql, TransactionSql } from "postgres";
 import { abortable } from "./abortable.ts";

@@ -106,20 +106,14 @@ export class PostgresPool {
   #idle(): Promise<string | undefined> {
     const name = this.#name;
     this.#asking ??= (async () => {
-      let timer: unknown;
-      const late = new Promise<never>((_, reject) => {
-        timer = this.#timers.setTimeout(
-          () => reject(new Error(`no answer in ${POOL_CHECK_MS} ms`)),
-          POOL_CHECK_MS,
-        );
-      });
       try {
-        const [row] = await askAside(
+        const [row] = await askWithin(
           this.#url,
           (sql) =>
             sql`SELECT count(*)::int AS n FROM pg_stat_activity
               WHERE application_name = ${name} AND state = 'active'`,
-          late,
+          POOL_CHECK_MS,
+          this.#timers,
         );
         return row!.n > 0 ? undefined : "the database runs none of the pool's";
       } catch (error) {
@@ -128,7 +122,6 @@ export class PostgresPool {
           error instanceof Error ? error.message : error
         })`;
       } finally {
-        this.#timers.clearTimeout(timer);
         this.#asking = undefined;
       }
     })();
@@ -199,5 +192,23 @@ export async function askAside<T>(
     return await Promise.race([query(sql), late]);
   } finally {
     void sql.end({ timeout: 0 });
+  }
+}
+
+/** {@linkcode askAside}, given up once `ms` pass on `timers`: "no answer in <ms> ms". */
+export async function askWithin<T>(
+  url: string,
+  query: (sql: Sql) => Promise<T>,
+  ms: number,
+  timers: Pick<Clock, "setTimeout" | "clearTimeout">,
+): Promise<T> {
+  let timer: unknown;
+  const late = new Promise<never>((_, reject) => {
+    timer = timers.setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
+  });
+  try {
+    return await askAside(url, query, late);
+  } finally {
+    timers.clearTimeout(timer);
   }
 }

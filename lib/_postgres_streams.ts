@@ -4,7 +4,7 @@ import { type Clock, MAX_TIMER_MS } from "./clock.ts";
 import type { Histogram } from "./histogram.ts";
 import { PostgresCommit } from "./_postgres_commit.ts";
 import type { Sql } from "postgres";
-import { askAside, connect } from "./_postgres_pool.ts";
+import { askWithin, connect } from "./_postgres_pool.ts";
 import { type SessionSeen, WATCH_LOOK_MS, watchSession } from "./_session_watch.ts";
 
 /** How long the database gives a commit's statement, by default. */
@@ -78,21 +78,16 @@ async function lookAt(
   name: string,
   timers: Pick<Clock, "setTimeout" | "clearTimeout">,
 ): Promise<SessionSeen> {
-  let timer: unknown;
-  const late = new Promise<never>((_, reject) => {
-    timer = timers.setTimeout(() => reject(new Error("no answer")), WATCH_LOOK_MS);
-  });
   try {
-    const [row] = await askAside(
+    const [row] = await askWithin(
       url,
       (sql) =>
         sql`SELECT state, state_change::text AS since FROM pg_stat_activity WHERE application_name = ${name}`,
-      late,
+      WATCH_LOOK_MS,
+      timers,
     );
     return row === undefined ? null : { state: String(row.state), since: String(row.since) };
   } catch {
     return undefined;
-  } finally {
-    timers.clearTimeout(timer);
   }
 }

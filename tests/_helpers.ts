@@ -384,6 +384,22 @@ export function recordingLogger(
 }
 
 /**
+ * `promise`, or a rejection with `message` once `ms` of real time pass
+ * first: a wait that fails the test rather than hang it.
+ */
+export async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let late: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    late = setTimeout(() => reject(new Error(message)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(late);
+  }
+}
+
+/**
  * Captures LogTape records at `info` and above (the server's default) for the
  * test's duration; `when(match)` resolves with the first that matches, kept or
  * to come within 30 s. `await using` resets LogTape.
@@ -410,20 +426,14 @@ export async function captureLogs(): Promise<
   const when = async (match: (record: LogRecord) => boolean) => {
     const kept = records.find(match);
     if (kept) return kept;
-    const { promise, resolve, reject } = Promise.withResolvers<LogRecord>();
+    const { promise, resolve } = Promise.withResolvers<LogRecord>();
     const waiter = (record: LogRecord) => {
       if (match(record)) resolve(record);
     };
     waiting.add(waiter);
-    // Bounded: a record that never comes fails the test rather than hang it.
-    const late = setTimeout(
-      () => reject(new Error("Cannot see the log record: none in 30 s")),
-      30_000,
-    );
     try {
-      return await promise;
+      return await within(promise, 30_000, "Cannot see the log record: none in 30 s");
     } finally {
-      clearTimeout(late);
       waiting.delete(waiter);
     }
   };

@@ -4,7 +4,7 @@ import { deepEqual, equal, notEqual, rejects } from "node:assert/strict";
 import postgres from "postgres";
 import { CHECK_MS, OwnerClaim, SETTLE_MS, SLOW_MS, STALL_MS } from "../lib/_postgres_claim.ts";
 import { checkUnshared, lockClaim } from "../lib/_postgres_claim_sql.ts";
-import { fakeClock, keepingLogger } from "./_helpers.ts";
+import { fakeClock, keepingLogger, within } from "./_helpers.ts";
 import { postgresTest, proxyTo, until } from "./_postgres.ts";
 
 /**
@@ -16,18 +16,8 @@ function awaitedLogger() {
   let [kept, read] = [0, 0];
   const at = (i: number) => told[i] ??= Promise.withResolvers();
   const keep = (_: string, properties: Record<string, unknown>) => at(kept++).resolve(properties);
-  const next = async (): Promise<Record<string, unknown>> => {
-    const { promise, reject } = Promise.withResolvers<never>();
-    const late = setTimeout(
-      () => reject(new Error("Cannot read the next message: none in 10 s")),
-      10_000,
-    );
-    try {
-      return await Promise.race([at(read++).promise, promise]);
-    } finally {
-      clearTimeout(late);
-    }
-  };
+  const next = () =>
+    within(at(read++).promise, 10_000, "Cannot read the next message: none in 10 s");
   return { logger: { info: keep, warn: keep, error: keep }, next };
 }
 
