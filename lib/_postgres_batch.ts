@@ -182,3 +182,8 @@ export function saveRow(entry: TaskEntry, state: string, nextAt: number): SaveRo
     keep: false,
   };
 }
+
+/** Whether a batch holds progress (outcomes, deletes), which is never refused, only carried over. */
+export function hasProgress(batch: Batch): boolean {
+  return batch.saves.size > 0 || batch.finished.size > 0 || batch.withdrawn.size > 0;
+}

@@ -5,9 +5,8 @@
 import type { Sql } from "postgres";
 import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
-import { END_S } from "./_postgres_commit.ts";
 import { PostgresPlaces } from "./_postgres_places.ts";
-import { askAside, connect, type PostgresPool } from "./_postgres_pool.ts";
+import { askAside, connect, END_S, type PostgresPool } from "./_postgres_pool.ts";
 import { abortable } from "./abortable.ts";
 import {
   checkUnshared,

@@ -6,17 +6,16 @@ import type { Sql } from "postgres";
 import { type Clock, monotonicClock } from "./clock.ts";
 import type { Histogram } from "./histogram.ts";
 import type { NewRow } from "./_journal_rows.ts";
-import { type Batch, batchStatements, newBatch, type SaveRow } from "./_postgres_batch.ts";
+import {
+  type Batch,
+  batchStatements,
+  hasProgress,
+  newBatch,
+  type SaveRow,
+} from "./_postgres_batch.ts";
+import { END_S } from "./_postgres_pool.ts";
 
 const RETRY_PAUSE_MS = 1_000;
-
-/**
- * Seconds a closing store's connection waits for its statements before it
- * is dropped. Short: at close the commits have been flushed, and a database
- * host gone without a reset answers nothing, which would hold the exit for
- * the whole wait (the app gives its files and journal 5 s in all).
- */
-export const END_S = 1;
 
 /** How a stream connects, and how long it waits for an answer. */
 export interface CommitOptions {
@@ -38,9 +37,16 @@ export interface CommitOptions {
   /**
    * Told the groups of inserts whose batch was sent and failed: the database
    * may have applied it (it got the statement, then froze or lost the
-   * connection), so that they can be withdrawn.
+   * connection), so that they can be withdrawn once `ended` resolves (after
+   * `endSession`, if the batch was given up on).
    */
-  onUnsure?: (groupIds: string[]) => void;
+  onUnsure?: (groupIds: string[], ended: Promise<unknown>) => void;
+  /**
+   * Ends a given-up connection's session in the database, from another
+   * connection: a session kept (a network cut) could still get and run the
+   * statements, which the client's kernel resends once the cut heals.
+   */
+  endSession?: (sql: Sql) => Promise<void>;
   /**
    * Watches a batch's connection while it has no answer, calling `giveUp` to
    * fail the batch before its deadline; returns what stops the watch.
@@ -66,8 +72,10 @@ export class PostgresCommit {
   #closing = false;
   /** Connections that answered a batch. */
   readonly #proven = new WeakSet<Sql>();
+  /** The database's end of the connection last given up on. */
+  #sessionEnded: Promise<unknown> = Promise.resolve();
   /** Stuck connections being ended. */
-  readonly #ending = new Set<Promise<void>>();
+  readonly #ending = new Set<Promise<unknown>>();
 
   constructor(options: CommitOptions) {
     this.#options = options;
@@ -148,13 +156,17 @@ export class PostgresCommit {
     return batch.done.promise;
   }
 
-  /** Commits everything queued so far, once more without a pause or a retry after; for closing. */
+  /**
+   * Commits everything queued so far, once more without a pause or a retry
+   * after, and waits for the sessions given up on to be ended; for closing.
+   */
   async flush(): Promise<void> {
     this.#closing = true;
     if (this.#pause !== undefined) this.#resume();
     while (this.#inFlight || this.#next) {
       await (this.#inFlight ?? this.#next?.done.promise)?.catch(() => {});
     }
+    await Promise.all(this.#ending);
   }
 
   /**
@@ -230,7 +242,8 @@ export class PostgresCommit {
         this.#stuck = error === this.#stuck ? error : undefined;
         batch.done.reject(error);
         if (batch.inserts.length > 0) {
-          this.#options.onUnsure?.([...new Set(batch.inserts.map((row) => row.groupId))]);
+          const ids = [...new Set(batch.inserts.map((row) => row.groupId))];
+          this.#options.onUnsure?.(ids, this.#stuck ? this.#sessionEnded : Promise.resolve());
         }
         // Inserts queued behind it have waited a deadline too: refused with it.
         const next = this.#next;
@@ -274,8 +287,9 @@ export class PostgresCommit {
         if (given) return;
         given = true;
         if (this.#sql === sql) this.#sql = connect();
+        this.#sessionEnded = Promise.resolve(this.#options.endSession?.(sql)).catch(() => {});
         // Ending it also rejects its unanswered statements.
-        const ending = sql.end({ timeout: 0 }).catch(() => {})
+        const ending = Promise.all([sql.end({ timeout: 0 }).catch(() => {}), this.#sessionEnded])
           .finally(() => this.#ending.delete(ending));
         this.#ending.add(ending);
         reject(this.#stuck = new Error(`Cannot commit to the task journal: ${why}`));
@@ -294,9 +308,4 @@ export class PostgresCommit {
       this.#options.batches?.observe((monotonic.now() - started) / 1_000);
     });
   }
-}
-
-/** Whether a batch holds progress (outcomes, deletes), which is never refused, only carried over. */
-function hasProgress(batch: Batch): boolean {
-  return batch.saves.size > 0 || batch.finished.size > 0 || batch.withdrawn.size > 0;
 }

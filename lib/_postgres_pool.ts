@@ -11,7 +11,6 @@
 import postgres, { type Sql } from "postgres";
 import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
-import { END_S } from "./_postgres_commit.ts";
 
 /**
  * How long a query on the pool waits for its answer before the database is
@@ -146,6 +145,14 @@ export class PostgresPool {
     this.#ending.add(ending);
   }
 }
+
+/**
+ * Seconds a closing store's connection waits for its statements before it
+ * is dropped. Short: at close the commits have been flushed, and a database
+ * host gone without a reset answers nothing, which would hold the exit for
+ * the whole wait (the app gives its files and journal 5 s in all).
+ */
+export const END_S = 1;
 
 /**
  * A connection pool of `max` named posthaste, with session settings (and

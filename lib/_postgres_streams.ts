@@ -9,6 +9,11 @@ import { type SessionSeen, WATCH_LOOK_MS, watchSession } from "./_session_watch.
 
 /** How long the database gives a commit's statement, by default. */
 export const COMMIT_TIMEOUT_MS = 10_000;
+/**
+ * How long a given-up connection's session is given to be ended (a second
+ * to connect and ask, one for it to go); a store's close waits for it.
+ */
+const END_SESSION_MS = 2_000;
 // A batch has five statements at most, each given the timeout, then a second.
 const MAX_COMMIT_MS = Math.floor((MAX_TIMER_MS - 1_000) / 5);
 
@@ -32,8 +37,8 @@ export interface StreamsOptions {
   batches: Histogram;
   /** Times the intake's batches. */
   monotonic: Pick<Clock, "now">;
-  /** Told the groups of a failed insert that the database may have applied. */
-  onUnsure: (groupIds: string[]) => void;
+  /** Told the groups of a failed insert that the database may have applied, and when to delete them. */
+  onUnsure: (groupIds: string[], ended: Promise<unknown>) => void;
 }
 
 /**
@@ -58,7 +63,8 @@ export function commitStreams(
   };
   const watch = (sql: Sql, giveUp: (why: string) => void) =>
     watchSession(() => lookAt(url, names.get(sql) ?? "", clock), giveUp, clock);
-  const shared = { owner, now: () => clock.now(), timeoutMs, timers: clock, watch };
+  const endSession = (sql: Sql) => endNamed(url, names.get(sql) ?? "", clock);
+  const shared = { owner, now: () => clock.now(), timeoutMs, timers: clock, watch, endSession };
   return {
     intake: new PostgresCommit({
       ...shared,
@@ -70,6 +76,26 @@ export function commitStreams(
     }),
     progress: new PostgresCommit({ ...shared, connect: connectAs("progress"), retryForMs: 60_000 }),
   };
+}
+
+/**
+ * Ends the session `name`, waiting for it to go; given up after
+ * `END_SESSION_MS`. PostgreSQL 14 or later; on earlier ones the call fails,
+ * and the session lasts until the database's keepalive gives up on it.
+ */
+async function endNamed(
+  url: string,
+  name: string,
+  timers: Pick<Clock, "setTimeout" | "clearTimeout">,
+): Promise<void> {
+  await askWithin(
+    url,
+    (sql) =>
+      sql`SELECT pg_terminate_backend(pid, ${END_SESSION_MS - 1_000})
+        FROM pg_stat_activity WHERE application_name = ${name}`,
+    END_SESSION_MS,
+    timers,
+  );
 }
 
 /** What `pg_stat_activity` shows of the session `name`; undefined without an answer in `WATCH_LOOK_MS`. */

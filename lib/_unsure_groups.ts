@@ -10,22 +10,30 @@ const MAX_UNSURE = 10_000;
 export class UnsureGroups {
   readonly #ids = new Set<string>();
   readonly #progress: PostgresCommit;
+  #closing = false;
 
   constructor(progress: PostgresCommit) {
     this.#progress = progress;
   }
 
-  /** Deletes the groups with the next commit, and remembers them for {@linkcode again}. */
-  withdraw(groupIds: string[]): void {
+  /**
+   * Remembers the groups for {@linkcode again}, and deletes them with the
+   * next commit once `ended` resolves: a delete before the insert's session
+   * is ended could come before the insert.
+   */
+  withdraw(groupIds: string[], ended: Promise<unknown>): void {
     for (const id of groupIds) {
       this.#ids.add(id);
       if (this.#ids.size > MAX_UNSURE) this.#ids.delete(this.#ids.values().next().value as string);
     }
-    this.#progress.withdraw(groupIds).catch(() => {});
+    void ended.then(() => {
+      if (!this.#closing) this.#progress.withdraw(groupIds).catch(() => {});
+    });
   }
 
-  /** Deletes them once more: a late insert may have landed after the first delete. */
+  /** Deletes them once more, at close: a late insert may have landed after the first delete. */
   again(): void {
+    this.#closing = true;
     if (this.#ids.size > 0) this.#progress.withdraw(this.#ids).catch(() => {});
   }
 }

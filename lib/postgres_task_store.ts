@@ -168,7 +168,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       timeoutMs: commitTimeoutMs,
       batches: this.journalSyncs,
       monotonic: options.clock ?? monotonicClock,
-      onUnsure: (ids) => this.#unsure.withdraw(ids),
+      onUnsure: (ids, ended) => this.#unsure.withdraw(ids, ended),
     }));
     this.#unsure = new UnsureGroups(this.#progress);
     this.#health = new JournalHealth({

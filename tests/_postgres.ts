@@ -131,7 +131,8 @@ interface Link {
  * vanished without a reset does; the others, and later ones, pass.
  * `holdNewest()` keeps what its client sends from the server, even after the
  * client gave up on it, until `releaseHeld()` delivers it: a database that
- * froze, then woke and ran what it had been sent.
+ * froze, or a network cut, then what had been sent arriving after all (unless
+ * the session was ended meanwhile).
  */
 export function proxyTo(url: string) {
   const target = new URL(url);
@@ -159,8 +160,14 @@ export function proxyTo(url: string) {
     if (!link.silent && link.held === undefined) close([from, to]);
   };
   const pumps: Promise<void>[] = [];
+  let unreachable = false;
+  const unanswered: Deno.Conn[] = [];
   const accepting = (async () => {
     for await (const client of listener) {
+      if (unreachable) {
+        unanswered.push(client); // a client that retries would get through once closed
+        continue;
+      }
       const server = await Deno.connect({
         hostname: target.hostname,
         port: Number(target.port || 5432),
@@ -188,6 +195,10 @@ export function proxyTo(url: string) {
     silenceAll(): void {
       for (const link of links) link.silent = true;
     },
+    /** New connections get no answer (open ones pass): a database no client can reach anew. */
+    unreachableNew(unreachableNow = true): void {
+      unreachable = unreachableNow;
+    },
     holdNewest(): void {
       const link = links.at(-1);
       if (link) link.held = [];
@@ -197,13 +208,16 @@ export function proxyTo(url: string) {
       const link = links.find((l) => l.held !== undefined);
       const server = link?.conns[1];
       if (link?.held === undefined || server === undefined) return;
-      for (const chunk of link.held) await server.write(chunk);
-      await server.closeWrite();
+      try {
+        for (const chunk of link.held) await server.write(chunk);
+        await server.closeWrite();
+      } catch { /* the server ended the session */ }
       await link.ended.promise;
       close(link.conns);
     },
     async [Symbol.asyncDispose](): Promise<void> {
       listener.close();
+      close(unanswered);
       for (const { conns } of links) close(conns);
       await accepting.catch(() => {});
       await Promise.all(pumps);
