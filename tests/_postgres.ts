@@ -123,6 +123,8 @@ interface Link {
   held: Uint8Array[] | undefined;
   /** Resolves when the server ended its side. */
   ended: PromiseWithResolvers<void>;
+  /** Resolves when the client ended its side: all it sent was read. */
+  left: PromiseWithResolvers<void>;
 }
 
 /**
@@ -155,7 +157,7 @@ export function proxyTo(url: string) {
         else if (toServer) link.held.push(buffer.slice(0, n));
       }
     } catch { /* closed by the other side or at dispose */ }
-    if (!toServer) link.ended.resolve();
+    (toServer ? link.left : link.ended).resolve();
     // One side ended: so does the link, as a direct connection would.
     if (!link.silent && link.held === undefined) close([from, to]);
   };
@@ -177,6 +179,7 @@ export function proxyTo(url: string) {
         silent: false,
         held: undefined,
         ended: Promise.withResolvers(),
+        left: Promise.withResolvers(),
       };
       links.push(link);
       pumps.push(pump(client, server, link), pump(server, client, link));
@@ -199,15 +202,21 @@ export function proxyTo(url: string) {
     unreachableNew(unreachableNow = true): void {
       unreachable = unreachableNow;
     },
-    holdNewest(): void {
+    /** Returns the held connection's port, as the database's `client_port` shows it. */
+    holdNewest(): number | undefined {
       const link = links.at(-1);
       if (link) link.held = [];
+      return (link?.conns[1]?.localAddr as Deno.NetAddr | undefined)?.port;
     },
-    /** Delivers what was held, and waits until the server has answered and closed. */
+    /**
+     * Once the held connection's client has gone (it gave up), delivers what
+     * it sent, and waits until the server has answered and closed.
+     */
     async releaseHeld(): Promise<void> {
       const link = links.find((l) => l.held !== undefined);
       const server = link?.conns[1];
       if (link?.held === undefined || server === undefined) return;
+      await link.left.promise;
       try {
         for (const chunk of link.held) await server.write(chunk);
         await server.closeWrite();

@@ -8,7 +8,7 @@ import { checkCommitTimeout } from "../lib/_postgres_streams.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
 import type { NewRow } from "../lib/_journal_rows.ts";
 import { type FakeClock, fakeClock, recordingLogger, turn } from "./_helpers.ts";
-import { lockTable, postgresTest, proxyTo, type TestSchema, until } from "./_postgres.ts";
+import { lockTable, postgresTest, proxyTo } from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
 
@@ -290,77 +290,6 @@ postgresTest(
     }
   },
 );
-
-postgresTest(
-  "PostgresTaskStore: a refused enqueue's session is ended, so its insert cannot land late when a cut heals",
-  async (db) => {
-    await using proxy = proxyTo(db.url);
-    const clock = fakeClock();
-    const store = await PostgresTaskStore.open(proxy.url, { clock, commitTimeoutMs: 1_000 });
-    const [first, late] = [new TaskGroup().add(send, "first"), new TaskGroup().add(send, "late")];
-    try {
-      await store.enqueue(first);
-      proxy.holdNewest(); // the intake stream's: what it sends now waits in the proxy
-      const refused = rejects(store.enqueue(late), /no answer in 2000 ms/);
-      await turn(); // sent
-      await clock.tickAsync(2_000);
-      await refused; // answered 503
-      await until(
-        async () => await intakeSessions(db) === 0,
-        "the given-up intake session ended",
-      );
-      await proxy.releaseHeld(); // the cut heals: what was sent arrives, at a session gone
-      deepEqual(await groupIds(db), [first.id], "never landed, the store still open");
-    } finally {
-      await store.close();
-    }
-  },
-);
-
-postgresTest(
-  "PostgresTaskStore: a refused enqueue whose insert the database ran late, its session not ended, is deleted by close",
-  async (db) => {
-    await using proxy = proxyTo(db.url);
-    const clock = fakeClock();
-    const store = await PostgresTaskStore.open(proxy.url, { clock, commitTimeoutMs: 1_000 });
-    const [first, late] = [new TaskGroup().add(send, "first"), new TaskGroup().add(send, "late")];
-    const marker = (text: string) =>
-      store.attempt(new TaskGroup().add(send, text).tasks[0] as TaskEntry);
-    try {
-      await marker("progress connected"); // before the intake's, which is then the newest
-      await store.enqueue(first);
-      proxy.holdNewest(); // the intake stream's: what it sends now waits in the proxy
-      proxy.unreachableNew(); // and no new connection gets through to end its session
-      const refused = rejects(store.enqueue(late), /no answer in 2000 ms/);
-      await turn(); // sent
-      await clock.tickAsync(2_000);
-      await refused; // answered 503
-      await clock.tickAsync(2_000); // the try to end its session given up
-      proxy.unreachableNew(false);
-      // The first delete goes with the next progress commit: before the insert lands here.
-      await marker("after");
-      await proxy.releaseHeld(); // the database wakes and runs the insert it had
-      deepEqual(await groupIds(db), [first.id, late.id].sort(), "the late insert landed");
-    } finally {
-      await store.close();
-    }
-    deepEqual(await groupIds(db), [first.id], "deleted again at close: it never runs anywhere");
-  },
-);
-
-/** The groups in the test's table. */
-async function groupIds(db: TestSchema): Promise<string[]> {
-  const rows = await db.admin`
-    SELECT DISTINCT group_id FROM ${db.admin(db.name)}.posthaste_tasks ORDER BY group_id`;
-  return rows.map((row) => row.group_id);
-}
-
-/** How many sessions of intake streams the database keeps. */
-async function intakeSessions(db: TestSchema): Promise<number> {
-  const [row] = await db.admin`
-    SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'posthaste intake %'`;
-  return row!.n;
-}
 
 Deno.test("PostgresCommit: a batch is watched once its connection answered one (a first may wait for the connection to be made), and the watch can fail it before its deadline", async () => {
   const clock = fakeClock();
