@@ -6,7 +6,10 @@ import type { PostgresCommit } from "./_postgres_commit.ts";
 /** The newest this many are deleted again at close; the oldest had their chance. */
 const MAX_UNSURE = 10_000;
 
-/** Deletes such groups now, and again at close, while the claim keeps peers off them. */
+/**
+ * Deletes such groups once the session given the insert is ended (or the
+ * try is over), and again at close, while the claim keeps peers off them.
+ */
 export class UnsureGroups {
   readonly #ids = new Set<string>();
   readonly #progress: PostgresCommit;

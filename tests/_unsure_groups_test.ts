@@ -8,20 +8,45 @@ import { postgresTest, proxyTo, type TestSchema, until } from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
 
+/**
+ * A store through a proxy, whose intake connection is cut (what it sends is
+ * held) while a request is enqueued: `late` is refused, answered 503, its
+ * insert in the proxy. With `unreachable`, new connections get no answer
+ * either, so the try to end the cut session (2 s) waits. `close()` ends it all.
+ */
+async function refusedAtCut(db: TestSchema, { unreachable = false } = {}) {
+  const proxy = proxyTo(db.url);
+  const clock = fakeClock();
+  const store = await PostgresTaskStore.open(proxy.url, { clock, commitTimeoutMs: 1_000 });
+  const [first, late] = [new TaskGroup().add(send, "first"), new TaskGroup().add(send, "late")];
+  /** Commits a progress mark: after any delete queued before it. */
+  const mark = (text: string) =>
+    store.attempt(new TaskGroup().add(send, text).tasks[0] as TaskEntry);
+  const close = async () => {
+    await store.close();
+    await proxy[Symbol.asyncDispose]();
+  };
+  try {
+    await mark("progress connected"); // before the intake's, which is then the newest link
+    await store.enqueue(first);
+    const port = proxy.holdNewest();
+    proxy.unreachableNew(unreachable);
+    const refused = rejects(store.enqueue(late), /no answer in 2000 ms/);
+    await turn(); // sent
+    await clock.tickAsync(2_000);
+    await refused;
+    return { proxy, clock, store, first, late, mark, port, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
 postgresTest(
   "PostgresTaskStore: a refused enqueue's session is ended, so its insert cannot land late when a cut heals",
   async (db) => {
-    await using proxy = proxyTo(db.url);
-    const clock = fakeClock();
-    const store = await PostgresTaskStore.open(proxy.url, { clock, commitTimeoutMs: 1_000 });
-    const [first, late] = [new TaskGroup().add(send, "first"), new TaskGroup().add(send, "late")];
+    const { proxy, first, port, close } = await refusedAtCut(db);
     try {
-      await store.enqueue(first);
-      const port = proxy.holdNewest(); // the intake stream's: what it sends now waits in the proxy
-      const refused = rejects(store.enqueue(late), /no answer in 2000 ms/);
-      await turn(); // sent
-      await clock.tickAsync(2_000);
-      await refused; // answered 503
       await until(
         async () =>
           (await db.admin`SELECT 1 FROM pg_stat_activity WHERE client_port = ${port!}`).length ===
@@ -31,7 +56,7 @@ postgresTest(
       await proxy.releaseHeld(); // the cut heals: what was sent arrives, at a session gone
       deepEqual(await groupIds(db), [first.id], "never landed, the store still open");
     } finally {
-      await store.close();
+      await close();
     }
   },
 );
@@ -39,31 +64,19 @@ postgresTest(
 postgresTest(
   "PostgresTaskStore: a refused enqueue whose insert the database ran late, its session not ended, is deleted by close",
   async (db) => {
-    await using proxy = proxyTo(db.url);
-    const clock = fakeClock();
-    const store = await PostgresTaskStore.open(proxy.url, { clock, commitTimeoutMs: 1_000 });
-    const [first, late] = [new TaskGroup().add(send, "first"), new TaskGroup().add(send, "late")];
-    const marker = (text: string) =>
-      store.attempt(new TaskGroup().add(send, text).tasks[0] as TaskEntry);
+    const { proxy, clock, first, late, mark, close } = await refusedAtCut(db, {
+      unreachable: true,
+    });
     try {
-      await marker("progress connected"); // before the intake's, which is then the newest
-      await store.enqueue(first);
-      proxy.holdNewest(); // the intake stream's: what it sends now waits in the proxy
-      proxy.unreachableNew(); // and no new connection gets through to end its session
-      const refused = rejects(store.enqueue(late), /no answer in 2000 ms/);
-      await turn(); // sent
-      await clock.tickAsync(2_000);
-      await refused; // answered 503
       // Nothing of progress on its way while the clock moves (its deadline would pass).
-      await marker("meanwhile");
+      await mark("meanwhile");
       await clock.tickAsync(2_000); // the try to end its session given up
       proxy.unreachableNew(false);
-      // The first delete goes with the next progress commit: before the insert lands here.
-      await marker("after");
+      await mark("after"); // the first delete: before the insert lands
       await proxy.releaseHeld(); // the database wakes and runs the insert it had
       deepEqual(await groupIds(db), [first.id, late.id].sort(), "the late insert landed");
     } finally {
-      await store.close();
+      await close();
     }
     deepEqual(await groupIds(db), [first.id], "deleted again at close: it never runs anywhere");
   },
@@ -72,30 +85,19 @@ postgresTest(
 postgresTest(
   "PostgresTaskStore: a refused enqueue's groups are deleted once the try to end its session is over, not before: an insert that landed meanwhile goes too",
   async (db) => {
-    await using proxy = proxyTo(db.url);
-    const clock = fakeClock();
-    const store = await PostgresTaskStore.open(proxy.url, { clock, commitTimeoutMs: 1_000 });
-    const [first, late] = [new TaskGroup().add(send, "first"), new TaskGroup().add(send, "late")];
-    const marker = (text: string) =>
-      store.attempt(new TaskGroup().add(send, text).tasks[0] as TaskEntry);
+    const { proxy, clock, first, late, mark, close } = await refusedAtCut(db, {
+      unreachable: true,
+    });
     try {
-      await marker("progress connected"); // before the intake's, which is then the newest
-      await store.enqueue(first);
-      proxy.holdNewest(); // the intake stream's
-      proxy.unreachableNew(); // the try to end its session gets no answer
-      const refused = rejects(store.enqueue(late), /no answer in 2000 ms/);
-      await turn(); // sent
-      await clock.tickAsync(2_000);
-      await refused; // answered 503
-      await marker("meanwhile"); // a delete sent at once would be committed with it
+      await mark("meanwhile"); // a delete sent at once would be committed with it
       await proxy.releaseHeld(); // the cut heals for the old connection first
       deepEqual(await groupIds(db), [first.id, late.id].sort(), "landed while its end was tried");
       proxy.unreachableNew(false);
       await clock.tickAsync(2_000); // the try given up: now the delete goes
-      await marker("after"); // committed after it
+      await mark("after"); // committed after it
       deepEqual(await groupIds(db), [first.id], "deleted, the store still open");
     } finally {
-      await store.close();
+      await close();
     }
   },
 );
