@@ -2,6 +2,7 @@
 // and progress, committed beside them. Internal to PostgresTaskStore.
 import { type Clock, MAX_TIMER_MS } from "./clock.ts";
 import type { Histogram } from "./histogram.ts";
+import type { StructuredLogger } from "./logging.ts";
 import { PostgresCommit } from "./_postgres_commit.ts";
 import type { Sql } from "postgres";
 import { askWithin, connect } from "./_postgres_pool.ts";
@@ -37,6 +38,8 @@ export interface StreamsOptions {
   batches: Histogram;
   /** Times the intake's batches. */
   monotonic: Pick<Clock, "now">;
+  /** Told of a given-up session that could not be ended. */
+  logger: StructuredLogger;
   /** Told the groups of a failed insert that the database may have applied, and when to delete them. */
   onUnsure: (groupIds: string[], ended: Promise<unknown>) => void;
 }
@@ -63,7 +66,19 @@ export function commitStreams(
   };
   const watch = (sql: Sql, giveUp: (why: string) => void) =>
     watchSession(() => lookAt(url, names.get(sql) ?? "", clock), giveUp, clock);
-  const endSession = (sql: Sql) => endNamed(url, names.get(sql) ?? "", clock);
+  const endSession = async (sql: Sql) => {
+    const name = names.get(sql) ?? "";
+    const left = await endNamed(url, name, clock).then(
+      (ended) => ended ? undefined : `it was still there after ${END_SESSION_MS - 1_000} ms`,
+      (error) => error instanceof Error ? error.message : String(error),
+    );
+    if (left === undefined) return;
+    // The window in which what it was sent may still run: say so.
+    options.logger.warn(
+      "Cannot end the database session {name} of a commit connection given up on: {why}; it lasts until the database's keepalive gives up on it (90 s)",
+      { name, why: left },
+    );
+  };
   const shared = { owner, now: () => clock.now(), timeoutMs, timers: clock, watch, endSession };
   return {
     intake: new PostgresCommit({
@@ -79,23 +94,25 @@ export function commitStreams(
 }
 
 /**
- * Ends the session `name`, waiting for it to go; given up after
- * `END_SESSION_MS`. PostgreSQL 14 or later; on earlier ones the call fails,
- * and the session lasts until the database's keepalive gives up on it.
+ * Ends the session `name`, waiting for it to go: whether it went (or was
+ * gone); given up after `END_SESSION_MS`. PostgreSQL 14 or later; on earlier
+ * ones the call fails, and the session lasts until the database's keepalive
+ * gives up on it.
  */
 async function endNamed(
   url: string,
   name: string,
   timers: Pick<Clock, "setTimeout" | "clearTimeout">,
-): Promise<void> {
-  await askWithin(
+): Promise<boolean> {
+  const rows = await askWithin(
     url,
     (sql) =>
-      sql`SELECT pg_terminate_backend(pid, ${END_SESSION_MS - 1_000})
+      sql<{ ended: boolean }[]>`SELECT pg_terminate_backend(pid, ${END_SESSION_MS - 1_000}) AS ended
         FROM pg_stat_activity WHERE application_name = ${name}`,
     END_SESSION_MS,
     timers,
   );
+  return rows.every((row) => row.ended);
 }
 
 /** What `pg_stat_activity` shows of the session `name`; undefined without an answer in `WATCH_LOOK_MS`. */

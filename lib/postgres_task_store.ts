@@ -168,6 +168,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       timeoutMs: commitTimeoutMs,
       batches: this.journalSyncs,
       monotonic: options.clock ?? monotonicClock,
+      logger,
       onUnsure: (ids, ended) => this.#unsure.withdraw(ids, ended),
     }));
     this.#unsure = new UnsureGroups(this.#progress);

@@ -3,7 +3,7 @@
 // database may have got the insert, or get it once a network cut heals.
 import { deepEqual, rejects } from "node:assert/strict";
 import { defineTask, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
-import { fakeClock, turn } from "./_helpers.ts";
+import { fakeClock, keepingLogger, turn } from "./_helpers.ts";
 import { postgresTest, proxyTo, type TestSchema, until } from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
@@ -17,7 +17,8 @@ const send = defineTask("send", (to: string) => void to);
 async function refusedAtCut(db: TestSchema, { unreachable = false } = {}) {
   const proxy = proxyTo(db.url);
   const clock = fakeClock();
-  const store = await PostgresTaskStore.open(proxy.url, { clock, commitTimeoutMs: 1_000 });
+  const logger = keepingLogger();
+  const store = await PostgresTaskStore.open(proxy.url, { clock, commitTimeoutMs: 1_000, logger });
   const [first, late] = [new TaskGroup().add(send, "first"), new TaskGroup().add(send, "late")];
   /** Commits a progress mark: after any delete queued before it. */
   const mark = (text: string) =>
@@ -35,7 +36,7 @@ async function refusedAtCut(db: TestSchema, { unreachable = false } = {}) {
     await turn(); // sent
     await clock.tickAsync(2_000);
     await refused;
-    return { proxy, clock, store, first, late, mark, port, close };
+    return { proxy, clock, store, first, late, mark, port, close, logger };
   } catch (error) {
     await close();
     throw error;
@@ -45,7 +46,7 @@ async function refusedAtCut(db: TestSchema, { unreachable = false } = {}) {
 postgresTest(
   "PostgresTaskStore: a refused enqueue's session is ended, so its insert cannot land late when a cut heals",
   async (db) => {
-    const { proxy, first, port, close } = await refusedAtCut(db);
+    const { proxy, first, port, close, logger } = await refusedAtCut(db);
     try {
       await until(
         async () =>
@@ -55,6 +56,7 @@ postgresTest(
       );
       await proxy.releaseHeld(); // the cut heals: what was sent arrives, at a session gone
       deepEqual(await groupIds(db), [first.id], "never landed, the store still open");
+      deepEqual(cannotEnd(logger), [], "nothing to say");
     } finally {
       await close();
     }
@@ -64,13 +66,18 @@ postgresTest(
 postgresTest(
   "PostgresTaskStore: a refused enqueue whose insert the database ran late, its session not ended, is deleted by close",
   async (db) => {
-    const { proxy, clock, first, late, mark, close } = await refusedAtCut(db, {
+    const { proxy, clock, first, late, mark, close, logger } = await refusedAtCut(db, {
       unreachable: true,
     });
     try {
       // Nothing of progress on its way while the clock moves (its deadline would pass).
       await mark("meanwhile");
       await clock.tickAsync(2_000); // the try to end its session given up
+      deepEqual(
+        cannotEnd(logger),
+        ["no answer in 2000 ms"],
+        "said: what it was sent may still run",
+      );
       proxy.unreachableNew(false);
       await mark("after"); // the first delete: before the insert lands
       await proxy.releaseHeld(); // the database wakes and runs the insert it had
@@ -107,4 +114,11 @@ async function groupIds(db: TestSchema): Promise<string[]> {
   const rows = await db.admin`
     SELECT DISTINCT group_id FROM ${db.admin(db.name)}.posthaste_tasks ORDER BY group_id`;
   return rows.map((row) => row.group_id);
+}
+
+/** Why each given-up session could not be ended, as the store warned. */
+function cannotEnd(logger: ReturnType<typeof keepingLogger>): unknown[] {
+  return logger.messages.flatMap((message, i) =>
+    message.startsWith("Cannot end the database session") ? [logger.properties[i]?.why] : []
+  );
 }
