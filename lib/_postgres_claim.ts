@@ -12,8 +12,8 @@ import {
   checkUnshared,
   CLAIM_APPLICATION_NAME,
   claimHolders,
-  endFormerClaims,
   lockClaim,
+  retakeClaim,
 } from "./_postgres_claim_sql.ts";
 
 /** How often the claim's connection is asked whether it still answers. */
@@ -263,11 +263,9 @@ export class OwnerClaim {
         // The former sessions the database still keeps (a network cut: until
         // its TCP keepalive gives up, 90 s with connect's settings) hold the
         // claim, which this lock waits for, and the places, which every
-        // server's tasks of that name wait for: ended first, sent together
-        // before any take of a place on the connection.
-        const ended = endFormerClaims(this.#sql, owner).catch(() => {}); // not allowed to: the lock waits
-        await lockClaim(this.#sql, owner);
-        await ended;
+        // server's tasks of that name wait for: ended first, the first query
+        // on the new connection (takes of places are never blocked).
+        await retakeClaim(this.#sql, owner);
         this.#logger.info("Took the journal claim for owner {owner} again", { owner });
         this.#settling?.();
         const settle = this.#pause(SETTLE_MS);

@@ -1,7 +1,7 @@
 // What the database is told and asked of a claim's sessions: a session-level
 // advisory lock on the owner id (see _postgres_claim.ts). Internal to
 // PostgresTaskStore.
-import type { Sql } from "postgres";
+import postgres, { type Sql } from "postgres";
 
 /** How the claim's sessions are named, for the database's views and the claim's own ends. */
 export const CLAIM_APPLICATION_NAME = "posthaste claim";
@@ -41,6 +41,24 @@ export async function endFormerClaims(sql: Sql, owner: string): Promise<void> {
     WHERE ${holding(sql, owner)}
     AND a.application_name = ${CLAIM_APPLICATION_NAME} AND l.pid <> pg_backend_pid()
   `;
+}
+
+/**
+ * Takes `owner`'s claim again for `sql`'s session, once the former claim
+ * sessions are ended ({@linkcode endFormerClaims}; if the database refuses
+ * that, the lock waits for them). The lock is sent only once the end is
+ * answered: the driver fails only the first query waiting for a connection
+ * that cannot be made, and sends the others on the next, so a lock queued
+ * behind an end that failed so would go out alone after a network cut, and
+ * wait for the keepalive to end the former session. Fails with such an error.
+ */
+export async function retakeClaim(sql: Sql, owner: string): Promise<void> {
+  try {
+    await endFormerClaims(sql, owner);
+  } catch (error) {
+    if (!(error instanceof postgres.PostgresError)) throw error; // no answer: tried again
+  }
+  await lockClaim(sql, owner);
 }
 
 /**

@@ -1,9 +1,9 @@
 // The journal claim (lib/_postgres_claim.ts): its connection is asked every
 // few seconds whether it answers; one that does not is given up for a new one.
 import { deepEqual, equal, notEqual, rejects } from "node:assert/strict";
-import postgres from "postgres";
+import postgres, { type Sql } from "postgres";
 import { CHECK_MS, OwnerClaim, SETTLE_MS, SLOW_MS, STALL_MS } from "../lib/_postgres_claim.ts";
-import { checkUnshared, lockClaim } from "../lib/_postgres_claim_sql.ts";
+import { checkUnshared, lockClaim, retakeClaim } from "../lib/_postgres_claim_sql.ts";
 import { fakeClock, keepingLogger, within } from "./_helpers.ts";
 import { postgresTest, proxyTo, until } from "./_postgres.ts";
 
@@ -44,6 +44,8 @@ postgresTest(
       // The database kept the old session, with the claim and the place (its
       // host lives: the proxy holds its end open); the new session ended it.
       equal(await claim.places.take("mail", 1), true, "the place of the old session, afresh");
+      await next(); // "Lost the journal claim's connection…"
+      await next(); // "Took the journal claim … again", the old session ended first
       const now = await db.claimHolders(owner);
       equal(now.length, 1, "one session holds the claim");
       notEqual(now[0], old, "the new one");
@@ -108,7 +110,9 @@ postgresTest(
       await clock.tickAsync(SLOW_MS); // no answer: the database is asked (in real time)
       equal((await next()).why, "gave no answer, and the database holds no claim for it");
       equal(claim.steady, false, "taking it again: this server adopts nothing");
-      equal(await claim.places.take("mail", 1), true, "on the new session, once it holds it");
+      equal(await claim.places.take("mail", 1), true, "on the new session");
+      await next(); // "Lost the journal claim's connection…"
+      await next(); // "Took the journal claim … again"
       const now = await db.claimHolders(owner);
       deepEqual([now.length, now[0] === old], [1, false]);
       equal(claim.steady, false, "held, but peers cut off alike may not hold theirs yet");
@@ -158,3 +162,40 @@ postgresTest(
     }
   },
 );
+
+/**
+ * A stand-in connection: each statement's text goes to `sent`, and `answer`
+ * gets it; `sql(…)`-made fragments are left out.
+ */
+function fakeConnection(answer: (text: string) => Promise<unknown>) {
+  const sent: string[] = [];
+  const sql = (strings: TemplateStringsArray | string) => {
+    if (!Array.isArray(strings)) return strings; // a fragment's identifier
+    const text = strings.join("$").replace(/\s+/g, " ").trim();
+    sent.push(text);
+    return answer(text);
+  };
+  return { sql: sql as unknown as Sql, sent };
+}
+
+Deno.test("retakeClaim: the lock goes only once the end of the former sessions is answered; a try that could not connect fails, to be made again", async () => {
+  // The driver's error for a connection never made (CONNECT_TIMEOUT): it
+  // would send the queries queued behind the first on the next connection.
+  const cut = fakeConnection((text) =>
+    text.includes("pg_terminate_backend")
+      ? Promise.reject(
+        Object.assign(new Error("write CONNECT_TIMEOUT"), { code: "CONNECT_TIMEOUT" }),
+      )
+      : Promise.resolve([])
+  );
+  await rejects(retakeClaim(cut.sql, "me"), /CONNECT_TIMEOUT/);
+  equal(cut.sent.filter((text) => text.includes("pg_advisory_lock(")).length, 0, "no lock queued");
+  // The database refuses the end (no right, or before PostgreSQL 14): the lock waits for them.
+  const refused = fakeConnection((text) =>
+    text.includes("pg_terminate_backend")
+      ? Promise.reject(new postgres.PostgresError({ message: "permission denied" } as never))
+      : Promise.resolve([])
+  );
+  await retakeClaim(refused.sql, "me");
+  equal(refused.sent.at(-1), "SELECT pg_advisory_lock(hashtextextended($, 0))");
+});
