@@ -3,8 +3,7 @@
 // has a deadline, and failed outcomes go again. Internal to PostgresTaskStore.
 import { setImmediate } from "node:timers";
 import type { Sql } from "postgres";
-import { type Clock, monotonicClock } from "./clock.ts";
-import type { Histogram } from "./histogram.ts";
+import { monotonicClock } from "./clock.ts";
 import type { NewRow } from "./_journal_rows.ts";
 import {
   type Batch,
@@ -13,50 +12,12 @@ import {
   newBatch,
   type SaveRow,
 } from "./_postgres_batch.ts";
-import { END_S } from "./_postgres_pool.ts";
+import { END_S, failedOnTheWay } from "./_postgres_pool.ts";
+import type { CommitOptions } from "./_postgres_commit_options.ts";
+
+export type { CommitOptions };
 
 const RETRY_PAUSE_MS = 1_000;
-
-/** How a stream connects, and how long it waits for an answer. */
-export interface CommitOptions {
-  /** A new connection (one): at the start, and in place of a stuck one. */
-  connect: () => Sql;
-  /** The rows' owner. */
-  owner: string;
-  /** Wall-clock milliseconds, for `updated_at`. */
-  now: () => number;
-  /** The server cancels a statement after this (`statement_timeout`); a batch has at most five. */
-  timeoutMs: number;
-  /** Runs the deadline of a batch that gets no answer, and the pause before a retry. */
-  timers: Pick<Clock, "setTimeout" | "clearTimeout">;
-  /**
-   * Milliseconds to keep committing the outcomes of a failed commit again,
-   * each time with the next batch, at least a second apart; 0 never does.
-   */
-  retryForMs: number;
-  /**
-   * Told the groups of inserts whose batch was sent and failed: the database
-   * may have applied it (it got the statement, then froze or lost the
-   * connection), so that they can be withdrawn once `ended` resolves (after
-   * `endSession`, if the batch was given up on).
-   */
-  onUnsure?: (groupIds: string[], ended: Promise<unknown>) => void;
-  /**
-   * Ends a given-up connection's session in the database, from another
-   * connection: a session kept (a network cut) could still get and run the
-   * statements, which the client's kernel resends once the cut heals.
-   */
-  endSession?: (sql: Sql) => Promise<void>;
-  /**
-   * Watches a batch's connection while it has no answer, calling `giveUp` to
-   * fail the batch before its deadline; returns what stops the watch.
-   */
-  watch?: (sql: Sql, giveUp: (why: string) => void) => () => void;
-  /** Observes each batch's seconds to its answer, or to its failure. */
-  batches?: Histogram;
-  /** Times the batches for `batches`: steps of the wall clock must not. @default {monotonicClock} */
-  monotonic?: Pick<Clock, "now">;
-}
 
 /** Batches writes; one batch at a time is on its way. */
 export class PostgresCommit {
@@ -261,6 +222,17 @@ export class PostgresCommit {
     });
   }
 
+  /**
+   * Ends `sql`, which rejects its statements still queued, once `after`
+   * resolves too; the next batch goes on a new connection.
+   */
+  #drop(sql: Sql, after?: Promise<unknown>): void {
+    if (this.#sql === sql) this.#sql = this.#options.connect();
+    const ending = Promise.all([sql.end({ timeout: 0 }).catch(() => {}), after])
+      .finally(() => this.#ending.delete(ending));
+    this.#ending.add(ending);
+  }
+
   /** Ends the connection (and any replaced one still closing); call after flush(). */
   async end(): Promise<void> {
     await Promise.all([this.#sql.end({ timeout: END_S }), ...this.#ending]);
@@ -276,7 +248,7 @@ export class PostgresCommit {
    */
   #answered(batch: Batch): Promise<unknown> {
     const sql = this.#sql;
-    const { owner, now, timers, timeoutMs, connect, monotonic = monotonicClock } = this.#options;
+    const { owner, now, timers, timeoutMs, monotonic = monotonicClock } = this.#options;
     const statements = batchStatements(sql, batch, owner, now());
     const deadlineMs = timeoutMs * statements.length + 1_000;
     const started = monotonic.now();
@@ -286,12 +258,8 @@ export class PostgresCommit {
       const giveUp = (why: string) => {
         if (given) return;
         given = true;
-        if (this.#sql === sql) this.#sql = connect();
         this.#sessionEnded = Promise.resolve(this.#options.endSession?.(sql)).catch(() => {});
-        // Ending it also rejects its unanswered statements.
-        const ending = Promise.all([sql.end({ timeout: 0 }).catch(() => {}), this.#sessionEnded])
-          .finally(() => this.#ending.delete(ending));
-        this.#ending.add(ending);
+        this.#drop(sql, this.#sessionEnded);
         reject(this.#stuck = new Error(`Cannot commit to the task journal: ${why}`));
       };
       timer = timers.setTimeout(() => giveUp(`no answer in ${deadlineMs} ms`), deadlineMs);
@@ -301,7 +269,13 @@ export class PostgresCommit {
       }
     });
     stuck.catch(() => {});
-    const answered = Promise.all(statements).then(() => void this.#proven.add(sql));
+    const answered = Promise.all(statements).then(() => void this.#proven.add(sql), (error) => {
+      // Failed on the way, not by the database (a connection that could not
+      // be made, or closed): the driver would send the rest of the batch on
+      // its next connection, late, once the batch has failed.
+      if (failedOnTheWay(error) && this.#sql === sql) this.#drop(sql);
+      throw error;
+    });
     return Promise.race([answered, stuck]).finally(() => {
       timers.clearTimeout(timer);
       unwatch?.();

@@ -155,6 +155,15 @@ export class PostgresPool {
 export const END_S = 1;
 
 /**
+ * Whether a query failed on the way to the database or back (the driver's
+ * errors, such as CONNECT_TIMEOUT or CONNECTION_CLOSED, and the socket's),
+ * not by the database's answer.
+ */
+export function failedOnTheWay(error: unknown): boolean {
+  return error instanceof Error && "code" in error && !(error instanceof postgres.PostgresError);
+}
+
+/**
  * A connection pool of `max` named posthaste, with session settings (and
  * `options` for the driver).
  */

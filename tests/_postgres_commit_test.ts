@@ -1,7 +1,7 @@
 // The commit streams: their deadlines, and outcomes tried again after a failed
 // commit (PostgresCommit, mostly through PostgresTaskStore).
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import type { Sql } from "postgres";
+import postgres, { type Sql } from "postgres";
 import { defineTask, Histogram, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
 import { type CommitOptions, PostgresCommit } from "../lib/_postgres_commit.ts";
 import { checkCommitTimeout } from "../lib/_postgres_streams.ts";
@@ -126,6 +126,45 @@ Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at o
   equal(await outcome(commit.insert([newRow("f")])), "committed", "inserts queue again");
   thawed = Promise.withResolvers();
   await commit.flush();
+});
+
+Deno.test("PostgresCommit: a batch that failed on its connection (not by the database) ends it, so that the rest of the batch is never sent late", async () => {
+  const clock = fakeClock();
+  const ended: number[] = [];
+  let connections = 0;
+  // The driver fails the first statement waiting for a connection that cannot
+  // be made, and would send the others on its next one; this database, the
+  // first time, fails the first so and never answers the second.
+  const connect = () => {
+    const id = ++connections;
+    let sent = 0;
+    const sql = fakeDatabase(() =>
+      id > 1 ? Promise.resolve([]) : ++sent === 1
+        ? Promise.reject(
+          Object.assign(new Error("write CONNECT_TIMEOUT"), { code: "CONNECT_TIMEOUT" }),
+        )
+        : new Promise(() => {})
+    );
+    return Object.assign(sql, { end: () => (ended.push(id), Promise.resolve()) }) as Sql;
+  };
+  const commit = streamOn(connect, clock);
+  const failed = rejects(
+    Promise.all([commit.save(saveRow(0, "done"), true), commit.withdraw(["x"])]),
+    /CONNECT_TIMEOUT/,
+  );
+  await failed;
+  deepEqual(ended, [1], "its connection ended: the statement it still held goes with it");
+  await clock.tickAsync(1_000); // the outcome and delete go again, a second later
+  await commit.flush();
+  equal(connections, 2, "on a new connection");
+  // A failure of the database's own keeps the connection.
+  const refusing = fakeDatabase(() =>
+    Promise.reject(new postgres.PostgresError({ message: "no" } as never))
+  );
+  const kept = streamOn(() => (connections++, refusing), clock, { retryForMs: 0 });
+  await rejects(kept.save(saveRow(0, "done")), /no/);
+  await rejects(kept.save(saveRow(1, "done")), /no/);
+  equal(connections, 3, "the same connection");
 });
 
 Deno.test("PostgresCommit.answered(): waits for the batch on its way, to whether it committed", async () => {
