@@ -223,8 +223,8 @@ export class PostgresCommit {
   }
 
   /**
-   * Ends `sql`, which rejects its statements still queued, once `after`
-   * resolves too; the next batch goes on a new connection.
+   * Ends `sql` now, which rejects its statements still queued; the next batch
+   * goes on a new connection. `flush()` and `end()` wait for it, and `after`.
    */
   #drop(sql: Sql, after?: Promise<unknown>): void {
     if (this.#sql === sql) this.#sql = this.#options.connect();
