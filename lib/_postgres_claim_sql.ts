@@ -1,7 +1,8 @@
 // What the database is told and asked of a claim's sessions: a session-level
 // advisory lock on the owner id (see _postgres_claim.ts). Internal to
 // PostgresTaskStore.
-import postgres, { type Sql } from "postgres";
+import type { Sql } from "postgres";
+import { failedOnTheWay } from "./_postgres_pool.ts";
 
 /** How the claim's sessions are named, for the database's views and the claim's own ends. */
 export const CLAIM_APPLICATION_NAME = "posthaste claim";
@@ -56,7 +57,7 @@ export async function retakeClaim(sql: Sql, owner: string): Promise<void> {
   try {
     await endFormerClaims(sql, owner);
   } catch (error) {
-    if (!(error instanceof postgres.PostgresError)) throw error; // no answer: tried again
+    if (failedOnTheWay(error)) throw error; // no answer: tried again
   }
   await lockClaim(sql, owner);
 }
