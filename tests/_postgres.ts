@@ -233,3 +233,15 @@ export function proxyTo(url: string) {
     },
   };
 }
+
+/**
+ * A stand-in connection: `answer` gets each statement's text (its values'
+ * places as `$`, spaces folded) and values, and returns its result;
+ * `sql(name)` is an identifier; `end()` resolves.
+ */
+export function fakeSql(answer: (text: string, values: unknown[]) => Promise<unknown>): Sql {
+  return Object.assign((first: unknown, ...values: unknown[]) => {
+    if (typeof first === "string") return first;
+    return answer((first as string[]).join("$").replace(/\s+/g, " ").trim(), values);
+  }, { end: () => Promise.resolve() }) as unknown as Sql;
+}

@@ -5,7 +5,7 @@ import postgres, { type Sql } from "postgres";
 import { CHECK_MS, OwnerClaim, SETTLE_MS, SLOW_MS, STALL_MS } from "../lib/_postgres_claim.ts";
 import { checkUnshared, lockClaim, retakeClaim } from "../lib/_postgres_claim_sql.ts";
 import { fakeClock, keepingLogger, within } from "./_helpers.ts";
-import { postgresTest, proxyTo, until } from "./_postgres.ts";
+import { fakeSql, postgresTest, proxyTo, until } from "./_postgres.ts";
 
 /**
  * A logger whose messages' properties are awaited in turn, each for at most
@@ -163,38 +163,27 @@ postgresTest(
   },
 );
 
-/**
- * A stand-in connection: each statement's text goes to `sent`, and `answer`
- * gets it; `sql(…)`-made fragments are left out.
- */
-function fakeConnection(answer: (text: string) => Promise<unknown>) {
+/** A stand-in connection whose end of former sessions fails with `error`; what it was sent. */
+function endFailing(error: Error): { sql: Sql; sent: string[] } {
   const sent: string[] = [];
-  const sql = (strings: TemplateStringsArray | string) => {
-    if (!Array.isArray(strings)) return strings; // a fragment's identifier
-    const text = strings.join("$").replace(/\s+/g, " ").trim();
+  const sql = fakeSql((text) => {
     sent.push(text);
-    return answer(text);
-  };
-  return { sql: sql as unknown as Sql, sent };
+    return text.includes("pg_terminate_backend") ? Promise.reject(error) : Promise.resolve([]);
+  });
+  return { sql, sent };
 }
 
 Deno.test("retakeClaim: the lock goes only once the end of the former sessions is answered; a try that could not connect fails, to be made again", async () => {
   // The driver's error for a connection never made (CONNECT_TIMEOUT): it
   // would send the queries queued behind the first on the next connection.
-  const cut = fakeConnection((text) =>
-    text.includes("pg_terminate_backend")
-      ? Promise.reject(
-        Object.assign(new Error("write CONNECT_TIMEOUT"), { code: "CONNECT_TIMEOUT" }),
-      )
-      : Promise.resolve([])
+  const cut = endFailing(
+    Object.assign(new Error("write CONNECT_TIMEOUT"), { code: "CONNECT_TIMEOUT" }),
   );
   await rejects(retakeClaim(cut.sql, "me"), /CONNECT_TIMEOUT/);
   equal(cut.sent.filter((text) => text.includes("pg_advisory_lock(")).length, 0, "no lock queued");
   // The database refuses the end (no right, or before PostgreSQL 14): the lock waits for them.
-  const refused = fakeConnection((text) =>
-    text.includes("pg_terminate_backend")
-      ? Promise.reject(new postgres.PostgresError({ message: "permission denied" } as never))
-      : Promise.resolve([])
+  const refused = endFailing(
+    new postgres.PostgresError({ message: "permission denied" } as never),
   );
   await retakeClaim(refused.sql, "me");
   equal(refused.sent.at(-1), "SELECT pg_advisory_lock(hashtextextended($, 0))");

@@ -8,20 +8,9 @@ import { checkCommitTimeout } from "../lib/_postgres_streams.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
 import type { NewRow } from "../lib/_journal_rows.ts";
 import { type FakeClock, fakeClock, recordingLogger, turn } from "./_helpers.ts";
-import { lockTable, postgresTest, proxyTo } from "./_postgres.ts";
+import { fakeSql, lockTable, postgresTest, proxyTo } from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
-
-/**
- * A stand-in database: `answer` gets each statement's first word and values
- * and returns its result; `sql(name)` is an identifier.
- */
-function fakeDatabase(answer: (kind: string, values: unknown[]) => Promise<unknown>): Sql {
-  return Object.assign((first: unknown, ...values: unknown[]) => {
-    if (typeof first === "string") return first;
-    return answer(String((first as string[])[0]).trim().split(/\s/)[0] ?? "", values);
-  }, { end: () => Promise.resolve() }) as unknown as Sql;
-}
 
 /** A commit stream on a fake clock: statements time out at 1 s, outcomes go again for 5 s (or `options`). */
 function streamOn(
@@ -68,8 +57,9 @@ Deno.test("PostgresCommit carries failed outcomes over, a second apart, for retr
   const clock = fakeClock();
   const sent: string[] = [];
   // A database that refuses every statement.
-  const refusing = fakeDatabase((kind, values) => {
-    sent.push(JSON.stringify(values).includes('"running"') ? `${kind} running` : kind);
+  const refusing = fakeSql((text, values) => {
+    const kind = text.split(" ")[0];
+    sent.push(JSON.stringify(values).includes('"running"') ? `${kind} running` : kind!);
     return Promise.reject(new Error("refused"));
   });
   const commit = streamOn(() => refusing, clock);
@@ -102,7 +92,7 @@ Deno.test("PostgresCommit: after a batch got no answer, inserts are refused at o
   let thawed = Promise.withResolvers<void>();
   let connections = 0;
   let statements = 0;
-  const frozen = () => fakeDatabase(() => (statements++, thawed.promise.then(() => [])));
+  const frozen = () => fakeSql(() => (statements++, thawed.promise.then(() => [])));
   const commit = streamOn(() => (connections++, frozen()), clock);
   const outcome = (p: Promise<unknown>) => p.then(() => "committed", (e: Error) => e.message);
   const first = outcome(commit.insert([newRow("a")]));
@@ -138,7 +128,7 @@ Deno.test("PostgresCommit: a batch that failed on its connection (not by the dat
   const connect = () => {
     const id = ++connections;
     let sent = 0;
-    const sql = fakeDatabase(() =>
+    const sql = fakeSql(() =>
       id > 1 ? Promise.resolve([]) : ++sent === 1
         ? Promise.reject(
           Object.assign(new Error("write CONNECT_TIMEOUT"), { code: "CONNECT_TIMEOUT" }),
@@ -158,7 +148,7 @@ Deno.test("PostgresCommit: a batch that failed on its connection (not by the dat
   await commit.flush();
   equal(connections, 2, "on a new connection");
   // A failure of the database's own keeps the connection.
-  const refusing = fakeDatabase(() =>
+  const refusing = fakeSql(() =>
     Promise.reject(new postgres.PostgresError({ message: "no" } as never))
   );
   const kept = streamOn(() => (connections++, refusing), clock, { retryForMs: 0 });
@@ -170,7 +160,7 @@ Deno.test("PostgresCommit: a batch that failed on its connection (not by the dat
 Deno.test("PostgresCommit.answered(): waits for the batch on its way, to whether it committed", async () => {
   const clock = fakeClock();
   let answer = Promise.withResolvers<unknown>();
-  const database = fakeDatabase(() => answer.promise);
+  const database = fakeSql(() => answer.promise);
   const commit = streamOn(() => database, clock);
   const row = newRow("g");
   equal(commit.answered(), undefined, "nothing on its way");
@@ -197,7 +187,7 @@ Deno.test("PostgresCommit.answered(): waits for the batch on its way, to whether
 Deno.test("PostgresCommit observes each batch's seconds to its answer, or to its failure", async () => {
   const clock = fakeClock();
   let answer = Promise.withResolvers<unknown>();
-  const database = fakeDatabase(() => answer.promise);
+  const database = fakeSql(() => answer.promise);
   const batches = new Histogram([0.01, 1]);
   const commit = streamOn(() => database, clock, { retryForMs: 0, batches, monotonic: clock });
   const row = newRow("g");
@@ -221,8 +211,8 @@ Deno.test("PostgresCommit: progress queued behind a batch that got no answer is 
   const sent: string[] = [];
   let answers = false;
   // Answers nothing until `answers` is set; records what it was sent.
-  const database = fakeDatabase((kind) => {
-    sent.push(kind);
+  const database = fakeSql((text) => {
+    sent.push(text.split(" ")[0]!);
     return answers ? Promise.resolve([]) : new Promise(() => {});
   });
   const commit = streamOn(() => database, clock);
@@ -333,7 +323,7 @@ postgresTest(
 Deno.test("PostgresCommit: a batch is watched once its connection answered one (a first may wait for the connection to be made), and the watch can fail it before its deadline", async () => {
   const clock = fakeClock();
   let answering = true;
-  const database = fakeDatabase(() => answering ? Promise.resolve([]) : new Promise(() => {}));
+  const database = fakeSql(() => answering ? Promise.resolve([]) : new Promise(() => {}));
   const watched: ((why: string) => void)[] = [];
   const commit = streamOn(() => database, clock, {
     retryForMs: 0,
