@@ -109,6 +109,37 @@ postgresTest(
   },
 );
 
+postgresTest(
+  "PostgresTaskStore: a refused enqueue whose connection was never made ends no session and says nothing: it sent nothing",
+  async (db) => {
+    await using proxy = proxyTo(db.url);
+    const clock = fakeClock();
+    const logger = keepingLogger();
+    const store = await PostgresTaskStore.open(proxy.url, {
+      clock,
+      commitTimeoutMs: 1_000,
+      logger,
+    });
+    try {
+      await store.attempt(new TaskGroup().add(send, "progress connected").tasks[0] as TaskEntry);
+      proxy.unreachableNew(true); // the cut comes before the intake's connection is made
+      const late = new TaskGroup().add(send, "late");
+      const refused = rejects(store.enqueue(late), /no answer in 2000 ms/);
+      await turn();
+      await clock.tickAsync(2_000);
+      await refused;
+      await clock.tickAsync(2_000); // as long as a try to end its session would take
+      await turn();
+      // In a full cut, a warning for each connection tried: 11 in 78 s by hand.
+      deepEqual(cannotEnd(logger), [], "no session to end, and no warning of one");
+      proxy.unreachableNew(false);
+    } finally {
+      await store.close();
+    }
+    deepEqual(await groupIds(db), [], "never landed");
+  },
+);
+
 /** The groups in the test's table. */
 async function groupIds(db: TestSchema): Promise<string[]> {
   const rows = await db.admin`
