@@ -27,7 +27,7 @@ export interface NewRow {
  * primary-key entry stays under PostgreSQL's 2,704-byte limit for one, which
  * a longer id passes and fails its whole commit.
  */
-export const MAX_ID = 512;
+const MAX_ID = 512;
 
 /**
  * How the group id of a journal's health probe starts (SQLite's is just

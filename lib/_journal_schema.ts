@@ -11,7 +11,7 @@ import type { SyncTarget } from "./_group_commit.ts";
 import { transaction } from "./_sqlite_transaction.ts";
 
 /** The schema this build writes (`PRAGMA user_version`). */
-export const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 3;
 
 // Keyed by (group id, index): group ids are time-ordered, so inserts append
 // at the end of the one b-tree instead of touching random pages of three

@@ -8,7 +8,7 @@ import { taskLogFields } from "./_outcomes.ts";
 import type { TaskEntry } from "./task_entry.ts";
 
 /** A task that ends within this long of its abort heeded its signal. */
-export const OVERRUN_GRACE_MS = 1_000;
+const OVERRUN_GRACE_MS = 1_000;
 
 /** Stopped attempts whose code still runs, by when they were stopped. */
 export class Overruns {

@@ -36,7 +36,7 @@ export function claimHolders(sql: Sql, owner: string): Promise<{ idle: boolean }
  * waited for until it is gone, its places with it. PostgreSQL 14 or later;
  * on earlier ones the call fails.
  */
-export async function endFormerClaims(sql: Sql, owner: string): Promise<void> {
+async function endFormerClaims(sql: Sql, owner: string): Promise<void> {
   await sql`
     SELECT pg_terminate_backend(l.pid, 5000) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
     WHERE ${holding(sql, owner)}

@@ -19,7 +19,7 @@ import type { StructuredLogger } from "./logging.ts";
  */
 export const POOL_STALL_MS = 10_000;
 /** How long that question may take: no answer counts as "none of them". */
-export const POOL_CHECK_MS = 5_000;
+const POOL_CHECK_MS = 5_000;
 
 /** A pool of connections, replaced when a query on it has no answer and the database runs none. */
 export class PostgresPool {

@@ -19,7 +19,7 @@ export interface GateTarget<T> {
 }
 
 /** Calls `target.start(item)` (or `drop`) when `options.commit` and `options.after` allow. */
-export function startGate<T>(options: SubmitOptions, target: GateTarget<T>, item: T): void {
+function startGate<T>(options: SubmitOptions, target: GateTarget<T>, item: T): void {
   const { after, commit } = options;
   if (commit === undefined) return deliver(after, target, item);
   // Watched from now on: a delivery that fails while the commit is pending,
