@@ -3,7 +3,7 @@
 import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { createApp, readConfig } from "../lib/mod.ts";
 import { captureLogs, counts, emails, post, spawnServer, startApp, tempDir } from "./_helpers.ts";
-import { postgresTest, proxyTo } from "./_postgres.ts";
+import { postgresTest, proxyTo, until } from "./_postgres.ts";
 import { acceptedWorkSurvivesSigkill, burstSurvivesSigkill } from "./_store_scenarios.ts";
 
 postgresTest(
@@ -161,5 +161,37 @@ postgresTest(
     await logs.when((r) => r.rawMessage === "Took the journal claim for owner {owner} again");
     const accepted = ["before@example.com", `cut${codes.length - 1}@example.com`];
     deepEqual([...counts(await server.logText()).keys()].sort(), accepted.sort(), "every 202 ran");
+  },
+);
+
+postgresTest(
+  "postgres: an Idempotency-Key holds across the servers of one queue: one run, replays with its id at either, its status at both",
+  async (db) => {
+    await using first = await startApp({ TASK_STORE: db.url, SEND_DELAY_MS: "0" });
+    await using second = await startApp({ TASK_STORE: db.url, SEND_DELAY_MS: "0" });
+    const send = async (server: { url: string }, message?: string) => {
+      const response = await fetch(`${server.url}/send-notification/ada@example.com`, {
+        method: "POST",
+        headers: { "idempotency-key": "order-42", "content-type": "application/json" },
+        ...message === undefined ? {} : { body: JSON.stringify({ message }) },
+      });
+      const { id, error } = await response.json();
+      return [response.status, response.headers.get("idempotent-replayed"), id ?? error];
+    };
+    const [status, replayed, id] = await send(first);
+    deepEqual([status, replayed], [202, null]);
+    const done = "notification for ada@example.com: some notification\n";
+    equal(await first.logText(), done, "ran at the first");
+    const stateAt = async (server: { url: string }) =>
+      (await (await fetch(`${server.url}/tasks/${id}`)).json()).state;
+    await until(async () => await stateAt(second) === "done", "its success seen by the second");
+    // Sent again to the other server once it succeeded, and to each once more.
+    for (const server of [second, first, second]) {
+      deepEqual(await send(server), [202, "true", id]);
+    }
+    // The key with another body, at the server that did not run it: the first's fingerprint is known.
+    deepEqual(await send(second, "other"), [422, null, "idempotency_key_reused"]);
+    deepEqual([await first.logText(), await second.logText()], [done, ""], "one line in all");
+    equal(await stateAt(first), "done");
   },
 );
