@@ -40,6 +40,19 @@ Deno.test("main.ts: SIGTERM right after 100 requests runs every task and exits 0
   deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)).sort(), expected(100));
 });
 
+Deno.test("main.ts: request.signal aborts only for a client that went away, so Deno warns of nothing (deno.json's no-legacy-abort)", async () => {
+  await using dir = await tempDir();
+  await using server = await spawnServer(dir.path, {});
+  const sent = await fetch(`${server.url}/send-notification/ada@example.com`, { method: "POST" });
+  const { id } = await sent.json();
+  // Without the setting, Deno's legacy abort of every answered request's signal, once it is read.
+  for (const _ of [1, 2]) await (await fetch(`${server.url}/tasks/${id}`)).body?.cancel();
+  server.child.kill("SIGTERM");
+  const { code, stderr } = await server.status();
+  equal(code, 0);
+  equal(/legacy/i.test(stderr), false, stderr);
+});
+
 Deno.test("main.ts: tasks past SHUTDOWN_TIMEOUT_MS are abandoned to dead letters, exit non-zero", async () => {
   await using dir = await tempDir();
   await using server = await spawnServer(dir.path, {
