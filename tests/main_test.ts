@@ -430,6 +430,56 @@ Deno.test("main.ts: a log file renamed away without a signal is reopened within 
   await rotateLog(dir.path, (server) => server.stderrMatches(/Reopened/)); // the watch
 });
 
+Deno.test("main.ts: a log that stalls, then moves: tasks timed out waiting are dead-lettered, and every line lands once", async () => {
+  await using dir = await tempDir();
+  // The log is a pipe whose reader stops: once its 64 KiB buffer is full, a write hangs.
+  const log = `${dir.path}/log.txt`;
+  equal((await new Deno.Command("mkfifo", { args: [log] }).output()).code, 0);
+  const reader = Deno.open(log, { read: true }); // opens once the server opens its end
+  await using server = await spawnServer(dir.path, { TASK_TIMEOUT_MS: "200", TASK_RETRIES: "1" });
+  using file = await reader;
+  const message = "x".repeat(900);
+  const send = (emails: string[]) =>
+    Promise.all(emails.map(async (email) => {
+      const response = await fetch(`${server.url}/send-notification/${email}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ message }),
+      });
+      await response.body?.cancel();
+      return response.status;
+    }));
+  const metric = async (name: string) => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    return Number(new RegExp(`^${name} (\\d+)$`, "m").exec(text)?.[1]);
+  };
+  const deadline = Date.now() + 30_000; // a guard, not a wait: a bug fails rather than hangs
+  const ended = async () => {
+    while (await metric("posthaste_tasks_pending") > 0) { // round trips, no sleeps
+      ok(Date.now() < deadline, "every task ended while the log stalled");
+    }
+  };
+  const sent = Array.from({ length: 150 }, (_, i) => `user${i}@example.com`);
+  // 20 lines fit in the pipe; the other 130 fill it, and the tasks whose line waits time out, twice.
+  deepEqual(new Set(await send(sent.slice(0, 20))), new Set([202]));
+  await ended();
+  deepEqual(new Set(await send(sent.slice(20))), new Set([202]));
+  await ended();
+  const [succeeded, failed] = [
+    await metric("posthaste_tasks_succeeded_total"),
+    await metric("posthaste_tasks_failed_total"),
+  ];
+  ok(succeeded >= 20 && failed > 0 && succeeded + failed === 150, `${succeeded}, ${failed}`);
+  // The pipe moves again: read to its end, which the server's exit closes.
+  const read = new Response(file.readable).text();
+  server.child.kill("SIGTERM");
+  equal((await server.status()).code, 0);
+  const seen = lines(await read).map((line) => /^notification for (\S+): x+$/.exec(line)?.[1]);
+  deepEqual(seen.sort(), [...sent].sort(), "each line once, whole, the timed-out ones' too");
+  const dead = lines(await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`));
+  equal(dead.length, failed);
+});
+
 Deno.test("main.ts: a log disk that stalls at shutdown holds the exit 5 s at most; exit 1, logged", async () => {
   await using dir = await tempDir();
   // The log is a pipe nobody reads: once its 64 KiB buffer is full, a write hangs.
