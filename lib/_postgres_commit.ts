@@ -15,8 +15,6 @@ import {
 import { END_S, failedOnTheWay } from "./_postgres_pool.ts";
 import type { CommitOptions } from "./_postgres_commit_options.ts";
 
-export type { CommitOptions };
-
 const RETRY_PAUSE_MS = 1_000;
 
 /** Batches writes; one batch at a time is on its way. */

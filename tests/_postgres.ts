@@ -245,3 +245,10 @@ export function fakeSql(answer: (text: string, values: unknown[]) => Promise<unk
     return answer((first as string[]).join("$").replace(/\s+/g, " ").trim(), values);
   }, { end: () => Promise.resolve() }) as unknown as Sql;
 }
+
+/** The driver's error for a connection it could not make: a failure on the way, not the database's. */
+export const connectTimeout = (): Error =>
+  Object.assign(new Error("write CONNECT_TIMEOUT"), { code: "CONNECT_TIMEOUT" });
+
+/** The database's own refusal of a statement. */
+export const refusal = (message: string): Error => new postgres.PostgresError({ message } as never);

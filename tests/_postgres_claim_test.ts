@@ -5,7 +5,7 @@ import postgres, { type Sql } from "postgres";
 import { CHECK_MS, OwnerClaim, SETTLE_MS, SLOW_MS, STALL_MS } from "../lib/_postgres_claim.ts";
 import { checkUnshared, lockClaim, retakeClaim } from "../lib/_postgres_claim_sql.ts";
 import { fakeClock, keepingLogger, within } from "./_helpers.ts";
-import { fakeSql, postgresTest, proxyTo, until } from "./_postgres.ts";
+import { connectTimeout, fakeSql, postgresTest, proxyTo, refusal, until } from "./_postgres.ts";
 
 /**
  * A logger whose messages' properties are awaited in turn, each for at most
@@ -176,15 +176,11 @@ function endFailing(error: Error): { sql: Sql; sent: string[] } {
 Deno.test("retakeClaim: the lock goes only once the end of the former sessions is answered; a try that could not connect fails, to be made again", async () => {
   // The driver's error for a connection never made (CONNECT_TIMEOUT): it
   // would send the queries queued behind the first on the next connection.
-  const cut = endFailing(
-    Object.assign(new Error("write CONNECT_TIMEOUT"), { code: "CONNECT_TIMEOUT" }),
-  );
+  const cut = endFailing(connectTimeout());
   await rejects(retakeClaim(cut.sql, "me"), /CONNECT_TIMEOUT/);
   equal(cut.sent.filter((text) => text.includes("pg_advisory_lock(")).length, 0, "no lock queued");
   // The database refuses the end (no right, or before PostgreSQL 14): the lock waits for them.
-  const refused = endFailing(
-    new postgres.PostgresError({ message: "permission denied" } as never),
-  );
+  const refused = endFailing(refusal("permission denied"));
   await retakeClaim(refused.sql, "me");
   equal(refused.sent.at(-1), "SELECT pg_advisory_lock(hashtextextended($, 0))");
 });

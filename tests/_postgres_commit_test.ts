@@ -1,14 +1,15 @@
 // The commit streams: their deadlines, and outcomes tried again after a failed
 // commit (PostgresCommit, mostly through PostgresTaskStore).
 import { deepEqual, equal, ok, rejects, throws } from "node:assert/strict";
-import postgres, { type Sql } from "postgres";
+import type { Sql } from "postgres";
 import { defineTask, Histogram, PostgresTaskStore, type TaskEntry, TaskGroup } from "../lib/mod.ts";
-import { type CommitOptions, PostgresCommit } from "../lib/_postgres_commit.ts";
+import { PostgresCommit } from "../lib/_postgres_commit.ts";
+import type { CommitOptions } from "../lib/_postgres_commit_options.ts";
 import { checkCommitTimeout } from "../lib/_postgres_streams.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
 import type { NewRow } from "../lib/_journal_rows.ts";
 import { type FakeClock, fakeClock, recordingLogger, turn } from "./_helpers.ts";
-import { fakeSql, lockTable, postgresTest, proxyTo } from "./_postgres.ts";
+import { connectTimeout, fakeSql, lockTable, postgresTest, proxyTo, refusal } from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
 
@@ -129,10 +130,10 @@ Deno.test("PostgresCommit: a batch that failed on its connection (not by the dat
     const id = ++connections;
     let sent = 0;
     const sql = fakeSql(() =>
-      id > 1 ? Promise.resolve([]) : ++sent === 1
-        ? Promise.reject(
-          Object.assign(new Error("write CONNECT_TIMEOUT"), { code: "CONNECT_TIMEOUT" }),
-        )
+      id > 1
+        ? Promise.resolve([])
+        : ++sent === 1
+        ? Promise.reject(connectTimeout())
         : new Promise(() => {})
     );
     return Object.assign(sql, { end: () => (ended.push(id), Promise.resolve()) }) as Sql;
@@ -148,9 +149,7 @@ Deno.test("PostgresCommit: a batch that failed on its connection (not by the dat
   await commit.flush();
   equal(connections, 2, "on a new connection");
   // A failure of the database's own keeps the connection.
-  const refusing = fakeSql(() =>
-    Promise.reject(new postgres.PostgresError({ message: "no" } as never))
-  );
+  const refusing = fakeSql(() => Promise.reject(refusal("no")));
   const kept = streamOn(() => (connections++, refusing), clock, { retryForMs: 0 });
   await rejects(kept.save(saveRow(0, "done")), /no/);
   await rejects(kept.save(saveRow(1, "done")), /no/);

@@ -9,34 +9,48 @@ import { postgresTest, proxyTo, type TestSchema, until } from "./_postgres.ts";
 const send = defineTask("send", (to: string) => void to);
 
 /**
- * A store through a proxy, whose intake connection is cut (what it sends is
- * held) while a request is enqueued: `late` is refused, answered 503, its
- * insert in the proxy. With `unreachable`, new connections get no answer
- * either, so the try to end the cut session (2 s) waits. `close()` ends it all.
+ * A store through a proxy, on a fake clock, whose commits get 1 s a statement:
+ * `mark` commits progress (after any delete queued before it), `refuse` sends
+ * an enqueue that goes unanswered and sees it refused at its 2 s deadline,
+ * answered 503; `close()` ends it all.
  */
-async function refusedAtCut(db: TestSchema, { unreachable = false } = {}) {
+async function proxiedStore(db: TestSchema) {
   const proxy = proxyTo(db.url);
   const clock = fakeClock();
   const logger = keepingLogger();
   const store = await PostgresTaskStore.open(proxy.url, { clock, commitTimeoutMs: 1_000, logger });
-  const [first, late] = [new TaskGroup().add(send, "first"), new TaskGroup().add(send, "late")];
-  /** Commits a progress mark: after any delete queued before it. */
   const mark = (text: string) =>
     store.attempt(new TaskGroup().add(send, text).tasks[0] as TaskEntry);
+  const refuse = async (group: TaskGroup) => {
+    const refused = rejects(store.enqueue(group), /no answer in 2000 ms/);
+    await turn(); // sent
+    await clock.tickAsync(2_000);
+    await refused;
+  };
   const close = async () => {
     await store.close();
     await proxy[Symbol.asyncDispose]();
   };
+  return { proxy, clock, logger, store, mark, refuse, close };
+}
+
+/**
+ * A {@linkcode proxiedStore} whose intake connection is cut (what it sends is
+ * held) while a request is enqueued: `late` is refused, its insert in the
+ * proxy. With `unreachable`, new connections get no answer either, so the try
+ * to end the cut session (2 s) waits.
+ */
+async function refusedAtCut(db: TestSchema, { unreachable = false } = {}) {
+  const opened = await proxiedStore(db);
+  const { proxy, store, mark, refuse, close } = opened;
+  const [first, late] = [new TaskGroup().add(send, "first"), new TaskGroup().add(send, "late")];
   try {
     await mark("progress connected"); // before the intake's, which is then the newest link
     await store.enqueue(first);
     const port = proxy.holdNewest();
     proxy.unreachableNew(unreachable);
-    const refused = rejects(store.enqueue(late), /no answer in 2000 ms/);
-    await turn(); // sent
-    await clock.tickAsync(2_000);
-    await refused;
-    return { proxy, clock, store, first, late, mark, port, close, logger };
+    await refuse(late);
+    return { ...opened, first, late, port };
   } catch (error) {
     await close();
     throw error;
@@ -112,29 +126,18 @@ postgresTest(
 postgresTest(
   "PostgresTaskStore: a refused enqueue whose connection was never made ends no session and says nothing: it sent nothing",
   async (db) => {
-    await using proxy = proxyTo(db.url);
-    const clock = fakeClock();
-    const logger = keepingLogger();
-    const store = await PostgresTaskStore.open(proxy.url, {
-      clock,
-      commitTimeoutMs: 1_000,
-      logger,
-    });
+    const { proxy, clock, logger, mark, refuse, close } = await proxiedStore(db);
     try {
-      await store.attempt(new TaskGroup().add(send, "progress connected").tasks[0] as TaskEntry);
+      await mark("progress connected");
       proxy.unreachableNew(true); // the cut comes before the intake's connection is made
-      const late = new TaskGroup().add(send, "late");
-      const refused = rejects(store.enqueue(late), /no answer in 2000 ms/);
-      await turn();
-      await clock.tickAsync(2_000);
-      await refused;
+      await refuse(new TaskGroup().add(send, "late"));
       await clock.tickAsync(2_000); // as long as a try to end its session would take
       await turn();
       // In a full cut, a warning for each connection tried: 11 in 78 s by hand.
       deepEqual(cannotEnd(logger), [], "no session to end, and no warning of one");
       proxy.unreachableNew(false);
     } finally {
-      await store.close();
+      await close();
     }
     deepEqual(await groupIds(db), [], "never landed");
   },
