@@ -7,6 +7,22 @@
  */
 
 const ROOT = new URL("..", import.meta.url).pathname;
+/** The Python that runs `bench/fastapi_server.py`: Debian's, where its packages go. */
+const PYTHON = Deno.env.get("LOAD_PYTHON") ?? "/usr/bin/python3";
+
+/** Whether {@linkcode PYTHON} has FastAPI and uvicorn (Debian: python3-fastapi, python3-uvicorn). */
+export async function hasFastApi(): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command(PYTHON, {
+      args: ["-c", "import fastapi, uvicorn"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false; // no such Python
+  }
+}
 
 /** A server started by {@linkcode startServer}. */
 export interface Server {
@@ -27,7 +43,8 @@ export interface WrkResult {
 }
 
 /**
- * Starts `script` pinned to `cores`, in a temp dir of its own (its log and
+ * Starts `script` (a Deno server, or a Python one with {@linkcode PYTHON})
+ * pinned to `cores`, in a temp dir of its own (its log and
  * dead letters go there), and resolves once it prints its address.
  */
 export async function startServer(
@@ -36,20 +53,19 @@ export async function startServer(
   cores = "0",
 ): Promise<Server> {
   const dir = await Deno.makeTempDir({ prefix: "posthaste_load_" });
+  const command = script.endsWith(".py") ? [PYTHON, `${ROOT}${script}`] : [
+    Deno.execPath(),
+    "run",
+    // As `deno task start` runs the server (see README: tuning).
+    "--v8-flags=--max-semi-space-size=4,--no-allocation-site-pretenuring",
+    "--allow-net=127.0.0.1",
+    `--allow-read=${dir},${ROOT}lib/_worker_host.ts,${ROOT}lib/report_work.ts,/dev/null`,
+    `--allow-write=${dir}`,
+    "--allow-env",
+    `${ROOT}${script}`,
+  ];
   const child = new Deno.Command("taskset", {
-    args: [
-      "-c",
-      cores,
-      Deno.execPath(),
-      "run",
-      // As `deno task start` runs the server (see README: tuning).
-      "--v8-flags=--max-semi-space-size=4,--no-allocation-site-pretenuring",
-      "--allow-net=127.0.0.1",
-      `--allow-read=${dir},${ROOT}lib/_worker_host.ts,${ROOT}lib/report_work.ts,/dev/null`,
-      `--allow-write=${dir}`,
-      "--allow-env",
-      `${ROOT}${script}`,
-    ],
+    args: ["-c", cores, ...command],
     env: {
       PORT: "0",
       LOG_FILE: `${dir}/log.txt`,

@@ -9,6 +9,7 @@
  * @module
  */
 import {
+  hasFastApi,
   median,
   postMany,
   rssKiB,
@@ -69,8 +70,11 @@ if (run("1")) {
   const posthaste = await startServer("main.ts");
   const naive = await startServer("bench/naive_server.ts");
   const floor = await startServer("bench/floor_server.ts");
+  // The issue's third reference, where Debian's packages are installed.
+  const fastapi = await hasFastApi() ? await startServer("bench/fastapi_server.py") : undefined;
   await warmUp(floor);
   await warmUp(naive);
+  if (fastapi) await warmUp(fastapi);
   let accepted = await warmUp(posthaste);
   await waitForLines(`${posthaste.dir}/log.txt`, accepted);
   const s1 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[], floor: [] as WrkResult[] };
@@ -83,6 +87,7 @@ if (run("1")) {
     await waitForLines(`${posthaste.dir}/log.txt`, accepted);
   }
   const naiveResult = await wrk(naive.url);
+  const fastapiResult = fastapi && await wrk(fastapi.url);
   const s1Bare = median(s1.bare.map((r) => r.rps));
   const s1Posthaste = median(s1.posthaste.map((r) => r.rps));
   const s1Floor = median(s1.floor.map((r) => r.rps));
@@ -106,11 +111,25 @@ if (run("1")) {
     [naiveResult],
     `${fixed(naiveResult.rps / s1Bare)}x bare (one run)`,
   );
-  await Promise.all([posthaste.stop(), naive.stop(), floor.stop()]);
+  if (fastapiResult) {
+    wrkRow(
+      "1 no delay",
+      "FastAPI + uvicorn, BackgroundTasks",
+      [fastapiResult],
+      `${fixed(fastapiResult.rps / s1Bare, 3)}x bare (one run)`,
+    );
+  } else {
+    console.log(
+      "| 1 no delay | FastAPI + uvicorn | not run: apt-get install python3-fastapi python3-uvicorn python3-uvloop python3-httptools |",
+    );
+  }
+  await Promise.all([posthaste.stop(), naive.stop(), floor.stop(), fastapi?.stop()]);
   summary.push(
     `s1 req/s posthaste/bare ${fixed(s1Posthaste / s1Bare)} (target ≥ 0.90); floor/bare ${
       fixed(s1Floor / s1Bare)
-    }; naive/bare ${fixed(naiveResult.rps / s1Bare)}`,
+    }; naive/bare ${fixed(naiveResult.rps / s1Bare)}${
+      fastapiResult ? `; FastAPI/bare ${fixed(fastapiResult.rps / s1Bare, 3)}` : ""
+    }`,
   );
 }
 
