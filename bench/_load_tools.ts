@@ -45,12 +45,14 @@ export interface WrkResult {
 /**
  * Starts `script` (a Deno server, or a Python one with {@linkcode PYTHON})
  * pinned to `cores`, in a temp dir of its own (its log and
- * dead letters go there), and resolves once it prints its address.
+ * dead letters go there), and resolves once it prints its address. `flags`
+ * go to `deno run`.
  */
 export async function startServer(
   script: string,
   env: Record<string, string> = {},
   cores = "0",
+  flags: string[] = [],
 ): Promise<Server> {
   const dir = await Deno.makeTempDir({ prefix: "posthaste_load_" });
   const command = script.endsWith(".py") ? [PYTHON, `${ROOT}${script}`] : [
@@ -62,6 +64,7 @@ export async function startServer(
     `--allow-read=${dir},${ROOT}lib/_worker_host.ts,${ROOT}lib/report_work.ts,/dev/null`,
     `--allow-write=${dir}`,
     "--allow-env",
+    ...flags,
     `${ROOT}${script}`,
   ];
   const child = new Deno.Command("taskset", {

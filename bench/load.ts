@@ -4,7 +4,9 @@
  * under the same `wrk` load (server pinned to core 0, wrk to core 1),
  * alternating A/B/A/B, then medians and ratios. Needs `wrk` and `taskset`
  * (`apt-get install wrk`). Run: `deno task load` (LOAD_SECONDS sets each run's length;
- * LOAD_POSTGRES=<url> adds durable mode on PostgreSQL to scenario 5).
+ * LOAD_POSTGRES=<url> adds durable mode on PostgreSQL to scenario 5). For
+ * scale, the issues' references: a naive server and FastAPI (where Debian's
+ * python3-fastapi is installed) in scenario 1, Deno KV's queue in scenario 5.
  *
  * @module
  */
@@ -297,6 +299,27 @@ if (run("5")) {
   // Durable servers drain: a killed one left its last tasks in a PostgreSQL
   // journal, for the next run's server to adopt while it is measured.
   await Promise.all([memory.stop(), ...servers.map((server) => server.stop("SIGTERM"))]);
+  // The issue's reference: a 202 once Deno KV's `kv.enqueue` has committed.
+  // Measured after the others, alone: its queue delivers a run's backlog for
+  // seconds after it (about 1,100 a second), on the core they are pinned to.
+  const kv = await startServer("bench/kv_server.ts", {}, "0", ["--unstable-kv"]);
+  await warmUp(kv);
+  const kvRounds: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const result = await wrk(kv.url);
+    kvRounds.push(result.rps * (1 - result.errors / Math.max(1, result.requests)));
+  }
+  await kv.stop();
+  const k = median(kvRounds);
+  row(
+    "5 durable",
+    "Deno KV, kv.enqueue",
+    fixed(k, 0),
+    "-",
+    "-",
+    `${fixed(k / b)}x bare; enqueued/s`,
+  );
+  summary.push(`s5 Deno KV ${fixed(k, 0)} enqueued/s`);
 }
 
 await bare.stop();
