@@ -120,6 +120,10 @@ export function batchStatements(
   }
   if (saves.size > 0) {
     const rows = [...saves.values()];
+    // The owner is compared as a column of the batch, not as a value: a new
+    // process's owner is in none of the table's statistics, so the planner
+    // took its rows for one, and joined the batch to a scan of the whole
+    // table per row (256 rows against a backlog of 20,000: 0.8 s a batch).
     statements.push(sql`
         UPDATE ${sql(TABLE)} AS t SET
           state = u.s, attempts = u.n,
@@ -133,9 +137,11 @@ export function batchStatements(
       column(rows, "error")
     }::text[], ${column(rows, "durationMs")}::int[], ${column(rows, "at")}::bigint[], ${
       // The driver sends a boolean array as one boolean.
-      rows.map((row) => row.keep ? 1 : 0)}::int[])
-          AS u(g, i, s, n, x, e, d, t, k)
-        WHERE t.group_id = u.g AND t.idx = u.i AND t.owner = ${owner}
+      rows.map((row) =>
+        row.keep ? 1 : 0
+      )}::int[], array_fill(${owner}::text, ARRAY[${rows.length}::int]))
+          AS u(g, i, s, n, x, e, d, t, k, o)
+        WHERE t.group_id = u.g AND t.idx = u.i AND t.owner = u.o
       `);
   }
   if (finished.size > 0) {
