@@ -12,7 +12,7 @@ export interface CommitOptions {
   owner: string;
   /** Wall-clock milliseconds, for `updated_at`. */
   now: () => number;
-  /** The server cancels a statement after this (`statement_timeout`); a batch has at most five. */
+  /** The server cancels a statement after this (`statement_timeout`); a batch has at most four. */
   timeoutMs: number;
   /** Runs the deadline of a batch that gets no answer, and the pause before a retry. */
   timers: Pick<Clock, "setTimeout" | "clearTimeout">;

@@ -15,8 +15,8 @@ export const COMMIT_TIMEOUT_MS = 10_000;
  * to connect and ask, one for it to go); a store's close waits for it.
  */
 const END_SESSION_MS = 2_000;
-// A batch has five statements at most, each given the timeout, then a second.
-const MAX_COMMIT_MS = Math.floor((MAX_TIMER_MS - 1_000) / 5);
+// A batch has four statements at most, each given the timeout, then a second.
+const MAX_COMMIT_MS = Math.floor((MAX_TIMER_MS - 1_000) / 4);
 
 /** Throws a RangeError unless `ms` is a commit timeout whose deadline a timer can keep. */
 export function checkCommitTimeout(ms: number): void {

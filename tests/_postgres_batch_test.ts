@@ -1,9 +1,9 @@
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import type { Sql } from "postgres";
-import { batchStatements, newBatch, type SaveRow } from "../lib/_postgres_batch.ts";
+import { type Batch, batchStatements, newBatch, type SaveRow } from "../lib/_postgres_batch.ts";
 import { ensureTable } from "../lib/_postgres_journal.ts";
 import { connect } from "../lib/_postgres_pool.ts";
-import { postgresTest } from "./_postgres.ts";
+import { postgresTest, type TestSchema } from "./_postgres.ts";
 
 /** `sql`, with each statement it runs explained as it runs (`EXPLAIN ANALYZE`, JSON). */
 function explaining(sql: Sql): Sql {
@@ -18,6 +18,11 @@ function explaining(sql: Sql): Sql {
 
 interface PlanNode {
   "Node Type": string;
+  /** Where it stands under its parent: "Outer" for a ModifyTable's rows to change. */
+  "Parent Relationship"?: string;
+  /** What a ModifyTable node does: "Update", "Delete", "Insert". */
+  Operation?: string;
+  "Actual Rows": number;
   "Rows Removed by Join Filter"?: number;
   Plans?: PlanNode[];
 }
@@ -28,58 +33,106 @@ function discardedByJoins(node: PlanNode): number {
     (node.Plans ?? []).reduce((sum, child) => sum + discardedByJoins(child), 0);
 }
 
+/** The plans of a batch's statements, run as {@linkcode batchStatements} runs them. */
+async function explainedBatch(sql: Sql, batch: Batch, owner: string): Promise<PlanNode[]> {
+  const results = await Promise.all(batchStatements(explaining(sql), batch, owner, 1));
+  return (results as [{ "QUERY PLAN": [{ Plan: PlanNode }] }][]).map(([row]) =>
+    row["QUERY PLAN"][0].Plan
+  );
+}
+
+/** A connection made as the store makes its own, to a schema with the store's table. */
+async function journal(db: TestSchema) {
+  const sql = connect(db.url, 1);
+  await ensureTable(sql);
+  return {
+    sql,
+    /** The table, for `db.admin`. */
+    table: db.admin(`${db.name}.posthaste_tasks`),
+    [Symbol.asyncDispose]: () => sql.end(),
+  };
+}
+
+/** A save of task `index` of `groupId` as `state`, at the commit's time. */
+const saved = (groupId: string, index: number, state: string): SaveRow => ({
+  groupId,
+  index,
+  state,
+  attempts: 1,
+  nextAt: 0,
+  error: null,
+  durationMs: 0,
+  at: -1,
+  keep: false,
+});
+
+postgresTest(
+  "batchStatements: a finished group's rows are deleted, with no version written for them first, in the statement that saves the outcomes of a group kept for a failed task",
+  async (db) => {
+    await using opened = await journal(db);
+    const { sql, table } = opened;
+    await db.admin`
+      INSERT INTO ${table} (group_id, idx, name, args, state, updated_at, owner) VALUES
+        ('done-group', 0, 'send', '[]', 'running', 0, 'me'),
+        ('done-group', 1, 'send', '[]', 'running', 0, 'me'),
+        ('kept-group', 0, 'send', '[]', 'running', 0, 'me'),
+        ('kept-group', 1, 'send', '[]', 'failed', 0, 'me')
+    `;
+    const batch = newBatch();
+    for (
+      const [groupId, index] of [["done-group", 0], ["done-group", 1], ["kept-group", 0]] as const
+    ) {
+      batch.saves.set(`${groupId}/${index}`, saved(groupId, index, "done"));
+      batch.finished.add(groupId);
+    }
+    const [update, ...others] = await explainedBatch(sql, batch, "me");
+    equal(others.length, 0, "one statement: the deletes with the outcomes");
+    equal(update?.Operation, "Update");
+    // The rows it updated: the kept group's one, none of the finished group's.
+    const updated = update?.Plans?.find((plan) => plan["Parent Relationship"] === "Outer");
+    equal(updated?.["Actual Rows"], 1);
+    const rows = await db.admin`SELECT group_id, idx, state FROM ${table} ORDER BY group_id, idx`;
+    deepEqual(rows.map((row) => `${row.group_id}/${row.idx} ${row.state}`), [
+      "kept-group/0 done",
+      "kept-group/1 failed",
+    ]);
+  },
+);
+
 postgresTest(
   "batchStatements: a batch's saves each find their own row, whatever the statistics say of the owner (a new process's owner is in none of them)",
   async (db) => {
-    const sql = connect(db.url, 1);
-    try {
-      await ensureTable(sql);
-      const table = db.admin(`${db.name}.posthaste_tasks`);
-      // No analyze but the one below, whenever autovacuum would look.
-      await db.admin`ALTER TABLE ${table} SET (autovacuum_enabled = false)`;
-      const fill = (owner: string, count: number) =>
-        db.admin`
-          INSERT INTO ${table} (group_id, idx, name, args, state, updated_at, owner)
-          SELECT gen_random_uuid()::text, 0, 'send', '[]', 'queued', 0, ${owner}
-          FROM generate_series(1, ${count})
-        `;
-      // The statistics were taken while an earlier process's rows were there;
-      // then this one's backlog grew (a burst after a restart).
-      await fill("earlier", 5_000);
-      await db.admin`ANALYZE ${table}`;
-      await db.admin`DELETE FROM ${table}`;
-      await fill("me", 5_000);
-      const ids = await db.admin`SELECT group_id FROM ${table} LIMIT 256`;
-      const batch = newBatch();
-      for (const { group_id: groupId } of ids) {
-        const row: SaveRow = {
-          groupId,
-          index: 0,
-          state: "running",
-          attempts: 1,
-          nextAt: 0,
-          error: null,
-          durationMs: 0,
-          at: -1,
-          keep: true,
-        };
-        batch.saves.set(`${groupId}/0`, row);
-      }
-      const [update] = batchStatements(explaining(sql), batch, "me", 1);
-      const [{ "QUERY PLAN": [{ Plan: plan }] }] = await update as [
-        { "QUERY PLAN": [{ Plan: PlanNode }] },
-      ];
-      // Joined by a scan of the table per saved row, 256 x 5,000 rows were compared.
-      ok(
-        discardedByJoins(plan) <= 256,
-        `the rows joined were compared with ${discardedByJoins(plan)} others`,
-      );
-      const [counted] = await db.admin`
-        SELECT count(*)::int AS running FROM ${table} WHERE state = 'running'
+    await using opened = await journal(db);
+    const { sql, table } = opened;
+    // No analyze but the one below, whenever autovacuum would look.
+    await db.admin`ALTER TABLE ${table} SET (autovacuum_enabled = false)`;
+    const fill = (owner: string, count: number) =>
+      db.admin`
+        INSERT INTO ${table} (group_id, idx, name, args, state, updated_at, owner)
+        SELECT gen_random_uuid()::text, 0, 'send', '[]', 'queued', 0, ${owner}
+        FROM generate_series(1, ${count})
       `;
-      equal(counted?.running, 256);
-    } finally {
-      await sql.end();
+    // The statistics were taken while an earlier process's rows were there;
+    // then this one's backlog grew (a burst after a restart).
+    await fill("earlier", 5_000);
+    await db.admin`ANALYZE ${table}`;
+    await db.admin`DELETE FROM ${table}`;
+    await fill("me", 5_000);
+    const ids = await db.admin`SELECT group_id FROM ${table} LIMIT 256`;
+    const batch = newBatch();
+    for (const { group_id: groupId } of ids) {
+      batch.saves.set(`${groupId}/0`, { ...saved(groupId, 0, "running"), keep: true });
     }
+    const [plan] = await explainedBatch(sql, batch, "me");
+    if (plan === undefined) throw new Error("Cannot explain the batch: no statement");
+    // Joined by a scan of the table per saved row, 256 x 5,000 rows were compared.
+    ok(
+      discardedByJoins(plan) <= 256,
+      `the rows joined were compared with ${discardedByJoins(plan)} others`,
+    );
+    const [counted] = await db.admin`
+      SELECT count(*)::int AS running FROM ${table} WHERE state = 'running'
+    `;
+    equal(counted?.running, 256);
   },
 );

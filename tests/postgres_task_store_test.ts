@@ -337,7 +337,8 @@ postgresTest(
   "PostgresTaskStore: adoption deletes a dead owner's group that finished but was not deleted, and its probe row",
   async (db) => {
     await using store = await PostgresTaskStore.open(db.url);
-    // The owner died between its last outcome's UPDATE and its group's DELETE.
+    // An owner died between its last outcome's UPDATE and its group's DELETE
+    // (two statements before 2026-12-04: a journal may still hold such groups).
     const table = `${db.name}.posthaste_tasks`;
     await db.admin.unsafe(`
       INSERT INTO ${table} (group_id, idx, name, args, state, updated_at, owner) VALUES
