@@ -1,7 +1,7 @@
 // What the database is told and asked of a claim's sessions: a session-level
-// advisory lock on the owner id (see _postgres_claim.ts). Internal to
-// PostgresTaskStore.
-import type { Sql } from "postgres";
+// advisory lock on the owner id (see _postgres_claim.ts); and which owners'
+// claims are free, their owners gone. Internal to PostgresTaskStore.
+import type { Sql, TransactionSql } from "postgres";
 import { failedOnTheWay } from "./_postgres_pool.ts";
 
 /** How the claim's sessions are named, for the database's views and the claim's own ends. */
@@ -76,4 +76,35 @@ export async function checkUnshared(sql: Sql, owner: string): Promise<void> {
   throw new Error(
     "its sessions are handed from connection to connection (a pooler in transaction or statement mode), so the claim, a session lock, would not stay with this server; connect directly, or through a pooler in session mode",
   );
+}
+
+/**
+ * The owners other than `owner` with unfinished tasks in `table` whose claim
+ * is free: gone. Each one's claim is taken until `tx` ends (a live owner
+ * holds its own for its session).
+ */
+export async function goneOwners(
+  tx: TransactionSql,
+  table: string,
+  owner: string,
+): Promise<string[]> {
+  // One round trip: the try-lock runs once per distinct owner (the CTE is
+  // materialised before it). The owners are found by jumping from one to the
+  // next in the open rows' index: a DISTINCT read every open row, a scan of
+  // the backlog at each look (14 ms for 100,000; 90-180 ms on a table that
+  // vacuum had not caught up with).
+  const rows = await tx`
+    WITH RECURSIVE owners(owner) AS (
+      (SELECT owner FROM ${tx(table)} WHERE state NOT IN ('done', 'failed') ORDER BY owner LIMIT 1)
+      UNION ALL
+      SELECT (
+        SELECT n.owner FROM ${tx(table)} AS n
+        WHERE n.state NOT IN ('done', 'failed') AND n.owner > o.owner ORDER BY n.owner LIMIT 1
+      ) FROM owners AS o WHERE o.owner IS NOT NULL
+    ), others AS MATERIALIZED (
+      SELECT owner FROM owners WHERE owner IS NOT NULL AND owner <> ${owner}
+    )
+    SELECT owner FROM others WHERE pg_try_advisory_xact_lock(hashtextextended(owner, 0))
+  `;
+  return rows.map((row) => String(row.owner));
 }

@@ -5,6 +5,7 @@ import { abortable } from "./abortable.ts";
 import type { StatusRow } from "./_journal_recovery.ts";
 import { PROBE_PREFIX, storedTask } from "./_journal_rows.ts";
 import { KEPT_ID_SQL } from "./_given_ids.ts";
+import { goneOwners } from "./_postgres_claim_sql.ts";
 import type { StoredTask } from "./task_store.ts";
 
 /** The table's name; one table holds the tasks of every server sharing the database. */
@@ -139,16 +140,8 @@ export async function adoptOrphans(
   // running it again (seen: 300 requests, 7,536 lines).
   const [self] = await tx`SELECT pg_try_advisory_xact_lock(hashtextextended(${owner}, 0)) AS free`;
   if (self?.free) return { adopted: [], left: [], unclaimed: true };
-  // One round trip: the try-lock runs once per distinct owner (the CTE is
-  // materialised before it). Held until this transaction ends; a live owner
-  // holds it for its session, so only gone owners are returned.
-  const gone = (await tx`
-    WITH others AS MATERIALIZED (
-      SELECT DISTINCT owner FROM ${tx(TABLE)}
-      WHERE state NOT IN ('done', 'failed') AND owner <> ${owner}
-    )
-    SELECT owner FROM others WHERE pg_try_advisory_xact_lock(hashtextextended(owner, 0))
-  `).map((row) => String(row.owner));
+  // Their claims held until this transaction ends.
+  const gone = await goneOwners(tx, TABLE, owner);
   if (gone.length === 0) return { adopted: [], left: [] };
   // Groups whose last outcome was written but not their deletion (the owner
   // died between the two statements), and rows a health probe left: nothing

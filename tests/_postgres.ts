@@ -1,7 +1,9 @@
 // PostgreSQL for tests: a fresh schema per test in the database that
 // POSTHASTE_TEST_POSTGRES names (.ci/run starts one); without it the
 // PostgreSQL tests are ignored.
-import postgres, { type Sql } from "postgres";
+import postgres, { type Sql, type TransactionSql } from "postgres";
+import { ensureTable } from "../lib/_postgres_journal.ts";
+import { connect } from "../lib/_postgres_pool.ts";
 
 /** The test database's URL, or undefined: the PostgreSQL tests are then ignored. */
 const POSTGRES_URL: string | undefined = Deno.env.get("POSTHASTE_TEST_POSTGRES");
@@ -66,6 +68,54 @@ export function postgresTest(name: string, fn: (db: TestSchema) => Promise<void>
     async fn() {
       await using db = await testSchema();
       await fn(db);
+    },
+  });
+}
+
+/** A connection made as the store makes its own, to a schema with the store's table. */
+export async function journalTable(db: TestSchema) {
+  const sql = connect(db.url, 1);
+  await ensureTable(sql);
+  return {
+    sql,
+    /** The table, for `db.admin`. */
+    table: db.admin(`${db.name}.posthaste_tasks`),
+    [Symbol.asyncDispose]: () => sql.end(),
+  };
+}
+
+/** A node of a plan that `EXPLAIN (ANALYZE, FORMAT JSON)` returns. */
+export interface PlanNode {
+  "Node Type": string;
+  /** Where it stands under its parent: "Outer" for a ModifyTable's rows to change. */
+  "Parent Relationship"?: string;
+  /** What a ModifyTable node does: "Update", "Delete", "Insert". */
+  Operation?: string;
+  "Relation Name"?: string;
+  "Actual Rows": number;
+  "Actual Loops": number;
+  "Rows Removed by Filter"?: number;
+  "Rows Removed by Join Filter"?: number;
+  Plans?: PlanNode[];
+}
+
+/**
+ * `sql`, with each statement it runs explained as it runs (`EXPLAIN
+ * ANALYZE`): its plan goes to `plans`, and it resolves to no rows.
+ */
+export function explaining<S extends Sql | TransactionSql>(sql: S, plans: PlanNode[]): S {
+  return new Proxy(sql, {
+    apply(target, self, [strings, ...values]) {
+      if (!Array.isArray(strings?.raw)) return Reflect.apply(target, self, [strings, ...values]);
+      const explained = [`EXPLAIN (ANALYZE, FORMAT JSON) ${strings[0]}`, ...strings.slice(1)];
+      const query = Reflect.apply(target, self, [
+        Object.assign(explained, { raw: explained }),
+        ...values,
+      ]) as Promise<[{ "QUERY PLAN": [{ Plan: PlanNode }] }]>;
+      return query.then(([row]) => {
+        plans.push(row["QUERY PLAN"][0].Plan);
+        return [];
+      });
     },
   });
 }

@@ -1,31 +1,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { Sql } from "postgres";
 import { type Batch, batchStatements, newBatch, type SaveRow } from "../lib/_postgres_batch.ts";
-import { ensureTable } from "../lib/_postgres_journal.ts";
-import { connect } from "../lib/_postgres_pool.ts";
-import { postgresTest, type TestSchema } from "./_postgres.ts";
-
-/** `sql`, with each statement it runs explained as it runs (`EXPLAIN ANALYZE`, JSON). */
-function explaining(sql: Sql): Sql {
-  return new Proxy(sql, {
-    apply(target, self, [strings, ...values]) {
-      if (!Array.isArray(strings?.raw)) return Reflect.apply(target, self, [strings, ...values]);
-      const explained = [`EXPLAIN (ANALYZE, FORMAT JSON) ${strings[0]}`, ...strings.slice(1)];
-      return Reflect.apply(target, self, [Object.assign(explained, { raw: explained }), ...values]);
-    },
-  });
-}
-
-interface PlanNode {
-  "Node Type": string;
-  /** Where it stands under its parent: "Outer" for a ModifyTable's rows to change. */
-  "Parent Relationship"?: string;
-  /** What a ModifyTable node does: "Update", "Delete", "Insert". */
-  Operation?: string;
-  "Actual Rows": number;
-  "Rows Removed by Join Filter"?: number;
-  Plans?: PlanNode[];
-}
+import { explaining, journalTable, type PlanNode, postgresTest } from "./_postgres.ts";
 
 /** Rows a plan's joins compared and threw away, over all its nodes. */
 function discardedByJoins(node: PlanNode): number {
@@ -35,22 +11,9 @@ function discardedByJoins(node: PlanNode): number {
 
 /** The plans of a batch's statements, run as {@linkcode batchStatements} runs them. */
 async function explainedBatch(sql: Sql, batch: Batch, owner: string): Promise<PlanNode[]> {
-  const results = await Promise.all(batchStatements(explaining(sql), batch, owner, 1));
-  return (results as [{ "QUERY PLAN": [{ Plan: PlanNode }] }][]).map(([row]) =>
-    row["QUERY PLAN"][0].Plan
-  );
-}
-
-/** A connection made as the store makes its own, to a schema with the store's table. */
-async function journal(db: TestSchema) {
-  const sql = connect(db.url, 1);
-  await ensureTable(sql);
-  return {
-    sql,
-    /** The table, for `db.admin`. */
-    table: db.admin(`${db.name}.posthaste_tasks`),
-    [Symbol.asyncDispose]: () => sql.end(),
-  };
+  const plans: PlanNode[] = [];
+  await Promise.all(batchStatements(explaining(sql, plans), batch, owner, 1));
+  return plans;
 }
 
 /** A save of task `index` of `groupId` as `state`, at the commit's time. */
@@ -69,7 +32,7 @@ const saved = (groupId: string, index: number, state: string): SaveRow => ({
 postgresTest(
   "batchStatements: a finished group's rows are deleted, with no version written for them first, in the statement that saves the outcomes of a group kept for a failed task",
   async (db) => {
-    await using opened = await journal(db);
+    await using opened = await journalTable(db);
     const { sql, table } = opened;
     await db.admin`
       INSERT INTO ${table} (group_id, idx, name, args, state, updated_at, owner) VALUES
@@ -102,7 +65,7 @@ postgresTest(
 postgresTest(
   "batchStatements: a batch's saves each find their own row, whatever the statistics say of the owner (a new process's owner is in none of them)",
   async (db) => {
-    await using opened = await journal(db);
+    await using opened = await journalTable(db);
     const { sql, table } = opened;
     // No analyze but the one below, whenever autovacuum would look.
     await db.admin`ALTER TABLE ${table} SET (autovacuum_enabled = false)`;
