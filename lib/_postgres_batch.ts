@@ -119,6 +119,7 @@ export function batchStatements(
   }
   if (saves.size > 0 || finished.size > 0) {
     const rows = [...saves.values()];
+    const [ids, done] = [column(rows, "groupId"), [...finished]];
     // One statement: the groups whose last task succeeded are deleted, and
     // the outcomes of all other rows saved. A finished group's rows get no
     // version only to be deleted (fewer dead rows for vacuum), and a crash
@@ -128,15 +129,17 @@ export function batchStatements(
     // column of the batch, not as a value: a new process's owner is in none
     // of the table's statistics, so the planner took its rows for one, and
     // joined the batch to a scan of the whole table per row (256 rows
-    // against a backlog of 20,000: 0.8 s a batch). The finished groups are
-    // left out by a hashed NOT IN (their ids are never null), not NOT
-    // EXISTS, which the planner ran as a loop over them for each saved row.
+    // against a backlog of 20,000: 0.8 s a batch). Statistics taken while
+    // the queue was empty make it take the whole table for one row, and
+    // loop over it per row: so each reference to the table is bounded by
+    // the batch's own ids (= ANY), and the groups to keep or to leave out
+    // are hashed NOT IN lists (ids are never null), each read once.
     statements.push(sql`
         WITH finished AS (
-          DELETE FROM ${sql(TABLE)} AS t WHERE t.group_id = ANY(${[...finished]}::text[])
-          AND NOT EXISTS (
-            SELECT 1 FROM ${sql(TABLE)} AS f WHERE f.group_id = t.group_id AND (f.state = 'failed'
-              OR (f.owner <> ${owner} AND f.state <> 'done'))
+          DELETE FROM ${sql(TABLE)} AS t WHERE t.group_id = ANY(${done}::text[])
+          AND t.group_id NOT IN (
+            SELECT f.group_id FROM ${sql(TABLE)} AS f WHERE f.group_id = ANY(${done}::text[])
+            AND (f.state = 'failed' OR (f.owner <> ${owner} AND f.state <> 'done'))
           )
           RETURNING t.group_id
         )
@@ -146,7 +149,7 @@ export function batchStatements(
           error = CASE WHEN u.k = 1 THEN t.error ELSE u.e END,
           duration_ms = CASE WHEN u.k = 1 THEN t.duration_ms ELSE u.d END,
           updated_at = CASE WHEN u.t < 0 THEN ${now} ELSE u.t END
-        FROM unnest(${column(rows, "groupId")}::text[], ${column(rows, "index")}::int[], ${
+        FROM unnest(${ids}::text[], ${column(rows, "index")}::int[], ${
       column(rows, "state")
     }::text[], ${column(rows, "attempts")}::int[], ${column(rows, "nextAt")}::bigint[], ${
       column(rows, "error")
@@ -156,7 +159,8 @@ export function batchStatements(
         row.keep ? 1 : 0
       )}::int[], array_fill(${owner}::text, ARRAY[${rows.length}::int]))
           AS u(g, i, s, n, x, e, d, t, k, o)
-        WHERE t.group_id = u.g AND t.idx = u.i AND t.owner = u.o
+        WHERE t.group_id = ANY(${ids}::text[])
+        AND t.group_id = u.g AND t.idx = u.i AND t.owner = u.o
         AND u.g NOT IN (SELECT group_id FROM finished)
       `);
   }

@@ -99,6 +99,14 @@ export interface PlanNode {
   Plans?: PlanNode[];
 }
 
+/** Rows the plan's scans of tables read, kept or thrown away, over all its nodes. */
+export function rowsRead(node: PlanNode): number {
+  const read = node["Node Type"].includes("Scan") && node["Relation Name"] !== undefined
+    ? (node["Actual Rows"] + (node["Rows Removed by Filter"] ?? 0)) * node["Actual Loops"]
+    : 0;
+  return read + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
+}
+
 /**
  * `sql`, with each statement it runs explained as it runs (`EXPLAIN
  * ANALYZE`): its plan goes to `plans`, and it resolves to no rows.

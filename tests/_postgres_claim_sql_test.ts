@@ -2,15 +2,7 @@ import { deepEqual, ok } from "node:assert/strict";
 import postgres from "postgres";
 import { goneOwners } from "../lib/_postgres_claim_sql.ts";
 import { TABLE } from "../lib/_postgres_journal.ts";
-import { explaining, journalTable, type PlanNode, postgresTest } from "./_postgres.ts";
-
-/** Rows the plan's scans read, kept or thrown away, over all its nodes. */
-function rowsRead(node: PlanNode): number {
-  const read = node["Node Type"].includes("Scan") && node["Relation Name"] !== undefined
-    ? (node["Actual Rows"] + (node["Rows Removed by Filter"] ?? 0)) * node["Actual Loops"]
-    : 0;
-  return read + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
-}
+import { explaining, journalTable, type PlanNode, postgresTest, rowsRead } from "./_postgres.ts";
 
 postgresTest(
   "goneOwners: the owners with open tasks whose claim is free, found by one look per owner, not by reading each open row",
