@@ -181,6 +181,11 @@ export function connect(
     // with the table (a batched UPDATE took 1.4 s with 20,000 tasks
     // waiting). A plan per run costs a fraction of a millisecond a batch.
     plan_cache_mode: "force_custom_plan",
+    // A table that vacuum has not caught up with makes every plan look
+    // costly, past `jit_above_cost`, and a batch that runs in 2 ms then
+    // spends ~90 ms compiling itself: in a soak, 330 such statements in 40 s,
+    // the backlog full; none with JIT off. posthaste's statements are short.
+    jit: "off",
     // A session whose client is cut off (not gone: no reset came) is kept
     // until the database's TCP keepalive gives up on it, after two hours by
     // Linux's default; the commit streams' given up on would pile up, each

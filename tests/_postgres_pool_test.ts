@@ -27,6 +27,20 @@ function checkedTimers() {
 }
 
 postgresTest(
+  "connect(): sessions plan each statement for its values and never compile it (JIT)",
+  async (db) => {
+    const sql = connect(db.url, 1);
+    try {
+      const [plans] = await sql`SHOW plan_cache_mode`;
+      const [jit] = await sql`SHOW jit`;
+      deepEqual([plans?.plan_cache_mode, jit?.jit], ["force_custom_plan", "off"]);
+    } finally {
+      await sql.end();
+    }
+  },
+);
+
+postgresTest(
   "PostgresPool: a query with no answer that the database does not run gives the pool up",
   async (db) => {
     await using proxy = proxyTo(db.url);
