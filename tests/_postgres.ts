@@ -2,6 +2,7 @@
 // POSTHASTE_TEST_POSTGRES names (.ci/run starts one); without it the
 // PostgreSQL tests are ignored.
 import postgres, { type Sql, type TransactionSql } from "postgres";
+import type { SaveRow } from "../lib/_postgres_batch.ts";
 import { ensureTable } from "../lib/_postgres_journal.ts";
 import { connect } from "../lib/_postgres_pool.ts";
 
@@ -83,6 +84,19 @@ export async function journalTable(db: TestSchema) {
     [Symbol.asyncDispose]: () => sql.end(),
   };
 }
+
+/** A save of task `index` of `groupId` as `state`, ended at the commit's time. */
+export const savedRow = (groupId: string, index: number, state: string): SaveRow => ({
+  groupId,
+  index,
+  state,
+  attempts: 1,
+  nextAt: 0,
+  error: null,
+  durationMs: 0,
+  at: -1,
+  keep: false,
+});
 
 /** A node of a plan that `EXPLAIN (ANALYZE, FORMAT JSON)` returns. */
 export interface PlanNode {

@@ -1,12 +1,13 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { Sql } from "postgres";
-import { type Batch, batchStatements, newBatch, type SaveRow } from "../lib/_postgres_batch.ts";
+import { type Batch, batchStatements, newBatch } from "../lib/_postgres_batch.ts";
 import {
   explaining,
   journalTable,
   type PlanNode,
   postgresTest,
   rowsRead,
+  savedRow,
   type TestSchema,
 } from "./_postgres.ts";
 
@@ -22,19 +23,6 @@ async function explainedBatch(sql: Sql, batch: Batch, owner: string): Promise<Pl
   await Promise.all(batchStatements(explaining(sql, plans), batch, owner, 1));
   return plans;
 }
-
-/** A save of task `index` of `groupId` as `state`, at the commit's time. */
-const saved = (groupId: string, index: number, state: string): SaveRow => ({
-  groupId,
-  index,
-  state,
-  attempts: 1,
-  nextAt: 0,
-  error: null,
-  durationMs: 0,
-  at: -1,
-  keep: false,
-});
 
 postgresTest(
   "batchStatements: a finished group's rows are deleted, with no version written for them first, in the statement that saves the outcomes of a group kept for a failed task",
@@ -52,7 +40,7 @@ postgresTest(
     for (
       const [groupId, index] of [["done-group", 0], ["done-group", 1], ["kept-group", 0]] as const
     ) {
-      batch.saves.set(`${groupId}/${index}`, saved(groupId, index, "done"));
+      batch.saves.set(`${groupId}/${index}`, savedRow(groupId, index, "done"));
       batch.finished.add(groupId);
     }
     const [update, ...others] = await explainedBatch(sql, batch, "me");
@@ -95,10 +83,10 @@ async function batchOnStaleStatistics(
   // Half of them finish their groups, to be deleted; half are attempt marks.
   for (const [i, { group_id: groupId }] of ids.entries()) {
     if (i % 2 === 0) {
-      batch.saves.set(`${groupId}/0`, saved(groupId, 0, "done"));
+      batch.saves.set(`${groupId}/0`, savedRow(groupId, 0, "done"));
       batch.finished.add(groupId);
     } else {
-      batch.saves.set(`${groupId}/0`, { ...saved(groupId, 0, "running"), keep: true });
+      batch.saves.set(`${groupId}/0`, { ...savedRow(groupId, 0, "running"), keep: true });
     }
   }
   const [plan] = await explainedBatch(sql, batch, "me");

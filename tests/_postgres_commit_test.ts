@@ -9,7 +9,15 @@ import { checkCommitTimeout } from "../lib/_postgres_streams.ts";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
 import type { NewRow } from "../lib/_journal_rows.ts";
 import { type FakeClock, fakeClock, recordingLogger, turn } from "./_helpers.ts";
-import { connectTimeout, fakeSql, lockTable, postgresTest, proxyTo, refusal } from "./_postgres.ts";
+import {
+  connectTimeout,
+  fakeSql,
+  lockTable,
+  postgresTest,
+  proxyTo,
+  refusal,
+  savedRow,
+} from "./_postgres.ts";
 
 const send = defineTask("send", (to: string) => void to);
 
@@ -42,17 +50,7 @@ const newRow = (groupId: string): NewRow => ({
 });
 
 /** A task's progress as the store saves it. */
-const saveRow = (index: number, state: string): SaveRow => ({
-  groupId: "g",
-  index,
-  state,
-  attempts: 1,
-  nextAt: 0,
-  error: null,
-  durationMs: 0,
-  at: -1,
-  keep: false,
-});
+const saveRow = (index: number, state: string): SaveRow => savedRow("g", index, state);
 
 Deno.test("PostgresCommit carries failed outcomes over, a second apart, for retryForMs; attempt marks not", async () => {
   const clock = fakeClock();
