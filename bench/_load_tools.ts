@@ -212,3 +212,31 @@ export async function postMany(url: string, count: number, concurrency = 64): Pr
   }));
   return accepted;
 }
+
+/** Requests a second that a wrk run saw answered 2xx: those refused (503) do not count. */
+export function acceptedRate(result: WrkResult): number {
+  return result.rps * (1 - result.errors / Math.max(1, result.requests));
+}
+
+/**
+ * The p99 latency in ms of `GET {url}/healthz` over 2 s. A modest-rate probe,
+ * not a flood: one GET every 5 ms, sent on schedule whether or not earlier
+ * ones answered (open loop), so a stalled event loop shows in every request
+ * that waited on it.
+ */
+export async function healthP99(url: string): Promise<number> {
+  const probes: Promise<number>[] = [];
+  const until = performance.now() + 2_000;
+  while (performance.now() < until) {
+    const start = performance.now();
+    probes.push(
+      fetch(`${url}/healthz`).then(async (response) => {
+        await response.body?.cancel();
+        return performance.now() - start;
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const latencies = (await Promise.all(probes)).sort((a, b) => a - b);
+  return latencies[Math.floor(latencies.length * 0.99)] ?? NaN;
+}

@@ -11,7 +11,9 @@
  * @module
  */
 import {
+  acceptedRate,
   hasFastApi,
+  healthP99,
   median,
   postMany,
   rssKiB,
@@ -200,25 +202,7 @@ if (run("4")) {
   const p99: Record<string, number> = {};
   for (const workers of ["1", "0"]) {
     const server = await startServer("main.ts", { WORKERS: workers, REPORT_WORK_MS: "50" }, "0,1");
-    // A health check is a modest-rate probe, not a flood: one GET every 5 ms,
-    // sent on schedule whether or not earlier ones answered (open loop), so a
-    // stalled event loop shows in every request that waited on it.
-    const health = async (): Promise<number> => {
-      const probes: Promise<number>[] = [];
-      const until = performance.now() + 2_000;
-      while (performance.now() < until) {
-        const start = performance.now();
-        probes.push(
-          fetch(`${server.url}/healthz`).then(async (response) => {
-            await response.body?.cancel();
-            return performance.now() - start;
-          }),
-        );
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      const latencies = (await Promise.all(probes)).sort((a, b) => a - b);
-      return latencies[Math.floor(latencies.length * 0.99)] ?? NaN;
-    };
+    const health = () => healthP99(server.url);
     // One report first: a worker starts on first use, a one-time cost measured apart.
     const firstStart = performance.now();
     await (await fetch(`${server.url}/reports`, { method: "POST" })).body?.cancel();
@@ -274,7 +258,7 @@ if (run("5")) {
     memoryRounds.push((await wrk(memory.url)).rps);
     for (const [i, server] of servers.entries()) {
       const result = await wrk(server.url);
-      durable[i]!.rounds.push(result.rps * (1 - result.errors / Math.max(1, result.requests)));
+      durable[i]!.rounds.push(acceptedRate(result));
     }
   }
   const [b, m] = [median(bareRounds), median(memoryRounds)];
@@ -307,7 +291,7 @@ if (run("5")) {
   const kvRounds: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     const result = await wrk(kv.url);
-    kvRounds.push(result.rps * (1 - result.errors / Math.max(1, result.requests)));
+    kvRounds.push(acceptedRate(result));
   }
   await kv.stop();
   const k = median(kvRounds);

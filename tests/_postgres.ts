@@ -1,7 +1,7 @@
 // PostgreSQL for tests: a fresh schema per test in the database that
 // POSTHASTE_TEST_POSTGRES names (.ci/run starts one); without it the
 // PostgreSQL tests are ignored.
-import postgres, { type Sql, type TransactionSql } from "postgres";
+import postgres, { type Sql } from "postgres";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
 import { ensureTable } from "../lib/_postgres_journal.ts";
 import { connect } from "../lib/_postgres_pool.ts";
@@ -97,50 +97,6 @@ export const savedRow = (groupId: string, index: number, state: string): SaveRow
   at: -1,
   keep: false,
 });
-
-/** A node of a plan that `EXPLAIN (ANALYZE, FORMAT JSON)` returns. */
-export interface PlanNode {
-  "Node Type": string;
-  /** Where it stands under its parent: "Outer" for a ModifyTable's rows to change. */
-  "Parent Relationship"?: string;
-  /** What a ModifyTable node does: "Update", "Delete", "Insert". */
-  Operation?: string;
-  "Relation Name"?: string;
-  "Actual Rows": number;
-  "Actual Loops": number;
-  "Rows Removed by Filter"?: number;
-  "Rows Removed by Join Filter"?: number;
-  Plans?: PlanNode[];
-}
-
-/** Rows the plan's scans of tables read, kept or thrown away, over all its nodes. */
-export function rowsRead(node: PlanNode): number {
-  const read = node["Node Type"].includes("Scan") && node["Relation Name"] !== undefined
-    ? (node["Actual Rows"] + (node["Rows Removed by Filter"] ?? 0)) * node["Actual Loops"]
-    : 0;
-  return read + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
-}
-
-/**
- * `sql`, with each statement it runs explained as it runs (`EXPLAIN
- * ANALYZE`): its plan goes to `plans`, and it resolves to no rows.
- */
-export function explaining<S extends Sql | TransactionSql>(sql: S, plans: PlanNode[]): S {
-  return new Proxy(sql, {
-    apply(target, self, [strings, ...values]) {
-      if (!Array.isArray(strings?.raw)) return Reflect.apply(target, self, [strings, ...values]);
-      const explained = [`EXPLAIN (ANALYZE, FORMAT JSON) ${strings[0]}`, ...strings.slice(1)];
-      const query = Reflect.apply(target, self, [
-        Object.assign(explained, { raw: explained }),
-        ...values,
-      ]) as Promise<[{ "QUERY PLAN": [{ Plan: PlanNode }] }]>;
-      return query.then(([row]) => {
-        plans.push(row["QUERY PLAN"][0].Plan);
-        return [];
-      });
-    },
-  });
-}
 
 /** A lock on the store's table; see {@linkcode lockTable}. */
 export interface TableLock {

@@ -1,21 +1,8 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import type { Sql } from "postgres";
 import { type Batch, batchStatements, newBatch } from "../lib/_postgres_batch.ts";
-import {
-  explaining,
-  journalTable,
-  type PlanNode,
-  postgresTest,
-  rowsRead,
-  savedRow,
-  type TestSchema,
-} from "./_postgres.ts";
-
-/** Rows a plan's joins compared and threw away, over all its nodes. */
-function discardedByJoins(node: PlanNode): number {
-  return (node["Rows Removed by Join Filter"] ?? 0) +
-    (node.Plans ?? []).reduce((sum, child) => sum + discardedByJoins(child), 0);
-}
+import { discardedByJoins, explaining, type PlanNode, rowsRead } from "./_plans.ts";
+import { journalTable, postgresTest, savedRow, type TestSchema } from "./_postgres.ts";
 
 /** The plans of a batch's statements, run as {@linkcode batchStatements} runs them. */
 async function explainedBatch(sql: Sql, batch: Batch, owner: string): Promise<PlanNode[]> {

@@ -2,7 +2,8 @@ import { deepEqual, ok } from "node:assert/strict";
 import postgres from "postgres";
 import { goneOwners } from "../lib/_postgres_claim_sql.ts";
 import { TABLE } from "../lib/_postgres_journal.ts";
-import { explaining, journalTable, type PlanNode, postgresTest, rowsRead } from "./_postgres.ts";
+import { explaining, type PlanNode, rowsRead } from "./_plans.ts";
+import { journalTable, postgresTest } from "./_postgres.ts";
 
 postgresTest(
   "goneOwners: the owners with open tasks whose claim is free, found by one look per owner, not by reading each open row",
