@@ -77,10 +77,18 @@ export function postgresTest(name: string, fn: (db: TestSchema) => Promise<void>
 export async function journalTable(db: TestSchema) {
   const sql = connect(db.url, 1);
   await ensureTable(sql);
+  const table = db.admin(`${db.name}.posthaste_tasks`);
   return {
     sql,
     /** The table, for `db.admin`. */
-    table: db.admin(`${db.name}.posthaste_tasks`),
+    table,
+    /** Adds `count` one-task groups of `owner`'s in `state`. */
+    fill: (owner: string, count: number, state = "queued") =>
+      db.admin`
+        INSERT INTO ${table} (group_id, idx, name, args, state, updated_at, owner)
+        SELECT gen_random_uuid()::text, 0, 'send', '[]', ${state}, 0, ${owner}
+        FROM generate_series(1, ${count})
+      `,
     [Symbol.asyncDispose]: () => sql.end(),
   };
 }

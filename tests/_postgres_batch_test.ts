@@ -4,6 +4,8 @@ import { type Batch, batchStatements, newBatch } from "../lib/_postgres_batch.ts
 import { discardedByJoins, explaining, type PlanNode, rowsRead } from "./_plans.ts";
 import { journalTable, postgresTest, savedRow, type TestSchema } from "./_postgres.ts";
 
+type Journal = Awaited<ReturnType<typeof journalTable>>;
+
 /** The plans of a batch's statements, run as {@linkcode batchStatements} runs them. */
 async function explainedBatch(sql: Sql, batch: Batch, owner: string): Promise<PlanNode[]> {
   const plans: PlanNode[] = [];
@@ -51,19 +53,13 @@ postgresTest(
  */
 async function batchOnStaleStatistics(
   db: TestSchema,
-  stale: (fill: (owner: string, count: number) => Promise<unknown>) => Promise<void>,
+  stale: (journal: Journal) => Promise<void>,
 ) {
   await using opened = await journalTable(db);
-  const { sql, table } = opened;
+  const { sql, table, fill } = opened;
   // No analyze but the test's, whenever autovacuum would look.
   await db.admin`ALTER TABLE ${table} SET (autovacuum_enabled = false)`;
-  const fill = (owner: string, count: number) =>
-    db.admin`
-      INSERT INTO ${table} (group_id, idx, name, args, state, updated_at, owner)
-      SELECT gen_random_uuid()::text, 0, 'send', '[]', 'queued', 0, ${owner}
-      FROM generate_series(1, ${count})
-    `;
-  await stale(fill);
+  await stale(opened);
   await fill("me", 5_000);
   const ids = await db.admin`SELECT group_id FROM ${table} LIMIT 256`;
   const batch = newBatch();
@@ -109,10 +105,10 @@ postgresTest(
     // backlog grew (a burst after a restart). A scan of the table per saved
     // row compared 256 x 5,000 rows; a loop over the finished groups per
     // saved row, 256 x 128.
-    const batch = await batchOnStaleStatistics(db, async (fill) => {
+    const batch = await batchOnStaleStatistics(db, async ({ fill, table }) => {
       await fill("earlier", 5_000);
-      await db.admin`ANALYZE ${db.admin(`${db.name}.posthaste_tasks`)}`;
-      await db.admin`DELETE FROM ${db.admin(`${db.name}.posthaste_tasks`)}`;
+      await db.admin`ANALYZE ${table}`;
+      await db.admin`DELETE FROM ${table}`;
     });
     checkBatch(batch, 256);
   },
@@ -124,10 +120,10 @@ postgresTest(
     // The planner then takes the table for one row, however large it grew,
     // and loops over it for each saved row: 650,000 rows read. Only the
     // batch's own rows may meet the batch (256 x 256 at most).
-    const batch = await batchOnStaleStatistics(db, async (fill) => {
+    const batch = await batchOnStaleStatistics(db, async ({ fill, table }) => {
       await fill("me", 5_000);
-      await db.admin`DELETE FROM ${db.admin(`${db.name}.posthaste_tasks`)}`;
-      await db.admin`ANALYZE ${db.admin(`${db.name}.posthaste_tasks`)}`;
+      await db.admin`DELETE FROM ${table}`;
+      await db.admin`ANALYZE ${table}`;
     });
     checkBatch(batch, 256 * 256);
   },

@@ -9,13 +9,7 @@ postgresTest(
   "goneOwners: the owners with open tasks whose claim is free, found by one look per owner, not by reading each open row",
   async (db) => {
     await using opened = await journalTable(db);
-    const { sql, table } = opened;
-    const fill = (owner: string, count: number, state = "queued") =>
-      db.admin`
-        INSERT INTO ${table} (group_id, idx, name, args, state, updated_at, owner)
-        SELECT gen_random_uuid()::text, 0, 'send', '[]', ${state}, 0, ${owner}
-        FROM generate_series(1, ${count})
-      `;
+    const { sql, table, fill } = opened;
     await fill("me", 5_000); // this server's backlog
     await fill("gone-a", 3);
     await fill("gone-b", 2);
