@@ -166,9 +166,14 @@ export function batchStatements(
   }
   if (withdrawn.size > 0) {
     // Its client was answered 503 and nothing here ran it: never to run.
+    // The owner is a column again (see above): as a value, the planner
+    // read every row of this owner's through the open index (50,000 to delete 256).
+    const ids = [...withdrawn];
     statements.push(sql`
-        DELETE FROM ${sql(TABLE)} WHERE group_id = ANY(${[...withdrawn]}::text[])
-        AND owner = ${owner} AND state = 'queued' AND attempts = 0
+        DELETE FROM ${sql(TABLE)} AS t
+        USING unnest(${ids}::text[], array_fill(${owner}::text, ARRAY[${ids.length}::int])) AS u(g, o)
+        WHERE t.group_id = ANY(${ids}::text[]) AND t.group_id = u.g AND t.owner = u.o
+        AND t.state = 'queued' AND t.attempts = 0
       `);
   }
   return statements;
