@@ -9,6 +9,7 @@
 // the pool is given up for a new one. Also `connect`, how every posthaste
 // connection is made. Internal to PostgresTaskStore.
 import postgres, { type Sql } from "postgres";
+import { arrayTypes } from "./_postgres_arrays.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
 
@@ -195,7 +196,8 @@ export function connect(
     tcp_keepalives_count: 3,
     ...settings,
   };
-  return postgres(url, { max, onnotice: () => {}, ...options, connection });
+  // Array parameters serialized from the first statement on (see arrayTypes).
+  return postgres(url, { max, onnotice: () => {}, ...options, connection, types: arrayTypes });
 }
 
 /**
