@@ -186,6 +186,37 @@ export async function waitForLines(path: string, lines: number, limitMs = 60_000
   return performance.now() - start;
 }
 
+/** How long a run's lines may take to reach the log: Deno KV delivers ~1,100 a second. */
+const DELIVERY_LIMIT_MS = 180_000;
+
+/** A durable server's log, followed run by run; see {@linkcode deliveries}. */
+export interface Deliveries {
+  /**
+   * Tasks a second that `result`'s run, `seconds` long, put in the log: its
+   * accepted tasks over the time from its start until the last one's line
+   * was there (0 if not within three minutes).
+   */
+  deliveredRate(result: WrkResult, seconds: number): Promise<number>;
+}
+
+/** Follows `server`'s log, once `warmUp`'s tasks are all in it. */
+export async function deliveries(
+  server: Server,
+  warmUp: (server: Server) => Promise<number>,
+): Promise<Deliveries> {
+  const path = `${server.dir}/log.txt`;
+  let logged = await warmUp(server);
+  await waitForLines(path, logged, DELIVERY_LIMIT_MS);
+  return {
+    async deliveredRate(result, seconds) {
+      const accepted = result.requests - result.errors;
+      logged += accepted;
+      const waitedMs = await waitForLines(path, logged, DELIVERY_LIMIT_MS);
+      return accepted / (seconds + waitedMs / 1_000);
+    },
+  };
+}
+
 /** Resident memory of process `pid`, in KiB. */
 export async function rssKiB(pid: number): Promise<number> {
   // `ps`, because Deno grants /proc only with --allow-all.
