@@ -267,6 +267,9 @@ export class OwnerClaim {
         // on the new connection (takes of places are never blocked).
         await retakeClaim(this.#sql, owner);
         this.#logger.info("Took the journal claim for owner {owner} again", { owner });
+        // Not awaited: the watch looks after this connection again from now.
+        // Best effort: a place not taken again leaves the name over its limit a while.
+        void this.places.retake().catch(() => {});
         this.#settling?.();
         const settle = this.#pause(SETTLE_MS);
         this.#settling = settle.end;

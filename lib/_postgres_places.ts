@@ -1,10 +1,12 @@
 // The places of sharedConcurrency in PostgreSQL: session-level advisory locks
 // on (the name's hash, the place's number), taken with a try-lock on the
 // journal claim's connection, so that a server that dies, or loses that
-// connection, gives back every place it held. A server whose take found none
-// free holds the name's "waiting" lock (place -1) in share mode until it
-// takes one: a server giving a place back sees it, leaves the place to it,
-// and wakes it with a NOTIFY. Internal to PostgresTaskStore.
+// connection, gives back every place it held; one that lost it takes a place
+// again on its new session for each attempt still running (retake), where
+// one is free. A server whose take found none free holds the name's
+// "waiting" lock (place -1) in share mode until it takes one: a server giving
+// a place back sees it, leaves the place to it, and wakes it with a NOTIFY.
+// Internal to PostgresTaskStore.
 import type { Sql } from "postgres";
 import type { SharedPlaces } from "./shared_places.ts";
 
@@ -19,9 +21,15 @@ export class PostgresPlaces implements SharedPlaces {
   readonly #sql: () => Sql;
   readonly #owner: string;
   readonly #held = new Map<string, number[]>();
+  /** Each name's limit, as its last take gave it. */
+  readonly #limits = new Map<string, number>();
   /** Names whose waiting lock this session holds. */
   readonly #waiting = new Set<string>();
   readonly #watchers = new Set<(name: string) => void>();
+  /** Attempts running on a place lost with a session, by name, and the name's limit. */
+  readonly #owed = new Map<string, { count: number; limit: number }>();
+  /** Counts the sessions lost: a retake on one gone since is not this session's. */
+  #sessions = 0;
   /** The LISTEN, once this server first waited (a connection of its own). */
   #listening: Promise<void> | undefined;
 
@@ -35,6 +43,7 @@ export class PostgresPlaces implements SharedPlaces {
   }
 
   async take(name: string, limit: number): Promise<boolean> {
+    this.#limits.set(name, limit);
     const held = this.#mine(name);
     const free: number[] = [];
     for (let place = 0; place < limit; place++) if (!held.includes(place)) free.push(place);
@@ -57,6 +66,12 @@ export class PostgresPlaces implements SharedPlaces {
   }
 
   async give(name: string): Promise<boolean> {
+    // An attempt that lost its place ends: the places still held are for the others.
+    const owed = this.#owed.get(name);
+    if (owed !== undefined) {
+      if (--owed.count === 0) this.#owed.delete(name);
+      return false;
+    }
     const place = this.#held.get(name)?.pop();
     if (place === undefined) return false; // lost with the session
     // Whether another session holds the name's waiting lock, once this
@@ -77,10 +92,52 @@ export class PostgresPlaces implements SharedPlaces {
     return row?.others_wait === true;
   }
 
-  /** The session ended: every place, and every waiting lock, went with it. */
+  /**
+   * The session ended: every place, and every waiting lock, went with it.
+   * The attempts running on them are owed one each, until `retake()`.
+   */
   lost(): void {
+    this.#sessions++;
+    for (const [name, held] of this.#held) {
+      if (held.length === 0) continue;
+      const owed = this.#owed.get(name);
+      if (owed !== undefined) owed.count += held.length;
+      else this.#owed.set(name, { count: held.length, limit: this.#limits.get(name) ?? 0 });
+    }
     this.#held.clear();
     this.#waiting.clear();
+  }
+
+  /**
+   * On the new session, takes again a place for each attempt still running
+   * on a lost one, where one is free: else the name would run over its limit
+   * until they end. A place another server took meanwhile stays its own.
+   */
+  async retake(): Promise<void> {
+    const session = this.#sessions;
+    for (const [name, { count, limit }] of [...this.#owed]) {
+      // Not one this session holds already (a take since the loss): a lock is re-entrant.
+      const held = this.#mine(name);
+      const free = Array.from({ length: limit }, (_, place) => place).filter((place) =>
+        !held.includes(place)
+      );
+      const rows = await this.#sql().unsafe(
+        `SELECT place FROM unnest($2::int[]) AS place
+         WHERE pg_try_advisory_lock(${KEY}, place) LIMIT $3`,
+        [name, free, count],
+      );
+      for (const { place } of rows) {
+        const owed = this.#owed.get(name);
+        if (session !== this.#sessions) return; // gone with a later loss
+        if (owed === undefined) {
+          // Its attempts ended meanwhile: not needed.
+          await this.#sql().unsafe(`SELECT pg_advisory_unlock(${KEY}, $2)`, [name, place]);
+          continue;
+        }
+        this.#mine(name).push(Number(place));
+        if (--owed.count === 0) this.#owed.delete(name);
+      }
+    }
   }
 
   /** The claim gave up its connection for a new one: so goes the LISTEN, whose connection ends with it. */

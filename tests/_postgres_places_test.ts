@@ -2,6 +2,8 @@
 // advisory locks on the claim's session, shared by the stores on one schema.
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { PostgresTaskStore, TaskGroup } from "../lib/mod.ts";
+import { PostgresPlaces } from "../lib/_postgres_places.ts";
+import { connect } from "../lib/_postgres_pool.ts";
 import { gatedTask, TestRunner } from "./_helpers.ts";
 import { postgresTest, type TestSchema } from "./_postgres.ts";
 
@@ -43,7 +45,8 @@ postgresTest(
       true,
       false,
     ]);
-    await db.kill(a.owner); // as its process dying would
+    // Its session ends (a live store would take its place again: see below).
+    await a.close();
     deepEqual([await b.sharedPlaces.take("mail", 2), await locksOf(db, "mail")], [true, 2]);
   },
 );
@@ -59,20 +62,71 @@ postgresTest("PostgreSQL places: a take locks one place, however many are free",
 });
 
 postgresTest(
-  "PostgreSQL places: a store that lost its claim's session forgets the places it held, and takes them afresh",
+  "PostgreSQL places: a store that lost its claim's session takes a place again for the attempt still running on it",
   async (db) => {
     await using store = await PostgresTaskStore.open(db.url);
     deepEqual(
       [await store.sharedPlaces.take("mail", 1), await store.sharedPlaces.take("mail", 1)],
-      [
-        true,
-        false,
-      ],
+      [true, false],
     );
     await db.kill(store.owner);
-    equal(await locksOf(db, "mail"), 0);
-    equal(await store.sharedPlaces.take("mail", 1), true, "not refused for a place it lost");
+    // The claim, taken again on a new session, takes the place again: the
+    // attempt that held it has not given it back. It had been free meanwhile.
+    await untilLocks(db, "mail", 1);
+    equal(await store.sharedPlaces.take("mail", 1), false, "its attempt still runs on it");
+    store.sharedPlaces.give("mail");
+    await untilLocks(db, "mail", 0);
+    equal(await store.sharedPlaces.take("mail", 1), true);
+  },
+);
+
+/** Places on a connection of their own, and how to end its session as a cut would. */
+function placesOnOwnSession(db: TestSchema, owner: string) {
+  const sql = connect(db.url, 1);
+  const places = new PostgresPlaces(() => sql, owner);
+  return {
+    places,
+    /** Ends the session (its locks go with it) and tells the places, as the claim does. */
+    async cut() {
+      const [row] = await sql`SELECT pg_backend_pid() AS pid`;
+      await db.admin`SELECT pg_terminate_backend(${row?.pid as number}, 5000)`;
+      places.lost();
+    },
+    [Symbol.asyncDispose]: () => sql.end(),
+  };
+}
+
+postgresTest(
+  "PostgreSQL places: a place another server took while this one's session was lost stays its own; the attempt that lost it ends without giving another back",
+  async (db) => {
+    await using a = placesOnOwnSession(db, "a");
+    await using b = placesOnOwnSession(db, "b");
+    deepEqual([await a.places.take("mail", 2), await a.places.take("mail", 2)], [true, true]);
+    await a.cut();
+    equal(await b.places.take("mail", 2), true, "free while no session holds it");
+    await a.places.retake();
+    equal(await locksOf(db, "mail"), 2, "a took one again, b keeps its own");
+    // a's two attempts end: the first had no place to give back; the second gives its own.
+    equal(await a.places.give("mail"), false);
+    equal(await locksOf(db, "mail"), 2);
+    await a.places.give("mail");
     equal(await locksOf(db, "mail"), 1);
+    deepEqual([await a.places.take("mail", 2), await a.places.take("mail", 2)], [true, false]);
+  },
+);
+
+postgresTest(
+  "PostgreSQL places: a retake takes no place for attempts that ended while it was lost, nor one its session holds already",
+  async (db) => {
+    await using a = placesOnOwnSession(db, "a");
+    equal(await a.places.take("mail", 3), true);
+    equal(await a.places.take("mail", 3), true);
+    await a.cut();
+    await a.places.give("mail"); // one of the two attempts ended meanwhile
+    equal(await a.places.take("mail", 3), true, "a new attempt, on the new session");
+    await a.places.retake();
+    equal(await locksOf(db, "mail"), 2, "the new attempt's, and one taken again");
+    deepEqual([await a.places.take("mail", 3), await a.places.take("mail", 3)], [true, false]);
   },
 );
 
