@@ -186,7 +186,7 @@ export async function waitForLines(path: string, lines: number, limitMs = 60_000
   return performance.now() - start;
 }
 
-/** How long a run's lines may take to reach the log: Deno KV delivers ~1,100 a second. */
+/** How long a run's lines may take to reach the log: Deno KV delivers 700-1,100 a second. */
 const DELIVERY_LIMIT_MS = 180_000;
 
 /** A durable server's log, followed run by run; see {@linkcode deliveries}. */

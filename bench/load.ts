@@ -296,7 +296,7 @@ if (run("5")) {
   await Promise.all([memory.stop(), ...servers.map((server) => server.stop("SIGTERM"))]);
   // The issue's reference: a 202 once Deno KV's `kv.enqueue` has committed.
   // Measured after the others, alone: its queue delivers a run's backlog for
-  // seconds after it (about 1,100 a second), on the core they are pinned to.
+  // seconds after it (700-1,100 a second), on the core they are pinned to.
   const kv = await startServer("bench/kv_server.ts", {}, "0", ["--unstable-kv"]);
   const kvLog = await deliveries(kv, warmUp);
   const [kvRounds, kvDelivered]: [number[], number[]] = [[], []];
