@@ -13,6 +13,13 @@ import type { SharedPlaces } from "./shared_places.ts";
 // The schema in the key: servers of another search_path keep their own places.
 const KEY = "hashtext(current_schema() || ' posthaste place ' || $1)";
 const WAITING = -1;
+// A place's try-lock, unless this session holds it already: a lock is
+// re-entrant, and a take beside a retake would count one place twice. CASE:
+// the look comes first, not after a lock taken.
+const TRY_PLACE = `CASE WHEN EXISTS (
+  SELECT FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+  AND pid = pg_backend_pid() AND classid = ${KEY}::oid AND objid = place::oid
+) THEN false ELSE pg_try_advisory_lock(${KEY}, place) END`;
 const CHANNEL = "posthaste_places";
 
 /** Places this server holds, by name; what it takes and gives on its claim's session. */
@@ -49,8 +56,7 @@ export class PostgresPlaces implements SharedPlaces {
     for (let place = 0; place < limit; place++) if (!held.includes(place)) free.push(place);
     // The filter runs row by row under the LIMIT: one lock at most (tested).
     const [row] = free.length === 0 ? [] : await this.#sql().unsafe(
-      `SELECT place FROM unnest($2::int[]) AS place
-       WHERE pg_try_advisory_lock(${KEY}, place) LIMIT 1`,
+      `SELECT place FROM unnest($2::int[]) AS place WHERE ${TRY_PLACE} LIMIT 1`,
       [name, free],
     );
     const taken = row !== undefined;
@@ -116,14 +122,9 @@ export class PostgresPlaces implements SharedPlaces {
   async retake(): Promise<void> {
     const session = this.#sessions;
     for (const [name, { count, limit }] of [...this.#owed]) {
-      // Not one this session holds already (a take since the loss): a lock is re-entrant.
-      const held = this.#mine(name);
-      const free = Array.from({ length: limit }, (_, place) => place).filter((place) =>
-        !held.includes(place)
-      );
+      const free = Array.from({ length: limit }, (_, place) => place);
       const rows = await this.#sql().unsafe(
-        `SELECT place FROM unnest($2::int[]) AS place
-         WHERE pg_try_advisory_lock(${KEY}, place) LIMIT $3`,
+        `SELECT place FROM unnest($2::int[]) AS place WHERE ${TRY_PLACE} LIMIT $3`,
         [name, free, count],
       );
       for (const { place } of rows) {

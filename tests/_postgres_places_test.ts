@@ -156,3 +156,16 @@ postgresTest(
     ok(servers === "abab" || servers === "baba", servers);
   },
 );
+
+postgresTest(
+  "PostgreSQL places: a take beside a retake does not count one place twice (a lock is re-entrant)",
+  async (db) => {
+    await using a = placesOnOwnSession(db, "a");
+    equal(await a.places.take("mail", 2), true);
+    await a.cut();
+    // Each chose among the same free places; the session runs them in turn.
+    deepEqual(await Promise.all([a.places.take("mail", 2), a.places.retake()]), [true, undefined]);
+    equal(await locksOf(db, "mail"), 2, "two places for two attempts");
+    equal(await a.places.take("mail", 2), false);
+  },
+);
