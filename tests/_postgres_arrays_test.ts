@@ -59,14 +59,11 @@ postgresTest(
     // A connection's first statement could be bound before the fetched
     // types were registered: ['a', 'b'] went as "a,b", [null] as "".
     const sql = connect(db.url, 1, {}, { fetch_types: false });
+    const [text, none, ints, big] = [["a", "b"], [null], [1, 2], [2 ** 40]];
     try {
       const [row] = await sql`
-        SELECT ${["a", "b"]}::text[] = ARRAY['a', 'b'] AS t, ${[
-        null,
-      ]}::text[] = ARRAY[NULL::text] AS n,
-          ${[1, 2]}::int[] = ARRAY[1, 2] AS i, ${[
-        2 ** 40,
-      ]}::bigint[] = ARRAY[1099511627776::bigint] AS b
+        SELECT ${text}::text[] = ARRAY['a', 'b'] AS t, ${none}::text[] = ARRAY[NULL::text] AS n,
+          ${ints}::int[] = ARRAY[1, 2] AS i, ${big}::bigint[] = ARRAY[1099511627776::bigint] AS b
       `;
       deepEqual({ ...row }, { t: true, n: true, i: true, b: true });
     } finally {
