@@ -33,8 +33,8 @@ export class PostgresPlaces implements SharedPlaces {
   /** Names whose waiting lock this session holds. */
   readonly #waiting = new Set<string>();
   readonly #watchers = new Set<(name: string) => void>();
-  /** Attempts running on a place lost with a session, by name, and the name's limit. */
-  readonly #owed = new Map<string, { count: number; limit: number }>();
+  /** Attempts running on a place lost with a session, by name. */
+  readonly #owed = new Map<string, number>();
   /** Counts the sessions lost: a retake on one gone since is not this session's. */
   #sessions = 0;
   /** The LISTEN, once this server first waited (a connection of its own). */
@@ -73,9 +73,8 @@ export class PostgresPlaces implements SharedPlaces {
 
   async give(name: string): Promise<boolean> {
     // An attempt that lost its place ends: the places still held are for the others.
-    const owed = this.#owed.get(name);
-    if (owed !== undefined) {
-      if (--owed.count === 0) this.#owed.delete(name);
+    if (this.#owed.has(name)) {
+      this.#owe(name, -1);
       return false;
     }
     const place = this.#held.get(name)?.pop();
@@ -104,12 +103,7 @@ export class PostgresPlaces implements SharedPlaces {
    */
   lost(): void {
     this.#sessions++;
-    for (const [name, held] of this.#held) {
-      if (held.length === 0) continue;
-      const owed = this.#owed.get(name);
-      if (owed !== undefined) owed.count += held.length;
-      else this.#owed.set(name, { count: held.length, limit: this.#limits.get(name) ?? 0 });
-    }
+    for (const [name, held] of this.#held) this.#owe(name, held.length);
     this.#held.clear();
     this.#waiting.clear();
   }
@@ -121,22 +115,21 @@ export class PostgresPlaces implements SharedPlaces {
    */
   async retake(): Promise<void> {
     const session = this.#sessions;
-    for (const [name, { count, limit }] of [...this.#owed]) {
-      const free = Array.from({ length: limit }, (_, place) => place);
+    for (const [name, count] of [...this.#owed]) {
+      const free = Array.from({ length: this.#limits.get(name) ?? 0 }, (_, place) => place);
       const rows = await this.#sql().unsafe(
         `SELECT place FROM unnest($2::int[]) AS place WHERE ${TRY_PLACE} LIMIT $3`,
         [name, free, count],
       );
+      if (session !== this.#sessions) return; // gone with a later loss
       for (const { place } of rows) {
-        const owed = this.#owed.get(name);
-        if (session !== this.#sessions) return; // gone with a later loss
-        if (owed === undefined) {
+        if (!this.#owed.has(name)) {
           // Its attempts ended meanwhile: not needed.
           await this.#sql().unsafe(`SELECT pg_advisory_unlock(${KEY}, $2)`, [name, place]);
           continue;
         }
         this.#mine(name).push(Number(place));
-        if (--owed.count === 0) this.#owed.delete(name);
+        this.#owe(name, -1);
       }
     }
   }
@@ -168,6 +161,13 @@ export class PostgresPlaces implements SharedPlaces {
     })().catch(() => {
       this.#listening = undefined; // looks go on; the next wait listens again
     });
+  }
+
+  /** Adds `count` (negative: takes away) to the places owed for `name`'s attempts. */
+  #owe(name: string, count: number): void {
+    const owed = (this.#owed.get(name) ?? 0) + count;
+    if (owed > 0) this.#owed.set(name, owed);
+    else this.#owed.delete(name);
   }
 
   #mine(name: string): number[] {
