@@ -186,35 +186,42 @@ export async function waitForLines(path: string, lines: number, limitMs = 60_000
   return performance.now() - start;
 }
 
-/** How long a run's lines may take to reach the log: Deno KV delivers 700-1,100 a second. */
-const DELIVERY_LIMIT_MS = 180_000;
-
-/** A durable server's log, followed run by run; see {@linkcode deliveries}. */
-export interface Deliveries {
+/** A server's log, followed run by run; see {@linkcode followLog}. */
+export interface FollowedLog {
   /**
-   * Tasks a second that `result`'s run, `seconds` long, put in the log: its
-   * accepted tasks over the time from its start until the last one's line
-   * was there (0 if not within three minutes).
+   * Milliseconds from the end of `result`'s run until every task it saw
+   * accepted has its line in the log (Infinity if not within the limit).
    */
-  deliveredRate(result: WrkResult, seconds: number): Promise<number>;
+  drained(result: WrkResult): Promise<number>;
 }
 
-/** Follows `server`'s log, once `warmUp`'s tasks are all in it. */
-export async function deliveries(
+/**
+ * Follows `server`'s log, once `warmUp`'s tasks are all in it, so that each
+ * measured run starts with none of the warm-up's pending.
+ */
+export async function followLog(
   server: Server,
   warmUp: (server: Server) => Promise<number>,
-): Promise<Deliveries> {
+  limitMs = 60_000,
+): Promise<FollowedLog> {
   const path = `${server.dir}/log.txt`;
   let logged = await warmUp(server);
-  await waitForLines(path, logged, DELIVERY_LIMIT_MS);
+  await waitForLines(path, logged, limitMs);
   return {
-    async deliveredRate(result, seconds) {
-      const accepted = result.requests - result.errors;
-      logged += accepted;
-      const waitedMs = await waitForLines(path, logged, DELIVERY_LIMIT_MS);
-      return accepted / (seconds + waitedMs / 1_000);
+    drained(result) {
+      logged += result.requests - result.errors;
+      return waitForLines(path, logged, limitMs);
     },
   };
+}
+
+/**
+ * Tasks a second that a run, `seconds` long, put in the log: its accepted
+ * tasks over the time from its start until the last one's line was there
+ * (`drainedMs` after it ended; 0 if never).
+ */
+export function deliveredRate(result: WrkResult, seconds: number, drainedMs: number): number {
+  return (result.requests - result.errors) / (seconds + drainedMs / 1_000);
 }
 
 /** Resident memory of process `pid`, in KiB. */
