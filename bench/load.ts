@@ -98,34 +98,19 @@ if (run("1")) {
   const s1Bare = median(s1.bare.map((r) => r.rps));
   const s1Posthaste = median(s1.posthaste.map((r) => r.rps));
   const s1Floor = median(s1.floor.map((r) => r.rps));
-  wrkRow("1 no delay", "bare Deno.serve", s1.bare, "baseline");
   const errors = s1.posthaste.reduce((n, r) => n + r.errors, 0);
-  wrkRow(
-    "1 no delay",
-    "posthaste",
-    s1.posthaste,
-    `${fixed(s1Posthaste / s1Bare)}x bare; ${errors} non-202`,
-  );
-  wrkRow(
-    "1 no delay",
-    "floor: the contract without posthaste",
-    s1.floor,
-    `${fixed(s1Floor / s1Bare)}x bare`,
-  );
-  wrkRow(
-    "1 no delay",
-    "naive writeTextFile",
-    [naiveResult],
-    `${fixed(naiveResult.rps / s1Bare)}x bare (one run)`,
-  );
+  const s1Rows: [string, WrkResult[], string][] = [
+    ["bare Deno.serve", s1.bare, "baseline"],
+    ["posthaste", s1.posthaste, `${fixed(s1Posthaste / s1Bare)}x bare; ${errors} non-202`],
+    ["floor: the contract without posthaste", s1.floor, `${fixed(s1Floor / s1Bare)}x bare`],
+    ["naive writeTextFile", [naiveResult], `${fixed(naiveResult.rps / s1Bare)}x bare (one run)`],
+  ];
   if (fastapiResult) {
-    wrkRow(
-      "1 no delay",
-      "FastAPI + uvicorn, BackgroundTasks",
-      [fastapiResult],
-      `${fixed(fastapiResult.rps / s1Bare, 3)}x bare (one run)`,
-    );
-  } else {
+    const note = `${fixed(fastapiResult.rps / s1Bare, 3)}x bare (one run)`;
+    s1Rows.push(["FastAPI + uvicorn, BackgroundTasks", [fastapiResult], note]);
+  }
+  for (const [server, runs, note] of s1Rows) wrkRow("1 no delay", server, runs, note);
+  if (!fastapiResult) {
     console.log(
       "| 1 no delay | FastAPI + uvicorn | not run: apt-get install python3-fastapi python3-uvicorn python3-uvloop python3-httptools |",
     );
