@@ -42,19 +42,26 @@ export interface WrkResult {
   errors: number;
 }
 
+/** Options for {@linkcode startServer}. */
+export interface StartOptions {
+  /** The server's environment; "{dir}" in a value is its directory. @default {{}} */
+  env?: Record<string, string>;
+  /** The cores it is pinned to (`taskset -c`). @default {"0"} */
+  cores?: string;
+  /** More flags for `deno run`. @default {[]} */
+  flags?: string[];
+  /** Its directory, kept when it stops: for a server started again on the same files. @default {a new temp dir, removed when it stops} */
+  dir?: string;
+}
+
 /**
  * Starts `script` (a Deno server, or a Python one with {@linkcode PYTHON})
- * pinned to `cores`, in a temp dir of its own (its log and
- * dead letters go there), and resolves once it prints its address. `flags`
- * go to `deno run`.
+ * pinned to `options.cores`, in a directory of its own (its log and dead
+ * letters go there), and resolves once it prints its address.
  */
-export async function startServer(
-  script: string,
-  env: Record<string, string> = {},
-  cores = "0",
-  flags: string[] = [],
-): Promise<Server> {
-  const dir = await Deno.makeTempDir({ prefix: "posthaste_load_" });
+export async function startServer(script: string, options: StartOptions = {}): Promise<Server> {
+  const { env = {}, cores = "0", flags = [] } = options;
+  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "posthaste_load_" });
   const command = script.endsWith(".py") ? [PYTHON, `${ROOT}${script}`] : [
     Deno.execPath(),
     "run",
@@ -104,7 +111,7 @@ export async function startServer(
     async stop(signal: Deno.Signal = "SIGKILL") {
       child.kill(signal);
       await child.status;
-      await Deno.remove(dir, { recursive: true });
+      if (options.dir === undefined) await Deno.remove(dir, { recursive: true });
     },
   };
 }

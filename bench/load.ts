@@ -128,9 +128,7 @@ if (run("1")) {
 if (run("2")) {
   // Scenario 2: SEND_DELAY_MS=1000; an I/O-bound task needs a concurrency limit above the backlog.
   const delayed = await startServer("main.ts", {
-    SEND_DELAY_MS: "1000",
-    MAX_CONCURRENCY: "1000000",
-    MAX_PENDING: "1000000",
+    env: { SEND_DELAY_MS: "1000", MAX_CONCURRENCY: "1000000", MAX_PENDING: "1000000" },
   });
   const s2 = { bare: [] as WrkResult[], posthaste: [] as WrkResult[], drainMs: [] as number[] };
   // Each measured run starts with no task pending: the warm-up's have run.
@@ -161,7 +159,9 @@ if (run("2")) {
 
 if (run("3")) {
   // Scenario 3: 100,000 pending tasks (delay far longer than the run).
-  const holding = await startServer("main.ts", { SEND_DELAY_MS: "600000", MAX_PENDING: "200000" });
+  const holding = await startServer("main.ts", {
+    env: { SEND_DELAY_MS: "600000", MAX_PENDING: "200000" },
+  });
   await postMany(holding.url, 2_000);
   const before = await rssKiB(holding.pid);
   const held = await postMany(holding.url, PENDING_TASKS);
@@ -187,7 +187,10 @@ if (run("4")) {
   // the server is not pinned, so a worker can use the other core.
   const p99: Record<string, number> = {};
   for (const workers of ["1", "0"]) {
-    const server = await startServer("main.ts", { WORKERS: workers, REPORT_WORK_MS: "50" }, "0,1");
+    const server = await startServer("main.ts", {
+      env: { WORKERS: workers, REPORT_WORK_MS: "50" },
+      cores: "0,1",
+    });
     const health = () => healthP99(server.url);
     // One report first: a worker starts on first use, a one-time cost measured apart.
     const firstStart = performance.now();
@@ -241,7 +244,7 @@ if (run("5")) {
   }));
   const memory = await startServer("main.ts");
   const servers = await Promise.all(
-    durable.map(({ store }) => startServer("main.ts", { TASK_STORE: store })),
+    durable.map(({ store }) => startServer("main.ts", { env: { TASK_STORE: store } })),
   );
   await warmUp(memory);
   // Delivered: a run's tasks a second, from its start until the last one's line is in the log.
@@ -282,7 +285,7 @@ if (run("5")) {
   // The issue's reference: a 202 once Deno KV's `kv.enqueue` has committed.
   // Measured after the others, alone: its queue delivers a run's backlog for
   // seconds after it (700-1,100 a second), on the core they are pinned to.
-  const kv = await startServer("bench/kv_server.ts", {}, "0", ["--unstable-kv"]);
+  const kv = await startServer("bench/kv_server.ts", { flags: ["--unstable-kv"] });
   const kvLog = await followLog(kv, warmUp, DELIVERY_LIMIT_MS);
   const [kvRounds, kvDelivered]: [number[], number[]] = [[], []];
   for (let round = 0; round < ROUNDS; round++) {

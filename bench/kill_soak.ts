@@ -1,0 +1,93 @@
+// deno-lint-ignore-file no-console -- a command-line soak that reports on stdout
+/**
+ * The crash soak: a durable server under load is killed with SIGKILL,
+ * started again on the same journal and killed again, `SOAK_CYCLES` times;
+ * then one last start runs what is left. Every notification that was
+ * answered 202 must have its line in the log; a line twice is allowed only for
+ * a task that was running when its server was killed.
+ *
+ * Run: `deno task soak` (SOAK_STORE=<postgres url> for PostgreSQL, whose
+ * schema must exist; SOAK_CYCLES, default 10; SOAK_DELAY_MS, the task's delay,
+ * default 0). Exits 1 if a line is missing.
+ *
+ * @module
+ */
+import { type Server, startServer } from "./_load_tools.ts";
+
+const CYCLES = Number(Deno.env.get("SOAK_CYCLES") ?? 10);
+const DELAY_MS = Deno.env.get("SOAK_DELAY_MS") ?? "0";
+const CLIENTS = 32;
+/** How long the last server may take to run what is left, before the soak gives up. */
+const LIMIT_MS = 120_000;
+/** The default `MAX_CONCURRENCY`: at most this many tasks run at a kill. */
+const RUNNING_AT_A_KILL = 256;
+
+const dir = await Deno.makeTempDir({ prefix: "posthaste_soak_" });
+const store = Deno.env.get("SOAK_STORE") ?? "sqlite:{dir}/tasks.db";
+const start = (delayMs: string): Promise<Server> =>
+  startServer("main.ts", { dir, env: { TASK_STORE: store, SEND_DELAY_MS: delayMs } });
+
+/** The addresses answered 202. */
+const accepted = new Set<string>();
+let sent = 0;
+
+/** Sends notifications, one at a time, to distinct addresses until `until` resolves. */
+async function client(url: string, until: Promise<void>): Promise<void> {
+  let stopped = false;
+  until.then(() => stopped = true);
+  while (!stopped) {
+    const email = `soak${sent++}@example.com`;
+    try {
+      const response = await fetch(`${url}/send-notification/${email}`, { method: "POST" });
+      await response.body?.cancel();
+      if (response.status === 202) accepted.add(email);
+    } catch {
+      // The server was killed with this request on its way: no 202, so nothing owed.
+    }
+  }
+}
+
+const began = performance.now();
+for (let cycle = 1; cycle <= CYCLES; cycle++) {
+  const server = await start(DELAY_MS);
+  // Killed at a random moment, 0.3 to 1.5 s into the load.
+  const killed = new Promise<void>((resolve) => setTimeout(resolve, 300 + Math.random() * 1_200))
+    .then(() => server.stop("SIGKILL"));
+  await Promise.all(Array.from({ length: CLIENTS }, () => client(server.url, killed)));
+  console.log(`cycle ${cycle}: SIGKILL; ${accepted.size} answered 202 so far`);
+}
+
+// The last start runs what the killed servers left, then drains on SIGTERM.
+const last = await start("0");
+const lines = new Map<string, number>();
+const missing = (): string[] => [...accepted].filter((email) => !lines.has(email));
+const deadline = performance.now() + LIMIT_MS;
+do {
+  await new Promise((resolve) => setTimeout(resolve, 100)); // polled: this is a soak, not a test
+  lines.clear();
+  const text = await Deno.readTextFile(`${dir}/log.txt`).catch(() => "");
+  for (const line of text.split("\n")) {
+    const email = /^notification for (\S+): /.exec(line)?.[1];
+    if (email) lines.set(email, (lines.get(email) ?? 0) + 1);
+  }
+} while (missing().length > 0 && performance.now() < deadline);
+await last.stop("SIGTERM");
+const deadLetters = await Deno.readTextFile(`${dir}/dl.jsonl`).catch(() => "");
+await Deno.remove(dir, { recursive: true });
+
+const lost = missing();
+const twice = [...lines.values()].filter((count) => count > 1).length;
+const unanswered = [...lines.keys()].filter((email) => !accepted.has(email)).length;
+console.log(
+  `\nsummary: ${CYCLES} kills in ${((performance.now() - began) / 1_000).toFixed(0)} s; ` +
+    `${accepted.size} answered 202, ${lost.length} of them missing from the log; ` +
+    `${twice} written twice (at most ${
+      CYCLES * RUNNING_AT_A_KILL
+    } allowed: those running at a kill); ` +
+    `${unanswered} written whose 202 the kill cut off; ` +
+    `${deadLetters.split("\n").filter(Boolean).length} dead letters`,
+);
+if (lost.length > 0) {
+  console.log(`missing, for example: ${lost.slice(0, 5).join(", ")}`);
+  Deno.exit(1);
+}
