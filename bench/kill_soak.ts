@@ -8,8 +8,10 @@
  *
  * Run: `deno task soak` (SOAK_STORE=<postgres url> for PostgreSQL, whose
  * schema must exist, or `memory`; SOAK_SIGNAL=SIGTERM stops each server with
- * a drain instead; SOAK_CYCLES, default 10; SOAK_DELAY_MS, the task's delay,
- * default 0). Exits 1 if a line is missing.
+ * a drain instead; SOAK_KEYED=1 sends each request with its address as its
+ * `Idempotency-Key`, and again to the next server if the kill cut it off;
+ * SOAK_CYCLES, default 10; SOAK_DELAY_MS, the task's delay, default 0).
+ * Exits 1 if a line is missing, or written twice more often than kills allow.
  *
  * @module
  */
@@ -18,6 +20,7 @@ import { type Server, startServer } from "./_load_tools.ts";
 const CYCLES = Number(Deno.env.get("SOAK_CYCLES") ?? 10);
 const DELAY_MS = Deno.env.get("SOAK_DELAY_MS") ?? "0";
 const SIGNAL = Deno.env.get("SOAK_SIGNAL") === "SIGTERM" ? "SIGTERM" : "SIGKILL";
+const KEYED = Deno.env.get("SOAK_KEYED") === "1";
 const CLIENTS = 32;
 /** How long the last server may take to run what is left, before the soak gives up. */
 const LIMIT_MS = 120_000;
@@ -31,21 +34,41 @@ const start = (delayMs: string): Promise<Server> =>
 
 /** The addresses answered 202. */
 const accepted = new Set<string>();
-let sent = 0;
+/** Keyed: the addresses whose request got no answer, to send again. */
+const owed: string[] = [];
+/** Keyed: every address sent more than once. */
+const resent = new Set<string>();
+let sent = 0, replayed = 0;
 
-/** Sends notifications, one at a time, to distinct addresses until `until` resolves. */
+/** POSTs one notification; resolves to its status, 0 if the server was gone. */
+async function post(url: string, email: string): Promise<number> {
+  try {
+    const response = await fetch(`${url}/send-notification/${email}`, {
+      method: "POST",
+      headers: KEYED ? { "idempotency-key": email } : {},
+    });
+    await response.body?.cancel();
+    if (response.status === 202) accepted.add(email);
+    if (response.headers.has("idempotent-replayed")) replayed++;
+    return response.status;
+  } catch {
+    return 0; // killed with this request on its way
+  }
+}
+
+/** Sends notifications, one at a time, until `until` resolves or the server drains (503). */
 async function client(url: string, until: Promise<void>): Promise<void> {
   let stopped = false;
   until.then(() => stopped = true);
   while (!stopped) {
-    const email = `soak${sent++}@example.com`;
-    try {
-      const response = await fetch(`${url}/send-notification/${email}`, { method: "POST" });
-      await response.body?.cancel();
-      if (response.status === 202) accepted.add(email);
-    } catch {
-      // The server was killed with this request on its way: no 202, so nothing owed.
+    const email = (KEYED && owed.pop()) || `soak${sent++}@example.com`;
+    const status = await post(url, email);
+    // Unanswered, or refused: keyed, it is sent again; unkeyed, no 202 means nothing owed.
+    if (status !== 202 && KEYED) {
+      owed.push(email);
+      resent.add(email);
     }
+    if (status === 503) return;
   }
 }
 
@@ -55,12 +78,13 @@ for (let cycle = 1; cycle <= CYCLES; cycle++) {
   // Killed at a random moment, 0.3 to 1.5 s into the load.
   const killed = new Promise<void>((resolve) => setTimeout(resolve, 300 + Math.random() * 1_200))
     .then(() => server.stop(SIGNAL));
-  await Promise.all(Array.from({ length: CLIENTS }, () => client(server.url, killed)));
+  await Promise.all([killed, ...Array.from({ length: CLIENTS }, () => client(server.url, killed))]);
   console.log(`cycle ${cycle}: ${SIGNAL}; ${accepted.size} answered 202 so far`);
 }
 
 // The last start runs what the killed servers left, then drains on SIGTERM.
 const last = await start("0");
+for (let email = owed.pop(); email !== undefined; email = owed.pop()) await post(last.url, email);
 const lines = new Map<string, number>();
 const missing = (): string[] => [...accepted].filter((email) => !lines.has(email));
 const deadline = performance.now() + LIMIT_MS;
@@ -79,6 +103,7 @@ await Deno.remove(dir, { recursive: true });
 
 const lost = missing();
 const twice = [...lines.values()].filter((count) => count > 1).length;
+const resentTwice = [...resent].filter((email) => (lines.get(email) ?? 0) > 1).length;
 // A drained server finished what it ran; a killed one may run a task again.
 const allowedTwice = SIGNAL === "SIGKILL" ? CYCLES * RUNNING_AT_A_KILL : 0;
 const unanswered = [...lines.keys()].filter((email) => !accepted.has(email)).length;
@@ -86,7 +111,8 @@ console.log(
   `\nsummary: ${CYCLES} × ${SIGNAL} in ${((performance.now() - began) / 1_000).toFixed(0)} s; ` +
     `${accepted.size} answered 202, ${lost.length} of them missing from the log; ` +
     `${twice} written twice (at most ${allowedTwice} allowed); ` +
-    `${unanswered} written whose 202 the kill cut off; ` +
+    `${unanswered} written whose 202 the kill cut off; ${replayed} replayed; ` +
+    (KEYED ? `${resent.size} sent again, ${resentTwice} of them written twice; ` : "") +
     `${deadLetters.split("\n").filter(Boolean).length} dead letters`,
 );
 if (lost.length > 0) console.log(`missing, for example: ${lost.slice(0, 5).join(", ")}`);
