@@ -10,6 +10,9 @@
  * schema must exist, or `memory`; SOAK_SIGNAL=SIGTERM stops each server with
  * a drain instead; SOAK_KEYED=1 sends each request with its address as its
  * `Idempotency-Key`, and again to the next server if the kill cut it off;
+ * SOAK_PEER=1, with PostgreSQL, keeps a second server on the same queue up
+ * throughout, for half the clients, and it, not a last start, must run what
+ * the killed servers left;
  * SOAK_CYCLES, default 10; SOAK_DELAY_MS, the task's delay, default 0).
  * Exits 1 if a line is missing, or written twice more often than kills allow.
  *
@@ -21,6 +24,7 @@ const CYCLES = Number(Deno.env.get("SOAK_CYCLES") ?? 10);
 const DELAY_MS = Deno.env.get("SOAK_DELAY_MS") ?? "0";
 const SIGNAL = Deno.env.get("SOAK_SIGNAL") === "SIGTERM" ? "SIGTERM" : "SIGKILL";
 const KEYED = Deno.env.get("SOAK_KEYED") === "1";
+const PEER = Deno.env.get("SOAK_PEER") === "1";
 const CLIENTS = 32;
 /** How long the last server may take to run what is left, before the soak gives up. */
 const LIMIT_MS = 120_000;
@@ -73,32 +77,44 @@ async function client(url: string, until: Promise<void>): Promise<void> {
 }
 
 const began = performance.now();
+const peer = PEER
+  ? await startServer("main.ts", {
+    dir: await Deno.makeTempDir({ dir, prefix: "peer_" }),
+    env: { TASK_STORE: store, SEND_DELAY_MS: DELAY_MS, TAKEOVER_INTERVAL_MS: "1000" },
+  })
+  : undefined;
 for (let cycle = 1; cycle <= CYCLES; cycle++) {
   const server = await start(DELAY_MS);
   // Killed at a random moment, 0.3 to 1.5 s into the load.
   const killed = new Promise<void>((resolve) => setTimeout(resolve, 300 + Math.random() * 1_200))
     .then(() => server.stop(SIGNAL));
-  await Promise.all([killed, ...Array.from({ length: CLIENTS }, () => client(server.url, killed))]);
+  const url = (i: number) => peer && i % 2 ? peer.url : server.url;
+  await Promise.all([killed, ...Array.from({ length: CLIENTS }, (_, i) => client(url(i), killed))]);
   console.log(`cycle ${cycle}: ${SIGNAL}; ${accepted.size} answered 202 so far`);
 }
 
-// The last start runs what the killed servers left, then drains on SIGTERM.
-const last = await start("0");
+// The last start (or the peer) runs what the killed servers left, then drains on SIGTERM.
+const last = peer ?? await start("0");
 for (let email = owed.pop(); email !== undefined; email = owed.pop()) await post(last.url, email);
 const lines = new Map<string, number>();
+/** The text of the servers' files of this name, the peer's too. */
+const logs = async (name: string): Promise<string> => {
+  const read = (path: string) => Deno.readTextFile(path).catch(() => "");
+  return (await read(`${dir}/${name}`)) + (peer ? await read(`${peer.dir}/${name}`) : "");
+};
 const missing = (): string[] => [...accepted].filter((email) => !lines.has(email));
 const deadline = performance.now() + LIMIT_MS;
 do {
   await new Promise((resolve) => setTimeout(resolve, 100)); // polled: this is a soak, not a test
   lines.clear();
-  const text = await Deno.readTextFile(`${dir}/log.txt`).catch(() => "");
+  const text = await logs("log.txt");
   for (const line of text.split("\n")) {
     const email = /^notification for (\S+): /.exec(line)?.[1];
     if (email) lines.set(email, (lines.get(email) ?? 0) + 1);
   }
 } while (missing().length > 0 && performance.now() < deadline);
 await last.stop("SIGTERM");
-const deadLetters = await Deno.readTextFile(`${dir}/dl.jsonl`).catch(() => "");
+const deadLetters = await logs("dl.jsonl");
 await Deno.remove(dir, { recursive: true });
 
 const lost = missing();
