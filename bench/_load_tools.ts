@@ -109,7 +109,11 @@ export async function startServer(script: string, options: StartOptions = {}): P
     pid: child.pid,
     dir,
     async stop(signal: Deno.Signal = "SIGKILL") {
-      child.kill(signal);
+      try {
+        child.kill(signal);
+      } catch {
+        // It has exited already (a drain that ended before a later kill).
+      }
       await child.status;
       if (options.dir === undefined) await Deno.remove(dir, { recursive: true });
     },
