@@ -1,22 +1,26 @@
 // deno-lint-ignore-file no-console -- a command-line soak that reports on stdout
 /**
- * The crash soak: a durable server under load is killed with SIGKILL,
- * started again on the same journal and killed again, `SOAK_CYCLES` times;
- * then one last start runs what is left. Every notification that was
- * answered 202 must have its line in the log; a line twice is allowed only for
- * a task that was running when its server was killed.
+ * The crash soak: a server under load is killed, started again on the same
+ * journal and killed again, `SOAK_CYCLES` times (default 10); then one last
+ * start runs what is left. Every notification answered 202 must have its line
+ * in the log, or a dead letter; a line twice is allowed only for a task that
+ * was running (its outcome not yet committed) when its server was killed.
  *
- * Run: `deno task soak` (SOAK_STORE=<postgres url> for PostgreSQL, whose
- * schema must exist, or `memory`; SOAK_SIGNAL=SIGTERM stops each server with
- * a drain instead, and SOAK_SIGNAL=SIGTERM,SIGKILL cuts the drain short with
- * a kill within 300 ms, as an orchestrator's grace period would; SOAK_KEYED=1 sends each request with its address as its
- * `Idempotency-Key`, and again to the next server if the kill cut it off;
- * SOAK_PEER=1, with PostgreSQL, keeps a second server on the same queue up
- * throughout, for half the clients, and it, not a last start, must run what
- * the killed servers left;
- * SOAK_CYCLES, default 10; SOAK_DELAY_MS, the task's delay, default 0).
+ * Run: `deno task soak`. Settings:
+ * - SOAK_STORE: `sqlite:{dir}/tasks.db` by default; a PostgreSQL URL (its
+ *   schema must exist), or `memory`.
+ * - SOAK_SIGNAL: SIGKILL by default; SIGTERM stops each server with a drain;
+ *   SIGTERM,SIGKILL cuts the drain short with a kill within 300 ms, as an
+ *   orchestrator's grace period would.
+ * - SOAK_KEYED=1: each request has its address as its `Idempotency-Key`, and
+ *   one the kill cut off is sent again to the next server.
+ * - SOAK_PEER=1 (PostgreSQL): a second server on the same queue stays up
+ *   throughout, for half the clients, and it, not a last start, must run what
+ *   the killed servers left.
+ * - SOAK_DELAY_MS: the task's delay, default 0.
+ *
  * Exits 1 if an answered task has neither its line nor a dead letter, or if
- * lines are written twice more often than kills allow.
+ * more lines are written twice than kills allow.
  *
  * @module
  */
@@ -30,13 +34,6 @@ if (!["SIGKILL", "SIGTERM", "SIGTERM,SIGKILL"].includes(SIGNAL)) {
     `Cannot soak: SOAK_SIGNAL must be SIGKILL, SIGTERM or SIGTERM,SIGKILL, got ${SIGNAL}`,
   );
 }
-/** Stops a server as SOAK_SIGNAL says. */
-async function stop(server: Server): Promise<void> {
-  if (SIGNAL !== "SIGTERM,SIGKILL") return await server.stop(SIGNAL as Deno.Signal);
-  Deno.kill(server.pid, "SIGTERM");
-  await new Promise((resolve) => setTimeout(resolve, Math.random() * 300));
-  await server.stop("SIGKILL"); // unless the drain ended first
-}
 const KEYED = Deno.env.get("SOAK_KEYED") === "1";
 const PEER = Deno.env.get("SOAK_PEER") === "1";
 const CLIENTS = 32;
@@ -49,6 +46,14 @@ const dir = await Deno.makeTempDir({ prefix: "posthaste_soak_" });
 const store = Deno.env.get("SOAK_STORE") ?? "sqlite:{dir}/tasks.db";
 const start = (delayMs: string): Promise<Server> =>
   startServer("main.ts", { dir, env: { TASK_STORE: store, SEND_DELAY_MS: delayMs } });
+
+/** Stops a server as SOAK_SIGNAL says. */
+async function stop(server: Server): Promise<void> {
+  if (SIGNAL !== "SIGTERM,SIGKILL") return await server.stop(SIGNAL as Deno.Signal);
+  Deno.kill(server.pid, "SIGTERM");
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * 300));
+  await server.stop("SIGKILL"); // unless the drain ended first
+}
 
 /** The addresses answered 202. */
 const accepted = new Set<string>();
@@ -155,7 +160,7 @@ const allowedTwice = SIGNAL === "SIGTERM" ? 0 : CYCLES * RUNNING_AT_A_KILL;
 const unanswered = [...lines.keys()].filter((email) => !accepted.has(email)).length;
 console.log(
   `\nsummary: ${CYCLES} × ${SIGNAL} in ${((performance.now() - began) / 1_000).toFixed(0)} s; ` +
-    `${accepted.size} answered 202, ${lost.length} of them missing from the log; ` +
+    `${accepted.size} answered 202, ${lost.length} of them neither written nor dead-lettered; ` +
     `${twice} written twice (at most ${allowedTwice} allowed); ` +
     `${unanswered} written whose 202 the kill cut off; ${replayed} replayed; ` +
     (KEYED ? `${resent.size} sent again, ${resentTwice} of them written twice; ` : "") +
