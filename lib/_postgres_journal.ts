@@ -178,7 +178,9 @@ export async function adoptOrphans(
   }
     RETURNING *
   `;
-  const adopted = rows.map(readRow).sort(byGroupAndIndex);
+  // Oldest first, as the dead owner accepted them: an id chosen for a key
+  // (a hash) sorts anywhere, and would wait behind newer groups each restart.
+  const adopted = rows.map(readRow).sort(byAcceptance);
   if (names === undefined) return { adopted, left: [] };
   // A group holding a task this server does not define stays with its gone
   // owner for one that does (a rolling deploy: an older server must not
@@ -284,6 +286,9 @@ function readRow(row: TaskRow): StoredTask {
   return storedTask(row, Number(row.crashes), row.state === "failed");
 }
 
-function byGroupAndIndex(a: StoredTask, b: StoredTask): number {
+/** By acceptance (unknown for rows older than the column: first), then group and index. */
+function byAcceptance(a: StoredTask, b: StoredTask): number {
+  const [at, bt] = [a.acceptedAt ?? 0, b.acceptedAt ?? 0];
+  if (at !== bt) return at - bt;
   return a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : a.index - b.index;
 }

@@ -15,6 +15,7 @@ import {
 } from "../lib/mod.ts";
 import { configure, reset } from "@logtape/logtape";
 import { fingerprints } from "../lib/_given_ids.ts";
+import { acceptedField } from "../lib/_status_times.ts";
 import { ensureTable, pruneFinished } from "../lib/_postgres_journal.ts";
 import { connect } from "../lib/_postgres_pool.ts";
 import { fakeClock, keepingLogger, TestRunner } from "./_helpers.ts";
@@ -23,6 +24,23 @@ import { journalUntil, STORE_SCENARIOS } from "./_store_scenarios.ts";
 import { storeMatchesModel } from "./_store_model.ts";
 
 const send = defineTask("send", (to: string) => void to);
+
+postgresTest(
+  "PostgresTaskStore: a dead server's groups are adopted oldest first, whatever their ids",
+  async (db) => {
+    await using live = await PostgresTaskStore.open(db.url);
+    const dying = await PostgresTaskStore.open(db.url);
+    // Ids that sort unlike the groups' acceptance, as an Idempotency-Key's hash does.
+    for (const [id, at] of [["z", 1_000], ["a", 3_000], ["m", 2_000]] as const) {
+      const group = new TaskGroup({ id }).add(send, `${id}0`).add(send, `${id}1`);
+      acceptedField.set(group, Date.UTC(2026, 11, 1) + at);
+      await dying.enqueue(group);
+    }
+    await dying.close(); // its claim ends with its session, as when its process dies
+    const adopted = await live.recover();
+    deepEqual(adopted.map((task) => task.id), ["z/0", "z/1", "m/0", "m/1", "a/0", "a/1"]);
+  },
+);
 
 postgresTest(
   "PostgresTaskStore: a live server's work stays its own; a dead one's is adopted once",
