@@ -45,7 +45,7 @@ export interface DeferredRecoveryOptions
  * queued because the backlog was full (`MAX_PENDING` was lowered across the
  * restart): call {@linkcode DeferredRecovery.resume} whenever the runner has
  * room. It walks the journal once, in group order, skipping groups the runner
- * already has.
+ * already has (twice or more if {@linkcode DeferredRecovery.again} is called).
  *
  * @example Walking an empty journal
  * ```ts
@@ -70,6 +70,8 @@ export class DeferredRecovery {
   // The journal has been walked up to this group id.
   #after = "";
   #done = false;
+  // More was deferred during the walk: at the journal's end it starts over.
+  #again = false;
   #walking: Promise<void> | undefined;
 
   /**
@@ -95,6 +97,33 @@ export class DeferredRecovery {
   }
 
   /**
+   * More work was deferred while this walk is under way (another look at the
+   * journal), perhaps before its place: at the journal's end the walk starts
+   * over, skipping the groups the runner has, rather than pass that work by.
+   *
+   * @example Walking twice
+   * ```ts
+   * import { DeferredRecovery, TaskRunner } from "./mod.ts";
+   * import { deepEqual } from "node:assert/strict";
+   *
+   * const pages: string[] = [];
+   * const deferred = new DeferredRecovery({
+   *   store: { list: (after) => (pages.push(after), []), fail: () => {} },
+   *   definitions: new Map(),
+   *   runner: new TaskRunner(),
+   *   deadLetter: () => {},
+   *   known: () => false,
+   * });
+   * deferred.again();
+   * await deferred.resume();
+   * deepEqual(pages, ["", ""]);
+   * ```
+   */
+  again(): void {
+    this.#again = true;
+  }
+
+  /**
    * Submits deferred groups, in journal order, while the runner admits them.
    * A call while a walk is under way joins it.
    *
@@ -111,6 +140,10 @@ export class DeferredRecovery {
     while (!this.#done && !runner.draining) {
       const tasks = await store.list(this.#after, pageSize);
       if (tasks.length === 0) {
+        if (this.#again) {
+          [this.#again, this.#after] = [false, ""];
+          continue;
+        }
         this.#done = true;
         this.#finished.resolve(this.#result);
         return;

@@ -240,14 +240,20 @@ export class JournalTakeover implements Disposable {
         { name, ...result },
       );
     }
-    if (result.deferred > 0 && !this.deferring) {
-      const deferred = this.#deferred = new DeferredRecovery(this.#options);
-      void deferred.finished.then((result) =>
-        this.#logger.info(
-          "Journal {name}: deferred tasks resumed: {resumed}, dead-lettered {deadLettered}, larger than MAX_PENDING {deferred}",
-          { name, ...result },
-        )
-      );
+    if (result.deferred > 0) {
+      // A walk under way may be past some of what this look deferred: it goes over again.
+      if (this.deferring) this.#deferred?.again();
+      else {
+        const deferred = this.#deferred = new DeferredRecovery(this.#options);
+        void deferred.finished.then((result) =>
+          this.#logger.info(
+            "Journal {name}: deferred tasks resumed: {resumed}, dead-lettered {deadLettered}, larger than MAX_PENDING {deferred}",
+            { name, ...result },
+          )
+        );
+      }
+      // What this look resumed may all have ended already: no settling to come would resume it.
+      this.roomFreed();
     }
     return result;
   }

@@ -176,3 +176,81 @@ Deno.test("JournalTakeover refuses an interval or look timeout a timer cannot ke
   new JournalTakeover({ ...options, intervalMs: 2 ** 31 - 1, lookTimeoutMs: 2 ** 31 - 1 })
     [Symbol.dispose]();
 });
+
+/**
+ * A server whose backlog holds one group, and whose looks at the journal find
+ * `looks`' groups (of one task, sent to their id) in turn: dead servers',
+ * adopted, its own from then on. A task sent to an id in `gates` waits for its promise.
+ */
+function oneAtATime(looks: StoredTask[][], gates: Record<string, Promise<void>>) {
+  const owned: StoredTask[] = [];
+  const clock = fakeClock();
+  const sent: string[] = [];
+  const known = new Set<string>();
+  const runner = new TaskRunner({
+    maxPending: 1,
+    onGroupAccepted: (group) => void known.add(group.id),
+    onGroupSettled: () => takeover.roomFreed(),
+  });
+  const takeover = new JournalTakeover({
+    store: {
+      recover() {
+        const found = looks.shift() ?? [];
+        owned.unshift(...found);
+        return found;
+      },
+      list: (after, groups) => owned.filter((task) => task.groupId > after).slice(0, groups),
+      fail: () => {},
+    },
+    name: "shared",
+    // Ungated, a task ends within microtasks: before the look that resumed it returns.
+    definitions: definitionsByName(defineTask("send", async (to: string) => {
+      sent.push(to);
+      if (to in gates) await gates[to];
+    })),
+    runner,
+    deadLetter: () => {},
+    known: (id) => known.has(id),
+    intervalMs: 10,
+    clock,
+  });
+  /** Ticks until the deferred work is walked and the runner is idle (or 100 ticks). */
+  const settle = async () => {
+    for (let i = 0; i < 100 && (takeover.deferring || runner.pending > 0); i++) {
+      await clock.tickAsync(0);
+    }
+  };
+  return { clock, sent, runner, takeover, settle };
+}
+
+Deno.test("JournalTakeover resumes deferred work when what start-up resumed has all ended before the look returned", async () => {
+  const { sent, runner, takeover, settle } = oneAtATime(
+    [["m1", "m2"].map((id) => stored(id, id))],
+    {},
+  );
+  using _ = takeover;
+  deepEqual(await takeover.start(), { resumed: 1, deadLettered: 0, deferred: 1 });
+  await settle();
+  await runner.idle();
+  deepEqual(sent, ["m1", "m2"], "no group settles after the walk exists: it starts at once");
+});
+
+Deno.test("JournalTakeover: work a look defers during a walk of deferred work still runs, when it sorts before the walk's place", async () => {
+  const [m1, m2] = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
+  const looks = [["m1", "m2", "m3"].map((id) => stored(id, id)), [stored("a0", "a0")]];
+  const { clock, sent, runner, takeover, settle } = oneAtATime(looks, {
+    m1: m1.promise,
+    m2: m2.promise,
+  });
+  using _ = takeover;
+  deepEqual(await takeover.start(), { resumed: 1, deadLettered: 0, deferred: 2 });
+  m1.resolve(); // m1 ends, and the walk submits m2, which holds the backlog: it stops after m2
+  for (let i = 0; i < 100 && !sent.includes("m2"); i++) await clock.tickAsync(0);
+  deepEqual(sent, ["m1", "m2"]);
+  await clock.tickAsync(10);
+  equal(looks.length, 0, "the look found a0, a dead server's, and the backlog was full");
+  m2.resolve();
+  await settle();
+  await runner.idle();
+  deepEqual(sent, ["m1", "m2", "m3", "a0"]);
+});
