@@ -12,6 +12,10 @@ import { DeferredRecovery } from "./deferred_recovery.ts";
 import { type RecoverOptions, type RecoverResult, recoverTasks } from "./recovery.ts";
 import type { TaskStore } from "./task_store.ts";
 
+// A walk of deferred work whose read failed: tried again after these, doubling.
+const RETRY_MS = 1_000;
+const MAX_RETRY_MS = 60_000;
+
 /**
  * Options for {@linkcode JournalTakeover}.
  *
@@ -123,6 +127,9 @@ export class JournalTakeover implements Disposable {
   #deferred: DeferredRecovery | undefined;
   #resuming = false;
   #timer: unknown;
+  #retry: unknown;
+  #retryMs = RETRY_MS;
+  #disposed = false;
   #adopting: Promise<RecoverResult> | undefined;
 
   /**
@@ -164,23 +171,45 @@ export class JournalTakeover implements Disposable {
     return result;
   }
 
-  /** The runner has room again: deferred work resumes (after the current settling). */
+  /**
+   * The runner has room again: deferred work resumes (after the current
+   * settling). A walk whose read of the journal fails is tried again after
+   * 1 s, doubling to at most a minute: no task may be left to end and call this.
+   */
   roomFreed(): void {
     if (!this.deferring || this.#resuming) return;
     this.#resuming = true;
     queueMicrotask(() => {
       this.#resuming = false;
-      this.#deferred?.resume().catch((error) => {
-        this.#logger.error("Cannot resume deferred tasks (tried again later): {error}", { error });
+      this.#deferred?.resume().then(() => this.#retryMs = RETRY_MS, (error) => {
+        this.#logger.error("Cannot resume deferred tasks (tried again in {retryMs} ms): {error}", {
+          error,
+          retryMs: this.#retryMs,
+        });
+        this.#resumeLater();
       });
     });
   }
 
-  /** Stops looking for orphaned work. */
+  /** Stops looking for orphaned work, and trying deferred work again. */
   [Symbol.dispose](): void {
     const { clock = systemClock } = this.#options;
-    if (this.#timer !== undefined) clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    for (const timer of [this.#timer, this.#retry]) {
+      if (timer !== undefined) clock.clearTimeout(timer);
+    }
+    this.#timer = this.#retry = undefined;
+    this.#disposed = true;
+  }
+
+  #resumeLater(): void {
+    const { clock = systemClock } = this.#options;
+    if (this.#disposed || this.#retry !== undefined) return;
+    const retryMs = this.#retryMs;
+    this.#retryMs = Math.min(retryMs * 2, MAX_RETRY_MS);
+    this.#retry = clock.setTimeout(() => {
+      this.#retry = undefined;
+      this.roomFreed();
+    }, retryMs);
   }
 
   // The next look is timed from the end of this one: a slow database never

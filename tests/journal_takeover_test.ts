@@ -182,8 +182,13 @@ Deno.test("JournalTakeover refuses an interval or look timeout a timer cannot ke
  * `looks`' groups (of one task, sent to their id) in turn: dead servers',
  * adopted, its own from then on. A task sent to an id in `gates` waits for its promise.
  */
-function oneAtATime(looks: StoredTask[][], gates: Record<string, Promise<void>>) {
+function oneAtATime(
+  looks: StoredTask[][],
+  gates: Record<string, Promise<void>>,
+  { failedLists = 0 } = {},
+) {
   const owned: StoredTask[] = [];
+  const logger = keepingLogger();
   const clock = fakeClock();
   const sent: string[] = [];
   const known = new Set<string>();
@@ -199,7 +204,10 @@ function oneAtATime(looks: StoredTask[][], gates: Record<string, Promise<void>>)
         owned.unshift(...found);
         return found;
       },
-      list: (after, groups) => owned.filter((task) => task.groupId > after).slice(0, groups),
+      list(after, groups) {
+        if (failedLists-- > 0) throw new Error("connection refused");
+        return owned.filter((task) => task.groupId > after).slice(0, groups);
+      },
       fail: () => {},
     },
     name: "shared",
@@ -213,6 +221,7 @@ function oneAtATime(looks: StoredTask[][], gates: Record<string, Promise<void>>)
     known: (id) => known.has(id),
     intervalMs: 10,
     clock,
+    logger,
   });
   /** Ticks until the deferred work is walked and the runner is idle (or 100 ticks). */
   const settle = async () => {
@@ -220,7 +229,7 @@ function oneAtATime(looks: StoredTask[][], gates: Record<string, Promise<void>>)
       await clock.tickAsync(0);
     }
   };
-  return { clock, sent, runner, takeover, settle };
+  return { clock, sent, runner, takeover, settle, logger };
 }
 
 Deno.test("JournalTakeover resumes deferred work when what start-up resumed has all ended before the look returned", async () => {
@@ -253,4 +262,23 @@ Deno.test("JournalTakeover: work a look defers during a walk of deferred work st
   await settle();
   await runner.idle();
   deepEqual(sent, ["m1", "m2", "m3", "a0"]);
+});
+
+Deno.test("JournalTakeover tries a walk whose read failed again after 1 s, then 2 s, with no task to end meanwhile", async () => {
+  const looks = [["m1", "m2"].map((id) => stored(id, id))];
+  const { clock, sent, runner, takeover, settle, logger } = oneAtATime(looks, {}, {
+    failedLists: 2,
+  });
+  using _ = takeover;
+  deepEqual(await takeover.start(), { resumed: 1, deadLettered: 0, deferred: 1 });
+  await clock.tickAsync(0);
+  deepEqual(sent, ["m1"], "the read failed, and m1 had ended: the runner is idle");
+  await clock.tickAsync(1_000);
+  equal(logger.messages.filter((m) => m.startsWith("Cannot resume")).length, 2);
+  deepEqual(sent, ["m1"]);
+  await clock.tickAsync(2_000);
+  await settle();
+  await runner.idle();
+  deepEqual(sent, ["m1", "m2"]);
+  deepEqual(logger.properties.filter((p) => "retryMs" in p).map((p) => p.retryMs), [1_000, 2_000]);
 });
