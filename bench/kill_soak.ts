@@ -17,6 +17,8 @@
  * - SOAK_PEER=1 (PostgreSQL): a second server on the same queue stays up
  *   throughout, for half the clients, and it, not a last start, must run what
  *   the killed servers left.
+ * - SOAK_PEER_MAX_PENDING: the peer's `MAX_PENDING`: set low, what it adopts
+ *   does not fit, and waits in the queue for room (deferred work).
  * - SOAK_DELAY_MS: the task's delay, default 0.
  *
  * Exits 1 if an answered task has neither its line nor a dead letter, or if
@@ -36,6 +38,7 @@ if (!["SIGKILL", "SIGTERM", "SIGTERM,SIGKILL"].includes(SIGNAL)) {
 }
 const KEYED = Deno.env.get("SOAK_KEYED") === "1";
 const PEER = Deno.env.get("SOAK_PEER") === "1";
+const PEER_MAX_PENDING = Deno.env.get("SOAK_PEER_MAX_PENDING");
 const CLIENTS = 32;
 /** How long the last server may take to run what is left, before the soak gives up. */
 const LIMIT_MS = 120_000;
@@ -104,7 +107,12 @@ const began = performance.now();
 const peer = PEER
   ? await startServer("main.ts", {
     dir: await Deno.makeTempDir({ dir, prefix: "peer_" }),
-    env: { TASK_STORE: store, SEND_DELAY_MS: DELAY_MS, TAKEOVER_INTERVAL_MS: "1000" },
+    env: {
+      TASK_STORE: store,
+      SEND_DELAY_MS: DELAY_MS,
+      TAKEOVER_INTERVAL_MS: "1000",
+      ...PEER_MAX_PENDING && { MAX_PENDING: PEER_MAX_PENDING },
+    },
   })
   : undefined;
 for (let cycle = 1; cycle <= CYCLES; cycle++) {
