@@ -17,6 +17,9 @@
  * - SOAK_PEER=1 (PostgreSQL): a second server on the same queue stays up
  *   throughout, for half the clients, and it, not a last start, must run what
  *   the killed servers left.
+ * - SOAK_MAX_PENDING: the killed servers' `MAX_PENDING`s, in turn, as
+ *   `5000,300`: a start with a lower one than the last finds more work than
+ *   fits, and the rest waits in the journal for room (deferred work).
  * - SOAK_PEER_MAX_PENDING: the peer's `MAX_PENDING`: set low, what it adopts
  *   does not fit, and waits in the queue for room (deferred work).
  * - SOAK_DELAY_MS: the task's delay, default 0.
@@ -47,8 +50,17 @@ const RUNNING_AT_A_KILL = 256;
 
 const dir = await Deno.makeTempDir({ prefix: "posthaste_soak_" });
 const store = Deno.env.get("SOAK_STORE") ?? "sqlite:{dir}/tasks.db";
-const start = (delayMs: string): Promise<Server> =>
-  startServer("main.ts", { dir, env: { TASK_STORE: store, SEND_DELAY_MS: delayMs } });
+/** Servers' `MAX_PENDING`s, in turn (SOAK_MAX_PENDING); the last start's is the default. */
+const maxPendings = Deno.env.get("SOAK_MAX_PENDING")?.split(",") ?? [];
+const start = (delayMs: string, maxPending?: string): Promise<Server> =>
+  startServer("main.ts", {
+    dir,
+    env: {
+      TASK_STORE: store,
+      SEND_DELAY_MS: delayMs,
+      ...maxPending && { MAX_PENDING: maxPending },
+    },
+  });
 
 /** Stops a server as SOAK_SIGNAL says. */
 async function stop(server: Server): Promise<void> {
@@ -116,7 +128,7 @@ const peer = PEER
   })
   : undefined;
 for (let cycle = 1; cycle <= CYCLES; cycle++) {
-  const server = await start(DELAY_MS);
+  const server = await start(DELAY_MS, maxPendings[(cycle - 1) % maxPendings.length]);
   // Killed at a random moment, 0.3 to 1.5 s into the load.
   const killed = new Promise<void>((resolve) => setTimeout(resolve, 300 + Math.random() * 1_200))
     .then(() => stop(server));
