@@ -23,6 +23,9 @@
  * - SOAK_PEER_MAX_PENDING: the peer's `MAX_PENDING`: set low, what it adopts
  *   does not fit, and waits in the queue for room (deferred work).
  * - SOAK_DELAY_MS: the task's delay, default 0.
+ * - SOAK_TIMEOUT_MS: every server's `TASK_TIMEOUT_MS`; below the delay, each
+ *   attempt times out and is retried, so that every task must end in the
+ *   dead letters, its attempts counted across the kills.
  *
  * Exits 1 if an answered task has neither its line nor a dead letter, or if
  * more lines are written twice than kills allow.
@@ -52,14 +55,13 @@ const dir = await Deno.makeTempDir({ prefix: "posthaste_soak_" });
 const store = Deno.env.get("SOAK_STORE") ?? "sqlite:{dir}/tasks.db";
 /** Servers' `MAX_PENDING`s, in turn (SOAK_MAX_PENDING); the last start's is the default. */
 const maxPendings = Deno.env.get("SOAK_MAX_PENDING")?.split(",") ?? [];
+const TIMEOUT_MS = Deno.env.get("SOAK_TIMEOUT_MS");
+/** What every server is given. */
+const common = { TASK_STORE: store, ...TIMEOUT_MS && { TASK_TIMEOUT_MS: TIMEOUT_MS } };
 const start = (delayMs: string, maxPending?: string): Promise<Server> =>
   startServer("main.ts", {
     dir,
-    env: {
-      TASK_STORE: store,
-      SEND_DELAY_MS: delayMs,
-      ...maxPending && { MAX_PENDING: maxPending },
-    },
+    env: { ...common, SEND_DELAY_MS: delayMs, ...maxPending && { MAX_PENDING: maxPending } },
   });
 
 /** Stops a server as SOAK_SIGNAL says. */
@@ -120,7 +122,7 @@ const peer = PEER
   ? await startServer("main.ts", {
     dir: await Deno.makeTempDir({ dir, prefix: "peer_" }),
     env: {
-      TASK_STORE: store,
+      ...common,
       SEND_DELAY_MS: DELAY_MS,
       TAKEOVER_INTERVAL_MS: "1000",
       ...PEER_MAX_PENDING && { MAX_PENDING: PEER_MAX_PENDING },
@@ -138,7 +140,8 @@ for (let cycle = 1; cycle <= CYCLES; cycle++) {
 }
 
 // The last start (or the peer) runs what the killed servers left, then drains on SIGTERM.
-const last = peer ?? await start("0");
+// Timing out, each attempt still does: every task must end in the dead letters.
+const last = peer ?? await start(TIMEOUT_MS ? DELAY_MS : "0");
 for (let email = owed.pop(); email !== undefined; email = owed.pop()) await post(last.url, email);
 const lines = new Map<string, number>();
 /**
@@ -147,6 +150,8 @@ const lines = new Map<string, number>();
  * not lost.
  */
 const letters = new Map<string, string>();
+/** Dead letters written: more than `letters` holds if some task's was written twice. */
+let letterLines = 0;
 /** The text of the servers' files of this name, the peer's too. */
 const logs = async (name: string): Promise<string> => {
   const read = (path: string) => Deno.readTextFile(path).catch(() => "");
@@ -164,7 +169,9 @@ do {
     lines.set(email, (lines.get(email) ?? 0) + 1);
   }
   letters.clear();
+  letterLines = 0;
   for (const letter of (await logs("dl.jsonl")).split("\n").filter(Boolean)) {
+    letterLines++;
     const { args, reason } = JSON.parse(letter);
     letters.set(String(args?.[0]), String(reason));
   }
@@ -186,7 +193,10 @@ console.log(
     (KEYED ? `${resent.size} sent again, ${resentTwice} of them written twice; ` : "") +
     `${letters.size} dead letters (${
       [...new Set(letters.values())].join(", ") || "none"
-    }), of which ${[...letters.keys()].filter((email) => !lines.has(email)).length} never written`,
+    }), of which ${
+      [...letters.keys()].filter((email) => !lines.has(email)).length
+    } never written, ` +
+    `${letterLines - letters.size} written twice`,
 );
 if (lost.length > 0) console.log(`missing, for example: ${lost.slice(0, 5).join(", ")}`);
 if (lost.length > 0 || twice > allowedTwice) Deno.exit(1);

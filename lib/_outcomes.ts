@@ -149,16 +149,21 @@ export class Outcomes {
     const now = this.#clock.now();
     entry.durationMs = entry.startedAt < 0 ? 0 : Math.max(0, now - entry.startedAt);
     this.#stats.record(state, entry.name, entry.durationMs);
-    this.#options.journal?.record(entry);
     this.#debug?.("Task {taskName} {state} after {attempts} attempts in {durationMs} ms", {
       ...taskLogFields(entry),
       state,
       attempts: entry.attempts,
       durationMs: entry.durationMs,
     });
-    const { deadLetter } = this.#options;
-    if (state === "done" || deadLetter === undefined) return;
-    const reason = state === "failed" ? "failed" : "shutdown";
-    sendDeadLetter(deadLetter, deadLetterOf(entry, reason, now), this.#logger);
+    const { deadLetter, journal } = this.#options;
+    const letter = state === "done" || deadLetter === undefined ? undefined : sendDeadLetter(
+      deadLetter,
+      deadLetterOf(entry, state === "failed" ? "failed" : "shutdown", now),
+      this.#logger,
+    );
+    // Journaled once its letter is written: a crash between the two then runs
+    // the task again (at least once), instead of leaving it failed with no letter.
+    if (letter === undefined) journal?.record(entry);
+    else void letter.then(() => journal?.record(entry));
   }
 }

@@ -130,6 +130,8 @@ export function deadLetterLine(record: DeadLetter): string {
  * @param sink Where dead letters go, e.g. a log writer's append.
  * @param record The dead letter.
  * @param logger Where a failing sink is reported.
+ * @returns For a sink that returns a promise (a write on its way), one that
+ * settles with it and never rejects; else undefined.
  *
  * @example Reporting to a sink
  * ```ts
@@ -147,7 +149,7 @@ export function sendDeadLetter(
   sink: (record: DeadLetter) => unknown,
   record: DeadLetter,
   logger: StructuredLogger,
-): void {
+): Promise<void> | undefined {
   const failed = (error: unknown): void =>
     logger.error("Cannot write dead letter for task {taskId}: {error}", {
       taskId: record.taskId,
@@ -155,8 +157,10 @@ export function sendDeadLetter(
       record,
     });
   try {
-    Promise.resolve(sink(record)).catch(failed);
+    const sent = sink(record);
+    if (sent instanceof Promise) return sent.then(() => {}, failed);
   } catch (error) {
     failed(error);
   }
+  return undefined;
 }
