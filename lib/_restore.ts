@@ -1,9 +1,10 @@
 // Journaled tasks made into groups again, and submitted: what recoverTasks
 // and DeferredRecovery share. Internal.
+import { getLogger } from "@logtape/logtape";
 import { fingerprints } from "./_given_ids.ts";
 import { acceptedField, isoOrNull } from "./_status_times.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import type { DeadLetter } from "./dead_letter.ts";
+import { type DeadLetter, sendDeadLetter } from "./dead_letter.ts";
 import type { TaskRunner } from "./runner.ts";
 import type { TaskDefinition } from "./task.ts";
 import { restoreTask, TaskGroup } from "./task_group.ts";
@@ -68,16 +69,18 @@ export async function restore(
   tasks: StoredTask[],
   { store, definitions, deadLetter, clock = systemClock }: RestoreOptions,
 ): Promise<{ groups: Restored[]; deadLettered: number }> {
+  const logger = getLogger(["posthaste", "journal"]);
   const groups = new Map<string, Restored>();
-  let deadLettered = 0;
+  const letters: (Promise<void> | undefined)[] = [];
+  const failing: [StoredTask, string][] = [];
   for (const task of tasks) {
     const refused = refusal(task, definitions);
     if (refused !== undefined) {
       const [reason, error] = refused;
+      // A letter that cannot be written is logged with its record.
+      letters.push(sendDeadLetter(deadLetter, letter(task, reason, error, clock.now()), logger));
       // The store failed a quarantined task itself, as it counted the crash.
-      if (reason !== "crash_loop") await store.fail(task, error);
-      deadLetter(letter(task, reason, error, clock.now()));
-      deadLettered++;
+      if (reason !== "crash_loop") failing.push([task, error]);
       continue;
     }
     const definition = definitions.get(task.name) as TaskDefinition<unknown[]>; // refusal() saw it
@@ -104,7 +107,11 @@ export async function restore(
       task.attempts,
     );
   }
-  return { groups: [...groups.values()], deadLettered };
+  // The letters written first: a crash before their tasks are failed finds
+  // them again (letters twice), never failed with none.
+  await Promise.all(letters);
+  for (const [task, error] of failing) await store.fail(task, error);
+  return { groups: [...groups.values()], deadLettered: letters.length };
 }
 
 /** Submits a restored group; a retry's backoff carries on instead of starting over. */

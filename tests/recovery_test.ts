@@ -242,3 +242,28 @@ Deno.test("recoverTasks waits out a journaled retry time whose row says not when
     deepEqual(due(), [null, null], "done");
   }
 });
+
+Deno.test("recoverTasks marks a task with no definition failed only once its dead letter is written", async () => {
+  const events: string[] = [];
+  const written = Promise.withResolvers<void>();
+  const sent = Promise.withResolvers<string[]>();
+  await using runner = new TestRunner();
+  const recovering = recoverTasks({
+    store: {
+      recover: () => [storedTask("g", { name: "gone" })],
+      fail: () => void events.push("journal failed"),
+    },
+    definitions: definitionsByName(send),
+    runner,
+    deadLetter(letter: DeadLetter) {
+      events.push(`letter ${letter.reason}`);
+      sent.resolve([...events]);
+      return written.promise;
+    },
+  });
+  // Failed first, a crash before the letter's write left it with no letter, never to run.
+  deepEqual(await sent.promise, ["letter unknown_task"]);
+  written.resolve();
+  deepEqual(await recovering, { resumed: 0, deadLettered: 1, deferred: 0 });
+  deepEqual(events, ["letter unknown_task", "journal failed"]);
+});
