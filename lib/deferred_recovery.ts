@@ -72,6 +72,7 @@ export class DeferredRecovery {
   #done = false;
   // More was deferred during the walk: at the journal's end it starts over.
   #again = false;
+  readonly #tooLarge = new Set<string>();
   #walking: Promise<void> | undefined;
 
   /**
@@ -162,7 +163,8 @@ export class DeferredRecovery {
           if (!(error instanceof AdmissionError)) throw error;
           // Full: wait for room, from this group on. A group that can never fit stays queued.
           if (error.reason !== "too_large") return;
-          this.#result.deferred += size;
+          if (!this.#tooLarge.has(id)) this.#result.deferred += size; // once, however many walks
+          this.#tooLarge.add(id);
         }
         this.#after = id;
       }
