@@ -13,8 +13,10 @@ const UNFINISHED = "state NOT IN ('done', 'failed')";
 
 /**
  * Returns the unfinished tasks in group order. A task found `running` was
- * running when the process died: its crash count grows, and at `crashLimit`
- * it is marked failed (quarantined); one transaction for all.
+ * running when the process died: its crash count grows (one transaction for
+ * all), and at `crashLimit` it is returned quarantined, still queued: the
+ * caller fails it once its dead letter is written, so that a crash before
+ * then finds it quarantined again.
  */
 export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number): StoredTask[] {
   const rows = db.prepare(
@@ -22,25 +24,15 @@ export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number
   ).all() as Record<string, unknown>[];
   const tasks: StoredTask[] = [];
   const crashUpdate = db.prepare(
-    "UPDATE tasks SET crashes = ?, state = ?, error = ?, updated_at = ? WHERE group_id = ? AND idx = ?",
+    "UPDATE tasks SET crashes = ?, state = 'queued', error = NULL, updated_at = ? WHERE group_id = ? AND idx = ?",
   );
   transaction(db, "BEGIN", () => {
     for (const row of rows) {
       // Found running: the process died during the attempt.
       const crashed = row.state === "running";
       const crashes = Number(row.crashes) + (crashed ? 1 : 0);
-      const quarantined = crashes >= crashLimit;
-      if (crashed) {
-        crashUpdate.run(
-          crashes,
-          quarantined ? "failed" : "queued",
-          quarantined ? `quarantined: the process crashed during ${crashes} attempts` : null,
-          now,
-          String(row.group_id),
-          Number(row.idx),
-        );
-      }
-      tasks.push(storedTask(row, crashes, quarantined));
+      if (crashed) crashUpdate.run(crashes, now, String(row.group_id), Number(row.idx));
+      tasks.push(storedTask(row, crashes, crashes >= crashLimit));
     }
   });
   return tasks;

@@ -118,7 +118,8 @@ export type LeftBehind = { name: string; tasks: number }[];
  * Takes over the unfinished tasks of every owner that is gone, that is whose
  * session lock is free: its process ended or lost its connection. Tasks
  * found running crashed their process: their crash count grows, and at
- * `crashLimit` they are failed (quarantined). Two servers adopting at once
+ * `crashLimit` they are returned quarantined, still queued (failed once
+ * their dead letters are written). Two servers adopting at once
  * skip each other's owners (a try-lock, the owner-level `SKIP LOCKED`).
  * Given `names`, only groups whose unfinished tasks all have one of them.
  * Nothing while `owner`'s own claim is free.
@@ -159,14 +160,8 @@ export async function adoptOrphans(
     UPDATE ${tx(TABLE)} SET
       owner = ${owner},
       crashes = crashes + (state = 'running')::int,
-      state = CASE
-        WHEN state <> 'running' THEN state
-        WHEN crashes + 1 >= ${crashLimit} THEN 'failed'
-        ELSE 'queued' END,
-      error = CASE
-        WHEN state = 'running' AND crashes + 1 >= ${crashLimit}
-        THEN 'quarantined: the process crashed during ' || (crashes + 1) || ' attempts'
-        ELSE error END,
+      -- At crashLimit, quarantined still queued: failed once its dead letter is written.
+      state = CASE WHEN state = 'running' THEN 'queued' ELSE state END,
       -- A retry's keeps its writer's time: with next_at, the wait it was given, by one clock.
       updated_at = CASE WHEN state = 'running' THEN ${now} ELSE updated_at END
     WHERE owner = ANY(${gone}::text[]) AND state NOT IN ('done', 'failed')
@@ -180,7 +175,10 @@ export async function adoptOrphans(
   `;
   // Oldest first, as the dead owner accepted them: an id chosen for a key
   // (a hash) sorts anywhere, and would wait behind newer groups each restart.
-  const adopted = rows.map(readRow).sort(byAcceptance);
+  const adopted = rows.map((row) => {
+    const crashes = Number(row.crashes);
+    return storedTask(row, crashes, crashes >= crashLimit);
+  }).sort(byAcceptance);
   if (names === undefined) return { adopted, left: [] };
   // A group holding a task this server does not define stays with its gone
   // owner for one that does (a rolling deploy: an older server must not

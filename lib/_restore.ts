@@ -79,8 +79,7 @@ export async function restore(
       const [reason, error] = refused;
       // A letter that cannot be written is logged with its record.
       letters.push(sendDeadLetter(deadLetter, letter(task, reason, error, clock.now()), logger));
-      // The store failed a quarantined task itself, as it counted the crash.
-      if (reason !== "crash_loop") failing.push([task, error]);
+      failing.push([task, reason === "crash_loop" ? `quarantined: ${error}` : error]);
       continue;
     }
     const definition = definitions.get(task.name) as TaskDefinition<unknown[]>; // refusal() saw it

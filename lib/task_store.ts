@@ -68,7 +68,10 @@ export interface StoredTask {
   readonly updatedAt?: number;
   /** Attempts during which the process died. */
   readonly crashes: number;
-  /** Whether it crashed the process too often and was moved to the dead letters. */
+  /**
+   * Whether it crashed the process `crashLimit` times: it goes to the dead
+   * letters, and is then failed with {@linkcode TaskStore.fail}.
+   */
   readonly quarantined: boolean;
   /**
    * Why its row cannot be run again (arguments that are not a JSON array:
@@ -150,8 +153,10 @@ export interface TaskStore {
   record(entry: TaskEntry, nextAt?: number): void;
   /**
    * Returns unfinished tasks, a group's together and in order, groups in the
-   * journal's order (generated ids: the order they came); counts crashes and
-   * quarantines crash loops. Given the `names` this server defines, a
+   * journal's order (generated ids: the order they came); counts crashes,
+   * and returns a task at `crashLimit` as `quarantined`, still unfinished:
+   * the caller fails it once its dead letter is written (as
+   * {@linkcode recoverTasks} does), so a crash before then finds it again. Given the `names` this server defines, a
    * journal that servers share leaves the groups holding any other name to a
    * server that defines it (an older version's, in a rolling deploy); a
    * journal of one server returns them, and they go to the dead letters.

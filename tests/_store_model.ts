@@ -174,7 +174,8 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
               ...(keyed[g] && { fingerprint: `fp-${g}` }),
               acceptedAt: acceptedAt(g),
             });
-            if (crashes > 0) row.state = crashes >= crashLimit ? "failed" : "queued";
+            // Quarantined too: failed only once its letter is written (by recoverTasks).
+            if (crashes > 0) row.state = "queued";
           }
         }
         // When each row was last written is the store's clock's, not the model's: only there.

@@ -229,6 +229,46 @@ export async function retryAndAbandonInOneCommit(open: OpenStore): Promise<void>
   await store.close();
 }
 
+/**
+ * A start that dies between quarantining a task and writing its dead letter
+ * (the store counted the crash) finds it quarantined again at the next: its
+ * letter is written then, and only then is it failed.
+ */
+export async function quarantineOutlivesCrashBeforeLetter(open: OpenStore): Promise<void> {
+  const send = defineTask("send", (to: string) => void to);
+  const first = await open();
+  const group = new TaskGroup({ id: "loop" }).add(send, "x");
+  await first.enqueue(group);
+  await first.attempt(
+    Object.assign(group.tasks[0] as TaskEntry, { state: "running", attempts: 1 }),
+  );
+  await first.close(); // the server dies, its task running: with a crash limit of 1, a crash loop
+  const second = await open();
+  deepEqual((await second.recover(1)).map((task) => [task.id, task.quarantined]), [[
+    "loop/0",
+    true,
+  ]]);
+  await second.close(); // and dies again before the letter is written
+  const third = await open();
+  const letters: DeadLetter[] = [];
+  deepEqual(
+    await recoverTasks({
+      store: third,
+      definitions: definitionsByName(send),
+      runner: new TaskRunner(),
+      deadLetter: (letter) => void letters.push(letter),
+      crashLimit: 1,
+    }),
+    { resumed: 0, deadLettered: 1, deferred: 0 },
+  );
+  deepEqual(letters.map((letter) => [letter.reason, letter.taskId]), [["crash_loop", "loop/0"]]);
+  await third.close();
+  const fourth = await open();
+  deepEqual(await fourth.recover(1), [], "failed once its letter was written");
+  equal((await fourth.status("loop"))?.state, "failed");
+  await fourth.close();
+}
+
 /** A task during which the server dies 3 times is quarantined at the 4th start. */
 export async function crashLoopIsQuarantined(open: OpenStore): Promise<void> {
   const send = defineTask("send", (to: string) => void to);
@@ -522,6 +562,10 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
     retryAndAbandonInOneCommit,
   ],
   ["a task during which the server dies 3 times is quarantined", crashLoopIsQuarantined],
+  [
+    "a quarantine is found again after a crash before its dead letter",
+    quarantineOutlivesCrashBeforeLetter,
+  ],
   ["a chosen group id already journaled is refused alone", duplicateGroupIsRefusedAlone],
   ["a keyed group that succeeded stays journaled; another leaves", keyedGroupIsKeptAfterSuccess],
   ["a group id too long for the journal is refused before its commit", longGroupIdIsRefused],
