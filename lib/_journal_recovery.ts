@@ -44,13 +44,15 @@ export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number
  * start-up). A group kept for its Idempotency-Key is in the journal under a
  * generated id (see tasks_keys): `pages` holds those of the last page
  * returned, by their own id, so that the next page starts after one of them
- * even once it is gone; it is filled with this page's.
+ * even once it is gone; it is filled with this page's. A task with
+ * `crashLimit` crashes is quarantined (a start that died before failing it).
  */
 export function findQueued(
   db: DatabaseSync,
   after: string,
   groups: number,
   pages: Map<string, string>,
+  crashLimit: number,
 ): StoredTask[] {
   let from = pages.get(after);
   // A kept group not on the last page: its journal id, if its rows are there.
@@ -65,7 +67,7 @@ export function findQueued(
   for (const row of rows) {
     if (typeof row.key_id === "string") pages.set(row.key_id, String(row.group_id));
   }
-  return rows.map((row) => storedTask(row, Number(row.crashes), false));
+  return rows.map((row) => storedTask(row, Number(row.crashes), Number(row.crashes) >= crashLimit));
 }
 
 /** A task's row as `GET /tasks/{id}` shows it. */

@@ -175,10 +175,7 @@ export async function adoptOrphans(
   `;
   // Oldest first, as the dead owner accepted them: an id chosen for a key
   // (a hash) sorts anywhere, and would wait behind newer groups each restart.
-  const adopted = rows.map((row) => {
-    const crashes = Number(row.crashes);
-    return storedTask(row, crashes, crashes >= crashLimit);
-  }).sort(byAcceptance);
+  const adopted = rows.map((row) => readRow(row, crashLimit)).sort(byAcceptance);
   if (names === undefined) return { adopted, left: [] };
   // A group holding a task this server does not define stays with its gone
   // owner for one that does (a rolling deploy: an older server must not
@@ -194,12 +191,16 @@ export async function adoptOrphans(
   };
 }
 
-/** The unfinished tasks of `owner`'s first `groups` groups after `after`, in group order. */
+/**
+ * The unfinished tasks of `owner`'s first `groups` groups after `after`, in
+ * group order; quarantined at `crashLimit` crashes.
+ */
 export async function listOwned(
   sql: Sql,
   owner: string,
   after: string,
   groups: number,
+  crashLimit: number,
 ): Promise<StoredTask[]> {
   const rows = await sql`
     SELECT * FROM ${sql(TABLE)} WHERE owner = ${owner} AND state NOT IN ('done', 'failed')
@@ -210,7 +211,7 @@ export async function listOwned(
     )
     ORDER BY group_id, idx
   `;
-  return rows.map(readRow);
+  return rows.map((row) => readRow(row, crashLimit));
 }
 
 /** Marks one of `owner`'s tasks failed (quarantined at start-up, or unreadable). */
@@ -279,9 +280,10 @@ export async function pruneFinished(sql: Sql, cutoff: number, count: number): Pr
   }
 }
 
-function readRow(row: TaskRow): StoredTask {
-  // Adopted rows carry their new state: failed means quarantined just now.
-  return storedTask(row, Number(row.crashes), row.state === "failed");
+/** A row as a task; quarantined at `crashLimit` crashes (a start that died before failing it). */
+function readRow(row: TaskRow, crashLimit: number): StoredTask {
+  const crashes = Number(row.crashes);
+  return storedTask(row, crashes, crashes >= crashLimit);
 }
 
 /** By acceptance (unknown for rows older than the column: first), then group and index. */

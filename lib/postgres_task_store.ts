@@ -102,6 +102,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #logger: StructuredLogger;
   readonly #looks: LookLog;
   #closed: Promise<void> | undefined;
+  #crashLimit = 3; // recover()'s, for list() (see SqliteTaskStore)
   readonly #unsure: UnsureGroups;
 
   /**
@@ -248,6 +249,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
    * not steady (lost, or taken again under `SETTLE_MS` ago).
    */
   async recover(crashLimit = 3, names?: readonly string[]): Promise<StoredTask[]> {
+    this.#crashLimit = crashLimit;
     const now = this.#clock.now();
     const { adopted, left, unclaimed } = this.#claim.steady
       ? await this.#pool.run((sql) =>
@@ -260,7 +262,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   }
 
   list(after: string, groups: number): Promise<StoredTask[]> {
-    return this.#pool.run((sql) => listOwned(sql, this.#owner, after, groups));
+    return this.#pool.run((sql) => listOwned(sql, this.#owner, after, groups, this.#crashLimit));
   }
 
   fail(task: Pick<StoredTask, "groupId" | "index">, error: string): Promise<void> {

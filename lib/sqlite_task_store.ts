@@ -73,6 +73,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   #writer: JournalWriter;
   // Where list() left off (see findQueued).
   #listed = new Map<string, string>();
+  // recover()'s: a task listed at it was quarantined by a start that died before failing it.
+  #crashLimit = 3;
   #outcomes: SqliteOutcomes;
 
   /**
@@ -215,6 +217,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   recover(crashLimit = 3): StoredTask[] {
+    this.#crashLimit = crashLimit;
     try {
       return findUnfinished(this.#db, crashLimit, this.#clock.now());
     } catch (error) {
@@ -224,7 +227,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   }
 
   list(after: string, groups: number): StoredTask[] {
-    return findQueued(this.#db, after, groups, this.#listed);
+    return findQueued(this.#db, after, groups, this.#listed, this.#crashLimit);
   }
 
   fail(task: Pick<StoredTask, "groupId" | "index">, error: string): void {

@@ -156,8 +156,9 @@ export interface TaskStore {
    * journal's order (generated ids: the order they came); counts crashes,
    * and returns a task at `crashLimit` as `quarantined`, still unfinished:
    * the caller fails it once its dead letter is written (as
-   * {@linkcode recoverTasks} does), so a crash before then finds it again. Given the `names` this server defines, a
-   * journal that servers share leaves the groups holding any other name to a
+   * {@linkcode recoverTasks} does), so a crash before then finds it again
+   * (here, or in `list`). Given the `names` this server defines, a journal
+   * that servers share leaves the groups holding any other name to a
    * server that defines it (an older version's, in a rolling deploy); a
    * journal of one server returns them, and they go to the dead letters.
    */

@@ -248,6 +248,8 @@ export async function quarantineOutlivesCrashBeforeLetter(open: OpenStore): Prom
     "loop/0",
     true,
   ]]);
+  const listed = await second.list("", 10); // as the walk of deferred work reads it
+  deepEqual(listed.map((task) => [task.id, task.quarantined]), [["loop/0", true]]);
   await second.close(); // and dies again before the letter is written
   const third = await open();
   const letters: DeadLetter[] = [];
