@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { isThenable } from "./_attempt.ts";
 import type { StructuredLogger } from "./logging.ts";
 import type { TaskEntry } from "./task_entry.ts";
 import { isoOrNull } from "./_status_times.ts";
@@ -130,8 +131,8 @@ export function deadLetterLine(record: DeadLetter): string {
  * @param sink Where dead letters go, e.g. a log writer's append.
  * @param record The dead letter.
  * @param logger Where a failing sink is reported.
- * @returns For a sink that returns a promise (a write on its way), one that
- * settles with it and never rejects; else undefined.
+ * @returns For a sink that returns a promise or other thenable (a write on
+ * its way), a promise that settles with it and never rejects; else undefined.
  *
  * @example Reporting to a sink
  * ```ts
@@ -158,7 +159,8 @@ export function sendDeadLetter(
     });
   try {
     const sent = sink(record);
-    if (sent instanceof Promise) return sent.then(() => {}, failed);
+    // Any thenable, as before: a custom sink's rejection must still be logged.
+    if (isThenable(sent)) return Promise.resolve(sent).then(() => {}, failed);
   } catch (error) {
     failed(error);
   }

@@ -1,4 +1,4 @@
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import {
   type DeadLetter,
   deadLetterLine,
@@ -65,4 +65,17 @@ Deno.test("sendDeadLetter() logs a sink that throws or rejects, with the record"
   deepEqual(errors.map((e) => (e.properties.error as Error).message), ["disk gone", "disk full"]);
   equal(errors[0]?.properties.record, letter);
   equal(errors[1]?.properties.taskId, "g/0");
+});
+
+Deno.test("sendDeadLetter() takes a sink's thenable as a promise: its rejection is logged, and waited for", async () => {
+  const { logger, errors, enough } = recordingLogger(1);
+  // Not a native promise (a custom sink's, or one from another realm).
+  const rejecting: PromiseLike<void> = {
+    then: (_, onRejected) => (onRejected?.(new Error("queue full")), Promise.resolve()) as never,
+  };
+  const sent = sendDeadLetter(() => rejecting, record(["x"]), logger);
+  ok(sent instanceof Promise, "a write on its way, to wait for");
+  await sent;
+  await enough;
+  deepEqual(errors.map((e) => (e.properties.error as Error).message), ["queue full"]);
 });
