@@ -32,7 +32,8 @@ const NEWLINE = 0x0a;
  * lines: a task that retries writes its line once, and a dead letter never
  * names a line that is in the log. Where the cut fails (or the target cannot
  * `truncate`), the next batch starts by ending the torn fragment, so it stays
- * a line of its own.
+ * a line of its own. A fragment left by a process killed mid-write is ended
+ * the same way when the file is opened (with read access to see it).
  *
  * A task that times out and retries while its line waits (a disk that
  * stalls) appends with {@linkcode AppendOptions}: a key, so that its retry
@@ -71,7 +72,9 @@ export class LogWriter implements AsyncDisposable {
 
   /**
    * Opens `path` for appending (creating it if missing) and returns a writer
-   * that owns the handle until {@linkcode LogWriter.close}.
+   * that owns the handle until {@linkcode LogWriter.close}. Where read access
+   * to `path` is granted, a file that ends mid-line (its writer killed during
+   * a write) gets a newline first, so no line runs into the fragment.
    *
    * @param path The file to append to.
    * @param options How each line is escaped, the new file's permission
@@ -84,8 +87,20 @@ export class LogWriter implements AsyncDisposable {
   static async open(path: string | URL, options: LogWriterOpenOptions = {}): Promise<LogWriter> {
     const { escape, mode, signal } = options;
     signal?.throwIfAborted();
-    const open = () =>
-      Deno.open(path, { append: true, create: true, ...(mode !== undefined && { mode }) });
+    const flags = { append: true, create: true, ...(mode !== undefined && { mode }) };
+    // Read access too, where Deno grants it: to see whether a crash tore the last line.
+    const readable = Deno.permissions.querySync({ name: "read", path }).state === "granted";
+    const open = async () => {
+      const file = readable ? await openReadable(path, flags) : undefined;
+      if (file === undefined) return await Deno.open(path, flags);
+      try {
+        await endTornLine(file);
+        return file;
+      } catch (error) {
+        file.close();
+        throw error;
+      }
+    };
     const file = await open();
     if (signal?.aborted) {
       file.close();
@@ -260,6 +275,34 @@ export class LogWriter implements AsyncDisposable {
       throw error;
     }
     this.#torn = undefined;
+  }
+}
+
+/** Opens the file for reading too, or nothing if the OS refuses to (a write-only file). */
+async function openReadable(
+  path: string | URL,
+  options: Deno.OpenOptions,
+): Promise<Deno.FsFile | undefined> {
+  try {
+    return await Deno.open(path, { ...options, read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.PermissionDenied) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Ends the line at the file's end if it has no newline: a server killed
+ * during a write leaves a fragment there (Linux stops a write to a file at a
+ * page boundary on SIGKILL), which the first batch would otherwise run into.
+ */
+async function endTornLine(file: Deno.FsFile): Promise<void> {
+  const { size } = await file.stat();
+  if (size === 0) return;
+  await file.seek(size - 1, Deno.SeekMode.Start); // appends still go to the end
+  const last = new Uint8Array(1);
+  if (await file.read(last) === 1 && last[0] !== NEWLINE) {
+    await file.write(Uint8Array.of(NEWLINE));
   }
 }
 

@@ -194,6 +194,51 @@ Deno.test("LogWriter: a file rotated in place (copytruncate) gets the next line 
   equal(await Deno.readTextFile(`${path}.1`), "before\n");
 });
 
+Deno.test("LogWriter.open ends a line a killed writer tore, so the next line starts on its own", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log.txt`;
+  // SIGKILL stops a write to a file at a page boundary: a line's start, no newline.
+  await Deno.writeTextFile(path, "first\nsec");
+  {
+    await using log = await LogWriter.open(path);
+    await log.append("third");
+  }
+  equal(await Deno.readTextFile(path), "first\nsec\nthird\n");
+  {
+    await using _ = await LogWriter.open(path); // whole lines: nothing added
+  }
+  equal(await Deno.readTextFile(path), "first\nsec\nthird\n");
+  // A torn file found at a reopen, too.
+  await using log = await LogWriter.open(path);
+  await Deno.rename(path, `${path}.1`);
+  await Deno.writeTextFile(path, "torn");
+  await log.reopen();
+  await log.append("fourth");
+  equal(await Deno.readTextFile(path), "torn\nfourth\n");
+});
+
+Deno.test("LogWriter.open with write access alone appends, asking for nothing more", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log.txt`;
+  await Deno.writeTextFile(path, "torn");
+  const script = `import { LogWriter } from ${JSON.stringify(import.meta.resolve("../lib/mod.ts"))};
+    await using log = await LogWriter.open(${JSON.stringify(path)});
+    await log.append("line");`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", `--allow-write=${path}`, "-"],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  await stdin.write(new TextEncoder().encode(script));
+  await stdin.close();
+  const { code, stderr } = await child.output();
+  equal(code, 0, new TextDecoder().decode(stderr));
+  // Without read access it cannot see the fragment: the line runs into it.
+  equal(await Deno.readTextFile(path), "tornline\n");
+});
+
 // A file whose writes are answered by the test: `release()` waits for the next write and lets it through.
 function heldFile() {
   const file = { text: "", closed: false };
