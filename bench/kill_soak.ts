@@ -26,9 +26,14 @@
  * - SOAK_TIMEOUT_MS: every server's `TASK_TIMEOUT_MS`; below the delay, each
  *   attempt times out and is retried, so that every task must end in the
  *   dead letters, its attempts counted across the kills.
+ * - SOAK_MESSAGE_BYTES: each notification's message, this many characters
+ *   (at most 1,000) rather than the default: long lines make every batch
+ *   span pages, so that a kill tears one more often (Linux stops a write at a
+ *   page boundary on SIGKILL).
  *
- * Exits 1 if an answered task has neither its line nor a dead letter, or if
- * more lines are written twice than kills allow.
+ * Exits 1 if an answered task has neither its line nor a dead letter, if
+ * more lines are written twice than kills allow, or if a line or letter ran
+ * into another (a torn one may stand alone: the kill cut it off).
  *
  * @module
  */
@@ -43,6 +48,7 @@ if (!["SIGKILL", "SIGTERM", "SIGTERM,SIGKILL"].includes(SIGNAL)) {
   );
 }
 const KEYED = Deno.env.get("SOAK_KEYED") === "1";
+const MESSAGE = "m".repeat(Number(Deno.env.get("SOAK_MESSAGE_BYTES") ?? 0)) || "some notification";
 const PEER = Deno.env.get("SOAK_PEER") === "1";
 const PEER_MAX_PENDING = Deno.env.get("SOAK_PEER_MAX_PENDING");
 const CLIENTS = 32;
@@ -90,7 +96,8 @@ async function post(url: string, email: string): Promise<number> {
   try {
     const response = await fetch(`${url}/send-notification/${email}`, {
       method: "POST",
-      headers: KEYED ? { "idempotency-key": email } : {},
+      headers: { "content-type": "application/json", ...KEYED && { "idempotency-key": email } },
+      body: JSON.stringify({ message: MESSAGE }),
     });
     await response.body?.cancel();
     if (response.status === 202) accepted.add(email);
@@ -152,6 +159,16 @@ const lines = new Map<string, number>();
 const letters = new Map<string, string>();
 /** Dead letters written: more than `letters` holds if some task's was written twice. */
 let letterLines = 0;
+/** Lines and letters a kill cut off, standing alone: allowed, their tasks run again. */
+let torn = 0;
+/** Lines and letters that ran into another: the next server appended to a torn one. */
+let joined = 0;
+/** Sorts out a line that is not whole: one cut off, or one another ran into. */
+const notWhole = (line: string, start: string): void => {
+  if (line.split(start).length > 2) joined++;
+  else torn++;
+};
+const whole = new RegExp(`^notification for (\\S+): ${MESSAGE}$`);
 /** The text of the servers' files of this name, the peer's too. */
 const logs = async (name: string): Promise<string> => {
   const read = (path: string) => Deno.readTextFile(path).catch(() => "");
@@ -163,17 +180,23 @@ const deadline = performance.now() + LIMIT_MS;
 do {
   await new Promise((resolve) => setTimeout(resolve, 100)); // polled: this is a soak, not a test
   lines.clear();
-  for (const line of (await logs("log.txt")).split("\n")) {
-    const email = /^notification for (\S+): /.exec(line)?.[1];
+  torn = joined = 0;
+  for (const line of (await logs("log.txt")).split("\n").filter(Boolean)) {
+    const email = whole.exec(line)?.[1];
+    if (email === undefined) notWhole(line, "notification for ");
     if (!email?.endsWith(`.${RUN}@example.com`)) continue; // an earlier run's, adopted
     lines.set(email, (lines.get(email) ?? 0) + 1);
   }
   letters.clear();
   letterLines = 0;
   for (const letter of (await logs("dl.jsonl")).split("\n").filter(Boolean)) {
-    letterLines++;
-    const { args, reason } = JSON.parse(letter);
-    letters.set(String(args?.[0]), String(reason));
+    try {
+      const { args, reason } = JSON.parse(letter);
+      letterLines++;
+      letters.set(String(args?.[0]), String(reason));
+    } catch {
+      notWhole(letter, '{"reason":');
+    }
   }
 } while (missing().length > 0 && performance.now() < deadline);
 await last.stop("SIGTERM");
@@ -196,7 +219,8 @@ console.log(
     }), of which ${
       [...letters.keys()].filter((email) => !lines.has(email)).length
     } never written, ` +
-    `${letterLines - letters.size} written twice`,
+    `${letterLines - letters.size} written twice; ` +
+    `${torn} lines or letters torn alone, ${joined} run into another`,
 );
 if (lost.length > 0) console.log(`missing, for example: ${lost.slice(0, 5).join(", ")}`);
-if (lost.length > 0 || twice > allowedTwice) Deno.exit(1);
+if (lost.length > 0 || twice > allowedTwice || joined > 0) Deno.exit(1);
