@@ -17,6 +17,11 @@ import type {
 
 const encoder = new TextEncoder();
 const NEWLINE = 0x0a;
+/**
+ * Targets whose file ends mid-line: a write failed after part of a line (the
+ * disk filled), or the file was found so when opened (its writer killed).
+ */
+const torn = new WeakSet<WriteTarget>();
 
 /**
  * Appends lines to one file handle, opened once for the writer's life.
@@ -32,8 +37,9 @@ const NEWLINE = 0x0a;
  * lines: a task that retries writes its line once, and a dead letter never
  * names a line that is in the log. Where the cut fails (or the target cannot
  * `truncate`), the next batch starts by ending the torn fragment, so it stays
- * a line of its own. A fragment left by a process killed mid-write is ended
- * the same way when the file is opened (with read access to see it).
+ * a line of its own. A fragment that a process killed mid-write left at the
+ * end of the file is ended the same way, by the first batch after opening
+ * (with read access to see it).
  *
  * A task that times out and retries while its line waits (a disk that
  * stalls) appends with {@linkcode AppendOptions}: a key, so that its retry
@@ -67,14 +73,13 @@ export class LogWriter implements AsyncDisposable {
   #writing = false;
   #closed: Promise<void> | undefined;
   #stats: LogWriterStats = { lines: 0, bytes: 0, batches: 0 };
-  // The target a write failed on after part of a line (e.g. the disk filled).
-  #torn: WriteTarget | undefined;
 
   /**
    * Opens `path` for appending (creating it if missing) and returns a writer
    * that owns the handle until {@linkcode LogWriter.close}. Where read access
    * to `path` is granted, a file that ends mid-line (its writer killed during
-   * a write) gets a newline first, so no line runs into the fragment.
+   * a write) has its first batch start with a newline, so that no line runs
+   * into the fragment; nothing is written until then.
    *
    * @param path The file to append to.
    * @param options How each line is escaped, the new file's permission
@@ -94,7 +99,7 @@ export class LogWriter implements AsyncDisposable {
       const file = readable ? await openReadable(path, flags) : undefined;
       if (file === undefined) return await Deno.open(path, flags);
       try {
-        await endTornLine(file);
+        if (await endsMidLine(file)) torn.add(file);
         return file;
       } catch (error) {
         file.close();
@@ -245,7 +250,7 @@ export class LogWriter implements AsyncDisposable {
         if (lines.length > 0) {
           // A torn fragment is ended first, so it cannot run into the next line.
           const text = lines.join("\n") + "\n";
-          const bytes = encoder.encode(this.#torn === this.#target ? "\n" + text : text);
+          const bytes = encoder.encode(torn.has(this.#target) ? "\n" + text : text);
           await this.#writeAll(bytes);
           this.#stats.lines += lines.length;
           this.#stats.bytes += bytes.length;
@@ -270,11 +275,12 @@ export class LogWriter implements AsyncDisposable {
     } catch (error) {
       // Cut off: the file is as it was before the batch, torn or not.
       if (offset > 0 && !(await cut(target, offset))) {
-        this.#torn = bytes[offset - 1] === NEWLINE ? undefined : target;
+        if (bytes[offset - 1] === NEWLINE) torn.delete(target);
+        else torn.add(target);
       }
       throw error;
     }
-    this.#torn = undefined;
+    torn.delete(target);
   }
 }
 
@@ -292,18 +298,16 @@ async function openReadable(
 }
 
 /**
- * Ends the line at the file's end if it has no newline: a server killed
- * during a write leaves a fragment there (Linux stops a write to a file at a
- * page boundary on SIGKILL), which the first batch would otherwise run into.
+ * Whether the file's last byte is not a newline: a server killed during a
+ * write leaves a fragment there (Linux stops a write to a file at a page
+ * boundary on SIGKILL), which the first batch would otherwise run into.
  */
-async function endTornLine(file: Deno.FsFile): Promise<void> {
+async function endsMidLine(file: Deno.FsFile): Promise<boolean> {
   const { size } = await file.stat();
-  if (size === 0) return;
+  if (size === 0) return false;
   await file.seek(size - 1, Deno.SeekMode.Start); // appends still go to the end
   const last = new Uint8Array(1);
-  if (await file.read(last) === 1 && last[0] !== NEWLINE) {
-    await file.write(Uint8Array.of(NEWLINE));
-  }
+  return await file.read(last) === 1 && last[0] !== NEWLINE;
 }
 
 /** Cuts the last `written` bytes off the target's file if it can; whether it did. */

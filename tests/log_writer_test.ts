@@ -200,21 +200,27 @@ Deno.test("LogWriter.open ends a line a killed writer tore, so the next line sta
   // SIGKILL stops a write to a file at a page boundary: a line's start, no newline.
   await Deno.writeTextFile(path, "first\nsec");
   {
+    await using _ = await LogWriter.open(path); // nothing written until a line is
+  }
+  equal(await Deno.readTextFile(path), "first\nsec");
+  {
     await using log = await LogWriter.open(path);
     await log.append("third");
+    await log.append("fourth"); // the fragment is ended once
   }
-  equal(await Deno.readTextFile(path), "first\nsec\nthird\n");
+  equal(await Deno.readTextFile(path), "first\nsec\nthird\nfourth\n");
   {
-    await using _ = await LogWriter.open(path); // whole lines: nothing added
+    await using log = await LogWriter.open(path); // whole lines: nothing added
+    await log.append("fifth");
   }
-  equal(await Deno.readTextFile(path), "first\nsec\nthird\n");
+  equal(await Deno.readTextFile(path), "first\nsec\nthird\nfourth\nfifth\n");
   // A torn file found at a reopen, too.
   await using log = await LogWriter.open(path);
   await Deno.rename(path, `${path}.1`);
   await Deno.writeTextFile(path, "torn");
   await log.reopen();
-  await log.append("fourth");
-  equal(await Deno.readTextFile(path), "torn\nfourth\n");
+  await log.append("sixth");
+  equal(await Deno.readTextFile(path), "torn\nsixth\n");
 });
 
 Deno.test("LogWriter.open with write access alone appends, asking for nothing more", async () => {
