@@ -169,11 +169,23 @@ const notWhole = (line: string, start: string): void => {
   else torn++;
 };
 const whole = new RegExp(`^notification for (\\S+): ${MESSAGE}$`);
-/** The text of the servers' files of this name, the peer's too. */
-const logs = async (name: string): Promise<string> => {
-  const read = (path: string) => Deno.readTextFile(path).catch(() => "");
-  return (await read(`${dir}/${name}`)) + (peer ? await read(`${peer.dir}/${name}`) : "");
-};
+/**
+ * The lines of the servers' files of this name, the peer's too; read as a
+ * stream, since 100 kills of long lines make more than a string can hold.
+ */
+async function* logs(name: string): AsyncGenerator<string> {
+  for (const path of [`${dir}/${name}`, ...peer ? [`${peer.dir}/${name}`] : []]) {
+    const file = await Deno.open(path).catch(() => undefined);
+    if (file === undefined) continue;
+    let rest = "";
+    for await (const text of file.readable.pipeThrough(new TextDecoderStream())) {
+      const lines = (rest + text).split("\n");
+      rest = lines.pop()!;
+      yield* lines.filter(Boolean);
+    }
+    if (rest) yield rest;
+  }
+}
 const missing = (): string[] =>
   [...accepted].filter((email) => !lines.has(email) && !letters.has(email));
 const deadline = performance.now() + LIMIT_MS;
@@ -181,7 +193,7 @@ do {
   await new Promise((resolve) => setTimeout(resolve, 100)); // polled: this is a soak, not a test
   lines.clear();
   torn = joined = 0;
-  for (const line of (await logs("log.txt")).split("\n").filter(Boolean)) {
+  for await (const line of logs("log.txt")) {
     const email = whole.exec(line)?.[1];
     if (email === undefined) notWhole(line, "notification for ");
     if (!email?.endsWith(`.${RUN}@example.com`)) continue; // an earlier run's, adopted
@@ -189,7 +201,7 @@ do {
   }
   letters.clear();
   letterLines = 0;
-  for (const letter of (await logs("dl.jsonl")).split("\n").filter(Boolean)) {
+  for await (const letter of logs("dl.jsonl")) {
     try {
       const { args, reason } = JSON.parse(letter);
       letterLines++;
