@@ -7,6 +7,7 @@ import { abortable, type WaitOptions } from "./abortable.ts";
 import { monotonicClock } from "./clock.ts";
 import { escapeLine } from "./escape_line.ts";
 import { LineQueue } from "./_line_queue.ts";
+import { cut, openAppendFile } from "./_append_file.ts";
 import type {
   AppendOptions,
   LogWriterOpenOptions,
@@ -92,19 +93,10 @@ export class LogWriter implements AsyncDisposable {
   static async open(path: string | URL, options: LogWriterOpenOptions = {}): Promise<LogWriter> {
     const { escape, mode, signal } = options;
     signal?.throwIfAborted();
-    const flags = { append: true, create: true, ...(mode !== undefined && { mode }) };
-    // Read access too, where Deno grants it: to see whether a crash tore the last line.
-    const readable = Deno.permissions.querySync({ name: "read", path }).state === "granted";
     const open = async () => {
-      const file = readable ? await openReadable(path, flags) : undefined;
-      if (file === undefined) return await Deno.open(path, flags);
-      try {
-        if (await endsMidLine(file)) torn.add(file);
-        return file;
-      } catch (error) {
-        file.close();
-        throw error;
-      }
+      const { file, endsMidLine } = await openAppendFile(path, mode);
+      if (endsMidLine) torn.add(file);
+      return file;
     };
     const file = await open();
     if (signal?.aborted) {
@@ -281,45 +273,5 @@ export class LogWriter implements AsyncDisposable {
       throw error;
     }
     torn.delete(target);
-  }
-}
-
-/** Opens the file for reading too, or nothing if the OS refuses to (a write-only file). */
-async function openReadable(
-  path: string | URL,
-  options: Deno.OpenOptions,
-): Promise<Deno.FsFile | undefined> {
-  try {
-    return await Deno.open(path, { ...options, read: true });
-  } catch (error) {
-    if (error instanceof Deno.errors.PermissionDenied) return undefined;
-    throw error;
-  }
-}
-
-/**
- * Whether the file's last byte is not a newline: a server killed during a
- * write leaves a fragment there (Linux stops a write to a file at a page
- * boundary on SIGKILL), which the first batch would otherwise run into.
- */
-async function endsMidLine(file: Deno.FsFile): Promise<boolean> {
-  const { size } = await file.stat();
-  if (size === 0) return false;
-  await file.seek(size - 1, Deno.SeekMode.Start); // appends still go to the end
-  const last = new Uint8Array(1);
-  return await file.read(last) === 1 && last[0] !== NEWLINE;
-}
-
-/** Cuts the last `written` bytes off the target's file if it can; whether it did. */
-async function cut(target: WriteTarget, written: number): Promise<boolean> {
-  if (target.stat === undefined || target.truncate === undefined) return false;
-  try {
-    const { size } = await target.stat();
-    // Shorter than what the batch wrote: truncated under the writer (copytruncate).
-    if (size < written) return false;
-    await target.truncate(size - written);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -1,0 +1,67 @@
+// The file side of LogWriter: opening for appending, seeing whether a crash
+// left the last line torn, and cutting a failed batch off again.
+import type { WriteTarget } from "./log_writer_options.ts";
+
+const NEWLINE = 0x0a;
+
+/** A file opened for appending, and whether it ends mid-line. */
+export interface AppendFile {
+  /** The handle; appends go to the end, whatever its position. */
+  file: Deno.FsFile;
+  /** Its last byte is not a newline (seen only with read access). */
+  endsMidLine: boolean;
+}
+
+/**
+ * Opens `path` for appending, creating it with `mode`. With read access too,
+ * where Deno grants it and the OS allows it, to see whether the file ends
+ * mid-line: a server killed during a write leaves a fragment there (Linux
+ * stops a write to a file at a page boundary on SIGKILL).
+ */
+export async function openAppendFile(path: string | URL, mode?: number): Promise<AppendFile> {
+  const flags = { append: true, create: true, ...(mode !== undefined && { mode }) };
+  const readable = Deno.permissions.querySync({ name: "read", path }).state === "granted";
+  const file = readable ? await openReadable(path, flags) : undefined;
+  if (file === undefined) return { file: await Deno.open(path, flags), endsMidLine: false };
+  try {
+    return { file, endsMidLine: await endsMidLine(file) };
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+}
+
+/** Opens the file for reading too, or nothing if the OS refuses to (a write-only file). */
+async function openReadable(
+  path: string | URL,
+  options: Deno.OpenOptions,
+): Promise<Deno.FsFile | undefined> {
+  try {
+    return await Deno.open(path, { ...options, read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.PermissionDenied) return undefined;
+    throw error;
+  }
+}
+
+async function endsMidLine(file: Deno.FsFile): Promise<boolean> {
+  const { size } = await file.stat();
+  if (size === 0) return false;
+  await file.seek(size - 1, Deno.SeekMode.Start);
+  const last = new Uint8Array(1);
+  return await file.read(last) === 1 && last[0] !== NEWLINE;
+}
+
+/** Cuts the last `written` bytes off the target's file if it can; whether it did. */
+export async function cut(target: WriteTarget, written: number): Promise<boolean> {
+  if (target.stat === undefined || target.truncate === undefined) return false;
+  try {
+    const { size } = await target.stat();
+    // Shorter than what the batch wrote: truncated under the writer (copytruncate).
+    if (size < written) return false;
+    await target.truncate(size - written);
+    return true;
+  } catch {
+    return false;
+  }
+}
