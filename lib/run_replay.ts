@@ -135,7 +135,14 @@ async function replay(options: RunReplayOptions, listen: Listen, ended: AbortSig
   let chosen: Choices;
   try {
     chosen = choices(options.args ?? Deno.args);
-    letters = await abortable(readDeadLetters(input(options.input)), stop.signal);
+    const read = await abortable(readDeadLetters(input(options.input)), stop.signal);
+    letters = read.letters;
+    if (read.cutOff.length > 0) {
+      logger.warn(
+        "Skipped {count} dead letters a kill cut off as they were written (lines {lines}): their arguments may be incomplete; in durable mode their tasks run again at the server's restart",
+        { count: read.cutOff.length, lines: read.cutOff },
+      );
+    }
   } catch (error) {
     if (stop.signal.aborted) return stopped(logger, stop.signal);
     return startFailed(logger, error);

@@ -164,7 +164,7 @@ Deno.test("runReplay() makes the service with stopping aborted: it starts no wor
 
 Deno.test("runReplay() runs nothing from input that is not all dead letters, naming the lines", async () => {
   const input = text([letter("record", "g/0", ["fine"])]) +
-    '{"reason":"failed","task":"record"\n\n' +
+    '{"reason":"failed" "task":"record"}\n\n' +
     text([{ ...letter("record", "g/1", []), taskId: "other/1" }, {
       ...letter("record", "g/2", []),
       args: "x",
@@ -174,8 +174,23 @@ Deno.test("runReplay() runs nothing from input that is not all dead letters, nam
   deepEqual(ran, []);
   match(
     String(logged[0]?.error),
-    /^Cannot read dead letters: line 2 \(Expected ',' or '}' after property value in JSON at position 34\), line 4 \(taskId "other\/1" is not "<groupId>\/<index>"\), line 5 \(args: Invalid input: expected array, received string\) are not dead letters; nothing was replayed$/,
+    /^Cannot read dead letters: line 2 \(Expected ',' or '}' after property value in JSON at position 19\), line 4 \(taskId "other\/1" is not "<groupId>\/<index>"\), line 5 \(args: Invalid input: expected array, received string\) are not dead letters; nothing was replayed$/,
   );
+});
+
+Deno.test("runReplay() skips letters a kill cut off as they were written, naming their lines, and runs the rest", async () => {
+  const whole = JSON.stringify(letter("record", "g/1", ['a "quoted" \\ é']));
+  // Cut anywhere, a letter's start is JSON that ends early.
+  for (const end of [11, 40, whole.length - 3, whole.length - 1]) {
+    const input = text([letter("record", "g/0", ["first"])]) + whole.slice(0, end) + "\n" +
+      text([letter("record", "g/2", ["third"])]) + whole.slice(0, end); // the last line, too
+    const { code, ran, logged } = await replay(input);
+    equal(code, 0, `cut at ${end}`);
+    deepEqual(ran.sort(), ["g/0 first", "g/2 third"]);
+    const skipped = logged.find(({ message }) => String(message).startsWith("Skipped"));
+    equal(skipped?.level, "WARN");
+    deepEqual(skipped?.lines, [2, 4]);
+  }
 });
 
 Deno.test("runReplay() runs the letters of known tasks when some name none, and returns 1", async () => {
