@@ -30,6 +30,9 @@
  *   (at most 1,000) rather than the default: long lines make every batch
  *   span pages, so that a kill tears one more often (Linux stops a write at a
  *   page boundary on SIGKILL).
+ * - SOAK_ROTATE_MS: every this many milliseconds, the log is renamed away
+ *   (`log.txt.1`, …), as logrotate does, and every other time the server is
+ *   sent SIGUSR2; the other times its watch of the path finds it.
  *
  * Exits 1 if an answered task has neither its line nor a dead letter, if
  * more lines are written twice than kills allow, or if a line or letter ran
@@ -48,6 +51,7 @@ if (!["SIGKILL", "SIGTERM", "SIGTERM,SIGKILL"].includes(SIGNAL)) {
   );
 }
 const KEYED = Deno.env.get("SOAK_KEYED") === "1";
+const ROTATE_MS = Number(Deno.env.get("SOAK_ROTATE_MS") ?? 0);
 const MESSAGE = "m".repeat(Number(Deno.env.get("SOAK_MESSAGE_BYTES") ?? 0)) || "some notification";
 const PEER = Deno.env.get("SOAK_PEER") === "1";
 const PEER_MAX_PENDING = Deno.env.get("SOAK_PEER_MAX_PENDING");
@@ -108,6 +112,25 @@ async function post(url: string, email: string): Promise<number> {
   }
 }
 
+let rotations = 0;
+/** Renames the log away every ROTATE_MS until `until` resolves, signalling every other time. */
+async function rotate(server: Server, until: Promise<void>): Promise<void> {
+  let stopped = false;
+  until.then(() => stopped = true);
+  while (ROTATE_MS > 0 && !stopped) {
+    await new Promise((resolve) => setTimeout(resolve, ROTATE_MS));
+    if (stopped) return;
+    const renamed = await Deno.rename(`${dir}/log.txt`, `${dir}/log.txt.${++rotations}`)
+      .then(() => true, () => false); // not made again yet
+    if (!renamed || rotations % 2 === 1) continue;
+    try {
+      Deno.kill(server.pid, "SIGUSR2");
+    } catch {
+      return; // killed meanwhile
+    }
+  }
+}
+
 /** Sends notifications, one at a time, until `until` resolves or the server drains (503). */
 async function client(url: string, until: Promise<void>): Promise<void> {
   let stopped = false;
@@ -142,7 +165,11 @@ for (let cycle = 1; cycle <= CYCLES; cycle++) {
   const killed = new Promise<void>((resolve) => setTimeout(resolve, 300 + Math.random() * 1_200))
     .then(() => stop(server));
   const url = (i: number) => peer && i % 2 ? peer.url : server.url;
-  await Promise.all([killed, ...Array.from({ length: CLIENTS }, (_, i) => client(url(i), killed))]);
+  await Promise.all([
+    killed,
+    rotate(server, killed),
+    ...Array.from({ length: CLIENTS }, (_, i) => client(url(i), killed)),
+  ]);
   console.log(`cycle ${cycle}: ${SIGNAL}; ${accepted.size} answered 202 so far`);
 }
 
@@ -170,11 +197,18 @@ const notWhole = (line: string, start: string): void => {
 };
 const whole = new RegExp(`^notification for (\\S+): ${MESSAGE}$`);
 /**
- * The lines of the servers' files of this name, the peer's too; read as a
- * stream, since 100 kills of long lines make more than a string can hold.
+ * The lines of the servers' files of this name (and those rotated away,
+ * `name.1`, …), the peer's too; read as a stream, since 100 kills of long
+ * lines make more than a string can hold.
  */
 async function* logs(name: string): AsyncGenerator<string> {
-  for (const path of [`${dir}/${name}`, ...peer ? [`${peer.dir}/${name}`] : []]) {
+  const paths = [];
+  for (const from of [dir, ...peer ? [peer.dir] : []]) {
+    for await (const { name: file } of Deno.readDir(from)) {
+      if (file === name || file.startsWith(`${name}.`)) paths.push(`${from}/${file}`);
+    }
+  }
+  for (const path of paths) {
     const file = await Deno.open(path).catch(() => undefined);
     if (file === undefined) continue;
     let rest = "";
@@ -232,7 +266,8 @@ console.log(
       [...letters.keys()].filter((email) => !lines.has(email)).length
     } never written, ` +
     `${letterLines - letters.size} written twice; ` +
-    `${torn} lines or letters torn alone, ${joined} run into another`,
+    `${torn} lines or letters torn alone, ${joined} run into another` +
+    (ROTATE_MS ? `; the log rotated ${rotations} times` : ""),
 );
 if (lost.length > 0) console.log(`missing, for example: ${lost.slice(0, 5).join(", ")}`);
 if (lost.length > 0 || twice > allowedTwice || joined > 0) Deno.exit(1);
