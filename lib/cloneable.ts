@@ -30,6 +30,7 @@ export type Cloneable =
   | Date
   | RegExp
   | ArrayBuffer
+  | SharedArrayBuffer // shared with the worker, not copied
   | ArrayBufferView
   | readonly Cloneable[]
   | ReadonlyMap<Cloneable, Cloneable>

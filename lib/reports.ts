@@ -64,7 +64,7 @@ export function reportTask(options: ReportOptions): TaskDefinition<[string]> {
       ? await pool.run<string>(REPORT_WORK, "buildReport", [id, workMs], { signal: this.signal })
       : buildReport(id, workMs);
     await log.append(`report ${id}: ${result}`);
-  });
+  }, pool && { concurrency: pool.size }); // waiting for a worker before its attempt (pool.define)
 }
 
 /**

@@ -70,6 +70,11 @@ export class WorkerPool implements AsyncDisposable {
     this.#size = size;
   }
 
+  /** How many workers it runs at most: jobs beyond them wait in its queue. */
+  get size(): number {
+    return this.#size;
+  }
+
   /** Workers started and alive. */
   get workers(): number {
     return this.#slots.length;
@@ -144,6 +149,12 @@ export class WorkerPool implements AsyncDisposable {
    * Defines a task that runs `module`'s export `name` in this pool; its
    * arguments are typed from `F`, e.g. `typeof import("./report.ts").build`.
    *
+   * Its `concurrency` is the pool's size unless given, so that a task waits
+   * for a worker before its attempt, not inside one: its timeout counts
+   * from when a worker can take it, it holds none of the runner's
+   * `maxConcurrency` meanwhile, and a crash then does not count towards its
+   * crash-loop quarantine.
+   *
    * @param taskName The task's name.
    * @param module The module's URL.
    * @param name The exported function's name.
@@ -163,10 +174,10 @@ export class WorkerPool implements AsyncDisposable {
       function (this: TaskContext, ...args: unknown[]): Promise<unknown> {
         return pool.run(url, name, args, { signal: this.signal });
       };
+    const withConcurrency = { ...options, concurrency: options.concurrency ?? this.#size };
     // The arguments are checked through F; the definition is JSON-free by design.
-    return defineTask(taskName, run(this) as never, options) as unknown as TaskDefinition<
-      Parameters<F>
-    >;
+    const definition = defineTask(taskName, run(this) as never, withConcurrency);
+    return definition as unknown as TaskDefinition<Parameters<F>>;
   }
 
   /** Terminates every worker; queued and running jobs reject. */

@@ -1,4 +1,5 @@
 import { equal, match } from "node:assert/strict";
+import { reportTask, WorkerPool } from "../lib/mod.ts";
 import { lines, startApp } from "./_helpers.ts";
 
 for (const workers of ["1", "0"]) {
@@ -13,3 +14,14 @@ for (const workers of ["1", "0"]) {
     match(written[0] ?? "", new RegExp(`^report ${id}: [0-9a-f]{8} after \\d+ rounds$`));
   });
 }
+
+Deno.test("reportTask() starts as many attempts as the pool has workers: the rest wait for one before theirs", async () => {
+  await using pool = new WorkerPool({ size: 3 });
+  const log = { append: () => Promise.resolve() };
+  equal(reportTask({ log, pool }).options.concurrency, 3);
+  equal(
+    reportTask({ log }).options.concurrency,
+    undefined,
+    "on the event loop, one at a time anyway",
+  );
+});

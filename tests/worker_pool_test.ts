@@ -113,6 +113,30 @@ Deno.test("WorkerPool.define() types arguments from the worker function", () => 
   throws(() => new WorkerPool({ size: 0 }), RangeError);
 });
 
+Deno.test("WorkerPool.define(): tasks beyond the workers wait before their attempt, not in the pool's queue", async () => {
+  await using pool = new WorkerPool({ size: 1 });
+  const hold = pool.define<typeof Tasks.hold>("hold", MODULE, "hold");
+  equal(hold.options.concurrency, 1, "the pool's size");
+  equal(
+    pool.define<typeof Tasks.square>("many", MODULE, "square", { concurrency: 3 }).options
+      .concurrency,
+    3,
+  );
+  await using runner = new TestRunner();
+  const flags = new SharedArrayBuffer(8);
+  const view = new Int32Array(flags);
+  const groups = [1, 2, 3].map(() => new TaskGroup().add(hold, flags));
+  for (const group of groups) runner.submit(group);
+  await Atomics.waitAsync(view, 1, 0).value; // the first has reached its worker
+  // The others have not begun an attempt: no timeout runs, and no crash would count.
+  deepEqual([pool.running, pool.queued], [1, 0]);
+  deepEqual(groups.map((group) => group.tasks[0]?.attempts), [1, 0, 0]);
+  Atomics.store(view, 0, 1);
+  Atomics.notify(view, 0);
+  await runner.idle();
+  deepEqual(groups.map((group) => group.tasks[0]?.state), ["done", "done", "done"]);
+});
+
 Deno.test("WorkerPool: an aborted queued job never runs; close() rejects what is left", async () => {
   const pool = new WorkerPool({ size: 1 });
   const busy = pool.run(MODULE, "spin", []);
