@@ -30,6 +30,9 @@
  *   (at most 1,000) rather than the default: long lines make every batch
  *   span pages, so that a kill tears one more often (Linux stops a write at a
  *   page boundary on SIGKILL).
+ * - SOAK_REPORTS: so many more clients queue a report (`POST /reports`, a
+ *   task run in the worker pool, `REPORT_WORK_MS=5`) every 20 ms; each
+ *   report answered 202 must have its line too.
  * - SOAK_ROTATE_MS: every this many milliseconds, the log is renamed away
  *   (`log.txt.1`, …), as logrotate does, and every other time the server is
  *   sent SIGUSR2; the other times its watch of the path finds it.
@@ -66,8 +69,13 @@ const store = Deno.env.get("SOAK_STORE") ?? "sqlite:{dir}/tasks.db";
 /** Servers' `MAX_PENDING`s, in turn (SOAK_MAX_PENDING); the last start's is the default. */
 const maxPendings = Deno.env.get("SOAK_MAX_PENDING")?.split(",") ?? [];
 const TIMEOUT_MS = Deno.env.get("SOAK_TIMEOUT_MS");
+const REPORTS = Number(Deno.env.get("SOAK_REPORTS") ?? 0);
 /** What every server is given. */
-const common = { TASK_STORE: store, ...TIMEOUT_MS && { TASK_TIMEOUT_MS: TIMEOUT_MS } };
+const common = {
+  TASK_STORE: store,
+  ...TIMEOUT_MS && { TASK_TIMEOUT_MS: TIMEOUT_MS },
+  ...REPORTS && { REPORT_WORK_MS: "5" },
+};
 const start = (delayMs: string, maxPending?: string): Promise<Server> =>
   startServer("main.ts", {
     dir,
@@ -131,6 +139,28 @@ async function rotate(server: Server, until: Promise<void>): Promise<void> {
   }
 }
 
+/** Report ids answered 202 (in `accepted` too). */
+let reports = 0;
+/** Queues a report every 20 ms until `until` resolves or the server drains (503). */
+async function reporter(url: string, until: Promise<void>): Promise<void> {
+  let stopped = false;
+  until.then(() => stopped = true);
+  while (!stopped) {
+    try {
+      const response = await fetch(`${url}/reports`, { method: "POST" });
+      const { id } = await response.json();
+      if (response.status === 503) return;
+      if (response.status === 202) {
+        accepted.add(id);
+        reports++;
+      }
+    } catch {
+      // killed with this request on its way
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Sends notifications, one at a time, until `until` resolves or the server drains (503). */
 async function client(url: string, until: Promise<void>): Promise<void> {
   let stopped = false;
@@ -169,6 +199,7 @@ for (let cycle = 1; cycle <= CYCLES; cycle++) {
     killed,
     rotate(server, killed),
     ...Array.from({ length: CLIENTS }, (_, i) => client(url(i), killed)),
+    ...Array.from({ length: REPORTS }, () => reporter(server.url, killed)),
   ]);
   console.log(`cycle ${cycle}: ${SIGNAL}; ${accepted.size} answered 202 so far`);
 }
@@ -191,11 +222,12 @@ let torn = 0;
 /** Lines and letters that ran into another: the next server appended to a torn one. */
 let joined = 0;
 /** Sorts out a line that is not whole: one cut off, or one another ran into. */
-const notWhole = (line: string, start: string): void => {
+const notWhole = (line: string, start: string | RegExp): void => {
   if (line.split(start).length > 2) joined++;
   else torn++;
 };
 const whole = new RegExp(`^notification for (\\S+): ${MESSAGE}$`);
+const wholeReport = /^report (\S+): [0-9a-f]{8} after \d+ rounds$/;
 /**
  * The lines of the servers' files of this name (and those rotated away,
  * `name.1`, …), the peer's too; read as a stream, since 100 kills of long
@@ -228,8 +260,13 @@ do {
   lines.clear();
   torn = joined = 0;
   for await (const line of logs("log.txt")) {
+    const report = wholeReport.exec(line)?.[1];
+    if (report !== undefined) {
+      lines.set(report, (lines.get(report) ?? 0) + 1);
+      continue;
+    }
     const email = whole.exec(line)?.[1];
-    if (email === undefined) notWhole(line, "notification for ");
+    if (email === undefined) notWhole(line, /notification for |report /);
     if (!email?.endsWith(`.${RUN}@example.com`)) continue; // an earlier run's, adopted
     lines.set(email, (lines.get(email) ?? 0) + 1);
   }
@@ -256,7 +293,8 @@ const allowedTwice = SIGNAL === "SIGTERM" ? 0 : CYCLES * RUNNING_AT_A_KILL;
 const unanswered = [...lines.keys()].filter((email) => !accepted.has(email)).length;
 console.log(
   `\nsummary: ${CYCLES} × ${SIGNAL} in ${((performance.now() - began) / 1_000).toFixed(0)} s; ` +
-    `${accepted.size} answered 202, ${lost.length} of them neither written nor dead-lettered; ` +
+    `${accepted.size} answered 202${REPORTS ? ` (${reports} reports)` : ""}, ` +
+    `${lost.length} of them neither written nor dead-lettered; ` +
     `${twice} written twice (at most ${allowedTwice} allowed); ` +
     `${unanswered} written whose 202 the kill cut off; ${replayed} replayed; ` +
     (KEYED ? `${resent.size} sent again, ${resentTwice} of them written twice; ` : "") +
