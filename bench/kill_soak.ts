@@ -44,6 +44,7 @@
  * @module
  */
 import { type Server, startServer } from "./_load_tools.ts";
+import { tally } from "./_soak_tally.ts";
 
 const CYCLES = Number(Deno.env.get("SOAK_CYCLES") ?? 10);
 const DELAY_MS = Deno.env.get("SOAK_DELAY_MS") ?? "0";
@@ -208,84 +209,20 @@ for (let cycle = 1; cycle <= CYCLES; cycle++) {
 // Timing out, each attempt still does: every task must end in the dead letters.
 const last = peer ?? await start(TIMEOUT_MS ? DELAY_MS : "0");
 for (let email = owed.pop(); email !== undefined; email = owed.pop()) await post(last.url, email);
-const lines = new Map<string, number>();
-/**
- * The dead letters' addresses, with their reasons: a task quarantined by the
- * crash-loop guard (running at 3 kills) is kept there for `deno task replay`,
- * not lost.
- */
-const letters = new Map<string, string>();
-/** Dead letters written: more than `letters` holds if some task's was written twice. */
-let letterLines = 0;
-/** Lines and letters a kill cut off, standing alone: allowed, their tasks run again. */
-let torn = 0;
-/** Lines and letters that ran into another: the next server appended to a torn one. */
-let joined = 0;
-/** Sorts out a line that is not whole: one cut off, or one another ran into. */
-const notWhole = (line: string, start: string | RegExp): void => {
-  if (line.split(start).length > 2) joined++;
-  else torn++;
-};
-const whole = new RegExp(`^notification for (\\S+): ${MESSAGE}$`);
-const wholeReport = /^report (\S+): [0-9a-f]{8} after \d+ rounds$/;
-/**
- * The lines of the servers' files of this name (and those rotated away,
- * `name.1`, …), the peer's too; read as a stream, since 100 kills of long
- * lines make more than a string can hold.
- */
-async function* logs(name: string): AsyncGenerator<string> {
-  const paths = [];
-  for (const from of [dir, ...peer ? [peer.dir] : []]) {
-    for await (const { name: file } of Deno.readDir(from)) {
-      if (file === name || file.startsWith(`${name}.`)) paths.push(`${from}/${file}`);
-    }
-  }
-  for (const path of paths) {
-    const file = await Deno.open(path).catch(() => undefined);
-    if (file === undefined) continue;
-    let rest = "";
-    for await (const text of file.readable.pipeThrough(new TextDecoderStream())) {
-      const lines = (rest + text).split("\n");
-      rest = lines.pop()!;
-      yield* lines.filter(Boolean);
-    }
-    if (rest) yield rest;
-  }
-}
+const dirs = [dir, ...peer ? [peer.dir] : []];
+let counted = await tally(dirs, { message: MESSAGE, run: RUN });
 const missing = (): string[] =>
-  [...accepted].filter((email) => !lines.has(email) && !letters.has(email));
+  [...accepted].filter((key) => !counted.lines.has(key) && !counted.letters.has(key));
 const deadline = performance.now() + LIMIT_MS;
-do {
+while (missing().length > 0 && performance.now() < deadline) {
   await new Promise((resolve) => setTimeout(resolve, 100)); // polled: this is a soak, not a test
-  lines.clear();
-  torn = joined = 0;
-  for await (const line of logs("log.txt")) {
-    const report = wholeReport.exec(line)?.[1];
-    if (report !== undefined) {
-      lines.set(report, (lines.get(report) ?? 0) + 1);
-      continue;
-    }
-    const email = whole.exec(line)?.[1];
-    if (email === undefined) notWhole(line, /notification for |report /);
-    if (!email?.endsWith(`.${RUN}@example.com`)) continue; // an earlier run's, adopted
-    lines.set(email, (lines.get(email) ?? 0) + 1);
-  }
-  letters.clear();
-  letterLines = 0;
-  for await (const letter of logs("dl.jsonl")) {
-    try {
-      const { args, reason } = JSON.parse(letter);
-      letterLines++;
-      letters.set(String(args?.[0]), String(reason));
-    } catch {
-      notWhole(letter, '{"reason":');
-    }
-  }
-} while (missing().length > 0 && performance.now() < deadline);
+  counted = await tally(dirs, { message: MESSAGE, run: RUN });
+}
 await last.stop("SIGTERM");
 await Deno.remove(dir, { recursive: true });
 
 const lost = missing();
+const { lines, letters, letterLines, torn, joined } = counted;
 const twice = [...lines.values()].filter((count) => count > 1).length;
 const resentTwice = [...resent].filter((email) => (lines.get(email) ?? 0) > 1).length;
 // A drained server finished what it ran; a killed one may run a task again.
