@@ -32,7 +32,7 @@ export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number
       const crashed = row.state === "running";
       const crashes = Number(row.crashes) + (crashed ? 1 : 0);
       if (crashed) crashUpdate.run(crashes, now, String(row.group_id), Number(row.idx));
-      tasks.push(storedTask(row, crashes, crashes >= crashLimit));
+      tasks.push(storedTask(row, crashes, crashLimit));
     }
   });
   return tasks;
@@ -67,7 +67,7 @@ export function findQueued(
   for (const row of rows) {
     if (typeof row.key_id === "string") pages.set(row.key_id, String(row.group_id));
   }
-  return rows.map((row) => storedTask(row, Number(row.crashes), Number(row.crashes) >= crashLimit));
+  return rows.map((row) => storedTask(row, Number(row.crashes), crashLimit));
 }
 
 /** A task's row as `GET /tasks/{id}` shows it. */

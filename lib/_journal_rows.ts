@@ -145,11 +145,14 @@ export function outcomeAt(entry: TaskEntry): number | undefined {
   return at >= 0 ? Math.floor(at) : undefined;
 }
 
-/** A row read back (numbers may arrive as strings or bigints). */
+/**
+ * A row read back (numbers may arrive as strings or bigints), quarantined at
+ * `crashLimit` crashes: a start that died before failing it left it queued.
+ */
 export function storedTask(
   row: Record<string, unknown>,
   crashes: number,
-  quarantined: boolean,
+  crashLimit: number,
 ): StoredTask {
   const text = String(row.args);
   const args = parseArgs(text);
@@ -166,7 +169,7 @@ export function storedTask(
     ...(row.updated_at !== null && row.updated_at !== undefined &&
       { updatedAt: Number(row.updated_at) }),
     crashes,
-    quarantined,
+    quarantined: crashes >= crashLimit,
     // One damaged row must not stop every other task from running again.
     ...(typeof args === "string" && { unreadable: `${args}: ${text.slice(0, 200)}` }),
     ...(typeof row.fingerprint === "string" && { fingerprint: row.fingerprint }),

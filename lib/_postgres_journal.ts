@@ -280,10 +280,9 @@ export async function pruneFinished(sql: Sql, cutoff: number, count: number): Pr
   }
 }
 
-/** A row as a task; quarantined at `crashLimit` crashes (a start that died before failing it). */
+/** A row as a task; quarantined at `crashLimit` crashes. */
 function readRow(row: TaskRow, crashLimit: number): StoredTask {
-  const crashes = Number(row.crashes);
-  return storedTask(row, crashes, crashes >= crashLimit);
+  return storedTask(row, Number(row.crashes), crashLimit);
 }
 
 /** By acceptance (unknown for rows older than the column: first), then group and index. */
