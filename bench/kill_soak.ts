@@ -121,14 +121,20 @@ async function post(url: string, email: string): Promise<number> {
   }
 }
 
+/** Whether `until` has resolved, asked in a loop. */
+function ended(until: Promise<void>): () => boolean {
+  let done = false;
+  until.then(() => done = true);
+  return () => done;
+}
+
 let rotations = 0;
 /** Renames the log away every ROTATE_MS until `until` resolves, signalling every other time. */
 async function rotate(server: Server, until: Promise<void>): Promise<void> {
-  let stopped = false;
-  until.then(() => stopped = true);
-  while (ROTATE_MS > 0 && !stopped) {
+  const stopped = ended(until);
+  while (ROTATE_MS > 0 && !stopped()) {
     await new Promise((resolve) => setTimeout(resolve, ROTATE_MS));
-    if (stopped) return;
+    if (stopped()) return;
     const renamed = await Deno.rename(`${dir}/log.txt`, `${dir}/log.txt.${++rotations}`)
       .then(() => true, () => false); // not made again yet
     if (!renamed || rotations % 2 === 1) continue;
@@ -144,9 +150,8 @@ async function rotate(server: Server, until: Promise<void>): Promise<void> {
 let reports = 0;
 /** Queues a report every 20 ms until `until` resolves or the server drains (503). */
 async function reporter(url: string, until: Promise<void>): Promise<void> {
-  let stopped = false;
-  until.then(() => stopped = true);
-  while (!stopped) {
+  const stopped = ended(until);
+  while (!stopped()) {
     try {
       const response = await fetch(`${url}/reports`, { method: "POST" });
       const { id } = await response.json();
@@ -164,9 +169,8 @@ async function reporter(url: string, until: Promise<void>): Promise<void> {
 
 /** Sends notifications, one at a time, until `until` resolves or the server drains (503). */
 async function client(url: string, until: Promise<void>): Promise<void> {
-  let stopped = false;
-  until.then(() => stopped = true);
-  while (!stopped) {
+  const stopped = ended(until);
+  while (!stopped()) {
     const email = (KEYED && owed.pop()) || `soak${sent++}.${RUN}@example.com`;
     const status = await post(url, email);
     // Unanswered, or refused: keyed, it is sent again; unkeyed, no 202 means nothing owed.
