@@ -1,6 +1,6 @@
 // Per-task concurrency (`TaskOptions.concurrency`, `sharedConcurrency`): how
-// many attempts of each limited task's name run, and the tasks of that name
-// waiting for one to end, or for a place the servers share. Internal to
+// many attempts of each limited task's name (or `concurrencyKey`) run, and the
+// tasks waiting for one to end, or for a place the servers share. Internal to
 // TaskRunner, which keeps the global limit itself.
 import type { Clock } from "./clock.ts";
 import { Fifo } from "./fifo.ts";
@@ -12,11 +12,12 @@ import type { TaskOptions } from "./task.ts";
 export const LOOK_MS = 250;
 
 interface Lane {
+  /** The tasks' `concurrencyKey`, or their name. */
   readonly name: string;
   /** This runner's limit: `concurrency`, or `sharedConcurrency` where nothing shares places. */
-  readonly limit: number;
+  limit: number;
   /** The servers' limit, where places are shared. */
-  readonly shared: number | undefined;
+  shared: number | undefined;
   running: number;
   /** Tasks given a shared place, on their way to start. */
   granted: number;
@@ -28,9 +29,10 @@ interface Lane {
 }
 
 /**
- * One lane per limited task name. A task that finds its lane full waits in
- * it, out of the runner's ready queue, so that it holds back no task of
- * another name; its group's later tasks wait behind it, as for any task.
+ * One lane per limited task name or `concurrencyKey`. A task that finds its
+ * lane full waits in it, out of the runner's ready queue, so that it holds
+ * back no task of another lane; its group's later tasks wait behind it, as
+ * for any task.
  */
 export class Lanes {
   readonly #lanes = new Map<string, Lane>();
@@ -68,8 +70,10 @@ export class Lanes {
    * @returns Whether the task may start now.
    */
   take(entry: TaskEntry, options: TaskOptions): boolean {
-    let lane = this.#lanes.get(entry.name);
-    if (lane === undefined) this.#lanes.set(entry.name, lane = this.#lane(entry.name, options));
+    const name = laneOf(entry);
+    let lane = this.#lanes.get(name);
+    if (lane === undefined) this.#lanes.set(name, lane = this.#lane(name, options));
+    else this.#lower(lane, options);
     if (lane.shared === undefined ? lane.running < lane.limit : this.#granted.delete(entry)) {
       if (lane.shared !== undefined) lane.granted--;
       lane.running++;
@@ -89,7 +93,7 @@ export class Lanes {
    * (with shared places, it goes to `ready` once it has one).
    */
   release(entry: TaskEntry): TaskEntry | undefined {
-    const lane = this.#lanes.get(entry.name);
+    const lane = this.#lanes.get(laneOf(entry));
     if (lane === undefined) return undefined;
     lane.running--;
     if (lane.shared !== undefined) {
@@ -102,6 +106,8 @@ export class Lanes {
       });
       return undefined;
     }
+    // A lane lowered by a later task of its key lets none start until below its limit.
+    if (lane.running >= lane.limit) return undefined;
     const next = lane.waiting.shift();
     // Lanes stay once made (one per limited name): a Map whose entries come and go is slow to collect.
     if (next !== undefined) this.waiting--;
@@ -125,7 +131,7 @@ export class Lanes {
   close(): void {
     this.#closed = true;
     for (const lane of this.#lanes.values()) this.#stopLook(lane);
-    for (const entry of this.#granted) void this.#give(entry.name);
+    for (const entry of this.#granted) void this.#give(laneOf(entry));
     this.#granted.clear();
   }
 
@@ -144,21 +150,36 @@ export class Lanes {
   }
 
   #lane(name: string, options: TaskOptions): Lane {
-    const { concurrency = Infinity, sharedConcurrency } = options;
-    const shared = this.#places === undefined ? undefined : sharedConcurrency;
-    const limit = shared === undefined
-      ? Math.min(concurrency, sharedConcurrency ?? Infinity)
-      : concurrency;
     return {
       name,
-      limit,
-      shared,
+      ...this.#limits(options),
       running: 0,
       granted: 0,
       asking: false,
       look: undefined,
       waiting: new Fifo(),
     };
+  }
+
+  /** This runner's limit and the servers' for a task's options. */
+  #limits(options: TaskOptions): Pick<Lane, "limit" | "shared"> {
+    const { concurrency = Infinity, sharedConcurrency } = options;
+    const shared = this.#places === undefined ? undefined : sharedConcurrency;
+    const limit = shared === undefined
+      ? Math.min(concurrency, sharedConcurrency ?? Infinity)
+      : concurrency;
+    return { limit, shared };
+  }
+
+  /** A task of another name in a keyed lane: where its limits are smaller, they hold. */
+  #lower(lane: Lane, options: TaskOptions): void {
+    if (options.concurrencyKey === undefined) return; // a name's lane: its options never change
+    const { limit, shared } = this.#limits(options);
+    lane.limit = Math.min(lane.limit, limit);
+    // Places taken count against the servers' limit the lane began with: it never starts sharing.
+    if (lane.shared !== undefined && shared !== undefined) {
+      lane.shared = Math.min(lane.shared, shared);
+    }
   }
 
   /** Asks the servers' places for one, for the task waiting longest, if this runner has room. */
@@ -210,4 +231,9 @@ export class Lanes {
     lane.look = undefined;
     lane.asking = false;
   }
+}
+
+/** The lane a task waits in: its `concurrencyKey`, or its name. */
+function laneOf(entry: TaskEntry): string {
+  return entry.options?.concurrencyKey ?? entry.name;
 }

@@ -29,6 +29,14 @@ export function checkTaskOptions(options: TaskOptions, action: string): void {
       bad(name, "a positive integer", value);
     }
   }
+  const { concurrencyKey } = options;
+  if (concurrencyKey !== undefined && !(typeof concurrencyKey === "string" && concurrencyKey)) {
+    throw new RangeError(
+      `Cannot ${action}: concurrencyKey must be a non-empty string, got ${
+        JSON.stringify(concurrencyKey)
+      }`,
+    );
+  }
   for (const [name, value] of [["retryDelay", retryDelay], ["maxRetryDelay", maxRetryDelay]]) {
     if (typeof value === "number" && !(value >= 0 && value <= MAX_TIMER_MS)) {
       bad(name as string, `a number from 0 to ${MAX_TIMER_MS}`, value);

@@ -39,9 +39,9 @@ export interface ReportOptions {
 
 /**
  * The `build-report` task: computes a report in the pool (or on the event
- * loop without one) and appends `report {id}: {result}`. With a pool, as
- * many attempts start at once as it has workers; the rest wait for one
- * before their attempt, as with `pool.define`.
+ * loop without one) and appends `report {id}: {result}`. With a pool, it
+ * has the pool's `taskOptions`: as many attempts start at once as it has
+ * workers, the rest waiting for one before their attempt.
  *
  * @param options The log, the pool and the amount of work.
  * @returns The task definition.
@@ -66,7 +66,7 @@ export function reportTask(options: ReportOptions): TaskDefinition<[string]> {
       ? await pool.run<string>(REPORT_WORK, "buildReport", [id, workMs], { signal: this.signal })
       : buildReport(id, workMs);
     await log.append(`report ${id}: ${result}`);
-  }, pool && { concurrency: pool.size });
+  }, pool?.taskOptions);
 }
 
 /**

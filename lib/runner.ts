@@ -18,7 +18,6 @@ import {
 } from "./runner_options.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { RunnerStats } from "./runner_stats.ts";
-import type { TaskOptions } from "./task.ts";
 import { nextTask, type TaskGroup } from "./task_group.ts";
 
 /**
@@ -111,7 +110,7 @@ export class TaskRunner implements AsyncDisposable {
 
   /** The options of a task that sets none of its own. */
   get defaults(): Readonly<
-    Record<Exclude<keyof TaskOptions, "concurrency" | "sharedConcurrency">, number>
+    Record<"timeout" | "retries" | "retryDelay" | "maxRetryDelay", number>
   > {
     return this.#limits.defaults;
   }

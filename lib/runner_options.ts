@@ -7,7 +7,6 @@ import { checkTaskOptions } from "./_task_options.ts";
 import type { Clock } from "./clock.ts";
 import type { DeadLetter } from "./dead_letter.ts";
 import type { StructuredLogger } from "./logging.ts";
-import type { TaskOptions } from "./task.ts";
 import type { TaskGroup } from "./task_group.ts";
 import type { TaskStore } from "./task_store.ts";
 import type { TaskTracer } from "./task_tracing.ts";
@@ -133,7 +132,7 @@ export interface RunnerLimits {
   /** Tasks accepted but not finished. */
   maxPending: number;
   /** Task options for tasks that set none. */
-  defaults: Record<Exclude<keyof TaskOptions, "concurrency" | "sharedConcurrency">, number>;
+  defaults: Record<"timeout" | "retries" | "retryDelay" | "maxRetryDelay", number>;
 }
 
 /**

@@ -114,10 +114,10 @@ export interface TaskOptions {
    */
   readonly maxRetryDelay?: number | undefined;
   /**
-   * Attempts of tasks of this name that may run at once, across all groups
-   * (a mail API that takes 4 connections). A task that finds them all
-   * running waits, and holds back no task of another name; its group's
-   * later tasks wait behind it. Within the runner's `maxConcurrency` still,
+   * Attempts of tasks of this name (or `concurrencyKey`) that may run at
+   * once, across all groups (a mail API that takes 4 connections). A task
+   * that finds them all running waits, and holds back no task of another
+   * name or key; its group's later tasks wait behind it. Within the runner's `maxConcurrency` still,
    * and like it, a limit of one runner: servers that share a PostgreSQL
    * journal each run up to this many (see `sharedConcurrency`).
    * An attempt stopped at its timeout gives its place back, as its slot,
@@ -127,10 +127,11 @@ export interface TaskOptions {
    */
   readonly concurrency?: number | undefined;
   /**
-   * Attempts of tasks of this name that may run at once across every server
-   * sharing the journal (a limit the other side sets, such as a mail API's 4
-   * connections, when several servers share PostgreSQL). Before each attempt
-   * the runner takes one of these places from the journal's
+   * Attempts of tasks of this name (or `concurrencyKey`) that may run at
+   * once across every server sharing the journal (a limit the other side
+   * sets, such as a mail API's 4 connections, when several servers share
+   * PostgreSQL). Before each attempt the runner takes one of these places
+   * from the journal's
    * {@linkcode SharedPlaces}, waiting as for `concurrency` while none is free
    * (it looks again every 250 ms, or when another server gives one back for
    * it; servers that all wait take turns); a journal of one server, or
@@ -139,6 +140,17 @@ export interface TaskOptions {
    * @default {undefined} (no limit shared between servers)
    */
   readonly sharedConcurrency?: number | undefined;
+  /**
+   * What `concurrency` and `sharedConcurrency` count: tasks of every name
+   * with the same key share their places, as two mail tasks share a
+   * provider's 4 connections, or the tasks of one `WorkerPool` its
+   * workers. Give such tasks the same limits: where they differ, the
+   * smallest of those that have come to run holds. A task with neither
+   * limit counts against nothing.
+   *
+   * @default {undefined} (the task's name)
+   */
+  readonly concurrencyKey?: string | undefined;
 }
 
 /**

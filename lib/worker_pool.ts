@@ -10,7 +10,8 @@ import type { Described } from "./_worker_host.ts";
 import { revived } from "./_worker_errors.ts";
 import { checkWorkerReads, WORKER_HOST } from "./_worker_reads.ts";
 import type { RunOptions, WorkerPoolOptions } from "./worker_pool_options.ts";
-import { defineTask, type TaskContext, type TaskDefinition, type TaskOptions } from "./task.ts";
+import type { TaskDefinition, TaskOptions } from "./task.ts";
+import { workerTask } from "./_worker_task.ts";
 
 interface Job {
   readonly id: number;
@@ -22,6 +23,9 @@ interface Job {
   readonly signal: AbortSignal | undefined;
   onAbort?: () => void;
 }
+
+/** Numbers the pools, for their tasks' `concurrencyKey`. */
+let pools = 0;
 
 interface Slot {
   readonly worker: Worker;
@@ -46,6 +50,7 @@ interface Slot {
  */
 export class WorkerPool implements AsyncDisposable {
   #size: number;
+  readonly #key = `worker pool ${++pools}`;
   #logger: StructuredLogger;
   #slots: Slot[] = [];
   #queue: Job[] = [];
@@ -73,6 +78,30 @@ export class WorkerPool implements AsyncDisposable {
   /** How many workers it runs at most: jobs beyond them wait in its queue. */
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * Options that make a task wait for one of this pool's workers before its
+   * attempt, not inside one (its timeout counts from when a worker can take
+   * it, it holds none of the runner's `maxConcurrency` meanwhile, and a crash
+   * then does not count towards its quarantine): `concurrency` its size, and
+   * a `concurrencyKey` all its tasks share.
+   *
+   * @example A task of your own that runs a job in the pool
+   * ```ts
+   * import { defineTask, WorkerPool } from "./mod.ts";
+   * import { equal } from "node:assert/strict";
+   *
+   * await using pool = new WorkerPool({ size: 2 });
+   * const module = new URL("../tests/fixtures/worker_tasks.ts", import.meta.url);
+   * const square = defineTask("log-square", async function (n: number) {
+   *   console.log(await pool.run(module, "square", [n], { signal: this.signal }));
+   * }, { ...pool.taskOptions, timeout: 5_000 });
+   * equal(square.options.concurrency, 2);
+   * ```
+   */
+  get taskOptions(): Pick<TaskOptions, "concurrency" | "concurrencyKey"> {
+    return { concurrency: this.#size, concurrencyKey: this.#key };
   }
 
   /** Workers started and alive. */
@@ -149,11 +178,9 @@ export class WorkerPool implements AsyncDisposable {
    * Defines a task that runs `module`'s export `name` in this pool; its
    * arguments are typed from `F`, e.g. `typeof import("./report.ts").build`.
    *
-   * Its `concurrency` is the pool's size unless given, so that a task waits
-   * for a worker before its attempt, not inside one: its timeout counts
-   * from when a worker can take it, it holds none of the runner's
-   * `maxConcurrency` meanwhile, and a crash then does not count towards its
-   * crash-loop quarantine.
+   * It has the pool's {@linkcode WorkerPool.taskOptions} unless given a
+   * `concurrency`, `sharedConcurrency` or `concurrencyKey` of its own (its
+   * `concurrency` then defaults to the pool's size).
    *
    * @param taskName The task's name.
    * @param module The module's URL.
@@ -167,17 +194,7 @@ export class WorkerPool implements AsyncDisposable {
     name: string,
     options: TaskOptions = {},
   ): TaskDefinition<Parameters<F>> {
-    const url = module as URL | string;
-    // At start-up, when the service defines it, rather than at each job.
-    checkWorkerReads(String(url), "define", taskName);
-    const run = (pool: WorkerPool) =>
-      function (this: TaskContext, ...args: unknown[]): Promise<unknown> {
-        return pool.run(url, name, args, { signal: this.signal });
-      };
-    const withConcurrency = { ...options, concurrency: options.concurrency ?? this.#size };
-    // The arguments are checked through F; the definition is JSON-free by design.
-    const definition = defineTask(taskName, run(this) as never, withConcurrency);
-    return definition as unknown as TaskDefinition<Parameters<F>>;
+    return workerTask(this, taskName, module as URL | string, name, options);
   }
 
   /** Terminates every worker; queued and running jobs reject. */

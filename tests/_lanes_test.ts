@@ -118,3 +118,66 @@ Deno.test("concurrency must be a positive integer", () => {
     });
   }
 });
+
+Deno.test("concurrencyKey: tasks of several names share its places; other lanes are not held back", async () => {
+  await using runner = new TestRunner({ logger: quiet, maxConcurrency: 8 });
+  const welcome = gatedTask("welcome", { concurrency: 1, concurrencyKey: "mail-api" });
+  const reset = gatedTask("reset", { concurrency: 1, concurrencyKey: "mail-api" });
+  const sms = gatedTask("sms", { concurrency: 1 });
+  const groups = [
+    new TaskGroup().add(welcome.task, "a"),
+    new TaskGroup().add(reset.task, "b"),
+    new TaskGroup().add(welcome.task, "c"),
+  ];
+  for (const group of groups) runner.submit(group);
+  const text = new TaskGroup().add(sms.task, "s");
+  runner.submit(text);
+  deepEqual([welcome.started, reset.started, sms.started], [["a"], [], ["s"]]);
+  deepEqual([runner.running, runner.queued], [2, 2]);
+  const next = reset.nextStart();
+  welcome.end("a");
+  await next;
+  deepEqual(
+    [welcome.started, reset.started],
+    [["a"], ["b"]],
+    "the one waiting longest, of either name",
+  );
+  reset.end("b");
+  await groups[1]!.settled();
+  welcome.end("c");
+  sms.end("s");
+  await runner.idle();
+  deepEqual(groups.map((group) => group.state), ["done", "done", "done"]);
+});
+
+Deno.test("concurrencyKey: where limits differ, the smallest that has come to run holds, in order", async () => {
+  await using runner = new TestRunner({ logger: quiet, maxConcurrency: 8 });
+  const wide = gatedTask("wide", { concurrency: 3, concurrencyKey: "k" });
+  const narrow = gatedTask("narrow", { concurrency: 1, concurrencyKey: "k" });
+  const first = new TaskGroup().add(wide.task, "w1");
+  runner.submit(first);
+  runner.submit(new TaskGroup().add(wide.task, "w2"));
+  runner.submit(new TaskGroup().add(narrow.task, "n1"));
+  runner.submit(new TaskGroup().add(wide.task, "w3"));
+  deepEqual([wide.started, narrow.started, runner.queued], [["w1", "w2"], [], 2]);
+  wide.end("w1");
+  await first.settled();
+  deepEqual([runner.running, runner.queued], [1, 2], "still one over the lowered limit");
+  const next = narrow.nextStart();
+  wide.end("w2");
+  await next;
+  deepEqual([wide.started, narrow.started, wide.counts.running], [["w1", "w2"], ["n1"], 0]);
+  const last = wide.nextStart();
+  narrow.end("n1");
+  await last;
+  deepEqual([wide.started, runner.running], [["w1", "w2", "w3"], 1]);
+  wide.end("w3");
+  await runner.idle();
+});
+
+Deno.test("concurrencyKey must be a non-empty string", () => {
+  throws(() => defineTask("x", () => {}, { concurrencyKey: "" }), {
+    name: "RangeError",
+    message: `Cannot define task "x": concurrencyKey must be a non-empty string, got ""`,
+  });
+});

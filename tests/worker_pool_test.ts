@@ -1,5 +1,5 @@
 import type { Logger } from "@logtape/logtape";
-import { deepEqual, equal, match, rejects, throws } from "node:assert/strict";
+import { deepEqual, equal, match, notEqual, rejects, throws } from "node:assert/strict";
 import { TaskGroup, WorkerPool } from "../lib/mod.ts";
 import { TestRunner } from "./_helpers.ts";
 import type * as Tasks from "./fixtures/worker_tasks.ts";
@@ -130,6 +130,29 @@ Deno.test("WorkerPool.define(): tasks beyond the workers wait before their attem
   await Atomics.waitAsync(view, 1, 0).value; // the first has reached its worker
   // The others have not begun an attempt: no timeout runs, and no crash would count.
   deepEqual([pool.running, pool.queued], [1, 0]);
+  deepEqual(groups.map((group) => group.tasks[0]?.attempts), [1, 0, 0]);
+  Atomics.store(view, 0, 1);
+  Atomics.notify(view, 0);
+  await runner.idle();
+  deepEqual(groups.map((group) => group.tasks[0]?.state), ["done", "done", "done"]);
+});
+
+Deno.test("WorkerPool.define(): tasks of several names share the pool's workers' places", async () => {
+  await using pool = new WorkerPool({ size: 1 });
+  const hold = pool.define<typeof Tasks.hold>("hold", MODULE, "hold");
+  const again = pool.define<typeof Tasks.hold>("hold-again", MODULE, "hold");
+  equal(again.options.concurrencyKey, hold.options.concurrencyKey);
+  await using other = new WorkerPool({ size: 1 });
+  notEqual(other.taskOptions.concurrencyKey, pool.taskOptions.concurrencyKey);
+  const own = pool.define<typeof Tasks.square>("own", MODULE, "square", { concurrencyKey: "k" });
+  deepEqual([own.options.concurrency, own.options.concurrencyKey], [1, "k"]);
+  await using runner = new TestRunner();
+  const flags = new SharedArrayBuffer(8);
+  const view = new Int32Array(flags);
+  const groups = [hold, again, again].map((task) => new TaskGroup().add(task, flags));
+  for (const group of groups) runner.submit(group);
+  await Atomics.waitAsync(view, 1, 0).value;
+  deepEqual([pool.running, pool.queued], [1, 0], "the second name waits before its attempt too");
   deepEqual(groups.map((group) => group.tasks[0]?.attempts), [1, 0, 0]);
   Atomics.store(view, 0, 1);
   Atomics.notify(view, 0);
