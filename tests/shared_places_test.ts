@@ -226,6 +226,27 @@ Deno.test("sharedConcurrency: a place taken for a task that waits for a slot goe
   deepEqual([mail.started, held.get("mail")], [[], 0]);
 });
 
+Deno.test("sharedConcurrency with a concurrencyKey: tasks of two names on two servers take the key's places", async () => {
+  const { places, serverPlaces, held } = memoryPlaces();
+  await using a = runnerWith(places);
+  await using b = runnerWith(serverPlaces("second"));
+  const options = { sharedConcurrency: 1, concurrencyKey: "mail-api" };
+  const welcome = gatedTask("welcome", options);
+  const reset = gatedTask("reset", options);
+  a.submit(new TaskGroup().add(welcome.task, "w"));
+  await settle();
+  b.submit(new TaskGroup().add(reset.task, "r"));
+  await settle();
+  deepEqual([welcome.started, reset.started, b.queued], [["w"], [], 1]);
+  deepEqual([...held], [["mail-api", 1]], "one place, of the key");
+  welcome.end("w");
+  await settle(); // woken by the place given back
+  deepEqual([reset.started, held.get("mail-api")], [["r"], 1]);
+  reset.end("r");
+  await Promise.all([a.idle(), b.idle()]);
+  equal(held.get("mail-api"), 0);
+});
+
 Deno.test("sharedConcurrency: without shared places it is the runner's own limit; with concurrency, the smaller holds", async () => {
   for (
     const [options, places, most] of [
