@@ -97,6 +97,8 @@ export interface Plan {
    * one take in three fails when `flaky`.
    */
   shared?: { ms: number; flaky: boolean };
+  /** If set with `laneLimit`, both names count against one `concurrencyKey`. */
+  keyed?: boolean;
   /**
    * Per group: when it is submitted, the journal commit and the delivery it
    * waits for (if any), and each task's steps (one per possible attempt).
@@ -129,6 +131,7 @@ export const plan: fc.Arbitrary<Plan> = fc.integer({ min: 0, max: 2 }).chain((re
     retries: fc.constant(retries),
     laneLimit: fc.integer({ min: 1, max: 2 }),
     shared: fc.record({ ms: fc.integer({ min: 0, max: 20 }), flaky: fc.boolean() }),
+    keyed: fc.boolean(),
     groups: fc.array(
       fc.record({
         at: fc.integer({ min: 0, max: 40 }),
@@ -237,16 +240,17 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
       const event = { group, index, attempt };
       events.push({ type: "start", ...event, at: clock.now() });
       most = Math.max(most, ++live);
-      const ofName = (liveByName.get(name) ?? 0) + 1;
-      liveByName.set(name, ofName);
+      const lane = p.keyed ? "the key" : name;
+      const ofName = (liveByName.get(lane) ?? 0) + 1;
+      liveByName.set(lane, ofName);
       // Noted, not asserted here: a task's throw would be its failure.
-      if (ofName > (p.laneLimit ?? Infinity)) overLimit.push(`${ofName} of ${name}`);
+      if (ofName > (p.laneLimit ?? Infinity)) overLimit.push(`${ofName} of ${lane}`);
       let ended = false;
       const end = (): void => {
         if (ended) return;
         ended = true;
         live--;
-        liveByName.set(name, (liveByName.get(name) ?? 0) - 1);
+        liveByName.set(lane, (liveByName.get(lane) ?? 0) - 1);
         const aborted = signal.aborted ? (signal.reason as Error).name : undefined;
         events.push({ type: "end", ...event, at: clock.now(), aborted });
       };
@@ -284,7 +288,8 @@ export async function run(p: Plan, drain?: { at: number; grace: number }) {
       const fn = task(g, i, steps);
       if (p.laneLimit !== undefined) {
         const limit = p.shared ? { sharedConcurrency: p.laneLimit } : { concurrency: p.laneLimit };
-        group.add(defineTask(`n${i % 2}`, fn, { ...options, ...limit }));
+        const key = p.keyed ? { concurrencyKey: "k" } : {};
+        group.add(defineTask(`n${i % 2}`, fn, { ...options, ...limit, ...key }));
       } else group.add(options === undefined ? fn : defineTask(`t${g}.${i}`, fn, options));
     }
     groups.push(group);
