@@ -27,6 +27,7 @@ import type { App, CreateAppOptions, ShutdownOptions } from "./app_options.ts";
 import { serviceCloser, within } from "./_bounded_close.ts";
 import { checkDistinctFiles } from "./_distinct_files.ts";
 import { knownTasksOnly } from "./_known_tasks.ts";
+import { keepingRoom } from "./_room_kept.ts";
 import { outsideRequests } from "./_submit.ts";
 import type { TaskStore } from "./task_store.ts";
 
@@ -156,7 +157,9 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     runner,
     onResponse: (route, status, seconds) => metrics.request(route, status, seconds),
     accepting: () => !draining,
-    journal: journal ?? undefined,
+    journal: journal
+      ? keepingRoom(journal, () => runner.pending, config.maxPending, () => !!takeover?.deferring)
+      : undefined,
     fingerprintOf: (id) => registry.fingerprint(id),
     onReplay: () => void replays.count++,
     onRefused: (code) => metrics.refused(code),

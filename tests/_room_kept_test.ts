@@ -1,0 +1,67 @@
+// Room kept for deferred work (lib/_room_kept.ts), through createApp: a
+// journal holding more than MAX_PENDING, and requests that would have kept the
+// backlog above half, so that the deferred work never resumed.
+import { deepEqual, equal, match } from "node:assert/strict";
+import { createApp, readConfig, route, SqliteTaskStore, TaskGroup } from "../lib/mod.ts";
+import { gatedTask, tempDir, turn } from "./_helpers.ts";
+
+Deno.test("while deferred work waits, a request gets only the first half of the backlog: the older work resumes", async () => {
+  await using dir = await tempDir();
+  const work = gatedTask("work", {});
+  const path = `${dir.path}/tasks.db`;
+  {
+    using store = SqliteTaskStore.open(path);
+    for (const label of ["d1", "d2", "d3", "d4", "d5", "d6"]) {
+      await store.enqueue(new TaskGroup().add(work.task, label));
+    }
+  }
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir.path}/log.txt`,
+    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+    TASK_STORE: `sqlite:${path}`,
+    MAX_PENDING: "4",
+  };
+  const routes = [
+    route("POST", "/work/:label", (_request, { params, group }) => {
+      group.add(work.task, params.label);
+      return Response.json({ id: group.id }, { status: 202 });
+    }),
+  ];
+  await using app = await createApp(readConfig((name) => env[name]), {
+    service: () => ({ routes, tasks: [work.task] }),
+  });
+  await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.handler);
+  // Turns of the event loop until the task just ended has settled.
+  const pendingAtMost = async (count: number) => {
+    while (app.runner.pending > count) await turn();
+  };
+  const post = (label: string) =>
+    fetch(`http://127.0.0.1:${server.addr.port}/work/${label}`, { method: "POST" });
+  deepEqual(work.started, ["d1", "d2", "d3", "d4"], "two deferred");
+
+  work.end("d1");
+  await pendingAtMost(3);
+  const refused = await post("n1");
+  equal(refused.status, 503);
+  const body = await refused.json();
+  equal(body.error, "backlog_full");
+  match(
+    body.detail,
+    /half the backlog is kept for deferred work from the journal \(3 of 2 pending\)/,
+  );
+  equal(app.runner.pending, 3, "nothing of it stays accepted");
+
+  work.end("d2"); // half free: the deferred work resumes, and fills the backlog
+  while (!work.started.includes("d6")) await work.nextStart();
+  deepEqual(work.started, ["d1", "d2", "d3", "d4", "d5", "d6"]);
+  work.end("d3");
+  await pendingAtMost(3);
+  const accepted = await post("n2");
+  equal(accepted.status, 202, "nothing deferred: the whole backlog again");
+  await accepted.body?.cancel();
+  for (const label of ["d4", "d5", "d6", "n2"]) {
+    while (!work.started.includes(label)) await work.nextStart();
+    work.end(label);
+  }
+  await app.runner.idle();
+});
