@@ -85,7 +85,7 @@ export class TaskRunner implements AsyncDisposable {
 
   /**
    * Tasks ready to run that wait for a free slot (`maxConcurrency` are
-   * running) or for one of their name's (its `concurrency` are running).
+   * running) or for one of their name's or `concurrencyKey`'s.
    */
   get queued(): number {
     return this.#scheduler.queued;
