@@ -29,9 +29,9 @@ export function keepingRoom(
     enqueue(group: TaskGroup): Promise<void> {
       if (pending() > half && deferring()) {
         const before = pending() - group.size;
-        throw Object.assign(new AdmissionError("backlog_full", before, half, group.size), {
+        throw Object.assign(new AdmissionError("backlog_full", before, maxPending, group.size), {
           message:
-            `Cannot accept tasks: half the backlog is kept for deferred work from the journal (${before} of ${half} pending)`,
+            `Cannot accept tasks: half the backlog is kept for deferred work from the journal (${before} of ${maxPending} pending, ${half} for new requests)`,
         });
       }
       return journal.enqueue(group);

@@ -31,11 +31,8 @@ export function checkTaskOptions(options: TaskOptions, action: string): void {
   }
   const { concurrencyKey } = options;
   if (concurrencyKey !== undefined && !(typeof concurrencyKey === "string" && concurrencyKey)) {
-    throw new RangeError(
-      `Cannot ${action}: concurrencyKey must be a non-empty string, got ${
-        JSON.stringify(concurrencyKey)
-      }`,
-    );
+    const got = JSON.stringify(concurrencyKey);
+    throw new RangeError(`Cannot ${action}: concurrencyKey must be a non-empty string, got ${got}`);
   }
   for (const [name, value] of [["retryDelay", retryDelay], ["maxRetryDelay", maxRetryDelay]]) {
     if (typeof value === "number" && !(value >= 0 && value <= MAX_TIMER_MS)) {

@@ -117,11 +117,11 @@ export interface TaskOptions {
    * Attempts of tasks of this name (or `concurrencyKey`) that may run at
    * once, across all groups (a mail API that takes 4 connections). A task
    * that finds them all running waits, and holds back no task of another
-   * name or key; its group's later tasks wait behind it. Within the runner's `maxConcurrency` still,
-   * and like it, a limit of one runner: servers that share a PostgreSQL
-   * journal each run up to this many (see `sharedConcurrency`).
-   * An attempt stopped at its timeout gives its place back, as its slot,
-   * even if its code runs on.
+   * name or key; its group's later tasks wait behind it. Within the
+   * runner's `maxConcurrency` still, and like it, a limit of one runner:
+   * servers that share a PostgreSQL journal each run up to this many (see
+   * `sharedConcurrency`). An attempt stopped at its timeout gives its place
+   * back, as its slot, even if its code runs on.
    *
    * @default {undefined} (only the runner's `maxConcurrency`)
    */
@@ -131,11 +131,11 @@ export interface TaskOptions {
    * once across every server sharing the journal (a limit the other side
    * sets, such as a mail API's 4 connections, when several servers share
    * PostgreSQL). Before each attempt the runner takes one of these places
-   * from the journal's
-   * {@linkcode SharedPlaces}, waiting as for `concurrency` while none is free
-   * (it looks again every 250 ms, or when another server gives one back for
-   * it; servers that all wait take turns); a journal of one server, or
-   * none, makes it the same as `concurrency`. With both, both hold.
+   * from the journal's {@linkcode SharedPlaces}, waiting as for
+   * `concurrency` while none is free (it looks again every 250 ms, or when
+   * another server gives one back for it; servers that all wait take
+   * turns); a journal of one server, or none, makes it the same as
+   * `concurrency`. With both, both hold.
    *
    * @default {undefined} (no limit shared between servers)
    */

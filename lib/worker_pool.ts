@@ -248,17 +248,7 @@ export class WorkerPool implements AsyncDisposable {
     };
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
-      this.#drop(slot);
-      const job = slot.job;
-      slot.job = undefined;
-      if (job) {
-        this.#settle(
-          job,
-          new Error(`Cannot run worker task "${job.name}": its worker crashed: ${event.message}`),
-          false,
-        );
-      }
-      this.#dispatch();
+      this.#lose(slot, `its worker crashed: ${event.message}`);
     };
     this.#slots.push(slot);
     return slot;
@@ -271,22 +261,30 @@ export class WorkerPool implements AsyncDisposable {
    * another worker.
    */
   #workerClosed(slot: Slot, id: number | undefined, crash: Described | undefined): void {
+    if (slot.job !== undefined && slot.job.id === id) {
+      return this.#lose(
+        slot,
+        crash === undefined
+          ? "it closed its worker (or called Deno.exit)"
+          : `its worker crashed: ${crash.name}: ${crash.message}`,
+      );
+    }
+    this.#lose(slot, undefined);
+    if (crash !== undefined) {
+      this.#logger.error("A worker crashed between jobs and was replaced: {name}: {message}", {
+        ...crash,
+      });
+    }
+  }
+
+  /** Drops an ended worker: its job fails saying `why`, or (no `why`: not begun) waits. */
+  #lose(slot: Slot, why: string | undefined): void {
     this.#drop(slot);
     const job = slot.job;
     slot.job = undefined;
-    if (job !== undefined && job.id === id) {
-      const error = crash === undefined
-        ? `Cannot run worker task "${job.name}": it closed its worker (or called Deno.exit)`
-        : `Cannot run worker task "${job.name}": its worker crashed: ${crash.name}: ${crash.message}`;
-      this.#settle(job, new Error(error), false);
-    } else {
-      if (job !== undefined) this.#queue.unshift(job);
-      if (crash !== undefined) {
-        this.#logger.error("A worker crashed between jobs and was replaced: {name}: {message}", {
-          ...crash,
-        });
-      }
-    }
+    if (job === undefined) return this.#dispatch();
+    if (why === undefined) this.#queue.unshift(job);
+    else this.#settle(job, new Error(`Cannot run worker task "${job.name}": ${why}`), false);
     this.#dispatch();
   }
 
