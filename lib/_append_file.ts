@@ -24,6 +24,7 @@ export async function openAppendFile(path: string | URL, mode?: number): Promise
   const file = readable ? await openReadable(path, flags) : undefined;
   if (file === undefined) return { file: await Deno.open(path, flags), endsMidLine: false };
   try {
+    canLook.add(file);
     return { file, endsMidLine: await endsMidLine(file) };
   } catch (error) {
     file.close();
@@ -41,6 +42,24 @@ async function openReadable(
   } catch (error) {
     if (error instanceof Deno.errors.PermissionDenied) return undefined;
     throw error;
+  }
+}
+
+/** Files opened with read access, whose last byte can be looked at again. */
+const canLook = new WeakSet<object>();
+
+/**
+ * Whether a file seen torn still ends mid-line, looked at again just before
+ * the line that ends it is written: another process appending to it (a
+ * replay beside the server) may have been halfway through a write when it
+ * was opened, and has ended its line since. True where it cannot look.
+ */
+export async function stillEndsMidLine(target: WriteTarget): Promise<boolean> {
+  if (!canLook.has(target)) return true;
+  try {
+    return await endsMidLine(target as Deno.FsFile);
+  } catch {
+    return true;
   }
 }
 

@@ -7,7 +7,7 @@ import { abortable, type WaitOptions } from "./abortable.ts";
 import { monotonicClock } from "./clock.ts";
 import { escapeLine } from "./escape_line.ts";
 import { LineQueue } from "./_line_queue.ts";
-import { cut, openAppendFile } from "./_append_file.ts";
+import { cut, openAppendFile, stillEndsMidLine } from "./_append_file.ts";
 import type {
   AppendOptions,
   LogWriterOpenOptions,
@@ -240,10 +240,13 @@ export class LogWriter implements AsyncDisposable {
       const { lines } = batch;
       try {
         if (lines.length > 0) {
+          // One batch, one file: a reopen meanwhile takes effect at the next batch.
+          const target = this.#target;
+          if (torn.has(target) && !(await stillEndsMidLine(target))) torn.delete(target);
           // A torn fragment is ended first, so it cannot run into the next line.
           const text = lines.join("\n") + "\n";
-          const bytes = encoder.encode(torn.has(this.#target) ? "\n" + text : text);
-          await this.#writeAll(bytes);
+          const bytes = encoder.encode(torn.has(target) ? "\n" + text : text);
+          await this.#writeAll(target, bytes);
           this.#stats.lines += lines.length;
           this.#stats.bytes += bytes.length;
           this.#stats.batches++;
@@ -256,9 +259,7 @@ export class LogWriter implements AsyncDisposable {
     this.#writing = false;
   }
 
-  async #writeAll(bytes: Uint8Array): Promise<void> {
-    // One batch, one file: a reopen meanwhile takes effect at the next batch.
-    const target = this.#target;
+  async #writeAll(target: WriteTarget, bytes: Uint8Array): Promise<void> {
     let offset = 0;
     try {
       while (offset < bytes.length) {

@@ -223,6 +223,17 @@ Deno.test("LogWriter.open ends a line a killed writer tore, so the next line sta
   equal(await Deno.readTextFile(path), "torn\nsixth\n");
 });
 
+Deno.test("LogWriter: a line another process was halfway through writing at open gets no empty line", async () => {
+  await using dir = await tempDir();
+  const path = `${dir.path}/log.txt`;
+  await Deno.writeTextFile(path, "server's li"); // a server's write half done as a replay opens the file
+  await using log = await LogWriter.open(path);
+  await Deno.writeTextFile(path, "ne\n", { append: true }); // and done before the replay's first line
+  await log.append("replayed");
+  await log.flush();
+  equal(await Deno.readTextFile(path), "server's line\nreplayed\n");
+});
+
 Deno.test("LogWriter.open with write access alone appends, asking for nothing more", async () => {
   await using dir = await tempDir();
   const path = `${dir.path}/log.txt`;
