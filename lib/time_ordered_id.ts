@@ -5,10 +5,12 @@
  */
 
 /**
- * A UUID version 7: the current Unix time in milliseconds, then 74 random
- * bits. Ids made later sort after earlier ones (to the millisecond), so a
- * journal keyed by them appends at the end of its index instead of touching
- * a random page per insert.
+ * A UUID version 7: the current Unix time in milliseconds, a 12-bit sequence
+ * within the millisecond (RFC 9562's method 1), then 62 random bits. Ids
+ * made later sort after earlier ones, within a millisecond too (for its
+ * first 4,096; any more stay unique, in no order), so a journal keyed by
+ * them appends at the end of its index instead of touching a random page
+ * per insert, and resumes groups in the order they were accepted.
  *
  * @param now The time to encode, in milliseconds. @default {Date.now()}
  * @returns The id, e.g. `019ab2c4-5e6f-7a1b-9c2d-3e4f5a6b7c8d`.
@@ -29,12 +31,18 @@ export function timeOrderedId(now: number = Date.now()): string {
     lastTime = now;
     const time = now.toString(16).padStart(12, "0");
     prefix = `${time.slice(0, 8)}-${time.slice(8, 12)}-7`;
-  }
-  // randomUUID (native, fast) supplies the random bits and the variant; only
-  // the time and the version digit are replaced.
-  return prefix + crypto.randomUUID().slice(15);
+    sequence = 0;
+  } else if (sequence < 0xfff) sequence++;
+  // randomUUID (native, fast) supplies the random bits and the variant; the
+  // time, the version digit and the sequence replace the rest. Three digit
+  // lookups: ~5 ns an id, where toString(16) cost ~20.
+  const digits = HEX[sequence >> 8]! + HEX[(sequence >> 4) & 15]! + HEX[sequence & 15]!;
+  return prefix + digits + crypto.randomUUID().slice(18);
 }
+
+const HEX = "0123456789abcdef";
 
 // The time part changes once a millisecond; a server makes many ids in one.
 let lastTime = NaN;
 let prefix = "";
+let sequence = 0;

@@ -1,4 +1,4 @@
-import { equal, ok } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
 import { timeOrderedId } from "../lib/mod.ts";
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -15,4 +15,13 @@ Deno.test("timeOrderedId() is unique within one millisecond", () => {
   const ids = Array.from({ length: 10_000 }, () => timeOrderedId(42));
   equal(new Set(ids).size, ids.length);
   ok(ids.every((id) => V7.test(id) && id.startsWith("00000000-002a-7")));
+});
+
+Deno.test("timeOrderedId(): ids made in one millisecond sort in the order made (its first 4,096)", () => {
+  const ids = Array.from({ length: 4_096 }, () => timeOrderedId(43));
+  deepEqual(ids.toSorted(), ids);
+  ok(ids.every((id) => V7.test(id)));
+  equal(ids[1]?.slice(14, 18), "7001");
+  ok(timeOrderedId(43) > ids[4_094]!, "past 4,096, after the others (unique, in no order)");
+  ok(timeOrderedId(44).slice(14, 18) === "7000", "a new millisecond starts again");
 });
