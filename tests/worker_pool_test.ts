@@ -1,6 +1,6 @@
 import type { Logger } from "@logtape/logtape";
 import { deepEqual, equal, match, notEqual, rejects, throws } from "node:assert/strict";
-import { TaskGroup, WorkerPool } from "../lib/mod.ts";
+import { type TaskDefinition, TaskGroup, WorkerPool } from "../lib/mod.ts";
 import { TestRunner } from "./_helpers.ts";
 import type * as Tasks from "./fixtures/worker_tasks.ts";
 
@@ -113,6 +113,30 @@ Deno.test("WorkerPool.define() types arguments from the worker function", () => 
   throws(() => new WorkerPool({ size: 0 }), RangeError);
 });
 
+/**
+ * Runs a group of each task (each `hold`s its worker) on `pool`, of one
+ * worker: while the first holds it, the others have not begun an attempt (no
+ * timeout runs, and no crash would count) nor wait in the pool's queue.
+ */
+async function onlyFirstBegins(
+  pool: WorkerPool,
+  tasks: TaskDefinition<[SharedArrayBuffer]>[],
+  message?: string,
+): Promise<void> {
+  await using runner = new TestRunner();
+  const flags = new SharedArrayBuffer(8);
+  const view = new Int32Array(flags);
+  const groups = tasks.map((task) => new TaskGroup().add(task, flags));
+  for (const group of groups) runner.submit(group);
+  await Atomics.waitAsync(view, 1, 0).value; // the first has reached its worker
+  deepEqual([pool.running, pool.queued], [1, 0], message);
+  deepEqual(groups.map((group) => group.tasks[0]?.attempts), [1, 0, 0], message);
+  Atomics.store(view, 0, 1);
+  Atomics.notify(view, 0);
+  await runner.idle();
+  deepEqual(groups.map((group) => group.tasks[0]?.state), ["done", "done", "done"]);
+}
+
 Deno.test("WorkerPool.define(): tasks beyond the workers wait before their attempt, not in the pool's queue", async () => {
   await using pool = new WorkerPool({ size: 1 });
   const hold = pool.define<typeof Tasks.hold>("hold", MODULE, "hold");
@@ -122,19 +146,7 @@ Deno.test("WorkerPool.define(): tasks beyond the workers wait before their attem
       .concurrency,
     3,
   );
-  await using runner = new TestRunner();
-  const flags = new SharedArrayBuffer(8);
-  const view = new Int32Array(flags);
-  const groups = [1, 2, 3].map(() => new TaskGroup().add(hold, flags));
-  for (const group of groups) runner.submit(group);
-  await Atomics.waitAsync(view, 1, 0).value; // the first has reached its worker
-  // The others have not begun an attempt: no timeout runs, and no crash would count.
-  deepEqual([pool.running, pool.queued], [1, 0]);
-  deepEqual(groups.map((group) => group.tasks[0]?.attempts), [1, 0, 0]);
-  Atomics.store(view, 0, 1);
-  Atomics.notify(view, 0);
-  await runner.idle();
-  deepEqual(groups.map((group) => group.tasks[0]?.state), ["done", "done", "done"]);
+  await onlyFirstBegins(pool, [hold, hold, hold]);
 });
 
 Deno.test("WorkerPool.define(): tasks of several names share the pool's workers' places", async () => {
@@ -146,18 +158,7 @@ Deno.test("WorkerPool.define(): tasks of several names share the pool's workers'
   notEqual(other.taskOptions.concurrencyKey, pool.taskOptions.concurrencyKey);
   const own = pool.define<typeof Tasks.square>("own", MODULE, "square", { concurrencyKey: "k" });
   deepEqual([own.options.concurrency, own.options.concurrencyKey], [1, "k"]);
-  await using runner = new TestRunner();
-  const flags = new SharedArrayBuffer(8);
-  const view = new Int32Array(flags);
-  const groups = [hold, again, again].map((task) => new TaskGroup().add(task, flags));
-  for (const group of groups) runner.submit(group);
-  await Atomics.waitAsync(view, 1, 0).value;
-  deepEqual([pool.running, pool.queued], [1, 0], "the second name waits before its attempt too");
-  deepEqual(groups.map((group) => group.tasks[0]?.attempts), [1, 0, 0]);
-  Atomics.store(view, 0, 1);
-  Atomics.notify(view, 0);
-  await runner.idle();
-  deepEqual(groups.map((group) => group.tasks[0]?.state), ["done", "done", "done"]);
+  await onlyFirstBegins(pool, [hold, again, again], "the second name waits before its attempt too");
 });
 
 Deno.test("WorkerPool: an aborted queued job never runs; close() rejects what is left", async () => {
