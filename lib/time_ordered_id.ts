@@ -7,12 +7,15 @@
 /**
  * A UUID version 7: the current Unix time in milliseconds, a 12-bit sequence
  * within the millisecond (RFC 9562's method 1), then 62 random bits. Ids
- * made later sort after earlier ones, within a millisecond too (for its
- * first 4,096; any more stay unique, in no order), so a journal keyed by
- * them appends at the end of its index instead of touching a random page
- * per insert, and resumes groups in the order they were accepted.
+ * made later sort after earlier ones, always: the 4,097th id of a
+ * millisecond takes the next one, and a clock set back (NTP stepping it)
+ * is read as the last id's time until it passes it again (RFC 9562, 6.2).
+ * So a journal keyed by them appends at the end of its index instead of
+ * touching a random page per insert, and resumes groups in the order they
+ * were accepted.
  *
- * @param now The time to encode, in milliseconds. @default {Date.now()}
+ * @param now The time to encode, in milliseconds; an earlier time than the
+ * last id's encodes that one. @default {Date.now()}
  * @returns The id, e.g. `019ab2c4-5e6f-7a1b-9c2d-3e4f5a6b7c8d`.
  *
  * @example Ids sort by time
@@ -27,12 +30,9 @@
  * ```
  */
 export function timeOrderedId(now: number = Date.now()): string {
-  if (now !== lastTime) {
-    lastTime = now;
-    const time = now.toString(16).padStart(12, "0");
-    prefix = `${time.slice(0, 8)}-${time.slice(8, 12)}-7`;
-    sequence = 0;
-  } else if (sequence < 0xfff) sequence++;
+  if (now > lastTime) startMillisecond(now);
+  else if (sequence < 0xfff) sequence++;
+  else startMillisecond(lastTime + 1);
   // randomUUID (native, fast) supplies the random bits and the variant; the
   // time, the version digit and the sequence replace the rest. Three digit
   // lookups: ~5 ns an id, where toString(16) cost ~20.
@@ -43,6 +43,13 @@ export function timeOrderedId(now: number = Date.now()): string {
 const HEX = "0123456789abcdef";
 
 // The time part changes once a millisecond; a server makes many ids in one.
-let lastTime = NaN;
+let lastTime = -Infinity;
 let prefix = "";
 let sequence = 0;
+
+function startMillisecond(time: number): void {
+  lastTime = time;
+  const digits = time.toString(16).padStart(12, "0");
+  prefix = `${digits.slice(0, 8)}-${digits.slice(8, 12)}-7`;
+  sequence = 0;
+}
