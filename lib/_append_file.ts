@@ -71,16 +71,34 @@ async function endsMidLine(file: Deno.FsFile): Promise<boolean> {
   return await file.read(last) === 1 && last[0] !== NEWLINE;
 }
 
-/** Cuts the last `written` bytes off the target's file if it can; whether it did. */
-export async function cut(target: WriteTarget, written: number): Promise<boolean> {
+/**
+ * Cuts the bytes a failed batch `wrote` off the end of the target's file if
+ * it can; whether it did. Where it can look, only if they are still the
+ * file's last bytes: another process appending to the file (a replay beside
+ * the server) may have written a line after them, and cutting would take
+ * that line instead. The fragment then stays, run into that line.
+ */
+export async function cut(target: WriteTarget, wrote: Uint8Array): Promise<boolean> {
   if (target.stat === undefined || target.truncate === undefined) return false;
   try {
     const { size } = await target.stat();
     // Shorter than what the batch wrote: truncated under the writer (copytruncate).
-    if (size < written) return false;
-    await target.truncate(size - written);
+    if (size < wrote.length) return false;
+    if (canLook.has(target) && !(await endsWith(target as Deno.FsFile, size, wrote))) return false;
+    await target.truncate(size - wrote.length);
     return true;
   } catch {
     return false;
   }
+}
+
+async function endsWith(file: Deno.FsFile, size: number, bytes: Uint8Array): Promise<boolean> {
+  const tail = new Uint8Array(bytes.length);
+  await file.seek(size - bytes.length, Deno.SeekMode.Start);
+  for (let read = 0; read < tail.length;) {
+    const n = await file.read(tail.subarray(read));
+    if (n === null) return false;
+    read += n;
+  }
+  return tail.every((byte, i) => byte === bytes[i]);
 }

@@ -267,7 +267,7 @@ export class LogWriter implements AsyncDisposable {
       }
     } catch (error) {
       // Cut off: the file is as it was before the batch, torn or not.
-      if (offset > 0 && !(await cut(target, offset))) {
+      if (offset > 0 && !(await cut(target, bytes.subarray(0, offset)))) {
         if (bytes[offset - 1] === NEWLINE) torn.delete(target);
         else torn.add(target);
       }
