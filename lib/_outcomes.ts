@@ -103,11 +103,16 @@ export class Outcomes {
     this.#refusals.ended(this.#startsBack);
   }
 
-  /** A group's journal commit failed (its client got a 503): its hooks, and a debug record. */
-  dropped(group: TaskGroup): void {
-    this.#debug?.("Dropped group {groupId}: its journal commit failed", {
+  /**
+   * A group's journal commit failed with `error` (its client got a 503): its
+   * hooks, and a debug record saying why (a journal's error, or a refusal
+   * before the journal, such as the room kept for deferred work).
+   */
+  dropped(group: TaskGroup, error: unknown): void {
+    this.#debug?.("Dropped group {groupId}: its journal commit failed: {error}", {
       requestId: group.id,
       groupId: group.id,
+      error,
     });
     this.hook("onGroupDropped", group);
     this.hook("onGroupSettled", group);

@@ -57,7 +57,7 @@ export class Scheduler {
   /** First tasks of groups whose response is not delivered yet. */
   readonly #waiting = new WaitingItems<TaskEntry>({
     start: (first) => this.#enqueue(first),
-    drop: (first) => this.#drop(first),
+    drop: (first, error) => this.#drop(first, error),
     lost: (first, error) => this.#outcomes.responseLost(first.group, error),
   });
   // Not a Map: an attempt comes and goes with each task (see _slots.ts).
@@ -265,12 +265,12 @@ export class Scheduler {
   }
 
   /** A group whose journal commit failed: its client got no 202, so it never existed. */
-  #drop(first: TaskEntry): void {
+  #drop(first: TaskEntry, error: unknown): void {
     const { group } = first;
     for (let entry = first; entry !== undefined; entry = group[nextTask]() as TaskEntry) {
       entry.state = "abandoned";
     }
     this.#parts.backlog.settle(group.size);
-    this.#outcomes.dropped(group);
+    this.#outcomes.dropped(group, error);
   }
 }

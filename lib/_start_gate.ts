@@ -12,8 +12,8 @@ import type { SubmitOptions } from "./runner_options.ts";
 export interface GateTarget<T> {
   /** The item may run now. */
   start(item: T): void;
-  /** The commit failed: the item was never accepted. */
-  drop(item: T): void;
+  /** The commit failed (with `error`): the item was never accepted. */
+  drop(item: T, error: unknown): void;
   /** The response could not be delivered (the item still starts). */
   lost(item: T, error: unknown): void;
 }
@@ -31,7 +31,7 @@ function startGate<T>(options: SubmitOptions, target: GateTarget<T>, item: T): v
       if (failure) target.lost(item, failure.error);
       target.start(item);
     });
-  }, () => target.drop(item));
+  }, (error: unknown) => target.drop(item, error));
 }
 
 function deliver<T>(after: Promise<unknown> | undefined, target: GateTarget<T>, item: T): void {
@@ -59,9 +59,9 @@ export class WaitingItems<T> {
         const item = items.take(handle);
         if (item !== undefined) target.start(item);
       },
-      drop: (handle) => {
+      drop: (handle, error) => {
         const item = items.take(handle);
-        if (item !== undefined) target.drop(item);
+        if (item !== undefined) target.drop(item, error);
       },
       // Not for an item taken meanwhile: it will not start.
       lost: (handle, error) => {

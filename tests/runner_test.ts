@@ -801,6 +801,30 @@ Deno.test("TaskRunner: at debug level, each accepted group and each finished tas
   deepEqual([debugCalls, asked], [0, 1]);
 });
 
+Deno.test("TaskRunner: a group dropped at its failed commit is logged at debug level with why", async () => {
+  const records: [string, Record<string, unknown>][] = [];
+  const quiet = () => {};
+  const logger = {
+    debug: (message: string, properties: Record<string, unknown>) =>
+      void records.push([message, properties]),
+    isEnabledFor: () => true,
+    info: quiet,
+    warn: quiet,
+    error: quiet,
+  };
+  const dropped = Promise.withResolvers<void>();
+  await using runner = new TestRunner({ logger, onGroupDropped: () => dropped.resolve() });
+  const refusal = new Error("Cannot accept tasks: half the backlog is kept for deferred work");
+  const commit = Promise.reject(refusal);
+  runner.submit(new TaskGroup({ id: "g" }).add(() => {}), { commit });
+  await dropped.promise;
+  deepEqual(records.at(-1), ["Dropped group {groupId}: its journal commit failed: {error}", {
+    requestId: "g",
+    groupId: "g",
+    error: refusal,
+  }]);
+});
+
 Deno.test("a task's this.submit: a follow-up runs, accepted while the runner drains; a journaled runner needs submitFollowUp", async () => {
   const seen: string[] = [];
   const release = Promise.withResolvers<void>();
