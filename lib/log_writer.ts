@@ -266,7 +266,9 @@ export class LogWriter implements AsyncDisposable {
         offset += await target.write(offset === 0 ? bytes : bytes.subarray(offset));
       }
     } catch (error) {
-      // Cut off: the file is as it was before the batch, torn or not.
+      // Cut off: the file is as it was before the batch, torn or not. Left
+      // (no cut, or another process wrote after it): torn is what the batch
+      // ended with, and a file that can be read is read again before the next.
       if (offset > 0 && !(await cut(target, bytes.subarray(0, offset)))) {
         if (bytes[offset - 1] === NEWLINE) torn.delete(target);
         else torn.add(target);
