@@ -40,3 +40,39 @@ export function checkTaskOptions(options: TaskOptions, action: string): void {
     }
   }
 }
+
+/**
+ * Throws a TypeError if two of `definitions` that give limits count against
+ * the same places (one `concurrencyKey`, or a key that is another's name)
+ * with different limits: the runner would hold whichever of them came to
+ * run first and smallest, an order no one chose. A task with a key and no
+ * limit counts against nothing, and is not checked.
+ *
+ * @param action What was being done, for the message ("make the app").
+ */
+export function checkSharedLimits(
+  definitions: Iterable<{ name: string; options: TaskOptions }>,
+  action: string,
+): void {
+  const first = new Map<string, { name: string; limits: string }>();
+  for (const { name, options } of definitions) {
+    const { concurrency, sharedConcurrency, concurrencyKey } = options;
+    if (concurrency === undefined && sharedConcurrency === undefined) continue;
+    const key = concurrencyKey ?? name;
+    const limits = [
+      concurrency !== undefined && `concurrency ${concurrency}`,
+      sharedConcurrency !== undefined && `sharedConcurrency ${sharedConcurrency}`,
+    ].filter(Boolean).join(", ");
+    const seen = first.get(key);
+    if (seen === undefined) first.set(key, { name, limits });
+    else if (seen.limits !== limits) {
+      throw new TypeError(
+        `Cannot ${action}: tasks ${JSON.stringify(seen.name)} (${seen.limits}) and ${
+          JSON.stringify(name)
+        } (${limits}) count against the places of ${
+          JSON.stringify(key)
+        } with different limits; give them the same`,
+      );
+    }
+  }
+}

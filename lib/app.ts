@@ -28,6 +28,7 @@ import { serviceCloser, within } from "./_bounded_close.ts";
 import { checkDistinctFiles } from "./_distinct_files.ts";
 import { knownTasksOnly } from "./_known_tasks.ts";
 import { keepingRoom } from "./_room_kept.ts";
+import { checkSharedLimits } from "./_task_options.ts";
 import { outsideRequests } from "./_submit.ts";
 import type { TaskStore } from "./task_store.ts";
 
@@ -135,6 +136,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   // (before the service and the pool they may use are closed).
   opened.defer(async () => void await runner.drain({ signal: AbortSignal.abort() }));
   const definitions = definitionsByName(...service.tasks);
+  checkSharedLimits(definitions.values(), "make the app");
   if (store) journal = knownTasksOnly(store, definitions);
   // The app's own routes first: a service's catch-all (`GET /:page`) or its
   // own /healthz must not hide the health check a load balancer drains by.

@@ -144,9 +144,10 @@ export interface TaskOptions {
    * What `concurrency` and `sharedConcurrency` count: tasks of every name
    * with the same key share their places, as two mail tasks share a
    * provider's 4 connections, or the tasks of one `WorkerPool` its
-   * workers. Give such tasks the same limits: where they differ, the
-   * smallest of those that have come to run holds. A task with neither
-   * limit counts against nothing.
+   * workers. Give such tasks the same limits: `createApp` refuses a
+   * service whose `tasks` differ there, and a bare runner holds the
+   * smallest of those that have come to run. A task with neither limit
+   * counts against nothing.
    *
    * @default {undefined} (the task's name)
    */

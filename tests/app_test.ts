@@ -1,5 +1,5 @@
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
-import { createApp, readConfig } from "../lib/mod.ts";
+import { createApp, defineTask, readConfig } from "../lib/mod.ts";
 import { captureLogs, connectRaw, lines, readHead, startApp, tempDir } from "./_helpers.ts";
 
 Deno.test("POST /send-notification/{email} answers 202 with an id and writes one line", async () => {
@@ -216,6 +216,25 @@ Deno.test("createApp closes the files it opened when the journal cannot be opene
     TASK_STORE: `sqlite:${journal}`,
   };
   await rejects(createApp(readConfig((name) => env[name])), /^Error: Cannot open task journal/);
+  equal((await openFiles()).includes(dir.path), false, "no file in the directory is open");
+});
+
+Deno.test("createApp refuses a service whose tasks give one concurrencyKey different limits, and closes its files", async () => {
+  await using dir = await tempDir();
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir.path}/log.txt`,
+    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+  };
+  const send = (to: string) => void to;
+  const tasks = [
+    defineTask("welcome", send, { concurrencyKey: "mail", concurrency: 4 }),
+    defineTask("reset", send, { concurrencyKey: "mail", concurrency: 2 }),
+  ];
+  // Before: started, and held 4 or 2 at once as the tasks happened to come.
+  await rejects(
+    createApp(readConfig((name) => env[name]), { service: () => ({ routes: [], tasks }) }),
+    /^TypeError: Cannot make the app: tasks "welcome" \(concurrency 4\) and "reset" \(concurrency 2\)/,
+  );
   equal((await openFiles()).includes(dir.path), false, "no file in the directory is open");
 });
 
