@@ -1,6 +1,7 @@
 // Checks a task's timeout and retry numbers where they are given (a task's
 // definition, a runner's defaults), so that a NaN or a negative never reaches
-// a timer, a backoff or a journaled retry time. Internal.
+// a timer, a backoff or a journaled retry time; and that the tasks an app
+// defines agree on the limits of the places they share. Internal.
 import { MAX_TIMER_MS } from "./clock.ts";
 import type { TaskOptions } from "./task.ts";
 
