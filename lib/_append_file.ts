@@ -66,9 +66,24 @@ export async function stillEndsMidLine(target: WriteTarget): Promise<boolean> {
 async function endsMidLine(file: Deno.FsFile): Promise<boolean> {
   const { size } = await file.stat();
   if (size === 0) return false;
-  await file.seek(size - 1, Deno.SeekMode.Start);
-  const last = new Uint8Array(1);
-  return await file.read(last) === 1 && last[0] !== NEWLINE;
+  const last = await tail(file, size, 1);
+  return last !== undefined && last[0] !== NEWLINE;
+}
+
+/** The file's last `length` bytes of its `size`, or undefined if it ends sooner. */
+async function tail(
+  file: Deno.FsFile,
+  size: number,
+  length: number,
+): Promise<Uint8Array | undefined> {
+  const bytes = new Uint8Array(length);
+  await file.seek(size - length, Deno.SeekMode.Start);
+  for (let read = 0; read < length;) {
+    const n = await file.read(bytes.subarray(read));
+    if (n === null) return undefined;
+    read += n;
+  }
+  return bytes;
 }
 
 /**
@@ -84,21 +99,13 @@ export async function cut(target: WriteTarget, wrote: Uint8Array): Promise<boole
     const { size } = await target.stat();
     // Shorter than what the batch wrote: truncated under the writer (copytruncate).
     if (size < wrote.length) return false;
-    if (canLook.has(target) && !(await endsWith(target as Deno.FsFile, size, wrote))) return false;
+    if (canLook.has(target)) {
+      const last = await tail(target as Deno.FsFile, size, wrote.length);
+      if (!last?.every((byte, i) => byte === wrote[i])) return false;
+    }
     await target.truncate(size - wrote.length);
     return true;
   } catch {
     return false;
   }
-}
-
-async function endsWith(file: Deno.FsFile, size: number, bytes: Uint8Array): Promise<boolean> {
-  const tail = new Uint8Array(bytes.length);
-  await file.seek(size - bytes.length, Deno.SeekMode.Start);
-  for (let read = 0; read < tail.length;) {
-    const n = await file.read(tail.subarray(read));
-    if (n === null) return false;
-    read += n;
-  }
-  return tail.every((byte, i) => byte === bytes[i]);
 }

@@ -109,9 +109,7 @@ export class TaskRunner implements AsyncDisposable {
   }
 
   /** The options of a task that sets none of its own. */
-  get defaults(): Readonly<
-    Record<"timeout" | "retries" | "retryDelay" | "maxRetryDelay", number>
-  > {
+  get defaults(): Readonly<RunnerLimits["defaults"]> {
     return this.#limits.defaults;
   }
 
