@@ -90,10 +90,19 @@ export async function ensureTable(sql: Sql): Promise<void> {
     for (const column of added) {
       await tx.unsafe(`ALTER TABLE ${TABLE} ADD COLUMN ${column} ${NULLABLE[column]}`);
     }
-    // Adoption and listing read open rows by owner.
+    // Adoption reads open rows by owner, and the walk of deferred work by
+    // acceptance (see listOwned).
     await tx.unsafe(
-      `CREATE INDEX IF NOT EXISTS ${TABLE}_open ON ${TABLE} (owner, group_id) WHERE state NOT IN ('done', 'failed')`,
+      `CREATE INDEX IF NOT EXISTS ${TABLE}_open_by_age ON ${TABLE} (owner, (coalesce(created_at, 0)), group_id) WHERE state NOT IN ('done', 'failed')`,
     );
+    // It replaces one by (owner, group_id), dropped once: an older server
+    // starting makes it again, which only costs writes. Looked for beside
+    // the table: a name alone would be looked for along the search_path.
+    const [old] = await tx`
+      SELECT format('DROP INDEX %I.%I', schemaname, indexname) AS drop FROM pg_indexes
+      WHERE schemaname = current_schema() AND indexname = ${`${TABLE}_open`}
+    `;
+    if (old !== undefined) await tx.unsafe(String(old.drop));
     // Pruning finds old failures, and old keyed groups kept after they succeeded.
     for (const state of ["failed", "done"]) {
       await tx.unsafe(
@@ -189,29 +198,6 @@ export async function adoptOrphans(
     adopted,
     left: left.map((row) => ({ name: String(row.name), tasks: Number(row.tasks) })),
   };
-}
-
-/**
- * The unfinished tasks of `owner`'s first `groups` groups after `after`, in
- * group order; quarantined at `crashLimit` crashes.
- */
-export async function listOwned(
-  sql: Sql,
-  owner: string,
-  after: string,
-  groups: number,
-  crashLimit: number,
-): Promise<StoredTask[]> {
-  const rows = await sql`
-    SELECT * FROM ${sql(TABLE)} WHERE owner = ${owner} AND state NOT IN ('done', 'failed')
-    AND group_id IN (
-      SELECT DISTINCT group_id FROM ${sql(TABLE)}
-      WHERE owner = ${owner} AND state NOT IN ('done', 'failed') AND group_id > ${after}
-      ORDER BY group_id LIMIT ${groups}
-    )
-    ORDER BY group_id, idx
-  `;
-  return rows.map((row) => readRow(row, crashLimit));
 }
 
 /** Marks one of `owner`'s tasks failed (quarantined at start-up, or unreadable). */

@@ -44,7 +44,7 @@ export interface DeferredRecoveryOptions
  * Submits the journal's unfinished groups that {@linkcode recoverTasks} left
  * queued because the backlog was full (`MAX_PENDING` was lowered across the
  * restart): call {@linkcode DeferredRecovery.resume} whenever the runner has
- * room. It walks the journal once, in group order, skipping groups the runner
+ * room. It walks the journal once, in its order, skipping groups the runner
  * already has (twice or more if {@linkcode DeferredRecovery.again} is called).
  *
  * @example Walking an empty journal

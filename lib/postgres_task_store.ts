@@ -25,10 +25,10 @@ import {
   adoptOrphans,
   ensureTable,
   failOwned,
-  listOwned,
   readFingerprint,
   readGroup,
 } from "./_postgres_journal.ts";
+import { type ListedPage, listOwned } from "./_postgres_list.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import { groupStatus } from "./_journal_recovery.ts";
 import type { TaskGroup } from "./task_group.ts";
@@ -103,6 +103,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #looks: LookLog;
   #closed: Promise<void> | undefined;
   #crashLimit = 3; // recover()'s, for list() (see SqliteTaskStore)
+  readonly #listed: ListedPage = new Map();
   readonly #unsure: UnsureGroups;
 
   /**
@@ -262,7 +263,9 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   }
 
   list(after: string, groups: number): Promise<StoredTask[]> {
-    return this.#pool.run((sql) => listOwned(sql, this.#owner, after, groups, this.#crashLimit));
+    return this.#pool.run((sql) =>
+      listOwned(sql, this.#owner, after, groups, this.#crashLimit, this.#listed)
+    );
   }
 
   fail(task: Pick<StoredTask, "groupId" | "index">, error: string): Promise<void> {

@@ -167,7 +167,9 @@ export interface TaskStore {
    * Returns the unfinished tasks of the next `groups` groups after the group
    * `after` (its id; `""` for the first), in the order of `recover`,
    * changing nothing: how work deferred at start-up is read again once there
-   * is room.
+   * is room. A group neither on the last page nor in the journal any more
+   * may be listed from the first again (PostgreSQL's, whose order is by
+   * acceptance, not id): a walk skips the groups it has.
    */
   list(after: string, groups: number): Awaitable<StoredTask[]>;
   /** Marks a task failed without running it (e.g. its definition is gone). */
