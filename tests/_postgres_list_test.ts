@@ -60,7 +60,7 @@ postgresTest(
       `).map((row) => String(row.indexname));
     await (await PostgresTaskStore.open(db.url)).close();
     const made = await indexes();
-    // As a table made before 2026-12-05 has them.
+    // As a table made before df54b4c has them.
     await db.admin.unsafe(`
       SET search_path = ${db.name};
       DROP INDEX posthaste_tasks_open_by_age;
