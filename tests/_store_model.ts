@@ -1,7 +1,8 @@
 // A model of what a durable TaskStore keeps, for the SQLite and PostgreSQL
 // tests alike: random groups, random progress through them as the runner
 // journals it (attempt marks; done, failed, retrying; abandoned at shutdown),
-// a restart, then what `recover()` and `status()` answer, against the model.
+// a restart, then what `recover()`, `list()` and `status()` answer, against
+// the model.
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import fc from "fast-check";
 import { fingerprints } from "../lib/_given_ids.ts";
@@ -16,8 +17,9 @@ import {
 import type { OpenStore } from "./_store_scenarios.ts";
 
 const send = defineTask("send", (to: string, note: string) => void [to, note]);
-// A group's acceptance time, a time of its own for each.
-const acceptedAt = (g: number) => Date.UTC(2026, 11, 3) + g;
+// A group's acceptance time, a time of its own for each, in another order
+// than the groups' ids (as an Idempotency-Key's hash is).
+const acceptedAt = (g: number) => Date.UTC(2026, 11, 3) + [0, 2, 1][g]!;
 
 type Op =
   | { kind: "start"; group: number }
@@ -74,6 +76,8 @@ const program = fc.record({
     { minLength: 1, maxLength: 30 },
   ),
   crashLimit: fc.integer({ min: 1, max: 3 }),
+  // Groups a page of list() holds, as the walk of deferred work reads it.
+  pageSize: fc.integer({ min: 1, max: 3 }),
   // Which groups an Idempotency-Key named (a UUIDv8 id): kept, not deleted, once they succeed.
   keyed: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
 });
@@ -86,7 +90,7 @@ const program = fc.record({
 export async function storeMatchesModel(open: OpenStore, numRuns: number): Promise<void> {
   let run = 0;
   await fc.assert(
-    fc.asyncProperty(program, async ({ groups: plan, ops, crashLimit, keyed }) => {
+    fc.asyncProperty(program, async ({ groups: plan, ops, crashLimit, pageSize, keyed }) => {
       const prefix = `${(run++).toString(16).padStart(8, "0")}-`;
       const groups = plan.map((tasks, g) => {
         // Both kinds sort by g, as the journal returns groups.
@@ -194,6 +198,17 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
         const runs = found.filter((task, i) => task.groupId !== found[i - 1]?.groupId).length;
         equal(runs, new Set(found.map((task) => task.groupId)).size, "a group's tasks together");
         deepEqual(byGroup(found), byGroup(expected), "recover(): the unfinished tasks, in order");
+        // The walk of deferred work reads the same, page by page, in recover()'s order.
+        const listed: StoredTask[] = [];
+        for (let after = "", page; (page = await restarted.list(after, pageSize)).length > 0;) {
+          listed.push(...page);
+          after = page.at(-1)!.groupId;
+        }
+        deepEqual(
+          listed.filter((task) => task.groupId.startsWith(prefix)).map((task) => task.id),
+          found.map((task) => task.id),
+          "list(): recover()'s tasks, in its order",
+        );
         for (const [g, group] of groups.entries()) {
           const status = await restarted.status(group.id);
           const want = deleted.has(g) ? undefined : rows[g]?.map(({ state, attempts }) => ({
