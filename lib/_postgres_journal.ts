@@ -267,7 +267,7 @@ export async function pruneFinished(sql: Sql, cutoff: number, count: number): Pr
 }
 
 /** A row as a task; quarantined at `crashLimit` crashes. */
-function readRow(row: TaskRow, crashLimit: number): StoredTask {
+export function readRow(row: TaskRow, crashLimit: number): StoredTask {
   return storedTask(row, Number(row.crashes), crashLimit);
 }
 

@@ -2,8 +2,7 @@
 // returns (by acceptance): the walk of work deferred at start-up or adoption.
 // Internal to PostgresTaskStore.
 import type { Sql } from "postgres";
-import { TABLE } from "./_postgres_journal.ts";
-import { storedTask } from "./_journal_rows.ts";
+import { readRow, TABLE } from "./_postgres_journal.ts";
 import type { StoredTask } from "./task_store.ts";
 
 /**
@@ -45,7 +44,7 @@ export async function listOwned(
     )
     ORDER BY coalesce(created_at, 0), group_id, idx
   `;
-  const tasks = rows.map((row) => storedTask(row, Number(row.crashes), crashLimit));
+  const tasks = rows.map((row) => readRow(row, crashLimit));
   page.clear();
   for (const task of tasks) page.set(task.groupId, task.acceptedAt ?? 0);
   return tasks;
