@@ -1,5 +1,5 @@
-// The PostgreSQL journal: its table, and the statements that read and adopt it.
-// Internal to PostgresTaskStore.
+// The PostgreSQL journal: its table's name, and the statements that read and
+// adopt it (the table itself: _postgres_schema.ts). Internal to PostgresTaskStore.
 import type { Sql, TransactionSql } from "postgres";
 import { abortable } from "./abortable.ts";
 import type { StatusRow } from "./_journal_recovery.ts";
@@ -7,110 +7,13 @@ import { PROBE_PREFIX, storedTask } from "./_journal_rows.ts";
 import { KEPT_ID_SQL } from "./_given_ids.ts";
 import { goneOwners } from "./_postgres_claim_sql.ts";
 import type { StoredTask } from "./task_store.ts";
+import type { TaskRow } from "./_postgres_schema.ts";
 
 /** The table's name; one table holds the tasks of every server sharing the database. */
 export const TABLE = "posthaste_tasks";
 
 /** How a health probe's group id starts (`~probe-<owner>`); not a task to adopt. */
 export const PROBE = `${PROBE_PREFIX}-`;
-
-const COLUMNS = [
-  "group_id",
-  "idx",
-  "name",
-  "args",
-  "state",
-  "attempts",
-  "next_at",
-  "crashes",
-  "error",
-  "duration_ms",
-  "updated_at",
-  "owner",
-  "fingerprint",
-  "created_at",
-];
-
-/** Columns a table made by an earlier version may lack, and their types. */
-const NULLABLE: Record<string, string> = { fingerprint: "text", created_at: "bigint" };
-
-/** A row as the driver returns it (bigint columns come back as strings). */
-export type TaskRow = Record<(typeof COLUMNS)[number], unknown>;
-
-/**
- * Creates the table if it is missing and checks an existing one has this
- * version's columns. Servers starting at once serialise on a transaction
- * lock, so only one creates it.
- *
- * @throws {Error} Naming the columns missing if the table is someone else's.
- */
-export async function ensureTable(sql: Sql): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(hashtextextended(${TABLE}, 0))`;
-    // PostgreSQL's own words for it ("no schema has been selected to create
-    // in") do not say that the URL's ?search_path= names a missing schema.
-    const [where] =
-      await tx`SELECT current_schema() AS schema, current_setting('search_path') AS path`;
-    if (where?.schema === null) {
-      throw new Error(
-        `no schema of the search_path (${where.path}) exists to hold table ${TABLE}: create it, or name another`,
-      );
-    }
-    // Keyed by (group id, index): group ids are time-ordered, so inserts
-    // append to the right edge of the primary key. `owner` names the server
-    // process whose claim covers the row (see PostgresTaskStore).
-    await tx.unsafe(`
-      CREATE TABLE IF NOT EXISTS ${TABLE} (
-        group_id text NOT NULL, idx integer NOT NULL,
-        name text NOT NULL, args text NOT NULL, state text NOT NULL,
-        attempts integer NOT NULL DEFAULT 0, next_at bigint NOT NULL DEFAULT 0,
-        crashes integer NOT NULL DEFAULT 0, error text, duration_ms integer NOT NULL DEFAULT 0,
-        updated_at bigint NOT NULL, owner text NOT NULL, fingerprint text, created_at bigint,
-        PRIMARY KEY (group_id, idx)
-      )`);
-    const found = new Set(
-      (await tx`
-        SELECT column_name FROM information_schema.columns
-        WHERE table_schema = current_schema() AND table_name = ${TABLE}
-      `).map((row) => String(row.column_name)),
-    );
-    const missing = COLUMNS.filter((column) => !found.has(column));
-    // Added to tables made before them, nullable, so no rows are rewritten:
-    // a keyed group's request fingerprint (see DuplicateGroupError), and when
-    // a group was accepted (see TaskGroup.acceptedAt). Only when missing:
-    // ALTER TABLE locks out every server's statements, even as a no-op.
-    const added = missing.filter((column) => column in NULLABLE);
-    if (missing.length > added.length) {
-      throw new Error(
-        `table ${TABLE} is not a posthaste journal this version reads (no column ${
-          missing.join(", ")
-        })`,
-      );
-    }
-    for (const column of added) {
-      await tx.unsafe(`ALTER TABLE ${TABLE} ADD COLUMN ${column} ${NULLABLE[column]}`);
-    }
-    // Adoption reads open rows by owner, and the walk of deferred work by
-    // acceptance (see listOwned).
-    await tx.unsafe(
-      `CREATE INDEX IF NOT EXISTS ${TABLE}_open_by_age ON ${TABLE} (owner, (coalesce(created_at, 0)), group_id) WHERE state NOT IN ('done', 'failed')`,
-    );
-    // It replaces one by (owner, group_id), dropped once: an older server
-    // starting makes it again, which only costs writes. Looked for beside
-    // the table: a name alone would be looked for along the search_path.
-    const [old] = await tx`
-      SELECT format('DROP INDEX %I.%I', schemaname, indexname) AS drop FROM pg_indexes
-      WHERE schemaname = current_schema() AND indexname = ${`${TABLE}_open`}
-    `;
-    if (old !== undefined) await tx.unsafe(String(old.drop));
-    // Pruning finds old failures, and old keyed groups kept after they succeeded.
-    for (const state of ["failed", "done"]) {
-      await tx.unsafe(
-        `CREATE INDEX IF NOT EXISTS ${TABLE}_${state} ON ${TABLE} (updated_at) WHERE state = '${state}'`,
-      );
-    }
-  });
-}
 
 /** The fingerprint journaled with a group (a string if it is there and has one). */
 export async function readFingerprint(sql: Sql, groupId: string): Promise<unknown> {

@@ -29,7 +29,7 @@ export async function listOwned(
   page: ListedPage,
 ): Promise<StoredTask[]> {
   const at = after === "" ? undefined : page.get(after) ?? await acceptance(sql, after);
-  // The same expression as the index (see ensureTable), so that it serves the walk.
+  // The same expression as the index (see _postgres_schema.ts), so that it serves the walk.
   const rows = await sql`
     SELECT * FROM ${sql(TABLE)} WHERE owner = ${owner} AND state NOT IN ('done', 'failed')
     AND group_id IN (

@@ -21,14 +21,9 @@ import { saveRow } from "./_postgres_batch.ts";
 import { PostgresOutcomes } from "./_postgres_outcomes.ts";
 import { probeStreams } from "./_postgres_probe.ts";
 import { UnsureGroups } from "./_unsure_groups.ts";
-import {
-  adoptOrphans,
-  ensureTable,
-  failOwned,
-  readFingerprint,
-  readGroup,
-} from "./_postgres_journal.ts";
+import { adoptOrphans, failOwned, readFingerprint, readGroup } from "./_postgres_journal.ts";
 import { type ListedPage, listOwned } from "./_postgres_list.ts";
+import { ensureTable } from "./_postgres_schema.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import { groupStatus } from "./_journal_recovery.ts";
 import type { TaskGroup } from "./task_group.ts";

@@ -3,7 +3,7 @@
 // PostgreSQL tests are ignored.
 import postgres, { type Sql } from "postgres";
 import type { SaveRow } from "../lib/_postgres_batch.ts";
-import { ensureTable } from "../lib/_postgres_journal.ts";
+import { ensureTable } from "../lib/_postgres_schema.ts";
 import { connect } from "../lib/_postgres_pool.ts";
 
 /** The test database's URL, or undefined: the PostgreSQL tests are then ignored. */
@@ -60,12 +60,16 @@ async function testSchema(): Promise<TestSchema> {
 
 /**
  * A test that runs against a schema of its own, dropped when it ends;
- * ignored without a test database.
+ * ignored without a test database, or if `ignore`.
  */
-export function postgresTest(name: string, fn: (db: TestSchema) => Promise<void>): void {
+export function postgresTest(
+  name: string,
+  fn: (db: TestSchema) => Promise<void>,
+  ignore = false,
+): void {
   Deno.test({
     name,
-    ignore: POSTGRES_URL === undefined,
+    ignore: POSTGRES_URL === undefined || ignore,
     async fn() {
       await using db = await testSchema();
       await fn(db);

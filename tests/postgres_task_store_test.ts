@@ -16,7 +16,8 @@ import {
 import { configure, reset } from "@logtape/logtape";
 import { fingerprints } from "../lib/_given_ids.ts";
 import { acceptedField } from "../lib/_status_times.ts";
-import { ensureTable, pruneFinished } from "../lib/_postgres_journal.ts";
+import { pruneFinished } from "../lib/_postgres_journal.ts";
+import { ensureTable } from "../lib/_postgres_schema.ts";
 import { connect } from "../lib/_postgres_pool.ts";
 import { fakeClock, keepingLogger, TestRunner } from "./_helpers.ts";
 import { lockTable, postgresTest, proxyTo, type TestSchema } from "./_postgres.ts";
