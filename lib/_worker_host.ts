@@ -1,6 +1,5 @@
 // The script every pool worker runs: it imports task modules on demand and
 // answers one job at a time. Internal to WorkerPool.
-/// <reference lib="deno.worker" />
 
 interface Job {
   id: number;
@@ -9,6 +8,28 @@ interface Job {
   args: unknown[];
 }
 
+/**
+ * The worker's global scope, typed here rather than by a triple-slash
+ * `deno.worker` reference, which a published package may not use (it would
+ * change its users' globals).
+ */
+interface WorkerScope {
+  postMessage(message: unknown): void;
+  close(): void;
+  onmessage: ((event: MessageEvent<Job>) => unknown) | null;
+  addEventListener(type: "error", listener: (event: ErrorEvent) => void): void;
+  addEventListener(
+    type: "unhandledrejection",
+    listener: (event: PromiseRejectionEvent) => void,
+  ): void;
+  removeEventListener(type: "error", listener: (event: ErrorEvent) => void): void;
+  removeEventListener(
+    type: "unhandledrejection",
+    listener: (event: PromiseRejectionEvent) => void,
+  ): void;
+}
+const scope = globalThis as unknown as WorkerScope;
+
 let current: number | undefined;
 
 // A task that closes its own worker fails only itself: tell the pool first.
@@ -16,10 +37,10 @@ let current: number | undefined;
 // The pool learns which job ran (none between jobs), through the port, which
 // keeps order: a job it sent since has not started and goes to another worker.
 const closing = (crash?: Described): void =>
-  self.postMessage({ id: current, ok: false, closed: true, crash });
-const close = self.close.bind(self);
+  scope.postMessage({ id: current, ok: false, closed: true, crash });
+const close = scope.close.bind(scope);
 const exit = Deno.exit.bind(Deno);
-self.close = (): void => {
+scope.close = (): void => {
   closing();
   close();
 };
@@ -42,14 +63,14 @@ const onError = (event: ErrorEvent) => crashed(event, event.error ?? event.messa
 const onRejection = (event: PromiseRejectionEvent) => crashed(event, event.reason);
 /** Listened for last, after those a task module adds as it loads. */
 const listenLast = (): void => {
-  self.removeEventListener("error", onError);
-  self.removeEventListener("unhandledrejection", onRejection);
-  self.addEventListener("error", onError);
-  self.addEventListener("unhandledrejection", onRejection);
+  scope.removeEventListener("error", onError);
+  scope.removeEventListener("unhandledrejection", onRejection);
+  scope.addEventListener("error", onError);
+  scope.addEventListener("unhandledrejection", onRejection);
 };
 listenLast();
 
-self.onmessage = async ({ data }: MessageEvent<Job>): Promise<void> => {
+scope.onmessage = async ({ data }: MessageEvent<Job>): Promise<void> => {
   current = data.id;
   try {
     const module = await import(data.module);
@@ -58,9 +79,9 @@ self.onmessage = async ({ data }: MessageEvent<Job>): Promise<void> => {
     if (typeof fn !== "function") {
       throw new TypeError(`Cannot run worker task: ${data.module} has no function "${data.name}"`);
     }
-    self.postMessage({ id: data.id, ok: true, value: await fn(...data.args) });
+    scope.postMessage({ id: data.id, ok: true, value: await fn(...data.args) });
   } catch (error) {
-    self.postMessage({ id: data.id, ok: false, error: described(error) });
+    scope.postMessage({ id: data.id, ok: false, error: described(error) });
   } finally {
     current = undefined;
   }
