@@ -24,7 +24,8 @@ import { SqliteTaskStore } from "./sqlite_task_store.ts";
 import { recordingTracer } from "./task_tracing.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import type { App, CreateAppOptions, ShutdownOptions } from "./app_options.ts";
-import { serviceCloser, within } from "./_bounded_close.ts";
+import { serviceCloser } from "./_bounded_close.ts";
+import { shutdownApp } from "./_app_shutdown.ts";
 import { checkDistinctFiles } from "./_distinct_files.ts";
 import { knownTasksOnly } from "./_known_tasks.ts";
 import { keepingRoom } from "./_room_kept.ts";
@@ -85,6 +86,9 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     maxFinished: config.statusRetentionCount,
     retentionMs: config.statusRetentionMs,
   });
+  // Made once the service is (below). Declared first: a service may submit
+  // work as it is made, and a group that settles then reaches for it.
+  let takeover: JournalTakeover | undefined = undefined;
   const runner = new TaskRunner({
     maxConcurrency: config.maxConcurrency,
     maxPending: config.maxPending,
@@ -104,7 +108,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
       if (runner.pending <= config.maxPending / 2) takeover?.roomFreed();
     },
     tracer: recordingTracer(),
-    submitFollowUp: (group) => submit(group),
+    submitFollowUp: (group) => followUp(group),
   });
   const metrics = new Metrics(runner, { notifications: log, "dead-letters": deadLetters });
   metrics.journalSyncs = store?.journalSyncs;
@@ -115,7 +119,12 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   metrics.workerPool = pool;
   // What a journal accepts: the service's tasks, known once it is made.
   let journal: Pick<TaskStore, "enqueue"> | null | undefined = store ? null : undefined;
-  const submit = outsideRequests(runner, (id) => registry.has(id), () => journal);
+  // New work (a request's, App.submit's) leaves the room kept for deferred
+  // work; a task's follow-up continues accepted work and takes any room.
+  let newWork: Pick<TaskStore, "enqueue"> | null | undefined = journal;
+  const known = (id: string) => registry.has(id);
+  const followUp = outsideRequests(runner, known, () => journal);
+  const submit = outsideRequests(runner, known, () => newWork);
   // Aborted once shutdown begins (or the start fails): a service stops bringing work.
   const stopping = new AbortController();
   const service = await (options.service ?? notificationService)({
@@ -137,7 +146,15 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   opened.defer(async () => void await runner.drain({ signal: AbortSignal.abort() }));
   const definitions = definitionsByName(...service.tasks);
   checkSharedLimits(definitions.values(), "make the app");
-  if (store) journal = knownTasksOnly(store, definitions);
+  if (store) {
+    journal = knownTasksOnly(store, definitions);
+    newWork = keepingRoom(
+      journal,
+      () => runner.pending,
+      config.maxPending,
+      () => !!takeover?.deferring,
+    );
+  }
   // The app's own routes first: a service's catch-all (`GET /:page`) or its
   // own /healthz must not hide the health check a load balancer drains by.
   const routes = [
@@ -159,9 +176,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
     runner,
     onResponse: (route, status, seconds) => metrics.request(route, status, seconds),
     accepting: () => !draining,
-    journal: journal
-      ? keepingRoom(journal, () => runner.pending, config.maxPending, () => !!takeover?.deferring)
-      : undefined,
+    journal: newWork ?? undefined,
     fingerprintOf: (id) => registry.fingerprint(id),
     onReplay: () => void replays.count++,
     onRefused: (code) => metrics.refused(code),
@@ -189,7 +204,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
 
   // Journaled work this process did not accept: at start-up, when room
   // frees up, and (with a shared journal) that of servers that died.
-  const takeover = store && new JournalTakeover({
+  takeover = store && new JournalTakeover({
     store,
     name: store.path,
     definitions,
@@ -207,67 +222,29 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   // The journal's files are not reopened: a replaced one refuses new work.
   if (store instanceof SqliteTaskStore) watches.push(await store.watchFiles());
 
-  const shutdown = async (
-    server: { shutdown(): Promise<void> },
-    options: ShutdownOptions,
-  ): Promise<number> => {
-    draining = true;
-    stopping.abort();
-    takeover?.[Symbol.dispose]();
-    const signals = [AbortSignal.timeout(config.shutdownTimeoutMs)];
-    if (options.signal) signals.push(options.signal);
-    const deadline = AbortSignal.any(signals);
-    logger.info("Shutting down: waiting up to {timeoutMs} ms for {pending} pending tasks", {
-      timeoutMs: config.shutdownTimeoutMs,
-      pending: runner.pending,
-    });
-    const gaveUp = new Promise<void>((resolve) =>
-      deadline.addEventListener("abort", () => resolve(), { once: true })
+  const shutdown = (server: { shutdown(): Promise<void> }, options: ShutdownOptions) =>
+    shutdownApp(
+      {
+        logger,
+        runner,
+        requests,
+        shutdownTimeoutMs: config.shutdownTimeoutMs,
+        closeTimeoutMs,
+        deadLetterFile: config.deadLetterFile,
+        journal: store?.path,
+        beginDrain() {
+          draining = true;
+          stopping.abort();
+          takeover?.[Symbol.dispose]();
+        },
+        closeService,
+        closeFiles,
+        journalClosing: () => journalClosing,
+        deferring: () => !!takeover?.deferring,
+      },
+      server,
+      options,
     );
-    // Requests already in the handler may still add tasks: the runner
-    // drains once they are answered. The listener stays open meanwhile,
-    // so health checks see 503 draining and new work gets 503 shutting_down.
-    await Promise.race([requests.quiet(), gaveUp]);
-    const { abandoned } = await runner.drain({ signal: deadline });
-    if (!deadline.aborted) {
-      const listenerClosed = server.shutdown().then(() => true);
-      if (!await Promise.race([listenerClosed, gaveUp.then(() => false)])) {
-        // Said, or the operator sees only a drain that took the whole deadline.
-        logger.warn(
-          "Responses still open at the shutdown deadline (a stream that does not end: end it on the service's `stopping`); exiting without them",
-        );
-      }
-    }
-    // The service first, with its own deadline, then the files with theirs.
-    const serviceOk = await closeService();
-    const closed = await within(closeFiles(), closeTimeoutMs);
-    if (!closed) {
-      logger.error(
-        journalClosing
-          ? "Cannot close the journal {file} within {timeoutMs} ms (a disk or database that stalls?): outcomes not yet written are lost, and their tasks run again after the restart"
-          : "Cannot close the files within {timeoutMs} ms (a disk that stalls?): lines not yet written are lost",
-        { file: store?.path, timeoutMs: closeTimeoutMs },
-      );
-    }
-    if (takeover?.deferring) {
-      logger.warn(
-        "Work deferred at start-up is not all resumed; it stays in {file} for the next start",
-        { file: store?.path },
-      );
-    }
-    if (abandoned > 0) {
-      logger.error(
-        store
-          ? "Shutdown stopped {abandoned} tasks; they stay in {file} and run after the restart"
-          : "Shutdown abandoned {abandoned} tasks; see {file}",
-        { abandoned, file: store?.path ?? config.deadLetterFile },
-      );
-      return 1;
-    }
-    if (!closed || !serviceOk) return 1;
-    logger.info("Shutdown complete: every accepted task finished");
-    return 0;
-  };
 
   return {
     handler,

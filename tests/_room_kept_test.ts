@@ -1,8 +1,16 @@
 // Room kept for deferred work (lib/_room_kept.ts), through createApp: a
 // journal holding more than MAX_PENDING, and requests that would have kept the
 // backlog above half, so that the deferred work never resumed.
-import { deepEqual, equal, match } from "node:assert/strict";
-import { createApp, readConfig, route, SqliteTaskStore, TaskGroup } from "../lib/mod.ts";
+import { deepEqual, equal, match, rejects } from "node:assert/strict";
+import {
+  AdmissionError,
+  createApp,
+  defineTask,
+  readConfig,
+  route,
+  SqliteTaskStore,
+  TaskGroup,
+} from "../lib/mod.ts";
 import { gatedTask, tempDir, turn } from "./_helpers.ts";
 
 Deno.test("while deferred work waits, a request gets only the first half of the backlog: the older work resumes", async () => {
@@ -48,7 +56,7 @@ Deno.test("while deferred work waits, a request gets only the first half of the 
   equal(body.error, "backlog_full");
   match(
     body.detail,
-    /half the backlog is kept for deferred work from the journal \(3 of 4 pending, 2 for new requests\)/,
+    /half the backlog is kept for deferred work from the journal \(3 of 4 pending, 2 for new work\)/,
   );
   equal(app.runner.pending, 3, "nothing of it stays accepted");
 
@@ -65,4 +73,54 @@ Deno.test("while deferred work waits, a request gets only the first half of the 
     work.end(label);
   }
   await app.runner.idle();
+});
+
+Deno.test("while deferred work waits, App.submit gets only the first half too; a task's follow-up takes any room", async () => {
+  await using dir = await tempDir();
+  const work = gatedTask("work", {});
+  const release = Promise.withResolvers<void>();
+  const followedUp = Promise.withResolvers<unknown>();
+  // A task that submits a follow-up once released: it continues accepted work.
+  const chain = defineTask("chain", async function (label: string) {
+    await release.promise;
+    await this.submit(new TaskGroup().add(work.task, `${label} next`))
+      .then(() => followedUp.resolve("accepted"), followedUp.resolve);
+  });
+  const path = `${dir.path}/tasks.db`;
+  {
+    using store = SqliteTaskStore.open(path);
+    await store.enqueue(new TaskGroup({ id: "d1" }).add(chain, "d1"));
+    for (const label of ["d2", "d3", "d4", "d5", "d6"]) {
+      await store.enqueue(new TaskGroup({ id: label }).add(work.task, label)); // resumed by id
+    }
+  }
+  const env: Record<string, string> = {
+    LOG_FILE: `${dir.path}/log.txt`,
+    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+    TASK_STORE: `sqlite:${path}`,
+    MAX_PENDING: "4",
+  };
+  await using app = await createApp(readConfig((name) => env[name]), {
+    service: () => ({ routes: [], tasks: [work.task, chain] }),
+  });
+  while (work.started.length < 3) await work.nextStart();
+  deepEqual([work.started, app.runner.pending], [["d2", "d3", "d4"], 4], "two deferred");
+
+  work.end("d2");
+  while (app.runner.pending > 3) await turn();
+  await rejects(app.submit(new TaskGroup().add(work.task, "n1")), (error) => {
+    equal(error instanceof AdmissionError && error.reason, "backlog_full");
+    match(String(error), /half the backlog is kept for deferred work from the journal \(3 of 4/);
+    return true;
+  });
+  equal(app.runner.pending, 3, "nothing of it stays accepted");
+
+  release.resolve(); // the follow-up takes the fourth place, above half
+  equal(await followedUp.promise, "accepted");
+  for (const label of ["d1 next", "d3", "d4", "d5", "d6"]) {
+    while (!work.started.includes(label)) await work.nextStart();
+    work.end(label);
+  }
+  await app.runner.idle();
+  deepEqual(work.started, ["d2", "d3", "d4", "d1 next", "d5", "d6"]);
 });

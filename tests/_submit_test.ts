@@ -12,7 +12,7 @@ import {
   type ServiceParts,
   TaskGroup,
 } from "../lib/mod.ts";
-import { tempDir } from "./_helpers.ts";
+import { captureLogs, tempDir } from "./_helpers.ts";
 import { postgresTest } from "./_postgres.ts";
 
 function config(dir: string, env: Record<string, string> = {}): Config {
@@ -185,6 +185,26 @@ Deno.test("App.submit in durable mode takes only the service's tasks, and none w
   await using app = await createApp(durable, { service: () => ({ routes: [], tasks: [listed] }) });
   await app.runner.idle();
   deepEqual(ran, [], "nothing was journaled");
+});
+
+Deno.test("App.submit in memory mode while the service is being made: its work runs, and no runner hook fails", async () => {
+  await using dir = await tempDir();
+  await using logs = await captureLogs();
+  const ran: string[] = [];
+  const early = defineTask("early", (word: string) => void ran.push(word));
+  await using app = await createApp(config(dir.path), {
+    service: async ({ submit }) => {
+      const group = new TaskGroup().add(early, "made");
+      await submit(group);
+      await group.settled(); // settled before the app has started
+      return { routes: [], tasks: [early] };
+    },
+  });
+  deepEqual(ran, ["made"]);
+  equal(app.runner.stats.succeeded, 1);
+  // Before, the runner's onGroupSettled reached for the journal's takeover
+  // before it was declared: "Cannot access 'takeover' before initialization".
+  deepEqual(logs.records.filter((record) => record.level === "error").map((r) => r.message), []);
 });
 
 Deno.test("ServiceParts.stopping aborts when shutdown begins: a service's own source of work stops, what it submitted runs", async () => {
