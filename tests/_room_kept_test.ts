@@ -4,6 +4,7 @@
 import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import {
   AdmissionError,
+  type Config,
   createApp,
   defineTask,
   readConfig,
@@ -13,29 +14,42 @@ import {
 } from "../lib/mod.ts";
 import { gatedTask, tempDir, turn } from "./_helpers.ts";
 
-Deno.test("while deferred work waits, a request gets only the first half of the backlog: the older work resumes", async () => {
-  await using dir = await tempDir();
-  const work = gatedTask("work", {});
-  const path = `${dir.path}/tasks.db`;
+/**
+ * A journal of one-task groups d1, d2 … (resumed in that order: by id), each
+ * made by its `adds`, and a configuration of 4 pending at most.
+ */
+async function journaled(dir: string, adds: ((group: TaskGroup) => TaskGroup)[]): Promise<Config> {
+  const path = `${dir}/tasks.db`;
   {
     using store = SqliteTaskStore.open(path);
-    for (const label of ["d1", "d2", "d3", "d4", "d5", "d6"]) {
-      await store.enqueue(new TaskGroup({ id: label }).add(work.task, label)); // resumed by id
+    for (const [index, add] of adds.entries()) {
+      await store.enqueue(add(new TaskGroup({ id: `d${index + 1}` })));
     }
   }
   const env: Record<string, string> = {
-    LOG_FILE: `${dir.path}/log.txt`,
-    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
+    LOG_FILE: `${dir}/log.txt`,
+    DEAD_LETTER_FILE: `${dir}/dead-letter.jsonl`,
     TASK_STORE: `sqlite:${path}`,
     MAX_PENDING: "4",
   };
+  return readConfig((name) => env[name]);
+}
+
+Deno.test("while deferred work waits, a request gets only the first half of the backlog: the older work resumes", async () => {
+  await using dir = await tempDir();
+  const work = gatedTask("work", {});
+  const labels = ["d1", "d2", "d3", "d4", "d5", "d6"];
+  const config = await journaled(
+    dir.path,
+    labels.map((label) => (group: TaskGroup) => group.add(work.task, label)),
+  );
   const routes = [
     route("POST", "/work/:label", (_request, { params, group }) => {
       group.add(work.task, params.label);
       return Response.json({ id: group.id }, { status: 202 });
     }),
   ];
-  await using app = await createApp(readConfig((name) => env[name]), {
+  await using app = await createApp(config, {
     service: () => ({ routes, tasks: [work.task] }),
   });
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.handler);
@@ -86,21 +100,13 @@ Deno.test("while deferred work waits, App.submit gets only the first half too; a
     await this.submit(new TaskGroup().add(work.task, `${label} next`))
       .then(() => followedUp.resolve("accepted"), followedUp.resolve);
   });
-  const path = `${dir.path}/tasks.db`;
-  {
-    using store = SqliteTaskStore.open(path);
-    await store.enqueue(new TaskGroup({ id: "d1" }).add(chain, "d1"));
-    for (const label of ["d2", "d3", "d4", "d5", "d6"]) {
-      await store.enqueue(new TaskGroup({ id: label }).add(work.task, label)); // resumed by id
-    }
-  }
-  const env: Record<string, string> = {
-    LOG_FILE: `${dir.path}/log.txt`,
-    DEAD_LETTER_FILE: `${dir.path}/dead-letter.jsonl`,
-    TASK_STORE: `sqlite:${path}`,
-    MAX_PENDING: "4",
-  };
-  await using app = await createApp(readConfig((name) => env[name]), {
+  const config = await journaled(dir.path, [
+    (group) => group.add(chain, "d1"),
+    ...["d2", "d3", "d4", "d5", "d6"].map((label) => (group: TaskGroup) =>
+      group.add(work.task, label)
+    ),
+  ]);
+  await using app = await createApp(config, {
     service: () => ({ routes: [], tasks: [work.task, chain] }),
   });
   while (work.started.length < 3) await work.nextStart();
