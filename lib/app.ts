@@ -89,6 +89,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   // Made once the service is (below). Declared first: a service may submit
   // work as it is made, and a group that settles then reaches for it.
   let takeover: JournalTakeover | undefined = undefined;
+  const deferring = () => !!takeover?.deferring;
   const runner = new TaskRunner({
     maxConcurrency: config.maxConcurrency,
     maxPending: config.maxPending,
@@ -148,12 +149,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
   checkSharedLimits(definitions.values(), "make the app");
   if (store) {
     journal = knownTasksOnly(store, definitions);
-    newWork = keepingRoom(
-      journal,
-      () => runner.pending,
-      config.maxPending,
-      () => !!takeover?.deferring,
-    );
+    newWork = keepingRoom(journal, () => runner.pending, config.maxPending, deferring);
   }
   // The app's own routes first: a service's catch-all (`GET /:page`) or its
   // own /healthz must not hide the health check a load balancer drains by.
@@ -240,7 +236,7 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
         closeService,
         closeFiles,
         journalClosing: () => journalClosing,
-        deferring: () => !!takeover?.deferring,
+        deferring,
       },
       server,
       options,
