@@ -222,6 +222,10 @@ export function serverPermissions(dir: string): string[] {
 export interface SpawnOptions {
   /** A compiled server to run instead of `deno run main.ts`. */
   binary?: string;
+  /** A command to run instead (its program, then its arguments), in `cwd`. */
+  command?: [string, ...string[]];
+  /** The child's working directory. @default {this process's} */
+  cwd?: string;
   /** The process's hard limit on open files (`ulimit -n`, through `sh`). */
   fileLimit?: number;
 }
@@ -240,9 +244,10 @@ export function childEnv(dir: string, env: Record<string, string> = {}): Record<
 export function spawnMain(
   dir: string,
   env: Record<string, string>,
-  { binary, fileLimit }: SpawnOptions = {},
+  { binary, command: given, cwd, fileLimit }: SpawnOptions = {},
 ): Deno.ChildProcess {
-  const command = binary ? [binary] : [Deno.execPath(), "run", ...serverPermissions(dir), MAIN];
+  const command = given ??
+    (binary ? [binary] : [Deno.execPath(), "run", ...serverPermissions(dir), MAIN]);
   const limited = fileLimit === undefined
     ? command
     : ["sh", "-c", `ulimit -n ${fileLimit} && exec "$@"`, "sh", ...command];
@@ -250,6 +255,7 @@ export function spawnMain(
   return new Deno.Command(program, {
     args,
     env: childEnv(dir, { PORT: "0", ...env }),
+    ...(cwd !== undefined && { cwd }),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

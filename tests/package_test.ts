@@ -1,11 +1,11 @@
 // posthaste as another project uses it: by its package name, through
 // deno.json's `links` to this checkout (JSR itself is out of reach here), and
 // as JSR would take it (`deno publish --dry-run`).
-import { equal, match } from "node:assert/strict";
-import { tempDir } from "./_helpers.ts";
+import { deepEqual, equal, match } from "node:assert/strict";
+import { lines, spawnServer, tempDir } from "./_helpers.ts";
 
 const root = new URL("..", import.meta.url).pathname;
-const { name, version } = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
+const { name, version, permissions } = JSON.parse(await Deno.readTextFile(`${root}deno.json`));
 
 async function deno(cwd: string, ...args: string[]): Promise<{ code: number; output: string }> {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
@@ -19,14 +19,23 @@ async function deno(cwd: string, ...args: string[]): Promise<{ code: number; out
   return { code, output: text.decode(stdout) + text.decode(stderr) };
 }
 
-/** A project of its own that imports posthaste by name, linked to this checkout. */
+/**
+ * A project of its own that imports posthaste by name, linked to this
+ * checkout, with the server's permission set as the README says to make it:
+ * the same entries, its worker script at the checkout's path, any port.
+ */
 async function consumer(dir: string, main: string): Promise<void> {
+  const server = permissions.server;
+  const worker = (path: string) => path === "lib/_worker_host.ts" ? `${root}${path}` : path;
   await Deno.writeTextFile(
     `${dir}/deno.json`,
     JSON.stringify({
       imports: { [name]: `jsr:${name}@^${version}` },
       links: [root],
       unstable: ["no-legacy-abort"],
+      permissions: {
+        server: { ...server, net: ["127.0.0.1"], read: server.read.map(worker) },
+      },
     }),
   );
   await Deno.writeTextFile(
@@ -90,4 +99,39 @@ Deno.test("the package is as JSR takes it: deno publish --dry-run (explicit type
   const dryRun = await deno(root, "publish", "--dry-run", "--allow-dirty");
   equal(dryRun.code, 0, dryRun.output);
   match(dryRun.output, /Success Dry run complete/);
+});
+
+Deno.test("another project runs its own service with runServer, durable, under its own permission set, and drains on SIGTERM", async () => {
+  await using dir = await tempDir();
+  await consumer(
+    dir.path,
+    `
+import { defineTask, route, runServer, type ServiceParts } from "${name}";
+
+const service = ({ log }: ServiceParts) => {
+  const hello = defineTask("hello", (who: string) => log.append(\`hello, \${who}\`));
+  return {
+    routes: [route("POST", "/hello/:who", (_request, { params, group }) => {
+      group.add(hello, params.who);
+      return Response.json({ id: group.id }, { status: 202 });
+    })],
+    tasks: [hello],
+  };
+};
+Deno.exit(await runServer({ service }));
+`,
+  );
+  await using server = await spawnServer(
+    dir.path,
+    { LOG_FILE: "log.txt", DEAD_LETTER_FILE: "dead-letter.jsonl", TASK_STORE: "sqlite:tasks.db" },
+    { command: [Deno.execPath(), "run", "-P=server", "main.ts"], cwd: dir.path },
+  );
+  const response = await fetch(`${server.url}/hello/ada`, { method: "POST" });
+  equal(response.status, 202);
+  await response.body?.cancel();
+  server.child.kill("SIGTERM");
+  const { code, stderr } = await server.status();
+  equal(code, 0, stderr);
+  match(stderr, /Shutdown complete: every accepted task finished/);
+  deepEqual(lines(await Deno.readTextFile(`${dir.path}/log.txt`)), ["hello, ada"]);
 });
