@@ -115,8 +115,10 @@ export interface App extends AsyncDisposable {
    * @param group The tasks; durable mode takes only the service's `tasks`.
    * @returns A promise that resolves once the group is accepted (journaled),
    * or rejects with nothing of it run: an `AdmissionError` (the backlog is
-   * full, or the shutdown's drain has ended: a task's follow-up should let it
-   * throw, so that its retry or the restart submits it again), a
+   * full, or in durable mode above half while work deferred in the journal
+   * waits, as a request is refused, though not a task's follow-up; or the
+   * shutdown's drain has ended: a task's follow-up should let it throw, so
+   * that its retry or the restart submits it again), a
    * `DuplicateGroupError` (its given id is known: see `groupIdForKey`), the
    * journal's error, or a `TypeError` (durable mode: a task not in the
    * service's `tasks`, or submitted while the service is being made).

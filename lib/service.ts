@@ -49,7 +49,8 @@ export interface ServiceParts {
   /**
    * Runs a group outside a request (a timer's work, a queue's messages) as
    * a request's group runs: `App.submit`. A task reaches the same through
-   * its `this.submit`.
+   * its `this.submit`, which alone is not held to half the backlog while
+   * work deferred in the journal waits: it continues accepted work.
    */
   readonly submit: (group: TaskGroup) => Promise<void>;
   /**

@@ -41,7 +41,9 @@ export interface TaskContext {
    * Submits a group of follow-up tasks, as `App.submit` does: it runs as a
    * request's group does, is accepted while the shutdown drains (the drain
    * waits for it), and in durable mode resolves once it is journaled. It
-   * rejects, with nothing run, on a full backlog or a drain that has ended
+   * rejects, with nothing run, on a full backlog (the whole of it: unlike
+   * `App.submit`, it is not held to half while deferred work waits, since it
+   * continues accepted work) or a drain that has ended
    * (`AdmissionError`: let it throw, so that a retry submits again), and
    * for a given id still known (`DuplicateGroupError`: name a follow-up with
    * `groupIdForKey` of the task's `id`, so that it is submitted once).
