@@ -2,6 +2,7 @@
 // the standard process families. Internal to Metrics.
 import type { Histogram } from "./histogram.ts";
 import type { ProcessReadings } from "./process_readings.ts";
+import { VERSION } from "./version.ts";
 
 function escapeLabel(value: string): string {
   return value.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`);
@@ -30,7 +31,7 @@ export function single(
   out.push(`${name} ${value}`);
 }
 
-/** The standard `process_*` families, read now. */
+/** The standard `process_*` families, read now, and what runs: `posthaste_build_info`. */
 export function processFamilies(out: string[], readings: ProcessReadings): void {
   const families: [string, string, string, number][] = [
     [
@@ -54,6 +55,9 @@ export function processFamilies(out: string[], readings: ProcessReadings): void 
     ],
   ];
   for (const [name, type, help, value] of families) single(out, name, type, help, value);
+  // Prometheus's build_info convention: the labels carry it, the value is always 1.
+  header(out, "posthaste_build_info", "gauge", "The posthaste and Deno versions running: 1.");
+  out.push(`posthaste_build_info${labels({ version: VERSION, deno: Deno.version.deno })} 1`);
 }
 
 /** A histogram's `_bucket`, `_sum` and `_count` series. */

@@ -61,6 +61,7 @@ export * from "./task_store.ts";
 export * from "./task_tracing.ts";
 export * from "./time_ordered_id.ts";
 export * from "./timeout_queue.ts";
+export * from "./version.ts";
 export * from "./worker_pool.ts";
 export * from "./worker_pool_options.ts";
 export * from "./app.ts";

@@ -15,6 +15,7 @@ import type { Config } from "./config.ts";
 import { withoutPassword } from "./_without_password.ts";
 import { catchStrayErrors } from "./stray_errors.ts";
 import { EventLoopLag } from "./event_loop_lag.ts";
+import { VERSION } from "./version.ts";
 
 /**
  * Where {@linkcode runServer} hears signals: `Deno` itself, or a stand-in.
@@ -227,9 +228,11 @@ async function run(
 function logServing(logger: Logger, addr: Deno.NetAddr, config: Config): void {
   const { taskStore: store, maxConcurrency, maxPending, workers } = config;
   logger.info(
-    "Serving {url}: tasks {store}, at most {maxConcurrency} running and {maxPending} pending; worker threads: {workers}; lines to {logFile}, dead letters to {deadLetterFile}",
+    "Serving {url} (posthaste {version}, Deno {deno}): tasks {store}, at most {maxConcurrency} running and {maxPending} pending; worker threads: {workers}; lines to {logFile}, dead letters to {deadLetterFile}",
     {
       url: serverUrl(addr),
+      version: VERSION,
+      deno: Deno.version.deno,
       store: store === undefined
         ? "in memory"
         : store.kind === "sqlite"

@@ -7,6 +7,7 @@ import {
   systemClock,
   TaskGroup,
   TaskRunner,
+  VERSION,
 } from "../lib/mod.ts";
 import { startApp, tempDir, TestRunner } from "./_helpers.ts";
 
@@ -246,4 +247,5 @@ Deno.test("Metrics: request durations by route, in buckets from 100 µs; process
       .map((name) => series.get(`${name}{}`)),
     [2.25, 90_000_000, 30_000_000, 1_796_000_000.5],
   );
+  equal(series.get(`posthaste_build_info{version="${VERSION}",deno="${Deno.version.deno}"}`), 1);
 });

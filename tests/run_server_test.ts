@@ -8,6 +8,7 @@ import {
   type RunServerOptions,
   type ServiceParts,
   type SignalSource,
+  VERSION,
 } from "../lib/mod.ts";
 import { tempDir } from "./_helpers.ts";
 
@@ -175,7 +176,7 @@ Deno.test("runServer() logs what it serves how once listening: the address, the 
   const serving = server.logged.find(({ message }) => String(message).startsWith("Serving"));
   equal(
     serving?.message,
-    `Serving http://127.0.0.1:${port}/: tasks journaled in sqlite:${dir.path}/tasks.db, at most 8 running and 100000 pending; worker threads: 0; lines to ${dir.path}/log.txt, dead letters to ${dir.path}/dl.jsonl`,
+    `Serving http://127.0.0.1:${port}/ (posthaste ${VERSION}, Deno ${Deno.version.deno}): tasks journaled in sqlite:${dir.path}/tasks.db, at most 8 running and 100000 pending; worker threads: 0; lines to ${dir.path}/log.txt, dead letters to ${dir.path}/dl.jsonl`,
   );
   deepEqual([serving?.level, serving?.maxPending], ["INFO", 100_000]);
 });
