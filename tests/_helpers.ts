@@ -1,48 +1,19 @@
-// Shared test helpers: a fake clock, temp files, a real server on port 0,
-// and a spawned `main.ts` process.
-import FakeTimers from "@sinonjs/fake-timers";
+// Shared test helpers: temp files, a real server on port 0, a spawned
+// `main.ts` process, and (from lib/testing.ts) the runner and fake clock.
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   type App,
-  type Clock,
   createApp,
   defineTask,
   readConfig,
   type StoredTask,
   type StructuredLogger,
   type TaskOptions,
-  TaskRunner,
   type WriteTarget,
 } from "../lib/mod.ts";
 
-/** How long a test's runner may take to drain as the test ends. */
-const TEST_DRAIN_MS = 5_000;
-
-/**
- * A `TaskRunner` whose `await using` drains within 5 s: Deno's tests have no
- * time limit, so a test whose assertion failed while its gated tasks were
- * open hung in the drain and never reported the assertion. A runner that
- * cannot drain says so on stderr rather than throw: thrown from a disposal,
- * its error would hide the test's own in a `SuppressedError`, which Deno
- * prints without it, and an uncaught one fails the module in its place. (A
- * runner whose count of unfinished tasks went wrong still hangs the test at
- * its `idle()`.)
- */
-export class TestRunner extends TaskRunner {
-  override async [Symbol.asyncDispose](): Promise<void> {
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), TEST_DRAIN_MS);
-    try {
-      const { abandoned } = await this.drain({ signal: deadline.signal });
-      if (!deadline.signal.aborted) return;
-      const why =
-        `Cannot drain a test's runner within ${TEST_DRAIN_MS} ms: ${abandoned} abandoned\n`;
-      Deno.stderr.writeSync(new TextEncoder().encode(why));
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
+// The runner that drains within 5 s and the fake clock are the package's own.
+export { type FakeClock, fakeClock, TestRunner } from "../lib/testing.ts";
 
 /** A journaled task `send` of group `groupId`, its first, not yet tried, unless `fields` say otherwise. */
 export function storedTask(groupId: string, fields: Partial<StoredTask> = {}): StoredTask {
@@ -57,26 +28,6 @@ export function storedTask(groupId: string, fields: Partial<StoredTask> = {}): S
     crashes: 0,
     quarantined: false,
     ...fields,
-  };
-}
-
-/** A fake clock the runner accepts, plus the controls to move it. */
-export interface FakeClock extends Clock {
-  tickAsync(ms: number): Promise<number>;
-  runAllAsync(): Promise<number>;
-}
-
-export function fakeClock(): FakeClock {
-  // runAllAsync gives up after its loop limit (1,000 timers by default) as if
-  // looping forever; a model plan with many refused journal marks (a pause and
-  // a retry each, up to 60 per attempt) legitimately runs more than that.
-  const clock = FakeTimers.createClock(0, 100_000);
-  return {
-    now: () => clock.now,
-    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
-    clearTimeout: (handle) => clock.clearTimeout(handle as FakeTimers.TimerId),
-    tickAsync: (ms) => clock.tickAsync(ms),
-    runAllAsync: () => clock.runAllAsync(),
   };
 }
 

@@ -46,14 +46,15 @@ async function consumer(dir: string, main: string): Promise<void> {
 }
 
 const program = (call: string) => `
-import { createHandler, defineTask, route, TaskRunner, WorkerPool } from "${name}";
+import { createHandler, defineTask, route, WorkerPool } from "${name}";
+import { TestRunner } from "${name}/testing";
 import type { square } from "./square.ts";
 
 const lines: string[] = [];
 await using pool = new WorkerPool({ size: 1 });
 const squared = pool.define<typeof square>("square", new URL("./square.ts", import.meta.url), "square");
 const note = defineTask("note", (email: string, n: number) => void lines.push(\`\${email} \${n}\`));
-await using runner = new TaskRunner();
+await using runner = new TestRunner({ drainMs: 5_000 });
 const handler = createHandler({
   runner,
   routes: [route("POST", "/users/:email", (_request, { params, group }) => {
@@ -69,7 +70,7 @@ await runner.idle();
 console.log(response.status, JSON.stringify(lines), runner.stats.failed);
 `;
 
-Deno.test("another project imports posthaste by name: typed tasks checked across the package, a request served, a worker task run", async () => {
+Deno.test("another project imports posthaste by name (and its /testing): typed tasks checked across the package, a request served, a worker task run", async () => {
   await using dir = await tempDir();
   await consumer(dir.path, program("group.add(note, params.email, 42)"));
   const run = await deno(
@@ -91,7 +92,7 @@ Deno.test("another project's wrong task arguments fail deno check through the pa
   // The call's own line: the number parameter given a string.
   match(
     check.output,
-    /TS2345 \[ERROR\][^]*'string' is not assignable to type 'number'[^]*main\.ts:13:/,
+    /TS2345 \[ERROR\][^]*'string' is not assignable to type 'number'[^]*main\.ts:14:/,
   );
 });
 
