@@ -96,8 +96,9 @@ export class TestRunner extends TaskRunner {
 
   /** Drains, giving up after `drainMs` (told to `onStuck`). */
   override async [Symbol.asyncDispose](): Promise<void> {
-    // A timer cleared once the drain ends, not AbortSignal.timeout, whose
-    // timer would outlive the test and fail Deno's leak check.
+    // Real time, whatever the runner's clock: a fake one may never move. A
+    // timer cleared once the drain ends, not AbortSignal.timeout, whose timer
+    // would outlive the test and fail Deno's leak check.
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), this.#drainMs);
     try {
