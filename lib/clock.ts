@@ -21,25 +21,21 @@
 export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
- * Timers and the current time; `@sinonjs/fake-timers` clocks fit with a small wrapper.
+ * Timers and the current time; in tests, `fakeClock()` from
+ * `@posthaste/posthaste/testing` is one that moves only when told.
  *
- * @example A fake clock from `@sinonjs/fake-timers`
+ * @example A fake clock
  * ```ts
- * import { type Clock, TimeoutQueue } from "./mod.ts";
- * import FakeTimers from "@sinonjs/fake-timers";
+ * import { TimeoutQueue } from "./mod.ts";
+ * import { fakeClock } from "./testing.ts";
  * import { equal } from "node:assert/strict";
  *
- * const fake = FakeTimers.createClock(0);
- * const clock: Clock = {
- *   now: () => fake.now,
- *   setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
- *   clearTimeout: (handle) => fake.clearTimeout(handle as FakeTimers.TimerId),
- * };
+ * const clock = fakeClock();
  * let fired = 0;
  * new TimeoutQueue(clock).add(1_000, () => fired++);
- * fake.tick(999);
+ * await clock.tickAsync(999);
  * equal(fired, 0);
- * fake.tick(1);
+ * await clock.tickAsync(1);
  * equal(fired, 1);
  * ```
  */

@@ -14,23 +14,16 @@ import {
 /**
  * Options for {@linkcode delay}.
  *
- * @example A delay on a fake clock
+ * @example A delay on a fake clock, given up on
  * ```ts
  * import { delay, TimeoutQueue } from "./mod.ts";
- * import FakeTimers from "@sinonjs/fake-timers";
- * import { equal } from "node:assert/strict";
+ * import { fakeClock } from "./testing.ts";
+ * import { rejects } from "node:assert/strict";
  *
- * const fake = FakeTimers.createClock(0);
- * const timeouts = new TimeoutQueue({
- *   now: () => fake.now,
- *   setTimeout: (fn, ms) => fake.setTimeout(fn, ms),
- *   clearTimeout: (handle) => fake.clearTimeout(handle as FakeTimers.TimerId),
- * });
- * let done = false;
- * const waiting = delay(60_000, { timeouts }).then(() => done = true);
- * await fake.tickAsync(60_000);
- * await waiting;
- * equal(done, true);
+ * const stop = new AbortController();
+ * const waiting = delay(60_000, { timeouts: new TimeoutQueue(fakeClock()), signal: stop.signal });
+ * stop.abort(new Error("enough"));
+ * await rejects(waiting, /enough/);
  * ```
  */
 export interface DelayOptions {
