@@ -3,7 +3,7 @@
 // the status of the groups the runner no longer has. Internal to SqliteTaskStore.
 import type { DatabaseSync } from "node:sqlite";
 import { keptWhenDone } from "./_given_ids.ts";
-import { storedTask } from "./_journal_rows.ts";
+import { STOPPING_ID, storedTask } from "./_journal_rows.ts";
 import { isFinal, isoOrNull } from "./_status_times.ts";
 import { transaction } from "./_sqlite_transaction.ts";
 import { groupStateOf, type GroupStatus, type TaskState } from "./task_status.ts";
@@ -12,13 +12,30 @@ import type { StoredTask } from "./task_store.ts";
 const UNFINISHED = "state NOT IN ('done', 'failed')";
 
 /**
+ * Whether the journal's last process had begun to stop on request (its row
+ * at {@linkcode STOPPING_ID}, see `markStopping`); the row is deleted, so
+ * that a crash of this process counts again. Read before retention prunes
+ * (the row is a done one).
+ */
+export function takeStoppingMark(db: DatabaseSync): boolean {
+  const { changes } = db.prepare("DELETE FROM tasks WHERE group_id = ?").run(STOPPING_ID);
+  return changes > 0;
+}
+
+/**
  * Returns the unfinished tasks in group order. A task found `running` was
  * running when the process died: its crash count grows (one transaction for
- * all), and at `crashLimit` it is returned quarantined, still queued: the
- * caller fails it once its dead letter is written, so that a crash before
- * then finds it quarantined again.
+ * all) unless the process had begun to stop (`stopping`: a kill at the end
+ * of the drain, not the task's crash), and at `crashLimit` it is returned
+ * quarantined, still queued: the caller fails it once its dead letter is
+ * written, so that a crash before then finds it quarantined again.
  */
-export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number): StoredTask[] {
+export function findUnfinished(
+  db: DatabaseSync,
+  crashLimit: number,
+  now: number,
+  stopping = false,
+): StoredTask[] {
   const rows = db.prepare(
     `SELECT * FROM tasks WHERE ${UNFINISHED} ORDER BY group_id, idx`,
   ).all() as Record<string, unknown>[];
@@ -30,7 +47,7 @@ export function findUnfinished(db: DatabaseSync, crashLimit: number, now: number
     for (const row of rows) {
       // Found running: the process died during the attempt.
       const crashed = row.state === "running";
-      const crashes = Number(row.crashes) + (crashed ? 1 : 0);
+      const crashes = Number(row.crashes) + (crashed && !stopping ? 1 : 0);
       if (crashed) crashUpdate.run(crashes, now, String(row.group_id), Number(row.idx));
       tasks.push(storedTask(row, crashes, crashLimit));
     }

@@ -37,6 +37,13 @@ const MAX_ID = 512;
 export const PROBE_PREFIX = "~probe";
 
 /**
+ * The group id of the row that says a journal's process began to stop on
+ * request (see `DurableTaskStore.markStopping`); PostgreSQL's ends in `-<owner>`.
+ * Under the probe's prefix, so that no group can take it.
+ */
+export const STOPPING_ID = `${PROBE_PREFIX}-stopping`;
+
+/**
  * The rows that journal a group's tasks.
  *
  * @throws {TypeError} If a task was not made with `defineTask`: only a

@@ -3,7 +3,7 @@
 import type { Sql, TransactionSql } from "postgres";
 import { abortable } from "./abortable.ts";
 import type { StatusRow } from "./_journal_recovery.ts";
-import { PROBE_PREFIX, storedTask } from "./_journal_rows.ts";
+import { PROBE_PREFIX, STOPPING_ID, storedTask } from "./_journal_rows.ts";
 import { KEPT_ID_SQL } from "./_given_ids.ts";
 import { goneOwners } from "./_postgres_claim_sql.ts";
 import type { StoredTask } from "./task_store.ts";
@@ -14,6 +14,9 @@ export const TABLE = "posthaste_tasks";
 
 /** How a health probe's group id starts (`~probe-<owner>`); not a task to adopt. */
 export const PROBE = `${PROBE_PREFIX}-`;
+
+/** The group id of the row that says `owner` began to stop (see _postgres_stop_mark.ts). */
+export const stoppingId = (owner: string): string => `${STOPPING_ID}-${owner}`;
 
 /** The fingerprint journaled with a group (a string if it is there and has one). */
 export async function readFingerprint(sql: Sql, groupId: string): Promise<unknown> {
@@ -29,7 +32,8 @@ export type LeftBehind = { name: string; tasks: number }[];
 /**
  * Takes over the unfinished tasks of every owner that is gone, that is whose
  * session lock is free: its process ended or lost its connection. Tasks
- * found running crashed their process: their crash count grows, and at
+ * found running crashed their process: their crash count grows (unless the
+ * owner had begun to stop: see `markStopping`), and at
  * `crashLimit` they are returned quarantined, still queued (failed once
  * their dead letters are written). Two servers adopting at once
  * skip each other's owners (a try-lock, the owner-level `SKIP LOCKED`).
@@ -56,6 +60,11 @@ export async function adoptOrphans(
   // Their claims held until this transaction ends.
   const gone = await goneOwners(tx, TABLE, owner);
   if (gone.length === 0) return { adopted: [], left: [] };
+  // Owners that had begun to stop: killed at the end of their drain, not
+  // by a task (read before the delete below takes their rows).
+  const stopped = (await tx`
+    SELECT owner FROM ${tx(TABLE)} WHERE group_id = ANY(${gone.map(stoppingId)}::text[])
+  `).map((row) => String(row.owner));
   // Groups whose last outcome was written but not their deletion (the owner
   // died between the two statements), and rows a health probe left: nothing
   // is left to run or report. Keyed groups that succeeded are kept on purpose.
@@ -71,7 +80,7 @@ export async function adoptOrphans(
   const rows = await tx`
     UPDATE ${tx(TABLE)} SET
       owner = ${owner},
-      crashes = crashes + (state = 'running')::int,
+      crashes = crashes + (state = 'running' AND owner <> ALL(${stopped}::text[]))::int,
       -- At crashLimit, quarantined still queued: failed once its dead letter is written.
       state = CASE WHEN state = 'running' THEN 'queued' ELSE state END,
       -- A retry's keeps its writer's time: with next_at, the wait it was given, by one clock.

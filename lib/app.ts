@@ -232,6 +232,18 @@ export async function createApp(config: Config, options: CreateAppOptions = {}):
           draining = true;
           stopping.abort();
           takeover?.[Symbol.dispose]();
+          // An idle server's stop writes nothing: no task can be running at a kill.
+          // Not awaited: the store's close comes after it (a commit queue, or awaited).
+          if (runner.pending > 0 || requests.count > 0) {
+            void store?.markStopping().then(
+              () => logger.debug("Journaled that the server stops: a kill counts no task's crash"),
+              (error) =>
+                logger.warn(
+                  "Cannot journal that the server stops: {error}; if it is killed before its drain ends, the tasks then running count a crash",
+                  { error },
+                ),
+            );
+          }
         },
         closeService,
         closeFiles,

@@ -31,6 +31,14 @@ export interface DurableTaskStore extends TaskStore {
   health(): Promise<boolean>;
   /** Seconds its durable writes took, the ones a 202 waits for (`GET /metrics`). */
   readonly journalSyncs: Histogram;
+  /**
+   * Journals that this process began to stop on request (a signal, a
+   * `shutdown`); resolves once durable. A death from then on is taken for
+   * the kill an orchestrator sends when its grace period ends, not a crash
+   * the task caused: the tasks it finds running are resumed without counting
+   * toward the crash-loop guard. A death before it counts as before.
+   */
+  markStopping(): Promise<void>;
 }
 
 /**

@@ -22,6 +22,7 @@ import { PostgresOutcomes } from "./_postgres_outcomes.ts";
 import { probeStreams } from "./_postgres_probe.ts";
 import { UnsureGroups } from "./_unsure_groups.ts";
 import { adoptOrphans, failOwned, readFingerprint, readGroup } from "./_postgres_journal.ts";
+import { StopMark } from "./_postgres_stop_mark.ts";
 import { type ListedPage, listOwned } from "./_postgres_list.ts";
 import { ensureTable } from "./_postgres_schema.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
@@ -97,6 +98,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
   readonly #logger: StructuredLogger;
   readonly #looks: LookLog;
   #closed: Promise<void> | undefined;
+  readonly #stopMark: StopMark;
   #crashLimit = 3; // recover()'s, for list() (see SqliteTaskStore)
   readonly #listed: ListedPage = new Map();
   readonly #unsure: UnsureGroups;
@@ -154,6 +156,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     this.#claim = claim;
     this.sharedPlaces = claim.places;
     this.#owner = owner;
+    this.#stopMark = new StopMark(pool, owner);
     this.#name = name;
     this.#logger = logger;
     this.#looks = new LookLog(logger);
@@ -257,6 +260,11 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
     return adopted;
   }
 
+  /** Journals that this owner stops: see `DurableTaskStore.markStopping`. */
+  markStopping(): Promise<void> {
+    return this.#stopMark.mark(this.#clock.now());
+  }
+
   list(after: string, groups: number): Promise<StoredTask[]> {
     return this.#pool.run((sql) =>
       listOwned(sql, this.#owner, after, groups, this.#crashLimit, this.#listed)
@@ -282,6 +290,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       await this.#intake.flush();
       this.#unsure.again();
       await this.#progress.flush();
+      await this.#stopMark.clear();
       try {
         await this.#claim.close();
       } finally {

@@ -16,9 +16,15 @@ import { JournalFiles } from "./_journal_files.ts";
 import { JournalWriter } from "./_journal_batch.ts";
 import { type Clock, monotonicClock, systemClock } from "./clock.ts";
 import type { StructuredLogger } from "./logging.ts";
-import { findQueued, findUnfinished, groupStatus, type StatusRow } from "./_journal_recovery.ts";
+import {
+  findQueued,
+  findUnfinished,
+  groupStatus,
+  type StatusRow,
+  takeStoppingMark,
+} from "./_journal_recovery.ts";
 import { JournalRetention } from "./_journal_retention.ts";
-import { cannot, duplicateGroup, journalRows } from "./_journal_rows.ts";
+import { cannot, duplicateGroup, journalRows, STOPPING_ID } from "./_journal_rows.ts";
 import { givenIds, keptWhenDone, PendingIds } from "./_given_ids.ts";
 import { type JournalStatements, openJournalFiles, prepareStatements } from "./_journal_schema.ts";
 import { SqliteOutcomes } from "./_sqlite_outcomes.ts";
@@ -76,6 +82,8 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   // recover()'s: a task listed at it was quarantined by a start that died before failing it.
   #crashLimit = 3;
   #outcomes: SqliteOutcomes;
+  // Whether the last process to have the journal had begun to stop (see markStopping).
+  #stopped: boolean;
 
   /**
    * Opens (or creates) the journal at `path`.
@@ -127,6 +135,7 @@ export class SqliteTaskStore implements TaskStore, Disposable {
       probe: () => this.#files.lost ? Promise.reject(this.#files.lost) : writer.probe(clock.now()),
     }, clock);
     const sql = this.#sql = prepareStatements(db);
+    this.#stopped = takeStoppingMark(db);
     const retention = new JournalRetention(db, {
       retentionMs,
       retentionCount,
@@ -219,11 +228,21 @@ export class SqliteTaskStore implements TaskStore, Disposable {
   recover(crashLimit = 3): StoredTask[] {
     this.#crashLimit = crashLimit;
     try {
-      return findUnfinished(this.#db, crashLimit, this.#clock.now());
+      return findUnfinished(this.#db, crashLimit, this.#clock.now(), this.#stopped);
     } catch (error) {
       // At start-up: the server stops with this, so name the file and the step.
       throw cannot(`recover task journal "${this.#path}"`, error);
     }
+  }
+
+  /** Journals that this process stops (the next open reads it): see `DurableTaskStore.markStopping`. */
+  markStopping(): Promise<void> {
+    const now = this.#clock.now();
+    return this.#writer.write(() => {
+      this.#db.prepare(
+        "INSERT OR REPLACE INTO tasks (group_id, idx, name, args, state, updated_at) VALUES (?, 0, 'stopping', '[]', 'done', ?)",
+      ).run(STOPPING_ID, now);
+    }, true);
   }
 
   list(after: string, groups: number): StoredTask[] {

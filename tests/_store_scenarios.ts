@@ -310,6 +310,45 @@ export async function crashLoopIsQuarantined(open: OpenStore): Promise<void> {
 }
 
 /**
+ * A death once the store was marked stopping (an orchestrator's kill at the
+ * end of a drain) counts no crash, however often; the mark is the last
+ * process's only: a death after the next start without it counts one.
+ */
+export async function killWhileStoppingIsNoCrash(open: OpenStore): Promise<void> {
+  const first = await open();
+  await first.enqueue(new TaskGroup({ id: "drained" }).add(defineTask("send", () => {})));
+  await first.close();
+  const crashes: (number | undefined)[] = [];
+  for (const stopping of [true, true, true, false, false]) {
+    const store = await open();
+    const runner = new TaskRunner({
+      journal: { attempt: (entry) => store.attempt(entry), record: () => {} },
+    });
+    const started = Promise.withResolvers<void>();
+    const hang = defineTask("send", () => (started.resolve(), new Promise<void>(() => {})));
+    const recover: TaskStore["recover"] = async (...args) => {
+      const tasks = await store.recover(...args);
+      crashes.push(tasks[0]?.crashes);
+      return tasks;
+    };
+    const result = await recoverTasks({
+      store: { recover, fail: (task, error) => store.fail(task, error) },
+      definitions: definitionsByName(hang),
+      runner,
+      deadLetter: () => {},
+    });
+    deepEqual(result, { resumed: 1, deadLettered: 0, deferred: 0 });
+    await started.promise;
+    if (stopping) await store.markStopping();
+    await store.close(); // the server dies, its task still running
+  }
+  const store = await open();
+  crashes.push((await store.recover())[0]?.crashes);
+  deepEqual(crashes, [0, 0, 0, 0, 1, 2]);
+  await store.close();
+}
+
+/**
  * Two journaled one-task groups, `<prefix>-a` and `<prefix>-b`, the first
  * one's attempt marked: an outcome recorded for it, then the second's
  * attempt mark, share one commit.
@@ -564,6 +603,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
     retryAndAbandonInOneCommit,
   ],
   ["a task during which the server dies 3 times is quarantined", crashLoopIsQuarantined],
+  ["a death once the store is marked stopping counts no crash", killWhileStoppingIsNoCrash],
   [
     "a quarantine is found again after a crash before its dead letter",
     quarantineOutlivesCrashBeforeLetter,
@@ -655,4 +695,44 @@ export async function burstSurvivesSigkill(dir: string, taskStore: string): Prom
   equal((await restarted.status()).code, 0);
   const seen = counts(await Deno.readTextFile(`${dir}/log.txt`));
   for (const email of accepted) ok(seen.has(email), `${email} got a 202 but was lost`);
+}
+
+/**
+ * Killed at the end of its drain three times (SIGTERM, then SIGKILL, as an
+ * orchestrator whose grace period ends), a server's running task counts no
+ * crash: the fourth start runs it rather than dead-letter a crash loop.
+ * `journaledRunning` resolves once the journal says the task runs; without
+ * it, the journal's order must (SQLite's one commit queue: the attempt's
+ * mark is queued before the signal's).
+ */
+export async function drainKillsCountNoCrash(
+  dir: string,
+  taskStore: string,
+  journaledRunning = (): Promise<void> => Promise.resolve(),
+): Promise<void> {
+  const env = {
+    TASK_STORE: taskStore,
+    SEND_DELAY_MS: "60000",
+    LOG_LEVEL: "debug",
+  };
+  const [email = ""] = emails(1, "drained");
+  for (let deploy = 1; deploy <= 3; deploy++) {
+    await using server = await spawnServer(dir, env);
+    // The first start accepts it; each later one resumes it at start-up.
+    if (deploy === 1) deepEqual(await post(server.url, [email]), [202]);
+    else await server.stderrMatches(/1 unfinished tasks resumed/);
+    await journaledRunning();
+    server.child.kill("SIGTERM");
+    // An orchestrator's grace period ends: the drain still waits for the task.
+    await server.stderrMatches(/Journaled that the server stops/);
+    server.child.kill("SIGKILL");
+    equal((await server.status()).code, 137);
+  }
+  await using restarted = await spawnServer(dir, { ...env, SEND_DELAY_MS: "0" });
+  await restarted.stderrMatches(/unfinished tasks resumed/);
+  restarted.child.kill("SIGTERM");
+  equal((await restarted.status()).code, 0);
+  // Counted as crashes, the three kills would have made it a crash loop, dead-lettered here.
+  deepEqual([...counts(await Deno.readTextFile(`${dir}/log.txt`))], [[email, 1]]);
+  equal(await Deno.readTextFile(`${dir}/dead-letter.jsonl`).catch(() => ""), "");
 }

@@ -1,7 +1,11 @@
 // Durable mode as a user runs it: real processes, real SIGKILL, restarts.
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { counts, emails, lines, post, spawnMain, spawnServer, tempDir } from "./_helpers.ts";
-import { acceptedWorkSurvivesSigkill, burstSurvivesSigkill } from "./_store_scenarios.ts";
+import {
+  acceptedWorkSurvivesSigkill,
+  burstSurvivesSigkill,
+  drainKillsCountNoCrash,
+} from "./_store_scenarios.ts";
 
 Deno.test("durable: every 202 survives SIGKILL and runs after restart (at least once)", async () => {
   await using dir = await tempDir();
@@ -76,6 +80,11 @@ Deno.test("durable: a port already taken fails the start with a clear error; the
   equal((await restarted.status()).code, 0);
   const seen = counts(await Deno.readTextFile(`${dir.path}/log.txt`));
   deepEqual([...seen.keys()].sort(), sent.toSorted(), "every accepted task ran");
+});
+
+Deno.test("durable: killed at the end of its drain three times (SIGTERM, then SIGKILL), a running task counts no crash, and runs once let finish", async () => {
+  await using dir = await tempDir();
+  await drainKillsCountNoCrash(dir.path, `sqlite:${dir.path}/tasks.db`);
 });
 
 Deno.test("durable: with MAX_PENDING lowered across a restart, the work that did not fit runs once there is room", async () => {

@@ -4,7 +4,11 @@ import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { createApp, readConfig } from "../lib/mod.ts";
 import { captureLogs, counts, emails, post, spawnServer, startApp, tempDir } from "./_helpers.ts";
 import { postgresTest, proxyTo, until } from "./_postgres.ts";
-import { acceptedWorkSurvivesSigkill, burstSurvivesSigkill } from "./_store_scenarios.ts";
+import {
+  acceptedWorkSurvivesSigkill,
+  burstSurvivesSigkill,
+  drainKillsCountNoCrash,
+} from "./_store_scenarios.ts";
 
 postgresTest(
   "postgres: every 202 survives SIGKILL and runs after restart (at least once)",
@@ -23,6 +27,28 @@ postgresTest(
   async (db) => {
     await using dir = await tempDir();
     await burstSurvivesSigkill(dir.path, db.url);
+  },
+);
+
+postgresTest(
+  "postgres: killed at the end of its drain three times, a running task counts no crash",
+  async (db) => {
+    await using dir = await tempDir();
+    // Its attempt's mark and the stop's are written by two connections: either may land first.
+    await drainKillsCountNoCrash(dir.path, db.url, () =>
+      until(async () => {
+        const [row] = await db.admin`
+          SELECT count(*)::int AS n FROM ${
+          db.admin(db.name)
+        }.posthaste_tasks WHERE state = 'running'
+        `;
+        return row?.n === 1;
+      }, "the task journaled running"));
+    // The last server stopped cleanly, its task done: the table is empty.
+    const [left] = await db.admin`SELECT count(*)::int AS n FROM ${
+      db.admin(db.name)
+    }.posthaste_tasks`;
+    equal(left?.n, 0);
   },
 );
 

@@ -126,6 +126,33 @@ postgresTest(
   },
 );
 
+postgresTest(
+  "PostgresTaskStore: a clean close leaves no row saying it stopped, unless a task still runs",
+  async (db) => {
+    const markers = async () =>
+      (await db.admin.unsafe(
+        `SELECT owner FROM ${db.name}.posthaste_tasks WHERE name = 'stopping' ORDER BY owner`,
+      )).map((row) => String(row.owner));
+    const running = await PostgresTaskStore.open(db.url);
+    const idle = await PostgresTaskStore.open(db.url);
+    const group = new TaskGroup().add(send, "a");
+    await running.enqueue(group);
+    await running.attempt(Object.assign(group.tasks[0] as TaskEntry, { state: "running" }));
+    await idle.enqueue(new TaskGroup().add(send, "b")); // queued, as a drain's abandon leaves it
+    await Promise.all([running.markStopping(), idle.markStopping()]);
+    deepEqual(await markers(), [running.owner, idle.owner].sort());
+    await Promise.all([running.close(), idle.close()]);
+    deepEqual(await markers(), [running.owner], "the other's task runs in no process now");
+    // Whoever adopts the work reads the row, and deletes it.
+    await using adopter = await PostgresTaskStore.open(db.url);
+    deepEqual((await adopter.recover()).map((task) => [task.args, task.crashes]), [
+      [["a"], 0],
+      [["b"], 0],
+    ]);
+    deepEqual(await markers(), []);
+  },
+);
+
 for (const [name, scenario] of STORE_SCENARIOS) {
   postgresTest(
     `PostgresTaskStore: ${name}`,
