@@ -4,6 +4,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import type { Clock } from "./clock.ts";
 import { IntervalGate } from "./_interval_gate.ts";
+import { STOPPING_ID } from "./_journal_rows.ts";
 
 /** The bounds; see {@linkcode SqliteTaskStoreOptions}. */
 export interface RetentionOptions {
@@ -24,11 +25,13 @@ export class JournalRetention {
     this.#gate = new IntervalGate(options.pruneIntervalMs, options.clock);
     // Whole finished groups whose failures (or, for a group with none, its
     // successes) are too old or too many; each walks the partial index of
-    // its state's rows. A group still running stays.
+    // its state's rows. A group still running stays, and so does the row
+    // saying the process stops (the next open deletes it), whatever the bounds.
     const pruneGroups = (state: "failed" | "done", where: string) =>
       db.prepare(`
         DELETE FROM tasks WHERE group_id IN (
           SELECT f.group_id FROM tasks AS f WHERE f.state = '${state}' AND ${where}
+          AND f.group_id <> '${STOPPING_ID}'
           AND NOT EXISTS (
             SELECT 1 FROM tasks AS o
             WHERE o.group_id = f.group_id AND o.state NOT IN ('done', '${state}')

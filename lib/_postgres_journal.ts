@@ -12,6 +12,9 @@ import type { TaskRow } from "./_postgres_schema.ts";
 /** The table's name; one table holds the tasks of every server sharing the database. */
 export const TABLE = "posthaste_tasks";
 
+/** How long past the retention a stop row stays (see pruneFinished). */
+const DAY_MS = 86_400_000;
+
 /** How a health probe's group id starts (`~probe-<owner>`); not a task to adopt. */
 export const PROBE = `${PROBE_PREFIX}-`;
 
@@ -155,7 +158,9 @@ export async function readGroup(
  * Deletes whole finished groups whose failures (or, for a keyed group kept
  * after it succeeded, its successes) are older than `cutoff` or beyond the
  * newest `count` failed (or done) tasks (ties in time broken by group and
- * index). A group still running stays.
+ * index). A group still running stays. A server's row saying it stops (see
+ * _postgres_stop_mark.ts) stays a day past `cutoff`, whatever the bounds:
+ * its drain may still run (an adopter deletes it sooner).
  */
 export async function pruneFinished(sql: Sql, cutoff: number, count: number): Promise<void> {
   for (const name of ["failed", "done"]) {
@@ -169,6 +174,7 @@ export async function pruneFinished(sql: Sql, cutoff: number, count: number): Pr
             ORDER BY updated_at DESC, group_id DESC, idx DESC LIMIT 1 OFFSET ${count}
           )
         )
+        AND (f.group_id NOT LIKE ${`${STOPPING_ID}-%`} OR f.updated_at < ${cutoff - DAY_MS})
         AND NOT EXISTS (
           SELECT 1 FROM ${sql(TABLE)} AS o
           WHERE o.group_id = f.group_id AND o.state NOT IN ('done', ${state})

@@ -22,8 +22,11 @@ import {
 import { fingerprints } from "../lib/_given_ids.ts";
 import { counts, emails, post, quiet, spawnServer, TestRunner } from "./_helpers.ts";
 
-/** Opens the store afresh, as a restarted server would (on `clock`, if given). */
-export type OpenStore = (clock?: Clock) => Promise<DurableTaskStore>;
+/** Retention bounds a scenario opens a store with (the store's defaults otherwise). */
+export type Retention = { retentionMs: number; retentionCount: number; pruneIntervalMs: number };
+
+/** Opens the store afresh, as a restarted server would (on `clock`, with `retention`, if given). */
+export type OpenStore = (clock?: Clock, retention?: Retention) => Promise<DurableTaskStore>;
 
 /** The store as a runner's journal, and a promise of the first task it records as `state`. */
 export function journalUntil(store: TaskStore, state: TaskState) {
@@ -315,12 +318,14 @@ export async function crashLoopIsQuarantined(open: OpenStore): Promise<void> {
  * process's only: a death after the next start without it counts one.
  */
 export async function killWhileStoppingIsNoCrash(open: OpenStore): Promise<void> {
-  const first = await open();
+  // No finished group kept, pruned at every outcome: the stop's row is not one.
+  const retention = { retentionMs: 0, retentionCount: 0, pruneIntervalMs: 0 };
+  const first = await open(undefined, retention);
   await first.enqueue(new TaskGroup({ id: "drained" }).add(defineTask("send", () => {})));
   await first.close();
   const crashes: (number | undefined)[] = [];
   for (const stopping of [true, true, true, false, false]) {
-    const store = await open();
+    const store = await open(undefined, retention);
     const runner = new TaskRunner({
       journal: { attempt: (entry) => store.attempt(entry), record: () => {} },
     });
@@ -340,9 +345,14 @@ export async function killWhileStoppingIsNoCrash(open: OpenStore): Promise<void>
     deepEqual(result, { resumed: 1, deadLettered: 0, deferred: 0 });
     await started.promise;
     if (stopping) await store.markStopping();
+    // An outcome after the mark: it prunes (and commits before the close).
+    const other = new TaskGroup().add(defineTask("other", () => {}));
+    await store.enqueue(other);
+    await store.attempt(Object.assign(other.tasks[0] as TaskEntry, { state: "running" }));
+    store.record(Object.assign(other.tasks[0] as TaskEntry, { state: "failed", error: "x" }));
     await store.close(); // the server dies, its task still running
   }
-  const store = await open();
+  const store = await open(undefined, retention);
   crashes.push((await store.recover())[0]?.crashes);
   deepEqual(crashes, [0, 0, 0, 0, 1, 2]);
   await store.close();

@@ -116,8 +116,10 @@ Deno.test("SqliteTaskStore: retry state and task ids survive a restart", async (
 for (const [name, scenario] of STORE_SCENARIOS) {
   Deno.test(`SqliteTaskStore: ${name}`, async () => {
     await using dir = await tempDir();
-    await scenario((clock) =>
-      Promise.resolve(SqliteTaskStore.open(`${dir.path}/tasks.db`, { ...(clock && { clock }) }))
+    await scenario((clock, retention) =>
+      Promise.resolve(
+        SqliteTaskStore.open(`${dir.path}/tasks.db`, { ...(clock && { clock }), ...retention }),
+      )
     );
   });
 }
