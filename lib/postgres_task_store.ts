@@ -294,11 +294,7 @@ export class PostgresTaskStore implements TaskStore, AsyncDisposable {
       try {
         await this.#claim.close();
       } finally {
-        await Promise.all([
-          this.#pool.end(),
-          this.#intake.end(),
-          this.#progress.end(),
-        ]);
+        await Promise.all([this.#pool.end(), this.#intake.end(), this.#progress.end()]);
       }
     })();
     return this.#closed;

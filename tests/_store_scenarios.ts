@@ -720,11 +720,7 @@ export async function drainKillsCountNoCrash(
   taskStore: string,
   journaledRunning = (): Promise<void> => Promise.resolve(),
 ): Promise<void> {
-  const env = {
-    TASK_STORE: taskStore,
-    SEND_DELAY_MS: "60000",
-    LOG_LEVEL: "debug",
-  };
+  const env = { TASK_STORE: taskStore, SEND_DELAY_MS: "60000", LOG_LEVEL: "debug" };
   const [email = ""] = emails(1, "drained");
   for (let deploy = 1; deploy <= 3; deploy++) {
     await using server = await spawnServer(dir, env);

@@ -34,20 +34,17 @@ postgresTest(
   "postgres: killed at the end of its drain three times, a running task counts no crash",
   async (db) => {
     await using dir = await tempDir();
+    const table = db.admin(`${db.name}.posthaste_tasks`);
     // Its attempt's mark and the stop's are written by two connections: either may land first.
     await drainKillsCountNoCrash(dir.path, db.url, () =>
       until(async () => {
         const [row] = await db.admin`
-          SELECT count(*)::int AS n FROM ${
-          db.admin(db.name)
-        }.posthaste_tasks WHERE state = 'running'
+          SELECT count(*)::int AS n FROM ${table} WHERE state = 'running'
         `;
         return row?.n === 1;
       }, "the task journaled running"));
     // The last server stopped cleanly, its task done: the table is empty.
-    const [left] = await db.admin`SELECT count(*)::int AS n FROM ${
-      db.admin(db.name)
-    }.posthaste_tasks`;
+    const [left] = await db.admin`SELECT count(*)::int AS n FROM ${table}`;
     equal(left?.n, 0);
   },
 );
