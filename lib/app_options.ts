@@ -30,6 +30,8 @@ import type { ServiceFactory } from "./service.ts";
 export interface ShutdownOptions {
   /** Aborting it gives up waiting at once, as the deadline would (a second signal). */
   signal?: AbortSignal;
+  /** Milliseconds between two lines saying how the drain goes, while it lasts. @default {5000} */
+  progressMs?: number;
 }
 
 /**

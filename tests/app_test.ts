@@ -1,6 +1,6 @@
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { createApp, defineTask, readConfig } from "../lib/mod.ts";
-import { captureLogs, connectRaw, lines, readHead, startApp, tempDir } from "./_helpers.ts";
+import { captureLogs, connectRaw, lines, post, readHead, startApp, tempDir } from "./_helpers.ts";
 
 Deno.test("POST /send-notification/{email} answers 202 with an id and writes one line", async () => {
   await using server = await startApp();
@@ -135,6 +135,22 @@ Deno.test("a request in flight when shutdown begins still gets its 202 and its t
   deepEqual(lines(await Deno.readTextFile(`${server.dir}/log.txt`)), [
     "notification for early@example.com: just in time",
   ]);
+});
+
+Deno.test("a drain that lasts says how it goes, until it ends", async () => {
+  await using server = await startApp({ SEND_DELAY_MS: "60000" });
+  await using logs = await captureLogs();
+  deepEqual(await post(server.url, ["slow@example.com"]), [202]);
+  const giveUp = new AbortController();
+  const exitCode = server.app.shutdown({ shutdown: () => Promise.resolve() }, {
+    signal: giveUp.signal,
+    progressMs: 10,
+  });
+  const line = await logs.when((record) => String(record.rawMessage).startsWith("Draining:"));
+  deepEqual([line.properties.pending, line.properties.running], [1, 1]);
+  ok(Number(line.properties.leftMs) > 0);
+  giveUp.abort(); // a second signal: the task is abandoned
+  equal(await exitCode, 1); // and the lines stop: the test's timer sanitizer sees none left
 });
 
 Deno.test("reopenFiles: after a rename (logrotate), later lines go to new files at the paths", async () => {
