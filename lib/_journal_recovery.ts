@@ -13,9 +13,8 @@ const UNFINISHED = "state NOT IN ('done', 'failed')";
 
 /**
  * Whether the journal's last process had begun to stop on request (its row
- * at {@linkcode STOPPING_ID}, see `markStopping`); the row is deleted, so
- * that a crash of this process counts again. Read before retention prunes
- * (the row is a done one).
+ * at {@linkcode STOPPING_ID}, see `markStopping`), as the journal opens; the
+ * row is deleted, so that a crash of this process counts again.
  */
 export function takeStoppingMark(db: DatabaseSync): boolean {
   const { changes } = db.prepare("DELETE FROM tasks WHERE group_id = ?").run(STOPPING_ID);

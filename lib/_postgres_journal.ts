@@ -69,8 +69,8 @@ export async function adoptOrphans(
     SELECT owner FROM ${tx(TABLE)} WHERE group_id = ANY(${gone.map(stoppingId)}::text[])
   `).map((row) => String(row.owner));
   // Groups whose last outcome was written but not their deletion (the owner
-  // died between the two statements), and rows a health probe left: nothing
-  // is left to run or report. Keyed groups that succeeded are kept on purpose.
+  // died between the two statements), and rows a health probe left (a stop's
+  // row too, read above): nothing is left to run or report. Keyed groups that succeeded are kept on purpose.
   await tx`
     DELETE FROM ${tx(TABLE)} WHERE owner = ANY(${gone}::text[]) AND (
       group_id LIKE ${PROBE + "%"} OR group_id IN (
