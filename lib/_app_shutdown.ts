@@ -2,6 +2,7 @@
 // the files and the journal, each within its deadline. Internal to createApp.
 import type { Logger } from "@logtape/logtape";
 import { within } from "./_bounded_close.ts";
+import { DrainProgress } from "./_drain_progress.ts";
 import type { InFlight } from "./_in_flight.ts";
 import type { ShutdownOptions } from "./app_options.ts";
 import type { TaskRunner } from "./runner.ts";
@@ -52,23 +53,23 @@ export async function shutdownApp(
   const gaveUp = new Promise<void>((resolve) =>
     deadline.addEventListener("abort", () => resolve(), { once: true })
   );
-  // A long drain says how it goes: an operator watching it sees it move (or not).
   const ends = Date.now() + shutdownTimeoutMs;
-  const progress = setInterval(() => {
-    logger.info("Draining: {pending} tasks pending, {running} running; {leftMs} ms left", {
-      pending: runner.pending,
-      running: runner.running,
-      leftMs: Math.max(0, ends - Date.now()),
-    });
-  }, Math.max(1, options.progressMs ?? 5_000));
-  Deno.unrefTimer(progress);
-  deadline.addEventListener("abort", () => clearInterval(progress), { once: true });
+  const progress = new DrainProgress(
+    () =>
+      logger.info("Draining: {pending} tasks pending, {running} running; {leftMs} ms left", {
+        pending: runner.pending,
+        running: runner.running,
+        leftMs: Math.max(0, ends - Date.now()),
+      }),
+    options.progressMs ?? 5_000,
+  );
+  deadline.addEventListener("abort", () => progress[Symbol.dispose](), { once: true });
   // Requests already in the handler may still add tasks: the runner
   // drains once they are answered. The listener stays open meanwhile,
   // so health checks see 503 draining and new work gets 503 shutting_down.
   await Promise.race([parts.requests.quiet(), gaveUp]);
   const { abandoned } = await runner.drain({ signal: deadline });
-  clearInterval(progress);
+  progress[Symbol.dispose]();
   if (!deadline.aborted) {
     const listenerClosed = server.shutdown().then(() => true);
     if (!await Promise.race([listenerClosed, gaveUp.then(() => false)])) {
