@@ -2,6 +2,7 @@
 // (see DurableTaskStore.markStopping): the tasks an adopter finds running
 // under it were stopped by a kill at the end of its drain, not by a crash
 // they caused. Internal to PostgresTaskStore.
+import { abortable } from "./abortable.ts";
 import type { PostgresPool } from "./_postgres_pool.ts";
 import { stoppingId, TABLE } from "./_postgres_journal.ts";
 
@@ -39,12 +40,14 @@ export class StopMark {
   /**
    * At a clean close, once outcomes are committed: deletes the row unless a
    * task of the owner is still running (a close cut short), which an
-   * adopter must then not count as crashed. Failures are left to adopters
-   * and retention.
+   * adopter must then not count as crashed. Given up after `timeoutMs` (a
+   * host gone without a reset must not hold the exit); failures are left
+   * to adopters and retention.
    */
-  async clear(): Promise<void> {
+  async clear(timeoutMs = 1_000): Promise<void> {
     const owner = this.#owner;
-    await this.#marked?.then(() =>
+    if (this.#marked === undefined) return;
+    const cleared = this.#marked.then(() =>
       this.#pool.run(async (sql) => {
         await sql`
           DELETE FROM ${sql(TABLE)} WHERE group_id = ${stoppingId(owner)} AND NOT EXISTS (
@@ -52,6 +55,7 @@ export class StopMark {
           )
         `;
       })
-    ).catch(() => {});
+    );
+    await abortable(cleared, AbortSignal.timeout(timeoutMs)).catch(() => {});
   }
 }
