@@ -54,22 +54,24 @@ export async function shutdownApp(
     deadline.addEventListener("abort", () => resolve(), { once: true })
   );
   const ends = Date.now() + shutdownTimeoutMs;
-  const progress = new DrainProgress(
-    () =>
-      logger.info("Draining: {pending} tasks pending, {running} running; {leftMs} ms left", {
-        pending: runner.pending,
-        running: runner.running,
-        leftMs: Math.max(0, ends - Date.now()),
-      }),
-    options.progressMs ?? 5_000,
-  );
-  deadline.addEventListener("abort", () => progress[Symbol.dispose](), { once: true });
-  // Requests already in the handler may still add tasks: the runner
-  // drains once they are answered. The listener stays open meanwhile,
-  // so health checks see 503 draining and new work gets 503 shutting_down.
-  await Promise.race([parts.requests.quiet(), gaveUp]);
-  const { abandoned } = await runner.drain({ signal: deadline });
-  progress[Symbol.dispose]();
+  let abandoned: number;
+  {
+    // Said until the drain ends, at its deadline too (the drain then returns).
+    using _progress = new DrainProgress(
+      () =>
+        logger.info("Draining: {pending} tasks pending, {running} running; {leftMs} ms left", {
+          pending: runner.pending,
+          running: runner.running,
+          leftMs: Math.max(0, ends - Date.now()),
+        }),
+      options.progressMs ?? 5_000,
+    );
+    // Requests already in the handler may still add tasks: the runner
+    // drains once they are answered. The listener stays open meanwhile,
+    // so health checks see 503 draining and new work gets 503 shutting_down.
+    await Promise.race([parts.requests.quiet(), gaveUp]);
+    ({ abandoned } = await runner.drain({ signal: deadline }));
+  }
   if (!deadline.aborted) {
     const listenerClosed = server.shutdown().then(() => true);
     if (!await Promise.race([listenerClosed, gaveUp.then(() => false)])) {
