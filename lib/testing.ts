@@ -120,6 +120,24 @@ function reportStuck(drainMs: number): (abandoned: number) => void {
 /**
  * A fake {@linkcode Clock} for a runner or a timeout queue, with the controls
  * that move it.
+ *
+ * @example A retry's backoff, waited out without sleeping
+ * ```ts
+ * import { type FakeClock, fakeClock, TestRunner } from "./testing.ts";
+ * import { TaskGroup } from "./mod.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const clock: FakeClock = fakeClock();
+ * await using runner = new TestRunner({ clock, retries: 1, retryDelay: 60_000 });
+ * let attempts = 0;
+ * const group = new TaskGroup().add(() => {
+ *   if (++attempts === 1) throw new Error("flaky");
+ * });
+ * runner.submit(group);
+ * await clock.runAllAsync(); // the minute's backoff, at once
+ * await group.settled();
+ * equal(attempts, 2);
+ * ```
  */
 export interface FakeClock extends Clock {
   /** Moves the time on by `ms`, running the timers due and the promises they settle. */
@@ -129,10 +147,30 @@ export interface FakeClock extends Clock {
 }
 
 /**
+ * Options for {@linkcode fakeClock}.
+ *
+ * @example A clock for a task retried many times
+ * ```ts
+ * import { fakeClock, type FakeClockOptions } from "./testing.ts";
+ * import { equal } from "node:assert/strict";
+ *
+ * const options: FakeClockOptions = { loopLimit: 1_000_000 };
+ * equal(fakeClock(options).now(), 0);
+ * ```
+ */
+export interface FakeClockOptions {
+  /**
+   * How many timers `runAllAsync` runs before it gives up as if looping
+   * forever (a task retried many times sets many).
+   * @default {100_000}
+   */
+  loopLimit?: number;
+}
+
+/**
  * A clock that starts at 0 and moves only when told (`@sinonjs/fake-timers`).
  *
- * @param options `loopLimit`: how many timers `runAllAsync` runs before it
- * gives up as if looping forever (a task retried many times sets many).
+ * @param options How many timers `runAllAsync` runs before it gives up.
  * @returns The clock: a runner's `clock`, or a `TimeoutQueue`'s for a delay.
  *
  * @example A timeout that fires only when the clock moves
@@ -151,7 +189,7 @@ export interface FakeClock extends Clock {
  * equal(done, true);
  * ```
  */
-export function fakeClock(options: { loopLimit?: number } = {}): FakeClock {
+export function fakeClock(options: FakeClockOptions = {}): FakeClock {
   const clock = FakeTimers.createClock(0, options.loopLimit ?? 100_000);
   return {
     now: () => clock.now,
