@@ -177,6 +177,7 @@ export function storedTask(
       { updatedAt: Number(row.updated_at) }),
     crashes,
     quarantined: crashes >= crashLimit,
+    ...(crashes > 0 && crashes === crashLimit - 1 && { probation: true }),
     // One damaged row must not stop every other task from running again.
     ...(typeof args === "string" && { unreadable: `${args}: ${text.slice(0, 200)}` }),
     ...(typeof row.fingerprint === "string" && { fingerprint: row.fingerprint }),

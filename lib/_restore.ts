@@ -73,6 +73,7 @@ export async function restore(
   const groups = new Map<string, Restored>();
   const letters: (Promise<void> | undefined)[] = [];
   const failing: [StoredTask, string][] = [];
+  const probation: StoredTask[] = [];
   for (const task of tasks) {
     const refused = refusal(task, definitions);
     if (refused !== undefined) {
@@ -99,11 +100,14 @@ export async function restore(
       // Unknown for rows journaled before it was: the runner then takes it as accepted now.
       if (task.acceptedAt !== undefined) acceptedField.set(found.group, task.acceptedAt);
     }
-    found.group[restoreTask](
-      definition,
-      task.args,
-      task.index,
-      task.attempts,
+    found.group[restoreTask](definition, task.args, task.index, task.attempts, task.probation);
+    if (task.probation) probation.push(task);
+  }
+  const [first] = probation;
+  if (first !== undefined) {
+    logger.warn(
+      "{count} recovered tasks were running when the process died {crashes} times, one short of their quarantine: they run one at a time, so that another crash quarantines only the one running (first: {taskId})",
+      { count: probation.length, crashes: first.crashes, taskId: first.id },
     );
   }
   // The letters written first: a crash before their tasks are failed finds

@@ -14,6 +14,7 @@ import { retryDelay } from "./_retry_plan.ts";
 import { type Clock, monotonicClock } from "./clock.ts";
 import { Fifo } from "./fifo.ts";
 import { Lanes } from "./_lanes.ts";
+import { isOnProbation, Probation } from "./_probation.ts";
 import { Slots } from "./_slots.ts";
 import { RetryWaits } from "./_retry_waits.ts";
 import type { RunnerStats } from "./runner_stats.ts";
@@ -23,9 +24,13 @@ import { nextTask, type TaskGroup } from "./task_group.ts";
 import type { TaskEntry } from "./task_entry.ts";
 
 /** Whether a task has a lane: a `concurrency` or `sharedConcurrency` of its own. */
+function limited(options: TaskOptions): boolean {
+  return options.concurrency !== undefined || options.sharedConcurrency !== undefined;
+}
+
+/** Whether a task waits for a place before it runs: in its lane, or on probation. */
 function laned(options: TaskOptions | undefined): options is TaskOptions {
-  return options !== undefined &&
-    (options.concurrency !== undefined || options.sharedConcurrency !== undefined);
+  return options !== undefined && (limited(options) || isOnProbation(options));
 }
 
 /** What a scheduler is given by its runner. */
@@ -54,6 +59,8 @@ export class Scheduler {
   readonly #ready = new Fifo<TaskEntry>();
   /** Tasks with a `concurrency` of their own: their running counts, and those waiting. */
   readonly #lanes: Lanes;
+  /** Recovered tasks one crash from quarantine, which run one at a time. */
+  readonly #probation = new Probation();
   /** First tasks of groups whose response is not delivered yet. */
   readonly #waiting = new WaitingItems<TaskEntry>({
     start: (first) => this.#enqueue(first),
@@ -106,14 +113,16 @@ export class Scheduler {
 
   /** See {@linkcode TaskRunner.queued}. */
   get queued(): number {
-    return this.#ready.length + this.#lanes.waiting;
+    return this.#ready.length + this.#lanes.waiting + this.#probation.waiting;
   }
 
-  /** The task first in line for a slot or a lane: the oldest group's. */
+  /** The task first in line for a slot, a lane or probation: the oldest group's. */
   get firstInLine(): TaskEntry | undefined {
-    const first = this.#ready.peek();
-    const laned = this.#lanes.oldest();
-    return laned && (!first || laned.group.acceptedAt < first.group.acceptedAt) ? laned : first;
+    let first = this.#ready.peek();
+    for (const waiting of [this.#lanes.oldest(), this.#probation.oldest()]) {
+      if (waiting && (!first || waiting.group.acceptedAt < first.group.acceptedAt)) first = waiting;
+    }
+    return first;
   }
 
   /** See {@linkcode TaskRunner.overrunning}. */
@@ -154,6 +163,7 @@ export class Scheduler {
     for (const entry of this.#starts?.takeAll() ?? []) this.#finish(entry, "abandoned");
     abandonReady(); // queued from a lane as the starts above gave their places back
     for (const entry of this.#lanes.takeAll()) this.#finish(entry, "abandoned");
+    for (const entry of this.#probation.takeAll()) this.#finish(entry, "abandoned");
     return stats.abandoned - before;
   }
 
@@ -179,9 +189,9 @@ export class Scheduler {
    * with no timer, listener or promise; the caller's loop runs the next one.
    */
   #run(entry: TaskEntry): void {
-    // A name's lane full: the task waits there.
+    // A name's lane full, or another task on probation running: the task waits there.
     const options = entry.options;
-    if (laned(options) && !this.#lanes.take(entry, options)) return;
+    if (laned(options) && !this.#takePlaces(entry, options)) return;
     entry.state = "running";
     entry.attempts++;
     // The first attempt in this process (a resumed task may have tried before a restart).
@@ -252,11 +262,20 @@ export class Scheduler {
     else this.#outcomes.hook("onGroupSettled", group);
   }
 
-  /** A running task stops (ends, or waits): the next of its name in its lane is queued. */
+  /** Probation's place first: a task holds it while it waits in its lane. */
+  #takePlaces(entry: TaskEntry, options: TaskOptions): boolean {
+    if (isOnProbation(options) && !this.#probation.take(entry)) return false;
+    return !limited(options) || this.#lanes.take(entry, options);
+  }
+
+  /** A running task stops (ends, or waits): the next of its lane, and on probation, are queued. */
   #leaveLane(entry: TaskEntry): void {
-    if (!laned(entry.options)) return; // no lane: most tasks
-    const next = this.#lanes.release(entry);
+    const options = entry.options;
+    if (!laned(options)) return; // no lane: most tasks
+    const next = limited(options) ? this.#lanes.release(entry) : undefined;
     if (next !== undefined) this.#ready.push(next);
+    const probation = isOnProbation(options) ? this.#probation.release(entry) : undefined;
+    if (probation !== undefined) this.#ready.push(probation);
   }
 
   #settle(entry: TaskEntry, state: Final): void {

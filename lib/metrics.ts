@@ -199,7 +199,7 @@ export class Metrics {
       [
         "queued",
         runner.queued,
-        "Tasks ready to run that wait for a free slot, or for their name's or key's (a task's concurrency).",
+        "Tasks ready to run that wait for a free slot, for their name's or key's (a task's concurrency), or for their turn on probation.",
       ],
       [
         "queue_latency_seconds",

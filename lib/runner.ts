@@ -85,7 +85,8 @@ export class TaskRunner implements AsyncDisposable {
 
   /**
    * Tasks ready to run that wait for a free slot (`maxConcurrency` are
-   * running) or for one of their name's or `concurrencyKey`'s.
+   * running) or for one of their name's or `concurrencyKey`'s, or, one
+   * crash from quarantine, for their turn on probation.
    */
   get queued(): number {
     return this.#scheduler.queued;

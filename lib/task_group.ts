@@ -5,6 +5,7 @@
  */
 import { context } from "@opentelemetry/api";
 import { givenField } from "./_given_ids.ts";
+import { onProbation } from "./_probation.ts";
 import { acceptedField, finishedAt, isoOrNull } from "./_status_times.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { timeOrderedId } from "./time_ordered_id.ts";
@@ -152,6 +153,8 @@ export class TaskGroup {
    * @param args Its journaled arguments.
    * @param index Its original position in the group.
    * @param attempts Attempts it started before.
+   * @param probation Whether it runs only while no other task on probation
+   * does (one crash from quarantine).
    * @returns This group.
    */
   [restoreTask](
@@ -159,11 +162,17 @@ export class TaskGroup {
     args: unknown[],
     index: number,
     attempts: number,
+    probation = false,
   ): this {
     this.add(task, ...args);
-    const entry = this.#entries[this.#entries.length - 1] as { index: number; attempts: number };
+    const entry = this.#entries[this.#entries.length - 1] as {
+      index: number;
+      attempts: number;
+      options: TaskEntry["options"];
+    };
     entry.index = index;
     entry.attempts = attempts;
+    if (probation) entry.options = onProbation(entry.options);
     return this;
   }
 

@@ -74,6 +74,12 @@ export interface StoredTask {
    */
   readonly quarantined: boolean;
   /**
+   * Whether it is one crash from quarantine (the process died during
+   * `crashLimit - 1` of its attempts): it then runs only while no other such
+   * task does, so that a crash counts against it alone of them.
+   */
+  readonly probation?: boolean;
+  /**
    * Why its row cannot be run again (arguments that are not a JSON array:
    * a damaged or foreign row), with the start of the stored text; its
    * `args` are then empty, and recovery moves it to the dead letters.

@@ -178,6 +178,7 @@ export async function storeMatchesModel(open: OpenStore, numRuns: number): Promi
               nextAt: row.nextAt,
               crashes,
               quarantined: crashes >= crashLimit,
+              ...(crashes === 1 && crashLimit === 2 && { probation: true }),
               ...(keyed[g] && { fingerprint: `fp-${g}` }),
               acceptedAt: acceptedAt(g),
             });

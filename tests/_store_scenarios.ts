@@ -313,6 +313,72 @@ export async function crashLoopIsQuarantined(open: OpenStore): Promise<void> {
 }
 
 /**
+ * Four tasks run at two deaths of the server; at the third start they are on
+ * probation and run one at a time: the two before the poison end, the poison
+ * runs alone when the server dies again, and only it is quarantined, where
+ * before the two still running beside it were too.
+ */
+export async function probationQuarantinesOnlyOne(open: OpenStore): Promise<void> {
+  const names = ["a", "b", "poison", "c"];
+  const first = await open();
+  for (const [i, name] of names.entries()) {
+    const group = new TaskGroup({ id: `p${i}-${name}` });
+    await first.enqueue(group.add(defineTask("send", (_to: string) => {}), name));
+  }
+  await first.close();
+  const letters: DeadLetter[] = [];
+  const ran: string[][] = [];
+  for (let start = 1; start <= 4; start++) {
+    const store = await open();
+    const runner = new TaskRunner({
+      maxConcurrency: 8,
+      journal: {
+        attempt: (entry) => store.attempt(entry),
+        record: (entry, nextAt) => store.record(entry, nextAt),
+      },
+    });
+    const gate = () => Promise.withResolvers<void>();
+    const started = new Map(names.map((name) => [name, gate()]));
+    const ended = new Map(names.map((name) => [name, gate()]));
+    const order: string[] = [];
+    // Each runs until the test lets it end, or the server "dies" (its store closes).
+    const send = defineTask("send", (to: string) => {
+      order.push(to);
+      started.get(to)?.resolve();
+      return ended.get(to)?.promise;
+    });
+    await recoverTasks({
+      store,
+      definitions: definitionsByName(send),
+      runner,
+      deadLetter: (letter) => void letters.push(letter),
+    });
+    if (start <= 2) await Promise.all(names.map((name) => started.get(name)?.promise));
+    else if (start === 3) {
+      for (const name of ["a", "b"]) {
+        await started.get(name)?.promise;
+        ended.get(name)?.resolve();
+      }
+      await started.get("poison")?.promise;
+    } else {
+      ended.get("c")?.resolve();
+      await runner.idle();
+    }
+    ran.push(order);
+    await store.close();
+  }
+  deepEqual(ran, [names, names, ["a", "b", "poison"], ["c"]]);
+  deepEqual(letters.map((letter) => [letter.reason, letter.taskId]), [[
+    "crash_loop",
+    "p2-poison/0",
+  ]]);
+  const store = await open();
+  equal((await store.status("p2-poison"))?.state, "failed");
+  deepEqual(await store.recover(), []); // the others ended
+  await store.close();
+}
+
+/**
  * A death once the store was marked stopping (an orchestrator's kill at the
  * end of a drain) counts no crash, however often; the mark is the last
  * process's only: a death after the next start without it counts one.
@@ -614,6 +680,7 @@ export const STORE_SCENARIOS: readonly [string, (open: OpenStore) => Promise<voi
   ],
   ["a task during which the server dies 3 times is quarantined", crashLoopIsQuarantined],
   ["a death once the store is marked stopping counts no crash", killWhileStoppingIsNoCrash],
+  ["tasks one crash from quarantine run one at a time", probationQuarantinesOnlyOne],
   [
     "a quarantine is found again after a crash before its dead letter",
     quarantineOutlivesCrashBeforeLetter,
