@@ -50,6 +50,45 @@ postgresTest(
 );
 
 postgresTest(
+  "postgres: killed three times while its tasks ran, it dead-letters only the one on probation at the third kill",
+  async (db) => {
+    await using dir = await tempDir();
+    const table = db.admin(`${db.name}.posthaste_tasks`);
+    const env = { TASK_STORE: db.url, SEND_DELAY_MS: "60000" };
+    const running = (n: number) =>
+      until(async () => {
+        const [row] = await db.admin`
+          SELECT count(*)::int AS n FROM ${table} WHERE state = 'running'
+        `;
+        return row?.n === n;
+      }, `${n} tasks journaled running`);
+    const sent = emails(3, "probation");
+    for (let start = 1; start <= 3; start++) {
+      await using server = await spawnServer(dir.path, env);
+      if (start === 1) deepEqual(await post(server.url, sent), [202, 202, 202]);
+      else await server.stderrMatches(/3 unfinished tasks resumed/); // adopted: running no more
+      if (start === 3) {
+        // Each ran at two deaths: now one at a time.
+        await server.stderrMatches(/3 recovered tasks were running when the process died 2 times/);
+      }
+      await running(start === 3 ? 1 : 3);
+      server.child.kill("SIGKILL");
+      equal((await server.status()).code, 137);
+    }
+    await using last = await spawnServer(dir.path, { ...env, SEND_DELAY_MS: "0" });
+    await last.stderrMatches(/2 unfinished tasks resumed, 1 dead-lettered/);
+    last.child.kill("SIGTERM");
+    equal((await last.status()).code, 0);
+    // The first came first on probation: the third kill was its third death.
+    deepEqual([...counts(await Deno.readTextFile(`${dir.path}/log.txt`)).keys()], sent.slice(1));
+    const letters = (await Deno.readTextFile(`${dir.path}/dead-letter.jsonl`)).trim().split("\n");
+    deepEqual(letters.map((line) => [JSON.parse(line).reason, JSON.parse(line).args[0]]), [
+      ["crash_loop", sent[0]],
+    ]);
+  },
+);
+
+postgresTest(
   "postgres: a server sharing the queue takes over the work of one that was killed",
   async (db) => {
     await using dir = await tempDir();
