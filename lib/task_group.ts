@@ -5,8 +5,8 @@
  */
 import { context } from "@opentelemetry/api";
 import { givenField } from "./_given_ids.ts";
-import { onProbation } from "./_probation.ts";
-import { acceptedField, finishedAt, isoOrNull } from "./_status_times.ts";
+import { isOnProbation, onProbation } from "./_probation.ts";
+import { acceptedField, finishedAt, isFinal, isoOrNull } from "./_status_times.ts";
 import { abortable, type WaitOptions } from "./abortable.ts";
 import { timeOrderedId } from "./time_ordered_id.ts";
 import type { TaskEntry } from "./task_entry.ts";
@@ -242,6 +242,8 @@ export class TaskGroup {
           retryAt: (state === "retrying" || state === "queued") && retryAt >= 0
             ? new Date(Math.ceil(retryAt)).toISOString()
             : null,
+          // Why a task waits that a slot would otherwise have run (see _probation.ts).
+          ...(isOnProbation(entry.options) && !isFinal(state) && { probation: true as const }),
         };
       }),
     };

@@ -155,6 +155,11 @@ export interface GroupStatus {
      * restart. Else null.
      */
     readonly retryAt: string | null;
+    /**
+     * True for a task resumed one crash from quarantine that has not ended:
+     * it runs only while no other such task does. Absent otherwise.
+     */
+    readonly probation?: true;
   }[];
 }
 

@@ -41,6 +41,9 @@ Deno.test("probation: tasks one crash from quarantine run one at a time, in orde
   for (const group of groups) runner.submit(group);
   deepEqual(started, ["p1", "n"]);
   deepEqual([runner.running, runner.queued], [2, 2]);
+  // GET /tasks/{id} says why one waits that a slot would have run.
+  const shown = (group?: TaskGroup) => group?.toJSON().tasks.map((task) => task.probation);
+  deepEqual(groups.map(shown), [[true], [true], [undefined], [true]]);
   end("p1");
   await groups[0]?.settled();
   deepEqual(started, ["p1", "n", "p2"]);
@@ -51,6 +54,7 @@ Deno.test("probation: tasks one crash from quarantine run one at a time, in orde
   end("p3");
   await runner.idle();
   deepEqual(groups.map((group) => group.tasks[0]?.state), ["done", "done", "done", "done"]);
+  deepEqual(groups.map(shown), [[undefined], [undefined], [undefined], [undefined]]);
 });
 
 Deno.test("probation: a task on probation waits for its name's place too, and holds probation's meanwhile", async () => {
