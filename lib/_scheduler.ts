@@ -133,8 +133,10 @@ export class Scheduler {
   /** Starts an admitted group's first task, at once or once `options`' gates open. */
   start(first: TaskEntry, options: SubmitOptions): void {
     this.#outcomes.accepted(first.group);
-    const { after, commit } = options;
-    if (after === undefined && commit === undefined) return this.#enqueue(first);
+    const { after, commit, response } = options;
+    if (after === undefined && commit === undefined && response === undefined) {
+      return this.#enqueue(first);
+    }
     this.#waiting.add(options, first);
   }
 

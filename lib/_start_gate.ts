@@ -1,5 +1,6 @@
 // When a submitted group may start: after its journal commit (if any), then
 // after its response was delivered (if asked). Internal to the runner.
+import { setImmediate } from "node:timers";
 import { Slots } from "./_slots.ts";
 import type { SubmitOptions } from "./runner_options.ts";
 
@@ -18,9 +19,13 @@ export interface GateTarget<T> {
   lost(item: T, error: unknown): void;
 }
 
-/** Calls `target.start(item)` (or `drop`) when `options.commit` and `options.after` allow. */
-function startGate<T>(options: SubmitOptions, target: GateTarget<T>, item: T): void {
-  const { after, commit } = options;
+/** Calls `target.start(item)` (or `drop`) when `commit` and `after` allow. */
+function startGate<T>(
+  after: Promise<unknown> | undefined,
+  commit: Promise<unknown> | undefined,
+  target: GateTarget<T>,
+  item: T,
+): void {
   if (commit === undefined) return deliver(after, target, item);
   // Watched from now on: a delivery that fails while the commit is pending,
   // or after it failed, is not an unhandled rejection (which ends a process).
@@ -49,11 +54,16 @@ function deliver<T>(after: Promise<unknown> | undefined, target: GateTarget<T>, 
  */
 export class WaitingItems<T> {
   readonly #items = new Slots<T>();
+  readonly #target: GateTarget<T>;
   readonly #gate: GateTarget<number>;
+  readonly #afterResponse: GateTarget<number>;
+  /** Items whose response settled in this turn: started together in the next. */
+  #written: T[] = [];
 
   /** @param target Where each item goes once its gate opens (or fails). */
   constructor(target: GateTarget<T>) {
     const items = this.#items;
+    this.#target = target;
     this.#gate = {
       start: (handle) => {
         const item = items.take(handle);
@@ -69,15 +79,46 @@ export class WaitingItems<T> {
         if (item !== undefined) target.lost(item, error);
       },
     };
+    // Deno settles `info.completed` before its event loop writes the
+    // response: a task started then that computes for a second held the
+    // response back that second. A turn later it is written.
+    this.#afterResponse = {
+      ...this.#gate,
+      start: (handle) => {
+        const item = items.take(handle);
+        if (item === undefined) return;
+        if (this.#written.push(item) === 1) setImmediate(this.#startWritten);
+      },
+    };
   }
 
   /** Holds `item` until `options` let it start (see {@linkcode startGate}). */
   add(options: SubmitOptions, item: T): void {
-    startGate(options, this.#gate, this.#items.add(item));
+    const { after, commit, response } = options;
+    const handle = this.#items.add(item);
+    if (response === undefined) startGate(after, commit, this.#gate, handle);
+    else startGate(response, commit, this.#afterResponse, handle);
   }
 
   /** Every item still waiting; none of them reaches the target after this. */
   takeAll(): T[] {
-    return this.#items.takeAll();
+    const all = this.#items.takeAll();
+    for (const item of this.#written.splice(0)) all.push(item);
+    return all;
   }
+
+  #startWritten = (): void => {
+    const written = this.#written;
+    this.#written = [];
+    for (const item of written) {
+      // One start that throws must not keep the others from starting.
+      try {
+        this.#target.start(item);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  };
 }

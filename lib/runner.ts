@@ -127,7 +127,8 @@ export class TaskRunner implements AsyncDisposable {
   /**
    * Accepts all of a group's tasks or none of them. Accepted tasks start once
    * `options.commit` resolved (if given; if it rejects, the group is dropped)
-   * and `options.after` settled (resolved or rejected), else at once.
+   * and `options.after` settled (resolved or rejected), or a turn after
+   * `options.response` settled, else at once.
    *
    * @param group The tasks to run, in order; it cannot grow afterwards.
    * @param options When to start.

@@ -191,10 +191,18 @@ export function resolveLimits(options: TaskRunnerOptions): RunnerLimits {
  */
 export interface SubmitOptions {
   /**
-   * Start the group only once this settles, e.g. `info.completed`.
+   * Start the group only once this settles.
    * @default {undefined} (start as soon as there is room)
    */
   after?: Promise<unknown>;
+  /**
+   * A response's `info.completed`, in place of `after`: the group starts a
+   * turn of the event loop after it settles (one timer for all the
+   * responses of a turn). Deno settles it before it writes the response, so
+   * a task started then that computes held the response back.
+   * @default {undefined}
+   */
+  response?: Promise<unknown>;
   /**
    * The group's journal commit: the group starts only after it resolves, and
    * is dropped (as if never accepted) if it rejects.

@@ -31,10 +31,10 @@ const USED_BODY = "Cannot send the route's response: its body was already read "
  * Makes the `Deno.serve` handler. Each request gets a fresh
  * {@linkcode TaskGroup}; once the route handler returned its response, the
  * group is offered to the runner (all of it or nothing: a full backlog turns
- * the answer into 503 with `Retry-After`) and starts when
- * `info.completed` settles, so no task delays the response. Handler
- * exceptions answer 500 `internal_error` with no stack to the client, and the
- * group of a failed request is dropped.
+ * the answer into 503 with `Retry-After`) and starts a turn after
+ * `info.completed` settles, once the response is written, so no task delays
+ * it. Handler exceptions answer 500 `internal_error` with no stack to the
+ * client, and the group of a failed request is dropped.
  *
  * @param options Routes, runner and logger.
  * @returns A handler for `Deno.serve`.
@@ -141,7 +141,7 @@ export function createHandler(options: HandlerOptions): Deno.ServeHandler {
     let accepted: Promise<void> | undefined;
     try {
       // A plain function in durable mode throws a TypeError: a bug, answered 500.
-      accepted = submitJournaled(runner, journal, group, { after: info.completed });
+      accepted = submitJournaled(runner, journal, group, { response: info.completed });
     } catch (error) {
       if (!(error instanceof AdmissionError)) throw error;
       const { reason, message } = error;

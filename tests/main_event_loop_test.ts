@@ -1,7 +1,8 @@
 // main.ts as a process: a task that holds the event loop shows in the
-// metrics and in a warning (lib/event_loop_lag.ts, started by runServer).
+// metrics and in a warning (lib/event_loop_lag.ts, started by runServer), and
+// does not hold back the response that queued it (lib/_start_gate.ts).
 import { equal, ok } from "node:assert/strict";
-import { spawnServer, tempDir } from "./_helpers.ts";
+import { spawnServer, tempDir, within } from "./_helpers.ts";
 
 Deno.test("main.ts: a report computed on the event loop for 1.2 s is a lag sample over 1 s and a warning", async () => {
   await using dir = await tempDir();
@@ -25,4 +26,21 @@ Deno.test("main.ts: a report computed on the event loop for 1.2 s is a lag sampl
   equal(level, "WARN");
   equal(logger, "posthaste.event-loop");
   ok(lagMs >= 1_000, `lagMs ${lagMs}: at the threshold or past it`);
+});
+
+Deno.test("main.ts: a report that computes on the event loop does not hold back its own 202", async () => {
+  await using dir = await tempDir();
+  // Ten minutes of work: a 202 sent after it would not come within the guard.
+  await using server = await spawnServer(dir.path, { WORKERS: "0", REPORT_WORK_MS: "600000" });
+  // Deno settles info.completed before it writes the response: a task
+  // started then held its own 202 back for as long as it computed.
+  const response = await within(
+    fetch(`${server.url}/reports`, { method: "POST" }),
+    30_000,
+    "Cannot get the 202 while the report computes",
+  );
+  equal(response.status, 202);
+  await response.body?.cancel();
+  server.child.kill("SIGKILL"); // its event loop is held: no drain would begin
+  equal((await server.status()).code, 137);
 });
