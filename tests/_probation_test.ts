@@ -6,32 +6,16 @@ import {
   type TaskEntry,
   TaskGroup,
 } from "../lib/mod.ts";
-import { fakeClock, TestRunner } from "./_helpers.ts";
+import { fakeClock, gatedTask, TestRunner } from "./_helpers.ts";
 
 /** A group as recovery makes it: one task, `probation` if it is one crash from quarantine. */
 function recovered(task: TaskDefinition<[string]>, name: string, probation = true): TaskGroup {
   return new TaskGroup()[restoreTask](task as TaskDefinition<unknown[]>, [name], 0, 0, probation);
 }
 
-/** Tasks that each run until the test lets them end; `started` in the order they began. */
-function gated() {
-  const started: string[] = [];
-  const gates = new Map<string, PromiseWithResolvers<void>>();
-  const end = (name: string) => gates.get(name)?.resolve();
-  const definition = (taskName: string, options = {}) =>
-    defineTask(taskName, (name: string) => {
-      started.push(name);
-      const gate = Promise.withResolvers<void>();
-      gates.set(name, gate);
-      return gate.promise;
-    }, options);
-  return { started, end, definition };
-}
-
 Deno.test("probation: tasks one crash from quarantine run one at a time, in order, beside other work", async () => {
   await using runner = new TestRunner({ maxConcurrency: 8 });
-  const { started, end, definition } = gated();
-  const work = definition("work");
+  const { task: work, started, end } = gatedTask("work", {});
   const groups = [
     recovered(work, "p1"),
     recovered(work, "p2"),
@@ -59,35 +43,34 @@ Deno.test("probation: tasks one crash from quarantine run one at a time, in orde
 
 Deno.test("probation: a task on probation waits for its name's place too, and holds probation's meanwhile", async () => {
   await using runner = new TestRunner({ maxConcurrency: 8 });
-  const { started, end, definition } = gated();
-  const limited = definition("limited", { concurrency: 1 });
-  const other = definition("other");
+  const limited = gatedTask("limited", { concurrency: 1 });
+  const other = gatedTask("other", {});
+  const started = () => [limited.started, other.started];
   const groups = [
-    recovered(limited, "l1", false), // holds the name's one place
-    recovered(limited, "l2"), // on probation: waits for the name's place
-    recovered(other, "o"), // on probation: waits for l2 to end
+    recovered(limited.task, "l1", false), // holds the name's one place
+    recovered(limited.task, "l2"), // on probation: waits for the name's place
+    recovered(other.task, "o"), // on probation: waits for l2 to end
   ];
   for (const group of groups) runner.submit(group);
-  deepEqual(started, ["l1"]);
+  deepEqual(started(), [["l1"], []]);
   equal(runner.queued, 2);
-  end("l1");
+  limited.end("l1");
   await groups[0]?.settled();
-  deepEqual(started, ["l1", "l2"]);
-  end("l2");
+  deepEqual(started(), [["l1", "l2"], []]);
+  limited.end("l2");
   await groups[1]?.settled();
-  deepEqual(started, ["l1", "l2", "o"]);
-  end("o");
+  deepEqual(started(), [["l1", "l2"], ["o"]]);
+  other.end("o");
   await runner.idle();
 });
 
 Deno.test("probation: a task waiting out its backoff gives the place to the next", async () => {
   const clock = fakeClock();
   await using runner = new TestRunner({ clock, maxConcurrency: 8, timeout: 3_600_000 });
-  const { started, end, definition } = gated();
-  const work = definition("work");
+  const { task: work, started, end } = gatedTask("work", {});
   let failed = false;
   const flaky = defineTask("flaky", (_name: string) => {
-    started.push("f");
+    started.push("f"); // in the same list: the order of every start
     if (!failed) throw new Error("once", { cause: failed = true });
   }, { retries: 1, retryDelay: 60_000 });
   const groups = [recovered(flaky, "f"), recovered(work, "g"), recovered(work, "h")];

@@ -3,12 +3,23 @@
 import { deepEqual, equal, match, rejects } from "node:assert/strict";
 import { createApp, readConfig } from "../lib/mod.ts";
 import { captureLogs, counts, emails, post, spawnServer, startApp, tempDir } from "./_helpers.ts";
-import { postgresTest, proxyTo, until } from "./_postgres.ts";
+import { postgresTest, proxyTo, type TestSchema, until } from "./_postgres.ts";
 import {
   acceptedWorkSurvivesSigkill,
   burstSurvivesSigkill,
   drainKillsCountNoCrash,
 } from "./_store_scenarios.ts";
+
+/** Resolves once `n` tasks are journaled running in `db`'s table: round trips, no sleeps. */
+function journaledRunning(db: TestSchema, n: number): Promise<void> {
+  return until(async () => {
+    const [row] = await db.admin`
+      SELECT count(*)::int AS n FROM ${db.admin(`${db.name}.posthaste_tasks`)}
+      WHERE state = 'running'
+    `;
+    return row?.n === n;
+  }, `${n} tasks journaled running`);
+}
 
 postgresTest(
   "postgres: every 202 survives SIGKILL and runs after restart (at least once)",
@@ -36,13 +47,7 @@ postgresTest(
     await using dir = await tempDir();
     const table = db.admin(`${db.name}.posthaste_tasks`);
     // Its attempt's mark and the stop's are written by two connections: either may land first.
-    await drainKillsCountNoCrash(dir.path, db.url, () =>
-      until(async () => {
-        const [row] = await db.admin`
-          SELECT count(*)::int AS n FROM ${table} WHERE state = 'running'
-        `;
-        return row?.n === 1;
-      }, "the task journaled running"));
+    await drainKillsCountNoCrash(dir.path, db.url, () => journaledRunning(db, 1));
     // The last server stopped cleanly, its task done: the table is empty.
     const [left] = await db.admin`SELECT count(*)::int AS n FROM ${table}`;
     equal(left?.n, 0);
@@ -53,15 +58,7 @@ postgresTest(
   "postgres: killed three times while its tasks ran, it dead-letters only the one on probation at the third kill",
   async (db) => {
     await using dir = await tempDir();
-    const table = db.admin(`${db.name}.posthaste_tasks`);
     const env = { TASK_STORE: db.url, SEND_DELAY_MS: "60000" };
-    const running = (n: number) =>
-      until(async () => {
-        const [row] = await db.admin`
-          SELECT count(*)::int AS n FROM ${table} WHERE state = 'running'
-        `;
-        return row?.n === n;
-      }, `${n} tasks journaled running`);
     const sent = emails(3, "probation");
     for (let start = 1; start <= 3; start++) {
       await using server = await spawnServer(dir.path, env);
@@ -71,7 +68,7 @@ postgresTest(
         // Each ran at two deaths: now one at a time.
         await server.stderrMatches(/3 recovered tasks were running when the process died 2 times/);
       }
-      await running(start === 3 ? 1 : 3);
+      await journaledRunning(db, start === 3 ? 1 : 3);
       server.child.kill("SIGKILL");
       equal((await server.status()).code, 137);
     }
