@@ -3,6 +3,7 @@
 import type { Logger } from "@logtape/logtape";
 import { within } from "./_bounded_close.ts";
 import { DrainProgress } from "./_drain_progress.ts";
+import { monotonicClock } from "./clock.ts";
 import type { InFlight } from "./_in_flight.ts";
 import type { ShutdownOptions } from "./app_options.ts";
 import type { TaskRunner } from "./runner.ts";
@@ -53,7 +54,8 @@ export async function shutdownApp(
   const gaveUp = new Promise<void>((resolve) =>
     deadline.addEventListener("abort", () => resolve(), { once: true })
   );
-  const ends = Date.now() + shutdownTimeoutMs;
+  // On the deadline's clock (AbortSignal.timeout's is monotonic), not the wall's.
+  const ends = monotonicClock.now() + shutdownTimeoutMs;
   let abandoned: number;
   {
     // Said until the drain ends, at its deadline too (the drain then returns).
@@ -62,7 +64,7 @@ export async function shutdownApp(
         logger.info("Draining: {pending} tasks pending, {running} running; {leftMs} ms left", {
           pending: runner.pending,
           running: runner.running,
-          leftMs: Math.max(0, ends - Date.now()),
+          leftMs: Math.max(0, Math.round(ends - monotonicClock.now())),
         }),
       options.progressMs ?? 5_000,
     );
